@@ -1,0 +1,236 @@
+"""cohort.yaml: the one configuration file of a cohort run, validated by pydantic.
+
+Errors are :class:`~curation.errors.ConfigError` with a message that names the file, the key path,
+the bad value and what is expected, e.g.
+``cohort.yaml: sources.imaging[0].format: 'dicm' is not one of dicom, dicomdir, zip``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import glob
+import hashlib
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from .errors import ConfigError
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class CohortInfo(_Strict):
+    name: str = Field(description="short cohort name, used in report titles")
+    description: str = ""
+
+
+class Site(_Strict):
+    id: str = Field(description="site code used in sources and reports, e.g. A")
+    name: str = ""
+    region: str = Field("", description="province or region (a quasi-identifier for k-anonymity)")
+
+
+class SourceConfig(_Strict):
+    """One raw export feeding one modality."""
+
+    path: str = Field(description="file, folder or glob, relative to cohort.yaml")
+    format: str
+    site: str | None = None
+    table: str | None = Field(None, description="standard table this source feeds, when a modality has several")
+    encoding: str = Field("auto", description="auto, utf-8, utf-8-sig, gb18030, gbk ...")
+    sheet: str | int | None = None
+    columns: dict[str, str] = Field(default_factory=dict, description="source header -> dictionary field")
+    values: dict[str, dict[str, str]] = Field(default_factory=dict, description="field -> {source value: standard value}")
+    missing: dict[str, str] = Field(default_factory=dict, description="null token -> missing reason")
+    options: dict[str, Any] = Field(default_factory=dict, description="modality-specific options")
+
+
+class SecretConfig(_Strict):
+    """Where the pseudonymization key comes from; never the key itself."""
+
+    env: str | None = None
+    file: str | None = None
+
+    @model_validator(mode="after")
+    def _one_of(self) -> SecretConfig:
+        if bool(self.env) == bool(self.file):
+            raise ValueError("give exactly one of secret.env (an environment variable name) or secret.file (a key file path)")
+        return self
+
+
+class DatesConfig(_Strict):
+    mode: Literal["shift", "relative"] = Field(
+        "shift", description="shift: per-patient keyed shift; relative: days since diagnosis")
+    max_shift_days: int = Field(365, ge=1, le=3650)
+
+
+class ThresholdOverride(_Strict):
+    warn: float = Field(0.0, ge=0, le=1)
+    fail: float = Field(0.0, ge=0, le=1)
+
+
+class ExecutorConfig(_Strict):
+    kind: Literal["local", "dask"] = "local"
+    jobs: int = Field(2, ge=1, le=256)
+    address: str | None = Field(None, description="dask scheduler address when kind is dask")
+    timeout_s: int = Field(1800, ge=10, description="per-notebook time limit")
+
+
+class CohortConfig(_Strict):
+    cohort: CohortInfo
+    sites: list[Site] = Field(default_factory=list)
+    dictionary_version: str = "1.0"
+    sources: dict[str, list[SourceConfig]] = Field(default_factory=dict)
+    output: str = "out"
+    secret: SecretConfig
+    dates: DatesConfig = Field(default_factory=DatesConfig)
+    thresholds: dict[str, ThresholdOverride] = Field(default_factory=dict)
+    executor: ExecutorConfig = Field(default_factory=ExecutorConfig)
+    options: dict[str, Any] = Field(default_factory=dict, description="run-wide options (e.g. demo: true)")
+
+    # set by load_cohort, not part of the YAML
+    _path: Path | None = None
+
+    @property
+    def path(self) -> Path:
+        if self._path is None:
+            raise ConfigError("cohort config was not loaded from a file; use load_cohort(path)")
+        return self._path
+
+    @property
+    def base_dir(self) -> Path:
+        return self.path.parent
+
+    def resolve(self, p: str | Path) -> Path:
+        p = Path(p).expanduser()
+        return p if p.is_absolute() else (self.base_dir / p)
+
+    @property
+    def output_dir(self) -> Path:
+        return self.resolve(self.output)
+
+    def source_files(self, modality: str, index: int) -> list[Path]:
+        src = self.sources[modality][index]
+        pattern = str(self.resolve(src.path))
+        if glob.has_magic(pattern):
+            return sorted(Path(p) for p in glob.glob(pattern, recursive=True))
+        return [Path(pattern)] if Path(pattern).exists() else []
+
+    def checksum(self) -> str:
+        return hashlib.sha256(self.path.read_bytes()).hexdigest()
+
+
+def _loc(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out
+
+
+def _find_model(ann: Any) -> type[BaseModel] | None:
+    if isinstance(ann, type) and issubclass(ann, BaseModel):
+        return ann
+    for arg in getattr(ann, "__args__", ()):
+        found = _find_model(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The pydantic model that owns the key at ``loc`` (for 'did you mean' on unknown keys)."""
+    model: type[BaseModel] | None = CohortConfig
+    for part in loc[:-1]:
+        if isinstance(part, int) or model is None:
+            continue
+        fld = model.model_fields.get(part)
+        if fld is not None:  # otherwise a mapping key such as a modality name: same model below
+            model = _find_model(fld.annotation)
+    return model
+
+
+def _format_error(name: str, err: dict[str, Any]) -> str:
+    loc = tuple(err["loc"])
+    where = _loc(loc) or "(top level)"
+    if err["type"] == "extra_forbidden":
+        model = _model_at(loc)
+        known = sorted(model.model_fields) if model else []
+        hint = difflib.get_close_matches(str(loc[-1]), known, n=1)
+        fix = f"did you mean '{hint[0]}'?" if hint else f"expected one of {', '.join(known)}"
+        return f"{name}: {where}: unknown key; {fix}"
+    if err["type"] == "missing":
+        return f"{name}: {where}: required key is missing; add it (see templates/cohort.yaml)"
+    value = err.get("input")
+    shown = f" {value!r}" if isinstance(value, (str, int, float)) else ""
+    return f"{name}: {where}:{shown} {err['msg']}"
+
+
+def load_cohort(path: str | Path, *, check_paths: bool = True) -> CohortConfig:
+    """Read and validate a cohort.yaml.
+
+    Raises
+    ------
+    ConfigError
+        With one line per problem: file, key path, bad value, expected value.
+    """
+    path = Path(path)
+    name = path.name
+    if not path.is_file():
+        raise ConfigError(f"{path}: cohort file not found; create one with `curation init DIR`")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise ConfigError(f"{name}:{where}: YAML does not parse ({problem}); fix the syntax there") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{name}: not UTF-8 text; save cohort.yaml as UTF-8") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{name}: expected a mapping of keys (cohort, sources, secret ...), got {type(raw).__name__}")
+    try:
+        cfg = CohortConfig.model_validate(raw)
+    except ValidationError as exc:
+        lines = [_format_error(name, e) for e in exc.errors()]
+        raise ConfigError("\n".join(lines)) from None
+    cfg._path = path.resolve()
+    problems = _check_sources(cfg, name, check_paths=check_paths)
+    if problems:
+        raise ConfigError("\n".join(problems))
+    return cfg
+
+
+def _check_sources(cfg: CohortConfig, name: str, *, check_paths: bool) -> list[str]:
+    from .modalities import registry  # late: the registry imports modality specs
+
+    problems: list[str] = []
+    site_ids = {s.id for s in cfg.sites}
+    known = registry.names()
+    for modality, sources in cfg.sources.items():
+        if modality not in known:
+            hint = difflib.get_close_matches(modality, known, n=1)
+            fix = f"did you mean '{hint[0]}'?" if hint else f"expected one of {', '.join(known)}"
+            problems.append(f"{name}: sources.{modality}: unknown modality; {fix}")
+            continue
+        spec = registry.spec(modality)
+        for i, src in enumerate(sources):
+            where = f"{name}: sources.{modality}[{i}]"
+            if src.format not in spec.formats:
+                problems.append(f"{where}.format: {src.format!r} is not one of {', '.join(spec.formats)}")
+            if src.site is not None and site_ids and src.site not in site_ids:
+                problems.append(f"{where}.site: {src.site!r} is not one of the sites ({', '.join(sorted(site_ids))})")
+            if check_paths and not cfg.source_files(modality, i):
+                problems.append(
+                    f"{where}.path: {src.path!r} matches no file or folder under {cfg.base_dir}; "
+                    "fix the path (relative paths are relative to cohort.yaml)")
+    for check_id, t in cfg.thresholds.items():
+        if t.warn > t.fail:
+            problems.append(f"{name}: thresholds.{check_id}: warn {t.warn} is above fail {t.fail}; warn must be <= fail")
+    return problems

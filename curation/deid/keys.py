@@ -1,0 +1,97 @@
+"""Keyed pseudonyms, UID remapping and per-patient date shifts, all derived from one secret.
+
+HMAC-SHA256 with the cohort's secret: the same identifier gives the same pseudonym in every
+modality and run, a different secret gives unlinkable pseudonyms, and nobody holding an MRN can
+recompute its pseudonym without the key (unlike the unkeyed hashes many public tools use).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import ConfigError
+
+MIN_SECRET_BYTES = 16
+
+
+def _normalize(value: object) -> str:
+    text = unicodedata.normalize("NFKC", str(value)).strip()
+    return text.upper()
+
+
+@dataclass(frozen=True)
+class Keyring:
+    """All keyed transforms of a run. Never log, print or serialize ``secret``."""
+
+    secret: bytes = field(repr=False)
+    max_shift_days: int = 365
+
+    def __post_init__(self) -> None:
+        if len(self.secret) < MIN_SECRET_BYTES:
+            msg = f"the pseudonymization secret is {len(self.secret)} bytes; use at least {MIN_SECRET_BYTES} random bytes"
+            raise ConfigError(msg)
+
+    def _mac(self, domain: str, value: str) -> bytes:
+        return hmac.new(self.secret, f"{domain}\x1f{value}".encode(), hashlib.sha256).digest()
+
+    @property
+    def fingerprint(self) -> str:
+        """Identifies the key in run.json without revealing it."""
+        return "hmac-sha256:" + self._mac("fingerprint", "curation").hex()[:16]
+
+    def patient(self, identifier: object, *, site: str = "") -> str:
+        """Pseudonym of a patient identifier (MRN / admission number), qualified by site."""
+        digest = self._mac("patient", f"{_normalize(site)}\x1f{_normalize(identifier)}")
+        return "PT" + base64.b32encode(digest[:10]).decode().rstrip("=")[:12]
+
+    def token(self, kind: str, identifier: object) -> str:
+        """Pseudonym of any other identifier (sample, specimen, accession, resident ID for dedup)."""
+        digest = self._mac(kind, _normalize(identifier))
+        prefix = "".join(ch for ch in kind.upper() if ch.isalnum())[:2] or "ID"
+        return prefix + base64.b32encode(digest[:10]).decode().rstrip("=")[:12]
+
+    def uid(self, uid: str) -> str:
+        """A DICOM UID remapped under the 2.25 (UUID-derived) root; deterministic per key."""
+        digest = self._mac("uid", uid.strip().rstrip("\x00"))
+        return "2.25." + str(int.from_bytes(digest[:16], "big"))
+
+    def date_shift(self, pseudonym: str) -> int:
+        """Days to add to every date of this patient: in [-max, -1] U [1, max], never 0."""
+        n = int.from_bytes(self._mac("date-shift", pseudonym)[:8], "big")
+        days = n % self.max_shift_days + 1
+        return days if (n >> 40) & 1 else -days
+
+
+def load_secret(*, env: str | None = None, file: str | Path | None = None, where: str = "cohort.yaml") -> bytes:
+    """Read the secret from an environment variable or a key file; a missing one is a ConfigError."""
+    if env:
+        value = os.environ.get(env)
+        if not value:
+            msg = (f"{where}: secret.env: environment variable {env} is not set; export it "
+                   f"(e.g. `export {env}=$(openssl rand -hex 32)`) or point secret.file at a key file")
+            raise ConfigError(msg)
+        return value.encode()
+    if file:
+        path = Path(file)
+        if not path.is_file():
+            msg = f"{where}: secret.file: key file {str(path)!r} does not exist; create it (e.g. `openssl rand -hex 32 > {path.name}`)"
+            raise ConfigError(msg)
+        return path.read_bytes().strip()
+    raise ConfigError(f"{where}: secret: give secret.env or secret.file; the run refuses to start without a key")
+
+
+def keyring_for(config: object) -> Keyring:
+    """The keyring of a loaded :class:`~curation.config.CohortConfig`."""
+    from ..config import CohortConfig
+
+    assert isinstance(config, CohortConfig)
+    sec = config.secret
+    secret = load_secret(env=sec.env, file=config.resolve(sec.file) if sec.file else None,
+                         where=config.path.name)
+    return Keyring(secret, max_shift_days=config.dates.max_shift_days)

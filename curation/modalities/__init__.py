@@ -1,0 +1,116 @@
+"""Modalities: one module each, found through the registry, driven the same way by :func:`curate`."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from ..config import CohortConfig, load_cohort
+from ..deid.keys import keyring_for
+from ..io.bundle import Bundle
+from ..quality import CheckResult, Dimension, Threshold, error_result, failures_of, results_frame
+from ..quality.model import apply_threshold
+from . import registry
+from .base import Context, ModalityData, ModalitySpec, Source
+
+if TYPE_CHECKING:
+    import plotly.graph_objects as go
+
+__all__ = ["Context", "Curated", "ModalityData", "ModalitySpec", "Source", "curate", "make_context",
+           "registry", "sources_of"]
+
+log = logging.getLogger(__name__)
+
+
+def make_context(config: CohortConfig, *, out: str | Path | None = None) -> Context:
+    thresholds = {k: Threshold(v.warn, v.fail) for k, v in config.thresholds.items()}
+    bundle = Bundle(Path(out) if out else config.output_dir)
+    decisions_path = bundle.path("decisions.yaml")
+    decisions: dict[str, Any] = {}
+    if decisions_path.is_file():
+        import yaml
+
+        decisions = yaml.safe_load(decisions_path.read_text(encoding="utf-8")) or {}
+    return Context(config=config, keyring=keyring_for(config), bundle=bundle,
+                   thresholds=thresholds, decisions=decisions)
+
+
+def sources_of(config: CohortConfig, name: str) -> list[Source]:
+    return [Source(f"{name}[{i}]", src, config.source_files(name, i))
+            for i, src in enumerate(config.sources.get(name, []))]
+
+
+@dataclass
+class Curated:
+    """Result of running one modality end to end: what a notebook displays."""
+
+    spec: ModalitySpec
+    data: ModalityData
+    results: list[CheckResult]
+    ctx: Context = field(repr=False)
+    written: list[Path] = field(default_factory=list)
+
+    @property
+    def checks(self) -> pd.DataFrame:
+        return results_frame(self.results)
+
+    @property
+    def failures(self) -> pd.DataFrame:
+        return failures_of(self.results)
+
+    @property
+    def ledger(self) -> pd.DataFrame:
+        return self.data.ledger.frame()
+
+    @property
+    def quarantine(self) -> pd.DataFrame:
+        return self.data.quarantine.frame()
+
+    def summary(self) -> pd.DataFrame:
+        """Checks by dimension and verdict, the first thing a reviewer reads."""
+        df = self.checks
+        if df.empty:
+            return pd.DataFrame()
+        return (df.pivot_table(index="dimension", columns="verdict", values="check_id",
+                               aggfunc="count", fill_value=0))
+
+    def figures(self) -> dict[str, go.Figure]:
+        return registry.get(self.spec.name).figures(self.data, self.results, ctx=self.ctx)
+
+
+def curate(name: str, cohort: str | Path | CohortConfig, *, out: str | Path | None = None,
+           write: bool = True) -> Curated:
+    """Load, standardize, check and write one modality; the body of every modality notebook."""
+    config = cohort if isinstance(cohort, CohortConfig) else load_cohort(cohort)
+    ctx = make_context(config, out=out)
+    mod = registry.get(name)
+    data = mod.load(sources_of(config, name), ctx=ctx)
+    data = mod.standardize(data, ctx=ctx)
+    if not data.standardized:
+        msg = f"{name}: standardize() did not mark its data as de-identified; refusing to go on"
+        raise RuntimeError(msg)
+    try:
+        results = list(mod.checks(data, ctx=ctx))
+    except Exception as exc:  # noqa: BLE001 - a crashing check suite is an error verdict, not a pass
+        results = [error_result(f"{name}.checks", name, Dimension.CONFORMANCE, exc)]
+    results.append(data.ledger.check())
+    results = [apply_threshold(r, ctx.thresholds) for r in results]
+    curated = Curated(mod.SPEC, data, results, ctx)
+    if write:
+        curated.written = write_outputs(curated)
+    return curated
+
+
+def write_outputs(curated: Curated) -> list[Path]:
+    """The modality's own outputs plus its quality tables, all through the bundle."""
+    name, b = curated.spec.name, curated.ctx.bundle
+    written = list(registry.get(name).write(curated.data, ctx=curated.ctx))
+    written.append(b.write_parquet(f"quality/checks/{name}.parquet", curated.checks))
+    written.append(b.write_parquet(f"quality/failures/{name}.parquet", curated.failures))
+    written.append(b.write_parquet(f"quality/quarantine/{name}.parquet", curated.quarantine))
+    written.append(b.write_parquet(f"quality/ledger/{name}.parquet", curated.ledger))
+    return written

@@ -1,0 +1,106 @@
+"""The modality contract: the same small surface for tables, DICOM indexes and AnnData.
+
+A modality is a module with a ``SPEC`` and five functions::
+
+    load(sources, *, ctx)            -> ModalityData   # raw; may still hold identifiers
+    standardize(data, *, ctx)        -> ModalityData   # identifiers stop here
+    checks(data, *, ctx)             -> list[CheckResult]
+    figures(data, results, *, ctx)   -> dict[str, plotly Figure]
+    write(data, *, ctx)              -> list[Path]     # through ctx.bundle (atomic, checksummed)
+
+Heavy imports (pydicom, scanpy) stay inside the functions so that the registry can import every
+module cheaply. :func:`curation.modalities.curate` drives the five steps the same way for all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+import pandas as pd
+
+from ..quality import CheckResult, Ledger, Quarantine
+
+if TYPE_CHECKING:
+    import plotly.graph_objects as go
+
+    from ..config import CohortConfig, SourceConfig
+    from ..deid.keys import Keyring
+    from ..io.bundle import Bundle
+    from ..quality import Threshold
+
+
+@dataclass(frozen=True)
+class ModalitySpec:
+    """What the registry, the runner and the reports need to know about a modality."""
+
+    name: str
+    label: str
+    formats: tuple[str, ...]
+    notebook: str
+    dictionary: str | None = None
+    outputs: tuple[str, ...] = ("parquet",)
+    extra: str | None = None
+    order: int = 50
+    description: str = ""
+
+
+@dataclass
+class Source:
+    """One configured source with its resolved files and its position in cohort.yaml."""
+
+    key: str  # e.g. "clinical[0]": used in quarantine and ledger rows, never a raw file name
+    config: SourceConfig
+    files: list[Path]
+
+    @property
+    def site(self) -> str:
+        return self.config.site or ""
+
+
+@dataclass
+class ModalityData:
+    """What flows between the steps of one modality.
+
+    ``tables`` are standard tables (pandas), ``objects`` anything else (AnnData, a DICOM index).
+    ``identifiers`` are raw identifier values seen while loading, kept in memory only for the leak
+    scan; they are never written.
+    """
+
+    modality: str
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    objects: dict[str, Any] = field(default_factory=dict)
+    quarantine: Quarantine = field(init=False)
+    ledger: Ledger = field(init=False)
+    identifiers: set[str] = field(default_factory=set, repr=False)
+    standardized: bool = False
+
+    def __post_init__(self) -> None:
+        self.quarantine = Quarantine(self.modality)
+        self.ledger = Ledger(self.modality)
+
+
+@dataclass
+class Context:
+    """Everything a modality step may use; passed explicitly, never global."""
+
+    config: CohortConfig
+    keyring: Keyring
+    bundle: Bundle
+    thresholds: dict[str, Threshold] = field(default_factory=dict)
+    decisions: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def site_ids(self) -> list[str]:
+        return [s.id for s in self.config.sites]
+
+
+class Modality(Protocol):
+    SPEC: ModalitySpec
+
+    def load(self, sources: list[Source], *, ctx: Context) -> ModalityData: ...
+    def standardize(self, data: ModalityData, *, ctx: Context) -> ModalityData: ...
+    def checks(self, data: ModalityData, *, ctx: Context) -> list[CheckResult]: ...
+    def figures(self, data: ModalityData, results: list[CheckResult], *, ctx: Context) -> dict[str, go.Figure]: ...
+    def write(self, data: ModalityData, *, ctx: Context) -> list[Path]: ...

@@ -1,0 +1,23 @@
+"""Check model, record ledger and generic checks shared by every modality."""
+
+from .ledger import Ledger, LedgerEntry, Quarantine
+from .model import (
+    CheckResult,
+    Dimension,
+    Severity,
+    Threshold,
+    Verdict,
+    error_result,
+    failures_frame,
+    failures_of,
+    make_result,
+    results_frame,
+    run_checks,
+    worst_verdict,
+)
+
+__all__ = [
+    "CheckResult", "Dimension", "Ledger", "LedgerEntry", "Quarantine", "Severity", "Threshold",
+    "Verdict", "error_result", "failures_frame", "failures_of", "make_result", "results_frame",
+    "run_checks", "worst_verdict",
+]

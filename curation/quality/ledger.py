@@ -1,0 +1,129 @@
+"""The record ledger: nothing is lost.
+
+Every stage of every modality accounts for its records:
+``n_in = n_accepted + sum(quarantined by reason) + sum(excluded by rule)``.
+Quarantined records are kept (quality/quarantine/<modality>.parquet) with a reason code.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from .model import CheckResult, Dimension, Severity, failures_frame, make_result
+
+QUARANTINE_COLUMNS = ["modality", "stage", "source", "record", "pseudonym", "field", "reason", "detail"]
+
+
+@dataclass
+class Quarantine:
+    """Records set aside with a reason code. ``detail`` must never quote an identifier."""
+
+    modality: str
+    rows: list[dict[str, Any]] = field(default_factory=list)
+
+    def add(
+        self,
+        *,
+        stage: str,
+        source: str,
+        record: str | int,
+        reason: str,
+        field: str = "",
+        pseudonym: str = "",
+        detail: str = "",
+    ) -> None:
+        self.rows.append({
+            "modality": self.modality, "stage": stage, "source": source, "record": str(record),
+            "pseudonym": pseudonym, "field": field, "reason": reason, "detail": detail,
+        })
+
+    def extend(self, other: Quarantine) -> None:
+        self.rows.extend(other.rows)
+
+    def count(self, stage: str | None = None) -> Counter[str]:
+        return Counter(r["reason"] for r in self.rows if stage is None or r["stage"] == stage)
+
+    def frame(self) -> pd.DataFrame:
+        return pd.DataFrame(self.rows, columns=QUARANTINE_COLUMNS).astype("string")
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+
+@dataclass
+class LedgerEntry:
+    modality: str
+    stage: str
+    source: str
+    n_in: int
+    n_accepted: int
+    quarantined: dict[str, int] = field(default_factory=dict)
+    excluded: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def n_quarantined(self) -> int:
+        return sum(self.quarantined.values())
+
+    @property
+    def n_excluded(self) -> int:
+        return sum(self.excluded.values())
+
+    @property
+    def balanced(self) -> bool:
+        return self.n_in == self.n_accepted + self.n_quarantined + self.n_excluded
+
+
+@dataclass
+class Ledger:
+    """Per-stage record counts of one modality."""
+
+    modality: str
+    entries: list[LedgerEntry] = field(default_factory=list)
+
+    def record(
+        self,
+        stage: str,
+        *,
+        source: str = "",
+        n_in: int,
+        n_accepted: int,
+        quarantined: dict[str, int] | None = None,
+        excluded: dict[str, int] | None = None,
+    ) -> LedgerEntry:
+        entry = LedgerEntry(self.modality, stage, source, int(n_in), int(n_accepted),
+                            dict(quarantined or {}), dict(excluded or {}))
+        self.entries.append(entry)
+        return entry
+
+    def frame(self) -> pd.DataFrame:
+        rows = [
+            {"modality": e.modality, "stage": e.stage, "source": e.source, "n_in": e.n_in,
+             "n_accepted": e.n_accepted, "n_quarantined": e.n_quarantined,
+             "n_excluded": e.n_excluded, "balanced": e.balanced,
+             "quarantined_by_reason": ", ".join(f"{k}={v}" for k, v in sorted(e.quarantined.items())),
+             "excluded_by_rule": ", ".join(f"{k}={v}" for k, v in sorted(e.excluded.items()))}
+            for e in self.entries
+        ]
+        return pd.DataFrame(rows, columns=[
+            "modality", "stage", "source", "n_in", "n_accepted", "n_quarantined", "n_excluded",
+            "balanced", "quarantined_by_reason", "excluded_by_rule"])
+
+    def check(self) -> CheckResult:
+        """The identity ``in = accepted + quarantined + excluded`` for every stage."""
+        bad = [e for e in self.entries if not e.balanced]
+        failures = failures_frame(
+            f"{self.modality}.ledger_balanced", self.modality,
+            row=range(len(bad)), field=[f"{e.stage}:{e.source}" for e in bad],
+            rule=[f"in {e.n_in} != accepted {e.n_accepted} + quarantined {e.n_quarantined}"
+                  f" + excluded {e.n_excluded}" for e in bad],
+        )
+        return make_result(
+            f"{self.modality}.ledger_balanced", self.modality, Dimension.COMPLETENESS,
+            n_checked=len(self.entries), failures=failures, severity=Severity.CRITICAL,
+            message=("every stage reconciles: in = accepted + quarantined + excluded" if not bad
+                     else f"{len(bad)} stage(s) lose or invent records"),
+        )

@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from curation.io.bundle import Bundle, atomic_path
+
+
+def test_atomic_write_leaves_nothing_on_failure(tmp_path: Path) -> None:
+    target = tmp_path / "x.txt"
+    with pytest.raises(RuntimeError), atomic_path(target) as tmp:
+        tmp.write_text("half")
+        raise RuntimeError("killed")
+    assert not target.exists()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_manifest_and_datapackage(tmp_path: Path) -> None:
+    b = Bundle(tmp_path)
+    b.write_parquet("data/clinical/patients.parquet", pd.DataFrame({"patient": ["PT1"], "age": [61]}))
+    b.write_text("reports/a.html", "<html></html>")
+    b.write_datapackage(name="Demo Cohort")
+    b.write_manifest()
+    assert b.verify_manifest() == []
+    pkg = json.loads((tmp_path / "datapackage.json").read_text())
+    [res] = pkg["resources"]
+    assert res["path"] == "data/clinical/patients.parquet"
+    assert {f["name"]: f["type"] for f in res["schema"]["fields"]} == {"patient": "string", "age": "integer"}
+    (tmp_path / "reports/a.html").write_text("tampered")
+    assert b.verify_manifest() == ["reports/a.html"]
+
+
+def test_bundle_refuses_escape(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="escapes"):
+        Bundle(tmp_path / "out").path("../x")
