@@ -85,6 +85,10 @@ class Curated:
 def curate(name: str, cohort: str | Path | CohortConfig, *, out: str | Path | None = None,
            write: bool = True) -> Curated:
     """Load, standardize, check and write one modality; the body of every modality notebook."""
+    if not cohort:  # notebooks' default parameter: the bundled demo cohort, generated on first use
+        from ..demo import default_cohort
+
+        cohort = default_cohort()
     config = cohort if isinstance(cohort, CohortConfig) else load_cohort(cohort)
     ctx = make_context(config, out=out)
     mod = registry.get(name)
