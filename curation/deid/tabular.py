@@ -1,0 +1,162 @@
+"""Tabular identifiers: keyed pseudonyms for patient IDs, PHI-class-driven column removal.
+
+Every function is pure: it returns a new frame and leaves its input alone. The PHI class of a
+column comes from the data dictionary (``direct`` | ``quasi`` | ``none`` | ``free_text``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Literal
+
+import pandas as pd
+
+from ..errors import DeidError
+
+if TYPE_CHECKING:
+    from .keys import Keyring
+
+PHI_CLASSES = ("direct", "quasi", "none", "free_text")
+
+
+def pseudonymize(
+    df: pd.DataFrame,
+    *,
+    id_col: str,
+    keyring: Keyring,
+    site_col: str | None = None,
+    site: str = "",
+    out_col: str = "patient",
+) -> pd.DataFrame:
+    """Replace a patient identifier column by its keyed pseudonym.
+
+    Parameters
+    ----------
+    df
+        Frame holding the raw identifier (e.g. the admission number).
+    id_col
+        Column of the raw identifier; it is dropped from the result.
+    keyring
+        The run's keyring (:func:`curation.deid.keyring_for`).
+    site_col
+        Column naming each row's site; takes precedence over ``site``.
+    site
+        Site id used for every row when ``site_col`` is not given.
+    out_col
+        Name of the pseudonym column, placed first.
+
+    Returns
+    -------
+    A new frame without ``id_col`` and with ``out_col``. Rows whose identifier is missing or
+    blank get ``<NA>``: the caller quarantines them (nothing to link), never the raw value.
+    """
+    if id_col not in df.columns:
+        msg = (f"pseudonymize: column {id_col!r} is not in the frame (columns: {list(map(str, df.columns))}); "
+               "map the source header to it first")
+        raise DeidError(msg)
+    if site_col is not None and site_col not in df.columns:
+        msg = f"pseudonymize: site column {site_col!r} is not in the frame"
+        raise DeidError(msg)
+    try:
+        ids = df[id_col]
+        sites = df[site_col].astype("string").fillna(site) if site_col else pd.Series(site, index=df.index)
+        text = ids.astype("string").str.strip()
+        missing = (ids.isna() | text.isna() | (text == "")).fillna(True).to_numpy(dtype=bool)
+        pairs = list(zip(sites.astype(str), text.fillna(""), strict=True))
+        # one HMAC per distinct (site, id) pair: patients repeat across rows
+        lookup = {pair: keyring.patient(pair[1], site=pair[0]) for pair in set(pairs)}
+        pseudo = pd.Series([pd.NA if m else lookup[pair] for m, pair in zip(missing, pairs, strict=True)],
+                           index=df.index, dtype="string")
+    except DeidError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - fail closed: any failure quarantines, never passes through
+        msg = f"pseudonymize: could not pseudonymize column {id_col!r} ({type(exc).__name__}); the frame is quarantined"
+        raise DeidError(msg) from None
+    out = df.drop(columns=[id_col])
+    if out_col in out.columns:
+        out = out.drop(columns=[out_col])
+    out.insert(0, out_col, pseudo)
+    return out
+
+
+def drop_identifiers(
+    df: pd.DataFrame,
+    phi: Mapping[str, str],
+    *,
+    keep_text: Iterable[str] = (),
+    known_by_row: pd.Series | None = None,
+    unknown: Literal["keep", "drop", "error"] = "keep",
+) -> pd.DataFrame:
+    """Drop identifying columns by their PHI class.
+
+    Parameters
+    ----------
+    df
+        A frame whose columns are dictionary fields.
+    phi
+        Column -> PHI class: ``direct`` columns are dropped, ``free_text`` columns are dropped
+        unless allow-listed in ``keep_text``, ``quasi`` and ``none`` are kept (quasi-identifiers
+        are generalized elsewhere: :mod:`curation.deid.dates`, :mod:`curation.deid.kanon`).
+    keep_text
+        Free-text columns to keep. They are scrubbed with :func:`curation.deid.text.scrub_series`
+        (resident IDs, phones, admission-number-like tokens, and ``known_by_row``).
+    known_by_row
+        Per row, the names / addresses / IDs known for that patient, aligned with ``df``'s index;
+        collect them before the direct columns are dropped.
+    unknown
+        What to do with columns absent from ``phi``: keep them (the default, for helper columns
+        such as ``patient`` or ``row``), drop them, or raise :class:`DeidError`.
+
+    Returns
+    -------
+    A new frame.
+    """
+    keep = set(keep_text)
+    bad = {c: k for c, k in phi.items() if str(k).lower() not in PHI_CLASSES}
+    if bad:
+        msg = (f"drop_identifiers: unknown PHI class for {sorted(bad)}; "
+               f"use one of {', '.join(PHI_CLASSES)} in the data dictionary")
+        raise DeidError(msg)
+    not_text = sorted(c for c in keep if c in phi and phi[c].lower() != "free_text")
+    if not_text:
+        msg = (f"drop_identifiers: keep_text names {not_text}, which are not free_text fields; "
+               "only free text can be allow-listed")
+        raise DeidError(msg)
+    drop: list[str] = []
+    scrub_cols: list[str] = []
+    for col in df.columns:
+        cls = phi.get(col)
+        if cls is None:
+            if unknown == "drop":
+                drop.append(col)
+            elif unknown == "error":
+                msg = f"drop_identifiers: column {col!r} has no PHI class; add it to the data dictionary"
+                raise DeidError(msg)
+            continue
+        cls = cls.lower()
+        if cls == "direct":
+            drop.append(col)
+        elif cls == "free_text":
+            (scrub_cols if col in keep else drop).append(col)
+    out = df.drop(columns=drop)
+    if scrub_cols:
+        from .text import scrub_series
+
+        for col in scrub_cols:
+            out[col] = scrub_series(out[col], known_by_row)
+    return out
+
+
+def known_identifiers(df: pd.DataFrame, cols: Iterable[str]) -> pd.Series:
+    """Per row, the non-empty values of identifying columns, for :func:`text.scrub_series`.
+
+    Call it on the raw frame, before :func:`drop_identifiers` removes those columns.
+    """
+    cols = [c for c in cols if c in df.columns]
+    if not cols:
+        return pd.Series([()] * len(df), index=df.index, dtype=object)
+    sub = df[cols].astype("string")
+    return pd.Series(
+        [tuple(v.strip() for v in row if isinstance(v, str) and v.strip()) for row in sub.itertuples(index=False)],
+        index=df.index, dtype=object,
+    )

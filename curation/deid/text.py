@@ -1,0 +1,142 @@
+"""Free-text scrubbing for allow-listed text fields (pathology reports, notes).
+
+Generic patterns remove resident ID numbers, phone numbers, e-mails, admission-number-like
+tokens and values introduced by identifying labels (住院号：…, 姓名：…, 住址：…); the names,
+addresses and IDs known for the row's patient are removed literally. Recall is measured on a
+labelled synthetic set (tests/deid/phi_labelled.jsonl) with :func:`measure_recall`.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Sequence
+
+import pandas as pd
+
+REDACTED = "[REDACTED]"
+
+_NOT_ALNUM_BEFORE = r"(?<![0-9A-Za-z])"
+_NOT_ALNUM_AFTER = r"(?![0-9A-Za-z])"
+_SEP = r"[-\s\u2010-\u2015]?"
+_LABEL_ID = (r"(?:住院号|住院ID|病案号|病历号|门诊号|登记号|检查号|影像号|标本号|样本号|ID号|MRN|PID|卡号|医保号"
+             r"|身份证号?|证件号)")
+_LABEL_PHONE = r"(?:联系电话|电话号码|电话|手机号?|联系方式|Tel|TEL|Phone)"
+_LABEL_NAME = r"(?:患者姓名|病人姓名|姓名|联系人|家属|Name|NAME)"
+_LABEL_ADDR = r"(?:家庭住址|现住址|住址|地址|家住|现住|户籍地|Address)"
+
+_PATTERNS: list[re.Pattern[str]] = [
+    # labelled values first: the label tells us what the value is, whatever its shape
+    re.compile(_LABEL_ID + r"\s*[:：]?\s*[A-Za-z0-9][A-Za-z0-9\-/]{2,}"),
+    re.compile(_LABEL_PHONE + r"\s*[:：]?\s*\+?[\d\-\s()（）]{7,}\d"),
+    re.compile(_LABEL_NAME + r"\s*[:：]\s*(?:[\u4e00-\u9fff·]{2,5}|[A-Za-z]+(?:[ ^][A-Za-z]+){0,2})"),
+    re.compile(_LABEL_ADDR + r"\s*[:：]?\s*[^，。；;,\n]{2,60}"),
+    # resident ID number (18 chars, last may be X; and the old 15-digit form)
+    re.compile(_NOT_ALNUM_BEFORE + r"\d{6}" + _SEP + r"\d{8}" + _SEP + r"\d{3}[\dXx]" + _NOT_ALNUM_AFTER),
+    re.compile(_NOT_ALNUM_BEFORE + r"\d{15}" + _NOT_ALNUM_AFTER),
+    # mainland mobile numbers, with optional +86 and separators; landlines with area code
+    re.compile(r"(?<![0-9])(?:\+?86[-\s]?)?1[3-9]\d" + _SEP + r"\d{4}" + _SEP + r"\d{4}(?![0-9])"),
+    re.compile(r"(?<![0-9])[(（]?0\d{2,3}[)）]?[-\s]?\d{7,8}(?![0-9])"),
+    re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}"),
+    # admission-number-like tokens: 6+ digits, optionally with a short letter prefix (ZY2023001)
+    re.compile(r"(?<![0-9A-Za-z.])[A-Za-z]{0,4}\d{6,}" + _NOT_ALNUM_AFTER),
+]
+_GENERIC = re.compile("|".join(f"(?:{p.pattern})" for p in _PATTERNS))
+
+
+def _norm(text: str) -> str:
+    # full-width digits and colons (１３８…, ：) are common in Chinese free text
+    return unicodedata.normalize("NFKC", text)
+
+
+def _known_pattern(known: Iterable[object]) -> re.Pattern[str] | None:
+    values = {_norm(str(k)).strip() for k in known if k is not None and str(k).strip() and str(k) != "<NA>"}
+    # single characters would wipe ordinary text; a 2-character Chinese name is still a name
+    values = {v for v in values if len(v) >= 2}
+    if not values:
+        return None
+    alts = sorted(values, key=len, reverse=True)  # longest first: the full address before its prefix
+    return re.compile("|".join(re.escape(v) for v in alts), re.IGNORECASE)
+
+
+def scrub(text: str, *, known: Iterable[object] = ()) -> str:
+    """Replace identifiers in one text by ``[REDACTED]``.
+
+    Parameters
+    ----------
+    text
+        Free text.
+    known
+        Names, addresses and IDs known for this text's patient (removed literally, whatever
+        their shape).
+
+    Returns
+    -------
+    The scrubbed text (NFKC-normalized).
+    """
+    if not isinstance(text, str):
+        return text
+    out = _norm(text)
+    pat = _known_pattern(known)
+    if pat is not None:
+        out = pat.sub(REDACTED, out)
+    return _GENERIC.sub(REDACTED, out)
+
+
+def scrub_series(s: pd.Series, known_by_row: pd.Series | Sequence[Iterable[object]] | None = None) -> pd.Series:
+    """Vectorized :func:`scrub`: generic patterns over the whole column, known values per row.
+
+    Parameters
+    ----------
+    s
+        A text column; missing values stay missing.
+    known_by_row
+        Per row, the identifiers known for that row's patient (aligned with ``s``'s index, or a
+        sequence of the same length); see :func:`curation.deid.tabular.known_identifiers`.
+
+    Returns
+    -------
+    A new ``string`` Series.
+    """
+    text = s.astype("string").map(_norm, na_action="ignore").astype("string")
+    if known_by_row is not None:
+        known = (known_by_row.reindex(s.index) if isinstance(known_by_row, pd.Series)
+                 else pd.Series(list(known_by_row), index=s.index, dtype=object))
+        vals = text.tolist()
+        for i, (t, k) in enumerate(zip(vals, known, strict=True)):
+            if isinstance(t, str) and isinstance(k, Iterable) and not isinstance(k, str):
+                pat = _known_pattern(k)
+                if pat is not None:
+                    vals[i] = pat.sub(REDACTED, t)
+            elif isinstance(t, str) and isinstance(k, str):
+                pat = _known_pattern([k])
+                if pat is not None:
+                    vals[i] = pat.sub(REDACTED, t)
+        text = pd.Series(vals, index=s.index, dtype="string")
+    return text.str.replace(_GENERIC, REDACTED, regex=True)
+
+
+def _survives(phi: str, out: str) -> bool:
+    n = min(len(phi), max(2, (len(phi) + 1) // 2))
+    return any(phi[i:i + n] in out for i in range(len(phi) - n + 1))
+
+
+def measure_recall(examples: Iterable[dict[str, object]]) -> tuple[float, int, int]:
+    """Recall of :func:`scrub` on labelled examples.
+
+    Each example is ``{"text": str, "known": [...], "phi": [...]}`` where ``phi`` lists every
+    identifier string in ``text``. Strictly, an identifier counts as caught only when no piece
+    of it half its length or longer (at least 2 characters) survives in the output, so a phone
+    number with only its last digits removed is a miss.
+
+    Returns
+    -------
+    (recall, caught, total)
+    """
+    caught = total = 0
+    for ex in examples:
+        out = scrub(str(ex["text"]), known=ex.get("known", ()) or ())  # type: ignore[arg-type]
+        for phi in ex.get("phi", ()) or ():  # type: ignore[union-attr]
+            total += 1
+            caught += not _survives(_norm(str(phi)), out)
+    return (caught / total if total else 1.0), caught, total
