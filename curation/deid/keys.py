@@ -34,7 +34,8 @@ class Keyring:
 
     def __post_init__(self) -> None:
         if len(self.secret) < MIN_SECRET_BYTES:
-            msg = f"the pseudonymization secret is {len(self.secret)} bytes; use at least {MIN_SECRET_BYTES} random bytes"
+            msg = (f"the pseudonymization secret is {len(self.secret)} bytes; "
+                   f"use at least {MIN_SECRET_BYTES} random bytes")
             raise ConfigError(msg)
 
     def _mac(self, domain: str, value: str) -> bytes:
@@ -80,7 +81,8 @@ def load_secret(*, env: str | None = None, file: str | Path | None = None, where
     if file:
         path = Path(file)
         if not path.is_file():
-            msg = f"{where}: secret.file: key file {str(path)!r} does not exist; create it (e.g. `openssl rand -hex 32 > {path.name}`)"
+            msg = (f"{where}: secret.file: key file {str(path)!r} does not exist; "
+                   f"create it (e.g. `openssl rand -hex 32 > {path.name}`)")
             raise ConfigError(msg)
         return path.read_bytes().strip()
     raise ConfigError(f"{where}: secret: give secret.env or secret.file; the run refuses to start without a key")

@@ -9,7 +9,6 @@ labelled synthetic set (tests/deid/phi_labelled.jsonl) with :func:`measure_recal
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Iterable, Sequence
 
 import pandas as pd
@@ -44,19 +43,49 @@ _PATTERNS: list[re.Pattern[str]] = [
 _GENERIC = re.compile("|".join(f"(?:{p.pattern})" for p in _PATTERNS))
 
 
+# Full-width ASCII forms (１３８…, ：, （）) are common in Chinese free text. Folding them one
+# character for one keeps positions, so matches found on the folded text are cut from the original
+# and the rest of the text (its punctuation included) is left exactly as written.
+_FOLD = {cp: cp - 0xFEE0 for cp in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
+
+
 def _norm(text: str) -> str:
-    # full-width digits and colons (１３８…, ：) are common in Chinese free text
-    return unicodedata.normalize("NFKC", text)
+    return text.translate(_FOLD)
 
 
 def _known_pattern(known: Iterable[object]) -> re.Pattern[str] | None:
-    values = {_norm(str(k)).strip() for k in known if k is not None and str(k).strip() and str(k) != "<NA>"}
+    values = {_norm(str(k)).strip() for k in known if k is not None and not pd.isna(k) and str(k).strip()}
     # single characters would wipe ordinary text; a 2-character Chinese name is still a name
     values = {v for v in values if len(v) >= 2}
     if not values:
         return None
     alts = sorted(values, key=len, reverse=True)  # longest first: the full address before its prefix
     return re.compile("|".join(re.escape(v) for v in alts), re.IGNORECASE)
+
+
+def _spans(folded: str, pats: Iterable[re.Pattern[str]]) -> list[tuple[int, int]]:
+    spans = sorted((m.start(), m.end()) for p in pats for m in p.finditer(folded) if m.end() > m.start())
+    merged: list[tuple[int, int]] = []
+    for a, b in spans:
+        if merged and a <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(b, merged[-1][1]))
+        else:
+            merged.append((a, b))
+    return merged
+
+
+def _scrub(text: str, known: re.Pattern[str] | None) -> str:
+    folded = _norm(text)
+    pats = [_GENERIC] if known is None else [known, _GENERIC]
+    spans = _spans(folded, pats)
+    if not spans:
+        return text
+    parts, pos = [], 0
+    for a, b in spans:
+        parts += [text[pos:a], REDACTED]
+        pos = b
+    parts.append(text[pos:])
+    return "".join(parts)
 
 
 def scrub(text: str, *, known: Iterable[object] = ()) -> str:
@@ -72,19 +101,15 @@ def scrub(text: str, *, known: Iterable[object] = ()) -> str:
 
     Returns
     -------
-    The scrubbed text (NFKC-normalized).
+    The text with every match replaced; everything else is left as written.
     """
     if not isinstance(text, str):
         return text
-    out = _norm(text)
-    pat = _known_pattern(known)
-    if pat is not None:
-        out = pat.sub(REDACTED, out)
-    return _GENERIC.sub(REDACTED, out)
+    return _scrub(text, _known_pattern(known))
 
 
 def scrub_series(s: pd.Series, known_by_row: pd.Series | Sequence[Iterable[object]] | None = None) -> pd.Series:
-    """Vectorized :func:`scrub`: generic patterns over the whole column, known values per row.
+    """:func:`scrub` over a column, with each row's own known identifiers.
 
     Parameters
     ----------
@@ -98,22 +123,20 @@ def scrub_series(s: pd.Series, known_by_row: pd.Series | Sequence[Iterable[objec
     -------
     A new ``string`` Series.
     """
-    text = s.astype("string").map(_norm, na_action="ignore").astype("string")
-    if known_by_row is not None:
-        known = (known_by_row.reindex(s.index) if isinstance(known_by_row, pd.Series)
-                 else pd.Series(list(known_by_row), index=s.index, dtype=object))
-        vals = text.tolist()
-        for i, (t, k) in enumerate(zip(vals, known, strict=True)):
-            if isinstance(t, str) and isinstance(k, Iterable) and not isinstance(k, str):
-                pat = _known_pattern(k)
-                if pat is not None:
-                    vals[i] = pat.sub(REDACTED, t)
-            elif isinstance(t, str) and isinstance(k, str):
-                pat = _known_pattern([k])
-                if pat is not None:
-                    vals[i] = pat.sub(REDACTED, t)
-        text = pd.Series(vals, index=s.index, dtype="string")
-    return text.str.replace(_GENERIC, REDACTED, regex=True)
+    if known_by_row is None:
+        known: list[object] = [()] * len(s)
+    elif isinstance(known_by_row, pd.Series):
+        known = known_by_row.reindex(s.index).tolist()
+    else:
+        known = list(known_by_row)
+    vals = []
+    for t, k in zip(s.astype("string").tolist(), known, strict=True):
+        if not isinstance(t, str):
+            vals.append(pd.NA)
+            continue
+        ks = (k,) if isinstance(k, str) else (k if isinstance(k, Iterable) else ())
+        vals.append(_scrub(t, _known_pattern(ks)))
+    return pd.Series(vals, index=s.index, dtype="string")
 
 
 def _survives(phi: str, out: str) -> bool:
@@ -135,7 +158,7 @@ def measure_recall(examples: Iterable[dict[str, object]]) -> tuple[float, int, i
     """
     caught = total = 0
     for ex in examples:
-        out = scrub(str(ex["text"]), known=ex.get("known", ()) or ())  # type: ignore[arg-type]
+        out = _norm(scrub(str(ex["text"]), known=ex.get("known", ()) or ()))  # type: ignore[arg-type]
         for phi in ex.get("phi", ()) or ():  # type: ignore[union-attr]
             total += 1
             caught += not _survives(_norm(str(phi)), out)

@@ -36,7 +36,7 @@ def test_uid_form() -> None:
 
 def test_missing_secret(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("NOPE_SECRET", raising=False)
-    with pytest.raises(ConfigError, match="secret.env: environment variable NOPE_SECRET is not set"):
+    with pytest.raises(ConfigError, match=r"secret\.env: environment variable NOPE_SECRET is not set"):
         load_secret(env="NOPE_SECRET")
     with pytest.raises(ConfigError, match="at least 16"):
         Keyring(b"short")

@@ -1,0 +1,84 @@
+"""Re-identification risk of the released tables: k-anonymity over quasi-identifiers, and small
+counts suppressed in aggregate report tables."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import pandas as pd
+
+from ..quality import CheckResult, Dimension, Severity, Threshold, failures_frame, make_result
+
+QUASI = ("age_band", "sex", "region", "diagnosis_year")
+# a warning, never a failure: small cohorts are legitimately small; the steward decides
+K_THRESHOLD = Threshold(warn=0.0, fail=1.0)
+
+
+def check_k_anonymity(
+    df: pd.DataFrame,
+    quasi: Sequence[str] = QUASI,
+    *,
+    k: int = 5,
+    modality: str = "clinical",
+    patient_col: str = "patient",
+) -> CheckResult:
+    """Warn when records fall in quasi-identifier classes of fewer than ``k`` patients.
+
+    Parameters
+    ----------
+    df
+        One row per patient (or per record; classes count distinct patients when
+        ``patient_col`` is present).
+    quasi
+        Quasi-identifier columns; those absent from ``df`` are skipped (named in the message).
+    k
+        Minimum class size.
+    modality
+        Owner of the check; the id is ``<modality>.uniqueness.k_anonymity``.
+    patient_col
+        Pseudonym column used to name failing records.
+
+    Returns
+    -------
+    A :class:`~curation.quality.CheckResult` whose failures are the records in small classes
+    (pseudonym, row, the quasi-identifier names, the rule), never their values.
+    """
+    check_id = f"{modality}.uniqueness.k_anonymity"
+    cols = [c for c in quasi if c in df.columns]
+    missing = [c for c in quasi if c not in df.columns]
+    if not cols or df.empty:
+        return make_result(check_id, modality, Dimension.UNIQUENESS, n_checked=0, threshold=K_THRESHOLD,
+                           severity=Severity.MINOR, message=f"no quasi-identifier columns among {list(quasi)}")
+    keys = df[cols].astype("string").fillna("<missing>")
+    if patient_col in df.columns:
+        ids = df[patient_col].astype("string").fillna("").reset_index(drop=True)
+        frame = keys.reset_index(drop=True).assign(_p=ids)
+        size = frame.groupby(cols, dropna=False)["_p"].transform("nunique")
+    else:
+        ids = pd.Series([""] * len(df))
+        size = keys.reset_index(drop=True).groupby(cols, dropna=False)[cols[0]].transform("size")
+    small = (size < k).to_numpy()
+    field = ",".join(cols)
+    failures = failures_frame(check_id, modality, pseudonym=ids[small], row=pd.Series(range(len(df)))[small],
+                              field=field, rule=f"quasi-identifier class smaller than k={k}")
+    n_classes = int(keys.drop_duplicates().shape[0])
+    n_small = int(pd.Series(size[small]).shape[0])
+    msg = (f"{n_small} of {len(df)} records are in quasi-identifier classes of fewer than {k} patients "
+           f"({n_classes} classes over {field})")
+    if missing:
+        msg += f"; not in the table: {', '.join(missing)}"
+    return make_result(check_id, modality, Dimension.UNIQUENESS, n_checked=len(df), failures=failures,
+                       message=msg, severity=Severity.MINOR, threshold=K_THRESHOLD)
+
+
+def suppress_small_counts(df: pd.DataFrame, count_cols: Iterable[str], *, k: int = 5) -> pd.DataFrame:
+    """Render counts between 1 and ``k - 1`` as ``"<k"`` in an aggregate table for reports.
+
+    Zero stays 0 (it reveals nobody). The count columns become strings; other columns are untouched.
+    """
+    out = df.copy()
+    for col in count_cols:
+        n = pd.to_numeric(df[col], errors="coerce")
+        text = n.astype("Int64").astype("string")
+        out[col] = text.mask((n > 0) & (n < k), f"<{k}").astype("string")
+    return out
