@@ -220,6 +220,10 @@ def _check_sources(cfg: CohortConfig, name: str, *, check_paths: bool) -> list[s
             problems.append(f"{name}: sources.{modality}: unknown modality; {fix}")
             continue
         spec = registry.spec(modality)
+        if spec.stage != "source":
+            problems.append(f"{name}: sources.{modality}: this step reads the other modalities' outputs "
+                            "and takes no sources; remove the key")
+            continue
         for i, src in enumerate(sources):
             where = f"{name}: sources.{modality}[{i}]"
             if src.format not in spec.formats:

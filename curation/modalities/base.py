@@ -44,6 +44,9 @@ class ModalitySpec:
     extra: str | None = None
     order: int = 50
     description: str = ""
+    # "source": reads raw exports named in cohort.yaml; "cohort": reads the other modalities'
+    # outputs from the bundle and runs after them (the cross-modality step)
+    stage: str = "source"
 
 
 @dataclass

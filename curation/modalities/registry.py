@@ -27,6 +27,7 @@ _BUILTIN = {
     "genomics": "curation.modalities.genomics",
     "imaging": "curation.modalities.imaging",
     "immune": "curation.modalities.immune",
+    "crossmodal": "curation.modalities.crossmodal",
 }
 
 
@@ -38,8 +39,13 @@ def _targets() -> dict[str, str]:
 
 
 def names() -> list[str]:
-    """Registered modality names, in report order."""
-    return sorted(_targets(), key=lambda n: (spec(n).order, n))
+    """Registered modality names (alphabetical; imports nothing)."""
+    return sorted(_targets())
+
+
+def ordered(selected: list[str] | None = None) -> list[str]:
+    """Modality names in report order (imports each module to read its SPEC)."""
+    return sorted(selected if selected is not None else names(), key=lambda n: (spec(n).order, n))
 
 
 @cache

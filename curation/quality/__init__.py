@@ -2,6 +2,8 @@
 
 from .ledger import Ledger, LedgerEntry, Quarantine
 from .model import (
+    STRICT,
+    WARN_ONLY,
     CheckResult,
     Dimension,
     Severity,
@@ -17,6 +19,7 @@ from .model import (
 )
 
 __all__ = [
+    "STRICT", "WARN_ONLY",
     "CheckResult", "Dimension", "Ledger", "LedgerEntry", "Quarantine", "Severity", "Threshold",
     "Verdict", "error_result", "failures_frame", "failures_of", "make_result", "results_frame",
     "run_checks", "worst_verdict",
