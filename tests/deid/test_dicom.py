@@ -1,0 +1,189 @@
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import io
+import warnings
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+pydicom = pytest.importorskip("pydicom")
+from pydicom.data import get_testdata_file  # noqa: E402
+from pydicom.dataset import Dataset  # noqa: E402
+from pydicom.sequence import Sequence  # noqa: E402
+
+from curation.deid.dicom import (  # noqa: E402
+    BurnedInAnnotation,
+    _shift_da,
+    _shift_dt,
+    changes_frame,
+    deidentify,
+    iter_elements,
+    load_policy,
+    policy_frame,
+)
+from curation.deid.keys import Keyring  # noqa: E402
+from curation.errors import DeidError  # noqa: E402
+
+K = Keyring(b"u" * 32)
+FILES = ["CT_small.dcm", "MR_small.dcm", "nested_priv_SQ.dcm", "priv_SQ.dcm", "rtplan.dcm"]
+
+
+def _read(name: str) -> Dataset:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pydicom's bundled files include deliberately odd values
+        return pydicom.dcmread(get_testdata_file(name))
+
+
+def _deid(ds: Dataset, **kw) -> Dataset:
+    return deidentify(ds, keyring=K, patient_pseudonym="PTTEST", date_shift_days=-40, **kw)
+
+
+def _uids(ds: Dataset) -> set[str]:
+    vals = set()
+    for e in [*iter_elements(ds), *(getattr(ds, "file_meta", None) or [])]:
+        if e.VR == "UI" and e.value:
+            vs = e.value if isinstance(e.value, list | pydicom.multival.MultiValue) else [e.value]
+            vals |= {str(v) for v in vs if not str(v).startswith("1.2.840.10008.")}
+    return vals
+
+
+def _bytes(ds: Dataset) -> bytes:
+    buf = io.BytesIO()
+    # the bare test datasets (nested_priv_SQ, priv_SQ) have no SOP UIDs, so no file format to enforce
+    ds.save_as(buf, enforce_file_format="SOPInstanceUID" in ds)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("name", FILES)
+def test_bundled_files_lose_private_and_uids(name: str) -> None:
+    ds = _read(name)
+    assert any(e.tag.is_private for e in iter_elements(ds)) or name in {"MR_small.dcm", "rtplan.dcm"}
+    out = _deid(ds)
+    assert not [e.tag for e in iter_elements(out) if e.tag.is_private]
+    assert not [e for e in out.file_meta if e.tag.is_private]
+    original = _uids(ds)
+    assert not original & _uids(out)
+    raw = _bytes(out)
+    assert not [u for u in original if u.encode() in raw]
+    assert out.PatientIdentityRemoved == "YES"
+    assert out.LongitudinalTemporalInformationModified == "MODIFIED"
+    codes = [i.CodeValue for i in out.DeidentificationMethodCodeSequence]
+    assert codes == ["113100", "113107", "113108", "113105"]
+    if "SOPInstanceUID" in out:
+        assert out.file_meta.MediaStorageSOPInstanceUID == out.SOPInstanceUID
+    back = pydicom.dcmread(io.BytesIO(raw), force="SOPInstanceUID" not in out)
+    assert back.PatientID == "PTTEST"
+    assert "PatientName" not in ds or str(ds.PatientName) == "" or str(ds.PatientName).encode() not in raw
+
+
+def test_ct_patient_characteristics_dates_and_input_untouched() -> None:
+    ds = _read("CT_small.dcm")
+    before = ds.StudyDate
+    ds.PatientAge = "095Y"
+    out = _deid(ds)
+    assert out.PatientAge == "090Y"
+    assert out.PatientSex == ds.PatientSex
+    assert out.StudyDate == (dt.date(2004, 1, 19) - dt.timedelta(days=40)).strftime("%Y%m%d")
+    assert out.StudyTime == ds.StudyTime  # whole-day shift
+    assert ds.StudyDate == before and ds.PatientID != "PTTEST"
+    for kw in ("InstitutionName", "StationName", "OtherPatientIDsSequence", "InstanceCreatorUID"):
+        assert kw not in out
+
+
+def test_study_references_resolve() -> None:
+    base = _read("CT_small.dcm")
+    a, b, derived = (copy.deepcopy(base) for _ in range(3))
+    b.SOPInstanceUID = base.SOPInstanceUID + ".2"
+    derived.SOPInstanceUID = base.SOPInstanceUID + ".3"
+    derived.SeriesInstanceUID = base.SeriesInstanceUID + ".9"
+    ref = Dataset()
+    ref.ReferencedSOPClassUID = base.SOPClassUID
+    ref.ReferencedSOPInstanceUID = b.SOPInstanceUID
+    derived.ReferencedImageSequence = Sequence([ref])
+    src = Dataset()
+    src.ReferencedSOPClassUID = base.SOPClassUID
+    src.ReferencedSOPInstanceUID = a.SOPInstanceUID
+    derived.SourceImageSequence = Sequence([src])
+    oa, ob, od = (_deid(x) for x in (a, b, derived))
+    assert oa.StudyInstanceUID == ob.StudyInstanceUID == od.StudyInstanceUID
+    assert od.ReferencedImageSequence[0].ReferencedSOPInstanceUID == ob.SOPInstanceUID
+    assert od.SourceImageSequence[0].ReferencedSOPInstanceUID == oa.SOPInstanceUID
+    assert od.ReferencedImageSequence[0].ReferencedSOPClassUID == base.SOPClassUID
+    assert len({oa.SOPInstanceUID, ob.SOPInstanceUID, od.SOPInstanceUID}) == 3
+    assert od.SeriesInstanceUID != oa.SeriesInstanceUID
+
+
+def test_nested_multivalued_dates_and_unknown_attributes() -> None:
+    ds = _read("CT_small.dcm")
+    item = Dataset()
+    item.AcquisitionDateTime = "20200102101010.5+0800"
+    item.add_new(0x00080022, "DA", ["20200101", "20200301"])
+    item.add_new(0x00380300, "LO", "Ward 5 bed 3")  # CurrentPatientLocation: unlisted text
+    ds.ReferencedImageSequence = Sequence([item])
+    ds.add_new(0x00380300, "LO", "Ward 5 bed 3")
+    out = _deid(ds)
+    oi = out.ReferencedImageSequence[0]
+    assert oi.AcquisitionDateTime == "20191123101010.5+0800"
+    assert list(oi.AcquisitionDate) == ["20191122", "20200121"]
+    assert "CurrentPatientLocation" not in out and "CurrentPatientLocation" not in oi
+
+
+def test_descriptors_cleaned_of_the_datasets_own_identifiers() -> None:
+    ds = _read("CT_small.dcm")
+    ds.StudyDescription = "CT chest CompressedSamples 1CT1"
+    ds.SeriesDescription = "tel 13812345678"
+    out = _deid(ds)
+    assert "CompressedSamples" not in out.StudyDescription and "1CT1" not in out.StudyDescription
+    assert out.StudyDescription.startswith("CT chest")
+    assert "13812345678" not in out.SeriesDescription
+
+
+def test_burned_in_refused() -> None:
+    ds = _read("CT_small.dcm")
+    ds.BurnedInAnnotation = "YES"
+    with pytest.raises(BurnedInAnnotation, match="BurnedInAnnotation is YES"):
+        _deid(ds)
+    sc = _read("CT_small.dcm")
+    sc.SOPClassUID = "1.2.840.10008.5.1.4.1.1.7"
+    with pytest.raises(BurnedInAnnotation, match="missing on a secondary capture"):
+        _deid(sc)
+    sc.BurnedInAnnotation = "NO"
+    assert _deid(sc).BurnedInAnnotation == "NO"
+    assert issubclass(BurnedInAnnotation, DeidError)
+
+
+def test_fail_closed_without_quoting_values() -> None:
+    ds = _read("CT_small.dcm")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pydicom rightly warns about the bad DA we plant
+        ds.StudyDate = "19-MAR-2020"
+    with pytest.raises(DeidError, match="StudyDate") as info:
+        _deid(ds)
+    assert "MAR" not in str(info.value)
+
+
+def test_every_attribute_gets_an_action() -> None:
+    ds = _read("nested_priv_SQ.dcm")
+    changes: list = []
+    _deid(ds, changes=changes)
+    frame = changes_frame(changes)
+    # every top-level attribute, and every attribute inside a kept sequence, has a line
+    top = {e.keyword or f"({e.tag.group:04X},{e.tag.element:04X})" for e in ds}
+    assert top <= set(frame.path)
+    assert set(frame.action) <= {"keep", "keep_seq", "remove", "empty", "pseudonym", "shift", "uid",
+                                 "clean", "age", "replace"}
+    table = policy_frame(load_policy())
+    assert (table.action == "remove").any() and table.keyword.is_unique
+
+
+@given(st.dates(min_value=dt.date(1900, 1, 1), max_value=dt.date(2090, 1, 1)),
+       st.dates(min_value=dt.date(1900, 1, 1), max_value=dt.date(2090, 1, 1)),
+       st.integers(min_value=-365, max_value=365))
+def test_dicom_date_shift_preserves_intervals(a: dt.date, b: dt.date, days: int) -> None:
+    sa, sb = (_shift_da(x.strftime("%Y%m%d"), days) for x in (a, b))
+    pa, pb = (dt.datetime.strptime(x, "%Y%m%d").date() for x in (sa, sb))
+    assert pb - pa == b - a and pa - a == dt.timedelta(days=days)
+    assert _shift_dt(a.strftime("%Y%m%d") + "120000", days) == sa + "120000"
