@@ -20,8 +20,8 @@ from .base import Context, ModalityData, ModalitySpec, Source
 if TYPE_CHECKING:
     import plotly.graph_objects as go
 
-__all__ = ["Context", "Curated", "ModalityData", "ModalitySpec", "Source", "curate", "make_context",
-           "registry", "sources_of"]
+__all__ = ["Context", "Curated", "ModalityData", "ModalitySpec", "Source", "collect_identifiers", "curate",
+           "make_context", "registry", "sources_of"]
 
 log = logging.getLogger(__name__)
 
@@ -118,3 +118,13 @@ def write_outputs(curated: Curated) -> list[Path]:
     written.append(b.write_parquet(f"quality/quarantine/{name}.parquet", curated.quarantine))
     written.append(b.write_parquet(f"quality/ledger/{name}.parquet", curated.ledger))
     return written
+
+
+def collect_identifiers(config: CohortConfig, name: str) -> set[str]:
+    """Raw identifier values in one modality's sources, for the leak scan of the output bundle.
+
+    Runs the modality's ``load`` only; the values stay in memory and are never written or logged.
+    """
+    ctx = make_context(config)
+    data = registry.get(name).load(sources_of(config, name), ctx=ctx)
+    return set(data.identifiers)

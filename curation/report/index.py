@@ -1,0 +1,106 @@
+"""reports/index.html: the reviewer's first page, verdict first.
+
+One row per notebook (verdict, checks failed by dimension, duration, link), then a short cohort
+summary. It shows counts and pseudonym-free text only; patient counts below
+:data:`SMALL_COUNT` are shown as "<5" so that small groups cannot be singled out.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow.parquet as pq
+
+from ..quality import Dimension, worst_verdict
+
+TEMPLATES = Path(__file__).parent / "templates"
+SMALL_COUNT = 5
+# How a verdict reads to a reviewer, worst first.
+VERDICT_ORDER = ["error", "fail", "warn", "pass", "not_applicable"]
+
+
+def small(n: int | None) -> str:
+    """A by-patient count for display: below 5 it becomes "<5" (0 stays 0)."""
+    if n is None:
+        return "–"
+    return f"<{SMALL_COUNT}" if 0 < n < SMALL_COUNT else str(n)
+
+
+@dataclass
+class IndexRow:
+    """One notebook of the run, as index.html shows it."""
+
+    name: str
+    label: str
+    status: str  # ok | error
+    verdict: str
+    duration_s: float
+    html: str  # link relative to reports/
+    ipynb: str
+    failed_by_dimension: dict[str, dict[str, int]] = field(default_factory=dict)  # dim -> {fail: n, warn: n}
+    n_checks: int = 0
+    error: str = ""  # exception type and failing cell, no values
+    error_cell: int | None = None
+    error_source: str = ""
+
+
+def checks_by_dimension(checks: pd.DataFrame) -> dict[str, dict[str, int]]:
+    """Count failing / warning / erroring checks per quality dimension."""
+    out: dict[str, dict[str, int]] = {}
+    if checks.empty:
+        return out
+    bad = checks[checks["verdict"].isin(["fail", "warn", "error"])]
+    for (dim, verdict), n in bad.groupby(["dimension", "verdict"]).size().items():
+        out.setdefault(str(dim), {})[str(verdict)] = int(n)
+    order = [str(d) for d in Dimension]
+    return dict(sorted(out.items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else 99))
+
+
+def verdict_of(checks: pd.DataFrame) -> str:
+    return str(worst_verdict(checks["verdict"])) if not checks.empty else "not_applicable"
+
+
+def patients_per_modality(root: Path, modalities: Iterable[str]) -> dict[str, int]:
+    """Distinct patient pseudonyms in each modality's Parquet tables (data/<modality>/)."""
+    out: dict[str, int] = {}
+    for name in modalities:
+        folder = root / "data" / name
+        if not folder.is_dir():
+            continue
+        seen: set[str] = set()
+        for p in sorted(folder.rglob("*.parquet")):
+            try:
+                if "patient" in pq.read_schema(p).names:
+                    col = pq.read_table(p, columns=["patient"]).column("patient").to_pylist()
+                    seen.update(str(v) for v in col if v)
+            except Exception:  # noqa: BLE001 - an unreadable table only lowers the summary
+                continue
+        out[name] = len(seen)
+    return out
+
+
+def render_index(
+    rows: list[IndexRow],
+    *,
+    cohort: str,
+    description: str = "",
+    summary: Mapping[str, Any],
+    title: str = "Curation report",
+) -> str:
+    """The HTML text of index.html (no script, no remote resource)."""
+    from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html", "j2"]))
+    env.globals["small"] = small
+    rows = sorted(rows, key=lambda r: (VERDICT_ORDER.index(r.verdict) if r.verdict in VERDICT_ORDER else 0))
+    overall = "error" if any(r.status == "error" for r in rows) else (
+        str(worst_verdict(r.verdict for r in rows)) if rows else "not_applicable")
+    return env.get_template("index.html.j2").render(
+        rows=rows, cohort=cohort, description=description, summary=summary, title=title,
+        overall=overall, escape=html.escape,
+    )

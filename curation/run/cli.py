@@ -1,0 +1,50 @@
+"""`curation init DIR` and `curation run cohort.yaml`."""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+import click
+
+
+def template_text() -> str:
+    """The fully commented cohort.yaml template shipped with the package."""
+    return resources.files("curation").joinpath("templates/cohort.yaml").read_text(encoding="utf-8")
+
+
+@click.command()
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="overwrite an existing cohort.yaml")
+def init(directory: Path, force: bool) -> int:
+    """Write a fully commented cohort.yaml template into DIRECTORY."""
+    target = directory / "cohort.yaml"
+    if target.exists() and not force:
+        msg = f"{target}: already exists; edit it, or pass --force to overwrite it with the template"
+        raise click.ClickException(msg)
+    from ..io.bundle import write_text
+
+    write_text(target, template_text())
+    click.echo(f"wrote {target}")
+    click.echo("next: edit sources, sites and secret in it, then run: curation run " + str(target))
+    return 0
+
+
+@click.command()
+@click.argument("cohort", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--only", "only", multiple=True, metavar="MODALITY",
+              help="run only this modality (repeatable); also crossmodal, collection_report")
+@click.option("--jobs", "-j", type=click.IntRange(1, 256), default=None,
+              help="notebooks run at once (default: executor.jobs of cohort.yaml)")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="output bundle folder (default: the cohort's output)")
+def run(cohort: Path, only: tuple[str, ...], jobs: int | None, out: Path | None) -> int:
+    """Execute every notebook of COHORT (a cohort.yaml) and write the output bundle.
+
+    Exit status: 0 no check failed, 1 a check failed, 2 a configuration error or a notebook that
+    could not run.
+    """
+    from . import run_cohort
+
+    outcome = run_cohort(cohort, out=out, only=list(only) or None, jobs=jobs)
+    return outcome.exit_code

@@ -1,0 +1,145 @@
+"""A tiny fake cohort with two fake modalities, so runner tests need no real modality.
+
+``fake`` curates a 6-row CSV through the real :func:`curation.curate` driver; ``boom``'s notebook
+raises. Both are registered in the test process (for planning) and, by a setup cell, in the
+notebook kernels (separate processes), as the only modalities.
+"""
+
+from __future__ import annotations
+
+import functools
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+FAKE_MODULE = '''
+"""A fake modality for runner tests."""
+import pandas as pd
+
+from curation.modalities.base import ModalityData, ModalitySpec
+from curation.quality import Dimension, failures_frame, make_result
+
+SPEC = ModalitySpec(name=NAME, label=NAME.title(), formats=("csv",), notebook=NAME + ".ipynb", order=1)
+
+
+def load(sources, *, ctx):
+    data = ModalityData(NAME)
+    df = pd.concat([pd.read_csv(f, dtype={"mrn": str}) for s in sources for f in s.files], ignore_index=True)
+    data.identifiers |= set(df["mrn"])
+    data.tables["raw"] = df
+    return data
+
+
+def standardize(data, *, ctx):
+    df = data.tables.pop("raw")
+    df["patient"] = [ctx.keyring.patient(m, site="A") for m in df["mrn"]]
+    data.tables[NAME] = df.drop(columns=["mrn"])
+    data.ledger.record("load", n_in=len(df), n_accepted=len(df))
+    data.standardized = True
+    return data
+
+
+def checks(data, *, ctx):
+    df = data.tables[NAME]
+    bad = df[df["value"] < 0]
+    return [make_result(NAME + ".plausibility.value", NAME, Dimension.ACCURACY, n_checked=len(df),
+                        failures=failures_frame(NAME + ".plausibility.value", NAME, pseudonym=bad["patient"],
+                                                row=bad.index, field="value", rule="value >= 0"))]
+
+
+def figures(data, results, *, ctx):
+    import plotly.express as px
+
+    return {"values": px.histogram(data.tables[NAME], x="value")}
+
+
+def write(data, *, ctx):
+    return [ctx.bundle.write_parquet("data/" + NAME + "/" + NAME + ".parquet", data.tables[NAME])]
+'''
+
+FAKES = {"fake": "fakemod_a", "boom": "fakemod_b"}
+MRNS = ["00012345", "00023456", "00034567", "00045678", "00056789", "00067890"]
+
+
+def _notebook(name: str, modules: Path, *, raises: bool = False) -> nbformat.NotebookNode:
+    setup = textwrap.dedent(f"""\
+        import sys
+        sys.path.insert(0, {str(modules)!r})
+        from curation.modalities import registry
+        registry._targets = lambda: {{"fake": "fakemod_a", "boom": "fakemod_b"}}
+        registry.get.cache_clear()""")
+    cells = [
+        new_code_cell('cohort: str = ""\nout: str = ""', metadata={"tags": ["parameters"]}),
+        new_markdown_cell(f"# {name}"),
+        new_code_cell(setup),
+        new_code_cell("import curation as cu\nfrom curation.report import show_all, show_table"),
+    ]
+    if raises:
+        cells.append(new_code_cell('raise RuntimeError("this notebook fails on purpose")'))
+    cells += [
+        new_code_cell(f'run = cu.curate("{name}", cohort, out=out or None)'),
+        new_code_cell("run.checks[['check_id', 'verdict', 'n_failed']]"),
+        new_code_cell("show_all(run.figures())"),
+    ]
+    nb = new_notebook(cells=cells)
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    return nb
+
+
+def make_fake_cohort(root: Path, *, negative: bool = True, boom: bool = True) -> Path:
+    """Write modules, notebooks, raw data, key and cohort.yaml under ``root``; return cohort.yaml."""
+    modules = root / "modules"
+    modules.mkdir(parents=True, exist_ok=True)
+    (modules / "fakemod_a.py").write_text(f"NAME = 'fake'\n{FAKE_MODULE}", encoding="utf-8")
+    (modules / "fakemod_b.py").write_text(f"NAME = 'boom'\n{FAKE_MODULE}", encoding="utf-8")
+    nbs = root / "notebooks"
+    nbs.mkdir(exist_ok=True)
+    nbformat.write(_notebook("fake", modules), nbs / "fake.ipynb")
+    nbformat.write(_notebook("boom", modules, raises=True), nbs / "boom.ipynb")
+    raw = root / "cohort" / "raw"
+    raw.mkdir(parents=True, exist_ok=True)
+    values = [3, 5, -1 if negative else 1, 7, 2, 4]
+    (raw / "fake.csv").write_text("mrn,value\n" + "".join(f"{m},{v}\n" for m, v in zip(MRNS, values, strict=True)),
+                                  encoding="utf-8")
+    (root / "cohort" / "keys").mkdir(exist_ok=True)
+    (root / "cohort" / "keys" / "test.key").write_text("ab" * 32, encoding="utf-8")
+    sources = "  fake:\n    - {path: raw/fake.csv, format: csv, site: A}\n"
+    if boom:
+        sources += "  boom:\n    - {path: raw/fake.csv, format: csv, site: A}\n"
+    cohort = root / "cohort" / "cohort.yaml"
+    cohort.write_text(textwrap.dedent("""\
+        cohort: {name: Fake cohort, description: two fake modalities}
+        sites: [{id: A, name: Site A}]
+        secret: {file: keys/test.key}
+        output: out
+        sources:
+        """) + sources, encoding="utf-8")
+    return cohort
+
+
+def register_fakes(mp: pytest.MonkeyPatch, modules: Path) -> None:
+    from curation.modalities import registry
+
+    # only the fakes: the test must not depend on the real modalities (or their state of progress)
+    mp.syspath_prepend(str(modules))
+    mp.setattr(registry, "_targets", functools.cache(lambda: dict(FAKES)))
+    mp.setattr(registry, "get", functools.cache(registry.get.__wrapped__))  # a fresh cache, restored after
+
+
+@pytest.fixture(scope="session")
+def fake_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[object, Path]]:
+    """One run of the fake cohort (fake passes its notebook but fails a check; boom raises)."""
+    from curation.run import run_cohort
+
+    root = tmp_path_factory.mktemp("fake")
+    cohort = make_fake_cohort(root)
+    lines: list[str] = []
+    with pytest.MonkeyPatch.context() as mp:
+        register_fakes(mp, root / "modules")
+        outcome = run_cohort(cohort, jobs=2, notebooks=root / "notebooks", progress=lines.append)
+        outcome.progress_lines = lines  # type: ignore[attr-defined]
+        yield outcome, cohort

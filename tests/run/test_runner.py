@@ -1,0 +1,137 @@
+"""The runner on a fake cohort: parallel notebooks, a failing one, the bundle around them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from curation.errors import ConfigError
+from curation.io.bundle import Bundle
+from curation.run import NotebookStatus, exit_status
+
+from .conftest import MRNS, make_fake_cohort, register_fakes
+
+
+def test_failing_notebook_does_not_stop_the_others(fake_run: tuple) -> None:
+    outcome, _ = fake_run
+    assert outcome.statuses == {"boom": "error", "fake": "fail"}
+    assert outcome.exit_code == 2  # a notebook that could not run outranks a failed check
+    boom = next(n for n in outcome.notebooks if n.name == "boom")
+    assert boom.error == "RuntimeError"
+    # the executed notebook keeps papermill's error banner, and is rendered
+    executed = (outcome.out / "reports" / "boom.ipynb").read_text(encoding="utf-8")
+    assert "papermill-error-cell-tag" in executed
+    assert (outcome.out / "reports" / "boom.html").is_file()
+
+
+def test_index_shows_verdict_first_and_the_failing_cell(fake_run: tuple) -> None:
+    outcome, _ = fake_run
+    page = outcome.index_html.read_text(encoding="utf-8")
+    rows = page.split('<tbody>', 1)[1]
+    assert rows.index('data-notebook="boom"') < rows.index('data-notebook="fake"')  # worst first
+    assert "notebook stopped: RuntimeError in cell" in page
+    assert "raise RuntimeError(" in page  # the failing cell's code
+    assert "accuracy" in page and "1 fail" in page
+    assert 'href="fake.html"' in page
+
+
+def test_bundle_has_merged_quality_run_json_datapackage_and_manifest(fake_run: tuple) -> None:
+    outcome, _ = fake_run
+    root = outcome.out
+    checks = pd.read_parquet(root / "quality" / "checks.parquet")
+    assert set(checks["check_id"]) == {"fake.plausibility.value", "fake.ledger_balanced"}
+    for kind in ("failures", "quarantine", "ledger"):
+        assert (root / "quality" / f"{kind}.parquet").is_file()
+    assert (root / "datapackage.json").is_file()
+    assert (root / "reports" / "assets" / "plotly.min.js").stat().st_size > 1_000_000
+    assert Bundle(root).verify_manifest() == []
+    listed = (root / "manifest-sha256.txt").read_text(encoding="utf-8")
+    for rel in ("run.json", "reports/index.html", "datapackage.json", "quality/checks.parquet"):
+        assert f"  {rel}\n" in listed
+
+
+def test_run_json_records_provenance_without_identifiers(fake_run: tuple) -> None:
+    outcome, cohort = fake_run
+    record = json.loads(outcome.run_json.read_text(encoding="utf-8"))
+    assert len(record["cohort"]["sha256"]) == 64
+    assert record["key_fingerprint"].startswith("hmac-sha256:")
+    assert {"curation", "python", "pandas", "pydicom", "scanpy", "papermill", "plotly"} <= set(record["versions"])
+    assert [n["name"] for n in record["notebooks"]] == ["boom", "fake"] or len(record["notebooks"]) == 2
+    assert record["exit_code"] == 2
+    inputs = record["inputs"]
+    assert inputs and all(len(i["sha256"]) == 64 for i in inputs)
+    text = outcome.run_json.read_text(encoding="utf-8")
+    assert "fake.csv" not in text  # raw file names are tokens
+    key = (cohort.parent / "keys" / "test.key").read_text(encoding="utf-8").strip()
+    assert key not in text
+
+
+def test_no_output_quotes_an_identifier(fake_run: tuple) -> None:
+    outcome, _ = fake_run
+    for path in outcome.out.rglob("*"):
+        if path.is_file() and path.suffix in {".html", ".json", ".ipynb", ".txt"}:
+            text = path.read_text(encoding="utf-8")
+            assert not [m for m in MRNS if m in text], path
+
+
+def test_progress_lines_and_summary(fake_run: tuple) -> None:
+    outcome, _ = fake_run
+    lines = outcome.progress_lines
+    assert any("fake: fail" in ln for ln in lines)
+    assert any("boom: error" in ln for ln in lines)
+    assert lines[-1].startswith("curation run: 2 notebook(s) (1 ok, 1 error)") and "exit 2" in lines[-1]
+
+
+def test_timings_are_recorded(fake_run: tuple) -> None:
+    outcome, _ = fake_run
+    fake = next(n for n in outcome.notebooks if n.name == "fake")
+    assert fake.kernel_start_s is not None and fake.kernel_start_s > 0
+    assert fake.import_s is not None
+
+
+def test_only_unknown_modality_is_a_config_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from curation.run import run_cohort
+
+    cohort = make_fake_cohort(tmp_path)
+    register_fakes(monkeypatch, tmp_path / "modules")
+    with pytest.raises(ConfigError, match=r"--only imagng: not a modality with sources in cohort.yaml; choose from"):
+        run_cohort(cohort, only=["imagng"], notebooks=tmp_path / "notebooks", progress=None)
+    assert not (tmp_path / "cohort" / "out" / "run.json").exists()
+
+
+def test_plan_orders_modalities_then_later_notebooks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from curation.config import load_cohort
+    from curation.run import plan
+
+    cohort = make_fake_cohort(tmp_path)
+    register_fakes(monkeypatch, tmp_path / "modules")
+    (tmp_path / "modules" / "fakemod_x.py").write_text(
+        "from curation.modalities.base import ModalitySpec\n"
+        "SPEC = ModalitySpec(name='cross', label='Cross', formats=(), notebook='cross.ipynb', stage='cohort')\n",
+        encoding="utf-8")
+    from curation.modalities import registry
+
+    monkeypatch.setattr(registry, "_targets", lambda: {"fake": "fakemod_a", "boom": "fakemod_b", "cross": "fakemod_x"})
+    (tmp_path / "notebooks" / "cross.ipynb").write_text("{}", encoding="utf-8")
+    (tmp_path / "notebooks" / "collection_report.ipynb").write_text("{}", encoding="utf-8")
+    stages = plan(load_cohort(cohort), out=tmp_path / "o", notebooks=tmp_path / "notebooks")
+    assert [[j.name for j in s] for s in stages] == [["boom", "fake"], ["cross"], ["collection_report"]]
+    assert all(set(j.parameters) == {"cohort", "out"} for s in stages for j in s)
+    only = plan(load_cohort(cohort), out=tmp_path / "o", only=["fake"], notebooks=tmp_path / "notebooks")
+    assert [[j.name for j in s] for s in only] == [["fake"]]
+
+
+@pytest.mark.parametrize(("notebooks", "checks", "leaks", "code"), [
+    (["ok"], {"pass": 3}, 0, 0),
+    (["ok"], {"pass": 3, "warn": 1}, 0, 0),
+    (["ok"], {"pass": 3, "fail": 1}, 0, 1),
+    (["ok"], {"error": 1}, 0, 1),
+    (["ok"], {"pass": 1}, 1, 1),
+    (["ok", "error"], {"fail": 1}, 1, 2),
+])
+def test_exit_status(notebooks: list[str], checks: dict[str, int], leaks: int, code: int) -> None:
+    statuses = [NotebookStatus(f"n{i}", "N", s, "x", checks=checks) for i, s in enumerate(notebooks)]
+    assert exit_status(statuses, [object()] * leaks) == code
