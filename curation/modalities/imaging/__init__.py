@@ -1,0 +1,462 @@
+"""Imaging (DICOM): fast header index, series QC, image QC, nodule reads, de-identified export.
+
+``load`` walks each source (folder, DICOMDIR or .zip), parses headers only in isolated worker
+processes and sets aside every file that cannot be used (quarantine with a reason code).
+``standardize`` pseudonymizes (patient, UIDs, file names, dates), keeps the patient
+characteristics PS3.15 allows (sex, age, smoking status), assembles series and measures a few
+sampled slices per series. ``checks`` turn series and images into check results; ``write``
+writes instances.parquet, series.parquet, nodules.parquet and, when a source asks for it
+(``options: {export: true}``), a de-identified DICOM copy with a regenerated DICOMDIR.
+
+Source options: ``export`` (bool), ``nodules`` (CSV path relative to cohort.yaml), ``jobs``
+(worker processes, default 2), ``chunk_size`` (files per worker task), ``image_qc`` (bool,
+default true).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from ...errors import MissingDependency, SourceError
+from ...quality import CheckResult, Dimension, Severity, Threshold, failures_frame, make_result, run_checks
+from ..base import Context, ModalityData, ModalitySpec, Source
+
+if TYPE_CHECKING:
+    import plotly.graph_objects as go
+
+SPEC = ModalitySpec(
+    name="imaging", label="Imaging (DICOM)", formats=("dicom", "dicomdir", "zip"), notebook="imaging.ipynb",
+    outputs=("parquet", "dicom"), extra="imaging", order=60,
+    description="CT/PET/MR DICOM: header index, series and image QC, nodule reads, de-identified copy",
+)
+M = "imaging"
+WARN = Threshold(0.0, 1.0)  # findings that describe fitness rather than broken data: warn at most
+
+# raw field -> output column of the instance table
+_COLUMNS = {
+    "SOPClassUID": "sop_class_uid", "TransferSyntaxUID": "transfer_syntax", "Modality": "modality",
+    "BodyPartExamined": "body_part", "ImageType": "image_type", "SeriesNumber": "series_number",
+    "InstanceNumber": "instance_number", "ImagePositionPatient": "image_position",
+    "ImageOrientationPatient": "image_orientation", "SliceThickness": "slice_thickness",
+    "PixelSpacing": "pixel_spacing", "Rows": "rows", "Columns": "columns", "NumberOfFrames": "number_of_frames",
+    "SamplesPerPixel": "samples_per_pixel", "PhotometricInterpretation": "photometric",
+    "BitsAllocated": "bits_allocated", "PixelRepresentation": "pixel_representation", "KVP": "kvp",
+    "Exposure": "exposure", "ExposureTime": "exposure_time", "XRayTubeCurrent": "tube_current",
+    "ConvolutionKernel": "kernel", "ContrastBolusAgent": "contrast_agent", "Manufacturer": "manufacturer",
+    "ManufacturerModelName": "model", "CTDIvol": "ctdivol", "GantryDetectorTilt": "gantry_tilt",
+    "BurnedInAnnotation": "burned_in_annotation", "WindowCenter": "window_center", "WindowWidth": "window_width",
+    "RescaleIntercept": "rescale_intercept", "RescaleSlope": "rescale_slope", "PatientSex": "patient_sex",
+    "SmokingStatus": "smoking_status",
+}
+_DATES = {"StudyDate": "study_date", "SeriesDate": "series_date", "AcquisitionDate": "acquisition_date"}
+IDENTIFYING = ("PatientName", "PatientID", "PatientBirthDate")
+TOP_AGE = 90
+
+
+def _require() -> None:
+    try:
+        import pydicom  # noqa: F401
+    except ImportError as exc:
+        raise MissingDependency("pydicom", "imaging") from exc
+
+
+# --- load -------------------------------------------------------------------------------------
+
+def load(sources: list[Source], *, ctx: Context) -> ModalityData:
+    """Index every file of every source (headers only); unusable files go to quarantine."""
+    _require()
+    from ._index import CHUNK_SIZE, index_refs
+    from ._walk import MEDIA_STORAGE_DIRECTORY, walk_source
+
+    data = ModalityData(M)
+    data.objects.update(refs={}, sources={})
+    rows: list[dict[str, Any]] = []
+    for src in sources:
+        opts = src.config.options
+        if not src.files:
+            msg = (f"{src.key}: path {src.config.path!r} matches nothing; fix sources.imaging path in "
+                   f"{ctx.config.path.name} (relative to it)")
+            raise SourceError(msg)
+        refs = [ref for root in src.files for ref in walk_source(root, src.config.format)]
+        parsed = index_refs(refs, jobs=int(opts.get("jobs", 2)), chunk_size=int(opts.get("chunk_size", CHUNK_SIZE)))
+        data.objects["sources"][src.key] = {"site": src.site, "options": dict(opts)}
+        q: Counter[str] = Counter()
+        excluded: Counter[str] = Counter()
+        accepted = 0
+        for ref, row in zip(refs, parsed, strict=True):
+            token = ctx.keyring.token("file", ref.relpath)
+            fields = row["fields"] or {}
+            reason = row["reason"]
+            if row["ok"] and fields.get("SOPClassUID") == MEDIA_STORAGE_DIRECTORY:
+                excluded["dicomdir"] += 1
+                continue
+            if row["ok"] and not all(fields.get(k) for k in ("SOPInstanceUID", "SeriesInstanceUID", "StudyInstanceUID")):
+                reason = "missing_uid"
+            if reason or not row["ok"]:
+                reason = reason or "unreadable"
+                data.quarantine.add(stage="index", source=src.key, record=token, reason=reason, field="(file)",
+                                    detail=row["detail"])
+                q[reason] += 1
+                continue
+            data.identifiers.update(_identifiers(fields))
+            data.objects["refs"][token] = ref
+            rows.append({**fields, "x_source": src.key, "x_site": src.site, "x_file": token, "x_relpath": ref.relpath,
+                         "x_parse_path": row["path"], "x_size": row["size"]})
+            accepted += 1
+        data.ledger.record("index", source=src.key, n_in=len(refs), n_accepted=accepted, quarantined=dict(q),
+                           excluded=dict(excluded))
+    raw = pd.DataFrame(rows)
+    data.objects["raw"] = _dedup(raw, data)
+    return data
+
+
+def _identifiers(fields: dict[str, Any]) -> set[str]:
+    out: set[str] = set()
+    for k in IDENTIFYING:
+        v = fields.get(k)
+        if not v:
+            continue
+        out.add(str(v))
+        if k == "PatientName":  # each representation and component: a leak of part is still a leak
+            for rep in str(v).split("="):
+                out.add(rep)
+                out.update(p for p in rep.split("^") if len(p) > 1)
+                out.add(rep.replace("^", " ").strip())
+                out.add(rep.replace("^", ""))
+    return {x for x in out if x.strip()}
+
+
+def _dedup(raw: pd.DataFrame, data: ModalityData) -> pd.DataFrame:
+    """Second and later files with an already seen SOPInstanceUID go to quarantine."""
+    if raw.empty:
+        return raw
+    dup = raw.duplicated("SOPInstanceUID", keep="first")
+    for r in raw[dup].itertuples():
+        data.quarantine.add(stage="dedup", source=r.x_source, record=r.x_file, reason="duplicate_sop_instance_uid",
+                            field="SOPInstanceUID", detail="another file of the export has this SOPInstanceUID")
+    for src, g in raw.groupby("x_source"):
+        n_dup = int(dup[g.index].sum())
+        data.ledger.record("dedup", source=str(src), n_in=len(g), n_accepted=len(g) - n_dup,
+                           quarantined={"duplicate_sop_instance_uid": n_dup} if n_dup else {})
+    return raw[~dup].reset_index(drop=True)
+
+
+# --- standardize ------------------------------------------------------------------------------
+
+def _age_years(age: object) -> float:
+    """DICOM AS ('063Y', '006M', '012W', '030D') in years."""
+    if not isinstance(age, str) or len(age) < 2 or not age[:-1].strip().isdigit():
+        return float("nan")
+    n = int(age[:-1])
+    return {"Y": n, "M": n / 12, "W": n / 52.18, "D": n / 365.25}.get(age[-1].upper(), float("nan"))
+
+
+def _dicom_date(s: pd.Series) -> pd.Series:
+    return pd.to_datetime(s.astype("string").str.slice(0, 8), format="%Y%m%d", errors="coerce")
+
+
+def standardize(data: ModalityData, *, ctx: Context) -> ModalityData:
+    """Pseudonymize, assemble series, measure sampled slices, read nodule CSVs."""
+    from ._series import assemble_series
+
+    raw: pd.DataFrame = data.objects.pop("raw")
+    data.tables["instances"] = inst = _instances(raw, ctx=ctx)
+    series = assemble_series(inst)
+    opts_by_source = data.objects["sources"]
+    want_images = any(o["options"].get("image_qc", True) for o in opts_by_source.values())
+    if want_images and not inst.empty:
+        series = _measure_images(series, inst, data)
+    data.tables["series"] = series
+    data.tables["nodules"] = _nodules(data, ctx=ctx)
+    data.standardized = True
+    return data
+
+
+def _instances(raw: pd.DataFrame, *, ctx: Context) -> pd.DataFrame:
+    cols = ["patient", "site", "source", "file", "study_uid", "series_uid", "sop_uid", *_COLUMNS.values(),
+            "sex", "age_years", *_DATES.values(), "parse_path", "file_size"]
+    if raw.empty:
+        return pd.DataFrame(columns=cols)
+    raw = raw.reindex(columns=sorted(set(raw.columns) | set(_COLUMNS) | set(_DATES) | set(IDENTIFYING)))
+    out = pd.DataFrame(index=raw.index)
+    kr = ctx.keyring
+    out["patient"] = [kr.patient(pid, site=site) if isinstance(pid, str) and pid.strip() else ""
+                      for pid, site in zip(raw["PatientID"], raw["x_site"], strict=True)]
+    out["site"] = raw["x_site"].astype("string")
+    out["source"] = raw["x_source"].astype("string")
+    out["file"] = raw["x_file"].astype("string")
+    for src, dst in (("StudyInstanceUID", "study_uid"), ("SeriesInstanceUID", "series_uid"), ("SOPInstanceUID", "sop_uid")):
+        out[dst] = raw[src].map(lambda u: kr.uid(u) if isinstance(u, str) and u else "")
+    for src, dst in _COLUMNS.items():
+        out[dst] = raw[src]
+    for c in ("instance_number", "series_number", "rows", "columns", "number_of_frames", "samples_per_pixel",
+              "bits_allocated", "pixel_representation"):
+        out[c] = pd.to_numeric(out[c], errors="coerce").astype("Int64")
+    for c in ("slice_thickness", "kvp", "exposure", "exposure_time", "tube_current", "ctdivol", "gantry_tilt",
+              "window_center", "window_width", "rescale_intercept", "rescale_slope"):
+        out[c] = pd.to_numeric(out[c], errors="coerce").astype("float64")
+    for c in ("image_position", "image_orientation", "pixel_spacing"):
+        out[c] = out[c].map(lambda v: list(v) if isinstance(v, list) else None)
+    out["sex"] = raw["PatientSex"].map({"M": "male", "F": "female"}).fillna("unknown")
+    # dates: the same keyed per-patient shift as every other modality (intervals are preserved)
+    shifts = pd.Series({p: kr.date_shift(p) for p in out["patient"].unique() if p})
+    days = pd.to_timedelta(out["patient"].map(shifts), unit="D")
+    for src, dst in _DATES.items():
+        out[dst] = _dicom_date(raw[src]) + days
+    age = raw["PatientAge"].map(_age_years)
+    from_birth = (_dicom_date(raw["StudyDate"]) - _dicom_date(raw["PatientBirthDate"])).dt.days / 365.25
+    out["age_years"] = age.fillna(from_birth).clip(upper=TOP_AGE).round(1)  # ages >= 90 top-coded
+    out["parse_path"] = raw["x_parse_path"].astype("string")
+    out["file_size"] = raw["x_size"].astype("int64")
+    return out[cols].reset_index(drop=True)
+
+
+def _measure_images(series: pd.DataFrame, inst: pd.DataFrame, data: ModalityData) -> pd.DataFrame:
+    """Decode a few evenly spaced slices per image series and add their measures to the table."""
+    from ._image import image_chunk, sample_positions
+    from ._index import index_refs
+
+    refs = data.objects["refs"]
+    picks: list[tuple[str, str, int, bool]] = []  # series_uid, file, position in the sorted series, middle?
+    img = inst[inst["rows"].notna() & inst["columns"].notna()]
+    for uid, g in img.groupby("series_uid"):
+        g = _sorted_slices(g)
+        pos = sample_positions(len(g))
+        for k in pos:
+            picks.append((str(uid), str(g["file"].iloc[k]), k, k == len(g) // 2))
+    rows = index_refs([refs[f] for _, f, _, _ in picks], jobs=2, chunk_size=50, parse=image_chunk)
+    per = pd.DataFrame([{**r, "series_uid": s, "file": f, "slice": k, "middle": mid}
+                        for (s, f, k, mid), r in zip(picks, rows, strict=True)])
+    data.objects["slices"] = per
+    if per.empty:
+        return series
+    ok = per[per["ok"]]
+    agg = per.groupby("series_uid").agg(n_sampled=("ok", "size"), n_decode_failed=("ok", lambda s: int((~s).sum())))
+    if len(ok):
+        agg = agg.join(ok.groupby("series_uid").agg(
+            air_hu=("air_hu", "median"), water_hu=("water_hu", "median"), noise_hu=("noise_hu", "median"),
+            n_constant=("constant", "sum")))
+    return series.merge(agg.reset_index(), on="series_uid", how="left")
+
+
+def _sorted_slices(g: pd.DataFrame) -> pd.DataFrame:
+    """Slices in spatial order when geometry is known, else by InstanceNumber, else by file."""
+    z = g["image_position"].map(lambda p: p[2] if isinstance(p, list) and len(p) == 3 else np.nan)
+    normal_ok = z.notna().all()
+    key = z if normal_ok else g["instance_number"].astype("float64")
+    return g.assign(_k=key.to_numpy()).sort_values(["_k", "file"], na_position="last").drop(columns="_k")
+
+
+def _nodules(data: ModalityData, *, ctx: Context) -> pd.DataFrame:
+    from ._nodules import read_nodules
+
+    frames = []
+    for key, src in data.objects["sources"].items():
+        path = src["options"].get("nodules")
+        if path:
+            frames.append(read_nodules(ctx.config.resolve(path), site=src["site"], source=key, keyring=ctx.keyring,
+                                       quarantine=data.quarantine))
+    if not frames:
+        return pd.DataFrame(columns=["patient", "site", "series_uid", "location", "diameter_mm", "type",
+                                     "solid_component_mm", "reader", "line", "lung_rads"])
+    return pd.concat(frames, ignore_index=True)
+
+
+# --- checks -----------------------------------------------------------------------------------
+
+def _series_check(check_id: str, dim: Dimension, series: pd.DataFrame, applicable: pd.Series, failing: pd.Series,
+                  *, field: str, rule: str | pd.Series, severity: Severity = Severity.MAJOR,
+                  threshold: Threshold | None = None) -> CheckResult:
+    s = series[applicable.fillna(False).astype(bool)]
+    bad_mask = failing.reindex(s.index).fillna(False).astype(bool)
+    bad = s[bad_mask]
+    rules = rule if isinstance(rule, str) else rule.reindex(bad.index).astype(str).tolist()
+    fails = failures_frame(check_id, M, pseudonym=bad["patient"], row=bad.index, field=field, rule=rules)
+    return make_result(check_id, M, dim, n_checked=len(s), failures=fails, severity=severity,
+                       threshold=threshold or Threshold())
+
+
+def checks(data: ModalityData, *, ctx: Context) -> list[CheckResult]:
+    """Series-, image-, instance- and nodule-level checks (ids ``imaging.<dimension>.<name>``)."""
+    s = data.tables["series"]
+    inst = data.tables["instances"]
+    nod = data.tables["nodules"]
+    if s.empty:  # nothing indexed: every series check is not applicable
+        return [make_result("imaging.completeness.series", M, Dimension.COMPLETENESS, n_checked=0,
+                            message="no DICOM series indexed")]
+    is_img = s["rows"].notna() if "rows" in s else pd.Series(dtype=bool)
+    multi = is_img & (s["n_instances"] > 1) if len(s) else is_img
+    ct = is_img & (s["modality"] == "CT") if len(s) else is_img
+    vol = multi & s["geometry"].isin(["volume", "not_a_volume"]) if len(s) else is_img
+    has_img = "n_sampled" in s.columns
+    c = Dimension
+
+    specs: list[tuple[str, Dimension, Any]] = [
+        ("imaging.completeness.instance_number", c.COMPLETENESS, lambda: _series_check(
+            "imaging.completeness.instance_number", c.COMPLETENESS, s, multi, s["n_missing_instance_numbers"] > 0,
+            field="InstanceNumber", rule=s["n_missing_instance_numbers"].map(lambda n: f"{n} InstanceNumber(s) missing in the run"))),
+        ("imaging.uniqueness.instance_number", c.UNIQUENESS, lambda: _series_check(
+            "imaging.uniqueness.instance_number", c.UNIQUENESS, s, multi, s["n_duplicate_instance_numbers"] > 0,
+            field="InstanceNumber", rule="InstanceNumber repeated within the series")),
+        ("imaging.completeness.missing_slices", c.COMPLETENESS, lambda: _series_check(
+            "imaging.completeness.missing_slices", c.COMPLETENESS, s, vol, s["n_missing_slices"] > 0,
+            field="ImagePositionPatient",
+            rule=s["n_missing_slices"].map(lambda n: f"gap along the slice normal: ~{n} slice(s) missing"))),
+        ("imaging.consistency.slice_spacing", c.CONSISTENCY, lambda: _series_check(
+            "imaging.consistency.slice_spacing", c.CONSISTENCY, s, vol, s["n_nonuniform_steps"] > 0,
+            field="ImagePositionPatient",
+            rule=s.apply(lambda r: f"{r.n_nonuniform_steps} slice step(s) differ from {r.spacing_mm:.2f} mm by >5%", axis=1)
+            if len(s) else "")),
+        ("imaging.consistency.volume", c.CONSISTENCY, lambda: _series_check(
+            "imaging.consistency.volume", c.CONSISTENCY, s, multi, s["geometry"] != "volume", field="ImagePositionPatient",
+            rule=s["geometry"].map(lambda g: f"slices do not form a volume ({g})"))),
+        ("imaging.consistency.gantry_tilt", c.CONSISTENCY, lambda: _series_check(
+            "imaging.consistency.gantry_tilt", c.CONSISTENCY, s, vol, s["tilted"], field="ImageOrientationPatient",
+            rule="slice normal not along the scan direction (gantry tilt): resample before volumetric use")),
+        ("imaging.consistency.orientation", c.CONSISTENCY, lambda: _series_check(
+            "imaging.consistency.orientation", c.CONSISTENCY, s, multi, s["geometry"] == "mixed_orientation",
+            field="ImageOrientationPatient", rule="more than one orientation in one series")),
+        ("imaging.consistency.matrix", c.CONSISTENCY, lambda: _series_check(
+            "imaging.consistency.matrix", c.CONSISTENCY, s, multi, s["n_matrix_sizes"] > 1, field="Rows/Columns",
+            rule="more than one matrix size in one series")),
+        ("imaging.completeness.ctdivol", c.COMPLETENESS, lambda: _series_check(
+            "imaging.completeness.ctdivol", c.COMPLETENESS, s, ct, ~s["ctdivol_present"], field="CTDIvol",
+            rule="CTDIvol missing: dose (and DLP) of a screening CT cannot be audited", threshold=WARN,
+            severity=Severity.MINOR)),
+        ("imaging.accuracy.nodule_fitness", c.ACCURACY, lambda: _series_check(
+            "imaging.accuracy.nodule_fitness", c.ACCURACY, s, ct & (s["n_instances"] > 1),
+            ~s["fit_for_nodule_measurement"], field="SliceThickness/ConvolutionKernel",
+            rule=s["fitness_problems"].map(lambda p: f"not fit for nodule measurement: {p}"),
+            threshold=WARN, severity=Severity.INFO)),
+        ("imaging.conformance.burned_in_annotation", c.CONFORMANCE, lambda: _series_check(
+            "imaging.conformance.burned_in_annotation", c.CONFORMANCE, s, is_img, s["burned_in_annotation"],
+            field="BurnedInAnnotation", rule="BurnedInAnnotation YES: pixels may show identifiers; not exported",
+            severity=Severity.CRITICAL)),
+        ("imaging.completeness.patient_id", c.COMPLETENESS, lambda: _series_check(
+            "imaging.completeness.patient_id", c.COMPLETENESS, s, pd.Series(True, index=s.index), s["patient"] == "",
+            field="PatientID", rule="no PatientID: the series cannot be linked to a patient")),
+        ("imaging.conformance.required_tags", c.CONFORMANCE, lambda: _required_tags(inst)),
+        ("imaging.timeliness.study_date", c.TIMELINESS, lambda: _series_check(
+            "imaging.timeliness.study_date", c.TIMELINESS, s, pd.Series(True, index=s.index),
+            s["study_date"].isna() | (s["age_years"] < 0), field="StudyDate",
+            rule="StudyDate missing or before birth")),
+    ]
+    if has_img:
+        specs += [
+            ("imaging.conformance.pixel_data", c.CONFORMANCE, lambda: _series_check(
+                "imaging.conformance.pixel_data", c.CONFORMANCE, s, s["n_sampled"].notna(), s["n_decode_failed"] > 0,
+                field="PixelData", rule="sampled slice(s) do not decode (corrupt stream or missing codec)")),
+            ("imaging.accuracy.hu_air", c.ACCURACY, lambda: _series_check(
+                "imaging.accuracy.hu_air", c.ACCURACY, s, ct & s["air_hu"].notna() if "air_hu" in s else ct & False,
+                (s["air_hu"] + 1000).abs() > 50 if "air_hu" in s else s["n_sampled"].isna(), field="RescaleIntercept",
+                rule=s.get("air_hu", pd.Series(dtype=float)).map(lambda v: f"air at {v:.0f} HU, expected -1000 +/- 50"))),
+            ("imaging.accuracy.hu_water", c.ACCURACY, lambda: _series_check(
+                "imaging.accuracy.hu_water", c.ACCURACY, s, ct & s["water_hu"].notna() if "water_hu" in s else ct & False,
+                s["water_hu"].abs() > 60 if "water_hu" in s else s["n_sampled"].isna(), field="RescaleSlope",
+                rule=s.get("water_hu", pd.Series(dtype=float)).map(lambda v: f"water-like peak at {v:.0f} HU, expected 0 +/- 60"),
+                threshold=WARN)),
+            ("imaging.accuracy.noise", c.ACCURACY, lambda: _series_check(
+                "imaging.accuracy.noise", c.ACCURACY, s, ct & s["noise_hu"].notna() if "noise_hu" in s else ct & False,
+                s["noise_hu"] > 60 if "noise_hu" in s else s["n_sampled"].isna(), field="PixelData",
+                rule=s.get("noise_hu", pd.Series(dtype=float)).map(lambda v: f"noise {v:.0f} HU in air > 60 HU"),
+                threshold=WARN)),
+            ("imaging.accuracy.empty_image", c.ACCURACY, lambda: _series_check(
+                "imaging.accuracy.empty_image", c.ACCURACY, s, s["n_sampled"].notna(), s.get("n_constant", 0) > 0,
+                field="PixelData", rule="sampled slice(s) are empty or constant")),
+        ]
+    if len(nod):
+        specs.append(("imaging.consistency.reader_agreement", c.CONSISTENCY, lambda: _agreement(nod)))
+    return run_checks(specs, M, thresholds=ctx.thresholds)
+
+
+def _required_tags(inst: pd.DataFrame) -> CheckResult:
+    """Image instances need the tags that geometry and HU depend on."""
+    need = {"image_position": "ImagePositionPatient", "image_orientation": "ImageOrientationPatient",
+            "pixel_spacing": "PixelSpacing", "modality": "Modality"}
+    img = inst[inst["rows"].notna()] if len(inst) else inst
+    missing = {col: img[col].isna() for col in need if col in img}
+    ct = img["modality"] == "CT" if len(img) else pd.Series(dtype=bool)
+    missing["rescale_intercept"] = ct & img["rescale_intercept"].isna() if len(img) else ct
+    need["rescale_intercept"] = "RescaleIntercept"
+    frames = []
+    for col, m in missing.items():
+        bad = img[m.fillna(False).astype(bool)]
+        frames.append(failures_frame("imaging.conformance.required_tags", M, pseudonym=bad["patient"],
+                                     row=bad.index, field=need[col], rule=f"{need[col]} missing on an image instance"))
+    fails = pd.concat(frames, ignore_index=True) if frames else None
+    n_bad = 0 if fails is None else fails["row"].nunique()
+    return make_result("imaging.conformance.required_tags", M, Dimension.CONFORMANCE, n_checked=len(img),
+                       failures=fails, n_failed=n_bad)
+
+
+def reader_agreement(nod: pd.DataFrame) -> tuple[float, pd.DataFrame]:
+    """Cohen's kappa of the Lung-RADS categories of the two readers, and the paired table."""
+    from ._nodules import cohen_kappa, reader_pairs
+
+    pairs = reader_pairs(nod)
+    return cohen_kappa(list(pairs["category_a"]), list(pairs["category_b"])), pairs
+
+
+def _agreement(nod: pd.DataFrame) -> CheckResult:
+    kappa, pairs = reader_agreement(nod)
+    bad = pairs[pairs["category_a"] != pairs["category_b"]]
+    fails = failures_frame("imaging.consistency.reader_agreement", M, pseudonym=bad["patient"], row=bad.index,
+                           field="lung_rads", rule=[f"readers disagree: {a} vs {b}" for a, b in
+                                                    zip(bad["category_a"], bad["category_b"], strict=True)])
+    return make_result("imaging.consistency.reader_agreement", M, Dimension.CONSISTENCY, n_checked=len(pairs),
+                       failures=fails, threshold=Threshold(0.2, 0.4), severity=Severity.MINOR,
+                       message=f"Cohen's kappa {kappa:.2f} over {len(pairs)} nodules read twice; "
+                               f"{len(bad)} Lung-RADS disagreements")
+
+
+# --- figures ----------------------------------------------------------------------------------
+
+def figures(data: ModalityData, results: list[CheckResult], *, ctx: Context) -> dict[str, go.Figure]:
+    from . import _figures
+
+    return _figures.all_figures(data.tables["series"], data.quarantine.frame(), data.tables["nodules"])
+
+
+# --- write ------------------------------------------------------------------------------------
+
+def write(data: ModalityData, *, ctx: Context) -> list[Path]:
+    """instances / series / nodules Parquet, and the de-identified DICOM copy where asked for."""
+    from ._export import export_dicom
+
+    b = ctx.bundle
+    written = [b.write_parquet("data/imaging/instances.parquet", data.tables["instances"]),
+               b.write_parquet("data/imaging/series.parquet", data.tables["series"])]
+    if len(data.tables["nodules"]):
+        written.append(b.write_parquet("data/imaging/nodules.parquet", data.tables["nodules"]))
+    export = {k for k, s in data.objects["sources"].items() if s["options"].get("export")}
+    if export:
+        written.extend(export_dicom(data, ctx=ctx, sources=export))
+    return written
+
+
+# --- notebook helpers (display only) ----------------------------------------------------------
+
+def thumbnails_html(data: ModalityData, *, max_series: int = 60) -> str:
+    """One row per series: pseudonym, series, middle slice in lung and mediastinal windows."""
+    from ._figures import thumbnails_html as _html
+
+    return _html(data, max_series=max_series)
+
+
+def slice_strip_html(data: ModalityData, *, series_uid: str | None = None) -> str:
+    """The sampled slices of one series side by side (the static view of the slice widget)."""
+    from ._figures import slice_strip_html as _html
+
+    return _html(data, series_uid=series_uid)
+
+
+def slice_viewer(data: ModalityData, *, series_uid: str | None = None) -> Any:
+    """An ipywidgets slider over every slice of one series (live kernels only)."""
+    from ._figures import slice_viewer as _viewer
+
+    return _viewer(data, series_uid=series_uid)

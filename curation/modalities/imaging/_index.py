@@ -1,0 +1,158 @@
+"""Parallel, isolated header indexing.
+
+Files are parsed in chunks by a pool of worker processes. A parser crash on one file is caught
+per file (reason code ``unreadable``); a worker that dies or hangs is caught per chunk by a
+timeout, after which the pool is torn down, finished chunks are kept, and the chunk that timed out
+is re-parsed one file per fresh process, so only the file that hangs ends up quarantined
+(``timeout``). Memory is bounded by reading headers only (at most 1 MiB per file, pixel data never)
+and, on Linux, an address-space limit in every worker.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing as mp
+import time
+from collections.abc import Callable
+from typing import Any
+
+from ._walk import FileRef, parse_chunk
+
+log = logging.getLogger(__name__)
+
+CHUNK_SIZE = 200
+WORKER_MEMORY_BYTES = 4 << 30
+
+
+def _limit_memory(limit: int) -> None:
+    try:
+        import resource
+
+        _, hard = resource.getrlimit(resource.RLIMIT_AS)
+        if hard == resource.RLIM_INFINITY or hard > limit:
+            resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+    except (ImportError, ValueError, OSError):  # not Linux, or not allowed: the byte caps still hold
+        pass
+
+
+def _context() -> mp.context.BaseContext:
+    # forkserver: workers fork from a clean server process (no threads inherited from a Jupyter
+    # kernel, no copy of the parent's memory) yet start in milliseconds after the first one.
+    try:
+        return mp.get_context("forkserver")
+    except ValueError:
+        return mp.get_context("spawn")
+
+
+def _isolated_one(parse: Callable[[list[FileRef]], list[dict[str, Any]]], ref: FileRef, conn: Any,
+                  memory: int) -> None:
+    _limit_memory(memory)
+    try:
+        conn.send(parse([ref])[0])
+    finally:
+        conn.close()
+
+
+def _timeout_row(ref: FileRef, what: str) -> dict[str, Any]:
+    return {"relpath": ref.relpath, "ok": False, "reason": "timeout", "detail": what, "path": "",
+            "fields": None, "size": 0}
+
+
+def _per_file(refs: list[FileRef], *, parse: Callable[[list[FileRef]], list[dict[str, Any]]],
+              timeout: float, memory: int) -> list[dict[str, Any]]:
+    """Parse each file in its own fresh process; kill the ones that overrun ``timeout``."""
+    ctx = _context()
+    rows = []
+    for ref in refs:
+        recv, send = ctx.Pipe(duplex=False)
+        proc = ctx.Process(target=_isolated_one, args=(parse, ref, send, memory), daemon=True)
+        proc.start()
+        send.close()
+        row = None
+        if recv.poll(timeout):
+            try:
+                row = recv.recv()
+            except EOFError:
+                row = None
+        proc.join(1.0)
+        if proc.is_alive():
+            proc.kill()
+            proc.join()
+        recv.close()
+        if row is None:
+            dead = proc.exitcode not in (0, None)
+            row = _timeout_row(ref, f"parser process died (exit {proc.exitcode})" if dead
+                               else f"header parse took over {timeout:.0f} s")
+            if dead:
+                row["reason"] = "unreadable"
+        rows.append(row)
+    return rows
+
+
+def index_refs(refs: list[FileRef], *, jobs: int = 2, chunk_size: int = CHUNK_SIZE,
+               chunk_timeout: float | None = None, file_timeout: float = 20.0,
+               memory: int = WORKER_MEMORY_BYTES,
+               parse: Callable[[list[FileRef]], list[dict[str, Any]]] = parse_chunk) -> list[dict[str, Any]]:
+    """Parse every file's header; one result row per file, in input order.
+
+    Parameters
+    ----------
+    refs
+        Files to parse.
+    jobs
+        Worker processes.
+    chunk_size
+        Files per task: large enough to amortize inter-process traffic, small enough to re-run
+        file by file when it times out.
+    chunk_timeout
+        Seconds a chunk may take once the previous one returned (default: 30 s + 50 ms per file).
+    file_timeout
+        Seconds one file may take when a timed-out chunk is re-parsed file by file.
+    memory
+        Address-space limit of each worker process, in bytes (Linux).
+    parse
+        The chunk parser (a module-level function, so worker processes can import it).
+    """
+    if not refs:
+        return []
+    chunks = [refs[i:i + chunk_size] for i in range(0, len(refs), chunk_size)]
+    timeout = chunk_timeout if chunk_timeout is not None else 30.0 + 0.05 * chunk_size
+    results: dict[int, list[dict[str, Any]]] = {}
+    suspects: list[int] = []
+    remaining = list(range(len(chunks)))
+    ctx = _context()
+    while remaining:
+        pool = ctx.Pool(processes=max(1, min(jobs, len(remaining))), initializer=_limit_memory,
+                        initargs=(memory,))
+        asyncs = {i: pool.apply_async(parse, (chunks[i],)) for i in remaining}
+        timed_out: int | None = None
+        for i in remaining:
+            try:
+                results[i] = asyncs[i].get(timeout=timeout)
+            except mp.TimeoutError:
+                timed_out = i
+                break
+            except Exception:  # noqa: BLE001 - a chunk whose worker failed is re-run file by file
+                suspects.append(i)
+        if timed_out is None:
+            pool.close()
+            pool.join()
+            break
+        log.warning("a chunk of %d files timed out after %.0f s; re-parsing it file by file",
+                    len(chunks[timed_out]), timeout)
+        for i in remaining:
+            if i not in results and i != timed_out and asyncs[i].ready():
+                try:
+                    results[i] = asyncs[i].get(0)
+                except Exception:  # noqa: BLE001
+                    suspects.append(i)
+        pool.terminate()
+        pool.join()
+        suspects.append(timed_out)
+        remaining = [i for i in remaining if i not in results and i not in suspects]
+    t0 = time.monotonic()
+    for i in suspects:
+        results[i] = _per_file(chunks[i], parse=parse, timeout=file_timeout, memory=memory)
+    if suspects:
+        log.info("re-parsed %d suspect chunk(s) file by file in %.1f s", len(suspects), time.monotonic() - t0)
+    return [row for i in range(len(chunks)) for row in results[i]]

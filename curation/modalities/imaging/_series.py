@@ -1,0 +1,148 @@
+"""Series assembly and geometric QC from the (pseudonymized) instance index.
+
+Slice geometry follows the usual volume-building rules: positions are projected on the normal of
+ImageOrientationPatient (row x column cosines); steps between sorted positions should be equal;
+a step that is about k times the typical one means k-1 missing slices; a zero step means two
+slices at one position (not a volume); an angle between the normal and the direction through the
+positions means a tilted gantry (the volume is sheared).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+# Sharp (lung / bone / edge-enhancing) reconstruction kernels by vendor; nodule measurement and
+# Lung-RADS reading want one. Data, not logic: extend it when a site's scanner is missing.
+LUNG_KERNEL = re.compile(
+    r"^(?:B[5-9]\d|BL?5[5-9]|BR[5-9]\d|BR6\d|I[5-9]\d|HR?[5-9]\d|BL57|LUNG|BONE(?:PLUS)?|EDGE|SHARP|DETAIL"
+    r"|Y[A-D]|L|LA|LB|LC|D|E|FC5[0-6]|FC8\d|FL0\d|LUNG[-_ ]?\w*)",
+    re.IGNORECASE,
+)
+THIN_SLICE_MM = 2.5  # Lung-RADS / ACR: <= 2.5 mm, ideally <= 1 mm
+TILT_TOLERANCE_DEG = 0.5
+SPACING_TOLERANCE = 0.05  # relative deviation of a step from the median step
+SERIES_KEYS = ["patient", "site", "study_uid", "series_uid"]
+
+
+def _first(s: pd.Series) -> Any:
+    s = s.dropna()
+    return s.iloc[0] if len(s) else None
+
+
+def _mode(s: pd.Series) -> Any:
+    s = s.dropna()
+    return s.mode().iloc[0] if len(s) else None
+
+
+def is_lung_kernel(kernel: object) -> bool:
+    if kernel is None or (isinstance(kernel, float) and math.isnan(kernel)):
+        return False
+    return any(LUNG_KERNEL.match(k.strip()) for k in str(kernel).split("\\") if k.strip())
+
+
+def geometry(ipp: list[Any], iop: list[Any]) -> dict[str, Any]:
+    """Spacing, gaps, duplicates and tilt of one series' slices (lists aligned per instance)."""
+    out: dict[str, Any] = {"n_positions": 0, "spacing_mm": np.nan, "spacing_cv": np.nan, "n_gaps": 0,
+                           "n_missing_slices": 0, "n_nonuniform_steps": 0, "n_duplicate_positions": 0,
+                           "tilt_deg": np.nan, "scan_length_mm": np.nan, "geometry": "unknown"}
+    pairs = [(p, o) for p, o in zip(ipp, iop, strict=True)
+             if isinstance(p, list | np.ndarray) and len(p) == 3 and isinstance(o, list | np.ndarray) and len(o) == 6]
+    if len(pairs) < 2:
+        out["geometry"] = "single" if pairs else "unknown"
+        return out
+    orients = np.array([o for _, o in pairs], dtype=float)
+    if np.ptp(orients, axis=0).max() > 1e-3:
+        out["geometry"] = "mixed_orientation"
+        return out
+    row, col = orients[0][:3], orients[0][3:]
+    normal = np.cross(row, col)
+    norm = np.linalg.norm(normal)
+    if norm == 0:
+        out["geometry"] = "invalid_orientation"
+        return out
+    normal = normal / norm
+    pos = np.array([p for p, _ in pairs], dtype=float)
+    d = np.sort(pos @ normal)
+    steps = np.diff(d)
+    out["n_positions"] = len(np.unique(np.round(d, 3)))
+    out["n_duplicate_positions"] = int((steps < 1e-3).sum())
+    out["scan_length_mm"] = float(d[-1] - d[0])
+    nz = steps[steps >= 1e-3]
+    if len(nz) == 0:
+        out["geometry"] = "not_a_volume"
+        return out
+    med = float(np.median(nz))
+    out["spacing_mm"] = med
+    out["spacing_cv"] = float(np.std(nz) / med) if med else np.nan
+    ratio = nz / med
+    gaps = ratio > 1.5
+    out["n_gaps"] = int(gaps.sum())
+    out["n_missing_slices"] = int(np.maximum(np.round(ratio[gaps]) - 1, 1).sum()) if gaps.any() else 0
+    out["n_nonuniform_steps"] = int((np.abs(nz - med) > max(0.01, SPACING_TOLERANCE * med)).sum())
+    # tilt: angle between the normal and the line through the first and last slice positions
+    order = np.argsort(pos @ normal)
+    through = pos[order[-1]] - pos[order[0]]
+    length = np.linalg.norm(through)
+    if length > 0:
+        cosang = min(1.0, abs(float(through @ normal)) / length)
+        out["tilt_deg"] = math.degrees(math.acos(cosang))
+    out["geometry"] = "not_a_volume" if out["n_duplicate_positions"] else "volume"
+    return out
+
+
+def assemble_series(inst: pd.DataFrame) -> pd.DataFrame:
+    """One row per (patient, study, series) with acquisition parameters and QC measures."""
+    rows: list[dict[str, Any]] = []
+    if inst.empty:
+        return pd.DataFrame(columns=[*SERIES_KEYS, "n_instances"])
+    for key, g in inst.groupby(SERIES_KEYS, sort=True, dropna=False):
+        r: dict[str, Any] = dict(zip(SERIES_KEYS, key, strict=True))
+        inum = g["instance_number"].dropna().astype("int64")
+        r.update({
+            "modality": _mode(g["modality"]),
+            "body_part": _mode(g["body_part"]),
+            "series_number": _first(g["series_number"]),
+            "n_instances": len(g),
+            "n_missing_instance_numbers": int(inum.max() - inum.min() + 1 - inum.nunique()) if len(inum) else 0,
+            "n_duplicate_instance_numbers": int(len(inum) - inum.nunique()),
+            "n_without_instance_number": int(g["instance_number"].isna().sum()),
+            "n_matrix_sizes": int(g[["rows", "columns"]].dropna().drop_duplicates().shape[0]),
+            "rows": _mode(g["rows"]), "columns": _mode(g["columns"]),
+            "slice_thickness_mm": g["slice_thickness"].median(),
+            "pixel_spacing_mm": _first(g["pixel_spacing"].map(lambda v: v[0] if isinstance(v, list | np.ndarray) and len(v) else None)),
+            "kvp": g["kvp"].median(), "exposure_mas": g["exposure"].median(),
+            "kernel": _mode(g["kernel"]), "contrast_agent": _mode(g["contrast_agent"]),
+            "manufacturer": _mode(g["manufacturer"]), "model": _mode(g["model"]),
+            "study_date": g["study_date"].min(), "acquisition_date": g["acquisition_date"].min(),
+            "gantry_tilt_tag_deg": g["gantry_tilt"].abs().max(),
+            "ctdivol_mgy": g["ctdivol"].mean(),
+            "ctdivol_present": bool(g["ctdivol"].notna().all()),
+            "burned_in_annotation": bool((g["burned_in_annotation"] == "YES").any()),
+            "transfer_syntax": _mode(g["transfer_syntax"]),
+            "sex": _mode(g["sex"]), "age_years": g["age_years"].median(),
+            "smoking_status": _mode(g["smoking_status"]),
+        })
+        r.update(geometry(list(g["image_position"]), list(g["image_orientation"])))
+        if r["n_positions"] <= 1 and len(g) > 1 and r["geometry"] == "unknown":
+            r["geometry"] = "no_geometry"
+        tilt_tag = r["gantry_tilt_tag_deg"]
+        tilt = max(x for x in (r["tilt_deg"], tilt_tag, 0.0) if x is not None and not pd.isna(x))
+        r["tilted"] = bool(tilt > TILT_TOLERANCE_DEG)
+        length_cm = (r["scan_length_mm"] + (r["slice_thickness_mm"] or 0)) / 10 if pd.notna(r["scan_length_mm"]) else np.nan
+        r["dlp_estimate_mgy_cm"] = r["ctdivol_mgy"] * length_cm if pd.notna(r["ctdivol_mgy"]) else np.nan
+        r["lung_kernel"] = is_lung_kernel(r["kernel"])
+        r["thin_slices"] = bool(pd.notna(r["slice_thickness_mm"]) and r["slice_thickness_mm"] <= THIN_SLICE_MM)
+        problems = [name for name, bad in (
+            ("not CT", r["modality"] != "CT"), ("thick slices", not r["thin_slices"]),
+            ("no lung kernel", not r["lung_kernel"]), ("not a volume", r["geometry"] != "volume"),
+            ("missing slices", r["n_missing_slices"] > 0), ("gantry tilt", r["tilted"]),
+            ("no CTDIvol", not r["ctdivol_present"])) if bad]
+        r["fit_for_nodule_measurement"] = not problems
+        r["fitness_problems"] = ", ".join(problems)
+        rows.append(r)
+    return pd.DataFrame(rows)

@@ -1,0 +1,128 @@
+"""The fast header path agrees with pydicom, field by field, on every file of the corpus."""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+
+import pytest
+
+pydicom = pytest.importorskip("pydicom")
+from pydicom.data import get_testdata_file, get_testdata_files  # noqa: E402
+
+from curation.modalities.imaging import _fastheader as fh  # noqa: E402
+
+REAL_DIRS = ("tcia-lung-pet-ct-dx", "dicom2nifti-failing-ct", "suyashkumar-dicom-tcia")
+
+
+def _corpus_files(extra: list[Path]) -> list[str]:
+    files = [f for f in get_testdata_files() if os.path.isfile(f)]
+    return files + [str(p) for p in extra]
+
+
+def _reference(path: str) -> dict:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the bundled files are deliberately odd; warnings are expected
+        return fh.from_dataset(pydicom.dcmread(path, stop_before_pixels=True))
+
+
+def _agree(files: list[str]) -> tuple[int, list[str]]:
+    n_fast, diffs = 0, []
+    for f in files:
+        size = os.path.getsize(f)
+        with open(f, "rb") as h:
+            try:
+                rec = fh.read_fast(h, size)
+            except fh.Quarantined:
+                continue
+        if rec is None:
+            continue
+        n_fast += 1
+        ref = _reference(f)
+        bad = {k for k in set(rec) | set(ref) if rec.get(k) != ref.get(k)}
+        if bad:
+            diffs.append(f"{Path(f).name}: {sorted(bad)}")
+    return n_fast, diffs
+
+
+def test_fast_path_agrees_with_pydicom_on_pydicom_test_files() -> None:
+    n_fast, diffs = _agree(_corpus_files([]))
+    assert not diffs
+    assert n_fast >= 100  # most bundled files are explicit VR little endian with meta
+
+
+def test_fast_path_agrees_with_pydicom_on_real_series(real_data: Path) -> None:
+    files = [str(p) for d in REAL_DIRS for p in sorted((real_data / d).rglob("*.dcm"))]
+    assert len(files) >= 40
+    n_fast, diffs = _agree(files)
+    assert not diffs
+    assert n_fast == len(files)
+
+
+def test_fast_path_agrees_with_pydicom_on_demo(demo_cohort) -> None:  # noqa: ANN001
+    cohort, _, _ = demo_cohort
+    files = sorted(str(p) for p in (cohort.parent / "raw" / "dicom").rglob("*.dcm"))
+    n_fast, diffs = _agree(files)
+    assert not diffs
+    assert n_fast >= len(files) // 2  # sites A (explicit) and B (RLE); site C is implicit VR: pydicom
+
+
+def test_demo_chinese_person_name_decoded_like_pydicom(demo_cohort) -> None:  # noqa: ANN001
+    cohort, _, roster = demo_cohort
+    f = next((cohort.parent / "raw" / "dicom" / "siteA").rglob("IM0001.dcm"))
+    with open(f, "rb") as h:
+        rec = fh.read_fast(h, f.stat().st_size)
+    assert rec is not None
+    assert "=" in rec["PatientName"] and rec["PatientName"] == _reference(str(f))["PatientName"]
+    assert rec["PatientName"].split("=")[1].split("^")[0] in set(roster["name"].str[0])
+
+
+@pytest.mark.parametrize(("name", "reason"), [
+    ("MR_truncated.dcm", "truncated"),
+    ("no_meta.dcm", "not_dicom"),
+    ("ExplVR_LitEndNoMeta.dcm", "missing_meta"),
+    ("meta_missing_tsyntax.dcm", "missing_meta"),
+])
+def test_broken_files_get_a_reason(name: str, reason: str) -> None:
+    path = get_testdata_file(name)
+    with pytest.raises(fh.Quarantined) as err:
+        fh.read_header(lambda: open(path, "rb"), os.path.getsize(path))
+    assert err.value.reason == reason
+
+
+def test_truncated_pixel_data_is_caught_by_both_paths(tmp_path: Path) -> None:
+    src = Path(get_testdata_file("CT_small.dcm"))
+    cut = tmp_path / "cut.dcm"
+    cut.write_bytes(src.read_bytes()[:-1000])
+    for fast in (True, False):
+        with pytest.raises(fh.Quarantined, match="truncated"):
+            fh.read_header(lambda: open(cut, "rb"), cut.stat().st_size, fast=fast)
+
+
+def test_text_file_is_not_dicom(tmp_path: Path) -> None:
+    p = tmp_path / "notes.txt"
+    p.write_text("not an image\n" * 20)
+    with pytest.raises(fh.Quarantined, match="not_dicom"):
+        fh.read_header(lambda: open(p, "rb"), p.stat().st_size)
+
+
+def test_header_reads_stop_before_pixel_data(tmp_path: Path) -> None:
+    """A large file is parsed from its first window only (bounded bytes per file)."""
+    src = Path(get_testdata_file("CT_small.dcm")).read_bytes()
+
+    class Counting:
+        def __init__(self) -> None:
+            self.n = 0
+            self._f = open(get_testdata_file("CT_small.dcm"), "rb")  # noqa: SIM115
+
+        def read(self, k: int = -1) -> bytes:
+            b = self._f.read(k)
+            self.n += len(b)
+            return b
+
+    c = Counting()
+    rec = fh.read_fast(c, len(src))  # type: ignore[arg-type]
+    c._f.close()
+    assert rec is not None and rec["Rows"] == 128
+    assert c.n <= fh.FIRST_READ
