@@ -1,0 +1,422 @@
+"""The leak scan: every identifier, in every output file, in every form it could take.
+
+Each file is read by its format: Parquet cells, column names and metadata (pyarrow); h5ad /
+HDF5 names, attributes and string or integer datasets (h5py); DICOM elements with each PN
+component group (pydicom) plus the raw header bytes; zip members; text files (notebooks, HTML,
+JSON, CSV, logs) as bytes, in UTF-8 and GB18030 and as JSON ``\\uXXXX`` / HTML ``&#...;`` escapes;
+file and folder names. Matching is one Aho-Corasick pass over bytes (pyahocorasick; a compiled
+regex alternation when it is not installed).
+
+A hit names the file and the field and the identifier's index in the list (its line number in
+the identifiers file), never the identifier: the scan's own report must not leak.
+"""
+
+from __future__ import annotations
+
+import bisect
+import gzip
+import io
+import re
+import zipfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+MIN_LEN = 4
+# In binary payloads (pixels, compressed streams) a 4-byte pattern matches by chance about once
+# per 4 GB per identifier; only longer byte patterns are searched there.
+MIN_BINARY_BYTES = 6
+TEXT_SUFFIXES = {".ipynb", ".html", ".htm", ".json", ".csv", ".tsv", ".txt", ".log", ".md", ".yaml", ".yml",
+                 ".xml", ".js", ".css", ".svg", ".vcf", ".maf", ".tex", ".rst", ".py", ".sha256", ".toml"}
+H5_SUFFIXES = {".h5ad", ".h5", ".hdf5", ".h5mu", ".loom"}
+ZIP_SUFFIXES = {".zip", ".xlsx", ".docx", ".pptx", ".odt", ".ods", ".whl"}
+H5_BULK = ("X", "layers", "raw", "obsm", "varm", "obsp", "varp")
+H5_INT_LIMIT = 1_000_000
+
+
+@dataclass(frozen=True, order=True)
+class LeakHit:
+    """One identifier found in one place.
+
+    Attributes
+    ----------
+    path
+        Path of the file relative to the bundle root (posix); a path component that itself
+        contains an identifier is shown as ``<redacted>``.
+    location
+        Where in the file: ``file name``, ``column 'x' row 3``, ``PatientName (ideographic)``,
+        ``line 12 (gb18030)`` ...
+    identifier
+        1-based index of the identifier in the list given to the scan (its line number in the
+        identifiers file).
+    """
+
+    path: str
+    location: str
+    identifier: int
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.location}: identifier #{self.identifier}"
+
+
+def _is_cjk(text: str) -> bool:
+    return any(ord(ch) > 0x2E7F for ch in text)
+
+
+class Matcher:
+    """All byte forms of all identifiers, searched in one pass."""
+
+    def __init__(self, identifiers: Iterable[tuple[int, str]]) -> None:
+        self.forms: dict[bytes, tuple[int, str, bool]] = {}  # pattern -> (identifier no, form, utf8-ish)
+        for no, ident in identifiers:
+            ident = ident.strip()
+            if not ident or (len(ident) < MIN_LEN and not (_is_cjk(ident) and len(ident) >= 2)):
+                continue
+            self._add(ident, no)
+        self._build()
+
+    def _add(self, ident: str, no: int) -> None:
+        if ident.isascii():
+            self.forms.setdefault(ident.lower().encode(), (no, "ascii", True))
+            return
+        self.forms.setdefault(ident.encode("utf-8"), (no, "utf-8", True))
+        try:
+            self.forms.setdefault(ident.encode("gb18030"), (no, "gb18030", False))
+        except UnicodeEncodeError:
+            pass
+        # how JSON (plotly figures, ensure_ascii) and HTML escape non-ASCII text
+        for form, text in (("json-escape", "".join(c if c.isascii() else f"\\u{ord(c):04x}" for c in ident)),
+                           ("html-entity", "".join(c if c.isascii() else f"&#{ord(c)};" for c in ident)),
+                           ("html-entity", "".join(c if c.isascii() else f"&#x{ord(c):x};" for c in ident))):
+            self.forms.setdefault(text.lower().encode(), (no, form, True))
+
+    def _build(self) -> None:
+        self._aho: Any = None
+        self._regex: re.Pattern[bytes] | None = None
+        if not self.forms:
+            return
+        try:
+            import ahocorasick
+        except ImportError:
+            alts = sorted(self.forms, key=len, reverse=True)
+            self._regex = re.compile(b"|".join(re.escape(p) for p in alts))
+            return
+        aho = ahocorasick.Automaton()
+        for pat in self.forms:
+            aho.add_word(pat.decode("latin-1"), pat)  # latin-1: one char per byte
+        aho.make_automaton()
+        self._aho = aho
+
+    def __bool__(self) -> bool:
+        return bool(self.forms)
+
+    def _raw(self, data: bytes) -> Iterator[tuple[int, bytes]]:
+        if self._aho is not None:
+            for end, pat in self._aho.iter(data.decode("latin-1")):
+                yield end - len(pat) + 1, pat
+        elif self._regex is not None:
+            for m in self._regex.finditer(data):
+                yield m.start(), m.group()
+
+    def search(self, data: bytes, *, binary: bool = False, utf8_only: bool = False
+               ) -> Iterator[tuple[int, int, str]]:
+        """Yield ``(offset, identifier no, form)`` for every occurrence in ``data``.
+
+        ASCII forms match case-insensitively. ``binary`` skips short byte patterns;
+        ``utf8_only`` skips GB18030 forms (for text known to be valid UTF-8, where a GB18030
+        byte pattern can only match by accident).
+        """
+        if not self.forms or not data:
+            return
+        seen: set[tuple[int, int]] = set()
+        lowered = data.lower()  # bytes.lower() touches ASCII letters only
+        for hay, ascii_pass in ((data, False), (lowered, True)):
+            for off, pat in self._raw(hay):
+                no, form, utf8ish = self.forms[pat]
+                if binary and len(pat) < MIN_BINARY_BYTES:
+                    continue
+                if utf8_only and not utf8ish:
+                    continue
+                if ascii_pass != (form in ("ascii", "json-escape", "html-entity")):
+                    continue  # each form is matched on its own haystack, once
+                if (off, no) not in seen:
+                    seen.add((off, no))
+                    yield off, no, form
+
+    def in_text(self, text: str) -> set[int]:
+        """Identifier numbers found in a string."""
+        return {no for _, no, _ in self.search(text.encode("utf-8", "surrogatepass"), utf8_only=True)}
+
+    def in_values(self, values: list[str]) -> Iterator[tuple[int, int]]:
+        """``(value index, identifier no)`` over many strings, searched as one buffer."""
+        if not values or not self.forms:
+            return
+        starts, parts, pos = [], [], 0
+        for v in values:
+            b = v.encode("utf-8", "surrogatepass")
+            starts.append(pos)
+            parts.append(b)
+            pos += len(b) + 1
+        buf = b"\x00".join(parts)
+        for off, no, _ in self.search(buf, utf8_only=True):
+            yield bisect.bisect_right(starts, off) - 1, no
+
+
+# --- per-format readers ---------------------------------------------------------------------
+
+class _Scan:
+    def __init__(self, root: Path, matcher: Matcher) -> None:
+        self.root = root
+        self.m = matcher
+        self.hits: set[LeakHit] = set()
+
+    def safe(self, name: str) -> str:
+        return "<redacted>" if self.m.in_text(name) else name
+
+    def safe_path(self, rel: str) -> str:
+        return "/".join(self.safe(p) for p in PurePosixPath(rel).parts)
+
+    def hit(self, rel: str, location: str, no: int) -> None:
+        self.hits.add(LeakHit(self.safe_path(rel), location, no))
+
+    def name(self, rel: str, *, folder: bool) -> None:
+        """The last component of ``rel`` (parents are visited on their own)."""
+        for no in self.m.in_text(PurePosixPath(rel).name):
+            self.hit(rel, "folder name" if folder else "file name", no)
+
+    # dispatch
+    def file(self, rel: str, data: bytes) -> None:
+        suffix = PurePosixPath(rel).suffix.lower()
+        try:
+            if suffix == ".parquet" or data[:4] == b"PAR1":
+                self.parquet(rel, data)
+            elif suffix in H5_SUFFIXES or data[:8] == b"\x89HDF\r\n\x1a\n":
+                self.hdf5(rel, data)
+            elif suffix == ".dcm" or data[128:132] == b"DICM":
+                self.dicom(rel, data)
+            elif suffix in ZIP_SUFFIXES or data[:4] == b"PK\x03\x04":
+                self.zipped(rel, data)
+            elif suffix == ".gz":
+                self.file(rel[:-3], gzip.decompress(data))
+            else:
+                self.bytes_(rel, data)
+        except Exception as exc:  # noqa: BLE001 - an unreadable file is still scanned as bytes
+            # fail closed: a file whose fields could not be read is not known to be clean
+            self.hits.add(LeakHit(self.safe_path(rel), f"unreadable as {suffix or 'its format'} "
+                                  f"({type(exc).__name__}); only its raw bytes were searched", 0))
+            self.bytes_(rel, data)
+
+    def bytes_(self, rel: str, data: bytes, *, where: str = "") -> None:
+        suffix = PurePosixPath(rel).suffix.lower()
+        try:
+            data.decode("utf-8")
+            utf8 = True
+        except UnicodeDecodeError:
+            utf8 = False
+        texty = suffix in TEXT_SUFFIXES or utf8 or b"\x00" not in data[:8192]
+        for off, no, form in self.m.search(data, binary=not texty, utf8_only=utf8):
+            line = data.count(b"\n", 0, off) + 1
+            loc = f"line {line}" if texty else f"byte {off}"
+            self.hit(rel, f"{where}{loc} ({form})", no)
+
+    def parquet(self, rel: str, data: bytes) -> None:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+        import pyarrow.parquet as pq
+
+        pf = pq.ParquetFile(io.BytesIO(data))
+        meta = pf.schema_arrow.metadata or {}
+        for k, v in meta.items():
+            for no in self.m.in_text(k.decode("utf-8", "replace")) | self.m.in_text(v.decode("utf-8", "replace")):
+                self.hit(rel, "schema metadata", no)
+            for _, no, form in self.m.search(v):
+                self.hit(rel, f"schema metadata ({form})", no)
+        table = pf.read()
+        for j, name in enumerate(table.column_names):
+            for no in self.m.in_text(name):
+                self.hit(rel, f"column name #{j + 1}", no)
+            col = table.column(j)
+            label = f"column {self.safe(name)!r}"
+            try:
+                if pa.types.is_dictionary(col.type):
+                    col = col.cast(col.type.value_type)
+                if not (pa.types.is_string(col.type) or pa.types.is_large_string(col.type)):
+                    t = col.type
+                    if pa.types.is_floating(t) or pa.types.is_temporal(t) or pa.types.is_boolean(t):
+                        continue  # a float, date or flag cannot spell a name or an ID
+                    col = col.cast(pa.string())
+                uniq = pc.unique(col).drop_null().to_pylist()
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                uniq = sorted({str(v) for v in col.to_pylist() if v is not None})
+            found = {}
+            for i, no in self.m.in_values([str(u) for u in uniq]):
+                found.setdefault((i, no), None)
+            for i, no in found:
+                values = col.to_pylist() if not isinstance(col, list) else col
+                row = next((r for r, v in enumerate(values) if v is not None and str(v) == str(uniq[i])), -1)
+                self.hit(rel, f"{label} row {row}", no)
+
+    def hdf5(self, rel: str, data: bytes) -> None:
+        import h5py
+        import numpy as np
+
+        def strings(value: Any) -> list[str]:
+            arr = np.asarray(value)
+            if arr.dtype.kind in "SO":
+                return [v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v) for v in arr.ravel()]
+            if arr.dtype.kind == "U":
+                return [str(v) for v in arr.ravel()]
+            if arr.dtype.kind in "iu" and arr.size <= H5_INT_LIMIT:
+                return [str(v) for v in np.unique(arr)]
+            return []
+
+        def raw_bytes(value: Any) -> list[bytes]:
+            arr = np.asarray(value)
+            if arr.dtype.kind == "S":
+                return [bytes(v) for v in arr.ravel()]
+            if arr.dtype.kind == "O":
+                return [v for v in arr.ravel() if isinstance(v, bytes)]
+            return []
+
+        with h5py.File(io.BytesIO(data), "r") as f:
+
+            def visit(name: str, obj: Any) -> None:
+                label = "/".join(self.safe(p) for p in name.split("/"))
+                for no in self.m.in_text(name.rsplit("/", 1)[-1]):
+                    self.hit(rel, f"HDF5 name {label}", no)
+                for key, val in obj.attrs.items():
+                    vals = [key, *strings(val)]
+                    for _, no in self.m.in_values(vals):
+                        self.hit(rel, f"{label} attribute {self.safe(key)!r}", no)
+                    for b in raw_bytes(val):
+                        for _, no, form in self.m.search(b):
+                            self.hit(rel, f"{label} attribute {self.safe(key)!r} ({form})", no)
+                if isinstance(obj, h5py.Dataset):
+                    top = name.split("/", 1)[0]
+                    if top in H5_BULK and obj.dtype.kind not in "SOU":
+                        return
+                    value = obj[()]
+                    for i, no in self.m.in_values(strings(value)):
+                        self.hit(rel, f"{label} value {i}", no)
+                    for b in raw_bytes(value):
+                        for _, no, form in self.m.search(b):
+                            self.hit(rel, f"{label} ({form})", no)
+
+            visit("", f)
+            f.visititems(visit)
+
+    def dicom(self, rel: str, data: bytes) -> None:
+        import warnings
+
+        import pydicom
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # pydicom warnings quote raw values
+            fp = io.BytesIO(data)
+            ds = pydicom.dcmread(fp, force=True, stop_before_pixels=True)
+            header_end = fp.tell()
+            self.bytes_(rel, data[:header_end], where="header ")
+            self._dicom_items(rel, ds.file_meta if hasattr(ds, "file_meta") else None, "file_meta")
+            self._dicom_items(rel, ds, "")
+
+    def _dicom_items(self, rel: str, ds: Any, prefix: str) -> None:
+        if ds is None:
+            return
+        for elem in ds:
+            name = elem.keyword or f"({elem.tag.group:04X},{elem.tag.element:04X})"
+            where = f"{prefix}.{name}" if prefix else name
+            if elem.VR == "SQ":
+                for i, item in enumerate(elem.value or []):
+                    self._dicom_items(rel, item, f"{where}[{i}]")
+                continue
+            values = elem.value if isinstance(elem.value, list | tuple) or type(elem.value).__name__ == "MultiValue" \
+                else [elem.value]
+            for v in values:
+                if v is None:
+                    continue
+                if elem.VR == "PN":
+                    self._pn(rel, where, v)
+                elif isinstance(v, bytes):
+                    if elem.tag == 0x7FE00010:
+                        continue
+                    for _, no, form in self.m.search(v, binary=len(v) > 65536):
+                        self.hit(rel, f"{where} ({form})", no)
+                else:
+                    for no in self.m.in_text(str(v)):
+                        self.hit(rel, where, no)
+
+    def _pn(self, rel: str, where: str, value: Any) -> None:
+        text = str(value)
+        groups = text.split("=")
+        labels = ("alphabetic", "ideographic", "phonetic")
+        for gi, group in enumerate(groups[:3]):
+            variants = [group, group.replace("^", " "), group.replace("^", ""), *group.split("^")]
+            for _, no in self.m.in_values(variants):
+                self.hit(rel, f"{where} ({labels[gi]})", no)
+        original = getattr(value, "original_string", None)
+        if isinstance(original, bytes):
+            for _, no, form in self.m.search(original):
+                self.hit(rel, f"{where} (encoded, {form})", no)
+
+    def zipped(self, rel: str, data: bytes) -> None:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            for info in zf.infolist():
+                if info.is_dir():
+                    continue
+                member = f"{rel}/{info.filename}"
+                parts = PurePosixPath(info.filename).parts
+                for k in range(len(parts)):
+                    self.name(f"{rel}/{'/'.join(parts[:k + 1])}", folder=k < len(parts) - 1)
+                self.file(member, zf.read(info))
+
+
+def read_identifiers(path: str | Path) -> list[tuple[int, str]]:
+    """``(line number, identifier)`` for each non-empty line of an identifiers file (UTF-8)."""
+    lines = Path(path).read_text(encoding="utf-8-sig").splitlines()
+    return [(i, s.strip()) for i, s in enumerate(lines, start=1) if s.strip()]
+
+
+def scan_bundle(
+    root: Path,
+    identifiers: Iterable[str] | Iterable[tuple[int, str]],
+    *,
+    exclude: Iterable[Path] = (),
+) -> list[LeakHit]:
+    """Search every file under ``root`` (names and contents) for every identifier.
+
+    Parameters
+    ----------
+    root
+        The output bundle (or any folder).
+    identifiers
+        The identifiers (numbered 1, 2, ... in the hits), or ``(number, identifier)`` pairs as
+        returned by :func:`read_identifiers`. Identifiers shorter than 4 characters are skipped
+        (they would hit ordinary numbers), except 2-3 character CJK names.
+
+    exclude
+        Files not to scan (the identifiers file itself, when it sits inside ``root``).
+
+    Returns
+    -------
+    Sorted hits; empty when the bundle is clean. A file that could not be read by its format
+    (corrupt Parquet, say) is searched as raw bytes and also reported, with identifier 0: it is
+    not known to be clean.
+    """
+    items = list(identifiers)
+    numbered = [x if isinstance(x, tuple) else (i, str(x)) for i, x in enumerate(items, start=1)]
+    matcher = Matcher(numbered)
+    scan = _Scan(Path(root), matcher)
+    if not matcher:
+        return []
+    skip = {Path(p).resolve() for p in exclude}
+    for path in sorted(Path(root).rglob("*")):
+        if path.resolve() in skip:
+            continue
+        rel = path.relative_to(root).as_posix()
+        if path.is_dir():
+            scan.name(rel, folder=True)
+        elif path.is_file():
+            scan.name(rel, folder=False)
+            scan.file(rel, path.read_bytes())
+    return sorted(scan.hits)
