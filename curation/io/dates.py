@@ -1,0 +1,83 @@
+"""Mixed-format date parsing, vectorized, that reports what it cannot parse instead of guessing.
+
+Accepted (year first, always): ``2023-01-05``, ``2023/1/5``, ``2023.1.5``, ``2023年1月5日``,
+``20230105``, the same followed by a time (``2023-01-05 08:30:00``, ``2023-01-05T08:30``), and Excel
+serial day numbers (``44931`` or ``44931.0``, 1900 date system). Day-first or month-first forms
+(``05/01/2023``) are ambiguous between hospitals and are reported as unparseable, never guessed.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["ParsedDates", "parse_dates"]
+
+_YMD = re.compile(
+    r"^\s*(?P<y>\d{4})\s*(?:[-/.年]\s*(?P<m>\d{1,2})\s*[-/.月]\s*(?P<d>\d{1,2})\s*日?"
+    r"|(?P<m8>\d{2})(?P<d8>\d{2}))"
+    r"(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?\s*$"
+)
+_SERIAL = re.compile(r"^\s*(?P<serial>\d{4,5})(?:\.0+)?\s*$")
+EXCEL_EPOCH = np.datetime64("1899-12-30")  # Excel's day 0 (so that its fictitious 1900-02-29 lines up)
+# serial days accepted as dates: 1910-01-01 .. 2099-12-31; outside that a number is not a date
+SERIAL_MIN, SERIAL_MAX = 3654, 73050
+
+
+@dataclass
+class ParsedDates:
+    """``values``: datetime64[ns] (NaT where missing or unparseable); ``unparseable``: bool mask of
+    non-empty inputs that are not a date in an accepted format (or not a real calendar date)."""
+
+    values: pd.Series
+    unparseable: pd.Series
+
+
+def parse_dates(s: pd.Series, *, min_year: int = 1900, max_year: int = 2100) -> ParsedDates:
+    """Parse a column of date strings in mixed formats.
+
+    Parameters
+    ----------
+    s
+        Strings ("" or NA = missing). Already-typed datetimes pass through.
+    min_year, max_year
+        Years outside this window are unparseable (typing errors such as 0203-01-05).
+    """
+    if pd.api.types.is_datetime64_any_dtype(s):
+        values = pd.to_datetime(s).dt.tz_localize(None) if getattr(s.dt, "tz", None) else s
+        return ParsedDates(values.astype("datetime64[ns]"), pd.Series(False, index=s.index))
+    text = s.astype("string").str.strip()
+    present = text.notna() & (text != "")
+    out = pd.Series(pd.NaT, index=s.index, dtype="datetime64[ns]")
+    if not present.any():
+        return ParsedDates(out, pd.Series(False, index=s.index))
+    t = text[present]
+    # fast path: ISO dates, the common case in most exports
+    iso = pd.to_datetime(t, format="%Y-%m-%d", errors="coerce")
+    done = iso.notna()
+    out.loc[iso.index[done]] = iso[done]
+    rest = t[~done]
+    if len(rest):
+        parts = rest.str.extract(_YMD)
+        y = pd.to_numeric(parts["y"], errors="coerce")
+        m = pd.to_numeric(parts["m"].fillna(parts["m8"]), errors="coerce")
+        d = pd.to_numeric(parts["d"].fillna(parts["d8"]), errors="coerce")
+        # out-of-window years must not reach to_datetime, which assembles y*10000+m*100+d and
+        # would read year 203 as 2030
+        ok = y.between(min_year, max_year) & m.between(1, 12) & d.between(1, 31)
+        if ok.any():
+            built = pd.to_datetime(
+                pd.DataFrame({"year": y[ok], "month": m[ok], "day": d[ok]}), errors="coerce")
+            out.loc[built.index] = built
+        serial = pd.to_numeric(rest.str.extract(_SERIAL)["serial"], errors="coerce")
+        sok = serial.notna() & serial.between(SERIAL_MIN, SERIAL_MAX) & y.isna()
+        if sok.any():
+            days = serial[sok].astype("int64").to_numpy()
+            out.loc[serial.index[sok]] = (EXCEL_EPOCH + days.astype("timedelta64[D]")).astype("datetime64[ns]")
+    years = out.dt.year
+    out = out.where(years.isna() | ((years >= min_year) & (years <= max_year)))
+    unparseable = present & out.isna()
+    return ParsedDates(out, unparseable.astype(bool))

@@ -1,0 +1,428 @@
+"""The shared pipeline of the tabular modalities (clinical, pathology, exposure; later lab).
+
+load         read every configured file as text, map headers to dictionary fields, map values,
+             turn null tokens into missing reasons; malformed lines and unreadable files are
+             quarantined (never skipped silently)
+standardize  one frame per standard table of the modality's dictionary: keyed patient pseudonym,
+             typed values (unparseable dates quarantined), direct identifiers dropped, birth date
+             generalized, dates shifted per patient, free text dropped or scrubbed
+write        one Parquet file per table with dictionary types (dates as date32, codes as strings)
+
+Columns whose name starts with ``_`` are kept in memory for the checks (source line, keyed tokens,
+exact ages) and never written. ``<field>__missing`` columns hold the missing reason a source gave.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from .. import dictionary
+from ..deid.dates import shift_dates
+from ..deid.tabular import drop_identifiers, known_identifiers, pseudonymize
+from ..errors import SourceError
+from ..io.dates import parse_dates
+from ..io.readers import LINE, REASON_SUFFIX, apply_mapping, read_table
+from .base import ModalityData
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from .base import Context, Source
+
+PATIENT = "patient"
+SITE = "site"
+ROW = LINE
+SOURCE = "_source"
+TABLE = "_table"
+WIDE = "_wide"
+KEEP_TEXT = "_keep_text"
+INVALID = "invalid"  # data.objects key: values that could not be typed (table, patient, row, field, rule)
+
+_TNM_AXIS = {"ct": "t", "pt": "t", "cn": "n", "pn": "n", "cm": "m", "pm": "m"}
+_REPEATING = {"treatments"}  # tables with several records per patient in a wide export
+
+
+def _text(s: pd.Series) -> pd.Series:
+    """Stripped text with "" for missing (a column absent from one source is NaN after concat)."""
+    return s.astype("string").fillna("").str.strip()
+
+
+def internal(col: str) -> bool:
+    return col.startswith("_") or col.endswith(REASON_SUFFIX)
+
+
+# ---------------------------------------------------------------------------------------- load
+def load(modality: str, sources: list[Source], *, ctx: Context) -> ModalityData:
+    """Read every file of every source as text with the cohort's column, value and null mapping."""
+    data = ModalityData(modality)
+    known = {f.name for f in dictionary.fields(modality)}
+    tables = set(dictionary.tables(modality))
+    raw: list[pd.DataFrame] = []
+    n_files = 0
+    bad_files: dict[str, int] = {}
+    for src in sources:
+        cfg = src.config
+        if cfg.table is not None and cfg.table not in tables:
+            msg = (f"{src.key}.table: {cfg.table!r} is not a {modality} table; expected one of "
+                   f"{', '.join(sorted(tables))} (see `curation dictionary -m {modality}`)")
+            raise SourceError(msg)
+        for path in src.files:
+            n_files += 1
+            rel = _relative(path, ctx)
+            try:
+                rt = read_table(path, format=cfg.format, encoding=cfg.encoding, sheet=cfg.sheet,
+                                sep=cfg.options.get("sep"))
+                df, _unmapped = apply_mapping(rt.frame, columns=cfg.columns, known=known, values=cfg.values,
+                                              missing=cfg.missing)
+            except SourceError as exc:
+                # the message names the file, whose name may hold an identifier: keep only the fix
+                detail = str(exc).split(": ", 1)[-1]
+                data.quarantine.add(stage="load", source=src.key, record=ctx.keyring.token("file", rel),
+                                    reason="unreadable_file", detail=detail)
+                bad_files["unreadable_file"] = bad_files.get("unreadable_file", 0) + 1
+                continue
+            for b in rt.bad_lines:
+                data.quarantine.add(
+                    stage="load", source=src.key, record=f"line {b.line}", reason="malformed_line",
+                    detail=f"site {src.site}: {b.actual} fields where the header has {b.expected}; "
+                           "fix the quoting or delimiter of this line in the export")
+            data.ledger.record("load", source=src.key, n_in=len(df) + len(rt.bad_lines), n_accepted=len(df),
+                               quarantined={"malformed_line": len(rt.bad_lines)} if rt.bad_lines else None)
+            df[SITE] = src.site
+            df[SOURCE] = src.key
+            df[TABLE] = cfg.table or ""
+            df[KEEP_TEXT] = ",".join(cfg.options.get("keep_free_text", []) or [])
+            raw.append(df)
+    data.ledger.record("load:files", n_in=n_files, n_accepted=n_files - sum(bad_files.values()),
+                       quarantined=bad_files or None)
+    data.objects["raw"] = raw
+    return data
+
+
+def _relative(path: Path, ctx: Context) -> str:
+    try:
+        return path.resolve().relative_to(ctx.config.base_dir).as_posix()
+    except (ValueError, AttributeError):
+        return path.name
+
+
+# --------------------------------------------------------------------------------- standardize
+Derive = Callable[[dict[str, pd.DataFrame], ModalityData, "Context"], None]
+
+
+def standardize(data: ModalityData, *, ctx: Context, derive: Derive | None = None,
+                tokens: dict[str, str] | None = None) -> ModalityData:
+    """Standard tables from the raw frames; identifiers stop here.
+
+    Parameters
+    ----------
+    data
+        Output of :func:`load`.
+    ctx
+        Run context (keyring, cohort config).
+    derive
+        Modality hook run on the typed, still unshifted tables (e.g. age at diagnosis from birth date).
+    tokens
+        Direct-identifier fields to keep as keyed tokens (field -> token column), e.g.
+        ``{"specimen_id": "specimen"}``.
+    """
+    modality = data.modality
+    raw: list[pd.DataFrame] = data.objects.pop("raw", [])
+    invalid: list[pd.DataFrame] = []
+    typed: dict[str, pd.DataFrame] = {}
+    for table in dictionary.tables(modality):
+        fields = dictionary.fields(modality, table)
+        typed[table] = _standardize_table(table, fields, raw, data=data, ctx=ctx, invalid=invalid,
+                                          tokens=tokens or {})
+    if derive is not None:
+        derive(typed, data, ctx)
+    for table, df in typed.items():
+        dates = [f.name for f in dictionary.fields(modality, table) if f.type == "date" and f.name in df.columns]
+        if dates:
+            typed[table] = shift_dates(df, dates, keyring=ctx.keyring, patient_col=PATIENT, mode="shift")
+            typed[table].attrs.pop("deid", None)
+    data.tables = typed
+    data.objects[INVALID] = (pd.concat(invalid, ignore_index=True) if invalid
+                             else pd.DataFrame(columns=["table", PATIENT, ROW, "field", "rule", "kind"]))
+    data.standardized = True
+    return data
+
+
+def _parts(table: str, names: list[str], raw: list[pd.DataFrame], data: ModalityData,
+           fields: list[dictionary.Field]) -> pd.DataFrame | None:
+    parts = []
+    free_text = {f.name for f in fields if f.phi == "free_text"}
+    for df in raw:
+        target = df[TABLE].iat[0] if len(df) else ""
+        if target and target != table:
+            continue
+        present = [n for n in names if n in df.columns]
+        content = [n for n in present if n != "admission_number"]
+        if not target and not content:
+            continue
+        keep_text = set(filter(None, (df[KEEP_TEXT].iat[0] if len(df) else "").split(",")))
+        present = [n for n in present if n not in free_text or n in keep_text]
+        reasons = [n + REASON_SUFFIX for n in present if n + REASON_SUFFIX in df.columns]
+        part = df[[*present, *reasons, ROW, SITE, SOURCE]].copy()
+        part[WIDE] = not target
+        parts.append(part)
+    if not parts:
+        return None
+    return pd.concat(parts, ignore_index=True)
+
+
+def _empty(fields: list[dictionary.Field]) -> pd.DataFrame:
+    cols: dict[str, pd.Series] = {PATIENT: pd.Series([], dtype="string"), SITE: pd.Series([], dtype="string")}
+    for f in fields:
+        if f.phi != "direct":
+            cols[f.name] = pd.Series([], dtype=_pandas_dtype(f))
+    cols[ROW] = pd.Series([], dtype="int64")
+    cols[SOURCE] = pd.Series([], dtype="string")
+    return pd.DataFrame(cols)
+
+
+def _standardize_table(table: str, fields: list[dictionary.Field], raw: list[pd.DataFrame], *,
+                       data: ModalityData, ctx: Context, invalid: list[pd.DataFrame],
+                       tokens: dict[str, str]) -> pd.DataFrame:
+    names = [f.name for f in fields]
+    frame = _parts(table, names, raw, data, fields)
+    stage = f"standardize:{table}"
+    if frame is None:
+        return _empty(fields)
+    n_in = len(frame)
+    quarantined: dict[str, int] = {}
+    excluded: dict[str, int] = {}
+    direct = [f.name for f in fields if f.phi == "direct" and f.name in frame.columns]
+    for col in direct:
+        data.identifiers.update(v for v in _text(frame[col]).unique() if v)
+
+    # rows of a wide export that hold nothing for this table are not records of it
+    content = [n for n in names if n in frame.columns and n != "admission_number"]
+    reasons = [c for c in frame.columns if c.endswith(REASON_SUFFIX)]
+    if content:
+        empty = (frame[content].apply(_text) == "").all(axis=1)
+        if reasons:
+            empty &= frame[reasons].isna().all(axis=1)
+        empty &= frame[WIDE].astype(bool)
+        if empty.any():
+            excluded["no_data"] = int(empty.sum())
+            frame = frame.loc[~empty]
+
+    if "admission_number" not in frame.columns:
+        for r in frame.itertuples(index=False):
+            data.quarantine.add(stage=stage, source=getattr(r, SOURCE), record=f"line {getattr(r, ROW)}",
+                                reason="missing_id", field="admission_number",
+                                detail="no column maps to admission_number; map the 住院号/MRN header in cohort.yaml")
+        data.ledger.record(stage, n_in=n_in, n_accepted=0, quarantined={"missing_id": len(frame)}, excluded=excluded)
+        return _empty(fields)
+
+    known = known_identifiers(frame, direct)
+    frame = pseudonymize(frame, id_col="admission_number", keyring=ctx.keyring, site_col=SITE, out_col=PATIENT)
+    no_id = frame[PATIENT].isna()
+    if no_id.any():
+        for r in frame.loc[no_id, [ROW, SOURCE]].itertuples(index=False):
+            data.quarantine.add(stage=stage, source=r[1], record=f"line {r[0]}", reason="missing_id",
+                                field="admission_number", detail="empty admission number: the record cannot be linked")
+        quarantined["missing_id"] = int(no_id.sum())
+        frame = frame.loc[~no_id]
+        known = known.loc[frame.index]
+
+    if "resident_id" in frame.columns:
+        rid = _text(frame["resident_id"])
+        uniq = {v: ctx.keyring.token("rid", v) for v in rid.unique() if v}
+        frame["_rid_token"] = rid.map(uniq).astype("string")  # keyed: never the ID or a plain hash
+    for fld, out_col in tokens.items():
+        if fld in frame.columns:
+            vals = _text(frame[fld])
+            uniq = {v: ctx.keyring.token(out_col, v) for v in vals.unique() if v}
+            frame[out_col] = vals.map(uniq).astype("string")
+
+    # identifiers stop here: direct columns dropped, allow-listed free text scrubbed
+    phi = {f.name: f.phi for f in fields}
+    keep_text = [f.name for f in fields if f.phi == "free_text" and f.name in frame.columns]
+    frame = drop_identifiers(frame, phi, keep_text=keep_text, known_by_row=known)
+    frame = frame.drop(columns=[c for c in frame.columns if c.removesuffix(REASON_SUFFIX) in direct
+                                and c.endswith(REASON_SUFFIX)])
+
+    bad_dates = pd.Series(False, index=frame.index)
+    for f in fields:
+        if f.name not in frame.columns or f.phi == "direct":
+            continue
+        values, bad, rule = _convert(frame[f.name], f)
+        frame[f.name] = values
+        if not bad.any():
+            continue
+        if f.type == "date":
+            for r in frame.loc[bad, [PATIENT, ROW, SOURCE]].itertuples(index=False):
+                data.quarantine.add(stage=stage, source=r[2], record=f"line {r[1]}", pseudonym=r[0], field=f.name,
+                                    reason="unparseable_date",
+                                    detail="not a date in an accepted format (2023-01-05, 2023/1/5, 2023年1月5日, "
+                                           "20230105, Excel serial); correct it in the export")
+            bad_dates |= bad
+        else:
+            invalid.append(pd.DataFrame({
+                "table": table, PATIENT: frame.loc[bad, PATIENT].to_numpy(), ROW: frame.loc[bad, ROW].to_numpy(),
+                "field": f.name, "rule": rule, "kind": "allowed" if f.allowed else "type"}))
+    if bad_dates.any():
+        quarantined["unparseable_date"] = int(bad_dates.sum())
+        frame = frame.loc[~bad_dates]
+
+    # a wide export with one row per treatment repeats the patient's other tables on every row
+    if table not in _REPEATING and frame[WIDE].any():
+        value_cols = [c for c in frame.columns if c not in (ROW, SOURCE, WIDE)]
+        rep = frame[WIDE].astype(bool) & frame.duplicated(subset=value_cols, keep="first")
+        if rep.any():
+            excluded["repeated_row"] = int(rep.sum())
+            frame = frame.loc[~rep]
+    frame = frame.drop(columns=[WIDE])
+    frame[SITE] = frame[SITE].astype("string")
+    data.ledger.record(stage, n_in=n_in, n_accepted=len(frame), quarantined=quarantined or None,
+                       excluded=excluded or None)
+    front = [PATIENT, SITE]
+    return frame[[*front, *[c for c in frame.columns if c not in front]]].reset_index(drop=True)
+
+
+def _convert(s: pd.Series, f: dictionary.Field) -> tuple[pd.Series, pd.Series, str]:
+    """Typed values, a mask of present-but-invalid inputs, and the rule they break."""
+    text = s.astype("string").str.strip()
+    present = text.notna() & (text != "")
+    text = text.where(present)
+    if f.type == "date":
+        parsed = parse_dates(text)
+        return parsed.values, parsed.unparseable, "unparseable date"
+    if f.type in ("integer", "number"):
+        t = text
+        if f.unit == "%":
+            t = t.str.rstrip("%").str.strip()
+        num = pd.to_numeric(t, errors="coerce")
+        bad = present & num.isna()
+        rule = "not a number"
+        if f.type == "integer":
+            frac = num.notna() & (num % 1 != 0)
+            bad |= frac
+            num = num.where(~frac)
+            rule = "not a whole number"
+            if f.allowed:
+                rule = f"not one of {', '.join(f.allowed)}"
+            return num.astype("Int64"), bad.astype(bool), rule
+        return num.astype("float64"), bad.astype(bool), rule
+    if f.type == "code":
+        if f.name in _TNM_AXIS:
+            norm = dictionary.normalize_tnm(text, _TNM_AXIS[f.name])
+            return norm.fillna(text).astype("string"), pd.Series(False, index=s.index), ""
+        if f.name == "stage_group":
+            return dictionary.normalize_stage(text), pd.Series(False, index=s.index), ""
+        if f.codes:
+            return text.str.upper().astype("string"), pd.Series(False, index=s.index), ""
+        if f.allowed:
+            canon = {a.lower(): a for a in f.allowed}
+            key = text.str.lower().str.replace(r"[\s\-]+", "_", regex=True)
+            mapped = key.map(canon)
+            return mapped.fillna(text).astype("string"), pd.Series(False, index=s.index), ""
+    if f.type == "boolean":
+        low = text.str.lower()
+        val = low.map({"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False})
+        return val.astype("boolean"), (present & val.isna()).astype(bool), "not yes/no"
+    return text.astype("string"), pd.Series(False, index=s.index), ""
+
+
+# --------------------------------------------------------------------------------------- write
+def _pandas_dtype(f: dictionary.Field) -> str:
+    return {"date": "datetime64[ns]", "integer": "Int64", "number": "float64", "boolean": "boolean"}.get(f.type,
+                                                                                                       "string")
+
+
+def _arrow_type(f: dictionary.Field, *, relative: bool) -> pa.DataType:
+    import pyarrow as pa
+
+    if f.type == "date":
+        return pa.int32() if relative else pa.date32()
+    return {"integer": pa.int64(), "number": pa.float64(), "boolean": pa.bool_()}.get(f.type, pa.string())
+
+
+def output_frame(df: pd.DataFrame, fields: Iterable[dictionary.Field], *, extra: Iterable[str] = (),
+                 relative_to: pd.Series | None = None) -> tuple[pd.DataFrame, pa.Schema]:
+    """The written form of a standard table: pseudonym, site, extra token columns, then every
+    non-identifying dictionary field (missing ones as nulls), with an explicit Arrow schema."""
+    import pyarrow as pa
+
+    fields = [f for f in fields if f.phi != "direct" and f.name != "birth_date"]
+    extra = [c for c in extra if c in df.columns]
+    out = pd.DataFrame(index=df.index)
+    schema_fields = [pa.field(PATIENT, pa.string()), pa.field(SITE, pa.string())]
+    out[PATIENT] = df[PATIENT].astype("string")
+    out[SITE] = df[SITE].astype("string")
+    for c in extra:
+        out[c] = df[c].astype("string")
+        schema_fields.append(pa.field(c, pa.string()))
+    relative = relative_to is not None
+    for f in fields:
+        s = df[f.name] if f.name in df.columns else pd.Series(pd.NA, index=df.index, dtype=_pandas_dtype(f))
+        if f.type == "date":
+            s = pd.to_datetime(s)
+            if relative:
+                anchor = pd.to_datetime(df[PATIENT].map(relative_to))
+                s = np.floor((s - anchor) / pd.Timedelta(days=1)).astype("Int32")
+            else:
+                s = s.dt.date
+        elif f.type == "integer":
+            s = pd.to_numeric(s, errors="coerce").astype("Int64")
+        elif f.type == "number":
+            s = pd.to_numeric(s, errors="coerce").astype("float64")
+        else:
+            s = s.astype("string")
+        out[f.name if not (relative and f.type == "date") else f"{f.name}_days"] = s
+        name = f"{f.name}_days" if relative and f.type == "date" else f.name
+        schema_fields.append(pa.field(name, _arrow_type(f, relative=relative)))
+    return out.reset_index(drop=True), pa.schema(schema_fields)
+
+
+def missing_reasons(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Long table of the missing reasons sources gave: table, patient, field, reason."""
+    rows = []
+    for table, df in tables.items():
+        for col in [c for c in df.columns if c.endswith(REASON_SUFFIX)]:
+            sub = df.loc[df[col].notna(), [PATIENT, col]]
+            if len(sub):
+                rows.append(pd.DataFrame({"table": table, PATIENT: sub[PATIENT].to_numpy(),
+                                          "field": col.removesuffix(REASON_SUFFIX),
+                                          "reason": sub[col].to_numpy()}))
+    if not rows:
+        return pd.DataFrame({"table": pd.Series([], dtype="string"), PATIENT: pd.Series([], dtype="string"),
+                             "field": pd.Series([], dtype="string"), "reason": pd.Series([], dtype="string")})
+    return pd.concat(rows, ignore_index=True).astype("string")
+
+
+def write(data: ModalityData, *, ctx: Context, extra: dict[str, list[str]] | None = None,
+          anchor: tuple[str, str] | None = None) -> list[Path]:
+    """Write every standard table of the modality to ``data/<modality>/<table>.parquet``.
+
+    ``anchor`` (table, date field) gives, in ``dates.mode: relative``, the per-patient date that
+    other dates are counted from (the earliest per patient); without it the patient's earliest
+    date in the table is used.
+    """
+    modality = data.modality
+    relative = ctx.config.dates.mode == "relative"
+    anchors: pd.Series | None = None
+    if relative and anchor is not None and anchor[0] in data.tables and anchor[1] in data.tables[anchor[0]]:
+        a = data.tables[anchor[0]]
+        anchors = a.groupby(PATIENT)[anchor[1]].min()
+    written = []
+    for table, df in data.tables.items():
+        fields = dictionary.fields(modality, table)
+        rel = anchors
+        if relative and rel is None:
+            dates = [f.name for f in fields if f.type == "date" and f.name in df.columns]
+            rel = (df[[PATIENT, *dates]].melt(id_vars=PATIENT).groupby(PATIENT)["value"].min()
+                   if dates else pd.Series(dtype="datetime64[ns]"))
+        out, schema = output_frame(df, fields, extra=(extra or {}).get(table, []),
+                                   relative_to=rel if relative else None)
+        written.append(ctx.bundle.write_parquet(f"data/{modality}/{table}.parquet", out, schema=schema))
+    reasons = missing_reasons(data.tables)
+    written.append(ctx.bundle.write_parquet(f"data/{modality}/missing_reasons.parquet", reasons))
+    return written

@@ -1,0 +1,176 @@
+"""Plotly figure builders for the tabular modalities.
+
+Pure functions: each takes tidy data (pseudonyms only, never identifiers) and returns a
+``plotly.graph_objects.Figure``; none shows or saves anything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+__all__ = ["category_bars", "completeness_heatmap", "distribution", "empty_figure", "exposure_summary",
+           "km_by_stage", "treatment_timelines"]
+
+LAYOUT = {"template": "plotly_white", "margin": {"l": 60, "r": 20, "t": 50, "b": 50}}
+STAGE_ORDER = ["0", "OC", "I", "II", "III", "IV", "unknown"]
+
+
+def empty_figure(title: str, note: str = "no data") -> go.Figure:
+    fig = go.Figure()
+    fig.update_layout(title=title, annotations=[{"text": note, "showarrow": False, "font": {"size": 16}}],
+                      xaxis={"visible": False}, yaxis={"visible": False}, **LAYOUT)
+    return fig
+
+
+def completeness_heatmap(df: pd.DataFrame, *, title: str = "Completeness by field and site") -> go.Figure:
+    """Field x site heatmap of the fraction present (from :func:`curation.quality.checks.completeness_table`)."""
+    if df is None or df.empty:
+        return empty_figure(title)
+    d = df.assign(label=df["table"].astype(str) + "." + df["field"].astype(str))
+    grid = d.pivot_table(index="label", columns="site", values="completeness", aggfunc="first", sort=False)
+    cols = [c for c in grid.columns if c != "all"] + (["all"] if "all" in grid.columns else [])
+    grid = grid[cols]
+    text = grid.map(lambda v: "" if pd.isna(v) else f"{v:.0%}")
+    fig = go.Figure(go.Heatmap(z=grid.to_numpy(), x=cols, y=list(grid.index), zmin=0, zmax=1,
+                               colorscale="RdYlGn", text=text.to_numpy(), texttemplate="%{text}",
+                               hovertemplate="%{y} @ site %{x}: %{z:.1%}<extra></extra>",
+                               colorbar={"title": "present"}))
+    fig.update_layout(title=title, height=max(300, 18 * len(grid) + 120), yaxis={"autorange": "reversed"},
+                      xaxis={"title": "site"}, **LAYOUT)
+    return fig
+
+
+def distribution(values: pd.Series, *, title: str, plausible: tuple[float | None, float | None] | None = None,
+                 unit: str = "", nbins: int = 40) -> go.Figure:
+    """Histogram with the plausible range shaded; values outside it stand out in red."""
+    v = pd.to_numeric(values, errors="coerce").dropna()
+    if v.empty:
+        return empty_figure(title)
+    lo, hi = plausible or (None, None)
+    inside = pd.Series(True, index=v.index)
+    if lo is not None:
+        inside &= v >= lo
+    if hi is not None:
+        inside &= v <= hi
+    fig = go.Figure()
+    fig.add_trace(go.Histogram(x=v[inside], nbinsx=nbins, name="plausible", marker_color="#4c78a8"))
+    if (~inside).any():
+        fig.add_trace(go.Histogram(x=v[~inside], nbinsx=nbins, name="outside range", marker_color="#e45756"))
+    if plausible is not None:
+        x0 = lo if lo is not None else float(v.min())
+        x1 = hi if hi is not None else float(v.max())
+        fig.add_vrect(x0=x0, x1=x1, fillcolor="green", opacity=0.08, line_width=0,
+                      annotation_text="plausible range", annotation_position="top left")
+    fig.update_layout(title=title, barmode="overlay", xaxis={"title": unit or "value"}, yaxis={"title": "records"},
+                      **LAYOUT)
+    return fig
+
+
+def category_bars(values: pd.Series, *, title: str, order: Sequence[str] | None = None,
+                  by: pd.Series | None = None) -> go.Figure:
+    """Counts per category (missing shown as "(missing)"), optionally stacked by a second variable."""
+    s = values.astype("string").fillna("(missing)")
+    if s.empty:
+        return empty_figure(title)
+    cats = list(s.value_counts().index)
+    if order:
+        cats = [c for c in order if c in set(cats)] + [c for c in cats if c not in set(order)]
+    fig = go.Figure()
+    if by is None:
+        counts = s.value_counts().reindex(cats).fillna(0)
+        fig.add_trace(go.Bar(x=cats, y=counts.to_numpy(), marker_color="#4c78a8"))
+    else:
+        b = by.astype("string").fillna("(missing)")
+        tab = pd.crosstab(s, b).reindex(cats).fillna(0)
+        for col in tab.columns:
+            fig.add_trace(go.Bar(x=cats, y=tab[col].to_numpy(), name=str(col)))
+        fig.update_layout(barmode="stack")
+    fig.update_layout(title=title, yaxis={"title": "records"}, **LAYOUT)
+    return fig
+
+
+def treatment_timelines(treatments: pd.DataFrame, diagnosis: pd.Series, *, n: int = 25, seed: int = 0,
+                        title: str = "Treatment timelines (days from diagnosis, sample of patients)") -> go.Figure:
+    """One line per sampled patient, one bar per treatment from start to end (days since diagnosis)."""
+    if treatments is None or treatments.empty or "treatment_start" not in treatments.columns:
+        return empty_figure(title)
+    t = treatments.assign(_d=pd.to_datetime(treatments["patient"].map(diagnosis)))
+    t = t[t["_d"].notna() & t["treatment_start"].notna()]
+    if t.empty:
+        return empty_figure(title, "no treatment with both a start date and a diagnosis date")
+    patients = pd.Series(t["patient"].unique())
+    chosen = patients.sample(min(n, len(patients)), random_state=seed)
+    t = t[t["patient"].isin(set(chosen))]
+    start = (t["treatment_start"] - t["_d"]) / pd.Timedelta(days=1)
+    end = (t["treatment_end"] - t["_d"]) / pd.Timedelta(days=1) if "treatment_end" in t.columns else start
+    end = end.where(end.notna() & (end >= start), start + 1)
+    kinds = t.get("treatment_type", pd.Series("treatment", index=t.index)).astype("string").fillna("unknown")
+    fig = go.Figure()
+    for kind in sorted(kinds.unique()):
+        sel = kinds == kind
+        fig.add_trace(go.Bar(y=t.loc[sel, "patient"], x=(end - start)[sel], base=start[sel], orientation="h",
+                             name=str(kind), hovertemplate="%{y}: day %{base:.0f} +%{x:.0f} d<extra>" + str(kind)
+                             + "</extra>"))
+    fig.add_vline(x=0, line_dash="dot", annotation_text="diagnosis")
+    fig.update_layout(title=title, barmode="overlay", xaxis={"title": "days from diagnosis"},
+                      yaxis={"title": "patient (pseudonym)"}, height=max(320, 20 * len(chosen) + 120), **LAYOUT)
+    return fig
+
+
+def km_by_stage(df: pd.DataFrame, *, title: str = "Overall survival by stage (Kaplan-Meier)") -> go.Figure:
+    """Kaplan-Meier curves (lifelines) per stage from columns days, event, stage; 95 % bands."""
+    from lifelines import KaplanMeierFitter
+
+    if df is None or df.empty:
+        return empty_figure(title)
+    d = df[pd.to_numeric(df["days"], errors="coerce").ge(0)]
+    if d.empty:
+        return empty_figure(title, "no patient with a follow-up time")
+    fig = go.Figure()
+    stages = [s for s in STAGE_ORDER if s in set(d["stage"])] + sorted(set(d["stage"]) - set(STAGE_ORDER))
+    for stage in stages:
+        sub = d[d["stage"] == stage]
+        if len(sub) < 2:
+            continue
+        kmf = KaplanMeierFitter().fit(sub["days"].astype(float), sub["event"].astype(bool), label=str(stage))
+        sf = kmf.survival_function_
+        ci = kmf.confidence_interval_survival_function_
+        x = sf.index.to_numpy()
+        fig.add_trace(go.Scatter(x=x, y=sf.iloc[:, 0].to_numpy(), mode="lines", line_shape="hv",
+                                 name=f"{stage} (n={len(sub)})"))
+        fig.add_trace(go.Scatter(x=np.concatenate([x, x[::-1]]),
+                                 y=np.concatenate([ci.iloc[:, 1].to_numpy(), ci.iloc[::-1, 0].to_numpy()]),
+                                 fill="toself", line={"width": 0}, opacity=0.15, showlegend=False, hoverinfo="skip",
+                                 line_shape="hv"))
+    if not fig.data:
+        return empty_figure(title, "fewer than two patients per stage")
+    fig.update_layout(title=title, xaxis={"title": "days from diagnosis"},
+                      yaxis={"title": "survival", "range": [0, 1.02]}, **LAYOUT)
+    return fig
+
+
+def exposure_summary(df: pd.DataFrame, fields: Sequence[str], *,
+                     title: str = "Exposures (share of answers)") -> go.Figure:
+    """Stacked horizontal bars: for each yes/no/unknown exposure field, the share of each answer."""
+    rows = []
+    for f in fields:
+        if f not in df.columns:
+            continue
+        counts = df[f].astype("string").fillna("(missing)").value_counts(normalize=True)
+        rows += [{"field": f, "answer": k, "share": v} for k, v in counts.items()]
+    if not rows:
+        return empty_figure(title)
+    d = pd.DataFrame(rows)
+    colors = {"yes": "#e45756", "no": "#54a24b", "unknown": "#bab0ac", "(missing)": "#eeeeee"}
+    fig = go.Figure()
+    for answer in [a for a in ["yes", "no", "unknown", "(missing)"] if a in set(d["answer"])] + sorted(
+            set(d["answer"]) - set(colors)):
+        sub = d[d["answer"] == answer]
+        fig.add_trace(go.Bar(y=sub["field"], x=sub["share"], name=str(answer), orientation="h",
+                             marker_color=colors.get(answer)))
+    fig.update_layout(title=title, barmode="stack", xaxis={"title": "share", "tickformat": ".0%"}, **LAYOUT)
+    return fig

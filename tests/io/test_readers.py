@@ -1,0 +1,98 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from curation.errors import SourceError
+from curation.io.readers import apply_mapping, detect_encoding, read_table
+
+TEXT = ("住院号,姓名,诊断日期\n00123,张三,2023年1月5日\n00124,李四\n\n00125,王五,2023/1/5\n"
+        "\"00126\",\"赵,六\",20230105\n")
+
+
+@pytest.mark.parametrize(("encoding", "expected"), [("utf-8", "utf-8"), ("utf-8-sig", "utf-8-sig"),
+                                                    ("gb18030", "gb18030"), ("gbk", "gb18030")])
+def test_encoding_detected(tmp_path: Path, encoding: str, expected: str) -> None:
+    p = tmp_path / "a.csv"
+    p.write_bytes(TEXT.encode(encoding))
+    assert detect_encoding(p) == expected
+    rt = read_table(p, format="csv")
+    assert list(rt.frame.columns) == ["住院号", "姓名", "诊断日期", "_line"]
+    assert rt.frame["住院号"].tolist() == ["00123", "00125", "00126"]  # leading zeros survive
+    assert rt.frame["姓名"].tolist()[-1] == "赵,六"
+
+
+def test_malformed_line_reported_with_its_line_number(tmp_path: Path) -> None:
+    p = tmp_path / "a.csv"
+    p.write_bytes(TEXT.encode("gb18030"))
+    rt = read_table(p, format="csv", encoding="gb18030")
+    assert [(b.line, b.expected, b.actual) for b in rt.bad_lines] == [(3, 3, 2)]
+    assert rt.frame["_line"].tolist() == [2, 5, 6]  # physical lines: the blank line 4 is counted
+
+
+def test_declared_wrong_encoding_names_the_fix(tmp_path: Path) -> None:
+    p = tmp_path / "a.csv"
+    p.write_bytes(TEXT.encode("gb18030"))
+    with pytest.raises(SourceError, match=r"a.csv: cannot decode as utf-8.*encoding:"):
+        read_table(p, format="csv", encoding="utf-8")
+
+
+def test_tsv_duplicate_headers_and_crlf(tmp_path: Path) -> None:
+    p = tmp_path / "a.tsv"
+    p.write_bytes(b"case_id\tsubmitter_id\tsubmitter_id\r\nx\tTCGA-1\tTCGA-1_demo\r\n")
+    rt = read_table(p, format="tsv")
+    assert list(rt.frame.columns) == ["case_id", "submitter_id", "submitter_id.1", "_line"]
+    assert rt.frame["submitter_id.1"].iloc[0] == "TCGA-1_demo"
+
+
+def test_excel_strings_dates_and_serials(tmp_path: Path) -> None:
+    import datetime as dt
+
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    ws.append(["MRN", "Diagnosis Date"])
+    ws.append(["00123", dt.datetime(2023, 1, 5)])
+    ws.append(["00124", 44931])
+    ws.append(["00125", None])
+    p = tmp_path / "b.xlsx"
+    wb.save(p)
+    rt = read_table(p, format="excel")
+    assert rt.frame["MRN"].tolist() == ["00123", "00124", "00125"]
+    assert rt.frame["Diagnosis Date"].tolist() == ["2023-01-05 00:00:00", "44931", ""]
+    assert rt.frame["_line"].tolist() == [2, 3, 4]
+
+
+def test_parquet_as_text(tmp_path: Path) -> None:
+    p = tmp_path / "c.parquet"
+    pd.DataFrame({"mrn": ["007"], "n": [3], "d": pd.to_datetime(["2023-01-05"])}).to_parquet(p)
+    rt = read_table(p, format="parquet")
+    assert rt.frame.iloc[0].tolist() == ["007", "3", "2023-01-05", 1]
+
+
+def test_unknown_format() -> None:
+    with pytest.raises(SourceError, match="unsupported tabular format 'json'"):
+        read_table("x.json", format="json")
+
+
+def test_mapping_values_and_missing_reasons() -> None:
+    df = pd.DataFrame({"住院号": ["1", "2", "3", "4"], "性别": ["男", "女", "不详", ""], "备注": ["a", "b", "c", "d"],
+                       "sex": ["x"] * 4, "ecog": ["[Not Available]", "1", "/", "2"], "_line": [2, 3, 4, 5]})
+    out, unmapped = apply_mapping(df, columns={"住院号": "admission_number", "性别": "sex"},
+                                  known={"admission_number", "sex", "ecog"},
+                                  values={"sex": {"男": "male", "女": "female"}},
+                                  missing={"不详": "unknown", "/": "not_applicable"})
+    assert unmapped == ["备注", "sex"]  # the mapped 性别 wins over a same-named column
+    assert out["sex"].tolist() == ["male", "female", "", ""]
+    assert out["sex__missing"].fillna("").tolist() == ["", "", "unknown", ""]
+    assert out["ecog__missing"].fillna("").tolist() == ["not_collected", "", "not_applicable", ""]
+    assert out["ecog"].tolist() == ["", "1", "", "2"]
+
+
+def test_bad_missing_reason_rejected() -> None:
+    df = pd.DataFrame({"a": ["x"], "_line": [2]})
+    with pytest.raises(SourceError, match="reason\\(s\\) later not one of"):
+        apply_mapping(df, columns={}, known={"a"}, missing={"?": "later"})
