@@ -80,6 +80,40 @@ def make_executor(kind: str = "local", *, jobs: int = 2, address: str | None = N
     return ProcessPoolExecutor(max_workers=max(1, jobs), mp_context=ctx)
 
 
+def _kernel_manager_class() -> type:
+    """A kernel manager that talks to its kernel over Unix sockets rather than localhost TCP.
+
+    Notebook outputs carry patient-level data; local IPC keeps them off the network stack (and
+    stops ipykernel's warning about unencrypted TCP on every notebook). TCP remains the fallback
+    on Windows and where the runtime folder's path is too long for a socket name.
+    """
+    import os
+    import uuid
+
+    from jupyter_client.manager import AsyncKernelManager
+    from jupyter_core.paths import jupyter_runtime_dir
+    from traitlets import default
+
+    use_ipc = os.name == "posix" and len(jupyter_runtime_dir()) < 60
+
+    class LocalKernelManager(AsyncKernelManager):
+        @default("transport")
+        def _transport_default(self) -> str:
+            return "ipc" if use_ipc else "tcp"
+
+        @default("ip")
+        def _ip_default(self) -> str:
+            if self.transport != "ipc":
+                return super()._ip_default()
+            # one socket prefix per kernel: the library default ("kernel-ipc" in the working
+            # folder) would be shared by kernels running at the same time
+            runtime = jupyter_runtime_dir()
+            os.makedirs(runtime, mode=0o700, exist_ok=True)
+            return os.path.join(runtime, f"kernel-{uuid.uuid4().hex[:16]}-ipc")
+
+    return LocalKernelManager
+
+
 def _is_import_cell(source: str) -> bool:
     lines = [ln.strip() for ln in source.splitlines() if ln.strip() and not ln.strip().startswith("#")]
     return bool(lines) and all(ln.startswith(("import ", "from ")) for ln in lines)
@@ -126,7 +160,7 @@ def run_notebook_job(job: NotebookJob) -> JobResult:
             str(job.notebook), str(job.output), parameters=dict(job.parameters),
             progress_bar=False, log_output=False, request_save_on_cell_execute=False,
             cwd=str(job.cwd) if job.cwd else None, execution_timeout=job.cell_timeout_s,
-            kernel_name=job.kernel_name,
+            kernel_name=job.kernel_name, kernel_manager_class=_kernel_manager_class(),
         )
     except PapermillExecutionError as exc:
         result.status, result.error_type = "error", exc.ename

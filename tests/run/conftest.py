@@ -31,13 +31,15 @@ def load(sources, *, ctx):
     df = pd.concat([pd.read_csv(f, dtype={"mrn": str}) for s in sources for f in s.files], ignore_index=True)
     data.identifiers |= set(df["mrn"])
     data.tables["raw"] = df
+    data.objects["leak"] = any(s.config.options.get("leak") for s in sources)
     return data
 
 
 def standardize(data, *, ctx):
     df = data.tables.pop("raw")
     df["patient"] = [ctx.keyring.patient(m, site="A") for m in df["mrn"]]
-    data.tables[NAME] = df.drop(columns=["mrn"])
+    # options: {leak: true} plants an identifier in the output, for the leak-scan test
+    data.tables[NAME] = df if data.objects.get("leak") else df.drop(columns=["mrn"])
     data.ledger.record("load", n_in=len(df), n_accepted=len(df))
     data.standardized = True
     return data
@@ -66,12 +68,8 @@ MRNS = ["00012345", "00023456", "00034567", "00045678", "00056789", "00067890"]
 
 
 def _notebook(name: str, modules: Path, *, raises: bool = False) -> nbformat.NotebookNode:
-    setup = textwrap.dedent(f"""\
-        import sys
-        sys.path.insert(0, {str(modules)!r})
-        from curation.modalities import registry
-        registry._targets = lambda: {{"fake": "fakemod_a", "boom": "fakemod_b"}}
-        registry.get.cache_clear()""")
+    # the kernel finds the fake modalities through their entry points, as it would a plug-in
+    setup = f"import sys\nsys.path.insert(0, {str(modules)!r})"
     cells = [
         new_code_cell('cohort: str = ""\nout: str = ""', metadata={"tags": ["parameters"]}),
         new_markdown_cell(f"# {name}"),
@@ -90,12 +88,18 @@ def _notebook(name: str, modules: Path, *, raises: bool = False) -> nbformat.Not
     return nb
 
 
-def make_fake_cohort(root: Path, *, negative: bool = True, boom: bool = True) -> Path:
+def make_fake_cohort(root: Path, *, negative: bool = True, boom: bool = True, leak: bool = False) -> Path:
     """Write modules, notebooks, raw data, key and cohort.yaml under ``root``; return cohort.yaml."""
     modules = root / "modules"
     modules.mkdir(parents=True, exist_ok=True)
     (modules / "fakemod_a.py").write_text(f"NAME = 'fake'\n{FAKE_MODULE}", encoding="utf-8")
     (modules / "fakemod_b.py").write_text(f"NAME = 'boom'\n{FAKE_MODULE}", encoding="utf-8")
+    # a plug-in distribution, so worker processes and kernels find the fakes through entry points
+    dist = modules / "curation_fakes-0.1.dist-info"
+    dist.mkdir(exist_ok=True)
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: curation-fakes\nVersion: 0.1\n", encoding="utf-8")
+    (dist / "entry_points.txt").write_text(
+        "[curation.modalities]\n" + "".join(f"{k} = {v}\n" for k, v in FAKES.items()), encoding="utf-8")
     nbs = root / "notebooks"
     nbs.mkdir(exist_ok=True)
     nbformat.write(_notebook("fake", modules), nbs / "fake.ipynb")
@@ -107,7 +111,8 @@ def make_fake_cohort(root: Path, *, negative: bool = True, boom: bool = True) ->
                                   encoding="utf-8")
     (root / "cohort" / "keys").mkdir(exist_ok=True)
     (root / "cohort" / "keys" / "test.key").write_text("ab" * 32, encoding="utf-8")
-    sources = "  fake:\n    - {path: raw/fake.csv, format: csv, site: A}\n"
+    options = ", options: {leak: true}" if leak else ""
+    sources = f"  fake:\n    - {{path: raw/fake.csv, format: csv, site: A{options}}}\n"
     if boom:
         sources += "  boom:\n    - {path: raw/fake.csv, format: csv, site: A}\n"
     cohort = root / "cohort" / "cohort.yaml"

@@ -92,6 +92,32 @@ def test_timings_are_recorded(fake_run: tuple) -> None:
     assert fake.import_s is not None
 
 
+def test_leak_scan_ran_clean(fake_run: tuple) -> None:
+    outcome, _ = fake_run
+    pytest.importorskip("curation.deid.scan")
+    record = json.loads(outcome.run_json.read_text(encoding="utf-8"))
+    assert record["leak_scan"] == f"clean ({len(MRNS)} identifier values searched)"
+    assert outcome.leaks == []
+
+
+def test_a_leak_exits_1_and_names_file_and_field_not_the_value(tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("curation.deid.scan")
+    from curation.run import run_cohort
+
+    cohort = make_fake_cohort(tmp_path, negative=False, boom=False, leak=True)
+    register_fakes(monkeypatch, tmp_path / "modules")
+    lines: list[str] = []
+    outcome = run_cohort(cohort, jobs=1, notebooks=tmp_path / "notebooks", progress=lines.append)
+    assert outcome.statuses == {"fake": "pass"}
+    assert outcome.exit_code == 1
+    leak_lines = [ln for ln in lines if "LEAK" in ln]
+    assert any("data/fake/fake.parquet" in ln and "mrn" in ln for ln in leak_lines), leak_lines
+    assert not [m for m in MRNS for ln in lines if m in ln]
+    assert json.loads(outcome.run_json.read_text(encoding="utf-8"))["exit_code"] == 1
+    assert "leak finding(s)" in lines[-1]
+
+
 def test_only_unknown_modality_is_a_config_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from curation.run import run_cohort
 
