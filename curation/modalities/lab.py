@@ -1,0 +1,463 @@
+"""Laboratory modality: serum tumor markers from the LIS (long format, one row per result).
+
+Built on the shared tabular pipeline (:mod:`curation.modalities._tabular`): the same readers,
+column / value / null mapping, pseudonyms and date shifting as the clinical tables. On top of it,
+the lab step types each result:
+
+- analyte names normalized through the synonyms in ``dictionary/lab_units.yaml`` (癌胚抗原 -> CEA);
+- the reported text split into a number and a censoring flag (``<0.5`` -> 0.5, ``below_limit``);
+- the unit converted to the analyte's canonical UCUM unit with pint (ug/L -> ng/mL); a unit of
+  another dimension is never converted and fails ``lab.conformance.unit``;
+- the reference range text (``0-5``, ``<3.3``, ``0～5.0``) parsed into low / high, converted too;
+- an abnormal flag (low / normal / high) against that range (the default range when none is given).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from .. import dictionary
+from ..quality import CheckResult, Dimension, Threshold, make_result, run_checks
+from ..quality import checks as qc
+from . import _tabular as tab
+from .base import ModalityData, ModalitySpec
+
+if TYPE_CHECKING:
+    import plotly.graph_objects as go
+
+    from .base import Context, Source
+
+SPEC = ModalitySpec(name="lab", label="Laboratory", formats=("csv", "tsv", "excel", "parquet"),
+                    notebook="lab.ipynb", dictionary="lab", order=40,
+                    description="LIS exports: serum tumor markers (CEA, CYFRA21-1, NSE, ProGRP, SCC, CA125)")
+
+NAME = "lab"
+TABLE = "results"
+PATIENT = tab.PATIENT
+ROW = tab.ROW
+REPORT_DELAY_DAYS = 7  # a tumor-marker result reported over a week after collection is late
+_UNIT_RULE = "_unit_rule"  # in-memory column: why the unit does not fit the analyte (never written)
+_VALUE_BAD = "_value_bad"
+
+
+# ------------------------------------------------------------------------------ unit table
+@dataclass(frozen=True)
+class Analyte:
+    """One marker of lab_units.yaml; every number in its canonical ``unit``."""
+
+    name: str
+    unit: str
+    synonyms: tuple[str, ...]
+    reference: tuple[float | None, float | None]
+    detection_limit: float | None
+    plausible: tuple[float | None, float | None]
+
+
+@dataclass(frozen=True)
+class UnitTable:
+    analytes: dict[str, Analyte]
+    aliases: dict[str, str]
+    magnitude_factor: float
+
+    def synonym_map(self) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for a in self.analytes.values():
+            for s in (a.name, *a.synonyms):
+                out[_key(s)] = a.name
+        return out
+
+
+def _key(text: str) -> str:
+    """Matching key of an analyte name: NFKC (full-width brackets), case and spaces folded."""
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", str(text))).casefold()
+
+
+@cache
+def units() -> UnitTable:
+    """The shipped analyte / unit table (``dictionary/lab_units.yaml``)."""
+    text = resources.files(dictionary.__name__).joinpath("lab_units.yaml").read_text(encoding="utf-8")
+    doc = yaml.safe_load(text)
+
+    def pair(v: Any) -> tuple[float | None, float | None]:
+        lo, hi = (v or [None, None])
+        return (None if lo is None else float(lo), None if hi is None else float(hi))
+
+    analytes = {
+        name: Analyte(name=name, unit=str(a["unit"]), synonyms=tuple(str(s) for s in a.get("synonyms", ())),
+                      reference=pair(a.get("reference")),
+                      detection_limit=None if a.get("detection_limit") is None else float(a["detection_limit"]),
+                      plausible=pair(a.get("plausible")))
+        for name, a in doc["analytes"].items()
+    }
+    return UnitTable(analytes, {str(k): str(v) for k, v in (doc.get("aliases") or {}).items()},
+                     float(doc.get("magnitude_factor", 1000)))
+
+
+@cache
+def _registry() -> Any:
+    import pint
+
+    return pint.UnitRegistry()
+
+
+@cache
+def unit_factor(unit: str, canonical: str) -> float | None:
+    """Factor that converts a value in ``unit`` to ``canonical``; None when pint cannot parse the
+    unit or it measures something else (mmol/L is not a mass concentration)."""
+    import pint
+
+    text = unicodedata.normalize("NFKC", unit).strip()
+    text = units().aliases.get(text, units().aliases.get(unit.strip(), text))
+    if not text:
+        return None
+    try:
+        q = _registry().Quantity(1.0, text).to(canonical)
+    except (pint.errors.PintError, AttributeError, TypeError, ValueError, AssertionError):
+        return None
+    factor = float(q.magnitude)
+    return float(f"{factor:.12g}")  # 0.9999999999999999 -> 1.0
+
+
+# ------------------------------------------------------------------------------ parsing
+_VALUE = re.compile(r"^(?P<op><=|>=|<|>|≤|≥)?\s*(?P<num>[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)$")
+_RANGE = re.compile(r"^(?P<lo>[-+]?\d*\.?\d+)\s*(?:-|~|～|—|–|至|to)\s*(?P<hi>[-+]?\d*\.?\d+)$")
+_UPPER = re.compile(r"^(?:<=|<|≤)\s*(?P<hi>\d*\.?\d+)$|^(?P<hi2>\d*\.?\d+)\s*以下$")
+_LOWER = re.compile(r"^(?:>=|>|≥)\s*(?P<lo>\d*\.?\d+)$|^(?P<lo2>\d*\.?\d+)\s*以上$")
+
+
+def parse_value(s: pd.Series) -> pd.DataFrame:
+    """Reported result text -> ``number``, ``censored`` (none / below_limit / above_limit), ``bad``.
+
+    ``<0.5`` gives 0.5 below_limit; ``>1000`` gives 1000 above_limit; text that is neither a number
+    nor a censored number (``溶血``, ``see note``) gives NaN and ``bad`` True.
+    """
+    text = s.astype("string").fillna("").map(lambda v: unicodedata.normalize("NFKC", v).strip().replace(",", ""))
+    parts = text.str.extract(_VALUE)
+    num = pd.to_numeric(parts["num"], errors="coerce")
+    op = parts["op"].fillna("")
+    censored = np.select([op.isin(["<", "<=", "≤"]), op.isin([">", ">=", "≥"])], ["below_limit", "above_limit"],
+                         default="none")
+    present = text != ""
+    return pd.DataFrame({"number": num.astype("float64"),
+                         "censored": pd.Series(censored, index=s.index).where(num.notna()).astype("string"),
+                         "bad": (present & num.isna()).astype(bool)}, index=s.index)
+
+
+def parse_reference(s: pd.Series) -> pd.DataFrame:
+    """Reference range text -> ``low`` / ``high`` (NaN where the text gives no bound)."""
+    text = s.astype("string").fillna("").map(lambda v: unicodedata.normalize("NFKC", v).strip())
+    # a unit after the numbers (0-5 ng/mL) is the row's unit already: drop it
+    text = text.str.replace(r"\s*[A-Za-zμµ/%]+[A-Za-zμµ/%\d]*$", "", regex=True)
+    rng = text.str.extract(_RANGE)
+    up = text.str.extract(_UPPER)
+    lowm = text.str.extract(_LOWER)
+    def num(*cols: pd.Series) -> pd.Series:
+        out = pd.Series(np.nan, index=s.index, dtype="float64")
+        for c in cols:
+            out = out.where(out.notna(), pd.to_numeric(c, errors="coerce").astype("float64"))
+        return out
+
+    low = num(rng["lo"], lowm["lo"], lowm["lo2"])
+    high = num(rng["hi"], up["hi"], up["hi2"])
+    return pd.DataFrame({"low": low.astype("float64"), "high": high.astype("float64")}, index=s.index)
+
+
+def normalize_analyte(s: pd.Series) -> pd.Series:
+    """Source analyte names -> standard names (CEA ...); unknown names are kept as written."""
+    syn = units().synonym_map()
+    text = s.astype("string")
+    mapped = text.map(lambda v: syn.get(_key(v)) if isinstance(v, str) else None)
+    return mapped.fillna(text).astype("string")
+
+
+def type_results(df: pd.DataFrame) -> pd.DataFrame:
+    """Add value_num, censored, unit_std, ref_low, ref_high, abnormal (canonical units) to a results frame.
+
+    Pure: returns a new frame. Rows whose unit cannot be converted keep ``value_num`` missing and
+    carry the reason in ``_unit_rule`` (read by :func:`unit_check`).
+    """
+    table = units()
+    out = df.copy()
+    out["analyte"] = normalize_analyte(out["analyte"]) if "analyte" in out else pd.Series(pd.NA, index=out.index,
+                                                                                          dtype="string")
+    val = parse_value(out["value"] if "value" in out else pd.Series("", index=out.index))
+    unit = (out["unit"] if "unit" in out else pd.Series("", index=out.index)).astype("string").fillna("").str.strip()
+    canon = out["analyte"].map(lambda a: table.analytes[a].unit if a in table.analytes else None)
+    factors, rules = [], []
+    for a, u, c in zip(out["analyte"], unit, canon, strict=True):
+        if c is None:
+            factors.append(np.nan)
+            rules.append("")  # an unknown analyte is a conformance.allowed_values failure, not a unit one
+            continue
+        if not u:
+            factors.append(np.nan)
+            rules.append("")  # missing unit: completeness's business
+            continue
+        f = unit_factor(u, c)
+        factors.append(np.nan if f is None else f)
+        rules.append("" if f is not None else f"unit {u} is not a unit of {a} (expected {c} or a convertible unit)")
+    factor = pd.Series(factors, index=out.index, dtype="float64")
+    out["value_num"] = val["number"] * factor
+    out["censored"] = val["censored"]
+    out["unit_std"] = canon.astype("string")
+    ref = parse_reference(out["reference_range"] if "reference_range" in out else pd.Series("", index=out.index))
+    default_lo = out["analyte"].map(lambda a: table.analytes[a].reference[0] if a in table.analytes else None)
+    default_hi = out["analyte"].map(lambda a: table.analytes[a].reference[1] if a in table.analytes else None)
+    given = ref["low"].notna() | ref["high"].notna()
+    out["ref_low"] = (ref["low"] * factor).where(given, pd.to_numeric(default_lo, errors="coerce")).astype("float64")
+    out["ref_high"] = (ref["high"] * factor).where(given, pd.to_numeric(default_hi, errors="coerce")).astype("float64")
+    out["abnormal"] = _abnormal(out["value_num"], out["censored"], out["ref_low"], out["ref_high"])
+    out[_UNIT_RULE] = pd.Series(rules, index=out.index, dtype="string")
+    out[_VALUE_BAD] = val["bad"].to_numpy()
+    mag = _magnitude_rules(out, table)
+    out[_UNIT_RULE] = out[_UNIT_RULE].where(out[_UNIT_RULE] != "", mag)
+    return out
+
+
+def _abnormal(v: pd.Series, cens: pd.Series, lo: pd.Series, hi: pd.Series) -> pd.Series:
+    c = cens.fillna("none")
+    high = (c.isin(["none", "above_limit"]) & hi.notna() & (v > hi)) | ((c == "above_limit") & (v >= hi))
+    low = (c.isin(["none", "below_limit"]) & lo.notna() & (v < lo)) | ((c == "below_limit") & (v <= lo))
+    normal = (c == "none") & ~high & ~low & (hi.notna() | lo.notna())
+    normal |= (c == "below_limit") & hi.notna() & (v <= hi) & ~low
+    out = pd.Series(pd.NA, index=v.index, dtype="string")
+    out[normal.fillna(False).astype(bool)] = "normal"
+    out[low.fillna(False).astype(bool)] = "low"
+    out[high.fillna(False).astype(bool)] = "high"
+    return out.where(v.notna())
+
+
+def _magnitude_rules(df: pd.DataFrame, table: UnitTable) -> pd.Series:
+    """A result whose magnitude says the unit is wrong: above the plausible range but inside it once
+    divided by the magnitude factor, or uncensored and more than sqrt(factor) times below the
+    detection limit (pg/mL written as ng/mL and back)."""
+    f = table.magnitude_factor
+    rules = pd.Series("", index=df.index, dtype="string")
+    for name, a in table.analytes.items():
+        sel = (df["analyte"] == name).fillna(False) & df["value_num"].notna() & (df["censored"] == "none").fillna(False)
+        if not sel.any():
+            continue
+        v = df.loc[sel, "value_num"]
+        hi = a.plausible[1]
+        too_big = (v > hi) & (v / f <= hi) if hi is not None else pd.Series(False, index=v.index)
+        # an uncensored result far under the detection limit (the lab would have written <LOD)
+        too_small = ((v > 0) & (v < a.detection_limit / math.sqrt(f)) if a.detection_limit
+                     else pd.Series(False, index=v.index))
+        rules[too_big[too_big].index] = (f"{name} {f:g}x above its plausible range: the unit is probably wrong "
+                                         f"(expected {a.unit})")
+        rules[too_small[too_small].index] = (f"{name} far below its detection limit: the unit is probably wrong "
+                                             f"(expected {a.unit})")
+    return rules
+
+
+# ------------------------------------------------------------------------------ steps
+def load(sources: list[Source], *, ctx: Context) -> ModalityData:
+    data = tab.load(NAME, sources, ctx=ctx)
+    # a LIS export is long (one row per result) and feeds one table: mark it so, or the shared
+    # pipeline would treat it as a wide export and fold a result sent twice into one row
+    for df in data.objects.get("raw", []):
+        df[tab.TABLE] = TABLE
+    return data
+
+
+def _derive(tables: dict[str, pd.DataFrame], data: ModalityData, ctx: Context) -> None:
+    tables[TABLE] = type_results(tables[TABLE])
+
+
+def standardize(data: ModalityData, *, ctx: Context) -> ModalityData:
+    return tab.standardize(data, ctx=ctx, derive=_derive)
+
+
+# ------------------------------------------------------------------------------ checks
+def completeness_checks(df: pd.DataFrame) -> list[CheckResult]:
+    out: list[CheckResult] = []
+    for f in dictionary.fields(NAME, TABLE):
+        if f.phi == "direct" or f.derived or f.required == "optional":
+            continue
+        out += qc.check_completeness(df, f.name, check_id=f"{NAME}.completeness.{f.name}", modality=NAME,
+                                     required=f.required)
+    return out
+
+
+def unit_check(df: pd.DataFrame) -> CheckResult:
+    """Units that are not units of the analyte, and results whose magnitude says the unit is wrong."""
+    check_id = f"{NAME}.conformance.unit"
+    rule = df[_UNIT_RULE].fillna("") if _UNIT_RULE in df else pd.Series("", index=df.index)
+    checked = (df["unit"].astype("string").fillna("").str.strip() != "") if "unit" in df else rule == "x"
+    bad = (rule != "").astype(bool)
+    failures = qc._fail(check_id, NAME, df, bad, "unit", rule[bad].tolist())
+    return make_result(check_id, NAME, Dimension.CONFORMANCE, n_checked=int(checked.sum()), failures=failures,
+                       message=f"{int(bad.sum())} of {int(checked.sum())} results in a unit that does not fit "
+                               "the analyte (or a magnitude that says so)")
+
+
+def value_check(df: pd.DataFrame) -> CheckResult:
+    check_id = f"{NAME}.conformance.value"
+    bad = df[_VALUE_BAD].astype(bool) if _VALUE_BAD in df else pd.Series(False, index=df.index)
+    present = (df["value"].astype("string").fillna("").str.strip() != "") if "value" in df else bad
+    failures = qc._fail(check_id, NAME, df, bad, "value", "not a number or a censored number (<x, >x)")
+    return make_result(check_id, NAME, Dimension.CONFORMANCE, n_checked=int(present.sum()), failures=failures)
+
+
+def range_check(df: pd.DataFrame) -> CheckResult:
+    """Results outside their analyte's plausible range (canonical unit)."""
+    check_id = f"{NAME}.plausibility.range"
+    frames, n = [], 0
+    for name, a in units().analytes.items():
+        sub = df[(df["analyte"] == name).fillna(False)] if "analyte" in df else df.iloc[:0]
+        if not len(sub):
+            continue
+        r = qc.check_range(sub, {"value_num": a.plausible}, check_id=check_id, modality=NAME)
+        n += r.n_checked
+        if len(r.failures):
+            frames.append(r.failures.assign(rule=f"{name} outside its plausible range "
+                                                 f"{_fmt(a.plausible[0])}–{_fmt(a.plausible[1])} {a.unit}"))
+    return make_result(check_id, NAME, Dimension.ACCURACY, n_checked=n,
+                       failures=pd.concat(frames, ignore_index=True) if frames else None)
+
+
+def _fmt(v: float | None) -> str:
+    return "" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:g}"
+
+
+def checks(data: ModalityData, *, ctx: Context) -> list[CheckResult]:
+    df = data.tables[TABLE]
+    delay = float(ctx.decisions.get(f"{NAME}.timeliness.report_delay_days", REPORT_DELAY_DAYS))
+    allowed = {f.name: f.allowed for f in dictionary.fields(NAME, TABLE) if f.allowed and not f.derived}
+    specs = [
+        (f"{NAME}.completeness", Dimension.COMPLETENESS, lambda: completeness_checks(df)),
+        (f"{NAME}.conformance.allowed_values", Dimension.CONFORMANCE,
+         lambda: qc.check_allowed(df, allowed, check_id=f"{NAME}.conformance.allowed_values", modality=NAME)),
+        (f"{NAME}.conformance.unit", Dimension.CONFORMANCE, lambda: unit_check(df)),
+        (f"{NAME}.conformance.value", Dimension.CONFORMANCE, lambda: value_check(df)),
+        (f"{NAME}.plausibility.range", Dimension.ACCURACY, lambda: range_check(df)),
+        (f"{NAME}.consistency.report_after_collection", Dimension.CONSISTENCY,
+         lambda: qc.check_date_order(df, [("collected_date", "report_date", "report_date")],
+                                     check_id=f"{NAME}.consistency.report_after_collection", modality=NAME)),
+        (f"{NAME}.uniqueness.result", Dimension.UNIQUENESS,
+         lambda: qc.check_unique(df, [PATIENT, "analyte", "collected_date"], check_id=f"{NAME}.uniqueness.result",
+                                 modality=NAME, field="value")),
+        (f"{NAME}.timeliness.report_delay", Dimension.TIMELINESS,
+         lambda: qc.check_timeliness(df, "report_date", "collected_date", max_days=delay,
+                                     check_id=f"{NAME}.timeliness.report_delay", modality=NAME,
+                                     threshold=Threshold(0.0, 0.05))),
+    ]
+    return run_checks(specs, NAME, thresholds=ctx.thresholds)
+
+
+# ------------------------------------------------------------------------------ figures
+def trajectories_frame(df: pd.DataFrame, *, n: int = 12) -> pd.DataFrame:
+    """Results of ``n`` patients (the first pseudonyms in sort order, so the pick is stable and
+    carries no meaning) with days since each patient's first result."""
+    if not len(df) or "collected_date" not in df:
+        return pd.DataFrame(columns=[PATIENT, "analyte", "days", "value_num", "censored"])
+    ok = df[df["value_num"].notna() & df["collected_date"].notna()]
+    pick = sorted(ok[PATIENT].dropna().unique())[:n]
+    sub = ok[ok[PATIENT].isin(pick)].copy()
+    first = sub.groupby(PATIENT)["collected_date"].transform("min")
+    sub["days"] = (sub["collected_date"] - first) / pd.Timedelta(days=1)
+    return sub[[PATIENT, "analyte", "days", "value_num", "censored"]].sort_values([PATIENT, "analyte", "days"])
+
+
+def plot_trajectories(traj: pd.DataFrame, *, title: str = "Tumor marker trajectories (sample of patients)"
+                      ) -> go.Figure:
+    """One panel per analyte, one line per patient, log scale, the default upper reference limit dashed."""
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    from ..report.figures import empty_figure
+
+    if traj.empty:
+        return empty_figure(title)
+    table = units()
+    names = [a for a in table.analytes if a in set(traj["analyte"])]
+    cols = min(3, len(names))
+    rows = math.ceil(len(names) / cols)
+    fig = make_subplots(rows=rows, cols=cols, subplot_titles=[f"{a} ({table.analytes[a].unit})" for a in names])
+    palette = ["#4c78a8", "#f58518", "#54a24b", "#e45756", "#72b7b2", "#b279a2", "#ff9da6", "#9d755d",
+               "#bab0ac", "#eeca3b", "#1f77b4", "#2ca02c"]
+    colors = {p: palette[i % len(palette)] for i, p in enumerate(sorted(traj[PATIENT].unique()))}
+    for i, a in enumerate(names):
+        r, c = i // cols + 1, i % cols + 1
+        sub = traj[traj["analyte"] == a]
+        for p, g in sub.groupby(PATIENT):
+            fig.add_trace(go.Scatter(x=g["days"], y=g["value_num"], mode="lines+markers", name=str(p),
+                                     legendgroup=str(p), showlegend=i == 0, line={"color": colors[p]},
+                                     marker={"symbol": ["triangle-down" if x == "below_limit" else
+                                                        "triangle-up" if x == "above_limit" else "circle"
+                                                        for x in g["censored"].fillna("none")]},
+                                     hovertemplate=f"{p}<br>day %{{x:.0f}}: %{{y:.3g}}<extra>{a}</extra>"),
+                          row=r, col=c)
+        hi = table.analytes[a].reference[1]
+        if hi is not None:
+            fig.add_hline(y=hi, line_dash="dash", line_color="#888", row=r, col=c)
+        fig.update_yaxes(type="log", row=r, col=c)
+        fig.update_xaxes(title_text="days since first result", row=r, col=c)
+    fig.update_layout(title=title, height=320 * rows, template="plotly_white",
+                      legend={"title": "patient"}, margin={"l": 60, "r": 20, "t": 70, "b": 50})
+    return fig
+
+
+def plot_distributions(df: pd.DataFrame, *, title: str = "Result distributions with the reference range"
+                       ) -> go.Figure:
+    """Histogram of log10 results per analyte; the default reference range shaded green, values
+    outside the plausible range marked in red below the axis."""
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    from ..report.figures import empty_figure
+
+    ok = df[df["value_num"].notna() & (df["value_num"] > 0)] if len(df) else df
+    table = units()
+    names = [a for a in table.analytes if len(ok) and a in set(ok["analyte"])]
+    if not names:
+        return empty_figure(title)
+    cols = min(3, len(names))
+    rows = math.ceil(len(names) / cols)
+    fig = make_subplots(rows=rows, cols=cols,
+                        subplot_titles=[f"{a} (log10 {table.analytes[a].unit})" for a in names])
+    for i, a in enumerate(names):
+        r, c = i // cols + 1, i % cols + 1
+        v = np.log10(ok.loc[ok["analyte"] == a, "value_num"].astype(float))
+        fig.add_trace(go.Histogram(x=v, nbinsx=30, marker_color="#4c78a8", showlegend=False, name=a), row=r, col=c)
+        lo, hi = table.analytes[a].reference
+        lo_x = math.log10(lo) if lo else float(v.min())
+        if hi:
+            fig.add_vrect(x0=min(lo_x, math.log10(hi)), x1=math.log10(hi), fillcolor="#54a24b", opacity=0.15,
+                          line_width=0, row=r, col=c)
+            fig.add_vline(x=math.log10(hi), line_dash="dash", line_color="#54a24b", row=r, col=c)
+        fig.update_xaxes(title_text=f"log10 {table.analytes[a].unit}", row=r, col=c)
+    fig.update_layout(title=title, height=300 * rows, template="plotly_white",
+                      margin={"l": 60, "r": 20, "t": 70, "b": 50})
+    return fig
+
+
+def figures(data: ModalityData, results: list[CheckResult], *, ctx: Context) -> dict[str, go.Figure]:
+    from ..report import figures as fig
+
+    df = data.tables[TABLE]
+    names = [f.name for f in dictionary.fields(NAME, TABLE) if f.phi != "direct" and not f.derived]
+    return {
+        "Completeness by field and site": fig.completeness_heatmap(qc.completeness_table(df, names, table=TABLE)),
+        "Marker trajectories": plot_trajectories(trajectories_frame(df)),
+        "Result distributions": plot_distributions(df),
+        "Abnormal results by analyte": fig.category_bars(
+            df["analyte"].astype("string") + " " + df["abnormal"].astype("string").fillna("unknown")
+            if len(df) else pd.Series(dtype="string"), title="Results by analyte and flag"),
+    }
+
+
+# ------------------------------------------------------------------------------ write
+def write(data: ModalityData, *, ctx: Context) -> list[Path]:
+    return tab.write(data, ctx=ctx)

@@ -1,0 +1,182 @@
+"""Lab modality: LIS long-format tumor markers, typed, converted, checked; a tiny hand-made cohort."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+import curation as cu
+from curation.deid.keys import Keyring
+from curation.modalities import lab
+
+KEY = "cd" * 32
+KEYRING = Keyring(KEY.encode())
+
+A_HEAD = "住院号,检验项目,结果,单位,参考范围,采集时间,报告时间"
+A_ROWS = [
+    "00100,癌胚抗原(CEA),3.95,ng/mL,0-5,2023-05-14 10:18,2023-05-15 04:18",
+    "00100,癌胚抗原(CEA),12.4,ng/mL,0-5,2023-08-24 09:56,2023-08-25 14:56",
+    "00100,CYFRA 21-1,<0.1,ng/mL,0-3.3,2023-05-14 10:18,2023-05-14 18:00",
+    "00101,癌胚抗原(CEA),4.2,mmol/L,0-5,2023-06-01 08:00,2023-06-01 12:00",        # unit_error
+    "00102,癌胚抗原(CEA),2.1,ng/mL,0-5,2023-06-02 08:00,2023-06-02 12:00",         # duplicate_result
+    "00102,癌胚抗原(CEA),2.1,ng/mL,0-5,2023-06-02 08:00,2023-06-02 12:00",
+    "00103,ProGRP,0.04,pg/mL,<65,2023-06-03 08:00,2023-06-03 12:00",               # magnitude: ng/mL in pg/mL
+    "00104,癌胚抗原(CEA),1.0,ng/mL,0-5,2023-06-10 08:00,2023-06-01 12:00",         # report before collection
+    "00105,癌胚抗原(CEA),1.0,ng/mL,0-5,2023-06-01 08:00,2023-07-15 12:00",         # late report
+    "00106,AFP,3.0,ng/mL,0-7,2023-06-01 08:00,2023-06-01 12:00",                   # not a lung marker
+    "00107,癌胚抗原(CEA),溶血,ng/mL,0-5,2023-06-01 08:00,2023-06-01 12:00",        # not a number
+    "00108,癌胚抗原(CEA),250000,ng/mL,0-5,2023-06-01 08:00,2023-06-01 12:00",      # implausible (pg/mL?)
+    "00109,癌胚抗原(CEA),1.0,ng/mL,0-5,05/06/2023,2023-06-01 12:00",               # unparseable date
+    "00110,癌胚抗原(CEA),1.0,ng/mL,0-5,2023-06-01,2023-06-01,extra",               # malformed line
+]
+C_HEAD = "住院号码,项目名称,检测结果,结果单位,参考值,采样时间,审核时间"
+C_ROWS = [
+    "ZY300,癌胚抗原,0.7,μg/L,0～5.0,2018/12/20 7:01,2018/12/20 11:01",
+    "ZY300,癌胚抗原,<0.5,μg/L,0～5.0,2019/3/15 9:19,2019/3/16 9:19",
+    "ZY300,CA125,>1000,U/mL,0～35.0,2019/3/15 9:19,2019/3/16 9:19",
+    "ZY300,ProGRP,0.07,ng/mL,0～65,2019/3/15 9:19,2019/3/16 9:19",
+]
+DEFECTS = {  # (mrn, site) -> expected check id
+    ("00101", "A"): "lab.conformance.unit",
+    ("00102", "A"): "lab.uniqueness.result",
+    ("00103", "A"): "lab.conformance.unit",
+    ("00104", "A"): "lab.consistency.report_after_collection",
+    ("00105", "A"): "lab.timeliness.report_delay",
+    ("00106", "A"): "lab.conformance.allowed_values",
+    ("00107", "A"): "lab.conformance.value",
+    ("00108", "A"): "lab.plausibility.range",
+}
+
+
+def make_cohort(root: Path) -> Path:
+    (root / "raw").mkdir(parents=True)
+    (root / "raw" / "lis_a.csv").write_text("\n".join([A_HEAD, *A_ROWS]) + "\n", encoding="utf-8")
+    (root / "raw" / "lis_c.csv").write_bytes(("\n".join([C_HEAD, *C_ROWS]) + "\n").encode("gb18030"))
+    (root / "key").write_text(KEY, encoding="ascii")
+    cols_a = dict(zip(A_HEAD.split(","), ["admission_number", "analyte", "value", "unit", "reference_range",
+                                          "collected_date", "report_date"], strict=True))
+    cols_c = dict(zip(C_HEAD.split(","), cols_a.values(), strict=True))
+    doc = {"cohort": {"name": "tiny-lab"}, "sites": [{"id": "A"}, {"id": "C"}],
+           "sources": {"lab": [{"site": "A", "path": "raw/lis_a.csv", "format": "csv", "columns": cols_a},
+                               {"site": "C", "path": "raw/lis_c.csv", "format": "csv", "encoding": "gb18030",
+                                "columns": cols_c}]},
+           "secret": {"file": "key"}, "output": "out"}
+    path = root / "cohort.yaml"
+    path.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> cu.modalities.Curated:
+    return cu.curate("lab", make_cohort(tmp_path_factory.mktemp("lab")))
+
+
+# ------------------------------------------------------------------------------ pure parts
+def test_values_split_into_number_and_censoring() -> None:
+    v = lab.parse_value(pd.Series(["3.95", "<0.5", ">1000", "＜0.1", "≤2", "1,200", "溶血", ""]))
+    assert v["number"].tolist()[:6] == [3.95, 0.5, 1000.0, 0.1, 2.0, 1200.0]
+    assert v["censored"].tolist()[:6] == ["none", "below_limit", "above_limit", "below_limit", "below_limit", "none"]
+    assert v["bad"].tolist() == [False] * 6 + [True, False]
+
+
+def test_reference_ranges_parse_every_house_style() -> None:
+    r = lab.parse_reference(pd.Series(["0-5", "<3.3", "0～5.0", "0.0-16.3 ng/mL", "≤35", ">2", "5以下", "阴性", ""]))
+    assert r["high"].tolist()[:5] == [5.0, 3.3, 5.0, 16.3, 35.0]
+    assert r["low"].tolist()[0] == 0.0 and r["low"].tolist()[5] == 2.0 and r["high"].tolist()[6] == 5.0
+    assert r.iloc[7:].isna().all().all()
+
+
+def test_units_convert_with_pint_and_other_dimensions_do_not() -> None:
+    assert lab.unit_factor("μg/L", "ng/mL") == 1.0
+    assert lab.unit_factor("ng/ml", "pg/mL") == 1000.0
+    assert lab.unit_factor("kU/L", "U/mL") == 1.0
+    assert lab.unit_factor("IU/mL", "U/mL") == 1.0  # alias from lab_units.yaml
+    assert lab.unit_factor("mmol/L", "ng/mL") is None
+    assert lab.unit_factor("banana", "ng/mL") is None
+
+
+def test_analyte_synonyms_map_to_standard_names() -> None:
+    s = lab.normalize_analyte(pd.Series(["癌胚抗原", "癌胚抗原（CEA）", "cyfra 21-1", "SCC-Ag", "CA-125", "AFP"]))
+    assert s.tolist() == ["CEA", "CEA", "CYFRA21-1", "SCC", "CA125", "AFP"]
+
+
+# ------------------------------------------------------------------------------ end to end
+@pytest.mark.parametrize(("mrn", "site"), sorted(DEFECTS))
+def test_each_planted_defect_is_caught_by_name(run: cu.modalities.Curated, mrn: str, site: str) -> None:
+    f = run.failures
+    hit = f[(f["check_id"] == DEFECTS[(mrn, site)]) & (f["pseudonym"] == KEYRING.patient(mrn, site=site))]
+    assert len(hit), f"{mrn} not caught by {DEFECTS[(mrn, site)]}"
+
+
+def test_clean_patients_pass(run: cu.modalities.Curated) -> None:
+    clean = {KEYRING.patient("00100", site="A"), KEYRING.patient("ZY300", site="C")}
+    assert not set(run.failures["pseudonym"]) & clean
+
+
+def test_unit_error_names_the_unit_and_the_fix(run: cu.modalities.Curated) -> None:
+    f = run.failures[run.failures["check_id"] == "lab.conformance.unit"]
+    rules = dict(zip(f["pseudonym"], f["rule"], strict=True))
+    assert "mmol/L is not a unit of CEA" in rules[KEYRING.patient("00101", site="A")]
+    assert "probably wrong (expected pg/mL)" in rules[KEYRING.patient("00103", site="A")]
+
+
+def test_bad_lines_and_dates_are_quarantined_not_dropped(run: cu.modalities.Curated) -> None:
+    q = run.quarantine
+    assert q.loc[q["reason"] == "unparseable_date", "pseudonym"].tolist() == [KEYRING.patient("00109", site="A")]
+    assert q.loc[q["reason"] == "malformed_line", "record"].tolist() == ["line 15"]
+    assert run.ledger["balanced"].all()
+    assert len(run.data.tables["results"]) == len(A_ROWS) - 2 + len(C_ROWS)
+
+
+def test_results_are_typed_in_canonical_units(run: cu.modalities.Curated) -> None:
+    df = run.data.tables["results"]
+    c = df[df["patient"] == KEYRING.patient("ZY300", site="C")].set_index("value")
+    assert set(c["analyte"]) == {"CEA", "CA125", "ProGRP"}
+    assert c.loc["0.7", "value_num"] == 0.7 and c.loc["0.7", "unit_std"] == "ng/mL"
+    assert (c.loc["<0.5", "censored"], c.loc["<0.5", "value_num"], c.loc["<0.5", "abnormal"]) == ("below_limit", 0.5,
+                                                                                                   "normal")
+    assert (c.loc[">1000", "censored"], c.loc[">1000", "abnormal"]) == ("above_limit", "high")
+    # ProGRP reported in ng/mL: converted to pg/mL with its reference range
+    assert c.loc["0.07", "value_num"] == pytest.approx(70.0) and c.loc["0.07", "ref_high"] == pytest.approx(65000.0)
+    a = df[df["patient"] == KEYRING.patient("00100", site="A")]
+    assert a["abnormal"].tolist() == ["normal", "high", "normal"]
+
+
+def test_dates_are_shifted_per_patient(run: cu.modalities.Curated) -> None:
+    df = run.data.tables["results"]
+    p = KEYRING.patient("00100", site="A")
+    got = df.loc[df["patient"] == p, "collected_date"].min()
+    assert got == pd.Timestamp("2023-05-14") + pd.Timedelta(days=KEYRING.date_shift(p))
+
+
+def test_output_has_patient_and_no_identifier(run: cu.modalities.Curated) -> None:
+    out = run.ctx.bundle.root / "data" / "lab" / "results.parquet"
+    df = pd.read_parquet(out)
+    assert df.columns[0] == "patient" and "admission_number" not in df.columns
+    assert {"value_num", "censored", "unit_std", "ref_low", "ref_high", "abnormal"} <= set(df.columns)
+    assert not [c for c in df.columns if c.startswith("_")]
+    blob = b"".join(p.read_bytes() for p in run.ctx.bundle.root.rglob("*") if p.is_file())
+    for mrn in ("00100", "00101", "ZY300"):
+        assert mrn.encode() not in blob
+
+
+def test_figures_are_built_from_pseudonyms(run: cu.modalities.Curated) -> None:
+    figs = run.figures()
+    assert {"Marker trajectories", "Result distributions"} <= set(figs)
+    traj = figs["Marker trajectories"]
+    names = {t.name for t in traj.data}
+    assert KEYRING.patient("00100", site="A") in names
+    assert traj.layout.yaxis.type == "log"
+
+
+def test_report_delay_threshold_is_a_decision(tmp_path: Path) -> None:
+    cohort = make_cohort(tmp_path)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "decisions.yaml").write_text("lab.timeliness.report_delay_days: 60\n", encoding="utf-8")
+    run = cu.curate("lab", cohort, write=False)
+    r = run.checks.set_index("check_id").loc["lab.timeliness.report_delay"]
+    assert r["n_failed"] == 0
