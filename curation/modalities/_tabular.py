@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -27,6 +27,8 @@ from ..deid.tabular import drop_identifiers, known_identifiers, pseudonymize
 from ..errors import SourceError
 from ..io.dates import parse_dates
 from ..io.readers import LINE, REASON_SUFFIX, apply_mapping, read_table
+from ..quality import CheckResult, Dimension, make_result
+from ..quality import checks as qc
 from .base import ModalityData
 
 if TYPE_CHECKING:
@@ -331,6 +333,92 @@ def _convert(s: pd.Series, f: dictionary.Field) -> tuple[pd.Series, pd.Series, s
     return text.astype("string"), pd.Series(False, index=s.index), ""
 
 
+# ------------------------------------------------------------------------------ generic checks
+def completeness_checks(data: ModalityData, modality: str) -> list[CheckResult]:
+    """One completeness check per required / recommended field of every table."""
+    out: list[CheckResult] = []
+    for table, df in data.tables.items():
+        view = df
+        if "_has_birth_date" in df.columns:
+            view = df.assign(birth_date=df["_has_birth_date"].where(df["_has_birth_date"]))
+        for f in dictionary.fields(modality, table):
+            if f.phi == "direct" or f.derived or f.required == "optional":
+                continue
+            if f.name == "birth_date" and "_has_birth_date" not in df.columns:
+                view = df.assign(birth_date=pd.NA)
+            out += qc.check_completeness(view, f.name, check_id=f"{modality}.completeness.{f.name}",
+                                         modality=modality, required=f.required)
+    return out
+
+
+def completeness(data: ModalityData, modality: str) -> pd.DataFrame:
+    """Completeness of every non-identifying field by site (the heatmap's data)."""
+    frames = []
+    for table, df in data.tables.items():
+        view = df
+        if "_has_birth_date" in df.columns:
+            view = df.assign(birth_date=df["_has_birth_date"].where(df["_has_birth_date"]))
+        names = [f.name for f in dictionary.fields(modality, table) if f.phi != "direct" and not f.derived]
+        frames.append(qc.completeness_table(view, names, table=table))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def allowed_check(data: ModalityData, modality: str) -> CheckResult:
+    check_id = f"{modality}.conformance.allowed_values"
+    frames, n = [], 0
+    invalid = data.objects.get(INVALID)
+    for table, df in data.tables.items():
+        allowed = {f.name: f.allowed for f in dictionary.fields(modality, table) if f.allowed and f.phi != "direct"}
+        r = qc.check_allowed(df, allowed, check_id=check_id, modality=modality)
+        frames.append(r.failures)
+        n += r.n_checked
+    if invalid is not None and len(invalid):
+        bad = invalid[invalid["kind"] == "allowed"]
+        frames.append(qc.failures_frame(check_id, modality, pseudonym=bad[PATIENT], row=bad[ROW],
+                                        field=bad["field"].tolist(), rule=bad["rule"].tolist()))
+        n += len(bad)
+    failures = pd.concat([f for f in frames if len(f)], ignore_index=True) if any(len(f) for f in frames) else None
+    return make_result(check_id, modality, Dimension.CONFORMANCE, n_checked=n, failures=failures)
+
+
+def types_check(data: ModalityData, modality: str) -> CheckResult:
+    check_id = f"{modality}.conformance.types"
+    invalid = data.objects.get(INVALID)
+    bad = invalid[invalid["kind"] == "type"] if invalid is not None and len(invalid) else None
+    n = sum(len(df) for df in data.tables.values())
+    if bad is None or not len(bad):
+        return make_result(check_id, modality, Dimension.CONFORMANCE, n_checked=n)
+    failures = qc.failures_frame(check_id, modality, pseudonym=bad[PATIENT], row=bad[ROW],
+                                 field=bad["field"].tolist(), rule=bad["rule"].tolist())
+    return make_result(check_id, modality, Dimension.CONFORMANCE, n_checked=n, failures=failures)
+
+
+def range_check(data: ModalityData, modality: str, *, skip: tuple[str, ...] = ()) -> CheckResult:
+    check_id = f"{modality}.plausibility.range"
+    frames, n = [], 0
+    for table, df in data.tables.items():
+        ranges = {f.name: (f.min, f.max) for f in dictionary.fields(modality, table)
+                  if (f.min is not None or f.max is not None) and f.type in ("integer", "number")
+                  and not f.allowed and f.name not in skip}  # allowed lists are conformance's business
+        r = qc.check_range(df, ranges, check_id=check_id, modality=modality)
+        frames.append(r.failures)
+        n += r.n_checked
+    frames = [f for f in frames if len(f)]
+    return make_result(check_id, modality, Dimension.ACCURACY, n_checked=n,
+                       failures=pd.concat(frames, ignore_index=True) if frames else None)
+
+
+
+def generic_checks(data: ModalityData, modality: str) -> list[tuple[str, Dimension, Callable[[], Any]]]:
+    """The dictionary-driven checks every tabular modality runs (for :func:`run_checks`)."""
+    return [
+        (f"{modality}.completeness", Dimension.COMPLETENESS, lambda: completeness_checks(data, modality)),
+        (f"{modality}.conformance.allowed_values", Dimension.CONFORMANCE, lambda: allowed_check(data, modality)),
+        (f"{modality}.conformance.types", Dimension.CONFORMANCE, lambda: types_check(data, modality)),
+        (f"{modality}.plausibility.range", Dimension.ACCURACY, lambda: range_check(data, modality)),
+    ]
+
+
 # --------------------------------------------------------------------------------------- write
 def _pandas_dtype(f: dictionary.Field) -> str:
     return {"date": "datetime64[ns]", "integer": "Int64", "number": "float64", "boolean": "boolean"}.get(f.type,
@@ -362,7 +450,7 @@ def output_frame(df: pd.DataFrame, fields: Iterable[dictionary.Field], *, extra:
         schema_fields.append(pa.field(c, pa.string()))
     relative = relative_to is not None
     for f in fields:
-        s = df[f.name] if f.name in df.columns else pd.Series(pd.NA, index=df.index, dtype=_pandas_dtype(f))
+        s = df[f.name] if f.name in df.columns else pd.Series(index=df.index, dtype=_pandas_dtype(f))
         if f.type == "date":
             s = pd.to_datetime(s)
             if relative:

@@ -74,80 +74,6 @@ def _with_diagnosis(df: pd.DataFrame, diag: pd.Series) -> pd.DataFrame:
     return df.assign(diagnosis_date=pd.to_datetime(df[PATIENT].map(diag)))
 
 
-def completeness_checks(data: ModalityData, modality: str) -> list[CheckResult]:
-    """One completeness check per required / recommended field of every table."""
-    out: list[CheckResult] = []
-    for table, df in data.tables.items():
-        view = df
-        if "_has_birth_date" in df.columns:
-            view = df.assign(birth_date=df["_has_birth_date"].where(df["_has_birth_date"]))
-        for f in dictionary.fields(modality, table):
-            if f.phi == "direct" or f.derived or f.required == "optional":
-                continue
-            if f.name == "birth_date" and "_has_birth_date" not in df.columns:
-                view = df.assign(birth_date=pd.NA)
-            out += qc.check_completeness(view, f.name, check_id=f"{modality}.completeness.{f.name}",
-                                         modality=modality, required=f.required)
-    return out
-
-
-def completeness(data: ModalityData, modality: str = NAME) -> pd.DataFrame:
-    """Completeness of every non-identifying field by site (the heatmap's data)."""
-    frames = []
-    for table, df in data.tables.items():
-        view = df
-        if "_has_birth_date" in df.columns:
-            view = df.assign(birth_date=df["_has_birth_date"].where(df["_has_birth_date"]))
-        names = [f.name for f in dictionary.fields(modality, table) if f.phi != "direct" and not f.derived]
-        frames.append(qc.completeness_table(view, names, table=table))
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-
-
-def allowed_check(data: ModalityData, modality: str) -> CheckResult:
-    check_id = f"{modality}.conformance.allowed_values"
-    frames, n = [], 0
-    invalid = data.objects.get(tab.INVALID)
-    for table, df in data.tables.items():
-        allowed = {f.name: f.allowed for f in dictionary.fields(modality, table) if f.allowed and f.phi != "direct"}
-        r = qc.check_allowed(df, allowed, check_id=check_id, modality=modality)
-        frames.append(r.failures)
-        n += r.n_checked
-    if invalid is not None and len(invalid):
-        bad = invalid[invalid["kind"] == "allowed"]
-        frames.append(qc.failures_frame(check_id, modality, pseudonym=bad[PATIENT], row=bad[tab.ROW],
-                                        field=bad["field"].tolist(), rule=bad["rule"].tolist()))
-        n += len(bad)
-    failures = pd.concat([f for f in frames if len(f)], ignore_index=True) if any(len(f) for f in frames) else None
-    return make_result(check_id, modality, Dimension.CONFORMANCE, n_checked=n, failures=failures)
-
-
-def types_check(data: ModalityData, modality: str) -> CheckResult:
-    check_id = f"{modality}.conformance.types"
-    invalid = data.objects.get(tab.INVALID)
-    bad = invalid[invalid["kind"] == "type"] if invalid is not None and len(invalid) else None
-    n = sum(len(df) for df in data.tables.values())
-    if bad is None or not len(bad):
-        return make_result(check_id, modality, Dimension.CONFORMANCE, n_checked=n)
-    failures = qc.failures_frame(check_id, modality, pseudonym=bad[PATIENT], row=bad[tab.ROW],
-                                 field=bad["field"].tolist(), rule=bad["rule"].tolist())
-    return make_result(check_id, modality, Dimension.CONFORMANCE, n_checked=n, failures=failures)
-
-
-def range_check(data: ModalityData, modality: str, *, skip: tuple[str, ...] = ()) -> CheckResult:
-    check_id = f"{modality}.plausibility.range"
-    frames, n = [], 0
-    for table, df in data.tables.items():
-        ranges = {f.name: (f.min, f.max) for f in dictionary.fields(modality, table)
-                  if (f.min is not None or f.max is not None) and f.type in ("integer", "number")
-                  and not f.allowed and f.name not in skip}  # allowed lists are conformance's business
-        r = qc.check_range(df, ranges, check_id=check_id, modality=modality)
-        frames.append(r.failures)
-        n += r.n_checked
-    frames = [f for f in frames if len(f)]
-    return make_result(check_id, modality, Dimension.ACCURACY, n_checked=n,
-                       failures=pd.concat(frames, ignore_index=True) if frames else None)
-
-
 def _age_check(data: ModalityData) -> CheckResult:
     p = data.tables["patients"]
     field = next(f for f in dictionary.fields(NAME, "patients") if f.name == "age_at_diagnosis")
@@ -220,14 +146,11 @@ def checks(data: ModalityData, *, ctx: Context) -> list[CheckResult]:
     delay = float(ctx.decisions.get(f"{NAME}.timeliness.entry_delay_days", ENTRY_DELAY_DAYS))
     codes = {f.name: f.codes for f in dictionary.fields(NAME, "conditions") if f.codes}
     specs = [
-        (f"{NAME}.completeness", Dimension.COMPLETENESS, lambda: completeness_checks(data, NAME)),
-        (f"{NAME}.conformance.allowed_values", Dimension.CONFORMANCE, lambda: allowed_check(data, NAME)),
-        (f"{NAME}.conformance.types", Dimension.CONFORMANCE, lambda: types_check(data, NAME)),
+        *tab.generic_checks(data, NAME),
         *[(f"{NAME}.conformance.{field}", Dimension.CONFORMANCE,
            (lambda field=field, cl=cl: qc.check_codes(conditions, field, dictionary.codes(cl),
                                                        check_id=f"{NAME}.conformance.{field}", modality=NAME)))
           for field, cl in codes.items()],
-        (f"{NAME}.plausibility.range", Dimension.ACCURACY, lambda: range_check(data, NAME)),
         (f"{NAME}.plausibility.age_at_diagnosis", Dimension.ACCURACY, lambda: _age_check(data)),
         (f"{NAME}.consistency.tnm_stage", Dimension.CONSISTENCY, lambda: _stage_check(data)),
         (f"{NAME}.consistency.histology_morphology", Dimension.CONSISTENCY,
@@ -283,7 +206,7 @@ def figures(data: ModalityData, results: list[CheckResult], *, ctx: Context) -> 
     from ..report import figures as fig
 
     t = data.tables
-    out = {"Completeness by field and site": fig.completeness_heatmap(completeness(data))}
+    out = {"Completeness by field and site": fig.completeness_heatmap(tab.completeness(data, NAME))}
     if "_age_exact" in t["patients"].columns:
         field = next(f for f in dictionary.fields(NAME, "patients") if f.name == "age_at_diagnosis")
         ages = t["patients"]["_age_exact"].clip(upper=90)  # the figure must not show exact ages over 90

@@ -159,11 +159,65 @@ def _site_c(root: Path) -> list[dict]:
              "columns": cols, "values": values, "missing": {"不详": "unknown", "--": "not_collected"}}]
 
 
+PATHOLOGY_DEFECTS = {"00100": "histology_ihc_contradiction", "00101": "out_of_range_pdl1",
+                     "00102": "duplicate_specimen"}
+EXPOSURE_DEFECTS = {"00100": "smoking_contradiction", "00101": "out_of_range_pack_years",
+                    "00102": "missing_smoking_status", "B201": "invalid_allowed_value"}
+
+
+def _pathology(root: Path) -> list[dict]:
+    header = ["住院号", "病理号", "标本类型", "取材日期", "病理诊断", "PD-L1(TPS)", "Ki-67", "TTF-1", "P40", "病理报告"]
+    rows = []
+    for i in range(5):
+        mrn = f"0010{i}"
+        rows.append([mrn, f"P23-0{i}123", "穿刺活检", "2023-01-04", "鳞状细胞癌", f"{10 * i}%", "30%", "(-)", "(+)",
+                     f"姓名：张{'一二三四五'[i]}明  住院号：{mrn}  病理诊断：鳞状细胞癌"])
+    rows[0][7], rows[0][8] = "(+)", "(-)"   # 00100 squamous with TTF-1 positive
+    rows[1][5] = "150%"                      # 00101 TPS over 100 %
+    rows[2][1] = rows[3][1]                  # 00102 the same specimen number as 00103
+    _csv(root / "raw" / "siteA" / "pathology.csv", header, rows)
+    cols = {"住院号": "admission_number", "病理号": "specimen_id", "标本类型": "specimen_type", "取材日期": "specimen_date",
+            "病理诊断": "histology", "PD-L1(TPS)": "pdl1_tps", "Ki-67": "ki67", "TTF-1": "ttf1", "P40": "p40",
+            "病理报告": "report_text"}
+    values = {"specimen_type": {"穿刺活检": "biopsy"}, "histology": {"鳞状细胞癌": "squamous_cell_carcinoma"},
+              "ttf1": {"(+)": "positive", "(-)": "negative"}, "p40": {"(+)": "positive", "(-)": "negative"}}
+    return [{"site": "A", "path": "raw/siteA/pathology.csv", "format": "csv", "columns": cols, "values": values,
+             "options": {"keep_free_text": ["report_text"]}}]
+
+
+def _exposure(root: Path) -> list[dict]:
+    header = ["住院号", "吸烟状态", "吸烟包年", "二手烟暴露", "居住地PM2.5"]
+    rows = [[f"0010{i}", "目前吸烟", "30", "是", "45.5"] for i in range(4)]
+    rows[0][1], rows[0][2] = "从不吸烟", "20"   # 00100 never smoker with 20 pack-years
+    rows[1][2] = "250"                          # 00101 implausible pack-years
+    rows[2][1] = "未查"                          # 00102 smoking status not collected
+    _csv(root / "raw" / "siteA" / "questionnaire.csv", header, rows)
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    ws.append(["MRN", "Smoking Status", "Pack Years", "Secondhand Smoke"])
+    ws.append(["B200", "Former", 12.5, "No"])
+    ws.append(["B201", "Sometimes", 3, "No"])  # B201 not an allowed smoking status
+    (root / "raw" / "siteB").mkdir(parents=True, exist_ok=True)
+    wb.save(root / "raw" / "siteB" / "questionnaire.xlsx")
+    return [{"site": "A", "path": "raw/siteA/questionnaire.csv", "format": "csv",
+             "columns": {"住院号": "admission_number", "吸烟状态": "smoking_status", "吸烟包年": "pack_years",
+                         "二手烟暴露": "secondhand_smoke", "居住地PM2.5": "residence_pm25"},
+             "values": {"smoking_status": {"从不吸烟": "never", "已戒烟": "former", "目前吸烟": "current"},
+                        "secondhand_smoke": {"是": "yes", "否": "no"}},
+             "missing": {"未查": "not_collected"}},
+            {"site": "B", "path": "raw/siteB/questionnaire.xlsx", "format": "excel",
+             "columns": {"MRN": "admission_number", "Smoking Status": "smoking_status", "Pack Years": "pack_years",
+                         "Secondhand Smoke": "secondhand_smoke"}}]
+
+
 def make_cohort(root: Path, *, extra_sources: dict[str, list[dict]] | None = None, mode: str = "shift") -> Path:
     """Write the cohort under ``root`` and return the path of its cohort.yaml."""
     (root / "keys").mkdir(parents=True, exist_ok=True)
     (root / "keys" / "demo.key").write_text(KEY)
-    sources = {"clinical": _site_a(root) + _site_b(root) + _site_c(root), **(extra_sources or {})}
+    sources = {"clinical": _site_a(root) + _site_b(root) + _site_c(root), "pathology": _pathology(root),
+               "exposure": _exposure(root), **(extra_sources or {})}
     cfg = {"cohort": {"name": "tiny"}, "sites": [{"id": s} for s in "ABC"], "sources": sources,
            "secret": {"file": "keys/demo.key"}, "output": "out", "dates": {"mode": mode}}
     path = root / "cohort.yaml"

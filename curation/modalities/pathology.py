@@ -1,0 +1,106 @@
+"""Pathology modality: pathology-system exports -> one record per specimen with IHC results.
+
+Specimen numbers are hospital identifiers: they become the keyed token ``specimen``. The report
+text is free text: dropped unless the source allow-lists it (``options: {keep_free_text: [report_text]}``),
+and then scrubbed of names, IDs and phone numbers.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from .. import dictionary
+from ..quality import CheckResult, Dimension, make_result, run_checks
+from ..quality import checks as qc
+from . import _tabular as tab
+from .base import ModalityData, ModalitySpec
+
+if TYPE_CHECKING:
+    import plotly.graph_objects as go
+
+    from .base import Context, Source
+
+SPEC = ModalitySpec(name="pathology", label="Pathology", formats=("csv", "tsv", "excel", "parquet"),
+                    notebook="pathology.ipynb", dictionary="pathology", order=30,
+                    description="Pathology reports: histologic type, grade, IHC (PD-L1, Ki-67, ALK, ROS1, TTF-1, p40)")
+
+NAME = "pathology"
+PATIENT = tab.PATIENT
+TOKENS = {"specimen_id": "specimen"}
+
+# Immunoprofiles that contradict the histologic type (WHO 2021 thoracic tumours: p40 is specific for
+# squamous differentiation, TTF-1 for adenocarcinoma; squamous cell carcinoma is TTF-1 negative).
+IHC_RULES: list[tuple[str, dict[str, str], str, str]] = [
+    ("squamous_cell_carcinoma", {"ttf1": "positive"}, "ttf1", "squamous cell carcinoma with TTF-1 positive"),
+    ("adenocarcinoma", {"p40": "positive", "ttf1": "negative"}, "ttf1",
+     "adenocarcinoma with p40 positive and TTF-1 negative (squamous immunoprofile)"),
+    ("small_cell_carcinoma", {"p40": "positive"}, "p40", "small cell carcinoma with p40 positive"),
+]
+
+
+def load(sources: list[Source], *, ctx: Context) -> ModalityData:
+    return tab.load(NAME, sources, ctx=ctx)
+
+
+def standardize(data: ModalityData, *, ctx: Context) -> ModalityData:
+    return tab.standardize(data, ctx=ctx, tokens=TOKENS)
+
+
+def _ihc_check(data: ModalityData) -> CheckResult:
+    check_id = f"{NAME}.consistency.histology_ihc"
+    p = data.tables["pathology"]
+    frames, n = [], 0
+    if "histology" in p.columns:
+        for histology, markers, blame, rule in IHC_RULES:
+            if not set(markers) <= set(p.columns):
+                continue
+            sel = p["histology"] == histology
+            n += int((sel & p[list(markers)].notna().all(axis=1)).sum())
+            bad = sel.copy()
+            for marker, value in markers.items():
+                bad &= p[marker] == value
+            bad = bad.fillna(False).astype(bool)
+            if bad.any():
+                frames.append(qc._fail(check_id, NAME, p, bad, blame, rule))
+    return make_result(check_id, NAME, Dimension.CONSISTENCY, n_checked=n,
+                       failures=pd.concat(frames, ignore_index=True) if frames else None)
+
+
+def checks(data: ModalityData, *, ctx: Context) -> list[CheckResult]:
+    p = data.tables["pathology"]
+    specs = [
+        *tab.generic_checks(data, NAME),
+        (f"{NAME}.consistency.histology_ihc", Dimension.CONSISTENCY, lambda: _ihc_check(data)),
+        (f"{NAME}.uniqueness.specimen", Dimension.UNIQUENESS,
+         lambda: qc.check_unique(p, ["specimen"], check_id=f"{NAME}.uniqueness.specimen", modality=NAME,
+                                 field="specimen_id")),
+    ]
+    return run_checks(specs, NAME, thresholds=ctx.thresholds)
+
+
+def figures(data: ModalityData, results: list[CheckResult], *, ctx: Context) -> dict[str, go.Figure]:
+    from ..report import figures as fig
+
+    p = data.tables["pathology"]
+    rng = {f.name: (f.min, f.max) for f in dictionary.fields(NAME, "pathology")}
+    hist = p.get("histology", pd.Series(dtype="string"))
+    out = {
+        "Completeness by field and site": fig.completeness_heatmap(tab.completeness(data, NAME)),
+        "Histology by site": fig.category_bars(hist, title="Histologic type by site", by=p.get("site")),
+        "PD-L1 TPS": fig.distribution(p.get("pdl1_tps", pd.Series(dtype=float)), title="PD-L1 tumour proportion score",
+                                      plausible=rng["pdl1_tps"], unit="%"),
+        "Ki-67": fig.distribution(p.get("ki67", pd.Series(dtype=float)), title="Ki-67 index",
+                                  plausible=rng["ki67"], unit="%"),
+    }
+    for marker in ("ttf1", "p40"):
+        if marker in p.columns:
+            out[f"{marker.upper()} by histology"] = fig.category_bars(
+                hist, title=f"{marker.upper()} by histologic type", by=p[marker])
+    return out
+
+
+def write(data: ModalityData, *, ctx: Context) -> list[Path]:
+    return tab.write(data, ctx=ctx, extra={"pathology": ["specimen"]})

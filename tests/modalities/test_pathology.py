@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+import curation as cu
+
+from .tabular_fixture import make_cohort, pseudonym
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> cu.modalities.Curated:
+    return cu.curate("pathology", make_cohort(tmp_path_factory.mktemp("path")))
+
+
+def _failed(run: cu.modalities.Curated, check_id: str) -> set[str]:
+    f = run.failures
+    return set(f.loc[f["check_id"] == check_id, "pseudonym"])
+
+
+def test_histology_ihc_contradiction(run: cu.modalities.Curated) -> None:
+    assert _failed(run, "pathology.consistency.histology_ihc") == {pseudonym("00100", "A")}
+
+
+def test_pdl1_out_of_range_and_percent_sign(run: cu.modalities.Curated) -> None:
+    assert _failed(run, "pathology.plausibility.range") == {pseudonym("00101", "A")}
+    p = run.data.tables["pathology"]
+    assert p.loc[p["patient"] == pseudonym("00104", "A"), "pdl1_tps"].iloc[0] == 40.0
+
+
+def test_duplicate_specimen_through_keyed_token(run: cu.modalities.Curated) -> None:
+    assert _failed(run, "pathology.uniqueness.specimen") == {pseudonym("00102", "A"), pseudonym("00103", "A")}
+
+
+def test_report_text_scrubbed_and_specimen_tokenized(run: cu.modalities.Curated) -> None:
+    out = run.ctx.bundle.root / "data/pathology/pathology.parquet"
+    df = pd.read_parquet(out)
+    assert "specimen_id" not in df and df["specimen"].str.startswith("SP").all()
+    assert not df["report_text"].str.contains("张|00101|P23-0", regex=True).any()
+    assert df["report_text"].str.contains("鳞状细胞癌").all()
+    assert str(pq.read_schema(out).field("specimen_date").type) == "date32[day]"
+    blob = out.read_bytes()
+    assert b"P23-01123" not in blob and "张二明".encode() not in blob
+
+
+def test_report_text_dropped_unless_allow_listed(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import yaml
+
+    path = make_cohort(tmp_path)
+    cfg = yaml.safe_load(path.read_text(encoding="utf-8"))
+    del cfg["sources"]["pathology"][0]["options"]
+    path.write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
+    r = cu.curate("pathology", path)
+    assert "report_text" not in r.data.tables["pathology"]
+    assert pd.read_parquet(r.ctx.bundle.root / "data/pathology/pathology.parquet")["report_text"].isna().all()
+
+
+def test_figures(run: cu.modalities.Curated) -> None:
+    figs = run.figures()
+    assert "PD-L1 TPS" in figs and "TTF1 by histology" in figs
