@@ -363,6 +363,7 @@ def deidentify(
     date_shift_days: int,
     policy: Policy | None = None,
     changes: list[tuple[str, str, str]] | None = None,
+    require_instance: bool = True,
 ) -> Dataset:
     """De-identify one DICOM dataset; return a new one (the input is not modified).
 
@@ -381,6 +382,9 @@ def deidentify(
         The action table; default ``dicom_profile.yaml``.
     changes
         If given, receives one ``(path, action, why)`` per attribute seen, never a value.
+    require_instance
+        Refuse a dataset without SOPClassUID and SOPInstanceUID (a truncated or non-image
+        file), whose output could not be a consistent DICOM file.
 
     Returns
     -------
@@ -402,6 +406,9 @@ def deidentify(
         with warnings.catch_warnings():
             # pydicom warnings quote raw values (names, IDs); the outcome is checked below instead
             warnings.simplefilter("ignore")
+            if require_instance and not (ds.get("SOPInstanceUID") and ds.get("SOPClassUID")):
+                msg = "no SOPClassUID / SOPInstanceUID: not a storable DICOM instance (truncated file?)"
+                raise DeidError(msg)
             check_burned_in(ds)
             ctx.known = _text._known_pattern(known_identifiers(ds))
             out = _walk(ds, ctx)

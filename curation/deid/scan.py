@@ -170,12 +170,15 @@ class _Scan:
         self.root = root
         self.m = matcher
         self.hits: set[LeakHit] = set()
+        self._paths: dict[str, str] = {}
 
     def safe(self, name: str) -> str:
         return "<redacted>" if self.m.in_text(name) else name
 
     def safe_path(self, rel: str) -> str:
-        return "/".join(self.safe(p) for p in PurePosixPath(rel).parts)
+        if rel not in self._paths:
+            self._paths[rel] = "/".join(self.safe(p) for p in PurePosixPath(rel).parts)
+        return self._paths[rel]
 
     def hit(self, rel: str, location: str, no: int) -> None:
         self.hits.add(LeakHit(self.safe_path(rel), location, no))
@@ -317,10 +320,14 @@ class _Scan:
             ds = pydicom.dcmread(fp, force=True, stop_before_pixels=True)
             header_end = fp.tell()
             self.bytes_(rel, data[:header_end], where="header ")
-            self._dicom_items(rel, ds.file_meta if hasattr(ds, "file_meta") else None, "file_meta")
-            self._dicom_items(rel, ds, "")
+            strings: list[tuple[str, str]] = []
+            self._dicom_items(rel, getattr(ds, "file_meta", None), "file_meta", strings)
+            self._dicom_items(rel, ds, "", strings)
+            # one search over all of the file's strings
+            for i, no in self.m.in_values([v for _, v in strings]):
+                self.hit(rel, strings[i][0], no)
 
-    def _dicom_items(self, rel: str, ds: Any, prefix: str) -> None:
+    def _dicom_items(self, rel: str, ds: Any, prefix: str, strings: list[tuple[str, str]]) -> None:
         if ds is None:
             return
         for elem in ds:
@@ -328,32 +335,32 @@ class _Scan:
             where = f"{prefix}.{name}" if prefix else name
             if elem.VR == "SQ":
                 for i, item in enumerate(elem.value or []):
-                    self._dicom_items(rel, item, f"{where}[{i}]")
+                    self._dicom_items(rel, item, f"{where}[{i}]", strings)
                 continue
-            values = elem.value if isinstance(elem.value, list | tuple) or type(elem.value).__name__ == "MultiValue" \
-                else [elem.value]
+            value = elem.value
+            values = list(value) if isinstance(value, list | tuple) or type(value).__name__ == "MultiValue" \
+                else [value]
             for v in values:
                 if v is None:
                     continue
                 if elem.VR == "PN":
-                    self._pn(rel, where, v)
+                    self._pn(rel, where, v, strings)
                 elif isinstance(v, bytes):
                     if elem.tag == 0x7FE00010:
                         continue
                     for _, no, form in self.m.search(v, binary=len(v) > 65536):
                         self.hit(rel, f"{where} ({form})", no)
                 else:
-                    for no in self.m.in_text(str(v)):
-                        self.hit(rel, where, no)
+                    strings.append((where, str(v)))
 
-    def _pn(self, rel: str, where: str, value: Any) -> None:
-        text = str(value)
-        groups = text.split("=")
+    def _pn(self, rel: str, where: str, value: Any, strings: list[tuple[str, str]]) -> None:
+        groups = str(value).split("=")
         labels = ("alphabetic", "ideographic", "phonetic")
+        strings.append((where, str(value)))
         for gi, group in enumerate(groups[:3]):
-            variants = [group, group.replace("^", " "), group.replace("^", ""), *group.split("^")]
-            for _, no in self.m.in_values(variants):
-                self.hit(rel, f"{where} ({labels[gi]})", no)
+            loc = f"{where} ({labels[gi]})"
+            for variant in (group, group.replace("^", " "), group.replace("^", ""), *group.split("^")):
+                strings.append((loc, variant))
         original = getattr(value, "original_string", None)
         if isinstance(original, bytes):
             for _, no, form in self.m.search(original):
@@ -403,7 +410,8 @@ def scan_bundle(
     (corrupt Parquet, say) is searched as raw bytes and also reported, with identifier 0: it is
     not known to be clean.
     """
-    items = list(identifiers)
+    # a set has no order: sort it so that identifier numbers are stable between runs
+    items = sorted(identifiers, key=str) if isinstance(identifiers, set | frozenset) else list(identifiers)
     numbered = [x if isinstance(x, tuple) else (i, str(x)) for i, x in enumerate(items, start=1)]
     matcher = Matcher(numbered)
     scan = _Scan(Path(root), matcher)
