@@ -36,7 +36,7 @@ class ParsedDates:
     unparseable: pd.Series
 
 
-def parse_dates(s: pd.Series, *, min_year: int = 1900, max_year: int = 2100) -> ParsedDates:
+def parse_dates(s: pd.Series, *, min_year: int = 1800, max_year: int = 2100) -> ParsedDates:
     """Parse a column of date strings in mixed formats.
 
     Parameters

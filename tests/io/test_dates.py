@@ -44,3 +44,8 @@ def test_vectorized_speed() -> None:
     r = parse_dates(s)
     assert time.perf_counter() - t < 5  # generous: shared 2-core machine; the bench has the real figure
     assert int(r.unparseable.sum()) == int((s == "bad").sum())
+
+
+def test_old_dates_parse_so_plausibility_can_judge_them() -> None:
+    r = parse_dates(pd.Series(["1861年3月1日", "1799-12-31"]))
+    assert r.values.iloc[0] == pd.Timestamp("1861-03-01") and r.unparseable.tolist() == [False, True]
