@@ -436,6 +436,7 @@ def _file_meta(ds: Dataset, out: Dataset, ctx: _Context) -> Any:
     from pydicom.dataset import FileMetaDataset
     from pydicom.uid import (
         PYDICOM_IMPLEMENTATION_UID,
+        UID,
         ExplicitVRLittleEndian,
         ImplicitVRLittleEndian,
     )
@@ -449,8 +450,8 @@ def _file_meta(ds: Dataset, out: Dataset, ctx: _Context) -> Any:
     if "SOPInstanceUID" in out:
         fm.MediaStorageSOPInstanceUID = out.SOPInstanceUID
     elif src is not None and src.get("MediaStorageSOPInstanceUID"):
-        fm.MediaStorageSOPInstanceUID = ctx.keyring.uid(str(src.MediaStorageSOPInstanceUID))
-    ts = src.get("TransferSyntaxUID") if src is not None else None
+        fm.MediaStorageSOPInstanceUID = UID(ctx.keyring.uid(str(src.MediaStorageSOPInstanceUID)))
+    ts: Any = src.get("TransferSyntaxUID") if src is not None else None
     if not ts:
         implicit = getattr(ds, "original_encoding", (False, True))[0]
         ts = ImplicitVRLittleEndian if implicit else ExplicitVRLittleEndian

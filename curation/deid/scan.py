@@ -252,11 +252,10 @@ class _Scan:
                 uniq = pc.unique(col).drop_null().to_pylist()
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
                 uniq = sorted({str(v) for v in col.to_pylist() if v is not None})
-            found = {}
-            for i, no in self.m.in_values([str(u) for u in uniq]):
-                found.setdefault((i, no), None)
+            found = dict.fromkeys(self.m.in_values([str(u) for u in uniq]))
+            values: list[Any] = []
             for i, no in found:
-                values = col.to_pylist() if not isinstance(col, list) else col
+                values = values or col.to_pylist()
                 row = next((r for r, v in enumerate(values) if v is not None and str(v) == str(uniq[i])), -1)
                 self.hit(rel, f"{label} row {row}", no)
 

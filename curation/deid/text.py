@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 import pandas as pd
 
@@ -144,7 +145,7 @@ def _survives(phi: str, out: str) -> bool:
     return any(phi[i:i + n] in out for i in range(len(phi) - n + 1))
 
 
-def measure_recall(examples: Iterable[dict[str, object]]) -> tuple[float, int, int]:
+def measure_recall(examples: Iterable[dict[str, Any]]) -> tuple[float, int, int]:
     """Recall of :func:`scrub` on labelled examples.
 
     Each example is ``{"text": str, "known": [...], "phi": [...]}`` where ``phi`` lists every
@@ -158,8 +159,8 @@ def measure_recall(examples: Iterable[dict[str, object]]) -> tuple[float, int, i
     """
     caught = total = 0
     for ex in examples:
-        out = _norm(scrub(str(ex["text"]), known=ex.get("known", ()) or ()))  # type: ignore[arg-type]
-        for phi in ex.get("phi", ()) or ():  # type: ignore[union-attr]
+        out = _norm(scrub(str(ex["text"]), known=ex.get("known") or ()))
+        for phi in ex.get("phi") or ():
             total += 1
             caught += not _survives(_norm(str(phi)), out)
     return (caught / total if total else 1.0), caught, total
