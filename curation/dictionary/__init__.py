@@ -23,7 +23,7 @@ import yaml
 
 from ..errors import ConfigError
 
-__all__ = ["CodeList", "Field", "codes", "fields", "load", "modalities", "stage_group", "tables",
+__all__ = ["CodeList", "Field", "checklist", "codes", "fields", "load", "modalities", "stage_group", "tables",
            "version"]
 
 REQUIRED_LEVELS = ("required", "recommended", "optional")
@@ -174,6 +174,26 @@ def load(modality: str | None = None) -> pd.DataFrame:
             row["allowed"] = list(f.allowed)
             rows.append(row)
     return pd.DataFrame(rows, columns=COLUMNS)
+
+
+CHECKLIST = ["table", "name", "label_zh", "label_en", "type", "unit", "code_system", "allowed", "range",
+             "required", "phi", "mcode"]
+
+
+def _range(lo: float | None, hi: float | None) -> str:
+    def fmt(v: float | None) -> str:
+        return "" if v is None or pd.isna(v) else f"{v:g}"
+
+    return "" if not fmt(lo) and not fmt(hi) else f"{fmt(lo)}–{fmt(hi)}"
+
+
+def checklist(modality: str | None = None) -> pd.DataFrame:
+    """The dictionary as the reports show it (the standard data checklist): allowed values joined,
+    the plausible range as 'min–max'."""
+    df = load(modality)
+    df = df.assign(allowed=df["allowed"].map(lambda a: ", ".join(a)),
+                   range=[_range(lo, hi) for lo, hi in zip(df["min"], df["max"], strict=True)])
+    return df[["modality", *CHECKLIST]]
 
 
 @cache

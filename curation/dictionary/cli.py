@@ -7,27 +7,9 @@ import html
 import click
 import pandas as pd
 
-from . import load, modalities, version
+from . import CHECKLIST, checklist, modalities, version
 
-SHOWN = ["table", "name", "label_zh", "label_en", "type", "unit", "code_system", "allowed", "range",
-         "required", "phi", "mcode"]
-
-
-def frame(modality: str | None = None) -> pd.DataFrame:
-    """The dictionary as displayed: allowed values joined, range as 'min–max'."""
-    df = load(modality)
-    df = df.assign(
-        allowed=df["allowed"].map(lambda a: ", ".join(a)),
-        range=[_range(lo, hi) for lo, hi in zip(df["min"], df["max"], strict=True)],
-    )
-    return df
-
-
-def _range(lo: float | None, hi: float | None) -> str:
-    def fmt(v: float | None) -> str:
-        return "" if v is None or pd.isna(v) else f"{v:g}"
-
-    return "" if not fmt(lo) and not fmt(hi) else f"{fmt(lo)}–{fmt(hi)}"
+SHOWN = CHECKLIST
 
 
 def to_markdown(df: pd.DataFrame, *, title: str) -> str:
@@ -56,11 +38,11 @@ def to_html(df: pd.DataFrame, *, title: str) -> str:
 @click.option("--format", "fmt", type=click.Choice(["md", "html", "csv"]), default="md", show_default=True)
 def dictionary(modality: str | None, fmt: str) -> None:
     """Print the data dictionary: every field's labels, type, unit, codes, range, required level and PHI class."""
-    df = frame(modality)
+    df = checklist(modality)
     mods = [modality] if modality else modalities()
     title = "Data dictionary " + ", ".join(f"{m} v{version(m)}" for m in mods)
     if fmt == "csv":
-        click.echo(df[["modality", *SHOWN]].to_csv(index=False), nl=False)
+        click.echo(df.to_csv(index=False), nl=False)
     elif fmt == "html":
         click.echo(to_html(df, title=title))
     else:
