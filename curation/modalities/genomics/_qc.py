@@ -1,0 +1,228 @@
+"""Genomics checks (sequencing QC, VCF conformance, sample linkage) and figures (QC with thresholds,
+driver oncoprint)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from ... import dictionary
+from ...quality import CheckResult, Dimension, Threshold, failures_frame, make_result, run_checks
+from ...quality import checks as qc
+from . import _drivers
+
+if TYPE_CHECKING:
+    import plotly.graph_objects as go
+
+    from ..base import Context, ModalityData
+
+NAME = "genomics"
+PATIENT = "patient"
+# tumor panels: a mean target depth under 100x misses subclonal calls; Q30 and 100x coverage are
+# the usual panel acceptance criteria
+DEFAULTS = {"min_depth": 100.0, "min_q30": 80.0, "min_target_100x": 80.0}
+QC_THRESHOLD = Threshold(0.0, 0.1)  # a few failing samples warn; more than 10 % fail the batch
+
+
+def qc_limits(ctx: Context) -> dict[str, float]:
+    """QC thresholds: decisions (``genomics.accuracy.sequencing_depth.min_depth`` ...) over source
+    options (``min_depth`` ...) over the defaults."""
+    out = dict(DEFAULTS)
+    for src in ctx.config.sources.get(NAME, []):
+        for k in DEFAULTS:
+            if k in src.options:
+                out[k] = float(src.options[k])
+    keys = {"min_depth": "sequencing_depth", "min_q30": "q30", "min_target_100x": "target_100x"}
+    for k, check in keys.items():
+        for key in (f"{NAME}.accuracy.{check}.{k}", f"{NAME}.{k}"):
+            if key in ctx.decisions:
+                out[k] = float(ctx.decisions[key])
+    return out
+
+
+def _who(df: pd.DataFrame) -> pd.Series:
+    """Pseudonym for failure rows: the patient, else the sample token (an unlinked sample)."""
+    return df[PATIENT].astype("string").fillna(df["sample"].astype("string"))
+
+
+def _below(samples: pd.DataFrame, metric: str, limit: float, check_id: str, unit: str) -> CheckResult:
+    v = samples[metric]
+    present = v.notna()
+    bad = (present & (v < limit)).astype(bool)
+    sub = samples.loc[bad]
+    failures = failures_frame(check_id, NAME, pseudonym=_who(sub), row=sub["_line"].fillna(-1), field=metric,
+                              rule=[f"{metric} {x:g}{unit} below {limit:g}{unit}" for x in v[bad]])
+    return make_result(check_id, NAME, Dimension.ACCURACY, n_checked=int(present.sum()), failures=failures,
+                       threshold=QC_THRESHOLD,
+                       message=f"{int(bad.sum())} of {int(present.sum())} samples with {metric} below {limit:g}{unit}")
+
+
+def _conformance(audit: pd.DataFrame, check_id: str, kind: str) -> CheckResult:
+    if audit is None or not len(audit):
+        return make_result(check_id, NAME, Dimension.CONFORMANCE, n_checked=0, message=f"no {kind} files")
+    rows = [(r.get(PATIENT, "") or "", r["file"], p) for r in audit.to_dict("records") for p in r["problems"]]
+    failures = failures_frame(check_id, NAME, pseudonym=[r[0] for r in rows], row=[-1] * len(rows),
+                              field="header", rule=[f"file {r[1]}: {r[2]}; fix the header of this file"
+                                                    for r in rows]) if rows else None
+    n_bad = len({r[1] for r in rows})
+    return make_result(check_id, NAME, Dimension.CONFORMANCE, n_checked=len(audit), failures=failures,
+                       n_failed=n_bad, message=f"{n_bad} of {len(audit)} {kind} files with header problems")
+
+
+def _linkage(data: ModalityData) -> CheckResult:
+    check_id = f"{NAME}.consistency.sample_linkage"
+    s = data.tables["samples"]
+    bad = s[PATIENT].isna()
+    sub = s.loc[bad]
+    failures = failures_frame(check_id, NAME, pseudonym=sub["sample"], row=sub["_line"].fillna(-1),
+                              field="sample_id",
+                              rule="sample not in the sample sheet: add it with its admission number and site "
+                                   "(options.sample_sheet)")
+    return make_result(check_id, NAME, Dimension.CONSISTENCY, n_checked=len(s), failures=failures,
+                       message=f"{int(bad.sum())} of {len(s)} samples not linked to a patient")
+
+
+def _qc_completeness(data: ModalityData) -> CheckResult:
+    check_id = f"{NAME}.completeness.qc_metrics"
+    s = data.tables["samples"]
+    required = [f.name for f in dictionary.fields(NAME, "samples")
+                if f.name in ("mean_depth", "pct_q30", "pct_target_100x") and f.required != "optional"]
+    frames = []
+    for m in required:
+        miss = s[m].isna()
+        if miss.any():
+            sub = s.loc[miss]
+            rules = np.where(sub["_in_qc"].to_numpy(bool), f"{m} missing in the QC file",
+                             "no row for this sample in the QC file")
+            frames.append(failures_frame(check_id, NAME, pseudonym=_who(sub), row=sub["_line"].fillna(-1), field=m,
+                                         rule=rules.tolist()))
+    n_bad = int(s[required].isna().any(axis=1).sum()) if required else 0
+    return make_result(check_id, NAME, Dimension.COMPLETENESS, n_checked=len(s),
+                       failures=pd.concat(frames, ignore_index=True) if frames else None, n_failed=n_bad,
+                       message=f"{n_bad} of {len(s)} samples miss QC metrics")
+
+
+def _ranges(data: ModalityData) -> CheckResult:
+    check_id = f"{NAME}.plausibility.range"
+    frames, n = [], 0
+    for table, df in data.tables.items():
+        ranges = {f.name: (f.min, f.max) for f in dictionary.fields(NAME, table)
+                  if f.type in ("integer", "number") and (f.min is not None or f.max is not None)
+                  and f.name in df.columns and not f.derived}
+        view = df.assign(**{PATIENT: _who(df)})
+        r = qc.check_range(view, ranges, check_id=check_id, modality=NAME)
+        n += r.n_checked
+        if len(r.failures):
+            frames.append(r.failures)
+    return make_result(check_id, NAME, Dimension.ACCURACY, n_checked=n,
+                       failures=pd.concat(frames, ignore_index=True) if frames else None)
+
+
+def checks(data: ModalityData, *, ctx: Context) -> list[CheckResult]:
+    s = data.tables["samples"]
+    lim = qc_limits(ctx)
+    specs: list[tuple[str, Dimension, Any]] = [
+        (f"{NAME}.accuracy.sequencing_depth", Dimension.ACCURACY,
+         lambda: _below(s, "mean_depth", lim["min_depth"], f"{NAME}.accuracy.sequencing_depth", "x")),
+        (f"{NAME}.accuracy.q30", Dimension.ACCURACY,
+         lambda: _below(s, "pct_q30", lim["min_q30"], f"{NAME}.accuracy.q30", "%")),
+        (f"{NAME}.accuracy.target_100x", Dimension.ACCURACY,
+         lambda: _below(s, "pct_target_100x", lim["min_target_100x"], f"{NAME}.accuracy.target_100x", "%")),
+        (f"{NAME}.completeness.qc_metrics", Dimension.COMPLETENESS, lambda: _qc_completeness(data)),
+        (f"{NAME}.conformance.vcf", Dimension.CONFORMANCE,
+         lambda: _conformance(data.objects.get("vcf_audit"), f"{NAME}.conformance.vcf", "VCF")),
+        (f"{NAME}.conformance.maf", Dimension.CONFORMANCE,
+         lambda: _conformance(data.objects.get("maf_audit"), f"{NAME}.conformance.maf", "MAF")),
+        (f"{NAME}.consistency.sample_linkage", Dimension.CONSISTENCY, lambda: _linkage(data)),
+        (f"{NAME}.plausibility.range", Dimension.ACCURACY, lambda: _ranges(data)),
+    ]
+    return run_checks(specs, NAME, thresholds=ctx.thresholds)
+
+
+# ------------------------------------------------------------------------------------ figures
+def plot_qc(samples: pd.DataFrame, limits: dict[str, float], *,
+            title: str = "Sequencing QC per sample (threshold dashed; failing samples red)") -> go.Figure:
+    """One panel per metric: a bar per sample token, the acceptance threshold drawn."""
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    from ...report.figures import empty_figure
+
+    metrics = [("mean_depth", "mean depth (x)", limits["min_depth"]), ("pct_q30", "% bases ≥ Q30", limits["min_q30"]),
+               ("pct_target_100x", "% target ≥ 100x", limits["min_target_100x"])]
+    s = samples[samples[[m for m, _, _ in metrics]].notna().any(axis=1)].sort_values("sample")
+    if s.empty:
+        return empty_figure(title, "no QC metrics")
+    fig = make_subplots(rows=3, cols=1, shared_xaxes=True, subplot_titles=[t for _, t, _ in metrics],
+                        vertical_spacing=0.08)
+    for i, (m, label, limit) in enumerate(metrics, start=1):
+        v = s[m]
+        colors = np.where(v < limit, "#e45756", "#4c78a8")
+        fig.add_trace(go.Bar(x=s["sample"], y=v, marker_color=colors, name=label, showlegend=False,
+                             customdata=_who(s), hovertemplate="%{x} (%{customdata}): %{y:.4g}<extra>" + label
+                             + "</extra>"), row=i, col=1)
+        fig.add_hline(y=limit, line_dash="dash", line_color="#333", row=i, col=1,
+                      annotation_text=f"{limit:g}", annotation_position="top left")
+    fig.update_xaxes(showticklabels=len(s) <= 40, tickangle=-60, row=3, col=1)
+    fig.update_layout(title=title, height=720, template="plotly_white", margin={"l": 60, "r": 20, "t": 70, "b": 90})
+    return fig
+
+
+def oncoprint_frame(variants: pd.DataFrame, samples: pd.DataFrame) -> pd.DataFrame:
+    """Patients x genes: 2 = a driver call, 1 = another variant (PASS), 0 = none; with the label."""
+    genes = _drivers.oncoprint_genes()
+    tumor = samples.loc[samples["tissue"] != "normal", "sample"]
+    v = variants[variants["sample"].isin(tumor) & variants["gene"].isin(genes)]
+    v = v[(v["filter"].isin(["PASS", ".", ""])) | v["filter"].isna() | (v["driver"] != "")]
+    who = _who(samples.loc[samples["tissue"] != "normal"]).unique().tolist()
+    grid = pd.DataFrame(0, index=sorted(who), columns=genes)
+    label = pd.DataFrame("", index=grid.index, columns=genes)
+    for r in v.assign(who=_who(v)).itertuples(index=False):
+        if r.who not in grid.index:
+            continue
+        level = 2 if r.driver else 1
+        if level >= grid.at[r.who, r.gene]:
+            grid.at[r.who, r.gene] = level
+            text = r.protein_change if isinstance(r.protein_change, str) else r.variant_type
+            label.at[r.who, r.gene] = r.driver if r.driver else str(text)
+    return grid.join(label, rsuffix="__label")
+
+
+def plot_oncoprint(frame: pd.DataFrame, *, title: str = "Driver oncoprint (patients x genes)") -> go.Figure:
+    import plotly.graph_objects as go
+
+    from ...report.figures import empty_figure
+
+    genes = [c for c in frame.columns if not c.endswith("__label")]
+    if frame.empty:
+        return empty_figure(title, "no samples")
+    # patients with a driver first, then by the number of altered genes
+    order = frame[genes].assign(_d=(frame[genes] == 2).any(axis=1), _n=(frame[genes] > 0).sum(axis=1))
+    idx = order.sort_values(["_d", "_n"], ascending=False).index
+    z = frame.loc[idx, genes].to_numpy()
+    text = frame.loc[idx, [f"{g}__label" for g in genes]].to_numpy()
+    fig = go.Figure(go.Heatmap(
+        z=z.T, x=list(idx), y=genes, zmin=0, zmax=2, text=text.T, xgap=1, ygap=1,
+        colorscale=[[0, "#eeeeee"], [0.33, "#eeeeee"], [0.34, "#9ecae1"], [0.66, "#9ecae1"], [0.67, "#d62728"],
+                    [1, "#d62728"]],
+        colorbar={"tickvals": [0, 1, 2], "ticktext": ["none", "other variant", "driver"]},
+        hovertemplate="%{x} %{y}: %{text}<extra></extra>"))
+    fig.update_layout(title=title, height=140 + 28 * len(genes), template="plotly_white",
+                      xaxis={"showticklabels": len(idx) <= 40, "tickangle": -60, "title": "patient"},
+                      yaxis={"autorange": "reversed"}, margin={"l": 70, "r": 20, "t": 60, "b": 90})
+    return fig
+
+
+def figures(data: ModalityData, results: list[CheckResult], *, ctx: Context) -> dict[str, go.Figure]:
+    from ...report import figures as fig
+
+    v, s = data.tables["variants"], data.tables["samples"]
+    drivers = v.loc[v["driver"] != "", "driver"] if len(v) else pd.Series(dtype="string")
+    return {
+        "Sequencing QC per sample": plot_qc(s, qc_limits(ctx)),
+        "Driver oncoprint": plot_oncoprint(oncoprint_frame(v, s)),
+        "Driver calls": fig.category_bars(drivers, title="Driver calls"),
+        "Variant allele fraction": fig.distribution(v["vaf"], title="Variant allele fraction", plausible=(0, 1)),
+    }
