@@ -100,8 +100,10 @@ def _stage_check(data: ModalityData) -> CheckResult:
     n = col("pn").where(use_p, col("cn"))
     m = col("pm").where(use_p & col("pm").notna(), col("cm"))
     expected = dictionary.stage_group(t, n, m)
+    # only 8th-edition staging is checked against the 8th-edition table: earlier editions group
+    # differently, and a record without an edition cannot be judged
     edition = col("ajcc_edition")
-    applies = (edition.isna() | (edition == "8")) & expected.notna() & col("stage_group").notna()
+    applies = (edition == "8").fillna(False) & expected.notna() & col("stage_group").notna()
     given = col("stage_group")
     ok = pd.Series([g in str(e).split("|") if a else True for g, e, a in zip(given, expected, applies, strict=True)],
                    index=s.index)
@@ -109,7 +111,10 @@ def _stage_check(data: ModalityData) -> CheckResult:
     rules = [f"stage {g} but {tt} {nn} {mm} gives {e} (AJCC 8th lung)"
              for g, tt, nn, mm, e in zip(given[bad], t[bad], n[bad], m[bad], expected[bad], strict=True)]
     failures = qc._fail(check_id, NAME, s, bad, "stage_group", rules)
-    return make_result(check_id, NAME, Dimension.CONSISTENCY, n_checked=int(applies.sum()), failures=failures)
+    other = int((edition != "8").fillna(True).sum())
+    return make_result(check_id, NAME, Dimension.CONSISTENCY, n_checked=int(applies.sum()), failures=failures,
+                       message=f"{len(failures)} of {int(applies.sum())} AJCC 8th-edition stage groups contradict "
+                               f"their TNM; {other} record(s) of another or no edition not checked")
 
 
 def _histology_morphology_check(data: ModalityData) -> CheckResult:

@@ -20,7 +20,7 @@ KEYRING = Keyring(KEY.encode())
 
 A_PAT = ["住院号", "姓名", "性别", "出生日期", "身份证号", "联系电话", "录入日期"]
 A_DX = ["住院号", "诊断日期", "首发症状日期", "ICD-10编码", "形态学编码", "病理类型", "ECOG评分"]
-A_STAGE = ["住院号", "cT", "cN", "cM", "临床分期"]
+A_STAGE = ["住院号", "cT", "cN", "cM", "临床分期", "AJCC版本"]
 A_TX = ["住院号", "治疗类型", "开始日期", "结束日期"]
 A_OUT = ["住院号", "生存状态", "末次随访日期", "死亡日期"]
 
@@ -62,7 +62,7 @@ def _site_a(root: Path) -> list[dict]:
         pats.append([mrn, f"张{i}", "男" if i % 2 else "女", "1960-03-0" + str(i + 1),
                      f"11010119600301{i:03d}X", f"1380000{i:04d}", "2023-02-01"])
         dx.append([mrn, "2023-01-05", "2022/12/1", "C34.1", "8140/3", "腺癌", "1"])
-        st.append([mrn, "cT1a", "cN0", "cM0", "IA1"])
+        st.append([mrn, "cT1a", "cN0", "cM0", "IA1", "8"])
         tx.append([mrn, "手术", "2023年1月20日", "2023年1月20日"])
         out.append([mrn, "存活", "2024-06-01", "/"])
     dx[1][1] = ""                      # 00101 missing diagnosis date
@@ -80,7 +80,7 @@ def _site_a(root: Path) -> list[dict]:
     cols = {"住院号": "admission_number", "姓名": "name", "性别": "sex", "出生日期": "birth_date", "身份证号": "resident_id",
             "联系电话": "phone", "录入日期": "record_entry_date", "诊断日期": "diagnosis_date", "首发症状日期": "symptom_date",
             "ICD-10编码": "icd10", "形态学编码": "icdo3_morphology", "病理类型": "histology", "ECOG评分": "ecog",
-            "cT": "ct", "cN": "cn", "cM": "cm", "临床分期": "stage_group", "治疗类型": "treatment_type",
+            "cT": "ct", "cN": "cn", "cM": "cm", "临床分期": "stage_group", "AJCC版本": "ajcc_edition", "治疗类型": "treatment_type",
             "开始日期": "treatment_start", "结束日期": "treatment_end", "生存状态": "vital_status",
             "末次随访日期": "last_followup_date", "死亡日期": "death_date"}
     missing = {"/": "not_applicable", "不详": "unknown", "未查": "not_collected"}
