@@ -1,0 +1,162 @@
+"""Every planted defect of the demo cohort is caught by the check (or quarantine) named in the manifest.
+
+The demo is generated once per session, every registered and implemented modality is curated into
+one bundle (source modalities first, then the cohort-level steps such as crossmodal), and each
+defect of defects.json becomes one test, matched by the rule of DEMO-CONTRACT.md:
+
+* ``expect`` a check id: quality/failures/*.parquet has a row with that check_id and the defect's pseudonym;
+* ``quarantine:<reason>`` with a file token: a quarantine row with that reason and record == file token;
+* ``quarantine:malformed_line``: a quarantine row of that modality with that reason from the defect's site;
+* other ``quarantine:<reason>``: a quarantine row with that reason and the defect's pseudonym.
+
+A defect whose modality is not registered or not implemented here is skipped with a reason naming it.
+"""
+
+from __future__ import annotations
+
+import atexit
+import shutil
+import tempfile
+from functools import cache
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from curation.demo._core import Defect, read_defects
+
+pytestmark = pytest.mark.slow
+
+PATIENTS = 36
+SEED = 3
+
+
+def _selected_slow(config: pytest.Config) -> bool:
+    expr = config.getoption("markexpr", "") or ""
+    return "not slow" not in expr
+
+
+@cache
+def _demo_dir() -> Path:
+    """Generated at collection (the parameters are the manifest's defects); removed at exit."""
+    from curation.demo import generate
+
+    root = Path(tempfile.mkdtemp(prefix="curation-defects-"))
+    atexit.register(shutil.rmtree, root, True)
+    generate(root / "demo", patients=PATIENTS, seed=SEED)
+    return root
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "defect" not in metafunc.fixturenames:
+        return
+    if not _selected_slow(metafunc.config):  # deselected anyway: do not pay for a generation
+        metafunc.parametrize("defect", [pytest.param(None, id="not-generated")])
+        return
+    defects = read_defects(_demo_dir() / "demo" / "defects.json")
+    metafunc.parametrize("defect", [pytest.param(d, id=f"{d.id}-{d.modality}-{d.kind}") for d in defects])
+
+
+def _implemented() -> dict[str, object]:
+    from curation.modalities import registry
+
+    out = {}
+    for name in registry.names():
+        try:
+            mod = registry.get(name)
+        except ImportError:
+            continue
+        if hasattr(mod, "load"):
+            out[name] = mod
+    return out
+
+
+@pytest.fixture(scope="session")
+def curated() -> dict[str, object]:
+    """Curate every implemented modality into one bundle; returns failures, quarantine and errors."""
+    import curation
+    from curation.modalities import registry
+
+    root = _demo_dir()
+    cohort = root / "demo" / "cohort.yaml"
+    out = root / "bundle"
+    mods = _implemented()
+    order = sorted(mods, key=lambda n: (registry.spec(n).stage != "source", registry.spec(n).order, n))
+    errors: dict[str, str] = {}
+    for name in order:
+        try:
+            curation.curate(name, cohort, out=out)
+        except Exception as exc:  # noqa: BLE001 - reported per defect, so one broken modality fails only its own
+            errors[name] = f"{type(exc).__name__}: {exc}"
+
+    def read_all(kind: str) -> pd.DataFrame:
+        frames = [pd.read_parquet(p) for p in sorted((out / "quality" / kind).glob("*.parquet"))]
+        frames = [f for f in frames if len(f)]
+        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+    return {
+        "failures": read_all("failures"),
+        "quarantine": read_all("quarantine"),
+        "errors": errors,
+        "modalities": set(mods),
+    }
+
+
+def _owner(d: Defect) -> str:
+    """The modality whose output must show the defect."""
+    return d.modality if d.expect.startswith("quarantine:") else d.expect.split(".")[0]
+
+
+def test_defect_is_caught(defect: Defect | None, curated: dict[str, object]) -> None:
+    if defect is None:
+        pytest.skip("slow tests deselected")
+    d = defect
+    have = curated["modalities"]
+    assert isinstance(have, set)
+    for needed in dict.fromkeys([d.modality, _owner(d)]):
+        if needed not in have:
+            pytest.skip(f"modality {needed!r} is not built (not registered or has no load); {d.kind} not checked")
+    errors = curated["errors"]
+    assert isinstance(errors, dict)
+    for needed in dict.fromkeys([d.modality, _owner(d)]):
+        assert needed not in errors, f"curating {needed} failed: {errors[needed]}"
+    if d.expect.startswith("quarantine:"):
+        reason = d.expect.split(":", 1)[1]
+        q = curated["quarantine"]
+        assert isinstance(q, pd.DataFrame)
+        assert len(q), "no quarantine rows at all"
+        of_modality = q[q["modality"] == d.modality]
+        q = of_modality[of_modality["reason"] == reason]
+        if d.file_token:
+            hit = q["record"] == d.file_token
+            rule = f"record == file token {d.file_token}"
+        elif reason == "malformed_line":
+            hit = q["source"].astype(str).str.len() > 0
+            hit &= _site_of_sources(q["source"], d.modality) == d.site
+            rule = f"a source of site {d.site}"
+        else:
+            hit = q["pseudonym"] == d.pseudonym
+            rule = f"pseudonym {d.pseudonym}"
+        assert hit.any(), (
+            f"{d.id} {d.kind} ({d.record}): no {d.modality} quarantine row with reason "
+            f"{reason!r} and {rule}; {d.modality} reasons seen: {sorted(set(of_modality['reason']))}"
+        )
+        return
+    f = curated["failures"]
+    assert isinstance(f, pd.DataFrame)
+    assert len(f), "no failure rows at all"
+    rows = f[f["check_id"] == d.expect]
+    assert len(rows), f"{d.id} {d.kind}: check {d.expect} reported no failing record at all"
+    assert (rows["pseudonym"] == d.pseudonym).any(), (
+        f"{d.id} {d.kind} ({d.record}, field {d.field}): {d.expect} failed {len(rows)} records, "
+        f"not the planted one {d.pseudonym}"
+    )
+
+
+def _site_of_sources(sources: pd.Series, modality: str) -> pd.Series:
+    """Source keys such as ``clinical[3]`` -> the site of that source in the demo's cohort.yaml."""
+    from curation import load_cohort
+
+    cfg = load_cohort(_demo_dir() / "demo" / "cohort.yaml")
+    site = {f"{modality}[{i}]": s.site or "" for i, s in enumerate(cfg.sources.get(modality, []))}
+    return sources.astype(str).map(lambda k: site.get(k, ""))
