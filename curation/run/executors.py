@@ -9,6 +9,7 @@ process) and renders it to HTML in-process.
 
 from __future__ import annotations
 
+import logging
 import multiprocessing as mp
 import time
 from concurrent.futures import Executor, ProcessPoolExecutor
@@ -151,6 +152,9 @@ def run_notebook_job(job: NotebookJob) -> JobResult:
 
     from ..report.html import render_file
 
+    # papermill warns on every `name: type = ""  # help` line whose help text holds "=", and then
+    # calls the parameters it could not parse "unknown": noise, since only cohort and out are passed
+    logging.getLogger("papermill").setLevel(logging.ERROR)
     started = datetime.now().astimezone().isoformat(timespec="seconds")
     t0 = time.perf_counter()
     result = JobResult(job.name, "ok", started, 0.0)

@@ -17,6 +17,7 @@ Exit status: 0 no check failed; 1 a check failed (or errored) or the leak scan f
 
 from __future__ import annotations
 
+import logging
 import os
 import platform
 import sys
@@ -41,10 +42,12 @@ from .executors import JobResult, NotebookJob, collect_identifiers_job, make_exe
 
 # Notebooks that are not a modality and run last, in this order, when they exist.
 LAST = (("collection_report", "Collection report"),)
+MAX_LEAK_LINES = 20
 QUALITY_KINDS = ("checks", "failures", "quarantine", "ledger")
 VERSIONED = ("curation", "pandas", "pyarrow", "pydicom", "scanpy", "anndata", "papermill", "nbconvert", "plotly")
 
 Progress = Callable[[str], None]
+log = logging.getLogger(__name__)
 
 
 def _stderr(line: str) -> None:
@@ -112,8 +115,11 @@ def plan(config: CohortConfig, *, out: Path, only: list[str] | None = None,
     """
     nb_dir = notebooks or notebooks_dir()
     names = registry.names()
-    sourced = [n for n in names if _stage(n) == "source" and config.sources.get(n)]
-    cohort_steps = [n for n in names if _stage(n) == "cohort" and (nb_dir / registry.spec(n).notebook).is_file()]
+    sourced = [n for n in names if config.sources.get(n) and _stage(n) == "source"]
+    # steps that read the other modalities' outputs; a module that does not import is skipped
+    # here (a modality this cohort does not use must not stop the run)
+    cohort_steps = [n for n in names if not config.sources.get(n) and _stage(n, strict=False) == "cohort"
+                    and (nb_dir / registry.spec(n).notebook).is_file()]
     last = [(name, label) for name, label in LAST if (nb_dir / f"{name}.ipynb").is_file()]
     if only:
         allowed = sourced + cohort_steps + [name for name, _ in last]
@@ -140,9 +146,18 @@ def plan(config: CohortConfig, *, out: Path, only: list[str] | None = None,
     return [s for s in stages if s]
 
 
-def _stage(name: str) -> str:
-    """``source`` (reads raw exports) or ``cohort`` (reads other modalities' outputs)."""
-    return getattr(registry.spec(name), "stage", "source")
+def _stage(name: str, *, strict: bool = True) -> str | None:
+    """``source`` (reads raw exports) or ``cohort`` (reads other modalities' outputs).
+
+    With ``strict=False`` a modality module that fails to import gives None instead of raising.
+    """
+    try:
+        return getattr(registry.spec(name), "stage", "source")
+    except Exception:
+        if strict:
+            raise
+        log.warning("modality %s could not be imported; it is skipped", name)
+        return None
 
 
 # --------------------------------------------------------------------------- the run
@@ -203,8 +218,14 @@ def run_cohort(
         done = 0
         id_futures: list[Future[set[str]]] = []
         for i, stage in enumerate(stages):
-            futures = {executor.submit(run_notebook_job, j): j for j in stage}
-            say(f"  started: {', '.join(j.name for j in stage)}")
+            for j in [j for j in stage if not j.notebook.is_file()]:
+                results[j.name] = _missing(j)
+                done += 1
+                say(f"  [{done}/{len(planned)}] {j.name}: error - {results[j.name].error_type}")
+            runnable = [j for j in stage if j.notebook.is_file()]
+            futures = {executor.submit(run_notebook_job, j): j for j in runnable}
+            if runnable:
+                say(f"  started: {', '.join(j.name for j in runnable)}")
             if i == 0 and scan is not None:
                 # queued behind the modality notebooks; reloads raw sources in memory only
                 id_futures = [executor.submit(collect_identifiers_job, str(config.path), j.name) for j in stage
@@ -225,8 +246,14 @@ def run_cohort(
     finally:
         executor.shutdown(wait=True)
 
+    timings = {"notebooks_s": round(time.perf_counter() - t0, 2)}
     return _assemble(config, keyring, bundle, planned, results, identifiers, scan,
-                     started=started, t0=t0, only=only, jobs=n_jobs, say=say)
+                     started=started, t0=t0, only=only, jobs=n_jobs, say=say, timings=timings)
+
+
+def _missing(job: NotebookJob) -> JobResult:
+    return JobResult(job.name, "error", datetime.now().astimezone().isoformat(timespec="seconds"), 0.0,
+                     error_type=f"notebook {job.notebook.name} not found in {job.notebook.parent}")
 
 
 def _as_completed(futures: dict[Future[JobResult], NotebookJob]) -> Iterable[Future[JobResult]]:
@@ -278,7 +305,8 @@ def _verdict(bundle: Bundle, name: str, res: JobResult) -> str:
 
 def _assemble(config: CohortConfig, keyring: Keyring, bundle: Bundle, planned: list[NotebookJob],
               results: dict[str, JobResult], identifiers: set[str], scan: Callable[..., list[Any]] | None,
-              *, started: datetime, t0: float, only: list[str] | None, jobs: int, say: Progress) -> RunOutcome:
+              *, started: datetime, t0: float, only: list[str] | None, jobs: int, say: Progress,
+              timings: dict[str, float]) -> RunOutcome:
     from ..report.index import IndexRow, checks_by_dimension, render_index, verdict_of
 
     root = bundle.root
@@ -316,28 +344,39 @@ def _assemble(config: CohortConfig, keyring: Keyring, bundle: Bundle, planned: l
 
     leaks: list[Any] = []
     ended = datetime.now().astimezone()
+    t1 = time.perf_counter()
     inputs = input_checksums(config, keyring)
+    timings["input_checksums_s"] = round(time.perf_counter() - t1, 2)
 
-    def write_reports(leak_note: str, n_leaks: int) -> tuple[Path, Path]:
+    def write_reports(leak_note: str, leaks: list[Any]) -> tuple[Path, Path]:
         summary = _summary(config, bundle, planned, started=started, ended=ended,
                            duration_s=time.perf_counter() - t0, leak_note=leak_note)
+        # a finding names file, place and the identifier's number, never the identifier
+        summary["leaks"] = [str(f) for f in leaks[:MAX_LEAK_LINES]]
+        summary["more_leaks"] = max(0, len(leaks) - MAX_LEAK_LINES)
         index = bundle.write_text("reports/index.html", render_index(
             rows, cohort=config.cohort.name, description=config.cohort.description, summary=summary))
         run_json = bundle.write_json("run.json", _run_record(
             config, keyring, statuses, started=started, ended=ended, only=only, jobs=jobs, out=root,
-            leak_note=leak_note, exit_code=exit_status(statuses, [None] * n_leaks), inputs=inputs))
+            leak_note=leak_note, exit_code=exit_status(statuses, leaks), inputs=inputs, timings=timings))
         return index, run_json
 
     leak_note = "not run (curation.deid.scan is not installed)" if scan is None else "pending"
-    index_html, run_json = write_reports(leak_note, 0)
+    index_html, run_json = write_reports(leak_note, [])
     bundle.write_datapackage(name=config.cohort.name)
     if scan is not None:
-        leaks = list(scan(root, identifiers))
-        leak_note = (f"{len(leaks)} finding(s): see the run's stderr" if leaks
-                     else f"clean ({len(identifiers)} identifier values searched)")
-        for finding in leaks:
+        t1 = time.perf_counter()
+        leaks = _scan(scan, root, identifiers)
+        timings["leak_scan_s"] = round(time.perf_counter() - t1, 2)
+        leak_note = (f"{len(leaks)} finding(s) in {len({str(getattr(f, 'path', f)) for f in leaks})} file(s)"
+                     if leaks else f"clean ({len(identifiers)} identifier values searched)")
+        say(f"  leak scan: {leak_note} ({timings['leak_scan_s']:.1f} s)")
+        for finding in leaks[:MAX_LEAK_LINES]:
             say(f"  LEAK: {finding}")
-        index_html, run_json = write_reports(leak_note, len(leaks))
+        if len(leaks) > MAX_LEAK_LINES:
+            say(f"  LEAK: ... and {len(leaks) - MAX_LEAK_LINES} more")
+    timings["total_s"] = round(time.perf_counter() - t0, 2)
+    index_html, run_json = write_reports(leak_note, leaks)
     bundle.write_manifest()
 
     exit_code = exit_status(statuses, leaks)
@@ -350,6 +389,18 @@ def _assemble(config: CohortConfig, keyring: Keyring, bundle: Bundle, planned: l
                + f"; exit {exit_code} -> {index_html}")
     say(summary)
     return RunOutcome(exit_code, root, index_html, run_json, statuses, leaks, summary)
+
+
+def _scan(scan: Callable[..., list[Any]], root: Path, identifiers: set[str]) -> list[Any]:
+    """Run the leak scan over the bundle, skipping the vendored plotly.js (third-party code)."""
+    import inspect
+
+    from ..report.html import PLOTLY_ASSET
+
+    ordered = sorted(identifiers)  # stable numbering of findings between runs
+    if "exclude" in inspect.signature(scan).parameters:
+        return list(scan(root, ordered, exclude=[root / "reports" / PLOTLY_ASSET]))
+    return list(scan(root, ordered))
 
 
 def exit_status(statuses: list[NotebookStatus], leaks: list[Any]) -> int:
@@ -413,7 +464,7 @@ def versions() -> dict[str, str]:
 
 def _run_record(config: CohortConfig, keyring: Keyring, statuses: list[NotebookStatus], *, started: datetime,
                 ended: datetime, only: list[str] | None, jobs: int, out: Path, leak_note: str,
-                exit_code: int, inputs: list[dict[str, Any]]) -> dict[str, Any]:
+                exit_code: int, inputs: list[dict[str, Any]], timings: dict[str, float]) -> dict[str, Any]:
     return {
         "cohort": {"name": config.cohort.name, "file": config.path.name, "sha256": config.checksum()},
         "parameters": {"only": only or [], "jobs": jobs, "executor": config.executor.kind,
@@ -425,6 +476,7 @@ def _run_record(config: CohortConfig, keyring: Keyring, statuses: list[NotebookS
         "exit_code": exit_code,
         "notebooks": [asdict(s) for s in statuses],
         "leak_scan": leak_note,
+        "timings": timings,
         "inputs": inputs,
     }
 
