@@ -123,8 +123,11 @@ def write_outputs(curated: Curated) -> list[Path]:
 def collect_identifiers(config: CohortConfig, name: str) -> set[str]:
     """Raw identifier values in one modality's sources, for the leak scan of the output bundle.
 
-    Runs the modality's ``load`` only; the values stay in memory and are never written or logged.
+    Runs the modality's ``load`` and ``standardize`` (some modalities learn identifiers only while
+    removing them); the values stay in memory and are never written or logged.
     """
     ctx = make_context(config)
-    data = registry.get(name).load(sources_of(config, name), ctx=ctx)
+    mod = registry.get(name)
+    data = mod.load(sources_of(config, name), ctx=ctx)
+    data = mod.standardize(data, ctx=ctx)
     return set(data.identifiers)
