@@ -71,7 +71,7 @@ class Rule:
         return _APPLY[self.action](elem, ctx)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # hashed by identity, for the per-tag rule cache
 class Policy:
     """The loaded action table."""
 
@@ -84,38 +84,47 @@ class Policy:
     unknown_rule: Rule = Rule("remove", "not in the DICOM data dictionary; default deny")
     group_length_rule: Rule = Rule("remove", "group length; recomputed on write")
 
-    def rule_for(self, elem: DataElement, ds: Dataset) -> Rule:
-        """The one rule that decides this element's fate."""
+    def rule_for(self, tag: int, ds: Dataset) -> Rule:
+        """The one rule that decides the fate of the element ``tag`` of ``ds``.
+
+        Decided from the tag alone (and, for safe-listed private attributes, their creator), so
+        that removed elements are never decoded.
+        """
+        from pydicom.tag import Tag
+
+        t = Tag(tag)
+        if t.element == 0:
+            return self.group_length_rule
+        if t.is_private:
+            return self._private(t, ds)
+        return self._public(int(t))
+
+    @lru_cache(maxsize=4096)  # noqa: B019 - policies are few and long-lived (load_policy caches them)
+    def _public(self, tag: int) -> Rule:
         from pydicom.datadict import dictionary_has_tag, dictionary_VR
 
-        tag = elem.tag
-        if tag.element == 0:
-            return self.group_length_rule
-        if tag.is_private:
-            return self._private(elem, ds)
-        rule = self.by_tag.get(int(tag))
+        rule = self.by_tag.get(tag)
         if rule is not None:
             return rule
         if not dictionary_has_tag(tag):
             return self.unknown_rule
         vr = dictionary_VR(tag)
         for r in self.unlisted:
-            if r.matches(vr, tag.group):
+            if r.matches(vr, tag >> 16):
                 return r
         return self.unknown_rule
 
-    def _private(self, elem: DataElement, ds: Dataset) -> Rule:
+    def _private(self, tag: Any, ds: Dataset) -> Rule:
         if not self.private_keep:
             return self.private_rule
-        tag = elem.tag
         if tag.is_private_creator:
-            if str(elem.value).strip() in {c for c, _ in self.private_keep}:
+            if str(ds[tag].value).strip() in {c for c, _ in self.private_keep}:
                 return Rule("keep", "private creator of a safe private attribute")
             return self.private_rule
         creator = ds.get((tag.group << 16) | (tag.element >> 8))
         name = str(creator.value).strip() if creator is not None else ""
         if (name, tag.element & 0xFF) in self.private_keep:
-            return Rule("keep_seq" if elem.VR == "SQ" else "keep", "private attribute on the safe list")
+            return Rule("keep_seq" if ds[tag].VR == "SQ" else "keep", "private attribute on the safe list")
         return self.private_rule
 
 
@@ -163,6 +172,14 @@ class _Context:
 
 # --- actions ---------------------------------------------------------------------------------
 
+def _elem(tag: Any, vr: str, value: Any) -> DataElement:
+    from pydicom import config
+    from pydicom.dataelem import DataElement
+
+    # our rules produce the values; pydicom's validation would only re-warn (quoting raw values)
+    return DataElement(tag, vr, value, validation_mode=config.IGNORE)
+
+
 def _values(elem: DataElement) -> list[Any]:
     from pydicom.multival import MultiValue
 
@@ -173,22 +190,17 @@ def _values(elem: DataElement) -> list[Any]:
 
 
 def _with(elem: DataElement, values: list[Any]) -> DataElement:
-    from pydicom.dataelem import DataElement
-
     value: Any = "" if not values else values[0] if len(values) == 1 else values
-    return DataElement(elem.tag, elem.VR, value)
+    return _elem(elem.tag, elem.VR, value)
 
 
 def _keep(elem: DataElement, ctx: _Context) -> DataElement | None:
-    from pydicom.dataelem import DataElement
-
     if elem.VR == "SQ":  # a sequence is never copied wholesale: its items go through the policy
         return _keep_seq(elem, ctx)
-    return DataElement(elem.tag, elem.VR, copy.copy(elem.value))
+    return _elem(elem.tag, elem.VR, copy.copy(elem.value))
 
 
 def _keep_seq(elem: DataElement, ctx: _Context) -> DataElement | None:
-    from pydicom.dataelem import DataElement
     from pydicom.sequence import Sequence
 
     if elem.VR != "SQ":
@@ -199,7 +211,7 @@ def _keep_seq(elem: DataElement, ctx: _Context) -> DataElement | None:
         ctx.where = f"{outer}[{i}]"
         items.append(_walk(item, ctx))
     ctx.where = outer
-    return DataElement(elem.tag, "SQ", Sequence(items))
+    return _elem(elem.tag, "SQ", Sequence(items))
 
 
 def _remove(elem: DataElement, ctx: _Context) -> DataElement | None:
@@ -207,16 +219,13 @@ def _remove(elem: DataElement, ctx: _Context) -> DataElement | None:
 
 
 def _empty(elem: DataElement, ctx: _Context) -> DataElement | None:
-    from pydicom.dataelem import DataElement
     from pydicom.sequence import Sequence
 
-    return DataElement(elem.tag, elem.VR, Sequence() if elem.VR == "SQ" else "")
+    return _elem(elem.tag, elem.VR, Sequence() if elem.VR == "SQ" else "")
 
 
 def _pseudonym(elem: DataElement, ctx: _Context) -> DataElement | None:
-    from pydicom.dataelem import DataElement
-
-    return DataElement(elem.tag, elem.VR, ctx.pseudonym)
+    return _elem(elem.tag, elem.VR, ctx.pseudonym)
 
 
 def _shift_da(value: str, days: int) -> str:
@@ -272,13 +281,11 @@ def _clean(elem: DataElement, ctx: _Context) -> DataElement | None:
 
 
 def _age(elem: DataElement, ctx: _Context) -> DataElement | None:
-    from pydicom.dataelem import DataElement
-
     m = re.fullmatch(r"(\d{3})([DWMY])", str(elem.value or "").strip())
     if not m:
         return None  # an age we cannot read is an age we do not export
     n, unit = int(m.group(1)), m.group(2)
-    return DataElement(elem.tag, "AS", "090Y" if unit == "Y" and n >= 90 else f"{n:03d}{unit}")
+    return _elem(elem.tag, "AS", "090Y" if unit == "Y" and n >= 90 else f"{n:03d}{unit}")
 
 
 _APPLY = {"keep": _keep, "keep_seq": _keep_seq, "remove": _remove, "empty": _empty, "pseudonym": _pseudonym,
@@ -287,14 +294,16 @@ _APPLY = {"keep": _keep, "keep_seq": _keep_seq, "remove": _remove, "empty": _emp
 
 def _walk(ds: Dataset, ctx: _Context) -> Dataset:
     from pydicom import Dataset
+    from pydicom.datadict import keyword_for_tag
 
     out = Dataset()
     outer = ctx.where
-    for elem in ds:  # iterating converts raw elements, in tag order
-        name = elem.keyword or f"({elem.tag.group:04X},{elem.tag.element:04X})"
+    for tag in sorted(ds.keys()):
+        name = keyword_for_tag(tag) or f"({tag >> 16:04X},{tag & 0xFFFF:04X})"
         ctx.where = f"{outer}.{name}" if outer else name
-        rule = ctx.policy.rule_for(elem, ds)
-        new = rule.apply(elem, ctx)
+        rule = ctx.policy.rule_for(tag, ds)
+        # a removed element is never decoded: no conversion, no warning quoting its value
+        new = None if rule.action == "remove" else rule.apply(ds[tag], ctx)
         ctx.changes.append((ctx.where, rule.action if new is not None or rule.action == "remove" else "remove",
                             rule.why))
         if new is not None:

@@ -103,3 +103,22 @@ def test_unreadable_file_is_not_called_clean(tmp_path: Path) -> None:
     hits = scan_bundle(tmp_path, ["ZY20230001"])
     assert hits and hits[0].identifier == 0 and "unreadable" in hits[0].location
     assert isinstance(hits[0], LeakHit)
+
+
+def test_backends_agree() -> None:
+    from curation.deid.scan import Matcher
+
+    ids = list(enumerate(IDS, start=1))
+    data = ("x 张三丰 y ZY20230001 z " + "李四").encode("utf-8") + "李四".encode("gb18030") + b" zy20230001"
+    found = {b: sorted(Matcher(ids, backend=b).search(data)) for b in ("rs", "pyahocorasick", "regex")}
+    assert found["rs"] == found["pyahocorasick"] == found["regex"]
+    assert {no for _, no, _ in found["rs"]} == {1, 2, 4}
+
+
+def test_arrow_search_ignores_matches_across_cells() -> None:
+    import pyarrow as pa
+
+    from curation.deid.scan import Matcher
+
+    m = Matcher([(1, "ZY20230001")])
+    assert list(m.in_arrow(pa.array(["ZY2023", "0001", None, "x zy20230001 y"]))) == [(3, 1)]
