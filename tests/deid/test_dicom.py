@@ -192,3 +192,22 @@ def test_dicom_date_shift_preserves_intervals(a: dt.date, b: dt.date, days: int)
     pa, pb = (dt.datetime.strptime(x, "%Y%m%d").date() for x in (sa, sb))
     assert pb - pa == b - a and pa - a == dt.timedelta(days=days)
     assert _shift_dt(a.strftime("%Y%m%d") + "120000", days) == sa + "120000"
+
+
+def test_unknown_public_and_unlisted_numeric_attributes() -> None:
+    ds = _read("CT_small.dcm")
+    ds.add_new(0x00181999, "DS", "1.5")  # public group, not in the dictionary: removed
+    ds.add_new(0x00100001, "LO", "Zhang San")  # idem, in the patient group
+    ds.add_new(0x00189345, "FD", 1.6)  # CTDIvol: unlisted, numeric, acquisition group: kept
+    ds.add_new(0x00081048, "PN", "Dr^Who")  # PhysiciansOfRecord: listed, removed
+    out = _deid(ds)
+    assert 0x00181999 not in out and 0x00100001 not in out and 0x00081048 not in out
+    assert out.CTDIvol == 1.6
+
+
+def test_policy_file_is_validated(tmp_path) -> None:
+    bad = tmp_path / "p.yaml"
+    bad.write_text("profile: x\nmethod_codes: []\nrules:\n  remove:\n    why: y\n    tags: [PatientNmae]\n"
+                   "unlisted: [{action: remove, why: z}]\n", encoding="utf-8")
+    with pytest.raises(DeidError, match="'PatientNmae' is not a DICOM keyword"):
+        load_policy(bad)
