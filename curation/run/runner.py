@@ -243,8 +243,11 @@ def run_cohort(
                 identifiers |= id_fut.result()
             except Exception as exc:  # noqa: BLE001 - a modality that cannot load has nothing to scan for
                 say(f"  leak scan: could not collect identifiers of one modality ({type(exc).__name__})")
-    finally:
-        executor.shutdown(wait=True)
+    except BaseException:
+        # Ctrl-C or a crash of the runner itself: drop queued notebooks, let running ones end
+        executor.shutdown(wait=True, cancel_futures=True)
+        raise
+    executor.shutdown(wait=True)
 
     timings = {"notebooks_s": round(time.perf_counter() - t0, 2)}
     return _assemble(config, keyring, bundle, planned, results, identifiers, scan,

@@ -118,6 +118,18 @@ def test_a_leak_exits_1_and_names_file_and_field_not_the_value(tmp_path: Path,
     assert "leak finding(s)" in lines[-1]
 
 
+def test_a_missing_notebook_is_an_error_row(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from curation.run import run_cohort
+
+    cohort = make_fake_cohort(tmp_path, boom=False)
+    register_fakes(monkeypatch, tmp_path / "modules")
+    (tmp_path / "notebooks" / "fake.ipynb").unlink()
+    outcome = run_cohort(cohort, notebooks=tmp_path / "notebooks", progress=None)
+    assert outcome.exit_code == 2
+    assert outcome.notebooks[0].error.startswith("notebook fake.ipynb not found in")
+    assert "could not run: notebook fake.ipynb not found" in outcome.index_html.read_text(encoding="utf-8")
+
+
 def test_only_unknown_modality_is_a_config_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from curation.run import run_cohort
 
