@@ -173,3 +173,17 @@ def test_plan_orders_modalities_then_later_notebooks(tmp_path: Path, monkeypatch
 def test_exit_status(notebooks: list[str], checks: dict[str, int], leaks: int, code: int) -> None:
     statuses = [NotebookStatus(f"n{i}", "N", s, "x", checks=checks) for i, s in enumerate(notebooks)]
     assert exit_status(statuses, [object()] * leaks) == code
+
+
+def test_notebooks_are_found_in_the_checkout_and_shipped_as_package_data(monkeypatch: pytest.MonkeyPatch,
+                                                                       tmp_path: Path) -> None:
+    import curation
+    from curation.run import notebooks_dir
+
+    repo = Path(__file__).resolve().parents[2]
+    monkeypatch.delenv("CURATION_NOTEBOOKS", raising=False)
+    assert notebooks_dir() == repo / "notebooks"
+    # the package's notebooks/ is a link to the top-level folder, so wheels carry the same files
+    assert (Path(curation.__file__).parent / "notebooks").resolve() == (repo / "notebooks").resolve()
+    monkeypatch.setenv("CURATION_NOTEBOOKS", str(tmp_path))
+    assert notebooks_dir() == tmp_path
