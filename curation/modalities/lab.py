@@ -28,6 +28,7 @@ import pandas as pd
 import yaml
 
 from .. import dictionary
+from ..io.dates import parse_dates
 from ..quality import CheckResult, Dimension, Threshold, make_result, run_checks
 from ..quality import checks as qc
 from . import _tabular as tab
@@ -136,13 +137,27 @@ _UPPER = re.compile(r"^(?:<=|<|≤)\s*(?P<hi>\d*\.?\d+)$|^(?P<hi2>\d*\.?\d+)\s*�
 _LOWER = re.compile(r"^(?:>=|>|≥)\s*(?P<lo>\d*\.?\d+)$|^(?P<lo2>\d*\.?\d+)\s*以上$")
 
 
+def _by_unique(s: pd.Series, fn: Any) -> pd.DataFrame:
+    """Apply a frame-returning parser to the distinct values only (LIS columns repeat a lot) and
+    spread the result back over the rows."""
+    codes, uniq = pd.factorize(s.astype("string").fillna(""), sort=False)
+    parsed = fn(pd.Series(np.asarray(uniq, dtype=object), dtype="string"))
+    out = parsed.iloc[codes].reset_index(drop=True) if len(codes) else parsed.iloc[:0]
+    out.index = s.index
+    return out
+
+
 def parse_value(s: pd.Series) -> pd.DataFrame:
     """Reported result text -> ``number``, ``censored`` (none / below_limit / above_limit), ``bad``.
 
     ``<0.5`` gives 0.5 below_limit; ``>1000`` gives 1000 above_limit; text that is neither a number
     nor a censored number (``溶血``, ``see note``) gives NaN and ``bad`` True.
     """
-    text = s.astype("string").fillna("").map(lambda v: unicodedata.normalize("NFKC", v).strip().replace(",", ""))
+    return _by_unique(s, _parse_value)
+
+
+def _parse_value(s: pd.Series) -> pd.DataFrame:
+    text = s.map(lambda v: unicodedata.normalize("NFKC", v).strip().replace(",", "")).astype("string")
     parts = text.str.extract(_VALUE)
     num = pd.to_numeric(parts["num"], errors="coerce")
     op = parts["op"].fillna("")
@@ -156,7 +171,11 @@ def parse_value(s: pd.Series) -> pd.DataFrame:
 
 def parse_reference(s: pd.Series) -> pd.DataFrame:
     """Reference range text -> ``low`` / ``high`` (NaN where the text gives no bound)."""
-    text = s.astype("string").fillna("").map(lambda v: unicodedata.normalize("NFKC", v).strip())
+    return _by_unique(s, _parse_reference)
+
+
+def _parse_reference(s: pd.Series) -> pd.DataFrame:
+    text = s.map(lambda v: unicodedata.normalize("NFKC", v).strip()).astype("string")
     # a unit after the numbers (0-5 ng/mL) is the row's unit already: drop it
     text = text.str.replace(r"\s*[A-Za-zμµ/%]+[A-Za-zμµ/%\d]*$", "", regex=True)
     rng = text.str.extract(_RANGE)
@@ -177,8 +196,8 @@ def normalize_analyte(s: pd.Series) -> pd.Series:
     """Source analyte names -> standard names (CEA ...); unknown names are kept as written."""
     syn = units().synonym_map()
     text = s.astype("string")
-    mapped = text.map(lambda v: syn.get(_key(v)) if isinstance(v, str) else None)
-    return mapped.fillna(text).astype("string")
+    lookup = {v: syn.get(_key(v), v) for v in text.dropna().unique()}
+    return text.map(lookup).astype("string")
 
 
 def type_results(df: pd.DataFrame) -> pd.DataFrame:
@@ -193,32 +212,33 @@ def type_results(df: pd.DataFrame) -> pd.DataFrame:
                                                                                           dtype="string")
     val = parse_value(out["value"] if "value" in out else pd.Series("", index=out.index))
     unit = (out["unit"] if "unit" in out else pd.Series("", index=out.index)).astype("string").fillna("").str.strip()
-    canon = out["analyte"].map(lambda a: table.analytes[a].unit if a in table.analytes else None)
-    factors, rules = [], []
-    for a, u, c in zip(out["analyte"], unit, canon, strict=True):
-        if c is None:
-            factors.append(np.nan)
-            rules.append("")  # an unknown analyte is a conformance.allowed_values failure, not a unit one
-            continue
-        if not u:
-            factors.append(np.nan)
-            rules.append("")  # missing unit: completeness's business
-            continue
-        f = unit_factor(u, c)
-        factors.append(np.nan if f is None else f)
-        rules.append("" if f is not None else f"unit {u} is not a unit of {a} (expected {c} or a convertible unit)")
-    factor = pd.Series(factors, index=out.index, dtype="float64")
+    canon = out["analyte"].map({a: x.unit for a, x in table.analytes.items()})
+    # one pint lookup per distinct (analyte, unit) pair, not per row
+    pair = out["analyte"].astype("string").fillna("") + "\x1f" + unit
+    factor_of: dict[str, float] = {}
+    rule_of: dict[str, str] = {}
+    for key in pair.unique():
+        a, u = key.split("\x1f", 1)
+        c = table.analytes[a].unit if a in table.analytes else None
+        # an unknown analyte is an allowed_values failure and a missing unit a completeness one
+        f = unit_factor(u, c) if c and u else None
+        factor_of[key] = np.nan if f is None else f
+        rule_of[key] = (f"unit {u} is not a unit of {a} (expected {c} or a convertible unit)"
+                        if c and u and f is None else "")
+    factors = pair.map(factor_of)
+    rules = pair.map(rule_of)
+    factor = factors.astype("float64")
     out["value_num"] = val["number"] * factor
     out["censored"] = val["censored"]
     out["unit_std"] = canon.astype("string")
     ref = parse_reference(out["reference_range"] if "reference_range" in out else pd.Series("", index=out.index))
-    default_lo = out["analyte"].map(lambda a: table.analytes[a].reference[0] if a in table.analytes else None)
-    default_hi = out["analyte"].map(lambda a: table.analytes[a].reference[1] if a in table.analytes else None)
+    default_lo = out["analyte"].map({a: x.reference[0] for a, x in table.analytes.items()})
+    default_hi = out["analyte"].map({a: x.reference[1] for a, x in table.analytes.items()})
     given = ref["low"].notna() | ref["high"].notna()
     out["ref_low"] = (ref["low"] * factor).where(given, pd.to_numeric(default_lo, errors="coerce")).astype("float64")
     out["ref_high"] = (ref["high"] * factor).where(given, pd.to_numeric(default_hi, errors="coerce")).astype("float64")
     out["abnormal"] = _abnormal(out["value_num"], out["censored"], out["ref_low"], out["ref_high"])
-    out[_UNIT_RULE] = pd.Series(rules, index=out.index, dtype="string")
+    out[_UNIT_RULE] = rules.astype("string")
     out[_VALUE_BAD] = val["bad"].to_numpy()
     mag = _magnitude_rules(out, table)
     out[_UNIT_RULE] = out[_UNIT_RULE].where(out[_UNIT_RULE] != "", mag)
@@ -268,7 +288,30 @@ def load(sources: list[Source], *, ctx: Context) -> ModalityData:
     # pipeline would treat it as a wide export and fold a result sent twice into one row
     for df in data.objects.get("raw", []):
         df[tab.TABLE] = TABLE
+        for col in ("collected_date", "report_date"):
+            if col in df.columns:
+                df[col] = _iso_dates(df[col])
     return data
+
+
+def _iso_dates(s: pd.Series) -> pd.Series:
+    """LIS timestamps (2023-05-14 10:18, 2019/3/15 9:19 ...) as ISO dates, parsed once per distinct
+    value: a LIS export repeats a few thousand timestamps over millions of rows. Unparseable text is
+    left as written, so the shared pipeline still quarantines it."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    # drop a trailing time of day first (the date is what is kept), vectorized in Arrow
+    day = pc.replace_substring_regex(pa.array(s.astype(object).where(s.notna(), None), type=pa.string()),
+                                     pattern=r"^(\S+)[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?$", replacement=r"\1")
+    codes, uniq = pd.factorize(day.to_pandas(), sort=False)
+    if not len(uniq):
+        return s
+    parsed = parse_dates(pd.Series(np.asarray(uniq, dtype=object)))
+    ok = parsed.values.notna() & ~parsed.unparseable
+    iso = pd.Series(np.asarray(uniq, dtype=object)).where(~ok, parsed.values.dt.strftime("%Y-%m-%d"))
+    out = np.where(codes >= 0, iso.to_numpy(dtype=object)[np.maximum(codes, 0)], s.to_numpy(dtype=object))
+    return pd.Series(out, index=s.index, dtype=object)
 
 
 def _derive(tables: dict[str, pd.DataFrame], data: ModalityData, ctx: Context) -> None:
