@@ -38,7 +38,11 @@ ROSTER_COLUMNS = {
     "tumor_sample_id": "hospital sample ID of the tumor specimen (genomics, single-cell)",
     "has_imaging": "bool: gets a CT study",
     "has_single_cell": "bool: gets 10x samples",
+    "has_genomics": "bool: gets a tumor VCF",
+    "dicom_sex": "M | F: what the DICOM header must say (= sex, except the planted sex_mismatch_dicom patient)",
+    "sc_sex": "M | F: what XIST / chrY expression must say (= sex, except the planted sex_mismatch_single_cell one)",
 }
+# curation/demo/roster.py documents the further columns it adds (ROSTER_EXTRA_COLUMNS).
 
 
 @dataclass

@@ -6,9 +6,7 @@ reads the clock, so the same seed gives the same roster on every machine.
 
 from __future__ import annotations
 
-import csv
 from functools import cache
-from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -135,12 +133,19 @@ def make_resident_id(area: str, birth: pd.Timestamp, seq: int, sex: str) -> str:
 # staging
 
 
+T_CATEGORIES = ("T1mi", "T1a", "T1b", "T1c", "T2a", "T2b", "T3", "T4")
+N_CATEGORIES = ("N0", "N1", "N2", "N3")
+M_CATEGORIES = ("M0", "M1a", "M1b", "M1c")
+
+
 @cache
 def ajcc8_lung_table() -> dict[tuple[str, str, str], str]:
-    """(T, N, M) -> stage group of the AJCC 8th edition lung table shipped as data."""
-    text = resources.files("curation.demo").joinpath("ajcc8_lung_stage.csv").read_text(encoding="utf-8")
-    rows = csv.DictReader(line for line in text.splitlines() if not line.startswith("#"))
-    return {(r["t"], r["n"], r["m"]): r["stage_group"] for r in rows}
+    """(T, N, M) -> stage group, from the AJCC 8th edition lung table of the data dictionary."""
+    from ..dictionary import stage_group as expected_stage
+
+    keys = [(t, n, m) for t in T_CATEGORIES for n in N_CATEGORIES for m in M_CATEGORIES]
+    got = expected_stage(*(pd.Series([k[i] for k in keys]) for i in range(3)))
+    return {k: str(v) for k, v in zip(keys, got, strict=True)}
 
 
 def stage_group(t: str, n: str, m: str) -> str:

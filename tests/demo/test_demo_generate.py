@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import importlib
 import importlib.util
-import json
 import threading
 from pathlib import Path
 
@@ -310,19 +309,36 @@ def test_refuses_to_overwrite_a_foreign_raw_folder(tmp_path: Path) -> None:
 
 def test_default_cohort_is_generated_once_under_concurrency(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     g = importlib.import_module("curation.demo.generate")  # the package binds `generate` to the function
+    calls: list[Path] = []
+    barrier = threading.Barrier(2)
+
+    def fake_generate(out: Path, *, patients: int, seed: int) -> Path:
+        calls.append(out)
+        barrier.wait(timeout=10)  # both callers generate at the same time; only one may win
+        (out / "cohort.yaml").write_text(f"# {patients} {seed}\n", encoding="utf-8")
+        (out / "defects.json").write_text("[]\n", encoding="utf-8")
+        return out / "cohort.yaml"
 
     monkeypatch.setenv("CURATION_DEMO_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setattr(g, "CACHE_PATIENTS", MIN_PATIENTS)
-    monkeypatch.setattr(g, "EXTERNAL", {})  # the other generators are slow and tested elsewhere
+    monkeypatch.setattr(g, "generate", fake_generate)
     got: list[Path] = []
     threads = [threading.Thread(target=lambda: got.append(default_cohort())) for _ in range(2)]
     for th in threads:
         th.start()
     for th in threads:
         th.join()
-    assert len(got) == 2 and got[0] == got[1] == tmp_path / "cache" / "cohort.yaml"
+    assert len(calls) == 2 and len(got) == 2
+    assert got[0] == got[1] == tmp_path / "cache" / "cohort.yaml"
     assert (tmp_path / "cache" / ".complete").is_file()
-    assert [p.name for p in tmp_path.iterdir()] == ["cache"]  # no temporary folder left behind
-    mtime = got[0].stat().st_mtime_ns
-    assert default_cohort() == got[0] and got[0].stat().st_mtime_ns == mtime
-    assert json.loads((tmp_path / "cache" / "defects.json").read_text(encoding="utf-8"))
+    assert [p.name for p in tmp_path.iterdir()] == ["cache"]  # the loser's temporary folder is gone
+    assert default_cohort() == got[0] and len(calls) == 2  # reused, not generated again
+
+
+def test_default_cohort_is_a_real_demo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    g = importlib.import_module("curation.demo.generate")
+    monkeypatch.setenv("CURATION_DEMO_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(g, "CACHE_PATIENTS", MIN_PATIENTS)
+    monkeypatch.setattr(g, "EXTERNAL", {})  # the other generators are slow and tested elsewhere
+    cohort = default_cohort()
+    assert read_defects(cohort.parent / "defects.json")
+    assert (cohort.parent / "raw" / "siteA" / "patients.csv").is_file()
