@@ -211,3 +211,11 @@ def test_real_vcfs_and_maf_ingest(real_data: Path, tmp_path: Path) -> None:
     assert set(luad["patient"]) == {KEYRING.patient("TCGA-97-7938", site="TCGA")}
     blob = b"".join(p.read_bytes() for p in (tmp_path / "out").rglob("*") if p.is_file())
     assert b"TCGA-N5-A4R8" not in blob and b"TCGA-94-7557" not in blob and b"phs000178" not in blob
+
+
+def test_identifiers_for_the_leak_scan(tmp_path: Path) -> None:
+    from curation.modalities import collect_identifiers
+
+    ids = collect_identifiers(cu.load_cohort(make_cohort(tmp_path)), "genomics")
+    assert {"HX-001-T", "HX-002-T", "HX-003-T", "HX-004-T", "00123", "B77"} <= ids
+    assert not {"tumor", "TUMOR", "FFPE tumor"} & ids  # ##SAMPLE Tissue= and roles are not identifiers

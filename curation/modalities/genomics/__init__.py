@@ -135,7 +135,7 @@ def _read_sheets(sources: list[Source], ctx: Context, data: ModalityData) -> _Li
         for sid, mrn, s, t in zip(df["sample_id"], df["admission_number"], site, tissue, strict=True):
             if sid and mrn:
                 link.sheet.setdefault(sid.strip(), (mrn.strip(), (s or src.site or "").strip(), t or ""))
-        data.identifiers.update(v for v in df["sample_id"] if v)
+        _note_identifiers(data, list(df["sample_id"]))
         data.identifiers.update(v for v in df["admission_number"] if v)
     return link
 
@@ -184,6 +184,17 @@ def load(sources: list[Source], *, ctx: Context) -> ModalityData:
     return data
 
 
+# ##SAMPLE keys whose values name a sample or a person (Tissue=tumor is not an identifier)
+_ID_KEYS = {"ID", "SampleName", "Name", "File", "SampleUUID", "SampleTCGABarcode", "Individual", "Patient",
+            "Barcode", "Library"}
+# column names that are roles, not identifiers (the leak scan must not hunt for the word "tumor")
+_GENERIC = {"TUMOR", "TUMOUR", "NORMAL", "SAMPLE", "SAMPLE1", "SAMPLE2", "CASE", "CONTROL"}
+
+
+def _note_identifiers(data: ModalityData, values: list[str]) -> None:
+    data.identifiers.update(v for v in values if v and v.strip().upper() not in _GENERIC)
+
+
 def _info_annotation(info: dict[str, str]) -> tuple[str, str]:
     """Gene and protein change from INFO: GENE / HGVSP style keys, else SnpEff's ANN."""
     gene = info.get("GENE") or info.get("Gene") or info.get("SYMBOL") or info.get("GENEINFO", "").split(":")[0]
@@ -199,9 +210,9 @@ def _info_annotation(info: dict[str, str]) -> tuple[str, str]:
 def _load_vcf(path: Path, token: str, src: Source, link: _Link, ctx: Context, data: ModalityData,
               calls: list[dict[str, Any]]) -> dict[str, Any]:
     header, records = _vcf.read_vcf(path)
-    data.identifiers.update(header.samples)
+    _note_identifiers(data, header.samples)
     for meta in header.sample_meta.values():
-        data.identifiers.update(v for v in meta.values() if v)
+        _note_identifiers(data, [v for k, v in meta.items() if k in _ID_KEYS])
     first_patient = next((p for p in (_pseudonym(link, s, src.site, ctx) for s in header.samples) if p), "")
     site = next((h[1] for h in (link.find(s, src.site) for s in header.samples) if h), src.site)
     kept: list[tuple[list[str], list[str]]] = []
@@ -241,7 +252,7 @@ def _load_maf(path: Path, token: str, src: Source, link: _Link, ctx: Context, da
         data.quarantine.add(stage="load", source=src.key, record=token, field="(line)", reason="malformed_line",
                             detail=f"site {src.site}: line {b.line}: {b.reason}; fix or re-export this line")
     if len(df):
-        data.identifiers.update(df["sample_id"].unique())
+        _note_identifiers(data, list(df["sample_id"].unique()))
         df = df.assign(file=token, _source=src.key, _site=src.site, _format="maf",
                        _svtype="", filter=df["filter"] if "filter" in df else "")
         calls.extend(df.to_dict("records"))
@@ -262,7 +273,7 @@ def _load_qc(path: Path, src: Source, data: ModalityData) -> pd.DataFrame:
     data.ledger.record("load:qc", source=src.key, n_in=len(df) + len(rt.bad_lines), n_accepted=len(df),
                        quarantined={"malformed_line": len(rt.bad_lines)} if rt.bad_lines else None)
     if "sample_id" in df:
-        data.identifiers.update(v for v in df["sample_id"] if v)
+        _note_identifiers(data, list(df["sample_id"]))
     return df.assign(_source=src.key, _site=src.site)
 
 
