@@ -78,7 +78,20 @@ def make_executor(kind: str = "local", *, jobs: int = 2, address: str | None = N
     # parent that may hold threads (a JupyterLab kernel, a test runner).
     ctx = mp.get_context("forkserver")
     ctx.set_forkserver_preload(PRELOAD)
-    return ProcessPoolExecutor(max_workers=max(1, jobs), mp_context=ctx)
+    return ProcessPoolExecutor(max_workers=max(1, jobs), mp_context=ctx, initializer=init_worker)
+
+
+def init_worker() -> None:
+    """Environment every kernel of this worker inherits.
+
+    numba (under scanpy's neighbours / scrublet) JIT-compiles for ~45 s in every fresh process
+    unless its cache persists; kernels are fresh processes, so the cache goes to a user folder.
+    """
+    import os
+
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "curation" / "numba"
+    os.environ.setdefault("NUMBA_CACHE_DIR", str(cache))
+    os.environ.setdefault("MPLBACKEND", "Agg")  # no display in batch runs
 
 
 def _kernel_manager_class() -> type:

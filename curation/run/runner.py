@@ -24,7 +24,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from importlib import metadata
@@ -213,6 +213,10 @@ def run_cohort(
     results: dict[str, JobResult] = {}
     identifiers: set[str] = set()
     scan = _scanner()
+    # input checksums are I/O-bound: hash them in a thread while the notebooks run
+    hasher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="curation-checksums")
+    checksums = hasher.submit(_timed, input_checksums, config, keyring)
+    hasher.shutdown(wait=False)
     executor = make_executor(config.executor.kind, jobs=n_jobs, address=config.executor.address)
     try:
         done = 0
@@ -250,8 +254,14 @@ def run_cohort(
     executor.shutdown(wait=True)
 
     timings = {"notebooks_s": round(time.perf_counter() - t0, 2)}
-    return _assemble(config, keyring, bundle, planned, results, identifiers, scan,
+    inputs, timings["input_checksums_s"] = checksums.result()
+    return _assemble(config, keyring, bundle, planned, results, identifiers, scan, inputs,
                      started=started, t0=t0, only=only, jobs=n_jobs, say=say, timings=timings)
+
+
+def _timed(fn: Callable[..., Any], *args: Any) -> tuple[Any, float]:
+    t0 = time.perf_counter()
+    return fn(*args), round(time.perf_counter() - t0, 2)
 
 
 def _missing(job: NotebookJob) -> JobResult:
@@ -308,6 +318,7 @@ def _verdict(bundle: Bundle, name: str, res: JobResult) -> str:
 
 def _assemble(config: CohortConfig, keyring: Keyring, bundle: Bundle, planned: list[NotebookJob],
               results: dict[str, JobResult], identifiers: set[str], scan: Callable[..., list[Any]] | None,
+              inputs: list[dict[str, Any]],
               *, started: datetime, t0: float, only: list[str] | None, jobs: int, say: Progress,
               timings: dict[str, float]) -> RunOutcome:
     from ..report.index import IndexRow, checks_by_dimension, render_index, verdict_of
@@ -347,9 +358,6 @@ def _assemble(config: CohortConfig, keyring: Keyring, bundle: Bundle, planned: l
 
     leaks: list[Any] = []
     ended = datetime.now().astimezone()
-    t1 = time.perf_counter()
-    inputs = input_checksums(config, keyring)
-    timings["input_checksums_s"] = round(time.perf_counter() - t1, 2)
 
     def write_reports(leak_note: str, leaks: list[Any]) -> tuple[Path, Path]:
         summary = _summary(config, bundle, planned, started=started, ended=ended,
@@ -449,9 +457,13 @@ def input_checksums(config: CohortConfig, keyring: Keyring) -> list[dict[str, An
                         continue
                     seen.add(f)
                     rel = Path(os.path.relpath(f, config.base_dir)).as_posix()
-                    rows.append({"modality": modality, "source": f"{modality}[{i}]",
-                                 "file": keyring.token("file", rel), "bytes": f.stat().st_size,
-                                 "sha256": sha256_file(f)})
+                    row: dict[str, Any] = {"modality": modality, "source": f"{modality}[{i}]",
+                                           "file": keyring.token("file", rel)}
+                    try:
+                        row.update(bytes=f.stat().st_size, sha256=sha256_file(f))
+                    except OSError as exc:  # recorded, not fatal: the modality quarantines it too
+                        row.update(bytes=None, sha256=None, error=type(exc).__name__)
+                    rows.append(row)
     return rows
 
 
