@@ -15,6 +15,7 @@ import time
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
+from multiprocessing.context import BaseContext
 from pathlib import Path
 from typing import Any
 
@@ -76,8 +77,12 @@ def make_executor(kind: str = "local", *, jobs: int = 2, address: str | None = N
         return Client(address).get_executor()  # type: ignore[no-any-return]
     # forkserver: workers fork from a clean server that preloaded papermill/nbconvert, never from a
     # parent that may hold threads (a JupyterLab kernel, a test runner).
-    ctx = mp.get_context("forkserver")
-    ctx.set_forkserver_preload(PRELOAD)
+    ctx: BaseContext
+    if "forkserver" in mp.get_all_start_methods():
+        ctx = mp.get_context("forkserver")
+        ctx.set_forkserver_preload(PRELOAD)
+    else:  # Windows: spawn, each worker imports papermill itself once
+        ctx = mp.get_context("spawn")
     return ProcessPoolExecutor(max_workers=max(1, jobs), mp_context=ctx, initializer=init_worker)
 
 
