@@ -59,6 +59,11 @@ def pseudonymize(
         raise DeidError(msg)
     try:
         ids = df[id_col]
+        if pd.api.types.is_float_dtype(ids):
+            # Excel hands admission numbers over as floats (12345.0) when a cell is empty; the
+            # same number must give the same pseudonym as the text "12345" from another source
+            whole = ids.notna() & (ids % 1 == 0)
+            ids = ids.astype(object).where(~whole, ids[whole].astype("int64").astype(str))
         sites = df[site_col].astype("string").fillna(site) if site_col else pd.Series(site, index=df.index)
         text = ids.astype("string").str.strip()
         missing = (ids.isna() | text.isna() | (text == "")).fillna(True).to_numpy(dtype=bool)

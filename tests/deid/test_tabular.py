@@ -65,3 +65,9 @@ def test_drop_identifiers_rejects_bad_class_and_non_text_allow() -> None:
         drop_identifiers(df, {"a": "secret"})
     with pytest.raises(DeidError, match="not free_text"):
         drop_identifiers(df, {"a": "direct"}, keep_text=("a",))
+
+
+def test_pseudonymize_float_ids_match_text_ids() -> None:
+    as_float = pseudonymize(pd.DataFrame({"mrn": [12345.0, None]}), id_col="mrn", keyring=K, site="B")
+    as_text = pseudonymize(pd.DataFrame({"mrn": ["12345"]}), id_col="mrn", keyring=K, site="B")
+    assert as_float.patient[0] == as_text.patient[0] and pd.isna(as_float.patient[1])
