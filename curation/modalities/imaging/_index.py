@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import logging
 import multiprocessing as mp
+import os
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from ._walk import FileRef, parse_chunk
@@ -22,6 +25,7 @@ log = logging.getLogger(__name__)
 
 CHUNK_SIZE = 200
 WORKER_MEMORY_BYTES = 4 << 30
+STARTUP_TIMEOUT = 120.0  # a fresh process imports the parser before its file's clock starts
 
 
 def _limit_memory(limit: int) -> None:
@@ -39,15 +43,42 @@ def _context() -> mp.context.BaseContext:
     # forkserver: workers fork from a clean server process (no threads inherited from a Jupyter
     # kernel, no copy of the parent's memory) yet start in milliseconds after the first one.
     try:
-        return mp.get_context("forkserver")
+        ctx = mp.get_context("forkserver")
     except ValueError:
         return mp.get_context("spawn")
+    # imported once in the server, inherited by every worker (only before the server starts)
+    ctx.set_forkserver_preload(["curation.modalities.imaging._walk", "curation.modalities.imaging._image",
+                                "pydicom", "numpy"])
+    return ctx
+
+
+@contextmanager
+def _importable_main() -> Iterator[None]:
+    """Start workers without re-running the caller's ``__main__``.
+
+    Worker processes only need this package's parser functions. multiprocessing would otherwise
+    re-import the main script in every new process: an unguarded script starts the indexing again,
+    and ``python - <<EOF`` / ``-c`` have no main file at all, so the workers would die at start-up.
+    """
+    main = sys.modules.get("__main__")
+    if main is None:
+        yield
+        return
+    saved = {k: main.__dict__[k] for k in ("__file__", "__spec__") if k in main.__dict__}
+    main.__dict__.pop("__file__", None)
+    main.__dict__["__spec__"] = None
+    try:
+        yield
+    finally:
+        main.__dict__.pop("__spec__", None)
+        main.__dict__.update(saved)
 
 
 def _isolated_one(parse: Callable[[list[FileRef]], list[dict[str, Any]]], ref: FileRef, conn: Any,
                   memory: int) -> None:
     _limit_memory(memory)
     try:
+        conn.send("ready")  # the file's time starts now, not at process start-up
         conn.send(parse([ref])[0])
     finally:
         conn.close()
@@ -66,25 +97,41 @@ def _per_file(refs: list[FileRef], *, parse: Callable[[list[FileRef]], list[dict
     for ref in refs:
         recv, send = ctx.Pipe(duplex=False)
         proc = ctx.Process(target=_isolated_one, args=(parse, ref, send, memory), daemon=True)
-        proc.start()
+        with _importable_main():
+            proc.start()
         send.close()
         row = None
-        if recv.poll(timeout):
+        deadline = time.monotonic() + STARTUP_TIMEOUT
+        while time.monotonic() < deadline:  # wait for the process to start
+            if recv.poll(0.05) or not proc.is_alive():
+                break
+        try:
+            started = recv.poll(0) and recv.recv() == "ready"
+        except EOFError:
+            started = False
+        deadline = time.monotonic() + (timeout if started else 0)
+        answered = not started
+        while time.monotonic() < deadline:
+            if recv.poll(0.05):
+                answered = True
+                break
+            if not proc.is_alive():  # died without answering: it crashed on this file
+                answered = True
+                break
+        if answered and recv.poll(0):
             try:
                 row = recv.recv()
             except EOFError:
                 row = None
-        proc.join(1.0)
+        proc.join(0 if not answered else 5)
         if proc.is_alive():
             proc.kill()
             proc.join()
         recv.close()
         if row is None:
-            dead = proc.exitcode not in (0, None)
-            row = _timeout_row(ref, f"parser process died (exit {proc.exitcode})" if dead
-                               else f"header parse took over {timeout:.0f} s")
-            if dead:
-                row["reason"] = "unreadable"
+            row = _timeout_row(ref, f"header parse took over {timeout:.0f} s")
+            if answered:  # the process ended without an answer: it crashed on this file
+                row.update(reason="unreadable", detail=f"parser process died (exit {proc.exitcode})")
         rows.append(row)
     return rows
 
@@ -122,8 +169,9 @@ def index_refs(refs: list[FileRef], *, jobs: int = 2, chunk_size: int = CHUNK_SI
     remaining = list(range(len(chunks)))
     ctx = _context()
     while remaining:
-        pool = ctx.Pool(processes=max(1, min(jobs, len(remaining))), initializer=_limit_memory,
-                        initargs=(memory,))
+        with _importable_main():
+            pool = ctx.Pool(processes=max(1, min(jobs, len(remaining))), initializer=_limit_memory,
+                            initargs=(memory,))
         asyncs = {i: pool.apply_async(parse, (chunks[i],)) for i in remaining}
         timed_out: int | None = None
         for i in remaining:

@@ -34,6 +34,12 @@ def _first(s: pd.Series) -> Any:
     return s.iloc[0] if len(s) else None
 
 
+def _agg(s: pd.Series, how: str) -> float:
+    """median / mean / max of the non-missing values; nan (without a warning) when there are none."""
+    s = pd.to_numeric(s, errors="coerce").dropna()
+    return float(getattr(s, how)()) if len(s) else float("nan")
+
+
 def _mode(s: pd.Series) -> Any:
     s = s.dropna()
     return s.mode().iloc[0] if len(s) else None
@@ -76,7 +82,10 @@ def geometry(ipp: list[Any], iop: list[Any]) -> dict[str, Any]:
     if len(nz) == 0:
         out["geometry"] = "not_a_volume"
         return out
-    med = float(np.median(nz))
+    # the typical step: the most frequent one (to 0.01 mm), so that a series whose spacing changes
+    # half way is measured against its majority, not an in-between median; median when all differ
+    vals, counts = np.unique(np.round(nz, 2), return_counts=True)
+    med = float(vals[np.argmax(counts)]) if counts.max() > 1 else float(np.median(nz))
     out["spacing_mm"] = med
     out["spacing_cv"] = float(np.std(nz) / med) if med else np.nan
     ratio = nz / med
@@ -113,18 +122,18 @@ def assemble_series(inst: pd.DataFrame) -> pd.DataFrame:
             "n_without_instance_number": int(g["instance_number"].isna().sum()),
             "n_matrix_sizes": int(g[["rows", "columns"]].dropna().drop_duplicates().shape[0]),
             "rows": _mode(g["rows"]), "columns": _mode(g["columns"]),
-            "slice_thickness_mm": g["slice_thickness"].median(),
+            "slice_thickness_mm": _agg(g["slice_thickness"], "median"),
             "pixel_spacing_mm": _first(g["pixel_spacing"].map(lambda v: v[0] if isinstance(v, list | np.ndarray) and len(v) else None)),
-            "kvp": g["kvp"].median(), "exposure_mas": g["exposure"].median(),
+            "kvp": _agg(g["kvp"], "median"), "exposure_mas": _agg(g["exposure"], "median"),
             "kernel": _mode(g["kernel"]), "contrast_agent": _mode(g["contrast_agent"]),
             "manufacturer": _mode(g["manufacturer"]), "model": _mode(g["model"]),
             "study_date": g["study_date"].min(), "acquisition_date": g["acquisition_date"].min(),
-            "gantry_tilt_tag_deg": g["gantry_tilt"].abs().max(),
-            "ctdivol_mgy": g["ctdivol"].mean(),
+            "gantry_tilt_tag_deg": _agg(g["gantry_tilt"].abs(), "max"),
+            "ctdivol_mgy": _agg(g["ctdivol"], "mean"),
             "ctdivol_present": bool(g["ctdivol"].notna().all()),
             "burned_in_annotation": bool((g["burned_in_annotation"] == "YES").any()),
             "transfer_syntax": _mode(g["transfer_syntax"]),
-            "sex": _mode(g["sex"]), "age_years": g["age_years"].median(),
+            "sex": _mode(g["sex"]), "age_years": _agg(g["age_years"], "median"),
             "smoking_status": _mode(g["smoking_status"]),
         })
         r.update(geometry(list(g["image_position"]), list(g["image_orientation"])))

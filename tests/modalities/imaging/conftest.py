@@ -10,6 +10,11 @@ import pytest
 import yaml
 
 pytest.importorskip("pydicom")
+# CPython 3.11.7 under pytest's warnings plugin: once a dataset from curation.deid.dicom has gone
+# through pydicom's FileSet.write, a module compiled late in the session (hypothesis' terminal
+# summary hook imports lazily) fails with "SystemError: AST constructor recursion depth mismatch".
+# Not reproducible outside pytest; importing that module up front avoids the late compile.
+pytest.importorskip("hypothesis.internal.observability")
 
 from curation.deid.keys import Keyring
 from curation.demo._core import DemoLog
