@@ -244,8 +244,10 @@ class _Scan:
             self.hit(rel, "folder name" if folder else "file name", no)
 
     # dispatch
-    def file(self, rel: str, data: bytes) -> None:
-        suffix = PurePosixPath(rel).suffix.lower()
+    def file(self, rel: str, data: bytes, *, name: str | None = None) -> None:
+        """Scan one file's contents; ``name`` (default ``rel``) decides its format by suffix."""
+        name = name or rel
+        suffix = PurePosixPath(name).suffix.lower()
         try:
             if suffix == ".parquet" or data[:4] == b"PAR1":
                 self.parquet(rel, data)
@@ -255,18 +257,18 @@ class _Scan:
                 self.dicom(rel, data)
             elif suffix in ZIP_SUFFIXES or data[:4] == b"PK\x03\x04":
                 self.zipped(rel, data)
-            elif suffix == ".gz":
-                self.file(rel[:-3], gzip.decompress(data))
+            elif suffix == ".gz":  # BGZF (.vcf.gz) is multi-member gzip: decompress reads it all
+                self.file(rel, gzip.decompress(data), name=name[:-3])
             else:
-                self.bytes_(rel, data)
+                self.bytes_(rel, data, name=name)
         except Exception as exc:  # noqa: BLE001 - an unreadable file is still scanned as bytes
             # fail closed: a file whose fields could not be read is not known to be clean
             self.hits.add(LeakHit(self.safe_path(rel), f"unreadable as {suffix or 'its format'} "
                                   f"({type(exc).__name__}); only its raw bytes were searched", 0))
             self.bytes_(rel, data)
 
-    def bytes_(self, rel: str, data: bytes, *, where: str = "") -> None:
-        suffix = PurePosixPath(rel).suffix.lower()
+    def bytes_(self, rel: str, data: bytes, *, where: str = "", name: str | None = None) -> None:
+        suffix = PurePosixPath(name or rel).suffix.lower()
         try:
             data.decode("utf-8")
             utf8 = True

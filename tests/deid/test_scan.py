@@ -122,3 +122,24 @@ def test_arrow_search_ignores_matches_across_cells() -> None:
 
     m = Matcher([(1, "ZY20230001")])
     assert list(m.in_arrow(pa.array(["ZY2023", "0001", None, "x zy20230001 y"]))) == [(3, 1)]
+
+
+def test_compressed_and_anndata_outputs(tmp_path: Path) -> None:
+    import gzip
+    import zipfile
+
+    ad = pytest.importorskip("anndata")
+    (tmp_path / "calls.vcf.gz").write_bytes(gzip.compress(b"##SAMPLE=<ID=ZY20230001>\n"))
+    with zipfile.ZipFile(tmp_path / "export.zip", "w") as zf:
+        zf.writestr("李四/notes.txt", "ok")
+        zf.writestr("table.csv", "patient,phone\nPTA,13812345678\n")
+    adata = ad.AnnData(np.zeros((2, 2), dtype=np.float32),
+                       obs=pd.DataFrame({"sample": pd.Categorical(["S1", "110101199003074518"])},
+                                        index=["c1", "c2"]))
+    adata.uns["provenance"] = {"source": "export of 张三丰"}
+    adata.write_h5ad(tmp_path / "cells.h5ad")
+    got = {(h.path, h.identifier) for h in scan_bundle(tmp_path, IDS)}
+    assert ("calls.vcf.gz", 4) in got
+    assert ("export.zip/<redacted>", 2) in got  # a folder inside the zip named after a patient
+    assert ("export.zip/table.csv", 5) in got
+    assert ("cells.h5ad", 6) in got and ("cells.h5ad", 1) in got
