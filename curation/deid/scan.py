@@ -182,7 +182,7 @@ class Matcher:
         if not self.forms or len(arr) == 0:
             return
         if pa.types.is_string(arr.type):
-            width = np.int32
+            width: Any = np.int32
         elif pa.types.is_large_string(arr.type):
             width = np.int64
         else:
