@@ -15,6 +15,7 @@ import io
 import re
 import zipfile
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -674,12 +675,9 @@ def write_xlsx(path: Path, sheets: dict[str, pd.DataFrame]) -> None:
             ws.append([None if (v is None or (isinstance(v, float) and np.isnan(v))) else v for v in row])
         for cells in ws.iter_rows(min_row=2):
             for c in cells:
-                if isinstance(c.value, pd.Timestamp | np.datetime64) or hasattr(c.value, "hour"):
-                    c.number_format = (
-                        "yyyy-mm-dd"
-                        if getattr(c.value, "hour", 0) == 0 and getattr(c.value, "minute", 0) == 0
-                        else "yyyy-mm-dd hh:mm"
-                    )
+                if isinstance(c.value, datetime):  # as the hospital's Excel shows them
+                    midnight = c.value.hour == 0 and c.value.minute == 0
+                    c.number_format = "yyyy-mm-dd" if midnight else "yyyy-mm-dd hh:mm"
     wb.properties.creator = "HIS export"
     buf = io.BytesIO()
     wb.save(buf)

@@ -344,5 +344,11 @@ def lab_table(roster: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
                     }
                 )
     df = pd.DataFrame(rows)
+    # Every site's LIS reports censored values: its lowest CEA below the limit of detection
+    # (written "<0.5") and its highest above the upper limit of the assay (written ">1000").
+    cea = df[df["analyte"] == "CEA"]
+    for _, grp in cea.groupby("site"):
+        df.loc[grp["value"].idxmin(), "value"] = 0.3
+        df.loc[grp["value"].idxmax(), "value"] = 1480.0
     df.insert(0, "_rid", _ids("lab", len(df)))
     return df
