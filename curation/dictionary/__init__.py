@@ -60,6 +60,10 @@ class Field:
         return self.phi == "direct"
 
 
+def _as_text(s: pd.Series) -> pd.Series:
+    return s if isinstance(s.dtype, pd.StringDtype) else s.astype("string[pyarrow]")
+
+
 @dataclass(frozen=True)
 class CodeList:
     """A shipped code list: a format pattern plus the valid codes (code -> label, group)."""
@@ -71,7 +75,7 @@ class CodeList:
 
     def valid(self, values: pd.Series) -> pd.Series:
         """True where a (non-missing) value is well-formed and listed; missing values give True."""
-        s = values.astype("string").str.strip().str.upper()
+        s = _as_text(values).str.strip().str.upper()
         present = s.notna() & (s != "")
         formed = s.str.match(self.pattern).fillna(False).astype(bool)
         listed = s.isin(list(self.codes))
@@ -85,13 +89,15 @@ class CodeList:
         return (~present) | (formed & listed)
 
     def well_formed(self, values: pd.Series) -> pd.Series:
-        s = values.astype("string").str.strip().str.upper()
+        s = _as_text(values).str.strip().str.upper()
         return (s.isna() | (s == "") | s.str.match(self.pattern).fillna(False)).astype(bool)
 
     def group_of(self, values: pd.Series) -> pd.Series:
         """The group (e.g. histology of a morphology code) of each value, missing when unlisted."""
         mapping = {k: v[1] for k, v in self.codes.items()}
-        return values.astype("string").str.strip().map(mapping).astype("string")
+        from ..io.readers import map_values
+
+        return map_values(_as_text(values).str.strip(), mapping)
 
 
 def _read_yaml(name: str) -> dict[str, Any]:
@@ -239,11 +245,11 @@ _STAGE = re.compile(r"^(?:STAGE\s*)?(OC|0|IVA|IVB|IV|IIIA|IIIB|IIIC|III|IIA|IIB|
 
 
 def _norm(s: pd.Series, rx: re.Pattern[str], prefix: str) -> pd.Series:
-    u = s.astype("string").str.strip().str.upper().str.replace(" ", "", regex=False)
+    u = _as_text(s).str.strip().str.upper().str.replace(" ", "", regex=False)
     body = u.str.extract(rx, expand=False)
-    out = (prefix + body.str.replace("IS", "is").str.replace("MI", "mi")
-           .str.replace("A", "a").str.replace("B", "b").str.replace("C", "c"))
-    return out.astype("string")
+    out = (prefix + body.str.replace("IS", "is", regex=False).str.replace("MI", "mi", regex=False)
+           .str.replace("A", "a", regex=False).str.replace("B", "b", regex=False).str.replace("C", "c", regex=False))
+    return out.astype(s.dtype if isinstance(s.dtype, pd.StringDtype) else "string")
 
 
 def normalize_tnm(s: pd.Series, axis: str) -> pd.Series:
@@ -254,9 +260,9 @@ def normalize_tnm(s: pd.Series, axis: str) -> pd.Series:
 
 def normalize_stage(s: pd.Series) -> pd.Series:
     """'Stage IIIA', 'iiia', 'IIIa' -> 'IIIA'; unrecognised values are returned unchanged."""
-    u = s.astype("string").str.strip().str.upper()
+    u = _as_text(s).str.strip().str.upper()
     body = u.str.extract(_STAGE, expand=False)
-    return body.fillna(s.astype("string").str.strip()).astype("string")
+    return body.fillna(_as_text(s).str.strip()).astype(u.dtype)
 
 
 def stage_group(t: pd.Series, n: pd.Series, m: pd.Series) -> pd.Series:
@@ -265,10 +271,11 @@ def stage_group(t: pd.Series, n: pd.Series, m: pd.Series) -> pd.Series:
     Missing where the table defines no stage (TX N1, M unknown ...).
     """
     m1, m0 = _stage_table()
-    key = t.astype("string").fillna("") + "|" + n.astype("string").fillna("")
+    from ..io.readers import map_values
+
+    key = _as_text(t).fillna("") + "|" + _as_text(n).fillna("")
     m0_map = {f"{tt}|{nn}": s for (tt, nn), s in m0.items()}
-    from_m0 = key.map(m0_map)
-    ms = m.astype("string")
-    from_m1 = ms.map(m1)
-    out = from_m0.where(ms == "M0", from_m1)
-    return out.astype("string")
+    from_m0 = map_values(key, m0_map)
+    ms = _as_text(m)
+    from_m1 = map_values(ms, m1)
+    return from_m0.where((ms == "M0").fillna(False), from_m1)

@@ -49,7 +49,7 @@ def parse_dates(s: pd.Series, *, min_year: int = 1800, max_year: int = 2100) -> 
     if pd.api.types.is_datetime64_any_dtype(s):
         values = pd.to_datetime(s).dt.tz_localize(None) if getattr(s.dt, "tz", None) else s
         return ParsedDates(values.astype("datetime64[ns]"), pd.Series(False, index=s.index))
-    text = s.astype("string").str.strip()
+    text = (s if isinstance(s.dtype, pd.StringDtype) else s.astype("string")).str.strip()
     present = text.notna() & (text != "")
     out = pd.Series(pd.NaT, index=s.index, dtype="datetime64[ns]")
     if not present.any():

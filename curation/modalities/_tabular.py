@@ -22,11 +22,11 @@ import numpy as np
 import pandas as pd
 
 from .. import dictionary
-from ..deid.dates import shift_dates
+from ..deid.dates import patient_shifts
 from ..deid.tabular import drop_identifiers, known_identifiers, pseudonymize
 from ..errors import SourceError
 from ..io.dates import parse_dates
-from ..io.readers import LINE, REASON_SUFFIX, apply_mapping, read_table
+from ..io.readers import LINE, REASON_SUFFIX, STR, apply_mapping, map_values, read_table
 from ..quality import CheckResult, Dimension, make_result
 from ..quality import checks as qc
 from .base import ModalityData
@@ -49,9 +49,11 @@ _TNM_AXIS = {"ct": "t", "pt": "t", "cn": "n", "pn": "n", "cm": "m", "pm": "m"}
 _REPEATING = {"treatments"}  # tables with several records per patient in a wide export
 
 
+
+
 def _text(s: pd.Series) -> pd.Series:
     """Stripped text with "" for missing (a column absent from one source is NaN after concat)."""
-    return s.astype("string").fillna("").str.strip()
+    return s.astype(STR).fillna("").str.strip()
 
 
 def internal(col: str) -> bool:
@@ -134,20 +136,25 @@ def standardize(data: ModalityData, *, ctx: Context, derive: Derive | None = Non
         ``{"specimen_id": "specimen"}``.
     """
     modality = data.modality
-    raw: list[pd.DataFrame] = data.objects.pop("raw", [])
+    tokens = tokens or {}
+    raw = [_prepare(df, modality, data=data, ctx=ctx, tokens=tokens) for df in data.objects.pop("raw", [])]
     invalid: list[pd.DataFrame] = []
     typed: dict[str, pd.DataFrame] = {}
     for table in dictionary.tables(modality):
         fields = dictionary.fields(modality, table)
-        typed[table] = _standardize_table(table, fields, raw, data=data, ctx=ctx, invalid=invalid,
-                                          tokens=tokens or {})
+        typed[table] = _standardize_table(table, fields, raw, data=data, invalid=invalid, tokens=tokens)
+    del raw
     if derive is not None:
         derive(typed, data, ctx)
+    # one keyed shift per patient for every table (deid.dates.patient_shifts), computed once
+    patients = pd.concat([df[PATIENT] for df in typed.values()], ignore_index=True).dropna().unique()
+    shift = patient_shifts(pd.Series(patients, dtype="string"), keyring=ctx.keyring)
+    days = dict(zip(patients, shift.astype("float64"), strict=True))
     for table, df in typed.items():
         dates = [f.name for f in dictionary.fields(modality, table) if f.type == "date" and f.name in df.columns]
         if dates:
-            typed[table] = shift_dates(df, dates, keyring=ctx.keyring, patient_col=PATIENT, mode="shift")
-            typed[table].attrs.pop("deid", None)
+            delta = pd.to_timedelta(df[PATIENT].map(days).astype("float64"), unit="D")  # no pseudonym -> NaT
+            typed[table] = df.assign(**{c: df[c] + delta for c in dates})
     data.tables = typed
     data.objects[INVALID] = (pd.concat(invalid, ignore_index=True) if invalid
                              else pd.DataFrame(columns=["table", PATIENT, ROW, "field", "rule", "kind"]))
@@ -155,8 +162,32 @@ def standardize(data: ModalityData, *, ctx: Context, derive: Derive | None = Non
     return data
 
 
-def _parts(table: str, names: list[str], raw: list[pd.DataFrame], data: ModalityData,
-           fields: list[dictionary.Field]) -> pd.DataFrame | None:
+def _prepare(df: pd.DataFrame, modality: str, *, data: ModalityData, ctx: Context,
+             tokens: dict[str, str]) -> pd.DataFrame:
+    """Once per raw frame (a wide export feeds several tables): stripped Arrow text, the keyed
+    patient pseudonym, keyed tokens, and every raw identifier value noted for the leak scan."""
+    fields = {f.name: f for f in dictionary.fields(modality)}
+    df = df.copy()
+    for col in [c for c in df.columns if c in fields]:
+        df[col] = _text(df[col])
+        if fields[col].phi == "direct":
+            data.identifiers.update(v for v in df[col].unique() if v)
+    if "admission_number" in df.columns:
+        ids = pseudonymize(df[["admission_number", SITE]], id_col="admission_number", keyring=ctx.keyring,
+                           site_col=SITE, out_col=PATIENT)
+        df[PATIENT] = ids[PATIENT]
+    if "resident_id" in df.columns:
+        uniq = {v: ctx.keyring.token("rid", v) for v in df["resident_id"].unique() if v}
+        df["_rid_token"] = map_values(df["resident_id"], uniq)  # keyed: never the ID or a plain hash
+    for fld, out_col in tokens.items():
+        if fld in df.columns:
+            uniq = {v: ctx.keyring.token(out_col, v) for v in df[fld].unique() if v}
+            df[out_col] = map_values(df[fld], uniq)
+    return df
+
+
+def _parts(table: str, names: list[str], raw: list[pd.DataFrame], fields: list[dictionary.Field],
+           tokens: dict[str, str]) -> pd.DataFrame | None:
     parts = []
     free_text = {f.name for f in fields if f.phi == "free_text"}
     for df in raw:
@@ -170,7 +201,10 @@ def _parts(table: str, names: list[str], raw: list[pd.DataFrame], data: Modality
         keep_text = set(filter(None, (df[KEEP_TEXT].iat[0] if len(df) else "").split(",")))
         present = [n for n in present if n not in free_text or n in keep_text]
         reasons = [n + REASON_SUFFIX for n in present if n + REASON_SUFFIX in df.columns]
-        part = df[[*present, *reasons, ROW, SITE, SOURCE]].copy()
+        derived = [c for c in (PATIENT, "_rid_token", *tokens.values()) if c in df.columns
+                   and (c == PATIENT or (c == "_rid_token" and "resident_id" in names)
+                        or (c in tokens.values() and any(tokens.get(n) == c for n in names)))]
+        part = df[[*present, *reasons, *derived, ROW, SITE, SOURCE]].copy()
         part[WIDE] = not target
         parts.append(part)
     if not parts:
@@ -179,20 +213,19 @@ def _parts(table: str, names: list[str], raw: list[pd.DataFrame], data: Modality
 
 
 def _empty(fields: list[dictionary.Field]) -> pd.DataFrame:
-    cols: dict[str, pd.Series] = {PATIENT: pd.Series([], dtype="string"), SITE: pd.Series([], dtype="string")}
+    cols: dict[str, pd.Series] = {PATIENT: pd.Series([], dtype=STR), SITE: pd.Series([], dtype=STR)}
     for f in fields:
         if f.phi != "direct":
             cols[f.name] = pd.Series([], dtype=_pandas_dtype(f))
     cols[ROW] = pd.Series([], dtype="int64")
-    cols[SOURCE] = pd.Series([], dtype="string")
+    cols[SOURCE] = pd.Series([], dtype=STR)
     return pd.DataFrame(cols)
 
 
 def _standardize_table(table: str, fields: list[dictionary.Field], raw: list[pd.DataFrame], *,
-                       data: ModalityData, ctx: Context, invalid: list[pd.DataFrame],
-                       tokens: dict[str, str]) -> pd.DataFrame:
+                       data: ModalityData, invalid: list[pd.DataFrame], tokens: dict[str, str]) -> pd.DataFrame:
     names = [f.name for f in fields]
-    frame = _parts(table, names, raw, data, fields)
+    frame = _parts(table, names, raw, fields, tokens)
     stage = f"standardize:{table}"
     if frame is None:
         return _empty(fields)
@@ -200,14 +233,12 @@ def _standardize_table(table: str, fields: list[dictionary.Field], raw: list[pd.
     quarantined: dict[str, int] = {}
     excluded: dict[str, int] = {}
     direct = [f.name for f in fields if f.phi == "direct" and f.name in frame.columns]
-    for col in direct:
-        data.identifiers.update(v for v in _text(frame[col]).unique() if v)
 
     # rows of a wide export that hold nothing for this table are not records of it
     content = [n for n in names if n in frame.columns and n != "admission_number"]
     reasons = [c for c in frame.columns if c.endswith(REASON_SUFFIX)]
     if content:
-        empty = (frame[content].apply(_text) == "").all(axis=1)
+        empty = (frame[content].fillna("") == "").all(axis=1)
         if reasons:
             empty &= frame[reasons].isna().all(axis=1)
         empty &= frame[WIDE].astype(bool)
@@ -215,7 +246,7 @@ def _standardize_table(table: str, fields: list[dictionary.Field], raw: list[pd.
             excluded["no_data"] = int(empty.sum())
             frame = frame.loc[~empty]
 
-    if "admission_number" not in frame.columns:
+    if PATIENT not in frame.columns:
         for r in frame.itertuples(index=False):
             data.quarantine.add(stage=stage, source=getattr(r, SOURCE), record=f"line {getattr(r, ROW)}",
                                 reason="missing_id", field="admission_number",
@@ -223,8 +254,9 @@ def _standardize_table(table: str, fields: list[dictionary.Field], raw: list[pd.
         data.ledger.record(stage, n_in=n_in, n_accepted=0, quarantined={"missing_id": len(frame)}, excluded=excluded)
         return _empty(fields)
 
-    known = known_identifiers(frame, direct)
-    frame = pseudonymize(frame, id_col="admission_number", keyring=ctx.keyring, site_col=SITE, out_col=PATIENT)
+    keep_text = [f.name for f in fields if f.phi == "free_text" and f.name in frame.columns]
+    # per-row identifiers to scrub from allow-listed free text (costly: only when there is some)
+    known = known_identifiers(frame, direct) if keep_text else None
     no_id = frame[PATIENT].isna()
     if no_id.any():
         for r in frame.loc[no_id, [ROW, SOURCE]].itertuples(index=False):
@@ -232,21 +264,10 @@ def _standardize_table(table: str, fields: list[dictionary.Field], raw: list[pd.
                                 field="admission_number", detail="empty admission number: the record cannot be linked")
         quarantined["missing_id"] = int(no_id.sum())
         frame = frame.loc[~no_id]
-        known = known.loc[frame.index]
-
-    if "resident_id" in frame.columns:
-        rid = _text(frame["resident_id"])
-        uniq = {v: ctx.keyring.token("rid", v) for v in rid.unique() if v}
-        frame["_rid_token"] = rid.map(uniq).astype("string")  # keyed: never the ID or a plain hash
-    for fld, out_col in tokens.items():
-        if fld in frame.columns:
-            vals = _text(frame[fld])
-            uniq = {v: ctx.keyring.token(out_col, v) for v in vals.unique() if v}
-            frame[out_col] = vals.map(uniq).astype("string")
+        known = known.loc[frame.index] if known is not None else None
 
     # identifiers stop here: direct columns dropped, allow-listed free text scrubbed
     phi = {f.name: f.phi for f in fields}
-    keep_text = [f.name for f in fields if f.phi == "free_text" and f.name in frame.columns]
     frame = drop_identifiers(frame, phi, keep_text=keep_text, known_by_row=known)
     frame = frame.drop(columns=[c for c in frame.columns if c.removesuffix(REASON_SUFFIX) in direct
                                 and c.endswith(REASON_SUFFIX)])
@@ -282,7 +303,7 @@ def _standardize_table(table: str, fields: list[dictionary.Field], raw: list[pd.
             excluded["repeated_row"] = int(rep.sum())
             frame = frame.loc[~rep]
     frame = frame.drop(columns=[WIDE])
-    frame[SITE] = frame[SITE].astype("string")
+    frame[SITE] = frame[SITE].astype(STR)
     data.ledger.record(stage, n_in=n_in, n_accepted=len(frame), quarantined=quarantined or None,
                        excluded=excluded or None)
     front = [PATIENT, SITE]
@@ -291,7 +312,7 @@ def _standardize_table(table: str, fields: list[dictionary.Field], raw: list[pd.
 
 def _convert(s: pd.Series, f: dictionary.Field) -> tuple[pd.Series, pd.Series, str]:
     """Typed values, a mask of present-but-invalid inputs, and the rule they break."""
-    text = s.astype("string").str.strip()
+    text = s.astype(STR).str.strip()
     present = text.notna() & (text != "")
     text = text.where(present)
     if f.type == "date":
@@ -316,21 +337,21 @@ def _convert(s: pd.Series, f: dictionary.Field) -> tuple[pd.Series, pd.Series, s
     if f.type == "code":
         if f.name in _TNM_AXIS:
             norm = dictionary.normalize_tnm(text, _TNM_AXIS[f.name])
-            return norm.fillna(text).astype("string"), pd.Series(False, index=s.index), ""
+            return norm.fillna(text).astype(STR), pd.Series(False, index=s.index), ""
         if f.name == "stage_group":
             return dictionary.normalize_stage(text), pd.Series(False, index=s.index), ""
         if f.codes:
-            return text.str.upper().astype("string"), pd.Series(False, index=s.index), ""
+            return text.str.upper().astype(STR), pd.Series(False, index=s.index), ""
         if f.allowed:
             canon = {a.lower(): a for a in f.allowed}
             key = text.str.lower().str.replace(r"[\s\-]+", "_", regex=True)
-            mapped = key.map(canon)
-            return mapped.fillna(text).astype("string"), pd.Series(False, index=s.index), ""
+            mapped = map_values(key, canon)
+            return mapped.fillna(text).astype(STR), pd.Series(False, index=s.index), ""
     if f.type == "boolean":
         low = text.str.lower()
         val = low.map({"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False})
         return val.astype("boolean"), (present & val.isna()).astype(bool), "not yes/no"
-    return text.astype("string"), pd.Series(False, index=s.index), ""
+    return text.astype(STR), pd.Series(False, index=s.index), ""
 
 
 # ------------------------------------------------------------------------------ generic checks
@@ -422,7 +443,7 @@ def generic_checks(data: ModalityData, modality: str) -> list[tuple[str, Dimensi
 # --------------------------------------------------------------------------------------- write
 def _pandas_dtype(f: dictionary.Field) -> str:
     return {"date": "datetime64[ns]", "integer": "Int64", "number": "float64", "boolean": "boolean"}.get(f.type,
-                                                                                                       "string")
+                                                                                                       STR)
 
 
 def _arrow_type(f: dictionary.Field, *, relative: bool) -> pa.DataType:

@@ -51,8 +51,10 @@ def _missing(df: pd.DataFrame, field: str) -> tuple[pd.Series, pd.Series]:
     else:
         s = df[field]
         miss = s.isna()
-        if s.dtype == object or pd.api.types.is_string_dtype(s):
+        if s.dtype == object:
             miss |= s.astype("string").str.strip().fillna("") == ""
+        elif isinstance(s.dtype, pd.StringDtype):  # standardized text: stripped, "" already missing
+            miss |= (s == "").fillna(False).astype(bool)
     reason = df.get(f"{field}__missing")
     na = ((reason == NOT_APPLICABLE).fillna(False).astype(bool) if reason is not None
           else pd.Series(False, index=df.index))
@@ -122,7 +124,7 @@ def check_allowed(df: pd.DataFrame, allowed: Mapping[str, Sequence[str]], *, che
         s = df[field]
         present = s.notna()
         n_checked += int(present.sum())
-        ok = s.astype("string").isin([str(v) for v in values])
+        ok = s.astype("string[pyarrow]").isin([str(v) for v in values])
         bad = (present & ~ok.fillna(False)).astype(bool)
         if bad.any():
             frames.append(_fail(check_id, modality, df, bad, field,
@@ -142,7 +144,7 @@ def check_codes(df: pd.DataFrame, field: str, codelist: object, *, check_id: str
         return make_result(check_id, modality, Dimension.CONFORMANCE, n_checked=0, threshold=threshold,
                            message=f"{field}: not in the data")
     s = df[field]
-    present = s.notna() & (s.astype("string").str.strip() != "")
+    present = (s.notna() & (s.astype("string[pyarrow]") != "")).fillna(False).astype(bool)
     valid = codelist.valid(s)  # type: ignore[attr-defined]
     formed = codelist.well_formed(s)  # type: ignore[attr-defined]
     bad = (present & ~valid).astype(bool)
