@@ -520,6 +520,10 @@ MODALITY = {
     "exposure": "exposure",
     "lab": "lab",
 }
+# Site A's questionnaire is saved by Excel as "CSV UTF-8" (with a byte-order mark); these two
+# sources declare `encoding: auto` so the reader's detection is exercised on both encodings.
+WITH_BOM = {("A", "exposure")}
+DETECT_ENCODING = {("A", "exposure"), ("C", "lab")}
 EXCEL_EPOCH = pd.Timestamp("1899-12-30")
 FIXED_ZIP_TIME = (2024, 1, 1, 0, 0, 0)
 FIXED_DOC_TIME = "2024-01-01T00:00:00Z"
@@ -634,7 +638,7 @@ def source_entry(site: str, table: str, path: str, fmt: str, *, sheet: str | Non
     values = {f: {label: std for std, label in LABELS[site][f].items()} for f in headers if f in LABELS[site]}
     entry: dict[str, Any] = {"site": site, "path": path, "format": fmt}
     if fmt == "csv":
-        entry["encoding"] = "utf-8" if site == "A" else "gb18030"
+        entry["encoding"] = "auto" if (site, table) in DETECT_ENCODING else "utf-8" if site == "A" else "gb18030"
     if MODALITY[table] == "clinical":
         entry["table"] = table
     if sheet:
@@ -650,7 +654,9 @@ def source_entry(site: str, table: str, path: str, fmt: str, *, sheet: str | Non
 # writers
 
 
-def write_csv(path: Path, df: pd.DataFrame, *, site: str, malformed: dict[int, tuple[str, str]] | None = None) -> None:
+def write_csv(
+    path: Path, df: pd.DataFrame, *, site: str, bom: bool = False, malformed: dict[int, tuple[str, str]] | None = None
+) -> None:
     """Write a site CSV; ``malformed`` maps row position -> (quoted text, unquoted text) to break."""
     text = df.to_csv(index=False, lineterminator="\r\n" if site == "C" else "\n")
     if malformed:
@@ -659,7 +665,7 @@ def write_csv(path: Path, df: pd.DataFrame, *, site: str, malformed: dict[int, t
             lines[pos + 1] = lines[pos + 1].replace(quoted, raw, 1)
         text = ("\r\n" if site == "C" else "\n").join(lines)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(text.encode("utf-8" if site == "A" else "gb18030"))
+    path.write_bytes(text.encode("utf-8-sig" if bom else "utf-8" if site == "A" else "gb18030"))
 
 
 def write_xlsx(path: Path, sheets: dict[str, pd.DataFrame]) -> None:
@@ -746,7 +752,7 @@ def write_sites(
                 rel = f"raw/site{site}/{CSV_FILES[table]}"
                 pos = {rid: k for k, rid in enumerate(rids)}
                 bad = {pos[rid]: v for rid, v in malformed.get(table, {}).items() if rid in pos}
-                write_csv(out / rel, frame, site=site, malformed=bad)
+                write_csv(out / rel, frame, site=site, bom=(site, table) in WITH_BOM, malformed=bad)
                 for k, rid in enumerate(rids):
                     where[rid] = f"{rel} row {k + 1}" + (f" (line {k + 2})" if table != "pathology" else "")
                 entry = source_entry(site, table, rel, "csv")
