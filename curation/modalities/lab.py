@@ -378,7 +378,7 @@ def checks(data: ModalityData, *, ctx: Context) -> list[CheckResult]:
     df = data.tables[TABLE]
     delay = float(ctx.decisions.get(f"{NAME}.timeliness.report_delay_days", REPORT_DELAY_DAYS))
     allowed = {f.name: f.allowed for f in dictionary.fields(NAME, TABLE) if f.allowed and not f.derived}
-    specs = [
+    specs: list[tuple[str, Dimension, Any]] = [
         (f"{NAME}.completeness", Dimension.COMPLETENESS, lambda: completeness_checks(df)),
         (f"{NAME}.conformance.allowed_values", Dimension.CONFORMANCE,
          lambda: qc.check_allowed(df, allowed, check_id=f"{NAME}.conformance.allowed_values", modality=NAME)),

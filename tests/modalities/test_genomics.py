@@ -219,3 +219,26 @@ def test_identifiers_for_the_leak_scan(tmp_path: Path) -> None:
     ids = collect_identifiers(cu.load_cohort(make_cohort(tmp_path)), "genomics")
     assert {"HX-001-T", "HX-002-T", "HX-003-T", "HX-004-T", "00123", "B77"} <= ids
     assert not {"tumor", "TUMOR", "FFPE tumor"} & ids  # ##SAMPLE Tissue= and roles are not identifiers
+
+
+def test_maf_with_a_broken_line(tmp_path: Path) -> None:
+    head = ["Hugo_Symbol", "Chromosome", "Start_Position", "Reference_Allele", "Tumor_Seq_Allele2",
+            "Tumor_Sample_Barcode", "HGVSp_Short", "t_depth", "t_alt_count"]
+    rows = [["KRAS", "chr12", "25245351", "C", "A", "HX-001-T", "p.G12C", "400", "100"],
+            ["EGFR", "chr7", "55174772", "GGAATTAAGAGAAGC", "-", "HX-001-T", "p.E746_A750del", "300", "60"],
+            ["TP53", "chr17", "7675088"]]
+    (tmp_path / "calls.maf").write_text("#version 2.4\n" + "\n".join("\t".join(r) for r in [head, *rows]) + "\n",
+                                        encoding="utf-8")
+    (tmp_path / "sheet.csv").write_text("sample_id,admission_number,site\nHX-001-T,00123,A\n", encoding="utf-8")
+    (tmp_path / "key").write_text(KEY, encoding="ascii")
+    doc = {"cohort": {"name": "maf"}, "sites": [{"id": "A"}], "secret": {"file": "key"}, "output": "out",
+           "sources": {"genomics": [{"site": "A", "path": "calls.maf", "format": "maf",
+                                     "options": {"samples": "sheet.csv"}}]}}
+    (tmp_path / "cohort.yaml").write_text(yaml.safe_dump(doc), encoding="utf-8")
+    run = cu.curate("genomics", tmp_path / "cohort.yaml", write=False)
+    v = run.data.tables["variants"]
+    assert sorted(v["driver"]) == ["EGFR_exon19del", "KRAS_G12C"] and v["vaf"].tolist() == [0.25, 0.2]
+    assert set(v["patient"]) == {pt("00123", "A")} and v["variant_type"].tolist() == ["SNV", "deletion"]
+    q = run.quarantine
+    assert q[["record", "reason"]].values.tolist() == [[KEYRING.token("file", "calls.maf"), "malformed_line"]]
+    assert "line 5" in q["detail"].iloc[0]

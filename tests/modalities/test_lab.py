@@ -180,3 +180,31 @@ def test_report_delay_threshold_is_a_decision(tmp_path: Path) -> None:
     run = cu.curate("lab", cohort, write=False)
     r = run.checks.set_index("check_id").loc["lab.timeliness.report_delay"]
     assert r["n_failed"] == 0
+
+
+def test_excel_export_with_date_cells_and_serial_days(tmp_path: Path) -> None:
+    import datetime as dt
+
+    df = pd.DataFrame({
+        "MRN": ["B100", "B100", "B101"], "Test": ["CEA", "SCC-Ag", "CA-125"], "Result": ["6.10", "<0.1", "12.0"],
+        "Units": ["ng/ml", "ng/ml", "U/mL"], "Reference Range": ["<5", "<1.5", "<35"],
+        "Collected": [dt.datetime(2022, 3, 1, 8, 30), 44621, dt.datetime(2022, 4, 2, 9, 0)],
+        "Reported": [dt.datetime(2022, 3, 1, 15, 0), 44622, dt.datetime(2022, 4, 2, 12, 0)],
+    })
+    df.to_excel(tmp_path / "lis.xlsx", sheet_name="Results", index=False)
+    (tmp_path / "key").write_text(KEY, encoding="ascii")
+    cols = dict(zip(df.columns, ["admission_number", "analyte", "value", "unit", "reference_range",
+                                 "collected_date", "report_date"], strict=True))
+    doc = {"cohort": {"name": "xlsx"}, "sites": [{"id": "B"}], "secret": {"file": "key"}, "output": "out",
+           "sources": {"lab": [{"site": "B", "path": "lis.xlsx", "format": "excel", "sheet": "Results",
+                                "columns": cols}]}}
+    (tmp_path / "cohort.yaml").write_text(yaml.safe_dump(doc), encoding="utf-8")
+    run = cu.curate("lab", tmp_path / "cohort.yaml", write=False)
+    r = run.data.tables["results"].set_index("analyte")
+    assert r.loc["CEA", "abnormal"] == "high" and r.loc["SCC", "censored"] == "below_limit"
+    assert r.loc["CA125", "ref_high"] == 35.0 and r.loc["CEA", "unit_std"] == "ng/mL"
+    p = KEYRING.patient("B100", site="B")
+    shift = pd.Timedelta(days=KEYRING.date_shift(p))
+    assert r.loc["SCC", "collected_date"] == pd.Timestamp("2022-03-01") + shift  # serial 44621 = 2022-03-01
+    assert r.loc["CEA", "collected_date"] == pd.Timestamp("2022-03-01") + shift
+    assert run.checks.set_index("check_id").loc["lab.uniqueness.result", "n_failed"] == 0
