@@ -145,6 +145,11 @@ class Matcher:
     def __bool__(self) -> bool:
         return bool(self.forms)
 
+    @property
+    def max_len(self) -> int:
+        """Length in bytes of the longest pattern."""
+        return max((len(p) for p in (*self.forms, *self.gb_forms)), default=1)
+
     def search(self, data: bytes, *, binary: bool = False, utf8_only: bool = False
                ) -> Iterator[tuple[int, int, str]]:
         """Yield ``(offset, identifier no, form)`` for every occurrence in ``data``.
@@ -220,6 +225,58 @@ class Matcher:
 
 # --- per-format readers ---------------------------------------------------------------------
 
+Src = bytes | Path  # a file on disk, or the bytes of a member of a zip / gzip file
+CHUNK = 64 * 1024 * 1024
+
+
+def _head(src: Src, n: int = 132) -> bytes:
+    if isinstance(src, bytes):
+        return src[:n]
+    with open(src, "rb") as fh:
+        return fh.read(n)
+
+
+def _read(src: Src) -> bytes:
+    return src if isinstance(src, bytes) else src.read_bytes()
+
+
+def _handle(src: Src) -> Any:
+    return io.BytesIO(src) if isinstance(src, bytes) else str(src)
+
+
+def _binary(src: Src) -> Any:
+    return io.BytesIO(src) if isinstance(src, bytes) else open(src, "rb")  # the caller closes it (`with`)
+
+
+def _chunks(src: Src, overlap: int) -> Iterator[tuple[bytes, bool]]:
+    """``(chunk, is_last)``; each chunk starts with the last ``overlap`` bytes of the previous."""
+    if isinstance(src, bytes) or src.stat().st_size <= CHUNK:
+        yield _read(src), True
+        return
+    with open(src, "rb") as fh:
+        tail = b""
+        while True:
+            block = fh.read(CHUNK)
+            last = len(block) < CHUNK
+            chunk = tail + block
+            yield chunk, last
+            if last:
+                return
+            tail = chunk[len(chunk) - min(overlap, len(chunk)):] if overlap else b""
+
+
+def _valid_utf8(chunk: bytes) -> bool:
+    """Whether a chunk is UTF-8, allowing a character cut at either end by chunking."""
+    lead = 0
+    while lead < 3 and lead < len(chunk) and 0x80 <= chunk[lead] <= 0xBF:
+        lead += 1
+    try:
+        chunk[lead:].decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return exc.reason == "unexpected end of data" and exc.start >= len(chunk) - lead - 3
+    return True
+
+
 class _Scan:
     def __init__(self, root: Path, matcher: Matcher) -> None:
         self.root = root
@@ -244,48 +301,57 @@ class _Scan:
             self.hit(rel, "folder name" if folder else "file name", no)
 
     # dispatch
-    def file(self, rel: str, data: bytes, *, name: str | None = None) -> None:
+    def file(self, rel: str, src: Src, *, name: str | None = None) -> None:
         """Scan one file's contents; ``name`` (default ``rel``) decides its format by suffix."""
         name = name or rel
         suffix = PurePosixPath(name).suffix.lower()
+        head = _head(src)
         try:
-            if suffix == ".parquet" or data[:4] == b"PAR1":
-                self.parquet(rel, data)
-            elif suffix in H5_SUFFIXES or data[:8] == b"\x89HDF\r\n\x1a\n":
-                self.hdf5(rel, data)
-            elif suffix == ".dcm" or data[128:132] == b"DICM":
-                self.dicom(rel, data)
-            elif suffix in ZIP_SUFFIXES or data[:4] == b"PK\x03\x04":
-                self.zipped(rel, data)
+            if suffix == ".parquet" or head[:4] == b"PAR1":
+                self.parquet(rel, src)
+            elif suffix in H5_SUFFIXES or head[:8] == b"\x89HDF\r\n\x1a\n":
+                self.hdf5(rel, src)
+            elif suffix == ".dcm" or head[128:132] == b"DICM":
+                self.dicom(rel, src)
+            elif suffix in ZIP_SUFFIXES or head[:4] == b"PK\x03\x04":
+                self.zipped(rel, src)
             elif suffix == ".gz":  # BGZF (.vcf.gz) is multi-member gzip: decompress reads it all
-                self.file(rel, gzip.decompress(data), name=name[:-3])
+                self.file(rel, gzip.decompress(_read(src)), name=name[:-3])
             else:
-                self.bytes_(rel, data, name=name)
+                self.bytes_(rel, src, name=name)
         except Exception as exc:  # noqa: BLE001 - an unreadable file is still scanned as bytes
             # fail closed: a file whose fields could not be read is not known to be clean
             self.hits.add(LeakHit(self.safe_path(rel), f"unreadable as {suffix or 'its format'} "
                                   f"({type(exc).__name__}); only its raw bytes were searched", 0))
-            self.bytes_(rel, data)
+            self.bytes_(rel, src, name=name)
 
-    def bytes_(self, rel: str, data: bytes, *, where: str = "", name: str | None = None) -> None:
+    def bytes_(self, rel: str, src: Src, *, where: str = "", name: str | None = None) -> None:
+        """Raw bytes, in chunks that overlap by the longest pattern (files of any size)."""
         suffix = PurePosixPath(name or rel).suffix.lower()
-        try:
-            data.decode("utf-8")
-            utf8 = True
-        except UnicodeDecodeError:
-            utf8 = False
-        texty = suffix in TEXT_SUFFIXES or utf8 or b"\x00" not in data[:8192]
-        for off, no, form in self.m.search(data, binary=not texty, utf8_only=utf8):
-            line = data.count(b"\n", 0, off) + 1
-            loc = f"line {line}" if texty else f"byte {off}"
-            self.hit(rel, f"{where}{loc} ({form})", no)
+        overlap = max(self.m.max_len - 1, 0)
+        seen: set[tuple[int, int]] = set()
+        base = lines_before = 0
+        for chunk, last in _chunks(src, overlap):
+            utf8 = _valid_utf8(chunk)
+            texty = suffix in TEXT_SUFFIXES or utf8 or b"\x00" not in chunk[:8192]
+            for off, no, form in self.m.search(chunk, binary=not texty, utf8_only=utf8):
+                if (base + off, no) in seen:
+                    continue
+                seen.add((base + off, no))
+                line = lines_before + chunk.count(b"\n", 0, off) + 1
+                loc = f"line {line}" if texty else f"byte {base + off}"
+                self.hit(rel, f"{where}{loc} ({form})", no)
+            if not last:
+                keep = min(overlap, len(chunk))
+                lines_before += chunk.count(b"\n", 0, len(chunk) - keep)
+                base += len(chunk) - keep
 
-    def parquet(self, rel: str, data: bytes) -> None:
+    def parquet(self, rel: str, src: Src) -> None:
         import pyarrow as pa
         import pyarrow.compute as pc
         import pyarrow.parquet as pq
 
-        pf = pq.ParquetFile(io.BytesIO(data))
+        pf = pq.ParquetFile(_handle(src))
         meta = pf.schema_arrow.metadata or {}
         for k, v in meta.items():
             for no in self.m.in_text(k.decode("utf-8", "replace")) | self.m.in_text(v.decode("utf-8", "replace")):
@@ -320,7 +386,7 @@ class _Scan:
                 row = next((r for r, v in enumerate(values) if v is not None and str(v) == str(uniq[i])), -1)
                 self.hit(rel, f"{label} row {row}", no)
 
-    def hdf5(self, rel: str, data: bytes) -> None:
+    def hdf5(self, rel: str, src: Src) -> None:
         import h5py
         import numpy as np
 
@@ -342,7 +408,7 @@ class _Scan:
                 return [v for v in arr.ravel() if isinstance(v, bytes)]
             return []
 
-        with h5py.File(io.BytesIO(data), "r") as f:
+        with h5py.File(_handle(src), "r") as f:
 
             def visit(name: str, obj: Any) -> None:
                 label = "/".join(self.safe(p) for p in name.split("/"))
@@ -369,17 +435,19 @@ class _Scan:
             visit("", f)
             f.visititems(visit)
 
-    def dicom(self, rel: str, data: bytes) -> None:
+    def dicom(self, rel: str, src: Src) -> None:
         import warnings
 
         import pydicom
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # pydicom warnings quote raw values
-            fp = io.BytesIO(data)
-            ds = pydicom.dcmread(fp, force=True, stop_before_pixels=True)
-            header_end = fp.tell()
-            self.bytes_(rel, data[:header_end], where="header ")
+            with _binary(src) as fp:
+                ds = pydicom.dcmread(fp, force=True, stop_before_pixels=True)
+                header_end = fp.tell()
+                fp.seek(0)
+                header = fp.read(header_end)  # pixel data are not read: pixels are not text
+            self.bytes_(rel, header, where="header ")
             strings: list[tuple[str, str]] = []
             self._dicom_items(rel, getattr(ds, "file_meta", None), "file_meta", strings)
             self._dicom_items(rel, ds, "", strings)
@@ -426,8 +494,8 @@ class _Scan:
             for _, no, form in self.m.search(original):
                 self.hit(rel, f"{where} (encoded, {form})", no)
 
-    def zipped(self, rel: str, data: bytes) -> None:
-        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+    def zipped(self, rel: str, src: Src) -> None:
+        with zipfile.ZipFile(_handle(src)) as zf:
             for info in zf.infolist():
                 if info.is_dir():
                     continue
@@ -486,5 +554,5 @@ def scan_bundle(
             scan.name(rel, folder=True)
         elif path.is_file():
             scan.name(rel, folder=False)
-            scan.file(rel, path.read_bytes())
+            scan.file(rel, path)
     return sorted(scan.hits)

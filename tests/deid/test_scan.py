@@ -143,3 +143,18 @@ def test_compressed_and_anndata_outputs(tmp_path: Path) -> None:
     assert ("export.zip/<redacted>", 2) in got  # a folder inside the zip named after a patient
     assert ("export.zip/table.csv", 5) in got
     assert ("cells.h5ad", 6) in got and ("cells.h5ad", 1) in got
+
+
+def test_large_files_are_read_in_overlapping_chunks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import curation.deid.scan as scan
+
+    monkeypatch.setattr(scan, "CHUNK", 16)
+    text = "line one\n" * 3 + "x ZY20230001 and 张三丰\n" + "tail\n" * 5
+    (tmp_path / "big.log").write_text(text, encoding="utf-8")
+    (tmp_path / "big.csv").write_bytes(("a,b\n" * 7 + "李四,1\n").encode("gb18030"))
+    hits = scan_bundle(tmp_path, IDS)
+    assert [(h.path, h.location, h.identifier) for h in hits] == [
+        ("big.csv", "line 8 (gb18030)", 2),
+        ("big.log", "line 4 (ascii)", 4),
+        ("big.log", "line 4 (utf-8)", 1),
+    ]
