@@ -172,7 +172,7 @@ def standardize(data: ModalityData, *, ctx: Context) -> ModalityData:
     if want_images and not inst.empty:
         series = _measure_images(series, inst, data)
     data.tables["series"] = series
-    data.tables["nodules"] = _nodules(data, ctx=ctx)
+    data.tables["nodules"] = _read_nodule_sources(data, ctx=ctx)
     data.standardized = True
     return data
 
@@ -252,7 +252,7 @@ def _sorted_slices(g: pd.DataFrame) -> pd.DataFrame:
     return g.assign(_k=key.to_numpy()).sort_values(["_k", "file"], na_position="last").drop(columns="_k")
 
 
-def _nodules(data: ModalityData, *, ctx: Context) -> pd.DataFrame:
+def _read_nodule_sources(data: ModalityData, *, ctx: Context) -> pd.DataFrame:
     from ._nodules import read_nodules
 
     frames = []

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import multiprocessing as mp
-import os
 import sys
 import time
 from collections.abc import Callable, Iterator

@@ -143,7 +143,8 @@ def assemble_series(inst: pd.DataFrame) -> pd.DataFrame:
         tilt = max(x for x in (r["tilt_deg"], tilt_tag, 0.0) if x is not None and not pd.isna(x))
         r["tilted"] = bool(tilt > TILT_TOLERANCE_DEG)
         length_cm = (r["scan_length_mm"] + (r["slice_thickness_mm"] or 0)) / 10 if pd.notna(r["scan_length_mm"]) else np.nan
-        r["dlp_estimate_mgy_cm"] = r["ctdivol_mgy"] * length_cm if pd.notna(r["ctdivol_mgy"]) else np.nan
+        r["dlp_estimate_mgy_cm"] = round(r["ctdivol_mgy"] * length_cm, 2) if pd.notna(r["ctdivol_mgy"]) else np.nan
+        r["ctdivol_mgy"] = round(r["ctdivol_mgy"], 3) if pd.notna(r["ctdivol_mgy"]) else np.nan
         r["lung_kernel"] = is_lung_kernel(r["kernel"])
         r["thin_slices"] = bool(pd.notna(r["slice_thickness_mm"]) and r["slice_thickness_mm"] <= THIN_SLICE_MM)
         problems = [name for name, bad in (

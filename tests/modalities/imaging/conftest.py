@@ -43,7 +43,7 @@ def make_roster(keyring: Keyring, n: int = N_PATIENTS) -> pd.DataFrame:
 def build_cohort(root: Path, *, n: int = N_PATIENTS, seed: int = 7) -> tuple[Path, DemoLog, pd.DataFrame]:
     from curation.demo import imaging as demo_imaging
 
-    keyring = Keyring(bytes.fromhex(KEY_HEX))
+    keyring = Keyring(KEY_HEX.encode())  # load_secret uses the key file's text as the secret
     roster = make_roster(keyring, n)
     log = DemoLog()
     sources = demo_imaging.generate(roster, root, rng=np.random.default_rng(seed), log=log, keyring=keyring)

@@ -60,7 +60,7 @@ def test_fast_path_agrees_with_pydicom_on_real_series(real_data: Path) -> None:
     assert n_fast == len(files)
 
 
-def test_fast_path_agrees_with_pydicom_on_demo(demo_cohort) -> None:  # noqa: ANN001
+def test_fast_path_agrees_with_pydicom_on_demo(demo_cohort) -> None:
     cohort, _, _ = demo_cohort
     files = sorted(str(p) for p in (cohort.parent / "raw" / "dicom").rglob("*.dcm"))
     n_fast, diffs = _agree(files)
@@ -68,7 +68,7 @@ def test_fast_path_agrees_with_pydicom_on_demo(demo_cohort) -> None:  # noqa: AN
     assert n_fast >= len(files) // 2  # sites A (explicit) and B (RLE); site C is implicit VR: pydicom
 
 
-def test_demo_chinese_person_name_decoded_like_pydicom(demo_cohort) -> None:  # noqa: ANN001
+def test_demo_chinese_person_name_decoded_like_pydicom(demo_cohort) -> None:
     cohort, _, roster = demo_cohort
     f = next((cohort.parent / "raw" / "dicom" / "siteA").rglob("IM0001.dcm"))
     with open(f, "rb") as h:
@@ -114,7 +114,7 @@ def test_header_reads_stop_before_pixel_data(tmp_path: Path) -> None:
     class Counting:
         def __init__(self) -> None:
             self.n = 0
-            self._f = open(get_testdata_file("CT_small.dcm"), "rb")  # noqa: SIM115
+            self._f = open(get_testdata_file("CT_small.dcm"), "rb")
 
         def read(self, k: int = -1) -> bytes:
             b = self._f.read(k)

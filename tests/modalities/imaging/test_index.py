@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 
 pytest.importorskip("pydicom")
-from pydicom.data import get_testdata_file  # noqa: E402
+from pydicom.data import get_testdata_file
 
-from curation.modalities.imaging._index import index_refs  # noqa: E402
-from curation.modalities.imaging._walk import FileRef, parse_chunk, walk_source  # noqa: E402
+from curation.modalities.imaging._index import index_refs
+from curation.modalities.imaging._walk import FileRef, parse_chunk, walk_source
 
 
 def hanging_or_crashing_parser(refs: list[FileRef]) -> list[dict[str, Any]]:

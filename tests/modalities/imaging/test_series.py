@@ -11,7 +11,7 @@ import yaml
 
 pytest.importorskip("pydicom")
 
-from curation.modalities.imaging._series import geometry, is_lung_kernel  # noqa: E402
+from curation.modalities.imaging._series import geometry, is_lung_kernel
 
 AXIAL = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0]
 
@@ -58,7 +58,7 @@ def test_lung_kernels(kernel: str | None, sharp: bool) -> None:
 
 
 @pytest.fixture(scope="module")
-def real_run(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
+def real_run(tmp_path_factory: pytest.TempPathFactory):
     # module scope (one curate run for several tests), so the function-scoped real_data fixture's
     # lookup is repeated here
     real = Path(os.environ.get("CURATION_REAL_DATA", Path(__file__).resolve().parents[4] / "shared" / "data" / "real"))
@@ -75,12 +75,12 @@ def real_run(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
     return curation.curate("imaging", root / "cohort.yaml")
 
 
-def _failing(run, check_id: str) -> set[int]:  # noqa: ANN001
+def _failing(run, check_id: str) -> set[int]:
     f = run.failures
     return set(f.loc[f["check_id"] == check_id, "row"])
 
 
-def test_real_failing_series_flagged_with_their_reason(real_run) -> None:  # noqa: ANN001
+def test_real_failing_series_flagged_with_their_reason(real_run) -> None:
     s = real_run.data.tables["series"]
     folder = {}  # which real folder each series came from, through the instance files' source
     inst = real_run.data.tables["instances"]
@@ -102,7 +102,7 @@ def test_real_failing_series_flagged_with_their_reason(real_run) -> None:  # noq
     assert real_run.checks.set_index("check_id").loc["imaging.ledger_balanced", "verdict"] == "pass"
 
 
-def test_real_export_writes_a_readable_dicomdir(real_run) -> None:  # noqa: ANN001
+def test_real_export_writes_a_readable_dicomdir(real_run) -> None:
     from pydicom.fileset import FileSet
 
     out = Path(real_run.ctx.bundle.root) / "data" / "imaging" / "dicom"
