@@ -71,6 +71,51 @@ def check_k_anonymity(
                        message=msg, severity=Severity.MINOR, threshold=K_THRESHOLD)
 
 
+def quasi_identifiers(
+    df: pd.DataFrame,
+    *,
+    patient_col: str = "patient",
+    age_col: str = "age_at_diagnosis",
+    sex_col: str = "sex",
+    date_col: str = "diagnosis_date",
+    region_col: str | None = None,
+    band_width: int = 10,
+) -> pd.DataFrame:
+    """One row per patient with the quasi-identifiers :func:`check_k_anonymity` expects.
+
+    Parameters
+    ----------
+    df
+        Standard clinical rows (patients joined to conditions), after de-identification: ages
+        as numbers or "90+", dates already shifted (their year is what a recipient sees).
+    patient_col, age_col, sex_col, date_col, region_col
+        Source columns; absent ones are left out of the result.
+    band_width
+        Width of the age bands.
+
+    Returns
+    -------
+    Columns ``patient``, ``age_band``, ``sex``, ``region``, ``diagnosis_year`` (those available),
+    first row per patient.
+    """
+    from .dates import age_band
+
+    out = pd.DataFrame(index=df.index)
+    if patient_col in df.columns:
+        out["patient"] = df[patient_col]
+    if age_col in df.columns:
+        out["age_band"] = age_band(df[age_col], width=band_width)
+    if sex_col in df.columns:
+        out["sex"] = df[sex_col]
+    if region_col and region_col in df.columns:
+        out["region"] = df[region_col]
+    if date_col in df.columns and pd.api.types.is_datetime64_any_dtype(df[date_col]):
+        out["diagnosis_year"] = df[date_col].dt.year.astype("Int64")
+    if "patient" in out.columns:
+        out = out.drop_duplicates("patient")
+    return out.reset_index(drop=True)
+
+
 def suppress_small_counts(df: pd.DataFrame, count_cols: Iterable[str], *, k: int = 5) -> pd.DataFrame:
     """Render counts between 1 and ``k - 1`` as ``"<k"`` in an aggregate table for reports.
 
