@@ -357,8 +357,8 @@ def known_identifiers(ds: Dataset) -> list[str]:
             s = str(v).strip()
             out.append(s)
             for group in s.split("="):  # PN: alphabetic=ideographic=phonetic, components by ^
-                out.append(group)
-                out.extend(group.split("^"))
+                # as written in free text: 张三丰, "Zhang Sanfeng", and each component
+                out += [group, group.replace("^", ""), group.replace("^", " ").strip(), *group.split("^")]
     for item in ds.get("OtherPatientIDsSequence") or []:
         out.append(str(item.get("PatientID", "")))
     return [s.strip() for s in out if s and s.strip()]

@@ -133,10 +133,14 @@ def test_nested_multivalued_dates_and_unknown_attributes() -> None:
 
 def test_descriptors_cleaned_of_the_datasets_own_identifiers() -> None:
     ds = _read("CT_small.dcm")
-    ds.StudyDescription = "CT chest CompressedSamples 1CT1"
+    ds.StudyDescription = "CT chest Sanfeng 1CT1"
     ds.SeriesDescription = "tel 13812345678"
+    ds.SpecificCharacterSet = "ISO_IR 192"
+    ds.PatientName = "Zhang^Sanfeng=张^三丰"
+    ds.ImageComments = "follow-up of 张三丰 (Zhang Sanfeng)"
     out = _deid(ds)
-    assert "CompressedSamples" not in out.StudyDescription and "1CT1" not in out.StudyDescription
+    assert "张三丰" not in out.ImageComments and "Zhang Sanfeng" not in out.ImageComments
+    assert "Sanfeng" not in out.StudyDescription and "1CT1" not in out.StudyDescription
     assert out.StudyDescription.startswith("CT chest")
     assert "13812345678" not in out.SeriesDescription
 
