@@ -399,6 +399,34 @@ def checks(data: ModalityData, *, ctx: Context) -> list[CheckResult]:
     return run_checks(specs, NAME, thresholds=ctx.thresholds)
 
 
+# ------------------------------------------------------------------------------ trajectories
+RISE_FACTOR = 2.0  # a marker doubling from its nadir to above the reference limit is "rising"
+
+
+def trajectory_summary(df: pd.DataFrame) -> pd.DataFrame:
+    """One row per patient and analyte: number of results, baseline (first), nadir, last value,
+    days followed, last / nadir and a ``rising`` flag (last at least twice the nadir and above the
+    upper reference limit), the guideline's biomarker-trajectory indicator. Values in the canonical
+    unit; no dates, only day counts."""
+    cols = [PATIENT, "analyte", "unit_std", "n_results", "baseline", "nadir", "last", "days_followed",
+            "fold_from_nadir", "rising"]
+    if not len(df):
+        return pd.DataFrame(columns=cols)
+    ok = df[df["value_num"].notna() & df["collected_date"].notna() & df[PATIENT].notna()]
+    ok = ok.sort_values([PATIENT, "analyte", "collected_date"])
+    g = ok.groupby([PATIENT, "analyte"], sort=True)
+    out = pd.DataFrame({
+        "unit_std": g["unit_std"].first(), "n_results": g.size(), "baseline": g["value_num"].first(),
+        "nadir": g["value_num"].min(), "last": g["value_num"].last(),
+        "days_followed": (g["collected_date"].max() - g["collected_date"].min()) / pd.Timedelta(days=1),
+        "_ref_high": g["ref_high"].last(),
+    }).reset_index()
+    out["fold_from_nadir"] = (out["last"] / out["nadir"]).where(out["nadir"] > 0)
+    out["rising"] = ((out["n_results"] > 1) & (out["fold_from_nadir"] >= RISE_FACTOR)
+                     & (out["last"] > out["_ref_high"])).fillna(False).astype(bool)
+    return out[cols]
+
+
 # ------------------------------------------------------------------------------ figures
 def trajectories_frame(df: pd.DataFrame, *, n: int = 12) -> pd.DataFrame:
     """Results of ``n`` patients (the first pseudonyms in sort order, so the pick is stable and
@@ -503,4 +531,7 @@ def figures(data: ModalityData, results: list[CheckResult], *, ctx: Context) -> 
 
 # ------------------------------------------------------------------------------ write
 def write(data: ModalityData, *, ctx: Context) -> list[Path]:
-    return tab.write(data, ctx=ctx)
+    """``data/lab/results.parquet`` (via the shared writer) and ``data/lab/trajectories.parquet``."""
+    out = tab.write(data, ctx=ctx)
+    out.append(ctx.bundle.write_parquet(f"data/{NAME}/trajectories.parquet", trajectory_summary(data.tables[TABLE])))
+    return out

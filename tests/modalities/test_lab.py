@@ -208,3 +208,12 @@ def test_excel_export_with_date_cells_and_serial_days(tmp_path: Path) -> None:
     assert r.loc["SCC", "collected_date"] == pd.Timestamp("2022-03-01") + shift  # serial 44621 = 2022-03-01
     assert r.loc["CEA", "collected_date"] == pd.Timestamp("2022-03-01") + shift
     assert run.checks.set_index("check_id").loc["lab.uniqueness.result", "n_failed"] == 0
+
+
+def test_trajectory_summary(run: cu.modalities.Curated) -> None:
+    t = lab.trajectory_summary(run.data.tables["results"])
+    cea = t[(t["patient"] == KEYRING.patient("00100", site="A")) & (t["analyte"] == "CEA")].iloc[0]
+    assert (cea["n_results"], cea["baseline"], cea["nadir"], cea["last"]) == (2, 3.95, 3.95, 12.4)
+    assert cea["days_followed"] == 102 and bool(cea["rising"])
+    written = pd.read_parquet(run.ctx.bundle.root / "data" / "lab" / "trajectories.parquet")
+    assert len(written) == len(t) and "collected_date" not in written.columns
