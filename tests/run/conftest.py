@@ -8,6 +8,7 @@ notebook kernels (separate processes), as the only modalities.
 from __future__ import annotations
 
 import functools
+import shutil
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
@@ -148,3 +149,21 @@ def fake_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[object,
         outcome = run_cohort(cohort, jobs=2, notebooks=root / "notebooks", progress=lines.append)
         outcome.progress_lines = lines  # type: ignore[attr-defined]
         yield outcome, cohort
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+@pytest.fixture(scope="session")
+def browser():  # type: ignore[no-untyped-def]
+    """Headless Debian chromium through Playwright; skips when either is missing."""
+    exe = CHROMIUM if CHROMIUM.is_file() else shutil.which("chromium")
+    if not exe:
+        pytest.skip("Debian chromium is not installed (apt-get install chromium)")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(exe), args=CHROMIUM_ARGS)
+        yield b
+        b.close()

@@ -3,31 +3,15 @@
 from __future__ import annotations
 
 import re
-import shutil
 from pathlib import Path
 
 import pytest
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
-
 pytestmark = pytest.mark.browser
 
 
-@pytest.fixture(scope="module")
-def browser():  # type: ignore[no-untyped-def]
-    if not CHROMIUM.is_file() and not shutil.which("chromium"):
-        pytest.skip("Debian chromium is not installed (apt-get install chromium)")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM if CHROMIUM.is_file() else shutil.which("chromium")),
-                              args=ARGS)
-        yield b
-        b.close()
-
-
-def _open(browser, path: Path, shot: Path | None = None):  # type: ignore[no-untyped-def]
+def open_page(browser, path: Path, shot: Path | None = None):  # type: ignore[no-untyped-def]
+    """Open a local page; return it with its console errors and every URL it requested."""
     page = browser.new_page()
     errors: list[str] = []
     requests: list[str] = []
@@ -43,7 +27,7 @@ def _open(browser, path: Path, shot: Path | None = None):  # type: ignore[no-unt
 
 def test_index_opens_without_console_errors(browser, fake_run: tuple, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     outcome, _ = fake_run
-    page, errors, requests = _open(browser, outcome.index_html, tmp_path / "index.png")
+    page, errors, requests = open_page(browser, outcome.index_html, tmp_path / "index.png")
     assert errors == []
     assert all(u.startswith("file:") for u in requests), requests
     assert page.locator("#notebooks tbody tr").count() == 2
@@ -53,7 +37,7 @@ def test_index_opens_without_console_errors(browser, fake_run: tuple, tmp_path: 
 def test_modality_report_draws_its_figure_offline(browser, fake_run: tuple, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     outcome, _ = fake_run
     html = outcome.out / "reports" / "fake.html"
-    page, errors, requests = _open(browser, html, tmp_path / "fake.png")
+    page, errors, requests = open_page(browser, html, tmp_path / "fake.png")
     page.wait_for_selector("svg.main-svg", timeout=15_000)
     assert page.locator(".plot-container").count() >= 1
     assert errors == []
