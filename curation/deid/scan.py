@@ -325,8 +325,13 @@ class _Scan:
                                   f"({type(exc).__name__}); only its raw bytes were searched", 0))
             self.bytes_(rel, src, name=name)
 
-    def bytes_(self, rel: str, src: Src, *, where: str = "", name: str | None = None) -> None:
-        """Raw bytes, in chunks that overlap by the longest pattern (files of any size)."""
+    def bytes_(self, rel: str, src: Src, *, where: str = "", name: str | None = None, header: bool = False
+               ) -> None:
+        """Raw bytes, in chunks that overlap by the longest pattern (files of any size).
+
+        ``header``: a DICOM header (a few KB of mostly text between binary lengths), searched
+        with every pattern, short GB18030 names included; locations are byte offsets.
+        """
         suffix = PurePosixPath(name or rel).suffix.lower()
         overlap = max(self.m.max_len - 1, 0)
         seen: set[tuple[int, int]] = set()
@@ -334,7 +339,7 @@ class _Scan:
         for chunk, last in _chunks(src, overlap):
             utf8 = _valid_utf8(chunk)
             texty = suffix in TEXT_SUFFIXES or utf8 or b"\x00" not in chunk[:8192]
-            for off, no, form in self.m.search(chunk, binary=not texty, utf8_only=utf8):
+            for off, no, form in self.m.search(chunk, binary=not (texty or header), utf8_only=utf8):
                 if (base + off, no) in seen:
                     continue
                 seen.add((base + off, no))
@@ -447,7 +452,7 @@ class _Scan:
                 header_end = fp.tell()
                 fp.seek(0)
                 header = fp.read(header_end)  # pixel data are not read: pixels are not text
-            self.bytes_(rel, header, where="header ")
+            self.bytes_(rel, header, where="header ", header=True)
             strings: list[tuple[str, str]] = []
             self._dicom_items(rel, getattr(ds, "file_meta", None), "file_meta", strings)
             self._dicom_items(rel, ds, "", strings)

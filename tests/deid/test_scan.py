@@ -158,3 +158,16 @@ def test_large_files_are_read_in_overlapping_chunks(tmp_path: Path, monkeypatch:
         ("big.log", "line 4 (ascii)", 4),
         ("big.log", "line 4 (utf-8)", 1),
     ]
+
+
+def test_dicom_header_with_undeclared_gb18030_name(tmp_path: Path) -> None:
+    pydicom = pytest.importorskip("pydicom")
+    from pydicom.data import get_testdata_file
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ds = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
+        # a hospital system wrote GB18030 bytes without declaring the character set
+        ds.add_new(0x00081030, "LO", "李四".encode("gb18030").decode("latin-1"))
+        ds.save_as(tmp_path / "x.dcm")
+    assert ("x.dcm", 2) in {(h.path, h.identifier) for h in scan_bundle(tmp_path, IDS)}
