@@ -320,7 +320,7 @@ def _after_last(buf: bytes, pos: int, file_size: int, out: dict[str, Any]) -> No
     while pos + 12 <= end:
         g, e, vr, slen = _ELEM.unpack_from(buf, pos)
         if (g << 16 | e) == PIXEL_DATA:
-            _check_pixel_length(buf, pos, vr, file_size)
+            _check_pixel_length(buf, pos, vr, file_size, out)
             return
         if vr in _LONG_VRS:
             (length,) = _U32.unpack_from(buf, pos + 8)
@@ -343,14 +343,41 @@ def _after_last(buf: bytes, pos: int, file_size: int, out: dict[str, Any]) -> No
             raise Quarantined("truncated", f"the image needs {need} bytes of pixels, the file has {file_size}")
 
 
-def _check_pixel_length(buf: bytes, pos: int, vr: bytes, file_size: int) -> None:
-    """A pixel data element with a defined length must fit in the file (catches cut transfers)."""
+def _check_pixel_length(buf: bytes, pos: int, vr: bytes, file_size: int, out: dict[str, Any] | None = None) -> None:
+    """A pixel data element with a defined length must fit in the file (catches cut transfers);
+    for encapsulated (undefined-length) pixel data, remember where its items start."""
     if vr in _LONG_VRS and pos + 12 > len(buf) and len(buf) < file_size:
         raise NeedMore
     if vr in _LONG_VRS and pos + 12 <= len(buf):
         (length,) = _U32.unpack_from(buf, pos + 8)
         if length != UNDEFINED and pos + 12 + length > file_size:
             raise Quarantined("truncated", f"pixel data declares {length} bytes, file has {file_size - pos - 12}")
+        if length == UNDEFINED and out is not None:
+            out[_ENCAPSULATED_AT] = pos + 12
+
+
+_ENCAPSULATED_AT = "_encapsulated_items_at"
+MAX_ITEMS = 100_000
+
+
+def check_encapsulated(fh: IO[bytes], pos: int, file_size: int) -> None:
+    """Hop over the items of encapsulated pixel data (8-byte reads, no pixel bytes) to its
+    delimiter: a transfer cut inside compressed pixels has no delimiter and an item past the end."""
+    for _ in range(MAX_ITEMS):
+        if pos + 8 > file_size:
+            raise Quarantined("truncated", "encapsulated pixel data ends without its sequence delimiter")
+        fh.seek(pos)
+        head = fh.read(8)
+        if len(head) < 8:
+            raise Quarantined("truncated", "encapsulated pixel data ends without its sequence delimiter")
+        g, e, length = _ITEM_HDR.unpack(head)
+        if (g, e) == (0xFFFE, 0xE0DD):
+            return
+        if (g, e) != (0xFFFE, 0xE000) or length == UNDEFINED:
+            raise Quarantined("unreadable", "encapsulated pixel data has a malformed item")
+        pos += 8 + length
+        if pos > file_size:
+            raise Quarantined("truncated", "a compressed frame runs past the end of the file")
 
 
 def read_fast(fh: IO[bytes], file_size: int) -> dict[str, Any] | None:
@@ -359,7 +386,11 @@ def read_fast(fh: IO[bytes], file_size: int) -> dict[str, Any] | None:
     buf = fh.read(want)
     while True:
         try:
-            return parse_buffer(buf, file_size)
+            out = parse_buffer(buf, file_size)
+            at = out.pop(_ENCAPSULATED_AT, None)
+            if at is not None:
+                check_encapsulated(fh, at, file_size)
+            return out
         except Unsure:
             return None
         except NeedMore:
@@ -477,6 +508,8 @@ def _check_pixel_after(fh: IO[bytes], ts: Any, file_size: int) -> None:
         return
     if length != UNDEFINED and start + length > file_size:
         raise Quarantined("truncated", f"pixel data declares {length} bytes, file has {file_size - start}")
+    if length == UNDEFINED and little and not ts.is_implicit_VR:
+        check_encapsulated(fh, start, file_size)
 
 
 def read_header(opener: Callable[[], IO[bytes]], file_size: int, *, fast: bool = True) -> tuple[dict[str, Any], str]:

@@ -126,3 +126,16 @@ def test_header_reads_stop_before_pixel_data(tmp_path: Path) -> None:
     c._f.close()
     assert rec is not None and rec["Rows"] == 128
     assert c.n <= fh.FIRST_READ
+
+
+def test_cut_inside_compressed_pixel_data_is_truncated(tmp_path: Path) -> None:
+    src = Path(get_testdata_file("MR_small_RLE.dcm")).read_bytes()
+    cut = tmp_path / "cut.dcm"
+    cut.write_bytes(src[: len(src) - 500])
+    for fast in (True, False):
+        with pytest.raises(fh.Quarantined, match="truncated"):
+            fh.read_header(lambda: open(cut, "rb"), cut.stat().st_size, fast=fast)
+    whole = tmp_path / "whole.dcm"
+    whole.write_bytes(src)
+    fields, how = fh.read_header(lambda: open(whole, "rb"), len(src))
+    assert how == "fast" and fields["Rows"] == 64
