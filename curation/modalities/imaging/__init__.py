@@ -441,6 +441,17 @@ def write(data: ModalityData, *, ctx: Context) -> list[Path]:
 
 # --- notebook helpers (display only) ----------------------------------------------------------
 
+SERIES_OVERVIEW = ["patient", "site", "modality", "body_part", "n_instances", "geometry", "spacing_mm",
+                   "slice_thickness_mm", "n_missing_slices", "tilted", "kernel", "kvp", "ctdivol_mgy",
+                   "air_hu", "noise_hu", "fit_for_nodule_measurement", "fitness_problems", "burned_in_annotation"]
+
+
+def series_overview(data: ModalityData) -> pd.DataFrame:
+    """The series table with the columns a curator reads first."""
+    s = data.tables["series"]
+    return s[[c for c in SERIES_OVERVIEW if c in s.columns]]
+
+
 def thumbnails_html(data: ModalityData, *, max_series: int = 60) -> str:
     """One row per series: pseudonym, series, middle slice in lung and mediastinal windows."""
     from ._figures import thumbnails_html as _html
