@@ -299,7 +299,8 @@ def _walk(ds: Dataset, ctx: _Context) -> Dataset:
     out = Dataset()
     outer = ctx.where
     for tag in sorted(ds.keys()):
-        name = keyword_for_tag(tag) or f"({tag >> 16:04X},{tag & 0xFFFF:04X})"
+        # private tags are not in the dictionary: looking them up costs a KeyError each
+        name = ("" if (tag >> 16) & 1 else keyword_for_tag(tag)) or f"({tag >> 16:04X},{tag & 0xFFFF:04X})"
         ctx.where = f"{outer}.{name}" if outer else name
         rule = ctx.policy.rule_for(tag, ds)
         # a removed element is never decoded: no conversion, no warning quoting its value
