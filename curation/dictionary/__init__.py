@@ -23,8 +23,8 @@ import yaml
 
 from ..errors import ConfigError
 
-__all__ = ["CodeList", "Field", "checklist", "codes", "fields", "load", "modalities", "stage_group", "tables",
-           "version"]
+__all__ = ["CodeList", "Field", "checklist", "codes", "describe", "fields", "load", "modalities", "stage_group",
+           "tables", "version"]
 
 REQUIRED_LEVELS = ("required", "recommended", "optional")
 PHI_CLASSES = ("direct", "quasi", "none", "free_text")
@@ -200,6 +200,26 @@ def checklist(modality: str | None = None) -> pd.DataFrame:
     df = df.assign(allowed=df["allowed"].map(lambda a: ", ".join(a)),
                    range=[_range(lo, hi) for lo, hi in zip(df["min"], df["max"], strict=True)])
     return df[["modality", *CHECKLIST]]
+
+
+_COMMON = {"patient": "Patient pseudonym (keyed HMAC of site + admission number)", "site": "Site id",
+           "specimen": "Specimen token (keyed HMAC of the hospital specimen number)",
+           "sample": "Sample token (keyed HMAC of the hospital sample id)"}
+
+
+@cache
+def describe(column: str) -> str:
+    """A one-line description of an output column, for datapackage.json
+    (``bundle.write_datapackage(describe=dictionary.describe)``); "" when unknown."""
+    if column in _COMMON:
+        return _COMMON[column]
+    name, relative = (column.removesuffix("_days"), True) if column.endswith("_days") else (column, False)
+    for m in modalities():
+        for f in fields(m):
+            if f.name == name and f.phi != "direct":
+                unit = " [d since diagnosis]" if relative else (f" [{f.unit}]" if f.unit else "")
+                return f"{f.label_en} ({f.label_zh}){unit}"
+    return ""
 
 
 @cache

@@ -247,8 +247,8 @@ def _standardize_table(table: str, fields: list[dictionary.Field], raw: list[pd.
             frame = frame.loc[~empty]
 
     if PATIENT not in frame.columns:
-        for r in frame.itertuples(index=False):
-            data.quarantine.add(stage=stage, source=getattr(r, SOURCE), record=f"line {getattr(r, ROW)}",
+        for line, source in frame[[ROW, SOURCE]].itertuples(index=False):
+            data.quarantine.add(stage=stage, source=source, record=f"line {line}",
                                 reason="missing_id", field="admission_number",
                                 detail="no column maps to admission_number; map the 住院号/MRN header in cohort.yaml")
         data.ledger.record(stage, n_in=n_in, n_accepted=0, quarantined={"missing_id": len(frame)}, excluded=excluded)

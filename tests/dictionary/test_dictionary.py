@@ -97,3 +97,10 @@ def test_cli_prints_the_dictionary(fmt: str) -> None:
 def test_cli_rejects_unknown_modality() -> None:
     res = CliRunner().invoke(dictionary_cmd, ["--modality", "nosuch"])
     assert res.exit_code != 0 and "nosuch" in res.output
+
+
+def test_describe_for_datapackage() -> None:
+    assert dictionary.describe("pack_years") == "Pack-years (吸烟包年) [{pack-years}]"
+    assert dictionary.describe("diagnosis_date_days").endswith("[d since diagnosis]")
+    assert dictionary.describe("patient").startswith("Patient pseudonym")
+    assert dictionary.describe("admission_number") == "" and dictionary.describe("nosuch") == ""

@@ -123,3 +123,24 @@ def test_relative_dates(tmp_path: Path) -> None:
     assert "treatment_start_days" in t and "diagnosis_date" not in c and (c["diagnosis_date_days"].dropna() == 0).all()
     late = t.loc[t["patient"] == pseudonym("C303", "C"), "treatment_start_days"].iloc[0]
     assert late == (pd.Timestamp("2023-02-01") - pd.Timestamp("2023-03-01")).days
+
+
+def test_leak_scan_of_the_bundle_is_clean(run: cu.modalities.Curated) -> None:
+    from curation.deid.scan import scan_bundle
+
+    assert scan_bundle(run.ctx.bundle.root, sorted(run.data.identifiers)) == []
+
+
+def test_unmapped_admission_number_quarantines_every_record(tmp_path: Path) -> None:
+    import yaml
+
+    path = make_cohort(tmp_path)
+    cfg = yaml.safe_load(path.read_text(encoding="utf-8"))
+    cfg["sources"]["clinical"] = [s for s in cfg["sources"]["clinical"] if s["site"] == "C"]
+    del cfg["sources"]["clinical"][0]["columns"]["住院号码"]
+    path.write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
+    r = cu.curate("clinical", path, write=False)
+    q = r.quarantine
+    assert set(q["reason"]) == {"missing_id", "malformed_line"}
+    assert "map the 住院号/MRN header" in q.loc[q["reason"] == "missing_id", "detail"].iloc[0]
+    assert r.data.ledger.check().verdict == "pass"

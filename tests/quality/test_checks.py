@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+import pandas as pd
+
+from curation import dictionary
+from curation.quality import checks as qc
+
+
+def _df(**cols: list) -> pd.DataFrame:
+    n = len(next(iter(cols.values())))
+    base = {"patient": [f"PT{i}" for i in range(n)], "_line": list(range(2, n + 2)), "site": ["A"] * n}
+    return pd.DataFrame({**base, **cols})
+
+
+def test_completeness_not_applicable_is_not_missing_and_per_site() -> None:
+    df = _df(death_date=[None, None, "x", None], death_date__missing=[None, "not_applicable", None, "unknown"])
+    df["site"] = ["A", "A", "B", "B"]
+    res = qc.check_completeness(df, "death_date", check_id="m.completeness.death_date", modality="m")
+    overall, a, b = res
+    assert (overall.n_checked, overall.n_failed, overall.verdict) == (3, 2, "fail")
+    assert overall.failures["pseudonym"].tolist() == ["PT0", "PT3"]
+    assert overall.failures["rule"].tolist() == ["missing: no value", "missing: unknown"]
+    assert (a.site, a.n_checked, a.n_failed, len(a.failures)) == ("A", 1, 1, 0)
+    assert (b.site, b.n_failed) == ("B", 1)
+
+
+def test_recommended_fields_warn_before_failing() -> None:
+    df = _df(x=["a"] * 19 + [None])
+    (r,) = qc.check_completeness(df, "x", check_id="m.completeness.x", modality="m", required="recommended")
+    assert r.verdict == "pass"  # 5 % is within the recommended-field tolerance
+
+
+def test_allowed_values_and_extra_failures() -> None:
+    df = _df(sex=["male", "female", "M", None])
+    extra = pd.DataFrame({"check_id": "", "modality": "", "pseudonym": ["PT9"], "row": [9], "field": ["ecog"],
+                          "rule": ["not one of 0-5"]})
+    r = qc.check_allowed(df, {"sex": ["male", "female", "unknown"]}, check_id="m.conformance.allowed_values",
+                         modality="m", extra=extra)
+    assert r.n_checked == 4 and r.failures["pseudonym"].tolist() == ["PT2", "PT9"]
+    assert set(r.failures["check_id"]) == {"m.conformance.allowed_values"}
+
+
+def test_codes_rule_tells_malformed_from_unlisted() -> None:
+    df = _df(icd10=["C34.1", "C34.7", "lung", None])
+    r = qc.check_codes(df, "icd10", dictionary.codes("icd10"), check_id="m.conformance.icd10", modality="m")
+    assert r.n_checked == 3
+    assert r.failures["rule"].tolist() == ["not in the list of valid lung codes", "malformed code"]
+
+
+def test_range_date_order_uniqueness_timeliness() -> None:
+    d = pd.to_datetime
+    df = _df(pack_years=[10, 200, None, -1], a=d(["2023-01-01", "2023-01-05", None, "2023-01-01"]),
+             b=d(["2023-01-02", "2023-01-01", "2023-01-01", "2025-01-01"]), tok=["x", "x", "y", None])
+    assert qc.check_range(df, {"pack_years": (0, 150)}, check_id="r", modality="m").failures["pseudonym"].tolist() \
+        == ["PT1", "PT3"]
+    order = qc.check_date_order(df, [("a", "b", "b")], check_id="o", modality="m")
+    assert (order.n_checked, order.failures["pseudonym"].tolist()) == (3, ["PT1"])
+    late = qc.check_timeliness(df, "b", "a", max_days=365, check_id="t", modality="m")
+    assert late.failures["pseudonym"].tolist() == ["PT3"]
+    same = qc.check_same_person(df, "tok", check_id="u", modality="m", field="resident_id")
+    assert same.failures["pseudonym"].tolist() == ["PT0", "PT1"] and same.failures["field"].iloc[0] == "resident_id"
+    dup = qc.check_unique(df.assign(patient=["P", "P", "Q", "R"]), ["patient"], check_id="d", modality="m")
+    assert dup.n_failed == 2
+
+
+def test_completeness_table() -> None:
+    df = _df(x=["a", None, "b"])
+    t = qc.completeness_table(df, ["x", "absent"], table="t")
+    row = t[(t["field"] == "x") & (t["site"] == "all")].iloc[0]
+    assert row["n"] == 3 and row["n_present"] == 2
+    assert t.loc[t["field"] == "absent", "completeness"].eq(0).all()

@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from curation.report import figures as fig
+
+
+def test_completeness_heatmap() -> None:
+    df = pd.DataFrame({"table": "t", "field": ["a", "a", "a"], "site": ["A", "B", "all"], "n": 1, "n_present": 1,
+                       "n_not_applicable": 0, "completeness": [1.0, 0.5, 0.75]})
+    f = fig.completeness_heatmap(df)
+    assert list(f.data[0].x) == ["A", "B", "all"] and list(f.data[0].y) == ["t.a"]
+    assert isinstance(fig.completeness_heatmap(pd.DataFrame()), go.Figure)
+
+
+def test_distribution_marks_out_of_range() -> None:
+    f = fig.distribution(pd.Series([1, 2, 3, 200]), title="x", plausible=(0, 150))
+    assert [t.name for t in f.data] == ["plausible", "outside range"]
+    assert list(f.data[1].x) == [200]
+
+
+def test_category_bars_and_stacked() -> None:
+    f = fig.category_bars(pd.Series(["IB", "IA1", None]), title="s", order=["IA1", "IB"])
+    assert list(f.data[0].x) == ["IA1", "IB", "(missing)"]
+    g = fig.category_bars(pd.Series(["a", "b"]), title="s", by=pd.Series(["x", "y"]))
+    assert len(g.data) == 2
+
+
+def test_km_by_stage() -> None:
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"days": rng.integers(1, 1000, 40), "event": rng.random(40) < 0.5,
+                       "stage": ["I"] * 20 + ["IV"] * 20})
+    f = fig.km_by_stage(df)
+    assert [t.name for t in f.data if t.showlegend is not False] == ["I (n=20)", "IV (n=20)"]
+    assert fig.km_by_stage(df.iloc[:0]).layout.annotations
+
+
+def test_treatment_timelines_and_exposures() -> None:
+    d = pd.Timestamp("2023-01-01")
+    t = pd.DataFrame({"patient": ["P1", "P1", "P2"], "treatment_type": ["surgery", "chemotherapy", "targeted"],
+                      "treatment_start": [d, d + pd.Timedelta(days=30), d],
+                      "treatment_end": [d, d + pd.Timedelta(days=90), pd.NaT]})
+    f = fig.treatment_timelines(t, pd.Series({"P1": d - pd.Timedelta(days=10), "P2": d}))
+    assert {tr.name for tr in f.data} == {"surgery", "chemotherapy", "targeted"}
+    e = pd.DataFrame({"asbestos": ["yes", "no", None], "radon": ["no", "no", "unknown"]})
+    assert len(fig.exposure_summary(e, ["asbestos", "radon", "absent"]).data) == 4
