@@ -6,7 +6,7 @@ import io
 import warnings
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 pydicom = pytest.importorskip("pydicom")
@@ -215,3 +215,38 @@ def test_policy_file_is_validated(tmp_path) -> None:
                    "unlisted: [{action: remove, why: z}]\n", encoding="utf-8")
     with pytest.raises(DeidError, match="'PatientNmae' is not a DICOM keyword"):
         load_policy(bad)
+
+
+@st.composite
+def _nested(draw, depth: int = 0) -> Dataset:
+    """A random dataset: private and public text, dates, UIDs and sequences at random depths."""
+    ds = Dataset()
+    for _ in range(draw(st.integers(0, 3))):
+        group = draw(st.sampled_from([0x0009, 0x0011, 0x0029, 0x7FE1]))
+        ds.add_new((group << 16) | 0x0010, "LO", "ACME 1.0")
+        ds.add_new((group << 16) | 0x1001, "LO", draw(st.text("abcXYZ^ 张三", min_size=1, max_size=12)))
+    if draw(st.booleans()):
+        ds.add_new(0x00081050, "PN", "Doe^John")  # PerformingPhysicianName
+    if draw(st.booleans()):
+        ds.add_new(0x00080022, "DA", [draw(st.sampled_from(["20200101", "19991231", "20240229"]))] * 2)
+    ds.add_new(0x00081155, "UI", f"1.2.3.{draw(st.integers(1, 10**6))}")  # ReferencedSOPInstanceUID
+    if depth < 3 and draw(st.booleans()):
+        seq_tag = draw(st.sampled_from([0x00081140, 0x00082112, 0x00291010]))  # kept, kept, private
+        ds.add_new(seq_tag, "SQ", Sequence([draw(_nested(depth + 1)) for _ in range(draw(st.integers(1, 2)))]))
+    return ds
+
+
+@settings(max_examples=40, deadline=None)
+@given(_nested())
+def test_random_nested_datasets_come_out_clean(inner: Dataset) -> None:
+    ds = _read("CT_small.dcm")
+    ds.ReferencedImageSequence = Sequence([inner])
+    out = _deid(ds)
+    elems = list(iter_elements(out))
+    assert not [e for e in elems if e.tag.is_private]
+    assert all(str(e.value) in ("", "PTTEST") for e in elems if e.VR == "PN")
+    originals = {str(e.value) for e in iter_elements(inner) if e.VR == "UI"}
+    assert not originals & {str(e.value) for e in elems if e.VR == "UI"}
+    for e in iter_elements(out.ReferencedImageSequence[0]):
+        if e.keyword == "AcquisitionDate":
+            assert list(e.value) in (["20191122"] * 2, ["19991121"] * 2, ["20240120"] * 2)
