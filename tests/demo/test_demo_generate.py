@@ -342,3 +342,12 @@ def test_default_cohort_is_a_real_demo(tmp_path: Path, monkeypatch: pytest.Monke
     cohort = default_cohort()
     assert read_defects(cohort.parent / "defects.json")
     assert (cohort.parent / "raw" / "siteA" / "patients.csv").is_file()
+
+
+def test_importing_the_demo_package_stays_light() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, curation.demo; print(sorted(m for m in ('faker', 'pypinyin', 'openpyxl') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
