@@ -61,7 +61,15 @@ def _known_pattern(known: Iterable[object]) -> re.Pattern[str] | None:
     if not values:
         return None
     alts = sorted(values, key=len, reverse=True)  # longest first: the full address before its prefix
-    return re.compile("|".join(re.escape(v) for v in alts), re.IGNORECASE)
+
+    def alt(v: str) -> str:
+        # Latin names and IDs match as whole words ("Li" must not cut "Clinical"); CJK text has
+        # no spaces between words, so a Chinese name matches anywhere
+        if v[0].isascii() and v[0].isalnum():
+            return _NOT_ALNUM_BEFORE + re.escape(v) + _NOT_ALNUM_AFTER
+        return re.escape(v)
+
+    return re.compile("|".join(alt(v) for v in alts), re.IGNORECASE)
 
 
 def _spans(folded: str, pats: Iterable[re.Pattern[str]]) -> list[tuple[int, int]]:

@@ -32,3 +32,8 @@ def test_scrub_series_per_row_known() -> None:
     s = pd.Series(["李四复查", None, "王五复查"])
     out = scrub_series(s, pd.Series([("李四",), (), ("王五",)]))
     assert out[0] == f"{REDACTED}复查" and pd.isna(out[1]) and out[2] == f"{REDACTED}复查"
+
+
+def test_latin_known_values_match_whole_words_only() -> None:
+    assert scrub("Clinical note: Li seen, lives alone", known=["Li"]) == f"Clinical note: {REDACTED} seen, lives alone"
+    assert scrub("LI^MING reviewed", known=["LI^MING"]) == f"{REDACTED} reviewed"
