@@ -3,7 +3,8 @@
 Each file is read by its format: Parquet cells, column names and metadata (pyarrow); h5ad /
 HDF5 names, attributes and string or integer datasets (h5py); DICOM elements with each PN
 component group (pydicom) plus the raw header bytes; zip members; text files (notebooks, HTML,
-JSON, CSV, logs) as bytes, in UTF-8 and GB18030 and as JSON ``\\uXXXX`` / HTML ``&#...;`` escapes;
+JSON, CSV, logs) as bytes, in UTF-8 and GB18030 and as JSON ``\\uXXXX`` / HTML ``&#...;`` / URL
+``%XX`` escapes;
 file and folder names. Matching is one Aho-Corasick pass over bytes (ahocorasick-rs; else
 pyahocorasick; else a compiled regex alternation).
 
@@ -17,6 +18,7 @@ import bisect
 import gzip
 import io
 import re
+import urllib.parse
 import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -139,7 +141,8 @@ class Matcher:
         # how JSON (plotly figures, ensure_ascii) and HTML escape non-ASCII text
         for form, text in (("json-escape", "".join(c if c.isascii() else f"\\u{ord(c):04x}" for c in ident)),
                            ("html-entity", "".join(c if c.isascii() else f"&#{ord(c)};" for c in ident)),
-                           ("html-entity", "".join(c if c.isascii() else f"&#x{ord(c):x};" for c in ident))):
+                           ("html-entity", "".join(c if c.isascii() else f"&#x{ord(c):x};" for c in ident)),
+                           ("url-encoded", urllib.parse.quote(ident, safe=""))):
             self.forms.setdefault(text.encode().lower(), (no, form))
 
     def __bool__(self) -> bool:

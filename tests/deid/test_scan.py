@@ -38,6 +38,7 @@ def _plant(root: Path) -> None:
     (root / "reports" / "figure_13812345678.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(64))
     (root / "reports" / "plot.html").write_text(
         '<script>var d={"name":"' + "".join(f"\\u{ord(c):04x}" for c in "王五") + '"}</script>', encoding="utf-8")
+    (root / "reports" / "index.html").write_text('<a href="data/%E6%9D%8E%E5%9B%9B.csv">x</a>', encoding="utf-8")
     with h5py.File(root / "data" / "immune.h5ad", "w") as f:
         obs = f.create_group("obs")
         obs.create_dataset("_index", data=np.array([b"cell1", b"110101199003074518-1"]))
@@ -73,6 +74,7 @@ def test_planted_leaks_are_all_caught(tmp_path: Path) -> None:
     assert ("reports/imaging.ipynb", 4) in got  # ID in a notebook traceback
     assert any(h.location == "file name" and h.identifier == 5 for h in hits)  # phone in a file name
     assert ("reports/plot.html", 7) in got  # JSON-escaped name in a plotly figure
+    assert ("reports/index.html", 2) in got  # URL-encoded name in a link
     assert ("data/immune.h5ad", 6) in got  # resident ID in obs names
     assert not any(h.identifier == 8 for h in hits)  # "007" is too short to search
     locs = {h.location for h in hits if h.path == "data/img.dcm"}
