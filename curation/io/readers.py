@@ -191,7 +191,9 @@ def read_table(path: str | Path, *, format: str, encoding: str = "auto", sheet: 
         return _read_delimited(path, sep=sep or ("\t" if format == "tsv" else ","), encoding=encoding)
     if format == "excel":
         try:
-            df = pd.read_excel(path, sheet_name=sheet if sheet is not None else 0, dtype=str, engine="openpyxl")
+            # keep_default_na=False: "NA", "N/A", "null" ... are the site's own tokens, with their reasons
+            df = pd.read_excel(path, sheet_name=sheet if sheet is not None else 0, dtype=str, engine="openpyxl",
+                               keep_default_na=False, na_values=[])
         except Exception as exc:  # noqa: BLE001 - openpyxl raises zip, XML, key and value errors alike
             msg = f"{path.name}: cannot read as an Excel workbook ({type(exc).__name__}); check `format:` and `sheet:`"
             raise SourceError(msg) from None

@@ -379,7 +379,9 @@ def completeness(data: ModalityData, modality: str) -> pd.DataFrame:
         view = df
         if "_has_birth_date" in df.columns:
             view = df.assign(birth_date=df["_has_birth_date"].where(df["_has_birth_date"]))
-        names = [f.name for f in dictionary.fields(modality, table) if f.phi != "direct" and not f.derived]
+        # optional fields no source provides are not news: leave them out of the heatmap
+        names = [f.name for f in dictionary.fields(modality, table) if f.phi != "direct" and not f.derived
+                 and (f.required != "optional" or f.name in view.columns)]
         frames.append(qc.completeness_table(view, names, table=table))
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 

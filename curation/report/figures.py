@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
@@ -107,7 +106,8 @@ def treatment_timelines(treatments: pd.DataFrame, diagnosis: pd.Series, *, n: in
     t = t[t["patient"].isin(set(chosen))]
     start = (t["treatment_start"] - t["_d"]) / pd.Timedelta(days=1)
     end = (t["treatment_end"] - t["_d"]) / pd.Timedelta(days=1) if "treatment_end" in t.columns else start
-    end = end.where(end.notna() & (end >= start), start + 1)
+    # one-day events (surgery) and open-ended treatments stay visible: at least a week wide
+    end = end.where(end.notna() & (end >= start + 7), start + 7)
     kinds = t.get("treatment_type", pd.Series("treatment", index=t.index)).astype("string").fillna("unknown")
     fig = go.Figure()
     for kind in sorted(kinds.unique()):
@@ -130,9 +130,14 @@ def km_by_stage(df: pd.DataFrame, *, title: str = "Overall survival by stage (Ka
     d = df[pd.to_numeric(df["days"], errors="coerce").ge(0)]
     if d.empty:
         return empty_figure(title, "no patient with a follow-up time")
+    from plotly.colors import hex_to_rgb, qualitative
+
     fig = go.Figure()
     stages = [s for s in STAGE_ORDER if s in set(d["stage"])] + sorted(set(d["stage"]) - set(STAGE_ORDER))
-    for stage in stages:
+    palette = qualitative.Plotly
+    for k, stage in enumerate(stages):
+        color = palette[k % len(palette)]
+        r, g, b = hex_to_rgb(color)
         sub = d[d["stage"] == stage]
         if len(sub) < 2:
             continue
@@ -140,12 +145,13 @@ def km_by_stage(df: pd.DataFrame, *, title: str = "Overall survival by stage (Ka
         sf = kmf.survival_function_
         ci = kmf.confidence_interval_survival_function_
         x = sf.index.to_numpy()
-        fig.add_trace(go.Scatter(x=x, y=sf.iloc[:, 0].to_numpy(), mode="lines", line_shape="hv",
-                                 name=f"{stage} (n={len(sub)})"))
-        fig.add_trace(go.Scatter(x=np.concatenate([x, x[::-1]]),
-                                 y=np.concatenate([ci.iloc[:, 1].to_numpy(), ci.iloc[::-1, 0].to_numpy()]),
-                                 fill="toself", line={"width": 0}, opacity=0.15, showlegend=False, hoverinfo="skip",
-                                 line_shape="hv"))
+        fig.add_trace(go.Scatter(x=x, y=ci.iloc[:, 1].to_numpy(), mode="lines", line={"width": 0, "shape": "hv"},
+                                 showlegend=False, hoverinfo="skip", legendgroup=str(stage)))
+        fig.add_trace(go.Scatter(x=x, y=ci.iloc[:, 0].to_numpy(), mode="lines", line={"width": 0, "shape": "hv"},
+                                 fill="tonexty", fillcolor=f"rgba({r},{g},{b},0.12)", showlegend=False,
+                                 hoverinfo="skip", legendgroup=str(stage)))
+        fig.add_trace(go.Scatter(x=x, y=sf.iloc[:, 0].to_numpy(), mode="lines", line={"shape": "hv", "color": color},
+                                 name=f"{stage} (n={len(sub)})", legendgroup=str(stage)))
     if not fig.data:
         return empty_figure(title, "fewer than two patients per stage")
     fig.update_layout(title=title, xaxis={"title": "days from diagnosis"},

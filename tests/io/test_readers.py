@@ -96,3 +96,20 @@ def test_bad_missing_reason_rejected() -> None:
     df = pd.DataFrame({"a": ["x"], "_line": [2]})
     with pytest.raises(SourceError, match="reason\\(s\\) later not one of"):
         apply_mapping(df, columns={}, known={"a"}, missing={"?": "later"})
+
+
+def test_excel_keeps_na_tokens_for_their_reasons(tmp_path: Path) -> None:
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    ws.append(["MRN", "pT"])
+    ws.append(["1", "N/A"])
+    ws.append(["2", "NA"])
+    p = tmp_path / "b.xlsx"
+    wb.save(p)
+    rt = read_table(p, format="excel")
+    assert rt.frame["pT"].tolist() == ["N/A", "NA"]
+    out, _ = apply_mapping(rt.frame, columns={"MRN": "admission_number", "pT": "pt"}, known={"admission_number", "pt"},
+                           missing={"N/A": "not_applicable", "NA": "not_collected"})
+    assert out["pt__missing"].tolist() == ["not_applicable", "not_collected"]
