@@ -308,8 +308,8 @@ class _Scan:
         """Scan one file's contents; ``name`` (default ``rel``) decides its format by suffix."""
         name = name or rel
         suffix = PurePosixPath(name).suffix.lower()
-        head = _head(src)
         try:
+            head = _head(src)
             if suffix == ".parquet" or head[:4] == b"PAR1":
                 self.parquet(rel, src)
             elif suffix in H5_SUFFIXES or head[:8] == b"\x89HDF\r\n\x1a\n":
@@ -326,7 +326,10 @@ class _Scan:
             # fail closed: a file whose fields could not be read is not known to be clean
             self.hits.add(LeakHit(self.safe_path(rel), f"unreadable as {suffix or 'its format'} "
                                   f"({type(exc).__name__}); only its raw bytes were searched", 0))
-            self.bytes_(rel, src, name=name)
+            try:
+                self.bytes_(rel, src, name=name)
+            except OSError:
+                pass  # not even readable as bytes: already reported above
 
     def bytes_(self, rel: str, src: Src, *, where: str = "", name: str | None = None, header: bool = False
                ) -> None:
@@ -558,9 +561,7 @@ def scan_bundle(
         if path.resolve() in skip:
             continue
         rel = path.relative_to(root).as_posix()
-        if path.is_dir():
-            scan.name(rel, folder=True)
-        elif path.is_file():
-            scan.name(rel, folder=False)
+        scan.name(rel, folder=path.is_dir())  # every entry's name, links and dangling links included
+        if path.is_file():
             scan.file(rel, path)
     return sorted(scan.hits)

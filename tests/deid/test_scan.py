@@ -102,9 +102,12 @@ def test_cli_exit_status_and_output(tmp_path: Path) -> None:
 
 def test_unreadable_file_is_not_called_clean(tmp_path: Path) -> None:
     (tmp_path / "broken.parquet").write_bytes(b"PAR1 not really")
+    (tmp_path / "ZY20230001.csv").symlink_to(tmp_path / "nowhere.csv")  # a dangling link: its name still counts
     hits = scan_bundle(tmp_path, ["ZY20230001"])
-    assert hits and hits[0].identifier == 0 and "unreadable" in hits[0].location
-    assert isinstance(hits[0], LeakHit)
+    got = {(h.path, h.identifier): h.location for h in hits}
+    assert "unreadable" in got[("broken.parquet", 0)]
+    assert got[("<redacted>", 1)] == "file name"
+    assert all(isinstance(h, LeakHit) for h in hits)
 
 
 def test_backends_agree() -> None:
