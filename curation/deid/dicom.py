@@ -362,7 +362,9 @@ def known_identifiers(ds: Dataset) -> list[str]:
                 out += [group, group.replace("^", ""), group.replace("^", " ").strip(), *group.split("^")]
     for item in ds.get("OtherPatientIDsSequence") or []:
         out.append(str(item.get("PatientID", "")))
-    return [s.strip() for s in out if s and s.strip()]
+    # a 1-2 letter Latin component ("Li", "CT") alone identifies nobody and would cut ordinary
+    # descriptor words; CJK names of 2 characters are kept
+    return [s.strip() for s in out if s.strip() and not (s.strip().isascii() and len(s.strip()) < 3)]
 
 
 def deidentify(
