@@ -217,6 +217,7 @@ def run_cohort(
     hasher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="curation-checksums")
     checksums = hasher.submit(_timed, input_checksums, config, keyring)
     hasher.shutdown(wait=False)
+    id_names = [n for n in registry.names() if config.sources.get(n) and _stage(n, strict=False) == "source"]
     executor = make_executor(config.executor.kind, jobs=n_jobs, address=config.executor.address)
     try:
         done = 0
@@ -230,10 +231,11 @@ def run_cohort(
             futures = {executor.submit(run_notebook_job, j): j for j in runnable}
             if runnable:
                 say(f"  started: {', '.join(j.name for j in runnable)}")
-            if i == 0 and scan is not None:
-                # queued behind the modality notebooks; reloads raw sources in memory only
-                id_futures = [executor.submit(collect_identifiers_job, str(config.path), j.name) for j in stage
-                              if j.name in registry.names() and _stage(j.name) == "source"]
+            if i == min(1, len(stages) - 1) and scan is not None:
+                # The leak scan covers the whole bundle, so it needs the identifiers of every
+                # configured source, not only of the notebooks run now. Loading them again is
+                # queued where a worker is idle: beside the single cross-modality notebook.
+                id_futures = [executor.submit(collect_identifiers_job, str(config.path), n) for n in id_names]
             for fut in _as_completed(futures):
                 j = futures[fut]
                 res = _result_of(fut, j)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import functools
 import shutil
 import textwrap
-from collections.abc import Iterator
 from pathlib import Path
 
 import nbformat
@@ -137,18 +136,18 @@ def register_fakes(mp: pytest.MonkeyPatch, modules: Path) -> None:
 
 
 @pytest.fixture(scope="session")
-def fake_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[object, Path]]:
+def fake_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[object, Path]:
     """One run of the fake cohort (fake passes its notebook but fails a check; boom raises)."""
     from curation.run import run_cohort
 
     root = tmp_path_factory.mktemp("fake")
     cohort = make_fake_cohort(root)
     lines: list[str] = []
-    with pytest.MonkeyPatch.context() as mp:
+    with pytest.MonkeyPatch.context() as mp:  # undone before the other tests of the session run
         register_fakes(mp, root / "modules")
         outcome = run_cohort(cohort, jobs=2, notebooks=root / "notebooks", progress=lines.append)
-        outcome.progress_lines = lines  # type: ignore[attr-defined]
-        yield outcome, cohort
+    outcome.progress_lines = lines  # type: ignore[attr-defined]
+    return outcome, cohort
 
 
 CHROMIUM = Path("/usr/bin/chromium")
