@@ -71,6 +71,7 @@ FIELDS: dict[str, tuple[int, str]] = {
 }
 BY_TAG = {tag: (name, kind) for name, (tag, kind) in FIELDS.items()}
 LAST_TAG = max(BY_TAG)
+LAST_GROUP, LAST_ELEMENT = LAST_TAG >> 16, LAST_TAG & 0xFFFF
 PIXEL_DATA = 0x7FE00010
 
 EXPLICIT_LE = "1.2.840.10008.1.2.1"
@@ -120,6 +121,17 @@ def _value(raw: bytes, vr: bytes, kind: str, charsets: list[str] | None) -> Any:
         return _numeric(vals, kind)
     if raw.isascii():
         text = raw.decode("ascii")
+        if "\\" not in text:  # single value: the common case, without the general split
+            text = text.strip(" \x00")
+            if not text:
+                return None
+            if kind in ("text", "pn"):
+                return text
+            try:
+                v = float(text)
+            except ValueError:
+                return None
+            return _numeric([v], kind)
     elif vr in _TEXT_VRS:
         text = _decode_text(raw, vr, charsets)
     else:
@@ -264,24 +276,27 @@ def parse_buffer(buf: bytes, file_size: int) -> dict[str, Any]:
     if not ts.startswith("1.2.840.10008.1.2."):
         raise Unsure  # private or unknown transfer syntax: pydicom classifies it
     charsets: list[str] | None = None
+    # the hot loop (~250 elements per CT file): locals, short VRs first, private groups skipped
+    # before any lookup, and the past-the-end check only when the window runs out
+    unpack, u32, long_vrs, short_vrs, by_tag = _ELEM.unpack_from, _U32.unpack_from, _LONG_VRS, _SHORT_VRS, BY_TAG
     while True:
-        if pos + 8 > end:
-            if complete:
-                if pos == end:
-                    return out  # a dataset without pixel data that ends cleanly
-                raise Quarantined("truncated", "file ends inside an element header")
-            raise NeedMore
-        g, e, vr, slen = _ELEM.unpack_from(buf, pos)
-        tag = (g << 16) | e
-        if tag > LAST_TAG:
-            _after_last(buf, pos, file_size, out)
-            return out
-        if vr in _LONG_VRS:
-            if pos + 12 > end:
+        if pos + 12 > end:
+            if pos + 8 > end or (end - pos >= 8 and buf[pos + 4:pos + 6] in long_vrs):
+                if pos > file_size:
+                    raise Quarantined("truncated", "an element runs past the end of the file")
                 if complete:
+                    if pos == end:
+                        return out  # a dataset without pixel data that ends cleanly
                     raise Quarantined("truncated", "file ends inside an element header")
                 raise NeedMore
-            (length,) = _U32.unpack_from(buf, pos + 8)
+        g, e, vr, length = unpack(buf, pos)
+        if g > LAST_GROUP or (g == LAST_GROUP and e > LAST_ELEMENT):
+            _after_last(buf, pos, file_size, out)
+            return out
+        if vr in short_vrs:
+            start = pos + 8
+        elif vr in long_vrs:
+            (length,) = u32(buf, pos + 8)
             start = pos + 12
             if length == UNDEFINED:
                 if vr != b"SQ":
@@ -293,29 +308,42 @@ def parse_buffer(buf: bytes, file_size: int) -> dict[str, Any]:
                         raise Quarantined("truncated", "file ends inside a sequence") from None
                     raise
                 continue
-        elif vr in _SHORT_VRS:
-            length, start = slen, pos + 8
         else:
             raise Unsure  # implicit VR inside an explicit file, or garbage: let pydicom judge
-        if start + length > file_size:
-            raise Quarantined("truncated", f"element ({g:04X},{e:04X}) runs past the end of the file")
-        field = BY_TAG.get(tag)
-        if field is not None:
-            if start + length > end:
-                raise NeedMore
-            name, kind = field
-            value = _value(buf[start:start + length], vr, kind, charsets)
-            if name == "SpecificCharacterSet":
-                charsets = value.split("\\") if value else None
-            if value is not None:
-                out[name] = value
         pos = start + length  # may pass the window: the next header read asks for more
+        if g & 1:
+            continue  # private group
+        field = by_tag.get((g << 16) | e)
+        if field is None:
+            continue
+        if pos > end:
+            if pos > file_size:
+                raise Quarantined("truncated", f"element ({g:04X},{e:04X}) runs past the end of the file")
+            raise NeedMore
+        name, kind = field
+        value = _value(buf[start:pos], vr, kind, charsets)
+        if name == "SpecificCharacterSet":
+            charsets = value.split("\\") if value else None
+        if value is not None:
+            out[name] = value
 
 
 def _after_last(buf: bytes, pos: int, file_size: int, out: dict[str, Any]) -> None:
     """Past the last wanted element: walk on (within the bytes already read, no decoding) to the
     pixel data element and check that its declared length fits in the file, so that a transfer
     cut inside the pixels is caught without reading them."""
+    need = _native_pixel_bytes(out)
+    if need:  # uncompressed: read_fast looks for the pixel element where an intact file has it
+        if pos + need > file_size:
+            raise Quarantined("truncated", f"the image needs {need} bytes of pixels, the file has "
+                                           f"{file_size - pos} after its header")
+        out[_NATIVE_CHECK] = (pos, need)
+        return
+    walk_to_pixels(buf, pos, file_size, out)
+
+
+def walk_to_pixels(buf: bytes, pos: int, file_size: int, out: dict[str, Any]) -> None:
+    """Hop over element headers (no decoding) to the pixel data element within ``buf``."""
     end = len(buf)
     while pos + 12 <= end:
         g, e, vr, slen = _ELEM.unpack_from(buf, pos)
@@ -333,14 +361,17 @@ def _after_last(buf: bytes, pos: int, file_size: int, out: dict[str, Any]) -> No
             break
         if pos > file_size:
             raise Quarantined("truncated", f"element ({g:04X},{e:04X}) runs past the end of the file")
-    # not reached within the window: the native pixel matrix alone must still fit in the file
-    if out.get("TransferSyntaxUID") == EXPLICIT_LE:
-        need = 1
-        for k in ("Rows", "Columns", "BitsAllocated"):
-            need *= int(out.get(k) or 0)
-        need = need // 8 * int(out.get("SamplesPerPixel") or 1) * int(out.get("NumberOfFrames") or 1)
-        if need and need > file_size:
-            raise Quarantined("truncated", f"the image needs {need} bytes of pixels, the file has {file_size}")
+
+
+def _native_pixel_bytes(out: dict[str, Any]) -> int:
+    """Bytes of an uncompressed grayscale pixel matrix (0 when compressed, colour or unknown)."""
+    if out.get("TransferSyntaxUID") != EXPLICIT_LE or out.get("PhotometricInterpretation") not in (
+            "MONOCHROME1", "MONOCHROME2"):
+        return 0
+    need = 1
+    for k in ("Rows", "Columns", "BitsAllocated"):
+        need *= int(out.get(k) or 0)
+    return need // 8 * int(out.get("SamplesPerPixel") or 1) * int(out.get("NumberOfFrames") or 1)
 
 
 def _check_pixel_length(buf: bytes, pos: int, vr: bytes, file_size: int, out: dict[str, Any] | None = None) -> None:
@@ -357,7 +388,19 @@ def _check_pixel_length(buf: bytes, pos: int, vr: bytes, file_size: int, out: di
 
 
 _ENCAPSULATED_AT = "_encapsulated_items_at"
+_NATIVE_CHECK = "_native_pixels"
 MAX_ITEMS = 100_000
+
+
+def _pixels_end_the_file(fh: IO[bytes], need: int, file_size: int) -> bool:
+    """One 12-byte read: is there a pixel data element of ``need`` bytes that ends the file?"""
+    at = file_size - need - 12
+    if at < 132:
+        return False
+    fh.seek(at)
+    head = fh.read(12)
+    return len(head) == 12 and head[:4] == b"\xe0\x7f\x10\x00" and head[4:6] in (b"OW", b"OB") \
+        and _U32.unpack_from(head, 8)[0] == need
 
 
 def check_encapsulated(fh: IO[bytes], pos: int, file_size: int) -> None:
@@ -390,6 +433,10 @@ def read_fast(fh: IO[bytes], file_size: int) -> dict[str, Any] | None:
             at = out.pop(_ENCAPSULATED_AT, None)
             if at is not None:
                 check_encapsulated(fh, at, file_size)
+            native = out.pop(_NATIVE_CHECK, None)
+            if native is not None and not _pixels_end_the_file(fh, native[1], file_size):
+                walk_to_pixels(buf, native[0], file_size, out)  # unusual layout, or cut: look closer
+                at = out.pop(_ENCAPSULATED_AT, None)
             return out
         except Unsure:
             return None
