@@ -217,7 +217,9 @@ def read_table(path: str | Path, *, format: str, encoding: str = "auto", sheet: 
 def map_values(s: pd.Series, mapping: Mapping[str, str]) -> pd.Series:
     """``s.map(mapping)`` through the distinct values (a large column has few): missing where unmapped."""
     codes, uniques = pd.factorize(s, use_na_sentinel=True)
-    looked = np.array([mapping.get(u, pd.NA) for u in uniques] + [pd.NA], dtype=object)
+    # iterate a plain object array: element access on Arrow-backed arrays is slow
+    values = uniques.to_numpy(dtype=object) if hasattr(uniques, "to_numpy") else np.asarray(uniques, dtype=object)
+    looked = np.array([mapping.get(u, pd.NA) for u in values] + [pd.NA], dtype=object)
     return pd.Series(looked[codes], index=s.index, dtype=STR)
 
 

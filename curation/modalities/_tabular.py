@@ -56,6 +56,11 @@ def _text(s: pd.Series) -> pd.Series:
     return s.astype(STR).fillna("").str.strip()
 
 
+def _distinct(s: pd.Series) -> list[str]:
+    """Distinct non-empty values as Python strings (fast on Arrow-backed columns)."""
+    return [v for v in pd.unique(s.to_numpy(dtype=object, na_value="")) if v]
+
+
 def internal(col: str) -> bool:
     return col.startswith("_") or col.endswith(REASON_SUFFIX)
 
@@ -171,17 +176,17 @@ def _prepare(df: pd.DataFrame, modality: str, *, data: ModalityData, ctx: Contex
     for col in [c for c in df.columns if c in fields]:
         df[col] = _text(df[col])
         if fields[col].phi == "direct":
-            data.identifiers.update(v for v in df[col].unique() if v)
+            data.identifiers.update(_distinct(df[col]))
     if "admission_number" in df.columns:
         ids = pseudonymize(df[["admission_number", SITE]], id_col="admission_number", keyring=ctx.keyring,
                            site_col=SITE, out_col=PATIENT)
         df[PATIENT] = ids[PATIENT]
     if "resident_id" in df.columns:
-        uniq = {v: ctx.keyring.token("rid", v) for v in df["resident_id"].unique() if v}
+        uniq = {v: ctx.keyring.token("rid", v) for v in _distinct(df["resident_id"])}
         df["_rid_token"] = map_values(df["resident_id"], uniq)  # keyed: never the ID or a plain hash
     for fld, out_col in tokens.items():
         if fld in df.columns:
-            uniq = {v: ctx.keyring.token(out_col, v) for v in df[fld].unique() if v}
+            uniq = {v: ctx.keyring.token(out_col, v) for v in _distinct(df[fld])}
             df[out_col] = map_values(df[fld], uniq)
     return df
 
