@@ -24,7 +24,7 @@ import pandas as pd
 from .. import dictionary
 from ..deid.dates import patient_shifts
 from ..deid.tabular import drop_identifiers, known_identifiers, pseudonymize
-from ..errors import SourceError
+from ..errors import ConfigError, SourceError
 from ..io.dates import parse_dates
 from ..io.readers import LINE, REASON_SUFFIX, STR, apply_mapping, map_values, read_table
 from ..quality import CheckResult, Dimension, make_result
@@ -76,10 +76,7 @@ def load(modality: str, sources: list[Source], *, ctx: Context) -> ModalityData:
     bad_files: dict[str, int] = {}
     for src in sources:
         cfg = src.config
-        if cfg.table is not None and cfg.table not in tables:
-            msg = (f"{src.key}.table: {cfg.table!r} is not a {modality} table; expected one of "
-                   f"{', '.join(sorted(tables))} (see `curation dictionary -m {modality}`)")
-            raise SourceError(msg)
+        _check_mapping(src, modality, known, tables)
         for path in src.files:
             n_files += 1
             rel = _relative(path, ctx)
@@ -111,6 +108,26 @@ def load(modality: str, sources: list[Source], *, ctx: Context) -> ModalityData:
                        quarantined=bad_files or None)
     data.objects["raw"] = raw
     return data
+
+
+def _check_mapping(src: Source, modality: str, known: set[str], tables: set[str]) -> None:
+    """A mapping to a field the dictionary does not have would silently drop a column: refuse it."""
+    import difflib
+
+    cfg = src.config
+    where = f"cohort.yaml: sources.{src.key}"
+    if cfg.table is not None and cfg.table not in tables:
+        msg = (f"{where}.table: {cfg.table!r} is not a {modality} table; expected one of "
+               f"{', '.join(sorted(tables))} (see `curation dictionary -m {modality}`)")
+        raise ConfigError(msg)
+    bad = [(f"columns.{header}", target) for header, target in cfg.columns.items() if target not in known]
+    bad += [(f"values.{name}", name) for name in cfg.values if name not in known]
+    if bad:
+        key, value = bad[0]
+        hint = difflib.get_close_matches(value, sorted(known), n=1)
+        fix = f"did you mean {hint[0]!r}?" if hint else f"see `curation dictionary -m {modality}` for the fields"
+        msg = f"{where}.{key}: {value!r} is not a {modality} dictionary field; {fix}"
+        raise ConfigError(msg)
 
 
 def _relative(path: Path, ctx: Context) -> str:

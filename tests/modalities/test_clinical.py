@@ -144,3 +144,28 @@ def test_unmapped_admission_number_quarantines_every_record(tmp_path: Path) -> N
     assert set(q["reason"]) == {"missing_id", "malformed_line"}
     assert "map the 住院号/MRN header" in q.loc[q["reason"] == "missing_id", "detail"].iloc[0]
     assert r.data.ledger.check().verdict == "pass"
+
+
+def test_mapping_to_an_unknown_field_is_refused(tmp_path: Path) -> None:
+    import yaml
+
+    from curation.errors import ConfigError
+
+    path = make_cohort(tmp_path)
+    cfg = yaml.safe_load(path.read_text(encoding="utf-8"))
+    cfg["sources"]["clinical"][1]["columns"]["诊断日期"] = "diagnosis_dte"
+    path.write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"sources.clinical\[\d\].columns.诊断日期: 'diagnosis_dte' is not a clinical "
+                                          r"dictionary field; did you mean 'diagnosis_date'\?"):
+        cu.curate("clinical", path, write=False)
+
+
+def test_unreadable_file_is_quarantined_by_token(tmp_path: Path) -> None:
+    path = make_cohort(tmp_path)
+    (tmp_path / "raw" / "siteB" / "emr_export.xlsx").write_bytes(b"not a workbook")
+    r = cu.curate("clinical", path, write=False)
+    q = r.quarantine[r.quarantine["reason"] == "unreadable_file"]
+    assert len(q) == 2 and set(q["record"]) == {r.ctx.keyring.token("file", "raw/siteB/emr_export.xlsx")}
+    assert "emr_export" not in " ".join(q["detail"])
+    led = r.ledger.set_index("stage").loc["load:files"]
+    assert (led["n_in"], led["n_accepted"]) == (8, 6)
