@@ -92,7 +92,7 @@ def load(sources: list[Source], *, ctx: Context) -> ModalityData:
             token = ctx.keyring.token("file", ref.relpath)
             fields = row["fields"] or {}
             reason = row["reason"]
-            if row["ok"] and fields.get("SOPClassUID") == MEDIA_STORAGE_DIRECTORY:
+            if row["ok"] and MEDIA_STORAGE_DIRECTORY in (fields.get("SOPClassUID"), fields.get("MediaStorageSOPClassUID")):
                 excluded["dicomdir"] += 1
                 continue
             if row["ok"] and not all(fields.get(k) for k in ("SOPInstanceUID", "SeriesInstanceUID", "StudyInstanceUID")):

@@ -267,6 +267,8 @@ def parse_buffer(buf: bytes, file_size: int) -> dict[str, Any]:
             raise NeedMore
         if e == 0x0010:
             ts = buf[start:start + length].decode("ascii", "replace").strip(" \x00")
+        elif e == 0x0002:
+            out["MediaStorageSOPClassUID"] = buf[start:start + length].decode("ascii", "replace").strip(" \x00")
         pos = start + length
     if not ts:
         raise Unsure  # pydicom decides between missing_meta and a usable file
@@ -458,6 +460,9 @@ def from_dataset(ds: Any) -> dict[str, Any]:
     ts = getattr(meta, "TransferSyntaxUID", None) if meta is not None else None
     if ts:
         out["TransferSyntaxUID"] = str(ts)
+    msc = getattr(meta, "MediaStorageSOPClassUID", None) if meta is not None else None
+    if msc:
+        out["MediaStorageSOPClassUID"] = str(msc).strip(" \x00")
     for name, (tag, kind) in FIELDS.items():
         try:
             if tag not in ds:

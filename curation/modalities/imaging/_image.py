@@ -29,10 +29,14 @@ OUTSIDE_FOV_HU = -1500.0  # scanners pad outside the reconstruction circle with 
 def hu_array(ds: Any) -> np.ndarray:
     """First frame of a dataset in Hounsfield units (modality LUT: slope and intercept)."""
     arr = ds.pixel_array
-    if arr.ndim == 3 and int(getattr(ds, "SamplesPerPixel", 1) or 1) == 1:
+    samples = int(getattr(ds, "SamplesPerPixel", 1) or 1)
+    frames = int(getattr(ds, "NumberOfFrames", 1) or 1)
+    if frames > 1:
         arr = arr[0]
+    if samples > 1 and arr.ndim == 3:  # colour (secondary capture): QC its luminance
+        arr = arr.mean(axis=-1)
     if arr.ndim != 2:
-        raise ValueError("not a single-channel image")
+        raise ValueError(f"unexpected pixel array shape {arr.shape}")
     slope = float(getattr(ds, "RescaleSlope", 1) or 1)
     intercept = float(getattr(ds, "RescaleIntercept", 0) or 0)
     return arr.astype(np.float32) * slope + intercept

@@ -83,3 +83,39 @@ def test_dicomdir_lists_its_files_and_missing_ones(tmp_path: Path) -> None:
     by = {r["relpath"]: r for r in rows}
     assert by[victim.relpath]["reason"] == "missing_file"
     assert by["DICOMDIR"]["ok"]  # parsed, then excluded as a directory (not an instance) by load()
+
+
+def test_compressed_slices_decode_through_pixel_plugins() -> None:
+    from curation.modalities.imaging._image import image_chunk
+
+    names = ["JPEG2000.dcm", "MR_small_RLE.dcm", "SC_rgb_jpeg_dcmtk.dcm", "JPEGLSNearLossless_16.dcm",
+             "MR_small_jp2klossless.dcm", "MR_small_jpeg_ls_lossless.dcm"]
+    refs = [FileRef(n, get_testdata_file(n)) for n in names]
+    rows = image_chunk(refs)
+    failed = [r["relpath"] for r in rows if not r["ok"]]
+    assert not failed
+    assert all(r["thumb_lung"] for r in rows)
+
+
+def test_curate_reads_dicomdir_and_zip_sources(tmp_path: Path) -> None:
+    import shutil
+
+    import yaml
+
+    import curation
+
+    shutil.copytree(Path(get_testdata_file("DICOMDIR")).parent, tmp_path / "media")
+    with zipfile.ZipFile(tmp_path / "export.zip", "w") as zf:
+        for n in ("CT_small.dcm", "MR_truncated.dcm"):
+            zf.write(get_testdata_file(n), f"P1/{n}")
+    (tmp_path / "k.key").write_text("ef" * 32)
+    srcs = [{"site": "A", "path": "media/DICOMDIR", "format": "dicomdir", "options": {"image_qc": False}},
+            {"site": "A", "path": "export.zip", "format": "zip", "options": {"image_qc": False}}]
+    cfg = {"cohort": {"name": "t"}, "sources": {"imaging": srcs}, "output": "out", "secret": {"file": "k.key"}}
+    (tmp_path / "cohort.yaml").write_text(yaml.safe_dump(cfg))
+    run = curation.curate("imaging", tmp_path / "cohort.yaml")
+    led = run.ledger.set_index(["stage", "source"])
+    assert led.loc[("index", "imaging[0]"), "excluded_by_rule"] == "dicomdir=1"
+    assert led.loc[("index", "imaging[0]"), "n_accepted"] > 20
+    assert led.loc[("index", "imaging[1]"), "quarantined_by_reason"] == "truncated=1"
+    assert run.ledger["balanced"].all()
