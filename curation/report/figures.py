@@ -161,20 +161,28 @@ def km_by_stage(df: pd.DataFrame, *, title: str = "Overall survival by stage (Ka
 
 def exposure_summary(df: pd.DataFrame, fields: Sequence[str], *,
                      title: str = "Exposures (share of answers)") -> go.Figure:
-    """Stacked horizontal bars: for each yes/no/unknown exposure field, the share of each answer."""
+    """Stacked horizontal bars: for each yes/no/unknown exposure field, the share of each answer.
+
+    A missing answer shows its reason when the source gave one (``<field>__missing``: "(unknown)",
+    "(not_collected)" ...), else "(missing)".
+    """
     rows = []
     for f in fields:
         if f not in df.columns:
             continue
-        counts = df[f].astype("string").fillna("(missing)").value_counts(normalize=True)
+        why = df.get(f"{f}__missing", pd.Series(pd.NA, index=df.index, dtype="string")).astype("string")
+        blank = ("(" + why + ")").fillna("(missing)")
+        answers = df[f].astype("string").fillna(blank)
+        counts = answers.value_counts(normalize=True)
         rows += [{"field": f, "answer": k, "share": v} for k, v in counts.items()]
     if not rows:
         return empty_figure(title)
     d = pd.DataFrame(rows)
-    colors = {"yes": "#e45756", "no": "#54a24b", "unknown": "#bab0ac", "(missing)": "#eeeeee"}
+    colors = {"yes": "#e45756", "no": "#54a24b", "unknown": "#bab0ac", "(unknown)": "#bab0ac",
+              "(not_collected)": "#dddddd", "(not_applicable)": "#f2f2f2", "(pending)": "#c6dbef",
+              "(missing)": "#eeeeee"}
     fig = go.Figure()
-    for answer in [a for a in ["yes", "no", "unknown", "(missing)"] if a in set(d["answer"])] + sorted(
-            set(d["answer"]) - set(colors)):
+    for answer in [a for a in colors if a in set(d["answer"])] + sorted(set(d["answer"]) - set(colors)):
         sub = d[d["answer"] == answer]
         fig.add_trace(go.Bar(y=sub["field"], x=sub["share"], name=str(answer), orientation="h",
                              marker_color=colors.get(answer)))

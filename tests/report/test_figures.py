@@ -46,3 +46,9 @@ def test_treatment_timelines_and_exposures() -> None:
     assert {tr.name for tr in f.data} == {"surgery", "chemotherapy", "targeted"}
     e = pd.DataFrame({"asbestos": ["yes", "no", None], "radon": ["no", "no", "unknown"]})
     assert len(fig.exposure_summary(e, ["asbestos", "radon", "absent"]).data) == 4
+
+
+def test_exposure_summary_shows_missing_reasons() -> None:
+    e = pd.DataFrame({"radon": ["no", None, None], "radon__missing": [None, "not_collected", None]})
+    names = {t.name for t in fig.exposure_summary(e, ["radon"]).data}
+    assert names == {"no", "(not_collected)", "(missing)"}
