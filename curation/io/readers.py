@@ -106,7 +106,7 @@ def _dedupe(names: Iterable[str]) -> list[str]:
     return out
 
 
-def _read_delimited(path: Path, *, sep: str, encoding: str) -> RawTable:
+def _read_delimited(path: Path, *, sep: str, encoding: str, header_row: int = 1) -> RawTable:
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
@@ -120,7 +120,8 @@ def _read_delimited(path: Path, *, sep: str, encoding: str) -> RawTable:
         raise SourceError(msg) from None
     text = text.removeprefix("\ufeff")
     lines = text.splitlines()
-    nonblank = [i + 1 for i, ln in enumerate(lines) if ln.strip()]
+    # lines above the header (export titles such as 导出时间：...) are not data
+    nonblank = [i + 1 for i, ln in enumerate(lines) if ln.strip() and i + 1 >= header_row]
     if not nonblank:
         return RawTable(pd.DataFrame({LINE: pd.Series([], dtype="int64")}), enc)
     header_line = nonblank[0]
@@ -150,7 +151,7 @@ def _read_delimited(path: Path, *, sep: str, encoding: str) -> RawTable:
     if len(good) == len(df):
         df[LINE] = pd.array(good, dtype="int64")
     else:  # quoted newlines inside values: fall back to record order (header = line 1)
-        df[LINE] = pd.array(range(2, len(df) + 2), dtype="int64")
+        df[LINE] = pd.array(range(header_line + 1, len(df) + header_line + 1), dtype="int64")
     return RawTable(df, enc, bad)
 
 
@@ -165,7 +166,7 @@ def _stringify(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def read_table(path: str | Path, *, format: str, encoding: str = "auto", sheet: str | int | None = None,
-               sep: str | None = None) -> RawTable:
+               sep: str | None = None, header_row: int = 1) -> RawTable:
     """Read one export with every column as text ("" for empty cells).
 
     Parameters
@@ -180,6 +181,8 @@ def read_table(path: str | Path, *, format: str, encoding: str = "auto", sheet: 
         Excel worksheet name or index (default: the first).
     sep
         Delimiter override for CSV/TSV.
+    header_row
+        1-based line (CSV/TSV) or worksheet row (Excel) of the header, for exports with title lines.
 
     Raises
     ------
@@ -188,18 +191,19 @@ def read_table(path: str | Path, *, format: str, encoding: str = "auto", sheet: 
     """
     path = Path(path)
     if format in ("csv", "tsv"):
-        return _read_delimited(path, sep=sep or ("\t" if format == "tsv" else ","), encoding=encoding)
+        return _read_delimited(path, sep=sep or ("\t" if format == "tsv" else ","), encoding=encoding,
+                               header_row=header_row)
     if format == "excel":
         try:
             # keep_default_na=False: "NA", "N/A", "null" ... are the site's own tokens, with their reasons
             df = pd.read_excel(path, sheet_name=sheet if sheet is not None else 0, dtype=str, engine="openpyxl",
-                               keep_default_na=False, na_values=[])
+                               keep_default_na=False, na_values=[], header=header_row - 1)
         except Exception as exc:  # noqa: BLE001 - openpyxl raises zip, XML, key and value errors alike
             msg = f"{path.name}: cannot read as an Excel workbook ({type(exc).__name__}); check `format:` and `sheet:`"
             raise SourceError(msg) from None
         df.columns = _dedupe(str(c) for c in df.columns)
         df = _stringify(df).reset_index(drop=True)
-        df[LINE] = pd.array(range(2, len(df) + 2), dtype="int64")  # worksheet row; row 1 is the header
+        df[LINE] = pd.array(range(header_row + 1, len(df) + header_row + 1), dtype="int64")  # worksheet row
         return RawTable(df, "xlsx")
     if format == "parquet":
         try:

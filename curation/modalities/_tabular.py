@@ -82,7 +82,7 @@ def load(modality: str, sources: list[Source], *, ctx: Context) -> ModalityData:
             rel = _relative(path, ctx)
             try:
                 rt = read_table(path, format=cfg.format, encoding=cfg.encoding, sheet=cfg.sheet,
-                                sep=cfg.options.get("sep"))
+                                sep=cfg.options.get("sep"), header_row=int(cfg.options.get("header_row", 1)))
                 df, _unmapped = apply_mapping(rt.frame, columns=cfg.columns, known=known, values=cfg.values,
                                               missing=cfg.missing)
             except SourceError as exc:

@@ -113,3 +113,11 @@ def test_excel_keeps_na_tokens_for_their_reasons(tmp_path: Path) -> None:
     out, _ = apply_mapping(rt.frame, columns={"MRN": "admission_number", "pT": "pt"}, known={"admission_number", "pt"},
                            missing={"N/A": "not_applicable", "NA": "not_collected"})
     assert out["pt__missing"].tolist() == ["not_applicable", "not_collected"]
+
+
+def test_title_lines_above_the_header(tmp_path: Path) -> None:
+    p = tmp_path / "t.csv"
+    p.write_text("导出时间：2024-01-01\n\n住院号,性别\n001,男\n002,女,多余\n", encoding="utf-8")
+    rt = read_table(p, format="csv", header_row=3)
+    assert list(rt.frame.columns) == ["住院号", "性别", "_line"]
+    assert rt.frame["_line"].tolist() == [4] and [b.line for b in rt.bad_lines] == [5]
