@@ -1,0 +1,203 @@
+"""Reading 10x folders, 10x .h5 and .h5ad files; the sample sheet; raw-count detection.
+
+Everything here still sees identifiers (hospital sample IDs, barcodes that embed them, admission
+numbers); :mod:`curation.modalities.immune` replaces them with tokens in ``standardize``. Error
+messages name the file by the ``where`` text the caller passes (a source key and a file token when
+file names can carry sample IDs), never by an identifier value.
+"""
+
+from __future__ import annotations
+
+import gzip
+import re
+import warnings
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from ...errors import SourceError
+
+if TYPE_CHECKING:
+    import anndata as ad
+
+TISSUES = ("tumor", "adjacent_normal", "blood")
+SHEET_REQUIRED = ("sample_id", "admission_number", "site", "tissue")
+SHEET_OPTIONAL = ("timepoint", "path", "raw_path", "vdj")
+_BARCODE = re.compile(r"([ACGTN]{8,})(-\d+)?")
+
+
+def is_counts(X: Any, *, n_check: int = 200_000) -> bool:
+    """Whether a matrix holds raw counts: non-negative integers (checked on up to ``n_check`` values)."""
+    data = X.data if sp.issparse(X) else np.asarray(X).ravel()
+    data = np.asarray(data[:n_check])
+    if data.size == 0:
+        return True
+    return bool(np.all(data >= 0) and np.all(np.mod(data, 1) == 0))
+
+
+def ensure_counts(adata: ad.AnnData, *, where: str) -> tuple[ad.AnnData, str]:
+    """Return an AnnData whose X holds raw counts, and where they came from.
+
+    ``X`` is used when it holds counts; otherwise ``layers['counts']``, then ``.raw`` (when its
+    genes are the same). The second value is ``"X"``, ``"layers['counts']"`` or ``"raw.X"``.
+
+    Raises
+    ------
+    SourceError
+        When no raw counts are found (e.g. scanpy's ``pbmc68k_reduced``: X scaled, raw log-normalized).
+    """
+    import anndata as ad
+
+    if is_counts(adata.X):
+        return adata, "X"
+    if "counts" in adata.layers and is_counts(adata.layers["counts"]):
+        out = ad.AnnData(X=adata.layers["counts"], obs=adata.obs.copy(), var=adata.var.copy())
+        return out, "layers['counts']"
+    if adata.raw is not None and is_counts(adata.raw.X):
+        out = ad.AnnData(X=adata.raw.X, obs=adata.obs.copy(), var=adata.raw.var.copy())
+        return out, "raw.X"
+    found = "negative values" if (np.asarray(adata.X.data if sp.issparse(adata.X) else adata.X) < 0).any() \
+        else "non-integer values"
+    msg = (f"{where}: X holds {found} (log-normalized or scaled), and neither layers['counts'] nor "
+           ".raw holds raw counts; export the unnormalized UMI counts (Cell Ranger's "
+           "filtered_feature_bc_matrix, or an .h5ad with counts in X or layers['counts'])")
+    raise SourceError(msg)
+
+
+def _mtx_dir(path: Path) -> Path:
+    return path if path.is_dir() else path.parent
+
+
+def _read_mtx_manually(d: Path) -> ad.AnnData:
+    """10x folders scanpy's reader refuses (uncompressed v3 files; ``int-ids`` layout)."""
+    import anndata as ad
+    import scipy.io
+
+    def pick(*names: str) -> Path:
+        for n in names:
+            for cand in (d / n, d / f"{n}.gz"):
+                if cand.is_file():
+                    return cand
+        raise SourceError(f"{d.name}: no {' or '.join(names)} in this 10x folder; give the Cell Ranger "
+                          "filtered_feature_bc_matrix folder")
+
+    def opener(p: Path) -> Any:
+        return gzip.open(p, "rb") if p.suffix == ".gz" else open(p, "rb")
+
+    with opener(pick("matrix.mtx")) as fh:
+        X = sp.csr_matrix(scipy.io.mmread(fh).T.astype(np.float32))
+    feat = pd.read_csv(pick("features.tsv", "genes.tsv"), sep="\t", header=None, dtype=str)
+    bcs = pd.read_csv(pick("barcodes.tsv"), sep="\t", header=None, dtype=str)[0]
+    var = pd.DataFrame({"gene_ids": feat[0].to_numpy()},
+                       index=pd.Index(feat[1 if feat.shape[1] > 1 else 0].to_numpy(), name=None))
+    if feat.shape[1] > 2:
+        var["feature_types"] = feat[2].to_numpy()
+    a = ad.AnnData(X=X, obs=pd.DataFrame(index=pd.Index(bcs.to_numpy())), var=var)
+    a.var_names_make_unique()
+    return a
+
+
+def read_matrix(path: Path, fmt: str, *, where: str, genome: str | None = None) -> ad.AnnData:
+    """Read one sample's matrix: a 10x folder (``10x``), a 10x HDF5 (``10x_h5``) or ``h5ad``.
+
+    Gene symbols become ``var_names`` (made unique), Ensembl ids stay in ``var['gene_ids']``,
+    antibody features stay (with ``var['feature_types']``) for :func:`split_features`.
+    """
+    import anndata as ad
+    import scanpy as sc
+
+    try:
+        with warnings.catch_warnings():
+            # scanpy/anndata warn about duplicate symbols (made unique right after), old h5 / h5ad
+            # layouts (OldFormatWarning) and deprecations: none changes what is read
+            warnings.simplefilter("ignore")
+            if fmt == "10x":
+                d = _mtx_dir(path)
+                try:
+                    a = sc.read_10x_mtx(d, var_names="gene_symbols", make_unique=True, gex_only=False)
+                except (FileNotFoundError, OSError, ValueError, KeyError):
+                    a = _read_mtx_manually(d)
+            elif fmt == "10x_h5":
+                a = sc.read_10x_h5(path, genome=genome, gex_only=False)
+            elif fmt == "h5ad":
+                a = ad.read_h5ad(path)
+            else:
+                raise SourceError(f"{where}: format {fmt!r} is not one of 10x, 10x_h5, h5ad")
+            a.var_names_make_unique()
+    except SourceError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any reader failure is an unreadable file, not a crash
+        msg = f"{where}: cannot be read as {fmt} ({type(exc).__name__}); check the file is a complete {fmt} export"
+        raise SourceError(msg) from None
+    if "gene_ids" not in a.var:
+        a.var["gene_ids"] = a.var_names.astype(str)
+    a.var["feature_name"] = a.var_names.astype(str)
+    if not sp.issparse(a.X):
+        a.X = sp.csr_matrix(np.asarray(a.X))
+    elif a.X.format != "csr":
+        a.X = a.X.tocsr()
+    return a
+
+
+def split_features(adata: ad.AnnData) -> tuple[ad.AnnData, ad.AnnData | None]:
+    """Gene expression and CITE-seq antibody capture ("Antibody Capture") as separate AnnData."""
+    if "feature_types" not in adata.var:
+        return adata, None
+    ft = adata.var["feature_types"].astype(str)
+    prot = (ft == "Antibody Capture").to_numpy()
+    gex = (ft == "Gene Expression").to_numpy() | ~(prot | ft.str.contains("CRISPR|Custom|Peaks", regex=True).to_numpy())
+    rna = adata[:, gex].copy()
+    return rna, (adata[:, prot].copy() if prot.any() else None)
+
+
+def clean_barcode(barcode: str, i: int) -> str:
+    """The 10x nucleotide barcode (with its ``-1`` suffix) without any sample ID around it.
+
+    Exports often prefix barcodes with the hospital sample ID ("S23-0042_AAAC...-1"); only the
+    sequence survives. A barcode without a sequence becomes its position (``cell<i>``).
+    """
+    m = _BARCODE.search(str(barcode))
+    if not m:
+        return f"cell{i}"
+    return m.group(1) + (m.group(2) or "")
+
+
+def read_sample_sheet(path: Path, *, where: str) -> pd.DataFrame:
+    """The sample sheet: ``sample_id, admission_number, site, tissue[, timepoint, path, raw_path, vdj]``."""
+    try:
+        df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError, pd.errors.ParserError) as exc:
+        raise SourceError(f"{where}: sample sheet cannot be read ({type(exc).__name__}); save it as UTF-8 CSV") from None
+    df.columns = [c.strip() for c in df.columns]
+    missing = [c for c in SHEET_REQUIRED if c not in df.columns]
+    if missing:
+        msg = (f"{where}: sample sheet lacks column(s) {', '.join(missing)}; expected "
+               f"{', '.join(SHEET_REQUIRED)} (optional: {', '.join(SHEET_OPTIONAL)})")
+        raise SourceError(msg)
+    for c in SHEET_OPTIONAL:
+        if c not in df.columns:
+            df[c] = ""
+    df = df.apply(lambda s: s.str.strip())
+    df["tissue"] = df["tissue"].str.lower().str.replace(" ", "_").replace({"normal": "adjacent_normal",
+                                                                           "pbmc": "blood", "nat": "adjacent_normal"})
+    df["sheet_row"] = np.arange(2, len(df) + 2)  # the CSV line, for messages
+    return df
+
+
+def match_sample(sheet: pd.DataFrame, file: Path, *, sheet_dir: Path) -> pd.Series | None:
+    """The sheet row of a file: by the ``path`` column when given, else by a sample ID that is a
+    component (or the stem) of the file's path; the longest such ID wins."""
+    f = file.resolve()
+    with_path = sheet[sheet["path"] != ""]
+    for _, row in with_path.iterrows():
+        p = (sheet_dir / row["path"]).resolve()
+        if p == f or p in f.parents or (p.is_file() and p.parent == f):
+            return row
+    parts = {p.upper() for p in file.parts} | {file.stem.upper(), file.name.split(".")[0].upper()}
+    hits = [row for _, row in sheet.iterrows() if row["sample_id"].upper() in parts]
+    if not hits:
+        hits = [row for _, row in sheet.iterrows() if row["sample_id"] and row["sample_id"].upper() in str(file).upper()]
+    return max(hits, key=lambda r: len(r["sample_id"])) if hits else None
