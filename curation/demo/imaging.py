@@ -151,7 +151,7 @@ def _dataset(row: pd.Series, *, uids: dict[str, str], z_mm: float, slice_no: int
         from pydicom.uid import RLELossless
 
         ds.PixelData = stored.tobytes()
-        ds.compress(RLELossless, stored)
+        ds.compress(RLELossless, stored, generate_instance_uid=False)  # keep the seeded UID
     else:
         ds.PixelData = stored.tobytes()
     return ds
@@ -162,9 +162,12 @@ def _rel(root: Path, p: Path) -> str:
 
 
 def _uid(rng_base: int, *parts: object) -> str:
-    from pydicom.uid import generate_uid
+    """A UID under 2.25 derived from the seed and the parts (pydicom's generate_uid with
+    prefix=None ignores its entropy sources and returns a random UUID: not reproducible)."""
+    import hashlib
 
-    return generate_uid(prefix=None, entropy_srcs=[str(rng_base), *map(str, parts)])
+    digest = hashlib.sha256("\x1f".join(map(str, (rng_base, *parts))).encode()).digest()
+    return "2.25." + str(int.from_bytes(digest[:16], "big"))
 
 
 def generate(roster: pd.DataFrame, out: Path, *, rng: np.random.Generator, log: DemoLog,
