@@ -80,7 +80,8 @@ def _has_filter(obj: logging.Filterer) -> RedactingFilter | None:
     return next((f for f in obj.filters if isinstance(f, RedactingFilter)), None)
 
 
-def install_redacting_handler(*, level: int = logging.INFO, known: Iterable[str] = ()) -> logging.Handler:
+def install_redacting_handler(*, level: int = logging.INFO, known: Iterable[str] = (),
+                              set_filters: bool = True) -> logging.Handler:
     """Route logging and Python warnings through one redacting stderr handler.
 
     Idempotent: a second call returns the installed handler (adding ``known`` values to it).
@@ -102,7 +103,8 @@ def install_redacting_handler(*, level: int = logging.INFO, known: Iterable[str]
     root.setLevel(level)
     _cover_others(flt)
     logging.captureWarnings(True)
-    warnings.simplefilter("default")
+    if set_filters:  # the CLI shows each warning once; library callers (and pytest) keep their filters
+        warnings.simplefilter("default")
     return handler
 
 

@@ -85,6 +85,9 @@ class Curated:
 def curate(name: str, cohort: str | Path | CohortConfig, *, out: str | Path | None = None,
            write: bool = True) -> Curated:
     """Load, standardize, check and write one modality; the body of every modality notebook."""
+    from ..deid.logs import install_redacting_handler
+
+    install_redacting_handler(level=logging.WARNING, set_filters=False)  # notebook kernels and workers log through the same redacting filter
     if not cohort:  # notebooks' default parameter: the bundled demo cohort, generated on first use
         from ..demo import default_cohort
 
