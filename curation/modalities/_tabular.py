@@ -44,6 +44,7 @@ TABLE = "_table"
 WIDE = "_wide"
 KEEP_TEXT = "_keep_text"
 INVALID = "invalid"  # data.objects key: values that could not be typed (table, patient, row, field, rule)
+UNMAPPED = "unmapped_columns"  # data.objects key: source key -> [n columns, headers mapped to no field]
 
 _TNM_AXIS = {"ct": "t", "pt": "t", "cn": "n", "pn": "n", "cm": "m", "pm": "m"}
 _REPEATING = {"treatments"}  # tables with several records per patient in a wide export
@@ -83,8 +84,8 @@ def load(modality: str, sources: list[Source], *, ctx: Context) -> ModalityData:
             try:
                 rt = read_table(path, format=cfg.format, encoding=cfg.encoding, sheet=cfg.sheet,
                                 sep=cfg.options.get("sep"), header_row=int(cfg.options.get("header_row", 1)))
-                df, _unmapped = apply_mapping(rt.frame, columns=cfg.columns, known=known, values=cfg.values,
-                                              missing=cfg.missing)
+                df, unmapped = apply_mapping(rt.frame, columns=cfg.columns, known=known, values=cfg.values,
+                                             missing=cfg.missing)
             except SourceError as exc:
                 # the message names the file, whose name may hold an identifier: keep only the fix
                 detail = str(exc).split(": ", 1)[-1]
@@ -92,6 +93,10 @@ def load(modality: str, sources: list[Source], *, ctx: Context) -> ModalityData:
                                     reason="unreadable_file", detail=detail)
                 bad_files["unreadable_file"] = bad_files.get("unreadable_file", 0) + 1
                 continue
+            # dropped, never carried along (a free-text "备注" column may hold anything): but reported
+            data.objects.setdefault(UNMAPPED, {}).setdefault(src.key, [len(rt.frame.columns) - 1, []])
+            data.objects[UNMAPPED][src.key][1].extend(c for c in unmapped
+                                                      if c not in data.objects[UNMAPPED][src.key][1])
             for b in rt.bad_lines:
                 data.quarantine.add(
                     stage="load", source=src.key, record=f"line {b.line}", reason="malformed_line",
@@ -454,6 +459,22 @@ def range_check(data: ModalityData, modality: str, *, skip: tuple[str, ...] = ()
 
 
 
+def unmapped_check(data: ModalityData, modality: str) -> CheckResult:
+    """Source columns that map to no dictionary field (dropped): informational, for the curator."""
+    from ..quality import WARN_ONLY, Severity
+
+    check_id = f"{modality}.conformance.unmapped_columns"
+    found: dict[str, list] = data.objects.get(UNMAPPED, {})
+    headers = [(key, h) for key, (_, hs) in found.items() for h in hs]
+    failures = qc.failures_frame(check_id, modality, pseudonym=[""] * len(headers), row=[-1] * len(headers),
+                                 field=[h for _, h in headers],
+                                 rule=[f"{key}: source column mapped to no dictionary field (dropped)"
+                                       for key, _ in headers])
+    return make_result(check_id, modality, Dimension.CONFORMANCE, n_checked=sum(n for n, _ in found.values()),
+                       failures=failures, severity=Severity.INFO, threshold=WARN_ONLY,
+                       message=f"{len(headers)} source column(s) not mapped to the dictionary and dropped")
+
+
 def generic_checks(data: ModalityData, modality: str) -> list[tuple[str, Dimension, Callable[[], Any]]]:
     """The dictionary-driven checks every tabular modality runs (for :func:`run_checks`)."""
     return [
@@ -461,6 +482,7 @@ def generic_checks(data: ModalityData, modality: str) -> list[tuple[str, Dimensi
         (f"{modality}.conformance.allowed_values", Dimension.CONFORMANCE, lambda: allowed_check(data, modality)),
         (f"{modality}.conformance.types", Dimension.CONFORMANCE, lambda: types_check(data, modality)),
         (f"{modality}.plausibility.range", Dimension.ACCURACY, lambda: range_check(data, modality)),
+        (f"{modality}.conformance.unmapped_columns", Dimension.CONFORMANCE, lambda: unmapped_check(data, modality)),
     ]
 
 

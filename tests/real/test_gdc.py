@@ -102,3 +102,12 @@ def test_exposure(cohort: Path) -> None:
     assert c.loc["exposure.completeness.smoking_status", "n_failed"] == 135  # not in the export
     assert set(pd.read_parquet(run.ctx.bundle.root / "data/exposure/missing_reasons.parquet")["reason"]) == {
         "not_collected", "unknown"}
+
+
+def test_unmapped_columns_are_reported(clinical: cu.modalities.Curated) -> None:
+    c = clinical.checks.set_index("check_id").loc["clinical.conformance.unmapped_columns"]
+    assert c["verdict"] == "warn" and c["severity"] == "info"
+    f = clinical.failures
+    dropped = set(f.loc[f["check_id"] == "clinical.conformance.unmapped_columns", "field"])
+    assert {"case_id", "submitter_id.1", "days_to_birth", "year_of_birth"} <= dropped
+    assert "submitter_id" not in dropped and "gender" not in dropped
