@@ -55,6 +55,7 @@ _COLUMNS = {
 }
 _DATES = {"StudyDate": "study_date", "SeriesDate": "series_date", "AcquisitionDate": "acquisition_date"}
 IDENTIFYING = ("PatientName", "PatientID", "PatientBirthDate")
+UID_FIELDS = ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID")
 TOP_AGE = 90
 
 
@@ -92,10 +93,11 @@ def load(sources: list[Source], *, ctx: Context) -> ModalityData:
             token = ctx.keyring.token("file", ref.relpath)
             fields = row["fields"] or {}
             reason = row["reason"]
-            if row["ok"] and MEDIA_STORAGE_DIRECTORY in (fields.get("SOPClassUID"), fields.get("MediaStorageSOPClassUID")):
+            sop_classes = (fields.get("SOPClassUID"), fields.get("MediaStorageSOPClassUID"))
+            if row["ok"] and MEDIA_STORAGE_DIRECTORY in sop_classes:
                 excluded["dicomdir"] += 1
                 continue
-            if row["ok"] and not all(fields.get(k) for k in ("SOPInstanceUID", "SeriesInstanceUID", "StudyInstanceUID")):
+            if row["ok"] and not all(fields.get(k) for k in UID_FIELDS):
                 reason = "missing_uid"
             if reason or not row["ok"]:
                 reason = reason or "unreadable"
@@ -190,7 +192,7 @@ def _instances(raw: pd.DataFrame, *, ctx: Context) -> pd.DataFrame:
     out["site"] = raw["x_site"].astype("string")
     out["source"] = raw["x_source"].astype("string")
     out["file"] = raw["x_file"].astype("string")
-    for src, dst in (("StudyInstanceUID", "study_uid"), ("SeriesInstanceUID", "series_uid"), ("SOPInstanceUID", "sop_uid")):
+    for src, dst in zip(UID_FIELDS, ("study_uid", "series_uid", "sop_uid"), strict=True):
         out[dst] = raw[src].map(lambda u: kr.uid(u) if isinstance(u, str) and u else "")
     for src, dst in _COLUMNS.items():
         out[dst] = raw[src]
@@ -241,7 +243,11 @@ def _measure_images(series: pd.DataFrame, inst: pd.DataFrame, data: ModalityData
         agg = agg.join(ok.groupby("series_uid").agg(
             air_hu=("air_hu", "median"), water_hu=("water_hu", "median"), noise_hu=("noise_hu", "median"),
             n_constant=("constant", "sum")))
-    return series.merge(agg.reset_index(), on="series_uid", how="left")
+    out = series.merge(agg.reset_index(), on="series_uid", how="left")
+    for c in ("air_hu", "water_hu", "noise_hu", "n_constant"):  # present even when nothing decoded
+        if c not in out:
+            out[c] = np.nan
+    return out
 
 
 def _sorted_slices(g: pd.DataFrame) -> pd.DataFrame:
@@ -270,11 +276,13 @@ def _read_nodule_sources(data: ModalityData, *, ctx: Context) -> pd.DataFrame:
 # --- checks -----------------------------------------------------------------------------------
 
 def _series_check(check_id: str, dim: Dimension, series: pd.DataFrame, applicable: pd.Series, failing: pd.Series,
-                  *, field: str, rule: str | pd.Series, severity: Severity = Severity.MAJOR,
+                  *, field: str, rule: str | pd.Series | list[str], severity: Severity = Severity.MAJOR,
                   threshold: Threshold | None = None) -> CheckResult:
     s = series[applicable.fillna(False).astype(bool)]
     bad_mask = failing.reindex(s.index).fillna(False).astype(bool)
     bad = s[bad_mask]
+    if isinstance(rule, list):
+        rule = pd.Series(rule, index=series.index)
     rules = rule if isinstance(rule, str) else rule.reindex(bad.index).astype(str).tolist()
     fails = failures_frame(check_id, M, pseudonym=bad["patient"], row=bad.index, field=field, rule=rules)
     return make_result(check_id, M, dim, n_checked=len(s), failures=fails, severity=severity,
@@ -299,7 +307,8 @@ def checks(data: ModalityData, *, ctx: Context) -> list[CheckResult]:
     specs: list[tuple[str, Dimension, Any]] = [
         ("imaging.completeness.instance_number", c.COMPLETENESS, lambda: _series_check(
             "imaging.completeness.instance_number", c.COMPLETENESS, s, multi, s["n_missing_instance_numbers"] > 0,
-            field="InstanceNumber", rule=s["n_missing_instance_numbers"].map(lambda n: f"{n} InstanceNumber(s) missing in the run"))),
+            field="InstanceNumber",
+            rule=s["n_missing_instance_numbers"].map(lambda n: f"{n} InstanceNumber(s) missing in the run"))),
         ("imaging.uniqueness.instance_number", c.UNIQUENESS, lambda: _series_check(
             "imaging.uniqueness.instance_number", c.UNIQUENESS, s, multi, s["n_duplicate_instance_numbers"] > 0,
             field="InstanceNumber", rule="InstanceNumber repeated within the series")),
@@ -310,10 +319,11 @@ def checks(data: ModalityData, *, ctx: Context) -> list[CheckResult]:
         ("imaging.consistency.slice_spacing", c.CONSISTENCY, lambda: _series_check(
             "imaging.consistency.slice_spacing", c.CONSISTENCY, s, vol, s["n_nonuniform_steps"] > 0,
             field="ImagePositionPatient",
-            rule=s.apply(lambda r: f"{r.n_nonuniform_steps} slice step(s) differ from {r.spacing_mm:.2f} mm by >5%", axis=1)
-            if len(s) else "")),
+            rule=[f"{n} slice step(s) differ from {d:.2f} mm by >5%"
+                  for n, d in zip(s["n_nonuniform_steps"], s["spacing_mm"], strict=True)])),
         ("imaging.consistency.volume", c.CONSISTENCY, lambda: _series_check(
-            "imaging.consistency.volume", c.CONSISTENCY, s, multi, s["geometry"] != "volume", field="ImagePositionPatient",
+            "imaging.consistency.volume", c.CONSISTENCY, s, multi, s["geometry"] != "volume",
+            field="ImagePositionPatient",
             rule=s["geometry"].map(lambda g: f"slices do not form a volume ({g})"))),
         ("imaging.consistency.gantry_tilt", c.CONSISTENCY, lambda: _series_check(
             "imaging.consistency.gantry_tilt", c.CONSISTENCY, s, vol, s["tilted"], field="ImageOrientationPatient",
@@ -352,21 +362,18 @@ def checks(data: ModalityData, *, ctx: Context) -> list[CheckResult]:
                 "imaging.conformance.pixel_data", c.CONFORMANCE, s, s["n_sampled"].notna(), s["n_decode_failed"] > 0,
                 field="PixelData", rule="sampled slice(s) do not decode (corrupt stream or missing codec)")),
             ("imaging.accuracy.hu_air", c.ACCURACY, lambda: _series_check(
-                "imaging.accuracy.hu_air", c.ACCURACY, s, ct & s["air_hu"].notna() if "air_hu" in s else ct & False,
-                (s["air_hu"] + 1000).abs() > 50 if "air_hu" in s else s["n_sampled"].isna(), field="RescaleIntercept",
-                rule=s.get("air_hu", pd.Series(dtype=float)).map(lambda v: f"air at {v:.0f} HU, expected -1000 +/- 50"))),
+                "imaging.accuracy.hu_air", c.ACCURACY, s, ct & s["air_hu"].notna(), (s["air_hu"] + 1000).abs() > 50,
+                field="RescaleIntercept", rule=s["air_hu"].map(lambda v: f"air at {v:.0f} HU, expected -1000 +/- 50"))),
             ("imaging.accuracy.hu_water", c.ACCURACY, lambda: _series_check(
-                "imaging.accuracy.hu_water", c.ACCURACY, s, ct & s["water_hu"].notna() if "water_hu" in s else ct & False,
-                s["water_hu"].abs() > 60 if "water_hu" in s else s["n_sampled"].isna(), field="RescaleSlope",
-                rule=s.get("water_hu", pd.Series(dtype=float)).map(lambda v: f"water-like peak at {v:.0f} HU, expected 0 +/- 60"),
-                threshold=WARN)),
+                "imaging.accuracy.hu_water", c.ACCURACY, s, ct & s["water_hu"].notna(), s["water_hu"].abs() > 60,
+                field="RescaleSlope", threshold=WARN,
+                rule=s["water_hu"].map(lambda v: f"water-like peak at {v:.0f} HU, expected 0 +/- 60"))),
             ("imaging.accuracy.noise", c.ACCURACY, lambda: _series_check(
-                "imaging.accuracy.noise", c.ACCURACY, s, ct & s["noise_hu"].notna() if "noise_hu" in s else ct & False,
-                s["noise_hu"] > 60 if "noise_hu" in s else s["n_sampled"].isna(), field="PixelData",
-                rule=s.get("noise_hu", pd.Series(dtype=float)).map(lambda v: f"noise {v:.0f} HU in air > 60 HU"),
-                threshold=WARN)),
+                "imaging.accuracy.noise", c.ACCURACY, s, ct & s["noise_hu"].notna(), s["noise_hu"] > 60,
+                field="PixelData", threshold=WARN,
+                rule=s["noise_hu"].map(lambda v: f"noise {v:.0f} HU in air > 60 HU"))),
             ("imaging.accuracy.empty_image", c.ACCURACY, lambda: _series_check(
-                "imaging.accuracy.empty_image", c.ACCURACY, s, s["n_sampled"].notna(), s.get("n_constant", 0) > 0,
+                "imaging.accuracy.empty_image", c.ACCURACY, s, s["n_sampled"].notna(), s["n_constant"] > 0,
                 field="PixelData", rule="sampled slice(s) are empty or constant")),
         ]
     if len(nod):

@@ -113,7 +113,8 @@ def thumbnails_html(data: ModalityData, *, max_series: int = 60) -> str:
         t = mid.loc[r.series_uid]
         rows.append(f"<tr><td>{html.escape(str(r.patient))}</td><td>{html.escape(str(r.site))}</td>"
                     f"<td>{html.escape(str(r.modality))} {r.n_instances} sl.</td>"
-                    f"<td>{_img(t['thumb_lung'], 'lung window')}</td><td>{_img(t['thumb_mediastinal'], 'mediastinal window')}</td></tr>")
+                    f"<td>{_img(t['thumb_lung'], 'lung window')}</td>"
+                    f"<td>{_img(t['thumb_mediastinal'], 'mediastinal window')}</td></tr>")
     n_hidden = int(series["burned_in_annotation"].sum())
     note = f"<p><em>{n_hidden} series withheld: BurnedInAnnotation YES</em></p>" if n_hidden else ""
     return ("<table><tr><th>patient</th><th>site</th><th>series</th><th>lung (-600/1500)</th>"

@@ -40,6 +40,10 @@ def _agg(s: pd.Series, how: str) -> float:
     return float(getattr(s, how)()) if len(s) else float("nan")
 
 
+def _first_of(v: Any) -> Any:
+    return v[0] if isinstance(v, list | np.ndarray) and len(v) else None
+
+
 def _mode(s: pd.Series) -> Any:
     s = s.dropna()
     return s.mode().iloc[0] if len(s) else None
@@ -123,7 +127,7 @@ def assemble_series(inst: pd.DataFrame) -> pd.DataFrame:
             "n_matrix_sizes": int(g[["rows", "columns"]].dropna().drop_duplicates().shape[0]),
             "rows": _mode(g["rows"]), "columns": _mode(g["columns"]),
             "slice_thickness_mm": _agg(g["slice_thickness"], "median"),
-            "pixel_spacing_mm": _first(g["pixel_spacing"].map(lambda v: v[0] if isinstance(v, list | np.ndarray) and len(v) else None)),
+            "pixel_spacing_mm": _first(g["pixel_spacing"].map(_first_of)),
             "kvp": _agg(g["kvp"], "median"), "exposure_mas": _agg(g["exposure"], "median"),
             "kernel": _mode(g["kernel"]), "contrast_agent": _mode(g["contrast_agent"]),
             "manufacturer": _mode(g["manufacturer"]), "model": _mode(g["model"]),
@@ -142,7 +146,8 @@ def assemble_series(inst: pd.DataFrame) -> pd.DataFrame:
         tilt_tag = r["gantry_tilt_tag_deg"]
         tilt = max(x for x in (r["tilt_deg"], tilt_tag, 0.0) if x is not None and not pd.isna(x))
         r["tilted"] = bool(tilt > TILT_TOLERANCE_DEG)
-        length_cm = (r["scan_length_mm"] + (r["slice_thickness_mm"] or 0)) / 10 if pd.notna(r["scan_length_mm"]) else np.nan
+        thick = r["slice_thickness_mm"] if pd.notna(r["slice_thickness_mm"]) else 0.0
+        length_cm = (r["scan_length_mm"] + thick) / 10 if pd.notna(r["scan_length_mm"]) else np.nan
         r["dlp_estimate_mgy_cm"] = round(r["ctdivol_mgy"] * length_cm, 2) if pd.notna(r["ctdivol_mgy"]) else np.nan
         r["ctdivol_mgy"] = round(r["ctdivol_mgy"], 3) if pd.notna(r["ctdivol_mgy"]) else np.nan
         r["lung_kernel"] = is_lung_kernel(r["kernel"])

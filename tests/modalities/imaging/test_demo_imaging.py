@@ -9,7 +9,7 @@ import pytest
 
 pytest.importorskip("pydicom")
 
-from .conftest import build_cohort  # noqa: E402
+from .conftest import build_cohort
 
 
 def _digests(root: Path) -> dict[str, str]:
@@ -26,7 +26,7 @@ def test_same_seed_same_bytes(tmp_path: Path) -> None:
     assert a == b and len(a) > 100
 
 
-def test_demo_is_small_and_logs_every_defect(demo_cohort) -> None:  # noqa: ANN001
+def test_demo_is_small_and_logs_every_defect(demo_cohort) -> None:
     cohort, log, _ = demo_cohort
     raw = cohort.parent / "raw" / "dicom"
     size = sum(p.stat().st_size for p in raw.rglob("*") if p.is_file())

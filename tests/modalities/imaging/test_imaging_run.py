@@ -37,7 +37,8 @@ def test_ledger_balances_and_files_are_accounted_for(curated, demo_cohort) -> No
     cohort, _, _ = demo_cohort
     led = curated.ledger
     assert led["balanced"].all()
-    n_files = sum(1 for p in (cohort.parent / "raw" / "dicom").rglob("*") if p.is_file() and "site" in p.parent.parent.parent.name)
+    sites = [d for d in (cohort.parent / "raw" / "dicom").iterdir() if d.is_dir()]
+    n_files = sum(1 for d in sites for p in d.rglob("*") if p.is_file())
     index = led[led["stage"] == "index"]
     assert index["n_in"].sum() == n_files
     assert (index["n_accepted"] + index["n_quarantined"] + index["n_excluded"]).sum() == n_files
@@ -95,7 +96,9 @@ def test_export_has_a_regenerated_dicomdir_and_no_burned_in_series(curated) -> N
     inst = fs.find(load=True)
     ds = inst[0].load()
     assert ds.PatientID == sorted(exported)[0]
-    assert str(pydicom.dcmread(root / sorted(exported)[0] / "DICOMDIR").PatientID if False else "ok")
+    assert ds.get("PatientIdentityRemoved") == "YES"
+    dicomdir = pydicom.dcmread(root / sorted(exported)[0] / "DICOMDIR")
+    assert dicomdir.file_meta.MediaStorageSOPClassUID == "1.2.840.10008.1.3.10"
     q = curated.quarantine
     assert (q.loc[q["stage"] == "export", "reason"] == "burned_in_annotation").sum() > 0
 
