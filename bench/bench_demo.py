@@ -78,9 +78,17 @@ def main() -> int:
         ks = f"{n['kernel_start_s']:.2f}" if n["kernel_start_s"] is not None else "-"
         im = f"{n['import_s']:.2f}" if n["import_s"] is not None else "-"
         print(f"{n['name']:<20}{n['status']:>8}{n['verdict']:>16}{n['duration_s']:>10.2f}{ks:>10}{im:>10}")
+    tm = record["timings"]
+    renders = sum(n.get("render_s") or 0 for n in nbs)
+    loads = tm.get("identifiers_load_s", {})
     print(f"generate demo:          {t_gen:7.1f} s")
-    print(f"run (notebooks):        {record['timings'].get('notebooks_s', 0):7.1f} s")
-    print(f"run (assembly, scan):   {t_run - record['timings'].get('notebooks_s', 0):7.1f} s  {record['timings']}")
+    print(f"run, notebook stages:   {tm.get('notebooks_s', 0):7.1f} s  (HTML rendering {renders:.1f} s summed)")
+    print(f"run, identifier reload: {tm.get('identifiers_wait_s', 0):7.1f} s waited after the notebooks; "
+          f"loads in workers {sum(loads.values()):.1f} s summed: "
+          + ", ".join(f"{k} {v:.1f}" for k, v in sorted(loads.items(), key=lambda kv: -kv[1])))
+    rest = t_run - tm.get("notebooks_s", 0) - tm.get("identifiers_wait_s", 0)
+    print(f"run, assembly + scan:   {rest:7.1f} s  (leak scan {tm.get('leak_scan_s', 0):.1f} s, "
+          f"input checksums {tm.get('input_checksums_s', 0):.1f} s in a thread)")
     print(f"notebook time, summed:  {busy:7.1f} s over {len(nbs)} notebooks")
     print(f"  kernel start:         {kernel:7.1f} s  ({kernel / busy:.0%} of notebook time)" if busy else "")
     print(f"  imports:              {imports:7.1f} s  ({imports / busy:.0%} of notebook time)" if busy else "")

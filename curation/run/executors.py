@@ -55,6 +55,7 @@ class JobResult:
     error_cell: int | None = None  # index of the failing cell in the executed notebook
     error_source: str = ""  # source code of the failing cell (code, not data)
     rendered: bool = False
+    render_s: float | None = None
     render_error: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -196,7 +197,9 @@ def run_notebook_job(job: NotebookJob) -> JobResult:
             result.kernel_start_s, result.import_s = timings(nb)
             if result.status == "error" and result.error_cell is None:
                 result.error_cell, result.error_source = _failing_cell(nb)
+            t1 = time.perf_counter()
             render_file(job.output, job.html, title=job.title, plotly_src=job.plotly_src)
+            result.render_s = round(time.perf_counter() - t1, 3)
             result.rendered = True
         except Exception as exc:  # noqa: BLE001 - rendering problems are reported, the run goes on
             result.render_error = type(exc).__name__
@@ -210,9 +213,12 @@ def _failing_cell(nb: Any) -> tuple[int | None, str]:
     return None, ""
 
 
-def collect_identifiers_job(cohort: str, name: str) -> set[str]:
-    """Identifier values of one modality's raw sources, for the leak scan (memory only)."""
+def collect_identifiers_job(cohort: str, name: str) -> tuple[set[str], float]:
+    """Identifier values of one modality's raw sources, for the leak scan (memory only), and the
+    seconds it took to load them."""
     from ..config import load_cohort
     from ..modalities import collect_identifiers
 
-    return collect_identifiers(load_cohort(cohort), name)
+    t0 = time.perf_counter()
+    found = collect_identifiers(load_cohort(cohort), name)
+    return found, round(time.perf_counter() - t0, 3)

@@ -65,6 +65,7 @@ class NotebookStatus:
     duration_s: float = 0.0
     kernel_start_s: float | None = None
     import_s: float | None = None
+    render_s: float | None = None
     ipynb: str = ""  # relative to the bundle root
     html: str = ""
     n_checks: int = 0
@@ -221,7 +222,8 @@ def run_cohort(
     executor = make_executor(config.executor.kind, jobs=n_jobs, address=config.executor.address)
     try:
         done = 0
-        id_futures: list[Future[set[str]]] = []
+        id_futures: list[Future[tuple[set[str], float]]] = []
+        load_s: dict[str, float] = {}
         for i, stage in enumerate(stages):
             for j in [j for j in stage if not j.notebook.is_file()]:
                 results[j.name] = _missing(j)
@@ -244,18 +246,25 @@ def run_cohort(
                 verdict = _verdict(bundle, j.name, res)
                 say(f"  [{done}/{len(planned)}] {j.name}: {verdict} ({res.duration_s:.1f} s)"
                     + (f" - {res.error_type} in cell {res.error_cell}" if res.status == "error" else ""))
-        for id_fut in id_futures:
+        t_stages = time.perf_counter()
+        for name, id_fut in zip(id_names, id_futures, strict=False):
             try:
-                identifiers |= id_fut.result()
+                found, load_s[name] = id_fut.result()
+                identifiers |= found
             except Exception as exc:  # noqa: BLE001 - a modality that cannot load has nothing to scan for
-                say(f"  leak scan: could not collect identifiers of one modality ({type(exc).__name__})")
+                say(f"  leak scan: could not collect the identifiers of {name} ({type(exc).__name__})")
+        wait_s = time.perf_counter() - t_stages
     except BaseException:
         # Ctrl-C or a crash of the runner itself: drop queued notebooks, let running ones end
         executor.shutdown(wait=True, cancel_futures=True)
         raise
     executor.shutdown(wait=True)
 
-    timings = {"notebooks_s": round(time.perf_counter() - t0, 2)}
+    timings: dict[str, Any] = {
+        "notebooks_s": round(time.perf_counter() - t0 - wait_s, 2),
+        "identifiers_wait_s": round(wait_s, 2),  # after the last notebook, for the leak scan's reloads
+        "identifiers_load_s": load_s,  # per modality, in the workers
+    }
     inputs, timings["input_checksums_s"] = checksums.result()
     return _assemble(config, keyring, bundle, planned, results, identifiers, scan, inputs,
                      started=started, t0=t0, only=only, jobs=n_jobs, say=say, timings=timings)
@@ -322,7 +331,7 @@ def _assemble(config: CohortConfig, keyring: Keyring, bundle: Bundle, planned: l
               results: dict[str, JobResult], identifiers: set[str], scan: Callable[..., list[Any]] | None,
               inputs: list[dict[str, Any]],
               *, started: datetime, t0: float, only: list[str] | None, jobs: int, say: Progress,
-              timings: dict[str, float]) -> RunOutcome:
+              timings: dict[str, Any]) -> RunOutcome:
     from ..report.index import IndexRow, checks_by_dimension, render_index, verdict_of
 
     root = bundle.root
@@ -341,7 +350,7 @@ def _assemble(config: CohortConfig, keyring: Keyring, bundle: Bundle, planned: l
         html_rel = job.html.relative_to(root / "reports").as_posix() if res.rendered else ""
         st = NotebookStatus(
             name=job.name, label=label, status=res.status, verdict=verdict, duration_s=res.duration_s,
-            kernel_start_s=res.kernel_start_s, import_s=res.import_s,
+            kernel_start_s=res.kernel_start_s, import_s=res.import_s, render_s=res.render_s,
             ipynb=job.output.relative_to(root).as_posix() if job.output.is_file() else "",
             html=job.html.relative_to(root).as_posix() if res.rendered else "",
             n_checks=0 if checks is None else len(checks),
@@ -481,7 +490,7 @@ def versions() -> dict[str, str]:
 
 def _run_record(config: CohortConfig, keyring: Keyring, statuses: list[NotebookStatus], *, started: datetime,
                 ended: datetime, only: list[str] | None, jobs: int, out: Path, leak_note: str,
-                exit_code: int, inputs: list[dict[str, Any]], timings: dict[str, float]) -> dict[str, Any]:
+                exit_code: int, inputs: list[dict[str, Any]], timings: dict[str, Any]) -> dict[str, Any]:
     return {
         "cohort": {"name": config.cohort.name, "file": config.path.name, "sha256": config.checksum()},
         "parameters": {"only": only or [], "jobs": jobs, "executor": config.executor.kind,
