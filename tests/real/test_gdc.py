@@ -111,3 +111,18 @@ def test_unmapped_columns_are_reported(clinical: cu.modalities.Curated) -> None:
     dropped = set(f.loc[f["check_id"] == "clinical.conformance.unmapped_columns", "field"])
     assert {"case_id", "submitter_id.1", "days_to_birth", "year_of_birth"} <= dropped
     assert "submitter_id" not in dropped and "gender" not in dropped
+
+
+@pytest.mark.slow
+def test_clinical_notebook_on_gdc(cohort: Path, tmp_path: Path) -> None:
+    import nbformat
+    import papermill as pm
+
+    nb_in = HERE.parents[1] / "notebooks" / "clinical.ipynb"
+    out = tmp_path / "clinical.ipynb"
+    pm.execute_notebook(str(nb_in), str(out), kernel_name="python3", progress_bar=False,
+                        parameters={"cohort": str(cohort), "out": str(tmp_path / "bundle")})
+    nb = nbformat.read(out, as_version=4)
+    assert not [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
+                if o.get("output_type") == "error"]
+    assert "TCGA-" not in out.read_text(encoding="utf-8")
