@@ -67,14 +67,14 @@ def _dataset(row: pd.Series, *, uids: dict[str, str], z_mm: float, slice_no: int
              pixels: np.ndarray, burned_in: bool, site: str, study_date: str, sex: str) -> Any:
     from pydicom.dataset import Dataset, FileMetaDataset
     from pydicom.sequence import Sequence
-    from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
+    from pydicom.uid import UID, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
     manufacturer, model, kernel = SCANNERS.get(site, SCANNERS["A"])
     meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = CT_IMAGE_STORAGE
-    meta.MediaStorageSOPInstanceUID = uids["sop"]
+    meta.MediaStorageSOPClassUID = UID(CT_IMAGE_STORAGE)
+    meta.MediaStorageSOPInstanceUID = UID(uids["sop"])
     meta.TransferSyntaxUID = ImplicitVRLittleEndian if site == "C" else ExplicitVRLittleEndian
-    meta.ImplementationClassUID = "1.2.826.0.1.3680043.8.498.1"
+    meta.ImplementationClassUID = UID("1.2.826.0.1.3680043.8.498.1")
     ds = Dataset()
     ds.file_meta = meta
     ds.SpecificCharacterSet = "ISO_IR 192"

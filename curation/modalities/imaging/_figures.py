@@ -106,7 +106,7 @@ def thumbnails_html(data: ModalityData, *, max_series: int = 60) -> str:
     if sl.empty:
         return "<p><em>no thumbnails (no decodable image series)</em></p>"
     mid = sl[sl["middle"]].drop_duplicates("series_uid").set_index("series_uid")
-    rows = []
+    rows: list[str] = []
     for r in series.itertuples():
         if r.series_uid not in mid.index or len(rows) >= max_series:
             continue

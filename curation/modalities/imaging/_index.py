@@ -38,7 +38,7 @@ def _limit_memory(limit: int) -> None:
         pass
 
 
-def _context() -> mp.context.BaseContext:
+def _context() -> Any:
     # forkserver: workers fork from a clean server process (no threads inherited from a Jupyter
     # kernel, no copy of the parent's memory) yet start in milliseconds after the first one.
     try:
@@ -63,7 +63,7 @@ def _importable_main() -> Iterator[None]:
     if main is None:
         yield
         return
-    saved = {k: main.__dict__[k] for k in ("__file__", "__spec__") if k in main.__dict__}
+    saved: dict[str, Any] = {k: main.__dict__[k] for k in ("__file__", "__spec__") if k in main.__dict__}
     main.__dict__.pop("__file__", None)
     main.__dict__["__spec__"] = None
     try:

@@ -102,7 +102,7 @@ def geometry(ipp: list[Any], iop: list[Any]) -> dict[str, Any]:
     through = pos[order[-1]] - pos[order[0]]
     length = np.linalg.norm(through)
     if length > 0:
-        cosang = min(1.0, abs(float(through @ normal)) / length)
+        cosang = min(1.0, abs(float(through @ normal)) / float(length))
         out["tilt_deg"] = math.degrees(math.acos(cosang))
     out["geometry"] = "not_a_volume" if out["n_duplicate_positions"] else "volume"
     return out
