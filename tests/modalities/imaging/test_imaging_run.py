@@ -156,3 +156,18 @@ def test_age_and_identifier_helpers() -> None:
     assert _age_years("063Y") == 63 and _age_years("006M") == 0.5 and pd.isna(_age_years("abc"))
     ids = _identifiers({"PatientName": "ZHANG^SAN=张^三", "PatientID": "001"})
     assert {"ZHANG^SAN=张^三", "ZHANG", "ZHANG SAN", "张三", "001"} <= ids
+
+
+def test_slice_viewer_pages_through_every_slice(curated) -> None:  # noqa: ANN001
+    from curation.modalities import imaging
+
+    s = curated.data.tables["series"]
+    uid = s.loc[~s["burned_in_annotation"], "series_uid"].iloc[0]
+    box = imaging.slice_viewer(curated.data, series_uid=uid)
+    slider, image = box.children
+    assert slider.max == int(s.set_index("series_uid").loc[uid, "n_instances"])
+    first = image.value
+    slider.value = 1
+    assert image.value and image.value != first
+    burned = s.loc[s["burned_in_annotation"], "series_uid"].iloc[0]
+    assert "no series" in imaging.slice_viewer(curated.data, series_uid=burned).value
