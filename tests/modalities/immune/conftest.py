@@ -57,6 +57,6 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory):
     import curation as cu
 
     root = tmp_path_factory.mktemp("immune_demo")
-    cohort, log = write_cohort(root, extra_options={"processing": {"umap": True}})
+    cohort, log = write_cohort(root, cells=(250, 400))
     run = cu.curate("immune", cohort)
     return run, log, root

@@ -1,0 +1,126 @@
+"""End to end on a tiny demo cohort: planted defects caught, ledger balanced, outputs de-identified."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from .conftest import write_cohort
+
+
+def test_planted_defects_are_caught(demo_run) -> None:
+    run, log, _ = demo_run
+    failures, quarantine = run.failures, run.quarantine
+    assert log.defects, "the generator planted nothing"
+    for d in log.defects:
+        if d.expect.startswith("quarantine:"):
+            reason = d.expect.split(":", 1)[1]
+            hit = quarantine[(quarantine["reason"] == reason) & (quarantine["record"] == d.file_token)]
+        else:
+            hit = failures[(failures["check_id"] == d.expect) & (failures["pseudonym"] == d.pseudonym)]
+        assert len(hit), f"{d.kind} not caught by {d.expect}"
+
+
+def test_ledger_balances_per_sample(demo_run) -> None:
+    run, _, _ = demo_run
+    led = run.ledger
+    assert led["balanced"].all()
+    qc = led[led["stage"] == "qc"]
+    assert len(qc) == len(run.data.tables["qc"])
+    assert (qc["n_in"] == qc["n_accepted"] + qc["n_excluded"]).all()
+    assert run.checks.set_index("check_id").loc["immune.conformance.deidentified", "verdict"] == "pass"
+
+
+def test_outputs_follow_the_schema_and_carry_no_identifier(demo_run) -> None:
+    import anndata as ad
+
+    run, log, root = demo_run
+    out = root / "out" / "data" / "immune"
+    a = ad.read_h5ad(out / "immune.h5ad")
+    for col in ("sample", "patient", "tissue", "cell_type", "cell_type_ontology_term_id", "total_counts",
+                "n_genes_by_counts", "pct_counts_mt", "pct_counts_ribo", "pct_counts_hb",
+                "pct_counts_in_top_20_genes", "qc_pass", "doublet_score", "exhaustion_score", "cytotoxicity_score"):
+        assert col in a.obs, col
+    assert {"gene_ids", "feature_name"} <= set(a.var.columns)
+    assert a.var["gene_ids"].str.startswith("ENSG").all()
+    assert a.uns["schema_version"] and "qc" in a.uns["parameters"] and "processing" in a.uns["parameters"]
+    x = a.X[:200].toarray()
+    assert (x >= 0).all() and (x % 1 == 0).all()  # raw counts in X
+    assert a.obs["cell_type_ontology_term_id"].astype(str).str.match(r"^(CL:\d{7}|unknown)$").all()
+    assert set(a.obs["patient"].astype(str)) <= set(log_pseudonyms(root))
+    # no hospital sample ID or admission number anywhere in the files written
+    blobs = b"".join(p.read_bytes() for p in out.glob("*") if p.suffix in (".parquet",))
+    text = "\n".join(map(str, a.obs_names)) + str(dict(a.uns)) + a.obs.astype(str).to_csv()
+    for ident in log.identifiers:
+        assert ident not in text and ident.encode() not in blobs
+    comp = pd.read_parquet(out / "composition.parquet")
+    assert set(comp.columns) >= {"sample", "patient", "tissue", "cell_type", "n_cells", "fraction"}
+    assert comp.groupby("sample")["fraction"].sum().round(6).eq(1).all()
+    sex = pd.read_parquet(out / "sample_sex.parquet")
+    assert set(sex["inferred_sex"]) <= {"male", "female", "unknown"}
+
+
+def log_pseudonyms(root: Path) -> list[str]:
+    from .conftest import roster
+
+    return list(roster(4)["pseudonym"])
+
+
+def test_typing_finds_the_planted_populations(demo_run) -> None:
+    run, _, _ = demo_run
+    o = run.data.objects["adata"].obs
+    ok = o[o["qc_pass"]]
+    assert (ok["cell_type"] == "unassigned").mean() < 0.1
+    assert {"CD4 T cell", "CD8 T cell", "B cell", "classical monocyte", "macrophage"} <= set(ok["cell_type"].astype(str))
+    t = ok[ok["cell_type"].astype(str) == "CD8 T cell"]
+    assert t["exhaustion_score"].notna().all() and ok.loc[ok["cell_type"] == "B cell", "exhaustion_score"].isna().all()
+
+
+def test_sex_per_sample_follows_the_roster(demo_run) -> None:
+    from .conftest import roster
+
+    run, _, _ = demo_run
+    r = roster(4).set_index("pseudonym")["sc_sex"].map({"F": "female", "M": "male"})
+    sex = run.data.tables["sample_sex"]
+    assert (sex["inferred_sex"] == sex["patient"].map(r)).all()
+
+
+def test_figures_build(demo_run) -> None:
+    run, _, _ = demo_run
+    figs = run.figures()
+    assert {"QC metrics per sample", "UMAP by cell type", "Marker dot plot", "Composition", "Sex check"} <= set(figs)
+
+
+def test_decisions_override_thresholds(tmp_path: Path) -> None:
+    """A per-tissue threshold saved by the widget changes the next run."""
+    import curation as cu
+    from curation.modalities.immune._widget import decision_for, save_decisions
+
+    cohort, _ = write_cohort(tmp_path, n_patients=2, cells=(120, 160),
+                             extra_options={"processing": {"umap": False}, "qc": {"doublets": False}})
+    run = cu.curate("immune", cohort, write=False)
+    save_decisions(run.ctx.bundle, decision_for("tumor", {"max_pct_mt": 1.0}))
+    again = cu.curate("immune", cohort, write=False)
+    q0 = run.data.tables["qc"].set_index("sample")
+    q1 = again.data.tables["qc"].set_index("sample")
+    tumor = q1[q1["tissue"] == "tumor"].index
+    assert (q1.loc[tumor, "threshold_max_pct_counts_mt"] <= 1.0).all()
+    assert (q1.loc[tumor, "n_kept"] < q0.loc[tumor, "n_kept"]).all()
+
+
+@pytest.mark.parametrize("bad", ["tissue: lung"])
+def test_bad_sheet_value_is_reported(tmp_path: Path, bad: str) -> None:
+    import curation as cu
+
+    cohort, _ = write_cohort(tmp_path, n_patients=2, cells=(100, 130),
+                             extra_options={"processing": {"umap": False}, "qc": {"doublets": False}})
+    sheet = tmp_path / "raw" / "singlecell" / "samples.csv"
+    df = pd.read_csv(sheet, dtype=str)
+    df.loc[0, "tissue"] = "lung"
+    df.to_csv(sheet, index=False)
+    run = cu.curate("immune", cohort, write=False)
+    f = run.failures
+    row = f[f["check_id"] == "immune.conformance.sample_sheet"]
+    assert row["field"].tolist() == ["tissue"] and row["row"].tolist() == [2]
