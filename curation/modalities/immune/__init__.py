@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import logging
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -257,11 +258,12 @@ def standardize(data: ModalityData, *, ctx: Context) -> ModalityData:
             pr.obs = pr.obs.iloc[:, :0]
             prots.append(pr)
         if s.airr is not None:
-            air = s.airr
             mapping = dict(zip(raw_names.astype(str), names, strict=True))
-            keep = [b in mapping for b in air.obs_names.astype(str)]
-            air = air[keep].copy()
-            air.obs_names = [mapping[b] for b in air.obs_names.astype(str)]
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # anndata: awkward arrays (scirpy's chains) are "experimental"
+                keep = [b in mapping for b in s.airr.obs_names.astype(str)]
+                air = s.airr[keep].copy()
+                air.obs_names = [mapping[b] for b in air.obs_names.astype(str)]
             airrs.append(air)
     data.objects["sheets"] = data.objects.get("sheets", pd.DataFrame())
     data.objects["duplicate_barcodes"] = dup_barcodes
@@ -310,7 +312,9 @@ def standardize(data: ModalityData, *, ctx: Context) -> ModalityData:
     if airrs:
         from ._vdj import chain_qc
 
-        airr = ad.concat(airrs, join="outer")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # as above: awkward arrays
+            airr = ad.concat(airrs, join="outer")
         qc = chain_qc(airr)
         for c in qc.columns:
             adata.obs[c] = qc[c].reindex(adata.obs_names)
@@ -426,8 +430,6 @@ def write(data: ModalityData, *, ctx: Context) -> list[Path]:
         out.append(b.write_with("data/immune/immune.h5ad", lambda p: adata.write_h5ad(p, compression="gzip")))
         mods = {k: data.objects[k] for k in ("airr", "protein") if data.objects.get(k) is not None}
         if mods:
-            import warnings
-
             import mudata as md
 
             with warnings.catch_warnings():

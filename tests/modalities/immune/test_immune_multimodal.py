@@ -1,0 +1,65 @@
+"""CITE-seq protein and real V(D)J contigs (scirpy's Liao 2019 test file) end up in a MuData."""
+
+from __future__ import annotations
+
+import gzip
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from .conftest import KEY
+
+
+def _write_sample(root: Path, real: Path) -> Path:
+    """RNA for the barcodes of a real contig file, with two antibody-capture features."""
+    from curation.demo import immune as D
+
+    contigs = real / "scirpy-tests" / "liao-2019-covid19" / "GSM4385993_C144_filtered_contig_annotations.csv.gz"
+    bcs = sorted(pd.read_csv(contigs, usecols=["barcode"])["barcode"].unique())
+    rng = np.random.default_rng(0)
+    t = D._markers()
+    genes = D._genes(t)
+    X = D._simulate("blood", len(bcs), "M", genes, D._profiles(genes, t, rng), t, rng,
+                    empty_frac=0, dying_frac=0, doublet_frac=0)
+    adt = rng.poisson(30, size=(len(bcs), 2)).astype(np.float32)
+    folder = root / "raw" / "S900" / "filtered_feature_bc_matrix"
+    D._write_mtx(folder, np.hstack([X, adt]), pd.concat([genes, pd.DataFrame(
+        {"gene_ids": ["CD3_TotalSeqB", "CD19_TotalSeqB"], "symbol": ["CD3", "CD19"]})], ignore_index=True), bcs)
+    feats = gzip.open(folder / "features.tsv.gz", "rt").read().splitlines()
+    feats[-2:] = [f.replace("Gene Expression", "Antibody Capture") for f in feats[-2:]]
+    with gzip.open(folder / "features.tsv.gz", "wt") as fh:
+        fh.write("\n".join(feats) + "\n")
+    (root / "raw" / "samples.csv").write_text(
+        f"sample_id,admission_number,site,tissue,timepoint,vdj\nS900,0042,A,blood,baseline,{contigs}\n")
+    (root / "k.key").write_text(KEY)
+    cohort = {"cohort": {"name": "t"}, "sites": [{"id": "A"}], "secret": {"file": "k.key"}, "output": "out",
+              "sources": {"immune": [{"path": "raw/*/filtered_feature_bc_matrix", "format": "10x", "site": "A",
+                                      "options": {"samples": "raw/samples.csv", "processing": {"umap": False}}}]}}
+    (root / "cohort.yaml").write_text(yaml.safe_dump(cohort))
+    return root / "cohort.yaml"
+
+
+def test_protein_and_vdj_go_to_h5mu(tmp_path: Path, real_data: Path) -> None:
+    import mudata as md
+    from anndata._warnings import ExperimentalFeatureWarning
+
+    import curation as cu
+
+    run = cu.curate("immune", _write_sample(tmp_path, real_data))
+    a = run.data.objects["adata"]
+    assert a.n_vars == 1500  # antibody features split off
+    assert run.data.objects["protein"].n_vars == 2
+    pairing = a.obs["chain_pairing"].astype(str)
+    assert (pairing != "no_ir").sum() == 136  # every cell of the contig file found its RNA barcode
+    assert a.obs["clone_id_size"].max() > 1  # expanded clonotypes exist in this patient
+    res = run.checks.set_index("check_id")
+    assert res.loc["immune.consistency.vdj_chain_pairing", "n_checked"] == 136
+    with warnings.catch_warnings():  # anndata flags awkward arrays (scirpy's chains) as experimental
+        warnings.simplefilter("ignore", ExperimentalFeatureWarning)
+        mdata = md.read_h5mu(tmp_path / "out" / "data" / "immune" / "immune.h5mu")
+    assert set(mdata.mod) == {"gex", "airr", "prot"}
+    assert "Clonotype expansion" in run.figures()
+    assert not any("S900" in n for n in mdata.obs_names)
