@@ -173,10 +173,33 @@ def standardize(data: ModalityData, *, ctx: Context) -> ModalityData:
     want_images = any(o["options"].get("image_qc", True) for o in opts_by_source.values())
     if want_images and not inst.empty:
         series = _measure_images(series, inst, data)
-    data.tables["series"] = series
+    data.tables["series"] = _tidy_types(series)
+    data.tables["instances"] = _tidy_types(inst)
     data.tables["nodules"] = _read_nodule_sources(data, ctx=ctx)
     data.standardized = True
     return data
+
+
+def _tidy_types(df: pd.DataFrame) -> pd.DataFrame:
+    """One Parquet type per object column: headers of odd files mix ints, floats, bools and text."""
+    out = df.copy()
+    for c in out.columns:
+        if out[c].dtype != object:
+            continue
+        vals = out[c].dropna()
+        if vals.empty:
+            out[c] = out[c].astype("string")
+        elif vals.map(lambda v: isinstance(v, list | tuple | np.ndarray)).all():
+            continue  # list columns (positions, orientations, spacings)
+        elif vals.map(lambda v: isinstance(v, bool | np.bool_)).all():
+            out[c] = out[c].astype("boolean")
+        elif vals.map(lambda v: isinstance(v, int | float | np.integer | np.floating)
+                      and not isinstance(v, bool | np.bool_)).all():
+            out[c] = pd.to_numeric(out[c], errors="coerce")
+        else:
+            out[c] = out[c].map(lambda v: v if v is None or (isinstance(v, float) and np.isnan(v)) else str(v)
+                                ).astype("string")
+    return out
 
 
 def _instances(raw: pd.DataFrame, *, ctx: Context) -> pd.DataFrame:
@@ -242,7 +265,7 @@ def _measure_images(series: pd.DataFrame, inst: pd.DataFrame, data: ModalityData
     if len(ok):
         agg = agg.join(ok.groupby("series_uid").agg(
             air_hu=("air_hu", "median"), water_hu=("water_hu", "median"), noise_hu=("noise_hu", "median"),
-            n_constant=("constant", "sum")))
+            n_constant=("constant", lambda x: int(x.astype(bool).sum()))))
     out = series.merge(agg.reset_index(), on="series_uid", how="left")
     for c in ("air_hu", "water_hu", "noise_hu", "n_constant"):  # present even when nothing decoded
         if c not in out:

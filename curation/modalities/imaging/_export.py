@@ -79,8 +79,7 @@ def export_dicom(data: ModalityData, *, ctx: Context, sources: set[str],
                     with warnings.catch_warnings():
                         warnings.simplefilter("ignore")  # pydicom warnings quote raw values
                         with opener() as fh:
-                            ds = pydicom.dcmread(fh)
-                            ds.PixelData  # noqa: B018 - load pixel data before the file closes
+                            ds = pydicom.dcmread(fh)  # reads every value into memory (no deferral)
                         out = deid(ds, keyring=ctx.keyring, patient_pseudonym=str(patient), date_shift_days=shift)
                         ds = out if out is not None else ds
                         study_ids.setdefault(str(ds.StudyInstanceUID), str(len(study_ids) + 1))

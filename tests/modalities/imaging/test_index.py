@@ -119,3 +119,23 @@ def test_curate_reads_dicomdir_and_zip_sources(tmp_path: Path) -> None:
     assert led.loc[("index", "imaging[0]"), "n_accepted"] > 20
     assert led.loc[("index", "imaging[1]"), "quarantined_by_reason"] == "truncated=1"
     assert run.ledger["balanced"].all()
+
+
+def test_curate_survives_every_pydicom_test_file(tmp_path: Path) -> None:
+    """Index, series QC, image QC and export over pydicom's deliberately odd files: no crash,
+    no check in error, every file accounted for."""
+    import yaml
+
+    import curation
+
+    (tmp_path / "k.key").write_text("ef" * 32)
+    src = str(Path(get_testdata_file("CT_small.dcm")).parent)
+    cfg = {"cohort": {"name": "t"}, "output": "out", "secret": {"file": "k.key"},
+           "sources": {"imaging": [{"site": "P", "path": src, "format": "dicom", "options": {"export": True}}]}}
+    (tmp_path / "cohort.yaml").write_text(yaml.safe_dump(cfg))
+    run = curation.curate("imaging", tmp_path / "cohort.yaml")
+    assert not (run.checks["verdict"] == "error").any()
+    assert run.ledger["balanced"].all()
+    reasons = set(run.quarantine["reason"])
+    assert {"not_dicom", "missing_meta", "truncated", "duplicate_sop_instance_uid"} <= reasons
+    assert "export_failed" not in reasons
