@@ -158,7 +158,7 @@ def test_age_and_identifier_helpers() -> None:
     assert {"ZHANG^SAN=张^三", "ZHANG", "ZHANG SAN", "张三", "001"} <= ids
 
 
-def test_slice_viewer_pages_through_every_slice(curated) -> None:  # noqa: ANN001
+def test_slice_viewer_pages_through_every_slice(curated) -> None:
     from curation.modalities import imaging
 
     s = curated.data.tables["series"]
