@@ -127,10 +127,16 @@ def collect_identifiers(config: CohortConfig, name: str) -> set[str]:
     """Raw identifier values in one modality's sources, for the leak scan of the output bundle.
 
     Runs the modality's ``load`` and ``standardize`` (some modalities learn identifiers only while
-    removing them); the values stay in memory and are never written or logged.
+    removing them), or, when the module defines it, the cheaper ``identifiers(sources, *, ctx)``,
+    which must return the same set (e.g. from a sample sheet, without reading count matrices).
+    The values stay in memory and are never written or logged.
     """
     ctx = make_context(config)
     mod = registry.get(name)
-    data = mod.load(sources_of(config, name), ctx=ctx)
+    sources = sources_of(config, name)
+    cheap = getattr(mod, "identifiers", None)
+    if callable(cheap):
+        return set(cheap(sources, ctx=ctx))
+    data = mod.load(sources, ctx=ctx)
     data = mod.standardize(data, ctx=ctx)
     return set(data.identifiers)

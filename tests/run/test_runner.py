@@ -187,3 +187,23 @@ def test_notebooks_are_found_in_the_checkout_and_shipped_as_package_data(monkeyp
     assert (Path(curation.__file__).parent / "notebooks").resolve() == (repo / "notebooks").resolve()
     monkeypatch.setenv("CURATION_NOTEBOOKS", str(tmp_path))
     assert notebooks_dir() == tmp_path
+
+
+def test_collect_identifiers_uses_a_modality_shortcut_when_it_has_one(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    from curation.config import load_cohort
+    from curation.modalities import collect_identifiers, registry
+
+    cohort = make_fake_cohort(tmp_path, boom=False)
+    register_fakes(monkeypatch, tmp_path / "modules")
+    config = load_cohort(cohort)
+    assert collect_identifiers(config, "fake") == set(MRNS)  # load + standardize
+    mod = registry.get("fake")
+
+    def load_everything(*args: object, **kw: object) -> None:
+        raise AssertionError("the shortcut must be used")
+
+    monkeypatch.setattr(mod, "load", load_everything)
+    monkeypatch.setattr(mod, "identifiers", lambda sources, *, ctx: {m for s in sources for m in MRNS[:2]},
+                        raising=False)
+    assert collect_identifiers(config, "fake") == set(MRNS[:2])
