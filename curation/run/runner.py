@@ -222,9 +222,21 @@ def run_cohort(
     executor = make_executor(config.executor.kind, jobs=n_jobs, address=config.executor.address)
     try:
         done = 0
-        id_futures: list[Future[tuple[set[str], float]]] = []
+        # The leak scan covers the whole bundle, so it needs the identifiers of every configured
+        # source, not only of the notebooks run now. Reloading them is fed to the pool only when a
+        # worker would otherwise idle (the tail of a stage, beside the single cross-modality step).
+        id_queue = list(id_names) if scan is not None else []
+        id_futures: dict[str, Future[tuple[set[str], float]]] = {}
         load_s: dict[str, float] = {}
-        for i, stage in enumerate(stages):
+
+        def feed(running: set[Future[JobResult]]) -> None:
+            busy = sum(not f.done() for f in running) + sum(not f.done() for f in id_futures.values())
+            while id_queue and busy < n_jobs:
+                name = id_queue.pop(0)
+                id_futures[name] = executor.submit(collect_identifiers_job, str(config.path), name)
+                busy += 1
+
+        for stage in stages:
             for j in [j for j in stage if not j.notebook.is_file()]:
                 results[j.name] = _missing(j)
                 done += 1
@@ -233,11 +245,7 @@ def run_cohort(
             futures = {executor.submit(run_notebook_job, j): j for j in runnable}
             if runnable:
                 say(f"  started: {', '.join(j.name for j in runnable)}")
-            if i == min(1, len(stages) - 1) and scan is not None:
-                # The leak scan covers the whole bundle, so it needs the identifiers of every
-                # configured source, not only of the notebooks run now. Loading them again is
-                # queued where a worker is idle: beside the single cross-modality notebook.
-                id_futures = [executor.submit(collect_identifiers_job, str(config.path), n) for n in id_names]
+            feed(set(futures))
             for fut in _as_completed(futures):
                 j = futures[fut]
                 res = _result_of(fut, j)
@@ -246,8 +254,11 @@ def run_cohort(
                 verdict = _verdict(bundle, j.name, res)
                 say(f"  [{done}/{len(planned)}] {j.name}: {verdict} ({res.duration_s:.1f} s)"
                     + (f" - {res.error_type} in cell {res.error_cell}" if res.status == "error" else ""))
+                feed(set(futures))
+        for name in id_queue:
+            id_futures[name] = executor.submit(collect_identifiers_job, str(config.path), name)
         t_stages = time.perf_counter()
-        for name, id_fut in zip(id_names, id_futures, strict=False):
+        for name, id_fut in id_futures.items():
             try:
                 found, load_s[name] = id_fut.result()
                 identifiers |= found
