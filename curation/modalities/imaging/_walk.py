@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -130,7 +130,3 @@ def parse_chunk(refs: list[FileRef]) -> list[dict[str, Any]]:
         for zf in zips.values():
             zf.close()
 
-
-def iter_chunks(refs: list[FileRef], size: int) -> Iterator[list[FileRef]]:
-    for i in range(0, len(refs), size):
-        yield refs[i:i + size]

@@ -171,3 +171,25 @@ def test_slice_viewer_pages_through_every_slice(curated) -> None:
     assert image.value and image.value != first
     burned = s.loc[s["burned_in_annotation"], "series_uid"].iloc[0]
     assert "no series" in imaging.slice_viewer(curated.data, series_uid=burned).value
+
+
+def test_bad_source_path_and_bad_nodule_file_name_the_fix(tmp_path: Path) -> None:
+    import yaml
+
+    import curation
+    from curation.errors import ConfigError, SourceError
+
+    (tmp_path / "k.key").write_text("ab" * 32)
+    (tmp_path / "dcm").mkdir()
+    (tmp_path / "reads.csv").write_text("patient,series,diameter_mm\n1,2,3\n")
+
+    def cohort(src: dict) -> Path:
+        cfg = {"cohort": {"name": "t"}, "output": "out", "secret": {"file": "k.key"}, "sources": {"imaging": [src]}}
+        (tmp_path / "cohort.yaml").write_text(yaml.safe_dump(cfg))
+        return tmp_path / "cohort.yaml"
+
+    with pytest.raises(ConfigError, match=r"sources.imaging\[0\].path: 'nowhere' matches no file or folder"):
+        curation.curate("imaging", cohort({"site": "A", "path": "nowhere", "format": "dicom"}), write=False)
+    src = {"site": "A", "path": "dcm", "format": "dicom", "options": {"nodules": "reads.csv"}}
+    with pytest.raises(SourceError, match="lacks column.*location, type, reader"):
+        curation.curate("imaging", cohort(src), write=False)
