@@ -191,5 +191,5 @@ def test_bad_source_path_and_bad_nodule_file_name_the_fix(tmp_path: Path) -> Non
     with pytest.raises(ConfigError, match=r"sources.imaging\[0\].path: 'nowhere' matches no file or folder"):
         curation.curate("imaging", cohort({"site": "A", "path": "nowhere", "format": "dicom"}), write=False)
     src = {"site": "A", "path": "dcm", "format": "dicom", "options": {"nodules": "reads.csv"}}
-    with pytest.raises(SourceError, match="lacks column.*location, type, reader"):
+    with pytest.raises(SourceError, match=r"lacks column.*location, type, reader"):
         curation.curate("imaging", cohort(src), write=False)
