@@ -71,7 +71,7 @@ def plot_qc_scatter(obs: pd.DataFrame) -> go.Figure:
 def plot_umap(obs: pd.DataFrame, umap: np.ndarray, *, color: str, title: str) -> go.Figure:
     import plotly.express as px
 
-    df = obs[[color]].copy()
+    df = obs[[color]].copy()  # umap: NaN rows for cells that failed QC (not embedded)
     df["UMAP1"], df["UMAP2"] = umap[:, 0], umap[:, 1]
     df = _sub(df.dropna(subset=["UMAP1"]))
     if not pd.api.types.is_numeric_dtype(df[color]):
@@ -142,6 +142,16 @@ def plot_clonotypes(obs: pd.DataFrame) -> go.Figure:
     return px.bar(g, x="sample", y="n_cells", color="expansion", title="Clonotype expansion (cells per clone size)")
 
 
+def placeholder(title: str, note: str) -> go.Figure:
+    """An empty figure that says why there is nothing to draw (so notebooks can always show it)."""
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    fig.add_annotation(text=note, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper")
+    fig.update_layout(title=title, xaxis={"visible": False}, yaxis={"visible": False}, height=250)
+    return fig
+
+
 def all_figures(data: ModalityData) -> dict[str, go.Figure]:
     from ._typing import load_markers
 
@@ -153,20 +163,17 @@ def all_figures(data: ModalityData) -> dict[str, go.Figure]:
     obs = a.obs
     figs["QC metrics per sample"] = plot_qc_violins(obs, qc)
     figs["Counts vs genes"] = plot_qc_scatter(obs)
-    if "X_umap" in a.obsm:
-        u = np.asarray(a.obsm["X_umap"])
-        figs["UMAP by cell type"] = plot_umap(obs, u, color="cell_type", title="UMAP: cell type")
-        figs["UMAP by sample"] = plot_umap(obs, u, color="sample", title="UMAP: sample")
-        figs["UMAP by % mitochondrial"] = plot_umap(obs, u, color="pct_counts_mt", title="UMAP: % mitochondrial counts")
+    u = np.asarray(a.obsm["X_umap"]) if "X_umap" in a.obsm else None
+    for key, color in (("UMAP by cell type", "cell_type"), ("UMAP by sample", "sample"),
+                       ("UMAP by % mitochondrial", "pct_counts_mt")):
+        figs[key] = plot_umap(obs, u, color=color, title=key) if u is not None else \
+            placeholder(key, "UMAP not computed (options.processing.umap: false, or too few cells)")
     dots = marker_dots(a, load_markers())
-    if len(dots):
-        figs["Marker dot plot"] = plot_marker_dots(dots)
+    figs["Marker dot plot"] = plot_marker_dots(dots) if len(dots) else placeholder("Marker dot plot", "no typed cells")
     comp = data.tables.get("composition", pd.DataFrame())
-    if len(comp):
-        figs["Composition"] = plot_composition(comp)
+    figs["Composition"] = plot_composition(comp) if len(comp) else placeholder("Composition", "no cells passed QC")
     sex = data.tables.get("sample_sex", pd.DataFrame())
-    if len(sex):
-        figs["Sex check"] = plot_sex(sex)
-    if "chain_pairing" in obs:
-        figs["Clonotype expansion"] = plot_clonotypes(obs)
+    figs["Sex check"] = plot_sex(sex) if len(sex) else placeholder("Sex check", "no samples")
+    figs["Clonotype expansion"] = plot_clonotypes(obs) if "chain_pairing" in obs else \
+        placeholder("Clonotype expansion", "no V(D)J contigs given (sample sheet column vdj)")
     return figs
