@@ -48,16 +48,26 @@ def _exporter() -> HTMLExporter:
     return exporter
 
 
+_STYLE = re.compile(r"(<style\b[^>]*>)(.*?)(</style>)", re.IGNORECASE | re.DOTALL)
+_CSS_COMMENT = re.compile(r"/\*.*?\*/", re.DOTALL)
+
+
 def strip_remote(html: str) -> str:
     """Remove script and stylesheet tags that point at another host."""
     return _REMOTE.sub("", html)
+
+
+def strip_css_comments(html: str) -> str:
+    """Drop comments from inline stylesheets: the lab theme's ~100 kB of prose about fonts and
+    icons is dead weight in every page (and a haystack for the leak scan's short name matches)."""
+    return _STYLE.sub(lambda m: m.group(1) + _CSS_COMMENT.sub("", m.group(2)) + m.group(3), html)
 
 
 def render_notebook(nb: NotebookNode, *, title: str, plotly_src: str = PLOTLY_ASSET) -> str:
     """HTML of an executed notebook, drawing plotly figures from ``plotly_src`` (a relative URL)."""
     nb.metadata["title"] = title
     html, _ = _exporter().from_notebook_node(nb, resources={"plotly_src": plotly_src})
-    return strip_remote(html)
+    return strip_css_comments(strip_remote(html))
 
 
 def render_file(ipynb: Path, html_path: Path, *, title: str | None = None, plotly_src: str = PLOTLY_ASSET) -> Path:

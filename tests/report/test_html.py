@@ -10,7 +10,14 @@ import plotly.graph_objects as go
 from nbformat.v4 import new_code_cell, new_notebook, new_output
 
 from curation.report import figure_bundle
-from curation.report.html import PLOTLY_ASSET, render_file, render_notebook, strip_remote, write_plotly_asset
+from curation.report.html import (
+    PLOTLY_ASSET,
+    render_file,
+    render_notebook,
+    strip_css_comments,
+    strip_remote,
+    write_plotly_asset,
+)
 
 
 def _executed_notebook(n_figures: int = 2) -> nbformat.NotebookNode:
@@ -54,3 +61,10 @@ def test_strip_remote_removes_cdn_tags_only() -> None:
     out = strip_remote(html)
     assert "cdn.example" not in out and "fonts.example" not in out
     assert 'src="assets/plotly.min.js"' in out and 'href="https://example.org"' in out
+
+
+def test_css_comments_are_dropped_from_styles_only() -> None:
+    html = "<style>/* a\ncomment */ .x { color: red; /* why */ }</style><p>/* text stays */</p>"
+    assert strip_css_comments(html) == "<style> .x { color: red;  }</style><p>/* text stays */</p>"
+    page = render_notebook(_executed_notebook(1), title="T")
+    assert "consuming icons" not in page and ".jp-Notebook" in page
