@@ -124,11 +124,13 @@ def _identifiers(fields: dict[str, Any]) -> set[str]:
         if not v:
             continue
         out.add(str(v))
-        if k == "PatientName":  # each representation and component: a leak of part is still a leak
+        if k == "PatientName":
+            # each representation (alphabetic, ideographic, phonetic) as written and as a plain
+            # name; single components are not listed: a surname alone ("WANG", "MING") is a common
+            # syllable that the leak scan would find inside ordinary words ("timing")
             for rep in str(v).split("="):
                 out.add(rep)
-                out.update(p for p in rep.split("^") if len(p) > 1)
-                out.add(rep.replace("^", " ").strip())
+                out.add(" ".join(p for p in rep.split("^") if p))
                 out.add(rep.replace("^", ""))
     return {x for x in out if x.strip()}
 
