@@ -63,10 +63,12 @@ def strip_css_comments(html: str) -> str:
     return _STYLE.sub(lambda m: m.group(1) + _CSS_COMMENT.sub("", m.group(2)) + m.group(3), html)
 
 
-def render_notebook(nb: NotebookNode, *, title: str, plotly_src: str = PLOTLY_ASSET) -> str:
-    """HTML of an executed notebook, drawing plotly figures from ``plotly_src`` (a relative URL)."""
+def render_notebook(nb: NotebookNode, *, title: str, plotly_src: str = PLOTLY_ASSET,
+                    index_href: str | None = "index.html") -> str:
+    """HTML of an executed notebook, drawing plotly figures from ``plotly_src`` (a relative URL),
+    with a link back to ``index_href`` (None: no link)."""
     nb.metadata["title"] = title
-    html, _ = _exporter().from_notebook_node(nb, resources={"plotly_src": plotly_src})
+    html, _ = _exporter().from_notebook_node(nb, resources={"plotly_src": plotly_src, "index_href": index_href})
     return strip_css_comments(strip_remote(html))
 
 

@@ -36,6 +36,7 @@ def test_figures_use_one_local_plotly_and_no_cdn() -> None:
     assert not re.search(r"<(script|link)[^>]+(src|href)=[\"']?(https?:)?//", html)
     assert "require.js" not in html and "mathjax" not in html.lower()
     assert "<title>Clinical</title>" in html
+    assert '<a href="index.html">' in html and "all reports of this run" in html
     assert len(html) < 1_000_000  # plotly.js is not inlined
 
 
