@@ -54,16 +54,15 @@ def _kernel() -> Any:
         _numba_cache()
         import numba
 
-        @numba.njit(cache=True, nogil=True)
-        def row_metrics(indptr, data, indices, groups, top_n):  # type: ignore[no-untyped-def]
+        @numba.njit(cache=True, nogil=True, parallel=True)
+        def row_metrics(indptr, data, indices, codes, ng, top_n):  # type: ignore[no-untyped-def]
             n = indptr.shape[0] - 1
-            ng = groups.shape[1]
             total = np.zeros(n, np.float64)
             ngenes = np.zeros(n, np.int64)
             top = np.zeros(n, np.float64)
             gsum = np.zeros((n, ng), np.float64)
-            buf = np.empty(top_n, np.float64)
-            for i in range(n):
+            for i in numba.prange(n):
+                buf = np.empty(max(top_n, 1), np.float64)
                 t = 0.0
                 k = 0
                 m = 0  # values currently held in the top-n buffer (kept sorted, largest first)
@@ -73,10 +72,11 @@ def _kernel() -> Any:
                         continue
                     t += v
                     k += 1
-                    g = indices[j]
-                    for q in range(ng):
-                        if groups[g, q]:
-                            gsum[i, q] += v
+                    c = codes[indices[j]]
+                    if c != 0:  # bit q set: the gene is in qc group q
+                        for q in range(ng):
+                            if (c >> q) & 1:
+                                gsum[i, q] += v
                     if top_n > 0 and (m < top_n or v > buf[m - 1]):
                         p = m if m < top_n else top_n - 1
                         while p > 0 and buf[p - 1] < v:
@@ -129,9 +129,10 @@ def qc_metrics(
     if X.format != "csr":
         X = X.tocsr()
     masks = gene_groups(symbols)
-    groups = np.ascontiguousarray(np.stack([masks[q] for q in qc_vars], axis=1)) if qc_vars \
-        else np.zeros((X.shape[1], 0), bool)
-    total, ngenes, top, gsum = _kernel()(X.indptr, X.data, X.indices, groups, int(top_n))
+    codes = np.zeros(X.shape[1], np.int64)  # one bit per qc group, so a gene may belong to several
+    for q, name in enumerate(qc_vars):
+        codes[masks[name]] |= 1 << q
+    total, ngenes, top, gsum = _kernel()(X.indptr, X.data, X.indices, codes, len(qc_vars), int(top_n))
     # scanpy reports sums in the matrix's own accumulation dtype (float32 for float32 counts);
     # cast so the values are identical, not just close (sums of integer counts are exact either way)
     dt = np.add.reduce(np.zeros(1, X.dtype)).dtype
