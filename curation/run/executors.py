@@ -13,8 +13,9 @@ import logging
 import multiprocessing as mp
 import time
 from concurrent.futures import Executor, ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from multiprocessing.context import BaseContext
 from pathlib import Path
 from typing import Any
@@ -57,7 +58,6 @@ class JobResult:
     rendered: bool = False
     render_s: float | None = None
     render_error: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def make_executor(kind: str = "local", *, jobs: int = 2, address: str | None = None) -> Executor:
@@ -100,6 +100,7 @@ def init_worker() -> None:
     os.environ.setdefault("MPLBACKEND", "Agg")  # no display in batch runs
 
 
+@cache
 def _kernel_manager_class() -> type:
     """A kernel manager that talks to its kernel over Unix sockets rather than localhost TCP.
 
