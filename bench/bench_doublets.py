@@ -33,8 +33,18 @@ def make_sample(n: int, rng: np.random.Generator, ctx: tuple) -> tuple[sp.csr_ma
     from curation.demo import immune as D
 
     table, genes, profiles = ctx
-    X = D._simulate("tumor" if rng.random() < 0.5 else "blood", n, "F", genes, profiles, table, rng,
-                    empty_frac=0, dying_frac=0, doublet_frac=0)
+    X = D._simulate(
+        "tumor" if rng.random() < 0.5 else "blood",
+        n,
+        "F",
+        genes,
+        profiles,
+        table,
+        rng,
+        empty_frac=0,
+        dying_frac=0,
+        doublet_frac=0,
+    )
     k = int(DOUBLET_RATE * n)
     a = rng.choice(n, k, replace=False)
     b = rng.integers(0, n, k)
@@ -71,9 +81,14 @@ def main() -> int:
     called = np.mean([p.mean() for _, p, _ in results])
     est = np.mean([i["estimated_rate_median"] for _, _, i in results])
     n = per * args.samples
-    print(f"{n:,} cells in {args.samples} samples of {per:,} ({genes.shape[0]:,} genes), {DOUBLET_RATE:.0%} planted doublets")
-    print(f"ours (sparse scrublet, exact kNN per sample): {t_ours:.1f} s ({n / t_ours:,.0f} cells/s), "
-          f"AUC {np.mean(aucs):.3f}, called {called:.1%}, estimated rate {est:.1%}")
+    print(
+        f"{n:,} cells in {args.samples} samples of {per:,} ({genes.shape[0]:,} genes), "
+        f"{DOUBLET_RATE:.0%} planted doublets"
+    )
+    print(
+        f"ours (sparse scrublet, exact kNN per sample): {t_ours:.1f} s ({n / t_ours:,.0f} cells/s), "
+        f"AUC {np.mean(aucs):.3f}, called {called:.1%}, estimated rate {est:.1%}"
+    )
 
     import anndata as ad
     import scanpy as sc
@@ -90,9 +105,12 @@ def main() -> int:
     t = time.perf_counter()
     doublet_scores(Xs)
     t_ours_small = time.perf_counter() - t
-    print(f"same {m:,}-cell sample: scanpy scrublet {t_sc:.2f} s, AUC {roc_auc_score(truth, a.obs['doublet_score']):.3f}; "
-          f"ours {t_ours_small:.2f} s, AUC {roc_auc_score(truth, ours_s):.3f}; "
-          f"score correlation {np.corrcoef(ours_s, a.obs['doublet_score'])[0, 1]:.2f}")
+    print(
+        f"same {m:,}-cell sample: scanpy scrublet {t_sc:.2f} s, "
+        f"AUC {roc_auc_score(truth, a.obs['doublet_score']):.3f}; "
+        f"ours {t_ours_small:.2f} s, AUC {roc_auc_score(truth, ours_s):.3f}; "
+        f"score correlation {np.corrcoef(ours_s, a.obs['doublet_score'])[0, 1]:.2f}"
+    )
     ok = t_ours < TARGET_S
     print(f"target: {n:,} cells in < {TARGET_S:.0f} s: {'PASS' if ok else 'FAIL'}")
     return 0 if ok else 1

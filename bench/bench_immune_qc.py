@@ -40,8 +40,11 @@ def make_matrix(n_cells: int, per_cell: int, seed: int = 0) -> sp.csr_matrix:
         n = min(10_000, n_cells - s)
         idx = np.sort(rng.random((n, N_GENES), dtype=np.float32).argpartition(per_cell, axis=1)[:, :per_cell], axis=1)
         data = (rng.negative_binomial(1, 0.4, size=n * per_cell) + 1).astype(np.float32)
-        blocks.append(sp.csr_matrix((data, idx.ravel().astype(np.int32), np.arange(0, n * per_cell + 1, per_cell)),
-                                    shape=(n, N_GENES)))
+        blocks.append(
+            sp.csr_matrix(
+                (data, idx.ravel().astype(np.int32), np.arange(0, n * per_cell + 1, per_cell)), shape=(n, N_GENES)
+            )
+        )
     return sp.vstack(blocks, format="csr")
 
 
@@ -79,19 +82,26 @@ def main() -> int:
 
     shared = [c for c in ref_same.columns if c in ours.columns]
     identical = all(np.array_equal(ours[c].to_numpy(), ref_same[c].to_numpy(), equal_nan=True) for c in shared)
-    identical &= all(np.array_equal(ours[c].to_numpy(), ref_default[c].to_numpy(), equal_nan=True)
-                     for c in shared if c in ref_default)
+    identical &= all(
+        np.array_equal(ours[c].to_numpy(), ref_default[c].to_numpy(), equal_nan=True)
+        for c in shared
+        if c in ref_default
+    )
     n = args.cells
-    print(f"matrix: {n:,} cells x {N_GENES:,} genes, {args.genes_per_cell:,} genes per cell, "
-          f"{X.nnz:,} non-zeros ({(X.data.nbytes + X.indices.nbytes) / 2**30:.2f} GiB)")
+    print(
+        f"matrix: {n:,} cells x {N_GENES:,} genes, {args.genes_per_cell:,} genes per cell, "
+        f"{X.nnz:,} non-zeros ({(X.data.nbytes + X.indices.nbytes) / 2**30:.2f} GiB)"
+    )
     print(f"{'':42s} {'seconds':>8s} {'cells/s':>10s}")
     print(f"{'ours (numba one pass, no copy of X)':42s} {t_ours:8.2f} {n / t_ours:10,.0f}")
     print(f"{'scanpy calculate_qc_metrics, defaults':42s} {t_default:8.2f} {n / t_default:10,.0f}")
     print(f"{'scanpy calculate_qc_metrics, percent_top=[20]':42s} {t_same:8.2f} {n / t_same:10,.0f}")
     speed = t_default / t_ours
     print(f"values identical to scanpy's ({len(shared)} columns): {identical}")
-    print(f"speed-up vs defaults: {speed:.1f}x (target >= {TARGET_SPEEDUP:.0f}x); "
-          f"vs the same metrics only: {t_same / t_ours:.1f}x")
+    print(
+        f"speed-up vs defaults: {speed:.1f}x (target >= {TARGET_SPEEDUP:.0f}x); "
+        f"vs the same metrics only: {t_same / t_ours:.1f}x"
+    )
     ok = identical and speed >= TARGET_SPEEDUP
     print("PASS" if ok else "FAIL")
     return 0 if ok else 1

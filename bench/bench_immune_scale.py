@@ -73,7 +73,8 @@ path, chunk = sys.argv[1], int(sys.argv[2])
 t = time.perf_counter()
 df = qc_metrics_h5ad(path, chunk=chunk)
 dt = time.perf_counter() - t
-print(json.dumps({"seconds": dt, "cells": len(df), "peak_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+print(json.dumps({"seconds": dt, "cells": len(df), "peak_gib": peak,
                   "median_total": float(df["total_counts"].median()), "nan": int(df["total_counts"].isna().sum())}))
 """
 
@@ -91,19 +92,30 @@ def main() -> int:
         t_write = time.perf_counter() - t
         in_memory_gib = nnz * 8 / 2**30  # float32 data + int32 indices, as CSR in memory
         env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
-        out = subprocess.run([sys.executable, "-c", CHILD, str(path), str(args.chunk)], capture_output=True,
-                             text=True, env=env, check=True)
+        out = subprocess.run(
+            [sys.executable, "-c", CHILD, str(path), str(args.chunk)],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=True,
+        )
         r = json.loads(out.stdout.strip().splitlines()[-1])
         size_gib = path.stat().st_size / 2**30
     n = args.cells
-    print(f"matrix: {n:,} cells x {N_GENES:,} genes, {PER_CELL:,} per cell: {in_memory_gib:.2f} GiB as CSR in memory, "
-          f"{size_gib:.2f} GiB on disk (written in blocks in {t_write:.0f} s)")
-    print(f"chunked QC ({args.chunk:,} cells per block): {r['seconds']:.1f} s, {n / r['seconds']:,.0f} cells/s, "
-          f"peak RSS {r['peak_gib']:.2f} GiB (target < {TARGET_GIB:.0f} GiB)")
+    print(
+        f"matrix: {n:,} cells x {N_GENES:,} genes, {PER_CELL:,} per cell: {in_memory_gib:.2f} GiB as CSR in memory, "
+        f"{size_gib:.2f} GiB on disk (written in blocks in {t_write:.0f} s)"
+    )
+    print(
+        f"chunked QC ({args.chunk:,} cells per block): {r['seconds']:.1f} s, {n / r['seconds']:,.0f} cells/s, "
+        f"peak RSS {r['peak_gib']:.2f} GiB (target < {TARGET_GIB:.0f} GiB)"
+    )
     if n < 1_000_000:
-        print(f"extrapolated to 1,000,000 cells (linear in cells; memory is one block, not the matrix): "
-              f"~{1_000_000 / n * r['seconds']:.0f} s, peak RSS ~{r['peak_gib']:.2f} GiB + "
-              f"{(1_000_000 - n) * 8 * 20 / 2**30:.2f} GiB of result table")
+        print(
+            f"extrapolated to 1,000,000 cells (linear in cells; memory is one block, not the matrix): "
+            f"~{1_000_000 / n * r['seconds']:.0f} s, peak RSS ~{r['peak_gib']:.2f} GiB + "
+            f"{(1_000_000 - n) * 8 * 20 / 2**30:.2f} GiB of result table"
+        )
     ok = r["cells"] == n and r["nan"] == 0 and r["peak_gib"] < TARGET_GIB
     print("PASS" if ok else "FAIL")
     return 0 if ok else 1

@@ -25,25 +25,93 @@ import pandas as pd
 from ._core import DemoLog
 
 N_GENES = 1500
-MT_GENES = ["MT-ND1", "MT-ND2", "MT-CO1", "MT-CO2", "MT-ATP8", "MT-ATP6", "MT-CO3", "MT-ND3", "MT-ND4L",
-            "MT-ND4", "MT-ND5", "MT-ND6", "MT-CYB"]
-RIBO_GENES = [f"RPL{i}" for i in (3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 18, 19, 21, 23, 24, 26, 27, 28, 29, 30,
-                                   31, 32, 34, 35, 36, 37, 38, 39, 41)] + \
-             [f"RPS{i}" for i in (2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 18, 19, 20, 21, 23, 24, 25, 26,
-                                  27, 28, 29)]
+MT_GENES = [
+    "MT-ND1",
+    "MT-ND2",
+    "MT-CO1",
+    "MT-CO2",
+    "MT-ATP8",
+    "MT-ATP6",
+    "MT-CO3",
+    "MT-ND3",
+    "MT-ND4L",
+    "MT-ND4",
+    "MT-ND5",
+    "MT-ND6",
+    "MT-CYB",
+]
+RIBO_GENES = [
+    f"RPL{i}"
+    for i in (
+        3,
+        4,
+        5,
+        6,
+        7,
+        8,
+        9,
+        10,
+        11,
+        12,
+        13,
+        14,
+        15,
+        18,
+        19,
+        21,
+        23,
+        24,
+        26,
+        27,
+        28,
+        29,
+        30,
+        31,
+        32,
+        34,
+        35,
+        36,
+        37,
+        38,
+        39,
+        41,
+    )
+] + [
+    f"RPS{i}" for i in (2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 18, 19, 20, 21, 23, 24, 25, 26, 27, 28, 29)
+]
 HB_GENES = ["HBA1", "HBA2", "HBB", "HBD", "HBM"]
 SEX_F = ["XIST"]
 SEX_M = ["RPS4Y1", "DDX3Y", "KDM5D", "UTY", "EIF1AY"]
 
 # cell-type mixtures per tissue (fractions of true cells)
 MIX = {
-    "tumor": {"CD4 T cell": 0.16, "CD8 T cell": 0.16, "regulatory T cell": 0.06, "B cell": 0.07, "plasma cell": 0.04,
-              "natural killer cell": 0.05, "classical monocyte": 0.04, "macrophage": 0.18,
-              "conventional dendritic cell": 0.03, "plasmacytoid dendritic cell": 0.02, "mast cell": 0.02,
-              "epithelial cell": 0.12, "fibroblast": 0.05},
-    "blood": {"CD4 T cell": 0.30, "CD8 T cell": 0.15, "regulatory T cell": 0.03, "B cell": 0.10, "plasma cell": 0.01,
-              "natural killer cell": 0.10, "classical monocyte": 0.20, "non-classical monocyte": 0.06,
-              "conventional dendritic cell": 0.03, "plasmacytoid dendritic cell": 0.02},
+    "tumor": {
+        "CD4 T cell": 0.16,
+        "CD8 T cell": 0.16,
+        "regulatory T cell": 0.06,
+        "B cell": 0.07,
+        "plasma cell": 0.04,
+        "natural killer cell": 0.05,
+        "classical monocyte": 0.04,
+        "macrophage": 0.18,
+        "conventional dendritic cell": 0.03,
+        "plasmacytoid dendritic cell": 0.02,
+        "mast cell": 0.02,
+        "epithelial cell": 0.12,
+        "fibroblast": 0.05,
+    },
+    "blood": {
+        "CD4 T cell": 0.30,
+        "CD8 T cell": 0.15,
+        "regulatory T cell": 0.03,
+        "B cell": 0.10,
+        "plasma cell": 0.01,
+        "natural killer cell": 0.10,
+        "classical monocyte": 0.20,
+        "non-classical monocyte": 0.06,
+        "conventional dendritic cell": 0.03,
+        "plasmacytoid dendritic cell": 0.02,
+    },
 }
 
 
@@ -58,7 +126,13 @@ def _genes(table: dict[str, Any]) -> pd.DataFrame:
     named: list[str] = []
     for ct in table["cell_types"].values():
         named += ct["markers"]
-    named += table["proliferation"] + sum(table["gene_sets"].values(), []) + MT_GENES + RIBO_GENES + HB_GENES
+    named += (
+        table["proliferation"]
+        + [g for gs in table["gene_sets"].values() for g in gs]
+        + MT_GENES
+        + RIBO_GENES
+        + HB_GENES
+    )
     named += SEX_F + SEX_M + ["PTPRC", "ACTB", "B2M", "MALAT1", "TMSB4X", "HLA-DRA"]
     named = list(dict.fromkeys(named))
     fill = [f"DEMOG{i:04d}" for i in range(N_GENES - len(named))]
@@ -77,7 +151,7 @@ def _profiles(genes: pd.DataFrame, table: dict[str, Any], rng: np.random.Generat
     for g in ("ACTB", "B2M", "MALAT1", "TMSB4X"):
         base[idx[g]] = 60
     marker_genes = {g for ct in table["cell_types"].values() for g in ct["markers"]}
-    marker_genes |= set(sum(table["gene_sets"].values(), [])) | set(table["proliferation"])
+    marker_genes |= {g for gs in table["gene_sets"].values() for g in gs} | set(table["proliferation"])
     base[[idx[g] for g in marker_genes]] = 0.05  # markers are off unless a type turns them on
     out = {}
     for name, ct in table["cell_types"].items():
@@ -97,9 +171,19 @@ def _counts(mu: np.ndarray, rng: np.random.Generator, *, r: float = 4.0) -> np.n
     return rng.negative_binomial(r, r / (r + mu)).astype(np.float32)
 
 
-def _simulate(tissue: str, n_cells: int, sex: str, genes: pd.DataFrame, profiles: dict[str, np.ndarray],
-              table: dict[str, Any], rng: np.random.Generator, *, empty_frac: float, dying_frac: float,
-              doublet_frac: float) -> np.ndarray:
+def _simulate(
+    tissue: str,
+    n_cells: int,
+    sex: str,
+    genes: pd.DataFrame,
+    profiles: dict[str, np.ndarray],
+    table: dict[str, Any],
+    rng: np.random.Generator,
+    *,
+    empty_frac: float,
+    dying_frac: float,
+    doublet_frac: float,
+) -> np.ndarray:
     sym = genes["symbol"].to_numpy()
     idx = {s: i for i, s in enumerate(sym)}
     mix = MIX[tissue]
@@ -109,14 +193,14 @@ def _simulate(tissue: str, n_cells: int, sex: str, genes: pd.DataFrame, profiles
         ex = [idx[g] for g in table["gene_sets"]["exhaustion"]]
         P[np.ix_(types == "CD8 T cell", ex)] = rng.uniform(4, 12, size=((types == "CD8 T cell").sum(), len(ex)))
     prolif = rng.random(n_cells) < 0.05
-    P[np.ix_(prolif, [idx[g] for g in table["proliferation"]])] = 15
+    P[np.ix_(prolif, np.array([idx[g] for g in table["proliferation"]]))] = 15
     # sex genes: XIST in female cells; chrY genes in male cells (tumour epithelium loses chrY at times)
     if sex == "F":
         P[:, idx["XIST"]] = 12
     else:
         y = np.ones(n_cells, bool)
         y[types == "epithelial cell"] = rng.random((types == "epithelial cell").sum()) < 0.3
-        P[np.ix_(y, [idx[g] for g in SEX_M])] = 6
+        P[np.ix_(y, np.array([idx[g] for g in SEX_M]))] = 6
     P /= P.sum(1, keepdims=True)
     mt = np.clip(rng.normal(0.03, 0.01, n_cells), 0.005, 0.07)
     lib = rng.lognormal(np.log(2500), 0.35, n_cells)
@@ -131,12 +215,12 @@ def _simulate(tissue: str, n_cells: int, sex: str, genes: pd.DataFrame, profiles
         P /= P.sum(1, keepdims=True)
     X = _counts(P * lib[:, None], rng)
     # doublets: two droplets' worth of RNA from cells of (usually) different types
-    n_dbl = int(round(doublet_frac * n_cells))
+    n_dbl = round(doublet_frac * n_cells)
     if n_dbl:
         a = rng.choice(n_cells, n_dbl, replace=False)
         b = rng.integers(0, n_cells, n_dbl)
         X[a] = X[a] + X[b]
-    n_empty = int(round(empty_frac * n_cells))
+    n_empty = round(empty_frac * n_cells)
     if n_empty:  # ambient RNA only: the average profile at a few dozen counts
         soup = P.mean(0)
         e = rng.choice(n_cells, n_empty, replace=False)
@@ -199,19 +283,30 @@ def _write_scaled_h5ad(path: Path, X: np.ndarray, genes: pd.DataFrame, barcodes:
     tot[tot == 0] = 1
     L = np.log1p(X / tot * 1e4)
     Z = (L - L.mean(0)) / np.where(L.std(0) > 0, L.std(0), 1)
-    a = ad.AnnData(X=np.clip(Z, -10, 10).astype(np.float32), obs=pd.DataFrame(index=barcodes),
-                   var=pd.DataFrame({"gene_ids": genes["gene_ids"].to_numpy()}, index=genes["symbol"].to_numpy()))
+    a = ad.AnnData(
+        X=np.clip(Z, -10, 10).astype(np.float32),
+        obs=pd.DataFrame(index=barcodes),
+        var=pd.DataFrame({"gene_ids": genes["gene_ids"].to_numpy()}, index=genes["symbol"].to_numpy()),
+    )
     path.parent.mkdir(parents=True, exist_ok=True)
     a.write_h5ad(path)
 
 
 def _blood_id(tumor_id: str) -> str:
     i = tumor_id.rfind("T")
-    return tumor_id[:i] + "B" + tumor_id[i + 1:] if i >= 0 else tumor_id + "PB"
+    return tumor_id[:i] + "B" + tumor_id[i + 1 :] if i >= 0 else tumor_id + "PB"
 
 
-def generate(roster: pd.DataFrame, out: Path, *, rng: np.random.Generator, log: DemoLog, keyring: Any,
-             max_patients: int = 6, cells: tuple[int, int] = (300, 800)) -> dict[str, list[dict[str, Any]]]:
+def generate(
+    roster: pd.DataFrame,
+    out: Path,
+    *,
+    rng: np.random.Generator,
+    log: DemoLog,
+    keyring: Any,
+    max_patients: int = 6,
+    cells: tuple[int, int] = (300, 800),
+) -> dict[str, list[dict[str, Any]]]:
     """Write raw/singlecell/ (see the module docstring) and return the cohort.yaml immune sources.
 
     ``max_patients`` and ``cells`` (range of barcodes per sample) keep tests small.
@@ -220,7 +315,9 @@ def generate(roster: pd.DataFrame, out: Path, *, rng: np.random.Generator, log: 
     genes = _genes(table)
     profiles = _profiles(genes, table, rng)
     base = Path(out) / "raw" / "singlecell"
-    patients = roster[roster["has_single_cell"].astype(bool)].drop_duplicates("pid").sort_values("pid").head(max_patients)
+    patients = (
+        roster[roster["has_single_cell"].astype(bool)].drop_duplicates("pid").sort_values("pid").head(max_patients)
+    )
     if patients.empty:
         return {}
     rows, plans = [], []
@@ -245,15 +342,25 @@ def generate(roster: pd.DataFrame, out: Path, *, rng: np.random.Generator, log: 
         bcs = _barcodes(n, rng, prefix=f"{sid}_" if j == 0 else "")
         log.identifier(sid, p["mrn"])
         folder = base / sid
-        planted = {"site": str(p["site"]), "pseudonym": str(p["pseudonym"]), "dimension": "accuracy",
-                   "modality": "immune"}
+        planted = {
+            "site": str(p["site"]),
+            "pseudonym": str(p["pseudonym"]),
+            "dimension": "accuracy",
+            "modality": "immune",
+        }
         if j == len(plans) - 1 and len(plans) > 2:
             rel = f"raw/singlecell/{sid}/{sid}.h5ad"
             _write_scaled_h5ad(Path(out) / rel, X, genes, bcs)
             fmt_used.add("h5ad")
-            log.defect(record=f"single-cell sample file {rel}", field="X", kind="scaled_matrix",
-                       expect="quarantine:not_raw_counts", file_token=keyring.token("file", rel),
-                       note="log-normalized, z-scored X without counts", **{**planted, "dimension": "conformance"})
+            log.defect(
+                record=f"single-cell sample file {rel}",
+                field="X",
+                kind="scaled_matrix",
+                expect="quarantine:not_raw_counts",
+                file_token=keyring.token("file", rel),
+                note="log-normalized, z-scored X without counts",
+                **{**planted, "dimension": "conformance"},
+            )
         elif j == 1:
             _write_h5(folder / "filtered_feature_bc_matrix.h5", X, genes, bcs)
             fmt_used.add("10x_h5")
@@ -261,25 +368,51 @@ def generate(roster: pd.DataFrame, out: Path, *, rng: np.random.Generator, log: 
             _write_mtx(folder / "filtered_feature_bc_matrix", X, genes, bcs)
             fmt_used.add("10x")
         if j == 2:
-            log.defect(record=f"single-cell sample {tissue} of this patient", field="total_counts",
-                       kind="mostly_empty_droplets", expect="immune.accuracy.empty_droplets",
-                       note="70% of barcodes are ambient-RNA droplets", **planted)
+            log.defect(
+                record=f"single-cell sample {tissue} of this patient",
+                field="total_counts",
+                kind="mostly_empty_droplets",
+                expect="immune.accuracy.empty_droplets",
+                note="70% of barcodes are ambient-RNA droplets",
+                **planted,
+            )
         if j == 3:
-            log.defect(record=f"single-cell sample {tissue} of this patient", field="doublet_score",
-                       kind="doublets", expect="immune.accuracy.doublets", note="20% doublets", **planted)
+            log.defect(
+                record=f"single-cell sample {tissue} of this patient",
+                field="doublet_score",
+                kind="doublets",
+                expect="immune.accuracy.doublets",
+                note="20% doublets",
+                **planted,
+            )
         if j == 4:
-            log.defect(record=f"single-cell sample {tissue} of this patient", field="pct_counts_mt",
-                       kind="high_mito_dying_cells", expect="immune.accuracy.mitochondrial",
-                       note="25% dying cells with 25-60% mitochondrial counts", **planted)
-        rows.append({"sample_id": sid, "admission_number": str(p["mrn"]), "site": str(p["site"]),
-                     "tissue": tissue, "timepoint": "baseline"})
+            log.defect(
+                record=f"single-cell sample {tissue} of this patient",
+                field="pct_counts_mt",
+                kind="high_mito_dying_cells",
+                expect="immune.accuracy.mitochondrial",
+                note="25% dying cells with 25-60% mitochondrial counts",
+                **planted,
+            )
+        rows.append(
+            {
+                "sample_id": sid,
+                "admission_number": str(p["mrn"]),
+                "site": str(p["site"]),
+                "tissue": tissue,
+                "timepoint": "baseline",
+            }
+        )
     pd.DataFrame(rows).to_csv(sheet, index=False)
     opts = {"samples": "raw/singlecell/samples.csv"}
     if "10x" in fmt_used:
-        sources["immune"].append({"path": "raw/singlecell/*/filtered_feature_bc_matrix", "format": "10x", "options": opts})
+        sources["immune"].append(
+            {"path": "raw/singlecell/*/filtered_feature_bc_matrix", "format": "10x", "options": dict(opts)}
+        )
     if "10x_h5" in fmt_used:
-        sources["immune"].append({"path": "raw/singlecell/*/filtered_feature_bc_matrix.h5", "format": "10x_h5",
-                                  "options": opts})
+        sources["immune"].append(
+            {"path": "raw/singlecell/*/filtered_feature_bc_matrix.h5", "format": "10x_h5", "options": dict(opts)}
+        )
     if "h5ad" in fmt_used:
-        sources["immune"].append({"path": "raw/singlecell/*/*.h5ad", "format": "h5ad", "options": opts})
+        sources["immune"].append({"path": "raw/singlecell/*/*.h5ad", "format": "h5ad", "options": dict(opts)})
     return sources

@@ -39,9 +39,15 @@ if TYPE_CHECKING:
 __all__ = ["SPEC", "checks", "figures", "load", "standardize", "threshold_widget", "thresholds_table", "write"]
 
 SPEC = ModalitySpec(
-    name="immune", label="Immune microenvironment (single-cell)", formats=("10x", "10x_h5", "h5ad"),
-    notebook="immune.ipynb", dictionary="immune_markers", outputs=("h5ad", "h5mu", "parquet"), extra="immune",
-    order=70, description="10x / h5ad single-cell RNA (+ CITE-seq, V(D)J): QC, immune cell typing, composition",
+    name="immune",
+    label="Immune microenvironment (single-cell)",
+    formats=("10x", "10x_h5", "h5ad"),
+    notebook="immune.ipynb",
+    dictionary="immune_markers",
+    outputs=("h5ad", "h5mu", "parquet"),
+    extra="immune",
+    order=70,
+    description="10x / h5ad single-cell RNA (+ CITE-seq, V(D)J): QC, immune cell typing, composition",
 )
 SCHEMA_VERSION = "1.0"
 log = logging.getLogger(__name__)
@@ -89,6 +95,7 @@ def _rel(ctx: Context, p: Path) -> str:
 
 # ------------------------------------------------------------------------------------------ load
 
+
 def load(sources: list[Source], *, ctx: Context) -> ModalityData:
     """Read every sample of every source; unreadable or non-count files are quarantined."""
     from ._ingest import ensure_counts, match_sample, read_matrix, read_sample_sheet, split_features
@@ -116,9 +123,16 @@ def load(sources: list[Source], *, ctx: Context) -> ModalityData:
             token = ctx.keyring.token("file", rel)
             where = f"{src.key} file {token}"
 
-            def _quarantine(reason: str, detail: str, *, _token: str = token) -> None:
-                data.quarantine.add(stage="load", source=src.key, record=_token, reason=reason, detail=detail)
-                reasons[reason] = reasons.get(reason, 0) + 1
+            def _quarantine(
+                reason: str,
+                detail: str,
+                *,
+                _token: str = token,
+                _key: str = src.key,
+                _reasons: dict[str, int] = reasons,
+            ) -> None:
+                data.quarantine.add(stage="load", source=_key, record=_token, reason=reason, detail=detail)
+                _reasons[reason] = _reasons.get(reason, 0) + 1
 
             row = match_sample(sheet, f, sheet_dir=sheet_dir) if sheet is not None else None
             if sheet is not None and row is None:
@@ -134,13 +148,19 @@ def load(sources: list[Source], *, ctx: Context) -> ModalityData:
                 continue
             sid = str(row["sample_id"]) if row is not None else rel
             s = RawSample(
-                source=src.key, file_token=token, sample_id=sid,
+                source=src.key,
+                file_token=token,
+                sample_id=sid,
                 admission_number=str(row["admission_number"]) if row is not None else "",
                 site=str(row["site"]) if row is not None and row["site"] else src.site,
                 tissue=str(row["tissue"]) if row is not None else str(opts.get("tissue", "unknown")),
                 timepoint=str(row["timepoint"]) if row is not None else "",
                 sheet_row=int(row["sheet_row"]) if row is not None else -1,
-                adata=a, counts_from=counts_from, options=opts, protein=prot)
+                adata=a,
+                counts_from=counts_from,
+                options=opts,
+                protein=prot,
+            )
             data.identifiers.add(sid)
             if row is not None and row.get("raw_path"):
                 s.raw = _optional_raw(sheet_dir / row["raw_path"], src.config.format, where=f"{where} raw_path")
@@ -150,8 +170,9 @@ def load(sources: list[Source], *, ctx: Context) -> ModalityData:
                 try:
                     s.airr = read_vdj(sheet_dir / row["vdj"], where=f"{where} vdj")
                 except SourceError as exc:
-                    data.quarantine.add(stage="load", source=src.key, record=token, reason="unreadable_vdj",
-                                        detail=str(exc))
+                    data.quarantine.add(
+                        stage="load", source=src.key, record=token, reason="unreadable_vdj", detail=str(exc)
+                    )
             samples.append(s)
             n_ok += 1
             if counts_from != "X":
@@ -174,6 +195,7 @@ def _optional_raw(path: Path, fmt: str, *, where: str) -> ad.AnnData | None:
 
 # ----------------------------------------------------------------------------------- standardize
 
+
 def _qc_layers(s: RawSample, ctx: Context) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
     dec = (ctx.decisions.get("immune") or {}).get("qc") if isinstance(ctx.decisions, dict) else None
     return s.options.get("qc"), dec
@@ -188,7 +210,7 @@ def standardize(data: ModalityData, *, ctx: Context) -> ModalityData:
     from ._ingest import clean_barcode
     from ._qc import barcode_rank, qc_metrics, qc_sample
     from ._sex import infer_sex
-    from ._typing import ProcessParams, composition, load_markers, process, score_cell_types
+    from ._typing import composition, load_markers, process, score_cell_types
 
     samples: list[RawSample] = data.objects.pop("samples", [])
     table = load_markers()
@@ -231,24 +253,41 @@ def standardize(data: ModalityData, *, ctx: Context) -> ModalityData:
         parts.append(part)
         removed = {k: v for k, v in info["removed"].items() if v}
         data.ledger.record("qc", source=token, n_in=info["n_cells"], n_accepted=info["n_kept"], excluded=removed)
-        row = {"sample": token, "patient": patient, "tissue": s.tissue, "timepoint": s.timepoint, "site": s.site,
-               "source": s.source, "counts_from": s.counts_from, "n_cells": info["n_cells"], "n_kept": info["n_kept"],
-               "empty_fraction": info["empty_fraction"],
-               "doublet_fraction": float(dpred[live].mean()) if live.any() else 0.0,
-               "doublet_threshold": float(dinfo.get("threshold", np.nan)),
-               "doublet_rate_estimated": float(dinfo.get("estimated_rate_median", np.nan)),
-               "high_mt_fraction": info["high_mt_fraction"],
-               **{f"removed_{k}": v for k, v in info["removed"].items()},
-               **{f"threshold_{k}": (np.nan if v is None else v) for k, v in info["thresholds"].items()},
-               "max_empty_fraction": p.max_empty_fraction, "min_cells": p.min_cells,
-               "expected_doublet_rate": p.expected_doublet_rate}
+        row = {
+            "sample": token,
+            "patient": patient,
+            "tissue": s.tissue,
+            "timepoint": s.timepoint,
+            "site": s.site,
+            "source": s.source,
+            "counts_from": s.counts_from,
+            "n_cells": info["n_cells"],
+            "n_kept": info["n_kept"],
+            "empty_fraction": info["empty_fraction"],
+            "doublet_fraction": float(dpred[live].mean()) if live.any() else 0.0,
+            "doublet_threshold": float(dinfo.get("threshold", np.nan)),
+            "doublet_rate_estimated": float(dinfo.get("estimated_rate_median", np.nan)),
+            "high_mt_fraction": info["high_mt_fraction"],
+            **{f"removed_{k}": v for k, v in info["removed"].items()},
+            **{f"threshold_{k}": (np.nan if v is None else v) for k, v in info["thresholds"].items()},
+            "max_empty_fraction": p.max_empty_fraction,
+            "max_high_mt_fraction": p.max_high_mt_fraction,
+            "min_cells": p.min_cells,
+            "expected_doublet_rate": p.expected_doublet_rate,
+        }
         if s.raw is not None:
             from ._qc import ambient_profile
 
             knee = barcode_rank(np.ravel(s.raw.X.sum(axis=1)))
             amb = ambient_profile(sp.csr_matrix(s.raw.X), s.raw.var_names)
-            row.update({"raw_barcodes": int(s.raw.n_obs), "knee": knee["knee"], "inflection": knee["inflection"],
-                        "ambient_count_share": amb["empty_droplet_count_share"]})
+            row.update(
+                {
+                    "raw_barcodes": int(s.raw.n_obs),
+                    "knee": knee["knee"],
+                    "inflection": knee["inflection"],
+                    "ambient_count_share": amb["empty_droplet_count_share"],
+                }
+            )
             params_used.setdefault("ambient", {})[token] = amb
         qc_rows.append(row)
         params_used.setdefault("qc", {})[token] = {**p.as_dict(), "doublet": {k: v for k, v in dinfo.items()}}
@@ -280,8 +319,10 @@ def standardize(data: ModalityData, *, ctx: Context) -> ModalityData:
     pp = _process_params(samples, ctx)
     ok = adata.obs["qc_pass"].to_numpy()
     unassigned = table["unassigned"]
-    typed = pd.DataFrame({"cell_type": unassigned["label"], "cell_type_ontology_term_id": unassigned["ontology_id"]},
-                         index=adata.obs_names)
+    typed = pd.DataFrame(
+        {"cell_type": unassigned["label"], "cell_type_ontology_term_id": unassigned["ontology_id"]},
+        index=adata.obs_names,
+    )
     if ok.sum() >= 10:
         proc = process(adata[ok], pp)
         t = score_cell_types(proc, pp, table=table)
@@ -289,14 +330,21 @@ def standardize(data: ModalityData, *, ctx: Context) -> ModalityData:
         for c in t.columns:
             typed.loc[t.index, c] = t[c].astype(object)
         adata.obs["leiden"] = pd.Categorical(
-            pd.Series(proc.obs["leiden"].astype(str), index=proc.obs_names).reindex(adata.obs_names).fillna("").to_numpy())
+            pd.Series(proc.obs["leiden"].astype(str), index=proc.obs_names)
+            .reindex(adata.obs_names)
+            .fillna("")
+            .to_numpy()
+        )
         for key in ("X_pca", "X_umap"):
             if key in proc.obsm:
                 full = np.full((adata.n_obs, proc.obsm[key].shape[1]), np.nan, np.float32)
                 full[ok] = proc.obsm[key]
                 adata.obsm[key] = full
-        adata.var["highly_variable"] = proc.var["highly_variable"].reindex(adata.var_names).fillna(False).to_numpy() \
-            if "highly_variable" in proc.var else False
+        adata.var["highly_variable"] = (
+            proc.var["highly_variable"].reindex(adata.var_names).fillna(False).to_numpy()
+            if "highly_variable" in proc.var
+            else False
+        )
         # log-normalized values of the passing cells (zero rows for the others), for plots and reuse
         idx = np.flatnonzero(ok)
         sel = sp.csr_matrix((np.ones(idx.size, np.float32), (idx, np.arange(idx.size))), shape=(adata.n_obs, idx.size))
@@ -331,8 +379,9 @@ def standardize(data: ModalityData, *, ctx: Context) -> ModalityData:
     adata.uns["curation_version"] = _version("curation")
     adata.uns["scanpy_version"] = _version("scanpy")
     adata.uns["marker_table_version"] = str(table.get("version", ""))
-    adata.uns["parameters"] = _clean_uns({"processing": pp.as_dict(), **params_used,
-                                          "counts_from": {r["sample"]: r["counts_from"] for r in qc_rows}})
+    adata.uns["parameters"] = _clean_uns(
+        {"processing": pp.as_dict(), **params_used, "counts_from": {r["sample"]: r["counts_from"] for r in qc_rows}}
+    )
     data.objects["adata"] = adata
     data.tables["composition"] = composition(adata.obs)
     data.tables["sample_sex"] = sex
@@ -375,6 +424,7 @@ def _clean_uns(obj: Any) -> Any:
 
 # ------------------------------------------------------------------------------------------ checks
 
+
 def checks(data: ModalityData, *, ctx: Context) -> list[CheckResult]:
     """Per-sample QC verdicts, linkage, typing, sex, V(D)J pairing and de-identification."""
     from . import _checks
@@ -397,6 +447,7 @@ def checks(data: ModalityData, *, ctx: Context) -> list[CheckResult]:
 
 
 # ----------------------------------------------------------------------------------------- figures
+
 
 def figures(data: ModalityData, results: list[CheckResult], *, ctx: Context) -> dict[str, go.Figure]:
     """QC violins and scatter with thresholds, UMAPs, marker dot plot, composition, sex, clonotypes."""
@@ -421,6 +472,7 @@ def threshold_widget(run: Any) -> Any:
 
 # ------------------------------------------------------------------------------------------- write
 
+
 def write(data: ModalityData, *, ctx: Context) -> list[Path]:
     """immune.h5ad (+ immune.h5mu with protein / V(D)J) and the per-sample tables."""
     b = ctx.bundle
@@ -443,5 +495,3 @@ def write(data: ModalityData, *, ctx: Context) -> list[Path]:
     if "qc" in data.tables:
         out.append(b.write_parquet("data/immune/qc_samples.parquet", data.tables["qc"]))
     return out
-
-

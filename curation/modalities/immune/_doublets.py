@@ -74,7 +74,7 @@ def _pca(Z_obs: sp.csr_matrix, n_pcs: int, seed: int) -> tuple[np.ndarray, np.nd
     mu = np.ravel(Z_obs.mean(axis=0)).astype(np.float64)
     sq = Z_obs.copy()
     sq.data **= 2
-    sd = np.sqrt(np.clip(np.ravel(sq.mean(axis=0)) - mu ** 2, 1e-12, None))
+    sd = np.sqrt(np.clip(np.ravel(sq.mean(axis=0)) - mu**2, 1e-12, None))
     k = max(1, min(n_pcs, g - 1, n - 1))
     Zt = sp.csr_matrix(Z_obs.T)
 
@@ -111,10 +111,10 @@ def _knn(P: np.ndarray, k: int, queries: np.ndarray) -> np.ndarray:
         out = np.empty((len(queries), k), np.int64)
         step = max(1, int(1e8 // (n * 4)))  # ~100 MB of distances per block
         for s in range(0, len(queries), step):
-            q = queries[s:s + step]
+            q = queries[s : s + step]
             d = sq[q, None] - 2 * (P[q] @ P.T) + sq[None, :]
             d[np.arange(len(q)), q] = np.inf
-            out[s:s + len(q)] = np.argpartition(d, k, axis=1)[:, :k]
+            out[s : s + len(q)] = np.argpartition(d, k, axis=1)[:, :k]
         return out
     from ._qc import _numba_cache
 
@@ -126,7 +126,9 @@ def _knn(P: np.ndarray, k: int, queries: np.ndarray) -> np.ndarray:
     return idx[queries, 1:]
 
 
-def doublet_scores(X: sp.csr_matrix, *, params: DoubletParams | None = None) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+def doublet_scores(
+    X: sp.csr_matrix, *, params: DoubletParams | None = None
+) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     """Scrublet-style doublet scores of one sample's raw counts.
 
     Returns
@@ -147,7 +149,7 @@ def _doublet_scores(X: sp.csr_matrix, p: DoubletParams) -> tuple[np.ndarray, np.
     if n < p.min_cells:
         return np.zeros(n), np.zeros(n, bool), {"skipped": f"fewer than {p.min_cells} cells", "threshold": float("nan")}
     rng = np.random.default_rng(p.seed)
-    n_sim = int(round(n * p.sim_ratio))
+    n_sim = round(n * p.sim_ratio)
     pairs = rng.integers(0, n, size=(n_sim, 2))
     S = X[pairs[:, 0]] + X[pairs[:, 1]]
     target = float(np.median(np.ravel(X.sum(axis=1)))) or 1.0
@@ -157,9 +159,9 @@ def _doublet_scores(X: sp.csr_matrix, p: DoubletParams) -> tuple[np.ndarray, np.
     Zs = _normalize(S, target, log=p.log_transform)[:, genes]
     W, mu = _pca(Zo, p.n_pcs, p.seed)
     P = np.vstack([_project(Zo, W, mu), _project(Zs, W, mu)])
-    k = p.k or max(1, int(round(0.5 * np.sqrt(n))))
+    k = p.k or max(1, round(0.5 * float(np.sqrt(n))))
     r = n_sim / n
-    k_adj = int(round(k * (1 + r)))
+    k_adj = round(k * (1 + r))
     # every observed cell, and a sample of simulated ones (enough for the threshold's histogram)
     sim_q = n + np.sort(rng.choice(n_sim, min(n_sim, p.max_sim_queries), replace=False))
     queries = np.concatenate([np.arange(n), sim_q])
@@ -181,8 +183,21 @@ def _doublet_scores(X: sp.csr_matrix, p: DoubletParams) -> tuple[np.ndarray, np.
     # doublet, doubled (half of all detectable doublets score above that median by construction)
     med = float(np.median(sim_score))
     est_median = float(min(1.0, 2 * (obs_score > med).mean()))
-    return obs_score, pred, {"threshold": thr, "detectable_fraction": detectable, "estimated_rate": est, "estimated_rate_median": est_median, "k": k, "n_sim": n_sim, "n_hvg": len(genes),
-                                        "n_pcs": int(W.shape[1]), "expected_rate": rho}
+    return (
+        obs_score,
+        pred,
+        {
+            "threshold": thr,
+            "detectable_fraction": detectable,
+            "estimated_rate": est,
+            "estimated_rate_median": est_median,
+            "k": k,
+            "n_sim": n_sim,
+            "n_hvg": len(genes),
+            "n_pcs": int(W.shape[1]),
+            "expected_rate": rho,
+        },
+    )
 
 
 def _threshold(sim_score: np.ndarray) -> float:

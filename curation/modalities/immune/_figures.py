@@ -40,18 +40,30 @@ def plot_qc_violins(obs: pd.DataFrame, qc: pd.DataFrame) -> go.Figure:
     for r, m in enumerate(metrics, start=1):
         for s in samples:
             y = o.loc[o["sample"].astype(str) == s, m]
-            fig.add_trace(go.Violin(x=[s] * len(y), y=y, name=s, showlegend=False, points=False,
-                                    line_width=1, spanmode="hard"), row=r, col=1)
+            fig.add_trace(
+                go.Violin(x=[s] * len(y), y=y, name=s, showlegend=False, points=False, line_width=1, spanmode="hard"),
+                row=r,
+                col=1,
+            )
         lo_col, hi_col = VIOLIN_METRICS[m]
         for col in (lo_col, hi_col):
             if col and col in qc:
-                fig.add_trace(go.Scatter(x=qc["sample"], y=qc[col], mode="markers", showlegend=False,
-                                         marker={"symbol": "line-ew-open", "size": 30, "color": "red",
-                                                 "line": {"width": 2}},
-                                         name="threshold", hovertemplate="%{x}: %{y:.1f}<extra>threshold</extra>"),
-                              row=r, col=1)
-    fig.update_layout(height=230 * len(metrics), title="QC metrics per sample (red: thresholds applied)",
-                      margin={"t": 60})
+                fig.add_trace(
+                    go.Scatter(
+                        x=qc["sample"],
+                        y=qc[col],
+                        mode="markers",
+                        showlegend=False,
+                        marker={"symbol": "line-ew-open", "size": 30, "color": "red", "line": {"width": 2}},
+                        name="threshold",
+                        hovertemplate="%{x}: %{y:.1f}<extra>threshold</extra>",
+                    ),
+                    row=r,
+                    col=1,
+                )
+    fig.update_layout(
+        height=230 * len(metrics), title="QC metrics per sample (red: thresholds applied)", margin={"t": 60}
+    )
     return fig
 
 
@@ -59,11 +71,22 @@ def plot_qc_scatter(obs: pd.DataFrame) -> go.Figure:
     """Total counts against genes detected, coloured by the QC rule that removed the cell."""
     import plotly.express as px
 
-    o = _sub(obs).assign(qc_rule=lambda d: d["qc_rule"].astype(str).replace("", "kept"),
-                         sample=lambda d: d["sample"].astype(str))
-    fig = px.scatter(o, x="total_counts", y="n_genes_by_counts", color="qc_rule", facet_col="sample",
-                     facet_col_wrap=4, log_x=True, log_y=True, opacity=0.6,
-                     hover_data={"pct_counts_mt": ":.1f"}, title="Counts vs genes per cell, by QC outcome")
+    o = _sub(obs).assign(
+        qc_rule=lambda d: d["qc_rule"].astype(str).replace("", "kept"), sample=lambda d: d["sample"].astype(str)
+    )
+    fig = px.scatter(
+        o,
+        x="total_counts",
+        y="n_genes_by_counts",
+        color="qc_rule",
+        facet_col="sample",
+        facet_col_wrap=4,
+        log_x=True,
+        log_y=True,
+        opacity=0.6,
+        hover_data={"pct_counts_mt": ":.1f"},
+        title="Counts vs genes per cell, by QC outcome",
+    )
     fig.update_traces(marker={"size": 3})
     return fig
 
@@ -98,16 +121,26 @@ def marker_dots(adata: Any, table: dict[str, Any]) -> pd.DataFrame:
         m = sub[ct == t]
         mean = np.ravel(m.mean(axis=0))
         frac = np.ravel((m > 0).mean(axis=0))
-        rows += [{"cell_type": t, "gene": g, "mean": float(a), "fraction": float(f)}
-                 for g, a, f in zip(genes, mean, frac, strict=True)]
+        rows += [
+            {"cell_type": t, "gene": g, "mean": float(a), "fraction": float(f)}
+            for g, a, f in zip(genes, mean, frac, strict=True)
+        ]
     return pd.DataFrame(rows)
 
 
 def plot_marker_dots(dots: pd.DataFrame) -> go.Figure:
     import plotly.express as px
 
-    fig = px.scatter(dots, x="gene", y="cell_type", size="fraction", color="mean", size_max=14,
-                     color_continuous_scale="Reds", title="Marker genes by cell type (size: fraction expressing)")
+    fig = px.scatter(
+        dots,
+        x="gene",
+        y="cell_type",
+        size="fraction",
+        color="mean",
+        size_max=14,
+        color_continuous_scale="Reds",
+        title="Marker genes by cell type (size: fraction expressing)",
+    )
     fig.update_layout(xaxis={"tickangle": -60}, height=500)
     return fig
 
@@ -115,8 +148,14 @@ def plot_marker_dots(dots: pd.DataFrame) -> go.Figure:
 def plot_composition(comp: pd.DataFrame) -> go.Figure:
     import plotly.express as px
 
-    fig = px.bar(comp.assign(label=comp["sample"] + " (" + comp["tissue"] + ")"), x="label", y="fraction",
-                 color="cell_type", hover_data=["n_cells", "patient"], title="Cell-type composition per sample")
+    fig = px.bar(
+        comp.assign(label=comp["sample"] + " (" + comp["tissue"] + ")"),
+        x="label",
+        y="fraction",
+        color="cell_type",
+        hover_data=["n_cells", "patient"],
+        title="Cell-type composition per sample",
+    )
     fig.update_layout(barmode="stack", xaxis_title="sample (tissue)", yaxis_tickformat=".0%")
     return fig
 
@@ -124,9 +163,17 @@ def plot_composition(comp: pd.DataFrame) -> go.Figure:
 def plot_sex(sex: pd.DataFrame) -> go.Figure:
     import plotly.express as px
 
-    fig = px.scatter(sex, x="chry_cpm", y="xist_cpm", color="inferred_sex", symbol="tissue",
-                     hover_data=["sample", "patient", "n_cells"], log_x=True, log_y=True,
-                     title="Sex per sample: XIST vs chrY genes (counts per million, non-epithelial cells)")
+    fig = px.scatter(
+        sex,
+        x="chry_cpm",
+        y="xist_cpm",
+        color="inferred_sex",
+        symbol="tissue",
+        hover_data=["sample", "patient", "n_cells"],
+        log_x=True,
+        log_y=True,
+        title="Sex per sample: XIST vs chrY genes (counts per million, non-epithelial cells)",
+    )
     return fig
 
 
@@ -164,16 +211,25 @@ def all_figures(data: ModalityData) -> dict[str, go.Figure]:
     figs["QC metrics per sample"] = plot_qc_violins(obs, qc)
     figs["Counts vs genes"] = plot_qc_scatter(obs)
     u = np.asarray(a.obsm["X_umap"]) if "X_umap" in a.obsm else None
-    for key, color in (("UMAP by cell type", "cell_type"), ("UMAP by sample", "sample"),
-                       ("UMAP by % mitochondrial", "pct_counts_mt")):
-        figs[key] = plot_umap(obs, u, color=color, title=key) if u is not None else \
-            placeholder(key, "UMAP not computed (options.processing.umap: false, or too few cells)")
+    for key, color in (
+        ("UMAP by cell type", "cell_type"),
+        ("UMAP by sample", "sample"),
+        ("UMAP by % mitochondrial", "pct_counts_mt"),
+    ):
+        figs[key] = (
+            plot_umap(obs, u, color=color, title=key)
+            if u is not None
+            else placeholder(key, "UMAP not computed (options.processing.umap: false, or too few cells)")
+        )
     dots = marker_dots(a, load_markers())
     figs["Marker dot plot"] = plot_marker_dots(dots) if len(dots) else placeholder("Marker dot plot", "no typed cells")
     comp = data.tables.get("composition", pd.DataFrame())
     figs["Composition"] = plot_composition(comp) if len(comp) else placeholder("Composition", "no cells passed QC")
     sex = data.tables.get("sample_sex", pd.DataFrame())
     figs["Sex check"] = plot_sex(sex) if len(sex) else placeholder("Sex check", "no samples")
-    figs["Clonotype expansion"] = plot_clonotypes(obs) if "chain_pairing" in obs else \
-        placeholder("Clonotype expansion", "no V(D)J contigs given (sample sheet column vdj)")
+    figs["Clonotype expansion"] = (
+        plot_clonotypes(obs)
+        if "chain_pairing" in obs
+        else placeholder("Clonotype expansion", "no V(D)J contigs given (sample sheet column vdj)")
+    )
     return figs

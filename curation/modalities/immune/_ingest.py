@@ -59,11 +59,16 @@ def ensure_counts(adata: ad.AnnData, *, where: str) -> tuple[ad.AnnData, str]:
     if adata.raw is not None and is_counts(adata.raw.X):
         out = ad.AnnData(X=adata.raw.X, obs=adata.obs.copy(), var=adata.raw.var.copy())
         return out, "raw.X"
-    found = "negative values" if (np.asarray(adata.X.data if sp.issparse(adata.X) else adata.X) < 0).any() \
+    found = (
+        "negative values"
+        if (np.asarray(adata.X.data if sp.issparse(adata.X) else adata.X) < 0).any()
         else "non-integer values"
-    msg = (f"{where}: X holds {found} (log-normalized or scaled), and neither layers['counts'] nor "
-           ".raw holds raw counts; export the unnormalized UMI counts (Cell Ranger's "
-           "filtered_feature_bc_matrix, or an .h5ad with counts in X or layers['counts'])")
+    )
+    msg = (
+        f"{where}: X holds {found} (log-normalized or scaled), and neither layers['counts'] nor "
+        ".raw holds raw counts; export the unnormalized UMI counts (Cell Ranger's "
+        "filtered_feature_bc_matrix, or an .h5ad with counts in X or layers['counts'])"
+    )
     raise SourceError(msg)
 
 
@@ -81,8 +86,10 @@ def _read_mtx_manually(d: Path) -> ad.AnnData:
             for cand in (d / n, d / f"{n}.gz"):
                 if cand.is_file():
                     return cand
-        raise SourceError(f"{d.name}: no {' or '.join(names)} in this 10x folder; give the Cell Ranger "
-                          "filtered_feature_bc_matrix folder")
+        raise SourceError(
+            f"{d.name}: no {' or '.join(names)} in this 10x folder; give the Cell Ranger "
+            "filtered_feature_bc_matrix folder"
+        )
 
     def opener(p: Path) -> Any:
         return gzip.open(p, "rb") if p.suffix == ".gz" else open(p, "rb")
@@ -91,8 +98,9 @@ def _read_mtx_manually(d: Path) -> ad.AnnData:
         X = sp.csr_matrix(scipy.io.mmread(fh).T.astype(np.float32))
     feat = pd.read_csv(pick("features.tsv", "genes.tsv"), sep="\t", header=None, dtype=str)
     bcs = pd.read_csv(pick("barcodes.tsv"), sep="\t", header=None, dtype=str)[0]
-    var = pd.DataFrame({"gene_ids": feat[0].to_numpy()},
-                       index=pd.Index(feat[1 if feat.shape[1] > 1 else 0].to_numpy(), name=None))
+    var = pd.DataFrame(
+        {"gene_ids": feat[0].to_numpy()}, index=pd.Index(feat[1 if feat.shape[1] > 1 else 0].to_numpy(), name=None)
+    )
     if feat.shape[1] > 2:
         var["feature_types"] = feat[2].to_numpy()
     a = ad.AnnData(X=X, obs=pd.DataFrame(index=pd.Index(bcs.to_numpy())), var=var)
@@ -170,19 +178,27 @@ def read_sample_sheet(path: Path, *, where: str) -> pd.DataFrame:
     try:
         df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError, pd.errors.ParserError) as exc:
-        raise SourceError(f"{where}: sample sheet cannot be read ({type(exc).__name__}); save it as UTF-8 CSV") from None
+        raise SourceError(
+            f"{where}: sample sheet cannot be read ({type(exc).__name__}); save it as UTF-8 CSV"
+        ) from None
     df.columns = [c.strip() for c in df.columns]
     missing = [c for c in SHEET_REQUIRED if c not in df.columns]
     if missing:
-        msg = (f"{where}: sample sheet lacks column(s) {', '.join(missing)}; expected "
-               f"{', '.join(SHEET_REQUIRED)} (optional: {', '.join(SHEET_OPTIONAL)})")
+        msg = (
+            f"{where}: sample sheet lacks column(s) {', '.join(missing)}; expected "
+            f"{', '.join(SHEET_REQUIRED)} (optional: {', '.join(SHEET_OPTIONAL)})"
+        )
         raise SourceError(msg)
     for c in SHEET_OPTIONAL:
         if c not in df.columns:
             df[c] = ""
     df = df.apply(lambda s: s.str.strip())
-    df["tissue"] = df["tissue"].str.lower().str.replace(" ", "_").replace({"normal": "adjacent_normal",
-                                                                           "pbmc": "blood", "nat": "adjacent_normal"})
+    df["tissue"] = (
+        df["tissue"]
+        .str.lower()
+        .str.replace(" ", "_")
+        .replace({"normal": "adjacent_normal", "pbmc": "blood", "nat": "adjacent_normal"})
+    )
     df["sheet_row"] = np.arange(2, len(df) + 2)  # the CSV line, for messages
     return df
 
@@ -199,5 +215,7 @@ def match_sample(sheet: pd.DataFrame, file: Path, *, sheet_dir: Path) -> pd.Seri
     parts = {p.upper() for p in file.parts} | {file.stem.upper(), file.name.split(".")[0].upper()}
     hits = [row for _, row in sheet.iterrows() if row["sample_id"].upper() in parts]
     if not hits:
-        hits = [row for _, row in sheet.iterrows() if row["sample_id"] and row["sample_id"].upper() in str(file).upper()]
+        hits = [
+            row for _, row in sheet.iterrows() if row["sample_id"] and row["sample_id"].upper() in str(file).upper()
+        ]
     return max(hits, key=lambda r: len(r["sample_id"])) if hits else None

@@ -14,7 +14,7 @@ import os
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -25,8 +25,16 @@ TOP_N = 20
 
 #: Exclusion rules in the order a cell is attributed to (first matching rule wins, so that
 #: cells in = kept + sum(removed by rule) holds exactly in the ledger).
-RULES = ("empty_droplet", "low_counts_mad", "low_genes_mad", "high_counts_mad", "high_genes_mad",
-         "top20_mad", "high_mt", "doublet")
+RULES = (
+    "empty_droplet",
+    "low_counts_mad",
+    "low_genes_mad",
+    "high_counts_mad",
+    "high_genes_mad",
+    "top20_mad",
+    "high_mt",
+    "doublet",
+)
 
 
 def _numba_cache() -> None:
@@ -124,10 +132,7 @@ def qc_metrics(
     One row per cell with scanpy's column names (``total_counts``, ``n_genes_by_counts``,
     ``pct_counts_mt`` ...).
     """
-    if not sp.issparse(X):
-        X = sp.csr_matrix(np.asarray(X))
-    if X.format != "csr":
-        X = X.tocsr()
+    X = cast(sp.csr_matrix, X if sp.issparse(X) and X.format == "csr" else sp.csr_matrix(X))  # type: ignore[union-attr]
     masks = gene_groups(symbols)
     codes = np.zeros(X.shape[1], np.int64)  # one bit per qc group, so a gene may belong to several
     for q, name in enumerate(qc_vars):
@@ -139,8 +144,15 @@ def qc_metrics(
     return _frame(total.astype(dt), ngenes, top, gsum.astype(dt), qc_vars, top_n, index)
 
 
-def _frame(total: np.ndarray, ngenes: np.ndarray, top: np.ndarray, gsum: np.ndarray,
-           qc_vars: Sequence[str], top_n: int, index: pd.Index | None) -> pd.DataFrame:
+def _frame(
+    total: np.ndarray,
+    ngenes: np.ndarray,
+    top: np.ndarray,
+    gsum: np.ndarray,
+    qc_vars: Sequence[str],
+    top_n: int,
+    index: pd.Index | None,
+) -> pd.DataFrame:
     cols: dict[str, np.ndarray] = {
         "n_genes_by_counts": ngenes,
         "log1p_n_genes_by_counts": np.log1p(ngenes),
@@ -168,12 +180,13 @@ def iter_h5ad_chunks(path: str | Path, *, chunk: int = 50_000) -> Iterator[tuple
         for s in range(0, n, chunk):
             e = min(s + chunk, n)
             a, b = int(indptr[s]), int(indptr[e])
-            block = sp.csr_matrix((g["data"][a:b], g["indices"][a:b], indptr[s:e + 1] - a), shape=(e - s, m))
+            block = sp.csr_matrix((g["data"][a:b], g["indices"][a:b], indptr[s : e + 1] - a), shape=(e - s, m))
             yield s, block
 
 
-def qc_metrics_h5ad(path: str | Path, *, chunk: int = 50_000, qc_vars: Sequence[str] = QC_VARS,
-                    top_n: int = TOP_N) -> pd.DataFrame:
+def qc_metrics_h5ad(
+    path: str | Path, *, chunk: int = 50_000, qc_vars: Sequence[str] = QC_VARS, top_n: int = TOP_N
+) -> pd.DataFrame:
     """:func:`qc_metrics` over an .h5ad too large for memory, one block of cells at a time.
 
     Memory is one block (``chunk`` cells) plus the result table, whatever the number of cells.
@@ -185,7 +198,9 @@ def qc_metrics_h5ad(path: str | Path, *, chunk: int = 50_000, qc_vars: Sequence[
         var = ad.io.read_elem(f["var"])
         obs_names = ad.io.read_elem(f["obs"]).index
     symbols = var["feature_name"] if "feature_name" in var else var.index
-    parts = [qc_metrics(block, symbols, qc_vars=qc_vars, top_n=top_n) for _, block in iter_h5ad_chunks(path, chunk=chunk)]
+    parts = [
+        qc_metrics(block, symbols, qc_vars=qc_vars, top_n=top_n) for _, block in iter_h5ad_chunks(path, chunk=chunk)
+    ]
     out = pd.concat(parts, ignore_index=True)
     out.index = obs_names
     return out
@@ -194,6 +209,7 @@ def qc_metrics_h5ad(path: str | Path, *, chunk: int = 50_000, qc_vars: Sequence[
 # --------------------------------------------------------------------------------------------
 # thresholds and per-sample decisions
 # --------------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class QCParams:
@@ -213,6 +229,7 @@ class QCParams:
     doublets: bool = True
     expected_doublet_rate: float = 0.05
     max_empty_fraction: float = 0.5  # a sample whose barcodes are mostly empty fails the check
+    max_high_mt_fraction: float = 0.1  # a sample with more high-mitochondrial cells fails the check
     min_cells: int = 20  # fewer cells after QC: MADs are meaningless, the sample is flagged
 
     @classmethod
@@ -230,8 +247,10 @@ class QCParams:
             if unknown:
                 from ...errors import ConfigError
 
-                msg = (f"immune QC options: unknown key(s) {', '.join(sorted(unknown))}; "
-                       f"expected any of {', '.join(sorted(known))} (and tissue: {{tumor: ...}})")
+                msg = (
+                    f"immune QC options: unknown key(s) {', '.join(sorted(unknown))}; "
+                    f"expected any of {', '.join(sorted(known))} (and tissue: {{tumor: ...}})"
+                )
                 raise ConfigError(msg)
             p = replace(p, **{**base, **{k: v for k, v in per.items() if k in known}})
         return p
@@ -253,7 +272,9 @@ def mad_outlier(x: np.ndarray, nmads: float) -> tuple[np.ndarray, float, float]:
     return (x < lo) | (x > hi), lo, hi
 
 
-def qc_sample(obs: pd.DataFrame, p: QCParams, *, doublet: np.ndarray | None = None) -> tuple[pd.DataFrame, dict[str, Any]]:
+def qc_sample(
+    obs: pd.DataFrame, p: QCParams, *, doublet: np.ndarray | None = None
+) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Apply the QC rules to the cells of one sample.
 
     Returns
@@ -308,14 +329,21 @@ def qc_sample(obs: pd.DataFrame, p: QCParams, *, doublet: np.ndarray | None = No
         "max_pct_counts_mt": float(mt_cut) if np.isfinite(mt_cut) else None,
     }
     flags = {name: int(m.sum()) for name, m in rules.items()}  # overlapping counts, for plots
-    return obs, {"n_cells": n, "n_kept": int((rule == "").sum()), "removed": removed,
-                 "high_mt_fraction": float(rules["high_mt"][live].mean()) if live.any() else 0.0,
-                 "flagged": flags, "thresholds": thresholds, "empty_fraction": float(empty.mean()) if n else 0.0}
+    return obs, {
+        "n_cells": n,
+        "n_kept": int((rule == "").sum()),
+        "removed": removed,
+        "high_mt_fraction": float(rules["high_mt"][live].mean()) if live.any() else 0.0,
+        "flagged": flags,
+        "thresholds": thresholds,
+        "empty_fraction": float(empty.mean()) if n else 0.0,
+    }
 
 
 # --------------------------------------------------------------------------------------------
 # raw matrices: barcode-rank knee / inflection and an ambient profile
 # --------------------------------------------------------------------------------------------
+
 
 def barcode_rank(totals: np.ndarray, *, lower: float = 100.0) -> dict[str, float]:
     """Knee and inflection of the log-log barcode-rank curve (as DropletUtils' barcodeRanks).
@@ -336,13 +364,15 @@ def barcode_rank(totals: np.ndarray, *, lower: float = 100.0) -> dict[str, float
     d1 = np.gradient(y, x)
     inflection = float(10 ** y[int(np.argmin(d1))])
     d2 = np.gradient(d1, x)
-    curv = d2 / (1 + d1 ** 2) ** 1.5
+    curv = d2 / (1 + d1**2) ** 1.5
     knee = float(10 ** y[int(np.argmin(curv))])
     del ranks
     return {"knee": knee, "inflection": inflection, "n_above_lower": int(t.size)}
 
 
-def ambient_profile(raw: sp.csr_matrix, symbols: Sequence[str], *, max_counts: float = 100.0, n_top: int = 10) -> dict[str, Any]:
+def ambient_profile(
+    raw: sp.csr_matrix, symbols: Sequence[str], *, max_counts: float = 100.0, n_top: int = 10
+) -> dict[str, Any]:
     """The ambient RNA ("soup") profile from droplets with at most ``max_counts`` counts.
 
     Returns the top soup genes and the share of all counts that sits in those empty droplets, a

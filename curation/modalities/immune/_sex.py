@@ -19,7 +19,9 @@ MIN_SIGNAL_CPM = 20.0  # below this on both sides the panel cannot tell (e.g. ge
 MIN_LOG2_RATIO = 2.0
 
 
-def infer_sex(adata: ad.AnnData, table: dict[str, Any], *, exclude_lineages: tuple[str, ...] = ("epithelial",)) -> pd.DataFrame:
+def infer_sex(
+    adata: ad.AnnData, table: dict[str, Any], *, exclude_lineages: tuple[str, ...] = ("epithelial",)
+) -> pd.DataFrame:
     """Per-sample XIST and chrY counts per million in QC-passing non-epithelial cells.
 
     ``adata`` holds raw counts in X and ``obs`` columns ``sample``, ``patient``, ``tissue``,
@@ -27,8 +29,10 @@ def infer_sex(adata: ad.AnnData, table: dict[str, Any], *, exclude_lineages: tup
     or both signals: a sample mix-up or pooled donors).
     """
     lineage = {n: v.get("lineage", "") for n, v in table["cell_types"].items()}
-    keep = adata.obs["qc_pass"].to_numpy() & ~adata.obs["cell_type"].astype(str).map(
-        lambda x: lineage.get(x, "") in exclude_lineages).to_numpy()
+    keep = (
+        adata.obs["qc_pass"].to_numpy()
+        & ~adata.obs["cell_type"].astype(str).map(lambda x: lineage.get(x, "") in exclude_lineages).to_numpy()
+    )
     names = pd.Index(adata.var_names.astype(str)).str.upper()
     f_idx = np.flatnonzero(names.isin([g.upper() for g in table["sex_genes"]["female"]]))
     m_idx = np.flatnonzero(names.isin([g.upper() for g in table["sex_genes"]["male"]]))
@@ -49,7 +53,16 @@ def infer_sex(adata: ad.AnnData, table: dict[str, Any], *, exclude_lineages: tup
         else:
             sex = "female" if ratio > 0 else "male"
         first = obs.iloc[idx[0]]
-        rows.append({"sample": str(s), "patient": str(first["patient"]), "tissue": str(first["tissue"]),
-                     "n_cells": int(sel.size), "xist_cpm": float(xc), "chry_cpm": float(yc), "log2_ratio": ratio,
-                     "inferred_sex": sex})
+        rows.append(
+            {
+                "sample": str(s),
+                "patient": str(first["patient"]),
+                "tissue": str(first["tissue"]),
+                "n_cells": int(sel.size),
+                "xist_cpm": float(xc),
+                "chry_cpm": float(yc),
+                "log2_ratio": ratio,
+                "inferred_sex": sex,
+            }
+        )
     return pd.DataFrame(rows, columns=COLUMNS)

@@ -67,10 +67,12 @@ def process(adata: ad.AnnData, p: ProcessParams) -> ad.AnnData:
         sc.pp.pca(a, n_comps=n_pcs, mask_var="highly_variable", random_state=p.seed)
         # Gaussian-kernel connectivities: umap's fuzzy_simplicial_set is not numba-cached and costs
         # ~25 s of compilation in every fresh kernel; Leiden and the UMAP layout work on either graph
-        sc.pp.neighbors(a, n_neighbors=min(p.n_neighbors, n - 1), n_pcs=n_pcs, random_state=p.seed,
-                        method=p.neighbors_method)
-        sc.tl.leiden(a, resolution=p.leiden_resolution, random_state=p.seed, flavor="igraph", n_iterations=2,
-                     directed=False)
+        sc.pp.neighbors(
+            a, n_neighbors=min(p.n_neighbors, n - 1), n_pcs=n_pcs, random_state=p.seed, method=p.neighbors_method
+        )
+        sc.tl.leiden(
+            a, resolution=p.leiden_resolution, random_state=p.seed, flavor="igraph", n_iterations=2, directed=False
+        )
         if p.umap:
             sc.tl.umap(a, random_state=p.seed, maxiter=p.umap_epochs)
     sc.settings.verbosity = verbosity
@@ -133,12 +135,27 @@ def score_cell_types(a: ad.AnnData, p: ProcessParams, *, table: dict[str, Any] |
 
 def composition(obs: pd.DataFrame) -> pd.DataFrame:
     """Cells per sample and cell type (QC-passing cells), with fractions: composition.parquet."""
-    cols = ["sample", "patient", "tissue", "timepoint", "cell_type", "cell_type_ontology_term_id", "n_cells", "fraction"]
+    cols = [
+        "sample",
+        "patient",
+        "tissue",
+        "timepoint",
+        "cell_type",
+        "cell_type_ontology_term_id",
+        "n_cells",
+        "fraction",
+    ]
     o = obs[obs["qc_pass"]]
     if o.empty:
         return pd.DataFrame(columns=cols)
-    g = (o.groupby(["sample", "patient", "tissue", "timepoint", "cell_type", "cell_type_ontology_term_id"],
-                   observed=True).size().rename("n_cells").reset_index())
+    g = (
+        o.groupby(
+            ["sample", "patient", "tissue", "timepoint", "cell_type", "cell_type_ontology_term_id"], observed=True
+        )
+        .size()
+        .rename("n_cells")
+        .reset_index()
+    )
     g["fraction"] = g["n_cells"] / g.groupby("sample", observed=True)["n_cells"].transform("sum")
     for c in ("sample", "patient", "tissue", "timepoint", "cell_type", "cell_type_ontology_term_id"):
         g[c] = g[c].astype(str)

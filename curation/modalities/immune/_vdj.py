@@ -39,7 +39,8 @@ def read_vdj(path: Path, *, where: str) -> ad.AnnData:
             warnings.simplefilter("ignore")
             return ir.io.read_10x_vdj(path)
     except Exception as exc:  # noqa: BLE001 - a bad contig file is a rejected file, not a crash
-        msg = f"{where}: V(D)J contig annotations cannot be read ({type(exc).__name__}); give Cell Ranger's filtered_contig_annotations.csv"
+        msg = (f"{where}: V(D)J contig annotations cannot be read ({type(exc).__name__}); "
+               "give Cell Ranger's filtered_contig_annotations.csv")
         raise SourceError(msg) from None
 
 

@@ -20,7 +20,9 @@ def thresholds_table(run: Any) -> pd.DataFrame:
     q = run.data.tables.get("qc", pd.DataFrame())
     if q.empty:
         return q
-    keep = ["sample", "tissue", "n_cells", "n_kept"] + [c for c in q.columns if c.startswith(("removed_", "threshold_"))]
+    keep = ["sample", "tissue", "n_cells", "n_kept"] + [
+        c for c in q.columns if c.startswith(("removed_", "threshold_"))
+    ]
     return q[keep].round(2)
 
 
@@ -37,7 +39,9 @@ def save_decisions(bundle: Any, updates: dict[str, Any]) -> Any:
             a[k] = merge(dict(a.get(k) or {}), v) if isinstance(v, dict) else v
         return a
 
-    return bundle.write_text("decisions.yaml", yaml.safe_dump(merge(current, updates), sort_keys=True, allow_unicode=True))
+    return bundle.write_text(
+        "decisions.yaml", yaml.safe_dump(merge(current, updates), sort_keys=True, allow_unicode=True)
+    )
 
 
 def decision_for(tissue: str, values: dict[str, float]) -> dict[str, Any]:
@@ -53,10 +57,21 @@ def threshold_widget(run: Any) -> Any:
     tissues = sorted(q["tissue"].astype(str).unique()) if len(q) else ["tumor", "adjacent_normal", "blood"]
     dec = (run.ctx.decisions.get("immune") or {}).get("qc") or {}
     tissue = w.Dropdown(options=tissues, description="tissue")
-    ranges = {"nmads_counts": (1, 10, 0.5), "nmads_genes": (1, 10, 0.5), "nmads_top20": (1, 10, 0.5),
-              "nmads_mt": (1, 10, 0.5), "max_pct_mt": (1, 50, 1), "min_counts": (0, 2000, 50), "min_genes": (0, 1000, 25)}
-    sliders = {k: w.FloatSlider(min=lo, max=hi, step=st, description=k, continuous_update=False,
-                                style={"description_width": "110px"}) for k, (lo, hi, st) in ranges.items()}
+    ranges = {
+        "nmads_counts": (1, 10, 0.5),
+        "nmads_genes": (1, 10, 0.5),
+        "nmads_top20": (1, 10, 0.5),
+        "nmads_mt": (1, 10, 0.5),
+        "max_pct_mt": (1, 50, 1),
+        "min_counts": (0, 2000, 50),
+        "min_genes": (0, 1000, 25),
+    }
+    sliders = {
+        k: w.FloatSlider(
+            min=lo, max=hi, step=st, description=k, continuous_update=False, style={"description_width": "110px"}
+        )
+        for k, (lo, hi, st) in ranges.items()
+    }
     status = w.HTML()
 
     def load_values(*_: Any) -> None:

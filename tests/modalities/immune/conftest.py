@@ -22,16 +22,29 @@ def roster(n: int = 4) -> pd.DataFrame:
     kr = Keyring(KEY.encode())
     sites = ["A", "B", "C", "A", "B", "C"][:n]
     sex = ["F", "M", "M", "F", "M", "F"][:n]
-    df = pd.DataFrame({
-        "pid": range(n), "site": sites, "mrn": [f"00{7310 + i}" for i in range(n)], "sex": sex,
-        "sc_sex": sex, "tumor_sample_id": [f"SA23T{100 + i:04d}" for i in range(n)], "has_single_cell": True,
-    })
+    df = pd.DataFrame(
+        {
+            "pid": range(n),
+            "site": sites,
+            "mrn": [f"00{7310 + i}" for i in range(n)],
+            "sex": sex,
+            "sc_sex": sex,
+            "tumor_sample_id": [f"SA23T{100 + i:04d}" for i in range(n)],
+            "has_single_cell": True,
+        }
+    )
     df["pseudonym"] = [kr.patient(m, site=s) for m, s in zip(df["mrn"], df["site"], strict=True)]
     return df
 
 
-def write_cohort(root: Path, *, n_patients: int = 4, cells: tuple[int, int] = (150, 250), seed: int = 1,
-                 extra_options: dict | None = None) -> tuple[Path, object]:
+def write_cohort(
+    root: Path,
+    *,
+    n_patients: int = 4,
+    cells: tuple[int, int] = (150, 250),
+    seed: int = 1,
+    extra_options: dict | None = None,
+) -> tuple[Path, object]:
     from curation.deid.keys import Keyring
     from curation.demo._core import DemoLog
     from curation.demo.immune import generate
@@ -39,14 +52,20 @@ def write_cohort(root: Path, *, n_patients: int = 4, cells: tuple[int, int] = (1
     kr = Keyring(KEY.encode())
     log = DemoLog()
     r = roster(n_patients)
-    sources = generate(r, root, rng=np.random.default_rng(seed), log=log, keyring=kr, max_patients=n_patients,
-                       cells=cells)
+    sources = generate(
+        r, root, rng=np.random.default_rng(seed), log=log, keyring=kr, max_patients=n_patients, cells=cells
+    )
     for s in sources["immune"]:
         s["options"].update(extra_options or {})
     (root / "keys").mkdir(exist_ok=True)
     (root / "keys" / "demo.key").write_text(KEY)
-    cohort = {"cohort": {"name": "immune-test"}, "sites": [{"id": s} for s in "ABC"],
-              "sources": sources, "secret": {"file": "keys/demo.key"}, "output": "out"}
+    cohort = {
+        "cohort": {"name": "immune-test"},
+        "sites": [{"id": s} for s in "ABC"],
+        "sources": sources,
+        "secret": {"file": "keys/demo.key"},
+        "output": "out",
+    }
     (root / "cohort.yaml").write_text(yaml.safe_dump(cohort, allow_unicode=True))
     return root / "cohort.yaml", log
 

@@ -56,7 +56,7 @@ def test_clean_barcode_drops_embedded_sample_ids() -> None:
 def test_sample_sheet_requires_columns(tmp_path: Path) -> None:
     p = tmp_path / "s.csv"
     p.write_text("sample_id,site\nX1,A\n", encoding="utf-8")
-    with pytest.raises(SourceError, match="lacks column.*admission_number.*tissue"):
+    with pytest.raises(SourceError, match=r"lacks column.*admission_number.*tissue"):
         read_sample_sheet(p, where="immune[0] options.samples")
 
 
@@ -85,24 +85,29 @@ def test_unreadable_file_is_a_source_error(tmp_path: Path) -> None:
 LOW_DEPTH = QCParams(min_counts=1, min_genes=1, doublets=False)  # chr21 / 240-gene subsets: tiny totals
 
 
-@pytest.mark.parametrize(("rel", "fmt", "shape", "kept"), [
-    ("scanpy-tests/10x_data/3.0.0/filtered_feature_bc_matrix", "10x", (1107, 507), 1105),
-    ("scanpy-tests/10x_data/3.0.0/filtered_feature_bc_matrix.h5", "10x_h5", (1107, 507), 1105),
-    ("scanpy-tests/10x_data/1.2.0/filtered_gene_bc_matrices/hg19_chr21", "10x", (12, 343), 12),
-    ("scanpy-tests/10x_data/1.2.0/filtered_gene_bc_matrices_h5.h5", "10x_h5", (12, 343), 12),
-    ("scanpy-tests/10x_data/int-ids", "10x", (5, 6), 1),  # 3 non-zero values: 4 barcodes are empty
-    ("soupx-toydata/toyData/filtered_gene_bc_matrices/GRCh38", "10x", (62, 226), 62),
-    ("seurat-testdata/cr2_pbmc_small", "10x", (80, 240), 80),
-    ("scirpy-tests/wu2020_200_v0_6.h5ad", "h5ad", (200, 3000), 196),
-])
-def test_real_10x_files_load_and_pass_qc(real_data: Path, rel: str, fmt: str, shape: tuple[int, int], kept: int) -> None:
+@pytest.mark.parametrize(
+    ("rel", "fmt", "shape", "kept"),
+    [
+        ("scanpy-tests/10x_data/3.0.0/filtered_feature_bc_matrix", "10x", (1107, 507), 1105),
+        ("scanpy-tests/10x_data/3.0.0/filtered_feature_bc_matrix.h5", "10x_h5", (1107, 507), 1105),
+        ("scanpy-tests/10x_data/1.2.0/filtered_gene_bc_matrices/hg19_chr21", "10x", (12, 343), 12),
+        ("scanpy-tests/10x_data/1.2.0/filtered_gene_bc_matrices_h5.h5", "10x_h5", (12, 343), 12),
+        ("scanpy-tests/10x_data/int-ids", "10x", (5, 6), 1),  # 3 non-zero values: 4 barcodes are empty
+        ("soupx-toydata/toyData/filtered_gene_bc_matrices/GRCh38", "10x", (62, 226), 62),
+        ("seurat-testdata/cr2_pbmc_small", "10x", (80, 240), 80),
+        ("scirpy-tests/wu2020_200_v0_6.h5ad", "h5ad", (200, 3000), 196),
+    ],
+)
+def test_real_10x_files_load_and_pass_qc(
+    real_data: Path, rel: str, fmt: str, shape: tuple[int, int], kept: int
+) -> None:
     a = read_matrix(real_data / rel, fmt, where=rel)
     a, where = ensure_counts(a, where=rel)
     assert where == "X"
     assert a.shape == shape
     assert a.var["gene_ids"].notna().all() and a.var_names.is_unique
     m = qc_metrics(a.X, a.var["feature_name"])
-    obs, info = qc_sample(m, LOW_DEPTH)
+    _, info = qc_sample(m, LOW_DEPTH)
     assert info["n_cells"] == a.n_obs == info["n_kept"] + sum(info["removed"].values())
     assert info["n_kept"] == kept
     assert (m["total_counts"] == np.ravel(a.X.sum(axis=1))).all()

@@ -22,22 +22,44 @@ def _write_sample(root: Path, real: Path) -> Path:
     rng = np.random.default_rng(0)
     t = D._markers()
     genes = D._genes(t)
-    X = D._simulate("blood", len(bcs), "M", genes, D._profiles(genes, t, rng), t, rng,
-                    empty_frac=0, dying_frac=0, doublet_frac=0)
+    X = D._simulate(
+        "blood", len(bcs), "M", genes, D._profiles(genes, t, rng), t, rng, empty_frac=0, dying_frac=0, doublet_frac=0
+    )
     adt = rng.poisson(30, size=(len(bcs), 2)).astype(np.float32)
     folder = root / "raw" / "S900" / "filtered_feature_bc_matrix"
-    D._write_mtx(folder, np.hstack([X, adt]), pd.concat([genes, pd.DataFrame(
-        {"gene_ids": ["CD3_TotalSeqB", "CD19_TotalSeqB"], "symbol": ["CD3", "CD19"]})], ignore_index=True), bcs)
+    D._write_mtx(
+        folder,
+        np.hstack([X, adt]),
+        pd.concat(
+            [genes, pd.DataFrame({"gene_ids": ["CD3_TotalSeqB", "CD19_TotalSeqB"], "symbol": ["CD3", "CD19"]})],
+            ignore_index=True,
+        ),
+        bcs,
+    )
     feats = gzip.open(folder / "features.tsv.gz", "rt").read().splitlines()
     feats[-2:] = [f.replace("Gene Expression", "Antibody Capture") for f in feats[-2:]]
     with gzip.open(folder / "features.tsv.gz", "wt") as fh:
         fh.write("\n".join(feats) + "\n")
     (root / "raw" / "samples.csv").write_text(
-        f"sample_id,admission_number,site,tissue,timepoint,vdj\nS900,0042,A,blood,baseline,{contigs}\n")
+        f"sample_id,admission_number,site,tissue,timepoint,vdj\nS900,0042,A,blood,baseline,{contigs}\n"
+    )
     (root / "k.key").write_text(KEY)
-    cohort = {"cohort": {"name": "t"}, "sites": [{"id": "A"}], "secret": {"file": "k.key"}, "output": "out",
-              "sources": {"immune": [{"path": "raw/*/filtered_feature_bc_matrix", "format": "10x", "site": "A",
-                                      "options": {"samples": "raw/samples.csv", "processing": {"umap": False}}}]}}
+    cohort = {
+        "cohort": {"name": "t"},
+        "sites": [{"id": "A"}],
+        "secret": {"file": "k.key"},
+        "output": "out",
+        "sources": {
+            "immune": [
+                {
+                    "path": "raw/*/filtered_feature_bc_matrix",
+                    "format": "10x",
+                    "site": "A",
+                    "options": {"samples": "raw/samples.csv", "processing": {"umap": False}},
+                }
+            ]
+        },
+    }
     (root / "cohort.yaml").write_text(yaml.safe_dump(cohort))
     return root / "cohort.yaml"
 

@@ -90,11 +90,15 @@ def test_qc_sample_attributes_each_removed_cell_to_one_rule() -> None:
 
 
 def test_params_resolve_layers_tissue_and_sample() -> None:
-    p = QCParams.resolve({"max_pct_mt": 10, "tissue": {"tumor": {"max_pct_mt": 20}}},
-                         {"sample": {"SA1": {"nmads_counts": 3}}}, tissue="tumor", sample="SA1")
+    p = QCParams.resolve(
+        {"max_pct_mt": 10, "tissue": {"tumor": {"max_pct_mt": 20}}},
+        {"sample": {"SA1": {"nmads_counts": 3}}},
+        tissue="tumor",
+        sample="SA1",
+    )
     assert (p.max_pct_mt, p.nmads_counts) == (20, 3)
     assert QCParams.resolve({"max_pct_mt": 10}, tissue="blood").max_pct_mt == 10
-    with pytest.raises(ConfigError, match="unknown key.*max_mt"):
+    with pytest.raises(ConfigError, match=r"unknown key.*max_mt"):
         QCParams.resolve({"max_mt": 5})
 
 

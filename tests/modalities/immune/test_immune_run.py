@@ -36,12 +36,26 @@ def test_ledger_balances_per_sample(demo_run) -> None:
 def test_outputs_follow_the_schema_and_carry_no_identifier(demo_run) -> None:
     import anndata as ad
 
-    run, log, root = demo_run
+    _, log, root = demo_run
     out = root / "out" / "data" / "immune"
     a = ad.read_h5ad(out / "immune.h5ad")
-    for col in ("sample", "patient", "tissue", "cell_type", "cell_type_ontology_term_id", "total_counts",
-                "n_genes_by_counts", "pct_counts_mt", "pct_counts_ribo", "pct_counts_hb",
-                "pct_counts_in_top_20_genes", "qc_pass", "doublet_score", "exhaustion_score", "cytotoxicity_score"):
+    for col in (
+        "sample",
+        "patient",
+        "tissue",
+        "cell_type",
+        "cell_type_ontology_term_id",
+        "total_counts",
+        "n_genes_by_counts",
+        "pct_counts_mt",
+        "pct_counts_ribo",
+        "pct_counts_hb",
+        "pct_counts_in_top_20_genes",
+        "qc_pass",
+        "doublet_score",
+        "exhaustion_score",
+        "cytotoxicity_score",
+    ):
         assert col in a.obs, col
     assert {"gene_ids", "feature_name"} <= set(a.var.columns)
     assert a.var["gene_ids"].str.startswith("ENSG").all()
@@ -73,7 +87,9 @@ def test_typing_finds_the_planted_populations(demo_run) -> None:
     o = run.data.objects["adata"].obs
     ok = o[o["qc_pass"]]
     assert (ok["cell_type"] == "unassigned").mean() < 0.1
-    assert {"CD4 T cell", "CD8 T cell", "B cell", "classical monocyte", "macrophage"} <= set(ok["cell_type"].astype(str))
+    assert {"CD4 T cell", "CD8 T cell", "B cell", "classical monocyte", "macrophage"} <= set(
+        ok["cell_type"].astype(str)
+    )
     t = ok[ok["cell_type"].astype(str) == "CD8 T cell"]
     assert t["exhaustion_score"].notna().all() and ok.loc[ok["cell_type"] == "B cell", "exhaustion_score"].isna().all()
 
@@ -98,8 +114,12 @@ def test_decisions_override_thresholds(tmp_path: Path) -> None:
     import curation as cu
     from curation.modalities.immune._widget import decision_for, save_decisions
 
-    cohort, _ = write_cohort(tmp_path, n_patients=2, cells=(120, 160),
-                             extra_options={"processing": {"umap": False}, "qc": {"doublets": False}})
+    cohort, _ = write_cohort(
+        tmp_path,
+        n_patients=2,
+        cells=(120, 160),
+        extra_options={"processing": {"umap": False}, "qc": {"doublets": False}},
+    )
     run = cu.curate("immune", cohort, write=False)
     save_decisions(run.ctx.bundle, decision_for("tumor", {"max_pct_mt": 1.0}))
     again = cu.curate("immune", cohort, write=False)
@@ -114,8 +134,12 @@ def test_decisions_override_thresholds(tmp_path: Path) -> None:
 def test_bad_sheet_value_is_reported(tmp_path: Path, bad: str) -> None:
     import curation as cu
 
-    cohort, _ = write_cohort(tmp_path, n_patients=2, cells=(100, 130),
-                             extra_options={"processing": {"umap": False}, "qc": {"doublets": False}})
+    cohort, _ = write_cohort(
+        tmp_path,
+        n_patients=2,
+        cells=(100, 130),
+        extra_options={"processing": {"umap": False}, "qc": {"doublets": False}},
+    )
     sheet = tmp_path / "raw" / "singlecell" / "samples.csv"
     df = pd.read_csv(sheet, dtype=str)
     df.loc[0, "tissue"] = "lung"
