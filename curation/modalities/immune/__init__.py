@@ -20,7 +20,7 @@ from __future__ import annotations
 import importlib.metadata
 import logging
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -208,7 +208,7 @@ def standardize(data: ModalityData, *, ctx: Context) -> ModalityData:
 
     from ._doublets import DoubletParams, doublet_scores
     from ._ingest import clean_barcode
-    from ._qc import barcode_rank, qc_metrics, qc_sample
+    from ._qc import ambient_profile, barcode_rank, qc_metrics, qc_sample
     from ._sex import infer_sex
     from ._typing import composition, load_markers, process, score_cell_types
 
@@ -230,6 +230,20 @@ def standardize(data: ModalityData, *, ctx: Context) -> ModalityData:
         X = sp.csr_matrix(a.X, dtype=np.float32)
         var = a.var[[c for c in ("gene_ids", "feature_name", "feature_types") if c in a.var]].copy()
         p = QCParams.resolve(*_qc_layers(s, ctx), tissue=s.tissue, sample=token)
+        raw_info: dict[str, Any] = {}
+        if s.raw is not None:
+            # the raw (unfiltered) matrix: barcode-rank knee and inflection, and the ambient profile;
+            # filtered barcodes below the inflection look like empty droplets, so it raises the floor
+            knee = barcode_rank(np.ravel(s.raw.X.sum(axis=1)))
+            amb = ambient_profile(sp.csr_matrix(s.raw.X), s.raw.var_names)
+            raw_info = {
+                "raw_barcodes": int(s.raw.n_obs),
+                "knee": knee["knee"],
+                "inflection": knee["inflection"],
+                "ambient_count_share": amb["empty_droplet_count_share"],
+            }
+            if np.isfinite(knee["inflection"]):
+                p = replace(p, min_counts=max(p.min_counts, knee["inflection"]))
         m = qc_metrics(X, var["feature_name"], index=names)
         # doublets are scored on the cells that pass every other rule (empty droplets and dying
         # cells would otherwise pose as the "singlets" the simulated doublets are compared with)
@@ -275,19 +289,8 @@ def standardize(data: ModalityData, *, ctx: Context) -> ModalityData:
             "min_cells": p.min_cells,
             "expected_doublet_rate": p.expected_doublet_rate,
         }
-        if s.raw is not None:
-            from ._qc import ambient_profile
-
-            knee = barcode_rank(np.ravel(s.raw.X.sum(axis=1)))
-            amb = ambient_profile(sp.csr_matrix(s.raw.X), s.raw.var_names)
-            row.update(
-                {
-                    "raw_barcodes": int(s.raw.n_obs),
-                    "knee": knee["knee"],
-                    "inflection": knee["inflection"],
-                    "ambient_count_share": amb["empty_droplet_count_share"],
-                }
-            )
+        if raw_info:
+            row.update(raw_info)
             params_used.setdefault("ambient", {})[token] = amb
         qc_rows.append(row)
         params_used.setdefault("qc", {})[token] = {**p.as_dict(), "doublet": {k: v for k, v in dinfo.items()}}

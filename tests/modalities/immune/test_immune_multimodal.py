@@ -85,3 +85,41 @@ def test_protein_and_vdj_go_to_h5mu(tmp_path: Path, real_data: Path) -> None:
     assert set(mdata.mod) == {"gex", "airr", "prot"}
     assert "Clonotype expansion" in run.figures()
     assert not any("S900" in n for n in mdata.obs_names)
+
+
+def test_raw_matrix_gives_knee_and_ambient_profile(tmp_path: Path, real_data: Path) -> None:
+    """SoupX's toy data: filtered + raw matrices; the raw curve's inflection becomes the empty floor."""
+    import curation as cu
+
+    toy = real_data / "soupx-toydata" / "toyData"
+    (tmp_path / "samples.csv").write_text(
+        "sample_id,admission_number,site,tissue,path,raw_path\n"
+        f"TOY1,0001,A,blood,{toy / 'filtered_gene_bc_matrices' / 'GRCh38'},{toy / 'raw_gene_bc_matrices' / 'GRCh38'}\n"
+    )
+    (tmp_path / "k.key").write_text(KEY)
+    cohort = {
+        "cohort": {"name": "t"},
+        "sites": [{"id": "A"}],
+        "secret": {"file": "k.key"},
+        "output": "out",
+        "sources": {
+            "immune": [
+                {
+                    "path": str(toy / "filtered_gene_bc_matrices" / "GRCh38"),
+                    "format": "10x",
+                    "options": {
+                        "samples": "samples.csv",
+                        "processing": {"umap": False},
+                        "qc": {"min_counts": 1, "min_genes": 1, "doublets": False},
+                    },
+                }
+            ]
+        },
+    }
+    (tmp_path / "cohort.yaml").write_text(yaml.safe_dump(cohort))
+    run = cu.curate("immune", tmp_path / "cohort.yaml", write=False)
+    q = run.data.tables["qc"].iloc[0]
+    assert (q["n_cells"], q["raw_barcodes"]) == (62, 1289)
+    assert q["threshold_min_total_counts"] >= q["inflection"] > 1
+    assert 0 < q["ambient_count_share"] < 1
+    assert run.data.objects["adata"].uns["parameters"]["ambient"]
