@@ -207,3 +207,14 @@ def test_collect_identifiers_uses_a_modality_shortcut_when_it_has_one(tmp_path: 
     monkeypatch.setattr(mod, "identifiers", lambda sources, *, ctx: {m for s in sources for m in MRNS[:2]},
                         raising=False)
     assert collect_identifiers(config, "fake") == set(MRNS[:2])
+
+
+def test_dask_executor_names_the_install_command_when_missing() -> None:
+    import importlib.util
+
+    from curation.run import make_executor
+
+    if importlib.util.find_spec("distributed") is not None:
+        pytest.skip("distributed is installed")
+    with pytest.raises(ConfigError, match=r"executor.kind: dask needs the distributed package; .*pip install"):
+        make_executor("dask", address="tcp://127.0.0.1:8786")
