@@ -148,3 +148,42 @@ def test_bad_sheet_value_is_reported(tmp_path: Path, bad: str) -> None:
     f = run.failures
     row = f[f["check_id"] == "immune.conformance.sample_sheet"]
     assert row["field"].tolist() == ["tissue"] and row["row"].tolist() == [2]
+
+
+def test_widget_and_static_table(demo_run) -> None:
+    import ipywidgets as w
+
+    from curation.modalities import immune
+
+    run, _, _ = demo_run
+    table = immune.thresholds_table(run)
+    assert {"sample", "tissue", "n_cells", "n_kept", "removed_high_mt", "threshold_max_pct_counts_mt"} <= set(
+        table.columns
+    )
+    panel = immune.threshold_widget(run)
+    assert isinstance(panel, w.VBox)
+    button = next(c for c in panel.children if isinstance(c, w.Button))
+    button.click()
+    assert (run.ctx.bundle.path("decisions.yaml")).is_file()
+    run.ctx.bundle.path("decisions.yaml").unlink()  # leave the shared run as it was
+
+
+def test_file_missing_from_the_sheet_is_quarantined(tmp_path: Path) -> None:
+    import shutil
+
+    import curation as cu
+
+    cohort, _ = write_cohort(
+        tmp_path,
+        n_patients=2,
+        cells=(100, 130),
+        extra_options={"processing": {"umap": False}, "qc": {"doublets": False}},
+    )
+    sc_dir = tmp_path / "raw" / "singlecell"
+    first = next(sc_dir.glob("*/filtered_feature_bc_matrix"))
+    shutil.copytree(first, sc_dir / "XX99" / "filtered_feature_bc_matrix")
+    run = cu.curate("immune", cohort, write=False)
+    q = run.quarantine
+    assert q["reason"].tolist().count("unlinked_sample") == 1
+    assert "XX99" not in " ".join(q.astype(str).to_numpy().ravel())
+    assert run.ledger["balanced"].all()
