@@ -383,7 +383,15 @@ def standardize(data: ModalityData, *, ctx: Context) -> ModalityData:
     adata.uns["scanpy_version"] = _version("scanpy")
     adata.uns["marker_table_version"] = str(table.get("version", ""))
     adata.uns["parameters"] = _clean_uns(
-        {"processing": pp.as_dict(), **params_used, "counts_from": {r["sample"]: r["counts_from"] for r in qc_rows}}
+        {
+            "processing": pp.as_dict(),
+            **params_used,
+            "counts_from": {r["sample"]: r["counts_from"] for r in qc_rows},
+            "thresholds_applied": {
+                r["sample"]: {k.removeprefix("threshold_"): r[k] for k in r if k.startswith("threshold_")}
+                for r in qc_rows
+            },
+        }
     )
     data.objects["adata"] = adata
     data.tables["composition"] = composition(adata.obs)

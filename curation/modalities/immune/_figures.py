@@ -67,27 +67,57 @@ def plot_qc_violins(obs: pd.DataFrame, qc: pd.DataFrame) -> go.Figure:
     return fig
 
 
-def plot_qc_scatter(obs: pd.DataFrame) -> go.Figure:
-    """Total counts against genes detected, coloured by the QC rule that removed the cell."""
-    import plotly.express as px
+def plot_qc_scatter(obs: pd.DataFrame, qc: pd.DataFrame) -> go.Figure:
+    """Total counts against genes detected per sample, coloured by the QC rule that removed the
+    cell, with the sample's count and gene thresholds drawn as dashed lines."""
+    import plotly.graph_objects as go
+    from plotly.colors import qualitative
+    from plotly.subplots import make_subplots
 
     o = _sub(obs).assign(
         qc_rule=lambda d: d["qc_rule"].astype(str).replace("", "kept"), sample=lambda d: d["sample"].astype(str)
     )
-    fig = px.scatter(
-        o,
-        x="total_counts",
-        y="n_genes_by_counts",
-        color="qc_rule",
-        facet_col="sample",
-        facet_col_wrap=4,
-        log_x=True,
-        log_y=True,
-        opacity=0.6,
-        hover_data={"pct_counts_mt": ":.1f"},
-        title="Counts vs genes per cell, by QC outcome",
+    samples = list(qc["sample"]) if len(qc) else sorted(o["sample"].unique())
+    ncol = min(4, max(1, len(samples)))
+    nrow = -(-len(samples) // ncol)
+    fig = make_subplots(
+        rows=nrow, cols=ncol, subplot_titles=samples, shared_yaxes=True, horizontal_spacing=0.03, vertical_spacing=0.08
     )
-    fig.update_traces(marker={"size": 3})
+    rules = ["kept", *sorted(set(o["qc_rule"]) - {"kept"})]
+    colors = {r: qualitative.Plotly[i % 10] for i, r in enumerate(rules)}
+    th = qc.set_index("sample") if len(qc) else pd.DataFrame()
+    for i, s in enumerate(samples):
+        r, c = i // ncol + 1, i % ncol + 1
+        d = o[o["sample"] == s]
+        for rule in rules:
+            dd = d[d["qc_rule"] == rule]
+            if len(dd):
+                fig.add_trace(
+                    go.Scattergl(
+                        x=dd["total_counts"],
+                        y=dd["n_genes_by_counts"],
+                        mode="markers",
+                        name=rule,
+                        legendgroup=rule,
+                        showlegend=i == 0 or rule not in set(o.loc[o["sample"].isin(samples[:i]), "qc_rule"]),
+                        marker={"size": 3, "color": colors[rule], "opacity": 0.6},
+                    ),
+                    row=r,
+                    col=c,
+                )
+        if s in th.index:
+            for col in ("threshold_min_total_counts", "threshold_max_total_counts"):
+                v = th.at[s, col] if col in th else np.nan
+                if pd.notna(v) and v > 0:
+                    fig.add_vline(x=float(np.log10(v)), line={"dash": "dash", "color": "red", "width": 1}, row=r, col=c)
+            for col in ("threshold_min_n_genes", "threshold_max_n_genes"):
+                v = th.at[s, col] if col in th else np.nan
+                if pd.notna(v) and v > 0:
+                    fig.add_hline(y=float(np.log10(v)), line={"dash": "dash", "color": "red", "width": 1}, row=r, col=c)
+    fig.update_xaxes(type="log", title_text="total counts")
+    fig.update_yaxes(type="log")
+    fig.update_yaxes(title_text="genes detected", col=1)
+    fig.update_layout(title="Counts vs genes per cell, by QC outcome (red dashes: thresholds)", height=300 * nrow)
     return fig
 
 
@@ -209,7 +239,7 @@ def all_figures(data: ModalityData) -> dict[str, go.Figure]:
         return figs
     obs = a.obs
     figs["QC metrics per sample"] = plot_qc_violins(obs, qc)
-    figs["Counts vs genes"] = plot_qc_scatter(obs)
+    figs["Counts vs genes"] = plot_qc_scatter(obs, qc)
     u = np.asarray(a.obsm["X_umap"]) if "X_umap" in a.obsm else None
     for key, color in (
         ("UMAP by cell type", "cell_type"),
