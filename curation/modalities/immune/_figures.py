@@ -219,6 +219,10 @@ def plot_clonotypes(obs: pd.DataFrame) -> go.Figure:
     return px.bar(g, x="sample", y="n_cells", color="expansion", title="Clonotype expansion (cells per clone size)")
 
 
+FIGURES = ("QC metrics per sample", "Counts vs genes", "UMAP by cell type", "UMAP by sample",
+           "UMAP by % mitochondrial", "Marker dot plot", "Composition", "Sex check", "Clonotype expansion")
+
+
 def placeholder(title: str, note: str) -> go.Figure:
     """An empty figure that says why there is nothing to draw (so notebooks can always show it)."""
     import plotly.graph_objects as go
@@ -235,8 +239,8 @@ def all_figures(data: ModalityData) -> dict[str, go.Figure]:
     a = data.objects.get("adata")
     qc = data.tables.get("qc", pd.DataFrame())
     figs: dict[str, go.Figure] = {}
-    if a is None:
-        return figs
+    if a is None:  # every sample quarantined: the notebook still shows each view, saying why it is empty
+        return {k: placeholder(k, "no sample was loaded (see the quarantine table)") for k in FIGURES}
     obs = a.obs
     figs["QC metrics per sample"] = plot_qc_violins(obs, qc)
     figs["Counts vs genes"] = plot_qc_scatter(obs, qc)
