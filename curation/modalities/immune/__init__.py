@@ -134,46 +134,57 @@ def load(sources: list[Source], *, ctx: Context) -> ModalityData:
                 data.quarantine.add(stage="load", source=_key, record=_token, reason=reason, detail=detail)
                 _reasons[reason] = _reasons.get(reason, 0) + 1
 
-            row = match_sample(sheet, f, sheet_dir=sheet_dir) if sheet is not None else None
-            if sheet is not None and row is None:
+            key = opts.get("sample_key") if src.config.format == "h5ad" else None
+            row = match_sample(sheet, f, sheet_dir=sheet_dir) if sheet is not None and not key else None
+            if sheet is not None and row is None and not key:
                 _quarantine("unlinked_sample", "no sample-sheet row matches this file; add its sample_id (or path)")
                 continue
             try:
                 a = read_matrix(f, src.config.format, where=where, genome=opts.get("genome"))
                 a, prot = split_features(a)
                 a, counts_from = ensure_counts(a, where=where)
+                parts = _split(a, prot, key, sheet, row, where=where)
             except SourceError as exc:
                 reason = "not_raw_counts" if "raw counts" in str(exc) else "unreadable"
                 _quarantine(reason, str(exc))
                 continue
-            sid = str(row["sample_id"]) if row is not None else rel
-            s = RawSample(
-                source=src.key,
-                file_token=token,
-                sample_id=sid,
-                admission_number=str(row["admission_number"]) if row is not None else "",
-                site=str(row["site"]) if row is not None and row["site"] else src.site,
-                tissue=str(row["tissue"]) if row is not None else str(opts.get("tissue", "unknown")),
-                timepoint=str(row["timepoint"]) if row is not None else "",
-                sheet_row=int(row["sheet_row"]) if row is not None else -1,
-                adata=a,
-                counts_from=counts_from,
-                options=opts,
-                protein=prot,
-            )
-            data.identifiers.add(sid)
-            if row is not None and row.get("raw_path"):
-                s.raw = _optional_raw(sheet_dir / row["raw_path"], src.config.format, where=f"{where} raw_path")
-            if row is not None and row.get("vdj"):
-                from ._vdj import read_vdj
-
-                try:
-                    s.airr = read_vdj(sheet_dir / row["vdj"], where=f"{where} vdj")
-                except SourceError as exc:
+            if key:  # one file, many samples: cells of samples the sheet does not list are set aside
+                unlinked = {v: part.n_obs for v, (r, part, _) in parts.items() if r is None}
+                for v in unlinked:
                     data.quarantine.add(
-                        stage="load", source=src.key, record=token, reason="unreadable_vdj", detail=str(exc)
+                        stage="link",
+                        source=src.key,
+                        record=ctx.keyring.token("sample", v),
+                        reason="unlinked_sample",
+                        detail=f"{where}: {key} value not in the sample sheet",
                     )
-            samples.append(s)
+                data.identifiers.update(map(str, parts))
+                data.ledger.record(
+                    "link",
+                    source=token,
+                    n_in=a.n_obs,
+                    n_accepted=a.n_obs - sum(unlinked.values()),
+                    quarantined={"unlinked_sample": sum(unlinked.values())} if unlinked else {},
+                )
+            for r, part, part_prot in parts.values():
+                if r is None and key:
+                    continue
+                s = _raw_sample(
+                    src, token, rel if r is None else str(r["sample_id"]), r, part, counts_from, opts, part_prot
+                )
+                data.identifiers.add(s.sample_id)
+                if r is not None and r.get("raw_path"):
+                    s.raw = _optional_raw(sheet_dir / r["raw_path"], src.config.format, where=f"{where} raw_path")
+                if r is not None and r.get("vdj"):
+                    from ._vdj import read_vdj
+
+                    try:
+                        s.airr = read_vdj(sheet_dir / r["vdj"], where=f"{where} vdj")
+                    except SourceError as exc:
+                        data.quarantine.add(
+                            stage="load", source=src.key, record=token, reason="unreadable_vdj", detail=str(exc)
+                        )
+                samples.append(s)
             n_ok += 1
             if counts_from != "X":
                 log.info("%s: raw counts taken from %s (X is not counts)", where, counts_from)
@@ -181,6 +192,55 @@ def load(sources: list[Source], *, ctx: Context) -> ModalityData:
     data.objects["samples"] = samples
     data.objects["sheets"] = pd.concat(sheets, ignore_index=True) if sheets else pd.DataFrame()
     return data
+
+
+def _split(
+    a: ad.AnnData,
+    prot: ad.AnnData | None,
+    key: str | None,
+    sheet: pd.DataFrame | None,
+    row: pd.Series | None,
+    *,
+    where: str,
+) -> dict[str, tuple[pd.Series | None, ad.AnnData, ad.AnnData | None]]:
+    """One (sheet row, RNA, protein) per sample: the whole file, or one per value of ``obs[key]``
+    (``options.sample_key``, for an .h5ad holding several samples)."""
+    if not key:
+        return {"": (row, a, prot)}
+    if key not in a.obs:
+        msg = f"{where}: options.sample_key {key!r} is not an obs column; name the column that holds the sample IDs"
+        raise SourceError(msg)
+    by_id = {str(r["sample_id"]).upper(): r for _, r in sheet.iterrows()} if sheet is not None else {}
+    out: dict[str, tuple[pd.Series | None, ad.AnnData, ad.AnnData | None]] = {}
+    for value, idx in a.obs.groupby(key, observed=True).indices.items():
+        out[str(value)] = (by_id.get(str(value).upper()), a[idx].copy(), prot[idx].copy() if prot is not None else None)
+    return out
+
+
+def _raw_sample(
+    src: Source,
+    token: str,
+    sid: str,
+    row: pd.Series | None,
+    a: ad.AnnData,
+    counts_from: str,
+    opts: dict[str, Any],
+    prot: ad.AnnData | None,
+) -> RawSample:
+    return RawSample(
+        source=src.key,
+        file_token=token,
+        sample_id=sid,
+        admission_number=str(row["admission_number"]) if row is not None else "",
+        site=str(row["site"]) if row is not None and row["site"] else src.site,
+        tissue=str(row["tissue"]) if row is not None else str(opts.get("tissue", "unknown")),
+        timepoint=str(row["timepoint"]) if row is not None else "",
+        sheet_row=int(row["sheet_row"]) if row is not None else -1,
+        adata=a,
+        counts_from=counts_from,
+        options=opts,
+        protein=prot,
+    )
 
 
 def _optional_raw(path: Path, fmt: str, *, where: str) -> ad.AnnData | None:

@@ -123,3 +123,44 @@ def test_raw_matrix_gives_knee_and_ambient_profile(tmp_path: Path, real_data: Pa
     assert q["threshold_min_total_counts"] >= q["inflection"] > 1
     assert 0 < q["ambient_count_share"] < 1
     assert run.data.objects["adata"].uns["parameters"]["ambient"]
+
+
+def test_multi_sample_h5ad_split_by_sample_key(tmp_path: Path, real_data: Path) -> None:
+    """Wu et al. 2020 (scirpy's test h5ad): 30 samples in one file; the sheet lists the 13 lung ones."""
+    import curation as cu
+
+    h5ad = real_data / "scirpy-tests" / "wu2020_200_v0_6.h5ad"
+    tissue = {"T": "tumor", "N": "adjacent_normal", "B": "blood"}
+    rows = [f"L{t}{i},{9000 + i},A,{tissue[t]}" for t in "TN" for i in range(1, 7)] + ["LB6,9006,A,blood"]
+    (tmp_path / "samples.csv").write_text("sample_id,admission_number,site,tissue\n" + "\n".join(rows) + "\n")
+    (tmp_path / "k.key").write_text(KEY)
+    cohort = {
+        "cohort": {"name": "t"},
+        "sites": [{"id": "A"}],
+        "secret": {"file": "k.key"},
+        "output": "out",
+        "sources": {
+            "immune": [
+                {
+                    "path": str(h5ad),
+                    "format": "h5ad",
+                    "options": {
+                        "samples": "samples.csv",
+                        "sample_key": "sample",
+                        "processing": {"umap": False},
+                        "qc": {"min_counts": 1, "min_genes": 1},
+                    },
+                }
+            ]
+        },
+    }
+    (tmp_path / "cohort.yaml").write_text(yaml.safe_dump(cohort))
+    run = cu.curate("immune", tmp_path / "cohort.yaml", write=False)
+    a = run.data.objects["adata"]
+    assert a.n_obs == 112 and a.obs["sample"].nunique() == 13 and a.obs["patient"].nunique() == 6
+    link = run.ledger[run.ledger["stage"] == "link"].iloc[0]
+    assert (link["n_in"], link["n_accepted"], link["n_quarantined"]) == (200, 112, 88)
+    assert (run.quarantine["reason"] == "unlinked_sample").sum() == 17
+    assert not a.obs_names.str.contains("LN|LT|LB").any()  # the sample prefix of the barcodes is gone
+    assert set(a.obs["tissue"].astype(str)) == {"tumor", "adjacent_normal", "blood"}
+    assert run.ledger["balanced"].all()
