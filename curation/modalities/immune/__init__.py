@@ -12,7 +12,21 @@ write        data/immune/immune.h5ad (+ .h5mu with protein / V(D)J), composition
              sample_sex.parquet, qc_samples.parquet.
 
 Cells failing QC stay in the h5ad with ``qc_pass`` False and ``qc_rule`` naming the rule, so nothing
-is lost; the ledger counts them as excluded (from analysis) by rule.
+is lost; the ledger counts them as excluded (from analysis) by rule. They are not embedded or typed
+(``cell_type`` "unassigned", ontology id "unknown", NaN in ``obsm``).
+
+Source options (cohort.yaml ``sources.immune[i].options``)::
+
+    samples: raw/singlecell/samples.csv   # sample_id, admission_number, site, tissue (tumor |
+                                          # adjacent_normal | blood), timepoint[, path, raw_path, vdj]
+    sample_key: sample                    # .h5ad holding several samples: the obs column of sample IDs
+    genome: GRCh38                        # legacy multi-genome 10x .h5
+    tissue: tumor                         # when there is no sample sheet
+    qc: {max_pct_mt: 8, tissue: {tumor: {max_pct_mt: 15}}, sample: {<sample token>: {...}}}
+    processing: {n_top_genes: 2000, leiden_resolution: 1.0, umap: true, ...}
+
+The decisions file (``decisions.yaml`` in the bundle, written by the notebook's widget) overrides
+``qc`` and ``processing`` under the key ``immune``.
 """
 
 from __future__ import annotations
