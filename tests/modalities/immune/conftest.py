@@ -26,7 +26,7 @@ def roster(n: int = 4) -> pd.DataFrame:
         {
             "pid": range(n),
             "site": sites,
-            "mrn": [f"00{7310 + i}" for i in range(n)],
+            "mrn": [f"00{38557310 + 7 * i}" for i in range(n)],
             "sex": sex,
             "sc_sex": sex,
             "tumor_sample_id": [f"SA23T{100 + i:04d}" for i in range(n)],

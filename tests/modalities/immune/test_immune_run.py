@@ -76,6 +76,13 @@ def test_outputs_follow_the_schema_and_carry_no_identifier(demo_run) -> None:
     assert set(sex["inferred_sex"]) <= {"male", "female", "unknown"}
 
 
+def test_leak_scan_of_the_bundle_is_clean(demo_run) -> None:
+    from curation.deid.scan import scan_bundle
+
+    _, log, root = demo_run
+    assert scan_bundle(root / "out", log.identifiers) == []
+
+
 def log_pseudonyms(root: Path) -> list[str]:
     from .conftest import roster
 
