@@ -185,6 +185,9 @@ def run_notebook_job(job: NotebookJob) -> JobResult:
             progress_bar=False, log_output=False, request_save_on_cell_execute=False,
             cwd=str(job.cwd) if job.cwd else None, execution_timeout=job.cell_timeout_s,
             kernel_name=job.kernel_name, kernel_manager_class=_kernel_manager_class(),
+            # jupyter_client interrupts every kernel it shuts down, and ipykernel logs that as an
+            # ERROR on the run's stderr; the kernel's own log adds nothing a cell error does not show
+            extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
         )
     except PapermillExecutionError as exc:
         result.status, result.error_type = "error", exc.ename
