@@ -73,14 +73,17 @@ def patients_per_modality(root: Path, modalities: Iterable[str]) -> dict[str, in
         if not folder.is_dir():
             continue
         seen: set[str] = set()
+        has_patient = False
         for p in sorted(folder.rglob("*.parquet")):
             try:
                 if "patient" in pq.read_schema(p).names:
+                    has_patient = True
                     col = pq.read_table(p, columns=["patient"]).column("patient").to_pylist()
                     seen.update(str(v) for v in col if v)
             except Exception:  # noqa: BLE001 - an unreadable table only lowers the summary
                 continue
-        out[name] = len(seen)
+        if has_patient:  # tables without a patient column (e.g. cross-modality links) say nothing
+            out[name] = len(seen)
     return out
 
 
