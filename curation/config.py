@@ -77,7 +77,7 @@ class ExecutorConfig(_Strict):
     kind: Literal["local", "dask"] = "local"
     jobs: int = Field(2, ge=1, le=256)
     address: str | None = Field(None, description="dask scheduler address when kind is dask")
-    timeout_s: int = Field(1800, ge=10, description="per-notebook time limit")
+    timeout_s: int = Field(1800, ge=10, description="time limit of one notebook cell (papermill applies it per cell)")
 
 
 class CohortConfig(_Strict):

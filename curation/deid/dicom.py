@@ -255,8 +255,9 @@ def _shift(elem: DataElement, ctx: _Context) -> DataElement | None:
         return _keep(elem, ctx)
     fn = {"DA": _shift_da, "DT": _shift_dt}.get(elem.VR)
     if fn is None:
-        msg = f"rule 'shift' applied to VR {elem.VR} at {{where}}; only DA, DT and TM can be shifted"
-        raise DeidError(msg)
+        # a date attribute written with the wrong VR (seen in real PET exports: DS): we cannot shift
+        # it, so it does not leave (default deny) rather than refusing the whole file
+        return _remove(elem, ctx)
     return _with(elem, [fn(str(v), ctx.shift) if str(v).strip() else "" for v in _values(elem)])
 
 

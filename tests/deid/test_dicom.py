@@ -250,3 +250,17 @@ def test_random_nested_datasets_come_out_clean(inner: Dataset) -> None:
     for e in iter_elements(out.ReferencedImageSequence[0]):
         if e.keyword == "AcquisitionDate":
             assert list(e.value) in (["20191122"] * 2, ["19991121"] * 2, ["20240120"] * 2)
+
+
+def test_date_with_wrong_vr_is_removed_not_refused(real_data) -> None:  # type: ignore[no-untyped-def]
+    """A real PET export writes DateOfLastCalibration as DS: it cannot be shifted, so it is dropped."""
+    import pydicom
+
+    from curation.deid.dicom import deidentify
+    from curation.deid.keys import Keyring
+
+    ds = pydicom.dcmread(real_data / "suyashkumar-dicom-tcia" / "1_PT_ACRIN-FLT-Breast_029.dcm")
+    assert ds["DateOfLastCalibration"].VR == "DS"
+    out = deidentify(ds, keyring=Keyring(b"k" * 32), patient_pseudonym="PTX", date_shift_days=10)
+    assert "DateOfLastCalibration" not in out
+    assert out.PatientIdentityRemoved == "YES"

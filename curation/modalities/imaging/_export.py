@@ -80,8 +80,8 @@ def export_dicom(data: ModalityData, *, ctx: Context, sources: set[str],
                         warnings.simplefilter("ignore")  # pydicom warnings quote raw values
                         with opener() as fh:
                             ds = pydicom.dcmread(fh)  # reads every value into memory (no deferral)
-                        out = deid(ds, keyring=ctx.keyring, patient_pseudonym=str(patient), date_shift_days=shift)
-                        ds = out if out is not None else ds
+                        # fail-closed: only what deidentify returned is exported, never the original
+                        ds = deid(ds, keyring=ctx.keyring, patient_pseudonym=str(patient), date_shift_days=shift)
                         study_ids.setdefault(str(ds.StudyInstanceUID), str(len(study_ids) + 1))
                         if not ds.get("StudyID"):
                             ds.StudyID = study_ids[str(ds.StudyInstanceUID)]  # 1, 2 ... per patient
