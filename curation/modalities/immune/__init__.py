@@ -110,6 +110,36 @@ def _rel(ctx: Context, p: Path) -> str:
 # ------------------------------------------------------------------------------------------ load
 
 
+def identifiers(sources: list[Source], *, ctx: Context) -> set[str]:
+    """The identifiers :func:`load` learns, without reading count matrices (the run's leak scan).
+
+    Sample sheets give sample IDs and admission numbers; a multi-sample .h5ad gives its
+    ``sample_key`` values (read from obs in backed mode); a file without a sheet is named by its path.
+    """
+    from ._ingest import read_sample_sheet
+
+    ids: set[str] = set()
+    for src in sources:
+        opts = dict(src.config.options)
+        if opts.get("samples"):
+            sheet = read_sample_sheet(ctx.config.resolve(opts["samples"]), where=f"{src.key} options.samples")
+            ids.update(sheet["sample_id"].tolist() + sheet["admission_number"].tolist())
+        key = opts.get("sample_key") if src.config.format == "h5ad" else None
+        for f in src.files:
+            if key:
+                import anndata as ad
+
+                backed = ad.read_h5ad(f, backed="r")
+                try:
+                    ids.update(map(str, backed.obs[key].astype(str).unique()))
+                finally:
+                    backed.file.close()
+            elif not opts.get("samples"):
+                ids.add(_rel(ctx, f))
+    return ids
+
+
+
 def load(sources: list[Source], *, ctx: Context) -> ModalityData:
     """Read every sample of every source; unreadable or non-count files are quarantined."""
     from ._ingest import ensure_counts, match_sample, read_matrix, read_sample_sheet, split_features

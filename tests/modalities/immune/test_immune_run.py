@@ -196,3 +196,13 @@ def test_file_missing_from_the_sheet_is_quarantined(tmp_path: Path) -> None:
     assert q["reason"].tolist().count("unlinked_sample") == 1
     assert "XX99" not in " ".join(q.astype(str).to_numpy().ravel())
     assert run.ledger["balanced"].all()
+
+
+def test_cheap_identifiers_match_load(demo_run) -> None:
+    """The leak scan's identifier set comes from identifiers(); it must equal what load() learns."""
+    import curation.modalities.immune as immune
+    from curation.modalities import make_context, sources_of
+
+    run, _log, _root = demo_run
+    ctx = run.ctx
+    assert immune.identifiers(sources_of(ctx.config, "immune"), ctx=make_context(ctx.config)) == run.data.identifiers
