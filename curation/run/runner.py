@@ -205,6 +205,8 @@ def run_cohort(
     stages = plan(config, out=out, only=only, notebooks=notebooks, cell_timeout_s=config.executor.timeout_s)
     planned = [j for s in stages for j in s]
     _clear_stale(bundle, [j.name for j in planned])
+    members = planned if not only else [j for s in plan(config, out=out, notebooks=notebooks) for j in s]
+    _drop_foreign(bundle, {j.name for j in members})
     from ..report.html import write_plotly_asset
 
     write_plotly_asset(out / "reports")
@@ -311,6 +313,14 @@ def _clear_stale(bundle: Bundle, names: list[str]) -> None:
         for kind in QUALITY_KINDS:
             p = bundle.root / "quality" / kind / f"{name}.parquet"
             if p.is_file():
+                p.unlink()
+
+
+def _drop_foreign(bundle: Bundle, members: set[str]) -> None:
+    """Quality files of a modality this cohort no longer has must not be merged into this run's."""
+    for kind in QUALITY_KINDS:
+        for p in (bundle.root / "quality" / kind).glob("*.parquet"):
+            if p.stem not in members:
                 p.unlink()
 
 

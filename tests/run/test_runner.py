@@ -218,3 +218,22 @@ def test_dask_executor_names_the_install_command_when_missing() -> None:
         pytest.skip("distributed is installed")
     with pytest.raises(ConfigError, match=r"executor.kind: dask needs the distributed package; .*pip install"):
         make_executor("dask", address="tcp://127.0.0.1:8786")
+
+
+def test_quality_of_a_modality_no_longer_in_the_cohort_is_not_merged(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    import pandas as pd
+
+    from curation.quality import Dimension, make_result, results_frame
+    from curation.run import run_cohort
+
+    cohort = make_fake_cohort(tmp_path, negative=False, boom=False)
+    register_fakes(monkeypatch, tmp_path / "modules")
+    stale = tmp_path / "cohort" / "out" / "quality" / "checks" / "gone.parquet"
+    stale.parent.mkdir(parents=True)
+    results_frame([make_result("gone.x", "gone", Dimension.ACCURACY, n_checked=3, n_failed=3)]).to_parquet(stale)
+    outcome = run_cohort(cohort, jobs=1, notebooks=tmp_path / "notebooks", progress=None)
+    assert outcome.exit_code == 0
+    assert not stale.exists()
+    merged = pd.read_parquet(tmp_path / "cohort" / "out" / "quality" / "checks.parquet")
+    assert "gone" not in set(merged["modality"])
