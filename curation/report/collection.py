@@ -45,6 +45,18 @@ class CollectionReport:
         return write_text(self.root / "reports" / "collection_report.md", self.markdown)
 
 
+def sources_received(config: CohortConfig) -> pd.DataFrame:
+    """Exports received per modality, site and format: how many sources and files."""
+    rows = [{"modality": m, "site": src.site or "-", "format": src.format,
+             "files": len(config.source_files(m, i))}
+            for m, srcs in config.sources.items() for i, src in enumerate(srcs)]
+    if not rows:
+        return pd.DataFrame(columns=["modality", "site", "format", "sources", "files"])
+    df = pd.DataFrame(rows)
+    return (df.groupby(["modality", "site", "format"], sort=False)
+            .agg(sources=("files", "size"), files=("files", "sum")).reset_index())
+
+
 def quality_by_dimension(checks: pd.DataFrame) -> pd.DataFrame:
     """Checks per guideline dimension and verdict, across modalities."""
     if checks.empty:
@@ -98,9 +110,7 @@ def build(cohort: str | Path | CohortConfig, *, out: str | Path | None = None) -
     quarantine = _read_all(root, "quarantine")
     rep = CollectionReport(config, root)
     rep.sections = {
-        "sources": pd.DataFrame(
-            [{"modality": m, "site": s.site or "", "format": s.format} for m, srcs in config.sources.items()
-             for s in srcs]),
+        "sources": sources_received(config),
         "reconciliation": reconciliation(ledger),
         "quality_by_dimension": quality_by_dimension(checks),
         "failing_checks": failing_checks(checks),

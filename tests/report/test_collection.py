@@ -34,3 +34,22 @@ def test_collection_report_from_bundle(tmp_path: Path, secret_env: str) -> None:
     q = rep.sections["quality_by_dimension"].set_index("dimension")
     assert q.loc["conformance", "fail"] == 1 and q.loc["completeness", "pass"] == 1
     assert rep.write().read_text(encoding="utf-8") == md
+
+
+def test_sources_received_are_aggregated(tmp_path: Path, secret_env: str) -> None:
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    for n in ("a1.csv", "a2.csv", "b.csv"):
+        (raw / n).write_text("x\n1\n", encoding="utf-8")
+    (tmp_path / "cohort.yaml").write_text(
+        "cohort: {name: t}\nsites: [{id: A}, {id: B}]\nsecret: {env: CURATION_TEST_SECRET}\n"
+        "sources:\n  clinical:\n    - {site: A, path: raw/a1.csv, format: csv, table: patients}\n"
+        "    - {site: A, path: 'raw/a*.csv', format: csv, table: treatments}\n"
+        "    - {site: B, path: raw/b.csv, format: csv}\n", encoding="utf-8")
+    from curation.config import load_cohort
+
+    df = collection.sources_received(load_cohort(tmp_path / "cohort.yaml"))
+    assert df.to_dict("records") == [
+        {"modality": "clinical", "site": "A", "format": "csv", "sources": 2, "files": 3},
+        {"modality": "clinical", "site": "B", "format": "csv", "sources": 1, "files": 1},
+    ]
