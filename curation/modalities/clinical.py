@@ -15,6 +15,7 @@ import pandas as pd
 
 from .. import dictionary
 from ..deid.dates import generalize_birth
+from ..deid.kanon import check_k_anonymity, quasi_identifiers
 from ..quality import CheckResult, Dimension, Threshold, make_result, run_checks
 from ..quality import checks as qc
 from . import _tabular as tab
@@ -174,8 +175,17 @@ def checks(data: ModalityData, *, ctx: Context) -> list[CheckResult]:
          lambda: qc.check_timeliness(patients, "record_entry_date", "diagnosis_date", max_days=delay,
                                      check_id=f"{NAME}.timeliness.entry_delay", modality=NAME,
                                      threshold=Threshold(0.0, 0.05))),
+        (f"{NAME}.uniqueness.k_anonymity", Dimension.UNIQUENESS, lambda: _k_anonymity(patients, ctx)),
     ]
     return run_checks(specs, NAME, thresholds=ctx.thresholds)
+
+
+def _k_anonymity(patients: pd.DataFrame, ctx: Context) -> CheckResult:
+    """Re-identification risk of the released patients table: age band, sex, region, diagnosis year
+    (a warning for the data steward, not a failure)."""
+    regions = {s.id: s.region or s.id for s in ctx.config.sites}
+    df = patients.assign(region=patients["site"].map(regions)) if "site" in patients.columns else patients
+    return check_k_anonymity(quasi_identifiers(df, region_col="region"), modality=NAME)
 
 
 def _dates_in_order(data: ModalityData, outcomes: pd.DataFrame, treatments: pd.DataFrame) -> CheckResult:

@@ -169,3 +169,12 @@ def test_unreadable_file_is_quarantined_by_token(tmp_path: Path) -> None:
     assert "emr_export" not in " ".join(q["detail"])
     led = r.ledger.set_index("stage").loc["load:files"]
     assert (led["n_in"], led["n_accepted"]) == (8, 6)
+
+
+def test_k_anonymity_is_a_warning_naming_fields_not_values(run: cu.modalities.Curated) -> None:
+    row = run.checks.set_index("check_id").loc["clinical.uniqueness.k_anonymity"]
+    assert row["dimension"] == "uniqueness"
+    assert row["verdict"] in {"warn", "pass"}  # a steward's decision, never a failure
+    fails = run.failures[run.failures.check_id == "clinical.uniqueness.k_anonymity"]
+    assert set(fails["field"]) <= {"age_band,sex,region,diagnosis_year"}
+    assert fails["pseudonym"].str.startswith("PT").all()
