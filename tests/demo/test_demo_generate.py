@@ -60,17 +60,9 @@ def test_same_seed_gives_byte_identical_files_in_every_modality(full_demo: Path,
     first, second = _hashes(full_demo), _hashes(again)
     assert first.keys() == second.keys()
     differ = [k for k in first if first[k] != second[k]]
-    # raw/dicom and raw/singlecell are written by the imaging and immune generators
-    external = [k for k in differ if k.startswith(("raw/dicom/", "raw/singlecell/"))]
-    mine = [k for k in differ if k not in external]
-    assert not mine, f"files differ between two generations with the same seed: {mine[:5]}"
+    assert not differ, f"files differ between two generations with the same seed: {differ[:5]}"
     assert any(k.endswith(".xlsx") for k in first)
-    if external:
-        folders = sorted({k.split("/")[1] for k in external})
-        pytest.xfail(
-            f"not deterministic yet in {', '.join(folders)} ({len(external)} files, e.g. {external[0]}): "
-            "the imaging/immune demo generator must derive every value, UIDs included, from rng"
-        )
+    assert any(k.startswith("raw/dicom/") for k in first) and any(k.startswith("raw/singlecell/") for k in first)
 
 
 def test_other_seed_gives_other_patients(demo_plan) -> None:
