@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import glob
 import hashlib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -44,7 +45,8 @@ class SourceConfig(_Strict):
     encoding: str = Field("auto", description="auto, utf-8, utf-8-sig, gb18030, gbk ...")
     sheet: str | int | None = None
     columns: dict[str, str] = Field(default_factory=dict, description="source header -> dictionary field")
-    values: dict[str, dict[str, str]] = Field(default_factory=dict, description="field -> {source value: standard value}")
+    values: dict[str, dict[str, str]] = Field(default_factory=dict,
+                                              description="field -> {source value: standard value}")
     missing: dict[str, str] = Field(default_factory=dict, description="null token -> missing reason")
     options: dict[str, Any] = Field(default_factory=dict, description="modality-specific options")
 
@@ -58,7 +60,9 @@ class SecretConfig(_Strict):
     @model_validator(mode="after")
     def _one_of(self) -> SecretConfig:
         if bool(self.env) == bool(self.file):
-            raise ValueError("give exactly one of secret.env (an environment variable name) or secret.file (a key file path)")
+            msg = ("give exactly one of secret.env (an environment variable name) "
+                   "or secret.file (a key file path)")
+            raise ValueError(msg)
         return self
 
 
@@ -87,9 +91,9 @@ class CohortConfig(_Strict):
     sources: dict[str, list[SourceConfig]] = Field(default_factory=dict)
     output: str = "out"
     secret: SecretConfig
-    dates: DatesConfig = Field(default_factory=DatesConfig)
+    dates: DatesConfig = DatesConfig()  # pydantic copies model defaults per instance
     thresholds: dict[str, ThresholdOverride] = Field(default_factory=dict)
-    executor: ExecutorConfig = Field(default_factory=ExecutorConfig)
+    executor: ExecutorConfig = ExecutorConfig()
     options: dict[str, Any] = Field(default_factory=dict, description="run-wide options (e.g. demo: true)")
 
     # set by load_cohort, not part of the YAML
@@ -156,7 +160,7 @@ def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
     return model
 
 
-def _format_error(name: str, err: dict[str, Any]) -> str:
+def _format_error(name: str, err: Mapping[str, Any]) -> str:
     loc = tuple(err["loc"])
     where = _loc(loc) or "(top level)"
     if err["type"] == "extra_forbidden":
@@ -236,5 +240,6 @@ def _check_sources(cfg: CohortConfig, name: str, *, check_paths: bool) -> list[s
                     "fix the path (relative paths are relative to cohort.yaml)")
     for check_id, t in cfg.thresholds.items():
         if t.warn > t.fail:
-            problems.append(f"{name}: thresholds.{check_id}: warn {t.warn} is above fail {t.fail}; warn must be <= fail")
+            problems.append(
+                f"{name}: thresholds.{check_id}: warn {t.warn} is above fail {t.fail}; warn must be <= fail")
     return problems

@@ -87,7 +87,8 @@ def curate(name: str, cohort: str | Path | CohortConfig, *, out: str | Path | No
     """Load, standardize, check and write one modality; the body of every modality notebook."""
     from ..deid.logs import install_redacting_handler
 
-    install_redacting_handler(level=logging.WARNING, set_filters=False)  # notebook kernels and workers log through the same redacting filter
+    # notebook kernels and pool workers log through the same redacting filter as the CLI
+    install_redacting_handler(level=logging.WARNING, set_filters=False)
     if not cohort:  # notebooks' default parameter: the bundled demo cohort, generated on first use
         from ..demo import default_cohort
 

@@ -126,7 +126,7 @@ def build(cohort: str | Path | CohortConfig, *, out: str | Path | None = None) -
         "generated": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "curation_version": __version__,
         "demo": bool(config.options.get("demo")),
-        "n_checks": int(len(checks)),
+        "n_checks": len(checks),
         "verdicts": verdicts,
         "all_balanced": bool(ledger["balanced"].all()) if not ledger.empty else True,
         "overall": ("fail" if verdicts.get("fail") or verdicts.get("error") else

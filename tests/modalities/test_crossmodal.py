@@ -48,5 +48,5 @@ def test_sources_for_crossmodal_rejected(tmp_path: Path, secret_env: str) -> Non
     p = cohort(tmp_path)
     (tmp_path / "x.csv").write_text("a\n")
     p.write_text(p.read_text() + "sources:\n  crossmodal: [{path: x.csv, format: csv}]\n")
-    with pytest.raises(cu.ConfigError, match="sources.crossmodal: this step reads the other modalities"):
+    with pytest.raises(cu.ConfigError, match=r"sources\.crossmodal: this step reads the other modalities"):
         cu.load_cohort(p)

@@ -1,6 +1,15 @@
 from __future__ import annotations
 
-from curation.quality import Dimension, Ledger, Threshold, Verdict, failures_frame, make_result, results_frame, run_checks
+from curation.quality import (
+    Dimension,
+    Ledger,
+    Threshold,
+    Verdict,
+    failures_frame,
+    make_result,
+    results_frame,
+    run_checks,
+)
 
 
 def test_threshold_verdicts() -> None:
