@@ -152,14 +152,18 @@ class Bundle:
                 "path": rel,
                 "format": "parquet",
                 "mediatype": "application/vnd.apache.parquet",
-                "schema": {"fields": [
-                    {"name": f.name, "type": _frictionless_type(f.type),
-                     **({"description": describe(f.name)} if describe and describe(f.name) else {})}
-                    for f in schema
-                ]},
+                "schema": {"fields": [_field(f, describe) for f in schema]},
             })
         pkg = {"name": _slug(name), "profile": "data-package", "resources": resources}
         return write_json(self.root / DATAPACKAGE, pkg)
+
+
+def _field(f: pa.Field, describe: Callable[[str], str] | None) -> dict[str, str]:
+    out = {"name": f.name, "type": _frictionless_type(f.type)}
+    text = describe(f.name) if describe else ""
+    if text:
+        out["description"] = text
+    return out
 
 
 def _frictionless_type(t: pa.DataType) -> str:

@@ -406,7 +406,9 @@ def _assemble(config: CohortConfig, keyring: Keyring, bundle: Bundle, planned: l
 
     leak_note = "not run (curation.deid.scan is not installed)" if scan is None else "pending"
     index_html, run_json = write_reports(leak_note, [])
-    bundle.write_datapackage(name=config.cohort.name)
+    from .. import dictionary
+
+    bundle.write_datapackage(name=config.cohort.name, describe=dictionary.describe)
     if scan is not None:
         t1 = time.perf_counter()
         leaks = _scan(scan, root, identifiers)

@@ -36,3 +36,13 @@ def test_manifest_and_datapackage(tmp_path: Path) -> None:
 def test_bundle_refuses_escape(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="escapes"):
         Bundle(tmp_path / "out").path("../x")
+
+
+def test_datapackage_describes_dictionary_fields(tmp_path: Path) -> None:
+    from curation import dictionary
+
+    b = Bundle(tmp_path)
+    b.write_parquet("data/clinical/patients.parquet", pd.DataFrame({"patient": ["PT1"], "sex": ["male"]}))
+    b.write_datapackage(name="t", describe=dictionary.describe)
+    fields = json.loads((tmp_path / "datapackage.json").read_text())["resources"][0]["schema"]["fields"]
+    assert "性别" in {f["name"]: f.get("description", "") for f in fields}["sex"]
