@@ -553,13 +553,31 @@ def missing_reasons(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     return pd.concat(rows, ignore_index=True).astype("string")
 
 
+def diagnosis_anchors(ctx: Context) -> pd.Series:
+    """Per-patient diagnosis date (shifted like every date of that patient) from the clinical sources.
+
+    Modalities run in separate processes, so each one that needs the anchor reads the clinical
+    exports itself; this happens only in ``dates.mode: relative``.
+    """
+    from . import registry, sources_of
+
+    clinical = registry.get("clinical")
+    cdata = clinical.standardize(clinical.load(sources_of(ctx.config, "clinical"), ctx=ctx), ctx=ctx)
+    cond = cdata.tables.get("conditions")
+    if cond is None or "diagnosis_date" not in cond.columns:
+        return pd.Series(dtype="datetime64[ns]")
+    return cond.groupby(PATIENT)["diagnosis_date"].min()
+
+
 def write(data: ModalityData, *, ctx: Context, extra: dict[str, list[str]] | None = None,
           anchor: tuple[str, str] | None = None) -> list[Path]:
     """Write every standard table of the modality to ``data/<modality>/<table>.parquet``.
 
     ``anchor`` (table, date field) gives, in ``dates.mode: relative``, the per-patient date that
-    other dates are counted from (the earliest per patient); without it the patient's earliest
-    date in the table is used.
+    other dates are counted from (the earliest per patient). Without it, the patient's diagnosis
+    date from the cohort's clinical sources is used (so every modality counts from the same day;
+    a patient without one gets no relative dates), and only a cohort without clinical sources
+    falls back to the patient's earliest date in the table.
     """
     modality = data.modality
     relative = ctx.config.dates.mode == "relative"
@@ -567,6 +585,8 @@ def write(data: ModalityData, *, ctx: Context, extra: dict[str, list[str]] | Non
     if relative and anchor is not None and anchor[0] in data.tables and anchor[1] in data.tables[anchor[0]]:
         a = data.tables[anchor[0]]
         anchors = a.groupby(PATIENT)[anchor[1]].min()
+    elif relative and modality != "clinical" and ctx.config.sources.get("clinical"):
+        anchors = diagnosis_anchors(ctx)
     written = []
     for table, df in data.tables.items():
         fields = dictionary.fields(modality, table)

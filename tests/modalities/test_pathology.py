@@ -59,3 +59,23 @@ def test_report_text_dropped_unless_allow_listed(tmp_path) -> None:  # type: ign
 def test_figures(run: cu.modalities.Curated) -> None:
     figs = run.figures()
     assert "PD-L1 TPS" in figs and "TTF1 by histology" in figs
+
+
+def test_relative_dates_count_from_the_clinical_diagnosis(tmp_path: Path) -> None:
+    """In dates.mode relative every modality counts days from the same day: the diagnosis."""
+    from .tabular_fixture import make_cohort
+
+    cohort = make_cohort(tmp_path, mode="relative")
+    c = cu.curate("clinical", cohort)
+    p = cu.curate("pathology", cohort)
+    cond = pd.read_parquet(c.ctx.bundle.root / "data/clinical/conditions.parquet")
+    path = pd.read_parquet(p.ctx.bundle.root / "data/pathology/pathology.parquet")
+    assert "specimen_date" not in path.columns and "specimen_date_days" in path.columns
+    # the same offsets computed from the standardized (shifted) dates of both modalities
+    std_c = c.data.tables["conditions"].groupby("patient")["diagnosis_date"].min()
+    std_p = p.data.tables["pathology"].set_index("patient")["specimen_date"]
+    expected = ((std_p - std_p.index.map(std_c)).dt.days).dropna().astype(int)
+    got = path.set_index("patient")["specimen_date_days"].dropna().astype(int)
+    assert len(expected) > 3
+    assert got.loc[expected.index].tolist() == expected.tolist()
+    assert (cond["diagnosis_date_days"].dropna() == 0).all()
