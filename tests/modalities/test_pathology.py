@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
@@ -63,7 +65,6 @@ def test_figures(run: cu.modalities.Curated) -> None:
 
 def test_relative_dates_count_from_the_clinical_diagnosis(tmp_path: Path) -> None:
     """In dates.mode relative every modality counts days from the same day: the diagnosis."""
-    from .tabular_fixture import make_cohort
 
     cohort = make_cohort(tmp_path, mode="relative")
     c = cu.curate("clinical", cohort)
