@@ -45,11 +45,50 @@ REASON_SUFFIX = "__missing"
 
 @dataclass(frozen=True)
 class BadLine:
-    """A line whose field count does not match the header."""
+    """A line set aside while reading: its field count does not match the header
+    (``malformed_line``), or its bytes are not text in the file's encoding (``undecodable_line``)."""
 
     line: int
     expected: int
     actual: int
+    reason: str = "malformed_line"
+
+    def describe(self, site: str = "") -> str:
+        where = f"site {site}: " if site else ""
+        if self.reason == "undecodable_line":
+            return (f"{where}bytes that are not valid text in this file's encoding; re-export the file "
+                    "or fix the encoding of this line")
+        return (f"{where}{self.actual} fields where the header has {self.expected}; "
+                "fix the quoting or delimiter of this line in the export")
+
+
+# A file is read in the detected encoding when at most this share of its lines fail to decode;
+# those lines are quarantined. More than that means the encoding itself is wrong.
+MAX_UNDECODABLE = 0.01
+
+
+def _undecodable_lines(data: bytes, enc: str) -> list[int]:
+    """1-based numbers of the lines that do not decode (b"\n" never occurs inside a UTF-8 or
+    GB18030 multi-byte character, so splitting the bytes on it is safe)."""
+    bad = []
+    for i, raw in enumerate(data.split(b"\n"), 1):
+        try:
+            raw.decode(enc)
+        except UnicodeDecodeError:
+            bad.append(i)
+    return bad
+
+
+def _decode_tolerant(data: bytes, enc: str) -> tuple[str, list[int]]:
+    """Decode line by line: an undecodable line becomes blank (line numbers stay physical)."""
+    lines, bad = [], []
+    for i, raw in enumerate(data.split(b"\n"), 1):
+        try:
+            lines.append(raw.decode(enc))
+        except UnicodeDecodeError:
+            lines.append("")
+            bad.append(i)
+    return "\n".join(lines), bad
 
 
 @dataclass
@@ -76,6 +115,10 @@ def detect_encoding(path: str | Path, *, data: bytes | None = None) -> str:
         return "gb18030"  # the superset of GBK and GB2312: Chinese hospital exports are the common case
     except UnicodeDecodeError:
         pass
+    n_lines = raw.count(b"\n") + 1
+    for enc in ("utf-8", "gb18030"):  # a few damaged lines in an otherwise valid file
+        if len(_undecodable_lines(raw, enc)) <= max(1, MAX_UNDECODABLE * n_lines):
+            return enc
     from charset_normalizer import from_bytes
 
     best = from_bytes(raw[: 1 << 20]).best()
@@ -112,9 +155,16 @@ def _read_delimited(path: Path, *, sep: str, encoding: str, header_row: int = 1)
 
     data = path.read_bytes()
     enc = detect_encoding(path, data=data) if encoding in ("", "auto") else encoding
+    undecodable: list[int] = []
     try:
         text = data.decode(enc)
-    except (UnicodeDecodeError, LookupError) as exc:
+    except UnicodeDecodeError as exc:
+        text, undecodable = _decode_tolerant(data, enc)
+        if len(undecodable) > max(1, MAX_UNDECODABLE * (data.count(b"\n") + 1)):
+            msg = (f"{path.name}: cannot decode as {enc} ({type(exc).__name__} on {len(undecodable)} lines); "
+                   "fix `encoding:` for this source in cohort.yaml (auto, utf-8, utf-8-sig, gb18030)")
+            raise SourceError(msg) from None
+    except LookupError as exc:
         msg = (f"{path.name}: cannot decode as {enc} ({type(exc).__name__}); "
                "fix `encoding:` for this source in cohort.yaml (auto, utf-8, utf-8-sig, gb18030)")
         raise SourceError(msg) from None
@@ -147,6 +197,7 @@ def _read_delimited(path: Path, *, sep: str, encoding: str, header_row: int = 1)
     # pyarrow numbers lines of the body (1-based, counting blank lines); shift to physical lines
     bad = [BadLine(b.line + header_line if b.line > 0 else -1, b.expected, b.actual) for b in bad]
     bad_set = {b.line for b in bad}
+    bad += [BadLine(n, len(names), 0, "undecodable_line") for n in undecodable if n > header_line]
     good = [n for n in nonblank[1:] if n not in bad_set]
     if len(good) == len(df):
         df[LINE] = pd.array(good, dtype="int64")

@@ -14,6 +14,7 @@ exact ages) and never written. ``<field>__missing`` columns hold the missing rea
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -98,12 +99,10 @@ def load(modality: str, sources: list[Source], *, ctx: Context) -> ModalityData:
             data.objects[UNMAPPED][src.key][1].extend(c for c in unmapped
                                                       if c not in data.objects[UNMAPPED][src.key][1])
             for b in rt.bad_lines:
-                data.quarantine.add(
-                    stage="load", source=src.key, record=f"line {b.line}", reason="malformed_line",
-                    detail=f"site {src.site}: {b.actual} fields where the header has {b.expected}; "
-                           "fix the quoting or delimiter of this line in the export")
+                data.quarantine.add(stage="load", source=src.key, record=f"line {b.line}", reason=b.reason,
+                                    detail=b.describe(src.site))
             data.ledger.record("load", source=src.key, n_in=len(df) + len(rt.bad_lines), n_accepted=len(df),
-                               quarantined={"malformed_line": len(rt.bad_lines)} if rt.bad_lines else None)
+                               quarantined=dict(Counter(b.reason for b in rt.bad_lines)) or None)
             df[SITE] = src.site
             df[SOURCE] = src.key
             df[TABLE] = cfg.table or ""

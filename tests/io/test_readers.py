@@ -121,3 +121,33 @@ def test_title_lines_above_the_header(tmp_path: Path) -> None:
     rt = read_table(p, format="csv", header_row=3)
     assert list(rt.frame.columns) == ["住院号", "性别", "_line"]
     assert rt.frame["_line"].tolist() == [4] and [b.line for b in rt.bad_lines] == [5]
+
+
+def test_a_damaged_line_is_quarantined_not_the_whole_file(tmp_path: Path) -> None:
+    """One line with bytes that are not GB18030 (a damaged export) costs that line only."""
+    from curation.io.readers import read_table
+
+    good = "住院号,性别\nZY001,男\nZY002,女\nZY003,男\n".encode("gb18030")
+    lines = good.split(b"\n")
+    lines.insert(2, b"ZY009,\xff\xfe\x00")  # physical line 3
+    p = tmp_path / "siteC.csv"
+    p.write_bytes(b"\n".join(lines))
+    for enc in ("auto", "gb18030"):
+        rt = read_table(p, format="csv", encoding=enc)
+        assert rt.encoding == "gb18030"
+        assert rt.frame["住院号"].tolist() == ["ZY001", "ZY002", "ZY003"]
+        assert rt.frame["_line"].tolist() == [2, 4, 5]
+        assert [(b.line, b.reason) for b in rt.bad_lines] == [(3, "undecodable_line")]
+        assert "re-export" in rt.bad_lines[0].describe("C")
+
+
+def test_a_wrong_encoding_is_still_an_error(tmp_path: Path) -> None:
+    import pytest
+
+    from curation.errors import SourceError
+    from curation.io.readers import read_table
+
+    p = tmp_path / "siteC.csv"
+    p.write_bytes("住院号,性别\nZY001,男\nZY002,女\n".encode("gb18030"))
+    with pytest.raises(SourceError, match=r"siteC.csv: cannot decode as utf-8 .*fix `encoding:`"):
+        read_table(p, format="csv", encoding="utf-8")

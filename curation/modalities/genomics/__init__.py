@@ -24,6 +24,7 @@ sample, ``data/genomics/vcf/<sample token>.vcf``, whose header keeps only ##file
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -267,11 +268,10 @@ def _load_qc(path: Path, src: Source, data: ModalityData) -> pd.DataFrame:
     df, _ = apply_mapping(rt.frame, columns=src.config.columns, known=QC_FIELDS, values=src.config.values,
                           missing=src.config.missing)
     for b in rt.bad_lines:
-        data.quarantine.add(stage="load", source=src.key, record=f"line {b.line}", reason="malformed_line",
-                            detail=f"site {src.site}: {b.actual} fields where the header has {b.expected}; "
-                                   "fix the quoting or delimiter of this line")
+        data.quarantine.add(stage="load", source=src.key, record=f"line {b.line}", reason=b.reason,
+                            detail=b.describe(src.site))
     data.ledger.record("load:qc", source=src.key, n_in=len(df) + len(rt.bad_lines), n_accepted=len(df),
-                       quarantined={"malformed_line": len(rt.bad_lines)} if rt.bad_lines else None)
+                       quarantined=dict(Counter(b.reason for b in rt.bad_lines)) or None)
     if "sample_id" in df:
         _note_identifiers(data, list(df["sample_id"]))
     return df.assign(_source=src.key, _site=src.site)
