@@ -7,6 +7,8 @@ from pathlib import Path
 
 import click
 
+MAX_SKIPPED_LINES = 20
+
 
 @click.command("scan-phi")
 @click.argument("bundle", type=click.Path(exists=True, file_okay=False, path_type=Path))
@@ -17,26 +19,36 @@ import click
 def scan_phi(ctx: click.Context, bundle: Path, identifiers_file: Path) -> None:
     """Search every file of BUNDLE (contents, names, every encoding) for the identifiers in FILE.
 
-    Prints one line per hit (file, field, identifier line number) and exits 1 on any hit, 0 when
-    the bundle is clean.
+    Matching is on token boundaries: a numeric identifier is not found inside a longer number or
+    a decimal (0.1111...), an alphanumeric one not inside a longer word (P001 in AP001X); CJK
+    names are found anywhere. Identifiers with fewer than 4 letters or digits (2 for CJK) or made
+    only of separators (^^^^) are not searched: their line numbers are printed.
+
+    Prints one line per hit (file, field, identifier line number) and exits 1 on any hit or on a
+    file it could not read by its format (UNCHECKED), 0 when the bundle is clean.
     """
-    from .scan import MIN_LEN, read_identifiers, scan_bundle
+    from .scan import read_identifiers, scan_bundle
 
     ids = read_identifiers(identifiers_file)
     t0 = time.perf_counter()
-    hits = scan_bundle(bundle, ids, exclude=[identifiers_file])
+    result = scan_bundle(bundle, ids, exclude=[identifiers_file])
     took = time.perf_counter() - t0
-    skipped = sum(1 for _, s in ids if len(s) < MIN_LEN and not any(ord(c) > 0x2E7F for c in s))
-    for h in hits:
+    for h in result:
         if h.identifier:
             click.echo(f"LEAK {h.path}: {h.location}: identifier on line {h.identifier} of {identifiers_file.name}")
         else:
             click.echo(f"UNCHECKED {h.path}: {h.location}")
-    note = f" ({skipped} identifiers shorter than {MIN_LEN} characters skipped)" if skipped else ""
-    n_files = sum(1 for p in bundle.rglob("*") if p.is_file())
-    if hits:
-        click.echo(f"scan-phi: {len(hits)} hit(s) in {n_files} files, {len(ids)} identifiers{note}, "
-                   f"{took:.1f} s: NOT clean", err=True)
+    note = ""
+    if result.n_skipped:
+        lines = ", ".join(str(n) for n in result.skipped_numbers[:MAX_SKIPPED_LINES])
+        more = " ..." if len(result.skipped_numbers) > MAX_SKIPPED_LINES else ""
+        click.echo(f"scan-phi: {result.describe_skipped()}: lines {lines}{more} of {identifiers_file.name}",
+                   err=True)
+        note = f", {result.n_skipped} skipped"
+    searched = f"{result.n_identifiers} identifiers searched{note}"
+    if result:
+        click.echo(f"scan-phi: {len(result)} hit(s) in {len(result.paths)} path(s) of {result.n_files} files, "
+                   f"{searched}, {took:.1f} s: NOT clean", err=True)
         ctx.exit(1)
-    click.echo(f"scan-phi: clean: {n_files} files, {len(ids)} identifiers{note}, {took:.1f} s", err=True)
+    click.echo(f"scan-phi: clean: {result.n_files} files, {searched}, {took:.1f} s", err=True)
     ctx.exit(0)

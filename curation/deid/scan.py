@@ -4,9 +4,23 @@ Each file is read by its format: Parquet cells, column names and metadata (pyarr
 HDF5 names, attributes and string or integer datasets (h5py); DICOM elements with each PN
 component group (pydicom) plus the raw header bytes; zip members; text files (notebooks, HTML,
 JSON, CSV, logs) as bytes, in UTF-8 and GB18030 and as JSON ``\\uXXXX`` / HTML ``&#...;`` / URL
-``%XX`` escapes;
-file and folder names. Matching is one Aho-Corasick pass over bytes (ahocorasick-rs; else
-pyahocorasick; else a compiled regex alternation).
+``%XX`` escapes, and UTF-16 (LE / BE) text transcoded; file and folder names. Matching is one
+Aho-Corasick pass over bytes (ahocorasick-rs; else pyahocorasick; else a compiled regex
+alternation); each raw match is then kept or dropped by looking at the bytes beside it.
+
+Token boundaries (plain substrings raise false alarms on real data):
+
+- a numeric identifier (digits and separators, no letter) matches only where no digit, decimal
+  point or sign touches it: ``11111111`` is not found in ``0.1111111111111111``, ``-11111111``,
+  ``11111111.5`` or ``211111111``; it is found in ``MRN11111111``, ``11111111.dcm`` and
+  ``11111111-2`` (a letter, a file suffix or a hyphen after it is no number);
+- an alphanumeric identifier matches only where no ASCII letter or digit touches it: ``P001``
+  is found in ``P001_ct.dcm`` and ``患者P001复查``, not in ``AP001X``;
+- an identifier with a CJK character matches anywhere (Chinese text has no spaces);
+- a neighbour seen through an escape counts as the character it stands for (``\\u5f20P001`` is
+  a boundary, ``%41P001`` is not), and a JSON ``\\n`` is white space;
+- identifiers with fewer than :data:`MIN_LEN` letters or digits (2 for CJK), or made only of
+  separators and punctuation (``^^^^``), are not searched; they are counted in the result.
 
 A hit names the file and the field and the identifier's index in the list (its line number in
 the identifiers file), never the identifier: the scan's own report must not leak.
@@ -15,11 +29,13 @@ the identifiers file), never the identifier: the scan's own report must not leak
 from __future__ import annotations
 
 import bisect
+import codecs
 import gzip
 import io
 import re
 import urllib.parse
 import zipfile
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -35,6 +51,22 @@ H5_SUFFIXES = {".h5ad", ".h5", ".hdf5", ".h5mu", ".loom"}
 ZIP_SUFFIXES = {".zip", ".xlsx", ".docx", ".pptx", ".odt", ".ods", ".whl"}
 H5_BULK = ("X", "layers", "raw", "obsm", "varm", "obsp", "varp")
 H5_INT_LIMIT = 1_000_000
+# Bytes looked at on either side of a match (the longest escape, ``\\uXXXX``, is 6).
+LOOK = 8
+
+# How an identifier is delimited (see the module docstring).
+NUMERIC, WORD, ANYWHERE = "numeric", "word", "anywhere"
+SKIP_SHORT, SKIP_SEPARATORS = "short", "separators"
+
+_ALNUM = frozenset(b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+_DIGITS = frozenset(b"0123456789")
+_HEX = frozenset(b"0123456789ABCDEFabcdef")
+_JSON_ESCAPES = frozenset(b'ntrbf"/\\')
+_SIGNS = frozenset(b"+-")
+_DOT = ord(".")
+_BACKSLASH = ord("\\")
+_PERCENT = ord("%")
+_SPACE = ord(" ")
 
 
 @dataclass(frozen=True, order=True)
@@ -51,7 +83,8 @@ class LeakHit:
         ``line 12 (gb18030)`` ...
     identifier
         1-based index of the identifier in the list given to the scan (its line number in the
-        identifiers file).
+        identifiers file); 0 for a file the scan could not read by its format (not known to be
+        clean).
     """
 
     path: str
@@ -59,11 +92,145 @@ class LeakHit:
     identifier: int
 
     def __str__(self) -> str:
+        if not self.identifier:
+            return f"{self.path}: {self.location}"
         return f"{self.path}: {self.location}: identifier #{self.identifier}"
 
 
+class ScanResult(list[LeakHit]):
+    """The sorted hits of a scan (a list, empty when clean), and what the scan did not search.
+
+    Attributes
+    ----------
+    n_files
+        Files whose contents were searched.
+    n_identifiers
+        Identifiers searched (after skipping).
+    skipped
+        Identifiers not searched, by reason: ``short`` (fewer than :data:`MIN_LEN` letters or
+        digits; 2 for CJK) or ``separators`` (no letter or digit at all).
+    skipped_numbers
+        Their numbers (line numbers in the identifiers file), never their values.
+    paths
+        Every on-disk path (relative to the root; a file, a folder or a link) that holds a hit
+        in its contents or its own name, mapped to its display form (``<redacted>`` components).
+        The keys can contain identifiers: use them to act on the files, print only the values.
+    """
+
+    n_files: int = 0
+    n_identifiers: int = 0
+    skipped: dict[str, int]
+    skipped_numbers: list[int]
+    paths: dict[str, str]
+
+    def __init__(self, hits: Iterable[LeakHit] = ()) -> None:
+        super().__init__(sorted(hits))
+        self.skipped = {}
+        self.skipped_numbers = []
+        self.paths = {}
+
+    @property
+    def n_skipped(self) -> int:
+        return sum(self.skipped.values())
+
+    def describe_skipped(self) -> str:
+        """``3 identifiers not searched (2 shorter than 4 characters, 1 only separators)``, or ``""``."""
+        if not self.n_skipped:
+            return ""
+        parts = []
+        if self.skipped.get(SKIP_SHORT):
+            parts.append(f"{self.skipped[SKIP_SHORT]} shorter than {MIN_LEN} letters or digits")
+        if self.skipped.get(SKIP_SEPARATORS):
+            parts.append(f"{self.skipped[SKIP_SEPARATORS]} only separators or punctuation")
+        return f"{self.n_skipped} identifier(s) not searched ({', '.join(parts)})"
+
+
+_CJK = re.compile("[^\x00-\u2e7f]")
+
+
 def _is_cjk(text: str) -> bool:
-    return any(ord(ch) > 0x2E7F for ch in text)
+    return not text.isascii() and _CJK.search(text) is not None
+
+
+def classify(ident: str) -> tuple[str, str]:
+    """``(pattern, kind)`` of an identifier, or ``("", reason)`` when it is not searched.
+
+    The pattern is the identifier without surrounding white space, separators and punctuation
+    (``Zhang^San^^`` is searched as ``Zhang^San``); ``kind`` is ``numeric``, ``word`` or
+    ``anywhere`` (CJK); ``reason`` is ``short`` or ``separators``.
+    """
+    if ident.isalnum():  # the common case, at C speed
+        pattern, n_alnum = ident, len(ident)
+    else:
+        alnum = [i for i, ch in enumerate(ident) if ch.isalnum()]
+        if not alnum:
+            return "", SKIP_SEPARATORS
+        pattern, n_alnum = ident[alnum[0]: alnum[-1] + 1], len(alnum)
+    if _is_cjk(pattern):
+        return (pattern, ANYWHERE) if n_alnum >= 2 else ("", SKIP_SHORT)
+    if n_alnum < MIN_LEN:
+        return "", SKIP_SHORT
+    if pattern.isascii() and (pattern.isdigit() or not any(ch.isalpha() for ch in pattern)):
+        return pattern, NUMERIC
+    return pattern, WORD
+
+
+def _prev(data: bytes, off: int, lo: int) -> int:
+    """The character before ``data[off]`` as a code point (-1 at the start), read through escapes."""
+    if off <= lo:
+        return -1
+    b = data[off - 1]
+    if off - 6 >= lo and data[off - 6] == _BACKSLASH and data[off - 5] in (0x75, 0x55) \
+            and all(c in _HEX for c in data[off - 4: off]):
+        return int(data[off - 4: off], 16)  # JSON \uXXXX
+    if off - 2 >= lo and data[off - 2] == _BACKSLASH and b in _JSON_ESCAPES:
+        return _SPACE  # JSON \n, \t ...
+    if off - 3 >= lo and data[off - 3] == _PERCENT and data[off - 2] in _HEX and b in _HEX:
+        return int(data[off - 2: off], 16)  # URL %XX
+    return b
+
+
+def _next(data: bytes, end: int, hi: int) -> int:
+    """The character at ``data[end]`` as a code point (-1 at the end), read through escapes."""
+    if end >= hi:
+        return -1
+    b = data[end]
+    if b == _BACKSLASH and end + 1 < hi:
+        n = data[end + 1]
+        if n in (0x75, 0x55) and end + 6 <= hi and all(c in _HEX for c in data[end + 2: end + 6]):
+            return int(data[end + 2: end + 6], 16)
+        if n in _JSON_ESCAPES:
+            return _SPACE
+    if b == _PERCENT and end + 3 <= hi and data[end + 1] in _HEX and data[end + 2] in _HEX:
+        return int(data[end + 1: end + 3], 16)
+    return b
+
+
+def bounded(data: bytes, off: int, end: int, kind: str, *, lo: int = 0, hi: int | None = None,
+            legacy: bool = False) -> bool:
+    """Whether the match ``data[off:end]`` of an identifier of ``kind`` stands on token boundaries.
+
+    ``lo`` / ``hi`` limit the value the match lies in (bytes outside it are boundaries);
+    ``legacy``: the bytes may be GB18030, where an ASCII letter or digit right after a byte >= 0x81
+    can be the trail byte of a Chinese character, hence a boundary.
+    """
+    if kind == ANYWHERE:
+        return True
+    hi = len(data) if hi is None else hi
+    p, n = _prev(data, off, lo), _next(data, end, hi)
+    if legacy and p in _ALNUM and off - 2 >= lo and data[off - 2] >= 0x81:
+        p = -1
+    if kind == WORD:
+        return p not in _ALNUM and n not in _ALNUM
+    # numeric: no digit, decimal point or sign may touch it
+    if p in _DIGITS or n in _DIGITS:
+        return False
+    if p == _DOT and _prev(data, off - 1, lo) in _DIGITS:
+        return False  # 0.1111...
+    if n == _DOT and _next(data, end + 1, hi) in _DIGITS:
+        return False  # 1111.5
+    # a sign starts a token; a '-' after a letter or digit (ZY-1111, 2023-1111) is a separator
+    return not (p in _SIGNS and _prev(data, off - 1, lo) not in _ALNUM)
 
 
 class _Automaton:
@@ -74,6 +241,7 @@ class _Automaton:
         self._rs: Any = None
         self._aho: Any = None
         self._regex: re.Pattern[bytes] | None = None
+        self._set: set[bytes] = set()
         if not patterns:
             return
         if backend in ("auto", "rs"):
@@ -96,7 +264,11 @@ class _Automaton:
                 return
             except ImportError:
                 pass
-        self._regex = re.compile(b"|".join(re.escape(p) for p in sorted(patterns, key=len, reverse=True)))
+        # a lookahead finds a match at every position, as the automata do; longest first, so that
+        # the group holds the longest pattern there (the others are its prefixes)
+        self._regex = re.compile(b"(?=(" + b"|".join(re.escape(p) for p in sorted(patterns, key=len, reverse=True))
+                                 + b"))")
+        self._set = set(patterns)
 
     def find(self, data: bytes) -> Iterator[tuple[int, bytes]]:
         """``(start, pattern)`` of every (overlapping) occurrence."""
@@ -108,34 +280,50 @@ class _Automaton:
                 yield end - len(pat) + 1, pat
         elif self._regex is not None:
             for m in self._regex.finditer(data):
-                yield m.start(), m.group()
+                longest = m.group(1)
+                for k in range(len(longest), 0, -1):
+                    if longest[:k] in self._set:
+                        yield m.start(), longest[:k]
 
 
 class Matcher:
-    """All byte forms of all identifiers, searched in one pass (two for non-UTF-8 bytes)."""
+    """All byte forms of all identifiers, searched in one pass (two for non-UTF-8 bytes).
+
+    Attributes
+    ----------
+    skipped
+        Identifier number -> reason (``short`` or ``separators``) for identifiers not searched.
+    """
 
     def __init__(self, identifiers: Iterable[tuple[int, str]], *, backend: str = "auto") -> None:
         # Two automata: every form that bytes.lower() leaves comparable (ASCII, UTF-8, escapes) is
         # searched once in the lowered haystack (case-insensitive for ASCII letters; UTF-8
         # multi-byte sequences have no ASCII bytes, so lowering cannot change them); GB18030
         # forms, whose trail bytes can be ASCII letters, are searched in the original bytes.
-        self.forms: dict[bytes, tuple[int, str]] = {}
-        self.gb_forms: dict[bytes, tuple[int, str]] = {}
+        self.forms: dict[bytes, tuple[int, str, str]] = {}
+        self.gb_forms: dict[bytes, tuple[int, str, str]] = {}
+        self.skipped: dict[int, str] = {}
+        self.searched: set[int] = set()
         for no, ident in identifiers:
-            ident = ident.strip()
-            if not ident or (len(ident) < MIN_LEN and not (_is_cjk(ident) and len(ident) >= 2)):
+            pattern, kind = classify(ident)
+            if not pattern:
+                self.skipped[no] = kind
                 continue
-            self._add(ident, no)
+            self.searched.add(no)
+            self._add(pattern, no, kind)
         self._main = _Automaton(list(self.forms), backend)
         self._gb = _Automaton(list(self.gb_forms), backend)
 
-    def _add(self, ident: str, no: int) -> None:
+    def _add(self, ident: str, no: int, kind: str) -> None:
         if ident.isascii():
-            self.forms.setdefault(ident.encode().lower(), (no, "ascii"))
+            self.forms.setdefault(ident.encode().lower(), (no, "ascii", kind))
+            if not ident.isalnum():  # Zhang%5ESan, Zhang%20San in links
+                quoted = urllib.parse.quote(ident, safe="")
+                self.forms.setdefault(quoted.encode().lower(), (no, "url-encoded", kind))
             return
-        self.forms.setdefault(ident.encode("utf-8").lower(), (no, "utf-8"))
+        self.forms.setdefault(ident.encode("utf-8").lower(), (no, "utf-8", kind))
         try:
-            self.gb_forms.setdefault(ident.encode("gb18030"), (no, "gb18030"))
+            self.gb_forms.setdefault(ident.encode("gb18030"), (no, "gb18030", kind))
         except UnicodeEncodeError:
             pass
         # how JSON (plotly figures, ensure_ascii) and HTML escape non-ASCII text
@@ -143,7 +331,7 @@ class Matcher:
                            ("html-entity", "".join(c if c.isascii() else f"&#{ord(c)};" for c in ident)),
                            ("html-entity", "".join(c if c.isascii() else f"&#x{ord(c):x};" for c in ident)),
                            ("url-encoded", urllib.parse.quote(ident, safe=""))):
-            self.forms.setdefault(text.encode().lower(), (no, form))
+            self.forms.setdefault(text.encode().lower(), (no, form, kind))
 
     def __bool__(self) -> bool:
         return bool(self.forms)
@@ -153,19 +341,23 @@ class Matcher:
         """Length in bytes of the longest pattern."""
         return max((len(p) for p in (*self.forms, *self.gb_forms)), default=1)
 
-    def search(self, data: bytes, *, binary: bool = False, utf8_only: bool = False
-               ) -> Iterator[tuple[int, int, str]]:
-        """Yield ``(offset, identifier no, form)`` for every occurrence in ``data``.
+    def search(self, data: bytes, *, binary: bool = False, utf8_only: bool = False, lo: int = 0,
+               hi: int | None = None) -> Iterator[tuple[int, int, str]]:
+        """Yield ``(offset, identifier no, form)`` for every occurrence on token boundaries.
 
         ASCII letters match case-insensitively. ``binary`` skips short byte patterns;
         ``utf8_only`` skips GB18030 forms (for text known to be valid UTF-8, where a GB18030
-        byte pattern can only match by accident).
+        byte pattern can only match by accident). Only matches lying within ``data[lo:hi]`` are
+        yielded; the bytes outside are still read to judge boundaries (chunked files).
         """
-        for off, _, no, form in self._search(data, binary=binary, utf8_only=utf8_only):
-            yield off, no, form
+        hi = len(data) if hi is None else hi
+        for off, end, no, form, kind in self._search(data, binary=binary, utf8_only=utf8_only):
+            if off >= lo and end <= hi and bounded(data, off, end, kind, legacy=not utf8_only):
+                yield off, no, form
 
     def _search(self, data: bytes, *, binary: bool = False, utf8_only: bool = False
-                ) -> Iterator[tuple[int, int, int, str]]:
+                ) -> Iterator[tuple[int, int, int, str, str]]:
+        """Raw matches, boundaries not judged: ``(start, end, no, form, kind)``."""
         if not self.forms or not data:
             return
         seen: set[tuple[int, int]] = set()
@@ -176,14 +368,15 @@ class Matcher:
             for off, pat in automaton.find(hay):
                 if binary and len(pat) < MIN_BINARY_BYTES:
                     continue
-                no, form = forms[pat]
+                no, form, kind = forms[pat]
                 if (off, no) not in seen:
                     seen.add((off, no))
-                    yield off, off + len(pat), no, form
+                    yield off, off + len(pat), no, form, kind
 
     def in_arrow(self, arr: Any) -> Iterator[tuple[int, int]]:
         """``(value index, identifier no)`` over a pyarrow string array, searched in its data
-        buffer directly (no Python object per value); matches across two values are dropped."""
+        buffer directly (no Python object per value); the edges of a value are token boundaries
+        and matches across two values are dropped."""
         import numpy as np
         import pyarrow as pa
 
@@ -202,9 +395,10 @@ class Matcher:
             return
         data = dbuf.to_pybytes()[int(offsets[0]): int(offsets[-1])]
         rel = offsets - offsets[0]
-        for off, end, no, _ in self._search(data, utf8_only=True):
+        for off, end, no, _, kind in self._search(data, utf8_only=True):
             i = int(np.searchsorted(rel, off, side="right")) - 1
-            if end <= rel[i + 1]:
+            lo, hi = int(rel[i]), int(rel[i + 1])
+            if end <= hi and bounded(data, off, end, kind, lo=lo, hi=hi):
                 yield i, no
 
     def in_text(self, text: str) -> set[int]:
@@ -221,7 +415,7 @@ class Matcher:
             starts.append(pos)
             parts.append(b)
             pos += len(b) + 1
-        buf = b"\x00".join(parts)
+        buf = b"\x00".join(parts)  # NUL: a boundary, and never inside a pattern
         for off, no, _ in self.search(buf, utf8_only=True):
             yield bisect.bisect_right(starts, off) - 1, no
 
@@ -268,6 +462,41 @@ def _chunks(src: Src, overlap: int) -> Iterator[tuple[bytes, bool]]:
             tail = chunk[len(chunk) - min(overlap, len(chunk)):] if overlap else b""
 
 
+def _utf16_chunks(src: Src, encoding: str, overlap: int) -> Iterator[tuple[bytes, bool]]:
+    """As :func:`_chunks`, for a UTF-16 file: its text transcoded to UTF-8."""
+    decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
+    tail = b""
+    with _binary(src) as fh:
+        while True:
+            block = fh.read(CHUNK)
+            last = len(block) < CHUNK
+            chunk = tail + decoder.decode(block, final=last).encode("utf-8", "surrogatepass")
+            yield chunk, last
+            if last:
+                return
+            tail = chunk[len(chunk) - min(overlap, len(chunk)):] if overlap else b""
+
+
+def utf16_encoding(head: bytes) -> str | None:
+    """``utf-16-le`` / ``utf-16-be`` when bytes look like UTF-16 text (a BOM, or NUL bytes at
+    every other position as ASCII text in UTF-16 has), else None."""
+    if head[:4] in (b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff"):
+        return None  # UTF-32
+    if head[:2] == b"\xff\xfe":
+        return "utf-16-le"
+    if head[:2] == b"\xfe\xff":
+        return "utf-16-be"
+    sample = head[: len(head) // 2 * 2]
+    if len(sample) < 16:
+        return None
+    even, odd = sample[0::2], sample[1::2]
+    if odd.count(0) >= 0.4 * len(odd) and even.count(0) <= 0.05 * len(even):
+        return "utf-16-le"
+    if even.count(0) >= 0.4 * len(even) and odd.count(0) <= 0.05 * len(odd):
+        return "utf-16-be"
+    return None
+
+
 def _valid_utf8(chunk: bytes) -> bool:
     """Whether a chunk is UTF-8, allowing a character cut at either end by chunking."""
     lead = 0
@@ -286,6 +515,10 @@ class _Scan:
         self.m = matcher
         self.hits: set[LeakHit] = set()
         self._paths: dict[str, str] = {}
+        self.current = ""  # the on-disk entry being scanned (a zip's members report to the zip)
+        self.flagged: dict[str, str] = {}  # on-disk entry with a hit -> its display path
+        # chunks overlap by a pattern plus the bytes looked at on either side of it
+        self.overlap = self.m.max_len + 2 * LOOK
 
     def safe(self, name: str) -> str:
         return "<redacted>" if self.m.in_text(name) else name
@@ -297,6 +530,8 @@ class _Scan:
 
     def hit(self, rel: str, location: str, no: int) -> None:
         self.hits.add(LeakHit(self.safe_path(rel), location, no))
+        if self.current not in self.flagged:
+            self.flagged[self.current] = self.safe_path(self.current)
 
     def name(self, rel: str, *, folder: bool) -> None:
         """The last component of ``rel`` (parents are visited on their own)."""
@@ -324,8 +559,8 @@ class _Scan:
                 self.bytes_(rel, src, name=name)
         except Exception as exc:  # noqa: BLE001 - an unreadable file is still scanned as bytes
             # fail closed: a file whose fields could not be read is not known to be clean
-            self.hits.add(LeakHit(self.safe_path(rel), f"unreadable as {suffix or 'its format'} "
-                                  f"({type(exc).__name__}); only its raw bytes were searched", 0))
+            self.hit(rel, f"unreadable as {suffix or 'its format'} ({type(exc).__name__}); "
+                     "only its raw bytes were searched", 0)
             try:
                 self.bytes_(rel, src, name=name)
             except OSError:
@@ -333,27 +568,37 @@ class _Scan:
 
     def bytes_(self, rel: str, src: Src, *, where: str = "", name: str | None = None, header: bool = False
                ) -> None:
-        """Raw bytes, in chunks that overlap by the longest pattern (files of any size).
+        """Raw bytes, in chunks that overlap by the longest pattern (files of any size); UTF-16
+        text a second time, transcoded.
 
         ``header``: a DICOM header (a few KB of mostly text between binary lengths), searched
         with every pattern, short GB18030 names included; locations are byte offsets.
         """
         suffix = PurePosixPath(name or rel).suffix.lower()
-        overlap = max(self.m.max_len - 1, 0)
+        self._chunked(rel, _chunks(src, self.overlap), where=where, suffix=suffix, header=header)
+        encoding = None if header else utf16_encoding(_head(src, 4096))
+        if encoding:
+            self._chunked(rel, _utf16_chunks(src, encoding, self.overlap), where=where, suffix=".txt",
+                          label=encoding)
+
+    def _chunked(self, rel: str, chunks: Iterator[tuple[bytes, bool]], *, where: str, suffix: str,
+                 header: bool = False, label: str = "") -> None:
         seen: set[tuple[int, int]] = set()
         base = lines_before = 0
-        for chunk, last in _chunks(src, overlap):
+        for chunk, last in chunks:
             utf8 = _valid_utf8(chunk)
             texty = suffix in TEXT_SUFFIXES or utf8 or b"\x00" not in chunk[:8192]
-            for off, no, form in self.m.search(chunk, binary=not (texty or header), utf8_only=utf8):
+            # a match is judged in the chunk that holds LOOK bytes on both of its sides
+            lo, hi = (LOOK if base else 0), (len(chunk) if last else len(chunk) - LOOK)
+            for off, no, form in self.m.search(chunk, binary=not (texty or header), utf8_only=utf8, lo=lo, hi=hi):
                 if (base + off, no) in seen:
                     continue
                 seen.add((base + off, no))
                 line = lines_before + chunk.count(b"\n", 0, off) + 1
                 loc = f"line {line}" if texty else f"byte {base + off}"
-                self.hit(rel, f"{where}{loc} ({form})", no)
+                self.hit(rel, f"{where}{loc} ({label or form})", no)
             if not last:
-                keep = min(overlap, len(chunk))
+                keep = min(self.overlap, len(chunk))
                 lines_before += chunk.count(b"\n", 0, len(chunk) - keep)
                 base += len(chunk) - keep
 
@@ -528,7 +773,8 @@ def scan_bundle(
     identifiers: Iterable[str] | Iterable[tuple[int, str]],
     *,
     exclude: Iterable[Path] = (),
-) -> list[LeakHit]:
+    paths: Iterable[Path] | None = None,
+) -> ScanResult:
     """Search every file under ``root`` (names and contents) for every identifier.
 
     Parameters
@@ -537,31 +783,42 @@ def scan_bundle(
         The output bundle (or any folder).
     identifiers
         The identifiers (numbered 1, 2, ... in the hits), or ``(number, identifier)`` pairs as
-        returned by :func:`read_identifiers`. Identifiers shorter than 4 characters are skipped
-        (they would hit ordinary numbers), except 2-3 character CJK names.
-
+        returned by :func:`read_identifiers`. Identifiers with fewer than 4 letters or digits
+        (2 for CJK), or made only of separators, are skipped and counted (``result.skipped``).
     exclude
         Files not to scan (the identifiers file itself, when it sits inside ``root``).
+    paths
+        Scan only these entries under ``root`` (their names and contents), not the whole tree.
 
     Returns
     -------
-    Sorted hits; empty when the bundle is clean. A file that could not be read by its format
-    (corrupt Parquet, say) is searched as raw bytes and also reported, with identifier 0: it is
-    not known to be clean.
+    The sorted hits, empty when the bundle is clean, with what was skipped and which on-disk
+    paths hold hits (:class:`ScanResult`). A file that could not be read by its format (corrupt
+    Parquet, say) is searched as raw bytes and also reported, with identifier 0: it is not known
+    to be clean.
     """
     # a set has no order: sort it so that identifier numbers are stable between runs
     items = sorted(identifiers, key=str) if isinstance(identifiers, set | frozenset) else list(identifiers)
     numbered = [x if isinstance(x, tuple) else (i, str(x)) for i, x in enumerate(items, start=1)]
     matcher = Matcher(numbered)
-    scan = _Scan(Path(root), matcher)
+    result = ScanResult()
+    result.skipped = dict(Counter(matcher.skipped.values()))
+    result.skipped_numbers = sorted(matcher.skipped)
+    result.n_identifiers = len(matcher.searched)
     if not matcher:
-        return []
+        return result
+    scan = _Scan(Path(root), matcher)
     skip = {Path(p).resolve() for p in exclude}
-    for path in sorted(Path(root).rglob("*")):
-        if path.resolve() in skip:
+    entries = sorted(Path(root).rglob("*")) if paths is None else sorted(Path(p) for p in paths)
+    for path in entries:
+        if path.resolve() in skip or not (path.is_symlink() or path.exists()):
             continue
         rel = path.relative_to(root).as_posix()
+        scan.current = rel
         scan.name(rel, folder=path.is_dir())  # every entry's name, links and dangling links included
         if path.is_file():
             scan.file(rel, path)
-    return sorted(scan.hits)
+            result.n_files += 1
+    result.extend(sorted(scan.hits))
+    result.paths = scan.flagged
+    return result

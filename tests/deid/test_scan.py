@@ -176,3 +176,190 @@ def test_dicom_header_with_undeclared_gb18030_name(tmp_path: Path) -> None:
         ds.add_new(0x00081030, "LO", "李四".encode("gb18030").decode("latin-1"))
         ds.save_as(tmp_path / "x.dcm")
     assert ("x.dcm", 2) in {(h.path, h.identifier) for h in scan_bundle(tmp_path, IDS)}
+
+
+# --- token boundaries (issue 10 part 6) ------------------------------------------------------
+
+@pytest.mark.parametrize(("text", "found"), [
+    ("0.1111111111111111", False),  # a float in a plotly figure
+    ("-11111111", False),
+    ("[-11111111]", False),
+    ("11111111.5", False),
+    ("211111111", False),
+    ("111111112", False),
+    ("a11111111b", True),  # only digits, a decimal point or a sign end a number
+    ("MRN11111111", True),
+    ("id 11111111, next", True),
+    ("11111111.dcm", True),  # a point followed by no digit is no decimal point
+    ("ZY-11111111", True),  # a hyphen after a letter is a separator, not a sign
+    ("x\\u4e0011111111", True),  # the character before is the escaped one, not the digit 0
+])
+def test_numeric_identifier_matches_only_as_a_whole_number(text: str, found: bool) -> None:
+    from curation.deid.scan import Matcher
+
+    assert Matcher([(1, "11111111")]).in_text(text) == ({1} if found else set())
+
+
+@pytest.mark.parametrize(("text", "found"), [
+    ("AP001X", False),  # a gene name
+    ("AP001187.1", False),
+    ("P0012", False),
+    ("%41P001", False),  # %41 is A
+    ("P001", True),
+    ("p001_ct.dcm", True),
+    ("患者P001复查", True),  # Chinese text has no spaces
+    ("\\u5f20P001", True),
+    ("line\\nP001 ok", True),  # JSON \n is white space
+    ("(P001)", True),
+])
+def test_alphanumeric_identifier_matches_only_at_word_boundaries(text: str, found: bool) -> None:
+    from curation.deid.scan import Matcher
+
+    assert Matcher([(1, "P001")]).in_text(text) == ({1} if found else set())
+
+
+def test_separator_only_and_short_identifiers_are_skipped_and_counted(tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_text("^^^^ and ---- and 007 and Li", encoding="utf-8")
+    result = scan_bundle(tmp_path, ["^^^^", "----", "007", "Li^", "张", "ZY20230001"])
+    assert result == []
+    assert result.skipped == {"separators": 2, "short": 3}
+    assert result.skipped_numbers == [1, 2, 3, 4, 5]
+    assert result.n_identifiers == 1
+    assert "5 identifier(s) not searched" in result.describe_skipped()
+
+
+def test_surrounding_separators_are_not_part_of_the_pattern() -> None:
+    from curation.deid.scan import Matcher, classify
+
+    assert classify("^Zhang^San^^") == ("Zhang^San", "word")
+    assert classify(" 010-12345678 ") == ("010-12345678", "numeric")
+    assert classify("张三") == ("张三", "anywhere")
+    assert Matcher([(1, "Zhang^San^^^")]).in_text("PN: ZHANG^SAN") == {1}
+
+
+def test_cjk_name_inside_cjk_text_is_found(tmp_path: Path) -> None:
+    (tmp_path / "note.txt").write_text("主诉：患者张三丰于本院复查，家属李四陪同。", encoding="utf-8")
+    (tmp_path / "gb.csv").write_bytes("备注\n患者张三丰复查\n".encode("gb18030"))
+    got = {(h.path, h.identifier) for h in scan_bundle(tmp_path, IDS)}
+    assert got == {("note.txt", 1), ("note.txt", 2), ("gb.csv", 1)}
+
+
+def test_identifier_in_a_file_name_on_boundaries(tmp_path: Path) -> None:
+    (tmp_path / "P001_ct.dcm.txt").write_text("x", encoding="utf-8")
+    (tmp_path / "AP001X.txt").write_text("x", encoding="utf-8")
+    (tmp_path / "11111111.png").write_bytes(b"x")
+    hits = scan_bundle(tmp_path, ["P001", "11111111"])
+    assert sorted((h.path, h.location, h.identifier) for h in hits) == [
+        ("<redacted>", "file name", 1), ("<redacted>", "file name", 2)]
+    assert sorted(hits.paths) == ["11111111.png", "P001_ct.dcm.txt"]
+    assert set(hits.paths.values()) == {"<redacted>"}
+
+
+def test_json_html_and_url_escapes_are_still_found(tmp_path: Path) -> None:
+    esc = "".join(f"\\u{ord(c):04x}" for c in "张三丰")
+    (tmp_path / "fig.html").write_text(
+        f'<script>{{"text":"{esc}","id":"P001","v":[0.1111111111111111, 11111111]}}</script>'
+        "<p>&#26446;&#22235;</p><a href='x/%E7%8E%8B%E4%BA%94'>", encoding="utf-8")
+    hits = scan_bundle(tmp_path, [*IDS, "P001", "11111111"])
+    assert {h.identifier for h in hits} == {1, 2, 7, 9, 10}
+    assert {h.location.split(" (")[1] for h in hits} == {"json-escape)", "html-entity)", "url-encoded)", "ascii)"}
+
+
+def test_gb18030_text_with_an_id_next_to_a_chinese_character(tmp_path: Path) -> None:
+    # 丟 is 0x81 0x47 ("G") in GB18030, 𠀀 ends in 0x36 ("6"): a trail byte is no letter or digit
+    data = "病人丟ZY20230001丟\n𠀀P001\n".encode("gb18030")
+    assert b"GZY20230001" in data and b"6P001" in data
+    (tmp_path / "gb.csv").write_bytes(data)
+    got = {(h.identifier, h.location) for h in scan_bundle(tmp_path, ["ZY20230001", "P001"])}
+    assert got == {(1, "line 1 (ascii)"), (2, "line 2 (ascii)")}
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be"])
+def test_utf16_text_files(tmp_path: Path, encoding: str) -> None:
+    text = "姓名,住院号,备注\r\n张三丰,ZY20230001,ok\r\n" + "x,y,z\r\n" * 20
+    (tmp_path / "export.csv").write_bytes(text.encode(encoding))  # "utf-16" writes a BOM
+    (tmp_path / "export.bin").write_bytes(text.encode(encoding))  # no text suffix
+    hits = scan_bundle(tmp_path, IDS)
+    got = {(h.path, h.identifier) for h in hits}
+    assert got == {("export.csv", 1), ("export.csv", 4), ("export.bin", 1), ("export.bin", 4)}
+    label = "utf-16-le" if encoding == "utf-16" else encoding  # Python writes the BOM little-endian here
+    assert {h.location for h in hits if h.path == "export.csv"} == {f"line 2 ({label})"}
+
+
+def test_chunk_edges_do_not_change_the_verdict(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import curation.deid.scan as scan
+
+    text = "v=[0.1111111111111111, 3]\nid 11111111.\nAP001X P001\n"
+    (tmp_path / "a.log").write_text(text, encoding="utf-8")
+    expected = {(h.location, h.identifier) for h in scan_bundle(tmp_path, ["11111111", "P001"])}
+    assert expected == {("line 2 (ascii)", 1), ("line 3 (ascii)", 2)}
+    for size in range(4, 40):  # every alignment of the chunk edges with the matches
+        monkeypatch.setattr(scan, "CHUNK", size)
+        assert {(h.location, h.identifier) for h in scan_bundle(tmp_path, ["11111111", "P001"])} == expected, size
+
+
+def test_arrow_value_edges_are_boundaries() -> None:
+    import pyarrow as pa
+
+    from curation.deid.scan import Matcher
+
+    m = Matcher([(1, "P001"), (2, "11111111")])
+    arr = pa.array(["A", "P001", "AP001X", "0.11111111", "11111111", "P001 x", None, "x11111111"])
+    assert sorted(m.in_arrow(arr)) == [(1, 1), (4, 2), (5, 1), (7, 2)]
+
+
+# --- no false alarm on real data -------------------------------------------------------------
+
+def test_no_false_alarm_on_plotly_floats_and_gene_names(tmp_path: Path) -> None:
+    go = pytest.importorskip("plotly.graph_objects")
+    ids = ["11111111", "22222222", "P001", "P002", "AP00", "^^^^"]
+    rng = np.random.default_rng(0)
+    values = [1 / 9, 2 / 9, -11111111.5, 0.22222222, *rng.random(200)]
+    fig = go.Figure(go.Scatter(x=list(range(len(values))), y=values, text=["AP001187.1"] * len(values)))
+    (tmp_path / "fig.html").write_text(fig.to_html(include_plotlyjs=False), encoding="utf-8")
+    assert "0.1111111111111111" in (tmp_path / "fig.html").read_text(encoding="utf-8")
+    pd.DataFrame({"gene": ["AP001187.1", "AP002498.1", "RP11-P0012", "AP001059.2"],
+                  "score": [0.11111111, 0.5, 0.25, 0.75]}).to_parquet(tmp_path / "genes.parquet")
+    result = scan_bundle(tmp_path, ids)
+    assert result == []
+    assert result.skipped == {"separators": 1}
+
+
+def test_pydicom_test_files_deidentified_raise_no_false_alarm(tmp_path: Path) -> None:
+    """Each test file's own patient and staff identifiers, searched in its de-identified copy."""
+    pydicom = pytest.importorskip("pydicom")
+    from pydicom.data import get_testdata_files
+
+    from curation.deid.dicom import deidentify
+    from curation.deid.keys import Keyring
+    from curation.errors import DeidError
+
+    keywords = ("PatientName", "OtherPatientNames", "PatientID", "OtherPatientIDs", "AccessionNumber",
+                "PatientBirthDate", "ReferringPhysicianName", "PerformingPhysicianName", "OperatorsName",
+                "NameOfPhysiciansReadingStudy")
+    key = Keyring(b"k" * 32)
+    ids: set[str] = set()
+    n = 0
+    for i, f in enumerate(get_testdata_files()):
+        if f.endswith((".py", ".json", ".txt", ".gz", ".bz2", ".zip", ".pyc")):
+            continue
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # test files are malformed on purpose; warnings quote values
+            try:
+                ds = pydicom.dcmread(f)
+                out = deidentify(ds, keyring=key, patient_pseudonym="PTTEST01", date_shift_days=-10)
+                out.save_as(tmp_path / f"{i:04d}.dcm", enforce_file_format=True)
+            except (DeidError, pydicom.errors.InvalidDicomError, OSError, ValueError, TypeError, AttributeError):
+                continue
+            for kw in keywords:
+                v = ds.get(kw)
+                for x in v if isinstance(v, pydicom.multival.MultiValue) else [v]:
+                    if x not in (None, ""):
+                        ids.add(str(x))
+                        ids.update(g.replace("^", " ").strip() for g in str(x).split("="))
+        n += 1
+    assert n > 50 and len(ids) > 30
+    # the substring scan found '^^^^' (a PatientName) and a numeric ID inside longer numbers here
+    result = scan_bundle(tmp_path, sorted(i for i in ids if i))
+    assert [str(h) for h in result] == []
+    assert result.skipped.get("separators")
