@@ -15,6 +15,7 @@ from ..errors import DeidError
 
 if TYPE_CHECKING:
     from .keys import Keyring
+    from .text import Scrubber
 
 PHI_CLASSES = ("direct", "quasi", "none", "free_text")
 
@@ -91,6 +92,7 @@ def drop_identifiers(
     keep_text: Iterable[str] = (),
     known_by_row: pd.Series | None = None,
     unknown: Literal["keep", "drop", "error"] = "keep",
+    scrubber: Scrubber | None = None,
 ) -> pd.DataFrame:
     """Drop identifying columns by their PHI class.
 
@@ -104,13 +106,16 @@ def drop_identifiers(
         are generalized elsewhere: :mod:`curation.deid.dates`, :mod:`curation.deid.kanon`).
     keep_text
         Free-text columns to keep. They are scrubbed with :func:`curation.deid.text.scrub_series`
-        (resident IDs, phones, admission-number-like tokens, and ``known_by_row``).
+        (the detectors, ``known_by_row``, and the cohort registry when ``scrubber`` is given).
     known_by_row
         Per row, the names / addresses / IDs known for that patient, aligned with ``df``'s index;
         collect them before the direct columns are dropped.
     unknown
         What to do with columns absent from ``phi``: keep them (the default, for helper columns
         such as ``patient`` or ``row``), drop them, or raise :class:`DeidError`.
+    scrubber
+        The run's :class:`~curation.deid.text.Scrubber` (cohort registry, MRN shapes, name
+        detector); default a registry-less one (the detectors and each row's own identifiers).
 
     Returns
     -------
@@ -148,7 +153,7 @@ def drop_identifiers(
         from .text import scrub_series
 
         for col in scrub_cols:
-            out[col] = scrub_series(out[col], known_by_row)
+            out[col] = scrub_series(out[col], known_by_row, scrubber=scrubber)
     return out
 
 

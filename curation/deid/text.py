@@ -1,104 +1,565 @@
-"""Free-text scrubbing for allow-listed text fields (pathology reports, notes).
+"""Free-text scrubbing: the cohort's identifier registry, pattern detectors and a person-name detector.
 
-Generic patterns remove resident ID numbers, phone numbers, e-mails, admission-number-like
-tokens and values introduced by identifying labels (住院号：…, 姓名：…, 住址：…); the names,
-addresses and IDs known for the row's patient are removed literally. Recall is measured on a
-labelled synthetic set (tests/deid/phi_labelled.jsonl) with :func:`measure_recall`.
+:class:`Scrubber` is built once per run (its automata and patterns compile once) and scrubs any
+number of texts. It removes
+
+(a) every form of every identifier of the cohort (:class:`~curation.deid.registry.IdentifierRegistry`:
+    other patients, relatives and doctors too, not only the row's own patient), in one
+    Aho-Corasick pass: case-insensitive, Latin forms only at word boundaries, Chinese anywhere;
+(b) what detectors recognise: labelled values (姓名：, 住院号：, 电话：, 住址： ...), mobile and
+    landline phones (separators, +86, full-width digits), resident ID numbers (18 digits with
+    their GB 11643 check digit, or the 15-digit legacy form), the site's MRN shapes from
+    cohort.yaml, dates, e-mail addresses, Chinese postal addresses, long ID-like numbers;
+(c) person names no registry knows (:mod:`curation.deid.names`), Chinese and pinyin.
+
+Each is replaced by a token that keeps the text readable: ``[姓名]`` ``[电话]`` ``[证件号]``
+``[日期]`` ``[地址]`` ``[邮箱]`` ``[编号]``. Full-width forms are folded one character for one, so
+positions found on the folded text cut the original, and the rest of the text stays as written.
+
+The module functions :func:`scrub` and :func:`scrub_series` are the earlier interface (detectors
+plus the row's own known identifiers); they use a registry-less scrubber.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 import pandas as pd
 
-REDACTED = "[REDACTED]"
+from ..errors import ConfigError
+from .registry import IdentifierRegistry, Kind
 
-_NOT_ALNUM_BEFORE = r"(?<![0-9A-Za-z])"
-_NOT_ALNUM_AFTER = r"(?![0-9A-Za-z])"
-_SEP = r"[-\s\u2010-\u2015]?"
-_LABEL_ID = (r"(?:住院号|住院ID|病案号|病历号|门诊号|登记号|检查号|影像号|标本号|样本号|ID号|MRN|PID|卡号|医保号"
-             r"|身份证号?|证件号)")
-_LABEL_PHONE = r"(?:联系电话|电话号码|电话|手机号?|联系方式|Tel|TEL|Phone)"
-_LABEL_NAME = r"(?:患者姓名|病人姓名|姓名|联系人|家属|Name|NAME)"
-_LABEL_ADDR = r"(?:家庭住址|现住址|住址|地址|家住|现住|户籍地|Address)"
+REDACTED = "[REDACTED]"  # the earlier single token; kept for callers that import it
 
-_PATTERNS: list[re.Pattern[str]] = [
-    # labelled values first: the label tells us what the value is, whatever its shape
-    re.compile(_LABEL_ID + r"\s*[:：]?\s*[A-Za-z0-9][A-Za-z0-9\-/]{2,}"),
-    re.compile(_LABEL_PHONE + r"\s*[:：]?\s*\+?[\d\-\s()（）]{7,}\d"),
-    re.compile(_LABEL_NAME + r"\s*[:：]\s*(?:[\u4e00-\u9fff·]{2,5}|[A-Za-z]+(?:[ ^][A-Za-z]+){0,2})"),
-    re.compile(_LABEL_ADDR + r"\s*[:：]?\s*[^，。；;,\n]{2,60}"),
-    # resident ID number (18 chars, last may be X; and the old 15-digit form)
-    re.compile(_NOT_ALNUM_BEFORE + r"\d{6}" + _SEP + r"\d{8}" + _SEP + r"\d{3}[\dXx]" + _NOT_ALNUM_AFTER),
-    re.compile(_NOT_ALNUM_BEFORE + r"\d{15}" + _NOT_ALNUM_AFTER),
-    # mainland mobile numbers, with optional +86 and separators; landlines with area code
-    re.compile(r"(?<![0-9])(?:\+?86[-\s]?)?1[3-9]\d" + _SEP + r"\d{4}" + _SEP + r"\d{4}(?![0-9])"),
-    re.compile(r"(?<![0-9])[(（]?0\d{2,3}[)）]?[-\s]?\d{7,8}(?![0-9])"),
-    re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}"),
-    # admission-number-like tokens: 6+ digits, optionally with a short letter prefix (ZY2023001)
-    re.compile(r"(?<![0-9A-Za-z.])[A-Za-z]{0,4}\d{6,}" + _NOT_ALNUM_AFTER),
-]
-_GENERIC = re.compile("|".join(f"(?:{p.pattern})" for p in _PATTERNS))
+TOKENS: dict[Kind, str] = {
+    Kind.name: "[姓名]", Kind.staff_name: "[姓名]", Kind.phone: "[电话]", Kind.id_card: "[证件号]",
+    Kind.birth_date: "[日期]", Kind.date: "[日期]", Kind.address: "[地址]", Kind.email: "[邮箱]",
+}
+DEFAULT_TOKEN = "[编号]"  # MRN, admission, accession, specimen, sample, other IDs, file names
+
+
+def token(kind: Kind) -> str:
+    """The replacement token of a kind."""
+    return TOKENS.get(kind, DEFAULT_TOKEN)
 
 
 # Full-width ASCII forms (１３８…, ：, （）) are common in Chinese free text. Folding them one
 # character for one keeps positions, so matches found on the folded text are cut from the original
 # and the rest of the text (its punctuation included) is left exactly as written.
 _FOLD = {cp: cp - 0xFEE0 for cp in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
+_FULL_WIDTH = re.compile("[\uff01-\uff5e\u3000]")
 
 
 def _norm(text: str) -> str:
-    return text.translate(_FOLD)
+    return text.translate(_FOLD) if _FULL_WIDTH.search(text) else text
 
 
-def _known_pattern(known: Iterable[object]) -> re.Pattern[str] | None:
-    values = {_norm(str(k)).strip() for k in known if k is not None and not pd.isna(k) and str(k).strip()}
-    # single characters would wipe ordinary text; a 2-character Chinese name is still a name
-    values = {v for v in values if len(v) >= 2}
-    if not values:
+def _lower(text: str) -> str:
+    low = text.lower()
+    if len(low) == len(text):
+        return low
+    # a few characters (İ) lengthen when lowered; keep those as they are so positions hold
+    return "".join(c.lower() if len(c.lower()) == 1 else c for c in text)
+
+
+_WORDCHAR = re.compile(r"[0-9A-Za-z\u00c0-\u024f]")
+
+
+def _word(ch: str) -> bool:
+    return bool(_WORDCHAR.match(ch))
+
+
+def _bounded(text: str, a: int, b: int) -> bool:
+    """No letter or digit touches the span (nor a decimal point after a digit before a number)."""
+    if a > 0 and _word(text[a - 1]) and _word(text[a]):
+        return False
+    if b < len(text) and _word(text[b]) and _word(text[b - 1]):
+        return False
+    # 0.11111111 is a number, not the identifier 11111111
+    return not (text[a].isdigit() and a > 1 and text[a - 1] == "." and text[a - 2].isdigit())
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One identifier found in a text: ``text[start:end]`` is of ``kind``."""
+
+    start: int
+    end: int
+    kind: Kind
+
+    @property
+    def token(self) -> str:
+        """The replacement token."""
+        return token(self.kind)
+
+
+# --- detectors ----------------------------------------------------------------------------
+
+_LABEL_KIND = {
+    "住院号": Kind.admission_number, "住院ID": Kind.admission_number, "住院登记号": Kind.admission_number,
+    "病案号": Kind.mrn, "病历号": Kind.mrn, "门诊号": Kind.mrn, "登记号": Kind.mrn, "就诊号": Kind.mrn,
+    "就诊卡号": Kind.mrn, "ID号": Kind.mrn, "MRN": Kind.mrn, "PID": Kind.mrn, "患者ID": Kind.mrn,
+    "检查号": Kind.accession, "影像号": Kind.accession, "放射号": Kind.accession, "申请单号": Kind.accession,
+    "标本号": Kind.specimen_id, "病理号": Kind.specimen_id, "样本号": Kind.sample_id, "条码号": Kind.sample_id,
+    "医保号": Kind.other, "医保卡号": Kind.other, "卡号": Kind.other,
+    "身份证号码": Kind.id_card, "身份证号": Kind.id_card, "身份证": Kind.id_card, "证件号码": Kind.id_card,
+    "证件号": Kind.id_card,
+}
+_ID_LABELS = "|".join(sorted(_LABEL_KIND, key=len, reverse=True))
+_LABELLED: list[tuple[re.Pattern[str], Kind | None]] = [
+    (re.compile(rf"(?P<label>{_ID_LABELS})\s*[:：]?\s*(?P<v>[A-Za-z0-9][A-Za-z0-9\-/]{{2,}})"), None),
+    (re.compile(r"(?:联系电话|电话号码|电话|手机号码|手机号|手机|联系方式|Tel|TEL|Phone|PHONE)\s*[:：]?\s*"
+                r"(?P<v>\+?[\d\-\s()]{7,}\d)"), Kind.phone),
+    (re.compile(r"(?:患者姓名|病人姓名|姓名|联系人|Name|NAME)\s*[:：]\s*"
+                r"(?P<v>[\u4e00-\u9fff][\u4e00-\u9fff·]{1,4}|[A-Za-z]+(?:[ ^][A-Za-z]+){0,2})"), Kind.name),
+    (re.compile(r"(?:家庭住址|家庭地址|现住址|居住地址|住址|地址|家住|现住|户籍地址|户籍地|户籍|籍贯|Address|ADDRESS)"
+                r"\s*[:：]?\s*(?P<v>[^，。；;,\n]{2,60})"), Kind.address),
+]
+
+# Patterns start with a literal or a character class so the regex engine can skip ahead fast;
+# boundaries are checked on each match instead of by look-behinds.
+_ID18 = re.compile(r"\d{6}[-\s]?(?:19|20)\d{6}[-\s]?\d{3}[\dXx]")
+_ID15 = re.compile(r"\d{15}")
+_MOBILE = re.compile(r"1[3-9]\d[-\s\u2010-\u2015]?\d{4}[-\s\u2010-\u2015]?\d{4}")
+_PHONE_PREFIX = re.compile(r"(?:\+|00)?86[-\s]?$")
+_LANDLINE = re.compile(r"[(（]?0\d{2,3}[)）]?[-\s]?\d{3,4}[-\s]?\d{4}(?:(?:转|-|ext\.?\s?)\d{1,5})?")
+_EMAIL = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}")
+_DATE_CN = re.compile(r"(?:19|20)\d{2}\s*年\s*\d{1,2}\s*月(?:\s*\d{1,2}\s*[日号])?|\d{1,2}\s*月\s*\d{1,2}\s*[日号]")
+_DATE_NUM = re.compile(
+    r"(?:19|20)\d{2}(?P<s>[-/.])\d{1,2}(?P=s)\d{1,2}"  # 2023-03-05, 2023/3/5, 2023.03.05
+    r"|\d{1,2}(?P<t>[-/.])\d{1,2}(?P=t)(?:19|20)\d{2}"  # 05/03/2023, 3-5-2023
+    r"|(?:19|20)\d{2}[-/](?:0?[1-9]|1[0-2])(?![\d/\-])"  # 2023-03, 2023/3
+    r"|(?:19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])"  # 20230305
+)
+_LONG_ID = re.compile(r"\d{6,}")
+_ID_PREFIX = re.compile(r"[A-Za-z]{1,4}$")
+
+# Chinese postal addresses: a chain of place segments in descending order, at least two of them
+# and one below the city (so a hospital's "上海市" or "4R区" alone is not an address).
+_ADDR_UNITS = [
+    ("省|自治区|特别行政区", 0), ("市|自治州|地区|盟", 1), ("区|县|旗", 2), ("镇|乡|街道|开发区|新区", 3),
+    ("村|社区|小区|路|大道|街|巷|胡同|弄|里", 4), ("号院|号楼|号|弄", 5), ("栋|幢|座|单元|楼|层", 6), ("室|户", 7),
+]
+_ADDR_UNIT_RE = "|".join(sorted((u for us, _ in _ADDR_UNITS for u in us.split("|")), key=len, reverse=True))
+_ADDR_LEVEL = {u: lvl for us, lvl in _ADDR_UNITS for u in us.split("|")}
+_ADDR_SEG = re.compile(rf"[\u4e00-\u9fff0-9A-Za-z\-#]{{1,10}}?(?:{_ADDR_UNIT_RE})")
+_ADDR_HINT = re.compile("[省市县镇乡村路街巷弄]")
+_ADDR_NOT_START = ("患者", "病人", "家住", "现住", "住在", "住址", "地址", "居住", "来自", "位于", "户籍", "在", "于",
+                   "住", "自", "至", "到", "往", "回", "去", "由", "从")
+
+
+def _gb11643_ok(digits: str) -> bool:
+    weights = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+    total = sum(int(d) * w for d, w in zip(digits[:17], weights, strict=True))
+    return "10X98765432"[total % 11] == digits[17].upper()
+
+
+def _valid_date(y: int, m: int, d: int) -> bool:
+    try:
+        dt.date(y, m, d)
+    except ValueError:
+        return False
+    return True
+
+
+def valid_id_card(value: str) -> bool:
+    """A resident ID number: 18 characters with a valid birth date and GB 11643 check digit, or the
+    15-digit legacy form with a valid birth date."""
+    v = re.sub(r"[\s\-]", "", value)
+    if re.fullmatch(r"\d{17}[\dXx]", v):
+        return _valid_date(int(v[6:10]), int(v[10:12]), int(v[12:14])) and _gb11643_ok(v)
+    if re.fullmatch(r"\d{15}", v):
+        return _valid_date(1900 + int(v[6:8]), int(v[8:10]), int(v[10:12]))
+    return False
+
+
+def _digits_bounded(text: str, a: int, b: int) -> bool:
+    return not ((a > 0 and text[a - 1].isdigit()) or (b < len(text) and text[b].isdigit()))
+
+
+def _detect(text: str, out: list[tuple[int, int, Kind]]) -> None:
+    """Pattern detectors over folded text, appending ``(start, end, kind)``."""
+    add = out.append
+    for pat, kind in _LABELLED:
+        for m in pat.finditer(text):
+            k = kind or _LABEL_KIND[m.group("label")]
+            add((m.start("v"), m.end("v"), k))
+    has_digits = any(ch.isdigit() for ch in text)
+    if has_digits:
+        for m in _ID18.finditer(text):
+            a, b = m.span()
+            if _bounded(text, a, b) and valid_id_card(m.group()):
+                add((a, b, Kind.id_card))
+        for m in _ID15.finditer(text):
+            a, b = m.span()
+            if _bounded(text, a, b) and valid_id_card(m.group()):
+                add((a, b, Kind.id_card))
+        for m in _MOBILE.finditer(text):
+            a, b = m.span()
+            if _digits_bounded(text, a, b):
+                p = _PHONE_PREFIX.search(text, max(0, a - 6), a)
+                add((p.start() if p else a, b, Kind.phone))
+        for m in _LANDLINE.finditer(text):
+            a, b = m.span()
+            if _digits_bounded(text, a, b) and not (a > 0 and text[a - 1] == "."):
+                add((a, b, Kind.phone))
+        for m in _DATE_NUM.finditer(text):
+            a, b = m.span()
+            if _digits_bounded(text, a, b) and _date_ok(m.group()) and not (a > 0 and text[a - 1] == "."):
+                add((a, b, Kind.date))
+        for m in _DATE_CN.finditer(text):
+            a, b = m.span()
+            if _digits_bounded(text, a, b):
+                add((a, b, Kind.date))
+        for m in _LONG_ID.finditer(text):
+            a, b = m.span()
+            p = _ID_PREFIX.search(text, max(0, a - 4), a)
+            a = p.start() if p else a
+            if _bounded(text, a, b):
+                add((a, b, Kind.other))
+    if "@" in text:
+        for m in _EMAIL.finditer(text):
+            add((m.start(), m.end(), Kind.email))
+    if _ADDR_HINT.search(text):
+        _addresses(text, out)
+
+
+def _date_ok(s: str) -> bool:
+    nums = [int(x) for x in re.findall(r"\d+", s)]
+    if len(nums) == 1:  # 20230305
+        v = str(nums[0])
+        return _valid_date(int(v[:4]), int(v[4:6]), int(v[6:8]))
+    if len(nums) == 2:  # 2023-03
+        return 1 <= nums[1] <= 12
+    a, b, c = nums
+    if a >= 1000:
+        return _valid_date(a, b, c)
+    return _valid_date(c, b, a) or _valid_date(c, a, b)
+
+
+def _addresses(text: str, out: list[tuple[int, int, Kind]]) -> None:
+    segs = [(m.start(), m.end(), _unit_level(m.group())) for m in _ADDR_SEG.finditer(text)]
+    i = 0
+    while i < len(segs):
+        j = i
+        while j + 1 < len(segs) and segs[j + 1][0] == segs[j][1] and segs[j + 1][2] > segs[j][2]:
+            j += 1
+        levels = [s[2] for s in segs[i:j + 1]]
+        if j > i and any(lvl in (0, 1, 3, 4) for lvl in levels) and any(lvl >= 2 for lvl in levels):
+            a, b = segs[i][0], segs[j][1]
+            for w in _ADDR_NOT_START:  # the verb or label before an address is not part of it
+                if text.startswith(w, a) and b - a > len(w) + 2:
+                    a += len(w)
+                    break
+            out.append((a, b, Kind.address))
+        i = j + 1
+
+
+def _unit_level(seg: str) -> int:
+    for n in (3, 2, 1):
+        lvl = _ADDR_LEVEL.get(seg[-n:])
+        if lvl is not None:
+            return lvl
+    return -1
+
+
+def compile_mrn_patterns(patterns: Sequence[str]) -> list[re.Pattern[str]]:
+    """Compile the site MRN shapes of cohort.yaml; a pattern that does not compile is a ConfigError.
+
+    Raises
+    ------
+    ConfigError
+        Naming the pattern (the caller adds the cohort.yaml key).
+    """
+    out = []
+    for p in patterns:
+        try:
+            out.append(re.compile(p))
+        except re.error as exc:
+            msg = f"MRN pattern {p!r} is not a valid regular expression ({exc}); fix it or remove it"
+            raise ConfigError(msg) from None
+    return out
+
+
+# --- per-record known identifiers -----------------------------------------------------------
+
+def _guess_kind(value: str) -> Kind:
+    if "@" in value:
+        return Kind.email
+    digits = sum(ch.isdigit() for ch in value)
+    if digits >= len(value) / 2:
+        return Kind.id_card if valid_id_card(value) else Kind.other
+    if re.search(f"(?:{_ADDR_UNIT_RE})", value) and len(value) > 5:
+        return Kind.address
+    return Kind.name
+
+
+def _short(value: str) -> bool:
+    """Too short to remove safely everywhere: one character; a Latin / numeric value under 3 (or a number
+    under 5 digits)."""
+    if len(value) < 2:
+        return True
+    if re.search(r"[\u3400-\u9fff]", value):
+        return False
+    return len(value) < 3 or (value.isdigit() and len(value) < 5)
+
+
+class Known:
+    """Identifiers known for one record (a row's or a DICOM file's own), compiled once for that record.
+
+    Parameters
+    ----------
+    values
+        Plain values (their kind guessed from their shape) or an :class:`IdentifierRegistry`
+        (every variant, with its kind).
+    """
+
+    def __init__(self, values: Iterable[object] | IdentifierRegistry) -> None:
+        pairs: dict[str, Kind] = {}
+        items: Iterable[tuple[Kind, str]]
+        if isinstance(values, IdentifierRegistry):
+            items = values.items()
+        else:
+            items = ((Kind.other, str(v)) for v in values if v is not None and not _isna(v))
+        for kind, v in items:
+            v = _norm(v).strip()
+            if not v or len(v) < 2:
+                continue
+            k = _guess_kind(v) if kind is Kind.other and not isinstance(values, IdentifierRegistry) else kind
+            pairs.setdefault(_lower(v), k)
+        self.kinds = pairs
+        self.pattern = _alternation(pairs)
+
+    def __bool__(self) -> bool:
+        return self.pattern is not None
+
+    def spans(self, low: str) -> Iterable[tuple[int, int, Kind]]:
+        """Matches in lowercased, folded text."""
+        if self.pattern is None:
+            return
+        for m in self.pattern.finditer(low):
+            yield m.start(), m.end(), self.kinds.get(m.group(), Kind.other)
+
+
+def _isna(v: object) -> bool:
+    try:
+        return bool(pd.isna(v))  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return False
+
+
+def _alternation(values: Iterable[str]) -> re.Pattern[str] | None:
+    alts = sorted(set(values), key=len, reverse=True)  # longest first: the full address before its prefix
+    if not alts:
         return None
-    alts = sorted(values, key=len, reverse=True)  # longest first: the full address before its prefix
 
     def alt(v: str) -> str:
         # Latin names and IDs match as whole words ("Li" must not cut "Clinical"); CJK text has
         # no spaces between words, so a Chinese name matches anywhere
-        if v[0].isascii() and v[0].isalnum():
-            return _NOT_ALNUM_BEFORE + re.escape(v) + _NOT_ALNUM_AFTER
-        return re.escape(v)
+        head = r"(?<![0-9a-z\u00c0-\u024f])" if _word(v[0]) else ""
+        tail = r"(?![0-9a-z\u00c0-\u024f])" if _word(v[-1]) else ""
+        return head + re.escape(v) + tail
 
-    return re.compile("|".join(alt(v) for v in alts), re.IGNORECASE)
-
-
-def _spans(folded: str, pats: Iterable[re.Pattern[str]]) -> list[tuple[int, int]]:
-    spans = sorted((m.start(), m.end()) for p in pats for m in p.finditer(folded) if m.end() > m.start())
-    merged: list[tuple[int, int]] = []
-    for a, b in spans:
-        if merged and a <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(b, merged[-1][1]))
-        else:
-            merged.append((a, b))
-    return merged
+    return re.compile("|".join(alt(v) for v in alts))
 
 
-def _scrub(text: str, known: re.Pattern[str] | None) -> str:
-    folded = _norm(text)
-    pats = [_GENERIC] if known is None else [known, _GENERIC]
-    spans = _spans(folded, pats)
-    if not spans:
-        return text
-    parts, pos = [], 0
-    for a, b in spans:
-        parts += [text[pos:a], REDACTED]
-        pos = b
-    parts.append(text[pos:])
-    return "".join(parts)
+# --- the scrubber -----------------------------------------------------------------------------
+
+_PRIORITY = {Kind.id_card: 9, Kind.phone: 8, Kind.email: 8, Kind.birth_date: 7, Kind.date: 6, Kind.address: 5,
+             Kind.name: 4, Kind.staff_name: 4, Kind.other: 0}
+
+
+def _merge(spans: list[tuple[int, int, Kind]]) -> list[Finding]:
+    """Overlapping spans become one, of the kind of the longest (then the more specific)."""
+    spans.sort(key=lambda s: (s[0], -(s[1] - s[0]), -_PRIORITY.get(s[2], 3)))
+    out: list[Finding] = []
+    cur: list[Any] | None = None
+    for a, b, k in spans:
+        if b <= a:
+            continue
+        if cur is not None and a < cur[1]:
+            if b > cur[1]:
+                cur[1] = b
+            continue
+        if cur is not None:
+            out.append(Finding(cur[0], cur[1], cur[2]))
+        cur = [a, b, k]
+    if cur is not None:
+        out.append(Finding(cur[0], cur[1], cur[2]))
+    return out
+
+
+class Scrubber:
+    """Scrub identifiers from free text with the cohort registry, detectors and the name detector.
+
+    Build one per run and reuse it: the automaton over the registry's variants and the patterns
+    compile once. It pickles (as its registry and options; workers rebuild the automata).
+
+    Parameters
+    ----------
+    registry
+        The cohort's identifiers, every variant of which is removed wherever it occurs.
+    mrn_patterns
+        Regular expressions of the site's MRN shapes (cohort.yaml); matched as whole words.
+    names
+        Run the person-name detector for names no registry knows.
+
+    Raises
+    ------
+    ConfigError
+        An MRN pattern does not compile (the message names it).
+
+    Examples
+    --------
+    >>> Scrubber().scrub("患者张三丰，电话13812345678。")
+    '患者[姓名]，电话[电话]。'
+    """
+
+    def __init__(self, registry: IdentifierRegistry | None = None, *, mrn_patterns: Sequence[str] = (),
+                 names: bool = True) -> None:
+        self.registry = registry
+        self.mrn_patterns = tuple(mrn_patterns)
+        self.names = names
+        self._mrn = compile_mrn_patterns(self.mrn_patterns)
+        self._ac: Any = None
+        self._ac_kinds: list[Kind] = []
+        self._ac_word: list[tuple[bool, bool]] = []
+        if registry:
+            self._build(registry)
+        self._detector: Any = None
+        if names:
+            from .names import NameDetector, lexicon
+
+            lexicon()  # load jieba's dictionary now, not inside the first scrub
+            self._detector = NameDetector()
+
+    def _build(self, registry: IdentifierRegistry) -> None:
+        import ahocorasick_rs
+
+        # one pattern per lowercase form; names win over other kinds for the token
+        forms: dict[str, Kind] = {}
+        for kind, v in registry.items():
+            f = _lower(_norm(v).strip())
+            if not f or _short(f):
+                continue
+            if f not in forms or _PRIORITY.get(kind, 3) > _PRIORITY.get(forms[f], 3):
+                forms[f] = kind
+        pats = list(forms)
+        if not pats:
+            return
+        self._ac = ahocorasick_rs.AhoCorasick(pats, matchkind=ahocorasick_rs.MatchKind.Standard)
+        self._ac_kinds = list(forms.values())
+        self._ac_word = [(_word(p[0]), _word(p[-1])) for p in pats]
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"registry": self.registry, "mrn_patterns": self.mrn_patterns, "names": self.names}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["registry"], mrn_patterns=state["mrn_patterns"], names=state["names"])  # type: ignore[misc]
+
+    def findings(self, text: str, *, known: Known | None = None) -> list[Finding]:
+        """Where the identifiers in ``text`` are, merged and sorted, with their kinds.
+
+        Parameters
+        ----------
+        text
+            Free text.
+        known
+            Identifiers of this record in addition to the registry (:class:`Known`).
+        """
+        if not text:
+            return []
+        folded = _norm(text)
+        spans: list[tuple[int, int, Kind]] = []
+        low = None
+        if self._ac is not None or known:
+            low = _lower(folded)
+        if self._ac is not None and low is not None:
+            words = self._ac_word
+            kinds = self._ac_kinds
+            for pi, a, b in self._ac.find_matches_as_indexes(low, overlapping=True):
+                head, tail = words[pi]
+                if (head and a > 0 and _word(low[a - 1])) or (tail and b < len(low) and _word(low[b])):
+                    continue
+                spans.append((a, b, kinds[pi]))
+        if known and low is not None:
+            spans.extend(known.spans(low))
+        _detect(folded, spans)
+        for pat in self._mrn:
+            for m in pat.finditer(folded):
+                a, b = m.span()
+                if b > a and _bounded(folded, a, b):
+                    spans.append((a, b, Kind.mrn))
+        if self._detector is not None:
+            spans.extend((a, b, Kind.name) for a, b in self._detector.find(folded))
+            if _HAS_UPPER.search(folded):
+                spans.extend((a, b, Kind.name) for a, b in self._detector.find_pinyin(folded))
+        return _merge(spans)
+
+    def scrub(self, text: str, *, known: Known | None = None) -> str:
+        """``text`` with each identifier replaced by its token (``[姓名]``, ``[电话]`` ...)."""
+        if not isinstance(text, str) or not text:
+            return text
+        found = self.findings(text, known=known)
+        if not found:
+            return text
+        parts, pos = [], 0
+        for f in found:
+            parts += [text[pos:f.start], f.token]
+            pos = f.end
+        parts.append(text[pos:])
+        return "".join(parts)
+
+    def scrub_series(self, s: pd.Series) -> pd.Series:
+        """:meth:`scrub` over a column: ``string`` dtype, missing stays missing, each distinct value
+        scrubbed once (real columns repeat their values)."""
+        values = s.astype("string")
+        cache: dict[str, str] = {}
+        out = []
+        for v in values.tolist():
+            if not isinstance(v, str):
+                out.append(pd.NA)
+                continue
+            r = cache.get(v)
+            if r is None:
+                r = cache[v] = self.scrub(v)
+            out.append(r)
+        return pd.Series(out, index=s.index, dtype="string")
+
+
+_HAS_UPPER = re.compile("[A-Z]")
+
+
+# --- the earlier interface ----------------------------------------------------------------------
+
+@cache
+def _default() -> Scrubber:
+    return Scrubber()
+
+
+def _known_pattern(known: Iterable[object]) -> re.Pattern[str] | None:
+    """A case-insensitive pattern of a record's own identifiers (Latin ones as whole words)."""
+    values = {_norm(str(k)).strip() for k in known if k is not None and not _isna(k) and str(k).strip()}
+    values = {v for v in values if len(v) >= 2}
+    pat = _alternation(_lower(v) for v in values)
+    return None if pat is None else re.compile(pat.pattern, re.IGNORECASE)
+
+
+def _scrub(text: str, known: re.Pattern[str] | Known | None) -> str:
+    if isinstance(known, re.Pattern):
+        k = Known(())
+        k.pattern = re.compile(known.pattern)  # lowercased values: matched on lowered text
+        known = k
+    return _default().scrub(text, known=known)
 
 
 def scrub(text: str, *, known: Iterable[object] = ()) -> str:
-    """Replace identifiers in one text by ``[REDACTED]``.
+    """Scrub one text with the detectors and this text's own known identifiers (no registry).
 
     Parameters
     ----------
@@ -110,14 +571,16 @@ def scrub(text: str, *, known: Iterable[object] = ()) -> str:
 
     Returns
     -------
-    The text with every match replaced; everything else is left as written.
+    The text with every identifier replaced by its token; everything else is left as written.
     """
     if not isinstance(text, str):
         return text
-    return _scrub(text, _known_pattern(known))
+    k = Known(known)
+    return _default().scrub(text, known=k if k else None)
 
 
-def scrub_series(s: pd.Series, known_by_row: pd.Series | Sequence[Iterable[object]] | None = None) -> pd.Series:
+def scrub_series(s: pd.Series, known_by_row: pd.Series | Sequence[Iterable[object]] | None = None,
+                 *, scrubber: Scrubber | None = None) -> pd.Series:
     """:func:`scrub` over a column, with each row's own known identifiers.
 
     Parameters
@@ -127,34 +590,45 @@ def scrub_series(s: pd.Series, known_by_row: pd.Series | Sequence[Iterable[objec
     known_by_row
         Per row, the identifiers known for that row's patient (aligned with ``s``'s index, or a
         sequence of the same length); see :func:`curation.deid.tabular.known_identifiers`.
+    scrubber
+        The run's scrubber (registry and MRN shapes); default a registry-less one.
 
     Returns
     -------
     A new ``string`` Series.
     """
+    sc = scrubber or _default()
     if known_by_row is None:
-        known: list[object] = [()] * len(s)
-    elif isinstance(known_by_row, pd.Series):
-        known = known_by_row.reindex(s.index).tolist()
+        return sc.scrub_series(s)
+    if isinstance(known_by_row, pd.Series):
+        known: list[object] = known_by_row.reindex(s.index).tolist()
     else:
         known = list(known_by_row)
-    vals = []
+    vals: list[object] = []
+    compiled: dict[tuple[str, ...], Known] = {}
     for t, k in zip(s.astype("string").tolist(), known, strict=True):
         if not isinstance(t, str):
             vals.append(pd.NA)
             continue
-        ks = (k,) if isinstance(k, str) else (k if isinstance(k, Iterable) else ())
-        vals.append(_scrub(t, _known_pattern(ks)))
+        ks = (k,) if isinstance(k, str) else (tuple(k) if isinstance(k, Iterable) else ())
+        key = tuple(str(x) for x in ks)
+        kn = compiled.get(key)
+        if kn is None:
+            kn = compiled[key] = Known(ks)
+        vals.append(sc.scrub(t, known=kn if kn else None))
     return pd.Series(vals, index=s.index, dtype="string")
 
+
+# --- measuring ------------------------------------------------------------------------------------
 
 def _survives(phi: str, out: str) -> bool:
     n = min(len(phi), max(2, (len(phi) + 1) // 2))
     return any(phi[i:i + n] in out for i in range(len(phi) - n + 1))
 
 
-def measure_recall(examples: Iterable[dict[str, Any]]) -> tuple[float, int, int]:
-    """Recall of :func:`scrub` on labelled examples.
+def measure_recall(examples: Iterable[dict[str, Any]], *, scrubber: Scrubber | None = None
+                   ) -> tuple[float, int, int]:
+    """Recall of scrubbing on labelled examples.
 
     Each example is ``{"text": str, "known": [...], "phi": [...]}`` where ``phi`` lists every
     identifier string in ``text``. Strictly, an identifier counts as caught only when no piece
@@ -165,10 +639,75 @@ def measure_recall(examples: Iterable[dict[str, Any]]) -> tuple[float, int, int]
     -------
     (recall, caught, total)
     """
+    sc = scrubber or _default()
     caught = total = 0
     for ex in examples:
-        out = _norm(scrub(str(ex["text"]), known=ex.get("known") or ()))
+        k = Known(ex.get("known") or ())
+        out = _norm(sc.scrub(str(ex["text"]), known=k if k else None))
         for phi in ex.get("phi") or ():
             total += 1
             caught += not _survives(_norm(str(phi)), out)
     return (caught / total if total else 1.0), caught, total
+
+
+def evaluate(examples: Iterable[dict[str, Any]], scrubber: Scrubber,
+             *, names_only: Callable[[str], list[tuple[int, int]]] | None = None) -> pd.DataFrame:
+    """Recall per kind, and the name detector's precision and recall, on span-labelled examples.
+
+    Each example is ``{"text": str, "spans": [{"start", "end", "kind"}, ...]}``. An identifier is
+    caught when every one of its characters is inside a finding; a name finding is correct when
+    it overlaps a labelled name.
+
+    Parameters
+    ----------
+    examples
+        Labelled texts.
+    scrubber
+        The scrubber measured (its registry decides the ``registry`` figures).
+    names_only
+        Name finder measured for precision and recall (default: the scrubber's detector, without
+        the registry and the other detectors).
+
+    Returns
+    -------
+    One row per kind (``kind``, ``n``, ``caught``, ``recall``) and a row ``name_detector`` with
+    ``precision`` as well.
+    """
+    from .names import NameDetector
+
+    det = scrubber._detector or NameDetector()
+
+    def default_names(t: str) -> list[tuple[int, int]]:
+        f = _norm(t)
+        return det.find(f) + det.find_pinyin(f)
+
+    find_names = names_only or default_names
+    per: dict[str, list[int]] = {}
+    tp_names = n_pred = n_gold = caught_gold = 0
+    for ex in examples:
+        text = ex["text"]
+        found = scrubber.findings(text)
+        covered = bytearray(len(text))
+        for f in found:
+            covered[f.start:f.end] = b"\x01" * (f.end - f.start)
+        golds = ex.get("spans") or []
+        for g in golds:
+            row = per.setdefault(g["kind"], [0, 0])
+            row[0] += 1
+            row[1] += all(covered[g["start"]:g["end"]])
+        names = [g for g in golds if g["kind"] in ("name", "staff_name")]
+        pred = find_names(text)
+        n_pred += len(pred)
+        tp_names += sum(any(a < g["end"] and g["start"] < b for g in names) for a, b in pred)
+        n_gold += len(names)
+        for g in names:
+            mask = bytearray(len(text))
+            for a, b in pred:
+                mask[a:b] = b"\x01" * (b - a)
+            caught_gold += all(mask[g["start"]:g["end"]])
+    rows = [{"kind": k, "n": n, "caught": c, "recall": c / n if n else 1.0, "precision": float("nan")}
+            for k, (n, c) in sorted(per.items())]
+    rows.append({"kind": "name_detector", "n": n_gold, "caught": caught_gold,
+                 "recall": caught_gold / n_gold if n_gold else 1.0,
+                 "precision": tp_names / n_pred if n_pred else 1.0})
+    return pd.DataFrame(rows)

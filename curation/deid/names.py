@@ -1,0 +1,245 @@
+"""Person names that no registry knows: Chinese names by surname, lexicon and context; pinyin names by syllables.
+
+Why jieba's lexicon and not ``jieba.posseg`` at run time: posseg tags person names (``nr``) with an
+HMM over every character and runs at about 0.07 MB/s (bench/bench_scrub.py measures it), three
+hundred times under the scrubber's 20 MB/s target. The same data it tags with - its dictionary of
+about 350,000 words with part-of-speech tags, 60,000 of them three-character person names - is
+used here directly:
+
+- ordinary words that contain a surname character (高分化's 高分, 黄疸, 白细胞, 周围, 检查, 病史, 上叶)
+  are matched by one leftmost-longest Aho-Corasick pass (forward maximum matching, in Rust), so a
+  surname character inside a word never starts a name;
+- a surname character left standing starts a candidate; its one or two following characters are
+  scored by how much likelier each is in the given names of jieba's ``nr`` entries than in
+  ordinary words (a character model learnt from the shipped dictionary, nothing downloaded);
+- context decides how much evidence is needed: a cue before (患者, 家属, 之子, 报告医师：...) or
+  after (先生, 女士, 医师, 签字, ，男，...) accepts a plausible name, no cue needs a likelier one.
+
+Pinyin names (``ZHANG San``, ``Zhang-San``, ``ZHANGSAN``, ``San Zhang``, ``Zhang Sanfeng``) are found
+by parsing capitalised Latin words into pinyin syllables with a pinyin surname on one side; a bare
+surname alone is never a name.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+from collections import Counter
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from . import pinyin as _py
+
+# Words before a name that say a person follows (the colon and spaces between are skipped).
+PRE_CUES = (
+    "患者", "病人", "病员", "患儿", "伤者", "家属", "亲属", "陪护", "陪同人", "联系人", "监护人", "代理人", "委托人",
+    "授权人", "之子", "之女", "之父", "之母", "之妻", "之夫", "其子", "其女", "其父", "其母", "其妻", "其夫", "其兄",
+    "其姐", "其弟", "其妹", "儿子", "女儿", "父亲", "母亲", "丈夫", "妻子", "配偶", "爱人", "哥哥", "姐姐", "弟弟",
+    "妹妹", "孙子", "孙女", "女婿", "儿媳", "医师", "医生", "大夫", "主任", "主治", "教授", "护士", "护师", "技师", "药师",
+    "审核", "复核", "审签", "签发", "报告人", "报告者", "记录者", "记录人", "记录", "书写者", "签名", "签字", "主刀",
+    "术者", "助手", "一助", "二助", "麻醉", "操作者", "操作员", "检查者", "录入者", "录入", "送检", "取材", "诊断",
+    "会诊", "姓名", "病友", "同室", "邻床", "转告", "告知", "通知", "联系", "由", "经", "请", "据", "交由", "嘱",
+    "先生", "女士", "老师",
+)
+# Words after a name that say it was one.
+POST_CUES = (
+    "先生", "女士", "小姐", "医师", "医生", "大夫", "主任", "教授", "护士", "护师", "技师", "老师", "同志", "师傅",
+    "之子", "之女", "之妻", "之夫", "之父", "之母", "签字", "签名", "代签", "本人", "家属", "患者", "阿姨", "爷爷",
+    "奶奶", "老人", "女儿", "儿子", "父亲", "母亲", "丈夫", "妻子", "同意", "陪同", "拒绝", "要求", "表示", "诉",
+    "述", "称", "自述", "主诉", "已", "于", "因", "，男", "，女", ",男", ",女", "(男", "(女", "（男", "（女", "男，",
+    "女，", "男,", "女,", "，", "、",
+)
+# Characters that end a name where they stand (function words, verbs of clinical narrative).
+STOP = set(
+    "的了是在和与及或于为等示见行后前例性侧叶肺癌部区段级期型度个次年月日天周时分岁男女之其所被把将从到向对给"
+    "也都均同共并又再已曾今昨诉述称说讲告签病入出住死生医主先护术患家院科室床号楼诊治疗查验检测血尿便痛咳热"
+    "无有未不非否可能应需要请由经因据以及而但且若如则即就还仍更最很较约近余多少上下左右中内外大小高低长短氏"
+)
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+_SEP = " \t:："
+
+
+@dataclass(frozen=True)
+class _Lexicon:
+    automaton: Any
+    surname_end: int  # patterns [0, surname_end) are surnames, the rest ordinary words
+    lengths: tuple[int, ...]
+    char_score: dict[str, float]
+    default_score: float
+
+
+def _jieba_dict() -> Path:
+    import jieba
+
+    logging.getLogger("jieba").setLevel(logging.CRITICAL)
+    return Path(jieba.__file__).with_name("dict.txt")
+
+
+@cache
+def lexicon() -> _Lexicon:
+    """Surname automaton and given-name character model, from jieba's shipped dictionary (built once)."""
+    import ahocorasick_rs
+
+    surnames = [*_py.COMPOUND_SURNAMES, *dict.fromkeys(_py.SURNAMES)]
+    single = set(_py.SURNAMES)
+    words: list[str] = []
+    in_names: Counter[str] = Counter()
+    in_words: Counter[str] = Counter()
+    with _jieba_dict().open(encoding="utf-8") as fh:
+        for line in fh:
+            parts = line.split()
+            if len(parts) != 3:
+                continue
+            w, freq, tag = parts[0], int(parts[1]), parts[2]
+            if tag == "nr" and len(w) in (3, 4):
+                sn = w[:2] if w[:2] in _py.COMPOUND_SURNAMES else w[:1]
+                if sn[0] in single or sn in _py.COMPOUND_SURNAMES:
+                    in_names.update(w[len(sn):])
+                continue  # a person's name never masks a candidate
+            if not tag.startswith("nr"):
+                # running-text weight: frequent words count more, damped so function words do not swamp
+                in_words.update({ch: math.log1p(freq) for ch in w})
+            if 2 <= len(w) <= 6 and any(ch in single for ch in w) and w not in surnames:
+                words.append(w)
+    n_names, n_words = sum(in_names.values()), sum(in_words.values())
+    scores = {}
+    for ch in set(in_names) | set(in_words):
+        scores[ch] = math.log((in_names[ch] + 0.5) / n_names) - math.log((in_words[ch] + 5.0) / n_words)
+    default = math.log(0.5 / n_names) - math.log(5.0 / n_words)
+    patterns = surnames + words
+    ac = ahocorasick_rs.AhoCorasick(patterns, matchkind=ahocorasick_rs.MatchKind.LeftmostLongest)
+    return _Lexicon(ac, len(surnames), tuple(len(p) for p in patterns), scores, default)
+
+
+class NameDetector:
+    """Find Chinese and pinyin person names in text.
+
+    Parameters
+    ----------
+    cue_threshold
+        Least given-name score accepted after or before a context cue.
+    bare_threshold
+        Least score accepted without any cue (higher: no context vouches for it).
+    """
+
+    def __init__(self, *, cue_threshold: float = -1.0, bare_threshold: float = 2.0) -> None:
+        self.cue_threshold = cue_threshold
+        self.bare_threshold = bare_threshold
+
+    def score(self, given: str) -> float:
+        """Mean log-odds that the characters of ``given`` belong to a given name."""
+        lex = lexicon()
+        return sum(lex.char_score.get(ch, lex.default_score) for ch in given) / max(len(given), 1)
+
+    def find(self, text: str) -> list[tuple[int, int]]:
+        """Spans of Chinese person names in ``text`` (full-width ASCII folded by the caller)."""
+        if not _CJK.search(text):
+            return []
+        lex = lexicon()
+        out: list[tuple[int, int]] = []
+        for pi, a, b in lex.automaton.find_matches_as_indexes(text):
+            if pi >= lex.surname_end:
+                # an ordinary word starting with a surname character still starts a name after a cue
+                # (患者高明): never a word that only ends in one (检查, 病史)
+                if text[a] not in _py.SURNAMES or not self._pre_cue(text, a):
+                    continue
+                b = a + 1
+            span = self._candidate(text, a, b)
+            if span and (not out or span[0] >= out[-1][1]):
+                out.append(span)
+        return out
+
+    @staticmethod
+    def _pre_cue(text: str, a: int) -> bool:
+        before = text[max(0, a - 8):a].rstrip(_SEP)
+        return before.endswith(PRE_CUES)
+
+    def _candidate(self, text: str, a: int, b: int) -> tuple[int, int] | None:
+        given = ""
+        for ch in text[b:b + 2]:
+            if not _CJK.match(ch) or ch in STOP:
+                break
+            given += ch
+        if not given:
+            return None
+        pre = self._pre_cue(text, a)
+        best: tuple[int, int] | None = None
+        for n in range(len(given), 0, -1):
+            g = given[:n]
+            end = b + n
+            post = text[end:end + 3].startswith(POST_CUES) or end == len(text) or not _CJK.match(text[end])
+            s = self.score(g)
+            if n == 2 and len(given) == 2 and self.score(g[1]) < self.cue_threshold:
+                continue  # the second character is unlikely in a name: try the one-character given name
+            threshold = self.cue_threshold if (pre or post) else self.bare_threshold
+            if s >= threshold:
+                best = (a, end)
+                break
+        return best
+
+    # --- pinyin -----------------------------------------------------------------------------
+
+    _LATIN = re.compile(r"[A-Z][A-Za-z]*(?:[ \-^][A-Z][A-Za-z]*)*")
+
+    def find_pinyin(self, text: str) -> list[tuple[int, int]]:
+        """Spans of pinyin names: ``ZHANG San``, ``Zhang-San``, ``ZHANGSAN``, ``San Zhang``, ``Zhang Sanfeng``."""
+        out: list[tuple[int, int]] = []
+        for m in self._LATIN.finditer(text):
+            a, b = m.span()
+            if (a and text[a - 1].isascii() and text[a - 1].isalnum()) or (b < len(text) and text[b].isascii()
+                                                                          and text[b].isalnum()):
+                continue
+            out += [(a + s, a + e) for s, e in _pinyin_names(m.group())]
+        return out
+
+
+def _syllables_ok(token: str, max_count: int = 2) -> bool:
+    if not (token.isupper() or token.istitle() or (token[0].isupper() and token[1:].islower())):
+        return False
+    return _py.split_syllables(token, max_count=max_count) is not None
+
+
+def _pinyin_names(group: str) -> list[tuple[int, int]]:
+    """Offsets of the names within a run of capitalised words."""
+    surnames = _pinyin_surnames()
+    tokens = [(m.start(), m.end(), m.group()) for m in re.finditer(r"[A-Za-z]+", group)]
+    ok = [_syllables_ok(w) for _, _, w in tokens]
+    low = [w.lower() for _, _, w in tokens]
+    nsyl = [len(_py.split_syllables(w) or ()) for w in low]
+    out: list[tuple[int, int]] = []
+    i = 0
+    while i < len(tokens):
+        if i + 1 < len(tokens) and ok[i] and ok[i + 1]:
+            if low[i] in surnames:
+                # Zhang San Feng: a third one-syllable word continues a one-syllable given name
+                if (i + 2 < len(tokens) and ok[i + 2] and nsyl[i + 1] == 1 and nsyl[i + 2] == 1
+                        and low[i + 2] not in surnames):
+                    out.append((tokens[i][0], tokens[i + 2][1]))
+                    i += 3
+                    continue
+                out.append((tokens[i][0], tokens[i + 1][1]))
+                i += 2
+                continue
+            if low[i + 1] in surnames:
+                out.append((tokens[i][0], tokens[i + 1][1]))
+                i += 2
+                continue
+        # one word: ZHANGSANFENG / Zhangsan (a surname then one or two syllables)
+        s, e, w = tokens[i]
+        if len(w) >= 5 and (w.isupper() or w.istitle()):
+            sy = _py.split_syllables(w.lower(), max_count=4)
+            # CHANGE is chang + e: a bare vowel syllable is not taken as part of a joined name
+            if sy and len(sy) >= 2 and not any(x in ("a", "e", "o") for x in sy) and any(
+                    len(sy) > n and "".join(sy[:n]) in surnames and len(sy) - n <= 2 for n in (2, 1)):
+                out.append((s, e))
+        i += 1
+    return out
+
+
+@cache
+def _pinyin_surnames() -> frozenset[str]:
+    # readings without a consonant (a, e, an, ai, ou) are English words far more often than surnames
+    return frozenset(s for s in _py.pinyin_surnames() if len(s) >= 2 and s[0] not in "aeo")
