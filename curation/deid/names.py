@@ -42,22 +42,35 @@ PRE_CUES = (
     "审核", "复核", "审签", "签发", "报告人", "报告者", "记录者", "记录人", "记录", "书写者", "签名", "签字", "主刀",
     "术者", "助手", "一助", "二助", "麻醉", "操作者", "操作员", "检查者", "录入者", "录入", "送检", "取材", "诊断",
     "会诊", "姓名", "病友", "同室", "邻床", "转告", "告知", "通知", "联系", "由", "经", "请", "据", "交由", "嘱",
-    "先生", "女士", "老师",
+    "先生", "女士", "老师", "接听人", "采集人", "送检人", "签字人", "经办人", "见证人", "申请人", "填表人", "核对人",
+    "执行人", "审核人", "同病房的", "同室的", "邻床的", "病房的", "我院", "外院", "本院", "科",
 )
+# Function words before a name that make a clause boundary (因王鹏拒绝手术, 与李华同住).
+PRE_FUNC = set("因由与和及经请让给被对向把将嘱令叫是为的、")
 # Words after a name that say it was one.
 POST_CUES = (
     "先生", "女士", "小姐", "医师", "医生", "大夫", "主任", "教授", "护士", "护师", "技师", "老师", "同志", "师傅",
     "之子", "之女", "之妻", "之夫", "之父", "之母", "签字", "签名", "代签", "本人", "家属", "患者", "阿姨", "爷爷",
     "奶奶", "老人", "女儿", "儿子", "父亲", "母亲", "丈夫", "妻子", "同意", "陪同", "拒绝", "要求", "表示", "诉",
     "述", "称", "自述", "主诉", "已", "于", "因", "，男", "，女", ",男", ",女", "(男", "(女", "（男", "（女", "男，",
-    "女，", "男,", "女,", "，", "、",
+    "女，", "男,", "女,", "(患者", "（患者", "(家属", "（家属", "(配偶", "（配偶",
 )
 # Characters that end a name where they stand (function words, verbs of clinical narrative).
 STOP = set(
     "的了是在和与及或于为等示见行后前例性侧叶肺癌部区段级期型度个次年月日天周时分岁男女之其所被把将从到向对给"
-    "也都均同共并又再已曾今昨诉述称说讲告签病入出住死生医主先护术患家院科室床号楼诊治疗查验检测血尿便痛咳热"
-    "无有未不非否可能应需要请由经因据以及而但且若如则即就还仍更最很较约近余多少上下左右中内外大小高低长短氏"
+    "也都均同共并又再已曾今昨诉述称说讲告签病入出住死医主先护术患院科室床号楼诊治疗查验检测血尿便痛咳热"
+    "无有未不非否可能应需要请由经因据以及而但且若如则即就还仍更最很较约近余多上下左右内外低短氏"
+    "省市县镇乡村路街巷弄栋座层"
 )
+# Verbs of clinical narrative that follow a name (王建平耐受可, 李静记录, 贾磊下床活动).
+POST_VERBS = (
+    "报告", "记录", "书写", "审阅", "审核", "复核", "签发", "耐受", "开具", "下床", "出院", "入院", "住院", "换药", "参加",
+    "陪同", "来院", "就诊", "复查", "随访", "昨", "今", "目前", "近来", "拒绝", "要求", "表示", "同意", "接受", "咨询",
+    "反映", "告知", "知晓", "领取", "负责", "主持", "执行", "操作", "采集", "确认", "查房", "会诊", "手术", "治疗",
+)
+# Parts of speech of words that never start a name, even after a person word (主任查房).
+_NOT_NAME_TAGS = set("vdpcufmqr")
+_SINGLE = frozenset(_py.SURNAMES)
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 _SEP = " \t:："
 
@@ -65,8 +78,8 @@ _SEP = " \t:："
 @dataclass(frozen=True)
 class _Lexicon:
     automaton: Any
-    surname_end: int  # patterns [0, surname_end) are surnames, the rest ordinary words
-    lengths: tuple[int, ...]
+    surname_end: int  # patterns [0, surname_end) are surnames, the rest dictionary words
+    tags: tuple[str, ...]  # part of speech of each pattern ("" for surnames)
     char_score: dict[str, float]
     default_score: float
 
@@ -85,7 +98,7 @@ def lexicon() -> _Lexicon:
 
     surnames = [*_py.COMPOUND_SURNAMES, *dict.fromkeys(_py.SURNAMES)]
     single = set(_py.SURNAMES)
-    words: list[str] = []
+    words: dict[str, str] = {}
     in_names: Counter[str] = Counter()
     in_words: Counter[str] = Counter()
     with _jieba_dict().open(encoding="utf-8") as fh:
@@ -98,20 +111,20 @@ def lexicon() -> _Lexicon:
                 sn = w[:2] if w[:2] in _py.COMPOUND_SURNAMES else w[:1]
                 if sn[0] in single or sn in _py.COMPOUND_SURNAMES:
                     in_names.update(w[len(sn):])
-                continue  # a person's name never masks a candidate
+                continue  # a three-character person's name never masks a candidate
             if not tag.startswith("nr"):
                 # running-text weight: frequent words count more, damped so function words do not swamp
                 in_words.update({ch: math.log1p(freq) for ch in w})
             if 2 <= len(w) <= 6 and any(ch in single for ch in w) and w not in surnames:
-                words.append(w)
+                words[w] = tag
     n_names, n_words = sum(in_names.values()), sum(in_words.values())
     scores = {}
     for ch in set(in_names) | set(in_words):
         scores[ch] = math.log((in_names[ch] + 0.5) / n_names) - math.log((in_words[ch] + 5.0) / n_words)
     default = math.log(0.5 / n_names) - math.log(5.0 / n_words)
-    patterns = surnames + words
+    patterns = surnames + list(words)
     ac = ahocorasick_rs.AhoCorasick(patterns, matchkind=ahocorasick_rs.MatchKind.LeftmostLongest)
-    return _Lexicon(ac, len(surnames), tuple(len(p) for p in patterns), scores, default)
+    return _Lexicon(ac, len(surnames), ("",) * len(surnames) + tuple(words.values()), scores, default)
 
 
 class NameDetector:
@@ -121,12 +134,17 @@ class NameDetector:
     ----------
     cue_threshold
         Least given-name score accepted after or before a context cue.
+    clause_threshold
+        Least score accepted for a candidate that stands alone between clause boundaries
+        (start of a sentence, punctuation, a function word or common verb after it).
     bare_threshold
         Least score accepted without any cue (higher: no context vouches for it).
     """
 
-    def __init__(self, *, cue_threshold: float = -1.0, bare_threshold: float = 2.0) -> None:
+    def __init__(self, *, cue_threshold: float = -1.95, clause_threshold: float = -0.9,
+                 bare_threshold: float = 2.0) -> None:
         self.cue_threshold = cue_threshold
+        self.clause_threshold = clause_threshold
         self.bare_threshold = bare_threshold
 
     def score(self, given: str) -> float:
@@ -136,49 +154,83 @@ class NameDetector:
 
     def find(self, text: str) -> list[tuple[int, int]]:
         """Spans of Chinese person names in ``text`` (full-width ASCII folded by the caller)."""
+        return [(a, b) for a, b, _, _ in self.candidates(text) if b > a]
+
+    def candidates(self, text: str) -> list[tuple[int, int, int, float]]:
+        """Every candidate judged: ``(start, end, cue level, score)``; ``end == start`` when rejected.
+
+        The cue level is 2 for a person word before or after (患者, 医师, 先生 ...), 1 for a
+        clause boundary on both sides, 0 for none.
+        """
         if not _CJK.search(text):
             return []
         lex = lexicon()
-        out: list[tuple[int, int]] = []
+        out: list[tuple[int, int, int, float]] = []
+        last = 0
         for pi, a, b in lex.automaton.find_matches_as_indexes(text):
             if pi >= lex.surname_end:
-                # an ordinary word starting with a surname character still starts a name after a cue
-                # (患者高明): never a word that only ends in one (检查, 病史)
-                if text[a] not in _py.SURNAMES or not self._pre_cue(text, a):
+                tag = lex.tags[pi]
+                # a word tagged as a name (王亮) is a candidate; an ordinary word starting with a surname
+                # character is one only after a person word (患者高明), never a verb (主任查房) and never
+                # a word that merely ends in a surname character (检查, 病史)
+                if text[a] not in _SINGLE:
+                    # a word that straddles a cue and a surname (其女王华 read as 女王, 联系人马 as 人马)
+                    if b - a == 2 and text[a + 1] in _SINGLE and self._pre_level(text, a + 1) == 2:
+                        a, b = a + 1, a + 2
+                        c = self._judge(text, a, b)
+                        out.append(c)
+                        if c[1] > c[0]:
+                            last = c[1]
+                    continue
+                if not tag.startswith("nr") and (tag[:1] in _NOT_NAME_TAGS or self._pre_level(text, a) < 2):
                     continue
                 b = a + 1
-            span = self._candidate(text, a, b)
-            if span and (not out or span[0] >= out[-1][1]):
-                out.append(span)
+            if a < last:
+                continue
+            c = self._judge(text, a, b)
+            out.append(c)
+            if c[1] > c[0]:
+                last = c[1]
         return out
 
     @staticmethod
-    def _pre_cue(text: str, a: int) -> bool:
+    def _pre_level(text: str, a: int) -> int:
         before = text[max(0, a - 8):a].rstrip(_SEP)
-        return before.endswith(PRE_CUES)
+        if before.endswith(PRE_CUES):
+            return 2
+        if not before or not _CJK.match(before[-1]) or before[-1] in PRE_FUNC:
+            return 1
+        return 1 if a > len(before) and text[a - 1] in _SEP else 0
 
-    def _candidate(self, text: str, a: int, b: int) -> tuple[int, int] | None:
+    @staticmethod
+    def _post_level(text: str, end: int) -> int:
+        after = text[end:end + 3]
+        if after.startswith(POST_CUES):
+            return 2
+        return 1 if not after or not _CJK.match(after[0]) or after[0] in STOP or after.startswith(POST_VERBS) else 0
+
+    def _judge(self, text: str, a: int, b: int) -> tuple[int, int, int, float]:
         given = ""
         for ch in text[b:b + 2]:
             if not _CJK.match(ch) or ch in STOP:
                 break
             given += ch
         if not given:
-            return None
-        pre = self._pre_cue(text, a)
-        best: tuple[int, int] | None = None
+            return (a, a, 0, 0.0)
+        pre = self._pre_level(text, a)
+        level, s = 0, 0.0
         for n in range(len(given), 0, -1):
             g = given[:n]
-            end = b + n
-            post = text[end:end + 3].startswith(POST_CUES) or end == len(text) or not _CJK.match(text[end])
+            if n == 2 and (self.score(g[1]) < self.cue_threshold
+                           or text[b + 1:b + 4].startswith(POST_VERBS + POST_CUES)):
+                continue  # the second character is unlikely in a name or starts the next word: 张伟开具
+            post = self._post_level(text, b + n)
+            level = 2 if 2 in (pre, post) else 1 if pre and post else 0
             s = self.score(g)
-            if n == 2 and len(given) == 2 and self.score(g[1]) < self.cue_threshold:
-                continue  # the second character is unlikely in a name: try the one-character given name
-            threshold = self.cue_threshold if (pre or post) else self.bare_threshold
+            threshold = (self.cue_threshold, self.clause_threshold, self.bare_threshold)[2 - level]
             if s >= threshold:
-                best = (a, end)
-                break
-        return best
+                return (a, b + n, level, s)
+        return (a, a, level, s)
 
     # --- pinyin -----------------------------------------------------------------------------
 
@@ -215,8 +267,7 @@ def _pinyin_names(group: str) -> list[tuple[int, int]]:
         if i + 1 < len(tokens) and ok[i] and ok[i + 1]:
             if low[i] in surnames:
                 # Zhang San Feng: a third one-syllable word continues a one-syllable given name
-                if (i + 2 < len(tokens) and ok[i + 2] and nsyl[i + 1] == 1 and nsyl[i + 2] == 1
-                        and low[i + 2] not in surnames):
+                if i + 2 < len(tokens) and ok[i + 2] and nsyl[i + 1] == 1 and nsyl[i + 2] == 1:
                     out.append((tokens[i][0], tokens[i + 2][1]))
                     i += 3
                     continue
@@ -229,7 +280,7 @@ def _pinyin_names(group: str) -> list[tuple[int, int]]:
                 continue
         # one word: ZHANGSANFENG / Zhangsan (a surname then one or two syllables)
         s, e, w = tokens[i]
-        if len(w) >= 5 and (w.isupper() or w.istitle()):
+        if (len(w) >= 5 and w.istitle()) or (len(w) >= 4 and w.isupper()):
             sy = _py.split_syllables(w.lower(), max_count=4)
             # CHANGE is chang + e: a bare vowel syllable is not taken as part of a joined name
             if sy and len(sy) >= 2 and not any(x in ("a", "e", "o") for x in sy) and any(
