@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import glob
 import hashlib
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -33,6 +34,20 @@ class Site(_Strict):
     id: str = Field(description="site code used in sources and reports, e.g. A")
     name: str = ""
     region: str = Field("", description="province or region (a quasi-identifier for k-anonymity)")
+    id_patterns: list[str] = Field(
+        default_factory=list,
+        description="regular expressions of this site's local identifier shapes (MRN, admission, "
+                    "pathology numbers), removed from free text wherever they appear")
+
+
+class PrivacyConfig(_Strict):
+    """How free text is scrubbed (identifier fields are always removed)."""
+
+    id_patterns: list[str] = Field(
+        default_factory=list,
+        description="regular expressions of identifier shapes used by every site, as sites[].id_patterns")
+    detect_names: bool = Field(
+        True, description="also remove Chinese and pinyin person names no source lists (name detector)")
 
 
 class SourceConfig(_Strict):
@@ -93,6 +108,7 @@ class CohortConfig(_Strict):
     secret: SecretConfig
     dates: DatesConfig = DatesConfig()  # pydantic copies model defaults per instance
     thresholds: dict[str, ThresholdOverride] = Field(default_factory=dict)
+    privacy: PrivacyConfig = PrivacyConfig()
     executor: ExecutorConfig = ExecutorConfig()
     options: dict[str, Any] = Field(default_factory=dict, description="run-wide options (e.g. demo: true)")
 
@@ -126,6 +142,11 @@ class CohortConfig(_Strict):
 
     def checksum(self) -> str:
         return hashlib.sha256(self.path.read_bytes()).hexdigest()
+
+    @property
+    def id_patterns(self) -> list[str]:
+        """Every declared identifier shape (cohort-wide and per site), validated at load."""
+        return [*self.privacy.id_patterns, *(p for site in self.sites for p in site.id_patterns)]
 
 
 def _loc(loc: tuple[Any, ...]) -> str:
@@ -238,6 +259,19 @@ def _check_sources(cfg: CohortConfig, name: str, *, check_paths: bool) -> list[s
                 problems.append(
                     f"{where}.path: {src.path!r} matches no file or folder under {cfg.base_dir}; "
                     "fix the path (relative paths are relative to cohort.yaml)")
+    declared = [(f"privacy.id_patterns[{i}]", p) for i, p in enumerate(cfg.privacy.id_patterns)]
+    declared += [(f"sites[{j}].id_patterns[{i}]", p) for j, site in enumerate(cfg.sites)
+                 for i, p in enumerate(site.id_patterns)]
+    for key, pattern in declared:
+        try:
+            rx = re.compile(pattern)
+        except re.error as exc:
+            problems.append(f"{name}: {key}: {pattern!r} is not a valid regular expression ({exc}); fix it "
+                            "(YAML single quotes keep backslashes, e.g. 'ZY\\d{7}')")
+            continue
+        if rx.match(""):
+            problems.append(f"{name}: {key}: {pattern!r} matches empty text and would cut everywhere; "
+                            "make it match at least one character")
     for check_id, t in cfg.thresholds.items():
         if t.warn > t.fail:
             problems.append(

@@ -29,8 +29,13 @@ __all__ = ["CodeList", "Field", "checklist", "codes", "describe", "fields", "loa
 REQUIRED_LEVELS = ("required", "recommended", "optional")
 PHI_CLASSES = ("direct", "quasi", "none", "free_text")
 TYPES = ("string", "code", "integer", "number", "date", "boolean")
+# what kind of identifier a ``phi: direct`` field holds (curation.deid.registry.Kind; a test keeps
+# the two lists equal): decides how its values are expanded (names into pinyin forms, dates into
+# their renderings) in the cohort-wide identifier registry
+IDENTIFIER_KINDS = ("name", "staff_name", "mrn", "admission_number", "id_card", "phone", "address", "birth_date",
+                    "accession", "other_patient_id", "specimen_id", "sample_id", "file_name", "email", "other")
 COLUMNS = ["modality", "table", "name", "label_zh", "label_en", "type", "unit", "code_system",
-           "allowed", "min", "max", "required", "phi", "mcode", "derived", "codes", "description"]
+           "allowed", "min", "max", "required", "phi", "mcode", "derived", "codes", "description", "identifier"]
 
 
 @dataclass(frozen=True)
@@ -54,6 +59,7 @@ class Field:
     derived: bool = False
     codes: str = ""  # name of a code list in codes.yaml
     description: str = ""
+    identifier: str = ""  # for direct fields: one of IDENTIFIER_KINDS
 
     @property
     def is_identifier(self) -> bool:
@@ -138,6 +144,11 @@ def _fields(modality: str) -> tuple[Field, ...]:
                 raise ConfigError(f"{where}: required must be one of {', '.join(REQUIRED_LEVELS)}")
             if raw.get("phi", "none") not in PHI_CLASSES:
                 raise ConfigError(f"{where}: phi must be one of {', '.join(PHI_CLASSES)}")
+            ident = str(raw.get("identifier") or ("other" if raw.get("phi") == "direct" else ""))
+            if ident and ident not in IDENTIFIER_KINDS:
+                raise ConfigError(f"{where}: identifier {ident!r} is not one of {', '.join(IDENTIFIER_KINDS)}")
+            if ident and raw.get("phi") != "direct":
+                raise ConfigError(f"{where}: identifier is only for phi: direct fields")
             rng = raw.get("range") or [None, None]
             out.append(Field(
                 modality=modality, table=table, name=raw["name"], label_zh=raw.get("label_zh", ""),
@@ -145,7 +156,7 @@ def _fields(modality: str) -> tuple[Field, ...]:
                 phi=raw.get("phi", "none"), unit=str(raw.get("unit", "")), code_system=raw.get("code_system", ""),
                 allowed=tuple(str(a) for a in raw.get("allowed", ()) or ()),
                 min=rng[0], max=rng[1], mcode=str(raw.get("mcode", "")), derived=bool(raw.get("derived", False)),
-                codes=raw.get("codes", ""), description=raw.get("description", ""),
+                codes=raw.get("codes", ""), description=raw.get("description", ""), identifier=ident,
             ))
     return tuple(out)
 

@@ -20,8 +20,11 @@ from .base import Context, ModalityData, ModalitySpec, Source
 if TYPE_CHECKING:
     import plotly.graph_objects as go
 
-__all__ = ["Context", "Curated", "ModalityData", "ModalitySpec", "Source", "collect_identifiers", "curate",
-           "make_context", "registry", "sources_of"]
+    from ..deid.registry import IdentifierRegistry
+    from ..deid.text import Scrubber
+
+__all__ = ["Context", "Curated", "ModalityData", "ModalitySpec", "Source", "cohort_identifiers", "collect_identifiers",
+           "curate", "make_context", "make_scrubber", "registry", "sources_of"]
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +100,10 @@ def curate(name: str, cohort: str | Path | CohortConfig, *, out: str | Path | No
     ctx = make_context(config, out=out)
     mod = registry.get(name)
     data = mod.load(sources_of(config, name), ctx=ctx)
+    # free text is scrubbed with every identifier of the cohort, not only this modality's: a
+    # pathology report names the patient's relatives, a DICOM description another patient
+    ctx.identifiers = cohort_identifiers(config, ctx=ctx, own=(name, data.identifiers))
+    ctx.scrubber = make_scrubber(config, ctx.identifiers)
     data = mod.standardize(data, ctx=ctx)
     if not data.standardized:
         msg = f"{name}: standardize() did not mark its data as de-identified; refusing to go on"
@@ -124,20 +131,54 @@ def write_outputs(curated: Curated) -> list[Path]:
     return written
 
 
-def collect_identifiers(config: CohortConfig, name: str) -> set[str]:
-    """Raw identifier values in one modality's sources, for the leak scan of the output bundle.
+def collect_identifiers(config: CohortConfig, name: str, *, ctx: Context | None = None) -> IdentifierRegistry:
+    """Raw identifiers in one modality's sources, through its ``identifiers(sources, *, ctx)`` hook.
 
-    Runs the modality's ``load`` and ``standardize`` (some modalities learn identifiers only while
-    removing them), or, when the module defines it, the cheaper ``identifiers(sources, *, ctx)``,
-    which must return the same set (e.g. from a sample sheet, without reading count matrices).
-    The values stay in memory and are never written or logged.
+    The hook returns what ``load`` would note, cheaply (headers, sample sheets and identifier
+    columns; no pixels, no count matrices). The values stay in memory and are never written or
+    logged. Used for the cohort-wide registry (:func:`cohort_identifiers`) and the run's leak scan.
     """
-    ctx = make_context(config)
-    mod = registry.get(name)
-    sources = sources_of(config, name)
-    cheap = getattr(mod, "identifiers", None)
-    if callable(cheap):
-        return set(cheap(sources, ctx=ctx))
-    data = mod.load(sources, ctx=ctx)
-    data = mod.standardize(data, ctx=ctx)
-    return set(data.identifiers)
+    ctx = ctx or make_context(config)
+    return registry.get(name).identifiers(sources_of(config, name), ctx=ctx)
+
+
+def cohort_identifiers(config: CohortConfig, *, ctx: Context | None = None,
+                       own: tuple[str, IdentifierRegistry] | None = None) -> IdentifierRegistry:
+    """Every raw identifier of every source of every modality of the cohort (memory only).
+
+    Parameters
+    ----------
+    config
+        The cohort.
+    ctx
+        A context to reuse (keyring, bundle); default a new one.
+    own
+        ``(modality, registry)`` already collected by that modality's own ``load``: not read twice.
+
+    A modality whose identifiers cannot be read (a broken source) is logged by name and skipped:
+    its own notebook reports the problem, and the run's leak scan, which collects the identifiers
+    again, fails closed when they are missing.
+    """
+    from ..deid.registry import IdentifierRegistry
+
+    ctx = ctx or make_context(config)
+    out = IdentifierRegistry()
+    for name in registry.names():
+        if not config.sources.get(name):
+            continue
+        if own is not None and own[0] == name:
+            out.merge(own[1])
+            continue
+        try:
+            out.merge(collect_identifiers(config, name, ctx=ctx))
+        except Exception as exc:  # noqa: BLE001 - another modality's broken source must not stop this one
+            log.warning("identifiers of %s could not be collected (%s); free text is scrubbed without them",
+                        name, type(exc).__name__)
+    return out
+
+
+def make_scrubber(config: CohortConfig, identifiers: IdentifierRegistry | None) -> Scrubber:
+    """The cohort's free-text scrubber: its identifier registry, declared ID shapes, name detection."""
+    from ..deid.text import Scrubber
+
+    return Scrubber(identifiers, mrn_patterns=config.id_patterns, names=config.privacy.detect_names)

@@ -23,8 +23,10 @@ import numpy as np
 import pandas as pd
 
 from .. import dictionary
+from ..deid.collect import note_fields, note_unmapped
 from ..deid.dates import patient_shifts
 from ..deid.tabular import drop_identifiers, known_identifiers, pseudonymize
+from ..deid.text import token as token_of
 from ..errors import ConfigError, SourceError
 from ..io.dates import parse_dates
 from ..io.readers import LINE, REASON_SUFFIX, STR, apply_mapping, map_values, read_table
@@ -35,6 +37,8 @@ from .base import ModalityData
 if TYPE_CHECKING:
     import pyarrow as pa
 
+    from ..deid.registry import IdentifierRegistry
+    from ..deid.text import Scrubber
     from .base import Context, Source
 
 PATIENT = "patient"
@@ -46,6 +50,7 @@ WIDE = "_wide"
 KEEP_TEXT = "_keep_text"
 INVALID = "invalid"  # data.objects key: values that could not be typed (table, patient, row, field, rule)
 UNMAPPED = "unmapped_columns"  # data.objects key: source key -> [n columns, headers mapped to no field]
+FREE_TEXT = "unannotated_free_text"  # data.objects key: (table, field) -> counts of text found in a coded field
 
 _TNM_AXIS = {"ct": "t", "pt": "t", "cn": "n", "pn": "n", "cm": "m", "pm": "m"}
 _REPEATING = {"treatments"}  # tables with several records per patient in a wide export
@@ -71,7 +76,8 @@ def internal(col: str) -> bool:
 def load(modality: str, sources: list[Source], *, ctx: Context) -> ModalityData:
     """Read every file of every source as text with the cohort's column, value and null mapping."""
     data = ModalityData(modality)
-    known = {f.name for f in dictionary.fields(modality)}
+    fields = list({f.name: f for f in dictionary.fields(modality)}.values())
+    known = {f.name for f in fields}
     tables = set(dictionary.tables(modality))
     raw: list[pd.DataFrame] = []
     n_files = 0
@@ -94,6 +100,10 @@ def load(modality: str, sources: list[Source], *, ctx: Context) -> ModalityData:
                                     reason="unreadable_file", detail=detail)
                 bad_files["unreadable_file"] = bad_files.get("unreadable_file", 0) + 1
                 continue
+            # every raw identifier, for the cohort-wide registry (scrubbing, leak scan): mapped
+            # identifier fields, and unmapped columns whose header names a person, phone or ID
+            note_fields(data.identifiers, df, fields)
+            note_unmapped(data.identifiers, rt.frame, unmapped)
             # dropped, never carried along (a free-text "备注" column may hold anything): but reported
             data.objects.setdefault(UNMAPPED, {}).setdefault(src.key, [len(rt.frame.columns) - 1, []])
             data.objects[UNMAPPED][src.key][1].extend(c for c in unmapped
@@ -112,6 +122,11 @@ def load(modality: str, sources: list[Source], *, ctx: Context) -> ModalityData:
                        quarantined=bad_files or None)
     data.objects["raw"] = raw
     return data
+
+
+def identifiers(modality: str, sources: list[Source], *, ctx: Context) -> IdentifierRegistry:
+    """The raw identifiers :func:`load` notes (the modality hook for the cohort registry)."""
+    return load(modality, sources, ctx=ctx).identifiers
 
 
 def _check_mapping(src: Source, modality: str, known: set[str], tables: set[str]) -> None:
@@ -168,12 +183,15 @@ def standardize(data: ModalityData, *, ctx: Context, derive: Derive | None = Non
     typed: dict[str, pd.DataFrame] = {}
     for table in dictionary.tables(modality):
         fields = dictionary.fields(modality, table)
-        typed[table] = _standardize_table(table, fields, raw, data=data, invalid=invalid, tokens=tokens)
+        typed[table] = _standardize_table(table, fields, raw, data=data, invalid=invalid, tokens=tokens,
+                                          scrubber=ctx.scrubber)
     del raw
     if derive is not None:
         derive(typed, data, ctx)
     # one keyed shift per patient for every table (deid.dates.patient_shifts), computed once
-    patients = pd.concat([df[PATIENT] for df in typed.values()], ignore_index=True).dropna().unique()
+    present = [df[PATIENT] for df in typed.values() if len(df)]
+    patients = (pd.concat(present, ignore_index=True).dropna().unique() if present
+                else np.array([], dtype=object))
     shift = patient_shifts(pd.Series(patients, dtype="string"), keyring=ctx.keyring)
     days = dict(zip(patients, shift.astype("float64"), strict=True))
     for table, df in typed.items():
@@ -195,9 +213,7 @@ def _prepare(df: pd.DataFrame, modality: str, *, data: ModalityData, ctx: Contex
     fields = {f.name: f for f in dictionary.fields(modality)}
     df = df.copy()
     for col in [c for c in df.columns if c in fields]:
-        df[col] = _text(df[col])
-        if fields[col].phi == "direct":
-            data.identifiers.update(_distinct(df[col]))
+        df[col] = _text(df[col])  # identifier values were noted at load (note_fields)
     if "admission_number" in df.columns:
         ids = pseudonymize(df[["admission_number", SITE]], id_col="admission_number", keyring=ctx.keyring,
                            site_col=SITE, out_col=PATIENT)
@@ -216,12 +232,13 @@ def _parts(table: str, names: list[str], raw: list[pd.DataFrame], fields: list[d
            tokens: dict[str, str]) -> pd.DataFrame | None:
     parts = []
     free_text = {f.name for f in fields if f.phi == "free_text"}
+    direct = {f.name for f in fields if f.phi == "direct"}  # identifiers alone do not make a record
     for df in raw:
         target = df[TABLE].iat[0] if len(df) else ""
         if target and target != table:
             continue
         present = [n for n in names if n in df.columns]
-        content = [n for n in present if n != "admission_number"]
+        content = [n for n in present if n not in direct]
         if not target and not content:
             continue
         keep_text = set(filter(None, (df[KEEP_TEXT].iat[0] if len(df) else "").split(",")))
@@ -249,7 +266,8 @@ def _empty(fields: list[dictionary.Field]) -> pd.DataFrame:
 
 
 def _standardize_table(table: str, fields: list[dictionary.Field], raw: list[pd.DataFrame], *,
-                       data: ModalityData, invalid: list[pd.DataFrame], tokens: dict[str, str]) -> pd.DataFrame:
+                       data: ModalityData, invalid: list[pd.DataFrame], tokens: dict[str, str],
+                       scrubber: Scrubber | None = None) -> pd.DataFrame:
     names = [f.name for f in fields]
     frame = _parts(table, names, raw, fields, tokens)
     stage = f"standardize:{table}"
@@ -261,7 +279,7 @@ def _standardize_table(table: str, fields: list[dictionary.Field], raw: list[pd.
     direct = [f.name for f in fields if f.phi == "direct" and f.name in frame.columns]
 
     # rows of a wide export that hold nothing for this table are not records of it
-    content = [n for n in names if n in frame.columns and n != "admission_number"]
+    content = [n for n in names if n in frame.columns and n not in direct]
     reasons = [c for c in frame.columns if c.endswith(REASON_SUFFIX)]
     if content:
         empty = (frame[content].fillna("") == "").all(axis=1)
@@ -294,9 +312,10 @@ def _standardize_table(table: str, fields: list[dictionary.Field], raw: list[pd.
 
     # identifiers stop here: direct columns dropped, allow-listed free text scrubbed
     phi = {f.name: f.phi for f in fields}
-    frame = drop_identifiers(frame, phi, keep_text=keep_text, known_by_row=known)
+    frame = drop_identifiers(frame, phi, keep_text=keep_text, known_by_row=known, scrubber=scrubber)
     frame = frame.drop(columns=[c for c in frame.columns if c.removesuffix(REASON_SUFFIX) in direct
                                 and c.endswith(REASON_SUFFIX)])
+    frame = _scrub_uncoded(frame, table, fields, data=data, scrubber=scrubber)
 
     bad_dates = pd.Series(False, index=frame.index)
     for f in fields:
@@ -334,6 +353,54 @@ def _standardize_table(table: str, fields: list[dictionary.Field], raw: list[pd.
                        excluded=excluded or None)
     front = [PATIENT, SITE]
     return frame[[*front, *[c for c in frame.columns if c not in front]]].reset_index(drop=True)
+
+
+# Free text hides in fields nobody marked as free text (a regimen cell with "按王主任意见 ..."): a
+# value with a space between words, sentence punctuation, or a long run of text is free text.
+_FREE = r"\S\s+\S|[，。；;！？!?、：:（）()]|[^\x00-\x7f]{12,}|.{41,}"
+# text a name or an address could be written in: scrubbed with every detector. Other values
+# (numbers, ranges, codes such as 250000, <0.5, 0-5, EGFR) are compared with the registry whole:
+# the number and date detectors would cut a lab result that merely looks like an ID.
+_TEXTUAL = r"[^\x00-\x7f]|[A-Za-z]{2,}\s+[A-Za-z]{2,}"
+
+
+def uncoded(f: dictionary.Field) -> bool:
+    """A text field whose values are not constrained to a vocabulary (anything can be typed in)."""
+    return f.phi in ("none", "quasi") and f.type in ("string", "code") and not (f.allowed or f.codes) \
+        and f.name not in _TNM_AXIS and f.name != "stage_group"
+
+
+def _scrub_uncoded(frame: pd.DataFrame, table: str, fields: list[dictionary.Field], *, data: ModalityData,
+                   scrubber: Scrubber | None) -> pd.DataFrame:
+    """Default deny for text: every uncoded text field goes through the cohort scrubber (registry
+    + detectors), and one whose values look like free text is reported (FREE_TEXT) so that the
+    dictionary can be corrected. Coded fields (allowed values, code lists, TNM) stay as coded."""
+    if scrubber is None:
+        return frame
+    whole: dict[str, str] | None = None
+    for f in fields:
+        if f.name not in frame.columns or not uncoded(f):
+            continue
+        text = frame[f.name].astype(STR)
+        distinct = pd.Series(pd.unique(text.dropna().to_numpy(dtype=object)), dtype=STR)
+        if distinct.empty:
+            continue
+        free = distinct.str.contains(_FREE, regex=True).fillna(False)
+        textual = free | distinct.str.contains(_TEXTUAL, regex=True).fillna(False)
+        if whole is None:  # registry forms, for values compared whole
+            reg = scrubber.registry
+            whole = {} if reg is None else {v.strip().lower(): token_of(k) for k, v in reg.items()}
+        clean = {v: (scrubber.scrub(v) if t else whole.get(v.strip().lower(), v))
+                 for v, t in zip(distinct.tolist(), textual.tolist(), strict=True)}
+        changed = [v for v, c in clean.items() if c != v]
+        n_free = int(free.sum())
+        if n_free or changed:
+            data.objects.setdefault(FREE_TEXT, {})[(table, f.name)] = {
+                "distinct": len(distinct), "free_text": n_free,
+                "scrubbed_values": int(text.isin(changed).sum()) if changed else 0}
+        if changed:
+            frame[f.name] = map_values(text, {v: clean[v] for v in changed}).fillna(text).astype(STR)
+    return frame
 
 
 def _convert(s: pd.Series, f: dictionary.Field) -> tuple[pd.Series, pd.Series, str]:
@@ -474,6 +541,27 @@ def unmapped_check(data: ModalityData, modality: str) -> CheckResult:
                        message=f"{len(headers)} source column(s) not mapped to the dictionary and dropped")
 
 
+def free_text_check(data: ModalityData, modality: str) -> CheckResult:
+    """Uncoded text fields whose values look like free text or held identifiers (scrubbed)."""
+    from ..quality import WARN_ONLY, Severity
+
+    check_id = f"{modality}.conformance.unannotated_free_text"
+    found: dict[tuple[str, str], dict[str, int]] = data.objects.get(FREE_TEXT, {})
+    n = sum(1 for t, df in data.tables.items() for f in dictionary.fields(modality, t)
+            if f.name in df.columns and uncoded(f))
+    items = sorted(found.items())
+    failures = qc.failures_frame(
+        check_id, modality, pseudonym=[""] * len(items), row=[-1] * len(items),
+        field=[f"{t}.{name}" for (t, name), _ in items],
+        rule=[f"{c['free_text']} of {c['distinct']} distinct values look like free text; {c['scrubbed_values']} "
+              "value(s) had identifiers removed. It was scrubbed as free text: mark the field free_text in the "
+              "data dictionary, or map it to coded values" for _, c in items])
+    return make_result(check_id, modality, Dimension.CONFORMANCE, n_checked=n, failures=failures,
+                       severity=Severity.MINOR, threshold=WARN_ONLY,
+                       message=(f"{len(items)} text field(s) not marked free text hold free text or identifiers "
+                                "(scrubbed)" if items else "no free text in fields not marked as free text"))
+
+
 def generic_checks(data: ModalityData, modality: str) -> list[tuple[str, Dimension, Callable[[], Any]]]:
     """The dictionary-driven checks every tabular modality runs (for :func:`run_checks`)."""
     return [
@@ -482,6 +570,8 @@ def generic_checks(data: ModalityData, modality: str) -> list[tuple[str, Dimensi
         (f"{modality}.conformance.types", Dimension.CONFORMANCE, lambda: types_check(data, modality)),
         (f"{modality}.plausibility.range", Dimension.ACCURACY, lambda: range_check(data, modality)),
         (f"{modality}.conformance.unmapped_columns", Dimension.CONFORMANCE, lambda: unmapped_check(data, modality)),
+        (f"{modality}.conformance.unannotated_free_text", Dimension.CONFORMANCE,
+         lambda: free_text_check(data, modality)),
     ]
 
 

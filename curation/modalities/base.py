@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 
     from ..config import CohortConfig, SourceConfig
     from ..deid.keys import Keyring
+    from ..deid.registry import IdentifierRegistry
+    from ..deid.text import Scrubber
     from ..io.bundle import Bundle
     from ..quality import Threshold
 
@@ -62,13 +64,19 @@ class Source:
         return self.config.site or ""
 
 
+def _registry() -> IdentifierRegistry:
+    from ..deid.registry import IdentifierRegistry
+
+    return IdentifierRegistry()
+
+
 @dataclass
 class ModalityData:
     """What flows between the steps of one modality.
 
     ``tables`` are standard tables (pandas), ``objects`` anything else (AnnData, a DICOM index).
-    ``identifiers`` are raw identifier values seen while loading, kept in memory only for the leak
-    scan; they are never written.
+    ``identifiers`` are the raw identifiers seen while loading (typed: names, IDs, phones ...), kept
+    in memory only, for free-text scrubbing and the leak scan; they are never written.
     """
 
     modality: str
@@ -76,7 +84,7 @@ class ModalityData:
     objects: dict[str, Any] = field(default_factory=dict)
     quarantine: Quarantine = field(init=False)
     ledger: Ledger = field(init=False)
-    identifiers: set[str] = field(default_factory=set, repr=False)
+    identifiers: IdentifierRegistry = field(default_factory=lambda: _registry(), repr=False)
     standardized: bool = False
 
     def __post_init__(self) -> None:
@@ -93,6 +101,10 @@ class Context:
     bundle: Bundle
     thresholds: dict[str, Threshold] = field(default_factory=dict)
     decisions: dict[str, Any] = field(default_factory=dict)
+    # the cohort-wide identifier registry (every source of every modality; memory only) and the
+    # free-text scrubber built from it; set by curate() before standardize runs
+    identifiers: IdentifierRegistry | None = field(default=None, repr=False)
+    scrubber: Scrubber | None = field(default=None, repr=False)
 
     @property
     def site_ids(self) -> list[str]:
@@ -107,3 +119,4 @@ class Modality(Protocol):
     def checks(self, data: ModalityData, *, ctx: Context) -> list[CheckResult]: ...
     def figures(self, data: ModalityData, results: list[CheckResult], *, ctx: Context) -> dict[str, go.Figure]: ...
     def write(self, data: ModalityData, *, ctx: Context) -> list[Path]: ...
+    def identifiers(self, sources: list[Source], *, ctx: Context) -> IdentifierRegistry: ...

@@ -24,6 +24,7 @@ from .base import ModalityData, ModalitySpec
 if TYPE_CHECKING:
     import plotly.graph_objects as go
 
+    from ..deid.registry import IdentifierRegistry
     from .base import Context, Source
 
 SPEC = ModalitySpec(name="clinical", label="Clinical", formats=("csv", "tsv", "excel", "parquet"),
@@ -37,6 +38,11 @@ ENTRY_DELAY_DAYS = 365  # guideline timeliness: a record entered over a year aft
 
 def load(sources: list[Source], *, ctx: Context) -> ModalityData:
     return tab.load(NAME, sources, ctx=ctx)
+
+
+def identifiers(sources: list[Source], *, ctx: Context) -> IdentifierRegistry:
+    """Raw identifiers of the sources, for the cohort registry (memory only)."""
+    return tab.identifiers(NAME, sources, ctx=ctx)
 
 
 def _derive(tables: dict[str, pd.DataFrame], data: ModalityData, ctx: Context) -> None:

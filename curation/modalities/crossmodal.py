@@ -30,6 +30,8 @@ from .base import Context, ModalityData, ModalitySpec, Source
 if TYPE_CHECKING:
     import plotly.graph_objects as go
 
+    from ..deid.registry import IdentifierRegistry
+
 SPEC = ModalitySpec(
     name="crossmodal", label="Cross-modality", formats=(), notebook="crossmodal.ipynb",
     order=90, stage="cohort",
@@ -58,6 +60,13 @@ def _read(bundle_root: Path, rel: str, columns: list[str]) -> pd.DataFrame | Non
 
 def normalize_sex(s: pd.Series) -> pd.Series:
     return s.astype("string").str.strip().str.lower().map(_SEX).astype("string")
+
+
+def identifiers(sources: list[Source], *, ctx: Context) -> IdentifierRegistry:
+    """None: this step reads the other modalities' de-identified outputs, never raw exports."""
+    from ..deid.registry import IdentifierRegistry
+
+    return IdentifierRegistry()
 
 
 def load(sources: list[Source], *, ctx: Context) -> ModalityData:

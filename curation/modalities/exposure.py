@@ -17,6 +17,7 @@ from .base import ModalityData, ModalitySpec
 if TYPE_CHECKING:
     import plotly.graph_objects as go
 
+    from ..deid.registry import IdentifierRegistry
     from .base import Context, Source
 
 SPEC = ModalitySpec(name="exposure", label="Exposure", formats=("csv", "tsv", "excel", "parquet"),
@@ -30,6 +31,11 @@ YES_NO = ("secondhand_smoke", "asbestos", "radon", "silica", "diesel", "cooking_
 
 def load(sources: list[Source], *, ctx: Context) -> ModalityData:
     return tab.load(NAME, sources, ctx=ctx)
+
+
+def identifiers(sources: list[Source], *, ctx: Context) -> IdentifierRegistry:
+    """Raw identifiers of the sources, for the cohort registry (memory only)."""
+    return tab.identifiers(NAME, sources, ctx=ctx)
 
 
 def standardize(data: ModalityData, *, ctx: Context) -> ModalityData:

@@ -37,6 +37,7 @@ from .base import ModalityData, ModalitySpec
 if TYPE_CHECKING:
     import plotly.graph_objects as go
 
+    from ..deid.registry import IdentifierRegistry
     from .base import Context, Source
 
 SPEC = ModalitySpec(name="lab", label="Laboratory", formats=("csv", "tsv", "excel", "parquet"),
@@ -294,6 +295,11 @@ def load(sources: list[Source], *, ctx: Context) -> ModalityData:
     return data
 
 
+def identifiers(sources: list[Source], *, ctx: Context) -> IdentifierRegistry:
+    """Raw identifiers of the sources, for the cohort registry (memory only)."""
+    return tab.identifiers(NAME, sources, ctx=ctx)
+
+
 def _iso_dates(s: pd.Series) -> pd.Series:
     """LIS timestamps (2023-05-14 10:18, 2019/3/15 9:19 ...) as ISO dates, parsed once per distinct
     value: a LIS export repeats a few thousand timestamps over millions of rows. Unparseable text is
@@ -395,6 +401,8 @@ def checks(data: ModalityData, *, ctx: Context) -> list[CheckResult]:
          lambda: qc.check_timeliness(df, "report_date", "collected_date", max_days=delay,
                                      check_id=f"{NAME}.timeliness.report_delay", modality=NAME,
                                      threshold=Threshold(0.0, 0.05))),
+        (f"{NAME}.conformance.unannotated_free_text", Dimension.CONFORMANCE,
+         lambda: tab.free_text_check(data, NAME)),
     ]
     return run_checks(specs, NAME, thresholds=ctx.thresholds)
 

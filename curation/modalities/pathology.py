@@ -21,6 +21,7 @@ from .base import ModalityData, ModalitySpec
 if TYPE_CHECKING:
     import plotly.graph_objects as go
 
+    from ..deid.registry import IdentifierRegistry
     from .base import Context, Source
 
 SPEC = ModalitySpec(name="pathology", label="Pathology", formats=("csv", "tsv", "excel", "parquet"),
@@ -43,6 +44,11 @@ IHC_RULES: list[tuple[str, dict[str, str], str, str]] = [
 
 def load(sources: list[Source], *, ctx: Context) -> ModalityData:
     return tab.load(NAME, sources, ctx=ctx)
+
+
+def identifiers(sources: list[Source], *, ctx: Context) -> IdentifierRegistry:
+    """Raw identifiers of the sources, for the cohort registry (memory only)."""
+    return tab.identifiers(NAME, sources, ctx=ctx)
 
 
 def standardize(data: ModalityData, *, ctx: Context) -> ModalityData:

@@ -85,7 +85,7 @@ def test_outputs_are_typed_and_hold_no_identifier(run: cu.modalities.Curated) ->
             blob = p.read_bytes()
             for ident in [*IDENTIFIERS, rid_hash]:
                 assert ident.encode() not in blob, f"{ident!r} leaked into {p.name}"
-    assert set(IDENTIFIERS) <= run.data.identifiers
+    assert set(IDENTIFIERS) <= set(run.data.identifiers.scan_values())
 
 
 def test_dates_are_shifted_per_patient(run: cu.modalities.Curated) -> None:
@@ -128,7 +128,7 @@ def test_relative_dates(tmp_path: Path) -> None:
 def test_leak_scan_of_the_bundle_is_clean(run: cu.modalities.Curated) -> None:
     from curation.deid.scan import scan_bundle
 
-    assert scan_bundle(run.ctx.bundle.root, sorted(run.data.identifiers)) == []
+    assert scan_bundle(run.ctx.bundle.root, sorted(run.data.identifiers.scan_values())) == []
 
 
 def test_unmapped_admission_number_quarantines_every_record(tmp_path: Path) -> None:

@@ -217,8 +217,8 @@ def test_identifiers_for_the_leak_scan(tmp_path: Path) -> None:
     from curation.modalities import collect_identifiers
 
     ids = collect_identifiers(cu.load_cohort(make_cohort(tmp_path)), "genomics")
-    assert {"HX-001-T", "HX-002-T", "HX-003-T", "HX-004-T", "00123", "B77"} <= ids
-    assert not {"tumor", "TUMOR", "FFPE tumor"} & ids  # ##SAMPLE Tissue= and roles are not identifiers
+    assert {"HX-001-T", "HX-002-T", "HX-003-T", "HX-004-T", "00123", "B77"} <= set(ids.scan_values())
+    assert not {"tumor", "TUMOR", "FFPE tumor"} & set(ids.scan_values())  # ##SAMPLE Tissue= and roles are not identifiers
 
 
 def test_maf_with_a_broken_line(tmp_path: Path) -> None:

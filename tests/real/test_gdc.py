@@ -91,7 +91,7 @@ def test_survival_from_intervals(clinical: cu.modalities.Curated) -> None:
 def test_outputs_hold_no_case_barcode(clinical: cu.modalities.Curated) -> None:
     for p in (clinical.ctx.bundle.root / "data" / "clinical").glob("*.parquet"):
         assert b"TCGA-" not in p.read_bytes()
-    assert any(i.startswith("TCGA-") for i in clinical.data.identifiers)
+    assert any(i.startswith("TCGA-") for i in clinical.data.identifiers.scan_values())
 
 
 def test_exposure(cohort: Path) -> None:

@@ -31,6 +31,8 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from ...deid.collect import note_unmapped
+from ...deid.registry import IdentifierRegistry, Kind
 from ...errors import SourceError
 from ...io.readers import apply_mapping, read_table
 from ..base import ModalityData, ModalitySpec
@@ -126,7 +128,9 @@ def _read_sheets(sources: list[Source], ctx: Context, data: ModalityData) -> _Li
                    "give the sample sheet's path relative to cohort.yaml")
             raise SourceError(msg)
         rt = read_table(path, format=fmt, encoding=src.config.encoding)
-        df, _ = apply_mapping(rt.frame, columns=opts.get("sample_sheet_columns", {}) or {}, known=SHEET_FIELDS)
+        df, unmapped = apply_mapping(rt.frame, columns=opts.get("sample_sheet_columns", {}) or {},
+                                     known=SHEET_FIELDS)
+        note_unmapped(data.identifiers, rt.frame, unmapped)  # a 姓名 column in a sample sheet
         if "sample_id" not in df.columns or "admission_number" not in df.columns:
             msg = (f"{src.key}.options.sample_sheet: the sheet needs sample_id and admission_number columns "
                    "(map other headers with options.sample_sheet_columns)")
@@ -137,7 +141,7 @@ def _read_sheets(sources: list[Source], ctx: Context, data: ModalityData) -> _Li
             if sid and mrn:
                 link.sheet.setdefault(sid.strip(), (mrn.strip(), (s or src.site or "").strip(), t or ""))
         _note_identifiers(data, list(df["sample_id"]))
-        data.identifiers.update(v for v in df["admission_number"] if v)
+        data.identifiers.add_many(Kind.admission_number, [v for v in df["admission_number"] if v])
     return link
 
 
@@ -147,6 +151,11 @@ def _pseudonym(link: _Link, sample_id: str, site: str, ctx: Context) -> str:
 
 
 # ------------------------------------------------------------------------------------ load
+def identifiers(sources: list[Source], *, ctx: Context) -> IdentifierRegistry:
+    """Raw identifiers of the sources (sheets, VCF headers, sample ids), for the cohort registry."""
+    return load(sources, ctx=ctx).identifiers
+
+
 def load(sources: list[Source], *, ctx: Context) -> ModalityData:
     """Read every VCF / MAF / QC file; malformed lines and unreadable files are quarantined."""
     data = ModalityData(NAME)
@@ -188,12 +197,18 @@ def load(sources: list[Source], *, ctx: Context) -> ModalityData:
 # ##SAMPLE keys whose values name a sample or a person (Tissue=tumor is not an identifier)
 _ID_KEYS = {"ID", "SampleName", "Name", "File", "SampleUUID", "SampleTCGABarcode", "Individual", "Patient",
             "Barcode", "Library"}
+_PERSON_KEYS = {"Name", "Individual", "Patient", "Donor", "Subject"}  # may hold a person's name
 # column names that are roles, not identifiers (the leak scan must not hunt for the word "tumor")
 _GENERIC = {"TUMOR", "TUMOUR", "NORMAL", "SAMPLE", "SAMPLE1", "SAMPLE2", "CASE", "CONTROL"}
 
 
-def _note_identifiers(data: ModalityData, values: list[str]) -> None:
-    data.identifiers.update(v for v in values if v and v.strip().upper() not in _GENERIC)
+def _note_identifiers(data: ModalityData, values: list[str], *, kind: str = "sample_id") -> None:
+    kept = [v for v in values if v and v.strip().upper() not in _GENERIC]
+    if kind == "name":
+        for v in kept:
+            data.identifiers.add_name(v)
+    else:
+        data.identifiers.add_many(Kind(kind), kept)
 
 
 def _info_annotation(info: dict[str, str]) -> tuple[str, str]:
@@ -214,6 +229,7 @@ def _load_vcf(path: Path, token: str, src: Source, link: _Link, ctx: Context, da
     _note_identifiers(data, header.samples)
     for meta in header.sample_meta.values():
         _note_identifiers(data, [v for k, v in meta.items() if k in _ID_KEYS])
+        _note_identifiers(data, [v for k, v in meta.items() if k in _PERSON_KEYS], kind="name")
     first_patient = next((p for p in (_pseudonym(link, s, src.site, ctx) for s in header.samples) if p), "")
     site = next((h[1] for h in (link.find(s, src.site) for s in header.samples) if h), src.site)
     kept: list[tuple[list[str], list[str]]] = []

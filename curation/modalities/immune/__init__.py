@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from ...deid.registry import IdentifierRegistry, Kind
 from ...errors import SourceError
 from ...quality import CheckResult, Dimension, run_checks
 from ..base import Context, ModalityData, ModalitySpec, Source
@@ -110,20 +111,21 @@ def _rel(ctx: Context, p: Path) -> str:
 # ------------------------------------------------------------------------------------------ load
 
 
-def identifiers(sources: list[Source], *, ctx: Context) -> set[str]:
+def identifiers(sources: list[Source], *, ctx: Context) -> IdentifierRegistry:
     """The identifiers :func:`load` learns, without reading count matrices (the run's leak scan).
 
     Sample sheets give sample IDs and admission numbers; a multi-sample .h5ad gives its
     ``sample_key`` values (read from obs in backed mode); a file without a sheet is named by its path.
     """
+    from ...deid.registry import IdentifierRegistry
     from ._ingest import read_sample_sheet
 
-    ids: set[str] = set()
+    ids = IdentifierRegistry()
     for src in sources:
         opts = dict(src.config.options)
         if opts.get("samples"):
             sheet = read_sample_sheet(ctx.config.resolve(opts["samples"]), where=f"{src.key} options.samples")
-            ids.update(sheet["sample_id"].tolist() + sheet["admission_number"].tolist())
+            _note_sheet(ids, sheet)
         key = opts.get("sample_key") if src.config.format == "h5ad" else None
         for f in src.files:
             if key:
@@ -131,12 +133,23 @@ def identifiers(sources: list[Source], *, ctx: Context) -> set[str]:
 
                 backed = ad.read_h5ad(f, backed="r")
                 try:
-                    ids.update(map(str, backed.obs[key].astype(str).unique()))
+                    ids.add_many(Kind.sample_id, map(str, backed.obs[key].astype(str).unique()))
                 finally:
                     backed.file.close()
             elif not opts.get("samples"):
-                ids.add(_rel(ctx, f))
+                ids.add(Kind.file_name, _rel(ctx, f))
     return ids
+
+
+def _note_sheet(ids: IdentifierRegistry, sheet: pd.DataFrame) -> None:
+    """Sample IDs, admission numbers and any column of the sheet whose header names an identifier."""
+    from ...deid.collect import note_unmapped
+    from ._ingest import SHEET_OPTIONAL, SHEET_REQUIRED
+
+    ids.add_many(Kind.sample_id, [v for v in sheet["sample_id"] if v])
+    ids.add_many(Kind.admission_number, [v for v in sheet["admission_number"] if v])
+    known = {*SHEET_REQUIRED, *SHEET_OPTIONAL, "sheet_row"}
+    note_unmapped(ids, sheet, [c for c in sheet.columns if c not in known])
 
 
 
@@ -156,7 +169,7 @@ def load(sources: list[Source], *, ctx: Context) -> ModalityData:
             sp_path = ctx.config.resolve(opts["samples"])
             sheet = read_sample_sheet(sp_path, where=f"{src.key} options.samples")
             sheet_dir = sp_path.parent
-            data.identifiers.update(sheet["sample_id"].tolist() + sheet["admission_number"].tolist())
+            _note_sheet(data.identifiers, sheet)
             if sp_path not in seen_sheets:  # sources usually share one sheet: check it once
                 seen_sheets.add(sp_path)
                 sheets.append(sheet.assign(source=src.key))
@@ -202,7 +215,7 @@ def load(sources: list[Source], *, ctx: Context) -> ModalityData:
                         reason="unlinked_sample",
                         detail=f"{where}: {key} value not in the sample sheet",
                     )
-                data.identifiers.update(map(str, parts))
+                data.identifiers.add_many(Kind.sample_id, map(str, parts))
                 data.ledger.record(
                     "link",
                     source=token,
@@ -216,7 +229,7 @@ def load(sources: list[Source], *, ctx: Context) -> ModalityData:
                 s = _raw_sample(
                     src, token, rel if r is None else str(r["sample_id"]), r, part, counts_from, opts, part_prot
                 )
-                data.identifiers.add(s.sample_id)
+                data.identifiers.add(Kind.sample_id, s.sample_id)
                 if r is not None and r.get("raw_path"):
                     s.raw = _optional_raw(sheet_dir / r["raw_path"], src.config.format, where=f"{where} raw_path")
                 if r is not None and r.get("vdj"):

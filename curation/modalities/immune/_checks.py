@@ -277,7 +277,7 @@ class Checks:
         """No identifier value seen while loading appears in obs, var or uns of the AnnData."""
         cid = "immune.conformance.deidentified"
         a = self.adata
-        ids = {i for i in self.data.identifiers if len(i) >= 4}
+        ids = {i for i in self.data.identifiers.scan_values() if len(i) >= 4}
         if a is None or not ids:
             return make_result(cid, M, Dimension.CONFORMANCE, n_checked=0)
         places: dict[str, str] = {
