@@ -115,6 +115,9 @@ class ScanResult(list[LeakHit]):
         Every on-disk path (relative to the root; a file, a folder or a link) that holds a hit
         in its contents or its own name, mapped to its display form (``<redacted>`` components).
         The keys can contain identifiers: use them to act on the files, print only the values.
+    found
+        The same on-disk paths mapped to the identifier numbers found in them (0: the file could
+        not be read by its format).
     """
 
     n_files: int = 0
@@ -122,12 +125,14 @@ class ScanResult(list[LeakHit]):
     skipped: dict[str, int]
     skipped_numbers: list[int]
     paths: dict[str, str]
+    found: dict[str, set[int]]
 
     def __init__(self, hits: Iterable[LeakHit] = ()) -> None:
         super().__init__(sorted(hits))
         self.skipped = {}
         self.skipped_numbers = []
         self.paths = {}
+        self.found = {}
 
     @property
     def n_skipped(self) -> int:
@@ -517,6 +522,7 @@ class _Scan:
         self._paths: dict[str, str] = {}
         self.current = ""  # the on-disk entry being scanned (a zip's members report to the zip)
         self.flagged: dict[str, str] = {}  # on-disk entry with a hit -> its display path
+        self.found: dict[str, set[int]] = {}  # on-disk entry with a hit -> identifier numbers
         # chunks overlap by a pattern plus the bytes looked at on either side of it
         self.overlap = self.m.max_len + 2 * LOOK
 
@@ -532,6 +538,7 @@ class _Scan:
         self.hits.add(LeakHit(self.safe_path(rel), location, no))
         if self.current not in self.flagged:
             self.flagged[self.current] = self.safe_path(self.current)
+        self.found.setdefault(self.current, set()).add(no)
 
     def name(self, rel: str, *, folder: bool) -> None:
         """The last component of ``rel`` (parents are visited on their own)."""
@@ -770,7 +777,7 @@ def read_identifiers(path: str | Path) -> list[tuple[int, str]]:
 
 def scan_bundle(
     root: Path,
-    identifiers: Iterable[str] | Iterable[tuple[int, str]],
+    identifiers: Iterable[str] | Iterable[tuple[int, str]] | Matcher,
     *,
     exclude: Iterable[Path] = (),
     paths: Iterable[Path] | None = None,
@@ -783,8 +790,9 @@ def scan_bundle(
         The output bundle (or any folder).
     identifiers
         The identifiers (numbered 1, 2, ... in the hits), or ``(number, identifier)`` pairs as
-        returned by :func:`read_identifiers`. Identifiers with fewer than 4 letters or digits
-        (2 for CJK), or made only of separators, are skipped and counted (``result.skipped``).
+        returned by :func:`read_identifiers`, or a :class:`Matcher` built from them (to scan
+        again without building it again). Identifiers with fewer than 4 letters or digits (2 for
+        CJK), or made only of separators, are skipped and counted (``result.skipped``).
     exclude
         Files not to scan (the identifiers file itself, when it sits inside ``root``).
     paths
@@ -797,10 +805,12 @@ def scan_bundle(
     Parquet, say) is searched as raw bytes and also reported, with identifier 0: it is not known
     to be clean.
     """
-    # a set has no order: sort it so that identifier numbers are stable between runs
-    items = sorted(identifiers, key=str) if isinstance(identifiers, set | frozenset) else list(identifiers)
-    numbered = [x if isinstance(x, tuple) else (i, str(x)) for i, x in enumerate(items, start=1)]
-    matcher = Matcher(numbered)
+    if isinstance(identifiers, Matcher):
+        matcher = identifiers
+    else:
+        # a set has no order: sort it so that identifier numbers are stable between runs
+        items = sorted(identifiers, key=str) if isinstance(identifiers, set | frozenset) else list(identifiers)
+        matcher = Matcher(x if isinstance(x, tuple) else (i, str(x)) for i, x in enumerate(items, start=1))
     result = ScanResult()
     result.skipped = dict(Counter(matcher.skipped.values()))
     result.skipped_numbers = sorted(matcher.skipped)
@@ -821,4 +831,5 @@ def scan_bundle(
             result.n_files += 1
     result.extend(sorted(scan.hits))
     result.paths = scan.flagged
+    result.found = scan.found
     return result

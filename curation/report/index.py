@@ -1,8 +1,10 @@
 """reports/index.html: the reviewer's first page, verdict first.
 
-One row per notebook (verdict, checks failed by dimension, duration, link), then a short cohort
-summary. It shows counts and pseudonym-free text only; patient counts below
-:data:`SMALL_COUNT` are shown as "<5" so that small groups cannot be singled out.
+A red "not releasable" banner comes first when the leak scan withheld files or could not vouch
+for the bundle (``summary["privacy"]``). Then one row per notebook (verdict, checks failed by
+dimension, duration, link), then a short cohort summary. It shows counts and pseudonym-free text
+only; patient counts below :data:`SMALL_COUNT` are shown as "<5" so that small groups cannot be
+singled out.
 """
 
 from __future__ import annotations

@@ -41,8 +41,15 @@ def init(directory: Path, force: bool) -> int:
 def run(cohort: Path, only: tuple[str, ...], jobs: int | None, out: Path | None) -> int:
     """Execute every notebook of COHORT (a cohort.yaml) and write the output bundle.
 
-    Exit status: 0 no check failed, 1 a check failed, 2 a configuration error or a notebook that
-    could not run.
+    \b
+    Exit status:
+      0  no check failed
+      1  a check failed (or errored)
+      2  a configuration error, or a notebook that could not run
+      3  not releasable: the leak scan found an identifier in an output (moved
+         to OUT.withheld/), could not read an output, or lacked a modality's
+         identifiers; see privacy.leak_scan in reports/index.html
+    3 wins over 2 and 1; 2 over 1.
     """
     from . import run_cohort
 

@@ -217,9 +217,10 @@ def _failing_cell(nb: Any) -> tuple[int | None, str]:
     return None, ""
 
 
-def collect_identifiers_job(cohort: str, name: str) -> tuple[set[str], float]:
-    """Identifier values of one modality's raw sources, for the leak scan (memory only), and the
-    seconds it took to load them."""
+def collect_identifiers_job(cohort: str, name: str) -> tuple[Any, float]:
+    """Identifiers of one modality's raw sources, for the leak scan (memory only), and the seconds
+    it took to load them: a set of strings, or an identifier registry (``scan_values()``); the
+    runner reads either through :func:`curation.run.runner.identifier_values`."""
     from ..config import load_cohort
     from ..modalities import collect_identifiers
 

@@ -8,11 +8,15 @@ Order of a run::
     collection_report                        (when notebooks/collection_report.ipynb exists)
     quality/*.parquet merged                 (checks, failures, quarantine, ledger)
     reports/index.html, run.json, datapackage.json
-    leak scan                                (curation.deid.scan, when installed)
-    manifest-sha256.txt                      (last: it covers everything above)
+    leak scan                                (curation.deid.scan, with every modality's identifiers)
+    fail closed                              (leaking files -> <out>.withheld/; check privacy.leak_scan;
+                                              index.html, run.json, datapackage.json rewritten and scanned)
+    manifest-sha256.txt                      (last: it covers everything above, nothing withheld)
 
-Exit status: 0 no check failed; 1 a check failed (or errored) or the leak scan found something;
-2 a configuration error or a notebook that could not run.
+Exit status: 0 no check failed; 1 a check failed (or errored); 2 a configuration error or a
+notebook that could not run; 3 not releasable: the leak scan found an identifier (those files
+were moved to ``<out>.withheld/``), a file it could not read, or a modality whose identifiers
+could not be collected. 3 wins over 2 and 1: privacy decides whether the bundle may leave.
 """
 
 from __future__ import annotations
@@ -39,10 +43,14 @@ from ..errors import ConfigError
 from ..io.bundle import Bundle, sha256_file
 from ..modalities import registry
 from .executors import JobResult, NotebookJob, collect_identifiers_job, make_executor, run_notebook_job
+from .withhold import Withheld, withheld_dir, withhold
 
 # Notebooks that are not a modality and run last, in this order, when they exist.
 LAST = (("collection_report", "Collection report"),)
 MAX_LEAK_LINES = 20
+MAX_IDS_IN_REASON = 10
+EXIT_NOT_RELEASABLE = 3
+LEAK_CHECK = "privacy.leak_scan"
 QUALITY_KINDS = ("checks", "failures", "quarantine", "ledger")
 VERSIONED = ("curation", "pandas", "pyarrow", "pydicom", "scanpy", "anndata", "papermill", "nbconvert", "plotly")
 
@@ -75,6 +83,41 @@ class NotebookStatus:
 
 
 @dataclass
+class Privacy:
+    """What the leak scan says about the bundle: run.json's ``releasable``, index.html's banner, exit 3.
+
+    Everything here names files by their display path (identifier-bearing components shown as
+    ``<redacted>``) and identifiers by number, never by value.
+    """
+
+    releasable: bool
+    note: str  # one line: run.json leak_scan, index.html
+    ran: bool = False
+    findings: list[Any] = field(default_factory=list)  # LeakHit
+    withheld: list[Withheld] = field(default_factory=list)
+    missing: dict[str, str] = field(default_factory=dict)  # modality -> why its identifiers are missing
+    skipped: dict[str, int] = field(default_factory=dict)  # identifiers not searched, by reason
+    n_files: int = 0
+    n_identifiers: int = 0
+    folder: str = ""  # "<out>.withheld/", by name
+
+    def record(self) -> dict[str, Any]:
+        """The ``leak_scan_detail`` of run.json."""
+        return {
+            "ran": self.ran, "files": self.n_files, "identifiers": self.n_identifiers,
+            "identifiers_skipped": self.skipped, "findings": len(self.findings),
+            "identifiers_missing": dict(self.missing),
+            "withheld": [asdict(w) for w in self.withheld],
+            "withheld_folder": self.folder,
+        }
+
+    def banner(self) -> dict[str, Any]:
+        """What index.html shows first."""
+        return {"releasable": self.releasable, "note": self.note, "folder": self.folder,
+                "missing": dict(self.missing), "withheld": [str(w) for w in self.withheld]}
+
+
+@dataclass
 class RunOutcome:
     """The result of :func:`run_cohort`."""
 
@@ -85,6 +128,8 @@ class RunOutcome:
     notebooks: list[NotebookStatus]
     leaks: list[Any] = field(default_factory=list)
     summary: str = ""
+    releasable: bool = False
+    withheld: list[Withheld] = field(default_factory=list)
 
     @property
     def statuses(self) -> dict[str, str]:
@@ -215,12 +260,17 @@ def run_cohort(
     say(f"curation: {len(planned)} notebook(s) of cohort {config.cohort.name!r} with {n_jobs} worker(s) -> {out}")
     results: dict[str, JobResult] = {}
     identifiers: set[str] = set()
+    id_sizes: Counter[str] = Counter()
+    missing: dict[str, str] = {}  # modality -> why its identifiers could not be collected
     scan = _scanner()
     # input checksums are I/O-bound: hash them in a thread while the notebooks run
     hasher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="curation-checksums")
     checksums = hasher.submit(_timed, input_checksums, config, keyring)
     hasher.shutdown(wait=False)
     id_names = [n for n in registry.names() if config.sources.get(n) and _stage(n, strict=False) == "source"]
+    # a modality with sources whose module does not import has identifiers nobody can collect
+    missing.update({n: "its module could not be imported" for n in registry.names()
+                    if config.sources.get(n) and _stage(n, strict=False) is None})
     executor = make_executor(config.executor.kind, jobs=n_jobs, address=config.executor.address)
     try:
         done = 0
@@ -228,7 +278,7 @@ def run_cohort(
         # source, not only of the notebooks run now. Reloading them is fed to the pool only when a
         # worker would otherwise idle (the tail of a stage, beside the single cross-modality step).
         id_queue = list(id_names) if scan is not None else []
-        id_futures: dict[str, Future[tuple[set[str], float]]] = {}
+        id_futures: dict[str, Future[tuple[Any, float]]] = {}
         load_s: dict[str, float] = {}
 
         def feed(running: set[Future[JobResult]]) -> None:
@@ -263,9 +313,12 @@ def run_cohort(
         for name, id_fut in id_futures.items():
             try:
                 found, load_s[name] = id_fut.result()
-                identifiers |= found
-            except Exception as exc:  # noqa: BLE001 - a modality that cannot load has nothing to scan for
-                say(f"  leak scan: could not collect the identifiers of {name} ({type(exc).__name__})")
+                identifiers |= identifier_values(found)
+                id_sizes.update(identifier_sizes(found))
+            except Exception as exc:  # noqa: BLE001 - fail closed below: the bundle cannot be called clean
+                missing[name] = f"{type(exc).__name__} while collecting them"
+                say(f"  leak scan: could not collect the identifiers of {name} ({type(exc).__name__}); "
+                    "the bundle will not be called clean")
         wait_s = time.perf_counter() - t_stages
     except BaseException:
         # Ctrl-C or a crash of the runner itself: drop queued notebooks, let running ones end
@@ -280,7 +333,27 @@ def run_cohort(
     }
     inputs, timings["input_checksums_s"] = checksums.result()
     return _assemble(config, keyring, bundle, planned, results, identifiers, scan, inputs,
-                     started=started, t0=t0, only=only, jobs=n_jobs, say=say, timings=timings)
+                     started=started, t0=t0, only=only, jobs=n_jobs, say=say, timings=timings,
+                     missing=missing, id_sizes=dict(id_sizes))
+
+
+def identifier_values(found: Any) -> set[str]:
+    """The strings the leak scan searches, from what a modality's identifiers hook returned.
+
+    Accepts a set (or any iterable) of strings, or an identifier registry with ``scan_values()``
+    (:class:`curation.deid.registry.IdentifierRegistry`).
+    """
+    if found is None:
+        return set()
+    scan_values = getattr(found, "scan_values", None)
+    values = scan_values() if callable(scan_values) else found
+    return {str(v) for v in values if v is not None}
+
+
+def identifier_sizes(found: Any) -> dict[str, int]:
+    """Identifiers per class (``sizes()`` of a registry), or ``{}`` for a plain set."""
+    sizes = getattr(found, "sizes", None)
+    return {str(k): int(n) for k, n in sizes().items()} if callable(sizes) else {}
 
 
 def _timed(fn: Callable[..., Any], *args: Any) -> tuple[Any, float]:
@@ -324,12 +397,13 @@ def _drop_foreign(bundle: Bundle, members: set[str]) -> None:
                 p.unlink()
 
 
-def _scanner() -> Callable[..., list[Any]] | None:
+def _scanner() -> Any:
+    """The leak-scan module, or None when it cannot be imported (the bundle is then not releasable)."""
     try:
-        from ..deid.scan import scan_bundle  # type: ignore[attr-defined]
+        from ..deid import scan
     except ImportError:
         return None
-    return scan_bundle  # type: ignore[no-any-return]
+    return scan
 
 
 def _checks_of(bundle: Bundle, name: str) -> pd.DataFrame | None:
@@ -349,10 +423,11 @@ def _verdict(bundle: Bundle, name: str, res: JobResult) -> str:
 # --------------------------------------------------------------------------- assembly
 
 def _assemble(config: CohortConfig, keyring: Keyring, bundle: Bundle, planned: list[NotebookJob],
-              results: dict[str, JobResult], identifiers: set[str], scan: Callable[..., list[Any]] | None,
+              results: dict[str, JobResult], identifiers: set[str], scan: Any,
               inputs: list[dict[str, Any]],
               *, started: datetime, t0: float, only: list[str] | None, jobs: int, say: Progress,
-              timings: dict[str, Any]) -> RunOutcome:
+              timings: dict[str, Any], missing: dict[str, str] | None = None,
+              id_sizes: dict[str, int] | None = None) -> RunOutcome:
     from ..report.index import IndexRow, checks_by_dimension, render_index, verdict_of
 
     root = bundle.root
@@ -388,71 +463,217 @@ def _assemble(config: CohortConfig, keyring: Keyring, bundle: Bundle, planned: l
             error_source=res.error_source[:2000],
         ))
 
-    leaks: list[Any] = []
     ended = datetime.now().astimezone()
+    missing = dict(missing or {})
+    folder = f"{withheld_dir(root).name}/"
+    index_html, run_json = root / "reports" / "index.html", root / "run.json"
 
-    def write_reports(leak_note: str, leaks: list[Any]) -> tuple[Path, Path]:
+    def write_outputs(privacy: Privacy, skip: set[str]) -> None:
+        """index.html, run.json and datapackage.json, except those withheld in this run."""
+        nonlocal index_html, run_json
+        from .. import dictionary
+
+        timings["total_s"] = round(time.perf_counter() - t0, 2)  # the last write is scanned too: no rewrite after
         summary = _summary(config, bundle, planned, started=started, ended=ended,
-                           duration_s=time.perf_counter() - t0, leak_note=leak_note)
+                           duration_s=time.perf_counter() - t0, leak_note=privacy.note)
         # a finding names file, place and the identifier's number, never the identifier
-        summary["leaks"] = [str(f) for f in leaks[:MAX_LEAK_LINES]]
-        summary["more_leaks"] = max(0, len(leaks) - MAX_LEAK_LINES)
-        index = bundle.write_text("reports/index.html", render_index(
-            rows, cohort=config.cohort.name, description=config.cohort.description, summary=summary))
-        run_json = bundle.write_json("run.json", _run_record(
-            config, keyring, statuses, started=started, ended=ended, only=only, jobs=jobs, out=root,
-            leak_note=leak_note, exit_code=exit_status(statuses, leaks), inputs=inputs, timings=timings))
-        return index, run_json
+        summary["leaks"] = [str(f) for f in privacy.findings[:MAX_LEAK_LINES]]
+        summary["more_leaks"] = max(0, len(privacy.findings) - MAX_LEAK_LINES)
+        summary["privacy"] = privacy.banner()
+        if "reports/index.html" not in skip:
+            index_html = bundle.write_text("reports/index.html", render_index(
+                rows, cohort=config.cohort.name, description=config.cohort.description, summary=summary))
+        if "run.json" not in skip:
+            record = _run_record(config, keyring, statuses, started=started, ended=ended, only=only, jobs=jobs,
+                                 out=root, leak_note=privacy.note, inputs=inputs, timings=timings,
+                                 exit_code=exit_status(statuses, privacy.findings, releasable=privacy.releasable))
+            record.update(releasable=privacy.releasable, withheld=[w.path for w in privacy.withheld],
+                          leak_scan_detail={**privacy.record(), "identifier_classes": id_sizes or {}})
+            run_json = bundle.write_json("run.json", record)
+        if "datapackage.json" not in skip:
+            bundle.write_datapackage(name=config.cohort.name, describe=dictionary.describe)
 
-    leak_note = "not run (curation.deid.scan is not installed)" if scan is None else "pending"
-    index_html, run_json = write_reports(leak_note, [])
-    from .. import dictionary
+    # until the scan has said otherwise, the bundle is not known to be clean
+    pending = Privacy(releasable=False, note="pending (the leak scan has not run yet)", missing=missing,
+                      folder=folder)
+    write_outputs(pending, set())
+    if scan is None:
+        privacy = Privacy(releasable=False, note="not run (curation.deid.scan could not be imported): "
+                          "the bundle is not known to be clean", missing=missing, folder=folder)
+        _add_privacy_check(bundle, privacy)
+        write_outputs(privacy, set())
+    else:
+        privacy = _fail_closed(scan, bundle, identifiers, missing, write_outputs, started=started, say=say,
+                               timings=timings)
+    bundle.write_manifest()  # last, after every move: it lists nothing withheld
 
-    bundle.write_datapackage(name=config.cohort.name, describe=dictionary.describe)
-    if scan is not None:
-        t1 = time.perf_counter()
-        leaks = _scan(scan, root, identifiers)
-        timings["leak_scan_s"] = round(time.perf_counter() - t1, 2)
-        leak_note = (f"{len(leaks)} finding(s) in {len({str(getattr(f, 'path', f)) for f in leaks})} file(s)"
-                     if leaks else f"clean ({len(identifiers)} identifier values searched)")
-        say(f"  leak scan: {leak_note} ({timings['leak_scan_s']:.1f} s)")
-        for finding in leaks[:MAX_LEAK_LINES]:
-            say(f"  LEAK: {finding}")
-        if len(leaks) > MAX_LEAK_LINES:
-            say(f"  LEAK: ... and {len(leaks) - MAX_LEAK_LINES} more")
-    timings["total_s"] = round(time.perf_counter() - t0, 2)
-    index_html, run_json = write_reports(leak_note, leaks)
-    bundle.write_manifest()
-
-    exit_code = exit_status(statuses, leaks)
+    leaks = privacy.findings
+    exit_code = exit_status(statuses, leaks, releasable=privacy.releasable)
     verdicts = Counter(v for s in statuses for v, n in s.checks.items() for _ in range(n))
     nb_status = Counter(s.status for s in statuses)
     summary = (f"curation run: {len(statuses)} notebook(s) ({nb_status.get('ok', 0)} ok, "
                f"{nb_status.get('error', 0)} error); checks: "
                + (", ".join(f"{n} {v}" for v, n in sorted(verdicts.items())) or "none")
                + (f"; {len(leaks)} leak finding(s)" if leaks else "")
-               + f"; exit {exit_code} -> {index_html}")
+               + ("" if privacy.releasable else
+                  f"; NOT RELEASABLE ({len(privacy.withheld)} path(s) withheld to {folder})")
+               + f"; exit {exit_code} -> {index_html if index_html.is_file() else run_json}")
     say(summary)
-    return RunOutcome(exit_code, root, index_html, run_json, statuses, leaks, summary)
+    return RunOutcome(exit_code, root, index_html, run_json, statuses, leaks, summary,
+                      releasable=privacy.releasable, withheld=privacy.withheld)
 
 
-def _scan(scan: Callable[..., list[Any]], root: Path, identifiers: set[str]) -> list[Any]:
-    """Run the leak scan over the bundle, skipping the vendored plotly.js (third-party code)."""
-    import inspect
+# --------------------------------------------------------------------------- fail closed
 
+GENERATED = ("reports/index.html", "run.json", "datapackage.json", "quality/checks.parquet",
+             "quality/failures.parquet")
+
+
+def _fail_closed(scan: Any, bundle: Bundle, identifiers: set[str], missing: dict[str, str],
+                 write_outputs: Callable[[Privacy, set[str]], None], *, started: datetime, say: Progress,
+                 timings: dict[str, Any]) -> Privacy:
+    """Scan the bundle, move leaking files to ``<out>.withheld/``, record ``privacy.leak_scan``,
+    rewrite the run's own outputs and scan those again (anything leaking there is withheld too).
+
+    The run's own outputs can only repeat what the bundle held (a check message, a column name)
+    or redacted paths; the second scan makes sure of it instead of assuming it.
+    """
     from ..report.html import PLOTLY_ASSET
 
-    ordered = sorted(identifiers)  # stable numbering of findings between runs
-    if "exclude" in inspect.signature(scan).parameters:
-        return list(scan(root, ordered, exclude=[root / "reports" / PLOTLY_ASSET]))
-    return list(scan(root, ordered))
+    root = bundle.root
+    run = started.isoformat(timespec="seconds")
+    t1 = time.perf_counter()
+    # numbered in sorted order: a finding's number is stable between runs with the same identifiers
+    matcher = scan.Matcher(list(enumerate(sorted(identifiers), start=1)))
+    result = scan.scan_bundle(root, matcher, exclude=[root / "reports" / PLOTLY_ASSET])  # third-party code
+    withheld = withhold(root, result.paths, _reasons(result), run=run)
+    privacy = Privacy(releasable=False, note="", ran=True, findings=list(result), withheld=withheld,
+                      missing=dict(missing), skipped=dict(result.skipped), n_files=result.n_files,
+                      n_identifiers=result.n_identifiers, folder=f"{withheld_dir(root).name}/")
+    skip: set[str] = set()
+    for _ in range(len(GENERATED)):  # each round withholds at least one generated file, or ends
+        privacy.releasable = not (privacy.findings or privacy.missing)
+        privacy.note = _leak_note(privacy)
+        if not skip & {"quality/checks.parquet", "quality/failures.parquet"}:
+            merge_quality(bundle)  # again: a withheld quality part must leave the merged tables too
+            _add_privacy_check(bundle, privacy)
+        write_outputs(privacy, skip)
+        again = scan.scan_bundle(root, matcher, paths=[root / p for p in GENERATED if (root / p).exists()])
+        if not again:
+            break
+        privacy.findings += list(again)
+        for w in withhold(root, again.paths, _reasons(again), run=run):
+            # a rewritten output that leaks again: one entry per bundle path, its copies counted
+            same = next((x for x in privacy.withheld if x.path == w.path and not x.error), None)
+            if same is None or w.error:
+                privacy.withheld.append(w)
+            else:
+                same.files += w.files
+        skip |= set(again.paths)
+    privacy.releasable = not (privacy.findings or privacy.missing)
+    privacy.note = _leak_note(privacy)
+    timings["leak_scan_s"] = round(time.perf_counter() - t1, 2)
+
+    say(f"  leak scan: {privacy.note} ({timings['leak_scan_s']:.1f} s)")
+    for finding in privacy.findings[:MAX_LEAK_LINES]:
+        say(f"  LEAK: {finding}")
+    if len(privacy.findings) > MAX_LEAK_LINES:
+        say(f"  LEAK: ... and {len(privacy.findings) - MAX_LEAK_LINES} more")
+    for w in privacy.withheld:
+        say(f"  WITHHELD: {w} -> {privacy.folder}")
+    if not privacy.releasable:
+        say(f"  NOT RELEASABLE: see {LEAK_CHECK} in reports/index.html")
+    return privacy
 
 
-def exit_status(statuses: list[NotebookStatus], leaks: list[Any]) -> int:
-    """2 if a notebook could not run; else 1 if a check failed or errored, or a leak was found; else 0."""
+def _reasons(result: Any) -> dict[str, str]:
+    """On-disk path -> why it is withheld, identifiers by number only."""
+    out = {}
+    for rel, numbers in result.found.items():
+        ids = sorted(n for n in numbers if n)
+        parts = ["not readable by the leak scan"] if 0 in numbers else []
+        if ids:
+            shown = ", ".join(f"#{n}" for n in ids[:MAX_IDS_IN_REASON])
+            more = f" and {len(ids) - MAX_IDS_IN_REASON} more" if len(ids) > MAX_IDS_IN_REASON else ""
+            parts.append(f"identifier{'s' if len(ids) > 1 else ''} {shown}{more}")
+        out[rel] = "; ".join(parts)
+    return out
+
+
+def _leak_note(privacy: Privacy) -> str:
+    """One line for run.json, index.html and the console; never "clean" while anything is unknown."""
+    from ..deid.scan import MIN_LEN
+
+    parts = [_missing_text(privacy.missing)] if privacy.missing else []
+    if privacy.findings:
+        moved = sum(1 for w in privacy.withheld if not w.error)
+        parts.append(f"{len(privacy.findings)} finding(s) in {len(privacy.withheld)} path(s); {moved} withheld to "
+                     f"{privacy.folder}" + ("" if moved == len(privacy.withheld) else
+                                             f", {len(privacy.withheld) - moved} could not be moved"))
+    elif not privacy.missing:
+        parts.append(f"clean ({privacy.n_identifiers} identifier values searched)")
+    n_skipped = sum(privacy.skipped.values())
+    if n_skipped:
+        parts.append(f"{n_skipped} identifier value(s) not searched (fewer than {MIN_LEN} letters or digits, "
+                     "or only separators)")
+    return "; ".join(parts)
+
+
+def _missing_text(missing: dict[str, str]) -> str:
+    return ("not known to be clean: the identifiers of "
+            + ", ".join(f"{m} ({why})" for m, why in sorted(missing.items())) + " could not be collected")
+
+
+def _add_privacy_check(bundle: Bundle, privacy: Privacy) -> None:
+    """``privacy.leak_scan`` into quality/checks.parquet (and its failing paths into failures.parquet)."""
+    import pyarrow as pa
+
+    from ..quality import failures_of, results_frame
+
+    result = privacy_check(privacy)
+    for kind, frame in (("checks", results_frame([result])), ("failures", failures_of([result]))):
+        path = bundle.root / "quality" / f"{kind}.parquet"
+        if kind == "failures" and not len(frame):
+            continue
+        tables = [pa.Table.from_pandas(frame, preserve_index=False)]
+        if path.is_file():
+            import pyarrow.parquet as pq
+
+            tables.insert(0, pq.read_table(path))
+        merged = pa.concat_tables(tables, promote_options="permissive")
+        bundle.write_parquet(f"quality/{kind}.parquet", merged.to_pandas())
+
+
+def privacy_check(privacy: Privacy) -> Any:
+    """The ``privacy.leak_scan`` check: critical; fails with every withheld path (redacted) and the
+    identifier numbers; errors when the scan could not run or a modality's identifiers are missing."""
+    from ..quality import Dimension, Severity, Verdict, failures_frame, make_result
+
+    rows = privacy.withheld
+    failures = failures_frame(LEAK_CHECK, "privacy", row=[-1] * len(rows), field=[w.path for w in rows],
+                              rule=[w.reason + (f"; not moved: {w.error}" if w.error else "") for w in rows])
+    if rows:
+        shown = "; ".join(str(w) for w in rows[:5]) + (f"; ... and {len(rows) - 5} more" if len(rows) > 5 else "")
+        message = f"{len(rows)} path(s) held identifiers and left the bundle for {privacy.folder}: {shown}"
+    else:
+        message = privacy.note
+    if privacy.missing and rows:
+        message = f"{_missing_text(privacy.missing)}; {message}"
+    result = make_result(LEAK_CHECK, "privacy", Dimension.CONFORMANCE, n_checked=max(privacy.n_files, len(rows)),
+                         failures=failures, message=message, severity=Severity.CRITICAL)
+    if not privacy.ran or (privacy.missing and not rows):
+        result.verdict = Verdict.ERROR  # the scan could not say: never a pass
+    return result
+
+
+def exit_status(statuses: list[NotebookStatus], leaks: list[Any], *, releasable: bool = True) -> int:
+    """3 if the bundle is not releasable (a leak was found, or the scan could not vouch for it);
+    else 2 if a notebook could not run; else 1 if a check failed or errored; else 0."""
+    if leaks or not releasable:
+        return EXIT_NOT_RELEASABLE
     if any(s.status == "error" for s in statuses):
         return 2
-    if leaks or any(s.checks.get("fail") or s.checks.get("error") for s in statuses):
+    if any(s.checks.get("fail") or s.checks.get("error") for s in statuses):
         return 1
     return 0
 

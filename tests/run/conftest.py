@@ -26,13 +26,33 @@ from curation.quality import Dimension, failures_frame, make_result
 SPEC = ModalitySpec(name=NAME, label=NAME.title(), formats=("csv",), notebook=NAME + ".ipynb", order=1)
 
 
+def _read(sources):
+    return pd.concat([pd.read_csv(f, dtype={"mrn": str}) for s in sources for f in s.files], ignore_index=True)
+
+
+def _noted(registry, mrns):
+    # a set of strings, or the cohort-wide IdentifierRegistry: whichever ModalityData holds
+    if isinstance(registry, set):
+        registry |= set(mrns)
+    else:
+        registry.add_many("mrn", mrns)
+    return registry
+
+
 def load(sources, *, ctx):
     data = ModalityData(NAME)
-    df = pd.concat([pd.read_csv(f, dtype={"mrn": str}) for s in sources for f in s.files], ignore_index=True)
-    data.identifiers |= set(df["mrn"])
+    df = _read(sources)
+    _noted(data.identifiers, df["mrn"])
     data.tables["raw"] = df
     data.objects["leak"] = any(s.config.options.get("leak") for s in sources)
     return data
+
+
+def identifiers(sources, *, ctx):
+    # options: {ids_fail: true} makes collecting identifiers fail, as a corrupt source would
+    if any(s.config.options.get("ids_fail") for s in sources):
+        raise RuntimeError("cannot read the identifiers (on purpose)")
+    return _noted(ModalityData(NAME).identifiers, _read(sources)["mrn"])
 
 
 def standardize(data, *, ctx):
@@ -88,7 +108,8 @@ def _notebook(name: str, modules: Path, *, raises: bool = False) -> nbformat.Not
     return nb
 
 
-def make_fake_cohort(root: Path, *, negative: bool = True, boom: bool = True, leak: bool = False) -> Path:
+def make_fake_cohort(root: Path, *, negative: bool = True, boom: bool = True, leak: bool = False,
+                     ids_fail: bool = False) -> Path:
     """Write modules, notebooks, raw data, key and cohort.yaml under ``root``; return cohort.yaml."""
     modules = root / "modules"
     modules.mkdir(parents=True, exist_ok=True)
@@ -111,7 +132,8 @@ def make_fake_cohort(root: Path, *, negative: bool = True, boom: bool = True, le
                                   encoding="utf-8")
     (root / "cohort" / "keys").mkdir(exist_ok=True)
     (root / "cohort" / "keys" / "test.key").write_text("ab" * 32, encoding="utf-8")
-    options = ", options: {leak: true}" if leak else ""
+    flags = [f"{k}: true" for k, on in (("leak", leak), ("ids_fail", ids_fail)) if on]
+    options = f", options: {{{', '.join(flags)}}}" if flags else ""
     sources = f"  fake:\n    - {{path: raw/fake.csv, format: csv, site: A{options}}}\n"
     if boom:
         sources += "  boom:\n    - {path: raw/fake.csv, format: csv, site: A}\n"

@@ -11,6 +11,7 @@ import pytest
 from curation.errors import ConfigError
 from curation.io.bundle import Bundle
 from curation.run import NotebookStatus, exit_status
+from curation.run.runner import identifier_values
 
 from .conftest import MRNS, make_fake_cohort, register_fakes
 
@@ -42,7 +43,9 @@ def test_bundle_has_merged_quality_run_json_datapackage_and_manifest(fake_run: t
     outcome, _ = fake_run
     root = outcome.out
     checks = pd.read_parquet(root / "quality" / "checks.parquet")
-    assert set(checks["check_id"]) == {"fake.plausibility.value", "fake.ledger_balanced"}
+    assert set(checks["check_id"]) == {"fake.plausibility.value", "fake.ledger_balanced", "privacy.leak_scan"}
+    leak = checks[checks["check_id"] == "privacy.leak_scan"].iloc[0]
+    assert (leak["verdict"], leak["severity"], leak["n_failed"]) == ("pass", "critical", 0)
     for kind in ("failures", "quarantine", "ledger"):
         assert (root / "quality" / f"{kind}.parquet").is_file()
     assert (root / "datapackage.json").is_file()
@@ -100,24 +103,6 @@ def test_leak_scan_ran_clean(fake_run: tuple) -> None:
     assert outcome.leaks == []
 
 
-def test_a_leak_exits_1_and_names_file_and_field_not_the_value(tmp_path: Path,
-                                                                monkeypatch: pytest.MonkeyPatch) -> None:
-    pytest.importorskip("curation.deid.scan")
-    from curation.run import run_cohort
-
-    cohort = make_fake_cohort(tmp_path, negative=False, boom=False, leak=True)
-    register_fakes(monkeypatch, tmp_path / "modules")
-    lines: list[str] = []
-    outcome = run_cohort(cohort, jobs=1, notebooks=tmp_path / "notebooks", progress=lines.append)
-    assert outcome.statuses == {"fake": "pass"}
-    assert outcome.exit_code == 1
-    leak_lines = [ln for ln in lines if "LEAK" in ln]
-    assert any("data/fake/fake.parquet" in ln and "mrn" in ln for ln in leak_lines), leak_lines
-    assert not [m for m in MRNS for ln in lines if m in ln]
-    assert json.loads(outcome.run_json.read_text(encoding="utf-8"))["exit_code"] == 1
-    assert "leak finding(s)" in lines[-1]
-
-
 def test_a_missing_notebook_is_an_error_row(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from curation.run import run_cohort
 
@@ -162,17 +147,20 @@ def test_plan_orders_modalities_then_later_notebooks(tmp_path: Path, monkeypatch
     assert [[j.name for j in s] for s in only] == [["fake"]]
 
 
-@pytest.mark.parametrize(("notebooks", "checks", "leaks", "code"), [
-    (["ok"], {"pass": 3}, 0, 0),
-    (["ok"], {"pass": 3, "warn": 1}, 0, 0),
-    (["ok"], {"pass": 3, "fail": 1}, 0, 1),
-    (["ok"], {"error": 1}, 0, 1),
-    (["ok"], {"pass": 1}, 1, 1),
-    (["ok", "error"], {"fail": 1}, 1, 2),
+@pytest.mark.parametrize(("notebooks", "checks", "leaks", "releasable", "code"), [
+    (["ok"], {"pass": 3}, 0, True, 0),
+    (["ok"], {"pass": 3, "warn": 1}, 0, True, 0),
+    (["ok"], {"pass": 3, "fail": 1}, 0, True, 1),
+    (["ok"], {"error": 1}, 0, True, 1),
+    (["ok", "error"], {"fail": 1}, 0, True, 2),
+    (["ok"], {"pass": 1}, 1, False, 3),
+    (["ok"], {"pass": 1}, 0, False, 3),  # identifiers missing: nothing found, still not releasable
+    (["ok"], {"pass": 1}, 1, True, 3),  # a leak is never releasable
+    (["ok", "error"], {"fail": 1}, 1, False, 3),  # privacy wins over a failed notebook and a failed check
 ])
-def test_exit_status(notebooks: list[str], checks: dict[str, int], leaks: int, code: int) -> None:
+def test_exit_status(notebooks: list[str], checks: dict[str, int], leaks: int, releasable: bool, code: int) -> None:
     statuses = [NotebookStatus(f"n{i}", "N", s, "x", checks=checks) for i, s in enumerate(notebooks)]
-    assert exit_status(statuses, [object()] * leaks) == code
+    assert exit_status(statuses, [object()] * leaks, releasable=releasable) == code
 
 
 def test_notebooks_are_found_in_the_checkout_and_shipped_as_package_data(monkeypatch: pytest.MonkeyPatch,
@@ -197,7 +185,7 @@ def test_collect_identifiers_uses_a_modality_shortcut_when_it_has_one(tmp_path: 
     cohort = make_fake_cohort(tmp_path, boom=False)
     register_fakes(monkeypatch, tmp_path / "modules")
     config = load_cohort(cohort)
-    assert collect_identifiers(config, "fake") == set(MRNS)  # load + standardize
+    assert set(MRNS) <= identifier_values(collect_identifiers(config, "fake"))
     mod = registry.get("fake")
 
     def load_everything(*args: object, **kw: object) -> None:
@@ -206,7 +194,7 @@ def test_collect_identifiers_uses_a_modality_shortcut_when_it_has_one(tmp_path: 
     monkeypatch.setattr(mod, "load", load_everything)
     monkeypatch.setattr(mod, "identifiers", lambda sources, *, ctx: {m for s in sources for m in MRNS[:2]},
                         raising=False)
-    assert collect_identifiers(config, "fake") == set(MRNS[:2])
+    assert identifier_values(collect_identifiers(config, "fake")) == set(MRNS[:2])
 
 
 def test_dask_executor_names_the_install_command_when_missing() -> None:
