@@ -31,6 +31,8 @@ if TYPE_CHECKING:
     from pydicom.dataelem import DataElement
 
     from .keys import Keyring
+    from .registry import IdentifierRegistry
+    from .text import Scrubber
 
 PROFILE = Path(__file__).with_name("dicom_profile.yaml")
 STANDARD_UID_ROOT = "1.2.840.10008."
@@ -164,8 +166,9 @@ class _Context:
     keyring: Keyring
     pseudonym: str
     shift: int
-    known: re.Pattern[str] | None
+    known: _text.Known | None
     policy: Policy
+    scrubber: Scrubber | None = None
     where: str = ""
     changes: list[tuple[str, str, str]] = field(default_factory=list)
 
@@ -277,7 +280,10 @@ def _clean(elem: DataElement, ctx: _Context) -> DataElement | None:
     if elem.VR not in _MAX_LEN and elem.VR != "UT":
         return _remove(elem, ctx)
     limit = _MAX_LEN.get(elem.VR, 10**6)
-    out = [_text._scrub(str(v), ctx.known)[:limit] for v in _values(elem)]
+    # the cohort's scrubber (registry of every patient and staff member, detectors, name detector)
+    # plus this file's own identifiers in every form (pinyin of its PN elements included)
+    sc = ctx.scrubber or _text._default()
+    out = [sc.scrub(str(v), known=ctx.known)[:limit] for v in _values(elem)]
     return _with(elem, out) if any(out) else None
 
 
@@ -368,6 +374,53 @@ def known_identifiers(ds: Dataset) -> list[str]:
     return [s.strip() for s in out if s.strip() and not (s.strip().isascii() and len(s.strip()) < 3)]
 
 
+@lru_cache(maxsize=1)
+def _pn_sq_tags() -> tuple[frozenset[int], frozenset[int]]:
+    from pydicom.datadict import DicomDictionary
+
+    return (frozenset(t for t, e in DicomDictionary.items() if e[0] == "PN"),
+            frozenset(t for t, e in DicomDictionary.items() if e[0] == "SQ"))
+
+
+def _person_names(ds: Dataset) -> Iterable[tuple[str, str]]:
+    """``(keyword, value)`` of every PN element, nested sequences included; only PN and SQ elements are
+    read (the data dictionary says which), so the rest of the header stays unparsed."""
+    from pydicom.datadict import keyword_for_tag
+
+    pn, sq = _pn_sq_tags()
+    for tag in list(ds.keys()):
+        t = int(tag)
+        if t in pn:
+            for v in _values(ds[tag]):
+                yield keyword_for_tag(t), str(v)
+        elif t in sq:
+            for item in ds[tag].value or []:
+                yield from _person_names(item)
+
+
+def known_registry(ds: Dataset) -> IdentifierRegistry:
+    """This file's own identifiers as a registry: every PN element (nested sequences included) with
+    its variants (pinyin, either order), IDs, accession number, OtherPatientIDs."""
+    from .registry import IdentifierRegistry, Kind
+
+    reg = IdentifierRegistry()
+    for kw, v in _person_names(ds):
+        reg.add_name(v, staff=kw not in ("PatientName", "OtherPatientNames", "PatientBirthName",
+                                         "PatientMotherBirthName"))
+    kinds = {"PatientID": Kind.mrn, "OtherPatientIDs": Kind.other_patient_id, "AccessionNumber": Kind.accession,
+             "PatientAddress": Kind.address, "PatientTelephoneNumbers": Kind.phone, "StudyID": Kind.other,
+             "InstitutionName": Kind.other, "InstitutionAddress": Kind.address, "StationName": Kind.other}
+    for kw, kind in kinds.items():
+        if kw in ds:
+            reg.add_many(kind, (str(v) for v in _values(ds[kw])))
+    for item in ds.get("OtherPatientIDsSequence") or []:
+        reg.add(Kind.other_patient_id, str(item.get("PatientID", "")))
+    birth = ds.get("PatientBirthDate")
+    if birth:
+        reg.add_date(Kind.birth_date, str(birth))
+    return reg
+
+
 def deidentify(
     ds: Dataset,
     *,
@@ -377,6 +430,7 @@ def deidentify(
     policy: Policy | None = None,
     changes: list[tuple[str, str, str]] | None = None,
     require_instance: bool = True,
+    scrubber: Scrubber | None = None,
 ) -> Dataset:
     """De-identify one DICOM dataset; return a new one (the input is not modified).
 
@@ -398,6 +452,11 @@ def deidentify(
     require_instance
         Refuse a dataset without SOPClassUID and SOPInstanceUID (a truncated or non-image
         file), whose output could not be a consistent DICOM file.
+    scrubber
+        The run's :class:`~curation.deid.text.Scrubber`: text kept under Clean Descriptors
+        (StudyDescription, SeriesDescription, ImageComments, ProtocolName ...) is scrubbed with it
+        - the cohort registry, the detectors and the name detector - plus this file's own
+        identifiers. Default: the detectors and this file's own identifiers only.
 
     Returns
     -------
@@ -414,7 +473,7 @@ def deidentify(
     """
     policy = policy or load_policy()
     ctx = _Context(keyring=keyring, pseudonym=patient_pseudonym, shift=int(date_shift_days), known=None,
-                   policy=policy)
+                   policy=policy, scrubber=scrubber)
     try:
         with warnings.catch_warnings():
             # pydicom warnings quote raw values (names, IDs); the outcome is checked below instead
@@ -423,7 +482,8 @@ def deidentify(
                 msg = "no SOPClassUID / SOPInstanceUID: not a storable DICOM instance (truncated file?)"
                 raise DeidError(msg)
             check_burned_in(ds)
-            ctx.known = _text._known_pattern(known_identifiers(ds))
+            known = _text.Known(known_registry(ds))
+            ctx.known = known if known else None
             out = _walk(ds, ctx)
             out.file_meta = _file_meta(ds, out, ctx)
             _stamp(out, policy)
