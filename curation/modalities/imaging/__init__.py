@@ -15,6 +15,7 @@ default true).
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,6 +29,9 @@ from ..base import Context, ModalityData, ModalitySpec, Source
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
+
+    from ...deid.registry import IdentifierRegistry
+    from ._walk import FileRef
 
 SPEC = ModalitySpec(
     name="imaging", label="Imaging (DICOM)", formats=("dicom", "dicomdir", "zip"), notebook="imaging.ipynb",
@@ -68,15 +72,12 @@ def _require() -> None:
 
 # --- load -------------------------------------------------------------------------------------
 
-def load(sources: list[Source], *, ctx: Context) -> ModalityData:
-    """Index every file of every source (headers only); unusable files go to quarantine."""
-    _require()
+def _index_sources(sources: list[Source], *, ctx: Context) -> list[tuple[Source, list[FileRef], list[dict[str, Any]]]]:
+    """Walk each source and parse every file's header (the one header pass of load and identifiers)."""
     from ._index import CHUNK_SIZE, index_refs
-    from ._walk import MEDIA_STORAGE_DIRECTORY, walk_source
+    from ._walk import walk_source
 
-    data = ModalityData(M)
-    data.objects.update(refs={}, sources={})
-    rows: list[dict[str, Any]] = []
+    out = []
     for src in sources:
         opts = src.config.options
         if not src.files:
@@ -85,13 +86,51 @@ def load(sources: list[Source], *, ctx: Context) -> ModalityData:
             raise SourceError(msg)
         refs = [ref for root in src.files for ref in walk_source(root, src.config.format)]
         parsed = index_refs(refs, jobs=int(opts.get("jobs", 2)), chunk_size=int(opts.get("chunk_size", CHUNK_SIZE)))
-        data.objects["sources"][src.key] = {"site": src.site, "options": dict(opts)}
+        out.append((src, refs, parsed))
+    return out
+
+
+def _source_identifiers(refs: list[FileRef], parsed: list[dict[str, Any]], *, ctx: Context) -> IdentifierRegistry:
+    from ._identifiers import source_identifiers
+
+    return source_identifiers(refs, parsed, detect_names=ctx.config.privacy.detect_names)
+
+
+def identifiers(sources: list[Source], *, ctx: Context) -> IdentifierRegistry:
+    """Every raw identifier of the sources, from one header pass (no pixels): what ``load`` notes.
+
+    Patient names (every PN representation), PatientID, OtherPatientIDs and nested PatientIDs
+    (OtherPatientIDsSequence), birth dates, accession numbers, StudyID, addresses and phones, every
+    other person name (PN) at any sequence depth as a staff name, and the folder, archive and file
+    names that name or identify somebody (:mod:`._identifiers`). Memory only; never written.
+    """
+    from ...deid.registry import IdentifierRegistry
+
+    _require()
+    reg = IdentifierRegistry()
+    for _, refs, parsed in _index_sources(sources, ctx=ctx):
+        reg.merge(_source_identifiers(refs, parsed, ctx=ctx))
+    return reg
+
+
+def load(sources: list[Source], *, ctx: Context) -> ModalityData:
+    """Index every file of every source (headers only); unusable files go to quarantine."""
+    _require()
+    from ._fastheader import IDENTIFIERS
+    from ._walk import MEDIA_STORAGE_DIRECTORY
+
+    data = ModalityData(M)
+    data.objects.update(refs={}, sources={})
+    rows: list[dict[str, Any]] = []
+    for src, refs, parsed in _index_sources(sources, ctx=ctx):
+        data.identifiers.merge(_source_identifiers(refs, parsed, ctx=ctx))
+        data.objects["sources"][src.key] = {"site": src.site, "options": dict(src.config.options)}
         q: Counter[str] = Counter()
         excluded: Counter[str] = Counter()
         accepted = 0
         for ref, row in zip(refs, parsed, strict=True):
             token = ctx.keyring.token("file", ref.relpath)
-            fields = row["fields"] or {}
+            fields = {k: v for k, v in (row["fields"] or {}).items() if k != IDENTIFIERS}
             reason = row["reason"]
             sop_classes = (fields.get("SOPClassUID"), fields.get("MediaStorageSOPClassUID"))
             if row["ok"] and MEDIA_STORAGE_DIRECTORY in sop_classes:
@@ -105,7 +144,6 @@ def load(sources: list[Source], *, ctx: Context) -> ModalityData:
                                     detail=row["detail"])
                 q[reason] += 1
                 continue
-            data.identifiers.update(_identifiers(fields))
             data.objects["refs"][token] = ref
             rows.append({**fields, "x_source": src.key, "x_site": src.site, "x_file": token, "x_relpath": ref.relpath,
                          "x_parse_path": row["path"], "x_size": row["size"]})
@@ -115,24 +153,6 @@ def load(sources: list[Source], *, ctx: Context) -> ModalityData:
     raw = pd.DataFrame(rows)
     data.objects["raw"] = _dedup(raw, data)
     return data
-
-
-def _identifiers(fields: dict[str, Any]) -> set[str]:
-    out: set[str] = set()
-    for k in IDENTIFYING:
-        v = fields.get(k)
-        if not v:
-            continue
-        out.add(str(v))
-        if k == "PatientName":
-            # each representation (alphabetic, ideographic, phonetic) as written and as a plain
-            # name; single components are not listed: a surname alone ("WANG", "MING") is a common
-            # syllable that the leak scan would find inside ordinary words ("timing")
-            for rep in str(v).split("="):
-                out.add(rep)
-                out.add(" ".join(p for p in rep.split("^") if p))
-                out.add(rep.replace("^", ""))
-    return {x for x in out if x.strip()}
 
 
 def _dedup(raw: pd.DataFrame, data: ModalityData) -> pd.DataFrame:
@@ -169,7 +189,7 @@ def standardize(data: ModalityData, *, ctx: Context) -> ModalityData:
     from ._series import assemble_series
 
     raw: pd.DataFrame = data.objects.pop("raw")
-    data.tables["instances"] = inst = _instances(raw, ctx=ctx)
+    data.tables["instances"] = inst = scrub_text(_instances(raw, ctx=ctx), ctx=ctx)
     series = assemble_series(inst)
     opts_by_source = data.objects["sources"]
     want_images = any(o["options"].get("image_qc", True) for o in opts_by_source.values())
@@ -177,9 +197,43 @@ def standardize(data: ModalityData, *, ctx: Context) -> ModalityData:
         series = _measure_images(series, inst, data)
     data.tables["series"] = _tidy_types(series)
     data.tables["instances"] = _tidy_types(inst)
-    data.tables["nodules"] = _read_nodule_sources(data, ctx=ctx)
+    data.tables["nodules"] = scrub_text(_read_nodule_sources(data, ctx=ctx), ctx=ctx)
     data.standardized = True
     return data
+
+
+# columns this module makes (pseudonyms, tokens, remapped UIDs, codes it assigns): not source text
+_OWN_COLUMNS = frozenset({"patient", "site", "source", "file", "study_uid", "series_uid", "sop_uid", "sex",
+                          "parse_path", "type", "reader", "lung_rads"})
+_UID_COLUMNS = frozenset({"sop_class_uid", "transfer_syntax"})
+_UID_VALUE = re.compile(r"[0-9]+(?:\.[0-9]+)*")
+
+
+def scrub_text(df: pd.DataFrame, *, ctx: Context) -> pd.DataFrame:
+    """Every text column that comes from a source, through the cohort's scrubber (when the run has one).
+
+    Header values nobody thinks of as free text (BodyPartExamined, ConvolutionKernel,
+    ContrastBolusAgent, ManufacturerModelName, a nodule's location) are typed by hand at the
+    scanner or in a reading tool and can hold a name. Class UIDs stay as they are when they are
+    UIDs; anything else in them is text.
+    """
+    scrubber = ctx.scrubber
+    if scrubber is None or df.empty:
+        return df
+    out = df.copy()
+    for col in out.columns:
+        if col in _OWN_COLUMNS or not (out[col].dtype == object or pd.api.types.is_string_dtype(out[col])):
+            continue
+        values = out[col]
+        if not values.map(lambda v: v is None or isinstance(v, str) or (isinstance(v, float) and np.isnan(v))).all():
+            continue  # lists (positions, spacings) and numbers
+        text = values.notna()
+        if col in _UID_COLUMNS:
+            text &= ~values.astype("string").str.fullmatch(_UID_VALUE.pattern).fillna(False).astype(bool)
+        if text.any():
+            scrubbed = scrubber.scrub_series(values[text])
+            out[col] = values.astype(object).where(~text, scrubbed.astype(object))
+    return out
 
 
 def _tidy_types(df: pd.DataFrame) -> pd.DataFrame:
@@ -209,7 +263,7 @@ def _instances(raw: pd.DataFrame, *, ctx: Context) -> pd.DataFrame:
             "sex", "age_years", *_DATES.values(), "parse_path", "file_size"]
     if raw.empty:
         return pd.DataFrame(columns=cols)
-    raw = raw.reindex(columns=sorted(set(raw.columns) | set(_COLUMNS) | set(_DATES) | set(IDENTIFYING)))
+    raw = raw.reindex(columns=sorted(set(raw.columns) | set(_COLUMNS) | set(_DATES) | {*IDENTIFYING, "PatientAge"}))
     out = pd.DataFrame(index=raw.index)
     kr = ctx.keyring
     out["patient"] = [kr.patient(pid, site=site) if isinstance(pid, str) and pid.strip() else ""

@@ -3,7 +3,9 @@
 Layout: ``data/imaging/dicom/<patient pseudonym>/DICOMDIR`` plus the instances in pydicom's
 standard File-set layout (``PT000000/ST000000/SE000000/IM000000``): File IDs are at most eight
 upper-case characters per component, so a pseudonym cannot be a File ID itself, and a DICOMDIR
-copied from the source would list the original identifiers and paths. Each patient folder is
+copied from the source would list the original identifiers and paths. The DICOMDIR is built from
+the de-identified datasets only (its records copy PatientID/Name, StudyDescription, dates and
+numbers from them), so it carries no text the cleaned files do not. Each patient folder is
 written beside its final place and renamed in, so a killed run never leaves a half File-set.
 """
 
@@ -81,7 +83,10 @@ def export_dicom(data: ModalityData, *, ctx: Context, sources: set[str],
                         with opener() as fh:
                             ds = pydicom.dcmread(fh)  # reads every value into memory (no deferral)
                         # fail-closed: only what deidentify returned is exported, never the original
-                        ds = deid(ds, keyring=ctx.keyring, patient_pseudonym=str(patient), date_shift_days=shift)
+                        # descriptors kept under Clean Descriptors are scrubbed with the whole cohort's
+                        # identifiers (another patient, a doctor), not only this file's own
+                        ds = deid(ds, keyring=ctx.keyring, patient_pseudonym=str(patient), date_shift_days=shift,
+                                  scrubber=ctx.scrubber)
                         study_ids.setdefault(str(ds.StudyInstanceUID), str(len(study_ids) + 1))
                         if not ds.get("StudyID"):
                             ds.StudyID = study_ids[str(ds.StudyInstanceUID)]  # 1, 2 ... per patient

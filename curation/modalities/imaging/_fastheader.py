@@ -5,10 +5,14 @@ Why hand-written: pydicom's ``dcmread`` parses every header element (~256 in a C
 the same files runs at ~12,500 files/s (see /work/shared/FIELD-NOTES.md). A PACS export of
 100,000 files would take minutes per pass. Most files are explicit VR little endian with file
 meta, so :func:`read_fast` walks only the first KiBs of such a file, unpacks the element headers
-and decodes just the ~40 elements in :data:`FIELDS`. Whatever it is not sure about (implicit VR,
-big endian, deflate, no file meta, odd VRs, non-ASCII text in a non-text VR, undefined lengths
-outside sequences) makes it return ``None`` and :func:`read_header` falls back to pydicom.
-A test checks that both paths agree field by field on every file of the corpus.
+and decodes just the ~40 elements in :data:`FIELDS`, plus every identifier at any sequence depth
+(:data:`ID_TAGS` and every PN element, for the cohort's identifier registry): it hops over element
+headers up to the pixel data, steps into sequences (defined and undefined length) and seeks over
+values it does not need (vendor blobs) instead of reading them. Whatever it is not sure about
+(implicit VR, big endian, deflate, no file meta, odd VRs, non-ASCII text in a non-text VR,
+undefined lengths outside sequences, a UN element pydicom would read as a name or a sequence)
+makes it return ``None`` and :func:`read_header` falls back to pydicom. A test checks that both
+paths agree field by field, identifiers included, on every file of the corpus.
 
 This module stays free of heavy imports at import time: worker processes import it first.
 """
@@ -70,9 +74,41 @@ FIELDS: dict[str, tuple[int, str]] = {
     "RescaleSlope": (0x00281053, "float"),
 }
 BY_TAG = {tag: (name, kind) for name, (tag, kind) in FIELDS.items()}
-LAST_TAG = max(BY_TAG)
-LAST_GROUP, LAST_ELEMENT = LAST_TAG >> 16, LAST_TAG & 0xFFFF
 PIXEL_DATA = 0x7FE00010
+_PIXEL_TAGS = frozenset({0x7FE00008, 0x7FE00009, PIXEL_DATA})  # where pydicom's stop_before_pixels stops
+
+# Identifier elements, collected at every sequence depth for the cohort's identifier registry, with
+# their registry kind (curation.deid.registry.Kind values). Every other PN element is a staff name
+# (physicians, operators, observers, content creators); see :func:`id_kind`.
+ID_TAGS: dict[int, str] = {
+    0x00080050: "accession",  # AccessionNumber
+    0x00080092: "address",  # ReferringPhysicianAddress
+    0x00080094: "phone",  # ReferringPhysicianTelephoneNumbers
+    0x00100010: "name",  # PatientName
+    0x00100020: "mrn",  # PatientID (nested: a second patient ID, other_patient_id)
+    0x00100030: "birth_date",  # PatientBirthDate
+    0x00101000: "other_patient_id",  # OtherPatientIDs
+    0x00101001: "name",  # OtherPatientNames
+    0x00101005: "name",  # PatientBirthName
+    0x00101040: "address",  # PatientAddress
+    0x00101060: "name",  # PatientMotherBirthName
+    0x00101090: "other_patient_id",  # MedicalRecordLocator
+    0x00102154: "phone",  # PatientTelephoneNumbers
+    0x00200010: "other",  # StudyID
+    0x00380010: "admission_number",  # AdmissionID
+    0x00400009: "other",  # ScheduledProcedureStepID
+    0x00400253: "other",  # PerformedProcedureStepID
+    0x00401001: "other",  # RequestedProcedureID
+    0x00401102: "address",  # PersonAddress
+    0x00401103: "phone",  # PersonTelephoneNumbers
+}
+IDENTIFIERS = "_identifiers"  # key of the sorted ((kind, value), ...) pairs in a parsed header
+# tag -> (field name or "", field kind, identifier kind or None): one lookup per wanted element
+WANT: dict[int, tuple[str, str, str | None]] = {
+    **{tag: ("", "", kind) for tag, kind in ID_TAGS.items()},
+    **{tag: (name, kind, ID_TAGS.get(tag)) for name, (tag, kind) in FIELDS.items()},
+}
+_CHARSET_PENDING = object()  # (0008,0005) not reached yet
 
 EXPLICIT_LE = "1.2.840.10008.1.2.1"
 IMPLICIT_LE = "1.2.840.10008.1.2"
@@ -87,6 +123,7 @@ _SHORT_VRS = frozenset({b"AE", b"AS", b"AT", b"CS", b"DA", b"DS", b"DT", b"FL", 
                         b"PN", b"SH", b"SL", b"SS", b"ST", b"TM", b"UI", b"UL", b"US"})
 _TEXT_VRS = frozenset({b"SH", b"LO", b"ST", b"LT", b"UC", b"UT", b"PN"})  # decoded with the charset
 _NUMERIC_BIN = {b"US": "<H", b"SS": "<h", b"UL": "<I", b"SL": "<i", b"FL": "<f", b"FD": "<d"}
+_BINARY = {vr: (struct.Struct(fmt), struct.calcsize(fmt)) for vr, fmt in _NUMERIC_BIN.items()}
 _ELEM = struct.Struct("<HH2sH")
 _U32 = struct.Struct("<I")
 _ITEM_HDR = struct.Struct("<HHI")
@@ -112,26 +149,29 @@ class Quarantined(Exception):
 
 def _value(raw: bytes, vr: bytes, kind: str, charsets: list[str] | None) -> Any:
     """Decode one element value into the normalized form shared with :func:`from_dataset`."""
-    if vr in _NUMERIC_BIN:
-        fmt = _NUMERIC_BIN[vr]
-        size = struct.calcsize(fmt)
+    binary = _BINARY.get(vr)
+    if binary is not None:
+        st, size = binary
+        if len(raw) == size:  # one value: the common case (Rows, Columns, BitsAllocated...)
+            return _numeric(st.unpack(raw), kind)
         if not raw or len(raw) % size:
             return None if not raw else _unsure()
-        vals = [v[0] for v in struct.iter_unpack(fmt, raw)]
-        return _numeric(vals, kind)
+        return _numeric([v[0] for v in st.iter_unpack(raw)], kind)
     if raw.isascii():
         text = raw.decode("ascii")
         if "\\" not in text:  # single value: the common case, without the general split
             text = text.strip(" \x00")
             if not text:
                 return None
-            if kind in ("text", "pn"):
+            if kind == "text" or kind == "pn":
                 return text
             try:
                 v = float(text)
             except ValueError:
                 return None
-            return _numeric([v], kind)
+            if kind == "float":
+                return v
+            return (int(v) if v.is_integer() else None) if kind == "int" else _numeric([v], kind)
     elif vr in _TEXT_VRS:
         text = _decode_text(raw, vr, charsets)
     else:
@@ -180,16 +220,89 @@ def _numeric(vals: list[Any], kind: str) -> Any:
         return [float(v) for v in vals]
     if kind == "int":
         v = float(vals[0])
-        return int(v) if v == int(v) else None
+        return int(v) if v.is_integer() else None  # not NaN, not infinite, no fraction
     if kind == "float":
         return float(vals[0])
     return "\\".join(str(v) for v in vals)
 
 
-def _skip_undefined(buf: bytes, pos: int, end: int) -> int:
-    """Skip the items of an undefined-length sequence starting at ``pos``; return the position after
-    its delimiter. Nested undefined-length sequences are walked; anything else odd is Unsure."""
+# --- identifiers -------------------------------------------------------------------------------
+
+def id_kind(tag: int, is_pn: bool, nested: bool) -> str | None:
+    """Registry kind of an element's values, or None when it holds no identifier.
+
+    Decided from the tag and whether the element is a person name (PN) only, so that the fast
+    path and :func:`from_dataset` classify every element the same way.
+    """
+    kind = ID_TAGS.get(tag)
+    if kind is not None:
+        return "other_patient_id" if nested and kind == "mrn" else kind
+    return "staff_name" if is_pn else None
+
+
+def _id_values(raw: bytes, vr: bytes, charsets: Any) -> list[str]:
+    """The values of a text element, decoded as pydicom's ``convert_PN`` / ``convert_text`` do."""
+    if raw.isascii():
+        text = raw.decode("ascii")
+    elif vr in _TEXT_VRS and charsets is not _CHARSET_PENDING:
+        from pydicom.charset import decode_bytes
+        from pydicom.valuerep import TEXT_VR_DELIMS
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # pydicom's charset warnings quote raw values
+            text = decode_bytes(raw.rstrip(b"\x00 "), _encodings(charsets), TEXT_VR_DELIMS)
+    else:
+        raise Unsure  # non-ASCII in a non-text VR, or a charset that is not known yet here
+    return [v for v in (x.strip(" \x00") for x in text.split("\\")) if v]
+
+
+def _encodings(charsets: list[str] | None) -> list[str]:
+    from pydicom.charset import convert_encodings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return convert_encodings(charsets)
+
+
+def _charsets(raw: bytes) -> list[str] | None:
+    if not raw.isascii():
+        raise Unsure
+    value = normalize_text(raw.decode("ascii"), "text")
+    return value.split("\\") if value else None
+
+
+def _un_matters(tag: int, length: int, creators: dict[int, bytes] | None) -> bool:
+    """Whether pydicom would read an element written with VR UN as a person name, a sequence or
+    an identifier (it replaces UN by the VR its dictionaries know): then pydicom must decide."""
+    from pydicom.datadict import dictionary_VR, private_dictionary_VR
+
+    if tag in ID_TAGS:
+        return True
+    try:
+        if tag >> 16 & 1:
+            creator = (creators or {}).get((tag & 0xFFFF0000) | (tag >> 8 & 0xFF))
+            if creator is None or not (tag & 0xFF00):
+                return False
+            vr = private_dictionary_VR(tag, creator.decode("latin-1").rstrip("\x00 "))
+        elif length < 0xFFFF:
+            vr = dictionary_VR(tag)
+        else:
+            return False
+    except KeyError:
+        return False
+    return vr in ("PN", "SQ")
+
+
+def _walk_items(buf: bytes, pos: int, limit: int | None, ids: list[tuple[str, str]], charsets: Any) -> int:
+    """Collect identifiers from the items of a sequence value starting at ``pos``; return the
+    position after it. ``limit`` ends a defined-length value; None means a delimiter ends it.
+    Raises NeedMore when the value runs past ``buf``."""
+    end = len(buf)
     while True:
+        if limit is not None and pos >= limit:
+            if pos > limit:
+                raise Unsure  # items overrun the sequence's declared length
+            return pos
         if pos + 8 > end:
             raise NeedMore
         g, e, length = _ITEM_HDR.unpack_from(buf, pos)
@@ -197,212 +310,280 @@ def _skip_undefined(buf: bytes, pos: int, end: int) -> int:
         if g != 0xFFFE:
             raise Unsure
         if e == 0xE0DD:  # sequence delimiter
+            if limit is not None:
+                raise Unsure
             return pos
         if e != 0xE000:
             raise Unsure
-        if length != UNDEFINED:
-            pos += length
-            continue
-        # undefined-length item: walk its elements until the item delimiter
-        while True:
-            if pos + 8 > end:
+        item_end = None if length == UNDEFINED else pos + length
+        if item_end is not None and limit is not None and item_end > limit:
+            raise Unsure
+        pos = _walk_item(buf, pos, item_end, ids, charsets)
+
+
+def _walk_item(buf: bytes, pos: int, item_end: int | None, ids: list[tuple[str, str]], charsets: Any) -> int:
+    """Collect identifiers from one sequence item (a nested dataset); return the position after it."""
+    end = len(buf)
+    creators: dict[int, bytes] | None = None
+    while True:
+        if item_end is not None and pos >= item_end:
+            if pos > item_end:
+                raise Unsure
+            return pos
+        if pos + 8 > end:
+            raise NeedMore
+        g, e, vr, length = _ELEM.unpack_from(buf, pos)
+        if g == 0xFFFE:
+            if e == 0xE00D and item_end is None:  # item delimiter
+                return pos + 8
+            raise Unsure
+        if vr in _SHORT_VRS:
+            start = pos + 8
+        elif vr in _LONG_VRS:
+            if pos + 12 > end:
                 raise NeedMore
-            g, e = struct.unpack_from("<HH", buf, pos)
-            if g == 0xFFFE and e == 0xE00D:
-                pos += 8
-                break
-            vr = buf[pos + 4:pos + 6]
-            if vr in _LONG_VRS:
-                if pos + 12 > end:
+            (length,) = _U32.unpack_from(buf, pos + 8)
+            start = pos + 12
+            if vr == b"SQ":
+                pos = _walk_items(buf, start, None if length == UNDEFINED else start + length, ids, charsets)
+                continue
+            if length == UNDEFINED:
+                raise Unsure
+        else:
+            raise Unsure
+        nxt = start + length
+        tag = (g << 16) | e
+        if vr == b"UN" and _un_matters(tag, length, creators):
+            raise Unsure
+        if g & 1 and 0x10 <= e <= 0xFF:  # private creator: its name decides the VR of UN elements
+            if nxt > end:
+                raise NeedMore
+            creators = creators if creators is not None else {}
+            creators[tag] = buf[start:nxt]
+        if tag == 0x00080005:
+            if nxt > end:
+                raise NeedMore
+            charsets = _charsets(buf[start:nxt])
+        else:
+            kind = id_kind(tag, vr == b"PN", True)
+            if kind is not None:
+                if nxt > end:
                     raise NeedMore
-                (length,) = _U32.unpack_from(buf, pos + 8)
-                pos += 12
-                if length == UNDEFINED:
-                    if vr != b"SQ":
-                        raise Unsure
-                    pos = _skip_undefined(buf, pos, end)
-                    continue
+                ids.extend((kind, v) for v in _id_values(buf[start:nxt], vr, charsets))
+        pos = nxt
+
+
+# --- the top-level walk -------------------------------------------------------------------------
+
+class _Header:
+    """One file's header, read through a window that only moves forward.
+
+    ``buf`` holds the file's bytes ``[base, base + len(buf))``. Skipped values (private blocks,
+    vendor headers) are stepped over with a seek, never read; the values we decode and the
+    sequences we walk must fit in one window of at most :data:`MAX_HEADER_BYTES`.
+    """
+
+    __slots__ = ("base", "buf", "fh", "ids", "size")
+
+    def __init__(self, fh: IO[bytes], size: int) -> None:
+        self.fh = fh
+        self.size = size
+        self.buf = fh.read(FIRST_READ)
+        self.base = 0
+        self.ids: list[tuple[str, str]] = []
+
+    def window(self, pos: int, need: int) -> int:
+        """Make the file's bytes ``[pos, pos + need)`` (fewer at the end of the file) available
+        in ``buf``; return ``pos`` relative to ``buf``."""
+        buf, base = self.buf, self.base
+        end = base + len(buf)
+        if base <= pos and pos + need <= end:
+            return pos - base
+        if need > MAX_HEADER_BYTES:
+            raise Unsure  # a value or sequence larger than the bound: pydicom decides
+        stop = min(self.size, pos + max(need, FIRST_READ))
+        if base <= pos <= end:  # keep what is already read, read on from the file position
+            self.buf = buf[pos - base:] + (self.fh.read(stop - end) if stop > end else b"")
+        else:
+            self.fh.seek(pos)  # skip over values nobody needs without reading them
+            self.buf = self.fh.read(stop - pos)
+        self.base = pos
+        return 0
+
+    def sequence(self, start: int, length: int, charsets: Any) -> int:
+        """Walk a top-level sequence value at file position ``start``; return the position after it."""
+        if length != UNDEFINED:
+            if start + length > self.size:
+                raise Quarantined("truncated", "a sequence runs past the end of the file")
+            if length == 0:
+                return start
+            rel = self.window(start, length)
+            try:
+                _walk_items(self.buf, rel, rel + length, self.ids, charsets)
+            except NeedMore:
+                raise Unsure from None  # an item runs past its sequence
+            return start + length
+        need = FIRST_READ
+        while True:
+            rel = self.window(start, need)
+            try:
+                return self.base + _walk_items(self.buf, rel, None, self.ids, charsets)
+            except NeedMore:
+                if self.base + len(self.buf) >= self.size:
+                    raise Quarantined("truncated", "file ends inside a sequence") from None
+                need = 2 * (len(self.buf) - rel)
+
+    def meta(self, out: dict[str, Any]) -> int:
+        """Parse the file meta group (explicit VR little endian); return the position after it."""
+        size = self.size
+        pos = 132
+        while True:
+            if pos + 12 > size:
+                raise Quarantined("truncated", "file ends inside the file meta group")
+            rel = self.window(pos, 12)
+            g, e, vr, slen = _ELEM.unpack_from(self.buf, rel)
+            if g != 0x0002:
+                return pos
+            if vr in _LONG_VRS:
+                (length,) = _U32.unpack_from(self.buf, rel + 8)
+                start = pos + 12
             elif vr in _SHORT_VRS:
-                (length,) = struct.unpack_from("<H", buf, pos + 6)
-                pos += 8
+                length, start = slen, pos + 8
             else:
                 raise Unsure
-            pos += length
-
-
-def parse_buffer(buf: bytes, file_size: int) -> dict[str, Any]:
-    """Parse the header of a Part 10 file held (partly) in ``buf``.
-
-    Raises NeedMore when the header runs past ``buf`` but not past the file, Unsure when pydicom
-    must decide, and Quarantined for files that are certainly broken.
-    """
-    end = len(buf)
-    complete = end >= file_size
-    if end < 132 or buf[128:132] != b"DICM":
-        raise Unsure  # no preamble: maybe a raw dataset without meta; pydicom decides
-    pos = 132
-    out: dict[str, Any] = {}
-    ts = None
-    # file meta: always explicit VR little endian
-    while True:
-        if pos + 8 > end:
-            if complete:
+            if length == UNDEFINED:
+                raise Unsure
+            if start + length > size:
                 raise Quarantined("truncated", "file ends inside the file meta group")
-            raise NeedMore
-        g, e, vr, slen = _ELEM.unpack_from(buf, pos)
-        if g != 0x0002:
-            break
-        if vr in _LONG_VRS:
-            (length,) = _U32.unpack_from(buf, pos + 8)
-            start = pos + 12
-        elif vr in _SHORT_VRS:
-            length, start = slen, pos + 8
-        else:
-            raise Unsure
-        if length == UNDEFINED:
-            raise Unsure
-        if start + length > end:
-            if complete:
-                raise Quarantined("truncated", "file ends inside the file meta group")
-            raise NeedMore
-        if e == 0x0010:
-            ts = buf[start:start + length].decode("ascii", "replace").strip(" \x00")
-        elif e == 0x0002:
-            out["MediaStorageSOPClassUID"] = buf[start:start + length].decode("ascii", "replace").strip(" \x00")
-        pos = start + length
-    if not ts:
-        raise Unsure  # pydicom decides between missing_meta and a usable file
-    out["TransferSyntaxUID"] = ts
-    if ts == IMPLICIT_LE or ts == BIG_ENDIAN or ts in DEFLATED:
-        raise Unsure
-    if not ts.startswith("1.2.840.10008.1.2."):
-        raise Unsure  # private or unknown transfer syntax: pydicom classifies it
-    charsets: list[str] | None = None
-    # the hot loop (~250 elements per CT file): locals, short VRs first, private groups skipped
-    # before any lookup, and the past-the-end check only when the window runs out
-    unpack, u32, long_vrs, short_vrs, by_tag = _ELEM.unpack_from, _U32.unpack_from, _LONG_VRS, _SHORT_VRS, BY_TAG
-    while True:
-        if pos + 12 > end:
-            if pos + 8 > end or (end - pos >= 8 and buf[pos + 4:pos + 6] in long_vrs):
-                if pos > file_size:
-                    raise Quarantined("truncated", "an element runs past the end of the file")
-                if complete:
-                    if pos == end:
-                        return out  # a dataset without pixel data that ends cleanly
+            if e in (0x0002, 0x0010):
+                rel = self.window(start, length)
+                value = self.buf[rel:rel + length].decode("ascii", "replace").strip(" \x00")
+                out["TransferSyntaxUID" if e == 0x0010 else "MediaStorageSOPClassUID"] = value
+            pos = start + length
+
+    def parse(self) -> dict[str, Any]:
+        """The wanted fields and every identifier of the header; raises Unsure, Quarantined."""
+        if len(self.buf) < 132 or self.buf[128:132] != b"DICM":
+            raise Unsure  # no preamble: maybe a raw dataset without meta; pydicom decides
+        out: dict[str, Any] = {}
+        pos = self.meta(out)
+        ts = out.get("TransferSyntaxUID")
+        if not ts:
+            raise Unsure  # pydicom decides between missing_meta and a usable file
+        if ts == IMPLICIT_LE or ts == BIG_ENDIAN or ts in DEFLATED or not ts.startswith("1.2.840.10008.1.2."):
+            raise Unsure  # not explicit VR little endian, or a private / unknown syntax: pydicom classifies it
+        self._dataset(pos, out)
+        if self.ids:
+            out[IDENTIFIERS] = tuple(sorted(set(self.ids)))
+        return out
+
+    def _dataset(self, pos: int, out: dict[str, Any]) -> None:
+        size, ids = self.size, self.ids
+        charsets: Any = _CHARSET_PENDING
+        creators: dict[int, bytes] | None = None
+        # the hot loop (~250 elements per CT file, most of them skipped): locals, short VRs first,
+        # private values skipped before any lookup, the window moved only when it runs out
+        unpack, u32, long_vrs, short_vrs, want = _ELEM.unpack_from, _U32.unpack_from, _LONG_VRS, _SHORT_VRS, WANT
+        pn = b"PN"
+        buf, base = self.buf, self.base
+        rel, end = pos - base, len(buf)
+        while True:
+            if rel + 12 > end:
+                at = base + rel
+                if at + 8 > size:
+                    if at == size:
+                        return  # a dataset without pixel data that ends cleanly
+                    if at > size:
+                        raise Quarantined("truncated", "an element runs past the end of the file")
                     raise Quarantined("truncated", "file ends inside an element header")
-                raise NeedMore
-        g, e, vr, length = unpack(buf, pos)
-        if g > LAST_GROUP or (g == LAST_GROUP and e > LAST_ELEMENT):
-            _after_last(buf, pos, file_size, out)
-            return out
-        if vr in short_vrs:
-            start = pos + 8
-        elif vr in long_vrs:
-            (length,) = u32(buf, pos + 8)
-            start = pos + 12
-            if length == UNDEFINED:
-                if vr != b"SQ":
+                rel = self.window(at, 12)
+                buf, base, end = self.buf, self.base, len(self.buf)
+            g, e, vr, length = unpack(buf, rel)
+            if vr in short_vrs:
+                start = rel + 8
+                if g & 1:
+                    if e > 0xFF and vr != pn:  # a private value (neither a creator nor a name)
+                        rel = start + length
+                        continue
+                    field = None
+                else:
+                    field = want.get((g << 16) | e)
+                    if field is None and vr != pn:
+                        rel = start + length
+                        continue
+            elif vr in long_vrs:
+                if g >= 0x7FE0 and ((g << 16) | e) in _PIXEL_TAGS:
+                    if e == 0x0010:
+                        self._pixels(base + rel, vr, out)
+                    return  # pydicom's stop_before_pixels stops here too
+                if rel + 12 > end:
+                    raise Quarantined("truncated", "file ends inside an element header")
+                (length,) = u32(buf, rel + 8)
+                start = rel + 12
+                tag = (g << 16) | e
+                if vr == b"SQ":
+                    if charsets is _CHARSET_PENDING and tag > 0x00080005:
+                        charsets = None  # past (0008,0005) without one: the default repertoire
+                    at = self.sequence(base + start, length, charsets)
+                    buf, base, end = self.buf, self.base, len(self.buf)
+                    rel = at - base
+                    continue
+                if length == UNDEFINED:
                     raise Unsure
-                try:
-                    pos = _skip_undefined(buf, start, end)
-                except NeedMore:
-                    if complete:
-                        raise Quarantined("truncated", "file ends inside a sequence") from None
-                    raise
+                if vr == b"UN" and _un_matters(tag, length, creators):
+                    raise Unsure
+                field = None if g & 1 else want.get(tag)
+                if field is None and not (g & 1 and e <= 0xFF):
+                    rel = start + length
+                    continue
+            else:
+                raise Unsure  # implicit VR inside an explicit file, or garbage: let pydicom judge
+            # an element to decode: a wanted field, an identifier, a person name or a private creator
+            nxt = start + length
+            if nxt > end:
+                if base + nxt > size:
+                    raise Quarantined("truncated", f"element ({g:04X},{e:04X}) runs past the end of the file")
+                start = self.window(base + start, length)
+                buf, base, end = self.buf, self.base, len(self.buf)
+                nxt = start + length
+            raw = buf[start:nxt]
+            rel = nxt
+            tag = (g << 16) | e
+            if charsets is _CHARSET_PENDING and tag > 0x00080005:
+                charsets = None
+            if field is None:
+                if vr == pn:
+                    ids.extend(("staff_name", v) for v in _id_values(raw, vr, charsets))
+                else:
+                    creators = creators if creators is not None else {}
+                    creators[tag] = raw
                 continue
-        else:
-            raise Unsure  # implicit VR inside an explicit file, or garbage: let pydicom judge
-        pos = start + length  # may pass the window: the next header read asks for more
-        if g & 1:
-            continue  # private group
-        field = by_tag.get((g << 16) | e)
-        if field is None:
-            continue
-        if pos > end:
-            if pos > file_size:
-                raise Quarantined("truncated", f"element ({g:04X},{e:04X}) runs past the end of the file")
-            raise NeedMore
-        name, kind = field
-        value = _value(buf[start:pos], vr, kind, charsets)
-        if name == "SpecificCharacterSet":
-            charsets = value.split("\\") if value else None
-        if value is not None:
-            out[name] = value
+            name, kind, idk = field
+            if idk is not None or vr == pn:
+                ids.extend((idk or "staff_name", v) for v in _id_values(raw, vr, charsets))
+            if name:
+                value = _value(raw, vr, kind, None if charsets is _CHARSET_PENDING else charsets)
+                if name == "SpecificCharacterSet":
+                    charsets = value.split("\\") if value else None
+                if value is not None:
+                    out[name] = value
 
-
-def _after_last(buf: bytes, pos: int, file_size: int, out: dict[str, Any]) -> None:
-    """Past the last wanted element: walk on (within the bytes already read, no decoding) to the
-    pixel data element and check that its declared length fits in the file, so that a transfer
-    cut inside the pixels is caught without reading them."""
-    need = _native_pixel_bytes(out)
-    if need:  # uncompressed: read_fast looks for the pixel element where an intact file has it
-        if pos + need > file_size:
-            raise Quarantined("truncated", f"the image needs {need} bytes of pixels, the file has "
-                                           f"{file_size - pos} after its header")
-        out[_NATIVE_CHECK] = (pos, need)
-        return
-    walk_to_pixels(buf, pos, file_size, out)
-
-
-def walk_to_pixels(buf: bytes, pos: int, file_size: int, out: dict[str, Any]) -> None:
-    """Hop over element headers (no decoding) to the pixel data element within ``buf``."""
-    end = len(buf)
-    while pos + 12 <= end:
-        g, e, vr, slen = _ELEM.unpack_from(buf, pos)
-        if (g << 16 | e) == PIXEL_DATA:
-            _check_pixel_length(buf, pos, vr, file_size, out)
+    def _pixels(self, pos: int, vr: bytes, out: dict[str, Any]) -> None:
+        """A pixel data element with a defined length must fit in the file (catches cut transfers);
+        encapsulated (undefined-length) pixel data is followed item by item to its delimiter."""
+        if vr not in _LONG_VRS:
             return
-        if vr in _LONG_VRS:
-            (length,) = _U32.unpack_from(buf, pos + 8)
-            if length == UNDEFINED:
-                break
-            pos += 12 + length
-        elif vr in _SHORT_VRS:
-            pos += 8 + slen
-        else:
-            break
-        if pos > file_size:
-            raise Quarantined("truncated", f"element ({g:04X},{e:04X}) runs past the end of the file")
+        if pos + 12 > self.size:
+            raise Quarantined("truncated", "file ends inside the pixel data element header")
+        rel = self.window(pos, 12)
+        (length,) = _U32.unpack_from(self.buf, rel + 8)
+        if length != UNDEFINED and pos + 12 + length > self.size:
+            raise Quarantined("truncated", f"pixel data declares {length} bytes, file has {self.size - pos - 12}")
+        if length == UNDEFINED:
+            check_encapsulated(self.fh, pos + 12, self.size)
 
 
-def _native_pixel_bytes(out: dict[str, Any]) -> int:
-    """Bytes of an uncompressed grayscale pixel matrix (0 when compressed, colour or unknown)."""
-    if out.get("TransferSyntaxUID") != EXPLICIT_LE or out.get("PhotometricInterpretation") not in (
-            "MONOCHROME1", "MONOCHROME2"):
-        return 0
-    need = 1
-    for k in ("Rows", "Columns", "BitsAllocated"):
-        need *= int(out.get(k) or 0)
-    return need // 8 * int(out.get("SamplesPerPixel") or 1) * int(out.get("NumberOfFrames") or 1)
-
-
-def _check_pixel_length(buf: bytes, pos: int, vr: bytes, file_size: int, out: dict[str, Any] | None = None) -> None:
-    """A pixel data element with a defined length must fit in the file (catches cut transfers);
-    for encapsulated (undefined-length) pixel data, remember where its items start."""
-    if vr in _LONG_VRS and pos + 12 > len(buf) and len(buf) < file_size:
-        raise NeedMore
-    if vr in _LONG_VRS and pos + 12 <= len(buf):
-        (length,) = _U32.unpack_from(buf, pos + 8)
-        if length != UNDEFINED and pos + 12 + length > file_size:
-            raise Quarantined("truncated", f"pixel data declares {length} bytes, file has {file_size - pos - 12}")
-        if length == UNDEFINED and out is not None:
-            out[_ENCAPSULATED_AT] = pos + 12
-
-
-_ENCAPSULATED_AT = "_encapsulated_items_at"
-_NATIVE_CHECK = "_native_pixels"
 MAX_ITEMS = 100_000
-
-
-def _pixels_end_the_file(fh: IO[bytes], need: int, file_size: int) -> bool:
-    """One 12-byte read: is there a pixel data element of ``need`` bytes that ends the file?"""
-    at = file_size - need - 12
-    if at < 132:
-        return False
-    fh.seek(at)
-    head = fh.read(12)
-    return len(head) == 12 and head[:4] == b"\xe0\x7f\x10\x00" and head[4:6] in (b"OW", b"OB") \
-        and _U32.unpack_from(head, 8)[0] == need
 
 
 def check_encapsulated(fh: IO[bytes], pos: int, file_size: int) -> None:
@@ -427,28 +608,10 @@ def check_encapsulated(fh: IO[bytes], pos: int, file_size: int) -> None:
 
 def read_fast(fh: IO[bytes], file_size: int) -> dict[str, Any] | None:
     """Fast path over an open binary file; None when pydicom must decide."""
-    want = FIRST_READ
-    buf = fh.read(want)
-    while True:
-        try:
-            out = parse_buffer(buf, file_size)
-            at = out.pop(_ENCAPSULATED_AT, None)
-            if at is not None:
-                check_encapsulated(fh, at, file_size)
-            native = out.pop(_NATIVE_CHECK, None)
-            if native is not None and not _pixels_end_the_file(fh, native[1], file_size):
-                walk_to_pixels(buf, native[0], file_size, out)  # unusual layout, or cut: look closer
-                at = out.pop(_ENCAPSULATED_AT, None)
-            return out
-        except Unsure:
-            return None
-        except NeedMore:
-            if len(buf) >= MAX_HEADER_BYTES or len(buf) >= file_size:
-                return None
-            more = fh.read(len(buf))  # double the window
-            if not more:
-                return None
-            buf += more
+    try:
+        return _Header(fh, file_size).parse()
+    except (Unsure, NeedMore):
+        return None
 
 
 # --- pydicom fallback -------------------------------------------------------------------------
@@ -473,7 +636,40 @@ def from_dataset(ds: Any) -> dict[str, Any]:
         v = _normalize_pydicom(value, kind)
         if v is not None:
             out[name] = v
+    ids: list[tuple[str, str]] = []
+    _ids_from_dataset(ds, ids, nested=False)
+    if ids:
+        out[IDENTIFIERS] = tuple(sorted(set(ids)))
     return out
+
+
+def _ids_from_dataset(ds: Any, ids: list[tuple[str, str]], *, nested: bool) -> None:
+    """Identifiers of a pydicom Dataset at every sequence depth (the reference for the fast path)."""
+    from pydicom.multival import MultiValue
+
+    for tag in list(ds.keys()):
+        try:
+            raw = ds.get_item(tag, keep_deferred=True)  # no conversion, no deferred read yet
+            vr = raw.VR
+            if vr not in ("SQ", "PN", "UN", None) and int(tag) not in ID_TAGS:
+                continue  # neither a person name, nor a sequence, nor an identifier tag
+            elem = ds[tag]
+            vr, value = elem.VR, elem.value
+        except Exception:  # noqa: BLE001 - a value pydicom cannot convert is treated as absent
+            continue
+        if vr == "SQ":
+            for item in value or ():
+                _ids_from_dataset(item, ids, nested=True)
+            continue
+        kind = id_kind(int(tag), vr == "PN", nested)
+        if kind is None or value is None:
+            continue
+        for v in value if isinstance(value, MultiValue | list | tuple) else [value]:
+            if v is None or isinstance(v, bytes):
+                continue
+            text = str(v).strip(" \x00")
+            if text:
+                ids.append((kind, text))
 
 
 def _normalize_pydicom(value: Any, kind: str) -> Any:

@@ -1,4 +1,5 @@
-"""The fast header path agrees with pydicom, field by field, on every file of the corpus."""
+"""The fast header path agrees with pydicom, field by field, on every file of the corpus: the indexed
+fields and the identifiers at every sequence depth (the ``_identifiers`` pairs)."""
 
 from __future__ import annotations
 
@@ -28,7 +29,8 @@ def _reference(path: str) -> dict:
 
 
 def _agree(files: list[str]) -> tuple[int, list[str]]:
-    n_fast, diffs = 0, []
+    """(files read by the fast path, differences): every field, identifiers at any depth included."""
+    n_fast, n_ids, diffs = 0, 0, []
     for f in files:
         size = os.path.getsize(f)
         with open(f, "rb") as h:
@@ -39,10 +41,12 @@ def _agree(files: list[str]) -> tuple[int, list[str]]:
         if rec is None:
             continue
         n_fast += 1
+        n_ids += bool(rec.get(fh.IDENTIFIERS))
         ref = _reference(f)
         bad = {k for k in set(rec) | set(ref) if rec.get(k) != ref.get(k)}
         if bad:
             diffs.append(f"{Path(f).name}: {sorted(bad)}")
+    assert n_ids, "no identifier compared"
     return n_fast, diffs
 
 
@@ -142,3 +146,141 @@ def test_cut_inside_compressed_pixel_data_is_truncated(tmp_path: Path) -> None:
     whole.write_bytes(src)
     fields, how = fh.read_header(lambda: open(whole, "rb"), len(src))
     assert how == "fast" and fields["Rows"] == 64
+
+
+def _written(tmp_path: Path, name: str, build) -> Path:
+    from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.uid import ExplicitVRLittleEndian
+
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.2"
+    meta.MediaStorageSOPInstanceUID = "1.2.826.0.1.3680043.8.498.5"
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds = Dataset()
+    ds.file_meta = meta
+    ds.SpecificCharacterSet = "ISO_IR 192"
+    ds.SOPClassUID = meta.MediaStorageSOPClassUID
+    ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
+    ds.PatientName = "WU^FANG=吴芳"
+    ds.PatientID = "Q1200345"
+    build(ds)
+    ds.Rows = ds.Columns = 4
+    ds.BitsAllocated = 16
+    ds.SamplesPerPixel = 1
+    ds.PhotometricInterpretation = "MONOCHROME2"
+    ds.PixelData = bytes(32)
+    p = tmp_path / name
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ds.save_as(p, enforce_file_format=True)
+    return p
+
+
+def _fast_and_reference(p: Path) -> tuple[dict, dict]:
+    with open(p, "rb") as h:
+        rec = fh.read_fast(h, p.stat().st_size)
+    assert rec is not None, "left the fast path"
+    return rec, _reference(str(p))
+
+
+@pytest.mark.parametrize("undefined", [True, False])
+def test_nested_names_in_defined_and_undefined_length_sequences(tmp_path: Path, undefined: bool) -> None:
+    from pydicom.dataset import Dataset
+    from pydicom.sequence import Sequence
+
+    def build(ds) -> None:
+        inner = Dataset()
+        inner.PersonName = "ZHAO^LEI=赵磊"
+        inner.PatientID = "NESTED77"
+        outer = Dataset()
+        outer.ScheduledPerformingPhysicianName = "QIAN^HUI=钱慧"
+        outer.ContentSequence = Sequence([inner])
+        ds.RequestAttributesSequence = Sequence([outer])
+        ds.OperatorsName = ["KONG^MIN", "HAN^BO=韩波"]
+        ds.add_new(0x00290010, "LO", "VENDOR X")
+        ds.add_new(0x00291001, "PN", "MA^LIN")  # a person name in a private element
+
+    p = _written(tmp_path, "nested.dcm", build)
+    if not undefined:  # rewrite with defined lengths: pydicom writes what it read
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ds = pydicom.dcmread(p)
+        for elem in ds.iterall():
+            if elem.VR == "SQ":
+                elem.is_undefined_length = False
+                for item in elem.value:
+                    item.is_undefined_length_sequence_item = False
+        ds.save_as(p)
+    rec, ref = _fast_and_reference(p)
+    assert rec == ref
+    ids = set(rec[fh.IDENTIFIERS])
+    assert {("staff_name", "QIAN^HUI=钱慧"), ("staff_name", "ZHAO^LEI=赵磊"), ("other_patient_id", "NESTED77"),
+            ("staff_name", "KONG^MIN"), ("staff_name", "HAN^BO=韩波"), ("staff_name", "MA^LIN"),
+            ("name", "WU^FANG=吴芳"), ("mrn", "Q1200345")} <= ids
+
+
+def test_large_vendor_value_is_skipped_not_read(tmp_path: Path) -> None:
+    """A 300 KB private blob before a person name: the window seeks over it and reads on after."""
+
+    def build(ds) -> None:
+        ds.add_new(0x00290010, "LO", "VENDOR CSA")
+        ds.add_new(0x00291010, "OB", bytes(300_000))
+        ds.RequestingPhysician = "YU^TAO=余涛"  # (0032,1032), after the blob
+
+    p = _written(tmp_path, "blob.dcm", build)
+    reads: list[int] = []
+
+    class Counting:
+        def __init__(self) -> None:
+            self._f = open(p, "rb")
+
+        def read(self, k: int = -1) -> bytes:
+            b = self._f.read(k)
+            reads.append(len(b))
+            return b
+
+        def seek(self, pos: int) -> int:
+            return self._f.seek(pos)
+
+    c = Counting()
+    rec = fh.read_fast(c, p.stat().st_size)  # type: ignore[arg-type]
+    c._f.close()
+    assert rec is not None and ("staff_name", "YU^TAO=余涛") in rec[fh.IDENTIFIERS]
+    assert rec == _reference(str(p))
+    assert sum(reads) <= 3 * fh.FIRST_READ
+
+
+def test_sequence_larger_than_the_first_window(tmp_path: Path) -> None:
+    from pydicom.dataset import Dataset
+    from pydicom.sequence import Sequence
+
+    def build(ds) -> None:
+        items = []
+        for i in range(800):
+            item = Dataset()
+            item.ReferencedSOPClassUID = "1.2.840.10008.5.1.4.1.1.2"
+            item.ReferencedSOPInstanceUID = f"1.2.826.0.1.3680043.8.498.{i}"
+            items.append(item)
+        items[-1].PersonName = "TANG^YI"  # the last of 800 items
+        ds.ReferencedImageSequence = Sequence(items)
+
+    p = _written(tmp_path, "long_sequence.dcm", build)
+    rec, ref = _fast_and_reference(p)
+    assert rec == ref and ("staff_name", "TANG^YI") in rec[fh.IDENTIFIERS]
+
+
+def test_file_cut_inside_a_sequence_is_truncated(tmp_path: Path) -> None:
+    from pydicom.dataset import Dataset
+    from pydicom.sequence import Sequence
+
+    def build(ds) -> None:
+        item = Dataset()
+        item.ScheduledPerformingPhysicianName = "LU^XUN"
+        item.TextValue = "x" * 40_000  # UT: no length limit
+        ds.RequestAttributesSequence = Sequence([item])
+
+    p = _written(tmp_path, "seq.dcm", build)
+    cut = tmp_path / "cut.dcm"
+    cut.write_bytes(p.read_bytes()[:30_000])
+    with pytest.raises(fh.Quarantined, match="truncated"):
+        fh.read_header(lambda: open(cut, "rb"), cut.stat().st_size)

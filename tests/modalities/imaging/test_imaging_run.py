@@ -10,7 +10,7 @@ import pytest
 
 pytest.importorskip("pydicom")
 
-from curation.modalities.imaging import _age_years, _identifiers
+from curation.modalities.imaging import _age_years
 from curation.modalities.imaging._nodules import cohen_kappa, lung_rads
 
 
@@ -68,10 +68,26 @@ def test_no_identifier_reaches_any_output(curated, demo_cohort) -> None:
 
 
 def test_loaded_identifiers_cover_dicom_names_and_ids(curated, demo_cohort) -> None:
+    from curation.deid.registry import Kind
+
     _, _, roster = demo_cohort
     ids = curated.data.identifiers
-    assert set(roster["mrn"]) <= ids
-    assert set(roster["name_pinyin"]) <= ids
+    assert set(roster["mrn"]) <= set(ids.values(Kind.mrn))
+    assert set(roster["name"]) <= set(ids.values(Kind.name))  # the ideographic representation
+    assert {p.replace("^", " ").lower() for p in roster["name_pinyin"]} <= set(ids.values(Kind.name))
+    assert "李明" in ids.values(Kind.staff_name)  # the demo's ReferringPhysicianName
+    assert ids.values(Kind.birth_date) and ids.values(Kind.accession)
+
+
+def test_identifiers_hook_equals_what_load_notes(curated, demo_cohort) -> None:
+    import curation.modalities as cm
+    from curation.config import load_cohort
+    from curation.modalities import imaging
+
+    config = load_cohort(demo_cohort[0])
+    reg = imaging.identifiers(cm.sources_of(config, "imaging"), ctx=cm.make_context(config))
+    assert reg.values() == curated.data.identifiers.values()
+    assert reg.sizes() == curated.data.identifiers.sizes()
 
 
 def test_patient_characteristics_are_kept_and_linked(curated, demo_cohort) -> None:
@@ -152,11 +168,8 @@ def test_cohen_kappa_matches_sklearn() -> None:
     assert cohen_kappa(a, b) == pytest.approx(sk.cohen_kappa_score(a, b))
 
 
-def test_age_and_identifier_helpers() -> None:
+def test_age_helper() -> None:
     assert _age_years("063Y") == 63 and _age_years("006M") == 0.5 and pd.isna(_age_years("abc"))
-    ids = _identifiers({"PatientName": "ZHANG^SAN=张^三", "PatientID": "001"})
-    assert {"ZHANG^SAN=张^三", "ZHANG^SAN", "ZHANG SAN", "ZHANGSAN", "张三", "001"} <= ids
-    assert "ZHANG" not in ids and "SAN" not in ids  # components alone are common syllables
 
 
 def test_slice_viewer_pages_through_every_slice(curated) -> None:
