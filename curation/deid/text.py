@@ -252,10 +252,14 @@ def _addresses(text: str, out: list[tuple[int, int, Kind]]) -> None:
         levels = [s[2] for s in segs[i:j + 1]]
         if j > i and any(lvl in (0, 1, 3, 4) for lvl in levels) and any(lvl >= 2 for lvl in levels):
             a, b = segs[i][0], segs[j][1]
-            for w in _ADDR_NOT_START:  # the verb or label before an address is not part of it
-                if text.startswith(w, a) and b - a > len(w) + 2:
-                    a += len(w)
-                    break
+            stripped = True
+            while stripped:  # the words or label before an address are not part of it (患者家住)
+                stripped = False
+                for w in _ADDR_NOT_START:
+                    if text.startswith(w, a) and b - a > len(w) + 2:
+                        a += len(w)
+                        stripped = True
+                        break
             out.append((a, b, Kind.address))
         i = j + 1
 

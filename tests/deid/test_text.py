@@ -1,31 +1,137 @@
 from __future__ import annotations
 
 import json
+import pickle
+import warnings
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
-from curation.deid.text import measure_recall, scrub, scrub_series
+from curation.deid.registry import IdentifierRegistry, Kind
+from curation.deid.text import Scrubber, measure_recall, scrub, scrub_series, valid_id_card
+from curation.errors import ConfigError
 
 LABELLED = Path(__file__).with_name("phi_labelled.jsonl")
+VALID_ID = "110101199003074514"  # check digit computed by GB 11643
 
 
-def test_recall_on_labelled_set() -> None:
+@pytest.fixture(scope="module")
+def sc() -> Scrubber:
+    return Scrubber(mrn_patterns=[r"ZY\d{8}"])
+
+
+def _kinds(sc: Scrubber, text: str) -> list[tuple[str, Kind]]:
+    return [(text[f.start:f.end], f.kind) for f in sc.findings(text)]
+
+
+def test_recall_on_the_earlier_labelled_set() -> None:
     examples = [json.loads(line) for line in LABELLED.read_text(encoding="utf-8").splitlines()]
     recall, caught, total = measure_recall(examples)
     assert total >= 200
     assert recall >= 0.95, f"recall {recall:.3f} ({caught}/{total})"
 
 
-def test_clinical_content_survives() -> None:
-    text = "CT示右肺上叶结节2.3cm，SUVmax 12.5，Ki-67 30%，T2N1M0 IIB期，PD-L1 TPS 60%。"
-    assert scrub(text) == text
+def test_clinical_content_survives(sc: Scrubber) -> None:
+    text = "CT示右肺上叶结节2.3cm，SUVmax 12.5，Ki-67 30%，T2N1M0 IIB期，PD-L1 TPS 60%，术后3月复查，于2023年手术。"
+    assert sc.scrub(text) == text
 
 
-def test_known_and_fullwidth() -> None:
+def test_tokens_readable_and_fullwidth_kept() -> None:
     out = scrub("患者张三，手机１３８１２３４５６７８，住院号：ZY2023001", known=["张三"])
-    # the comma is full-width in the output as in the input: only identifiers are cut
-    assert out == "患者[姓名]，手机[电话]，住院号：[编号]"  # the label stays, the value goes
+    # the label stays, the value goes; the full-width comma is left as written
+    assert out == "患者[姓名]，手机[电话]，住院号：[编号]"
+
+
+def test_id_card_checksum() -> None:
+    assert valid_id_card(VALID_ID) and valid_id_card(VALID_ID.lower())
+    assert not valid_id_card(VALID_ID[:-1] + "3")  # wrong check digit
+    assert valid_id_card("11010519491231002X")  # X check digit
+    assert not valid_id_card("110101199013074518")  # month 13
+    assert valid_id_card("110101900307451")  # 15-digit legacy form
+
+
+def test_id_card_detected_only_with_a_valid_check_digit(sc: Scrubber) -> None:
+    assert (VALID_ID, Kind.id_card) in _kinds(sc, f"身份证{VALID_ID}。")
+    assert ("110101 19900307 4514", Kind.id_card) in _kinds(sc, "ID 110101 19900307 4514")
+    wrong = VALID_ID[:-1] + "3"
+    assert (wrong, Kind.id_card) not in _kinds(sc, f"编号{wrong}。")
+
+
+@pytest.mark.parametrize("phone", ["13812345678", "138-1234-5678", "138 1234 5678", "+86 13812345678",
+                                   "+86-138-1234-5678", "１３８１２３４５６７８", "0571-87654321", "(0571)87654321",
+                                   "（010）6512 3456", "021-6543-2109"])
+def test_phones(sc: Scrubber, phone: str) -> None:
+    text = f"随访联系{phone}，患者情况稳定。"
+    assert sc.scrub(text) == "随访联系[电话]，患者情况稳定。"
+
+
+@pytest.mark.parametrize("date", ["2023年3月5日", "2023-03-05", "2023/3/5", "05/03/2023", "20230305", "2023.03.05",
+                                  "2023年3月", "3月5日"])
+def test_dates(sc: Scrubber, date: str) -> None:
+    assert sc.scrub(f"于{date}行手术") == "于[日期]行手术"
+
+
+def test_not_dates(sc: Scrubber) -> None:
+    for text in ("20231305", "2023年", "术后3月复查", "SUV 2023.5", "剂量 0.2023-0.3"):
+        assert Kind.date not in {k for _, k in _kinds(sc, text)}, text
+
+
+@pytest.mark.parametrize("addr", ["浙江省杭州市西湖区文三路478号", "北京市朝阳区建国路88号院3号楼2单元501室",
+                                  "广东省深圳市南山区粤海街道", "湖南省长沙县黄花镇黄花村3组"])
+def test_addresses(sc: Scrubber, addr: str) -> None:
+    out = sc.scrub(f"患者家住{addr}，吸烟30年。")
+    assert out == "患者家住[地址]，吸烟30年。"
+
+
+def test_not_addresses(sc: Scrubber) -> None:
+    for text in ("第4R区及7区淋巴结", "上海市胸科医院会诊", "门诊3楼2号诊室", "镇痛治疗"):
+        assert Kind.address not in {k for _, k in _kinds(sc, text)}, text
+
+
+def test_email_and_mrn_patterns(sc: Scrubber) -> None:
+    assert sc.scrub("mail zhang.san@example.com.cn，ZY20230001复诊") == "mail [邮箱]，[编号]复诊"
+    assert sc.scrub("ZY2023000123") == "[编号]"  # still a long ID-like token, not the site shape
+    assert Scrubber(mrn_patterns=[r"P\d{2}-\d{5}"], names=False).scrub("病理P23-01123示") == "病理[编号]示"
+
+
+def test_bad_mrn_pattern_names_it() -> None:
+    with pytest.raises(ConfigError, match=r"ZY\[0-9"):
+        Scrubber(mrn_patterns=["ZY[0-9"])
+
+
+def test_numbers_inside_floats_and_words_survive() -> None:
+    reg = IdentifierRegistry()
+    reg.add(Kind.mrn, "11111111")
+    reg.add(Kind.sample_id, "P001")
+    sc = Scrubber(reg, names=False)
+    assert sc.scrub("score 0.1111111111 for AP001 gene") == "score 0.1111111111 for AP001 gene"
+    assert sc.scrub("MRN 11111111, sample P001.") == "MRN [编号], sample [编号]."
+
+
+def test_registry_wide_scrub_other_patients_and_staff() -> None:
+    reg = IdentifierRegistry()
+    reg.add_name("赵德柱")  # another patient of the cohort
+    reg.add_name("QIAN^DUODUO=钱多多", staff=True)  # a doctor
+    reg.add(Kind.accession, "CT2023000999")
+    sc = Scrubber(reg, names=False)  # the registry alone, without the name detector
+    text = "与赵德柱同病房；Zhao Dezhu's CT (CT2023000999) read by QIAN Duoduo / 钱多多 / duoduo qian."
+    out = sc.scrub(text)
+    assert out == "与[姓名]同病房；[姓名]'s CT ([编号]) read by [姓名] / [姓名] / [姓名]."
+
+
+def test_latin_registry_values_match_whole_words_only() -> None:
+    reg = IdentifierRegistry()
+    reg.add_name("LI^NA")
+    sc = Scrubber(reg, names=False)
+    assert sc.scrub("Clinical: Li Na seen; Linac plan; Lina") == "Clinical: [姓名] seen; Linac plan; [姓名]"
+
+
+def test_scrub_series_caches_and_keeps_na(sc: Scrubber) -> None:
+    s = pd.Series(["患者张三丰复查", None, "患者张三丰复查", "无"], index=[5, 6, 7, 8])
+    out = sc.scrub_series(s)
+    assert str(out.dtype) == "string" and list(out.index) == [5, 6, 7, 8]
+    assert out[5] == out[7] == "患者[姓名]复查" and pd.isna(out[6]) and out[8] == "无"
 
 
 def test_scrub_series_per_row_known() -> None:
@@ -34,6 +140,48 @@ def test_scrub_series_per_row_known() -> None:
     assert out[0] == "[姓名]复查" and pd.isna(out[1]) and out[2] == "[姓名]复查"
 
 
-def test_latin_known_values_match_whole_words_only() -> None:
-    assert scrub("Clinical note: Li seen, lives alone", known=["Li"]) == "Clinical note: [姓名] seen, lives alone"
-    assert scrub("LI^MING reviewed", known=["LI^MING"]) == "[姓名] reviewed"
+def test_scrubber_pickles(sc: Scrubber) -> None:
+    back = pickle.loads(pickle.dumps(sc))
+    text = "患者张三丰，ZY20230001，电话13812345678"
+    assert back.scrub(text) == sc.scrub(text)
+
+
+def test_tabular_drop_identifiers_with_the_scrubber() -> None:
+    from curation.deid.tabular import drop_identifiers
+
+    reg = IdentifierRegistry()
+    reg.add_name("孙悟空")
+    df = pd.DataFrame({"patient": ["PT1"], "name": ["唐僧"], "report": ["与孙悟空同来，唐僧签字"]})
+    phi = {"name": "direct", "report": "free_text"}
+    known = pd.Series([("唐僧",)])
+    out = drop_identifiers(df, phi, keep_text=["report"], known_by_row=known, scrubber=Scrubber(reg, names=False))
+    assert list(out.columns) == ["patient", "report"] and out.loc[0, "report"] == "与[姓名]同来，[姓名]签字"
+    plain = drop_identifiers(df, phi, keep_text=["report"], known_by_row=known)
+    assert "唐僧" not in plain.loc[0, "report"]
+
+
+def test_dicom_descriptors_lose_another_patients_name() -> None:
+    pydicom = pytest.importorskip("pydicom")
+    from pydicom.data import get_testdata_file
+
+    from curation.deid.dicom import deidentify
+    from curation.deid.keys import Keyring
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ds = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
+    ds.PatientName = "LIU^BEI=刘备"
+    ds.StudyDescription = "CT 胸部 ref 曹操 Cao Cao"
+    ds.SeriesDescription = "LIU BEI chest"
+    ds.ImageComments = "对比刘备旧片；CAOCAO prior; Liu-Bei"
+    reg = IdentifierRegistry()
+    reg.add_name("曹操")  # another patient of the cohort, in no element of this file
+    out = deidentify(ds, keyring=Keyring(b"d" * 32), patient_pseudonym="PTX", date_shift_days=-3,
+                     scrubber=Scrubber(reg))
+    text = f"{out.get('StudyDescription', '')} {out.get('SeriesDescription', '')} {out.get('ImageComments', '')}"
+    for leaked in ("曹操", "Cao Cao", "CAOCAO", "刘备", "LIU BEI", "Liu-Bei"):
+        assert leaked not in text, leaked
+    assert "CT 胸部" in text and "chest" in text
+    # without the cohort scrubber the file's own names still go
+    alone = deidentify(ds, keyring=Keyring(b"d" * 32), patient_pseudonym="PTX", date_shift_days=-3)
+    assert "刘备" not in str(alone.get("ImageComments", "")) and "LIU BEI" not in str(alone.get("SeriesDescription"))
