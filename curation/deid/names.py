@@ -27,7 +27,7 @@ import math
 import re
 from collections import Counter
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -82,6 +82,7 @@ class _Lexicon:
     automaton: Any
     surname_end: int  # patterns [0, surname_end) are surnames, the rest dictionary words
     tags: tuple[str, ...]  # part of speech of each pattern ("" for surnames)
+    useful: bytes  # 1 where a match of the pattern can start a candidate; the rest only mask
     char_score: dict[str, float]
     default_score: float
 
@@ -126,7 +127,9 @@ def lexicon() -> _Lexicon:
     default = math.log(0.5 / n_names) - math.log(5.0 / n_words)
     patterns = surnames + list(words)
     ac = ahocorasick_rs.AhoCorasick(patterns, matchkind=ahocorasick_rs.MatchKind.LeftmostLongest)
-    return _Lexicon(ac, len(surnames), ("",) * len(surnames) + tuple(words.values()), scores, default)
+    useful = bytes(i < len(surnames) or p[0] in single or (len(p) == 2 and p[1] in single)
+                   for i, p in enumerate(patterns))
+    return _Lexicon(ac, len(surnames), ("",) * len(surnames) + tuple(words.values()), useful, scores, default)
 
 
 class NameDetector:
@@ -169,7 +172,8 @@ class NameDetector:
         lex = lexicon()
         out: list[tuple[int, int, int, float]] = []
         last = 0
-        for pi, a, b in lex.automaton.find_matches_as_indexes(text):
+        useful = lex.useful
+        for pi, a, b in [m for m in lex.automaton.find_matches_as_indexes(text) if useful[m[0]]]:
             if pi >= lex.surname_end:
                 tag = lex.tags[pi]
                 # a word tagged as a name (王亮) is a candidate; an ordinary word starting with a surname
@@ -256,7 +260,8 @@ def _syllables_ok(token: str, max_count: int = 2) -> bool:
     return _py.split_syllables(token, max_count=max_count) is not None
 
 
-def _pinyin_names(group: str) -> list[tuple[int, int]]:
+@lru_cache(maxsize=65536)
+def _pinyin_names(group: str) -> tuple[tuple[int, int], ...]:
     """Offsets of the names within a run of capitalised words."""
     surnames = _pinyin_surnames()
     tokens = [(m.start(), m.end(), m.group()) for m in re.finditer(r"[A-Za-z]+", group)]
@@ -289,7 +294,7 @@ def _pinyin_names(group: str) -> list[tuple[int, int]]:
                     len(sy) > n and "".join(sy[:n]) in surnames and len(sy) - n <= 2 for n in (2, 1)):
                 out.append((s, e))
         i += 1
-    return out
+    return tuple(out)
 
 
 @cache

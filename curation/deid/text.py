@@ -127,16 +127,22 @@ _ID18 = re.compile(r"\d{6}[-\s]?(?:19|20)\d{6}[-\s]?\d{3}[\dXx]")
 _ID15 = re.compile(r"\d{15}")
 _MOBILE = re.compile(r"1[3-9]\d[-\s\u2010-\u2015]?\d{4}[-\s\u2010-\u2015]?\d{4}")
 _PHONE_PREFIX = re.compile(r"(?:\+|00)?86[-\s]?$")
-_LANDLINE = re.compile(r"[(（]?0\d{2,3}[)）]?[-\s]?\d{3,4}[-\s]?\d{4}(?:(?:转|-|ext\.?\s?)\d{1,5})?")
+_LANDLINE = re.compile(r"0\d{2,3}[-\s]?\d{3,4}[-\s]?\d{4}(?:(?:转|-|ext\.?\s?)\d{1,5})?")
+_LANDLINE_PAREN = re.compile(r"[(（]0\d{2,3}[)）]\s?\d{3,4}[-\s]?\d{4}(?:(?:转|-|ext\.?\s?)\d{1,5})?")
 _EMAIL = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}")
-_DATE_CN = re.compile(r"(?:19|20)\d{2}\s*年\s*\d{1,2}\s*月(?:\s*\d{1,2}\s*[日号])?|\d{1,2}\s*月\s*\d{1,2}\s*[日号]")
+# Chinese dates are found from their 月 (a literal the regex engine skips to), then extended each way.
+_DATE_CN_BEFORE = re.compile(r"(?:(?:19|20)\d{2}\s*年\s*)?\d{1,2}\s*$")
+_DATE_CN_AFTER = re.compile(r"\s*\d{1,2}\s*[日号]")
+# Every branch starts with the same digit class, so the engine skips ahead to digits; a look-behind
+# after the first digit keeps years to 19xx / 20xx.
 _DATE_NUM = re.compile(
-    r"(?:19|20)\d{2}(?P<s>[-/.])\d{1,2}(?P=s)\d{1,2}"  # 2023-03-05, 2023/3/5, 2023.03.05
-    r"|\d{1,2}(?P<t>[-/.])\d{1,2}(?P=t)(?:19|20)\d{2}"  # 05/03/2023, 3-5-2023
-    r"|(?:19|20)\d{2}[-/](?:0?[1-9]|1[0-2])(?![\d/\-])"  # 2023-03, 2023/3
-    r"|(?:19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])"  # 20230305
+    r"\d(?:(?<=[12])\d{3}(?P<s>[-/.])\d{1,2}(?P=s)\d{1,2}"  # 2023-03-05, 2023/3/5, 2023.03.05
+    r"|\d?(?P<t>[-/.])\d{1,2}(?P=t)(?:19|20)\d{2}"  # 05/03/2023, 3-5-2023
+    r"|(?<=[12])\d{3}[-/](?:0?[1-9]|1[0-2])(?![\d/\-])"  # 2023-03, 2023/3
+    r"|(?<=[12])\d{3}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01]))"  # 20230305
 )
 _LONG_ID = re.compile(r"\d{6,}")
+_SIX_DIGITS = re.compile(r"\d{6}")
 _ID_PREFIX = re.compile(r"[A-Za-z]{1,4}$")
 
 # Chinese postal addresses: a chain of place segments in descending order, at least two of them
@@ -148,7 +154,9 @@ _ADDR_UNITS = [
 _ADDR_UNIT_RE = "|".join(sorted((u for us, _ in _ADDR_UNITS for u in us.split("|")), key=len, reverse=True))
 _ADDR_LEVEL = {u: lvl for us, lvl in _ADDR_UNITS for u in us.split("|")}
 _ADDR_SEG = re.compile(rf"[\u4e00-\u9fff0-9A-Za-z\-#]{{1,10}}?(?:{_ADDR_UNIT_RE})")
-_ADDR_HINT = re.compile("[省市县镇乡村路街巷弄]")
+# Characters of the place levels an address needs (province to street); the segment pattern runs only
+# on windows around two of them close together, not over the whole text.
+_ADDR_HINT = re.compile("[省市州盟区县旗镇乡村路街巷弄]")
 _ADDR_NOT_START = ("患者", "病人", "家住", "现住", "住在", "住址", "地址", "居住", "来自", "位于", "户籍", "在", "于",
                    "住", "自", "至", "到", "往", "回", "去", "由", "从")
 
@@ -190,7 +198,7 @@ def _detect(text: str, out: list[tuple[int, int, Kind]]) -> None:
             k = kind or _LABEL_KIND[m.group("label")]
             add((m.start("v"), m.end("v"), k))
     has_digits = any(ch.isdigit() for ch in text)
-    if has_digits:
+    if has_digits and _SIX_DIGITS.search(text):
         for m in _ID18.finditer(text):
             a, b = m.span()
             if _bounded(text, a, b) and valid_id_card(m.group()):
@@ -199,23 +207,31 @@ def _detect(text: str, out: list[tuple[int, int, Kind]]) -> None:
             a, b = m.span()
             if _bounded(text, a, b) and valid_id_card(m.group()):
                 add((a, b, Kind.id_card))
+    if has_digits:
         for m in _MOBILE.finditer(text):
             a, b = m.span()
             if _digits_bounded(text, a, b):
                 p = _PHONE_PREFIX.search(text, max(0, a - 6), a)
                 add((p.start() if p else a, b, Kind.phone))
-        for m in _LANDLINE.finditer(text):
-            a, b = m.span()
-            if _digits_bounded(text, a, b) and not (a > 0 and text[a - 1] == "."):
-                add((a, b, Kind.phone))
+        for pat in (_LANDLINE, _LANDLINE_PAREN):
+            for m in pat.finditer(text):
+                a, b = m.span()
+                if _digits_bounded(text, a, b) and not (a > 0 and text[a - 1] == "."):
+                    add((a, b, Kind.phone))
         for m in _DATE_NUM.finditer(text):
             a, b = m.span()
             if _digits_bounded(text, a, b) and _date_ok(m.group()) and not (a > 0 and text[a - 1] == "."):
                 add((a, b, Kind.date))
-        for m in _DATE_CN.finditer(text):
-            a, b = m.span()
-            if _digits_bounded(text, a, b):
-                add((a, b, Kind.date))
+        pos = text.find("月")
+        while pos >= 0:
+            before = _DATE_CN_BEFORE.search(text, max(0, pos - 12), pos)
+            after = _DATE_CN_AFTER.match(text, pos + 1)
+            # a year before or a day after makes 月 a date (2023年3月, 3月5日); 术后3月 is a duration
+            if before and (after or "年" in before.group()):
+                a, b = before.start(), after.end() if after else pos + 1
+                if _digits_bounded(text, a, b):
+                    add((a, b, Kind.date))
+            pos = text.find("月", pos + 1)
         for m in _LONG_ID.finditer(text):
             a, b = m.span()
             p = _ID_PREFIX.search(text, max(0, a - 4), a)
@@ -233,7 +249,9 @@ def _date_ok(s: str) -> bool:
     nums = [int(x) for x in re.findall(r"\d+", s)]
     if len(nums) == 1:  # 20230305
         v = str(nums[0])
-        return _valid_date(int(v[:4]), int(v[4:6]), int(v[6:8]))
+        return 1900 <= int(v[:4]) < 2100 and _valid_date(int(v[:4]), int(v[4:6]), int(v[6:8]))
+    if nums[0] >= 1000 and not 1900 <= nums[0] < 2100:
+        return False
     if len(nums) == 2:  # 2023-03
         return 1 <= nums[1] <= 12
     a, b, c = nums
@@ -243,7 +261,20 @@ def _date_ok(s: str) -> bool:
 
 
 def _addresses(text: str, out: list[tuple[int, int, Kind]]) -> None:
-    segs = [(m.start(), m.end(), _unit_level(m.group())) for m in _ADDR_SEG.finditer(text)]
+    hints = [m.start() for m in _ADDR_HINT.finditer(text)]
+    i = 0
+    while i < len(hints):
+        j = i
+        while j + 1 < len(hints) and hints[j + 1] - hints[j] <= 16:
+            j += 1
+        if j > i:
+            lo, hi = max(0, hints[i] - 12), min(len(text), hints[j] + 40)
+            _addresses_in(text, lo, hi, out)
+        i = j + 1
+
+
+def _addresses_in(text: str, lo: int, hi: int, out: list[tuple[int, int, Kind]]) -> None:
+    segs = [(m.start(), m.end(), _unit_level(m.group())) for m in _ADDR_SEG.finditer(text, lo, hi)]
     i = 0
     while i < len(segs):
         j = i
