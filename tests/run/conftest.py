@@ -128,15 +128,18 @@ def make_fake_cohort(root: Path, *, negative: bool = True, boom: bool = True, le
     raw = root / "cohort" / "raw"
     raw.mkdir(parents=True, exist_ok=True)
     values = [3, 5, -1 if negative else 1, 7, 2, 4]
-    (raw / "fake.csv").write_text("mrn,value\n" + "".join(f"{m},{v}\n" for m, v in zip(MRNS, values, strict=True)),
-                                  encoding="utf-8")
+    rows = "mrn,value\n" + "".join(f"{m},{v}\n" for m, v in zip(MRNS, values, strict=True))
+    for name in FAKES:  # one file per source: a file may feed only one source
+        (raw / f"{name}.csv").write_text(rows, encoding="utf-8")
     (root / "cohort" / "keys").mkdir(exist_ok=True)
-    (root / "cohort" / "keys" / "test.key").write_text("ab" * 32, encoding="utf-8")
+    key = root / "cohort" / "keys" / "test.key"
+    key.write_text("ab" * 32, encoding="utf-8")
+    key.chmod(0o600)  # a key readable by others is refused, as ssh does
     flags = [f"{k}: true" for k, on in (("leak", leak), ("ids_fail", ids_fail)) if on]
     options = f", options: {{{', '.join(flags)}}}" if flags else ""
     sources = f"  fake:\n    - {{path: raw/fake.csv, format: csv, site: A{options}}}\n"
     if boom:
-        sources += "  boom:\n    - {path: raw/fake.csv, format: csv, site: A}\n"
+        sources += "  boom:\n    - {path: raw/boom.csv, format: csv, site: A}\n"
     cohort = root / "cohort" / "cohort.yaml"
     cohort.write_text(textwrap.dedent("""\
         cohort: {name: Fake cohort, description: two fake modalities}
