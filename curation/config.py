@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import glob
 import hashlib
+import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -238,6 +239,7 @@ def _check_sources(cfg: CohortConfig, name: str, *, check_paths: bool) -> list[s
     problems: list[str] = []
     site_ids = {s.id for s in cfg.sites}
     known = registry.names()
+    matched: list[tuple[str, str, list[Path]]] = []  # (source key, sheet, files and folders it names)
     for modality, sources in cfg.sources.items():
         if modality not in known:
             hint = difflib.get_close_matches(modality, known, n=1)
@@ -255,10 +257,13 @@ def _check_sources(cfg: CohortConfig, name: str, *, check_paths: bool) -> list[s
                 problems.append(f"{where}.format: {src.format!r} is not one of {', '.join(spec.formats)}")
             if src.site is not None and site_ids and src.site not in site_ids:
                 problems.append(f"{where}.site: {src.site!r} is not one of the sites ({', '.join(sorted(site_ids))})")
-            if check_paths and not cfg.source_files(modality, i):
+            files = cfg.source_files(modality, i) if check_paths else []
+            if check_paths and not files:
                 problems.append(
                     f"{where}.path: {src.path!r} matches no file or folder under {cfg.base_dir}; "
                     "fix the path (relative paths are relative to cohort.yaml)")
+            matched.append((f"sources.{modality}[{i}]", str(src.sheet if src.sheet is not None else 0), files))
+    problems += _shared_sources(matched, name)
     declared = [(f"privacy.id_patterns[{i}]", p) for i, p in enumerate(cfg.privacy.id_patterns)]
     declared += [(f"sites[{j}].id_patterns[{i}]", p) for j, site in enumerate(cfg.sites)
                  for i, p in enumerate(site.id_patterns)]
@@ -277,3 +282,43 @@ def _check_sources(cfg: CohortConfig, name: str, *, check_paths: bool) -> list[s
             problems.append(
                 f"{name}: thresholds.{check_id}: warn {t.warn} is above fail {t.fail}; warn must be <= fail")
     return problems
+
+
+def _shared_sources(matched: list[tuple[str, str, list[Path]]], name: str) -> list[str]:
+    """Two sources that read the same file (or one a folder holding the other's file), and the same
+    sheet of a workbook: its records would enter the run twice and read as duplicates. Sheets of one
+    workbook are distinct sources. The message names both keys, never the file (a file or folder
+    name can hold a patient's name or number)."""
+    owner: dict[tuple[str, str], str] = {}
+    resolved: list[tuple[str, str, list[str]]] = []
+    folders: dict[str, str] = {}
+    for key, sheet, files in matched:
+        paths = [_real(f, folders) for f in files]
+        resolved.append((key, sheet, paths))
+        for p in paths:
+            owner.setdefault((p, sheet), key)
+    rank = {key: i for i, (key, _, _) in enumerate(matched)}
+    shared: dict[tuple[str, str], int] = {}
+    for key, sheet, paths in resolved:
+        for p in paths:
+            q, up = p, ""
+            while q != up:  # the path itself, then every folder above it
+                other = owner.get((q, sheet))
+                if other is not None and other != key:
+                    pair = (other, key) if rank[other] < rank[key] else (key, other)
+                    shared[pair] = shared.get(pair, 0) + 1
+                    break
+                q, up = os.path.dirname(q), q
+    return [f"{name}: {a} and {b}: the same file is configured as two sources ({n} path(s) in common); "
+            f"each file (each sheet of a workbook) feeds one source: narrow or remove the path of one of them"
+            for (a, b), n in shared.items()]
+
+
+def _real(path: Path, folders: dict[str, str]) -> str:
+    """``realpath`` with the folder part cached (a DICOM glob names thousands of files per folder)."""
+    folder, base = os.path.split(os.path.abspath(path))
+    if folder not in folders:
+        folders[folder] = os.path.realpath(folder)
+    if os.path.islink(path):
+        return os.path.realpath(path)
+    return os.path.join(folders[folder], base)

@@ -11,6 +11,8 @@ import base64
 import hashlib
 import hmac
 import os
+import shlex
+import stat
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -70,22 +72,64 @@ class Keyring:
 
 
 def load_secret(*, env: str | None = None, file: str | Path | None = None, where: str = "cohort.yaml") -> bytes:
-    """Read the secret from an environment variable or a key file; a missing one is a ConfigError."""
+    """Read the secret from an environment variable or a key file.
+
+    A key file must be readable and writable by its owner only (as ssh requires of private keys):
+    a key others can read lets them recompute every pseudonym, one they can write lets them swap it.
+
+    Raises
+    ------
+    ConfigError
+        The variable is unset, the file is missing, open to group or others, empty, or the secret is
+        shorter than ``MIN_SECRET_BYTES``; the message names ``secret.env`` or ``secret.file`` and the fix.
+    """
     if env:
         value = os.environ.get(env)
         if not value:
             msg = (f"{where}: secret.env: environment variable {env} is not set; export it "
                    f"(e.g. `export {env}=$(openssl rand -hex 32)`) or point secret.file at a key file")
             raise ConfigError(msg)
-        return value.encode()
+        return _long_enough(value.encode(), f"{where}: secret.env: environment variable {env}",
+                            f"`export {env}=$(openssl rand -hex 32)`")
     if file:
-        path = Path(file)
-        if not path.is_file():
-            msg = (f"{where}: secret.file: key file {str(path)!r} does not exist; "
-                   f"create it (e.g. `openssl rand -hex 32 > {path.name}`)")
-            raise ConfigError(msg)
-        return path.read_bytes().strip()
+        return _read_key_file(Path(file), where=where)
     raise ConfigError(f"{where}: secret: give secret.env or secret.file; the run refuses to start without a key")
+
+
+def _read_key_file(path: Path, *, where: str) -> bytes:
+    shown = shlex.quote(str(path))
+    if not path.is_file():
+        msg = (f"{where}: secret.file: key file {str(path)!r} does not exist; "
+               f"create it (e.g. `umask 077; openssl rand -hex 32 > {shown}`)")
+        raise ConfigError(msg)
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError as exc:
+        msg = (f"{where}: secret.file: key file {str(path)!r} cannot be read ({type(exc).__name__}); "
+               f"make it readable by the user running curation (`chmod 600 {shown}`)")
+        raise ConfigError(msg) from None
+    with os.fdopen(fd, "rb") as fh:
+        mode = os.fstat(fh.fileno()).st_mode
+        if os.name == "posix" and mode & 0o077:  # the mode of what is read, not of a symlink to it
+            perm = stat.S_IMODE(mode)
+            msg = (f"{where}: secret.file: key file {str(path)!r} has mode {perm:04o}: readable or writable by "
+                   f"group or others, so anyone on this machine could recompute the pseudonyms; "
+                   f"restrict it to its owner: `chmod 600 {shown}`")
+            raise ConfigError(msg)
+        secret = fh.read().strip()
+    return _long_enough(secret, f"{where}: secret.file: key file {str(path)!r}",
+                        f"`umask 077; openssl rand -hex 32 > {shown}`")
+
+
+def _long_enough(secret: bytes, what: str, fix: str) -> bytes:
+    if not secret:
+        msg = f"{what} is empty; write a random key into it (e.g. {fix})"
+        raise ConfigError(msg)
+    if len(secret) < MIN_SECRET_BYTES:
+        msg = (f"{what} holds a {len(secret)}-byte secret; use at least {MIN_SECRET_BYTES} random bytes "
+               f"(e.g. {fix})")
+        raise ConfigError(msg)
+    return secret
 
 
 def keyring_for(config: object) -> Keyring:

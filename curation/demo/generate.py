@@ -45,6 +45,19 @@ SITES = [
 EXTERNAL = {"imaging": "curation.demo.imaging", "immune": "curation.demo.immune"}
 
 
+def write_key(path: Path, key: str) -> Path:
+    """Write a key file readable and writable by its owner only (0600), as the run requires.
+
+    The file is created 0600 (never briefly wider) and an existing file is narrowed before it is written.
+    """
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as fh:
+        if os.name == "posix":
+            os.fchmod(fh.fileno(), 0o600)
+        fh.write(key + "\n")
+    return path
+
+
 def demo_key(seed: int) -> str:
     """The demo's pseudonymization key: 64 hex characters derived from the seed (DEMO ONLY)."""
     return hashlib.sha256(f"curation demo key, not for real data, seed={seed}".encode()).hexdigest()
@@ -148,7 +161,7 @@ def generate(
         shutil.rmtree(raw)
     out.mkdir(parents=True, exist_ok=True)
     (out / "keys").mkdir(exist_ok=True)
-    (out / "keys" / "demo.key").write_text(demo_key(seed) + "\n", encoding="ascii")
+    write_key(out / "keys" / "demo.key", demo_key(seed))
     p = plan(patients=patients, seed=seed)
     roster, planter, log, keyring = p.roster, p.planter, p.log, p.keyring
     sources, where = write_sites(planter.tables, out, rng=_sub_rng(seed, 3), log=log, malformed=planter.malformed)
@@ -236,6 +249,9 @@ def default_cohort(*, seed: int = DEFAULT_SEED) -> Path:
     """
     root = _cache_root(seed)
     if (root / COMPLETE).is_file():
+        key = root / "keys" / "demo.key"
+        if os.name == "posix" and key.is_file() and key.stat().st_mode & 0o077:
+            key.chmod(0o600)  # a cache written before key files had to be owner-only
         return root / "cohort.yaml"
     root.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{root.name}.", dir=root.parent))

@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import importlib
 import importlib.util
+import os
+import stat
 import threading
 from pathlib import Path
 
@@ -87,10 +89,28 @@ def test_layout_and_key(demo: Path) -> None:
     assert len(key) == 64 and int(key, 16) >= 0
 
 
+def test_demo_key_is_owner_only_whatever_the_umask(tmp_path: Path) -> None:
+    from curation.deid.keys import load_secret
+    from curation.demo.generate import write_key
+
+    old = os.umask(0o022)  # the usual umask: a plain write_text would give 0644
+    try:
+        wide = tmp_path / "wide.key"
+        wide.write_text("x")
+        wide.chmod(0o644)
+        for p in (tmp_path / "new.key", wide):  # created 0600, and an existing 0644 file narrowed
+            write_key(p, "ab" * 32)
+            assert stat.S_IMODE(p.stat().st_mode) == 0o600, p.name
+            assert load_secret(file=p) == b"ab" * 32
+    finally:
+        os.umask(old)
+
+
 def test_cohort_yaml_loads_and_maps_every_header(demo: Path) -> None:
     from curation import load_cohort
 
     cfg = load_cohort(demo / "cohort.yaml")
+    assert stat.S_IMODE((demo / "keys/demo.key").stat().st_mode) == 0o600
     assert [s.id for s in cfg.sites] == ["A", "B", "C"]
     assert cfg.options["demo"] is True
     assert cfg.secret.file == "keys/demo.key"
@@ -334,6 +354,9 @@ def test_default_cohort_is_a_real_demo(tmp_path: Path, monkeypatch: pytest.Monke
     cohort = default_cohort()
     assert read_defects(cohort.parent / "defects.json")
     assert (cohort.parent / "raw" / "siteA" / "patients.csv").is_file()
+    key = cohort.parent / "keys" / "demo.key"
+    key.chmod(0o644)  # a cache written before key files had to be owner-only is narrowed on reuse
+    assert default_cohort() == cohort and stat.S_IMODE(key.stat().st_mode) == 0o600
 
 
 def test_importing_the_demo_package_stays_light() -> None:
