@@ -216,6 +216,7 @@ def make_cohort(root: Path, *, extra_sources: dict[str, list[dict]] | None = Non
     """Write the cohort under ``root`` and return the path of its cohort.yaml."""
     (root / "keys").mkdir(parents=True, exist_ok=True)
     (root / "keys" / "demo.key").write_text(KEY)
+    (root / "keys" / "demo.key").chmod(0o600)  # the run refuses a key file others can read
     sources = {"clinical": _site_a(root) + _site_b(root) + _site_c(root), "pathology": _pathology(root),
                "exposure": _exposure(root), **(extra_sources or {})}
     cfg = {"cohort": {"name": "tiny"}, "sites": [{"id": s} for s in "ABC"], "sources": sources,

@@ -66,6 +66,7 @@ def make_cohort(root: Path) -> Path:
                                         "HX-001-T,00123,A,FFPE tumor\nHX-002-T,B77,B,FFPE tumor\n"
                                         "HX-004-T,00125,A,FFPE tumor\n", encoding="utf-8")
     (root / "key").write_text(KEY, encoding="ascii")
+    (root / "key").chmod(0o600)  # the run refuses a key file others can read
     opts = {"sample_sheet": "raw/genomics/sample_sheet.csv", "reference": "GRCh38"}
     doc = {"cohort": {"name": "tiny-genomics"}, "sites": [{"id": "A"}, {"id": "B"}],
            "sources": {"genomics": [{"path": "raw/genomics/vcf/*.vcf*", "format": "vcf", "options": opts},
@@ -184,6 +185,7 @@ def test_figures(run: cu.modalities.Curated) -> None:
 def test_real_vcfs_and_maf_ingest(real_data: Path, tmp_path: Path) -> None:
     lung = real_data / "musicatk-tcga-lung"
     (tmp_path / "key").write_text(KEY, encoding="ascii")
+    (tmp_path / "key").chmod(0o600)  # the run refuses a key file others can read
     tcga = {"patient_id_pattern": r"^(TCGA-\w{2}-\w{4})", "reference": "GRCh38"}
     doc = {"cohort": {"name": "tcga"}, "sites": [{"id": "TCGA"}],
            "sources": {"genomics": [
@@ -231,6 +233,7 @@ def test_maf_with_a_broken_line(tmp_path: Path) -> None:
                                         encoding="utf-8")
     (tmp_path / "sheet.csv").write_text("sample_id,admission_number,site\nHX-001-T,00123,A\n", encoding="utf-8")
     (tmp_path / "key").write_text(KEY, encoding="ascii")
+    (tmp_path / "key").chmod(0o600)  # the run refuses a key file others can read
     doc = {"cohort": {"name": "maf"}, "sites": [{"id": "A"}], "secret": {"file": "key"}, "output": "out",
            "sources": {"genomics": [{"site": "A", "path": "calls.maf", "format": "maf",
                                      "options": {"samples": "sheet.csv"}}]}}

@@ -56,6 +56,7 @@ def make_cohort(root: Path) -> Path:
     (root / "raw" / "lis_a.csv").write_text("\n".join([A_HEAD, *A_ROWS]) + "\n", encoding="utf-8")
     (root / "raw" / "lis_c.csv").write_bytes(("\n".join([C_HEAD, *C_ROWS]) + "\n").encode("gb18030"))
     (root / "key").write_text(KEY, encoding="ascii")
+    (root / "key").chmod(0o600)  # the run refuses a key file others can read
     cols_a = dict(zip(A_HEAD.split(","), ["admission_number", "analyte", "value", "unit", "reference_range",
                                           "collected_date", "report_date"], strict=True))
     cols_c = dict(zip(C_HEAD.split(","), cols_a.values(), strict=True))
@@ -193,6 +194,7 @@ def test_excel_export_with_date_cells_and_serial_days(tmp_path: Path) -> None:
     })
     df.to_excel(tmp_path / "lis.xlsx", sheet_name="Results", index=False)
     (tmp_path / "key").write_text(KEY, encoding="ascii")
+    (tmp_path / "key").chmod(0o600)  # the run refuses a key file others can read
     cols = dict(zip(df.columns, ["admission_number", "analyte", "value", "unit", "reference_range",
                                  "collected_date", "report_date"], strict=True))
     doc = {"cohort": {"name": "xlsx"}, "sites": [{"id": "B"}], "secret": {"file": "key"}, "output": "out",

@@ -30,6 +30,7 @@ def cohort(tmp_path_factory: pytest.TempPathFactory) -> Path:
     cfg["secret"] = {"file": "demo.key"}
     root = tmp_path_factory.mktemp("gdc")
     (root / "demo.key").write_text("0123456789abcdef" * 4)
+    (root / "demo.key").chmod(0o600)  # the run refuses a key file others can read
     path = root / "cohort.yaml"
     path.write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
     return path

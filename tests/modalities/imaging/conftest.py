@@ -50,6 +50,7 @@ def build_cohort(root: Path, *, n: int = N_PATIENTS, seed: int = 7) -> tuple[Pat
     sources = demo_imaging.generate(roster, root, rng=np.random.default_rng(seed), log=log, keyring=keyring)
     (root / "keys").mkdir(exist_ok=True)
     (root / "keys" / "demo.key").write_text(KEY_HEX + "\n")
+    (root / "keys" / "demo.key").chmod(0o600)  # the run refuses a key file others can read
     cohort = {"cohort": {"name": "imaging-test"}, "sites": [{"id": s} for s in "ABC"],
               "sources": sources, "output": "out", "secret": {"file": "keys/demo.key"}}
     (root / "cohort.yaml").write_text(yaml.safe_dump(cohort, allow_unicode=True), encoding="utf-8")
@@ -219,6 +220,7 @@ def build_privacy_set(root: Path) -> Path:
                 zf.writestr(f"DICOM/IM{i:04d}", buf.getvalue())
     (raw / OTHER_ZIP).write_bytes(archive.getvalue())
     (root / "k.key").write_text(KEY_HEX + "\n")
+    (root / "k.key").chmod(0o600)  # the run refuses a key file others can read
     cohort = {"cohort": {"name": "imaging-privacy"}, "sites": [{"id": "A"}], "output": "out",
               "secret": {"file": "k.key"},
               "sources": {"imaging": [{"site": "A", "path": "raw", "format": "dicom",

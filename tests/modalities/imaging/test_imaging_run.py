@@ -194,6 +194,7 @@ def test_bad_source_path_and_bad_nodule_file_name_the_fix(tmp_path: Path) -> Non
     from curation.errors import ConfigError, SourceError
 
     (tmp_path / "k.key").write_text("ab" * 32)
+    (tmp_path / "k.key").chmod(0o600)  # the run refuses a key file others can read
     (tmp_path / "dcm").mkdir()
     (tmp_path / "reads.csv").write_text("patient,series,diameter_mm\n1,2,3\n")
 

@@ -109,6 +109,7 @@ def test_curate_reads_dicomdir_and_zip_sources(tmp_path: Path) -> None:
         for n in ("CT_small.dcm", "MR_truncated.dcm"):
             zf.write(get_testdata_file(n), f"P1/{n}")
     (tmp_path / "k.key").write_text("ef" * 32)
+    (tmp_path / "k.key").chmod(0o600)  # the run refuses a key file others can read
     srcs = [{"site": "A", "path": "media/DICOMDIR", "format": "dicomdir", "options": {"image_qc": False}},
             {"site": "A", "path": "export.zip", "format": "zip", "options": {"image_qc": False}}]
     cfg = {"cohort": {"name": "t"}, "sources": {"imaging": srcs}, "output": "out", "secret": {"file": "k.key"}}
@@ -129,6 +130,7 @@ def test_curate_survives_every_pydicom_test_file(tmp_path: Path) -> None:
     import curation
 
     (tmp_path / "k.key").write_text("ef" * 32)
+    (tmp_path / "k.key").chmod(0o600)  # the run refuses a key file others can read
     src = str(Path(get_testdata_file("CT_small.dcm")).parent)
     cfg = {"cohort": {"name": "t"}, "output": "out", "secret": {"file": "k.key"},
            "sources": {"imaging": [{"site": "P", "path": src, "format": "dicom", "options": {"export": True}}]}}

@@ -68,6 +68,7 @@ def real_run(tmp_path_factory: pytest.TempPathFactory):
 
     root = tmp_path_factory.mktemp("real")
     (root / "k.key").write_text("cd" * 32)
+    (root / "k.key").chmod(0o600)  # the run refuses a key file others can read
     srcs = [{"site": "R", "path": str(real / d), "format": "dicom", "options": {"export": True}}
             for d in ("tcia-lung-pet-ct-dx", "dicom2nifti-failing-ct", "suyashkumar-dicom-tcia")]
     cfg = {"cohort": {"name": "real"}, "sources": {"imaging": srcs}, "output": "out", "secret": {"file": "k.key"}}

@@ -59,6 +59,7 @@ def write_cohort(
         s["options"].update(extra_options or {})
     (root / "keys").mkdir(exist_ok=True)
     (root / "keys" / "demo.key").write_text(KEY)
+    (root / "keys" / "demo.key").chmod(0o600)  # the run refuses a key file others can read
     cohort = {
         "cohort": {"name": "immune-test"},
         "sites": [{"id": s} for s in "ABC"],

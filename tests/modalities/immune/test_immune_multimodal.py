@@ -44,6 +44,7 @@ def _write_sample(root: Path, real: Path) -> Path:
         f"sample_id,admission_number,site,tissue,timepoint,vdj\nS900,0042,A,blood,baseline,{contigs}\n"
     )
     (root / "k.key").write_text(KEY)
+    (root / "k.key").chmod(0o600)  # the run refuses a key file others can read
     cohort = {
         "cohort": {"name": "t"},
         "sites": [{"id": "A"}],
@@ -97,6 +98,7 @@ def test_raw_matrix_gives_knee_and_ambient_profile(tmp_path: Path, real_data: Pa
         f"TOY1,0001,A,blood,{toy / 'filtered_gene_bc_matrices' / 'GRCh38'},{toy / 'raw_gene_bc_matrices' / 'GRCh38'}\n"
     )
     (tmp_path / "k.key").write_text(KEY)
+    (tmp_path / "k.key").chmod(0o600)  # the run refuses a key file others can read
     cohort = {
         "cohort": {"name": "t"},
         "sites": [{"id": "A"}],
@@ -134,6 +136,7 @@ def test_multi_sample_h5ad_split_by_sample_key(tmp_path: Path, real_data: Path) 
     rows = [f"L{t}{i},{9000 + i},A,{tissue[t]}" for t in "TN" for i in range(1, 7)] + ["LB6,9006,A,blood"]
     (tmp_path / "samples.csv").write_text("sample_id,admission_number,site,tissue\n" + "\n".join(rows) + "\n")
     (tmp_path / "k.key").write_text(KEY)
+    (tmp_path / "k.key").chmod(0o600)  # the run refuses a key file others can read
     cohort = {
         "cohort": {"name": "t"},
         "sites": [{"id": "A"}],
