@@ -44,7 +44,8 @@ PRE_CUES = (
     "术者", "助手", "一助", "二助", "麻醉", "操作者", "操作员", "检查者", "录入者", "录入", "送检", "取材", "诊断",
     "会诊", "姓名", "病友", "同室", "邻床", "转告", "告知", "通知", "联系", "由", "经", "请", "据", "交由", "嘱",
     "先生", "女士", "老师", "接听人", "采集人", "送检人", "签字人", "经办人", "见证人", "申请人", "填表人", "核对人",
-    "执行人", "审核人", "同病房的", "同室的", "邻床的", "病房的", "我院", "外院", "本院", "科",
+    "执行人", "审核人", "同病房的", "同室的", "邻床的", "病房的", "我院", "外院", "本院", "科", "发现", "诊治", "看望",
+    "探视", "安慰", "协助", "询问", "接诊", "收治", "护送", "委托",
 )
 # Function words before a name that make a clause boundary (因王鹏拒绝手术, 与李华同住).
 PRE_FUNC = set("因由与和及经请让给被对向把将嘱令叫是为的、")
@@ -69,10 +70,13 @@ POST_VERBS = (
     "换药", "参加",
     "陪同", "来院", "就诊", "复查", "随访", "昨", "今", "目前", "近来", "拒绝", "要求", "表示", "同意", "接受", "咨询",
     "反映", "告知", "知晓", "领取", "负责", "主持", "执行", "操作", "采集", "确认", "查房", "会诊", "手术", "治疗",
+    "认为", "建议", "配合", "查看", "作为", "发现", "自诉", "主诉", "协助", "询问", "解释", "指出", "提出", "考虑",
+    "决定", "签署", "完成", "陪护", "看护", "照顾", "携带", "因", "经", "于", "在", "和", "与",
 )
 # Parts of speech of words that never start a name, even after a person word (主任查房).
 _NOT_NAME_TAGS = set("vdpcufmqr")
 _SINGLE = frozenset(_py.SURNAMES)
+_CUE_WORDS = PRE_CUES + POST_CUES  # 患儿母亲王芳: 母亲 is a cue, not a name starting with the surname 母
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 _SEP = " \t:："
 
@@ -188,7 +192,8 @@ class NameDetector:
                         if c[1] > c[0]:
                             last = c[1]
                     continue
-                if not tag.startswith("nr") and (tag[:1] in _NOT_NAME_TAGS or self._pre_level(text, a) < 2):
+                if not tag.startswith("nr") and (tag[:1] in _NOT_NAME_TAGS or self._pre_level(text, a) < 2
+                                                 or text.startswith(_CUE_WORDS, a)):
                     continue
                 b = a + 1
             if a < last:
