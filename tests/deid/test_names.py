@@ -73,3 +73,53 @@ def test_targets_on_the_labelled_set() -> None:
     assert name["precision"] >= 0.8, name.to_dict()
     for kind in ("phone", "id_card", "date", "email", "address", "mrn", "name", "staff_name"):
         assert res.loc[kind, "recall"] >= 0.95, (kind, res.loc[kind].to_dict())
+
+
+# A second set of templates, written after the detector was tuned on labelled_notes.jsonl: its first
+# measurement (recall 0.868) exposed gaps the tuned set hid; it guards against tuning to one set.
+HELD_OUT = [
+    "术前谈话由{D}主持，{R}作为委托人签署同意书。", "{P}今晨体温37.8℃，予物理降温，{D}查看病人。",
+    "会诊单：请{D}副主任协助诊治{P}的胸腔积液。", "{R}（患者之妻）询问预后，已由主管医生{D}解释。",
+    "超声引导下穿刺活检，操作医师{D}，助手{D2}。", "{P}因经济原因要求转回当地医院继续治疗。",
+    "夜班护士{D}发现{P}血氧下降至88%，立即通知值班医师。", "门诊随访记录：{P}，靶向治疗第8月，复查稳定。",
+    "遗传咨询：{P}的哥哥{R}曾患结肠癌。", "出院带药已交给{R}，嘱按时服用。",
+    "检验科{D}复核危急值后电话通知{D2}。", "{P}自诉乏力，食欲下降，体重减轻5kg。",
+    "科室讨论：{D}认为可行手术，{D2}建议先行新辅助治疗。", "放射治疗技师{D}完成体位固定，{P}配合良好。",
+    "Patient {PY} declined the trial; discussed with Dr {PYD}.", "Specimen labelled {PY}, collected by {PYD}.",
+    "{P}和{P2}今日同时出院。", "药师{D}审核处方发现剂量偏大，已联系{D2}修改。", "患儿母亲{R}陪护，情绪稳定。",
+    "复印病历申请人：{R}，与患者关系：女儿。",
+]
+
+
+def test_targets_on_held_out_templates() -> None:
+    import random
+    import re
+
+    from faker import Faker
+    from pypinyin import lazy_pinyin
+
+    fake = Faker("zh_CN")
+    Faker.seed(4242)
+    r = random.Random(99)
+
+    def py(name: str) -> str:
+        p = lazy_pinyin(name)
+        fam, giv = p[0], "".join(p[1:])
+        forms = [f"{fam.title()} {giv.title()}", f"{fam.upper()} {giv.title()}", f"{giv.title()} {fam.title()}"]
+        return r.choice(forms)
+
+    examples = []
+    for i in range(240):
+        values = {"P": fake.name(), "P2": fake.name(), "R": fake.name(), "D": fake.name(), "D2": fake.name(),
+                  "PY": py(fake.name()), "PYD": py(fake.name())}
+        text, spans = "", []
+        for part in re.split(r"(\{[A-Z0-9]+\})", HELD_OUT[i % len(HELD_OUT)]):
+            if part.startswith("{"):
+                value = values[part[1:-1]]
+                spans.append({"start": len(text), "end": len(text) + len(value), "kind": "name"})
+                text += value
+            else:
+                text += part
+        examples.append({"text": text, "spans": spans})
+    res = evaluate(examples, Scrubber()).set_index("kind").loc["name_detector"]
+    assert res["recall"] >= 0.95 and res["precision"] >= 0.8, res.to_dict()
