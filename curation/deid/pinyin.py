@@ -119,7 +119,8 @@ def _readings_of(chars: str) -> list[list[str]]:
     """Tone-marked syllables of ``chars`` (pypinyin's default reading, one list per character)."""
     from pypinyin import Style, lazy_pinyin
 
-    return [[s] for s in lazy_pinyin(chars, style=Style.TONE, errors=lambda x: [""] * len(x))]
+    # a character pypinyin cannot read gives "" (the caller then skips pinyin for the name)
+    return [[s] for s in lazy_pinyin(chars, style=Style.TONE, errors=lambda x: [""] * len(x))]  # type: ignore[arg-type,return-value]
 
 
 def surname_readings(surname: str) -> list[list[str]]:
