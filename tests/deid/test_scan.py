@@ -363,3 +363,14 @@ def test_pydicom_test_files_deidentified_raise_no_false_alarm(tmp_path: Path) ->
     result = scan_bundle(tmp_path, sorted(i for i in ids if i))
     assert [str(h) for h in result] == []
     assert result.skipped.get("separators")
+
+
+def test_cli_names_the_lines_of_skipped_identifiers(tmp_path: Path) -> None:
+    root = _clean_bundle(tmp_path / "bundle")
+    ids = tmp_path / "identifiers.txt"
+    ids.write_text("ZY20230001\n^^^^\n\n007\n", encoding="utf-8")
+    res = CliRunner().invoke(scan_phi, [str(root), "--identifiers", str(ids)])
+    assert res.exit_code == 0
+    assert "2 identifier(s) not searched (1 shorter than 4 letters or digits, 1 only separators or punctuation): " \
+           "lines 2, 4 of identifiers.txt" in res.output
+    assert "clean: 3 files, 1 identifiers searched, 2 skipped" in res.output

@@ -214,3 +214,19 @@ def test_withhold_reports_a_file_it_cannot_move(tmp_path: Path, monkeypatch: pyt
     got = withhold(root, {"reports/r.html": "reports/r.html"}, {"reports/r.html": "identifier #1"})
     assert got == [Withheld("reports/r.html", "identifier #1", 0, "PermissionError")]
     assert "NOT MOVED" in str(got[0])
+
+
+def test_identifiers_are_read_from_a_set_or_a_registry() -> None:
+    from curation.run.runner import identifier_sizes, identifier_values
+
+    class Registry:  # the shape of curation.deid.registry.IdentifierRegistry the runner relies on
+        def scan_values(self) -> list[str]:
+            return ["ZY20230001", "张三丰"]
+
+        def sizes(self) -> dict[str, int]:
+            return {"mrn": 1, "name": 1}
+
+    assert identifier_values({"a1234", None}) == {"a1234"}
+    assert identifier_values(Registry()) == {"ZY20230001", "张三丰"}
+    assert identifier_sizes(Registry()) == {"mrn": 1, "name": 1}
+    assert identifier_sizes({"a1234"}) == {}
