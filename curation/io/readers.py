@@ -1,16 +1,22 @@
 """Readers for tabular exports (CSV, TSV, Excel, Parquet): every column read as text first.
 
-Hospitals export with different encodings (UTF-8, UTF-8 with BOM, GBK/GB18030), headers in Chinese
-or English, duplicated column names, identifiers with leading zeros and home-made null tokens.
-The readers here keep every value as a string (so ``00123`` stays ``00123``), report each malformed
-line with its physical line number instead of skipping it, and leave typing to the standardize step,
-which knows the data dictionary.
+Hospitals export with different encodings (UTF-8, UTF-8 with BOM, GBK/GB18030, UTF-16), headers in
+Chinese or English (full-width or not), duplicated column names, identifiers with leading zeros and
+home-made null tokens. The readers here keep every value as a string (so ``00123`` stays ``00123``),
+count the records of every file independently of the parser (:attr:`RawTable.n_records`), report
+each line they cannot use with its physical line number instead of skipping it, and leave typing
+to the standardize step, which knows the data dictionary.
+
+An empty source is not an error: it is a :class:`RawTable` with ``n_records == 0`` and an
+``empty`` note saying why (0-byte file, header only, empty sheet and which sheet has the rows).
+A file that cannot be read raises :class:`SourceReadError` with a reason code
+(``unreadable_file``, ``encrypted_workbook``, ``corrupt_workbook``).
 """
 
 from __future__ import annotations
 
-import csv
-import io
+import unicodedata
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,8 +26,8 @@ import pandas as pd
 
 from ..errors import SourceError
 
-__all__ = ["MISSING_REASONS", "STR", "BadLine", "RawTable", "apply_mapping", "detect_encoding", "map_values",
-           "read_table"]
+__all__ = ["MISSING_REASONS", "STR", "BadLine", "CellIssue", "RawTable", "SourceReadError", "apply_mapping",
+           "detect_encoding", "map_values", "merge_duplicate_headers", "normalize_header", "read_table"]
 
 # Arrow-backed strings: vectorized str methods, ~10x the python-object storage on large exports
 STR = pd.StringDtype("pyarrow")
@@ -43,23 +49,96 @@ LINE = "_line"  # physical line (CSV/TSV) or worksheet row (Excel) of each recor
 REASON_SUFFIX = "__missing"
 
 
+class SourceReadError(SourceError):
+    """A file that cannot be read as declared, with the quarantine reason code for it."""
+
+    def __init__(self, message: str, *, reason: str = "unreadable_file") -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+_BAD_LINE_FIX = {
+    "undecodable_line": "bytes that are not valid text in this file's encoding; re-export the file or fix the "
+                        "encoding of this line",
+    "unclosed_quote": "a quote (\") opened in this record is never closed, so the lines after it would be swallowed "
+                      "into one value; the lines after it were read on their own. Close or remove the quote",
+    "unparsed_records": "records the parser did not return (counted by the independent record count); check the "
+                        "quoting of these lines and re-export",
+}
+
+
 @dataclass(frozen=True)
 class BadLine:
-    """A line set aside while reading: its field count does not match the header
-    (``malformed_line``), or its bytes are not text in the file's encoding (``undecodable_line``)."""
+    """A line (or range of lines) set aside while reading.
+
+    ``reason``: ``malformed_line`` (its field count does not match the header), ``undecodable_line``
+    (its bytes are not text in the file's encoding), ``unclosed_quote`` (a quote that never closes:
+    the lines after it were read on their own), ``unparsed_records`` (lines the parser did not
+    account for; ``end`` and ``count`` give the range and how many records it holds).
+    """
 
     line: int
     expected: int
     actual: int
     reason: str = "malformed_line"
+    end: int = 0  # last line of a range (unparsed_records), 0 for a single line
+    count: int = 1  # records this entry stands for
+
+    @property
+    def record(self) -> str:
+        """``line 12`` or ``lines 12-40``: the quarantine's record column."""
+        return f"lines {self.line}-{self.end}" if self.end > self.line else f"line {self.line}"
 
     def describe(self, site: str = "") -> str:
         where = f"site {site}: " if site else ""
-        if self.reason == "undecodable_line":
-            return (f"{where}bytes that are not valid text in this file's encoding; re-export the file "
-                    "or fix the encoding of this line")
+        if self.reason in _BAD_LINE_FIX:
+            return where + _BAD_LINE_FIX[self.reason]
         return (f"{where}{self.actual} fields where the header has {self.expected}; "
                 "fix the quoting or delimiter of this line in the export")
+
+
+@dataclass(frozen=True)
+class CellIssue:
+    """One value the reader could not take as is (e.g. an Excel error cell): the value is read as
+    empty and the caller records why, per field (``reason``: ``excel_error``)."""
+
+    line: int
+    column: str
+    reason: str
+    detail: str
+
+
+@dataclass
+class RawTable:
+    """A source file read as text: one string column per header, plus the ``_line`` column.
+
+    ``n_records`` is the independent count of the file's records (a quote-aware count of physical
+    records for CSV/TSV, the non-blank rows of the sheet for Excel): every one of them is either a
+    row of ``frame`` or in ``bad_lines``. ``empty`` says why a file has no record at all.
+    ``duplicates`` maps a header that occurs several times to the names its copies got
+    (``x`` -> ``["x.1"]``).
+    """
+
+    frame: pd.DataFrame
+    encoding: str = ""
+    bad_lines: list[BadLine] = field(default_factory=list)
+    n_records: int = -1
+    empty: str = ""
+    cells: list[CellIssue] = field(default_factory=list)
+    duplicates: dict[str, list[str]] = field(default_factory=dict)
+    has_header: bool = True
+    may_hold_control: bool = True  # False when the reader saw no control character in the file
+
+    def __post_init__(self) -> None:
+        if self.n_records < 0:
+            self.n_records = len(self.frame) + sum(b.count for b in self.bad_lines)
+
+    def quarantined(self) -> dict[str, int]:
+        """Records set aside while reading, by reason (for the ledger)."""
+        out: Counter[str] = Counter()
+        for b in self.bad_lines:
+            out[b.reason] += b.count
+        return dict(out)
 
 
 # A file is read in the detected encoding when at most this share of its lines fail to decode;
@@ -91,20 +170,14 @@ def _decode_tolerant(data: bytes, enc: str) -> tuple[str, list[int]]:
     return "\n".join(lines), bad
 
 
-@dataclass
-class RawTable:
-    """A source file read as text: one string column per header, plus the ``_line`` column."""
-
-    frame: pd.DataFrame
-    encoding: str = ""
-    bad_lines: list[BadLine] = field(default_factory=list)
-
-
 def detect_encoding(path: str | Path, *, data: bytes | None = None) -> str:
-    """``utf-8-sig`` (BOM), ``utf-8``, or the encoding charset-normalizer finds (GBK family -> gb18030)."""
+    """``utf-8-sig`` or ``utf-16`` (BOM), ``utf-8``, or the encoding charset-normalizer finds
+    (GBK family -> gb18030)."""
     raw = Path(path).read_bytes() if data is None else data
     if raw.startswith(b"\xef\xbb\xbf"):
         return "utf-8-sig"
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "utf-16"  # Excel's "Unicode text" export
     try:
         raw.decode("utf-8")
         return "utf-8"
@@ -129,12 +202,20 @@ def detect_encoding(path: str | Path, *, data: bytes | None = None) -> str:
     return "gb18030" if enc in {"gbk", "gb2312", "cp936", "hz"} else enc
 
 
-def _dedupe(names: Iterable[str]) -> list[str]:
-    """pandas-style unique names: a repeated ``case_id`` becomes ``case_id.1``, ``case_id.2`` ..."""
+def normalize_header(name: object) -> str:
+    """A header as it is matched against cohort.yaml ``columns``: NFKC (full-width letters, digits
+    and brackets become ASCII: ``ＭＲＮ（住院号）`` -> ``MRN(住院号)``) and stripped."""
+    return unicodedata.normalize("NFKC", str(name)).strip()
+
+
+def _dedupe(names: Iterable[str]) -> tuple[list[str], dict[str, list[str]]]:
+    """NFKC headers made unique pandas-style (a repeated ``case_id`` becomes ``case_id.1``,
+    ``case_id.2`` ...), and the copies of every repeated header."""
     seen: dict[str, int] = {}
     out = []
-    for name in names:
-        name = name.strip()
+    copies: dict[str, list[str]] = {}
+    for raw in names:
+        name = normalize_header(raw)
         if name in seen:
             seen[name] += 1
             new = f"{name}.{seen[name]}"
@@ -143,67 +224,11 @@ def _dedupe(names: Iterable[str]) -> list[str]:
                 new = f"{name}.{seen[name]}"
             seen[new] = 0
             out.append(new)
+            copies.setdefault(name, []).append(new)
         else:
             seen[name] = 0
             out.append(name)
-    return out
-
-
-def _read_delimited(path: Path, *, sep: str, encoding: str, header_row: int = 1) -> RawTable:
-    import pyarrow as pa
-    import pyarrow.csv as pacsv
-
-    data = path.read_bytes()
-    enc = detect_encoding(path, data=data) if encoding in ("", "auto") else encoding
-    undecodable: list[int] = []
-    try:
-        text = data.decode(enc)
-    except UnicodeDecodeError as exc:
-        text, undecodable = _decode_tolerant(data, enc)
-        if len(undecodable) > max(1, MAX_UNDECODABLE * (data.count(b"\n") + 1)):
-            msg = (f"{path.name}: cannot decode as {enc} ({type(exc).__name__} on {len(undecodable)} lines); "
-                   "fix `encoding:` for this source in cohort.yaml (auto, utf-8, utf-8-sig, gb18030)")
-            raise SourceError(msg) from None
-    except LookupError as exc:
-        msg = (f"{path.name}: cannot decode as {enc} ({type(exc).__name__}); "
-               "fix `encoding:` for this source in cohort.yaml (auto, utf-8, utf-8-sig, gb18030)")
-        raise SourceError(msg) from None
-    text = text.removeprefix("\ufeff")
-    lines = text.splitlines()
-    # lines above the header (export titles such as 导出时间：...) are not data
-    nonblank = [i + 1 for i, ln in enumerate(lines) if ln.strip() and i + 1 >= header_row]
-    if not nonblank:
-        return RawTable(pd.DataFrame({LINE: pd.Series([], dtype="int64")}), enc)
-    header_line = nonblank[0]
-    header = next(csv.reader([lines[header_line - 1]], delimiter=sep))
-    names = _dedupe(header)
-    bad: list[BadLine] = []
-
-    def on_bad(row: pacsv.InvalidRow) -> str:
-        bad.append(BadLine(int(row.number) if row.number is not None else -1, row.expected_columns, row.actual_columns))
-        return "skip"
-
-    body = "\n".join(lines[header_line:]).encode("utf-8")
-    cols = [f"c{i}" for i in range(len(names))]
-    table = pacsv.read_csv(
-        io.BytesIO(body),
-        read_options=pacsv.ReadOptions(column_names=cols, use_threads=False, block_size=1 << 24),
-        parse_options=pacsv.ParseOptions(delimiter=sep, invalid_row_handler=on_bad),
-        convert_options=pacsv.ConvertOptions(column_types=dict.fromkeys(cols, pa.string()), null_values=[],
-                                             strings_can_be_null=False, quoted_strings_can_be_null=False),
-    )
-    df = table.to_pandas(types_mapper=lambda t: STR if t == pa.string() else None)
-    df.columns = names
-    # pyarrow numbers lines of the body (1-based, counting blank lines); shift to physical lines
-    bad = [BadLine(b.line + header_line if b.line > 0 else -1, b.expected, b.actual) for b in bad]
-    bad_set = {b.line for b in bad}
-    bad += [BadLine(n, len(names), 0, "undecodable_line") for n in undecodable if n > header_line]
-    good = [n for n in nonblank[1:] if n not in bad_set]
-    if len(good) == len(df):
-        df[LINE] = pd.array(good, dtype="int64")
-    else:  # quoted newlines inside values: fall back to record order (header = line 1)
-        df[LINE] = pd.array(range(header_line + 1, len(df) + header_line + 1), dtype="int64")
-    return RawTable(df, enc, bad)
+    return out, copies
 
 
 def _stringify(df: pd.DataFrame) -> pd.DataFrame:
@@ -214,6 +239,23 @@ def _stringify(df: pd.DataFrame) -> pd.DataFrame:
             s = s.dt.strftime("%Y-%m-%d")
         out[c] = s.astype(STR).fillna("")
     return pd.DataFrame(out, index=df.index)
+
+
+def _read_parquet(path: Path) -> RawTable:
+    try:
+        df = pd.read_parquet(path)
+    except Exception as exc:  # noqa: BLE001 - pyarrow raises several unrelated types on bad files
+        empty = path.is_file() and path.stat().st_size == 0
+        if empty:
+            return RawTable(pd.DataFrame({LINE: pd.Series([], dtype="int64")}), "parquet", n_records=0,
+                            empty="0-byte file", has_header=False)
+        msg = f"{path.name}: cannot read as Parquet ({type(exc).__name__}); check `format:` or re-export the file"
+        raise SourceReadError(msg) from None
+    names, copies = _dedupe(str(c) for c in df.columns)
+    df = _stringify(df).reset_index(drop=True)
+    df.columns = names
+    df[LINE] = pd.array(range(1, len(df) + 1), dtype="int64")
+    return RawTable(df, "parquet", n_records=len(df), empty="" if len(df) else "no rows", duplicates=copies)
 
 
 def read_table(path: str | Path, *, format: str, encoding: str = "auto", sheet: str | int | None = None,
@@ -235,38 +277,30 @@ def read_table(path: str | Path, *, format: str, encoding: str = "auto", sheet: 
     header_row
         1-based line (CSV/TSV) or worksheet row (Excel) of the header, for exports with title lines.
 
+    Returns
+    -------
+    The text table, its independent record count, the lines set aside and, for an empty file, why.
+
     Raises
     ------
-    SourceError
-        The file cannot be read as declared; the message names the file and the fix.
+    SourceReadError
+        The file cannot be read as declared; the message names the file and the fix, ``reason``
+        the quarantine code.
     """
     path = Path(path)
     if format in ("csv", "tsv"):
-        return _read_delimited(path, sep=sep or ("\t" if format == "tsv" else ","), encoding=encoding,
-                               header_row=header_row)
+        from .delimited import read_delimited
+
+        return read_delimited(path, sep=sep or ("\t" if format == "tsv" else ","), encoding=encoding,
+                              header_row=header_row)
     if format == "excel":
-        try:
-            # keep_default_na=False: "NA", "N/A", "null" ... are the site's own tokens, with their reasons
-            df = pd.read_excel(path, sheet_name=sheet if sheet is not None else 0, dtype=str, engine="openpyxl",
-                               keep_default_na=False, na_values=[], header=header_row - 1)
-        except Exception as exc:  # noqa: BLE001 - openpyxl raises zip, XML, key and value errors alike
-            msg = f"{path.name}: cannot read as an Excel workbook ({type(exc).__name__}); check `format:` and `sheet:`"
-            raise SourceError(msg) from None
-        df.columns = _dedupe(str(c) for c in df.columns)
-        df = _stringify(df).reset_index(drop=True)
-        df[LINE] = pd.array(range(header_row + 1, len(df) + header_row + 1), dtype="int64")  # worksheet row
-        return RawTable(df, "xlsx")
+        from .excel import read_excel
+
+        return read_excel(path, sheet=sheet, header_row=header_row)
     if format == "parquet":
-        try:
-            df = pd.read_parquet(path)
-        except Exception as exc:  # noqa: BLE001 - pyarrow raises several unrelated types on bad files
-            msg = f"{path.name}: cannot read as Parquet ({type(exc).__name__}); check `format:`"
-            raise SourceError(msg) from None
-        df = _stringify(df).reset_index(drop=True)
-        df[LINE] = pd.array(range(1, len(df) + 1), dtype="int64")
-        return RawTable(df, "parquet")
+        return _read_parquet(path)
     msg = f"{path.name}: unsupported tabular format {format!r}; expected csv, tsv, excel or parquet"
-    raise SourceError(msg)
+    raise SourceReadError(msg)
 
 
 def map_values(s: pd.Series, mapping: Mapping[str, str]) -> pd.Series:
@@ -276,6 +310,46 @@ def map_values(s: pd.Series, mapping: Mapping[str, str]) -> pd.Series:
     values = uniques.to_numpy(dtype=object) if hasattr(uniques, "to_numpy") else np.asarray(uniques, dtype=object)
     looked = np.array([mapping.get(u, pd.NA) for u in values] + [pd.NA], dtype=object)
     return pd.Series(looked[codes], index=s.index, dtype=STR)
+
+
+def merge_duplicate_headers(
+    df: pd.DataFrame, duplicates: Mapping[str, list[str]], *, columns: Mapping[str, str], known: Iterable[str],
+) -> tuple[pd.DataFrame, dict[str, pd.Series]]:
+    """Fold the copies of a repeated header that maps to a field into one column, never first-wins.
+
+    Where the copies agree, or only one holds a value, that value is kept; records where two copies
+    hold different values are returned as conflicts (header -> boolean mask), for the caller to
+    quarantine. Repeated headers that map to no field are left alone (they are dropped later).
+
+    Returns
+    -------
+    The frame without the copies, and the conflict masks by header.
+    """
+    known = set(known)
+    cols = {normalize_header(k): v for k, v in columns.items()}
+    conflicts: dict[str, pd.Series] = {}
+    drop: list[str] = []
+    out = df
+    for name, copies in duplicates.items():
+        copies = [c for c in copies if c in df.columns]
+        if name not in df.columns or not copies or not (cols.get(name) or name in known):
+            continue
+        if out is df:
+            out = df.copy()
+        texts = [df[c].astype(STR).fillna("").str.strip() for c in (name, *copies)]
+        merged = texts[0]
+        conflict = pd.Series(False, index=df.index)
+        for t in texts[1:]:
+            both = (merged != "") & (t != "")
+            conflict |= (both & (merged != t)).fillna(False).astype(bool)
+            merged = merged.where(merged != "", t)
+        out[name] = merged
+        drop += copies
+        if conflict.any():
+            conflicts[name] = conflict
+    if drop:
+        out = out.drop(columns=drop)
+    return out, conflicts
 
 
 def apply_mapping(
@@ -288,16 +362,18 @@ def apply_mapping(
 ) -> tuple[pd.DataFrame, list[str]]:
     """Rename source headers to dictionary fields, map source values, and turn null tokens into reasons.
 
-    Columns named in ``columns`` are renamed; a header that already is a dictionary field is kept;
-    any other column is dropped and returned in the second value (so the caller can report it).
-    For each field, a null token (``missing`` plus cBioPortal's ``[Not Available]`` family) becomes
-    an empty value and, in a ``<field>__missing`` column, its reason.
+    Columns named in ``columns`` are renamed (headers compared after NFKC, so a full-width variant
+    matches); a header that already is a dictionary field is kept; any other column is dropped and
+    returned in the second value (so the caller can report it). For each field, a null token
+    (``missing`` plus cBioPortal's ``[Not Available]`` family) becomes an empty value and, in a
+    ``<field>__missing`` column, its reason.
 
     Returns
     -------
     The mapped frame (string values, "" = missing) and the unmapped source headers.
     """
     known = set(known)
+    columns = {normalize_header(k): v for k, v in columns.items()}
     keep: dict[str, str] = {}
     unmapped: list[str] = []
     for col in df.columns:

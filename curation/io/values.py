@@ -1,0 +1,106 @@
+"""Value text normalization shared by the tabular readers' callers: width, separators, control
+characters, Excel error text and declared value maps.
+
+Each function works on the distinct values of a column (an export repeats a few thousand values
+over millions of rows) and never guesses: a number whose separators do not follow the source's
+locale rule is left as written, so the typing step reports it instead of reading 1,23 as 123.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable, Mapping
+
+import numpy as np
+import pandas as pd
+
+from .readers import STR
+
+__all__ = ["CONTROL_PATTERN", "EXCEL_ERRORS", "excel_error_mask", "has_control", "map_declared", "nfkc",
+           "normalize_numbers", "strip_control", "value_key"]
+
+EXCEL_ERRORS = ("#NULL!", "#DIV/0!", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#N/A", "#GETTING_DATA", "#SPILL!",
+                "#CALC!", "#FIELD!", "#BLOCKED!", "#CONNECT!", "#BUSY!", "#UNKNOWN!", "#EXTERNAL!")
+# C0 / C1 control characters other than tab, line feed and carriage return; NEL (U+0085) and the
+# line / paragraph separators (U+2028, U+2029) are text a quoted value may hold, and stay
+CONTROL_PATTERN = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f]"
+_CONTROL = re.compile(CONTROL_PATTERN)
+# thousands separators only in groups of three before the decimal mark: 1,234 and 1,234.5, not 1,23
+_GROUPED = {".": re.compile(r"^[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?$"),
+            ",": re.compile(r"^[+-]?\d{1,3}(?:\.\d{3})+(?:,\d+)?$")}
+_DECIMAL_COMMA = re.compile(r"^[+-]?\d+,\d+$")
+
+
+def _by_distinct(s: pd.Series, fn: Callable[[str], str]) -> pd.Series:
+    """``fn`` applied once per distinct non-missing value; missing values stay missing."""
+    codes, uniques = pd.factorize(s, use_na_sentinel=True)
+    if not len(uniques):
+        return s.astype(STR)
+    values = np.asarray(uniques, dtype=object)
+    looked = np.array([fn(str(u)) for u in values] + [pd.NA], dtype=object)
+    return pd.Series(looked[codes], index=s.index, dtype=STR)
+
+
+def nfkc(s: pd.Series) -> pd.Series:
+    """Compatibility forms folded: full-width digits, letters, brackets, ％ and － become ASCII."""
+    return _by_distinct(s, lambda v: unicodedata.normalize("NFKC", v))
+
+
+def normalize_numbers(s: pd.Series, *, decimal: str = ".") -> pd.Series:
+    """Number text as a parser reads it: NFKC, stripped, and grouping separators removed where the
+    locale rule allows them (``decimal="."``: ``1,234.5`` -> ``1234.5``; ``decimal=","``:
+    ``1.234,5`` -> ``1234.5`` and ``12,5`` -> ``12.5``). Anything else is returned as written."""
+    grouped = _GROUPED[decimal]
+
+    def one(v: str) -> str:
+        t = unicodedata.normalize("NFKC", v).strip()
+        if decimal == ".":
+            return t.replace(",", "") if grouped.match(t) else t
+        if grouped.match(t):
+            return t.replace(".", "").replace(",", ".")
+        return t.replace(",", ".") if _DECIMAL_COMMA.match(t) else t
+
+    return _by_distinct(s, one)
+
+
+def strip_control(s: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Control characters removed; returns the clean text and a mask of the values that held any."""
+    text = s.astype(STR)
+    had = text.str.contains(CONTROL_PATTERN, regex=True).fillna(False).astype(bool)
+    if not had.any():
+        return text, had
+    return text.where(~had, text.str.replace(CONTROL_PATTERN, "", regex=True)), had
+
+
+def excel_error_mask(s: pd.Series) -> pd.Series:
+    """Values that are an Excel error (``#DIV/0!``, ``#N/A`` ...), as a CSV exported from Excel writes them."""
+    return s.astype(STR).str.strip().isin(list(EXCEL_ERRORS)).fillna(False).astype(bool)
+
+
+def value_key(value: object) -> str:
+    """How a value-map key is matched: NFKC, stripped, case-folded (``Ｍ``, ``m`` and ``M`` are one key)."""
+    return unicodedata.normalize("NFKC", str(value)).strip().casefold()
+
+
+def map_declared(s: pd.Series, mapping: Mapping[str, str]) -> pd.Series:
+    """Values found in a declared value map (keys already :func:`value_key`-normalized) replaced by
+    their standard value; every other value is returned unchanged."""
+    if not mapping:
+        return s
+    return _by_distinct(s, lambda v: mapping.get(value_key(v), v))
+
+
+# the same set as bytes of UTF-8 text: C0 and DEL are single bytes that never occur inside a multi-byte
+# character, C1 is \xc2 followed by \x80-\x9f (a regex over the bytes is ~10x faster than over the text)
+_CONTROL_C0 = bytes(b for b in range(0x20) if b not in (0x09, 0x0A, 0x0D)) + b"\x7f"
+_CONTROL_C1 = re.compile(rb"\xc2[\x80-\x84\x86-\x9f]")
+
+
+def has_control(text: str | bytes) -> bool:
+    """Whether a text (or UTF-8 bytes) holds a control character that :func:`strip_control` removes."""
+    if isinstance(text, bytes):
+        if len(text.translate(None, _CONTROL_C0)) != len(text):
+            return True
+        return b"\xc2" in text and _CONTROL_C1.search(text) is not None
+    return _CONTROL.search(text) is not None
