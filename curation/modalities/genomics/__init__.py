@@ -15,6 +15,13 @@ first group is the admission number inside a sample ID (TCGA barcodes), for samp
 not list; ``reference``: GRCh38 (default) or GRCh37, for genomic driver positions;
 ``min_depth`` / ``min_q30`` / ``min_target_100x``: QC thresholds (also settable as decisions).
 
+Nothing is lost (see :func:`load`): each file's records are counted by a byte-level pass independent
+of the parser (one ledger row per file). Quarantine reasons: ``malformed_line`` and ``malformed_info``
+(one record), ``unparsed_records`` (records counted but not returned by a reader), and whole files
+with every record read from them: ``truncated_gzip``, ``corrupt_gzip``, ``unreadable_file``,
+``missing_columns`` (a MAF without a required column). Empty files and folders are the
+``genomics.completeness.source_empty`` finding.
+
 Outputs: ``data/genomics/variants.parquet`` and ``samples.parquet`` (keyed ``patient`` and
 ``sample`` tokens), ``variants.maf`` (the same calls for MAF tools), and one de-identified VCF per
 sample, ``data/genomics/vcf/<sample token>.vcf``, whose header keeps only ##fileformat, ##INFO,
@@ -157,41 +164,110 @@ def identifiers(sources: list[Source], *, ctx: Context) -> IdentifierRegistry:
 
 
 def load(sources: list[Source], *, ctx: Context) -> ModalityData:
-    """Read every VCF / MAF / QC file; malformed lines and unreadable files are quarantined."""
+    """Read every VCF / MAF / QC file; malformed records and unreadable files are quarantined.
+
+    Each file's records are counted twice: by the parser, and by a byte-level count of its data
+    lines (the ledger's ``n_in``, one ledger row per file); records the parser did not return are
+    quarantined as ``unparsed_records``. A compressed file that cannot be read to its end
+    (``truncated_gzip``, ``corrupt_gzip``), a file that cannot be read (``unreadable_file``) and a
+    MAF without a required column (``missing_columns``) are quarantined whole, with the records read
+    from them: a partial call set would read as wild-type for every call it lost. An empty file
+    (0 bytes, or a header and no records) and a folder without files are listed for the
+    ``genomics.completeness.source_empty`` check.
+    """
     data = ModalityData(NAME)
     link = _read_sheets(sources, ctx, data)
     calls: list[dict[str, Any]] = []
     vcfs: list[dict[str, Any]] = []
     mafs: list[dict[str, Any]] = []
     qc: list[pd.DataFrame] = []
-    n_files, bad_files = 0, 0
+    empty: list[dict[str, str]] = []
+    n_files, bad_files = 0, Counter[str]()
     for src in sources:
         root = _root_of(src, ctx)
         fmt = src.config.format
-        for path in _files(src):
+        files = _files(src)
+        if not files:
+            empty.append({"source": src.key, "file": "", "what": f"the folder holds no {fmt} file"})
+        for path in files:
             n_files += 1
             token = ctx.keyring.token("file", _relative(path, root))
             try:
                 if fmt == "vcf":
-                    vcfs.append(_load_vcf(path, token, src, link, ctx, data, calls))
+                    got = _load_vcf(path, token, src, link, ctx, data, calls)
+                    vcfs += [got.entry] if got.entry else []
                 elif fmt == "maf":
-                    mafs.append(_load_maf(path, token, src, link, ctx, data, calls))
+                    got = _load_maf(path, token, src, data, calls)
+                    mafs += [got.entry] if got.entry else []
                 else:
-                    qc.append(_load_qc(path, src, data))
+                    got = _load_qc(path, token, src, data)
+                    qc += [got.entry] if got.entry is not None else []
             except (OSError, UnicodeDecodeError, SourceError) as exc:
                 detail = str(exc).split(": ", 1)[-1] if isinstance(exc, SourceError) else type(exc).__name__
-                data.quarantine.add(stage="load", source=src.key, record=token, reason="unreadable_file",
-                                    detail=f"cannot read as {fmt}: {detail}; check `format:` and the file")
-                bad_files += 1
-    for key in dict.fromkeys(v["source"] for v in vcfs):
-        n_rec = sum(v["n_records"] for v in vcfs if v["source"] == key)
-        n_bad = sum(v["n_bad"] for v in vcfs if v["source"] == key)
-        data.ledger.record("load:vcf", source=key, n_in=n_rec + n_bad, n_accepted=n_rec,
-                           quarantined={"malformed_line": n_bad} if n_bad else None)
-    data.ledger.record("load:files", n_in=n_files, n_accepted=n_files - bad_files,
-                       quarantined={"unreadable_file": bad_files} if bad_files else None)
-    data.objects.update(calls=calls, vcfs=vcfs, mafs=mafs, qc=qc, link=link)
+                got = _set_aside(data, src, token, "unreadable_file", _n_records(path, fmt),
+                                 f"cannot read as {fmt}: {detail}; check `format:` and the file")
+            got.record(data, src.key, token)
+            if got.file_reason:
+                bad_files[got.file_reason] += 1
+            if got.empty:
+                empty.append({"source": src.key, "file": token, "what": got.empty})
+    data.ledger.record("load:files", n_in=n_files, n_accepted=n_files - bad_files.total(),
+                       quarantined=dict(bad_files) or None)
+    data.objects.update(calls=calls, vcfs=vcfs, mafs=mafs, qc=qc, link=link, empty_sources=empty,
+                        n_source_files=n_files + sum(1 for e in empty if not e["file"]))
     return data
+
+
+@dataclass
+class _FileRead:
+    """What one file gave: its independent record count, records accepted and set aside by reason."""
+
+    n_in: int
+    n_accepted: int = 0
+    quarantined: Counter[str] = field(default_factory=Counter)
+    file_reason: str = ""  # the reason code of a file set aside whole
+    empty: str = ""  # why the file holds no record (0 bytes, a header only)
+    entry: Any = None  # what the standardize step needs (VCF header and records, MAF audit, QC frame)
+
+    def __post_init__(self) -> None:
+        self.n_in = max(self.n_in, 0)
+
+    def record(self, data: ModalityData, key: str, token: str) -> None:
+        if self.file_reason:  # every record the file holds goes with it
+            self.n_accepted, self.quarantined = 0, Counter({self.file_reason: self.n_in} if self.n_in else {})
+        data.ledger.record("load", source=f"{key} file {token}", n_in=self.n_in, n_accepted=self.n_accepted,
+                           quarantined={k: v for k, v in self.quarantined.items() if v} or None)
+
+
+def _set_aside(data: ModalityData, src: Source, token: str, reason: str, n_in: int, what: str, *,
+               pseudonym: str = "") -> _FileRead:
+    """Quarantine a whole file (one row naming how many records it held); its records are counted."""
+    data.quarantine.add(stage="load", source=src.key, record=token, pseudonym=pseudonym, field="(file)",
+                        reason=reason, detail=f"site {src.site or '-'}: {what}; {n_in} record(s) read from it are "
+                                          "set aside with the file")
+    return _FileRead(n_in, file_reason=reason)
+
+
+def _n_records(path: Path, fmt: str) -> int:
+    """Records of a file by the byte-level count: data lines, less the header line of a MAF or table."""
+    n = _vcf.count_data_lines(path, comments=fmt != "tsv").n_data
+    return n if fmt == "vcf" else max(n - 1, 0)
+
+
+def _empty(path: Path, n_parsed: int) -> str:
+    if n_parsed:
+        return ""
+    return "0-byte file" if path.stat().st_size == 0 else "header only"  # the words of the table readers
+
+
+def _unparsed(data: ModalityData, src: Source, token: str, n_in: int, n_parsed: int, got: _FileRead) -> None:
+    """Records the byte-level count found and the parser did not return (a reader bug or an
+    encoding surprise): set aside by number, never silently lost."""
+    if n_in > n_parsed:
+        got.quarantined["unparsed_records"] += n_in - n_parsed
+        data.quarantine.add(stage="load", source=src.key, record=token, field="(lines)", reason="unparsed_records",
+                            detail=f"site {src.site or '-'}: {n_in - n_parsed} data line(s) counted in the file were "
+                                   "not returned by the reader; check the file's line endings and encoding")
 
 
 # ##SAMPLE keys whose values name a sample or a person (Tissue=tumor is not an identifier)
@@ -224,7 +300,8 @@ def _info_annotation(info: dict[str, str]) -> tuple[str, str]:
 
 
 def _load_vcf(path: Path, token: str, src: Source, link: _Link, ctx: Context, data: ModalityData,
-              calls: list[dict[str, Any]]) -> dict[str, Any]:
+              calls: list[dict[str, Any]]) -> _FileRead:
+    count = _vcf.count_data_lines(path)
     header, records = _vcf.read_vcf(path)
     _note_identifiers(data, header.samples)
     for meta in header.sample_meta.values():
@@ -233,13 +310,16 @@ def _load_vcf(path: Path, token: str, src: Source, link: _Link, ctx: Context, da
     first_patient = next((p for p in (_pseudonym(link, s, src.site, ctx) for s in header.samples) if p), "")
     site = next((h[1] for h in (link.find(s, src.site) for s in header.samples) if h), src.site)
     kept: list[tuple[list[str], list[str]]] = []
-    n_rec, n_bad = 0, 0
+    bad: list[_vcf.BadRecord] = []
+    damage: _vcf.Damage | None = None
+    file_calls: list[dict[str, Any]] = []
+    n_rec = 0
     for rec in records:
+        if isinstance(rec, _vcf.Damage):
+            damage = rec
+            break
         if isinstance(rec, _vcf.BadRecord):
-            n_bad += 1
-            data.quarantine.add(stage="load", source=src.key, record=token, pseudonym=first_patient, field="(line)",
-                                reason="malformed_line",
-                                detail=f"site {site}: line {rec.line}: {rec.reason}; fix or re-export this record")
+            bad.append(rec)
             continue
         n_rec += 1
         kept.append((rec.raw_fixed, rec.raw_samples))
@@ -251,46 +331,86 @@ def _load_vcf(path: Path, token: str, src: Source, link: _Link, ctx: Context, da
             base = {"file": token, "sample_id": header.samples[k] if k is not None else "", "_line": rec.line,
                     "_source": src.key, "_site": src.site, "_format": "vcf"}
             if not carries:
-                calls.append({**base, "_no_alt": True})
+                file_calls.append({**base, "_no_alt": True})
                 continue
             depth, vaf = _vcf.depth_and_vaf(rec, k, allele) if k is not None else (None, None)
-            calls.append({**base, "chrom": rec.chrom, "pos": rec.pos, "ref": rec.ref,
-                          "alt": alts[min(max(allele, 1), len(alts)) - 1], "gene": gene, "protein_change": prot,
-                          "vaf": vaf, "depth": depth, "filter": rec.filter, "_svtype": rec.info.get("SVTYPE", "")})
-    return {"file": token, "source": src.key, "site": src.site, "header": header, "records": kept,
-            "n_records": n_rec, "n_bad": n_bad}
+            file_calls.append({**base, "chrom": rec.chrom, "pos": rec.pos, "ref": rec.ref,
+                               "alt": alts[min(max(allele, 1), len(alts)) - 1], "gene": gene, "protein_change": prot,
+                               "vaf": vaf, "depth": depth, "filter": rec.filter, "_svtype": rec.info.get("SVTYPE", "")})
+    damage = damage or count.damage
+    if damage is not None:
+        at = f"after line {damage.line}" if damage.line > 0 else "before its first line"
+        return _set_aside(data, src, token, damage.reason, count.n_data,
+                          f"{damage.detail}, {at}; a partial call set would read as wild-type for every call it "
+                          "lost: copy or export the file again", pseudonym=first_patient)
+    for b in bad:
+        data.quarantine.add(stage="load", source=src.key, record=token, pseudonym=first_patient,
+                            field="INFO" if b.code == "malformed_info" else "(line)", reason=b.code,
+                            detail=f"site {site}: line {b.line}: {b.reason}; fix or re-export this record")
+    got = _FileRead(count.n_data, n_rec, Counter(b.code for b in bad))
+    _unparsed(data, src, token, count.n_data, n_rec + len(bad), got)
+    got.empty = _empty(path, n_rec + len(bad))
+    if not got.empty:
+        calls.extend(file_calls)
+        got.entry = {"file": token, "source": src.key, "site": src.site, "header": header, "records": kept,
+                     "n_records": n_rec, "n_bad": len(bad)}
+    return got
 
 
-def _load_maf(path: Path, token: str, src: Source, link: _Link, ctx: Context, data: ModalityData,
-              calls: list[dict[str, Any]]) -> dict[str, Any]:
+def _load_maf(path: Path, token: str, src: Source, data: ModalityData, calls: list[dict[str, Any]]) -> _FileRead:
+    count = _vcf.count_data_lines(path)
+    n_in = max(count.n_data - 1, 0)  # the header line is not a record
     maf = _maf.read_maf(path)
     df = maf.frame
-    for b in maf.bad:
-        data.quarantine.add(stage="load", source=src.key, record=token, field="(line)", reason="malformed_line",
-                            detail=f"site {src.site}: line {b.line}: {b.reason}; fix or re-export this line")
-    if len(df):
+    if maf.n_records and "sample_id" in df:
         _note_identifiers(data, list(df["sample_id"].unique()))
+    damage = maf.damage or count.damage
+    if damage is not None:
+        at = f"after line {damage.line}" if damage.line > 0 else "before its first line"
+        return _set_aside(data, src, token, damage.reason, n_in,
+                          f"{damage.detail}, {at}; copy or export the file again")
+    if maf.missing:
+        got = _set_aside(data, src, token, "missing_columns", n_in,
+                         f"the MAF header lacks the required column(s) {', '.join(maf.missing)}; export the MAF "
+                         f"with every column of {', '.join(_maf.REQUIRED)}")
+        got.entry = {"file": token, "source": src.key, "problems": maf.problems}
+        return got
+    for b in maf.bad:
+        data.quarantine.add(stage="load", source=src.key, record=token, field="(line)", reason=b.code,
+                            detail=f"site {src.site}: line {b.line}: {b.reason}; fix or re-export this line")
+    got = _FileRead(n_in, len(df), Counter(b.code for b in maf.bad))
+    _unparsed(data, src, token, got.n_in, len(df) + len(maf.bad), got)
+    got.empty = _empty(path, len(df) + len(maf.bad))
+    if got.empty:
+        return got
+    if len(df):
         df = df.assign(file=token, _source=src.key, _site=src.site, _format="maf",
                        _svtype="", filter=df["filter"] if "filter" in df else "")
         calls.extend(df.to_dict("records"))
-    data.ledger.record("load:maf", source=src.key, n_in=len(df) + len(maf.bad), n_accepted=len(df),
-                       quarantined={"malformed_line": len(maf.bad)} if maf.bad else None)
-    return {"file": token, "source": src.key, "problems": maf.problems}
+    got.entry = {"file": token, "source": src.key, "problems": maf.problems}
+    return got
 
 
-def _load_qc(path: Path, src: Source, data: ModalityData) -> pd.DataFrame:
-    rt = read_table(path, format="tsv" if src.config.format == "tsv" else src.config.format,
-                    encoding=src.config.encoding, sep=src.config.options.get("sep"))
+def _load_qc(path: Path, token: str, src: Source, data: ModalityData) -> _FileRead:
+    """A QC table; its records are counted by the table reader's own independent count."""
+    try:
+        rt = read_table(path, format="tsv" if src.config.format == "tsv" else src.config.format,
+                        encoding=src.config.encoding, sep=src.config.options.get("sep"))
+    except SourceError as exc:
+        return _set_aside(data, src, token, getattr(exc, "reason", "unreadable_file"), _n_records(path, "tsv"),
+                          f"cannot read as a table: {str(exc).split(': ', 1)[-1]}")
+    if rt.n_records == 0:
+        return _FileRead(0, empty=rt.empty or _empty(path, 0))
     df, _ = apply_mapping(rt.frame, columns=src.config.columns, known=QC_FIELDS, values=src.config.values,
                           missing=src.config.missing)
     for b in rt.bad_lines:
-        data.quarantine.add(stage="load", source=src.key, record=f"line {b.line}", reason=b.reason,
-                            detail=b.describe(src.site))
-    data.ledger.record("load:qc", source=src.key, n_in=len(df) + len(rt.bad_lines), n_accepted=len(df),
-                       quarantined=dict(Counter(b.reason for b in rt.bad_lines)) or None)
+        data.quarantine.add(stage="load", source=src.key, record=token, field="(line)", reason=b.reason,
+                            detail=f"{b.describe(src.site)} ({b.record})")
+    got = _FileRead(rt.n_records, len(df), Counter(rt.quarantined()))
     if "sample_id" in df:
         _note_identifiers(data, list(df["sample_id"]))
-    return df.assign(_source=src.key, _site=src.site)
+    got.entry = df.assign(_source=src.key, _site=src.site)
+    return got
 
 
 # ------------------------------------------------------------------------------ standardize
