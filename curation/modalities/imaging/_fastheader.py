@@ -104,11 +104,13 @@ ID_TAGS: dict[int, str] = {
 }
 IDENTIFIERS = "_identifiers"  # key of the sorted ((kind, value), ...) pairs in a parsed header
 # tag -> (field name or "", field kind, identifier kind or None): one lookup per wanted element
+_CHARSET: Any = "charset"  # the identifier kind slot of (0008,0005) in WANT: it sets the charsets
 WANT: dict[int, tuple[str, str, str | None]] = {
     **{tag: ("", "", kind) for tag, kind in ID_TAGS.items()},
     **{tag: (name, kind, ID_TAGS.get(tag)) for name, (tag, kind) in FIELDS.items()},
+    FIELDS["SpecificCharacterSet"][0]: ("SpecificCharacterSet", "text", _CHARSET),
 }
-_CHARSET_PENDING = object()  # (0008,0005) not reached yet
+_CHARSET_PENDING: Any = object()  # (0008,0005) not reached yet
 LAST_FIELD = max(BY_TAG)
 
 
@@ -201,6 +203,8 @@ def _unsure() -> Any:
 def _decode_text(raw: bytes, vr: bytes, charsets: list[str] | None) -> str:
     from pydicom.charset import convert_encodings, decode_bytes
 
+    if charsets is _CHARSET_PENDING:
+        charsets = None  # an indexed field is past (0008,0005): the file has none
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # pydicom's charset warnings quote raw values
         encodings = convert_encodings(charsets)
@@ -603,25 +607,27 @@ class _Header:
                 nxt = start + length
             raw = buf[start:nxt]
             rel = nxt
+            if field is not None:
+                name, kind, idk = field
+                if name:
+                    value = _value(raw, vr, kind, charsets)
+                    if value is not None:
+                        out[name] = value
+                if idk is None and vr != pn:
+                    continue  # an indexed field only: the common case
+                if idk is _CHARSET:
+                    charsets = value.split("\\") if value else None
+                    continue
             if charsets is _CHARSET_PENDING and g >= 0x0008:
-                charsets = None  # (0008,0005) sets it if this is the element; else there is none
-            if field is None:
-                if vr == pn:
-                    ids += [("staff_name", v) for v in _id_values(raw, vr, charsets)]
-                else:
-                    creators = creators if creators is not None else {}
-                    creators[(g << 16) | e] = raw
-                continue
-            name, kind, idk = field
-            if name:
-                value = _value(raw, vr, kind, charsets)
-                if value is not None:
-                    out[name] = value
-                    if name == "SpecificCharacterSet":
-                        charsets = value.split("\\")
-            if idk is not None or vr == pn:
+                charsets = None  # past (0008,0005) without one: the default repertoire
+            if field is not None:
                 idk = idk or "staff_name"
                 ids += [(idk, v) for v in _id_values(raw, vr, charsets)]
+            elif vr == pn:
+                ids += [("staff_name", v) for v in _id_values(raw, vr, charsets)]
+            else:
+                creators = creators if creators is not None else {}
+                creators[(g << 16) | e] = raw
 
     def _plain_tail(self, rel: int, out: dict[str, Any]) -> bool:
         """Whether the rest of the header, from ``buf[rel]`` to uncompressed pixel data that ends
