@@ -1,12 +1,16 @@
 """Imaging (DICOM): fast header index, series QC, image QC, nodule reads, de-identified export.
 
 ``load`` walks each source (folder, DICOMDIR or .zip), parses headers only in isolated worker
-processes and sets aside every file that cannot be used (quarantine with a reason code).
-``standardize`` pseudonymizes (patient, UIDs, file names, dates), keeps the patient
-characteristics PS3.15 allows (sex, age, smoking status), assembles series and measures a few
-sampled slices per series. ``checks`` turn series and images into check results; ``write``
-writes instances.parquet, series.parquet, nodules.parquet and, when a source asks for it
-(``options: {export: true}``), a de-identified DICOM copy with a regenerated DICOMDIR.
+processes and sets aside every file that cannot be used (quarantine with a reason code). The
+same header pass gives every raw identifier (names in every PN representation, staff names from
+every PN element at any depth, IDs, accession numbers, birth dates, folder and file names):
+``identifiers`` returns them without reading any pixel, and ``load`` notes the same in
+``data.identifiers``. ``standardize`` pseudonymizes (patient, UIDs, file names, dates), keeps the
+patient characteristics PS3.15 allows (sex, age, smoking status), scrubs header text with the
+cohort's scrubber, assembles series and measures a few sampled slices per series. ``checks`` turn
+series and images into check results; ``write`` writes instances.parquet, series.parquet,
+nodules.parquet and, when a source asks for it (``options: {export: true}``), a de-identified
+DICOM copy (descriptions scrubbed with the cohort's scrubber) with a regenerated DICOMDIR.
 
 Source options: ``export`` (bool), ``nodules`` (CSV path relative to cohort.yaml), ``jobs``
 (worker processes, default 2), ``chunk_size`` (files per worker task), ``image_qc`` (bool,

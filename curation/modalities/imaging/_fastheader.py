@@ -156,12 +156,17 @@ class NeedMore(Exception):
 
 
 class Quarantined(Exception):
-    """The file is set aside; ``reason`` is the quarantine reason code."""
+    """The file is set aside; ``reason`` is the quarantine reason code.
+
+    ``identifiers`` holds the ``(kind, value)`` pairs read before the file proved unusable: a
+    truncated file still names its patient, and the registry must know it.
+    """
 
     def __init__(self, reason: str, detail: str = "") -> None:
         super().__init__(reason)
         self.reason = reason
         self.detail = detail
+        self.identifiers: tuple[tuple[str, str], ...] = ()
 
 
 def _value(raw: bytes, vr: bytes, kind: str, charsets: list[str] | None) -> Any:
@@ -521,7 +526,11 @@ class _Header:
             raise Unsure  # pydicom decides between missing_meta and a usable file
         if ts == IMPLICIT_LE or ts == BIG_ENDIAN or ts in DEFLATED or not ts.startswith("1.2.840.10008.1.2."):
             raise Unsure  # not explicit VR little endian, or a private / unknown syntax: pydicom classifies it
-        self._dataset(pos, out)
+        try:
+            self._dataset(pos, out)
+        except Quarantined as q:
+            q.identifiers = tuple(sorted(set(self.ids)))
+            raise
         if self.ids:
             out[IDENTIFIERS] = tuple(sorted(set(self.ids)))
         return out
@@ -828,13 +837,17 @@ def read_pydicom(fh: IO[bytes], file_size: int) -> dict[str, Any]:
         except (EOFError, struct.error) as exc:
             raise Quarantined("truncated", type(exc).__name__) from None
         out = from_dataset(ds)
-        if not has_meta or not out.get("TransferSyntaxUID"):
-            # usable elements but no (complete) Part 10 file meta: cannot be trusted or re-exported
-            raise Quarantined("missing_meta", "no file meta information or no TransferSyntaxUID")
-        ts = UID(out["TransferSyntaxUID"])
-        if not ts.is_transfer_syntax:
-            raise Quarantined("unsupported_transfer_syntax", "transfer syntax UID is not a known transfer syntax")
-        _check_pixel_after(fh, ts, file_size)
+        try:
+            if not has_meta or not out.get("TransferSyntaxUID"):
+                # usable elements but no (complete) Part 10 file meta: cannot be trusted or re-exported
+                raise Quarantined("missing_meta", "no file meta information or no TransferSyntaxUID")
+            ts = UID(out["TransferSyntaxUID"])
+            if not ts.is_transfer_syntax:
+                raise Quarantined("unsupported_transfer_syntax", "transfer syntax UID is not a known transfer syntax")
+            _check_pixel_after(fh, ts, file_size)
+        except Quarantined as q:
+            q.identifiers = out.get(IDENTIFIERS, ())
+            raise
     return out
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ._fastheader import Quarantined, read_header
+from ._fastheader import IDENTIFIERS, Quarantined, read_header
 
 MEDIA_STORAGE_DIRECTORY = "1.2.840.10008.1.3.10"  # DICOMDIR: a directory, not an instance
 _SKIP_NAMES = frozenset({".DS_Store"})
@@ -110,6 +110,8 @@ def parse_ref(ref: FileRef, zips: dict[str, zipfile.ZipFile]) -> dict[str, Any]:
         fields, how = read_header(opener, size)
     except Quarantined as q:
         row.update(reason=q.reason, detail=q.detail)
+        if q.identifiers:  # what the unusable file names still goes to the identifier registry
+            row["fields"] = {IDENTIFIERS: q.identifiers}
         return row
     except MemoryError:
         row.update(reason="unreadable", detail="MemoryError")

@@ -188,3 +188,18 @@ def test_header_text_columns_are_scrubbed(curated_privacy) -> None:
     assert not any(text.str.contains(f, regex=False).any() for f in ("王建国", "Wang Jianguo"))
     assert inst["contrast_agent"].str.contains("Omnipaque", regex=False).all()  # the rest of the text stays
     assert (inst["modality"] == "CT").all() and inst["sop_class_uid"].str.startswith("1.2.840.10008.").all()
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_a_truncated_file_still_names_its_patient(privacy_cohort: Path, tmp_path: Path, fast: bool,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    from curation.modalities.imaging._walk import FileRef, parse_ref
+
+    if not fast:  # the pydicom path: the fast path steps aside
+        monkeypatch.setattr(fh, "read_fast", lambda fh_, size: None)
+    src = next((privacy_cohort.parent / "raw" / PATIENT_FOLDER).rglob("*.dcm"))
+    cut = tmp_path / "cut.dcm"
+    cut.write_bytes(src.read_bytes()[:-40])  # cut inside the pixel data
+    row = parse_ref(FileRef("cut.dcm", str(cut)), {})
+    assert row["reason"] == "truncated" and not row["ok"]
+    assert ("mrn", PLANTED["mrn"][1]) in row["fields"][fh.IDENTIFIERS]
