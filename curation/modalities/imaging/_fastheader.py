@@ -237,7 +237,7 @@ def normalize_text(text: str, kind: str) -> Any:
     return _numeric(nums, kind)
 
 
-def _numeric(vals: list[Any], kind: str) -> Any:
+def _numeric(vals: list[Any] | tuple[Any, ...], kind: str) -> Any:
     if not vals:
         return None
     if kind == "floats":
