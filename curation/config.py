@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .errors import ConfigError
 
@@ -112,6 +112,31 @@ class CohortConfig(_Strict):
     privacy: PrivacyConfig = PrivacyConfig()
     executor: ExecutorConfig = ExecutorConfig()
     options: dict[str, Any] = Field(default_factory=dict, description="run-wide options (e.g. demo: true)")
+    value_maps: dict[str, dict[str, str]] = Field(
+        default_factory=dict,
+        description="dictionary field (or modality.field) -> {source value: standard value}, for every source; "
+                    "matched after NFKC and case-folding, after a source's own `values`, before the dictionary's "
+                    "defaults")
+
+    @field_validator("value_maps", mode="before")
+    @classmethod
+    def _value_maps_as_text(cls, v: Any) -> Any:
+        """YAML reads ``1: male`` with an integer key: value maps are text, so numbers become text;
+        ``yes``/``no`` read as booleans are refused (their text is lost), with the fix."""
+        if not isinstance(v, dict):
+            return v
+        out: dict[Any, Any] = {}
+        for fld, mapping in v.items():
+            if not isinstance(mapping, dict):
+                out[fld] = mapping
+                continue
+            for k, val in mapping.items():
+                if isinstance(k, bool) or isinstance(val, bool):
+                    msg = (f"value_maps.{fld}: a key or value read as true/false; quote it (\"yes\": \"yes\", "
+                           "\"N\": \"no\")")
+                    raise ValueError(msg)
+            out[fld] = {str(k): str(val) for k, val in mapping.items()}
+        return out
 
     # set by load_cohort, not part of the YAML
     _path: Path | None = None
@@ -227,7 +252,7 @@ def load_cohort(path: str | Path, *, check_paths: bool = True) -> CohortConfig:
         lines = [_format_error(name, e) for e in exc.errors()]
         raise ConfigError("\n".join(lines)) from None
     cfg._path = path.resolve()
-    problems = _check_sources(cfg, name, check_paths=check_paths)
+    problems = _check_sources(cfg, name, check_paths=check_paths) + _check_value_maps(cfg, name)
     if problems:
         raise ConfigError("\n".join(problems))
     return cfg
@@ -281,6 +306,33 @@ def _check_sources(cfg: CohortConfig, name: str, *, check_paths: bool) -> list[s
         if t.warn > t.fail:
             problems.append(
                 f"{name}: thresholds.{check_id}: warn {t.warn} is above fail {t.fail}; warn must be <= fail")
+    return problems
+
+
+def _check_value_maps(cfg: CohortConfig, name: str) -> list[str]:
+    """Every ``value_maps`` key is a dictionary field (``sex`` or ``clinical.sex``) and every value
+    one of that field's allowed values (a map to a value outside them would be nulled anyway)."""
+    from . import dictionary
+
+    problems: list[str] = []
+    by_name: dict[str, list[dictionary.Field]] = {}
+    for m in dictionary.modalities():
+        for f in dictionary.fields(m):
+            by_name.setdefault(f.name, []).append(f)
+            by_name.setdefault(f"{m}.{f.name}", []).append(f)
+    for key, mapping in cfg.value_maps.items():
+        where = f"{name}: value_maps.{key}"
+        found = by_name.get(key)
+        if not found:
+            hint = difflib.get_close_matches(key, sorted(by_name), n=1)
+            fix = f"did you mean '{hint[0]}'?" if hint else "see `curation dictionary` for the fields"
+            problems.append(f"{where}: not a dictionary field; {fix}")
+            continue
+        allowed = {a for f in found for a in f.allowed}
+        off = sorted({v for v in mapping.values() if allowed and v not in allowed})
+        if off:
+            problems.append(f"{where}: {', '.join(map(repr, off))} not one of the allowed values "
+                            f"({', '.join(sorted(allowed))}); map to one of them")
     return problems
 
 

@@ -60,10 +60,17 @@ class Field:
     codes: str = ""  # name of a code list in codes.yaml
     description: str = ""
     identifier: str = ""  # for direct fields: one of IDENTIFIER_KINDS
+    # default map of source values to allowed values (a tuple of pairs: Field stays hashable)
+    values: tuple[tuple[str, str], ...] = ()
 
     @property
     def is_identifier(self) -> bool:
         return self.phi == "direct"
+
+    @property
+    def value_map(self) -> dict[str, str]:
+        """The field's default value map (source value -> standard value)."""
+        return dict(self.values)
 
 
 def _as_text(s: pd.Series) -> pd.Series:
@@ -150,13 +157,20 @@ def _fields(modality: str) -> tuple[Field, ...]:
             if ident and raw.get("phi") != "direct":
                 raise ConfigError(f"{where}: identifier is only for phi: direct fields")
             rng = raw.get("range") or [None, None]
+            values = tuple((str(k), str(v)) for k, v in (raw.get("values") or {}).items())
+            allowed = tuple(str(a) for a in raw.get("allowed", ()) or ())
+            off = sorted({v for _, v in values if allowed and v not in allowed})
+            if off:
+                raise ConfigError(f"{where}: values map to {', '.join(off)}, not one of the allowed values "
+                                  f"({', '.join(allowed)})")
             out.append(Field(
                 modality=modality, table=table, name=raw["name"], label_zh=raw.get("label_zh", ""),
                 label_en=raw.get("label_en", ""), type=raw["type"], required=raw.get("required", "optional"),
                 phi=raw.get("phi", "none"), unit=str(raw.get("unit", "")), code_system=raw.get("code_system", ""),
-                allowed=tuple(str(a) for a in raw.get("allowed", ()) or ()),
+                allowed=allowed,
                 min=rng[0], max=rng[1], mcode=str(raw.get("mcode", "")), derived=bool(raw.get("derived", False)),
                 codes=raw.get("codes", ""), description=raw.get("description", ""), identifier=ident,
+                values=values,
             ))
     return tuple(out)
 

@@ -27,7 +27,8 @@ import pandas as pd
 from ..errors import SourceError
 
 __all__ = ["MISSING_REASONS", "STR", "BadLine", "CellIssue", "RawTable", "SourceReadError", "apply_mapping",
-           "detect_encoding", "map_values", "merge_duplicate_headers", "normalize_header", "read_table"]
+           "detect_encoding", "header_targets", "map_values", "merge_duplicate_headers", "normalize_header",
+           "read_table"]
 
 # Arrow-backed strings: vectorized str methods, ~10x the python-object storage on large exports
 STR = pd.StringDtype("pyarrow")
@@ -352,6 +353,20 @@ def merge_duplicate_headers(
     return out, conflicts
 
 
+def header_targets(headers: Iterable[str], *, columns: Mapping[str, str], known: Iterable[str]) -> dict[str, str]:
+    """Source header -> dictionary field, as :func:`apply_mapping` renames: a header named in
+    ``columns`` (compared after NFKC) or already a field name; the first header for a field wins
+    the name, later ones are unmapped (a repeated header is folded by :func:`merge_duplicate_headers`)."""
+    known = set(known)
+    cols = {normalize_header(k): v for k, v in columns.items()}
+    keep: dict[str, str] = {}
+    for col in headers:
+        target = cols.get(col) or (col if col in known else None)
+        if target and target not in keep.values():
+            keep[col] = target
+    return keep
+
+
 def apply_mapping(
     df: pd.DataFrame,
     *,
@@ -372,18 +387,8 @@ def apply_mapping(
     -------
     The mapped frame (string values, "" = missing) and the unmapped source headers.
     """
-    known = set(known)
-    columns = {normalize_header(k): v for k, v in columns.items()}
-    keep: dict[str, str] = {}
-    unmapped: list[str] = []
-    for col in df.columns:
-        if col == LINE:
-            continue
-        target = columns.get(col) or (col if col in known else None)
-        if target and target not in keep.values():
-            keep[col] = target
-        else:
-            unmapped.append(col)
+    keep = header_targets([c for c in df.columns if c != LINE], columns=columns, known=known)
+    unmapped = [c for c in df.columns if c != LINE and c not in keep]
     out = df[[*keep, LINE]].rename(columns=keep)
     tokens = {**DEFAULT_MISSING, **dict(missing or {})}
     bad = sorted({r for r in tokens.values() if r not in MISSING_REASONS})

@@ -29,9 +29,19 @@ from ..deid.tabular import drop_identifiers, known_identifiers, pseudonymize
 from ..deid.text import token as token_of
 from ..errors import ConfigError, SourceError
 from ..io.dates import parse_dates
-from ..io.readers import LINE, REASON_SUFFIX, STR, apply_mapping, map_values, read_table
+from ..io.readers import (
+    LINE,
+    REASON_SUFFIX,
+    STR,
+    apply_mapping,
+    header_targets,
+    map_values,
+    merge_duplicate_headers,
+    read_table,
+)
 from ..quality import CheckResult, Dimension, make_result
 from ..quality import checks as qc
+from . import _clean
 from .base import ModalityData
 
 if TYPE_CHECKING:
@@ -51,6 +61,10 @@ KEEP_TEXT = "_keep_text"
 INVALID = "invalid"  # data.objects key: values that could not be typed (table, patient, row, field, rule)
 UNMAPPED = "unmapped_columns"  # data.objects key: source key -> [n columns, headers mapped to no field]
 FREE_TEXT = "unannotated_free_text"  # data.objects key: (table, field) -> counts of text found in a coded field
+SOURCE_RECORDS = "source_records"  # data.objects key: (source key, file token) -> the file's independent count
+SOURCE_NOTES = "source_notes"  # data.objects key: (source key, file token) -> why it gave no record
+MISSING_HEADERS = "missing_headers"  # data.objects key: (source key, header) -> field, closest, n files
+NO_ID_COLUMN = "no_id_column"  # data.objects key: source keys with a file lacking the admission number
 
 _TNM_AXIS = {"ct": "t", "pt": "t", "cn": "n", "pn": "n", "cm": "m", "pm": "m"}
 _REPEATING = {"treatments"}  # tables with several records per patient in a wide export
@@ -82,37 +96,62 @@ def load(modality: str, sources: list[Source], *, ctx: Context) -> ModalityData:
     raw: list[pd.DataFrame] = []
     n_files = 0
     bad_files: dict[str, int] = {}
+    counts: dict[tuple[str, str], int] = data.objects.setdefault(SOURCE_RECORDS, {})
+    notes: dict[tuple[str, str], str] = data.objects.setdefault(SOURCE_NOTES, {})
+    maps = _clean.value_maps(modality, ctx)
     for src in sources:
         cfg = src.config
         _check_mapping(src, modality, known, tables)
         for path in src.files:
             n_files += 1
             rel = _relative(path, ctx)
+            token = ctx.keyring.token("file", rel)
             try:
                 rt = read_table(path, format=cfg.format, encoding=cfg.encoding, sheet=cfg.sheet,
                                 sep=cfg.options.get("sep"), header_row=int(cfg.options.get("header_row", 1)))
-                df, unmapped = apply_mapping(rt.frame, columns=cfg.columns, known=known, values=cfg.values,
+                # a repeated header is folded into one column; records whose copies disagree are set aside
+                frame, conflicts = merge_duplicate_headers(rt.frame, rt.duplicates, columns=cfg.columns, known=known)
+                df, unmapped = apply_mapping(frame, columns=cfg.columns, known=known, values=cfg.values,
                                              missing=cfg.missing)
             except SourceError as exc:
                 # the message names the file, whose name may hold an identifier: keep only the fix
+                reason = getattr(exc, "reason", "unreadable_file")
                 detail = str(exc).split(": ", 1)[-1]
-                data.quarantine.add(stage="load", source=src.key, record=ctx.keyring.token("file", rel),
-                                    reason="unreadable_file", detail=detail)
-                bad_files["unreadable_file"] = bad_files.get("unreadable_file", 0) + 1
+                data.quarantine.add(stage="load", source=src.key, record=token, reason=reason, detail=detail)
+                bad_files[reason] = bad_files.get(reason, 0) + 1
+                counts[(src.key, token)] = 0
+                notes[(src.key, token)] = f"unreadable, {reason}: {detail}"
                 continue
+            counts[(src.key, token)] = rt.n_records
+            if rt.empty:
+                notes[(src.key, token)] = rt.empty
+            mapped = header_targets([c for c in frame.columns if c != LINE], columns=cfg.columns, known=known)
+            if rt.has_header:
+                _note_missing_headers(data, src, [c for c in frame.columns if c != LINE], mapped, modality)
             # every raw identifier, for the cohort-wide registry (scrubbing, leak scan): mapped
-            # identifier fields, and unmapped columns whose header names a person, phone or ID
+            # identifier fields (records set aside included), and unmapped columns whose header
+            # names a person, phone or ID
             note_fields(data.identifiers, df, fields)
             note_unmapped(data.identifiers, rt.frame, unmapped)
+            conflict = _quarantine_conflicts(data, src, df, conflicts, mapped)
+            if conflict is not None:
+                df = df.loc[~conflict]
+            df = _clean.clean_values(df, rt, src=src, modality=modality, mapped=mapped, data=data, maps=maps)
+            if rt.may_hold_control:  # the identifiers as they are once control characters are removed
+                note_fields(data.identifiers, df, fields)
             # dropped, never carried along (a free-text "备注" column may hold anything): but reported
             data.objects.setdefault(UNMAPPED, {}).setdefault(src.key, [len(rt.frame.columns) - 1, []])
             data.objects[UNMAPPED][src.key][1].extend(c for c in unmapped
                                                       if c not in data.objects[UNMAPPED][src.key][1])
             for b in rt.bad_lines:
-                data.quarantine.add(stage="load", source=src.key, record=f"line {b.line}", reason=b.reason,
+                data.quarantine.add(stage="load", source=src.key, record=b.record, reason=b.reason,
                                     detail=b.describe(src.site))
-            data.ledger.record("load", source=src.key, n_in=len(df) + len(rt.bad_lines), n_accepted=len(df),
-                               quarantined=dict(Counter(b.reason for b in rt.bad_lines)) or None)
+            # n_in is the reader's independent count of the file's records, not the parser's row count
+            quarantined = Counter(rt.quarantined())
+            if conflict is not None:
+                quarantined["conflicting_duplicate_header"] += int(conflict.sum())
+            data.ledger.record("load", source=src.key, n_in=rt.n_records, n_accepted=len(df),
+                               quarantined=dict(quarantined) or None)
             df[SITE] = src.site
             df[SOURCE] = src.key
             df[TABLE] = cfg.table or ""
@@ -122,6 +161,37 @@ def load(modality: str, sources: list[Source], *, ctx: Context) -> ModalityData:
                        quarantined=bad_files or None)
     data.objects["raw"] = raw
     return data
+
+
+def _note_missing_headers(data: ModalityData, src: Source, headers: list[str], mapped: dict[str, str],
+                          modality: str) -> None:
+    found: dict[tuple[str, str], list] = data.objects.setdefault(MISSING_HEADERS, {})
+    checked: set[tuple[str, str]] = data.objects.setdefault(MISSING_HEADERS + ":checked", set())
+    checked.update((src.key, h) for h in src.config.columns)
+    for header, target, close in _clean.missing_headers(src, headers, mapped, modality=modality):
+        entry = found.setdefault((src.key, header), [target, close, 0])
+        entry[2] += 1
+    if "admission_number" not in mapped.values():
+        data.objects.setdefault(NO_ID_COLUMN, set()).add(src.key)
+
+
+def _quarantine_conflicts(data: ModalityData, src: Source, df: pd.DataFrame, conflicts: dict[str, pd.Series],
+                          mapped: dict[str, str]) -> pd.Series | None:
+    """Records where the copies of a repeated header disagree: quarantined (one row per record,
+    naming the fields), never first-wins. Returns the mask of those records, None when there are none."""
+    if not conflicts:
+        return None
+    both = pd.DataFrame(conflicts)
+    headers = list(both.columns)
+    for line, flags in zip(df[LINE].tolist(), both.to_numpy(), strict=True):
+        if not flags.any():
+            continue
+        names = [h for h, hit in zip(headers, flags, strict=True) if hit]
+        data.quarantine.add(stage="load", source=src.key, record=f"line {line}",
+                            field=",".join(mapped.get(h, h) for h in names), reason="conflicting_duplicate_header",
+                            detail=(f"the header(s) {', '.join(map(repr, names))} appear more than once with different "
+                                    "values in this record; remove the extra column or map each copy to its own field"))
+    return both.any(axis=1)
 
 
 def identifiers(modality: str, sources: list[Source], *, ctx: Context) -> IdentifierRegistry:
@@ -188,6 +258,8 @@ def standardize(data: ModalityData, *, ctx: Context, derive: Derive | None = Non
     del raw
     if derive is not None:
         derive(typed, data, ctx)
+    # values outside their field's domain are never written: null, with the reason and an invalid row
+    _clean.enforce_domains(typed, modality, invalid=invalid, patient=PATIENT, row=ROW)
     # one keyed shift per patient for every table (deid.dates.patient_shifts), computed once
     present = [df[PATIENT] for df in typed.values() if len(df)]
     patients = (pd.concat(present, ignore_index=True).dropna().unique() if present
@@ -303,9 +375,13 @@ def _standardize_table(table: str, fields: list[dictionary.Field], raw: list[pd.
     known = known_identifiers(frame, direct) if keep_text else None
     no_id = frame[PATIENT].isna()
     if no_id.any():
+        no_column = data.objects.get(NO_ID_COLUMN, set())
         for r in frame.loc[no_id, [ROW, SOURCE]].itertuples(index=False):
+            detail = ("the source has no admission number column (its mapped header is absent: see "
+                      f"{data.modality}.completeness.missing_header); map it in cohort.yaml `columns`"
+                      if r[1] in no_column else "empty admission number: the record cannot be linked")
             data.quarantine.add(stage=stage, source=r[1], record=f"line {r[0]}", reason="missing_id",
-                                field="admission_number", detail="empty admission number: the record cannot be linked")
+                                field="admission_number", detail=detail)
         quarantined["missing_id"] = int(no_id.sum())
         frame = frame.loc[~no_id]
         known = known.loc[frame.index] if known is not None else None
@@ -333,6 +409,8 @@ def _standardize_table(table: str, fields: list[dictionary.Field], raw: list[pd.
                                            "20230105, Excel serial); correct it in the export")
             bad_dates |= bad
         else:
+            # the value is null now: its reason goes with it (missing_reasons), the record to the checks
+            _clean.set_reason(frame, f.name, bad, _clean.reason_for_rule(rule))
             invalid.append(pd.DataFrame({
                 "table": table, PATIENT: frame.loc[bad, PATIENT].to_numpy(), ROW: frame.loc[bad, ROW].to_numpy(),
                 "field": f.name, "rule": rule, "kind": "allowed" if f.allowed else "type"}))
@@ -494,7 +572,11 @@ def allowed_check(data: ModalityData, modality: str) -> CheckResult:
                                         field=bad["field"].tolist(), rule=bad["rule"].tolist()))
         n += len(bad)
     failures = pd.concat([f for f in frames if len(f)], ignore_index=True) if any(len(f) for f in frames) else None
-    return make_result(check_id, modality, Dimension.CONFORMANCE, n_checked=n, failures=failures)
+    n_failed = 0 if failures is None else len(failures)
+    return make_result(check_id, modality, Dimension.CONFORMANCE, n_checked=n, failures=failures,
+                       message=(f"{n_failed} of {n} values not among their field's allowed values (set to null, "
+                                "reason unmapped_value: map them in cohort.yaml value_maps)" if n_failed
+                                else f"{n} values, all allowed"))
 
 
 def types_check(data: ModalityData, modality: str) -> CheckResult:
@@ -519,9 +601,47 @@ def range_check(data: ModalityData, modality: str, *, skip: tuple[str, ...] = ()
         r = qc.check_range(df, ranges, check_id=check_id, modality=modality)
         frames.append(r.failures)
         n += r.n_checked
+    # values outside the range were set to null (reason out_of_range): the invalid table names them
+    invalid = data.objects.get(INVALID)
+    nulled = 0
+    if invalid is not None and len(invalid):
+        bad = invalid[(invalid["kind"] == "range") & ~invalid["field"].isin(skip)]
+        frames.append(qc.failures_frame(check_id, modality, pseudonym=bad[PATIENT], row=bad[ROW],
+                                        field=bad["field"].tolist(), rule=bad["rule"].tolist()))
+        n += len(bad)
+        nulled = len(bad)
     frames = [f for f in frames if len(f)]
-    return make_result(check_id, modality, Dimension.ACCURACY, n_checked=n,
-                       failures=pd.concat(frames, ignore_index=True) if frames else None)
+    failures = pd.concat(frames, ignore_index=True) if frames else None
+    n_failed = sum(len(f) for f in frames)
+    return make_result(check_id, modality, Dimension.ACCURACY, n_checked=n, failures=failures,
+                       message=f"{n_failed} of {n} values outside their plausible range"
+                               + (f" ({nulled} set to null, reason out_of_range)" if nulled else ""))
+
+
+def source_check(data: ModalityData, modality: str) -> CheckResult:
+    """Files that gave no record (0-byte, header only, empty or absent sheet, unreadable)."""
+    return qc.check_source_empty(data.objects.get(SOURCE_RECORDS, {}), modality=modality,
+                                 notes=data.objects.get(SOURCE_NOTES, {}))
+
+
+def header_check(data: ModalityData, modality: str) -> CheckResult:
+    """Headers cohort.yaml maps that a source does not have: one failure per source and header."""
+    check_id = f"{modality}.completeness.missing_header"
+    found: dict[tuple[str, str], list] = data.objects.get(MISSING_HEADERS, {})
+    n = len(data.objects.get(MISSING_HEADERS + ":checked", set()))
+    items = sorted(found.items())
+    rules = []
+    for (key, header), (target, close, n_files) in items:
+        near = (f"closest headers present: {', '.join(map(repr, close))}" if close
+                else "no header present is close to it")
+        files = f" ({n_files} files)" if n_files > 1 else ""
+        rules.append(f"{key}: mapped header {header!r} (-> {target}) is not in the source{files}; {near}; "
+                     "fix `columns:` in cohort.yaml or the export")
+    failures = qc.failures_frame(check_id, modality, pseudonym=[""] * len(items), row=[-1] * len(items),
+                                 field=[target for _, (target, _, _) in items], rule=rules)
+    return make_result(check_id, modality, Dimension.COMPLETENESS, n_checked=max(n, len(items)), failures=failures,
+                       message=(f"{len(items)} mapped header(s) absent from their source" if items
+                                else "every mapped header a source needs is present"))
 
 
 
@@ -562,9 +682,18 @@ def free_text_check(data: ModalityData, modality: str) -> CheckResult:
                                 "(scrubbed)" if items else "no free text in fields not marked as free text"))
 
 
+def source_checks(data: ModalityData, modality: str) -> list[tuple[str, Dimension, Callable[[], Any]]]:
+    """The checks on the sources themselves: empty files and absent mapped headers."""
+    return [
+        (f"{modality}.completeness.source_empty", Dimension.COMPLETENESS, lambda: source_check(data, modality)),
+        (f"{modality}.completeness.missing_header", Dimension.COMPLETENESS, lambda: header_check(data, modality)),
+    ]
+
+
 def generic_checks(data: ModalityData, modality: str) -> list[tuple[str, Dimension, Callable[[], Any]]]:
     """The dictionary-driven checks every tabular modality runs (for :func:`run_checks`)."""
     return [
+        *source_checks(data, modality),
         (f"{modality}.completeness", Dimension.COMPLETENESS, lambda: completeness_checks(data, modality)),
         (f"{modality}.conformance.allowed_values", Dimension.CONFORMANCE, lambda: allowed_check(data, modality)),
         (f"{modality}.conformance.types", Dimension.CONFORMANCE, lambda: types_check(data, modality)),

@@ -383,11 +383,11 @@ def _fmt(v: float | None) -> str:
 def checks(data: ModalityData, *, ctx: Context) -> list[CheckResult]:
     df = data.tables[TABLE]
     delay = float(ctx.decisions.get(f"{NAME}.timeliness.report_delay_days", REPORT_DELAY_DAYS))
-    allowed = {f.name: f.allowed for f in dictionary.fields(NAME, TABLE) if f.allowed and not f.derived}
     specs: list[tuple[str, Dimension, Any]] = [
+        *tab.source_checks(data, NAME),
         (f"{NAME}.completeness", Dimension.COMPLETENESS, lambda: completeness_checks(df)),
-        (f"{NAME}.conformance.allowed_values", Dimension.CONFORMANCE,
-         lambda: qc.check_allowed(df, allowed, check_id=f"{NAME}.conformance.allowed_values", modality=NAME)),
+        # values outside the allowed list were set to null by the shared pipeline: its check names them
+        (f"{NAME}.conformance.allowed_values", Dimension.CONFORMANCE, lambda: tab.allowed_check(data, NAME)),
         (f"{NAME}.conformance.unit", Dimension.CONFORMANCE, lambda: unit_check(df)),
         (f"{NAME}.conformance.value", Dimension.CONFORMANCE, lambda: value_check(df)),
         (f"{NAME}.plausibility.range", Dimension.ACCURACY, lambda: range_check(df)),

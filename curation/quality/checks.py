@@ -23,7 +23,7 @@ from .model import (
 )
 
 __all__ = ["check_allowed", "check_codes", "check_completeness", "check_date_order", "check_range",
-           "check_same_person", "check_timeliness", "check_unique", "completeness_table"]
+           "check_same_person", "check_source_empty", "check_timeliness", "check_unique", "completeness_table"]
 
 PATIENT, ROW, SITE = "patient", "_line", "site"
 NOT_APPLICABLE = "not_applicable"
@@ -254,3 +254,47 @@ def check_timeliness(df: pd.DataFrame, entry: str, event: str, *, max_days: floa
     failures = _fail(check_id, modality, df, bad, entry, f"{entry} more than {max_days:g} days after {event}")
     return make_result(check_id, modality, Dimension.TIMELINESS, n_checked=int(both.sum()), failures=failures,
                        threshold=threshold)
+
+
+def check_source_empty(records: Mapping[tuple[str, str], int], *, modality: str,
+                       notes: Mapping[tuple[str, str], str] | None = None,
+                       threshold: Threshold = STRICT) -> CheckResult:
+    """Source files that gave no record at all: 0-byte, header only, an empty or absent sheet, an
+    empty folder, or a file that could not be read. Check id ``<modality>.completeness.source_empty``.
+
+    Parameters
+    ----------
+    records
+        ``(source key, file token) -> number of records`` for every file of every source: the
+        independent count of the file's records (0 for a file that could not be read). Use ``""``
+        as the token for a source that matched no file (an empty folder).
+    modality
+        The modality whose sources these are.
+    notes
+        Why a file gave nothing, by the same key (``"header only"``, ``"0-byte file"``, ``"unreadable,
+        encrypted_workbook: export it without a password"``, ``"... sheet 2 of 3 has 40 row(s): set
+        `sheet: 1`"``); shown in the failure's rule. Never a file or sheet name (they can hold names).
+    threshold
+        Default: any empty file fails.
+
+    Returns
+    -------
+    One result; each empty file is a failure whose field is the source key and whose rule names
+    the file token, the note and the fix.
+    """
+    check_id = f"{modality}.completeness.source_empty"
+    notes = notes or {}
+    empty = [key for key, n in records.items() if not n]
+    rules = []
+    for key, token in empty:
+        why = notes.get((key, token)) or "no record"
+        what = f"file {token}" if token else "no file"
+        fix = "" if ";" in why else "; re-export it with its records, or remove it from the source"
+        rules.append(f"{what}: {why}{fix}")
+    failures = failures_frame(check_id, modality, pseudonym=[""] * len(empty), row=[-1] * len(empty),
+                              field=[key for key, _ in empty], rule=rules)
+    sources = sorted({key for key, _ in empty})
+    return make_result(check_id, modality, Dimension.COMPLETENESS, n_checked=len(records), failures=failures,
+                       severity=Severity.MAJOR, threshold=threshold,
+                       message=(f"{len(empty)} of {len(records)} source file(s) gave no record ({', '.join(sources)})"
+                                if empty else f"every source file ({len(records)}) gave records"))
