@@ -131,9 +131,13 @@ def identifiers(sources: list[Source], *, ctx: Context) -> IdentifierRegistry:
             if key:
                 import anndata as ad
 
-                backed = ad.read_h5ad(f, backed="r")
                 try:
-                    ids.add_many(Kind.sample_id, map(str, backed.obs[key].astype(str).unique()))
+                    backed = ad.read_h5ad(f, backed="r")
+                except Exception:  # noqa: BLE001 - load() quarantines it and nothing of it is written
+                    continue
+                try:
+                    if key in backed.obs:  # else load() quarantines the file
+                        ids.add_many(Kind.sample_id, map(str, backed.obs[key].astype(str).unique()))
                 finally:
                     backed.file.close()
             elif not opts.get("samples"):
@@ -154,14 +158,22 @@ def _note_sheet(ids: IdentifierRegistry, sheet: pd.DataFrame) -> None:
 
 
 def load(sources: list[Source], *, ctx: Context) -> ModalityData:
-    """Read every sample of every source; unreadable or non-count files are quarantined."""
-    from ._ingest import ensure_counts, match_sample, read_matrix, read_sample_sheet, split_features
+    """Read every sample of every source; unreadable or non-count files are quarantined.
+
+    Quarantine reasons per file: ``unlinked_sample``, ``unreadable_file``, ``not_raw_counts`` (X,
+    ``layers['counts']`` and ``.raw`` each hold a value that is not a count: every value is checked,
+    block by block; the message says where the first one sits). A file or folder holding no cell
+    (0 bytes, an empty 10x folder, an .h5ad or 10x matrix without cells) is excluded as
+    ``source_empty`` and listed for the ``immune.completeness.source_empty`` check.
+    """
+    from ._ingest import empty_source, ensure_counts, match_sample, read_matrix, read_sample_sheet, split_features
 
     _deps()
     data = ModalityData("immune")
     samples: list[RawSample] = []
     sheets: list[pd.DataFrame] = []
     seen_sheets: set[Path] = set()
+    empty: list[dict[str, str]] = []
     for src in sources:
         opts = dict(src.config.options)
         sheet, sheet_dir = None, ctx.config.base_dir
@@ -191,6 +203,10 @@ def load(sources: list[Source], *, ctx: Context) -> ModalityData:
                 data.quarantine.add(stage="load", source=_key, record=_token, reason=reason, detail=detail)
                 _reasons[reason] = _reasons.get(reason, 0) + 1
 
+            why = empty_source(f)
+            if why:
+                empty.append({"source": src.key, "file": token, "what": why})
+                continue
             key = opts.get("sample_key") if src.config.format == "h5ad" else None
             row = match_sample(sheet, f, sheet_dir=sheet_dir) if sheet is not None and not key else None
             if sheet is not None and row is None and not key:
@@ -198,12 +214,14 @@ def load(sources: list[Source], *, ctx: Context) -> ModalityData:
                 continue
             try:
                 a = read_matrix(f, src.config.format, where=where, genome=opts.get("genome"))
+                if a.n_obs == 0:
+                    empty.append({"source": src.key, "file": token, "what": "no cells in the matrix"})
+                    continue
                 a, prot = split_features(a)
                 a, counts_from = ensure_counts(a, where=where)
                 parts = _split(a, prot, key, sheet, row, where=where)
             except SourceError as exc:
-                reason = "not_raw_counts" if "raw counts" in str(exc) else "unreadable"
-                _quarantine(reason, str(exc))
+                _quarantine(getattr(exc, "reason", "unreadable_file"), str(exc))
                 continue
             if key:  # one file, many samples: cells of samples the sheet does not list are set aside
                 unlinked = {v: part.n_obs for v, (r, part, _) in parts.items() if r is None}
@@ -245,10 +263,31 @@ def load(sources: list[Source], *, ctx: Context) -> ModalityData:
             n_ok += 1
             if counts_from != "X":
                 log.info("%s: raw counts taken from %s (X is not counts)", where, counts_from)
-        data.ledger.record("load", source=src.key, n_in=len(src.files), n_accepted=n_ok, quarantined=reasons)
+        n_empty = sum(1 for e in empty if e["source"] == src.key)
+        data.ledger.record("load", source=src.key, n_in=len(src.files), n_accepted=n_ok, quarantined=reasons,
+                           excluded={"source_empty": n_empty} if n_empty else None)
     data.objects["samples"] = samples
+    data.objects["empty_sources"] = empty
+    data.objects["n_source_files"] = sum(len(src.files) for src in sources)
     data.objects["sheets"] = pd.concat(sheets, ignore_index=True) if sheets else pd.DataFrame()
     return data
+
+
+def _source_empty(data: ModalityData) -> CheckResult:
+    """Sample files and folders that hold no cell (0 bytes, an empty 10x folder, a matrix without cells)."""
+    from ...quality import failures_frame, make_result
+
+    check_id = "immune.completeness.source_empty"
+    empty: list[dict[str, str]] = data.objects.get("empty_sources", [])
+    n = int(data.objects.get("n_source_files", len(empty)))
+    rules = [f"source {e['source']} file {e['file']}: {e['what']}; export the sample again or remove it from the "
+             "source" for e in empty]
+    failures = failures_frame(check_id, "immune", pseudonym=[""] * len(empty), row=[-1] * len(empty),
+                              field=[e["source"] for e in empty], rule=rules) if empty else None
+    return make_result(check_id, "immune", Dimension.COMPLETENESS, n_checked=n, failures=failures,
+                       message=(f"{len(empty)} of {n} sample files hold no cell: "
+                                + "; ".join(r.split("; ")[0] for r in rules[:5])) if empty
+                       else f"every one of {n} sample files holds cells")
 
 
 def _split(
@@ -559,6 +598,7 @@ def checks(data: ModalityData, *, ctx: Context) -> list[CheckResult]:
 
     c = _checks.Checks(data, ctx)
     specs = [
+        ("immune.completeness.source_empty", Dimension.COMPLETENESS, lambda: _source_empty(data)),
         ("immune.completeness.sample_linkage", Dimension.COMPLETENESS, c.sample_linkage),
         ("immune.conformance.sample_sheet", Dimension.CONFORMANCE, c.sample_sheet),
         ("immune.accuracy.empty_droplets", Dimension.ACCURACY, c.empty_droplets),

@@ -11,6 +11,7 @@ from __future__ import annotations
 import gzip
 import re
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,47 +30,161 @@ SHEET_OPTIONAL = ("timepoint", "path", "raw_path", "vdj")
 _BARCODE = re.compile(r"([ACGTN]{8,})(-\d+)?")
 
 
-def is_counts(X: Any, *, n_check: int = 200_000) -> bool:
-    """Whether a matrix holds raw counts: non-negative integers (checked on up to ``n_check`` values)."""
-    data = X.data if sp.issparse(X) else np.asarray(X).ravel()
-    data = np.asarray(data[:n_check])
-    if data.size == 0:
-        return True
-    return bool(np.all(data >= 0) and np.all(np.mod(data, 1) == 0))
+CHECK_CHUNK = 1 << 20  # values per block of the counts check: a few MiB, in cache, whatever the matrix size
+
+
+class NotRawCounts(SourceError):
+    """No raw counts in a file (X, ``layers['counts']`` and ``.raw`` all fail); quarantine reason code."""
+
+    reason = "not_raw_counts"
+
+
+@dataclass(frozen=True)
+class NonCount:
+    """Where a matrix first holds something that is not a count (0-based indices; never the value)."""
+
+    row: int
+    col: int
+    what: str  # "a negative value" or "a non-integer value"
+
+    def describe(self) -> str:
+        return f"{self.what} at row {self.row}, column {self.col} (cell and gene, 0-based)"
+
+
+def _first_bad(values: np.ndarray, chunk: int) -> tuple[int, str] | None:
+    """Offset of the first value of a 1-d array that is negative, fractional, NaN or infinite."""
+    kind = values.dtype.kind
+    if kind in "ub":
+        return None
+    buf = np.empty(min(chunk, values.size), np.float64 if values.dtype.itemsize > 4 else np.float32)
+    for s in range(0, values.size, chunk):
+        c = values[s:s + chunk]
+        if kind == "i":
+            if c.size and c.min() < 0:
+                k = int(np.argmax(c < 0))
+                return s + k, "a negative value"
+            continue
+        b = buf[: c.size]
+        np.floor(c, out=b, casting="unsafe")
+        with np.errstate(invalid="ignore"):  # inf - inf: NaN, which is what flags it
+            np.subtract(c, b, out=b, casting="unsafe")  # 0 for integers; a fraction, or NaN for NaN / inf
+        if b.any() or (c.size and c.min() < 0):
+            bad = (b != 0) | (c < 0)
+            k = int(np.argmax(bad))
+            return s + k, "a negative value" if c[k] < 0 else "a non-integer value"
+    return None
+
+
+def first_non_count(X: Any, *, chunk: int = CHECK_CHUNK) -> NonCount | None:
+    """The first value of a matrix that is not a count (a non-negative integer), checked over the
+    whole matrix block by block (not a sample), or None.
+
+    ``X``: a dense array, a scipy sparse matrix or array (CSR, CSC, COO ...), an h5py dataset (dense,
+    on disk) or a backed anndata sparse dataset (``ad.read_h5ad(path, backed="r").X``): on-disk
+    matrices are read ``chunk`` values at a time, never whole.
+    """
+    if hasattr(X, "group") and hasattr(X, "format"):  # anndata backed CSR / CSC dataset
+        return _first_non_count_group(X.group, X.format, chunk=chunk)
+    if sp.issparse(X):
+        fmt = X.format if X.format in ("csr", "csc", "coo") else "csr"
+        M = X if fmt == X.format else X.tocsr()
+        hit = _first_bad(np.asarray(M.data), chunk)
+        if hit is None:
+            return None
+        p, what = hit
+        if fmt == "coo":
+            return NonCount(int(M.row[p]), int(M.col[p]), what)
+        major = int(np.searchsorted(M.indptr, p, side="right") - 1)
+        minor = int(M.indices[p])
+        return NonCount(major, minor, what) if fmt == "csr" else NonCount(minor, major, what)
+    if hasattr(X, "shape") and hasattr(X, "dtype") and not isinstance(X, np.ndarray):  # h5py dataset: by rows
+        n_rows, n_cols = (X.shape[0], int(np.prod(X.shape[1:]))) if len(X.shape) > 1 else (1, X.shape[0])
+        step = max(1, chunk // max(n_cols, 1))
+        for r in range(0, n_rows, step):
+            block = np.asarray(X[r:r + step]).reshape(-1)
+            hit = _first_bad(block, chunk)
+            if hit is not None:
+                return NonCount(r + hit[0] // n_cols, hit[0] % n_cols, hit[1])
+        return None
+    A = np.asarray(X)
+    hit = _first_bad(A.reshape(-1), chunk)
+    if hit is None:
+        return None
+    if A.ndim < 2:
+        return NonCount(0, hit[0], hit[1])
+    n_cols = int(np.prod(A.shape[1:]))
+    return NonCount(hit[0] // n_cols, hit[0] % n_cols, hit[1])
+
+
+def _first_non_count_group(g: Any, fmt: str, *, chunk: int) -> NonCount | None:
+    """A CSR / CSC matrix stored as an HDF5 group (data, indices, indptr): data read in blocks."""
+    data = g["data"]
+    for s in range(0, data.shape[0], chunk):
+        hit = _first_bad(np.asarray(data[s:s + chunk]), chunk)
+        if hit is not None:
+            p = s + hit[0]
+            major = int(np.searchsorted(np.asarray(g["indptr"]), p, side="right") - 1)
+            minor = int(g["indices"][p])
+            return NonCount(major, minor, hit[1]) if fmt == "csr" else NonCount(minor, major, hit[1])
+    return None
+
+
+def first_non_count_h5ad(path: str | Path, *, key: str = "X", chunk: int = CHECK_CHUNK) -> NonCount | None:
+    """:func:`first_non_count` of a matrix inside an .h5ad on disk (``X``, ``layers/counts``,
+    ``raw/X``), read block by block: memory stays one block whatever the file size."""
+    import h5py
+
+    with h5py.File(path, "r") as f:
+        node = f[key]
+        if isinstance(node, h5py.Group):
+            enc = str(node.attrs.get("encoding-type", "csr_matrix"))
+            return _first_non_count_group(node, "csc" if enc.startswith("csc") else "csr", chunk=chunk)
+        return first_non_count(node, chunk=chunk)
+
+
+def is_counts(X: Any) -> bool:
+    """Whether a matrix holds raw counts: non-negative integers, every value checked (in blocks)."""
+    return first_non_count(X) is None
 
 
 def ensure_counts(adata: ad.AnnData, *, where: str) -> tuple[ad.AnnData, str]:
     """Return an AnnData whose X holds raw counts, and where they came from.
 
     ``X`` is used when it holds counts; otherwise ``layers['counts']``, then ``.raw`` (when its
-    genes are the same). The second value is ``"X"``, ``"layers['counts']"`` or ``"raw.X"``.
+    genes are the same). The second value is ``"X"``, ``"layers['counts']"`` or ``"raw.X"``. Every
+    value of a candidate is checked (block by block), not a sample.
 
     Raises
     ------
-    SourceError
-        When no raw counts are found (e.g. scanpy's ``pbmc68k_reduced``: X scaled, raw log-normalized).
+    NotRawCounts
+        When no raw counts are found (e.g. scanpy's ``pbmc68k_reduced``: X scaled, raw
+        log-normalized); the message says where the first value that is not a count sits.
     """
     import anndata as ad
 
-    if is_counts(adata.X):
+    bad = first_non_count(adata.X)
+    if bad is None:
         return adata, "X"
-    if "counts" in adata.layers and is_counts(adata.layers["counts"]):
-        out = ad.AnnData(X=adata.layers["counts"], obs=adata.obs.copy(), var=adata.var.copy())
-        return out, "layers['counts']"
-    if adata.raw is not None and is_counts(adata.raw.X):
-        out = ad.AnnData(X=adata.raw.X, obs=adata.obs.copy(), var=adata.raw.var.copy())
-        return out, "raw.X"
-    found = (
-        "negative values"
-        if (np.asarray(adata.X.data if sp.issparse(adata.X) else adata.X) < 0).any()
-        else "non-integer values"
-    )
+    found = [f"X holds {bad.describe()}"]
+    if "counts" in adata.layers:
+        bad_layer = first_non_count(adata.layers["counts"])
+        if bad_layer is None:
+            out = ad.AnnData(X=adata.layers["counts"], obs=adata.obs.copy(), var=adata.var.copy())
+            return out, "layers['counts']"
+        found.append(f"layers['counts'] holds {bad_layer.describe()}")
+    if adata.raw is not None:
+        bad_raw = first_non_count(adata.raw.X)
+        if bad_raw is None:
+            out = ad.AnnData(X=adata.raw.X, obs=adata.obs.copy(), var=adata.raw.var.copy())
+            return out, "raw.X"
+        found.append(f"raw.X holds {bad_raw.describe()}")
+    others = "" if len(found) > 1 else ", and neither layers['counts'] nor .raw is present"
     msg = (
-        f"{where}: X holds {found} (log-normalized or scaled), and neither layers['counts'] nor "
-        ".raw holds raw counts; export the unnormalized UMI counts (Cell Ranger's "
-        "filtered_feature_bc_matrix, or an .h5ad with counts in X or layers['counts'])"
+        f"{where}: not raw counts: {'; '.join(found)}{others} (log-normalized or scaled?); export the "
+        "unnormalized UMI counts (Cell Ranger's filtered_feature_bc_matrix, or an .h5ad with counts in X or "
+        "layers['counts'])"
     )
-    raise SourceError(msg)
+    raise NotRawCounts(msg)
 
 
 def _mtx_dir(path: Path) -> Path:
@@ -97,7 +212,10 @@ def _read_mtx_manually(d: Path) -> ad.AnnData:
     with opener(pick("matrix.mtx")) as fh:
         X = sp.csr_matrix(scipy.io.mmread(fh).T.astype(np.float32))
     feat = pd.read_csv(pick("features.tsv", "genes.tsv"), sep="\t", header=None, dtype=str)
-    bcs = pd.read_csv(pick("barcodes.tsv"), sep="\t", header=None, dtype=str)[0]
+    try:
+        bcs = pd.read_csv(pick("barcodes.tsv"), sep="\t", header=None, dtype=str)[0]
+    except pd.errors.EmptyDataError:  # no barcode at all: an empty sample, reported as such by the caller
+        bcs = pd.Series([], dtype=str)
     var = pd.DataFrame(
         {"gene_ids": feat[0].to_numpy()}, index=pd.Index(feat[1 if feat.shape[1] > 1 else 0].to_numpy(), name=None)
     )
@@ -106,6 +224,13 @@ def _read_mtx_manually(d: Path) -> ad.AnnData:
     a = ad.AnnData(X=X, obs=pd.DataFrame(index=pd.Index(bcs.to_numpy())), var=var)
     a.var_names_make_unique()
     return a
+
+
+def empty_source(path: Path) -> str:
+    """Why a matrix source holds no cell before reading it ("0-byte file", "empty folder"), or ""."""
+    if path.is_dir():
+        return "" if any(p.is_file() for p in path.rglob("*")) else "empty folder"
+    return "0-byte file" if path.is_file() and path.stat().st_size == 0 else ""
 
 
 def read_matrix(path: Path, fmt: str, *, where: str, genome: str | None = None) -> ad.AnnData:

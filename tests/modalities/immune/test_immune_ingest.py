@@ -11,8 +11,12 @@ import scipy.sparse as sp
 
 from curation.errors import SourceError
 from curation.modalities.immune._ingest import (
+    NonCount,
+    NotRawCounts,
     clean_barcode,
     ensure_counts,
+    first_non_count,
+    first_non_count_h5ad,
     is_counts,
     match_sample,
     read_matrix,
@@ -26,8 +30,69 @@ def test_pbmc68k_reduced_is_not_counts_and_the_error_says_what_to_do() -> None:
     import scanpy as sc
 
     a = sc.datasets.pbmc68k_reduced()  # X scaled, .raw log-normalized: no counts anywhere
-    with pytest.raises(SourceError, match=r"pbmc68k: X holds negative values .* export the unnormalized UMI counts"):
+    with pytest.raises(SourceError, match=r"pbmc68k: not raw counts: X holds a negative value at row 0, column 0 "
+                                          r"\(cell and gene, 0-based\); raw.X holds a non-integer value at row 0, "
+                                          r"column \d+ .* export the unnormalized UMI counts") as exc:
         ensure_counts(a, where="pbmc68k")
+    assert getattr(exc.value, "reason", "") == "not_raw_counts"
+
+
+def _late_fraction(bad: float = 0.5) -> tuple[sp.csr_matrix, int, int]:
+    """2,000 cells x 400 genes, 150 counts per cell (300,000 values): one ``bad`` value after the first
+    200,000 (the size of the sample the old check looked at). Returns the matrix and where it is."""
+    rng = np.random.default_rng(3)
+    n, per = 2_000, 150
+    idx = np.sort(rng.permuted(np.tile(np.arange(400, dtype=np.int32), (n, 1)), axis=1)[:, :per], axis=1)
+    data = rng.integers(1, 30, size=n * per).astype(np.float32)
+    X = sp.csr_matrix((data, idx.ravel(), np.arange(0, n * per + 1, per)), shape=(n, 400))
+    p = 250_123
+    X.data[p] = bad
+    return X, p // per, int(X.indices[p])
+
+
+@pytest.mark.parametrize("layout", ["csr", "csc", "coo", "csr_array", "dense", "dense_f"])
+@pytest.mark.parametrize(("bad", "what"), [(0.5, "a non-integer value"), (-3.0, "a negative value"),
+                                           (np.nan, "a non-integer value"), (np.inf, "a non-integer value")])
+def test_every_value_is_checked_not_a_sample(layout: str, bad: float, what: str) -> None:
+    X, row, col = _late_fraction(bad)
+    M = {"csr": X, "csc": X.tocsc(), "coo": X.tocoo(), "csr_array": sp.csr_array(X), "dense": X.toarray(),
+         "dense_f": np.asfortranarray(X.toarray())}[layout]
+    assert first_non_count(M, chunk=4096) == NonCount(row, col, what)
+    assert not is_counts(M)
+    clean = X.copy()
+    clean.data[np.flatnonzero(~np.isfinite(clean.data) | (clean.data != np.floor(clean.data)) | (clean.data < 0))] = 1
+    assert is_counts(clean) and is_counts(clean.toarray().astype(np.int64))
+
+
+def test_a_late_non_integer_quarantines_the_file_naming_row_and_column() -> None:
+    import anndata as ad
+
+    X, row, col = _late_fraction()
+    with pytest.raises(NotRawCounts, match=rf"^immune\[0\] file FI1: not raw counts: X holds a non-integer value at "
+                                           rf"row {row}, column {col} \(cell and gene, 0-based\), and neither "
+                                           r"layers\['counts'\] nor .raw is present \(log-normalized or scaled\?\); "
+                                           r"export the unnormalized UMI counts") as exc:
+        ensure_counts(ad.AnnData(X=X), where="immune[0] file FI1")
+    assert exc.value.reason == "not_raw_counts" and "0.5" not in str(exc.value)
+
+
+@pytest.mark.parametrize("dense", [False, True])
+def test_an_h5ad_on_disk_is_checked_block_by_block(tmp_path: Path, dense: bool) -> None:
+    import anndata as ad
+
+    X, row, col = _late_fraction()
+    good = X.copy()
+    good.data[good.data == 0.5] = 2
+    a = ad.AnnData(X=X.toarray() if dense else X, layers={"counts": good.toarray() if dense else good})
+    p = tmp_path / "late.h5ad"
+    a.write_h5ad(p)
+    assert first_non_count_h5ad(p, chunk=4096) == NonCount(row, col, "a non-integer value")
+    assert first_non_count_h5ad(p, key="layers/counts", chunk=4096) is None
+    backed = ad.read_h5ad(p, backed="r")
+    try:
+        assert first_non_count(backed.X, chunk=4096) == NonCount(row, col, "a non-integer value")
+    finally:
+        backed.file.close()
 
 
 def test_counts_taken_from_layers_or_raw_and_said_which() -> None:

@@ -207,3 +207,64 @@ def test_cheap_identifiers_match_load(demo_run) -> None:
     ctx = run.ctx
     cheap = immune.identifiers(sources_of(ctx.config, "immune"), ctx=make_context(ctx.config))
     assert sorted(cheap.items()) == sorted(run.data.identifiers.items())
+
+
+def test_empty_sources_and_late_non_counts_are_findings_not_crashes(tmp_path: Path) -> None:
+    """An .h5ad whose non-integers come after its first 200,000 values is quarantined (not_raw_counts,
+    naming the row and column); 0-byte files, .h5ad without cells, empty and cell-less 10x folders
+    are the immune.completeness.source_empty finding."""
+    import anndata as ad
+    import numpy as np
+    import scipy.io
+    import scipy.sparse as sp
+    import yaml
+
+    import curation as cu
+    from curation.deid.keys import Keyring
+
+    from .conftest import KEY
+    from .test_immune_ingest import _late_fraction
+
+    cohort, _ = write_cohort(tmp_path, n_patients=2, cells=(100, 130),
+                             extra_options={"processing": {"umap": False}, "qc": {"doublets": False}})
+    extra = tmp_path / "raw" / "extra"
+    (extra / "h5ad").mkdir(parents=True)
+    X, row, col = _late_fraction()
+    ad.AnnData(X=X).write_h5ad(extra / "h5ad" / "late.h5ad")
+    ad.AnnData(X=sp.csr_matrix((0, 5), dtype=np.float32)).write_h5ad(extra / "h5ad" / "nocells.h5ad")
+    (extra / "h5ad" / "zero.h5ad").write_bytes(b"")
+    (extra / "tenx" / "emptydir").mkdir(parents=True)
+    nocells = extra / "tenx" / "nocells"
+    nocells.mkdir()
+    scipy.io.mmwrite(str(nocells / "matrix.mtx"), sp.coo_matrix((3, 0)))
+    (nocells / "features.tsv").write_text("".join(f"G{i}\tG{i}\tGene Expression\n" for i in range(3)))
+    (nocells / "barcodes.tsv").write_text("")
+    doc = yaml.safe_load(cohort.read_text())
+    doc["sources"]["immune"] += [{"path": "raw/extra/h5ad/*.h5ad", "format": "h5ad", "options": {"tissue": "tumor"}},
+                                 {"path": "raw/extra/tenx/*", "format": "10x", "options": {"tissue": "tumor"}}]
+    cohort.write_text(yaml.safe_dump(doc))
+    n = len(doc["sources"]["immune"])
+    run = cu.curate("immune", cohort, write=False)
+
+    kr = Keyring(KEY.encode())
+    q = run.quarantine
+    late = q[q["record"] == kr.token("file", "raw/extra/h5ad/late.h5ad")]
+    assert late["reason"].tolist() == ["not_raw_counts"]
+    assert late["detail"].iloc[0].startswith(
+        f"immune[{n - 2}] file {kr.token('file', 'raw/extra/h5ad/late.h5ad')}: not raw counts: X holds a non-integer "
+        f"value at row {row}, column {col} (cell and gene, 0-based)")
+    res = run.checks.set_index("check_id").loc["immune.completeness.source_empty"]
+    assert (res["verdict"], res["n_failed"]) == ("fail", 4)
+    f = run.failures
+    rules = sorted(f.loc[f["check_id"] == "immune.completeness.source_empty", "rule"])
+    expected = [(n - 2, "raw/extra/h5ad/nocells.h5ad", "no cells in the matrix"),
+                (n - 2, "raw/extra/h5ad/zero.h5ad", "0-byte file"),
+                (n - 1, "raw/extra/tenx/emptydir", "empty folder"),
+                (n - 1, "raw/extra/tenx/nocells", "no cells in the matrix")]
+    assert rules == sorted(f"source immune[{i}] file {kr.token('file', rel)}: {what}; export the sample again or "
+                           "remove it from the source" for i, rel, what in expected)
+    led = run.ledger.set_index(["stage", "source"])
+    assert led.loc[("load", f"immune[{n - 2}]"), "excluded_by_rule"] == "source_empty=2"
+    assert led.loc[("load", f"immune[{n - 1}]"), "excluded_by_rule"] == "source_empty=2"
+    assert run.ledger["balanced"].all() and not run.checks["verdict"].eq("error").any()
+    assert (run.ledger["stage"] == "qc").sum() >= 2  # the good samples went on through QC
