@@ -348,6 +348,10 @@ def test_truncated_or_corrupt_gzip_vcfs_are_quarantined_per_file_with_their_reco
             f"{reason}={n}" if n else ""), (name, led)
         assert rows["detail"].str.match(rf"site A: .*; {n} record\(s\) read from it are set aside with the file").all()
     assert 0 < _ledger_of(run, "mid_block.vcf.gz")["n_in"] < len(BIG)
+    f = run.failures  # a damaged file that gave no record at all is also named as an empty source
+    assert f.loc[f["check_id"] == "genomics.completeness.source_empty", "rule"].tolist() == [
+        f"file {KEYRING.token('file', 'not_gzip.vcf.gz')}: set aside as corrupt_gzip (see the quarantine); re-export "
+        "it with its records, or remove it from the source"]
     assert _ledger_of(run, "at_boundary.vcf.gz")["n_in"] > 0
     assert q.loc[q["record"] == KEYRING.token("file", "mid_block.vcf.gz"), "detail"].str.contains(
         "the gzip stream ends before its end marker").all()
@@ -474,11 +478,12 @@ def test_an_empty_source_is_the_source_empty_finding(tmp_path: Path, name: str, 
     res = run.checks.set_index("check_id").loc["genomics.completeness.source_empty"]
     assert (res["verdict"], res["n_failed"], res["n_checked"]) == ("fail", 2, 2)
     f = run.failures
-    rules = f.loc[f["check_id"] == "genomics.completeness.source_empty", "rule"].tolist()
-    assert len(rules) == 2 and rules[0].startswith(f"source genomics[0] file {KEYRING.token('file', name)}: ")
-    assert rules[0].endswith(f": {what}; export the records again or remove the source from cohort.yaml")
-    assert rules[1] == ("source genomics[1]: the folder holds no vcf file; export the records again or remove the "
-                        "source from cohort.yaml")
+    got = f.loc[f["check_id"] == "genomics.completeness.source_empty", ["field", "rule"]].values.tolist()
+    assert got == [
+        ["genomics[0]", f"file {KEYRING.token('file', name)}: {what}; re-export it with its records, or remove it "
+                        "from the source"],
+        ["genomics[1]", "no file: the folder holds no vcf file; re-export it with its records, or remove it from the "
+                        "source"]]
     assert run.ledger["balanced"].all() and len(run.quarantine) == 0
     assert not run.checks["verdict"].eq("error").any()
 

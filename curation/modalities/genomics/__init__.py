@@ -181,14 +181,16 @@ def load(sources: list[Source], *, ctx: Context) -> ModalityData:
     vcfs: list[dict[str, Any]] = []
     mafs: list[dict[str, Any]] = []
     qc: list[pd.DataFrame] = []
-    empty: list[dict[str, str]] = []
+    records: dict[tuple[str, str], int] = {}  # (source key, file token) -> the file's independent count
+    notes: dict[tuple[str, str], str] = {}  # why a file gave no record
     n_files, bad_files = 0, Counter[str]()
     for src in sources:
         root = _root_of(src, ctx)
         fmt = src.config.format
         files = _files(src)
         if not files:
-            empty.append({"source": src.key, "file": "", "what": f"the folder holds no {fmt} file"})
+            records[(src.key, "")] = 0
+            notes[(src.key, "")] = f"the folder holds no {fmt} file"
         for path in files:
             n_files += 1
             token = ctx.keyring.token("file", _relative(path, root))
@@ -209,12 +211,13 @@ def load(sources: list[Source], *, ctx: Context) -> ModalityData:
             got.record(data, src.key, token)
             if got.file_reason:
                 bad_files[got.file_reason] += 1
-            if got.empty:
-                empty.append({"source": src.key, "file": token, "what": got.empty})
+            records[(src.key, token)] = got.n_in
+            if got.empty or got.file_reason:
+                notes[(src.key, token)] = got.empty or f"set aside as {got.file_reason} (see the quarantine)"
     data.ledger.record("load:files", n_in=n_files, n_accepted=n_files - bad_files.total(),
                        quarantined=dict(bad_files) or None)
-    data.objects.update(calls=calls, vcfs=vcfs, mafs=mafs, qc=qc, link=link, empty_sources=empty,
-                        n_source_files=n_files + sum(1 for e in empty if not e["file"]))
+    data.objects.update(calls=calls, vcfs=vcfs, mafs=mafs, qc=qc, link=link, source_records=records,
+                        source_notes=notes)
     return data
 
 

@@ -120,21 +120,6 @@ def _ranges(data: ModalityData) -> CheckResult:
                        failures=pd.concat(frames, ignore_index=True) if frames else None)
 
 
-def _source_empty(data: ModalityData) -> CheckResult:
-    """Files (and folders) that hold no record: 0 bytes, a header only, a folder without files."""
-    check_id = f"{NAME}.completeness.source_empty"
-    empty: list[dict[str, str]] = data.objects.get("empty_sources", [])
-    n = int(data.objects.get("n_source_files", len(empty)))
-    rules = [f"source {e['source']}" + (f" file {e['file']}" if e["file"] else "") + f": {e['what']}; "
-             "export the records again or remove the source from cohort.yaml" for e in empty]
-    failures = failures_frame(check_id, NAME, pseudonym=[""] * len(empty), row=[-1] * len(empty),
-                              field=[e["source"] for e in empty], rule=rules) if empty else None
-    return make_result(check_id, NAME, Dimension.COMPLETENESS, n_checked=n, failures=failures,
-                       message=(f"{len(empty)} of {n} source files hold no record: "
-                                + "; ".join(r.split("; ")[0] for r in rules[:5])) if empty
-                       else f"every one of {n} source files holds records")
-
-
 def checks(data: ModalityData, *, ctx: Context) -> list[CheckResult]:
     s = data.tables["samples"]
     lim = qc_limits(ctx)
@@ -145,7 +130,9 @@ def checks(data: ModalityData, *, ctx: Context) -> list[CheckResult]:
          lambda: _below(s, "pct_q30", lim["min_q30"], f"{NAME}.accuracy.q30", "%")),
         (f"{NAME}.accuracy.target_100x", Dimension.ACCURACY,
          lambda: _below(s, "pct_target_100x", lim["min_target_100x"], f"{NAME}.accuracy.target_100x", "%")),
-        (f"{NAME}.completeness.source_empty", Dimension.COMPLETENESS, lambda: _source_empty(data)),
+        (f"{NAME}.completeness.source_empty", Dimension.COMPLETENESS,
+         lambda: qc.check_source_empty(data.objects.get("source_records", {}), modality=NAME,
+                                       notes=data.objects.get("source_notes", {}))),
         (f"{NAME}.completeness.qc_metrics", Dimension.COMPLETENESS, lambda: _qc_completeness(data)),
         (f"{NAME}.conformance.vcf", Dimension.CONFORMANCE,
          lambda: _conformance(data.objects.get("vcf_audit"), f"{NAME}.conformance.vcf", "VCF")),

@@ -164,7 +164,8 @@ def load(sources: list[Source], *, ctx: Context) -> ModalityData:
     ``layers['counts']`` and ``.raw`` each hold a value that is not a count: every value is checked,
     block by block; the message says where the first one sits). A file or folder holding no cell
     (0 bytes, an empty 10x folder, an .h5ad or 10x matrix without cells) is excluded as
-    ``source_empty`` and listed for the ``immune.completeness.source_empty`` check.
+    ``source_empty``; it and a file that could not be read are named by the
+    ``immune.completeness.source_empty`` check.
     """
     from ._ingest import empty_source, ensure_counts, match_sample, read_matrix, read_sample_sheet, split_features
 
@@ -173,7 +174,8 @@ def load(sources: list[Source], *, ctx: Context) -> ModalityData:
     samples: list[RawSample] = []
     sheets: list[pd.DataFrame] = []
     seen_sheets: set[Path] = set()
-    empty: list[dict[str, str]] = []
+    records: dict[tuple[str, str], int] = {}  # (source key, file token) -> cells read (0: empty or unreadable)
+    notes: dict[tuple[str, str], str] = {}  # why a file gave no cell
     for src in sources:
         opts = dict(src.config.options)
         sheet, sheet_dir = None, ctx.config.base_dir
@@ -186,7 +188,7 @@ def load(sources: list[Source], *, ctx: Context) -> ModalityData:
                 seen_sheets.add(sp_path)
                 sheets.append(sheet.assign(source=src.key))
         reasons: dict[str, int] = {}
-        n_ok = 0
+        n_ok = n_empty = 0
         for f in src.files:
             rel = _rel(ctx, f)
             token = ctx.keyring.token("file", rel)
@@ -205,7 +207,8 @@ def load(sources: list[Source], *, ctx: Context) -> ModalityData:
 
             why = empty_source(f)
             if why:
-                empty.append({"source": src.key, "file": token, "what": why})
+                records[(src.key, token)], notes[(src.key, token)] = 0, why
+                n_empty += 1
                 continue
             key = opts.get("sample_key") if src.config.format == "h5ad" else None
             row = match_sample(sheet, f, sheet_dir=sheet_dir) if sheet is not None and not key else None
@@ -214,14 +217,20 @@ def load(sources: list[Source], *, ctx: Context) -> ModalityData:
                 continue
             try:
                 a = read_matrix(f, src.config.format, where=where, genome=opts.get("genome"))
+                records[(src.key, token)] = a.n_obs
                 if a.n_obs == 0:
-                    empty.append({"source": src.key, "file": token, "what": "no cells in the matrix"})
+                    notes[(src.key, token)] = "no cells in the matrix"
+                    n_empty += 1
                     continue
                 a, prot = split_features(a)
                 a, counts_from = ensure_counts(a, where=where)
                 parts = _split(a, prot, key, sheet, row, where=where)
             except SourceError as exc:
-                _quarantine(getattr(exc, "reason", "unreadable_file"), str(exc))
+                reason = getattr(exc, "reason", "unreadable_file")
+                _quarantine(reason, str(exc))
+                if (src.key, token) not in records:  # it could not be read: it gave no cell
+                    records[(src.key, token)] = 0
+                    notes[(src.key, token)] = f"set aside as {reason} (see the quarantine)"
                 continue
             if key:  # one file, many samples: cells of samples the sheet does not list are set aside
                 unlinked = {v: part.n_obs for v, (r, part, _) in parts.items() if r is None}
@@ -263,31 +272,12 @@ def load(sources: list[Source], *, ctx: Context) -> ModalityData:
             n_ok += 1
             if counts_from != "X":
                 log.info("%s: raw counts taken from %s (X is not counts)", where, counts_from)
-        n_empty = sum(1 for e in empty if e["source"] == src.key)
         data.ledger.record("load", source=src.key, n_in=len(src.files), n_accepted=n_ok, quarantined=reasons,
                            excluded={"source_empty": n_empty} if n_empty else None)
     data.objects["samples"] = samples
-    data.objects["empty_sources"] = empty
-    data.objects["n_source_files"] = sum(len(src.files) for src in sources)
+    data.objects["source_records"], data.objects["source_notes"] = records, notes
     data.objects["sheets"] = pd.concat(sheets, ignore_index=True) if sheets else pd.DataFrame()
     return data
-
-
-def _source_empty(data: ModalityData) -> CheckResult:
-    """Sample files and folders that hold no cell (0 bytes, an empty 10x folder, a matrix without cells)."""
-    from ...quality import failures_frame, make_result
-
-    check_id = "immune.completeness.source_empty"
-    empty: list[dict[str, str]] = data.objects.get("empty_sources", [])
-    n = int(data.objects.get("n_source_files", len(empty)))
-    rules = [f"source {e['source']} file {e['file']}: {e['what']}; export the sample again or remove it from the "
-             "source" for e in empty]
-    failures = failures_frame(check_id, "immune", pseudonym=[""] * len(empty), row=[-1] * len(empty),
-                              field=[e["source"] for e in empty], rule=rules) if empty else None
-    return make_result(check_id, "immune", Dimension.COMPLETENESS, n_checked=n, failures=failures,
-                       message=(f"{len(empty)} of {n} sample files hold no cell: "
-                                + "; ".join(r.split("; ")[0] for r in rules[:5])) if empty
-                       else f"every one of {n} sample files holds cells")
 
 
 def _split(
@@ -594,11 +584,14 @@ def _clean_uns(obj: Any) -> Any:
 
 def checks(data: ModalityData, *, ctx: Context) -> list[CheckResult]:
     """Per-sample QC verdicts, linkage, typing, sex, V(D)J pairing and de-identification."""
+    from ...quality.checks import check_source_empty
     from . import _checks
 
     c = _checks.Checks(data, ctx)
     specs = [
-        ("immune.completeness.source_empty", Dimension.COMPLETENESS, lambda: _source_empty(data)),
+        ("immune.completeness.source_empty", Dimension.COMPLETENESS,
+         lambda: check_source_empty(data.objects.get("source_records", {}), modality="immune",
+                                    notes=data.objects.get("source_notes", {}))),
         ("immune.completeness.sample_linkage", Dimension.COMPLETENESS, c.sample_linkage),
         ("immune.conformance.sample_sheet", Dimension.CONFORMANCE, c.sample_sheet),
         ("immune.accuracy.empty_droplets", Dimension.ACCURACY, c.empty_droplets),

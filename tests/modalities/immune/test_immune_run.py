@@ -256,13 +256,13 @@ def test_empty_sources_and_late_non_counts_are_findings_not_crashes(tmp_path: Pa
     res = run.checks.set_index("check_id").loc["immune.completeness.source_empty"]
     assert (res["verdict"], res["n_failed"]) == ("fail", 4)
     f = run.failures
-    rules = sorted(f.loc[f["check_id"] == "immune.completeness.source_empty", "rule"])
+    rules = sorted(f.loc[f["check_id"] == "immune.completeness.source_empty", ["field", "rule"]].values.tolist())
     expected = [(n - 2, "raw/extra/h5ad/nocells.h5ad", "no cells in the matrix"),
                 (n - 2, "raw/extra/h5ad/zero.h5ad", "0-byte file"),
                 (n - 1, "raw/extra/tenx/emptydir", "empty folder"),
                 (n - 1, "raw/extra/tenx/nocells", "no cells in the matrix")]
-    assert rules == sorted(f"source immune[{i}] file {kr.token('file', rel)}: {what}; export the sample again or "
-                           "remove it from the source" for i, rel, what in expected)
+    assert rules == sorted([f"immune[{i}]", f"file {kr.token('file', rel)}: {what}; re-export it with its records, "
+                                            "or remove it from the source"] for i, rel, what in expected)
     led = run.ledger.set_index(["stage", "source"])
     assert led.loc[("load", f"immune[{n - 2}]"), "excluded_by_rule"] == "source_empty=2"
     assert led.loc[("load", f"immune[{n - 1}]"), "excluded_by_rule"] == "source_empty=2"
