@@ -32,18 +32,32 @@ _GROUPED = {".": re.compile(r"^[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?$"),
 _DECIMAL_COMMA = re.compile(r"^[+-]?\d+,\d+$")
 
 
+def _all_ascii(s: pd.Series) -> bool:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    arr = pa.array(s.astype(STR).array)  # zero-copy for Arrow-backed strings
+    return pc.all(pc.string_is_ascii(arr)).as_py() is not False
+
+
 def _by_distinct(s: pd.Series, fn: Callable[[str], str]) -> pd.Series:
-    """``fn`` applied once per distinct non-missing value; missing values stay missing."""
+    """``fn`` applied once per distinct non-missing value; missing values stay missing. The column
+    is rebuilt only when a value changed (rebuilding a million-row column costs ~0.4 s)."""
     codes, uniques = pd.factorize(s, use_na_sentinel=True)
     if not len(uniques):
         return s.astype(STR)
-    values = np.asarray(uniques, dtype=object)
-    looked = np.array([fn(str(u)) for u in values] + [pd.NA], dtype=object)
+    values = np.asarray(uniques, dtype=object).tolist()
+    new = [fn(str(u)) for u in values]
+    if new == values:
+        return s.astype(STR)
+    looked = np.array([*new, pd.NA], dtype=object)
     return pd.Series(looked[codes], index=s.index, dtype=STR)
 
 
 def nfkc(s: pd.Series) -> pd.Series:
     """Compatibility forms folded: full-width digits, letters, brackets, ％ and － become ASCII."""
+    if _all_ascii(s):  # NFKC leaves ASCII as it is
+        return s.astype(STR)
     return _by_distinct(s, lambda v: unicodedata.normalize("NFKC", v))
 
 
@@ -52,6 +66,9 @@ def normalize_numbers(s: pd.Series, *, decimal: str = ".") -> pd.Series:
     locale rule allows them (``decimal="."``: ``1,234.5`` -> ``1234.5``; ``decimal=","``:
     ``1.234,5`` -> ``1234.5`` and ``12,5`` -> ``12.5``). Anything else is returned as written."""
     grouped = _GROUPED[decimal]
+    text = s.astype(STR)
+    if _all_ascii(text) and not text.str.contains(",", regex=False).fillna(False).any():
+        return text  # nothing to fold, no separator to read
 
     def one(v: str) -> str:
         t = unicodedata.normalize("NFKC", v).strip()

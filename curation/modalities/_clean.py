@@ -173,6 +173,15 @@ def _bound(v: float | None) -> str:
     return "" if v is None else f"{v}"
 
 
+def _outside(s: pd.Series, allowed: tuple[str, ...]) -> pd.Series:
+    """Present values not in ``allowed`` (compared in the column's own type: no copy of a large column)."""
+    if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
+        ok = s.isin(pd.to_numeric(pd.Series(list(allowed)), errors="coerce").dropna().tolist())
+        return s.notna() & ~ok
+    present = s.notna() & (s.astype(STR) != "") if s.dtype == object else s.notna() & (s != "")
+    return present & ~s.isin(list(allowed))
+
+
 def enforce_domains(typed: dict[str, pd.DataFrame], modality: str, *, invalid: list[pd.DataFrame],
                     patient: str, row: str) -> None:
     """The standardize-time steps of the module docstring, on every standard table (in place)."""
@@ -183,8 +192,7 @@ def enforce_domains(typed: dict[str, pd.DataFrame], modality: str, *, invalid: l
                 continue
             kind = ""
             if f.allowed:
-                text = df[f.name].astype("string")
-                bad = text.notna() & (text != "") & ~text.isin(list(f.allowed))
+                bad = _outside(df[f.name], f.allowed)
                 rule, reason, kind = f"not one of {', '.join(f.allowed)}", "unmapped_value", "allowed"
             elif f.min is not None or f.max is not None:
                 exact = EXACT.get(f.name)
