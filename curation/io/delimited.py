@@ -177,20 +177,22 @@ def _careful(lines: list[str], start: int, names: list[str], sep: str) -> Parsed
         restart = None
         for fields in reader:
             last = pos + reader.line_num - 1  # index of the last line this record used
+            # csv returns a quoted value still open at the end of the file with the line breaks it
+            # swallowed, the last one included: such a record never closed (a truncated file)
+            unclosed = last == n - 1 and bool(fields) and fields[-1].endswith("\n")
             if last == first:
                 if not lines[first].strip():  # a blank line is no record
                     first = last + 1
                     continue
-                if len(fields) != n_fields:
+                if unclosed:
+                    bad.append(BadLine(first + 1, n_fields, len(fields), "unclosed_quote"))
+                elif len(fields) != n_fields:
                     bad.append(BadLine(first + 1, n_fields, len(fields)))
                 else:
                     rows.append(fields)
                     good.append((first, first))
                 first = last + 1
                 continue
-            # csv returns a quoted value still open at the end of the file with the line breaks it
-            # swallowed, the last one included: such a record never closed
-            unclosed = last == n - 1 and bool(fields) and fields[-1].endswith("\n")
             if len(fields) == n_fields and not unclosed and not _swallowed(lines[first + 1:last], sep, n_fields):
                 rows.append(fields)
                 good.append((first, last))

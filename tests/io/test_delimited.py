@@ -1,0 +1,113 @@
+"""CSV / TSV: every record accounted for by the independent, quote-aware count."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from curation.io.readers import RawTable, SourceReadError, read_table
+
+HEADER = "id,name,d"
+ROWS = [f"{i},n{i},2023-01-0{i % 9 + 1}" for i in range(40)]
+
+
+def _read(tmp_path: Path, text: str | bytes, **kw: object) -> RawTable:
+    p = tmp_path / "x.csv"
+    p.write_bytes(text.encode("utf-8") if isinstance(text, str) else text)
+    return read_table(p, format="csv", **kw)  # type: ignore[arg-type]
+
+
+def _balanced(rt: RawTable) -> bool:
+    return rt.n_records == len(rt.frame) + sum(b.count for b in rt.bad_lines)
+
+
+def test_an_unclosed_quote_costs_its_line_not_the_rest_of_the_file(tmp_path: Path) -> None:
+    rows = list(ROWS)
+    rows[10] = '10,"n10,2023-01-02'  # physical line 12
+    rt = _read(tmp_path, "\n".join([HEADER, *rows]) + "\n")
+    assert rt.n_records == 40 and len(rt.frame) == 39 and _balanced(rt)
+    assert [(b.record, b.reason) for b in rt.bad_lines] == [("line 12", "unclosed_quote")]
+    assert rt.frame["_line"].tolist() == [n for n in range(2, 42) if n != 12]
+    assert rt.frame["name"].iloc[10] == "n11"
+    assert "re-read" in rt.bad_lines[0].describe() or "read on their own" in rt.bad_lines[0].describe()
+
+
+def test_two_stray_quotes_lines_apart_do_not_pair_up_into_one_record(tmp_path: Path) -> None:
+    rows = list(ROWS)
+    rows[10] = '10,"n10,2023-01-02'
+    rows[29] = '29,n29",2023-01-03'  # closes the quote with the header's field count
+    rt = _read(tmp_path, "\n".join([HEADER, *rows]) + "\n")
+    assert rt.n_records == 40 and len(rt.frame) == 39 and _balanced(rt)
+    assert [b.line for b in rt.bad_lines] == [12]
+
+
+def test_a_literal_quote_inside_a_field_does_not_swallow_lines(tmp_path: Path) -> None:
+    rows = list(ROWS)
+    rows[4] = '4,a"b,"c'  # an even count of quotes, and still a quote that opens at the end
+    rt = _read(tmp_path, "\n".join([HEADER, *rows]) + "\n")
+    assert rt.n_records == 40 and len(rt.frame) == 39 and _balanced(rt)
+    assert [(b.line, b.reason) for b in rt.bad_lines] == [(6, "unclosed_quote")]
+
+
+def test_quoted_line_breaks_are_values_and_line_numbers_stay_physical(tmp_path: Path) -> None:
+    rt = _read(tmp_path, 'id,name,d\n1,"a\nb",x\n2,"y\u2028z",w\n3,q\x85r,s\n\n4,"p\r\nq",t\n')
+    assert rt.frame["name"].tolist() == ["a\nb", "y\u2028z", "q\x85r", "p\nq"]
+    assert rt.frame["_line"].tolist() == [2, 4, 5, 7]  # U+2028 and U+0085 split nothing
+    assert rt.n_records == 4 and not rt.bad_lines
+
+
+@pytest.mark.parametrize(("text", "why"), [(b"", "0-byte file"), (b"\n\n", "blank file"),
+                                           (b"id,name\n", "header only"), (b"id,name\r\n\r\n", "header only")])
+def test_empty_sources_are_empty_tables_saying_why(tmp_path: Path, text: bytes, why: str) -> None:
+    rt = _read(tmp_path, text)
+    assert rt.n_records == 0 and len(rt.frame) == 0 and rt.empty == why
+
+
+def test_header_only_tsv_keeps_its_columns(tmp_path: Path) -> None:
+    p = tmp_path / "x.tsv"
+    p.write_text("住院号\t性别\n", encoding="utf-8")
+    rt = read_table(p, format="tsv")
+    assert list(rt.frame.columns) == ["住院号", "性别", "_line"] and rt.empty == "header only"
+
+
+def test_truncated_file_last_record_set_aside(tmp_path: Path) -> None:
+    rt = _read(tmp_path, "\n".join([HEADER, *ROWS[:5]]) + '\n5,"n5')
+    assert rt.n_records == 6 and len(rt.frame) == 5 and rt.bad_lines[0].reason == "unclosed_quote"
+    rt = _read(tmp_path, "\n".join([HEADER, *ROWS[:5]]) + "\n5,n5")
+    assert rt.n_records == 6 and [(b.line, b.reason) for b in rt.bad_lines] == [(7, "malformed_line")]
+
+
+def test_nul_bytes_are_read_and_flagged(tmp_path: Path) -> None:
+    rt = _read(tmp_path, "id,name,d\n1,a\x00b,x\n")
+    assert rt.frame["name"].tolist() == ["a\x00b"] and rt.may_hold_control
+    assert not _read(tmp_path, "id,name,d\n1,ab,x\n").may_hold_control
+
+
+def test_utf16_and_bom(tmp_path: Path) -> None:
+    text = "住院号,性别\n001,男\n"
+    for enc, expected in (("utf-16", "utf-16"), ("utf-8-sig", "utf-8-sig")):
+        rt = _read(tmp_path, text.encode(enc))
+        assert rt.encoding == expected and rt.frame["住院号"].tolist() == ["001"]
+
+
+def test_full_width_and_repeated_headers(tmp_path: Path) -> None:
+    rt = _read(tmp_path, "ＭＲＮ（住院号）,sex,sex\n1,M,M\n")
+    assert list(rt.frame.columns) == ["MRN(住院号)", "sex", "sex.1", "_line"]
+    assert rt.duplicates == {"sex": ["sex.1"]}
+
+
+def test_unparsed_lines_are_reported_with_their_range() -> None:
+    import numpy as np
+
+    from curation.io.delimited import _unaccounted
+
+    first = np.array([1, 2, 6])
+    out = _unaccounted([1, 2, 3, 4, 6], first, first, [])
+    assert [(b.record, b.reason, b.count) for b in out] == [("lines 4-5", "unparsed_records", 2)]
+
+
+def test_unreadable_file_raises_with_a_reason(tmp_path: Path) -> None:
+    with pytest.raises(SourceReadError, match="cannot decode as utf-8") as exc:
+        _read(tmp_path, "住院号,性别\n001,男\n".encode("gb18030") * 20, encoding="utf-8")
+    assert exc.value.reason == "unreadable_file"

@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from curation.io.readers import STR, merge_duplicate_headers
+from curation.io.values import (
+    excel_error_mask,
+    has_control,
+    map_declared,
+    nfkc,
+    normalize_numbers,
+    strip_control,
+    value_key,
+)
+
+
+def _s(*values: str | None) -> pd.Series:
+    return pd.Series(list(values), dtype=STR)
+
+
+def test_numbers_by_locale_rule_never_blindly() -> None:
+    s = _s("１２３", "1,234.5", "12,345,678", "1,23", "12,5", "－３", None, "abc")
+    assert normalize_numbers(s).tolist() == ["123", "1234.5", "12345678", "1,23", "12,5", "-3", pd.NA, "abc"]
+    assert normalize_numbers(s, decimal=",").tolist() == ["123", "1,234.5", "12,345,678", "1.23", "12.5", "-3",
+                                                         pd.NA, "abc"]
+    assert normalize_numbers(_s("1.234,5"), decimal=",").tolist() == ["1234.5"]
+
+
+def test_nfkc_folds_full_width_and_leaves_ascii_alone() -> None:
+    out = nfkc(_s("Ｃ３４．１", "２０２３年１月５日", "C34.1", None))
+    assert out.tolist() == ["C34.1", "2023年1月5日", "C34.1", pd.NA]
+
+
+def test_control_characters_removed_nel_and_line_separator_kept() -> None:
+    clean, had = strip_control(_s("a\x00b", "x\u2028y", "c\x85d", "e\x1bf", None))
+    assert clean.tolist() == ["ab", "x\u2028y", "c\x85d", "ef", pd.NA]
+    assert had.tolist() == [True, False, False, True, False]
+    for text in ("a\x00b", "a\u0090b"):
+        assert has_control(text) and has_control(text.encode())
+    for text in ("x\ty\r\n", "é·µ\u2028\x85"):
+        assert not has_control(text) and not has_control(text.encode())
+
+
+def test_excel_error_text() -> None:
+    assert excel_error_mask(_s("#DIV/0!", " #N/A ", "#1", None)).tolist() == [True, True, False, False]
+
+
+@pytest.mark.parametrize(("raw", "std"), [("M", "male"), ("ｍ", "male"), (" 男 ", "male"), ("x", "x")])
+def test_declared_maps_match_after_nfkc_and_case_folding(raw: str, std: str) -> None:
+    mapping = {value_key("M"): "male", value_key("男"): "male"}
+    assert map_declared(_s(raw), mapping).tolist() == [std]
+
+
+def test_repeated_headers_fold_and_conflicts_are_returned() -> None:
+    df = pd.DataFrame({"MRN": ["1", "2", "3", "4"], "sex": ["M", "F", "", "M"], "sex.1": ["M", "M", "F", ""],
+                       "note": ["a", "b", "c", "d"], "note.1": ["x", "y", "z", "w"], "_line": [2, 3, 4, 5]})
+    out, conflicts = merge_duplicate_headers(df, {"sex": ["sex.1"], "note": ["note.1"]},
+                                             columns={"MRN": "admission_number", "性别": "sex"}, known={"sex"})
+    assert out["sex"].tolist() == ["M", "F", "F", "M"]  # agreeing or one-sided copies fold into one value
+    assert list(conflicts) == ["sex"] and conflicts["sex"].tolist() == [False, True, False, False]
+    assert "sex.1" not in out and "note.1" in out  # an unmapped repeated header is left alone (dropped later)
