@@ -230,3 +230,18 @@ def test_identifiers_are_read_from_a_set_or_a_registry() -> None:
     assert identifier_values(Registry()) == {"ZY20230001", "张三丰"}
     assert identifier_sizes(Registry()) == {"mrn": 1, "name": 1}
     assert identifier_sizes({"a1234"}) == {}
+
+
+def test_a_file_the_scan_cannot_read_is_withheld_too(tmp_path: Path) -> None:
+    from curation.deid.scan import scan_bundle
+    from curation.run.runner import _reasons
+
+    root = tmp_path / "out"
+    (root / "data").mkdir(parents=True)
+    (root / "data" / "broken.parquet").write_bytes(b"PAR1 not really")
+    (root / "data" / "ok.csv").write_text("patient\nPT01\n", encoding="utf-8")
+    result = scan_bundle(root, ["ZY20230001"])
+    assert result.found == {"data/broken.parquet": {0}}  # not known to be clean
+    got = withhold(root, result.paths, _reasons(result))
+    assert [str(w) for w in got] == ["data/broken.parquet (not readable by the leak scan)"]
+    assert (withheld_dir(root) / "data" / "broken.parquet").is_file() and (root / "data" / "ok.csv").is_file()
