@@ -178,3 +178,154 @@ def test_k_anonymity_is_a_warning_naming_fields_not_values(run: cu.modalities.Cu
     fails = run.failures[run.failures.check_id == "clinical.uniqueness.k_anonymity"]
     assert set(fails["field"]) <= {"age_band,sex,region,diagnosis_year"}
     assert fails["pseudonym"].str.startswith("PT").all()
+
+
+# ------------------------------------------------------------------ issue 11: damaged sources and values
+def _rewrite_a(root: Path, name: str, header: list[str], rows: list[list[str]]) -> None:
+    (root / "raw" / "siteA" / name).write_text("\n".join(",".join(r) for r in [header, *rows]) + "\n",
+                                               encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def hygiene(tmp_path_factory: pytest.TempPathFactory) -> cu.modalities.Curated:
+    """Site A's patients with raw sex codes, a NUL, a repeated header that disagrees, a birth date after
+    the diagnosis; its diagnoses with a full-width header, a renamed ECOG header; site B with an
+    error cell and a formula without a cached value."""
+    from openpyxl import load_workbook
+
+    from .tabular_fixture import A_DX, A_PAT
+
+    root = tmp_path_factory.mktemp("hygiene")
+    path = make_cohort(root)
+    pats = [["00100", "张0", "M", "1960-03-01", "110101196003010000X", "13800000000", "2023-02-01", "M"],
+            ["00101", "张1", "2", "1960-03-02", "110101196003010010X", "13800000001", "2023-02-01", "2"],
+            ["00102", "张2", "未知", "1960-03-03", "110101196003010020X", "13800000002", "2023-02-01", ""],
+            ["00103", "张3", "X", "1960-03-04", "110101196003010030X", "13800000003", "2023-02-01", "X"],
+            ["00104", "张4", "女\x00", "2030-03-05", "110101196003010040X", "13800000004", "2023-02-01", ""],
+            ["00105", "张5", "男", "1960-03-06", "110101196003010050X", "13800000005", "2023-02-01", "女"]]
+    _rewrite_a(root, "patients.csv", [*A_PAT, "性别"], pats)
+    dx_header = ["住院号", "诊断日期", "首发症状日期", "ＩＣＤ－１０编码", "形态学编码", "病理类型", "ECOG 评分"]
+    assert len(dx_header) == len(A_DX)
+    _rewrite_a(root, "diagnosis.csv", dx_header,
+               [[f"0010{i}", "2023-01-05", "2022/12/1", "C34.1", "8140/3", "腺癌", "1"] for i in range(6)])
+    wb = load_workbook(root / "raw" / "siteB" / "emr_export.xlsx")
+    ws = wb["Clinical"]
+    ws["J2"] = "#DIV/0!"  # ECOG PS of B200: an error cell
+    ws["N3"] = "=K3&L3"  # Stage of B201: a formula openpyxl saves without a cached value
+    wb.save(root / "raw" / "siteB" / "emr_export.xlsx")
+    return cu.curate("clinical", path)
+
+
+def test_raw_codes_are_mapped_or_nulled_with_their_reason(hygiene: cu.modalities.Curated) -> None:
+    p = hygiene.data.tables["patients"].set_index("patient")
+    sex = {mrn: p.loc[pseudonym(mrn, "A"), "sex"] for mrn in ("00100", "00101", "00102", "00103", "00104")}
+    assert sex == {"00100": "male", "00101": "female", "00102": "unknown", "00103": pd.NA, "00104": "female"}
+    reasons = pd.read_parquet(hygiene.ctx.bundle.root / "data/clinical/missing_reasons.parquet")
+    got = reasons.loc[reasons["patient"] == pseudonym("00103", "A")].set_index("field")["reason"]
+    assert got["sex"] == "unmapped_value"
+    f = hygiene.failures
+    assert ((f["check_id"] == "clinical.conformance.allowed_values") & (f["field"] == "sex")
+            & (f["pseudonym"] == pseudonym("00103", "A"))).any()
+    written = pd.read_parquet(hygiene.ctx.bundle.root / "data/clinical/patients.parquet")
+    assert set(written["sex"].dropna()) <= {"male", "female", "unknown"}
+
+
+def test_control_characters_removed_with_a_note(hygiene: cu.modalities.Curated) -> None:
+    q = hygiene.quarantine
+    note = q[(q["reason"] == "control_characters")]
+    assert note[["stage", "source", "record", "field"]].values.tolist() == [["load:values", "clinical[0]", "line 6",
+                                                                              "sex"]]
+    assert "U+0000" in note["detail"].iloc[0]
+
+
+def test_negative_and_impossible_ages_are_never_written(hygiene: cu.modalities.Curated) -> None:
+    written = pd.read_parquet(hygiene.ctx.bundle.root / "data/clinical/patients.parquet").set_index("patient")
+    reasons = pd.read_parquet(hygiene.ctx.bundle.root / "data/clinical/missing_reasons.parquet")
+    for mrn, site in (("00104", "A"), ("C301", "C")):  # born after the diagnosis; 123 years old
+        assert pd.isna(written.loc[pseudonym(mrn, site), "age_at_diagnosis"])
+        hit = reasons[(reasons["patient"] == pseudonym(mrn, site)) & (reasons["field"] == "age_at_diagnosis")]
+        assert hit["reason"].tolist() == ["out_of_range"]
+    f = hygiene.failures
+    named = set(f.loc[f["check_id"] == "clinical.plausibility.age_at_diagnosis", "pseudonym"])
+    assert {pseudonym("00104", "A"), pseudonym("C301", "C")} <= named
+
+
+def test_repeated_header_with_different_values_quarantines_the_record(hygiene: cu.modalities.Curated) -> None:
+    q = hygiene.quarantine
+    hit = q[q["reason"] == "conflicting_duplicate_header"]
+    assert hit[["source", "record", "field"]].values.tolist() == [["clinical[0]", "line 7", "sex"]]
+    led = hygiene.ledger
+    row = led[(led["stage"] == "load") & (led["source"] == "clinical[0]")].iloc[0]
+    assert (row["n_in"], row["n_accepted"], row["n_quarantined"]) == (6, 5, 1) and row["balanced"]
+
+
+def test_full_width_header_maps_and_a_renamed_header_is_named(hygiene: cu.modalities.Curated) -> None:
+    c = hygiene.data.tables["conditions"]
+    assert (c.loc[c["site"] == "A", "icd10"] == "C34.1").all()  # ＩＣＤ－１０编码 matched ICD-10编码
+    f = hygiene.failures
+    miss = f[f["check_id"] == "clinical.completeness.missing_header"]
+    assert miss["field"].tolist() == ["ecog"]
+    assert "clinical[1]: mapped header 'ECOG评分'" in miss["rule"].iloc[0]
+    assert "closest headers present: 'ECOG 评分'" in miss["rule"].iloc[0]
+
+
+def test_excel_errors_and_uncached_formulas_are_quarantined_per_field(hygiene: cu.modalities.Curated) -> None:
+    q = hygiene.quarantine
+    err = q[q["reason"] == "excel_error"].sort_values("record")
+    assert err[["stage", "source", "record", "field"]].values.tolist() == [
+        ["load:values", "clinical[5]", "line 2", "ecog"], ["load:values", "clinical[5]", "line 3", "stage_group"]]
+    assert "#DIV/0!" in err["detail"].iloc[0] and "cached value" in err["detail"].iloc[1]
+    reasons = pd.read_parquet(hygiene.ctx.bundle.root / "data/clinical/missing_reasons.parquet")
+    hit = reasons[reasons["reason"] == "excel_error"].set_index("field")["patient"]
+    assert hit["ecog"] == pseudonym("B200", "B") and hit["stage_group"] == pseudonym("B201", "B")
+
+
+def test_empty_encrypted_and_header_only_sources_are_findings_not_crashes(tmp_path: Path) -> None:
+    from .tabular_fixture import A_TX
+
+    path = make_cohort(tmp_path)
+    (tmp_path / "raw" / "siteA" / "patients.csv").write_bytes(b"")
+    _rewrite_a(tmp_path, "treatments.csv", A_TX, [])  # header only
+    (tmp_path / "raw" / "siteB" / "emr_export.xlsx").write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 1024)
+    r = cu.curate("clinical", path, write=False)
+    token = r.ctx.keyring.token
+    q = r.quarantine
+    enc = q[q["reason"] == "encrypted_workbook"]
+    assert set(enc["record"]) == {token("file", "raw/siteB/emr_export.xlsx")} and len(enc) == 2
+    assert "export it without a password" in enc["detail"].iloc[0]
+    f = r.failures
+    empty = f[f["check_id"] == "clinical.completeness.source_empty"]
+    assert set(empty["field"]) == {"clinical[0]", "clinical[3]", "clinical[5]", "clinical[6]"}
+    rules = dict(zip(empty["field"], empty["rule"], strict=True))
+    assert rules["clinical[0]"] == f"file {token('file', 'raw/siteA/patients.csv')}: 0-byte file; re-export it " \
+                                   "with its records, or remove it from the source"
+    assert "header only" in rules["clinical[3]"] and "export it without a password" in rules["clinical[5]"]
+    assert not any("emr_export" in rule or "patients.csv" in rule for rule in rules.values())
+    assert r.checks.set_index("check_id").loc["clinical.completeness.source_empty", "verdict"] == "fail"
+    assert r.data.ledger.check().verdict == "pass"
+
+
+def test_cohort_value_maps_apply_before_the_dictionary_and_are_validated(tmp_path: Path) -> None:
+    import yaml
+
+    from curation.errors import ConfigError
+
+    from .tabular_fixture import A_PAT
+
+    path = make_cohort(tmp_path)
+    _rewrite_a(tmp_path, "patients.csv", A_PAT,
+               [[f"0010{i}", f"张{i}", sex, "1960-03-01", f"11010119600301{i:03d}X", f"1380000{i:04d}", "2023-02-01"]
+                for i, sex in enumerate(["X", "1", "9", "男", "女", "x"])])
+    cfg = yaml.safe_load(path.read_text(encoding="utf-8"))
+    cfg["value_maps"] = {"sex": {"X": "unknown", 1: "female"}}  # a site that writes 1 for women; YAML int key
+    path.write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
+    r = cu.curate("clinical", path, write=False)
+    p = r.data.tables["patients"]
+    got = p.loc[p["site"] == "A"].set_index("patient")["sex"]
+    assert [got[pseudonym(f"0010{i}", "A")] for i in range(6)] == ["unknown", "female", "unknown", "male", "female",
+                                                                     "unknown"]
+    cfg["value_maps"] = {"sex": {"X": "other"}, "sx": {"a": "b"}}
+    path.write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"value_maps.sex: 'other' not one of the allowed values \(female, male, "
+                                          r"unknown\)[\s\S]*value_maps.sx: not a dictionary field; did you mean 'sex'"):
+        cu.curate("clinical", path, write=False)

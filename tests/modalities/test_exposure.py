@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 import curation as cu
@@ -43,3 +45,26 @@ def test_outputs_and_figures(run: cu.modalities.Curated) -> None:
     hit = reasons[(reasons["field"] == "smoking_status") & (reasons["patient"] == pseudonym("B201", "B"))]
     assert hit["reason"].tolist() == ["unmapped_value"]
     assert "Exposures" in run.figures()
+
+
+def test_full_width_digits_and_thousands_separators(tmp_path: Path) -> None:
+    import pandas as pd
+
+    path = make_cohort(tmp_path)
+    q = tmp_path / "raw" / "siteA" / "questionnaire.csv"
+    text = q.read_text(encoding="utf-8").splitlines()
+    text[1] = "00100,从不吸烟,０,否,４５．５"  # full-width digits: 0 pack-years, PM2.5 45.5
+    text[3] = "00102,已戒烟,1,2,是,1,234.5"  # not quoted: an extra field (malformed line), never 1 and 2
+    text[4] = '00103,目前吸烟,"1,2",是,"1,234.5"'  # 1,2 is not a number here; 1,234.5 is, and implausible
+    q.write_text("\n".join(text) + "\n", encoding="utf-8")
+    r = cu.curate("exposure", path, write=False)
+    e = r.data.tables["exposure"].set_index("patient")
+    a, b = e.loc[pseudonym("00100", "A")], e.loc[pseudonym("00103", "A")]
+    assert (a["pack_years"], a["residence_pm25"]) == (0.0, 45.5)
+    assert pd.isna(b["pack_years"]) and pd.isna(b["residence_pm25"])
+    assert b["pack_years__missing"] == "not_a_number"
+    assert b["residence_pm25__missing"] == "out_of_range"  # read as 1234.5
+    assert r.quarantine.loc[r.quarantine["reason"] == "malformed_line", "record"].tolist() == ["line 4"]
+    f = r.failures
+    assert ((f["check_id"] == "exposure.plausibility.range") & (f["field"] == "residence_pm25")).sum() == 1
+    assert ((f["check_id"] == "exposure.conformance.types") & (f["field"] == "pack_years")).sum() == 1

@@ -219,3 +219,30 @@ def test_trajectory_summary(run: cu.modalities.Curated) -> None:
     assert cea["days_followed"] == 102 and bool(cea["rising"])
     written = pd.read_parquet(run.ctx.bundle.root / "data" / "lab" / "trajectories.parquet")
     assert len(written) == len(t) and "collected_date" not in written.columns
+
+
+def test_unknown_analyte_is_not_written_and_still_named(run: cu.modalities.Curated) -> None:
+    r = run.data.tables["results"]
+    afp = r[r["patient"] == KEYRING.patient("00106", site="A")]
+    assert afp["analyte"].isna().all()  # AFP is not a lung tumor marker of the dictionary
+    reasons = pd.read_parquet(run.ctx.bundle.root / "data/lab/missing_reasons.parquet")
+    hit = reasons[(reasons["patient"] == KEYRING.patient("00106", site="A")) & (reasons["field"] == "analyte")]
+    assert hit["reason"].tolist() == ["unmapped_value"]
+    assert set(r["analyte"].dropna()) <= set(lab.units().analytes)
+
+
+def test_lab_names_empty_sources_and_counts_records_independently(tmp_path: Path) -> None:
+    path = make_cohort(tmp_path)
+    (tmp_path / "raw" / "lis_c.csv").write_bytes((C_HEAD + "\n").encode("gb18030"))  # header only
+    rows = list(A_ROWS)
+    rows[2] = '00100,CYFRA 21-1,"<0.1,ng/mL,0-3.3,2023-05-14 10:18,2023-05-14 18:00'  # a quote that never closes
+    (tmp_path / "raw" / "lis_a.csv").write_text("\n".join([A_HEAD, *rows]) + "\n", encoding="utf-8")
+    r = cu.curate("lab", path, write=False)
+    f = r.failures
+    empty = f[f["check_id"] == "lab.completeness.source_empty"]
+    assert empty["field"].tolist() == ["lab[1]"] and "header only" in empty["rule"].iloc[0]
+    load = r.ledger[(r.ledger["stage"] == "load") & (r.ledger["source"] == "lab[0]")].iloc[0]
+    assert (load["n_in"], load["n_accepted"], load["n_quarantined"]) == (len(A_ROWS), len(A_ROWS) - 2, 2)
+    q = r.quarantine
+    assert q.loc[q["reason"] == "unclosed_quote", "record"].tolist() == ["line 4"]
+    assert r.data.ledger.check().verdict == "pass"

@@ -80,3 +80,14 @@ def test_relative_dates_count_from_the_clinical_diagnosis(tmp_path: Path) -> Non
     assert len(expected) > 3
     assert got.loc[expected.index].tolist() == expected.tolist()
     assert (cond["diagnosis_date_days"].dropna() == 0).all()
+
+
+def test_ihc_default_values_from_the_dictionary(tmp_path: Path) -> None:
+    path = make_cohort(tmp_path)
+    f = tmp_path / "raw" / "siteA" / "pathology.csv"
+    lines = f.read_text(encoding="utf-8").splitlines()
+    lines[5] = lines[5].replace("(-),(+)", "阴性,阳性")  # 00104: no source map for these, the dictionary's
+    f.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    r = cu.curate("pathology", path, write=False)
+    p = r.data.tables["pathology"].set_index("patient")
+    assert (p.loc[pseudonym("00104", "A"), "ttf1"], p.loc[pseudonym("00104", "A"), "p40"]) == ("negative", "positive")
