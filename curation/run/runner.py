@@ -261,6 +261,7 @@ def run_cohort(
     results: dict[str, JobResult] = {}
     identifiers: set[str] = set()
     id_sizes: Counter[str] = Counter()
+    merged: Any = None  # the cohort's IdentifierRegistry when the hooks return registries
     missing: dict[str, str] = {}  # modality -> why its identifiers could not be collected
     scan = _scanner()
     # input checksums are I/O-bound: hash them in a thread while the notebooks run
@@ -314,7 +315,10 @@ def run_cohort(
             try:
                 found, load_s[name] = id_fut.result()
                 identifiers |= identifier_values(found)
-                id_sizes.update(identifier_sizes(found))
+                if callable(getattr(found, "merge", None)):
+                    merged = found if merged is None else merged.merge(found)
+                else:
+                    id_sizes.update(identifier_sizes(found))
             except Exception as exc:  # noqa: BLE001 - fail closed below: the bundle cannot be called clean
                 missing[name] = f"{type(exc).__name__} while collecting them"
                 say(f"  leak scan: could not collect the identifiers of {name} ({type(exc).__name__}); "
@@ -334,7 +338,8 @@ def run_cohort(
     inputs, timings["input_checksums_s"] = checksums.result()
     return _assemble(config, keyring, bundle, planned, results, identifiers, scan, inputs,
                      started=started, t0=t0, only=only, jobs=n_jobs, say=say, timings=timings,
-                     missing=missing, id_sizes=dict(id_sizes))
+                     missing=missing, id_sizes=dict(id_sizes) if merged is None else merged.sizes(),
+                     id_fingerprint=merged.fingerprint(keyring) if merged is not None else "")
 
 
 def identifier_values(found: Any) -> set[str]:
@@ -427,7 +432,7 @@ def _assemble(config: CohortConfig, keyring: Keyring, bundle: Bundle, planned: l
               inputs: list[dict[str, Any]],
               *, started: datetime, t0: float, only: list[str] | None, jobs: int, say: Progress,
               timings: dict[str, Any], missing: dict[str, str] | None = None,
-              id_sizes: dict[str, int] | None = None) -> RunOutcome:
+              id_sizes: dict[str, int] | None = None, id_fingerprint: str = "") -> RunOutcome:
     from ..report.index import IndexRow, checks_by_dimension, render_index, verdict_of
 
     root = bundle.root
@@ -488,7 +493,10 @@ def _assemble(config: CohortConfig, keyring: Keyring, bundle: Bundle, planned: l
                                  out=root, leak_note=privacy.note, inputs=inputs, timings=timings,
                                  exit_code=exit_status(statuses, privacy.findings, releasable=privacy.releasable))
             record.update(releasable=privacy.releasable, withheld=[w.path for w in privacy.withheld],
-                          leak_scan_detail={**privacy.record(), "identifier_classes": id_sizes or {}})
+                          leak_scan_detail={**privacy.record(), "identifier_classes": id_sizes or {},
+                                            # keyed: says whether two runs saw the same identifiers,
+                                            # and nothing about them without the key
+                                            "identifier_fingerprint": id_fingerprint})
             run_json = bundle.write_json("run.json", record)
         if "datapackage.json" not in skip:
             bundle.write_datapackage(name=config.cohort.name, describe=dictionary.describe)
