@@ -528,3 +528,25 @@ def test_the_independent_count_equals_what_the_parser_accounts_for(tmp_path: Pat
     _, records = _vcf.read_vcf(p)
     got = [r for r in records if not isinstance(r, _vcf.Damage)]
     assert _vcf.count_data_lines(p).n_data == len(got)
+
+
+@pytest.mark.parametrize(("name", "sheet", "reason", "what"), [
+    ("sheet.xlsx", b"PK\x03\x04garbage", "corrupt_workbook", "cannot be read: not a complete workbook"),
+    ("sheet.csv", b"\x1f\x8b\x08\x00garbage", "missing_columns", "the sheet needs sample_id and admission_number"),
+    ("sheet.csv", b"id,mrn\nHX-001-T,00123\n", "missing_columns", "the sheet needs sample_id and admission_number"),
+])
+def test_a_damaged_sample_sheet_is_a_finding_not_a_crash(tmp_path: Path, name: str, sheet: bytes, reason: str,
+                                                         what: str) -> None:
+    cohort = _damaged_cohort(tmp_path, {})
+    (tmp_path / name).write_bytes(sheet)
+    cohort.write_text(cohort.read_text().replace("sheet.csv", name))
+    run = cu.curate("genomics", cohort, write=False)
+    q = run.quarantine
+    row = q[q["stage"] == "load:sample_sheet"]
+    assert row[["record", "field", "reason"]].values.tolist() == [[KEYRING.token("file", name), "(file)", reason]]
+    assert name not in row["detail"].iloc[0]
+    assert row["detail"].iloc[0].startswith(f"genomics[0].options.sample_sheet: {what}")
+    assert row["detail"].iloc[0].endswith("until it is fixed, the samples it lists are not linked to a patient")
+    checks = run.checks.set_index("check_id")
+    assert checks.loc["genomics.consistency.sample_linkage", "verdict"] == "fail"
+    assert len(run.data.tables["variants"]) == 4 and run.ledger["balanced"].all()

@@ -99,14 +99,29 @@ def _read_sheets(sources: list[Source], ctx: Context, data: ModalityData) -> _Li
             msg = (f"{src.key}.options.sample_sheet: {rel!r} is not a file under {ctx.config.base_dir}; "
                    "give the sample sheet's path relative to cohort.yaml")
             raise SourceError(msg)
-        rt = read_table(path, format=fmt, encoding=src.config.encoding)
+        token = ctx.keyring.token("file", _relative(path, ctx.config.base_dir))
+
+        def _sheet(reason: str, what: str, *, line: bool = False, _key: str = src.key, _token: str = token) -> None:
+            unlinked = "the sample on this line is" if line else "the samples it lists are"
+            data.quarantine.add(stage="load:sample_sheet", source=_key, record=_token,
+                                field="(line)" if line else "(file)", reason=reason,
+                                detail=f"{_key}.options.sample_sheet: {what}; until it is fixed, {unlinked} not "
+                                       "linked to a patient")
+
+        try:
+            rt = read_table(path, format=fmt, encoding=src.config.encoding)
+        except SourceError as exc:  # a damaged sheet is a finding (samples unlinked), not a crash
+            _sheet(getattr(exc, "reason", "unreadable_file"), f"cannot be read: {str(exc).split(': ', 1)[-1]}")
+            continue
         df, unmapped = apply_mapping(rt.frame, columns=opts.get("sample_sheet_columns", {}) or {},
                                      known=SHEET_FIELDS)
         note_unmapped(data.identifiers, rt.frame, unmapped)  # a 姓名 column in a sample sheet
+        for b in rt.bad_lines:
+            _sheet(b.reason, f"{b.record}: {b.describe()}", line=True)
         if "sample_id" not in df.columns or "admission_number" not in df.columns:
-            msg = (f"{src.key}.options.sample_sheet: the sheet needs sample_id and admission_number columns "
-                   "(map other headers with options.sample_sheet_columns)")
-            raise SourceError(msg)
+            _sheet("missing_columns", "the sheet needs sample_id and admission_number columns (map other headers "
+                                      "with options.sample_sheet_columns)")
+            continue
         tissue = df["tissue"] if "tissue" in df else df.get("specimen", pd.Series("", index=df.index))
         site = df["site"] if "site" in df else pd.Series(src.site, index=df.index)
         for sid, mrn, s, t in zip(df["sample_id"], df["admission_number"], site, tissue, strict=True):
