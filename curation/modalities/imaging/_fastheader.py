@@ -19,6 +19,7 @@ This module stays free of heavy imports at import time: worker processes import 
 
 from __future__ import annotations
 
+import io
 import os
 import struct
 import warnings
@@ -424,6 +425,22 @@ def _walk_item(buf: bytes, pos: int, item_end: int | None, ids: list[tuple[str, 
 
 # --- the top-level walk -------------------------------------------------------------------------
 
+def _read(fh: IO[bytes], n: int) -> bytes:
+    """``n`` bytes, fewer only at the end of the file (an unbuffered file may return less per call)."""
+    data = fh.read(n)
+    if 0 < len(data) < n:
+        parts = [data]
+        got = len(data)
+        while got < n:
+            more = fh.read(n - got)
+            if not more:
+                break
+            parts.append(more)
+            got += len(more)
+        data = b"".join(parts)
+    return data
+
+
 class _Header:
     """One file's header, read through a window that only moves forward.
 
@@ -437,7 +454,7 @@ class _Header:
     def __init__(self, fh: IO[bytes], size: int) -> None:
         self.fh = fh
         self.size = size
-        self.buf = fh.read(FIRST_READ)
+        self.buf = _read(fh, FIRST_READ)
         self.base = 0
         self.ids: list[tuple[str, str]] = []
 
@@ -452,10 +469,10 @@ class _Header:
             raise Unsure  # a value or sequence larger than the bound: pydicom decides
         stop = min(self.size, pos + max(need, FIRST_READ))
         if base <= pos <= end:  # keep what is already read, read on from the file position
-            self.buf = buf[pos - base:] + (self.fh.read(stop - end) if stop > end else b"")
+            self.buf = buf[pos - base:] + (_read(self.fh, stop - end) if stop > end else b"")
         else:
             self.fh.seek(pos)  # skip over values nobody needs without reading them
-            self.buf = self.fh.read(stop - pos)
+            self.buf = _read(self.fh, stop - pos)
         self.base = pos
         return 0
 
@@ -883,15 +900,22 @@ def _check_pixel_after(fh: IO[bytes], ts: Any, file_size: int) -> None:
 
 
 def read_header(opener: Callable[[], IO[bytes]], file_size: int, *, fast: bool = True) -> tuple[dict[str, Any], str]:
-    """Header of one file: (fields, path taken: "fast" | "pydicom"). Raises Quarantined."""
-    if file_size == 0:
-        raise Quarantined("not_dicom", "empty file")
+    """Header of one file: (fields, path taken: "fast" | "pydicom"). Raises Quarantined.
+
+    ``opener`` may return an unbuffered file (the fast path reads in large windows); pydicom,
+    which reads element by element, then gets a buffered view of it.
+    """
     with opener() as fh:
+        if file_size == 0:
+            raise Quarantined("not_dicom", "empty file")
         if fast:
             rec = read_fast(fh, file_size)
             if rec is not None:
                 return rec, "fast"
-            fh.seek(0)
+        fh.seek(0)
+        if isinstance(fh, io.RawIOBase):
+            with io.BufferedReader(fh) as buffered:
+                return read_pydicom(buffered, file_size), "pydicom"
         return read_pydicom(fh, file_size), "pydicom"
 
 

@@ -97,6 +97,20 @@ def _opener(ref: FileRef, zips: dict[str, zipfile.ZipFile]) -> tuple[Callable[[]
     return (lambda: open(ref.path, "rb")), os.path.getsize(ref.path)
 
 
+def _header_source(ref: FileRef, zips: dict[str, zipfile.ZipFile]) -> tuple[Callable[[], Any], int]:
+    """:func:`_opener` for the header pass: a plain file is opened unbuffered (the fast path reads
+    in windows of 16 KiB and more) and sized from the open file (one path lookup, not two)."""
+    if ref.member:
+        return _opener(ref, zips)
+    fh = open(ref.path, "rb", buffering=0)  # read_header closes it
+    try:
+        size = os.fstat(fh.fileno()).st_size
+    except BaseException:
+        fh.close()
+        raise
+    return (lambda: fh), size
+
+
 def parse_ref(ref: FileRef, zips: dict[str, zipfile.ZipFile]) -> dict[str, Any]:
     """Header of one file as a result row; never raises (every failure becomes a reason code)."""
     row: dict[str, Any] = {"relpath": ref.relpath, "ok": False, "reason": "", "detail": "", "path": "",
@@ -105,7 +119,7 @@ def parse_ref(ref: FileRef, zips: dict[str, zipfile.ZipFile]) -> dict[str, Any]:
         row.update(reason="missing_file", detail="referenced by the DICOMDIR but not on the medium")
         return row
     try:
-        opener, size = _opener(ref, zips)
+        opener, size = _header_source(ref, zips)
         row["size"] = size
         fields, how = read_header(opener, size)
     except Quarantined as q:
