@@ -124,7 +124,10 @@ def identifiers(sources: list[Source], *, ctx: Context) -> IdentifierRegistry:
     for src in sources:
         opts = dict(src.config.options)
         if opts.get("samples"):
-            sheet = read_sample_sheet(ctx.config.resolve(opts["samples"]), where=f"{src.key} options.samples")
+            try:
+                sheet = read_sample_sheet(ctx.config.resolve(opts["samples"]), where=f"{src.key} options.samples")
+            except SourceError:  # load() quarantines the sheet and every file it should link: nothing is written
+                continue
             _note_sheet(ids, sheet)
         key = opts.get("sample_key") if src.config.format == "h5ad" else None
         for f in src.files:
@@ -179,16 +182,30 @@ def load(sources: list[Source], *, ctx: Context) -> ModalityData:
     for src in sources:
         opts = dict(src.config.options)
         sheet, sheet_dir = None, ctx.config.base_dir
+        reasons: dict[str, int] = {}
+        n_ok = n_empty = 0
         if opts.get("samples"):
             sp_path = ctx.config.resolve(opts["samples"])
-            sheet = read_sample_sheet(sp_path, where=f"{src.key} options.samples")
+            try:
+                sheet = read_sample_sheet(sp_path, where=f"{src.key} options.samples")
+            except SourceError as exc:  # a damaged sheet is a finding: its files are set aside unlinked
+                if sp_path not in seen_sheets:
+                    seen_sheets.add(sp_path)
+                    data.quarantine.add(stage="load:sample_sheet", source=src.key, record=ctx.keyring.token(
+                        "file", _rel(ctx, sp_path)), field="(file)", reason=getattr(exc, "reason", "unreadable_file"),
+                        detail=f"{exc}; until it is fixed, the samples it lists are not linked to a patient")
+                for f in src.files:
+                    data.quarantine.add(stage="load", source=src.key, record=ctx.keyring.token("file", _rel(ctx, f)),
+                                        reason="unlinked_sample", detail="the sample sheet (options.samples) cannot "
+                                        "be used (see its own quarantine row); fix it and run again")
+                data.ledger.record("load", source=src.key, n_in=len(src.files), n_accepted=0,
+                                   quarantined={"unlinked_sample": len(src.files)} if src.files else None)
+                continue
             sheet_dir = sp_path.parent
             _note_sheet(data.identifiers, sheet)
             if sp_path not in seen_sheets:  # sources usually share one sheet: check it once
                 seen_sheets.add(sp_path)
                 sheets.append(sheet.assign(source=src.key))
-        reasons: dict[str, int] = {}
-        n_ok = n_empty = 0
         for f in src.files:
             rel = _rel(ctx, f)
             token = ctx.keyring.token("file", rel)

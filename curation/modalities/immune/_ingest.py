@@ -299,13 +299,20 @@ def clean_barcode(barcode: str, i: int) -> str:
 
 
 def read_sample_sheet(path: Path, *, where: str) -> pd.DataFrame:
-    """The sample sheet: ``sample_id, admission_number, site, tissue[, timepoint, path, raw_path, vdj]``."""
+    """The sample sheet: ``sample_id, admission_number, site, tissue[, timepoint, path, raw_path, vdj]``.
+
+    Raises
+    ------
+    SourceReadError
+        The sheet cannot be read (``unreadable_file``) or lacks a required column (``missing_columns``).
+    """
+    from ...io.readers import SourceReadError
+
     try:
         df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError, pd.errors.ParserError) as exc:
-        raise SourceError(
-            f"{where}: sample sheet cannot be read ({type(exc).__name__}); save it as UTF-8 CSV"
-        ) from None
+    except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        msg = f"{where}: sample sheet cannot be read ({type(exc).__name__}); save it as UTF-8 CSV"
+        raise SourceReadError(msg, reason="unreadable_file") from None
     df.columns = [c.strip() for c in df.columns]
     missing = [c for c in SHEET_REQUIRED if c not in df.columns]
     if missing:
@@ -313,7 +320,7 @@ def read_sample_sheet(path: Path, *, where: str) -> pd.DataFrame:
             f"{where}: sample sheet lacks column(s) {', '.join(missing)}; expected "
             f"{', '.join(SHEET_REQUIRED)} (optional: {', '.join(SHEET_OPTIONAL)})"
         )
-        raise SourceError(msg)
+        raise SourceReadError(msg, reason="missing_columns")
     for c in SHEET_OPTIONAL:
         if c not in df.columns:
             df[c] = ""

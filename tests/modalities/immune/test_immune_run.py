@@ -268,3 +268,23 @@ def test_empty_sources_and_late_non_counts_are_findings_not_crashes(tmp_path: Pa
     assert led.loc[("load", f"immune[{n - 1}]"), "excluded_by_rule"] == "source_empty=2"
     assert run.ledger["balanced"].all() and not run.checks["verdict"].eq("error").any()
     assert (run.ledger["stage"] == "qc").sum() >= 2  # the good samples went on through QC
+
+
+@pytest.mark.parametrize(("text", "reason"), [("sample_id,site\nX,A\n", "missing_columns"), ("", "unreadable_file")])
+def test_a_damaged_sample_sheet_sets_its_files_aside_instead_of_crashing(tmp_path: Path, text: str,
+                                                                        reason: str) -> None:
+    import curation as cu
+    from curation.modalities import collect_identifiers
+
+    cohort, _ = write_cohort(tmp_path, n_patients=2, cells=(100, 130),
+                             extra_options={"processing": {"umap": False}, "qc": {"doublets": False}})
+    (tmp_path / "raw" / "singlecell" / "samples.csv").write_text(text, encoding="utf-8")
+    run = cu.curate("immune", cohort, write=False)
+    q = run.quarantine
+    sheet = q[q["stage"] == "load:sample_sheet"]
+    assert sheet[["field", "reason"]].values.tolist() == [["(file)", reason]]
+    assert sheet["detail"].iloc[0].startswith("immune[0] options.samples: sample sheet ")
+    files = q[q["stage"] == "load"]
+    assert len(files) >= 2 and set(files["reason"]) == {"unlinked_sample"}
+    assert run.ledger["balanced"].all() and not run.checks["verdict"].eq("error").any()
+    collect_identifiers(cu.load_cohort(cohort), "immune")  # the leak scan's hook does not crash either
