@@ -104,8 +104,8 @@ ID_TAGS: dict[int, str] = {
     0x00401103: "phone",  # PersonTelephoneNumbers
 }
 IDENTIFIERS = "_identifiers"  # key of the sorted ((kind, value), ...) pairs in a parsed header
-# tag -> (field name or "", field kind, identifier kind or None): one lookup per wanted element
 _CHARSET: Any = "charset"  # the identifier kind slot of (0008,0005) in WANT: it sets the charsets
+# tag -> (field name or "", field kind, identifier kind or None): one lookup per wanted element
 WANT: dict[int, tuple[str, str, str | None]] = {
     **{tag: ("", "", kind) for tag, kind in ID_TAGS.items()},
     **{tag: (name, kind, ID_TAGS.get(tag)) for name, (tag, kind) in FIELDS.items()},
@@ -779,14 +779,17 @@ def from_dataset(ds: Any) -> dict[str, Any]:
 
 
 def _ids_from_dataset(ds: Any, ids: list[tuple[str, str]], *, nested: bool) -> None:
-    """Identifiers of a pydicom Dataset at every sequence depth (the reference for the fast path)."""
+    """Identifiers of a pydicom Dataset at every sequence depth (the reference for the fast path).
+
+    Only elements that can hold one are converted (identifier tags, PN, sequences), so that an
+    implicit VR file does not pay for converting every element.
+    """
     from pydicom.multival import MultiValue
 
     for tag in list(ds.keys()):
         try:
             raw = ds.get_item(tag, keep_deferred=True)  # no conversion, no deferred read yet
-            vr = raw.VR
-            if vr not in ("SQ", "PN", "UN", None) and int(tag) not in ID_TAGS:
+            if int(tag) not in ID_TAGS and _pydicom_vr(ds, tag, raw.VR) not in ("SQ", "PN"):
                 continue  # neither a person name, nor a sequence, nor an identifier tag
             elem = ds[tag]
             vr, value = elem.VR, elem.value
@@ -805,6 +808,25 @@ def _ids_from_dataset(ds: Any, ids: list[tuple[str, str]], *, nested: bool) -> N
             text = str(v).strip(" \x00")
             if text:
                 ids.append((kind, text))
+
+
+def _pydicom_vr(ds: Any, tag: Any, vr: str | None) -> str | None:
+    """The VR pydicom gives a raw element: as written, else (implicit VR, or UN) what its public or
+    private dictionary says (pydicom.hooks.raw_element_vr)."""
+    if vr is not None and vr != "UN":
+        return vr
+    from pydicom.datadict import DicomDictionary, dictionary_VR, private_dictionary_VR
+
+    try:
+        if not tag.is_private:
+            entry = DicomDictionary.get(tag)  # the plain lookup first: dictionary_VR is ten times slower
+            return entry[0] if entry is not None else dictionary_VR(tag)
+        if tag.is_private_creator or not (tag.element & 0xFF00):
+            return "LO"
+        creator = ds.get((tag.group << 16) | (tag.element >> 8))
+        return private_dictionary_VR(tag, creator.value) if creator is not None and creator.value else vr
+    except (KeyError, TypeError, ValueError):
+        return vr
 
 
 def _normalize_pydicom(value: Any, kind: str) -> Any:
