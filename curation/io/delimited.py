@@ -217,13 +217,20 @@ def _careful(lines: list[str], start: int, names: list[str], sep: str) -> Parsed
 
 def _swallowed(inner: list[str], sep: str, n_fields: int) -> bool:
     """Whether the lines inside a multi-line record look like records of their own (the header's
-    field count and balanced quotes), at least half of them: two stray quotes lines apart pair up
-    into one record of the right width, which a line break inside a quoted note does not produce."""
+    field count, quotes that open and close on the line), at least half of them: two stray quotes
+    lines apart pair up into one record of the right width, which a line break inside a quoted note
+    seldom produces. Erring this way sets a record aside with its reason instead of hiding others in it."""
     if not inner:
         return False
-    whole = sum(1 for ln in inner
-                if not ln.count(QUOTE) & 1 and len(next(csv.reader([ln], delimiter=sep), [])) == n_fields)
-    return whole > 0 and 2 * whole >= len(inner)
+
+    def whole(ln: str) -> bool:
+        if ln.count(QUOTE) & 1:
+            return False
+        fields = next(csv.reader([ln + "\n"], delimiter=sep), [])
+        return len(fields) == n_fields and not fields[-1].endswith("\n")
+
+    n = sum(1 for ln in inner if whole(ln))
+    return n > 0 and 2 * n >= len(inner)
 
 
 def _unaccounted(body: list[int], first: np.ndarray, last: np.ndarray, bad: list[BadLine]) -> list[BadLine]:
