@@ -81,6 +81,46 @@ _CJK = re.compile(r"[\u4e00-\u9fff]")
 _SEP = " \t:："
 
 
+def _affixes(words: tuple[str, ...]) -> tuple[frozenset[str], tuple[int, ...]]:
+    return frozenset(words), tuple(sorted({len(w) for w in words}))
+
+
+# ``s.endswith(words)`` / ``s.startswith(words)`` as a few set lookups (the tuples hold over a hundred words)
+_PRE_CUE_SET, _PRE_CUE_LENS = _affixes(PRE_CUES)
+_POST_CUE_SET, _POST_CUE_LENS = _affixes(POST_CUES)
+_POST_VERB_SET, _POST_VERB_LENS = _affixes(POST_VERBS)
+_NEXT_WORD_SET, _NEXT_WORD_LENS = _affixes(POST_VERBS + POST_CUES)
+_CUE_WORD_SET, _CUE_WORD_LENS = _affixes(_CUE_WORDS)
+_PRE_CUE_LAST = frozenset(c[-1] for c in PRE_CUES)
+assert max(_CUE_WORD_LENS) <= 4  # the judgement memo's window and _decide read 4 characters of a cue word
+
+
+def _ends_with(s: str, words: frozenset[str], lengths: tuple[int, ...]) -> bool:
+    # s[-n:] shorter than n is s itself, which ends with itself: still a correct answer
+    for n in lengths:
+        if s[-n:] in words:
+            return True
+    return False
+
+
+def _starts_with(s: str, words: frozenset[str], lengths: tuple[int, ...]) -> bool:
+    for n in lengths:
+        if s[:n] in words:
+            return True
+    return False
+
+
+# What a lexicon match can start (``_Lexicon.kinds``): nothing (the word only masks), a surname, a word
+# that may straddle a cue and a surname (其女王华 read as 女王), a word tagged as a name (王亮), or an
+# ordinary word starting with a surname character that is a name only after a person word (患者高明).
+_MASK, _SURNAME, _STRADDLE, _NAME_WORD, _CUED_WORD = range(5)
+# A candidate's judgement reads at most 8 characters before its start (``_pre_level``) and 7 after it
+# (surname, two given characters, a three-character cue); cue words are at most 4 characters long.
+_BEFORE = 8
+_AFTER = 8
+_MEMO_MAX = 200_000
+
+
 @dataclass(frozen=True)
 class _Lexicon:
     automaton: Any
@@ -89,6 +129,7 @@ class _Lexicon:
     useful: bytes  # 1 where a match of the pattern can start a candidate; the rest only mask
     char_score: dict[str, float]
     default_score: float
+    kinds: bytes  # what a match of each pattern can start (_MASK, _SURNAME, _STRADDLE, ...)
 
 
 def _jieba_dict() -> Path:
@@ -98,42 +139,103 @@ def _jieba_dict() -> Path:
     return Path(jieba.__file__).with_name("dict.txt")
 
 
+def _dictionary_entries() -> tuple[list[str], list[str], list[str]]:
+    """Words, frequencies and tags of jieba's dictionary, one entry a line (lines not of three fields skipped)."""
+    text = _jieba_dict().read_text(encoding="utf-8")
+    # one split of the whole file when every line has its three fields (it has): 5x faster than line by line
+    if re.fullmatch(r"(?:\S+ \S+ \S+\n)*(?:\S+ \S+ \S+)?", text):
+        tokens = text.split()
+        return tokens[0::3], tokens[1::3], tokens[2::3]
+    entries = [parts for parts in map(str.split, text.split("\n")) if len(parts) == 3]
+    return [e[0] for e in entries], [e[1] for e in entries], [e[2] for e in entries]
+
+
+def _sorted_unique(values: Any) -> Any:
+    import numpy as np
+
+    v = np.sort(values)
+    return v[np.concatenate(([True], v[1:] != v[:-1]))] if len(v) else v
+
+
 @cache
 def lexicon() -> _Lexicon:
-    """Surname automaton and given-name character model, from jieba's shipped dictionary (built once)."""
+    """Surname automaton and given-name character model, from jieba's shipped dictionary (built once).
+
+    The character counts over the dictionary's 350,000 words are taken with numpy (a per-word Python
+    loop took most of the scrubber's start-up); the sums are added in the order a loop over the file
+    adds them, so the scores are the same to the last bit.
+    """
     import ahocorasick_rs
+    import numpy as np
 
     surnames = [*_py.COMPOUND_SURNAMES, *dict.fromkeys(_py.SURNAMES)]
     single = set(_py.SURNAMES)
-    words: dict[str, str] = {}
+    compound = set(_py.COMPOUND_SURNAMES)
+    words, freqs, tags = _dictionary_entries()
+    n = len(words)
+    lens = np.fromiter(map(len, words), dtype=np.int64, count=n)
+    # a three- or four-character person's name (tag nr) feeds the given-name model and never masks
+    person = np.fromiter((t == "nr" for t in tags), dtype=bool, count=n) & ((lens == 3) | (lens == 4))
     in_names: Counter[str] = Counter()
-    in_words: Counter[str] = Counter()
-    with _jieba_dict().open(encoding="utf-8") as fh:
-        for line in fh:
-            parts = line.split()
-            if len(parts) != 3:
-                continue
-            w, freq, tag = parts[0], int(parts[1]), parts[2]
-            if tag == "nr" and len(w) in (3, 4):
-                sn = w[:2] if w[:2] in _py.COMPOUND_SURNAMES else w[:1]
-                if sn[0] in single or sn in _py.COMPOUND_SURNAMES:
-                    in_names.update(w[len(sn):])
-                continue  # a three-character person's name never masks a candidate
-            if not tag.startswith("nr"):
-                # running-text weight: frequent words count more, damped so function words do not swamp
-                in_words.update({ch: math.log1p(freq) for ch in w})
-            if 2 <= len(w) <= 6 and any(ch in single for ch in w) and w not in surnames:
-                words[w] = tag
+    for i in np.flatnonzero(person):
+        w = words[i]
+        sn = w[:2] if w[:2] in compound else w[:1]
+        if sn[0] in single or sn in compound:
+            in_names.update(w[len(sn):])
+    codes = np.frombuffer("".join(words).encode("utf-32-le"), dtype=np.uint32)
+    owner = np.repeat(np.arange(n), lens)
+    # running-text weight of each character: log(1 + frequency) of every ordinary word it occurs in (once
+    # per word), so frequent words count more, damped so function words do not swamp. math.log1p, not
+    # numpy's: they differ in the last bit for some values
+    plain = np.fromiter((not t.startswith("nr") for t in tags), dtype=bool, count=n)
+    weight = np.zeros(n)
+    idx = np.flatnonzero(plain)
+    weight[idx] = [math.log1p(int(freqs[i])) for i in idx]
+    sel = plain[owner]
+    pair = _sorted_unique((owner[sel].astype(np.int64) << 21) | codes[sel])  # (word, character) once each
+    ch_of, word_of = (pair & 0x1FFFFF), pair >> 21
+    dense = np.full(0x110000, -1, dtype=np.int64)
+    uniq = _sorted_unique(ch_of)
+    dense[uniq] = np.arange(len(uniq))
+    sums = np.zeros(len(uniq))
+    np.add.at(sums, dense[ch_of], weight[word_of])  # per character in word (file) order, as a loop adds
+    # the total in order of each character's first occurrence, as summing a dict of counts does
+    first = np.full(len(uniq), n * 8, dtype=np.int64)
+    np.minimum.at(first, dense[codes[sel]], np.arange(int(sel.sum())))
+    in_words = {chr(int(uniq[i])): float(sums[i]) for i in np.argsort(first, kind="stable")}
     n_names, n_words = sum(in_names.values()), sum(in_words.values())
     scores = {}
     for ch in set(in_names) | set(in_words):
-        scores[ch] = math.log((in_names[ch] + 0.5) / n_names) - math.log((in_words[ch] + 5.0) / n_words)
+        scores[ch] = math.log((in_names[ch] + 0.5) / n_names) - math.log((in_words.get(ch, 0.0) + 5.0) / n_words)
     default = math.log(0.5 / n_names) - math.log(5.0 / n_words)
-    patterns = surnames + list(words)
+    # words with a surname character mask the surname inside them (高分化, 白细胞, 检查)
+    is_surname = np.zeros(0x110000, dtype=bool)
+    is_surname[[ord(c) for c in single]] = True
+    has_surname = np.bincount(owner, weights=is_surname[codes], minlength=n) > 0
+    keep = has_surname & (lens >= 2) & (lens <= 6) & ~person
+    surname_set = set(surnames)
+    lexicon_words = {words[i]: tags[i] for i in np.flatnonzero(keep) if words[i] not in surname_set}
+    patterns = surnames + list(lexicon_words)
     ac = ahocorasick_rs.AhoCorasick(patterns, matchkind=ahocorasick_rs.MatchKind.LeftmostLongest)
-    useful = bytes(i < len(surnames) or p[0] in single or (len(p) == 2 and p[1] in single)
-                   for i, p in enumerate(patterns))
-    return _Lexicon(ac, len(surnames), ("",) * len(surnames) + tuple(words.values()), useful, scores, default)
+    all_tags = ("",) * len(surnames) + tuple(lexicon_words.values())
+    kinds = bytes(_pattern_kind(i < len(surnames), p, t)
+                  for i, (p, t) in enumerate(zip(patterns, all_tags, strict=True)))
+    useful = bytes(k != _MASK for k in kinds)
+    return _Lexicon(ac, len(surnames), all_tags, useful, scores, default, kinds)
+
+
+def _pattern_kind(is_surname: bool, word: str, tag: str) -> int:
+    if is_surname:
+        return _SURNAME
+    if word[0] not in _SINGLE:
+        # it straddles only when a person word ends with its first character (其女 + 王): otherwise the
+        # text before its surname cannot end with one
+        straddles = word[0] in _PRE_CUE_LAST or word[0] in _SEP
+        return _STRADDLE if len(word) == 2 and word[1] in _SINGLE and straddles else _MASK
+    if tag.startswith("nr"):
+        return _NAME_WORD
+    # a verb, adverb, preposition ... starting with a surname character never starts a name (主任查房)
+    return _MASK if tag[:1] in _NOT_NAME_TAGS else _CUED_WORD
 
 
 class NameDetector:
@@ -155,6 +257,13 @@ class NameDetector:
         self.cue_threshold = cue_threshold
         self.clause_threshold = clause_threshold
         self.bare_threshold = bare_threshold
+        # judgements by the text around a candidate, which is all they read: clinical text repeats
+        # its phrases, so most candidates are judged once
+        self._memo: dict[tuple[int, str, int], tuple[int, int, int, float] | tuple[()]] = {}
+
+    def clear_memo(self) -> None:
+        """Forget the judgements made so far."""
+        self._memo.clear()
 
     def score(self, given: str) -> float:
         """Mean log-odds that the characters of ``given`` belong to a given name."""
@@ -174,56 +283,77 @@ class NameDetector:
         if not _CJK.search(text):
             return []
         lex = lexicon()
+        kinds = lex.kinds
+        memo = self._memo
         out: list[tuple[int, int, int, float]] = []
         last = 0
-        useful = lex.useful
-        for pi, a, b in [m for m in lex.automaton.find_matches_as_indexes(text) if useful[m[0]]]:
-            if pi >= lex.surname_end:
-                tag = lex.tags[pi]
-                # a word tagged as a name (王亮) is a candidate; an ordinary word starting with a surname
-                # character is one only after a person word (患者高明), never a verb (主任查房) and never
-                # a word that merely ends in a surname character (检查, 病史)
-                if text[a] not in _SINGLE:
-                    # a word that straddles a cue and a surname (其女王华 read as 女王, 联系人马 as 人马)
-                    if b - a == 2 and text[a + 1] in _SINGLE and self._pre_level(text, a + 1) == 2:
-                        a, b = a + 1, a + 2
-                        c = self._judge(text, a, b)
-                        out.append(c)
-                        if c[1] > c[0]:
-                            last = c[1]
-                    continue
-                if not tag.startswith("nr") and (tag[:1] in _NOT_NAME_TAGS or self._pre_level(text, a) < 2
-                                                 or text.startswith(_CUE_WORDS, a)):
-                    continue
-                b = a + 1
-            if a < last:
+        for pi, a, b in lex.automaton.find_matches_as_indexes(text):
+            kind = kinds[pi]
+            # a word straddling a cue is judged even inside the previous name; the others are not
+            if kind == _MASK or (a < last and kind != _STRADDLE):
                 continue
-            c = self._judge(text, a, b)
-            out.append(c)
-            if c[1] > c[0]:
-                last = c[1]
+            if kind == _SURNAME or kind == _NAME_WORD:
+                # no given name can follow (a digit, punctuation, a function word): rejected as it stands
+                nxt = b if kind == _SURNAME else a + 1
+                ch = text[nxt:nxt + 1]
+                if not ch or not "\u4e00" <= ch <= "\u9fff" or ch in STOP:
+                    out.append((a, a, 0, 0.0))
+                    continue
+            lo = a - _BEFORE if a > _BEFORE else 0
+            key = (pi, text[lo:a + _AFTER], a - lo)
+            rel = memo.get(key)
+            if rel is None:
+                if len(memo) >= _MEMO_MAX:
+                    memo.clear()
+                rel = memo[key] = self._decide(text, kind, a, b)
+            if rel:
+                c = (a + rel[0], a + rel[1], rel[2], rel[3])
+                out.append(c)
+                if c[1] > c[0]:
+                    last = c[1]
         return out
+
+    def _decide(self, text: str, kind: int, a: int, b: int) -> tuple[int, int, int, float] | tuple[()]:
+        """The judgement of one lexicon match, relative to its start; ``()`` when it is no candidate."""
+        if kind == _STRADDLE:
+            # a word that straddles a cue and a surname (其女王华 read as 女王, 联系人马 as 人马)
+            if self._pre_level(text, a + 1) != 2:
+                return ()
+            a0, b = a, a + 2
+            a += 1
+        else:
+            # a word tagged as a name (王亮) is a candidate; an ordinary word starting with a surname
+            # character is one only after a person word (患者高明), never a word that is a cue itself
+            if kind == _CUED_WORD and (self._pre_level(text, a) < 2
+                                       or _starts_with(text[a:a + 4], _CUE_WORD_SET, _CUE_WORD_LENS)):
+                return ()
+            a0 = a
+            if kind != _SURNAME:
+                b = a + 1
+        c = self._judge(text, a, b)
+        return (c[0] - a0, c[1] - a0, c[2], c[3])
 
     @staticmethod
     def _pre_level(text: str, a: int) -> int:
         before = text[max(0, a - 8):a].rstrip(_SEP)
-        if before.endswith(PRE_CUES):
+        if _ends_with(before, _PRE_CUE_SET, _PRE_CUE_LENS):
             return 2
-        if not before or not _CJK.match(before[-1]) or before[-1] in PRE_FUNC:
+        if not before or not "\u4e00" <= before[-1] <= "\u9fff" or before[-1] in PRE_FUNC:
             return 1
         return 1 if a > len(before) and text[a - 1] in _SEP else 0
 
     @staticmethod
     def _post_level(text: str, end: int) -> int:
         after = text[end:end + 3]
-        if after.startswith(POST_CUES):
+        if _starts_with(after, _POST_CUE_SET, _POST_CUE_LENS):
             return 2
-        return 1 if not after or not _CJK.match(after[0]) or after[0] in STOP or after.startswith(POST_VERBS) else 0
+        return 1 if (not after or not "\u4e00" <= after[0] <= "\u9fff" or after[0] in STOP
+                     or _starts_with(after, _POST_VERB_SET, _POST_VERB_LENS)) else 0
 
     def _judge(self, text: str, a: int, b: int) -> tuple[int, int, int, float]:
         given = ""
         for ch in text[b:b + 2]:
-            if not _CJK.match(ch) or ch in STOP:
+            if not "\u4e00" <= ch <= "\u9fff" or ch in STOP:
                 break
             given += ch
         if not given:
@@ -233,7 +363,7 @@ class NameDetector:
         for n in range(len(given), 0, -1):
             g = given[:n]
             if n == 2 and (self.score(g[1]) < self.cue_threshold
-                           or text[b + 1:b + 4].startswith(POST_VERBS + POST_CUES)):
+                           or _starts_with(text[b + 1:b + 4], _NEXT_WORD_SET, _NEXT_WORD_LENS)):
                 continue  # the second character is unlikely in a name or starts the next word: 张伟开具
             post = self._post_level(text, b + n)
             level = 2 if 2 in (pre, post) else 1 if pre and post else 0
@@ -245,7 +375,10 @@ class NameDetector:
 
     # --- pinyin -----------------------------------------------------------------------------
 
-    _LATIN = re.compile(r"[A-Z][A-Za-z]*(?:[ \-^][A-Z][A-Za-z]*)*")
+    # Runs of capitalised words that can hold a name: two words or more, or one of four letters or more
+    # (ZHANGSAN). Shorter runs (CT, Ki, PD) never hold one; leaving them out of the pattern finds the same
+    # names, since a run too short to hold a name has no part that could.
+    _LATIN = re.compile(r"[A-Z][A-Za-z]*(?:[ \-^][A-Z][A-Za-z]*)+|[A-Z][A-Za-z]{3,}")
 
     def find_pinyin(self, text: str) -> list[tuple[int, int]]:
         """Spans of pinyin names: ``ZHANG San``, ``Zhang-San``, ``ZHANGSAN``, ``San Zhang``, ``Zhang Sanfeng``."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from functools import cache
+from functools import cache, lru_cache
 
 # Compound surnames first: a name starting with one of these has a two-character surname.
 COMPOUND_SURNAMES = (
@@ -94,8 +94,14 @@ def split_syllables(word: str, *, max_count: int = 3) -> list[str] | None:
     Longest syllable first with backtracking, as pinyin is typed without apostrophes
     (``xian`` stays one syllable, ``xian`` never ``xi an``).
     """
+    found = _split(word.lower(), max_count)
+    return None if found is None else list(found)
+
+
+@lru_cache(maxsize=65536)
+def _split(word: str, max_count: int) -> tuple[str, ...] | None:
+    # cached: names repeat their syllables (zhang, wei, san) in every text and every registry entry
     syl = syllables()
-    word = word.lower()
     if not word or not word.isascii():
         return None
 
@@ -112,7 +118,8 @@ def split_syllables(word: str, *, max_count: int = 3) -> list[str] | None:
                     return [piece, *rest]
         return None
 
-    return go(0, max_count)
+    found = go(0, max_count)
+    return None if found is None else tuple(found)
 
 
 def _readings_of(chars: str) -> list[list[str]]:

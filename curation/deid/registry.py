@@ -311,6 +311,11 @@ class IdentifierRegistry:
             for v in forms:
                 yield kind, v
 
+    def forms_by_kind(self) -> list[tuple[Kind, frozenset[str]]]:
+        """``(kind, stored forms)`` per kind, in the order the kinds were first added (the scrubber's
+        automaton is built from them a kind at a time)."""
+        return [(kind, frozenset(forms)) for kind, forms in self._forms.items()]
+
     def scan_values(self) -> list[str]:
         """Every stored form of every kind, for the leak scan (which skips the short ones itself)."""
         return self.values()
