@@ -11,6 +11,18 @@ import yaml
 TABULAR = ("clinical", "pathology", "exposure", "lab")
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The long fuzz variants (marked slow) run only when asked for (``pytest tests/fuzz -m slow``):
+    ``make test`` runs every test, and the default fuzz run stays near 30 s."""
+    expr = config.getoption("markexpr", "") or ""
+    if "slow" in expr and "not slow" not in expr:
+        return
+    skip = pytest.mark.skip(reason="long fuzz variant: run it with `pytest tests/fuzz -m slow`")
+    for item in items:
+        if item.get_closest_marker("slow") and "tests/fuzz/" in item.nodeid.replace("\\", "/"):
+            item.add_marker(skip)
+
+
 @pytest.fixture(scope="session")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The demo cohort without imaging and single-cell data (not read by these tests)."""
