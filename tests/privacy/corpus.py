@@ -56,9 +56,13 @@ CODED = "coded"  # a coded field holding a sentence instead of a code
 
 
 # ------------------------------------------------------------------------------------------ names
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Person:
     """A person with a Chinese name and its pinyin, written by hand (surname, given name)."""
+
+    # reprs never show an identifier: pytest prints the arguments of a failing test
+    def __repr__(self) -> str:
+        return f"Person({len(self.name)} characters)"
 
     name: str
     surname: str
@@ -157,9 +161,12 @@ def full_width(text: str) -> str:
 
 
 # ------------------------------------------------------------------------------------ patients
-@dataclass
+@dataclass(repr=False)
 class Patient:
     """One patient's identifiers (every value is new: no demo shape, no demo name)."""
+
+    def __repr__(self) -> str:
+        return f"Patient(no={self.no}, site={self.site})"
 
     no: int
     person: Person
@@ -199,6 +206,9 @@ class Patient:
 class Truth:
     """Every identifier string written into the corpus, with its kind and the places it sits in."""
 
+    def __repr__(self) -> str:
+        return f"Truth({len(self._kinds)} identifiers)"
+
     def __init__(self) -> None:
         self._kinds: dict[str, str] = {}
         self._places: dict[str, set[str]] = {}
@@ -231,9 +241,12 @@ class Truth:
 
 
 # ------------------------------------------------------------------------------------- tables
-@dataclass
+@dataclass(repr=False)
 class Table:
     """One sheet or delimited file of a tabular source, as text cells."""
+
+    def __repr__(self) -> str:  # a path or sheet can be named after a patient
+        return f"Table({self.modality}, {self.site}, {self.fmt}, {len(self.rows)} rows)"
 
     modality: str
     site: str
@@ -264,9 +277,13 @@ class Slot:
         return f"text:{t.modality}:{t.path}{'#' + t.sheet if t.sheet else ''}:{self.column}:row{self.row + 1}"
 
 
-@dataclass
+@dataclass(repr=False)
 class Corpus:
     """The corpus in memory: :meth:`write` puts it on disk as a cohort folder."""
+
+    def __repr__(self) -> str:
+        return (f"Corpus(seed={self.seed}, planted={self.planted}, {len(self.patients)} patients, "
+                f"{len(self.tables)} tables, {len(self.truth.values)} identifiers)")
 
     seed: int
     planted: bool

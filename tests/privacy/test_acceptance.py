@@ -25,7 +25,7 @@ import pandas as pd
 import pytest
 
 from . import bytescan
-from .conftest import explain
+from .conftest import check, explain
 from .corpus import ALL_MODALITIES, SEED, Corpus, generate
 
 pytestmark = pytest.mark.slow
@@ -67,12 +67,15 @@ def in_area(items: list[Any], area: str) -> list[Any]:
     return [f for f in items if area_of(f.path) == area]
 
 
-@dataclass
+@dataclass(repr=False)
 class Run:
     corpus: Corpus
     cohort: Path
     out: Path
     outcome: Any  # curation.run.RunOutcome
+
+    def __repr__(self) -> str:  # pytest prints a failing test's arguments: no identifier in them
+        return f"Run({self.corpus!r}, exit {self.outcome.exit_code})"
 
     @property
     def withheld(self) -> Path:
@@ -124,17 +127,17 @@ def test_every_modality_wrote_its_outputs(runs: dict[str, Run]) -> None:
               "data/immune/immune.h5ad"]
     for variant, run in runs.items():
         errors = [n.name for n in run.outcome.notebooks if n.status != "ok"]
-        assert not errors, f"{variant}: notebook(s) did not run: {errors}"
+        check(not errors, f"{variant}: notebook(s) did not run: {errors}")
         missing = [w for w in wanted if not (run.out / w).is_file() and not (run.withheld / w).is_file()]
-        assert not missing, f"{variant}: outputs missing: {missing}"
+        check(not missing, f"{variant}: outputs missing: {missing}")
         dicomdirs = list((run.out / "data" / "imaging" / "dicom").rglob("DICOMDIR"))
-        assert len(dicomdirs) == 4, f"{variant}: expected a de-identified DICOM copy with a DICOMDIR per patient"
+        check(len(dicomdirs) == 4, f"{variant}: expected a de-identified DICOM copy with a DICOMDIR per patient")
         vcfs = list((run.out / "data" / "genomics").rglob("*.vcf"))
-        assert len(vcfs) == 4, f"{variant}: expected one de-identified VCF per sample, found {len(vcfs)}"
+        check(len(vcfs) == 4, f"{variant}: expected one de-identified VCF per sample, found {len(vcfs)}")
         report = run.out / "data" / "pathology" / "pathology.parquet"
         if report.is_file():
             text = pd.read_parquet(report, columns=["report_text"])["report_text"]
-            assert text.notna().all(), f"{variant}: allow-listed report text was dropped, not scrubbed"
+            check(text.notna().all(), f"{variant}: allow-listed report text was dropped, not scrubbed")
 
 
 def test_planted_run_exits_0_or_1(runs: dict[str, Run]) -> None:
@@ -143,9 +146,9 @@ def test_planted_run_exits_0_or_1(runs: dict[str, Run]) -> None:
     code = run.outcome.exit_code
     releasable = run.run_json().get("releasable", True)
     files = run.withheld_files()
-    assert code in (0, 1) and releasable is not False and not files, (
-        f"planted run: exit {code}, releasable {releasable}, {len(files)} file(s) withheld; planted identifiers "
-        f"in the withheld files:\n{explain(run.corpus, run.withheld_findings)}")
+    check(code in (0, 1) and releasable is not False and not files,
+          f"planted run: exit {code}, releasable {releasable}, {len(files)} file(s) withheld; planted identifiers "
+          f"in the withheld files:\n{explain(run.corpus, run.withheld_findings)}")
 
 
 @pytest.mark.parametrize("area", areas("test_nothing_withheld"))
@@ -157,9 +160,9 @@ def test_nothing_withheld(runs: dict[str, Run], area: str) -> None:
     files = [f for f in files if area_of(f) == area]
     findings = in_area(run.withheld_findings, area)
     unexplained = sorted(set(files) - {f.path for f in findings})
-    assert not files, (f"{len(files)} file(s) withheld to out.withheld/; planted identifiers in them:\n"
-                       f"{explain(run.corpus, findings)}"
-                       + "".join(f"\n  {p}: withheld, yet holds none of the corpus' identifiers" for p in unexplained))
+    check(not files, f"{len(files)} file(s) withheld to out.withheld/; planted identifiers in them:\n"
+                     f"{explain(run.corpus, findings)}"
+                     + "".join(f"\n  {p}: withheld, yet holds none of the corpus' identifiers" for p in unexplained))
 
 
 @pytest.mark.parametrize("area", areas("test_planted_bundle_clean_by_project_scan"))
@@ -167,7 +170,7 @@ def test_planted_bundle_clean_by_project_scan(runs: dict[str, Run], area: str) -
     """The project's leak scan, given every identifier the corpus wrote, finds none in this area."""
     run = runs["planted"]
     hits = in_area(run.project_hits, area)
-    assert not hits, f"{len(hits)} planted identifier hit(s):\n{explain(run.corpus, hits, one_based=True)}"
+    check(not hits, f"{len(hits)} planted identifier hit(s):\n{explain(run.corpus, hits, one_based=True)}")
 
 
 @pytest.mark.parametrize("area", areas("test_planted_bundle_clean_by_byte_search"))
@@ -175,7 +178,7 @@ def test_planted_bundle_clean_by_byte_search(runs: dict[str, Run], area: str) ->
     """An independent byte search (UTF-8, GB18030, UTF-16, escapes; decoded Parquet, HDF5, zip, DICOM)."""
     run = runs["planted"]
     findings = in_area(run.byte_findings, area)
-    assert not findings, f"{len(findings)} planted identifier finding(s):\n{explain(run.corpus, findings)}"
+    check(not findings, f"{len(findings)} planted identifier finding(s):\n{explain(run.corpus, findings)}")
 
 
 def test_ledger_balances_with_the_control_counts(runs: dict[str, Run]) -> None:
@@ -183,14 +186,14 @@ def test_ledger_balances_with_the_control_counts(runs: dict[str, Run]) -> None:
     counts = {}
     for variant, run in runs.items():
         path = run.out / "quality" / "ledger.parquet"
-        assert path.is_file(), f"{variant}: quality/ledger.parquet missing"
+        check(path.is_file(), f"{variant}: quality/ledger.parquet missing")
         df = pd.read_parquet(path)
-        assert df["balanced"].all(), f"{variant}: unbalanced stages:\n{df[~df['balanced']][LEDGER_KEY]}"
+        check(df["balanced"].all(), f"{variant}: unbalanced stages:\n{df[~df['balanced']][LEDGER_KEY]}")
         counts[variant] = Counter(map(tuple, df[LEDGER_KEY].astype(str).to_numpy()))
     only_planted, only_control = counts["planted"] - counts["control"], counts["control"] - counts["planted"]
-    assert not only_planted and not only_control, (
-        f"ledger differs from the control's:\n planted only: {sorted(only_planted)}\n"
-        f" control only: {sorted(only_control)}")
+    check(not only_planted and not only_control,
+          f"ledger differs from the control's:\n planted only: {sorted(only_planted)}\n"
+          f" control only: {sorted(only_control)}")
 
 
 def test_control_run_raises_no_leak_alarm(runs: dict[str, Run]) -> None:
@@ -204,12 +207,12 @@ def test_control_run_raises_no_leak_alarm(runs: dict[str, Run]) -> None:
         return ("<redacted>" if "<redacted>" in h.path else bytescan.redact(h.path, searcher)), h.identifier - 1
 
     false_alarms = [h for h in run.project_hits if key(h) not in found]
-    assert not false_alarms, (f"leak-scan false alarm(s) on the control bundle:\n"
-                              f"{explain(run.corpus, false_alarms, one_based=True)}")
-    assert not confirmed, f"identifier(s) in the control bundle:\n{explain(run.corpus, confirmed)}"
+    check(not false_alarms, "leak-scan false alarm(s) on the control bundle:\n"
+                            f"{explain(run.corpus, false_alarms, one_based=True)}")
+    check(not confirmed, f"identifier(s) in the control bundle:\n{explain(run.corpus, confirmed)}")
     own = [str(f) for f in run.outcome.leaks]
-    assert not own and not run.withheld_files(), (
-        f"the control run's own leak scan reported {len(own)} finding(s), exit {run.outcome.exit_code}; the "
-        f"byte search confirms none of the corpus' identifiers in the bundle, so these are false alarms or "
-        f"identifiers the corpus does not list: {own[:10]}")
-    assert run.outcome.exit_code in (0, 1), f"control run: exit {run.outcome.exit_code}"
+    check(not own and not run.withheld_files(),
+          f"the control run's own leak scan reported {len(own)} finding(s), exit {run.outcome.exit_code}; the "
+          f"byte search confirms none of the corpus' identifiers in the bundle, so these are false alarms or "
+          f"identifiers the corpus does not list: {own[:10]}")
+    check(run.outcome.exit_code in (0, 1), f"control run: exit {run.outcome.exit_code}")
