@@ -114,9 +114,11 @@ def load(modality: str, sources: list[Source], *, ctx: Context) -> ModalityData:
                 df, unmapped = apply_mapping(frame, columns=cfg.columns, known=known, values=cfg.values,
                                              missing=cfg.missing)
             except SourceError as exc:
-                # the message names the file, whose name may hold an identifier: keep only the fix
+                # the message names the file, whose name may hold an identifier (or ": "): keep only the fix
                 reason = getattr(exc, "reason", "unreadable_file")
-                detail = str(exc).split(": ", 1)[-1]
+                text = str(exc)
+                detail = (text.removeprefix(f"{path.name}: ") if text.startswith(f"{path.name}: ")
+                          else text.split(": ", 1)[-1])
                 data.quarantine.add(stage="load", source=src.key, record=token, reason=reason, detail=detail)
                 bad_files[reason] = bad_files.get(reason, 0) + 1
                 counts[(src.key, token)] = 0
@@ -208,6 +210,11 @@ def _check_mapping(src: Source, modality: str, known: set[str], tables: set[str]
     if cfg.table is not None and cfg.table not in tables:
         msg = (f"{where}.table: {cfg.table!r} is not a {modality} table; expected one of "
                f"{', '.join(sorted(tables))} (see `curation dictionary -m {modality}`)")
+        raise ConfigError(msg)
+    decimal = cfg.options.get("decimal", ".")
+    if decimal not in (".", ","):
+        msg = (f"{where}.options.decimal: {decimal!r} is not a decimal mark; use \".\" (1,234.5) or \",\" "
+               "(1.234,5)")
         raise ConfigError(msg)
     bad = [(f"columns.{header}", target) for header, target in cfg.columns.items() if target not in known]
     bad += [(f"values.{name}", name) for name in cfg.values if name not in known]

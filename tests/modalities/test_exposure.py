@@ -68,3 +68,43 @@ def test_full_width_digits_and_thousands_separators(tmp_path: Path) -> None:
     f = r.failures
     assert ((f["check_id"] == "exposure.plausibility.range") & (f["field"] == "residence_pm25")).sum() == 1
     assert ((f["check_id"] == "exposure.conformance.types") & (f["field"] == "pack_years")).sum() == 1
+
+
+def test_decimal_comma_locale_and_a_bad_decimal_option(tmp_path: Path) -> None:
+    import yaml
+
+    from curation.errors import ConfigError
+
+    path = make_cohort(tmp_path)
+    q = tmp_path / "raw" / "siteA" / "questionnaire.csv"
+    lines = q.read_text(encoding="utf-8").splitlines()
+    lines[4] = '00103,目前吸烟,"12,5",是,"1.045,5"'  # a European export: decimal comma, dot grouping
+    q.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    cfg = yaml.safe_load(path.read_text(encoding="utf-8"))
+    cfg["sources"]["exposure"][0]["options"] = {"decimal": ","}
+    path.write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
+    e = cu.curate("exposure", path, write=False).data.tables["exposure"].set_index("patient")
+    assert e.loc[pseudonym("00103", "A"), "pack_years"] == 12.5
+    assert e.loc[pseudonym("00103", "A"), "residence_pm25__missing"] == "out_of_range"  # 1045.5
+    cfg["sources"]["exposure"][0]["options"] = {"decimal": ";"}
+    path.write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"sources.exposure\[0\].options.decimal: ';' is not a decimal mark"):
+        cu.curate("exposure", path, write=False)
+
+
+def test_an_unreadable_file_named_with_a_colon_leaks_no_part_of_its_name(tmp_path: Path) -> None:
+    import yaml
+
+    path = make_cohort(tmp_path)
+    src = tmp_path / "raw" / "siteA" / "questionnaire.csv"
+    bad = src.with_name("王五: 问卷.csv")
+    bad.write_bytes(src.read_text(encoding="utf-8").encode("gb18030") * 3)
+    cfg = yaml.safe_load(path.read_text(encoding="utf-8"))
+    cfg["sources"]["exposure"][0].update(path="raw/siteA/王五: 问卷.csv", encoding="utf-8")
+    path.write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
+    r = cu.curate("exposure", path, write=False)
+    q = r.quarantine[r.quarantine["reason"] == "unreadable_file"]
+    assert len(q) == 1 and "王五" not in q["detail"].iloc[0] and "问卷" not in q["detail"].iloc[0]
+    assert q["detail"].iloc[0].startswith("cannot decode as utf-8")
+    rule = r.failures.loc[r.failures["check_id"] == "exposure.completeness.source_empty", "rule"].iloc[0]
+    assert "王五" not in rule and "问卷" not in rule
