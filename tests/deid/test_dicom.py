@@ -264,3 +264,18 @@ def test_date_with_wrong_vr_is_removed_not_refused(real_data) -> None:  # type: 
     out = deidentify(ds, keyring=Keyring(b"k" * 32), patient_pseudonym="PTX", date_shift_days=10)
     assert "DateOfLastCalibration" not in out
     assert out.PatientIdentityRemoved == "YES"
+
+
+def test_code_meanings_and_lut_explanations_are_cleaned_not_kept() -> None:
+    """A code's meaning and a LUT's explanation are typed text in real exports ("张三 CT")."""
+    ds = _read("CT_small.dcm")
+    ds.SpecificCharacterSet = "ISO_IR 192"
+    ds.PatientName = "Zhang^Sanfeng=张^三丰"
+    item = Dataset()
+    item.CodeValue, item.CodingSchemeDesignator, item.CodeMeaning = "113076", "DCM", "张三丰 CT"
+    ds.DerivationCodeSequence = Sequence([item])
+    ds.LUTExplanation = "Zhang Sanfeng window"
+    out = _deid(ds)
+    meaning = out.DerivationCodeSequence[0].CodeMeaning
+    assert "张三丰" not in meaning and meaning.endswith("CT")
+    assert "Zhang Sanfeng" not in str(out.get("LUTExplanation", ""))
