@@ -4,6 +4,8 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from curation.deid.names import NameDetector
 from curation.deid.text import Scrubber, evaluate
@@ -123,3 +125,40 @@ def test_targets_on_held_out_templates() -> None:
         examples.append({"text": text, "spans": spans})
     res = evaluate(examples, Scrubber()).set_index("kind").loc["name_detector"]
     assert res["recall"] >= 0.95 and res["precision"] >= 0.8, res.to_dict()
+
+
+# The detector remembers each judgement by the text around the candidate; a judgement remembered from one
+# text must be the one a fresh detector makes in another. Contexts that share all but their farthest
+# character (联系人：    / 系人：    , （患者 / （患) catch a window one character too short.
+_PRE = ["同病房的：   ", "病房的：   ", "联系人：    ", "系人：    ", "人：    ", "   ", "患者：", "者：", "患者",
+        "其女", "女", "", "，", "由", "查体", "白细胞", "。"]
+_SURNAME = ["王", "张", "欧阳", "白", "史", "于", "女"]
+_GIVEN = ["华", "建国", "细胞", "明", "分化", "", "王华"]
+_POST = ["（患者", "（患", "（", "先生", "先", "开具", "开", "，男", "，", "。", "的", "同意", "医师", "签字", "3",
+         "Zhang San"]
+
+
+def test_remembered_judgements_are_fresh_ones() -> None:
+    import itertools
+    import random
+
+    texts = ["".join(p) for p in itertools.product(["", "一二三四五六七八九十"], _PRE, _SURNAME, _GIVEN, _POST)]
+    random.Random(5).shuffle(texts)
+    warm = NameDetector()
+    for t in texts[:12_000]:
+        assert warm.candidates(t) == NameDetector().candidates(t), t
+
+
+_piece = st.tuples(*(st.sampled_from(p) for p in (_PRE, _SURNAME, _GIVEN, _POST))).map("".join)
+
+
+@pytest.fixture(scope="module")
+def warm() -> NameDetector:
+    return NameDetector()
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(texts=st.lists(st.lists(_piece, min_size=1, max_size=4).map("".join), min_size=1, max_size=4))
+def test_remembered_judgements_in_longer_texts(warm: NameDetector, texts: list[str]) -> None:
+    for t in texts:
+        assert warm.candidates(t) == NameDetector().candidates(t)

@@ -7,9 +7,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 
 from curation.deid.registry import IdentifierRegistry, Kind
-from curation.deid.text import Scrubber, measure_recall, scrub, scrub_series, valid_id_card
+from curation.deid.text import Finding, Scrubber, measure_recall, scrub, scrub_series, valid_id_card
 from curation.errors import ConfigError
 
 LABELLED = Path(__file__).with_name("phi_labelled.jsonl")
@@ -185,3 +187,111 @@ def test_dicom_descriptors_lose_another_patients_name() -> None:
     # without the cohort scrubber the file's own names still go
     alone = deidentify(ds, keyring=Keyring(b"d" * 32), patient_pseudonym="PTX", date_shift_days=-3)
     assert "刘备" not in str(alone.get("ImageComments", "")) and "LIU BEI" not in str(alone.get("SeriesDescription"))
+
+
+# --- many texts at once: the same result as one by one ------------------------------------------------
+
+def _batch_registry(*, across_sentences: bool = False) -> IdentifierRegistry:
+    reg = IdentifierRegistry()
+    for name in ("张三", "王华", "曹操", "欧阳娜娜"):
+        reg.add_name(name)
+    reg.add_name("LI^NA", staff=True)
+    reg.add(Kind.mrn, "ZY20230001")
+    reg.add(Kind.phone, "13812345678")
+    reg.add(Kind.accession, "CT2023000999")
+    reg.add_date(Kind.birth_date, "1960-01-02")
+    if across_sentences:  # a form holding 。: the registry is then matched over whole texts
+        reg.add(Kind.address, "北京市。海淀区")
+    return reg
+
+
+def _labelled_texts() -> list[str]:
+    names = Path(__file__).with_name("labelled_notes.jsonl")
+    return [json.loads(line)["text"] for path in (LABELLED, names)
+            for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def _whole_texts(sc: Scrubber, texts: list[str], known: object = None) -> tuple[list[str], list[list[Finding]]]:
+    """What a cache-free scrubber like ``sc`` makes of each text alone, scrubbing it whole: its sentences
+    are not cut apart (their separator made a character no text holds)."""
+    import curation.deid.text as text_mod
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(text_mod, "_SENTENCE", "\U0010fffe")
+        ref = Scrubber(sc.registry, mrn_patterns=sc.mrn_patterns, cache_chars=0)
+        return [ref.scrub(t, known=known) for t in texts], [ref.findings(t, known=known) for t in texts]  # type: ignore[arg-type]
+
+
+def test_scrub_many_equals_scrub_on_the_labelled_sets() -> None:
+    texts = _labelled_texts()
+    reg = IdentifierRegistry()
+    notes = Path(__file__).with_name("labelled_notes.jsonl").read_text(encoding="utf-8").splitlines()
+    for ex in map(json.loads, notes):
+        for span in ex["spans"][:1]:  # some of the labelled identifiers in the registry, the rest detected
+            reg.add(span["kind"], span["text"])
+    sc = Scrubber(reg, mrn_patterns=[r"ZY\d{8}", r"MR\d{7}"])
+    expected, findings = _whole_texts(sc, texts)
+    assert sc.scrub_many(texts) == expected
+    assert sc.scrub_many(texts) == expected  # again, every sentence from the cache
+    assert [sc.scrub(t) for t in texts] == expected
+    assert [sc.findings(t) for t in texts] == findings
+
+
+_PIECES = [
+    "患者", "张三", "王", "李", "欧阳", "娜娜", "华", "医师", "家属", "之女", "其女", "先生", "，男", "同意",
+    "签字", "的", "于", "白细胞", "高明", "上叶", "。", "。", "，", ",", ";", " ", "  ", "\n", ":", "：", "·",
+    "Zhang", "San", "ZHANG", "SANFENG", "Li", "Na", "LI", "-", "^", "CT", "Ki-67", "x", "13812345678", "138",
+    "1", "0", "9", "2023", "年", "月", "日", "号", "-03-05", "/", ".", "110101199003074514", "ZY20230001",
+    "CT2023000999", "@", "zhang.san@example.com", "北京市", "海淀区", "中关村大街", "1号", "省", "路", "村",
+    "İ", "Σ", "ΑΣ", "σ", "ς", "１３８", "（", "）", "０５７１", "住院号", "电话", "姓名", "住址", "MRN",
+    "1960年1月2日", "曹操", "Cao Cao", "北京市。海淀区", "0571-87654321", "+86", "P123", "杭州市", "西湖区",
+    "文三路478号", "中关村大街1号", "3单元501室", "家住",
+]
+_texts = st.lists(st.one_of(st.sampled_from(_PIECES), st.text(max_size=3)), max_size=25).map("".join)
+
+
+@pytest.fixture(scope="module")
+def batch_scrubbers() -> dict[bool, Scrubber]:
+    return {b: Scrubber(_batch_registry(across_sentences=b), mrn_patterns=[r"ZY\d{8}", r"\bP\d{3}"])
+            for b in (False, True)}
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(texts=st.lists(_texts, max_size=6), across=st.booleans(), with_known=st.booleans())
+# an address read across a sentence (and not across texts), lowering with a final sigma and an İ, a registry
+# form holding 。, names and labels at sentence edges
+@example(texts=["杭州市", "文三路478号", "患者住在杭州市。文三路478号，电话13812345678。"], across=False,
+         with_known=False)
+@example(texts=["ΑΣ。İ ΑΣ", "ΑΣ", "xΣ。Li Na"], across=False, with_known=True)
+@example(texts=["北京市。海淀区", "北京市", "海淀区"], across=True, with_known=False)
+@example(texts=["患者：。张三", "姓名：\n王华。其女。王华", "ZY20230001。P123。住院号：\nZY20230001"], across=False,
+         with_known=True)
+def test_scrub_many_equals_scrub_on_random_text(batch_scrubbers: dict[bool, Scrubber], texts: list[str],
+                                               across: bool, with_known: bool) -> None:
+    from curation.deid.text import Known
+
+    # the scrubber under test keeps its sentence cache and name memo from one example to the next; the
+    # reference is new each time and scrubs each text whole
+    sc = batch_scrubbers[across]
+    known = Known(["李四", "12345678", "Wang Wu"]) if with_known else None
+    expected, findings = _whole_texts(sc, texts, known)
+    assert sc.scrub_many(texts, known=known) == expected
+    assert [sc.scrub(t, known=known) for t in texts] == expected
+    assert [sc.findings(t, known=known) for t in texts] == findings
+
+
+def test_scrub_many_keeps_non_text_and_forked_workers_agree(monkeypatch: pytest.MonkeyPatch) -> None:
+    import curation.deid.text as text_mod
+
+    sc = Scrubber(_batch_registry())
+    texts = [t for t in _labelled_texts()[:300]]
+    mixed: list[object] = [None, "", *texts[:3], float("nan")]
+    out = sc.scrub_many(mixed)  # type: ignore[arg-type]
+    assert out[0] is None and out[1] == "" and out[-1] != out[-1] and out[2:5] == [sc.scrub(t) for t in texts[:3]]
+    monkeypatch.setattr(text_mod, "_PARALLEL_MIN_CHARS", 0)  # fork even for this small input
+    assert sc.scrub_many(texts, workers=2) == sc.scrub_many(texts)
+
+
+def test_only_one_character_lengthens_when_lowered() -> None:
+    # the scrubber lowers sentences apart only where lowering keeps every length (see _GROWS_WHEN_LOWERED)
+    assert [c for c in map(chr, range(0x110000)) if len(c.lower()) != 1] == ["\u0130"]
