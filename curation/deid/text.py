@@ -24,11 +24,14 @@ from __future__ import annotations
 
 import datetime as dt
 import gc
+import importlib
 import re
 from bisect import bisect_right
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache, lru_cache
+from itertools import accumulate, pairwise
 from typing import Any
 
 import pandas as pd
@@ -350,6 +353,71 @@ def compile_mrn_patterns(patterns: Sequence[str]) -> list[re.Pattern[str]]:
     return out
 
 
+_NO_STOP_CATEGORIES = {"CATEGORY_DIGIT", "CATEGORY_SPACE", "CATEGORY_WORD", "CATEGORY_LINEBREAK", "CATEGORY_UNI_DIGIT",
+                       "CATEGORY_UNI_SPACE", "CATEGORY_UNI_WORD", "CATEGORY_UNI_LINEBREAK", "CATEGORY_LOC_WORD"}
+_STOP_CATEGORIES = {"CATEGORY_NOT_DIGIT", "CATEGORY_NOT_SPACE", "CATEGORY_NOT_WORD", "CATEGORY_NOT_LINEBREAK",
+                    "CATEGORY_UNI_NOT_DIGIT", "CATEGORY_UNI_NOT_SPACE", "CATEGORY_UNI_NOT_WORD",
+                    "CATEGORY_UNI_NOT_LINEBREAK", "CATEGORY_LOC_NOT_WORD"}
+
+
+def _within_sentences(pattern: re.Pattern[str], stop: str) -> bool:
+    """Whether every match of ``pattern`` in a text is a match in one of its sentences (cut at ``stop``).
+
+    True only when proven from the parsed pattern: no match can hold ``stop``, none can look past its
+    own characters (a word boundary may, as ``stop`` is no word character) and none is empty. Anything
+    else, or a parser that changed, gives False: the pattern is then matched over whole texts.
+    """
+    try:
+        sre = importlib.import_module("re._constants")
+        tree = importlib.import_module("re._parser").parse(pattern.pattern, pattern.flags)
+    except Exception:  # noqa: BLE001 - a private module: any surprise means "not proven"
+        return False
+    code = ord(stop)
+
+    def set_ok(items: Any) -> bool:
+        negate = hit = False
+        for op, av in items:
+            if op is sre.NEGATE:
+                negate = True
+            elif op is sre.LITERAL:
+                hit |= av == code
+            elif op is sre.RANGE:
+                hit |= av[0] <= code <= av[1]
+            elif op is sre.CATEGORY and str(av) in _NO_STOP_CATEGORIES:
+                pass
+            elif op is sre.CATEGORY and str(av) in _STOP_CATEGORIES:
+                hit = True
+            else:
+                return False
+        return hit == negate
+
+    def ok(sub: Any) -> bool:
+        for op, av in sub:
+            if op is sre.LITERAL:
+                good = av != code
+            elif op is sre.NOT_LITERAL:
+                good = av == code
+            elif op is sre.IN:
+                good = set_ok(av)
+            elif op is sre.AT:
+                good = av is sre.AT_BOUNDARY
+            elif op is sre.BRANCH:
+                good = all(ok(b) for b in av[1])
+            elif op is sre.SUBPATTERN:
+                good = ok(av[-1])
+            elif op in (sre.MAX_REPEAT, sre.MIN_REPEAT, getattr(sre, "POSSESSIVE_REPEAT", None)):
+                good = ok(av[2])
+            elif op is getattr(sre, "ATOMIC_GROUP", None):
+                good = ok(av)
+            else:  # ANY, look-arounds, back references, conditionals, anchors
+                good = False
+            if not good:
+                return False
+        return True
+
+    return ok(tree) and pattern.fullmatch("") is None
+
+
 # --- per-record known identifiers -----------------------------------------------------------
 
 def _guess_kind(value: str) -> Kind:
@@ -445,7 +513,9 @@ Span = tuple[int, int, Kind]
 # addresses 3, MRN shapes 4, Chinese names 5, pinyin names 6 - so that of two equal spans the first
 # collected gives the kind, whichever way they were found.
 _Sortable = tuple[int, int, int, int, int, Kind]
-_Entry = tuple[str, tuple[_Sortable, ...] | None]  # a sentence folded, and its spans sorted (None: none)
+# A sentence folded; its spans (None: none) as a range of a sorted list, and where in that list's text the
+# sentence starts; and the sentence scrubbed
+_Entry = tuple[str, tuple[list[_Sortable], int, int, int] | None, str]
 
 # Sentences end at 。, which no detector, registry form (checked when the automaton is built) or name
 # rule matches or reads across, so a text's findings are its sentences' findings: each distinct sentence
@@ -552,6 +622,9 @@ class Scrubber:
         self.names = names
         self.cache_chars = cache_chars
         self._mrn = compile_mrn_patterns(self.mrn_patterns)
+        # MRN shapes proven not to reach across 。 are matched per sentence (and cached with it)
+        self._mrn_sentence = [p for p in self._mrn if _within_sentences(p, _SENTENCE)]
+        self._mrn_text = [p for p in self._mrn if p not in self._mrn_sentence]
         self._ac: Any = None
         self._ac_kinds: list[Kind] = []
         self._ac_head = self._ac_tail = b""
@@ -647,10 +720,7 @@ class Scrubber:
         items = list(texts)
         idx = [i for i, t in enumerate(items) if isinstance(t, str) and t]
         todo = [items[i] for i in idx]
-        if workers > 1 and sum(map(len, todo)) >= _PARALLEL_MIN_CHARS and _can_fork():
-            done = _scrub_forked(self, todo, known, workers)
-        else:
-            done = [_replace(t, sp) if sp else t for t, sp in zip(todo, self._spans_many(todo, known), strict=True)]
+        done = self._scrub_texts(todo, known, workers)
         for i, r in zip(idx, done, strict=True):
             items[i] = r
         return items
@@ -668,21 +738,42 @@ class Scrubber:
 
     # --- the engine -------------------------------------------------------------------------
 
+    def _scrub_texts(self, texts: Sequence[str], known: Known | None, workers: int = 1) -> list[str]:
+        """The texts scrubbed: most are their sentences scrubbed, joined again."""
+        with _collector_paused():
+            split, fresh, odd = self._plan(texts)
+            if workers > 1 and sum(map(len, fresh)) >= _PARALLEL_MIN_CHARS and _can_fork():
+                _compute_forked(self, fresh, workers)
+            self._fill(fresh, odd)
+            cache = self._cache
+            joinable = known is None and not self._mrn_text and self._sentence_local
+            out = []
+            for t, sentences in zip(texts, split, strict=True):
+                own, look = (odd, {}) if _GROWS_WHEN_LOWERED in t else (fresh, cache)
+                if joinable and not _address_chain(t):
+                    # no span reaches across 。 and the text adds none of its own: each sentence is scrubbed
+                    # apart, so the text is its scrubbed sentences joined
+                    if len(sentences) == 1:
+                        out.append((look.get(t) or own[t])[2])
+                    else:
+                        out.append(_SENTENCE.join([(look.get(x) or own[x])[2] for x in sentences]))
+                else:
+                    spans = self._assemble(t, sentences, own, look, known)
+                    out.append(_replace(t, spans) if spans else t)
+            return out
+
     def _spans_many(self, texts: Sequence[str], known: Known | None) -> list[list[Span]]:
         """Merged spans of each (non-empty) text."""
-        # The cyclic garbage collector walks every tracked object of the process (pandas, pydicom, the
-        # lexicon ...) each time enough new objects survive, and scrubbing makes many small tuples: it
-        # took half of the time. Nothing here makes a reference cycle, so reference counting frees all
-        # of it; the collector is paused for the call and resumed after.
-        paused = gc.isenabled()
-        gc.disable()
-        try:
-            return self._spans_many_now(texts, known)
-        finally:
-            if paused:
-                gc.enable()
+        with _collector_paused():
+            split, fresh, odd = self._plan(texts)
+            self._fill(fresh, odd)
+            return [self._assemble(t, sentences, odd, {}, known) if _GROWS_WHEN_LOWERED in t
+                    else self._assemble(t, sentences, fresh, self._cache, known)
+                    for t, sentences in zip(texts, split, strict=True)]
 
-    def _spans_many_now(self, texts: Sequence[str], known: Known | None) -> list[list[Span]]:
+    def _plan(self, texts: Sequence[str]) -> tuple[list[list[str]], dict[str, Any], dict[str, Any]]:
+        """The texts cut into sentences, and the sentences to scrub, not in the cache: most texts'
+        (``fresh``) and those of texts lowered character by character (``odd``, see _lower)."""
         if self._cached_chars > self.cache_chars:
             self.clear_cache()
         cache = self._cache
@@ -691,59 +782,64 @@ class Scrubber:
         odd: dict[str, Any] = {}
         for t, sentences in zip(texts, split, strict=True):
             if _GROWS_WHEN_LOWERED in t:
-                odd.update(dict.fromkeys(sentences))  # lowered character by character: see _lower
+                odd.update(dict.fromkeys(sentences))
                 continue
             for x in sentences:
                 if x not in cache:
                     fresh[x] = None
-        if fresh:
-            self._compute(fresh, chars=False)
-            if self.cache_chars:
-                for x, e in fresh.items():
-                    if len(x) <= _CACHE_SENTENCE_MAX:
-                        cache[x] = e
-                        self._cached_chars += len(x)
+        return split, fresh, odd
+
+    def _fill(self, fresh: dict[str, Any], odd: dict[str, Any]) -> None:
+        """Scrub the sentences of :meth:`_plan` not scrubbed yet; cache the ``fresh`` ones."""
+        todo = [x for x, e in fresh.items() if e is None]
+        if todo:
+            part = dict.fromkeys(todo)
+            self._compute(part, chars=False)
+            fresh.update(part)
+        if fresh and self.cache_chars:
+            cache = self._cache
+            for x, e in fresh.items():
+                if len(x) <= _CACHE_SENTENCE_MAX:
+                    cache[x] = e
+                    self._cached_chars += len(x)
         if odd:
             self._compute(odd, chars=True)
-        return [self._assemble(t, sentences, odd, {}, known) if _GROWS_WHEN_LOWERED in t
-                else self._assemble(t, sentences, fresh, cache, known)
-                for t, sentences in zip(texts, split, strict=True)]
 
     def _compute(self, entries: dict[str, Any], *, chars: bool) -> None:
-        """Fill ``entries`` (sentence -> entry) by scrubbing all its sentences together, joined by 。."""
+        """Fill ``entries`` (sentence -> entry) by scrubbing all its sentences together, joined by 。.
+
+        The spans of all sentences are found, sorted, merged and replaced in one go (none holds a 。, so
+        each sentence's are its own); each entry points at its range of the sorted spans.
+        """
         keys = list(entries)
-        buf = _fold_many(_SENTENCE.join(keys))
-        starts = [0] * len(keys)
-        pos = 0
-        for i, k in enumerate(keys):
-            starts[i] = pos
-            pos += len(k) + 1
-        found: list[list[_Sortable] | None] = [None] * len(keys)
-
-        def put(rank: int, spans: Iterable[Span]) -> None:
-            for a, b, k in spans:
-                i = bisect_right(starts, a) - 1
-                row = found[i]
-                if row is None:
-                    row = found[i] = []
-                s0 = starts[i]
-                row.append((a - s0, a - b, -_PRIORITY.get(k, 3), rank, b - s0, k))
-
+        raw = _SENTENCE.join(keys)
+        buf = _fold_many(raw)
+        spans: list[_Sortable] = []
         if self._ac is not None and self._sentence_local:
-            put(0, self._registry_spans(_lower_chars(buf) if chars else buf.lower()))
+            spans += _sortable(self._registry_spans(_lower_chars(buf) if chars else buf.lower()), 0)
+        starts = [0, *accumulate(len(k) + 1 for k in keys[:-1])]
         det: list[Span] = []
         _detect(buf, det, starts)
-        put(2, det)
+        spans += _sortable(det, 2)
+        for pat in self._mrn_sentence:
+            mrn, p_mrn = Kind.mrn, -_PRIORITY.get(Kind.mrn, 3)
+            spans += [(a, a - b, p_mrn, 4, b, mrn) for a, b in (m.span() for m in pat.finditer(buf))
+                      if b > a and _bounded(buf, a, b)]
         if self._detector is not None:
-            name = Kind.name
-            put(5, ((a, b, name) for a, b in self._detector.find(buf)))
+            name, p_name = Kind.name, -_PRIORITY[Kind.name]
+            spans += [(a, a - b, p_name, 5, b, name) for a, b in self._detector.find(buf)]
             if _HAS_UPPER.search(buf):
-                put(6, ((a, b, name) for a, b in self._detector.find_pinyin(buf)))
-        for i, (k, f) in enumerate(zip(keys, buf.split(_SENTENCE), strict=True)):
-            row = found[i]
-            if row is not None:
-                row.sort()
-            entries[k] = (k if f == k else f, None if row is None else tuple(row))
+                spans += [(a, a - b, p_name, 6, b, name) for a, b in self._detector.find_pinyin(buf)]
+        spans.sort()
+        scrubbed = _replace(raw, _merge_sorted(spans)).split(_SENTENCE) if spans else keys
+        folded = buf.split(_SENTENCE) if buf != raw else keys
+        # the spans of sentence i are those starting from starts[i] on, up to the next sentence's
+        first = _first_at(spans, starts)
+        n = len(spans)
+        for i, k in enumerate(keys):
+            lo, hi = first[i], first[i + 1] if i + 1 < len(keys) else n
+            f = folded[i]
+            entries[k] = (k if f == k else f, (spans, lo, hi, starts[i]) if hi > lo else None, scrubbed[i])
 
     def _registry_spans(self, low: str) -> list[Span]:
         heads, tails, kinds = self._ac_head, self._ac_tail, self._ac_kinds
@@ -760,26 +856,19 @@ class Scrubber:
         """A text's merged spans: its sentences' (shifted to the text), then its own (MRN shapes, the
         record's identifiers, addresses)."""
         spans: list[_Sortable] = []
-        whole = bool(self._mrn) or bool(known) or not self._sentence_local or _ADDR_HINT.search(text) is not None
-        if len(sentences) == 1:
-            e = cache.get(text) or fresh[text]
+        whole = bool(self._mrn_text) or bool(known) or not self._sentence_local or _ADDR_HINT.search(text) is not None
+        folded_parts: list[str] = []
+        off = 0
+        for x in sentences:
+            e = cache.get(x) or fresh[x]
             if e[1] is not None:
-                spans += e[1]
-            folded = e[0]
-        else:
-            folded_parts: list[str] = []
-            off = 0
-            for x in sentences:
-                e = cache.get(x) or fresh[x]
-                if e[1] is not None:
-                    if off:
-                        spans += [(a + off, n, p, r, b + off, k) for a, n, p, r, b, k in e[1]]
-                    else:
-                        spans += e[1]
-                if whole:
-                    folded_parts.append(e[0])
-                off += len(x) + 1
-            folded = _SENTENCE.join(folded_parts) if whole else ""
+                found, lo, hi, s0 = e[1]
+                d = off - s0
+                spans += [(a + d, n, p, r, b + d, k) for a, n, p, r, b, k in found[lo:hi]]
+            if whole:
+                folded_parts.append(e[0])
+            off += len(x) + 1
+        folded = _SENTENCE.join(folded_parts) if whole else ""
         if not whole:
             return _merge_sorted(spans) if spans else []
         n_sentence = len(spans)
@@ -792,7 +881,7 @@ class Scrubber:
             addr: list[Span] = []
             _addresses(folded, addr)
             spans += _sortable(addr, 3)
-        for pat in self._mrn:
+        for pat in self._mrn_text:
             for m in pat.finditer(folded):
                 a, b = m.span()
                 if b > a and _bounded(folded, a, b):
@@ -800,6 +889,39 @@ class Scrubber:
         if len(spans) > n_sentence:
             spans.sort()
         return _merge_sorted(spans)
+
+
+def _first_at(spans: list[_Sortable], starts: list[int]) -> list[int]:
+    """For each of ``starts`` (ascending), the index of the first of ``spans`` (sorted) starting there or later."""
+    if not spans:
+        return [0] * len(starts)
+    import numpy as np
+
+    return np.searchsorted(np.fromiter((s[0] for s in spans), dtype=np.int64, count=len(spans)),
+                           np.asarray(starts, dtype=np.int64), side="left").tolist()
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    # The cyclic garbage collector walks every tracked object of the process (pandas, pydicom, the
+    # lexicon ...) each time enough new objects survive, and scrubbing makes many small tuples: it took
+    # half of the time. Nothing here makes a reference cycle, so reference counting frees all of it.
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if paused:
+            gc.enable()
+
+
+def _address_chain(text: str) -> bool:
+    """Whether :func:`_addresses` could find an address in ``text``: two place characters 16 apart or closer."""
+    m = _ADDR_HINT.search(text)
+    if m is None:
+        return False
+    hints = [h.start() for h in _ADDR_HINT.finditer(text, m.start())]
+    return any(b - a <= 16 for a, b in pairwise(hints))
 
 
 def _pattern_forms(values: Iterable[str]) -> list[str]:
@@ -822,33 +944,37 @@ def _can_fork() -> bool:
     return "fork" in mp.get_all_start_methods() and not mp.current_process().daemon
 
 
-_FORKED: tuple[Scrubber, list[str], Known | None] | None = None
+_FORKED: tuple[Scrubber, list[str]] | None = None
 
 
-def _scrub_chunk(bounds: tuple[int, int]) -> list[str]:
+def _compute_chunk(bounds: tuple[int, int]) -> list[_Entry]:
     assert _FORKED is not None
-    sc, texts, known = _FORKED
-    part = texts[bounds[0]:bounds[1]]
-    return [_replace(t, sp) if sp else t for t, sp in zip(part, sc._spans_many(part, known), strict=True)]
+    sc, keys = _FORKED
+    part: dict[str, Any] = dict.fromkeys(keys[bounds[0]:bounds[1]])
+    with _collector_paused():
+        sc._compute(part, chars=False)
+    return list(part.values())
 
 
-def _scrub_forked(sc: Scrubber, texts: list[str], known: Known | None, workers: int) -> list[str]:
-    """Scrub ``texts`` in ``workers`` forked processes, which inherit the scrubber and the texts (only
-    chunk bounds go out, scrubbed texts come back)."""
+def _compute_forked(sc: Scrubber, fresh: dict[str, Any], workers: int) -> None:
+    """Scrub the distinct sentences ``fresh`` in ``workers`` forked processes, which inherit the scrubber and
+    the sentences: chunk bounds go out, entries come back (each distinct sentence is scrubbed once)."""
     import multiprocessing as mp
 
     global _FORKED
-    n = len(texts)
-    step = max(1, -(-n // (workers * 4)))  # a few chunks per worker even out uneven texts
+    keys = list(fresh)
+    n = len(keys)
+    step = max(1, -(-n // (workers * 4)))  # a few chunks per worker even out uneven ones
     bounds = [(i, min(n, i + step)) for i in range(0, n, step)]
-    _FORKED = (sc, texts, known)
+    _FORKED = (sc, keys)
     try:
         # scrubbing is pure Python and regular expressions: no BLAS or OpenMP threads to pin per worker
         with mp.get_context("fork").Pool(workers) as pool:
-            parts = pool.map(_scrub_chunk, bounds, chunksize=1)
+            parts = pool.map(_compute_chunk, bounds, chunksize=1)
     finally:
         _FORKED = None
-    return [t for part in parts for t in part]
+    for (lo, hi), entries in zip(bounds, parts, strict=True):
+        fresh.update(zip(keys[lo:hi], entries, strict=True))
 
 
 _HAS_UPPER = re.compile("[A-Z]")

@@ -289,7 +289,9 @@ def test_scrub_many_keeps_non_text_and_forked_workers_agree(monkeypatch: pytest.
     out = sc.scrub_many(mixed)  # type: ignore[arg-type]
     assert out[0] is None and out[1] == "" and out[-1] != out[-1] and out[2:5] == [sc.scrub(t) for t in texts[:3]]
     monkeypatch.setattr(text_mod, "_PARALLEL_MIN_CHARS", 0)  # fork even for this small input
-    assert sc.scrub_many(texts, workers=2) == sc.scrub_many(texts)
+    forked = Scrubber(_batch_registry())
+    assert forked.scrub_many(texts, workers=2) == sc.scrub_many(texts)
+    assert forked.scrub_many(texts) == sc.scrub_many(texts)  # what the workers scrubbed, now cached here
 
 
 def test_only_one_character_lengthens_when_lowered() -> None:
