@@ -1,16 +1,17 @@
 """CSV / TSV: read with pyarrow, every record accounted for by an independent, quote-aware count.
 
-A record is a physical line (``\\n``, ``\\r\\n`` or ``\\r``; never U+2028, U+0085 or the other
-characters ``str.splitlines`` breaks on) unless a quoted value carries it over to the next line.
-Two readers see every file:
+A record is a physical line (``\n``, ``\r\n`` or ``\r``; never U+2028, U+0085 or the other
+characters ``str.splitlines`` breaks on) unless a quoted value carries it over to the next line,
+which takes a line with an odd number of quotes. Two readers share the work:
 
-- the fast one, pyarrow, when no line has an odd number of quotes (no value can then continue on
-  the next line, so every non-blank line is exactly one record); its rows plus the rows it rejects
-  must equal the number of non-blank lines, or the file is re-read by
-- the careful one, Python's ``csv`` module, record by record with the lines each record spans. A
-  record that spans several lines and does not have the header's field count, or whose quotes never
-  close, is not a record: its first line is set aside (``unclosed_quote``) and the lines after it
-  are read again on their own. One bad quote costs one line, never the rest of the file.
+- pyarrow (fast) reads every run of lines between such lines, where each non-blank line is
+  exactly one record; its rows plus the rows it rejects must equal the lines it was given, or the
+  run is read again by
+- Python's ``csv`` module (careful), record by record with the lines each record spans; it also
+  reads the record that starts on each odd-quote line. A record that spans several lines and does
+  not have the header's field count, whose quote never closes, or whose inner lines read as records
+  of their own, is not a record: its first line is set aside (``unclosed_quote``) and the lines
+  after it are read again on their own. One bad quote costs one line, never the rest of the file.
 
 Finally, every non-blank line must belong to a returned record or to a line set aside; any that
 does not is reported as ``unparsed_records`` with its line range. The record count that goes to
@@ -103,12 +104,7 @@ def read_delimited(path: Path, *, sep: str, encoding: str, header_row: int = 1) 
         if bad_undecodable:
             rt.empty = ""
         return rt
-    parsed = None
-    if QUOTE not in text or not any(lines[i].count(QUOTE) & 1 for i in body):
-        parsed = _fast(lines, body, names, sep)
-    if parsed is None:  # a value continues on the next line, or pyarrow's count disagrees with ours
-        parsed = _careful(lines, header_idx + 1, names, sep)
-    frame, first, last, bad = parsed
+    frame, first, last, bad = _parse(lines, body, names, sep, quoted=QUOTE in text)
     bad += _unaccounted(body, first, last, bad)
     bad += bad_undecodable  # blanked by the tolerant decode: in no span, and counted here
     frame.columns = names
@@ -126,6 +122,42 @@ def _empty(enc: str, why: str, *, has_header: bool, names: list[str] | None = No
 
 # the records as text columns, the first and last 0-based line of each, and the lines set aside
 Parsed = tuple[pd.DataFrame, np.ndarray, np.ndarray, list[BadLine]]
+FAST_MIN = 64  # fewer lines than this between odd-quote lines: one careful pass costs less than a pyarrow call
+
+
+def _parse(lines: list[str], body: list[int], names: list[str], sep: str, *, quoted: bool) -> Parsed:
+    """pyarrow over the runs of lines between odd-quote lines, the careful reader for the rest."""
+    odd = [i for i in body if lines[i].count(QUOTE) & 1] if quoted else []
+    if not odd:
+        parsed = _fast(lines, body, names, sep)
+        # pyarrow's count disagrees with ours (a quote opened mid-line by an even count): read it all carefully
+        return parsed if parsed is not None else _careful(lines, body[0], len(lines), names, sep)[0]
+    pieces: list[Parsed] = []
+    n = len(lines)
+    pos, k, b = body[0], 0, 0
+    while pos < n:
+        while k < len(odd) and odd[k] < pos:
+            k += 1
+        stop = odd[k] if k < len(odd) else n
+        if stop > pos:  # a run of lines that all close their quotes
+            while b < len(body) and body[b] < pos:
+                b += 1
+            run = []
+            while b < len(body) and body[b] < stop:
+                run.append(body[b])
+                b += 1
+            got = _fast(lines, run, names, sep) if len(run) >= FAST_MIN else None
+            pieces.append(got if got is not None else _careful(lines, pos, stop, names, sep)[0])
+            pos = stop
+            continue
+        got, pos = _careful(lines, pos, n, names, sep, records=1)  # the record that starts on an odd line
+        pieces.append(got)
+    frames = [pc[0] for pc in pieces if len(pc[0])]
+    frame = (pd.concat(frames, ignore_index=True) if frames
+             else pd.DataFrame({f"c{i}": pd.Series([], dtype=STR) for i in range(len(names))}))
+    first = np.concatenate([pc[1] for pc in pieces]) if pieces else np.array([], dtype=np.int64)
+    last = np.concatenate([pc[2] for pc in pieces]) if pieces else np.array([], dtype=np.int64)
+    return frame, first, last, [bl for pc in pieces for bl in pc[3]]
 
 
 def _fast(lines: list[str], body: list[int], names: list[str], sep: str) -> Parsed | None:
@@ -140,6 +172,8 @@ def _fast(lines: list[str], body: list[int], names: list[str], sep: str) -> Pars
         rejected.append((-1 if row.number is None else int(row.number), row.expected_columns, row.actual_columns))
         return "skip"
 
+    if not body:
+        return _careful(lines, 0, 0, names, sep)[0]
     cols = [f"c{i}" for i in range(len(names))]
     contiguous = body[-1] - body[0] + 1 == len(body)  # no blank line in the body: join a slice, not a generator
     joined = "\n".join(lines[body[0]:body[-1] + 1] if contiguous else (lines[i] for i in body)).encode("utf-8")
@@ -159,23 +193,38 @@ def _fast(lines: list[str], body: list[int], names: list[str], sep: str) -> Pars
     return df, good, good, bad
 
 
-def _careful(lines: list[str], start: int, names: list[str], sep: str) -> Parsed:
-    """Python's csv reader, record by record, restarted after a line whose quote never closes.
+def _careful(lines: list[str], start: int, end: int, names: list[str], sep: str, *,
+             records: int | None = None) -> tuple[Parsed, int]:
+    """Python's csv reader over lines ``start`` to ``end``, record by record, restarted after a line
+    whose quote never closes; stops after ``records`` records (accepted or set aside). Returns the
+    records and the line to go on from.
 
     Hand-driven because neither pyarrow nor csv can say which lines a record came from or resume
-    after a swallowing quote; ~1 us per record (only files with a quote that spans lines get here).
+    after a swallowing quote; ~10 us per record, so it reads only what pyarrow cannot.
     """
     n_fields = len(names)
     rows: list[list[str]] = []
     good: list[tuple[int, int]] = []
     bad: list[BadLine] = []
     pos = start
-    n = len(lines)
-    while pos < n:
+    n = end
+    done = 0
+    while pos < n and (records is None or done < records):
         reader = csv.reader((lines[k] + "\n" for k in range(pos, n)), delimiter=sep)
         first = pos
         restart = None
-        for fields in reader:
+        while records is None or done < records:
+            try:
+                fields = next(reader)
+            except StopIteration:
+                break
+            except csv.Error:
+                # a quoted value past csv's field limit (128 KiB) is a quote that does not close where
+                # a value could end: like any unclosed quote it costs its first line
+                bad.append(BadLine(first + 1, n_fields, 0, "unclosed_quote"))
+                restart = first + 1
+                done += 1
+                break
             last = pos + reader.line_num - 1  # index of the last line this record used
             # csv returns a quoted value still open at the end of the file with the line breaks it
             # swallowed, the last one included: such a record never closed (a truncated file)
@@ -192,19 +241,23 @@ def _careful(lines: list[str], start: int, names: list[str], sep: str) -> Parsed
                     rows.append(fields)
                     good.append((first, first))
                 first = last + 1
+                done += 1
                 continue
             if len(fields) == n_fields and not unclosed and not _swallowed(lines[first + 1:last], sep, n_fields):
                 rows.append(fields)
                 good.append((first, last))
                 first = last + 1
+                done += 1
                 continue
             # a quote carried this record over lines it does not fit: the first line is set aside,
             # the reading starts again on the line after it
             reason = "unclosed_quote" if unclosed or lines[first].count(QUOTE) & 1 else "malformed_line"
             bad.append(BadLine(first + 1, n_fields, len(fields), reason))
             restart = first + 1
+            done += 1
             break
         if restart is None:
+            pos = first  # the records asked for are read (or the lines ran out)
             break
         pos = restart
     cols = list(zip(*rows, strict=True)) if rows else [() for _ in names]
@@ -212,7 +265,7 @@ def _careful(lines: list[str], start: int, names: list[str], sep: str) -> Parsed
     if not rows:
         df = pd.DataFrame({f"c{i}": pd.Series([], dtype=STR) for i in range(n_fields)})
     spans = np.asarray(good, dtype=np.int64).reshape(-1, 2)
-    return df, spans[:, 0], spans[:, 1], bad
+    return (df, spans[:, 0], spans[:, 1], bad), max(pos, start)
 
 
 def _swallowed(inner: list[str], sep: str, n_fields: int) -> bool:

@@ -111,3 +111,23 @@ def test_unreadable_file_raises_with_a_reason(tmp_path: Path) -> None:
     with pytest.raises(SourceReadError, match="cannot decode as utf-8") as exc:
         _read(tmp_path, "住院号,性别\n001,男\n".encode("gb18030") * 20, encoding="utf-8")
     assert exc.value.reason == "unreadable_file"
+
+
+def test_a_stray_quote_in_a_large_file_costs_one_line(tmp_path: Path) -> None:
+    """Past csv's 128 KiB field limit a swallowing quote is an error in Python's csv module; and the
+    lines around it are read by pyarrow, not record by record."""
+    rows = [f"{i},name {i} with some padding text,2023-01-01" for i in range(20_000)]
+    rows[9] = '9,"name 9,2023-01-01'
+    rows[15_000] = '15000,"stray " quote,2023-01-01'  # an even count, one closed and one literal quote
+    rt = _read(tmp_path, "\n".join([HEADER, *rows]) + "\n")
+    assert rt.n_records == 20_000 and _balanced(rt)
+    assert [(b.line, b.reason) for b in rt.bad_lines] == [(11, "unclosed_quote")]
+    assert rt.frame["_line"].iloc[9] == 12 and rt.frame["id"].iloc[-1] == "19999"
+
+
+def test_many_odd_quote_lines_are_read_in_order(tmp_path: Path) -> None:
+    rows = [f'{i},5" nodule {i},x' if i % 3 == 0 else f"{i},n{i},x" for i in range(300)]  # literal inch marks
+    rt = _read(tmp_path, "\n".join([HEADER, *rows]) + "\n")
+    assert rt.n_records == 300 and not rt.bad_lines
+    assert rt.frame["id"].tolist() == [str(i) for i in range(300)]
+    assert rt.frame["name"].iloc[3] == '5" nodule 3' and rt.frame["_line"].tolist() == list(range(2, 302))
