@@ -351,23 +351,26 @@ class NameDetector:
                      or _starts_with(after, _POST_VERB_SET, _POST_VERB_LENS)) else 0
 
     def _judge(self, text: str, a: int, b: int) -> tuple[int, int, int, float]:
-        given = ""
-        for ch in text[b:b + 2]:
-            if not "\u4e00" <= ch <= "\u9fff" or ch in STOP:
-                break
-            given += ch
-        if not given:
+        # the given name: one or two characters after the surname, up to a non-CJK or stop character
+        g0 = text[b:b + 1]
+        if not g0 or not "\u4e00" <= g0 <= "\u9fff" or g0 in STOP:
             return (a, a, 0, 0.0)
+        g1 = text[b + 1:b + 2]
+        two = bool(g1) and "\u4e00" <= g1 <= "\u9fff" and g1 not in STOP
+        lex = lexicon()
+        cs, d = lex.char_score, lex.default_score
         pre = self._pre_level(text, a)
         level, s = 0, 0.0
-        for n in range(len(given), 0, -1):
-            g = given[:n]
-            if n == 2 and (self.score(g[1]) < self.cue_threshold
-                           or _starts_with(text[b + 1:b + 4], _NEXT_WORD_SET, _NEXT_WORD_LENS)):
-                continue  # the second character is unlikely in a name or starts the next word: 张伟开具
+        for n in (2, 1) if two else (1,):
+            if n == 2:
+                s1 = cs.get(g1, d)
+                if s1 < self.cue_threshold or _starts_with(text[b + 1:b + 4], _NEXT_WORD_SET, _NEXT_WORD_LENS):
+                    continue  # the second character is unlikely in a name or starts the next word: 张伟开具
+                s = (cs.get(g0, d) + s1) / 2  # self.score(g0 + g1)
+            else:
+                s = cs.get(g0, d)
             post = self._post_level(text, b + n)
             level = 2 if 2 in (pre, post) else 1 if pre and post else 0
-            s = self.score(g)
             threshold = (self.cue_threshold, self.clause_threshold, self.bare_threshold)[2 - level]
             if s >= threshold:
                 return (a, b + n, level, s)

@@ -126,14 +126,17 @@ _LABEL_KIND = {
     "证件号": Kind.id_card,
 }
 _ID_LABELS = "|".join(sorted(_LABEL_KIND, key=len, reverse=True))
+_PHONE_LABELS = ("联系电话", "电话号码", "电话", "手机号码", "手机号", "手机", "联系方式", "Tel", "TEL", "Phone",
+                 "PHONE")
+_NAME_LABELS = ("患者姓名", "病人姓名", "姓名", "联系人", "Name", "NAME")
+_ADDRESS_LABELS = ("家庭住址", "家庭地址", "现住址", "居住地址", "住址", "地址", "家住", "现住", "户籍地址",
+                   "户籍地", "户籍", "籍贯", "Address", "ADDRESS")
 _LABELLED: list[tuple[re.Pattern[str], Kind | None]] = [
     (re.compile(rf"(?P<label>{_ID_LABELS})\s*[:：]?\s*(?P<v>[A-Za-z0-9][A-Za-z0-9\-/]{{2,}})"), None),
-    (re.compile(r"(?:联系电话|电话号码|电话|手机号码|手机号|手机|联系方式|Tel|TEL|Phone|PHONE)\s*[:：]?\s*"
-                r"(?P<v>\+?[\d\-\s()]{7,}\d)"), Kind.phone),
-    (re.compile(r"(?:患者姓名|病人姓名|姓名|联系人|Name|NAME)\s*[:：]\s*"
+    (re.compile(rf"(?:{'|'.join(_PHONE_LABELS)})\s*[:：]?\s*(?P<v>\+?[\d\-\s()]{{7,}}\d)"), Kind.phone),
+    (re.compile(rf"(?:{'|'.join(_NAME_LABELS)})\s*[:：]\s*"
                 r"(?P<v>[\u4e00-\u9fff][\u4e00-\u9fff·]{1,4}|[A-Za-z]+(?:[ ^][A-Za-z]+){0,2})"), Kind.name),
-    (re.compile(r"(?:家庭住址|家庭地址|现住址|居住地址|住址|地址|家住|现住|户籍地址|户籍地|户籍|籍贯|Address|ADDRESS)"
-                r"\s*[:：]?\s*(?P<v>[^，。；;,\n]{2,60})"), Kind.address),
+    (re.compile(rf"(?:{'|'.join(_ADDRESS_LABELS)})\s*[:：]?\s*(?P<v>[^，。；;,\n]{{2,60}})"), Kind.address),
 ]
 
 # Patterns start with a literal or a character class so the regex engine can skip ahead fast;
@@ -159,6 +162,7 @@ _DATE_NUM = re.compile(
 _LONG_ID = re.compile(r"\d{6,}")
 _DIGIT = re.compile(r"\d")
 _ID_PREFIX = re.compile(r"[A-Za-z]{1,4}$")
+_ASCII_LETTERS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
 
 # Chinese postal addresses: a chain of place segments in descending order, at least two of them
 # and one below the city (so a hospital's "上海市" or "4R区" alone is not an address).
@@ -228,9 +232,13 @@ def _detect(text: str, out: list[tuple[int, int, Kind]], starts: Sequence[int] =
     if _DIGIT.search(text):
         long_ids = [m.span() for m in _LONG_ID.finditer(text)]
         if long_ids:
-            # an ID number starts with six digits: only the sentences with such a run are searched
-            windows = _segment_windows(starts, len(text), (a for a, _ in long_ids))
-            for pat in (_ID18, _ID15):
+            # an 18-character ID number holds 14 digits in a row, or six before a separator and 19 or 20; a
+            # 15-digit one 15 in a row: only the sentences with such a run are searched
+            n = len(text)
+            w18 = _segment_windows(starts, n, (a for a, b in long_ids if b - a >= 14 or (
+                b + 1 < n and (text[b] == "-" or text[b].isspace()) and text[b + 1] in "12")))
+            w15 = _segment_windows(starts, n, (a for a, b in long_ids if b - a >= 15))
+            for pat, windows in ((_ID18, w18), (_ID15, w15)):
                 for lo, hi in windows:
                     for m in pat.finditer(text, lo, hi):
                         a, b = m.span()
@@ -241,7 +249,8 @@ def _detect(text: str, out: list[tuple[int, int, Kind]], starts: Sequence[int] =
             if _digits_bounded(text, a, b):
                 p = _PHONE_PREFIX.search(text, max(0, a - 6), a)
                 add((p.start() if p else a, b, Kind.phone))
-        for pat in (_LANDLINE, _LANDLINE_PAREN):
+        # a landline in brackets starts with "(0": most texts have none, and looking costs less than the pattern
+        for pat in (_LANDLINE, _LANDLINE_PAREN) if "(0" in text or "（0" in text else (_LANDLINE,):
             for m in pat.finditer(text):
                 a, b = m.span()
                 if _digits_bounded(text, a, b) and not (a > 0 and text[a - 1] == "."):
@@ -261,8 +270,9 @@ def _detect(text: str, out: list[tuple[int, int, Kind]], starts: Sequence[int] =
                     add((a, b, Kind.date))
             pos = text.find("月", pos + 1)
         for a, b in long_ids:
-            p = _ID_PREFIX.search(text, max(0, a - 4), a)
-            a = p.start() if p else a
+            if a and text[a - 1] in _ASCII_LETTERS:  # a letter prefix (ZY, CT) belongs to the ID
+                p = _ID_PREFIX.search(text, max(0, a - 4), a)
+                a = p.start() if p else a
             if _bounded(text, a, b):
                 add((a, b, Kind.other))
     if "@" in text:
