@@ -191,6 +191,8 @@ def enforce_domains(typed: dict[str, pd.DataFrame], modality: str, *, invalid: l
             if f.phi == "direct" or f.name not in df.columns or not len(df):
                 continue
             kind = ""
+            if f.allowed and f.derived:
+                continue  # coded by the modality's own derive step (censored, abnormal): in its domain by construction
             if f.allowed:
                 bad = _outside(df[f.name], f.allowed)
                 rule, reason, kind = f"not one of {', '.join(f.allowed)}", "unmapped_value", "allowed"
