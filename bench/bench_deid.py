@@ -1,7 +1,9 @@
 """De-identification and leak-scan throughput against their targets.
 
 Targets (issue 4, for a run to stay dominated by I/O, not by privacy checks):
-- DICOM de-identification: >= 150 files/s per core (pydicom parsing alone is ~600 files/s)
+- DICOM de-identification: >= 150 files/s per core (pydicom parsing alone is ~600 files/s), with the
+  run's scrubber (built once per run, before, and reported apart) cleaning the descriptions, and PN
+  values in Chinese and pinyin as in the hospital's exports (a series' files share them)
 - leak scan, text (logs, HTML, notebooks): >= 50 MB/s with 10,000 identifiers
 - leak scan, Parquet string cells: >= 1,000,000 cells/s with 10,000 identifiers
 - leak scan, DICOM headers: >= 150 files/s
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import os
 import random
 import tempfile
 import time
@@ -54,27 +57,39 @@ def main() -> int:
     from curation.deid.dicom import deidentify
     from curation.deid.keys import Keyring
     from curation.deid.scan import scan_bundle
+    from curation.deid.text import Scrubber
 
     ids = _identifiers(args.identifiers)
     key = Keyring(b"b" * 32)
+    ct_small = str(get_testdata_file("CT_small.dcm"))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        base = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
-    rows = []
+        base = pydicom.dcmread(ct_small)
+    rows: list[tuple[str, str, str, bool | None]] = []
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         (root / "dicom").mkdir()
-        raw = Path(get_testdata_file("CT_small.dcm")).read_bytes()
+        raw = Path(ct_small).read_bytes()
         sources = []
         for i in range(args.dicom):
             ds = pydicom.dcmread(io.BytesIO(raw))
             ds.SOPInstanceUID = f"{base.SOPInstanceUID}.{i}"
+            ds.SpecificCharacterSet = "ISO_IR 192"  # UTF-8, as exports with Chinese names declare
+            ds.PatientName = "ZHANG^SANFENG=张三丰"
+            ds.ReferringPhysicianName = "LI^SI=李四"
+            ds.StudyDescription = f"CT 胸部平扫 ZHANG SANFENG {i // 100}"
+            ds.ImageComments = "对比2023-03-05旧片，李四医师"
             sources.append(ds)
         t0 = time.perf_counter()
-        outs = [deidentify(ds, keyring=key, patient_pseudonym="PTBENCH", date_shift_days=-17) for ds in sources]
+        scrubber = Scrubber()
+        rows.append(("  build the run's scrubber once (jieba lexicon, pinyin tables)",
+                     f"{time.perf_counter() - t0:.1f} s", "", None))
+        t0 = time.perf_counter()
+        outs = [deidentify(ds, keyring=key, patient_pseudonym="PTBENCH", date_shift_days=-17, scrubber=scrubber)
+                for ds in sources]
         dt = time.perf_counter() - t0
-        rows.append(("DICOM de-identify (CT_small: 262 elements, 179 private)", f"{args.dicom / dt:,.0f} files/s",
-                     ">= 150 files/s", args.dicom / dt >= 150))
+        rows.insert(0, ("DICOM de-identify (CT_small: 262 elements, 179 private)", f"{args.dicom / dt:,.0f} files/s",
+                        ">= 150 files/s", args.dicom / dt >= 150))
         for i, out in enumerate(outs):
             out.save_as(root / "dicom" / f"{i:05d}.dcm", enforce_file_format=True)
 
@@ -108,9 +123,11 @@ def main() -> int:
             one.rmdir()
 
     width = max(len(r[0]) for r in rows)
-    for name, got, target, ok in rows:
-        print(f"{name:<{width}}  {got:>18}  target {target:<18} {'OK' if ok else 'MISSED'}")
-    return 0 if all(r[3] for r in rows) else 1
+    for name, got, goal, ok in rows:
+        verdict = "" if ok is None else "OK" if ok else "MISSED"
+        print(f"{name:<{width}}  {got:>18}  {'target ' + goal if goal else '':<25} {verdict}")
+    print(f"load average: {os.getloadavg()[0]:.2f} (2 cores)")
+    return 0 if all(r[3] is not False for r in rows) else 1
 
 
 if __name__ == "__main__":

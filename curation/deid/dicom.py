@@ -171,6 +171,15 @@ class _Context:
     scrubber: Scrubber | None = None
     where: str = ""
     changes: list[tuple[str, str, str]] = field(default_factory=list)
+    source: Dataset | None = None  # whose own identifiers ``known`` holds, once first needed
+
+    def own_known(self) -> _text.Known | None:
+        """The file's own identifiers for scrubbing, looked up when the first text is cleaned: a file with
+        no text to clean never needs them."""
+        if self.source is not None:
+            self.known = _known_of(_own_identifiers(self.source))
+            self.source = None
+        return self.known
 
 
 # --- actions ---------------------------------------------------------------------------------
@@ -283,7 +292,7 @@ def _clean(elem: DataElement, ctx: _Context) -> DataElement | None:
     # the cohort's scrubber (registry of every patient and staff member, detectors, name detector)
     # plus this file's own identifiers in every form (pinyin of its PN elements included)
     sc = ctx.scrubber or _text._default()
-    out = [sc.scrub(str(v), known=ctx.known)[:limit] for v in _values(elem)]
+    out = [v[:limit] for v in sc.scrub_many([str(v) for v in _values(elem)], known=ctx.own_known())]
     return _with(elem, out) if any(out) else None
 
 
@@ -398,27 +407,52 @@ def _person_names(ds: Dataset) -> Iterable[tuple[str, str]]:
                 yield from _person_names(item)
 
 
+_PATIENT_NAMES = ("PatientName", "OtherPatientNames", "PatientBirthName", "PatientMotherBirthName")
+_OWN_ID_KINDS = {"PatientID": "mrn", "OtherPatientIDs": "other_patient_id", "AccessionNumber": "accession",
+                 "PatientAddress": "address", "PatientTelephoneNumbers": "phone", "StudyID": "other",
+                 "InstitutionName": "other", "InstitutionAddress": "address", "StationName": "other"}
+
+
+def _own_identifiers(ds: Dataset) -> tuple[tuple[str, str, str], ...]:
+    """The identifying values of a file, as ``(how, kind, value)`` in the order :func:`known_registry` adds them."""
+    out = [("name", "name" if kw in _PATIENT_NAMES else "staff_name", v) for kw, v in _person_names(ds)]
+    for kw, kind in _OWN_ID_KINDS.items():
+        if kw in ds:
+            out += [("id", kind, str(v)) for v in _values(ds[kw])]
+    for item in ds.get("OtherPatientIDsSequence") or []:
+        out.append(("id", "other_patient_id", str(item.get("PatientID", ""))))
+    birth = ds.get("PatientBirthDate")
+    if birth:
+        out.append(("date", "birth_date", str(birth)))
+    return tuple(out)
+
+
+def _registry_of(values: tuple[tuple[str, str, str], ...]) -> IdentifierRegistry:
+    from .registry import IdentifierRegistry
+
+    reg = IdentifierRegistry()
+    for how, kind, v in values:
+        if how == "name":
+            reg.add_name(v, staff=kind == "staff_name")
+        elif how == "id":
+            reg.add(kind, v)
+        else:
+            reg.add_date(kind, v)
+    return reg
+
+
+@lru_cache(maxsize=64)
+def _known_of(values: tuple[tuple[str, str, str], ...]) -> _text.Known | None:
+    # the files of a series share their names and IDs: their pinyin variants and pattern are made once
+    # (memory only, the last few dozen files' worth, like the run's registry)
+    known = _text.Known(_registry_of(values))
+    return known if known else None
+
+
 def known_registry(ds: Dataset) -> IdentifierRegistry:
     """This file's own identifiers as a registry: every PN element (nested sequences included) with
     its variants (pinyin, either order), IDs, accession number, OtherPatientIDs."""
-    from .registry import IdentifierRegistry, Kind
-
-    reg = IdentifierRegistry()
-    for kw, v in _person_names(ds):
-        reg.add_name(v, staff=kw not in ("PatientName", "OtherPatientNames", "PatientBirthName",
-                                         "PatientMotherBirthName"))
-    kinds = {"PatientID": Kind.mrn, "OtherPatientIDs": Kind.other_patient_id, "AccessionNumber": Kind.accession,
-             "PatientAddress": Kind.address, "PatientTelephoneNumbers": Kind.phone, "StudyID": Kind.other,
-             "InstitutionName": Kind.other, "InstitutionAddress": Kind.address, "StationName": Kind.other}
-    for kw, kind in kinds.items():
-        if kw in ds:
-            reg.add_many(kind, (str(v) for v in _values(ds[kw])))
-    for item in ds.get("OtherPatientIDsSequence") or []:
-        reg.add(Kind.other_patient_id, str(item.get("PatientID", "")))
-    birth = ds.get("PatientBirthDate")
-    if birth:
-        reg.add_date(Kind.birth_date, str(birth))
-    return reg
+    return _registry_of(_own_identifiers(ds))
 
 
 def deidentify(
@@ -482,8 +516,7 @@ def deidentify(
                 msg = "no SOPClassUID / SOPInstanceUID: not a storable DICOM instance (truncated file?)"
                 raise DeidError(msg)
             check_burned_in(ds)
-            known = _text.Known(known_registry(ds))
-            ctx.known = known if known else None
+            ctx.source = ds
             out = _walk(ds, ctx)
             out.file_meta = _file_meta(ds, out, ctx)
             _stamp(out, policy)

@@ -133,10 +133,15 @@ class _Lexicon:
 
 
 def _jieba_dict() -> Path:
-    import jieba
+    import importlib.util
 
+    # the shipped dictionary is read directly: importing jieba itself is not needed
+    spec = importlib.util.find_spec("jieba")
+    if spec is None or spec.origin is None:
+        msg = "jieba is not installed (the person-name detector reads its dictionary): pip install jieba"
+        raise ImportError(msg)
     logging.getLogger("jieba").setLevel(logging.CRITICAL)
-    return Path(jieba.__file__).with_name("dict.txt")
+    return Path(spec.origin).with_name("dict.txt")
 
 
 def _dictionary_entries() -> tuple[list[str], list[str], list[str]]:

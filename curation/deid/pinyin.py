@@ -75,11 +75,12 @@ def syllables() -> frozenset[str]:
     from pypinyin import pinyin_dict
 
     out: set[str] = set()
-    for readings in pinyin_dict.pinyin_dict.values():
-        for r in readings.split(","):
-            s = strip_tones(r)
-            if s.isascii() and s.isalpha() and re.search("[aeiouv]", s):
-                out |= u_spellings(s)
+    # 40,000 characters share about 1,500 readings: each distinct reading is stripped of its tone once
+    readings = {r for rs in pinyin_dict.pinyin_dict.values() for r in rs.split(",")}
+    for r in readings:
+        s = strip_tones(r)
+        if s.isascii() and s.isalpha() and re.search("[aeiouv]", s):
+            out |= u_spellings(s)
     return frozenset(s for s in out if s.isascii())
 
 
