@@ -84,6 +84,7 @@ def make_export(folder: Path, n: int, seed: int = 0) -> Path:
     lines[5000] += ",extra"  # a malformed line
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     (folder / "demo.key").write_text("0123456789abcdef" * 4)
+    (folder / "demo.key").chmod(0o600)  # a key others can read is refused
     cfg = {"cohort": {"name": "bench"}, "sites": [{"id": "A"}], "secret": {"file": "demo.key"}, "output": "out",
            "sources": {"clinical": [{
                "site": "A", "path": "clinical.csv", "format": "csv", "encoding": "auto", "columns": COLUMNS,

@@ -54,6 +54,7 @@ def make_export(folder: Path, n: int, seed: int = 0) -> Path:
     path = folder / "lis.csv"
     df.to_csv(path, index=False)
     (folder / "demo.key").write_text("0123456789abcdef" * 4)
+    (folder / "demo.key").chmod(0o600)  # a key others can read is refused
     cfg = {"cohort": {"name": "bench-lab"}, "sites": [{"id": "A"}], "secret": {"file": "demo.key"}, "output": "out",
            "sources": {"lab": [{"site": "A", "path": "lis.csv", "format": "csv", "encoding": "utf-8",
                                 "columns": COLUMNS}]}}

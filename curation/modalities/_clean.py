@@ -17,7 +17,10 @@ After typing and the modality's derive hook (:func:`enforce_domains`):
 
 - a value outside its field's allowed list is set to null with reason ``unmapped_value``;
 - a number outside its plausible range is set to null with reason ``out_of_range`` (the age at
-  diagnosis is judged on the exact age the clinical derive step keeps in memory).
+  diagnosis is judged on the exact age the clinical derive step keeps in memory);
+- a value of a code-list field (ICD-10, ICD-O-3) that is not even shaped like a code is set to null
+  with reason ``malformed_code``; the original stays in memory (:func:`raw_column`) for the code
+  check. A well-formed code missing from the shipped list is kept and named by that check.
 
 Each nulled value keeps its reason in ``<field>__missing`` (written to missing_reasons.parquet) and
 goes to the invalid table, so the conformance and plausibility checks still name the record.
@@ -43,7 +46,7 @@ NOTE_CAP = 50  # field-level notes listed per source, field and reason; the rest
 EXACT = {"age_at_diagnosis": "_age_exact"}
 # curation's own missing reasons (beside the sources' not_collected, not_applicable, pending, unknown)
 NULLED = ("excel_error", "control_characters", "unmapped_value", "out_of_range", "not_a_number",
-          "not_a_whole_number", "not_yes_no")
+          "not_a_whole_number", "not_yes_no", "malformed_code")
 _RULE_REASON = {"not a number": "not_a_number", "not a whole number": "not_a_whole_number",
                 "not yes/no": "not_yes_no"}
 
@@ -182,6 +185,11 @@ def _outside(s: pd.Series, allowed: tuple[str, ...]) -> pd.Series:
     return present & ~s.isin(list(allowed))
 
 
+def raw_column(field: str) -> str:
+    """In-memory column holding a value that was nulled (never written: it starts with ``_``)."""
+    return f"_{field}_raw"
+
+
 def enforce_domains(typed: dict[str, pd.DataFrame], modality: str, *, invalid: list[pd.DataFrame],
                     patient: str, row: str) -> None:
     """The standardize-time steps of the module docstring, on every standard table (in place)."""
@@ -196,6 +204,17 @@ def enforce_domains(typed: dict[str, pd.DataFrame], modality: str, *, invalid: l
             if f.allowed:
                 bad = _outside(df[f.name], f.allowed)
                 rule, reason, kind = f"not one of {', '.join(f.allowed)}", "unmapped_value", "allowed"
+            elif f.codes:
+                # a value that is not even shaped like a code of its system (free text typed into
+                # the code field: "肺癌 待查") is not written; a well-formed code that the shipped
+                # list lacks is kept, and the code check names both
+                s = df[f.name]
+                present = s.notna() & (s.astype(STR).str.strip() != "")
+                bad = present & ~dictionary.codes(f.codes).well_formed(s)
+                rule, reason = f"malformed {f.code_system or f.codes} code", "malformed_code"
+                if bad.fillna(False).any():
+                    out = df.copy() if out is df else out
+                    out[raw_column(f.name)] = s.where(bad.fillna(False))  # in memory, for the check
             elif f.min is not None or f.max is not None:
                 exact = EXACT.get(f.name)
                 if f.type in ("integer", "number"):

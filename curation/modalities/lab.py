@@ -157,8 +157,13 @@ def parse_value(s: pd.Series) -> pd.DataFrame:
     return _by_unique(s, _parse_value)
 
 
+_THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?![\d,]))|(?<=\d),(?=\d{3},)")
+
+
 def _parse_value(s: pd.Series) -> pd.DataFrame:
-    text = s.map(lambda v: unicodedata.normalize("NFKC", v).strip().replace(",", "")).astype("string")
+    # a comma is read only as a thousands separator (1,234.5); "1,23" is left unparsed, so the value
+    # check names it instead of the result silently becoming 123
+    text = s.map(lambda v: _THOUSANDS.sub("", unicodedata.normalize("NFKC", v).strip())).astype("string")
     parts = text.str.extract(_VALUE)
     num = pd.to_numeric(parts["num"], errors="coerce")
     op = parts["op"].fillna("")
@@ -321,7 +326,33 @@ def _iso_dates(s: pd.Series) -> pd.Series:
 
 
 def _derive(tables: dict[str, pd.DataFrame], data: ModalityData, ctx: Context) -> None:
-    tables[TABLE] = type_results(tables[TABLE])
+    tables[TABLE] = null_implausible(type_results(tables[TABLE]))
+
+
+IMPLAUSIBLE = "_implausible"  # in-memory column: the rule a result broke before it was nulled
+
+
+def null_implausible(df: pd.DataFrame) -> pd.DataFrame:
+    """Results outside their analyte's plausible range (canonical unit) are never written as is:
+    value_num becomes null with the reason ``out_of_range`` (missing_reasons), and the broken rule
+    stays in memory for :func:`range_check`. Pure: returns a new frame."""
+    from ._clean import set_reason
+
+    out = df.copy()
+    rule = pd.Series(pd.NA, index=out.index, dtype="string")
+    if "analyte" in out and "value_num" in out:
+        num = pd.to_numeric(out["value_num"], errors="coerce")
+        for name, a in units().analytes.items():
+            lo, hi = a.plausible
+            sel = (out["analyte"] == name).fillna(False) & num.notna()
+            bad = sel & (((num < lo) if lo is not None else False) | ((num > hi) if hi is not None else False))
+            rule = rule.mask(bad, f"{name} outside its plausible range {_fmt(lo)}–{_fmt(hi)} {a.unit}")
+    bad = rule.notna()
+    out[IMPLAUSIBLE] = rule
+    if bad.any():
+        out["value_num"] = out["value_num"].mask(bad)
+        set_reason(out, "value_num", bad, "out_of_range")
+    return out
 
 
 def standardize(data: ModalityData, *, ctx: Context) -> ModalityData:
@@ -363,15 +394,16 @@ def range_check(df: pd.DataFrame) -> CheckResult:
     """Results outside their analyte's plausible range (canonical unit)."""
     check_id = f"{NAME}.plausibility.range"
     frames, n = [], 0
-    for name, a in units().analytes.items():
-        sub = df[(df["analyte"] == name).fillna(False)] if "analyte" in df else df.iloc[:0]
-        if not len(sub):
-            continue
-        r = qc.check_range(sub, {"value_num": a.plausible}, check_id=check_id, modality=NAME)
-        n += r.n_checked
-        if len(r.failures):
-            frames.append(r.failures.assign(rule=f"{name} outside its plausible range "
-                                                 f"{_fmt(a.plausible[0])}–{_fmt(a.plausible[1])} {a.unit}"))
+    # implausible results were nulled by null_implausible; the rule they broke is kept in memory
+    if IMPLAUSIBLE not in df:
+        df = null_implausible(df)
+    rule = df[IMPLAUSIBLE]
+    known = df["analyte"].isin(list(units().analytes)).fillna(False) if "analyte" in df else rule.notna()
+    n = int((known & (pd.to_numeric(df.get("value_num"), errors="coerce").notna() | rule.notna())).sum()) \
+        if len(df) else 0
+    bad = rule.notna()
+    if bad.any():
+        frames.append(qc._fail(check_id, NAME, df, bad, "value_num", rule[bad].tolist()))
     return make_result(check_id, NAME, Dimension.ACCURACY, n_checked=n,
                        failures=pd.concat(frames, ignore_index=True) if frames else None)
 

@@ -144,6 +144,9 @@ def check_codes(df: pd.DataFrame, field: str, codelist: object, *, check_id: str
         return make_result(check_id, modality, Dimension.CONFORMANCE, n_checked=0, threshold=threshold,
                            message=f"{field}: not in the data")
     s = df[field]
+    raw = f"_{field}_raw"  # a malformed code nulled at standardize (modalities/_clean.py) is still named
+    if raw in df.columns:
+        s = s.where(s.notna(), df[raw])
     present = (s.notna() & (s.astype("string[pyarrow]") != "")).fillna(False).astype(bool)
     valid = codelist.valid(s)  # type: ignore[attr-defined]
     formed = codelist.well_formed(s)  # type: ignore[attr-defined]

@@ -207,7 +207,8 @@ def hygiene(tmp_path_factory: pytest.TempPathFactory) -> cu.modalities.Curated:
     dx_header = ["住院号", "诊断日期", "首发症状日期", "ＩＣＤ－１０编码", "形态学编码", "病理类型", "ECOG 评分"]
     assert len(dx_header) == len(A_DX)
     _rewrite_a(root, "diagnosis.csv", dx_header,
-               [[f"0010{i}", "2023-01-05", "2022/12/1", "C34.1", "8140/3", "腺癌", "1"] for i in range(6)])
+               [[f"0010{i}", "2023-01-05", "2022/12/1", "C34.1" if i != 3 else "肺癌待查 C34", "8140/3", "腺癌", "1"]
+                for i in range(6)])
     wb = load_workbook(root / "raw" / "siteB" / "emr_export.xlsx")
     ws = wb["Clinical"]
     ws["J2"] = "#DIV/0!"  # ECOG PS of B200: an error cell
@@ -329,3 +330,16 @@ def test_cohort_value_maps_apply_before_the_dictionary_and_are_validated(tmp_pat
     with pytest.raises(ConfigError, match=r"value_maps.sex: 'other' not one of the allowed values \(female, male, "
                                           r"unknown\)[\s\S]*value_maps.sx: not a dictionary field; did you mean 'sex'"):
         cu.curate("clinical", path, write=False)
+
+
+def test_a_malformed_code_is_nulled_with_its_reason_and_still_named(hygiene: cu.modalities.Curated) -> None:
+    cond = hygiene.data.tables["conditions"].set_index("patient")
+    assert pd.isna(cond.loc[pseudonym("00103", "A"), "icd10"])
+    written = pd.read_parquet(hygiene.ctx.bundle.root / "data/clinical/conditions.parquet")
+    assert not written["icd10"].dropna().str.contains("肺癌").any()
+    reasons = pd.read_parquet(hygiene.ctx.bundle.root / "data/clinical/missing_reasons.parquet")
+    got = reasons.loc[(reasons["patient"] == pseudonym("00103", "A")) & (reasons["field"] == "icd10"), "reason"]
+    assert got.tolist() == ["malformed_code"]
+    f = hygiene.failures
+    hit = f[(f["check_id"] == "clinical.conformance.icd10") & (f["pseudonym"] == pseudonym("00103", "A"))]
+    assert hit["rule"].tolist() == ["malformed code"]

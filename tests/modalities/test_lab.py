@@ -246,3 +246,22 @@ def test_lab_names_empty_sources_and_counts_records_independently(tmp_path: Path
     q = r.quarantine
     assert q.loc[q["reason"] == "unclosed_quote", "record"].tolist() == ["line 4"]
     assert r.data.ledger.check().verdict == "pass"
+
+
+def test_a_comma_is_only_a_thousands_separator() -> None:
+    v = lab.parse_value(pd.Series(["1,234.5", "12,345,678", "1,23", ">1,000"]))
+    assert v["number"].tolist()[:2] == [1234.5, 12345678.0] and v["number"].tolist()[3] == 1000.0
+    assert v["bad"].tolist() == [False, False, True, False]  # "1,23" is named, never read as 123
+
+
+def test_implausible_results_are_nulled_with_a_reason_and_still_named(run: cu.modalities.Curated) -> None:
+    out = pd.read_parquet(run.ctx.bundle.root / "data" / "lab" / "results.parquet")
+    pseudo = KEYRING.patient("00108", site="A")
+    cea = out[(out["patient"] == pseudo) & (out["analyte"] == "CEA")]
+    assert cea["value_num"].isna().all()  # 250000 ng/mL is not written as a number
+    reasons = pd.read_parquet(run.ctx.bundle.root / "data" / "lab" / "missing_reasons.parquet")
+    assert ((reasons["patient"] == pseudo) & (reasons["field"] == "value_num")
+            & (reasons["reason"] == "out_of_range")).any()
+    f = run.failures
+    hit = f[(f["check_id"] == "lab.plausibility.range") & (f["pseudonym"] == pseudo)]
+    assert hit["rule"].str.contains("CEA outside its plausible range").all() and len(hit) == 1
