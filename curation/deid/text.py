@@ -750,10 +750,10 @@ class Scrubber:
 
     def _scrub_texts(self, texts: Sequence[str], known: Known | None, workers: int = 1) -> list[str]:
         """The texts scrubbed: most are their sentences scrubbed, joined again."""
+        if workers > 1 and sum(map(len, texts)) >= _PARALLEL_MIN_CHARS and _can_fork():
+            return _scrub_forked(self, texts, known, workers)
         with _collector_paused():
             split, fresh, odd = self._plan(texts)
-            if workers > 1 and sum(map(len, fresh)) >= _PARALLEL_MIN_CHARS and _can_fork():
-                _compute_forked(self, fresh, workers)
             self._fill(fresh, odd)
             cache = self._cache
             joinable = known is None and not self._mrn_text and self._sentence_local
@@ -800,12 +800,9 @@ class Scrubber:
         return split, fresh, odd
 
     def _fill(self, fresh: dict[str, Any], odd: dict[str, Any]) -> None:
-        """Scrub the sentences of :meth:`_plan` not scrubbed yet; cache the ``fresh`` ones."""
-        todo = [x for x, e in fresh.items() if e is None]
-        if todo:
-            part = dict.fromkeys(todo)
-            self._compute(part, chars=False)
-            fresh.update(part)
+        """Scrub the sentences of :meth:`_plan`; cache the ``fresh`` ones."""
+        if fresh:
+            self._compute(fresh, chars=False)
         if fresh and self.cache_chars:
             cache = self._cache
             for x, e in fresh.items():
@@ -954,37 +951,41 @@ def _can_fork() -> bool:
     return "fork" in mp.get_all_start_methods() and not mp.current_process().daemon
 
 
-_FORKED: tuple[Scrubber, list[str]] | None = None
+_FORKED: tuple[Scrubber, Sequence[str], Known | None] | None = None
 
 
-def _compute_chunk(bounds: tuple[int, int]) -> list[_Entry]:
+def _scrub_part(bounds: tuple[int, int]) -> list[str]:
     assert _FORKED is not None
-    sc, keys = _FORKED
-    part: dict[str, Any] = dict.fromkeys(keys[bounds[0]:bounds[1]])
-    with _collector_paused():
-        sc._compute(part, chars=False)
-    return list(part.values())
+    sc, texts, known = _FORKED
+    return sc._scrub_texts(texts[bounds[0]:bounds[1]], known)
 
 
-def _compute_forked(sc: Scrubber, fresh: dict[str, Any], workers: int) -> None:
-    """Scrub the distinct sentences ``fresh`` in ``workers`` forked processes, which inherit the scrubber and
-    the sentences: chunk bounds go out, entries come back (each distinct sentence is scrubbed once)."""
+def _scrub_forked(sc: Scrubber, texts: Sequence[str], known: Known | None, workers: int) -> list[str]:
+    """Scrub ``texts`` in ``workers`` processes: this one and ``workers - 1`` forked ones, which inherit the
+    scrubber and the texts (part bounds go out, scrubbed texts come back). Each scrubs a contiguous part
+    of about as many characters, with its own sentence cache."""
     import multiprocessing as mp
 
     global _FORKED
-    keys = list(fresh)
-    n = len(keys)
-    step = max(1, -(-n // (workers * 4)))  # a few chunks per worker even out uneven ones
-    bounds = [(i, min(n, i + step)) for i in range(0, n, step)]
-    _FORKED = (sc, keys)
+    total = sum(map(len, texts))
+    bounds: list[tuple[int, int]] = []
+    lo = acc = 0
+    for i, t in enumerate(texts):
+        acc += len(t)
+        if acc * workers >= total * (len(bounds) + 1) and len(bounds) < workers - 1:
+            bounds.append((lo, i + 1))
+            lo = i + 1
+    bounds.append((lo, len(texts)))
+    _FORKED = (sc, texts, known)
     try:
         # scrubbing is pure Python and regular expressions: no BLAS or OpenMP threads to pin per worker
-        with mp.get_context("fork").Pool(workers) as pool:
-            parts = pool.map(_compute_chunk, bounds, chunksize=1)
+        with mp.get_context("fork").Pool(len(bounds) - 1) as pool:
+            pending = pool.map_async(_scrub_part, bounds[1:], chunksize=1)
+            first = sc._scrub_texts(texts[bounds[0][0]:bounds[0][1]], known)
+            rest = pending.get()
     finally:
         _FORKED = None
-    for (lo, hi), entries in zip(bounds, parts, strict=True):
-        fresh.update(zip(keys[lo:hi], entries, strict=True))
+    return first + [t for part in rest for t in part]
 
 
 _HAS_UPPER = re.compile("[A-Z]")
