@@ -640,6 +640,8 @@ class Scrubber:
         self._ac_head = self._ac_tail = b""
         self._sentence_local = True  # no registry form holds 。
         self._cache: dict[str, _Entry] = {}
+        self._scrubbed: dict[str, str] = {}  # sentence -> sentence scrubbed (the cache's third field)
+        self._uncacheable: list[str] = []  # sentences of the call too long to keep (dropped after it)
         self._cached_chars = 0
         if registry:
             self._build(registry)
@@ -682,10 +684,14 @@ class Scrubber:
 
     def clear_cache(self) -> None:
         """Forget the sentences scrubbed so far (their memory; a benchmark's cold start)."""
-        self._cache.clear()
-        self._cached_chars = 0
+        self._forget_sentences()
         if self._detector is not None:
             self._detector.clear_memo()
+
+    def _forget_sentences(self) -> None:
+        self._cache.clear()
+        self._scrubbed.clear()
+        self._cached_chars = 0
 
     # --- public -----------------------------------------------------------------------------
 
@@ -753,64 +759,64 @@ class Scrubber:
         if workers > 1 and sum(map(len, texts)) >= _PARALLEL_MIN_CHARS and _can_fork():
             return _scrub_forked(self, texts, known, workers)
         with _collector_paused():
-            split, fresh, odd = self._plan(texts)
-            self._fill(fresh, odd)
-            cache = self._cache
+            split = [t.split(_SENTENCE) for t in texts]
+            odd = self._prepare(texts, split)
+            scrubbed = self._scrubbed.__getitem__
+            join = _SENTENCE.join
             joinable = known is None and not self._mrn_text and self._sentence_local
             out = []
             for t, sentences in zip(texts, split, strict=True):
-                own, look = (odd, {}) if _GROWS_WHEN_LOWERED in t else (fresh, cache)
-                if joinable and not _address_chain(t):
+                if joinable and not _address_chain(t) and not (odd and _GROWS_WHEN_LOWERED in t):
                     # no span reaches across 。 and the text adds none of its own: each sentence is scrubbed
                     # apart, so the text is its scrubbed sentences joined
-                    if len(sentences) == 1:
-                        out.append((look.get(t) or own[t])[2])
-                    else:
-                        out.append(_SENTENCE.join([(look.get(x) or own[x])[2] for x in sentences]))
+                    out.append(scrubbed(t) if len(sentences) == 1 else join(map(scrubbed, sentences)))
                 else:
-                    spans = self._assemble(t, sentences, own, look, known)
+                    spans = self._assemble(t, sentences, odd if _GROWS_WHEN_LOWERED in t else self._cache, known)
                     out.append(_replace(t, spans) if spans else t)
+            self._keep_cache_small()
             return out
 
     def _spans_many(self, texts: Sequence[str], known: Known | None) -> list[list[Span]]:
         """Merged spans of each (non-empty) text."""
         with _collector_paused():
-            split, fresh, odd = self._plan(texts)
-            self._fill(fresh, odd)
-            return [self._assemble(t, sentences, odd, {}, known) if _GROWS_WHEN_LOWERED in t
-                    else self._assemble(t, sentences, fresh, self._cache, known)
-                    for t, sentences in zip(texts, split, strict=True)]
+            split = [t.split(_SENTENCE) for t in texts]
+            odd = self._prepare(texts, split)
+            out = [self._assemble(t, sentences, odd if _GROWS_WHEN_LOWERED in t else self._cache, known)
+                   for t, sentences in zip(texts, split, strict=True)]
+            self._keep_cache_small()
+            return out
 
-    def _plan(self, texts: Sequence[str]) -> tuple[list[list[str]], dict[str, Any], dict[str, Any]]:
-        """The texts cut into sentences, and the sentences to scrub, not in the cache: most texts'
-        (``fresh``) and those of texts lowered character by character (``odd``, see _lower)."""
+    def _prepare(self, texts: Sequence[str], split: list[list[str]]) -> dict[str, _Entry]:
+        """Scrub the sentences of ``texts`` (cut at 。 in ``split``) that are not in the cache, into the cache;
+        return the entries of texts lowered character by character (see _lower), which are not cached."""
         if self._cached_chars > self.cache_chars:
-            self.clear_cache()
-        cache = self._cache
-        split = [t.split(_SENTENCE) for t in texts]
-        fresh: dict[str, Any] = {}
-        odd: dict[str, Any] = {}
-        for t, sentences in zip(texts, split, strict=True):
-            if _GROWS_WHEN_LOWERED in t:
-                odd.update(dict.fromkeys(sentences))
-                continue
-            for x in sentences:
-                if x not in cache:
-                    fresh[x] = None
-        return split, fresh, odd
-
-    def _fill(self, fresh: dict[str, Any], odd: dict[str, Any]) -> None:
-        """Scrub the sentences of :meth:`_plan`; cache the ``fresh`` ones."""
+            self._forget_sentences()
+        odd_texts = [i for i, t in enumerate(texts) if _GROWS_WHEN_LOWERED in t]
+        skip = set(odd_texts)
+        fresh = set().union(*(x for i, x in enumerate(split) if i not in skip) if skip else split)
+        fresh.difference_update(self._cache)
         if fresh:
-            self._compute(fresh, chars=False)
-        if fresh and self.cache_chars:
-            cache = self._cache
-            for x, e in fresh.items():
-                if len(x) <= _CACHE_SENTENCE_MAX:
-                    cache[x] = e
-                    self._cached_chars += len(x)
-        if odd:
+            entries: dict[str, Any] = dict.fromkeys(fresh)
+            self._compute(entries, chars=False)
+            self._cache.update(entries)
+            self._scrubbed.update((x, e[2]) for x, e in entries.items())
+            self._cached_chars += sum(map(len, fresh))
+            self._uncacheable = [x for x in fresh if len(x) > _CACHE_SENTENCE_MAX]
+        odd: dict[str, Any] = {}
+        if odd_texts:
+            odd = dict.fromkeys(set().union(*(split[i] for i in odd_texts)))
             self._compute(odd, chars=True)
+        return odd
+
+    def _keep_cache_small(self) -> None:
+        """Drop what the cache should not keep: everything when it is off, long sentences (rarely repeated)."""
+        if not self.cache_chars:
+            self._forget_sentences()
+        for x in self._uncacheable:
+            if self._cache.pop(x, None) is not None:
+                del self._scrubbed[x]
+                self._cached_chars -= len(x)
+        self._uncacheable = []
 
     def _compute(self, entries: dict[str, Any], *, chars: bool) -> None:
         """Fill ``entries`` (sentence -> entry) by scrubbing all its sentences together, joined by 。.
@@ -858,8 +864,8 @@ class Scrubber:
             out.append((a, b, kinds[pi]))
         return out
 
-    def _assemble(self, text: str, sentences: list[str], fresh: dict[str, _Entry], cache: dict[str, _Entry],
-                  known: Known | None) -> list[Span]:
+    def _assemble(self, text: str, sentences: list[str], entries: dict[str, _Entry], known: Known | None
+                  ) -> list[Span]:
         """A text's merged spans: its sentences' (shifted to the text), then its own (MRN shapes, the
         record's identifiers, addresses)."""
         spans: list[_Sortable] = []
@@ -867,7 +873,7 @@ class Scrubber:
         folded_parts: list[str] = []
         off = 0
         for x in sentences:
-            e = cache.get(x) or fresh[x]
+            e = entries[x]
             if e[1] is not None:
                 found, lo, hi, s0 = e[1]
                 d = off - s0
