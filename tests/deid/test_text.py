@@ -297,3 +297,12 @@ def test_scrub_many_keeps_non_text_and_forked_workers_agree(monkeypatch: pytest.
 def test_only_one_character_lengthens_when_lowered() -> None:
     # the scrubber lowers sentences apart only where lowering keeps every length (see _GROWS_WHEN_LOWERED)
     assert [c for c in map(chr, range(0x110000)) if len(c.lower()) != 1] == ["\u0130"]
+
+
+def test_scrub_series_per_row_known_equals_scrub_per_row() -> None:
+    examples = [json.loads(line) for line in LABELLED.read_text(encoding="utf-8").splitlines()][:120]
+    texts = pd.Series([ex["text"] for ex in examples] + [None, ""])
+    known = [ex.get("known") or () for ex in examples] + [("李四",), ()]
+    out = scrub_series(texts, known)
+    expected = [scrub(t, known=k) if isinstance(t, str) else None for t, k in zip(texts, known, strict=True)]
+    assert out.iloc[:-2].tolist() == expected[:-2] and pd.isna(out.iloc[-2]) and out.iloc[-1] == ""
