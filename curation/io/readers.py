@@ -321,6 +321,9 @@ def merge_duplicate_headers(
     Where the copies agree, or only one holds a value, that value is kept; records where two copies
     hold different values are returned as conflicts (header -> boolean mask), for the caller to
     quarantine. Repeated headers that map to no field are left alone (they are dropped later).
+    A mapping may name one occurrence instead, ``header#N`` (1-based; real exports such as GDC's
+    repeat ``submitter_id`` for different things): that copy alone is used, under that name, and
+    the others stay unmapped.
 
     Returns
     -------
@@ -333,6 +336,11 @@ def merge_duplicate_headers(
     out = df
     for name, copies in duplicates.items():
         copies = [c for c in copies if c in df.columns]
+        chosen = [k for k in range(1, len(copies) + 2) if f"{name}#{k}" in cols]
+        if chosen and name in df.columns:
+            occurrences = [name, *copies]
+            out = out.rename(columns={occurrences[k - 1]: f"{name}#{k}" for k in chosen if k <= len(occurrences)})
+            continue
         if name not in df.columns or not copies or not (cols.get(name) or name in known):
             continue
         if out is df:

@@ -151,3 +151,22 @@ def test_a_wrong_encoding_is_still_an_error(tmp_path: Path) -> None:
     p.write_bytes("住院号,性别\nZY001,男\nZY002,女\n".encode("gb18030"))
     with pytest.raises(SourceError, match=r"siteC.csv: cannot decode as utf-8 .*fix `encoding:`"):
         read_table(p, format="csv", encoding="utf-8")
+
+
+def test_one_occurrence_of_a_repeated_header_can_be_mapped(tmp_path: Path) -> None:
+    """GDC repeats submitter_id for the case, the diagnosis and the treatment: `#N` picks one."""
+    from curation.io.readers import merge_duplicate_headers
+
+    p = tmp_path / "gdc.tsv"
+    p.write_text("submitter_id\tgender\tsubmitter_id\nTCGA-1\tmale\tTCGA-1_diag\nTCGA-2\tfemale\tTCGA-2_diag\n",
+                 encoding="utf-8")
+    rt = read_table(p, format="tsv")
+    cols = {"submitter_id#1": "admission_number", "gender": "sex"}
+    frame, conflicts = merge_duplicate_headers(rt.frame, rt.duplicates, columns=cols, known={"admission_number", "sex"})
+    assert conflicts == {}
+    df, unmapped = apply_mapping(frame, columns=cols, known={"admission_number", "sex"})
+    assert df["admission_number"].tolist() == ["TCGA-1", "TCGA-2"]
+    # without the occurrence, the copies disagree and every record is a conflict (never first-wins)
+    _, conflicts = merge_duplicate_headers(rt.frame, rt.duplicates, columns={"submitter_id": "admission_number"},
+                                           known={"admission_number"})
+    assert conflicts["submitter_id"].all()

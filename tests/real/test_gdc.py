@@ -38,7 +38,7 @@ def cohort(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_committed_cohort_yaml_is_valid(secret_env: str) -> None:
     cfg = cu.load_cohort(HERE / "gdc_tcga_lusc.yaml", check_paths=False)
-    assert cfg.sources["clinical"][0].columns["submitter_id"] == "admission_number"
+    assert cfg.sources["clinical"][0].columns["submitter_id#1"] == "admission_number"
 
 
 @pytest.fixture(scope="module")
@@ -98,11 +98,15 @@ def test_outputs_hold_no_case_barcode(clinical: cu.modalities.Curated) -> None:
 def test_exposure(cohort: Path) -> None:
     run = cu.curate("exposure", cohort)
     e = run.data.tables["exposure"]
-    assert len(e) == 135 and e["pack_years"].notna().sum() == 117
+    # 117 cases give pack-years; one is above the plausible 150 and is not written (out_of_range),
+    # while exposure.plausibility.range still names it
+    assert len(e) == 135 and e["pack_years"].notna().sum() == 116
     c = run.checks.set_index("check_id")
     assert c.loc["exposure.completeness.smoking_status", "n_failed"] == 135  # not in the export
-    assert set(pd.read_parquet(run.ctx.bundle.root / "data/exposure/missing_reasons.parquet")["reason"]) == {
-        "not_collected", "unknown"}
+    assert c.loc["exposure.plausibility.range", "n_failed"] == 1
+    reasons = pd.read_parquet(run.ctx.bundle.root / "data/exposure/missing_reasons.parquet")
+    assert set(reasons["reason"]) == {"not_collected", "unknown", "out_of_range"}
+    assert reasons.loc[reasons["reason"] == "out_of_range", "field"].tolist() == ["pack_years"]
 
 
 def test_unmapped_columns_are_reported(clinical: cu.modalities.Curated) -> None:
