@@ -959,7 +959,12 @@ def _can_fork() -> bool:
     return "fork" in mp.get_all_start_methods() and not mp.current_process().daemon
 
 
-_FORKED: tuple[Scrubber, Sequence[str], Known | None] | None = None
+_FORKED: tuple[Scrubber, Sequence[str], Known | None] | None = None  # in a worker: what it shares
+
+
+def _share(sc: Scrubber, texts: Sequence[str], known: Known | None) -> None:
+    global _FORKED
+    _FORKED = (sc, texts, known)
 
 
 def _scrub_part(bounds: tuple[int, int]) -> list[str]:
@@ -974,7 +979,6 @@ def _scrub_forked(sc: Scrubber, texts: Sequence[str], known: Known | None, worke
     of about as many characters, with its own sentence cache."""
     import multiprocessing as mp
 
-    global _FORKED
     total = sum(map(len, texts))
     bounds: list[tuple[int, int]] = []
     lo = acc = 0
@@ -984,15 +988,12 @@ def _scrub_forked(sc: Scrubber, texts: Sequence[str], known: Known | None, worke
             bounds.append((lo, i + 1))
             lo = i + 1
     bounds.append((lo, len(texts)))
-    _FORKED = (sc, texts, known)
-    try:
-        # scrubbing is pure Python and regular expressions: no BLAS or OpenMP threads to pin per worker
-        with mp.get_context("fork").Pool(len(bounds) - 1) as pool:
-            pending = pool.map_async(_scrub_part, bounds[1:], chunksize=1)
-            first = sc._scrub_texts(texts[bounds[0][0]:bounds[0][1]], known)
-            rest = pending.get()
-    finally:
-        _FORKED = None
+    # forked workers get the initializer's arguments by inheritance, not pickling; scrubbing is pure Python
+    # and regular expressions, so there are no BLAS or OpenMP threads to pin per worker
+    with mp.get_context("fork").Pool(len(bounds) - 1, initializer=_share, initargs=(sc, texts, known)) as pool:
+        pending = pool.map_async(_scrub_part, bounds[1:], chunksize=1)
+        first = sc._scrub_texts(texts[bounds[0][0]:bounds[0][1]], known)
+        rest = pending.get()
     return first + [t for part in rest for t in part]
 
 
