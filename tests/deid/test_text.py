@@ -252,8 +252,23 @@ _texts = st.lists(st.one_of(st.sampled_from(_PIECES), st.text(max_size=3)), max_
 
 @pytest.fixture(scope="module")
 def batch_scrubbers() -> dict[bool, Scrubber]:
-    return {b: Scrubber(_batch_registry(across_sentences=b), mrn_patterns=[r"ZY\d{8}", r"\bP\d{3}"])
+    # an MRN shape that reads across 。 (any character, a look-behind) is matched over whole texts
+    across = [r"ZY\d{8}", r"\bP\d{3}", r"年.\d", r"(?<=号)\d{2}"]
+    return {b: Scrubber(_batch_registry(across_sentences=b), mrn_patterns=across if b else across[:2])
             for b in (False, True)}
+
+
+@pytest.mark.parametrize(("pattern", "within"), [
+    (r"ZY\d{8}", True), (r"\bP\d{3}", True), (r"MR\s?\d{3,}", True), (r"(?i)zy-\d+", True), (r"[A-Z]{2}\d+", True),
+    (r"ZY.\d+", False), (r"[^a]\d+", False), (r"\W\d+", False), (r"(?<=号)\d+", False), (r"^\d+", False),
+    (r"\d+$", False), (r"\d*", False), (r"(\d)\1", False), (r"[。]\d", False), (r"\d{3}(?=x)", False),
+])
+def test_mrn_shapes_proven_within_sentences(pattern: str, within: bool) -> None:
+    import re
+
+    from curation.deid.text import _within_sentences
+
+    assert _within_sentences(re.compile(pattern), "。") is within
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
