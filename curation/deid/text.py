@@ -539,8 +539,8 @@ _PARALLEL_MIN_CHARS = 400_000  # below this, starting worker processes costs mor
 _FOLD_NUMPY_MIN = 2_000
 
 
-def _sortable(spans: Iterable[Span], rank: int, off: int = 0) -> list[_Sortable]:
-    return [(a + off, a - b, -_PRIORITY.get(k, 3), rank, b + off, k) for a, b, k in spans]
+def _sortable(spans: Iterable[Span], rank: int) -> list[_Sortable]:
+    return [(a, a - b, -_PRIORITY.get(k, 3), rank, b, k) for a, b, k in spans]
 
 
 def _merge_sorted(spans: list[_Sortable]) -> list[Span]:
@@ -562,12 +562,6 @@ def _merge_sorted(spans: list[_Sortable]) -> list[Span]:
     if cb >= 0:
         out.append((ca, cb, ck))
     return out
-
-
-def _merge(spans: list[Span]) -> list[Finding]:
-    """Overlapping spans become one, of the kind of the longest (then the more specific)."""
-    spans.sort(key=lambda s: (s[0], -(s[1] - s[0]), -_PRIORITY.get(s[2], 3)))
-    return [Finding(a, b, k) for a, b, k in _merge_sorted([(a, 0, 0, 0, b, k) for a, b, k in spans])]
 
 
 def _fold_many(text: str) -> str:
