@@ -953,42 +953,67 @@ def _can_fork() -> bool:
     return "fork" in mp.get_all_start_methods() and not mp.current_process().daemon
 
 
-_FORKED: tuple[Scrubber, Sequence[str], Known | None] | None = None  # in a worker: what it shares
+# in a worker: what it shares with the process that forked it
+_FORKED: tuple[Scrubber, Sequence[str], Known | None, list[tuple[int, int]], Any] | None = None
 
 
-def _share(sc: Scrubber, texts: Sequence[str], known: Known | None) -> None:
+def _share(sc: Scrubber, texts: Sequence[str], known: Known | None, parts: list[tuple[int, int]], nxt: Any) -> None:
     global _FORKED
-    _FORKED = (sc, texts, known)
+    _FORKED = (sc, texts, known, parts, nxt)
 
 
-def _scrub_part(bounds: tuple[int, int]) -> list[str]:
+def _scrub_parts() -> dict[int, list[str]]:
+    """Scrub parts until none is left, taking the next one from the counter shared by every process."""
     assert _FORKED is not None
-    sc, texts, known = _FORKED
-    return sc._scrub_texts(texts[bounds[0]:bounds[1]], known)
+    sc, texts, known, parts, nxt = _FORKED
+    done: dict[int, list[str]] = {}
+    while True:
+        with nxt.get_lock():
+            i = nxt.value
+            nxt.value += 1
+        if i >= len(parts):
+            return done
+        lo, hi = parts[i]
+        done[i] = sc._scrub_texts(texts[lo:hi], known)
 
 
 def _scrub_forked(sc: Scrubber, texts: Sequence[str], known: Known | None, workers: int) -> list[str]:
     """Scrub ``texts`` in ``workers`` processes: this one and ``workers - 1`` forked ones, which inherit the
-    scrubber and the texts (part bounds go out, scrubbed texts come back). Each scrubs a contiguous part
-    of about as many characters, with its own sentence cache."""
+    scrubber and the texts. The texts are cut into parts of about as many characters, a few per process;
+    each process takes the next part left until none is (a busier core takes fewer), with its own sentence
+    cache, and sends back scrubbed texts only."""
     import multiprocessing as mp
 
+    n_parts = workers * 4
     total = sum(map(len, texts))
-    bounds: list[tuple[int, int]] = []
+    parts: list[tuple[int, int]] = []
     lo = acc = 0
     for i, t in enumerate(texts):
         acc += len(t)
-        if acc * workers >= total * (len(bounds) + 1) and len(bounds) < workers - 1:
-            bounds.append((lo, i + 1))
+        if acc * n_parts >= total * (len(parts) + 1):
+            parts.append((lo, i + 1))
             lo = i + 1
-    bounds.append((lo, len(texts)))
+    if lo < len(texts):
+        parts.append((lo, len(texts)))
+    ctx = mp.get_context("fork")
+    nxt = ctx.Value("i", 0)
     # forked workers get the initializer's arguments by inheritance, not pickling; scrubbing is pure Python
     # and regular expressions, so there are no BLAS or OpenMP threads to pin per worker
-    with mp.get_context("fork").Pool(len(bounds) - 1, initializer=_share, initargs=(sc, texts, known)) as pool:
-        pending = pool.map_async(_scrub_part, bounds[1:], chunksize=1)
-        first = sc._scrub_texts(texts[bounds[0][0]:bounds[0][1]], known)
-        rest = pending.get()
-    return first + [t for part in rest for t in part]
+    with ctx.Pool(workers - 1, initializer=_share, initargs=(sc, texts, known, parts, nxt)) as pool:
+        pending = [pool.apply_async(_scrub_parts) for _ in range(workers - 1)]
+        _share(sc, texts, known, parts, nxt)
+        try:
+            done = _scrub_parts()
+        finally:
+            _share_none()
+        for p in pending:
+            done.update(p.get())
+    return [t for i in range(len(parts)) for t in done[i]]
+
+
+def _share_none() -> None:
+    global _FORKED
+    _FORKED = None
 
 
 _HAS_UPPER = re.compile("[A-Z]")
