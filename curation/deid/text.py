@@ -722,8 +722,8 @@ class Scrubber:
             Identifiers of these texts' record in addition to the registry (:class:`Known`).
         workers
             Processes to share a large input (over about 400,000 characters) between. The workers
-            are forked, so they share the built automata; where fork is not available, or inside a
-            daemonic process, the texts are scrubbed here.
+            are forked, so they share the built automata; where fork is not available, in a daemonic
+            process or in one running other threads (a Jupyter kernel), the texts are scrubbed here.
 
         Returns
         -------
@@ -790,7 +790,8 @@ class Scrubber:
         odd_texts = [i for i, t in enumerate(texts) if _GROWS_WHEN_LOWERED in t]
         skip = set(odd_texts)
         fresh = set().union(*(x for i, x in enumerate(split) if i not in skip) if skip else split)
-        fresh.difference_update(self._cache)
+        # difference, not difference_update: that one walks the whole cache, this one only the sentences
+        fresh = fresh.difference(self._cache)
         if fresh:
             entries: dict[str, Any] = dict.fromkeys(fresh)
             self._compute(entries, chars=False)
@@ -949,8 +950,12 @@ def _pattern_forms(values: Iterable[str]) -> list[str]:
 
 def _can_fork() -> bool:
     import multiprocessing as mp
+    import threading
 
-    return "fork" in mp.get_all_start_methods() and not mp.current_process().daemon
+    # forking a process that runs other threads (a Jupyter kernel, a test runner) can deadlock: there the
+    # texts are scrubbed in this process, as the run's executors avoid fork for the same reason
+    return ("fork" in mp.get_all_start_methods() and not mp.current_process().daemon
+            and threading.active_count() == 1)
 
 
 # in a worker: what it shares with the process that forked it

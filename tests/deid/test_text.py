@@ -303,6 +303,7 @@ def test_scrub_many_keeps_non_text_and_forked_workers_agree(monkeypatch: pytest.
     mixed: list[object] = [None, "", *texts[:3], float("nan")]
     out = sc.scrub_many(mixed)  # type: ignore[arg-type]
     assert out[0] is None and out[1] == "" and out[-1] != out[-1] and out[2:5] == [sc.scrub(t) for t in texts[:3]]
+    assert text_mod._can_fork()  # else the workers would not be tested
     monkeypatch.setattr(text_mod, "_PARALLEL_MIN_CHARS", 0)  # fork even for this small input
     forked = Scrubber(_batch_registry())
     assert forked.scrub_many(texts, workers=2) == sc.scrub_many(texts)
