@@ -39,12 +39,12 @@ def test_collection_report_from_bundle(tmp_path: Path, secret_env: str) -> None:
 def test_sources_received_are_aggregated(tmp_path: Path, secret_env: str) -> None:
     raw = tmp_path / "raw"
     raw.mkdir()
-    for n in ("a1.csv", "a2.csv", "b.csv"):
+    for n in ("a1.csv", "a2.csv", "a3.csv", "b.csv"):
         (raw / n).write_text("x\n1\n", encoding="utf-8")
     (tmp_path / "cohort.yaml").write_text(
         "cohort: {name: t}\nsites: [{id: A}, {id: B}]\nsecret: {env: CURATION_TEST_SECRET}\n"
         "sources:\n  clinical:\n    - {site: A, path: raw/a1.csv, format: csv, table: patients}\n"
-        "    - {site: A, path: 'raw/a*.csv', format: csv, table: treatments}\n"
+        "    - {site: A, path: 'raw/a[23].csv', format: csv, table: treatments}\n"
         "    - {site: B, path: raw/b.csv, format: csv}\n", encoding="utf-8")
     from curation.config import load_cohort
 
