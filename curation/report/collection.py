@@ -81,11 +81,18 @@ def reconciliation(ledger: pd.DataFrame) -> pd.DataFrame:
     return agg
 
 
+VALUES_STAGE = "load:values"  # the stage of field-level notes (curation.modalities._clean)
+
+
 def quarantine_by_reason(quarantine: pd.DataFrame) -> pd.DataFrame:
+    """Quarantine rows per modality and reason: ``records`` set aside, and ``values`` emptied in a
+    record that was kept (field-level notes of stage ``load:values``, e.g. an Excel error cell)."""
     if quarantine.empty:
-        return pd.DataFrame(columns=["modality", "reason", "records"])
-    return (quarantine.groupby(["modality", "reason"]).size().rename("records").reset_index()
-            .sort_values(["modality", "records"], ascending=[True, False]))
+        return pd.DataFrame(columns=["modality", "reason", "records", "values"])
+    value_note = quarantine["stage"].eq(VALUES_STAGE) if "stage" in quarantine else False
+    q = quarantine.assign(records=~value_note, values=value_note)
+    out = q.groupby(["modality", "reason"])[["records", "values"]].sum().astype("int64").reset_index()
+    return out.sort_values(["modality", "records", "values"], ascending=[True, False, False])
 
 
 def failing_checks(checks: pd.DataFrame, *, limit: int = 25) -> pd.DataFrame:
