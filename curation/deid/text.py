@@ -519,14 +519,21 @@ _PRIORITY = {Kind.id_card: 9, Kind.phone: 8, Kind.email: 8, Kind.birth_date: 7, 
              Kind.name: 4, Kind.staff_name: 4, Kind.other: 0}
 
 Span = tuple[int, int, Kind]
-# A span as sorted for merging: (start, -length, -priority, rank, end, kind). The rank is the order in
-# which the whole-text scrub collected them - registry 0, the record's own identifiers 1, detectors 2,
+# Kinds by number in what the scrubber keeps: tuples of numbers and strings only, which the cyclic garbage
+# collector stops tracking, so a large sentence cache costs it nothing (with Kind members in them, every
+# collection walked the whole cache: one-by-one scrubs ran at half speed)
+_KINDS = tuple(Kind)
+_CODE = {k: i for i, k in enumerate(_KINDS)}
+_CODE_TOKEN = tuple(token(k) for k in _KINDS)
+# A span as sorted for merging: (start, -length, -priority, rank, end, kind number). The rank is the order
+# in which the whole-text scrub collected them - registry 0, the record's own identifiers 1, detectors 2,
 # addresses 3, MRN shapes 4, Chinese names 5, pinyin names 6 - so that of two equal spans the first
 # collected gives the kind, whichever way they were found.
-_Sortable = tuple[int, int, int, int, int, Kind]
-# A sentence folded; its spans (None: none) as a range of a sorted list, and where in that list's text the
-# sentence starts; and the sentence scrubbed
-_Entry = tuple[str, tuple[list[_Sortable], int, int, int] | None, str]
+_Sortable = tuple[int, int, int, int, int, int]
+_Coded = tuple[int, int, int]  # start, end, kind number
+# A sentence folded; its spans (None: none) as a range of a sorted tuple, and where in that tuple's text
+# the sentence starts; and the sentence scrubbed
+_Entry = tuple[str, tuple[tuple[_Sortable, ...], int, int, int] | None, str]
 
 # Sentences end at 。, which no detector, registry form (checked when the automaton is built) or name
 # rule matches or reads across, so a text's findings are its sentences' findings: each distinct sentence
@@ -540,15 +547,14 @@ _FOLD_NUMPY_MIN = 2_000
 
 
 def _sortable(spans: Iterable[Span], rank: int) -> list[_Sortable]:
-    return [(a, a - b, -_PRIORITY.get(k, 3), rank, b, k) for a, b, k in spans]
+    return [(a, a - b, -_PRIORITY.get(k, 3), rank, b, _CODE[k]) for a, b, k in spans]
 
 
-def _merge_sorted(spans: list[_Sortable]) -> list[Span]:
+def _merge_sorted(spans: Sequence[_Sortable]) -> list[_Coded]:
     """Overlapping spans (sorted) become one, of the kind of the longest (then the more specific, then the
     first collected)."""
-    out: list[Span] = []
-    ca = cb = -1
-    ck = Kind.other
+    out: list[_Coded] = []
+    ca = cb = ck = -1
     for a, _, _, _, b, k in spans:
         if b <= a:
             continue
@@ -580,10 +586,10 @@ def _lower_chars(text: str) -> str:
     return "".join(c.lower() if len(c.lower()) == 1 else c for c in text)
 
 
-def _replace(text: str, spans: list[Span]) -> str:
+def _replace(text: str, spans: list[_Coded]) -> str:
     parts, pos = [], 0
     for a, b, k in spans:
-        parts += [text[pos:a], TOKENS.get(k, DEFAULT_TOKEN)]
+        parts += [text[pos:a], _CODE_TOKEN[k]]
         pos = b
     parts.append(text[pos:])
     return "".join(parts)
@@ -703,7 +709,7 @@ class Scrubber:
         """
         if not text:
             return []
-        return [Finding(a, b, k) for a, b, k in self._spans_many([text], known)[0]]
+        return [Finding(a, b, _KINDS[k]) for a, b, k in self._spans_many([text], known)[0]]
 
     def scrub(self, text: str, *, known: Known | None = None) -> str:
         """``text`` with each identifier replaced by its token (``[姓名]``, ``[电话]`` ...)."""
@@ -772,7 +778,7 @@ class Scrubber:
             self._keep_cache_small()
             return out
 
-    def _spans_many(self, texts: Sequence[str], known: Known | None) -> list[list[Span]]:
+    def _spans_many(self, texts: Sequence[str], known: Known | None) -> list[list[_Coded]]:
         """Merged spans of each (non-empty) text."""
         with _collector_paused():
             split = [t.split(_SENTENCE) for t in texts]
@@ -832,16 +838,17 @@ class Scrubber:
         _detect(buf, det, starts)
         spans += _sortable(det, 2)
         for pat in self._mrn_sentence:
-            mrn, p_mrn = Kind.mrn, -_PRIORITY.get(Kind.mrn, 3)
+            mrn, p_mrn = _CODE[Kind.mrn], -_PRIORITY.get(Kind.mrn, 3)
             spans += [(a, a - b, p_mrn, 4, b, mrn) for a, b in (m.span() for m in pat.finditer(buf))
                       if b > a and _bounded(buf, a, b)]
         if self._detector is not None:
-            name, p_name = Kind.name, -_PRIORITY[Kind.name]
+            name, p_name = _CODE[Kind.name], -_PRIORITY[Kind.name]
             spans += [(a, a - b, p_name, 5, b, name) for a, b in self._detector.find(buf)]
             if _HAS_UPPER.search(buf):
                 spans += [(a, a - b, p_name, 6, b, name) for a, b in self._detector.find_pinyin(buf)]
         spans.sort()
         scrubbed = _replace(raw, _merge_sorted(spans)).split(_SENTENCE) if spans else keys
+        kept = tuple(spans)
         folded = buf.split(_SENTENCE) if buf != raw else keys
         # the spans of sentence i are those starting from starts[i] on, up to the next sentence's
         first = _first_at(spans, starts)
@@ -849,7 +856,7 @@ class Scrubber:
         for i, k in enumerate(keys):
             lo, hi = first[i], first[i + 1] if i + 1 < len(keys) else n
             f = folded[i]
-            entries[k] = (k if f == k else f, (spans, lo, hi, starts[i]) if hi > lo else None, scrubbed[i])
+            entries[k] = (k if f == k else f, (kept, lo, hi, starts[i]) if hi > lo else None, scrubbed[i])
 
     def _registry_spans(self, low: str) -> list[Span]:
         heads, tails, kinds = self._ac_head, self._ac_tail, self._ac_kinds
@@ -862,7 +869,7 @@ class Scrubber:
         return out
 
     def _assemble(self, text: str, sentences: list[str], entries: dict[str, _Entry], known: Known | None
-                  ) -> list[Span]:
+                  ) -> list[_Coded]:
         """A text's merged spans: its sentences' (shifted to the text), then its own (MRN shapes, the
         record's identifiers, addresses)."""
         spans: list[_Sortable] = []
@@ -895,13 +902,13 @@ class Scrubber:
             for m in pat.finditer(folded):
                 a, b = m.span()
                 if b > a and _bounded(folded, a, b):
-                    spans.append((a, a - b, -_PRIORITY.get(Kind.mrn, 3), 4, b, Kind.mrn))
+                    spans.append((a, a - b, -_PRIORITY.get(Kind.mrn, 3), 4, b, _CODE[Kind.mrn]))
         if len(spans) > n_sentence:
             spans.sort()
         return _merge_sorted(spans)
 
 
-def _first_at(spans: list[_Sortable], starts: list[int]) -> list[int]:
+def _first_at(spans: Sequence[_Sortable], starts: list[int]) -> list[int]:
     """For each of ``starts`` (ascending), the index of the first of ``spans`` (sorted) starting there or later."""
     if not spans:
         return [0] * len(starts)
