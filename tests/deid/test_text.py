@@ -235,6 +235,7 @@ def test_scrub_many_equals_scrub_on_the_labelled_sets() -> None:
     assert sc.scrub_many(texts) == expected  # again, every sentence from the cache
     assert [sc.scrub(t) for t in texts] == expected
     assert [sc.findings(t) for t in texts] == findings
+    assert sc.scrub_series(pd.Series(texts * 2)).tolist() == expected * 2
 
 
 _PIECES = [
