@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache, lru_cache
-from itertools import accumulate, pairwise
+from itertools import accumulate, chain, pairwise
 from operator import itemgetter
 from typing import Any
 
@@ -531,9 +531,10 @@ _CODE_TOKEN = tuple(token(k) for k in _KINDS)
 # collected gives the kind, whichever way they were found.
 _Sortable = tuple[int, int, int, int, int, int]
 _Coded = tuple[int, int, int]  # start, end, kind number
-# A sentence folded; its spans (None: none) as a range of a sorted tuple, and where in that tuple's text
-# the sentence starts; and the sentence scrubbed
-_Entry = tuple[str, tuple[tuple[_Sortable, ...], int, int, int] | None, str]
+# A sentence folded; its spans (None: none) as a range of a flat tuple of the sorted spans' numbers, and
+# where in that tuple's text the sentence starts; and the sentence scrubbed. Only strings and numbers, in
+# tuples no deeper than two, which the collector stops tracking at its first pass over them
+_Entry = tuple[str, tuple[tuple[int, ...], int, int, int] | None, str]
 
 # Sentences end at 。, which no detector, registry form (checked when the automaton is built) or name
 # rule matches or reads across, so a text's findings are its sentences' findings: each distinct sentence
@@ -848,7 +849,7 @@ class Scrubber:
                 spans += [(a, a - b, p_name, 6, b, name) for a, b in self._detector.find_pinyin(buf)]
         spans.sort()
         scrubbed = _replace(raw, _merge_sorted(spans)).split(_SENTENCE) if spans else keys
-        kept = tuple(spans)
+        kept = tuple(chain.from_iterable(spans))  # flat: six numbers a span (see _Entry)
         folded = buf.split(_SENTENCE) if buf != raw else keys
         # the spans of sentence i are those starting from starts[i] on, up to the next sentence's
         first = _first_at(spans, starts)
@@ -856,7 +857,7 @@ class Scrubber:
         for i, k in enumerate(keys):
             lo, hi = first[i], first[i + 1] if i + 1 < len(keys) else n
             f = folded[i]
-            entries[k] = (k if f == k else f, (kept, lo, hi, starts[i]) if hi > lo else None, scrubbed[i])
+            entries[k] = (k if f == k else f, (kept, 6 * lo, 6 * hi, starts[i]) if hi > lo else None, scrubbed[i])
 
     def _registry_spans(self, low: str) -> list[Span]:
         heads, tails, kinds = self._ac_head, self._ac_tail, self._ac_kinds
@@ -881,7 +882,8 @@ class Scrubber:
             if e[1] is not None:
                 found, lo, hi, s0 = e[1]
                 d = off - s0
-                spans += [(a + d, n, p, r, b + d, k) for a, n, p, r, b, k in found[lo:hi]]
+                it = iter(found[lo:hi])
+                spans += [(a + d, n, p, r, b + d, k) for a, n, p, r, b, k in zip(it, it, it, it, it, it, strict=True)]
             if whole:
                 folded_parts.append(e[0])
             off += len(x) + 1
