@@ -92,6 +92,7 @@ _POST_VERB_SET, _POST_VERB_LENS = _affixes(POST_VERBS)
 _NEXT_WORD_SET, _NEXT_WORD_LENS = _affixes(POST_VERBS + POST_CUES)
 _CUE_WORD_SET, _CUE_WORD_LENS = _affixes(_CUE_WORDS)
 _PRE_CUE_LAST = frozenset(c[-1] for c in PRE_CUES)
+_ASCII_ALNUM = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
 assert max(_CUE_WORD_LENS) <= 4  # the judgement memo's window and _decide read 4 characters of a cue word
 
 
@@ -391,12 +392,14 @@ class NameDetector:
     def find_pinyin(self, text: str) -> list[tuple[int, int]]:
         """Spans of pinyin names: ``ZHANG San``, ``Zhang-San``, ``ZHANGSAN``, ``San Zhang``, ``Zhang Sanfeng``."""
         out: list[tuple[int, int]] = []
+        n = len(text)
         for m in self._LATIN.finditer(text):
             a, b = m.span()
-            if (a and text[a - 1].isascii() and text[a - 1].isalnum()) or (b < len(text) and text[b].isascii()
-                                                                          and text[b].isalnum()):
-                continue
-            out += [(a + s, a + e) for s, e in _pinyin_names(m.group())]
+            if (a and text[a - 1] in _ASCII_ALNUM) or (b < n and text[b] in _ASCII_ALNUM):
+                continue  # part of a longer word (xZhang, CK7)
+            names = _pinyin_names(m.group())
+            if names:
+                out += [(a + s, a + e) for s, e in names]
         return out
 
 

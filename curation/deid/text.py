@@ -810,7 +810,7 @@ class Scrubber:
             entries: dict[str, Any] = dict.fromkeys(fresh)
             self._compute(entries, chars=False)
             self._cache.update(entries)
-            self._scrubbed.update((x, e[2]) for x, e in entries.items())
+            self._scrubbed.update(zip(entries, map(itemgetter(2), entries.values()), strict=True))
             self._cached_chars += sum(map(len, fresh))
             self._uncacheable = [x for x in fresh if len(x) > _CACHE_SENTENCE_MAX]
         odd: dict[str, Any] = {}
@@ -841,7 +841,7 @@ class Scrubber:
         spans: list[_Sortable] = []
         if self._ac is not None and self._sentence_local:
             spans += _sortable(self._registry_spans(_lower_chars(buf) if chars else buf.lower()), 0)
-        starts = [0, *accumulate(len(k) + 1 for k in keys[:-1])]
+        starts = list(accumulate(map((1).__add__, map(len, keys[:-1])), initial=0))  # each sentence and its 。
         det: list[Span] = []
         _detect(buf, det, starts)
         spans += _sortable(det, 2)
