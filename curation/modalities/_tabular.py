@@ -6,7 +6,9 @@ load         read every configured file as text, map headers to dictionary field
 standardize  one frame per standard table of the modality's dictionary: keyed patient pseudonym,
              typed values (unparseable dates quarantined), direct identifiers dropped, birth date
              generalized, dates shifted per patient, free text dropped or scrubbed
-write        one Parquet file per table with dictionary types (dates as date32, codes as strings)
+write        one Parquet file per table with dictionary types (dates as date32, codes as strings);
+             in ``dates.mode: relative`` dates become days since the patient's diagnosis, read from
+             the anchors clinical writes (:data:`ANCHORS`), never by re-running clinical
 
 Columns whose name starts with ``_`` are kept in memory for the checks (source line, keyed tokens,
 exact ages) and never written. ``<field>__missing`` columns hold the missing reason a source gave.
@@ -14,10 +16,11 @@ exact ages) and never written. ``<field>__missing`` columns hold the missing rea
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -27,7 +30,7 @@ from ..deid.collect import note_fields, note_unmapped
 from ..deid.dates import patient_shifts
 from ..deid.tabular import drop_identifiers, known_identifiers, pseudonymize
 from ..deid.text import token as token_of
-from ..errors import ConfigError, SourceError
+from ..errors import ConfigError, MissingInput, SourceError
 from ..io.dates import parse_dates
 from ..io.readers import (
     LINE,
@@ -39,7 +42,6 @@ from ..io.readers import (
     merge_duplicate_headers,
     read_table,
 )
-from ..quality import CheckResult, Dimension, make_result
 from ..quality import checks as qc
 from . import _clean
 from .base import ModalityData
@@ -49,6 +51,7 @@ if TYPE_CHECKING:
 
     from ..deid.registry import IdentifierRegistry
     from ..deid.text import Scrubber
+    from ._options import TabularOptions
     from .base import Context, Source
 
 PATIENT = "patient"
@@ -65,6 +68,14 @@ SOURCE_RECORDS = "source_records"  # data.objects key: (source key, file token) 
 SOURCE_NOTES = "source_notes"  # data.objects key: (source key, file token) -> why it gave no record
 MISSING_HEADERS = "missing_headers"  # data.objects key: (source key, header) -> field, closest, n files
 NO_ID_COLUMN = "no_id_column"  # data.objects key: source keys with a file lacking the admission number
+
+# Per-patient diagnosis date (shifted like every date of that patient), written by the modality that
+# owns it (clinical) and read by those that count days from it in dates.mode: relative. A hand-off
+# between steps, not a research table: data/ follows dates.mode (day counts only when relative),
+# this is a calendar date in every mode; like every output it is listed, checksummed and scanned.
+ANCHORS = "quality/anchors/clinical.parquet"
+DIAGNOSIS = "diagnosis_date"
+log = logging.getLogger(__name__)
 
 _TNM_AXIS = {"ct": "t", "pt": "t", "cn": "n", "pn": "n", "cm": "m", "pm": "m"}
 _REPEATING = {"treatments"}  # tables with several records per patient in a wide export
@@ -87,7 +98,7 @@ def internal(col: str) -> bool:
 
 
 # ---------------------------------------------------------------------------------------- load
-def load(modality: str, sources: list[Source], *, ctx: Context) -> ModalityData:
+def load(modality: str, sources: list[Source[TabularOptions]], *, ctx: Context) -> ModalityData:
     """Read every file of every source as text with the cohort's column, value and null mapping."""
     data = ModalityData(modality)
     fields = list({f.name: f for f in dictionary.fields(modality)}.values())
@@ -108,7 +119,7 @@ def load(modality: str, sources: list[Source], *, ctx: Context) -> ModalityData:
             token = ctx.keyring.token("file", rel)
             try:
                 rt = read_table(path, format=cfg.format, encoding=cfg.encoding, sheet=cfg.sheet,
-                                sep=cfg.options.get("sep"), header_row=int(cfg.options.get("header_row", 1)))
+                                sep=src.options.sep, header_row=src.options.header_row)
                 # a repeated header is folded into one column; records whose copies disagree are set aside
                 frame, conflicts = merge_duplicate_headers(rt.frame, rt.duplicates, columns=cfg.columns, known=known)
                 df, unmapped = apply_mapping(frame, columns=cfg.columns, known=known, values=cfg.values,
@@ -157,7 +168,7 @@ def load(modality: str, sources: list[Source], *, ctx: Context) -> ModalityData:
             df[SITE] = src.site
             df[SOURCE] = src.key
             df[TABLE] = cfg.table or ""
-            df[KEEP_TEXT] = ",".join(cfg.options.get("keep_free_text", []) or [])
+            df[KEEP_TEXT] = ",".join(src.options.keep_free_text)
             raw.append(df)
     data.ledger.record("load:files", n_in=n_files, n_accepted=n_files - sum(bad_files.values()),
                        quarantined=bad_files or None)
@@ -196,12 +207,12 @@ def _quarantine_conflicts(data: ModalityData, src: Source, df: pd.DataFrame, con
     return both.any(axis=1)
 
 
-def identifiers(modality: str, sources: list[Source], *, ctx: Context) -> IdentifierRegistry:
+def identifiers(modality: str, sources: list[Source[TabularOptions]], *, ctx: Context) -> IdentifierRegistry:
     """The raw identifiers :func:`load` notes (the modality hook for the cohort registry)."""
     return load(modality, sources, ctx=ctx).identifiers
 
 
-def _check_mapping(src: Source, modality: str, known: set[str], tables: set[str]) -> None:
+def _check_mapping(src: Source[TabularOptions], modality: str, known: set[str], tables: set[str]) -> None:
     """A mapping to a field the dictionary does not have would silently drop a column: refuse it."""
     import difflib
 
@@ -210,11 +221,6 @@ def _check_mapping(src: Source, modality: str, known: set[str], tables: set[str]
     if cfg.table is not None and cfg.table not in tables:
         msg = (f"{where}.table: {cfg.table!r} is not a {modality} table; expected one of "
                f"{', '.join(sorted(tables))} (see `curation dictionary -m {modality}`)")
-        raise ConfigError(msg)
-    decimal = cfg.options.get("decimal", ".")
-    if decimal not in (".", ","):
-        msg = (f"{where}.options.decimal: {decimal!r} is not a decimal mark; use \".\" (1,234.5) or \",\" "
-               "(1.234,5)")
         raise ConfigError(msg)
     bad = [(f"columns.{header}", target) for header, target in cfg.columns.items() if target not in known]
     bad += [(f"values.{name}", name) for name in cfg.values if name not in known]
@@ -475,8 +481,10 @@ def _scrub_uncoded(frame: pd.DataFrame, table: str, fields: list[dictionary.Fiel
         if whole is None:  # registry forms, for values compared whole
             reg = scrubber.registry
             whole = {} if reg is None else {v.strip().lower(): token_of(k) for k, v in reg.items()}
-        clean = {v: (scrubber.scrub(v) if t else whole.get(v.strip().lower(), v))
-                 for v, t in zip(distinct.tolist(), textual.tolist(), strict=True)}
+        values = distinct.tolist()
+        texts = [v for v, t in zip(values, textual.tolist(), strict=True) if t]
+        clean = dict(zip(texts, scrubber.scrub_many(texts), strict=True))  # one batch: several times faster
+        clean.update({v: whole.get(v.strip().lower(), v) for v in values if v not in clean})
         changed = [v for v, c in clean.items() if c != v]
         n_free = int(free.sum())
         if n_free or changed:
@@ -532,24 +540,7 @@ def _convert(s: pd.Series, f: dictionary.Field) -> tuple[pd.Series, pd.Series, s
     return text.astype(STR), pd.Series(False, index=s.index), ""
 
 
-# ------------------------------------------------------------------------------ generic checks
-def completeness_checks(data: ModalityData, modality: str) -> list[CheckResult]:
-    """One completeness check per required / recommended field of every table."""
-    out: list[CheckResult] = []
-    for table, df in data.tables.items():
-        view = df
-        if "_has_birth_date" in df.columns:
-            view = df.assign(birth_date=df["_has_birth_date"].where(df["_has_birth_date"]))
-        for f in dictionary.fields(modality, table):
-            if f.phi == "direct" or f.derived or f.required == "optional":
-                continue
-            if f.name == "birth_date" and "_has_birth_date" not in df.columns:
-                view = df.assign(birth_date=pd.NA)
-            out += qc.check_completeness(view, f.name, check_id=f"{modality}.completeness.{f.name}",
-                                         modality=modality, required=f.required)
-    return out
-
-
+# ------------------------------------------------------------------------------ completeness
 def completeness(data: ModalityData, modality: str) -> pd.DataFrame:
     """Completeness of every non-identifying field by site (the heatmap's data)."""
     frames = []
@@ -562,153 +553,6 @@ def completeness(data: ModalityData, modality: str) -> pd.DataFrame:
                  and (f.required != "optional" or f.name in view.columns)]
         frames.append(qc.completeness_table(view, names, table=table))
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-
-
-def allowed_check(data: ModalityData, modality: str) -> CheckResult:
-    check_id = f"{modality}.conformance.allowed_values"
-    frames, n = [], 0
-    invalid = data.objects.get(INVALID)
-    for table, df in data.tables.items():
-        allowed = {f.name: f.allowed for f in dictionary.fields(modality, table) if f.allowed and f.phi != "direct"}
-        r = qc.check_allowed(df, allowed, check_id=check_id, modality=modality)
-        frames.append(r.failures)
-        n += r.n_checked
-    if invalid is not None and len(invalid):
-        bad = invalid[invalid["kind"] == "allowed"]
-        frames.append(qc.failures_frame(check_id, modality, pseudonym=bad[PATIENT], row=bad[ROW],
-                                        field=bad["field"].tolist(), rule=bad["rule"].tolist()))
-        n += len(bad)
-    failures = pd.concat([f for f in frames if len(f)], ignore_index=True) if any(len(f) for f in frames) else None
-    n_failed = 0 if failures is None else len(failures)
-    return make_result(check_id, modality, Dimension.CONFORMANCE, n_checked=n, failures=failures,
-                       message=(f"{n_failed} of {n} values not among their field's allowed values (set to null, "
-                                "reason unmapped_value: map them in cohort.yaml value_maps)" if n_failed
-                                else f"{n} values, all allowed"))
-
-
-def types_check(data: ModalityData, modality: str) -> CheckResult:
-    check_id = f"{modality}.conformance.types"
-    invalid = data.objects.get(INVALID)
-    bad = invalid[invalid["kind"] == "type"] if invalid is not None and len(invalid) else None
-    n = sum(len(df) for df in data.tables.values())
-    if bad is None or not len(bad):
-        return make_result(check_id, modality, Dimension.CONFORMANCE, n_checked=n)
-    failures = qc.failures_frame(check_id, modality, pseudonym=bad[PATIENT], row=bad[ROW],
-                                 field=bad["field"].tolist(), rule=bad["rule"].tolist())
-    return make_result(check_id, modality, Dimension.CONFORMANCE, n_checked=n, failures=failures)
-
-
-def range_check(data: ModalityData, modality: str, *, skip: tuple[str, ...] = ()) -> CheckResult:
-    check_id = f"{modality}.plausibility.range"
-    frames, n = [], 0
-    for table, df in data.tables.items():
-        ranges = {f.name: (f.min, f.max) for f in dictionary.fields(modality, table)
-                  if (f.min is not None or f.max is not None) and f.type in ("integer", "number")
-                  and not f.allowed and f.name not in skip}  # allowed lists are conformance's business
-        r = qc.check_range(df, ranges, check_id=check_id, modality=modality)
-        frames.append(r.failures)
-        n += r.n_checked
-    # values outside the range were set to null (reason out_of_range): the invalid table names them
-    invalid = data.objects.get(INVALID)
-    nulled = 0
-    if invalid is not None and len(invalid):
-        bad = invalid[(invalid["kind"] == "range") & ~invalid["field"].isin(skip)]
-        frames.append(qc.failures_frame(check_id, modality, pseudonym=bad[PATIENT], row=bad[ROW],
-                                        field=bad["field"].tolist(), rule=bad["rule"].tolist()))
-        n += len(bad)
-        nulled = len(bad)
-    frames = [f for f in frames if len(f)]
-    failures = pd.concat(frames, ignore_index=True) if frames else None
-    n_failed = sum(len(f) for f in frames)
-    return make_result(check_id, modality, Dimension.ACCURACY, n_checked=n, failures=failures,
-                       message=f"{n_failed} of {n} values outside their plausible range"
-                               + (f" ({nulled} set to null, reason out_of_range)" if nulled else ""))
-
-
-def source_check(data: ModalityData, modality: str) -> CheckResult:
-    """Files that gave no record (0-byte, header only, empty or absent sheet, unreadable)."""
-    return qc.check_source_empty(data.objects.get(SOURCE_RECORDS, {}), modality=modality,
-                                 notes=data.objects.get(SOURCE_NOTES, {}))
-
-
-def header_check(data: ModalityData, modality: str) -> CheckResult:
-    """Headers cohort.yaml maps that a source does not have: one failure per source and header."""
-    check_id = f"{modality}.completeness.missing_header"
-    found: dict[tuple[str, str], list] = data.objects.get(MISSING_HEADERS, {})
-    n = len(data.objects.get(MISSING_HEADERS + ":checked", set()))
-    items = sorted(found.items())
-    rules = []
-    for (key, header), (target, close, n_files) in items:
-        near = (f"closest headers present: {', '.join(map(repr, close))}" if close
-                else "no header present is close to it")
-        files = f" ({n_files} files)" if n_files > 1 else ""
-        rules.append(f"{key}: mapped header {header!r} (-> {target}) is not in the source{files}; {near}; "
-                     "fix `columns:` in cohort.yaml or the export")
-    failures = qc.failures_frame(check_id, modality, pseudonym=[""] * len(items), row=[-1] * len(items),
-                                 field=[target for _, (target, _, _) in items], rule=rules)
-    return make_result(check_id, modality, Dimension.COMPLETENESS, n_checked=max(n, len(items)), failures=failures,
-                       message=(f"{len(items)} mapped header(s) absent from their source" if items
-                                else "every mapped header a source needs is present"))
-
-
-
-def unmapped_check(data: ModalityData, modality: str) -> CheckResult:
-    """Source columns that map to no dictionary field (dropped): informational, for the curator."""
-    from ..quality import WARN_ONLY, Severity
-
-    check_id = f"{modality}.conformance.unmapped_columns"
-    found: dict[str, list] = data.objects.get(UNMAPPED, {})
-    headers = [(key, h) for key, (_, hs) in found.items() for h in hs]
-    failures = qc.failures_frame(check_id, modality, pseudonym=[""] * len(headers), row=[-1] * len(headers),
-                                 field=[h for _, h in headers],
-                                 rule=[f"{key}: source column mapped to no dictionary field (dropped)"
-                                       for key, _ in headers])
-    return make_result(check_id, modality, Dimension.CONFORMANCE, n_checked=sum(n for n, _ in found.values()),
-                       failures=failures, severity=Severity.INFO, threshold=WARN_ONLY,
-                       message=f"{len(headers)} source column(s) not mapped to the dictionary and dropped")
-
-
-def free_text_check(data: ModalityData, modality: str) -> CheckResult:
-    """Uncoded text fields whose values look like free text or held identifiers (scrubbed)."""
-    from ..quality import WARN_ONLY, Severity
-
-    check_id = f"{modality}.conformance.unannotated_free_text"
-    found: dict[tuple[str, str], dict[str, int]] = data.objects.get(FREE_TEXT, {})
-    n = sum(1 for t, df in data.tables.items() for f in dictionary.fields(modality, t)
-            if f.name in df.columns and uncoded(f))
-    items = sorted(found.items())
-    failures = qc.failures_frame(
-        check_id, modality, pseudonym=[""] * len(items), row=[-1] * len(items),
-        field=[f"{t}.{name}" for (t, name), _ in items],
-        rule=[f"{c['free_text']} of {c['distinct']} distinct values look like free text; {c['scrubbed_values']} "
-              "value(s) had identifiers removed. It was scrubbed as free text: mark the field free_text in the "
-              "data dictionary, or map it to coded values" for _, c in items])
-    return make_result(check_id, modality, Dimension.CONFORMANCE, n_checked=n, failures=failures,
-                       severity=Severity.MINOR, threshold=WARN_ONLY,
-                       message=(f"{len(items)} text field(s) not marked free text hold free text or identifiers "
-                                "(scrubbed)" if items else "no free text in fields not marked as free text"))
-
-
-def source_checks(data: ModalityData, modality: str) -> list[tuple[str, Dimension, Callable[[], Any]]]:
-    """The checks on the sources themselves: empty files and absent mapped headers."""
-    return [
-        (f"{modality}.completeness.source_empty", Dimension.COMPLETENESS, lambda: source_check(data, modality)),
-        (f"{modality}.completeness.missing_header", Dimension.COMPLETENESS, lambda: header_check(data, modality)),
-    ]
-
-
-def generic_checks(data: ModalityData, modality: str) -> list[tuple[str, Dimension, Callable[[], Any]]]:
-    """The dictionary-driven checks every tabular modality runs (for :func:`run_checks`)."""
-    return [
-        *source_checks(data, modality),
-        (f"{modality}.completeness", Dimension.COMPLETENESS, lambda: completeness_checks(data, modality)),
-        (f"{modality}.conformance.allowed_values", Dimension.CONFORMANCE, lambda: allowed_check(data, modality)),
-        (f"{modality}.conformance.types", Dimension.CONFORMANCE, lambda: types_check(data, modality)),
-        (f"{modality}.plausibility.range", Dimension.ACCURACY, lambda: range_check(data, modality)),
-        (f"{modality}.conformance.unmapped_columns", Dimension.CONFORMANCE, lambda: unmapped_check(data, modality)),
-        (f"{modality}.conformance.unannotated_free_text", Dimension.CONFORMANCE,
-         lambda: free_text_check(data, modality)),
-    ]
 
 
 # --------------------------------------------------------------------------------------- write
@@ -778,41 +622,65 @@ def missing_reasons(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     return pd.concat(rows, ignore_index=True).astype("string")
 
 
-def diagnosis_anchors(ctx: Context) -> pd.Series:
-    """Per-patient diagnosis date (shifted like every date of that patient) from the clinical sources.
+def write_anchors(df: pd.DataFrame, field: str, *, ctx: Context) -> tuple[pd.Series, Path]:
+    """The earliest ``field`` date per patient of ``df``: written to :data:`ANCHORS` (patient, diagnosis_date,
+    shifted) and returned as a Series (patient -> date). Patients without one are not listed."""
+    import pyarrow as pa
 
-    Modalities run in separate processes, so each one that needs the anchor reads the clinical
-    exports itself; this happens only in ``dates.mode: relative``.
+    anchors = df.groupby(PATIENT)[field].min().dropna() if field in df.columns else pd.Series(dtype="datetime64[ns]")
+    table = pd.DataFrame({PATIENT: anchors.index.astype(str), DIAGNOSIS: pd.to_datetime(anchors).dt.date.to_numpy()})
+    schema = pa.schema([pa.field(PATIENT, pa.string()), pa.field(DIAGNOSIS, pa.date32())])
+    return anchors, ctx.bundle.write_parquet(ANCHORS, table, schema=schema)
+
+
+def diagnosis_anchors(ctx: Context, *, modality: str) -> pd.Series | None:
+    """Per-patient diagnosis date (shifted like every date of that patient), as clinical wrote it.
+
+    Returns
+    -------
+    patient -> date; None when the cohort has no clinical sources (there is no diagnosis to count from).
+
+    Raises
+    ------
+    MissingInput
+        The cohort has clinical sources, but clinical has not written its anchors into this bundle yet.
     """
-    from . import registry, sources_of
-
-    clinical = registry.get("clinical")
-    cdata = clinical.standardize(clinical.load(sources_of(ctx.config, "clinical"), ctx=ctx), ctx=ctx)
-    cond = cdata.tables.get("conditions")
-    if cond is None or "diagnosis_date" not in cond.columns:
-        return pd.Series(dtype="datetime64[ns]")
-    return cond.groupby(PATIENT)["diagnosis_date"].min()
+    if not ctx.config.sources.get("clinical"):
+        return None
+    path = ctx.bundle.path(ANCHORS)
+    if not path.is_file():
+        msg = (f"{modality}: dates.mode is relative, so dates count from each patient's diagnosis, which clinical "
+               f"writes to {ANCHORS} in {ctx.bundle.root}; it is not there yet. Run clinical first, into the same "
+               f"bundle: curate(\"clinical\", cohort, out=...) in a notebook, or `curation run {ctx.config.path.name} "
+               "--only clinical`")
+        raise MissingInput(msg)
+    df = pd.read_parquet(path)
+    return pd.Series(pd.to_datetime(df[DIAGNOSIS]).to_numpy(), index=df[PATIENT].astype(str).to_numpy())
 
 
 def write(data: ModalityData, *, ctx: Context, extra: dict[str, list[str]] | None = None,
           anchor: tuple[str, str] | None = None) -> list[Path]:
     """Write every standard table of the modality to ``data/<modality>/<table>.parquet``.
 
-    ``anchor`` (table, date field) gives, in ``dates.mode: relative``, the per-patient date that
-    other dates are counted from (the earliest per patient). Without it, the patient's diagnosis
-    date from the cohort's clinical sources is used (so every modality counts from the same day;
-    a patient without one gets no relative dates), and only a cohort without clinical sources
-    falls back to the patient's earliest date in the table.
+    ``anchor`` (table, date field) names the per-patient date this modality owns for the others to
+    count from (clinical: the earliest diagnosis date): it is written to :data:`ANCHORS` in every
+    mode. In ``dates.mode: relative`` every date becomes days since that anchor; a modality without
+    its own reads clinical's (:func:`diagnosis_anchors`; a patient without one gets no relative
+    dates). Only in a cohort without clinical sources does a patient's earliest date in the table
+    stand in, with a warning.
     """
     modality = data.modality
     relative = ctx.config.dates.mode == "relative"
     anchors: pd.Series | None = None
-    if relative and anchor is not None and anchor[0] in data.tables and anchor[1] in data.tables[anchor[0]]:
-        a = data.tables[anchor[0]]
-        anchors = a.groupby(PATIENT)[anchor[1]].min()
-    elif relative and modality != "clinical" and ctx.config.sources.get("clinical"):
-        anchors = diagnosis_anchors(ctx)
     written = []
+    if anchor is not None:
+        anchors, path = write_anchors(data.tables.get(anchor[0], pd.DataFrame()), anchor[1], ctx=ctx)
+        written.append(path)
+    elif relative:
+        anchors = diagnosis_anchors(ctx, modality=modality)
+        if anchors is None:
+            log.warning("%s: the cohort has no clinical sources, so relative dates count from each patient's "
+                        "earliest date in each table, not from a diagnosis", modality)
     for table, df in data.tables.items():
         fields = dictionary.fields(modality, table)
         rel = anchors
