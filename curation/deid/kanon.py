@@ -5,13 +5,68 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+import numpy as np
 import pandas as pd
 
-from ..quality import CheckResult, Dimension, Severity, Threshold, failures_frame, make_result
+from ..quality import Check, CheckResult, Dimension, Outcome, Severity, Threshold, failures
 
 QUASI = ("age_band", "sex", "region", "diagnosis_year")
-# a warning, never a failure: small cohorts are legitimately small; the steward decides
 K_THRESHOLD = Threshold(warn=0.0, fail=1.0)
+
+
+def k_anonymity(
+    df: pd.DataFrame,
+    quasi: Sequence[str] = QUASI,
+    *,
+    k: int = 5,
+    patient_col: str = "patient",
+) -> Outcome:
+    """Records in quasi-identifier classes of fewer than ``k`` patients (the function of :data:`K_ANONYMITY`).
+
+    Parameters
+    ----------
+    df
+        One row per patient (or per record; classes count distinct patients when
+        ``patient_col`` is present).
+    quasi
+        Quasi-identifier columns; those absent from ``df`` are skipped (named in the message).
+    k
+        Minimum class size.
+    patient_col
+        Pseudonym column used to name failing records.
+
+    Returns
+    -------
+    An outcome whose failures are the records in small classes (pseudonym, row, the
+    quasi-identifier names, the rule), never their values.
+    """
+    cols = [c for c in quasi if c in df.columns]
+    missing = [c for c in quasi if c not in df.columns]
+    if not cols or df.empty:
+        return Outcome(0, message=f"no quasi-identifier columns among {list(quasi)}")
+    keys = df[cols].astype("string").fillna("<missing>")
+    if patient_col in df.columns:
+        ids = df[patient_col].astype("string").fillna("").reset_index(drop=True)
+        frame = keys.reset_index(drop=True).assign(_p=ids)
+        size = frame.groupby(cols, dropna=False)["_p"].transform("nunique")
+    else:
+        ids = pd.Series([""] * len(df))
+        size = keys.reset_index(drop=True).groupby(cols, dropna=False)[cols[0]].transform("size")
+    small = (size < k).to_numpy()
+    field = ",".join(cols)
+    n_classes = int(keys.drop_duplicates().shape[0])
+    n_small = int(small.sum())
+    msg = (f"{n_small} of {len(df)} records are in quasi-identifier classes of fewer than {k} patients "
+           f"({n_classes} classes over {field})")
+    if missing:
+        msg += f"; not in the table: {', '.join(missing)}"
+    return Outcome(len(df), failures=failures(pseudonym=ids[small], row=np.flatnonzero(small), field=field,
+                                              rule=f"quasi-identifier class smaller than k={k}"), message=msg)
+
+
+# a warning, never a failure: small cohorts are legitimately small; the steward decides
+K_ANONYMITY = Check("uniqueness.k_anonymity", Dimension.UNIQUENESS, k_anonymity, severity=Severity.MINOR,
+                    threshold=K_THRESHOLD, description="records in quasi-identifier classes of fewer than k patients")
 
 
 def check_k_anonymity(
@@ -24,51 +79,10 @@ def check_k_anonymity(
 ) -> CheckResult:
     """Warn when records fall in quasi-identifier classes of fewer than ``k`` patients.
 
-    Parameters
-    ----------
-    df
-        One row per patient (or per record; classes count distinct patients when
-        ``patient_col`` is present).
-    quasi
-        Quasi-identifier columns; those absent from ``df`` are skipped (named in the message).
-    k
-        Minimum class size.
-    modality
-        Owner of the check; the id is ``<modality>.uniqueness.k_anonymity``.
-    patient_col
-        Pseudonym column used to name failing records.
-
-    Returns
-    -------
-    A :class:`~curation.quality.CheckResult` whose failures are the records in small classes
-    (pseudonym, row, the quasi-identifier names, the rule), never their values.
+    :func:`k_anonymity` as the result of :data:`K_ANONYMITY` (``<modality>.uniqueness.k_anonymity``);
+    the parameters are those of :func:`k_anonymity`.
     """
-    check_id = f"{modality}.uniqueness.k_anonymity"
-    cols = [c for c in quasi if c in df.columns]
-    missing = [c for c in quasi if c not in df.columns]
-    if not cols or df.empty:
-        return make_result(check_id, modality, Dimension.UNIQUENESS, n_checked=0, threshold=K_THRESHOLD,
-                           severity=Severity.MINOR, message=f"no quasi-identifier columns among {list(quasi)}")
-    keys = df[cols].astype("string").fillna("<missing>")
-    if patient_col in df.columns:
-        ids = df[patient_col].astype("string").fillna("").reset_index(drop=True)
-        frame = keys.reset_index(drop=True).assign(_p=ids)
-        size = frame.groupby(cols, dropna=False)["_p"].transform("nunique")
-    else:
-        ids = pd.Series([""] * len(df))
-        size = keys.reset_index(drop=True).groupby(cols, dropna=False)[cols[0]].transform("size")
-    small = (size < k).to_numpy()
-    field = ",".join(cols)
-    failures = failures_frame(check_id, modality, pseudonym=ids[small], row=pd.Series(range(len(df)))[small],
-                              field=field, rule=f"quasi-identifier class smaller than k={k}")
-    n_classes = int(keys.drop_duplicates().shape[0])
-    n_small = int(pd.Series(size[small]).shape[0])
-    msg = (f"{n_small} of {len(df)} records are in quasi-identifier classes of fewer than {k} patients "
-           f"({n_classes} classes over {field})")
-    if missing:
-        msg += f"; not in the table: {', '.join(missing)}"
-    return make_result(check_id, modality, Dimension.UNIQUENESS, n_checked=len(df), failures=failures,
-                       message=msg, severity=Severity.MINOR, threshold=K_THRESHOLD)
+    return K_ANONYMITY.result(k_anonymity(df, quasi, k=k, patient_col=patient_col), modality=modality)
 
 
 def quasi_identifiers(

@@ -13,7 +13,6 @@ from ..config import CohortConfig, load_cohort
 from ..deid.keys import keyring_for
 from ..io.bundle import Bundle
 from ..quality import CheckResult, Dimension, Threshold, error_result, failures_of, results_frame
-from ..quality.model import apply_threshold
 from . import registry
 from .base import Context, ModalityData, ModalitySpec, Source
 
@@ -108,12 +107,13 @@ def curate(name: str, cohort: str | Path | CohortConfig, *, out: str | Path | No
     if not data.standardized:
         msg = f"{name}: standardize() did not mark its data as de-identified; refusing to go on"
         raise RuntimeError(msg)
+    # cohort.yaml thresholds are applied where the checks run (quality.run), once: the modality's
+    # checks get them from ctx, the ledger's here
     try:
         results = list(mod.checks(data, ctx=ctx))
     except Exception as exc:  # noqa: BLE001 - a crashing check suite is an error verdict, not a pass
         results = [error_result(f"{name}.checks", name, Dimension.CONFORMANCE, exc)]
-    results.append(data.ledger.check())
-    results = [apply_threshold(r, ctx.thresholds) for r in results]
+    results.append(data.ledger.check(thresholds=ctx.thresholds))
     curated = Curated(mod.SPEC, data, results, ctx)
     if write:
         curated.written = write_outputs(curated)

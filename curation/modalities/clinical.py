@@ -8,6 +8,8 @@ recognised and excluded with rule ``repeated_row``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -15,10 +17,11 @@ import pandas as pd
 
 from .. import dictionary
 from ..deid.dates import generalize_birth
-from ..deid.kanon import check_k_anonymity, quasi_identifiers
-from ..quality import CheckResult, Dimension, Threshold, make_result, run_checks
+from ..deid.kanon import K_ANONYMITY, k_anonymity, quasi_identifiers
+from ..quality import Check, CheckResult, Dimension, Outcome, Threshold, combine, failures, run
 from ..quality import checks as qc
 from . import _tabular as tab
+from ._tabular_checks import checks_for
 from .base import ModalityData, ModalitySpec
 
 if TYPE_CHECKING:
@@ -76,27 +79,40 @@ def _diagnosis(data: ModalityData) -> pd.Series:
     return c.groupby(PATIENT)["diagnosis_date"].min()
 
 
-def _with_diagnosis(df: pd.DataFrame, diag: pd.Series) -> pd.DataFrame:
+def _with_diagnosis(data: ModalityData, table: str) -> pd.DataFrame:
     # a view for the checks; these tables have no diagnosis_date field of their own
-    return df.assign(diagnosis_date=pd.to_datetime(df[PATIENT].map(diag)))
+    df = data.tables[table]
+    return df.assign(diagnosis_date=pd.to_datetime(df[PATIENT].map(_diagnosis(data))))
 
 
-def _age_check(data: ModalityData) -> CheckResult:
+def _codes(field: str, codelist: str) -> Callable[[ModalityData, Context], Outcome]:
+    def check(data: ModalityData, ctx: Context) -> Outcome:
+        return qc.check_codes(data.tables["conditions"], field, dictionary.codes(codelist))
+
+    return check
+
+
+def code_checks() -> list[Check]:
+    """One code check per coded field of the conditions table (ICD-10, ICD-O-3 ...)."""
+    return [Check(f"conformance.{f.name}", Dimension.CONFORMANCE, _codes(f.name, f.codes),
+                  description=f"{f.name}: malformed codes and codes not in the shipped list")
+            for f in dictionary.fields(NAME, "conditions") if f.codes]
+
+
+def check_age(data: ModalityData, ctx: Context) -> Outcome:
+    """Exact age at diagnosis (kept in memory, never written) outside the dictionary's plausible range."""
     p = data.tables["patients"]
     field = next(f for f in dictionary.fields(NAME, "patients") if f.name == "age_at_diagnosis")
     if "_age_exact" not in p.columns:
-        return make_result(f"{NAME}.plausibility.age_at_diagnosis", NAME, Dimension.ACCURACY, n_checked=0,
-                           message="no birth date in the data")
-    return qc.check_range(p, {"_age_exact": (field.min, field.max)},
-                          check_id=f"{NAME}.plausibility.age_at_diagnosis", modality=NAME,
-                          labels={"_age_exact": "birth_date"})
+        return Outcome(0, message="no birth date in the data")
+    return qc.check_range(p, {"_age_exact": (field.min, field.max)}, labels={"_age_exact": "birth_date"})
 
 
-def _stage_check(data: ModalityData) -> CheckResult:
-    check_id = f"{NAME}.consistency.tnm_stage"
+def check_stage(data: ModalityData, ctx: Context) -> Outcome:
+    """AJCC 8th-edition stage groups that contradict their TNM."""
     s = data.tables["staging"]
     if not len(s) or "stage_group" not in s.columns:
-        return make_result(check_id, NAME, Dimension.CONSISTENCY, n_checked=0)
+        return Outcome(0)
 
     def col(name: str) -> pd.Series:
         return s[name].astype("string") if name in s.columns else pd.Series(pd.NA, index=s.index, dtype="string")
@@ -117,109 +133,100 @@ def _stage_check(data: ModalityData) -> CheckResult:
     bad = (applies & ~ok).astype(bool)
     rules = [f"stage {g} but {tt} {nn} {mm} gives {e} (AJCC 8th lung)"
              for g, tt, nn, mm, e in zip(given[bad], t[bad], n[bad], m[bad], expected[bad], strict=True)]
-    failures = qc._fail(check_id, NAME, s, bad, "stage_group", rules)
     other = int((edition != "8").fillna(True).sum())
-    return make_result(check_id, NAME, Dimension.CONSISTENCY, n_checked=int(applies.sum()), failures=failures,
-                       message=f"{len(failures)} of {int(applies.sum())} AJCC 8th-edition stage groups contradict "
-                               f"their TNM; {other} record(s) of another or no edition not checked")
+    return Outcome(int(applies.sum()), failures=failures(s, bad, field="stage_group", rule=rules),
+                   message=f"{int(bad.sum())} of {int(applies.sum())} AJCC 8th-edition stage groups contradict "
+                           f"their TNM; {other} record(s) of another or no edition not checked")
 
 
-def _histology_morphology_check(data: ModalityData) -> CheckResult:
-    check_id = f"{NAME}.consistency.histology_morphology"
+def check_histology_morphology(data: ModalityData, ctx: Context) -> Outcome:
     c = data.tables["conditions"]
     if not {"histology", "icdo3_morphology"} <= set(c.columns):
-        return make_result(check_id, NAME, Dimension.CONSISTENCY, n_checked=0)
+        return Outcome(0)
     group = dictionary.codes("icdo3_morphology").group_of(c["icdo3_morphology"])
     both = group.notna() & c["histology"].notna()
     bad = (both & (group != c["histology"].astype("string"))).fillna(False).astype(bool)
-    failures = qc._fail(check_id, NAME, c, bad, "histology", "histology disagrees with the ICD-O-3 morphology code")
-    return make_result(check_id, NAME, Dimension.CONSISTENCY, n_checked=int(both.sum()), failures=failures)
+    return Outcome(int(both.sum()), failures=failures(c, bad, field="histology",
+                                                      rule="histology disagrees with the ICD-O-3 morphology code"))
 
 
-def _vital_status_check(data: ModalityData) -> CheckResult:
-    check_id = f"{NAME}.consistency.vital_status"
+def check_vital_status(data: ModalityData, ctx: Context) -> Outcome:
     o = data.tables["outcomes"]
     if "vital_status" not in o.columns or "death_date" not in o.columns:
-        return make_result(check_id, NAME, Dimension.CONSISTENCY, n_checked=0)
-    alive_dead = (o["vital_status"] == "alive") & o["death_date"].notna()
-    checked = o["vital_status"].notna()
-    failures = qc._fail(check_id, NAME, o, alive_dead.fillna(False).astype(bool), "vital_status",
-                        "alive with a date of death")
-    return make_result(check_id, NAME, Dimension.CONSISTENCY, n_checked=int(checked.sum()), failures=failures)
+        return Outcome(0)
+    alive_dead = ((o["vital_status"] == "alive") & o["death_date"].notna()).fillna(False).astype(bool)
+    return Outcome(int(o["vital_status"].notna().sum()),
+                   failures=failures(o, alive_dead, field="vital_status", rule="alive with a date of death"))
+
+
+def check_dates_in_order(data: ModalityData, ctx: Context) -> Outcome:
+    return combine([
+        qc.check_date_order(data.tables["conditions"], [("symptom_date", "diagnosis_date", "symptom_date")]),
+        qc.check_date_order(data.tables["treatments"], [("treatment_start", "treatment_end", "treatment_end")]),
+        qc.check_date_order(_with_diagnosis(data, "outcomes"),
+                            [("diagnosis_date", "last_followup_date", "last_followup_date"),
+                             ("diagnosis_date", "progression_date", "progression_date"),
+                             ("last_followup_date", "death_date", "last_followup_date")]),
+    ])
+
+
+def check_patient_unique(data: ModalityData, ctx: Context) -> Outcome:
+    """A patient recorded twice, and one person under several pseudonyms (same resident ID token)."""
+    p = data.tables["patients"]
+    dup = qc.check_unique(p, [PATIENT], field="admission_number")
+    same = qc.check_same_person(p, "_rid_token", field="resident_id")
+    return replace(combine([dup, same]), n_checked=len(p),
+                   message=f"{dup.count} record(s) repeat a patient; {same.message}")
+
+
+def check_entry_delay(data: ModalityData, ctx: Context) -> Outcome:
+    delay = float(ctx.decisions.get(f"{NAME}.timeliness.entry_delay_days", ENTRY_DELAY_DAYS))
+    return qc.check_timeliness(_with_diagnosis(data, "patients"), "record_entry_date", "diagnosis_date",
+                               max_days=delay)
+
+
+def check_reidentification(data: ModalityData, ctx: Context) -> Outcome:
+    """Re-identification risk of the released patients table: age band, sex, region, diagnosis year
+    (a warning for the data steward, not a failure)."""
+    patients = _with_diagnosis(data, "patients")
+    regions = {s.id: s.region or s.id for s in ctx.config.sites}
+    df = patients.assign(region=patients["site"].map(regions)) if "site" in patients.columns else patients
+    return k_anonymity(quasi_identifiers(df, region_col="region"))
+
+
+def _after_diagnosis(table: str, later: str) -> Callable[[ModalityData, Context], Outcome]:
+    def check(data: ModalityData, ctx: Context) -> Outcome:
+        return qc.check_date_order(_with_diagnosis(data, table), [("diagnosis_date", later, later)])
+
+    return check
+
+
+CHECKS = (
+    Check("plausibility.age_at_diagnosis", Dimension.ACCURACY, check_age,
+          description="exact age at diagnosis within the plausible range"),
+    Check("consistency.tnm_stage", Dimension.CONSISTENCY, check_stage,
+          description="AJCC 8th-edition stage group agrees with its TNM"),
+    Check("consistency.histology_morphology", Dimension.CONSISTENCY, check_histology_morphology,
+          description="histologic type agrees with the ICD-O-3 morphology code"),
+    Check("consistency.death_after_diagnosis", Dimension.CONSISTENCY, _after_diagnosis("outcomes", "death_date"),
+          description="date of death not before diagnosis"),
+    Check("consistency.treatment_after_diagnosis", Dimension.CONSISTENCY,
+          _after_diagnosis("treatments", "treatment_start"), description="treatment start not before diagnosis"),
+    Check("consistency.dates_in_order", Dimension.CONSISTENCY, check_dates_in_order,
+          description="symptoms, diagnosis, treatment, follow-up, progression and death in order"),
+    Check("consistency.vital_status", Dimension.CONSISTENCY, check_vital_status,
+          description="no patient alive with a date of death"),
+    Check("uniqueness.patient", Dimension.UNIQUENESS, check_patient_unique,
+          description="one record per patient, one pseudonym per person"),
+    Check("timeliness.entry_delay", Dimension.TIMELINESS, check_entry_delay, threshold=Threshold(0.0, 0.05),
+          description=f"record entered within {ENTRY_DELAY_DAYS} days of diagnosis (decision "
+                      "clinical.timeliness.entry_delay_days)"),
+    replace(K_ANONYMITY, fn=check_reidentification),
+)
 
 
 def checks(data: ModalityData, *, ctx: Context) -> list[CheckResult]:
-    t = data.tables
-    diag = _diagnosis(data)
-    outcomes = _with_diagnosis(t["outcomes"], diag)
-    treatments = _with_diagnosis(t["treatments"], diag)
-    patients = _with_diagnosis(t["patients"], diag)
-    conditions = t["conditions"]
-    delay = float(ctx.decisions.get(f"{NAME}.timeliness.entry_delay_days", ENTRY_DELAY_DAYS))
-    codes = {f.name: f.codes for f in dictionary.fields(NAME, "conditions") if f.codes}
-    specs = [
-        *tab.generic_checks(data, NAME),
-        *[(f"{NAME}.conformance.{field}", Dimension.CONFORMANCE,
-           (lambda field=field, cl=cl: qc.check_codes(conditions, field, dictionary.codes(cl),
-                                                       check_id=f"{NAME}.conformance.{field}", modality=NAME)))
-          for field, cl in codes.items()],
-        (f"{NAME}.plausibility.age_at_diagnosis", Dimension.ACCURACY, lambda: _age_check(data)),
-        (f"{NAME}.consistency.tnm_stage", Dimension.CONSISTENCY, lambda: _stage_check(data)),
-        (f"{NAME}.consistency.histology_morphology", Dimension.CONSISTENCY,
-         lambda: _histology_morphology_check(data)),
-        (f"{NAME}.consistency.death_after_diagnosis", Dimension.CONSISTENCY,
-         lambda: qc.check_date_order(outcomes, [("diagnosis_date", "death_date", "death_date")],
-                                     check_id=f"{NAME}.consistency.death_after_diagnosis", modality=NAME)),
-        (f"{NAME}.consistency.treatment_after_diagnosis", Dimension.CONSISTENCY,
-         lambda: qc.check_date_order(treatments, [("diagnosis_date", "treatment_start", "treatment_start")],
-                                     check_id=f"{NAME}.consistency.treatment_after_diagnosis", modality=NAME)),
-        (f"{NAME}.consistency.dates_in_order", Dimension.CONSISTENCY, lambda: _dates_in_order(data, outcomes,
-                                                                                               treatments)),
-        (f"{NAME}.consistency.vital_status", Dimension.CONSISTENCY, lambda: _vital_status_check(data)),
-        (f"{NAME}.uniqueness.patient", Dimension.UNIQUENESS, lambda: _uniqueness(data)),
-        (f"{NAME}.timeliness.entry_delay", Dimension.TIMELINESS,
-         lambda: qc.check_timeliness(patients, "record_entry_date", "diagnosis_date", max_days=delay,
-                                     check_id=f"{NAME}.timeliness.entry_delay", modality=NAME,
-                                     threshold=Threshold(0.0, 0.05))),
-        (f"{NAME}.uniqueness.k_anonymity", Dimension.UNIQUENESS, lambda: _k_anonymity(patients, ctx)),
-    ]
-    return run_checks(specs, NAME, thresholds=ctx.thresholds)
-
-
-def _k_anonymity(patients: pd.DataFrame, ctx: Context) -> CheckResult:
-    """Re-identification risk of the released patients table: age band, sex, region, diagnosis year
-    (a warning for the data steward, not a failure)."""
-    regions = {s.id: s.region or s.id for s in ctx.config.sites}
-    df = patients.assign(region=patients["site"].map(regions)) if "site" in patients.columns else patients
-    return check_k_anonymity(quasi_identifiers(df, region_col="region"), modality=NAME)
-
-
-def _dates_in_order(data: ModalityData, outcomes: pd.DataFrame, treatments: pd.DataFrame) -> CheckResult:
-    check_id = f"{NAME}.consistency.dates_in_order"
-    parts = [
-        qc.check_date_order(data.tables["conditions"], [("symptom_date", "diagnosis_date", "symptom_date")],
-                            check_id=check_id, modality=NAME),
-        qc.check_date_order(treatments, [("treatment_start", "treatment_end", "treatment_end")],
-                            check_id=check_id, modality=NAME),
-        qc.check_date_order(outcomes, [("diagnosis_date", "last_followup_date", "last_followup_date"),
-                                       ("diagnosis_date", "progression_date", "progression_date"),
-                                       ("last_followup_date", "death_date", "last_followup_date")],
-                            check_id=check_id, modality=NAME),
-    ]
-    frames = [p.failures for p in parts if len(p.failures)]
-    return make_result(check_id, NAME, Dimension.CONSISTENCY, n_checked=sum(p.n_checked for p in parts),
-                       failures=pd.concat(frames, ignore_index=True) if frames else None)
-
-
-def _uniqueness(data: ModalityData) -> CheckResult:
-    check_id = f"{NAME}.uniqueness.patient"
-    p = data.tables["patients"]
-    dup = qc.check_unique(p, [PATIENT], check_id=check_id, modality=NAME, field="admission_number")
-    same = qc.check_same_person(p, "_rid_token", check_id=check_id, modality=NAME, field="resident_id")
-    frames = [r.failures for r in (dup, same) if len(r.failures)]
-    return make_result(check_id, NAME, Dimension.UNIQUENESS, n_checked=len(p),
-                       failures=pd.concat(frames, ignore_index=True) if frames else None,
-                       message=f"{dup.n_failed} record(s) repeat a patient; {same.message}")
+    return run(checks_for(NAME, [*code_checks(), *CHECKS]), data, ctx, modality=NAME, thresholds=ctx.thresholds)
 
 
 # ----------------------------------------------------------------------------------- figures

@@ -16,15 +16,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 import yaml
 
-from ..quality import (
-    WARN_ONLY,
-    CheckResult,
-    Dimension,
-    Severity,
-    failures_frame,
-    make_result,
-    run_checks,
-)
+from ..quality import WARN_ONLY, Check, CheckResult, Dimension, Outcome, Severity, failures, run
 from .base import Context, ModalityData, ModalitySpec, Source
 
 if TYPE_CHECKING:
@@ -125,59 +117,60 @@ def coverage(data: ModalityData) -> pd.DataFrame:
     return pd.DataFrame(out, columns=["modality", "patients", "linked", "unlinked", "clinical_patients"])
 
 
-def _linkage(data: ModalityData) -> CheckResult:
+def check_linkage(data: ModalityData, ctx: Context) -> Outcome:
+    if "reference" not in data.tables:
+        return Outcome(0, message="no clinical patients table in the bundle: run clinical first")
     links_df = data.tables["links"].drop_duplicates(["modality", "patient"])
     ref = set(data.tables["reference"]["patient"])
     bad = links_df[~links_df["patient"].isin(ref)]
-    fails = failures_frame("crossmodal.consistency.linkage", "crossmodal", pseudonym=bad["patient"],
-                           row=bad.index, field=bad["modality"], rule="no clinical record for this patient")
-    return make_result("crossmodal.consistency.linkage", "crossmodal", Dimension.CONSISTENCY,
-                       n_checked=len(links_df), failures=fails, severity=Severity.MAJOR,
-                       message=f"{len(bad)} of {len(links_df)} modality records do not link to a clinical patient")
+    return Outcome(len(links_df), failures=failures(bad, row=bad.index, field=bad["modality"].tolist(),
+                                                    rule="no clinical record for this patient"),
+                   message=f"{len(bad)} of {len(links_df)} modality records do not link to a clinical patient")
 
 
-def _sex(data: ModalityData) -> CheckResult:
+def check_sex(data: ModalityData, ctx: Context) -> Outcome:
     links_df = data.tables["links"]
     if "sex" not in links_df:
-        return make_result("crossmodal.consistency.sex", "crossmodal", Dimension.CONSISTENCY, n_checked=0)
+        return Outcome(0)
     ref = data.tables["reference"][["patient", "sex"]].dropna().drop_duplicates("patient")
     other = links_df.dropna(subset=["sex"])[["patient", "modality", "sex"]].drop_duplicates()
     m = other.merge(ref, on="patient", suffixes=("", "_clinical"))
     bad = m[m["sex"] != m["sex_clinical"]]
-    fails = failures_frame("crossmodal.consistency.sex", "crossmodal", pseudonym=bad["patient"],
-                           row=bad.index, field=bad["modality"] + ".sex",
-                           rule=("says " + bad["sex"] + ", clinical says " + bad["sex_clinical"]).tolist())
-    return make_result("crossmodal.consistency.sex", "crossmodal", Dimension.CONSISTENCY,
-                       n_checked=len(m), failures=fails, severity=Severity.CRITICAL,
-                       message=f"{len(bad)} of {len(m)} modality sex statements contradict the EMR")
+    return Outcome(len(m), failures=failures(bad, row=bad.index, field=(bad["modality"] + ".sex").tolist(),
+                                             rule=("says " + bad["sex"] + ", clinical says " + bad["sex_clinical"])
+                                             .tolist()),
+                   message=f"{len(bad)} of {len(m)} modality sex statements contradict the EMR")
 
 
-def _imaging_timeline(data: ModalityData) -> CheckResult:
+def check_imaging_timeline(data: ModalityData, ctx: Context) -> Outcome:
     links_df, ref = data.tables["links"], data.tables["reference"]
     window = links()["imaging_window_days"]
     if "date" not in links_df or "diagnosis_date" not in ref:
-        return make_result("crossmodal.timeliness.imaging_window", "crossmodal", Dimension.TIMELINESS,
-                           n_checked=0)
+        return Outcome(0)
     img = links_df[(links_df["modality"] == "imaging") & links_df["date"].notna()][["patient", "date"]]
     m = img.merge(ref[["patient", "diagnosis_date"]].dropna(), on="patient")
     days = (pd.to_datetime(m["date"]) - pd.to_datetime(m["diagnosis_date"])).dt.days
     bad = m[(days < -window["before"]) | (days > window["after"])]
-    fails = failures_frame("crossmodal.timeliness.imaging_window", "crossmodal", pseudonym=bad["patient"],
-                           row=bad.index, field="imaging.study_date",
-                           rule=f"study outside [-{window['before']}, +{window['after']}] days of diagnosis")
-    return make_result("crossmodal.timeliness.imaging_window", "crossmodal", Dimension.TIMELINESS,
-                       n_checked=len(m), failures=fails, severity=Severity.MINOR, threshold=WARN_ONLY)
+    return Outcome(len(m), failures=failures(
+        bad, row=bad.index, field="imaging.study_date",
+        rule=f"study outside [-{window['before']}, +{window['after']}] days of diagnosis"))
+
+
+LINKAGE = Check("consistency.linkage", Dimension.CONSISTENCY, check_linkage,
+                description="every modality's patients link to a clinical patient")
+CHECKS = (
+    LINKAGE,
+    Check("consistency.sex", Dimension.CONSISTENCY, check_sex, severity=Severity.CRITICAL,
+          description="sex stated by a modality agrees with the EMR"),
+    Check("timeliness.imaging_window", Dimension.TIMELINESS, check_imaging_timeline, severity=Severity.MINOR,
+          threshold=WARN_ONLY, description="imaging studies within the window around diagnosis (crossmodal.yaml)"),
+)
 
 
 def checks(data: ModalityData, *, ctx: Context) -> list[CheckResult]:
-    if "reference" not in data.tables:
-        return [make_result("crossmodal.consistency.linkage", "crossmodal", Dimension.CONSISTENCY,
-                            n_checked=0, message="no clinical patients table in the bundle: run clinical first")]
-    return run_checks([
-        ("crossmodal.consistency.linkage", Dimension.CONSISTENCY, lambda: _linkage(data)),
-        ("crossmodal.consistency.sex", Dimension.CONSISTENCY, lambda: _sex(data)),
-        ("crossmodal.timeliness.imaging_window", Dimension.TIMELINESS, lambda: _imaging_timeline(data)),
-    ], "crossmodal", thresholds=ctx.thresholds)
+    # without the clinical reference only the linkage check can say anything (that it is missing)
+    todo = CHECKS if "reference" in data.tables else (LINKAGE,)
+    return run(todo, data, ctx, modality=SPEC.name, thresholds=ctx.thresholds)
 
 
 def figures(data: ModalityData, results: list[CheckResult], *, ctx: Context) -> dict[str, go.Figure]:

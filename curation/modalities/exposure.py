@@ -9,9 +9,10 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from .. import dictionary
-from ..quality import CheckResult, Dimension, make_result, run_checks
+from ..quality import Check, CheckResult, Dimension, Outcome, failures, run
 from ..quality import checks as qc
 from . import _tabular as tab
+from ._tabular_checks import checks_for
 from .base import ModalityData, ModalitySpec
 
 if TYPE_CHECKING:
@@ -42,39 +43,36 @@ def standardize(data: ModalityData, *, ctx: Context) -> ModalityData:
     return tab.standardize(data, ctx=ctx)
 
 
-def _smoking_check(data: ModalityData) -> CheckResult:
+def check_smoking(data: ModalityData, ctx: Context) -> Outcome:
     """Never smokers with pack-years or a quit date; current smokers with years since quitting."""
-    check_id = f"{NAME}.consistency.smoking_pack_years"
     e = data.tables["exposure"]
     if "smoking_status" not in e.columns:
-        return make_result(check_id, NAME, Dimension.CONSISTENCY, n_checked=0)
+        return Outcome(0)
     status = e["smoking_status"]
     frames = []
     rules = [("never", "pack_years", lambda s: s > 0, "never smoker with pack-years above 0"),
              ("never", "years_since_quit", lambda s: s.notna(), "never smoker with years since quitting"),
              ("current", "years_since_quit", lambda s: s > 0, "current smoker with years since quitting")]
-    n = int((status.notna()).sum())
     for value, field, test, rule in rules:
         if field not in e.columns:
             continue
         vals = pd.to_numeric(e[field], errors="coerce")
         bad = ((status == value) & test(vals)).fillna(False).astype(bool)
-        if bad.any():
-            frames.append(qc._fail(check_id, NAME, e, bad, field, rule))
-    return make_result(check_id, NAME, Dimension.CONSISTENCY, n_checked=n,
-                       failures=pd.concat(frames, ignore_index=True) if frames else None)
+        frames.append(failures(e, bad, field=field, rule=rule))
+    return Outcome(int(status.notna().sum()), failures=frames)
+
+
+CHECKS = (
+    Check("consistency.smoking_pack_years", Dimension.CONSISTENCY, check_smoking,
+          description="smoking status agrees with pack-years and years since quitting"),
+    Check("uniqueness.patient", Dimension.UNIQUENESS,
+          lambda data, ctx: qc.check_unique(data.tables["exposure"], [PATIENT], field="admission_number"),
+          description="one questionnaire per patient"),
+)
 
 
 def checks(data: ModalityData, *, ctx: Context) -> list[CheckResult]:
-    e = data.tables["exposure"]
-    specs = [
-        *tab.generic_checks(data, NAME),
-        (f"{NAME}.consistency.smoking_pack_years", Dimension.CONSISTENCY, lambda: _smoking_check(data)),
-        (f"{NAME}.uniqueness.patient", Dimension.UNIQUENESS,
-         lambda: qc.check_unique(e, [PATIENT], check_id=f"{NAME}.uniqueness.patient", modality=NAME,
-                                 field="admission_number")),
-    ]
-    return run_checks(specs, NAME, thresholds=ctx.thresholds)
+    return run(checks_for(NAME, CHECKS), data, ctx, modality=NAME, thresholds=ctx.thresholds)
 
 
 def figures(data: ModalityData, results: list[CheckResult], *, ctx: Context) -> dict[str, go.Figure]:

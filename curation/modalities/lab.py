@@ -29,9 +29,10 @@ import yaml
 
 from .. import dictionary
 from ..io.dates import parse_dates
-from ..quality import CheckResult, Dimension, Threshold, make_result, run_checks
+from ..quality import Check, CheckResult, Dimension, Outcome, Threshold, failures, run
 from ..quality import checks as qc
 from . import _tabular as tab
+from . import _tabular_checks as tc
 from .base import ModalityData, ModalitySpec
 
 if TYPE_CHECKING:
@@ -210,7 +211,7 @@ def type_results(df: pd.DataFrame) -> pd.DataFrame:
     """Add value_num, censored, unit_std, ref_low, ref_high, abnormal (canonical units) to a results frame.
 
     Pure: returns a new frame. Rows whose unit cannot be converted keep ``value_num`` missing and
-    carry the reason in ``_unit_rule`` (read by :func:`unit_check`).
+    carry the reason in ``_unit_rule`` (read by :func:`check_unit`).
     """
     table = units()
     out = df.copy()
@@ -335,7 +336,7 @@ IMPLAUSIBLE = "_implausible"  # in-memory column: the rule a result broke before
 def null_implausible(df: pd.DataFrame) -> pd.DataFrame:
     """Results outside their analyte's plausible range (canonical unit) are never written as is:
     value_num becomes null with the reason ``out_of_range`` (missing_reasons), and the broken rule
-    stays in memory for :func:`range_check`. Pure: returns a new frame."""
+    stays in memory for :func:`check_range`. Pure: returns a new frame."""
     from ._clean import set_reason
 
     out = df.copy()
@@ -360,40 +361,29 @@ def standardize(data: ModalityData, *, ctx: Context) -> ModalityData:
 
 
 # ------------------------------------------------------------------------------ checks
-def completeness_checks(df: pd.DataFrame) -> list[CheckResult]:
-    out: list[CheckResult] = []
-    for f in dictionary.fields(NAME, TABLE):
-        if f.phi == "direct" or f.derived or f.required == "optional":
-            continue
-        out += qc.check_completeness(df, f.name, check_id=f"{NAME}.completeness.{f.name}", modality=NAME,
-                                     required=f.required)
-    return out
-
-
-def unit_check(df: pd.DataFrame) -> CheckResult:
+def check_unit(data: ModalityData, ctx: Context) -> Outcome:
     """Units that are not units of the analyte, and results whose magnitude says the unit is wrong."""
-    check_id = f"{NAME}.conformance.unit"
+    df = data.tables[TABLE]
     rule = df[_UNIT_RULE].fillna("") if _UNIT_RULE in df else pd.Series("", index=df.index)
     checked = (df["unit"].astype("string").fillna("").str.strip() != "") if "unit" in df else rule == "x"
     bad = (rule != "").astype(bool)
-    failures = qc._fail(check_id, NAME, df, bad, "unit", rule[bad].tolist())
-    return make_result(check_id, NAME, Dimension.CONFORMANCE, n_checked=int(checked.sum()), failures=failures,
-                       message=f"{int(bad.sum())} of {int(checked.sum())} results in a unit that does not fit "
-                               "the analyte (or a magnitude that says so)")
+    return Outcome(int(checked.sum()), failures=failures(df, bad, field="unit", rule=rule[bad].tolist()),
+                   message=f"{int(bad.sum())} of {int(checked.sum())} results in a unit that does not fit "
+                           "the analyte (or a magnitude that says so)")
 
 
-def value_check(df: pd.DataFrame) -> CheckResult:
-    check_id = f"{NAME}.conformance.value"
+def check_value(data: ModalityData, ctx: Context) -> Outcome:
+    """Result text that is neither a number nor a censored number."""
+    df = data.tables[TABLE]
     bad = df[_VALUE_BAD].astype(bool) if _VALUE_BAD in df else pd.Series(False, index=df.index)
     present = (df["value"].astype("string").fillna("").str.strip() != "") if "value" in df else bad
-    failures = qc._fail(check_id, NAME, df, bad, "value", "not a number or a censored number (<x, >x)")
-    return make_result(check_id, NAME, Dimension.CONFORMANCE, n_checked=int(present.sum()), failures=failures)
+    return Outcome(int(present.sum()),
+                   failures=failures(df, bad, field="value", rule="not a number or a censored number (<x, >x)"))
 
 
-def range_check(df: pd.DataFrame) -> CheckResult:
+def check_range(data: ModalityData, ctx: Context) -> Outcome:
     """Results outside their analyte's plausible range (canonical unit)."""
-    check_id = f"{NAME}.plausibility.range"
-    frames, n = [], 0
+    df = data.tables[TABLE]
     # implausible results were nulled by null_implausible; the rule they broke is kept in memory
     if IMPLAUSIBLE not in df:
         df = null_implausible(df)
@@ -402,41 +392,41 @@ def range_check(df: pd.DataFrame) -> CheckResult:
     n = int((known & (pd.to_numeric(df.get("value_num"), errors="coerce").notna() | rule.notna())).sum()) \
         if len(df) else 0
     bad = rule.notna()
-    if bad.any():
-        frames.append(qc._fail(check_id, NAME, df, bad, "value_num", rule[bad].tolist()))
-    return make_result(check_id, NAME, Dimension.ACCURACY, n_checked=n,
-                       failures=pd.concat(frames, ignore_index=True) if frames else None)
+    return Outcome(n, failures=failures(df, bad, field="value_num", rule=rule[bad].tolist()))
+
+
+def check_report_delay(data: ModalityData, ctx: Context) -> Outcome:
+    delay = float(ctx.decisions.get(f"{NAME}.timeliness.report_delay_days", REPORT_DELAY_DAYS))
+    return qc.check_timeliness(data.tables[TABLE], "report_date", "collected_date", max_days=delay)
 
 
 def _fmt(v: float | None) -> str:
     return "" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:g}"
 
 
+CHECKS = (
+    Check("conformance.unit", Dimension.CONFORMANCE, check_unit,
+          description="units convertible to the analyte's canonical unit, magnitudes that fit it"),
+    Check("conformance.value", Dimension.CONFORMANCE, check_value,
+          description="results are numbers or censored numbers (<x, >x)"),
+    # per analyte (lab_units.yaml), in place of the shared per-field range check
+    Check("plausibility.range", Dimension.ACCURACY, check_range,
+          description="results within their analyte's plausible range (canonical unit)"),
+    Check("consistency.report_after_collection", Dimension.CONSISTENCY,
+          lambda data, ctx: qc.check_date_order(data.tables[TABLE], [("collected_date", "report_date", "report_date")]),
+          description="report date not before collection"),
+    Check("uniqueness.result", Dimension.UNIQUENESS,
+          lambda data, ctx: qc.check_unique(data.tables[TABLE], [PATIENT, "analyte", "collected_date"], field="value"),
+          description="one result per patient, analyte and collection date"),
+    Check("timeliness.report_delay", Dimension.TIMELINESS, check_report_delay, threshold=Threshold(0.0, 0.05),
+          description=f"reported within {REPORT_DELAY_DAYS} days of collection (decision "
+                      "lab.timeliness.report_delay_days)"),
+)
+
+
 def checks(data: ModalityData, *, ctx: Context) -> list[CheckResult]:
-    df = data.tables[TABLE]
-    delay = float(ctx.decisions.get(f"{NAME}.timeliness.report_delay_days", REPORT_DELAY_DAYS))
-    specs: list[tuple[str, Dimension, Any]] = [
-        *tab.source_checks(data, NAME),
-        (f"{NAME}.completeness", Dimension.COMPLETENESS, lambda: completeness_checks(df)),
-        # values outside the allowed list were set to null by the shared pipeline: its check names them
-        (f"{NAME}.conformance.allowed_values", Dimension.CONFORMANCE, lambda: tab.allowed_check(data, NAME)),
-        (f"{NAME}.conformance.unit", Dimension.CONFORMANCE, lambda: unit_check(df)),
-        (f"{NAME}.conformance.value", Dimension.CONFORMANCE, lambda: value_check(df)),
-        (f"{NAME}.plausibility.range", Dimension.ACCURACY, lambda: range_check(df)),
-        (f"{NAME}.consistency.report_after_collection", Dimension.CONSISTENCY,
-         lambda: qc.check_date_order(df, [("collected_date", "report_date", "report_date")],
-                                     check_id=f"{NAME}.consistency.report_after_collection", modality=NAME)),
-        (f"{NAME}.uniqueness.result", Dimension.UNIQUENESS,
-         lambda: qc.check_unique(df, [PATIENT, "analyte", "collected_date"], check_id=f"{NAME}.uniqueness.result",
-                                 modality=NAME, field="value")),
-        (f"{NAME}.timeliness.report_delay", Dimension.TIMELINESS,
-         lambda: qc.check_timeliness(df, "report_date", "collected_date", max_days=delay,
-                                     check_id=f"{NAME}.timeliness.report_delay", modality=NAME,
-                                     threshold=Threshold(0.0, 0.05))),
-        (f"{NAME}.conformance.unannotated_free_text", Dimension.CONFORMANCE,
-         lambda: tab.free_text_check(data, NAME)),
-    ]
-    return run_checks(specs, NAME, thresholds=ctx.thresholds)
+    shared = [qc.SOURCE_EMPTY, tc.MISSING_HEADER, *tc.completeness_checks(NAME), tc.ALLOWED_VALUES]
+    return run([*shared, *CHECKS, tc.FREE_TEXT_CHECK], data, ctx, modality=NAME, thresholds=ctx.thresholds)
 
 
 # ------------------------------------------------------------------------------ trajectories

@@ -13,9 +13,10 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from .. import dictionary
-from ..quality import CheckResult, Dimension, make_result, run_checks
+from ..quality import Check, CheckResult, Dimension, Outcome, combine, failures, run
 from ..quality import checks as qc
 from . import _tabular as tab
+from ._tabular_checks import checks_for
 from .base import ModalityData, ModalitySpec
 
 if TYPE_CHECKING:
@@ -55,36 +56,35 @@ def standardize(data: ModalityData, *, ctx: Context) -> ModalityData:
     return tab.standardize(data, ctx=ctx, tokens=TOKENS)
 
 
-def _ihc_check(data: ModalityData) -> CheckResult:
-    check_id = f"{NAME}.consistency.histology_ihc"
+def check_histology_ihc(data: ModalityData, ctx: Context) -> Outcome:
+    """Immunoprofiles that contradict the histologic type (:data:`IHC_RULES`)."""
     p = data.tables["pathology"]
-    frames, n = [], 0
+    parts = []
     if "histology" in p.columns:
         for histology, markers, blame, rule in IHC_RULES:
             if not set(markers) <= set(p.columns):
                 continue
             sel = p["histology"] == histology
-            n += int((sel & p[list(markers)].notna().all(axis=1)).sum())
             bad = sel.copy()
             for marker, value in markers.items():
                 bad &= p[marker] == value
             bad = bad.fillna(False).astype(bool)
-            if bad.any():
-                frames.append(qc._fail(check_id, NAME, p, bad, blame, rule))
-    return make_result(check_id, NAME, Dimension.CONSISTENCY, n_checked=n,
-                       failures=pd.concat(frames, ignore_index=True) if frames else None)
+            parts.append(Outcome(int((sel & p[list(markers)].notna().all(axis=1)).sum()),
+                                 failures=failures(p, bad, field=blame, rule=rule)))
+    return combine(parts)
+
+
+CHECKS = (
+    Check("consistency.histology_ihc", Dimension.CONSISTENCY, check_histology_ihc,
+          description="IHC markers agree with the histologic type (WHO 2021)"),
+    Check("uniqueness.specimen", Dimension.UNIQUENESS,
+          lambda data, ctx: qc.check_unique(data.tables["pathology"], ["specimen"], field="specimen_id"),
+          description="one record per specimen"),
+)
 
 
 def checks(data: ModalityData, *, ctx: Context) -> list[CheckResult]:
-    p = data.tables["pathology"]
-    specs = [
-        *tab.generic_checks(data, NAME),
-        (f"{NAME}.consistency.histology_ihc", Dimension.CONSISTENCY, lambda: _ihc_check(data)),
-        (f"{NAME}.uniqueness.specimen", Dimension.UNIQUENESS,
-         lambda: qc.check_unique(p, ["specimen"], check_id=f"{NAME}.uniqueness.specimen", modality=NAME,
-                                 field="specimen_id")),
-    ]
-    return run_checks(specs, NAME, thresholds=ctx.thresholds)
+    return run(checks_for(NAME, CHECKS), data, ctx, modality=NAME, thresholds=ctx.thresholds)
 
 
 def figures(data: ModalityData, results: list[CheckResult], *, ctx: Context) -> dict[str, go.Figure]:

@@ -1,26 +1,37 @@
-"""Check model, record ledger and generic checks shared by every modality."""
+"""Check model, record ledger and generic checks shared by every modality.
+
+A check is declared once (:class:`Check`: id, dimension, function, severity, threshold); its
+function returns an :class:`Outcome` whose failing records come from :func:`failures`; :func:`run`
+runs declarations in isolation, applies cohort.yaml thresholds and returns the :class:`CheckResult`
+rows of quality/checks.parquet.
+"""
 
 from .ledger import Ledger, LedgerEntry, Quarantine
 from .model import (
     STRICT,
     WARN_ONLY,
+    Check,
     CheckResult,
     Dimension,
+    Outcome,
     Severity,
     Threshold,
     Verdict,
+    combine,
     error_result,
+    failures,
     failures_frame,
     failures_of,
     make_result,
     results_frame,
+    run,
     run_checks,
     worst_verdict,
 )
 
 __all__ = [
     "STRICT", "WARN_ONLY",
-    "CheckResult", "Dimension", "Ledger", "LedgerEntry", "Quarantine", "Severity", "Threshold",
-    "Verdict", "error_result", "failures_frame", "failures_of", "make_result", "results_frame",
-    "run_checks", "worst_verdict",
+    "Check", "CheckResult", "Dimension", "Ledger", "LedgerEntry", "Outcome", "Quarantine", "Severity", "Threshold",
+    "Verdict", "combine", "error_result", "failures", "failures_frame", "failures_of", "make_result", "results_frame",
+    "run", "run_checks", "worst_verdict",
 ]

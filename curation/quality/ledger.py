@@ -13,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from .model import CheckResult, Dimension, Severity, failures_frame, make_result
+from .model import Check, CheckResult, Dimension, Outcome, Severity, Threshold, failures, run
 
 QUARANTINE_COLUMNS = ["modality", "stage", "source", "record", "pseudonym", "field", "reason", "detail"]
 
@@ -112,18 +112,23 @@ class Ledger:
             "modality", "stage", "source", "n_in", "n_accepted", "n_quarantined", "n_excluded",
             "balanced", "quarantined_by_reason", "excluded_by_rule"])
 
-    def check(self) -> CheckResult:
-        """The identity ``in = accepted + quarantined + excluded`` for every stage."""
-        bad = [e for e in self.entries if not e.balanced]
-        failures = failures_frame(
-            f"{self.modality}.ledger_balanced", self.modality,
-            row=range(len(bad)), field=[f"{e.stage}:{e.source}" for e in bad],
-            rule=[f"in {e.n_in} != accepted {e.n_accepted} + quarantined {e.n_quarantined}"
-                  f" + excluded {e.n_excluded}" for e in bad],
-        )
-        return make_result(
-            f"{self.modality}.ledger_balanced", self.modality, Dimension.COMPLETENESS,
-            n_checked=len(self.entries), failures=failures, severity=Severity.CRITICAL,
-            message=("every stage reconciles: in = accepted + quarantined + excluded" if not bad
-                     else f"{len(bad)} stage(s) lose or invent records"),
-        )
+    def check(self, *, thresholds: dict[str, Threshold] | None = None) -> CheckResult:
+        """The identity ``in = accepted + quarantined + excluded`` for every stage (``<modality>.ledger_balanced``)."""
+        return run([BALANCED], self, modality=self.modality, thresholds=thresholds)[0]
+
+
+def check_balanced(ledger: Ledger) -> Outcome:
+    """Stages that lose or invent records."""
+    bad = [e for e in ledger.entries if not e.balanced]
+    return Outcome(
+        len(ledger.entries),
+        failures=failures(row=range(len(bad)), field=[f"{e.stage}:{e.source}" for e in bad],
+                          rule=[f"in {e.n_in} != accepted {e.n_accepted} + quarantined {e.n_quarantined}"
+                                f" + excluded {e.n_excluded}" for e in bad]),
+        message=("every stage reconciles: in = accepted + quarantined + excluded" if not bad
+                 else f"{len(bad)} stage(s) lose or invent records"),
+    )
+
+
+BALANCED = Check("ledger_balanced", Dimension.COMPLETENESS, check_balanced, severity=Severity.CRITICAL,
+                 description="every stage reconciles: records in = accepted + quarantined + excluded")

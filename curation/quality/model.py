@@ -9,17 +9,20 @@ from __future__ import annotations
 
 import enum
 import logging
+import re
 import traceback
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import KW_ONLY, dataclass, field
+from typing import Any, TypeAlias
 
+import numpy as np
 import pandas as pd
 
 log = logging.getLogger(__name__)
 
 SAMPLE_SIZE = 20
 FAILURE_COLUMNS = ["check_id", "modality", "pseudonym", "row", "field", "rule"]
+PATIENT, ROW = "patient", "_line"  # the columns failing records are named by (pseudonym, source row)
 
 
 class Dimension(enum.StrEnum):
@@ -122,6 +125,62 @@ class CheckResult:
         }
 
 
+def _as_list(values: str | Iterable[Any]) -> str | list[Any]:
+    return values if isinstance(values, str) else list(values)
+
+
+def failures(
+    df: pd.DataFrame | None = None,
+    mask: pd.Series | Sequence[bool] | np.ndarray | None = None,
+    *,
+    field: str | Iterable[Any] = "",
+    rule: str | Iterable[Any] = "",
+    pseudonym: Iterable[Any] | None = None,
+    row: Iterable[Any] | None = None,
+) -> pd.DataFrame:
+    """The failing records of a check, one row each: pseudonym, source row, field and rule.
+
+    The one way failures are built. The check id and modality columns stay empty: the runner fills
+    them in from the declaration (:class:`Check`), so a check function never repeats them.
+
+    Parameters
+    ----------
+    df
+        The records the check looked at: the failing ones (``mask``) are named by their ``patient``
+        pseudonym and their source row (``_line``, else the index). Without ``df``, ``pseudonym``
+        and ``row`` name them (default ``""`` and -1: a file or a source, not a record).
+    mask
+        Which records of ``df`` fail (default: all of them).
+    field, rule
+        The field to blame and the rule broken: one for all, or one per failing record.
+    pseudonym, row
+        One per failing record; with ``df``, they replace its columns.
+
+    Returns
+    -------
+    A frame with :data:`FAILURE_COLUMNS`.
+    """
+    field, rule = _as_list(field), _as_list(rule)
+    if df is not None:
+        sub = df if mask is None else df.loc[mask if isinstance(mask, pd.Series) else np.asarray(mask, dtype=bool)]
+        if pseudonym is None:
+            pseudonym = sub[PATIENT] if PATIENT in sub.columns else [""] * len(sub)
+        if row is None:
+            row = sub[ROW] if ROW in sub.columns else sub.index
+    pseudonym = None if pseudonym is None else list(pseudonym)
+    row = None if row is None else list(row)
+    n = next((len(v) for v in (pseudonym, row, field, rule) if isinstance(v, list)), 0)
+    out = pd.DataFrame(index=range(n))
+    out["check_id"] = ""
+    out["modality"] = ""
+    out["pseudonym"] = pd.Series(pseudonym if pseudonym is not None else [""] * n, dtype="string").fillna("")
+    rows = pd.Series(row if row is not None else [-1] * n, dtype=object)
+    out["row"] = pd.to_numeric(rows, errors="coerce").fillna(-1).astype("int64")
+    out["field"] = field
+    out["rule"] = rule
+    return out[FAILURE_COLUMNS]
+
+
 def failures_frame(
     check_id: str,
     modality: str,
@@ -131,21 +190,9 @@ def failures_frame(
     field: str | Iterable[str] = "",
     rule: str | Iterable[str] = "",
 ) -> pd.DataFrame:
-    """Build the failing-records table of a check (one row per failing record)."""
-    cols: dict[str, Any] = {}
-    if pseudonym is not None:
-        cols["pseudonym"] = list(pseudonym)
-    if row is not None:
-        cols["row"] = list(row)
-    n = len(next(iter(cols.values()))) if cols else 0
-    df = pd.DataFrame(cols, index=range(n))
-    df["pseudonym"] = df.get("pseudonym", pd.Series([""] * n)).astype("string").fillna("")
-    df["row"] = pd.to_numeric(df.get("row", pd.Series([-1] * n)), errors="coerce").fillna(-1).astype("int64")
-    df["field"] = field if isinstance(field, str) else list(field)
-    df["rule"] = rule if isinstance(rule, str) else list(rule)
-    df["check_id"] = check_id
-    df["modality"] = modality
-    return df[FAILURE_COLUMNS]
+    """:func:`failures` with the check id and modality filled in, for a result built by hand
+    (a test, a step outside the modalities). Declared checks use :func:`failures`."""
+    return failures(pseudonym=pseudonym, row=row, field=field, rule=rule).assign(check_id=check_id, modality=modality)
 
 
 def make_result(
@@ -161,7 +208,8 @@ def make_result(
     threshold: Threshold = STRICT,
     site: str = "",
 ) -> CheckResult:
-    """Build a result and derive its verdict from the threshold."""
+    """Build a result and derive its verdict from the threshold (the runner's last step; by hand
+    only for results outside a declaration, e.g. in tests)."""
     if failures is None:
         failures = pd.DataFrame(columns=FAILURE_COLUMNS)
     if n_failed is None:
@@ -187,6 +235,134 @@ def error_result(check_id: str, modality: str, dimension: Dimension, exc: BaseEx
         message=f"check crashed: {type(exc).__name__}{where}",
         severity=Severity.CRITICAL,
     )
+
+
+Failures: TypeAlias = pd.DataFrame | Sequence[pd.DataFrame] | None
+
+
+def concat_failures(frames: Failures) -> pd.DataFrame | None:
+    """One failures frame from several (None when there is none): the one place they are joined."""
+    if frames is None or isinstance(frames, pd.DataFrame):
+        return frames
+    parts = [f for f in frames if f is not None and len(f)]
+    return pd.concat(parts, ignore_index=True) if parts else None
+
+
+@dataclass(frozen=True, eq=False)
+class Outcome:
+    """What a check function found: how many items it looked at and which of them fail.
+
+    ``failures`` is a frame from :func:`failures` or a list of them; ``n_failed`` defaults to the
+    number of failure rows (give it when a record fails several ways, or counts stand for rows
+    not listed). ``site`` marks a per-site breakdown (counts only). Id, modality, dimension,
+    severity and threshold come from the :class:`Check` that declared the function.
+    """
+
+    n_checked: int
+    _: KW_ONLY
+    failures: Failures = None
+    message: str = ""
+    site: str = ""
+    n_failed: int | None = None
+
+    @property
+    def frame(self) -> pd.DataFrame | None:
+        return concat_failures(self.failures)
+
+    @property
+    def count(self) -> int:
+        """Failing items: ``n_failed`` if given, else the failure rows."""
+        if self.n_failed is not None:
+            return int(self.n_failed)
+        frame = self.frame
+        return 0 if frame is None else len(frame)
+
+
+def combine(outcomes: Iterable[Outcome], *, message: str = "") -> Outcome:
+    """One outcome from the parts of a check (several tables, rules or date pairs)."""
+    parts = list(outcomes)
+    frames = [f for o in parts if (f := o.frame) is not None]
+    return Outcome(sum(o.n_checked for o in parts), failures=frames, n_failed=sum(o.count for o in parts),
+                   message=message)
+
+
+CheckFn = Callable[..., Outcome | Iterable[Outcome]]
+_ID = re.compile(r"^[a-z0-9_]+(\.[a-z0-9_]+)*$")
+
+
+@dataclass(frozen=True)
+class Check:
+    """One check, declared once: its id (without the modality), dimension, function, severity and
+    default threshold.
+
+    ``fn`` gets the runner's inputs (a modality's checks: ``data, ctx``) and returns an
+    :class:`Outcome` or a list of them (an overall one and per-site breakdowns). The result's id is
+    ``<modality>.<id>``; cohort.yaml ``thresholds`` override the default threshold by that id.
+
+    >>> Check("consistency.vital_status", Dimension.CONSISTENCY, lambda df: Outcome(len(df))).check_id("clinical")
+    'clinical.consistency.vital_status'
+    """
+
+    id: str
+    dimension: Dimension
+    fn: CheckFn = field(repr=False)
+    _: KW_ONLY
+    severity: Severity = Severity.MAJOR
+    threshold: Threshold = STRICT
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        if not _ID.match(self.id):
+            msg = f"check id {self.id!r}: expected dotted lower-case words such as 'consistency.vital_status'"
+            raise ValueError(msg)
+        object.__setattr__(self, "dimension", Dimension(self.dimension))
+
+    def check_id(self, modality: str) -> str:
+        return f"{modality}.{self.id}"
+
+    def result(self, outcome: Outcome, *, modality: str, threshold: Threshold | None = None) -> CheckResult:
+        """The :class:`CheckResult` of one outcome, its verdict from ``threshold`` (default: the declared one)."""
+        check_id = self.check_id(modality)
+        frame = outcome.frame
+        if frame is not None:
+            frame = frame.assign(check_id=check_id, modality=modality)
+        return make_result(check_id, modality, self.dimension, n_checked=outcome.n_checked, failures=frame,
+                           n_failed=outcome.n_failed, message=outcome.message, severity=self.severity,
+                           threshold=threshold or self.threshold, site=outcome.site)
+
+    def run(self, *inputs: Any, modality: str, thresholds: Mapping[str, Threshold] | None = None) -> list[CheckResult]:
+        """Call ``fn(*inputs)`` in isolation: a crash is one result with verdict ``error``, never a pass."""
+        check_id = self.check_id(modality)
+        try:
+            got = self.fn(*inputs)
+        except Exception as exc:  # noqa: BLE001 - the point is to turn any crash into a verdict
+            log.warning("check %s crashed: %s", check_id, type(exc).__name__)
+            return [error_result(check_id, modality, self.dimension, exc)]
+        threshold = (thresholds or {}).get(check_id)
+        outcomes = [got] if isinstance(got, Outcome) else list(got)
+        return [self.result(o, modality=modality, threshold=threshold) for o in outcomes]
+
+
+def run(
+    checks: Iterable[Check],
+    *inputs: Any,
+    modality: str,
+    thresholds: Mapping[str, Threshold] | None = None,
+) -> list[CheckResult]:
+    """Run declared checks on ``inputs``, each in isolation, into the results the reports read.
+
+    Parameters
+    ----------
+    checks
+        The declarations, in report order.
+    *inputs
+        What every check function gets (a modality's checks: ``data, ctx``).
+    modality
+        Prefix of the check ids and the results' modality.
+    thresholds
+        cohort.yaml overrides by check id; the one place they are applied.
+    """
+    return [r for check in checks for r in check.run(*inputs, modality=modality, thresholds=thresholds)]
 
 
 def run_checks(

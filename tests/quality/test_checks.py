@@ -3,6 +3,7 @@ from __future__ import annotations
 import pandas as pd
 
 from curation import dictionary
+from curation.quality import Check, Dimension, Outcome, run
 from curation.quality import checks as qc
 
 
@@ -15,8 +16,8 @@ def _df(**cols: list) -> pd.DataFrame:
 def test_completeness_not_applicable_is_not_missing_and_per_site() -> None:
     df = _df(death_date=[None, None, "x", None], death_date__missing=[None, "not_applicable", None, "unknown"])
     df["site"] = ["A", "A", "B", "B"]
-    res = qc.check_completeness(df, "death_date", check_id="m.completeness.death_date", modality="m")
-    overall, a, b = res
+    done = Check("completeness.death_date", Dimension.COMPLETENESS, lambda df: qc.check_completeness(df, "death_date"))
+    overall, a, b = run([done], df, modality="m")
     assert (overall.n_checked, overall.n_failed, overall.verdict) == (3, 2, "fail")
     assert overall.failures["pseudonym"].tolist() == ["PT0", "PT3"]
     assert overall.failures["rule"].tolist() == ["missing: no value", "missing: unknown"]
@@ -26,41 +27,46 @@ def test_completeness_not_applicable_is_not_missing_and_per_site() -> None:
 
 def test_recommended_fields_warn_before_failing() -> None:
     df = _df(x=["a"] * 19 + [None])
-    (r,) = qc.check_completeness(df, "x", check_id="m.completeness.x", modality="m", required="recommended")
+    severity, threshold = qc.REQUIRED_LEVELS["recommended"]
+    done = Check("completeness.x", Dimension.COMPLETENESS, lambda df: qc.check_completeness(df, "x", per_site=False),
+                 severity=severity, threshold=threshold)
+    (r,) = run([done], df, modality="m")
     assert r.verdict == "pass"  # 5 % is within the recommended-field tolerance
 
 
 def test_allowed_values_and_extra_failures() -> None:
     df = _df(sex=["male", "female", "M", None])
-    extra = pd.DataFrame({"check_id": "", "modality": "", "pseudonym": ["PT9"], "row": [9], "field": ["ecog"],
-                          "rule": ["not one of 0-5"]})
-    r = qc.check_allowed(df, {"sex": ["male", "female", "unknown"]}, check_id="m.conformance.allowed_values",
-                         modality="m", extra=extra)
+    extra = qc.failures(pseudonym=["PT9"], row=[9], field=["ecog"], rule=["not one of 0-5"])
+    allowed = Check("conformance.allowed_values", Dimension.CONFORMANCE,
+                    lambda df: qc.check_allowed(df, {"sex": ["male", "female", "unknown"]}, extra=extra))
+    [r] = run([allowed], df, modality="m")
     assert r.n_checked == 4 and r.failures["pseudonym"].tolist() == ["PT2", "PT9"]
     assert set(r.failures["check_id"]) == {"m.conformance.allowed_values"}
 
 
 def test_codes_rule_tells_malformed_from_unlisted() -> None:
     df = _df(icd10=["C34.1", "C34.7", "lung", None])
-    r = qc.check_codes(df, "icd10", dictionary.codes("icd10"), check_id="m.conformance.icd10", modality="m")
-    assert r.n_checked == 3
-    assert r.failures["rule"].tolist() == ["not in the list of valid lung codes", "malformed code"]
+    r = qc.check_codes(df, "icd10", dictionary.codes("icd10"))
+    assert r.n_checked == 3 and r.frame is not None
+    assert r.frame["rule"].tolist() == ["not in the list of valid lung codes", "malformed code"]
 
 
 def test_range_date_order_uniqueness_timeliness() -> None:
     d = pd.to_datetime
     df = _df(pack_years=[10, 200, None, -1], a=d(["2023-01-01", "2023-01-05", None, "2023-01-01"]),
              b=d(["2023-01-02", "2023-01-01", "2023-01-01", "2025-01-01"]), tok=["x", "x", "y", None])
-    assert qc.check_range(df, {"pack_years": (0, 150)}, check_id="r", modality="m").failures["pseudonym"].tolist() \
-        == ["PT1", "PT3"]
-    order = qc.check_date_order(df, [("a", "b", "b")], check_id="o", modality="m")
-    assert (order.n_checked, order.failures["pseudonym"].tolist()) == (3, ["PT1"])
-    late = qc.check_timeliness(df, "b", "a", max_days=365, check_id="t", modality="m")
-    assert late.failures["pseudonym"].tolist() == ["PT3"]
-    same = qc.check_same_person(df, "tok", check_id="u", modality="m", field="resident_id")
-    assert same.failures["pseudonym"].tolist() == ["PT0", "PT1"] and same.failures["field"].iloc[0] == "resident_id"
-    dup = qc.check_unique(df.assign(patient=["P", "P", "Q", "R"]), ["patient"], check_id="d", modality="m")
-    assert dup.n_failed == 2
+    assert _who(qc.check_range(df, {"pack_years": (0, 150)})) == ["PT1", "PT3"]
+    order = qc.check_date_order(df, [("a", "b", "b")])
+    assert (order.n_checked, _who(order)) == (3, ["PT1"])
+    assert _who(qc.check_timeliness(df, "b", "a", max_days=365)) == ["PT3"]
+    same = qc.check_same_person(df, "tok", field="resident_id")
+    assert _who(same) == ["PT0", "PT1"] and same.frame is not None and same.frame["field"].iloc[0] == "resident_id"
+    assert qc.check_unique(df.assign(patient=["P", "P", "Q", "R"]), ["patient"]).count == 2
+
+
+def _who(outcome: Outcome) -> list[str]:
+    frame = outcome.frame
+    return [] if frame is None else frame["pseudonym"].tolist()
 
 
 def test_completeness_table() -> None:

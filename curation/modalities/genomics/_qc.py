@@ -3,13 +3,14 @@ driver oncoprint)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from ... import dictionary
-from ...quality import CheckResult, Dimension, Threshold, failures_frame, make_result, run_checks
+from ...quality import Check, CheckResult, Dimension, Outcome, Threshold, combine, failures, run
 from ...quality import checks as qc
 from . import _drivers
 
@@ -47,45 +48,51 @@ def _who(df: pd.DataFrame) -> pd.Series:
     return df[PATIENT].astype("string").fillna(df["sample"].astype("string"))
 
 
-def _below(samples: pd.DataFrame, metric: str, limit: float, check_id: str, unit: str) -> CheckResult:
-    v = samples[metric]
-    present = v.notna()
-    bad = (present & (v < limit)).astype(bool)
-    sub = samples.loc[bad]
-    failures = failures_frame(check_id, NAME, pseudonym=_who(sub), row=sub["_line"].fillna(-1), field=metric,
-                              rule=[f"{metric} {x:g}{unit} below {limit:g}{unit}" for x in v[bad]])
-    return make_result(check_id, NAME, Dimension.ACCURACY, n_checked=int(present.sum()), failures=failures,
-                       threshold=QC_THRESHOLD,
-                       message=f"{int(bad.sum())} of {int(present.sum())} samples with {metric} below {limit:g}{unit}")
+def _below(metric: str, limit: str, unit: str) -> Callable[[ModalityData, Context], Outcome]:
+    """Samples whose QC ``metric`` is under its limit (:func:`qc_limits`)."""
+
+    def check(data: ModalityData, ctx: Context) -> Outcome:
+        samples, lim = data.tables["samples"], qc_limits(ctx)[limit]
+        v = samples[metric]
+        present = v.notna()
+        bad = (present & (v < lim)).astype(bool)
+        sub = samples.loc[bad]
+        return Outcome(int(present.sum()),
+                       failures=failures(sub, pseudonym=_who(sub), field=metric,
+                                         rule=[f"{metric} {x:g}{unit} below {lim:g}{unit}" for x in v[bad]]),
+                       message=f"{int(bad.sum())} of {int(present.sum())} samples with {metric} below {lim:g}{unit}")
+
+    return check
 
 
-def _conformance(audit: pd.DataFrame, check_id: str, kind: str) -> CheckResult:
-    if audit is None or not len(audit):
-        return make_result(check_id, NAME, Dimension.CONFORMANCE, n_checked=0, message=f"no {kind} files")
-    rows = [(r.get(PATIENT, "") or "", r["file"], p) for r in audit.to_dict("records") for p in r["problems"]]
-    failures = failures_frame(check_id, NAME, pseudonym=[r[0] for r in rows], row=[-1] * len(rows),
-                              field="header", rule=[f"file {r[1]}: {r[2]}; fix the header of this file"
-                                                    for r in rows]) if rows else None
-    n_bad = len({r[1] for r in rows})
-    return make_result(check_id, NAME, Dimension.CONFORMANCE, n_checked=len(audit), failures=failures,
-                       n_failed=n_bad, message=f"{n_bad} of {len(audit)} {kind} files with header problems")
+def _conformance(kind: str) -> Callable[[ModalityData, Context], Outcome]:
+    """Files whose header problems the reader noted (``data.objects['<kind>_audit']``)."""
+
+    def check(data: ModalityData, ctx: Context) -> Outcome:
+        audit = data.objects.get(f"{kind.lower()}_audit")
+        if audit is None or not len(audit):
+            return Outcome(0, message=f"no {kind} files")
+        rows = [(r.get(PATIENT, "") or "", r["file"], p) for r in audit.to_dict("records") for p in r["problems"]]
+        n_bad = len({r[1] for r in rows})
+        return Outcome(len(audit), n_failed=n_bad,
+                       failures=failures(pseudonym=[r[0] for r in rows], field="header",
+                                         rule=[f"file {r[1]}: {r[2]}; fix the header of this file" for r in rows]),
+                       message=f"{n_bad} of {len(audit)} {kind} files with header problems")
+
+    return check
 
 
-def _linkage(data: ModalityData) -> CheckResult:
-    check_id = f"{NAME}.consistency.sample_linkage"
+def check_linkage(data: ModalityData, ctx: Context) -> Outcome:
     s = data.tables["samples"]
     bad = s[PATIENT].isna()
     sub = s.loc[bad]
-    failures = failures_frame(check_id, NAME, pseudonym=sub["sample"], row=sub["_line"].fillna(-1),
-                              field="sample_id",
-                              rule="sample not in the sample sheet: add it with its admission number and site "
-                                   "(options.sample_sheet)")
-    return make_result(check_id, NAME, Dimension.CONSISTENCY, n_checked=len(s), failures=failures,
-                       message=f"{int(bad.sum())} of {len(s)} samples not linked to a patient")
+    return Outcome(len(s), failures=failures(sub, pseudonym=sub["sample"], field="sample_id",
+                                             rule="sample not in the sample sheet: add it with its admission number "
+                                                  "and site (options.sample_sheet)"),
+                   message=f"{int(bad.sum())} of {len(s)} samples not linked to a patient")
 
 
-def _qc_completeness(data: ModalityData) -> CheckResult:
-    check_id = f"{NAME}.completeness.qc_metrics"
+def check_qc_completeness(data: ModalityData, ctx: Context) -> Outcome:
     s = data.tables["samples"]
     required = [f.name for f in dictionary.fields(NAME, "samples")
                 if f.name in ("mean_depth", "pct_q30", "pct_target_100x") and f.required != "optional"]
@@ -96,52 +103,42 @@ def _qc_completeness(data: ModalityData) -> CheckResult:
             sub = s.loc[miss]
             rules = np.where(sub["_in_qc"].to_numpy(bool), f"{m} missing in the QC file",
                              "no row for this sample in the QC file")
-            frames.append(failures_frame(check_id, NAME, pseudonym=_who(sub), row=sub["_line"].fillna(-1), field=m,
-                                         rule=rules.tolist()))
+            frames.append(failures(sub, pseudonym=_who(sub), field=m, rule=rules.tolist()))
     n_bad = int(s[required].isna().any(axis=1).sum()) if required else 0
-    return make_result(check_id, NAME, Dimension.COMPLETENESS, n_checked=len(s),
-                       failures=pd.concat(frames, ignore_index=True) if frames else None, n_failed=n_bad,
-                       message=f"{n_bad} of {len(s)} samples miss QC metrics")
+    return Outcome(len(s), failures=frames, n_failed=n_bad, message=f"{n_bad} of {len(s)} samples miss QC metrics")
 
 
-def _ranges(data: ModalityData) -> CheckResult:
-    check_id = f"{NAME}.plausibility.range"
-    frames, n = [], 0
+def check_ranges(data: ModalityData, ctx: Context) -> Outcome:
+    parts = []
     for table, df in data.tables.items():
         ranges = {f.name: (f.min, f.max) for f in dictionary.fields(NAME, table)
                   if f.type in ("integer", "number") and (f.min is not None or f.max is not None)
                   and f.name in df.columns and not f.derived}
-        view = df.assign(**{PATIENT: _who(df)})
-        r = qc.check_range(view, ranges, check_id=check_id, modality=NAME)
-        n += r.n_checked
-        if len(r.failures):
-            frames.append(r.failures)
-    return make_result(check_id, NAME, Dimension.ACCURACY, n_checked=n,
-                       failures=pd.concat(frames, ignore_index=True) if frames else None)
+        parts.append(qc.check_range(df.assign(**{PATIENT: _who(df)}), ranges))
+    return combine(parts)
+
+
+CHECKS = (
+    Check("accuracy.sequencing_depth", Dimension.ACCURACY, _below("mean_depth", "min_depth", "x"),
+          threshold=QC_THRESHOLD, description="mean target depth at least min_depth (default 100x)"),
+    Check("accuracy.q30", Dimension.ACCURACY, _below("pct_q30", "min_q30", "%"), threshold=QC_THRESHOLD,
+          description="share of bases at Q30 or above at least min_q30 (default 80 %)"),
+    Check("accuracy.target_100x", Dimension.ACCURACY, _below("pct_target_100x", "min_target_100x", "%"),
+          threshold=QC_THRESHOLD, description="share of the target covered 100x at least min_target_100x (80 %)"),
+    qc.SOURCE_EMPTY,
+    Check("completeness.qc_metrics", Dimension.COMPLETENESS, check_qc_completeness,
+          description="every sample has its QC metrics"),
+    Check("conformance.vcf", Dimension.CONFORMANCE, _conformance("VCF"), description="VCF headers"),
+    Check("conformance.maf", Dimension.CONFORMANCE, _conformance("MAF"), description="MAF headers"),
+    Check("consistency.sample_linkage", Dimension.CONSISTENCY, check_linkage,
+          description="every sample linked to a patient through the sample sheet"),
+    Check("plausibility.range", Dimension.ACCURACY, check_ranges,
+          description="numbers within their field's plausible range"),
+)
 
 
 def checks(data: ModalityData, *, ctx: Context) -> list[CheckResult]:
-    s = data.tables["samples"]
-    lim = qc_limits(ctx)
-    specs: list[tuple[str, Dimension, Any]] = [
-        (f"{NAME}.accuracy.sequencing_depth", Dimension.ACCURACY,
-         lambda: _below(s, "mean_depth", lim["min_depth"], f"{NAME}.accuracy.sequencing_depth", "x")),
-        (f"{NAME}.accuracy.q30", Dimension.ACCURACY,
-         lambda: _below(s, "pct_q30", lim["min_q30"], f"{NAME}.accuracy.q30", "%")),
-        (f"{NAME}.accuracy.target_100x", Dimension.ACCURACY,
-         lambda: _below(s, "pct_target_100x", lim["min_target_100x"], f"{NAME}.accuracy.target_100x", "%")),
-        (f"{NAME}.completeness.source_empty", Dimension.COMPLETENESS,
-         lambda: qc.check_source_empty(data.objects.get("source_records", {}), modality=NAME,
-                                       notes=data.objects.get("source_notes", {}))),
-        (f"{NAME}.completeness.qc_metrics", Dimension.COMPLETENESS, lambda: _qc_completeness(data)),
-        (f"{NAME}.conformance.vcf", Dimension.CONFORMANCE,
-         lambda: _conformance(data.objects.get("vcf_audit"), f"{NAME}.conformance.vcf", "VCF")),
-        (f"{NAME}.conformance.maf", Dimension.CONFORMANCE,
-         lambda: _conformance(data.objects.get("maf_audit"), f"{NAME}.conformance.maf", "MAF")),
-        (f"{NAME}.consistency.sample_linkage", Dimension.CONSISTENCY, lambda: _linkage(data)),
-        (f"{NAME}.plausibility.range", Dimension.ACCURACY, lambda: _ranges(data)),
-    ]
-    return run_checks(specs, NAME, thresholds=ctx.thresholds)
+    return run(CHECKS, data, ctx, modality=NAME, thresholds=ctx.thresholds)
 
 
 # ------------------------------------------------------------------------------------ figures

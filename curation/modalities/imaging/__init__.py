@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from ...errors import MissingDependency, SourceError
-from ...quality import CheckResult, Dimension, Severity, Threshold, failures_frame, make_result, run_checks
+from ...quality import Check, CheckResult, Dimension, Outcome, Severity, Threshold, failures, run
 from ..base import Context, ModalityData, ModalitySpec, Source
 
 if TYPE_CHECKING:
@@ -358,114 +359,50 @@ def _read_nodule_sources(data: ModalityData, *, ctx: Context) -> pd.DataFrame:
 
 # --- checks -----------------------------------------------------------------------------------
 
-def _series_check(check_id: str, dim: Dimension, series: pd.DataFrame, applicable: pd.Series, failing: pd.Series,
-                  *, field: str, rule: str | pd.Series | list[str], severity: Severity = Severity.MAJOR,
-                  threshold: Threshold | None = None) -> CheckResult:
-    s = series[applicable.fillna(False).astype(bool)]
-    bad_mask = failing.reindex(s.index).fillna(False).astype(bool)
-    bad = s[bad_mask]
-    if isinstance(rule, list):
-        rule = pd.Series(rule, index=series.index)
-    rules = rule if isinstance(rule, str) else rule.reindex(bad.index).astype(str).tolist()
-    fails = failures_frame(check_id, M, pseudonym=bad["patient"], row=bad.index, field=field, rule=rules)
-    return make_result(check_id, M, dim, n_checked=len(s), failures=fails, severity=severity,
-                       threshold=threshold or Threshold())
+Rows = Callable[[pd.DataFrame], pd.Series]  # a mask or a rule per series
 
 
-def checks(data: ModalityData, *, ctx: Context) -> list[CheckResult]:
-    """Series-, image-, instance- and nodule-level checks (ids ``imaging.<dimension>.<name>``)."""
-    s = data.tables["series"]
-    inst = data.tables["instances"]
-    nod = data.tables["nodules"]
-    if s.empty:  # nothing indexed: every series check is not applicable
-        return [make_result("imaging.completeness.series", M, Dimension.COMPLETENESS, n_checked=0,
-                            message="no DICOM series indexed")]
-    is_img = s["rows"].notna() if "rows" in s else pd.Series(dtype=bool)
-    multi = is_img & (s["n_instances"] > 1) if len(s) else is_img
-    ct = is_img & (s["modality"] == "CT") if len(s) else is_img
-    vol = multi & s["geometry"].isin(["volume", "not_a_volume"]) if len(s) else is_img
-    has_img = "n_sampled" in s.columns
-    c = Dimension
-
-    specs: list[tuple[str, Dimension, Any]] = [
-        ("imaging.completeness.instance_number", c.COMPLETENESS, lambda: _series_check(
-            "imaging.completeness.instance_number", c.COMPLETENESS, s, multi, s["n_missing_instance_numbers"] > 0,
-            field="InstanceNumber",
-            rule=s["n_missing_instance_numbers"].map(lambda n: f"{n} InstanceNumber(s) missing in the run"))),
-        ("imaging.uniqueness.instance_number", c.UNIQUENESS, lambda: _series_check(
-            "imaging.uniqueness.instance_number", c.UNIQUENESS, s, multi, s["n_duplicate_instance_numbers"] > 0,
-            field="InstanceNumber", rule="InstanceNumber repeated within the series")),
-        ("imaging.completeness.missing_slices", c.COMPLETENESS, lambda: _series_check(
-            "imaging.completeness.missing_slices", c.COMPLETENESS, s, vol, s["n_missing_slices"] > 0,
-            field="ImagePositionPatient",
-            rule=s["n_missing_slices"].map(lambda n: f"gap along the slice normal: ~{n} slice(s) missing"))),
-        ("imaging.consistency.slice_spacing", c.CONSISTENCY, lambda: _series_check(
-            "imaging.consistency.slice_spacing", c.CONSISTENCY, s, vol, s["n_nonuniform_steps"] > 0,
-            field="ImagePositionPatient",
-            rule=[f"{n} slice step(s) differ from {d:.2f} mm by >5%"
-                  for n, d in zip(s["n_nonuniform_steps"], s["spacing_mm"], strict=True)])),
-        ("imaging.consistency.volume", c.CONSISTENCY, lambda: _series_check(
-            "imaging.consistency.volume", c.CONSISTENCY, s, multi, s["geometry"] != "volume",
-            field="ImagePositionPatient",
-            rule=s["geometry"].map(lambda g: f"slices do not form a volume ({g})"))),
-        ("imaging.consistency.gantry_tilt", c.CONSISTENCY, lambda: _series_check(
-            "imaging.consistency.gantry_tilt", c.CONSISTENCY, s, vol, s["tilted"], field="ImageOrientationPatient",
-            rule="slice normal not along the scan direction (gantry tilt): resample before volumetric use")),
-        ("imaging.consistency.orientation", c.CONSISTENCY, lambda: _series_check(
-            "imaging.consistency.orientation", c.CONSISTENCY, s, multi, s["geometry"] == "mixed_orientation",
-            field="ImageOrientationPatient", rule="more than one orientation in one series")),
-        ("imaging.consistency.matrix", c.CONSISTENCY, lambda: _series_check(
-            "imaging.consistency.matrix", c.CONSISTENCY, s, multi, s["n_matrix_sizes"] > 1, field="Rows/Columns",
-            rule="more than one matrix size in one series")),
-        ("imaging.completeness.ctdivol", c.COMPLETENESS, lambda: _series_check(
-            "imaging.completeness.ctdivol", c.COMPLETENESS, s, ct, ~s["ctdivol_present"], field="CTDIvol",
-            rule="CTDIvol missing: dose (and DLP) of a screening CT cannot be audited", threshold=WARN,
-            severity=Severity.MINOR)),
-        ("imaging.accuracy.nodule_fitness", c.ACCURACY, lambda: _series_check(
-            "imaging.accuracy.nodule_fitness", c.ACCURACY, s, ct & (s["n_instances"] > 1),
-            ~s["fit_for_nodule_measurement"], field="SliceThickness/ConvolutionKernel",
-            rule=s["fitness_problems"].map(lambda p: f"not fit for nodule measurement: {p}"),
-            threshold=WARN, severity=Severity.INFO)),
-        ("imaging.conformance.burned_in_annotation", c.CONFORMANCE, lambda: _series_check(
-            "imaging.conformance.burned_in_annotation", c.CONFORMANCE, s, is_img, s["burned_in_annotation"],
-            field="BurnedInAnnotation", rule="BurnedInAnnotation YES: pixels may show identifiers; not exported",
-            severity=Severity.CRITICAL)),
-        ("imaging.completeness.patient_id", c.COMPLETENESS, lambda: _series_check(
-            "imaging.completeness.patient_id", c.COMPLETENESS, s, pd.Series(True, index=s.index), s["patient"] == "",
-            field="PatientID", rule="no PatientID: the series cannot be linked to a patient")),
-        ("imaging.conformance.required_tags", c.CONFORMANCE, lambda: _required_tags(inst)),
-        ("imaging.timeliness.study_date", c.TIMELINESS, lambda: _series_check(
-            "imaging.timeliness.study_date", c.TIMELINESS, s, pd.Series(True, index=s.index),
-            s["study_date"].isna() | (s["age_years"] < 0), field="StudyDate",
-            rule="StudyDate missing or before birth")),
-    ]
-    if has_img:
-        specs += [
-            ("imaging.conformance.pixel_data", c.CONFORMANCE, lambda: _series_check(
-                "imaging.conformance.pixel_data", c.CONFORMANCE, s, s["n_sampled"].notna(), s["n_decode_failed"] > 0,
-                field="PixelData", rule="sampled slice(s) do not decode (corrupt stream or missing codec)")),
-            ("imaging.accuracy.hu_air", c.ACCURACY, lambda: _series_check(
-                "imaging.accuracy.hu_air", c.ACCURACY, s, ct & s["air_hu"].notna(), (s["air_hu"] + 1000).abs() > 50,
-                field="RescaleIntercept", rule=s["air_hu"].map(lambda v: f"air at {v:.0f} HU, expected -1000 +/- 50"))),
-            ("imaging.accuracy.hu_water", c.ACCURACY, lambda: _series_check(
-                "imaging.accuracy.hu_water", c.ACCURACY, s, ct & s["water_hu"].notna(), s["water_hu"].abs() > 60,
-                field="RescaleSlope", threshold=WARN,
-                rule=s["water_hu"].map(lambda v: f"water-like peak at {v:.0f} HU, expected 0 +/- 60"))),
-            ("imaging.accuracy.noise", c.ACCURACY, lambda: _series_check(
-                "imaging.accuracy.noise", c.ACCURACY, s, ct & s["noise_hu"].notna(), s["noise_hu"] > 60,
-                field="PixelData", threshold=WARN,
-                rule=s["noise_hu"].map(lambda v: f"noise {v:.0f} HU in air > 60 HU"))),
-            ("imaging.accuracy.empty_image", c.ACCURACY, lambda: _series_check(
-                "imaging.accuracy.empty_image", c.ACCURACY, s, s["n_sampled"].notna(), s["n_constant"] > 0,
-                field="PixelData", rule="sampled slice(s) are empty or constant")),
-        ]
-    if len(nod):
-        specs.append(("imaging.consistency.reader_agreement", c.CONSISTENCY, lambda: _agreement(nod)))
-    return run_checks(specs, M, thresholds=ctx.thresholds)
+def _all(s: pd.DataFrame) -> pd.Series:
+    return pd.Series(True, index=s.index)
 
 
-def _required_tags(inst: pd.DataFrame) -> CheckResult:
+def _img(s: pd.DataFrame) -> pd.Series:
+    return s["rows"].notna() if "rows" in s else pd.Series(False, index=s.index)
+
+
+def _multi(s: pd.DataFrame) -> pd.Series:
+    return _img(s) & (s["n_instances"] > 1)
+
+
+def _ct(s: pd.DataFrame) -> pd.Series:
+    return _img(s) & (s["modality"] == "CT")
+
+
+def _vol(s: pd.DataFrame) -> pd.Series:
+    return _multi(s) & s["geometry"].isin(["volume", "not_a_volume"])
+
+
+def _per_series(applies: Rows, failing: Rows, *, field: str, rule: str | Callable[[pd.DataFrame], pd.Series | list[str]]
+                ) -> Callable[[ModalityData, Context], Outcome]:
+    """A check over the series it ``applies`` to: the ``failing`` ones, each with its ``rule``."""
+
+    def check(data: ModalityData, ctx: Context) -> Outcome:
+        s = data.tables["series"]
+        sel = s[applies(s).fillna(False).astype(bool)]
+        bad = sel[failing(s).reindex(sel.index).fillna(False).astype(bool)]
+        rules: str | pd.Series | list[str] = rule if isinstance(rule, str) else rule(s)
+        if isinstance(rules, list):
+            rules = pd.Series(rules, index=s.index)
+        return Outcome(len(sel), failures=failures(
+            bad, row=bad.index, field=field,
+            rule=rules if isinstance(rules, str) else rules.reindex(bad.index).astype(str).tolist()))
+
+    return check
+
+
+def check_required_tags(data: ModalityData, ctx: Context) -> Outcome:
     """Image instances need the tags that geometry and HU depend on."""
+    inst = data.tables["instances"]
     need = {"image_position": "ImagePositionPatient", "image_orientation": "ImageOrientationPatient",
             "pixel_spacing": "PixelSpacing", "modality": "Modality"}
     img = inst[inst["rows"].notna()] if len(inst) else inst
@@ -473,15 +410,13 @@ def _required_tags(inst: pd.DataFrame) -> CheckResult:
     ct = img["modality"] == "CT" if len(img) else pd.Series(dtype=bool)
     missing["rescale_intercept"] = ct & img["rescale_intercept"].isna() if len(img) else ct
     need["rescale_intercept"] = "RescaleIntercept"
-    frames = []
+    frames, any_missing = [], pd.Series(False, index=img.index)
     for col, m in missing.items():
-        bad = img[m.fillna(False).astype(bool)]
-        frames.append(failures_frame("imaging.conformance.required_tags", M, pseudonym=bad["patient"],
-                                     row=bad.index, field=need[col], rule=f"{need[col]} missing on an image instance"))
-    fails = pd.concat(frames, ignore_index=True) if frames else None
-    n_bad = 0 if fails is None else fails["row"].nunique()
-    return make_result("imaging.conformance.required_tags", M, Dimension.CONFORMANCE, n_checked=len(img),
-                       failures=fails, n_failed=n_bad)
+        m = m.fillna(False).astype(bool)
+        any_missing |= m
+        frames.append(failures(img, m, row=img.index[m.to_numpy()], field=need[col],
+                               rule=f"{need[col]} missing on an image instance"))
+    return Outcome(len(img), failures=frames, n_failed=int(any_missing.sum()))
 
 
 def reader_agreement(nod: pd.DataFrame) -> tuple[float, pd.DataFrame]:
@@ -492,16 +427,98 @@ def reader_agreement(nod: pd.DataFrame) -> tuple[float, pd.DataFrame]:
     return cohen_kappa(list(pairs["category_a"]), list(pairs["category_b"])), pairs
 
 
-def _agreement(nod: pd.DataFrame) -> CheckResult:
-    kappa, pairs = reader_agreement(nod)
+def check_agreement(data: ModalityData, ctx: Context) -> Outcome:
+    kappa, pairs = reader_agreement(data.tables["nodules"])
     bad = pairs[pairs["category_a"] != pairs["category_b"]]
-    fails = failures_frame("imaging.consistency.reader_agreement", M, pseudonym=bad["patient"], row=bad.index,
-                           field="lung_rads", rule=[f"readers disagree: {a} vs {b}" for a, b in
-                                                    zip(bad["category_a"], bad["category_b"], strict=True)])
-    return make_result("imaging.consistency.reader_agreement", M, Dimension.CONSISTENCY, n_checked=len(pairs),
-                       failures=fails, threshold=Threshold(0.2, 0.4), severity=Severity.MINOR,
-                       message=f"Cohen's kappa {kappa:.2f} over {len(pairs)} nodules read twice; "
-                               f"{len(bad)} Lung-RADS disagreements")
+    return Outcome(len(pairs), failures=failures(
+        bad, row=bad.index, field="lung_rads",
+        rule=[f"readers disagree: {a} vs {b}" for a, b in zip(bad["category_a"], bad["category_b"], strict=True)]),
+        message=f"Cohen's kappa {kappa:.2f} over {len(pairs)} nodules read twice; {len(bad)} Lung-RADS disagreements")
+
+
+C = Dimension
+NO_SERIES = Check("completeness.series", C.COMPLETENESS,
+                  lambda data, ctx: Outcome(0, message="no DICOM series indexed"),
+                  description="DICOM series indexed (not applicable when there is none)")
+SERIES_CHECKS = (
+    Check("completeness.instance_number", C.COMPLETENESS, _per_series(
+        _multi, lambda s: s["n_missing_instance_numbers"] > 0, field="InstanceNumber",
+        rule=lambda s: s["n_missing_instance_numbers"].map(lambda n: f"{n} InstanceNumber(s) missing in the run"))),
+    Check("uniqueness.instance_number", C.UNIQUENESS, _per_series(
+        _multi, lambda s: s["n_duplicate_instance_numbers"] > 0, field="InstanceNumber",
+        rule="InstanceNumber repeated within the series")),
+    Check("completeness.missing_slices", C.COMPLETENESS, _per_series(
+        _vol, lambda s: s["n_missing_slices"] > 0, field="ImagePositionPatient",
+        rule=lambda s: s["n_missing_slices"].map(lambda n: f"gap along the slice normal: ~{n} slice(s) missing"))),
+    Check("consistency.slice_spacing", C.CONSISTENCY, _per_series(
+        _vol, lambda s: s["n_nonuniform_steps"] > 0, field="ImagePositionPatient",
+        rule=lambda s: [f"{n} slice step(s) differ from {d:.2f} mm by >5%"
+                        for n, d in zip(s["n_nonuniform_steps"], s["spacing_mm"], strict=True)])),
+    Check("consistency.volume", C.CONSISTENCY, _per_series(
+        _multi, lambda s: s["geometry"] != "volume", field="ImagePositionPatient",
+        rule=lambda s: s["geometry"].map(lambda g: f"slices do not form a volume ({g})"))),
+    Check("consistency.gantry_tilt", C.CONSISTENCY, _per_series(
+        _vol, lambda s: s["tilted"], field="ImageOrientationPatient",
+        rule="slice normal not along the scan direction (gantry tilt): resample before volumetric use")),
+    Check("consistency.orientation", C.CONSISTENCY, _per_series(
+        _multi, lambda s: s["geometry"] == "mixed_orientation", field="ImageOrientationPatient",
+        rule="more than one orientation in one series")),
+    Check("consistency.matrix", C.CONSISTENCY, _per_series(
+        _multi, lambda s: s["n_matrix_sizes"] > 1, field="Rows/Columns",
+        rule="more than one matrix size in one series")),
+    Check("completeness.ctdivol", C.COMPLETENESS, _per_series(
+        _ct, lambda s: ~s["ctdivol_present"], field="CTDIvol",
+        rule="CTDIvol missing: dose (and DLP) of a screening CT cannot be audited"),
+        threshold=WARN, severity=Severity.MINOR),
+    Check("accuracy.nodule_fitness", C.ACCURACY, _per_series(
+        lambda s: _ct(s) & (s["n_instances"] > 1), lambda s: ~s["fit_for_nodule_measurement"],
+        field="SliceThickness/ConvolutionKernel",
+        rule=lambda s: s["fitness_problems"].map(lambda p: f"not fit for nodule measurement: {p}")),
+        threshold=WARN, severity=Severity.INFO),
+    Check("conformance.burned_in_annotation", C.CONFORMANCE, _per_series(
+        _img, lambda s: s["burned_in_annotation"], field="BurnedInAnnotation",
+        rule="BurnedInAnnotation YES: pixels may show identifiers; not exported"), severity=Severity.CRITICAL),
+    Check("completeness.patient_id", C.COMPLETENESS, _per_series(
+        _all, lambda s: s["patient"] == "", field="PatientID",
+        rule="no PatientID: the series cannot be linked to a patient")),
+    Check("conformance.required_tags", C.CONFORMANCE, check_required_tags,
+          description="image instances carry the tags geometry and HU depend on"),
+    Check("timeliness.study_date", C.TIMELINESS, _per_series(
+        _all, lambda s: s["study_date"].isna() | (s["age_years"] < 0), field="StudyDate",
+        rule="StudyDate missing or before birth")),
+)
+# when slices were decoded (source option image_qc)
+IMAGE_CHECKS = (
+    Check("conformance.pixel_data", C.CONFORMANCE, _per_series(
+        lambda s: s["n_sampled"].notna(), lambda s: s["n_decode_failed"] > 0, field="PixelData",
+        rule="sampled slice(s) do not decode (corrupt stream or missing codec)")),
+    Check("accuracy.hu_air", C.ACCURACY, _per_series(
+        lambda s: _ct(s) & s["air_hu"].notna(), lambda s: (s["air_hu"] + 1000).abs() > 50, field="RescaleIntercept",
+        rule=lambda s: s["air_hu"].map(lambda v: f"air at {v:.0f} HU, expected -1000 +/- 50"))),
+    Check("accuracy.hu_water", C.ACCURACY, _per_series(
+        lambda s: _ct(s) & s["water_hu"].notna(), lambda s: s["water_hu"].abs() > 60, field="RescaleSlope",
+        rule=lambda s: s["water_hu"].map(lambda v: f"water-like peak at {v:.0f} HU, expected 0 +/- 60")),
+        threshold=WARN),
+    Check("accuracy.noise", C.ACCURACY, _per_series(
+        lambda s: _ct(s) & s["noise_hu"].notna(), lambda s: s["noise_hu"] > 60, field="PixelData",
+        rule=lambda s: s["noise_hu"].map(lambda v: f"noise {v:.0f} HU in air > 60 HU")), threshold=WARN),
+    Check("accuracy.empty_image", C.ACCURACY, _per_series(
+        lambda s: s["n_sampled"].notna(), lambda s: s["n_constant"] > 0, field="PixelData",
+        rule="sampled slice(s) are empty or constant")),
+)
+READER_AGREEMENT = Check("consistency.reader_agreement", C.CONSISTENCY, check_agreement,
+                         threshold=Threshold(0.2, 0.4), severity=Severity.MINOR,
+                         description="two readers' Lung-RADS categories agree (kappa)")
+
+
+def checks(data: ModalityData, *, ctx: Context) -> list[CheckResult]:
+    """Series-, image-, instance- and nodule-level checks (ids ``imaging.<dimension>.<name>``)."""
+    s = data.tables["series"]
+    if s.empty:  # nothing indexed: every series check is not applicable
+        return run([NO_SERIES], data, ctx, modality=M, thresholds=ctx.thresholds)
+    todo = [*SERIES_CHECKS, *(IMAGE_CHECKS if "n_sampled" in s.columns else ()),
+            *((READER_AGREEMENT,) if len(data.tables["nodules"]) else ())]
+    return run(todo, data, ctx, modality=M, thresholds=ctx.thresholds)
 
 
 # --- figures ----------------------------------------------------------------------------------

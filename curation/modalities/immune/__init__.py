@@ -43,7 +43,7 @@ import pandas as pd
 
 from ...deid.registry import IdentifierRegistry, Kind
 from ...errors import SourceError
-from ...quality import CheckResult, Dimension, run_checks
+from ...quality import CheckResult, run
 from ..base import Context, ModalityData, ModalitySpec, Source
 from ._qc import QCParams
 
@@ -601,27 +601,9 @@ def _clean_uns(obj: Any) -> Any:
 
 def checks(data: ModalityData, *, ctx: Context) -> list[CheckResult]:
     """Per-sample QC verdicts, linkage, typing, sex, V(D)J pairing and de-identification."""
-    from ...quality.checks import check_source_empty
-    from . import _checks
+    from ._checks import CHECKS
 
-    c = _checks.Checks(data, ctx)
-    specs = [
-        ("immune.completeness.source_empty", Dimension.COMPLETENESS,
-         lambda: check_source_empty(data.objects.get("source_records", {}), modality="immune",
-                                    notes=data.objects.get("source_notes", {}))),
-        ("immune.completeness.sample_linkage", Dimension.COMPLETENESS, c.sample_linkage),
-        ("immune.conformance.sample_sheet", Dimension.CONFORMANCE, c.sample_sheet),
-        ("immune.accuracy.empty_droplets", Dimension.ACCURACY, c.empty_droplets),
-        ("immune.accuracy.mitochondrial", Dimension.ACCURACY, c.mitochondrial),
-        ("immune.accuracy.doublets", Dimension.ACCURACY, c.doublets),
-        ("immune.completeness.cells_after_qc", Dimension.COMPLETENESS, c.cells_after_qc),
-        ("immune.completeness.cell_typing", Dimension.COMPLETENESS, c.cell_typing),
-        ("immune.consistency.sex", Dimension.CONSISTENCY, c.sex),
-        ("immune.uniqueness.barcodes", Dimension.UNIQUENESS, c.barcodes),
-        ("immune.consistency.vdj_chain_pairing", Dimension.CONSISTENCY, c.vdj_chain_pairing),
-        ("immune.conformance.deidentified", Dimension.CONFORMANCE, c.deidentified),
-    ]
-    return run_checks(specs, "immune", thresholds=ctx.thresholds)
+    return run(CHECKS, data, ctx, modality=SPEC.name, thresholds=ctx.thresholds)
 
 
 # ----------------------------------------------------------------------------------------- figures
