@@ -25,7 +25,6 @@ from .model import (
     make_result,
     results_frame,
     run,
-    run_checks,
     worst_verdict,
 )
 
@@ -33,5 +32,5 @@ __all__ = [
     "STRICT", "WARN_ONLY",
     "Check", "CheckResult", "Dimension", "Ledger", "LedgerEntry", "Outcome", "Quarantine", "Severity", "Threshold",
     "Verdict", "combine", "error_result", "failures", "failures_frame", "failures_of", "make_result", "results_frame",
-    "run", "run_checks", "worst_verdict",
+    "run", "worst_verdict",
 ]

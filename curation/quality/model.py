@@ -365,39 +365,6 @@ def run(
     return [r for check in checks for r in check.run(*inputs, modality=modality, thresholds=thresholds)]
 
 
-def run_checks(
-    specs: Sequence[tuple[str, Dimension, Callable[[], CheckResult | list[CheckResult]]]],
-    modality: str,
-    *,
-    thresholds: dict[str, Threshold] | None = None,
-) -> list[CheckResult]:
-    """Run check callables in isolation: a crashing check becomes verdict ``error``.
-
-    ``thresholds`` (from cohort.yaml) override a check's default threshold by check id.
-    """
-    out: list[CheckResult] = []
-    for check_id, dimension, fn in specs:
-        try:
-            res = fn()
-        except Exception as exc:  # noqa: BLE001 - the point is to turn any crash into a verdict
-            log.warning("check %s crashed: %s", check_id, type(exc).__name__)
-            out.append(error_result(check_id, modality, dimension, exc))
-            continue
-        for r in res if isinstance(res, list) else [res]:
-            out.append(apply_threshold(r, thresholds or {}))
-    return out
-
-
-def apply_threshold(result: CheckResult, thresholds: dict[str, Threshold]) -> CheckResult:
-    """Re-derive the verdict when cohort.yaml overrides this check's threshold."""
-    t = thresholds.get(result.check_id)
-    if t is None or result.verdict is Verdict.ERROR:
-        return result
-    result.threshold = t
-    result.verdict = t.verdict(result.n_checked, result.n_failed)
-    return result
-
-
 def results_frame(results: Iterable[CheckResult]) -> pd.DataFrame:
     """Tidy table of check results, the content of quality/checks.parquet."""
     rows = [r.to_row() for r in results]
