@@ -214,10 +214,10 @@ def _labelled_texts() -> list[str]:
 def _whole_texts(sc: Scrubber, texts: list[str], known: object = None) -> tuple[list[str], list[list[Finding]]]:
     """What a cache-free scrubber like ``sc`` makes of each text alone, scrubbing it whole: its sentences
     are not cut apart (their separator made a character no text holds)."""
-    import curation.deid.text as text_mod
+    from curation.deid.text import _engine
 
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(text_mod, "_SENTENCE", "\U0010fffe")
+        mp.setattr(_engine, "_SENTENCE", "\U0010fffe")
         ref = Scrubber(sc.registry, mrn_patterns=sc.mrn_patterns, cache_chars=0)
         return [ref.scrub(t, known=known) for t in texts], [ref.findings(t, known=known) for t in texts]  # type: ignore[arg-type]
 
@@ -298,6 +298,7 @@ def test_scrub_many_equals_scrub_on_random_text(batch_scrubbers: dict[bool, Scru
 
 def test_scrub_many_keeps_non_text_and_forked_workers_agree(monkeypatch: pytest.MonkeyPatch) -> None:
     import curation.deid.text as text_mod
+    from curation.deid.text import _engine
 
     sc = Scrubber(_batch_registry())
     texts = [t for t in _labelled_texts()[:300]]
@@ -305,7 +306,7 @@ def test_scrub_many_keeps_non_text_and_forked_workers_agree(monkeypatch: pytest.
     out = sc.scrub_many(mixed)  # type: ignore[arg-type]
     assert out[0] is None and out[1] == "" and out[-1] != out[-1] and out[2:5] == [sc.scrub(t) for t in texts[:3]]
     assert text_mod._can_fork()  # else the workers would not be tested
-    monkeypatch.setattr(text_mod, "_PARALLEL_MIN_CHARS", 0)  # fork even for this small input
+    monkeypatch.setattr(_engine, "_PARALLEL_MIN_CHARS", 0)  # fork even for this small input
     forked = Scrubber(_batch_registry())
     assert forked.scrub_many(texts, workers=2) == sc.scrub_many(texts)
     assert forked.scrub_many(texts) == sc.scrub_many(texts)  # what the workers scrubbed, now cached here
