@@ -425,8 +425,8 @@ CHECKS = (
 
 
 def checks(data: ModalityData, *, ctx: Context) -> list[CheckResult]:
-    shared = [qc.SOURCE_EMPTY, tc.MISSING_HEADER, *tc.completeness_checks(NAME), tc.ALLOWED_VALUES]
-    return run([*shared, *CHECKS, tc.FREE_TEXT_CHECK], data, ctx, modality=NAME, thresholds=ctx.thresholds)
+    """The shared tabular checks (plausibility per analyte in place of per field), then the lab's own."""
+    return run(tc.checks_for(NAME, CHECKS), data, ctx, modality=NAME, thresholds=ctx.thresholds)
 
 
 # ------------------------------------------------------------------------------ trajectories
