@@ -167,7 +167,8 @@ class IdentifierRegistry:
         Parameters
         ----------
         value
-            ``张三丰``; a DICOM PN ``ZHANG^SANFENG=张三丰=...``; ``Zhang Sanfeng``; ``ZHANG San``.
+            ``张三丰``; a DICOM PN ``ZHANG^SANFENG=张三丰=...`` or ``ZHANG^SANFENG=张^三丰`` (an ideographic
+            group's components are joined: 张三丰, with 张^三丰 and 张 三丰 kept); ``Zhang Sanfeng``; ``ZHANG San``.
             A Chinese name adds its pinyin (surname readings included: 单 shan, 曾 zeng ...) with and
             without spaces, hyphens and carets, in either order, in lower, upper and title case and
             with tone marks. A single component (a bare surname) is never a variant on its own.
@@ -185,6 +186,12 @@ class IdentifierRegistry:
             group = group.strip()
             if not _has_content(group):
                 continue
+            if "^" in group and _CJK.search(group):
+                # DICOM writes the ideographic group with the alphabetic group's carets (PS3.5 6.2.1.2,
+                # 山田^太郎) while text writes the name as one word: the components are joined, and a
+                # component alone (a bare surname or given name) is no variant
+                forms |= self._ideographic_forms(group)
+                continue
             for run in _CJK_RUN.findall(group):
                 if _CJK.search(run):
                     forms |= self._chinese_forms(run)
@@ -192,6 +199,28 @@ class IdentifierRegistry:
             for run in _LATIN_RUN.findall(latin):
                 forms |= self._latin_name_forms(run)
         self._store(kind, raw, forms)
+
+    @classmethod
+    def _ideographic_forms(cls, group: str) -> set[str]:
+        """Forms of a PN group holding CJK characters and carets (``张^小明``, ``欧阳^娜娜^^^``): the
+        components joined as one name with all its forms, and the caret and spaced forms as written."""
+        comps = [c.strip() for c in group.split("^") if c.strip()]
+        forms = {"^".join(comps), " ".join(comps)}
+        joined = "".join(comps)
+        if _CJK_RUN.fullmatch(joined):
+            forms |= cls._chinese_forms(joined)
+            if len(comps) > 1 and len(joined) > 4:
+                # too long for a Han name (阿依古丽^买买提): text writes it with a middle dot
+                forms |= cls._chinese_forms("·".join(comps))
+            return forms
+        # CJK mixed with Latin letters in one group: each run as the plain path reads it
+        for run in _CJK_RUN.findall(joined):
+            if _CJK.search(run):
+                forms |= cls._chinese_forms(run)
+        latin = "".join(ch if not _CJK.match(ch) else " " for ch in group)
+        for run in _LATIN_RUN.findall(latin):
+            forms |= cls._latin_name_forms(run)
+        return forms
 
     @staticmethod
     def _chinese_forms(name: str) -> set[str]:
@@ -310,6 +339,29 @@ class IdentifierRegistry:
         for kind, forms in self._forms.items():
             for v in forms:
                 yield kind, v
+
+    def name_parts(self) -> list[tuple[Kind, str]]:
+        """``(kind, part)`` for each component of two characters or more of the names added with carets in
+        a CJK group (``张^三丰``: 三丰, sanfeng, san feng), which no stored form holds alone.
+
+        A record's own text may name its person by a part (a file's descriptor "CT Sanfeng"), so the
+        record's own identifiers (:class:`curation.deid.text.Known`) include them; the cohort-wide forms
+        never do, as a given name alone (建国, 小明) is also an ordinary word.
+        """
+        out: set[tuple[Kind, str]] = set()
+        for kind in NAME_KINDS:
+            for raw in self._added.get(kind, ()):
+                for group in raw.split("="):
+                    if "^" not in group or not _CJK.search(group):
+                        continue
+                    for comp in (c.strip() for c in group.split("^")):
+                        if len(comp) < 2 or not _CJK_RUN.fullmatch(comp):
+                            continue
+                        out.add((kind, comp))
+                        syl = [_py.strip_tones(r[0]) for r in _py._readings_of(comp)]
+                        if all(syl):
+                            out |= {(kind, sep.join(syl)) for sep in ("", " ", "-")}
+        return sorted(out)
 
     def forms_by_kind(self) -> list[tuple[Kind, frozenset[str]]]:
         """``(kind, stored forms)`` per kind, in the order the kinds were first added (the scrubber's

@@ -104,3 +104,42 @@ def test_merge_sizes_pickle_and_fingerprint() -> None:
     assert back.fingerprint(k1) == a.fingerprint(k1) != a.fingerprint(k2)
     assert a.fingerprint(k1).startswith("hmac-sha256:")
     assert "张三" not in repr(a) and "ZY001" not in repr(a)  # sizes only
+
+
+@pytest.mark.parametrize(("pn", "joined", "reading"), [
+    ("ZHANG^XIAOMING=张^小明", "张小明", "zhang xiaoming"),
+    ("OUYANG^NANA=欧阳^娜娜=ou yang^na na", "欧阳娜娜", "ouyang nana"),
+    ("张^小明", "张小明", "zhangxiaoming"),
+    ("LI^SI=李^四^^^", "李四", "li si"),
+])
+def test_dicom_ideographic_group_with_carets_is_joined(pn: str, joined: str, reading: str) -> None:
+    # PS3.5 6.2.1.2 writes the ideographic group with the alphabetic group's carets (山田^太郎); text
+    # writes the name as one word
+    v = _names(pn)
+    assert joined in v and reading in v
+    caret = "^".join(c for c in pn.split("=")[1 if "=" in pn else 0].split("^") if c)
+    assert caret in v  # the caret form is kept too
+    family, given = caret.split("^")
+    assert family not in v and given not in v  # a component alone is never a variant
+
+
+def test_dicom_ideographic_group_is_scrubbed_joined() -> None:
+    from curation.deid.text import Scrubber
+
+    reg = IdentifierRegistry()
+    reg.add_name("ZHANG^XIAOMING=张^小明")
+    out = Scrubber(reg, names=False).scrub("由张小明签字；张^小明；ZHANG XIAOMING；小明同学")
+    assert out == "由[姓名]签字；[姓名]；[姓名]；小明同学"
+
+
+def test_name_parts_only_for_a_records_own_text() -> None:
+    from curation.deid.text import Known, Scrubber
+
+    reg = IdentifierRegistry()
+    reg.add_name("Zhang^Sanfeng=张^三丰")
+    parts = {v for _, v in reg.name_parts()}
+    assert {"三丰", "sanfeng", "san feng"} <= parts and "张" not in parts
+    assert not parts & set(reg.values())  # never a cohort-wide form
+    sc = Scrubber(names=False)
+    assert sc.scrub("CT chest Sanfeng; 三丰复查", known=Known(reg)) == "CT chest [姓名]; [姓名]复查"
+    assert Scrubber(reg, names=False).scrub("CT chest Sanfeng") == "CT chest Sanfeng"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from itertools import chain
 
 import pandas as pd
 
@@ -42,14 +43,16 @@ class Known:
     ----------
     values
         Plain values (their kind guessed from their shape) or an :class:`IdentifierRegistry`
-        (every variant, with its kind).
+        (every variant, with its kind, and the parts of its names written with carets:
+        :meth:`~curation.deid.registry.IdentifierRegistry.name_parts`).
     """
 
     def __init__(self, values: Iterable[object] | IdentifierRegistry) -> None:
         pairs: dict[str, Kind] = {}
         items: Iterable[tuple[Kind, str]]
         if isinstance(values, IdentifierRegistry):
-            items = values.items()
+            # a record's own person may be named by a part of the name in its own text (CT Sanfeng)
+            items = chain(values.items(), values.name_parts())
         else:
             items = ((Kind.other, str(v)) for v in values if v is not None and not _isna(v))
         for kind, v in items:

@@ -67,27 +67,15 @@ def source_identifiers(refs: list[FileRef], parsed: list[dict[str, Any]], *, det
     reg = IdentifierRegistry()
     pairs = header_pairs(parsed)
     for kind, value in sorted(pairs):
-        # names get their variants, birth dates their renderings
-        reg.add(kind, joined_ideographic(value) if kind in _NAME_KINDS else value)
+        # names get their variants (an ideographic group's components joined: 张^三 is 张三), birth dates
+        # their renderings
+        reg.add(kind, value)
     for value, names in path_identifiers([r.relpath for r in refs], pairs, registry=reg,
                                          detect_names=detect_names):
         reg.add(Kind.file_name, value)
         for n in names:
             reg.add_name(n)
     return reg
-
-
-def joined_ideographic(pn: str) -> str:
-    """A PN with the components of its CJK groups joined: ``ZHANG^SAN=张^三`` -> ``ZHANG^SAN=张三``.
-
-    DICOM writes the ideographic group with the same carets as the alphabetic one (PS3.5 6.2.1.2,
-    ``Yamada^Tarou=山田^太郎``), while text writes the name as one word (张三); the registry would
-    otherwise see a lone surname and a lone given name.
-    """
-    if "=" not in pn and not _CJK.search(pn):
-        return pn
-    groups = pn.split("=")
-    return "=".join(g.replace("^", "").strip() if _CJK.search(g) else g for g in groups)
 
 
 def _components(relpaths: Iterable[str]) -> dict[str, bool]:
