@@ -4,9 +4,10 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from .config import CohortConfig, load_cohort
-from .errors import ConfigError, CurationError, SourceError, ValidationFailed
+from .config import CohortConfig
+from .errors import ConfigError, CurationError, MissingInput, SourceError, ValidationFailed
 from .modalities import curate
+from .modalities.registry import load_cohort
 
-__all__ = ["CohortConfig", "ConfigError", "CurationError", "SourceError", "ValidationFailed",
+__all__ = ["CohortConfig", "ConfigError", "CurationError", "MissingInput", "SourceError", "ValidationFailed",
            "__version__", "curate", "load_cohort"]

@@ -3,6 +3,10 @@
 Errors are :class:`~curation.errors.ConfigError` with a message that names the file, the key path,
 the bad value and what is expected, e.g.
 ``cohort.yaml: sources.imaging[0].format: 'dicm' is not one of dicom, dicomdir, zip``.
+
+This module knows no modality: what a modality accepts (its formats, its ``options`` model) is checked
+by the modality registry, which passes its check in (:func:`curation.modalities.registry.load_cohort`,
+also :func:`curation.load_cohort`). :func:`load_cohort` here checks everything else.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ import glob
 import hashlib
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -195,9 +199,9 @@ def _find_model(ann: Any) -> type[BaseModel] | None:
     return None
 
 
-def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
+def _model_at(loc: tuple[Any, ...], root: type[BaseModel]) -> type[BaseModel] | None:
     """The pydantic model that owns the key at ``loc`` (for 'did you mean' on unknown keys)."""
-    model: type[BaseModel] | None = CohortConfig
+    model: type[BaseModel] | None = root
     for part in loc[:-1]:
         if isinstance(part, int) or model is None:
             continue
@@ -207,24 +211,86 @@ def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
     return model
 
 
-def _format_error(name: str, err: Mapping[str, Any]) -> str:
+def _keys_of(model: type[BaseModel]) -> list[str]:
+    """The keys a model accepts: field names and their aliases."""
+    out = set(model.model_fields)
+    for fld in model.model_fields.values():
+        choices = getattr(fld.validation_alias, "choices", None) or []
+        out |= {c for c in choices if isinstance(c, str)}
+    return sorted(out)
+
+
+def _expected(err: Mapping[str, Any]) -> str:
+    """What a value should have been, in words (pydantic's own text names Python types)."""
+    ctx = err.get("ctx") or {}
+    kind = err["type"]
+    words = {
+        "int_parsing": "is not a valid integer", "int_type": "is not a valid integer",
+        "int_from_float": "is not a whole number", "float_parsing": "is not a valid number",
+        "float_type": "is not a valid number", "bool_parsing": "is not true or false",
+        "bool_type": "is not true or false", "string_type": "is not text", "dict_type": "is not a mapping (key: value)",
+        "list_type": "is not a list", "tuple_type": "is not a list",
+    }
+    if kind in words:
+        return words[kind]
+    if kind == "literal_error":
+        return f"is not one of {ctx.get('expected', '')}"
+    bounds = {"greater_than_equal": ">=", "greater_than": ">", "less_than_equal": "<=", "less_than": "<"}
+    if kind in bounds:
+        bound = next(iter(ctx.values()), "")
+        return f"must be {bounds[kind]} {bound}"
+    if kind == "value_error" and "error" in ctx:
+        return str(ctx["error"])
+    return str(err["msg"])
+
+
+def format_error(name: str, err: Mapping[str, Any], *, root: type[BaseModel] | None = None,
+                 at: tuple[str | int, ...] = ()) -> str:
+    """One line for one pydantic error: file, key path, bad value, what is expected or the fix.
+
+    Parameters
+    ----------
+    name
+        The file name shown first (``cohort.yaml``).
+    err
+        One item of ``ValidationError.errors()``.
+    root
+        The model that was validated (default :class:`CohortConfig`), for "did you mean".
+    at
+        Where that model sits in the file, e.g. ``("sources", "imaging", 0, "options")``.
+    """
     loc = tuple(err["loc"])
-    where = _loc(loc) or "(top level)"
+    where = _loc(at + loc) or "(top level)"
     if err["type"] == "extra_forbidden":
-        model = _model_at(loc)
-        known = sorted(model.model_fields) if model else []
+        model = _model_at(loc, root or CohortConfig)
+        known = _keys_of(model) if model else []
         hint = difflib.get_close_matches(str(loc[-1]), known, n=1)
-        fix = f"did you mean '{hint[0]}'?" if hint else f"expected one of {', '.join(known)}"
+        fix = f"did you mean '{hint[0]}'?" if hint else f"expected one of {', '.join(known) or '(no keys)'}"
         return f"{name}: {where}: unknown key; {fix}"
     if err["type"] == "missing":
         return f"{name}: {where}: required key is missing; add it (see templates/cohort.yaml)"
     value = err.get("input")
     shown = f" {value!r}" if isinstance(value, (str, int, float)) else ""
-    return f"{name}: {where}:{shown} {err['msg']}"
+    return f"{name}: {where}:{shown} {_expected(err)}"
 
 
-def load_cohort(path: str | Path, *, check_paths: bool = True) -> CohortConfig:
+SourceCheck = Callable[["CohortConfig", str], list[str]]
+
+
+def load_cohort(path: str | Path, *, check_paths: bool = True,
+                check_sources: SourceCheck | None = None) -> CohortConfig:
     """Read and validate a cohort.yaml.
+
+    Parameters
+    ----------
+    path
+        The cohort.yaml.
+    check_paths
+        Also check that every source path matches a file or folder.
+    check_sources
+        What the modalities accept, called with the config and the file name; returns one problem per
+        line. :func:`curation.load_cohort` passes the registry's (formats, options models); without it,
+        sources are checked for what needs no modality (sites, paths, files given twice).
 
     Raises
     ------
@@ -249,37 +315,25 @@ def load_cohort(path: str | Path, *, check_paths: bool = True) -> CohortConfig:
     try:
         cfg = CohortConfig.model_validate(raw)
     except ValidationError as exc:
-        lines = [_format_error(name, e) for e in exc.errors()]
+        lines = [format_error(name, e) for e in exc.errors()]
         raise ConfigError("\n".join(lines)) from None
     cfg._path = path.resolve()
-    problems = _check_sources(cfg, name, check_paths=check_paths) + _check_value_maps(cfg, name)
+    problems = check_sources(cfg, name) if check_sources is not None else []
+    problems += _check_sources(cfg, name, check_paths=check_paths) + _check_value_maps(cfg, name)
     if problems:
         raise ConfigError("\n".join(problems))
     return cfg
 
 
 def _check_sources(cfg: CohortConfig, name: str, *, check_paths: bool) -> list[str]:
-    from .modalities import registry  # late: the registry imports modality specs
-
+    """Sites, paths, files given twice, identifier patterns and thresholds: all a source needs checked
+    that does not depend on its modality."""
     problems: list[str] = []
     site_ids = {s.id for s in cfg.sites}
-    known = registry.names()
     matched: list[tuple[str, str, list[Path]]] = []  # (source key, sheet, files and folders it names)
     for modality, sources in cfg.sources.items():
-        if modality not in known:
-            hint = difflib.get_close_matches(modality, known, n=1)
-            fix = f"did you mean '{hint[0]}'?" if hint else f"expected one of {', '.join(known)}"
-            problems.append(f"{name}: sources.{modality}: unknown modality; {fix}")
-            continue
-        spec = registry.spec(modality)
-        if spec.stage != "source":
-            problems.append(f"{name}: sources.{modality}: this step reads the other modalities' outputs "
-                            "and takes no sources; remove the key")
-            continue
         for i, src in enumerate(sources):
             where = f"{name}: sources.{modality}[{i}]"
-            if src.format not in spec.formats:
-                problems.append(f"{where}.format: {src.format!r} is not one of {', '.join(spec.formats)}")
             if src.site is not None and site_ids and src.site not in site_ids:
                 problems.append(f"{where}.site: {src.site!r} is not one of the sites ({', '.join(sorted(site_ids))})")
             files = cfg.source_files(modality, i) if check_paths else []

@@ -23,6 +23,11 @@ class DeidError(CurationError):
     """A de-identification step failed; the item it was applied to is quarantined."""
 
 
+class MissingInput(CurationError):
+    """A step reads what another step writes into the bundle (``SPEC.needs``), and that step has not
+    written it yet; the message names the step to run first."""
+
+
 class ValidationFailed(CurationError):
     """Checks failed in a way that must stop the caller."""
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from curation.config import load_cohort
+from curation import load_cohort
 from curation.errors import ConfigError
 
 
@@ -134,3 +134,82 @@ def test_distinct_files_in_one_folder_are_fine(tmp_path: Path) -> None:
     (tmp_path / "raw" / "c.csv").write_text("y\n2\n", encoding="utf-8")
     cfg = load_cohort(write(tmp_path, DUPLICATE.replace("SECOND", "raw/c.csv")))
     assert len(cfg.sources["clinical"]) == 3
+
+
+IMAGING = GOOD + """  imaging:
+    - {site: A, path: raw, format: dicom, options: OPTIONS}
+"""
+
+
+def _imaging(tmp_path: Path, options: str) -> Path:
+    text = IMAGING.replace("raw/a.csv", "raw/a/a.csv").replace("OPTIONS", options)
+    (tmp_path / "raw" / "a").mkdir(parents=True, exist_ok=True)
+    (tmp_path / "raw" / "a" / "a.csv").write_text("x\n1\n", encoding="utf-8")
+    (tmp_path / "dicom").mkdir(exist_ok=True)
+    return write(tmp_path, text.replace("path: raw, format: dicom", "path: dicom, format: dicom"))
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    ("{chunk_size: x}", r"cohort.yaml: sources.imaging\[0\].options.chunk_size: 'x' is not a valid integer$"),
+    ("{chunk_size: 0}", r"sources.imaging\[0\].options.chunk_size: 0 must be >= 1$"),
+    ("{expor: true}", r"sources.imaging\[0\].options.expor: unknown key; did you mean 'export'\?$"),
+    ("{export: maybe}", r"sources.imaging\[0\].options.export: 'maybe' is not true or false$"),
+    ("{zzz: 1}", r"options.zzz: unknown key; expected one of chunk_size, export, image_qc, jobs, nodules$"),
+])
+def test_source_options_are_validated_when_the_cohort_loads(tmp_path: Path, options: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_cohort(_imaging(tmp_path, options))
+
+
+def test_source_options_are_typed_on_the_sources(tmp_path: Path) -> None:
+    from curation.modalities import sources_of
+    from curation.modalities.imaging._options import ImagingOptions
+
+    cfg = load_cohort(_imaging(tmp_path, "{export: true, chunk_size: '50'}"))
+    (src,) = sources_of(cfg, "imaging")
+    assert isinstance(src.options, ImagingOptions)
+    assert (src.options.export, src.options.chunk_size, src.options.image_qc, src.options.nodules) == (True, 50, True,
+                                                                                                      None)
+    assert cfg.sources["imaging"][0].options == {"export": True, "chunk_size": "50"}  # the mapping as written
+
+
+def test_nested_options_and_aliases(tmp_path: Path) -> None:
+    text = GOOD + "  immune:\n    - {path: raw/s, format: 10x, options: {qc: {tissue: {tumor: {max_pct_m: 15}}}}}\n"
+    (tmp_path / "raw" / "s").mkdir(parents=True)
+    with pytest.raises(ConfigError, match=r"sources.immune\[0\].options.qc.tissue.tumor.max_pct_m: unknown key; "
+                                          r"did you mean 'max_pct_mt'\?"):
+        load_cohort(write(tmp_path, text))
+    text = GOOD + "  genomics:\n    - {path: raw/g.vcf, format: vcf, options: {samples: s.csv, reference: hg19}}\n"
+    (tmp_path / "raw" / "g.vcf").write_text("", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"sources.genomics\[0\].options.reference: 'hg19' is not one of "
+                                          r"'GRCh38' or 'GRCh37'$"):
+        load_cohort(write(tmp_path, text))
+
+
+def test_every_problem_of_a_cohort_is_listed_at_once(tmp_path: Path) -> None:
+    bad = GOOD.replace("format: csv", "format: cvs, options: {header_row: first, sepp: ';'}")
+    with pytest.raises(ConfigError) as exc:
+        load_cohort(write(tmp_path, bad))
+    lines = str(exc.value).splitlines()
+    assert lines == [
+        "cohort.yaml: sources.clinical[0].format: 'cvs' is not one of csv, tsv, excel, parquet",
+        "cohort.yaml: sources.clinical[0].options.header_row: 'first' is not a valid integer",
+        "cohort.yaml: sources.clinical[0].options.sepp: unknown key; did you mean 'sep'?",
+    ]
+
+
+def test_a_cohort_step_takes_no_sources(tmp_path: Path) -> None:
+    text = GOOD + "  crossmodal:\n    - {path: raw/a.csv, format: csv}\n"
+    with pytest.raises(ConfigError, match=r"sources.crossmodal: this step reads the other modalities' outputs and "
+                                          r"takes no sources; remove the key"):
+        load_cohort(write(tmp_path, text))
+
+
+def test_config_knows_no_modality(tmp_path: Path) -> None:
+    """curation.config checks what needs no modality; the registry's load_cohort adds formats and options."""
+    from curation import config
+
+    cohort = write(tmp_path, GOOD.replace("format: csv", "format: cvs"))
+    assert config.load_cohort(cohort).sources["clinical"][0].format == "cvs"
+    with pytest.raises(ConfigError, match="is not one of"):
+        load_cohort(cohort)

@@ -16,8 +16,12 @@ import stat
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import ConfigError
+
+if TYPE_CHECKING:
+    from ..config import CohortConfig
 
 MIN_SECRET_BYTES = 16
 
@@ -132,11 +136,8 @@ def _long_enough(secret: bytes, what: str, fix: str) -> bytes:
     return secret
 
 
-def keyring_for(config: object) -> Keyring:
+def keyring_for(config: CohortConfig) -> Keyring:
     """The keyring of a loaded :class:`~curation.config.CohortConfig`."""
-    from ..config import CohortConfig
-
-    assert isinstance(config, CohortConfig)
     sec = config.secret
     secret = load_secret(env=sec.env, file=config.resolve(sec.file) if sec.file else None,
                          where=config.path.name)

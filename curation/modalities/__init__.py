@@ -9,12 +9,14 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from ..config import CohortConfig, load_cohort
+from ..config import CohortConfig
 from ..deid.keys import keyring_for
+from ..errors import ConfigError
 from ..io.bundle import Bundle
 from ..quality import CheckResult, Dimension, Threshold, error_result, failures_of, results_frame
 from . import registry
 from .base import Context, ModalityData, ModalitySpec, Source
+from .registry import load_cohort
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
@@ -41,8 +43,10 @@ def make_context(config: CohortConfig, *, out: str | Path | None = None) -> Cont
                    thresholds=thresholds, decisions=decisions)
 
 
-def sources_of(config: CohortConfig, name: str) -> list[Source]:
-    return [Source(f"{name}[{i}]", src, config.source_files(name, i))
+def sources_of(config: CohortConfig, name: str) -> list[Source[Any]]:
+    """The sources of one modality: key, files, and ``options`` validated by its ``SPEC.options``."""
+    return [Source(f"{name}[{i}]", src, config.source_files(name, i),
+                   registry.source_options(name, src.options, where=f"sources.{name}[{i}]"))
             for i, src in enumerate(config.sources.get(name, []))]
 
 
@@ -86,23 +90,46 @@ class Curated:
 
 def curate(name: str, cohort: str | Path | CohortConfig, *, out: str | Path | None = None,
            write: bool = True) -> Curated:
-    """Load, standardize, check and write one modality; the body of every modality notebook."""
+    """Load, standardize, check and write one modality; the body of every modality notebook.
+
+    Parameters
+    ----------
+    name
+        A registered modality (or cohort step such as ``crossmodal``).
+    cohort
+        cohort.yaml, or a loaded config. Notebooks resolve their empty default (the bundled demo
+        cohort) with :func:`curation.notebook.cohort_or_demo` before calling this.
+    out
+        The bundle folder; default the cohort's ``output``.
+    write
+        Write the outputs and quality tables to the bundle.
+
+    Raises
+    ------
+    ConfigError
+        No cohort given, or cohort.yaml is wrong.
+    MissingInput
+        The modality reads what another step writes (``SPEC.needs``) and that step has not written
+        it into this bundle yet; the message names the step to run first.
+    """
     from ..deid.logs import install_redacting_handler
 
     # notebook kernels and pool workers log through the same redacting filter as the CLI
     install_redacting_handler(level=logging.WARNING, set_filters=False)
-    if not cohort:  # notebooks' default parameter: the bundled demo cohort, generated on first use
-        from ..demo import default_cohort
-
-        cohort = default_cohort()
+    if not cohort:
+        msg = (f"curate({name!r}): no cohort given; pass the path of cohort.yaml (for the bundled demo "
+               "cohort: curation.notebook.cohort_or_demo(\"\"))")
+        raise ConfigError(msg)
     config = cohort if isinstance(cohort, CohortConfig) else load_cohort(cohort)
     ctx = make_context(config, out=out)
     mod = registry.get(name)
     data = mod.load(sources_of(config, name), ctx=ctx)
-    # free text is scrubbed with every identifier of the cohort, not only this modality's: a
-    # pathology report names the patient's relatives, a DICOM description another patient
-    ctx.identifiers = cohort_identifiers(config, ctx=ctx, own=(name, data.identifiers))
-    ctx.scrubber = make_scrubber(config, ctx.identifiers)
+    if mod.SPEC.stage == "source":
+        # free text is scrubbed with every identifier of the cohort, not only this modality's: a
+        # pathology report names the patient's relatives, a DICOM description another patient.
+        # A cohort step reads de-identified outputs only: it has nothing to scrub.
+        ctx.identifiers = cohort_identifiers(config, ctx=ctx, own=(name, data.identifiers))
+        ctx.scrubber = make_scrubber(config, ctx.identifiers)
     data = mod.standardize(data, ctx=ctx)
     if not data.standardized:
         msg = f"{name}: standardize() did not mark its data as de-identified; refusing to go on"
@@ -113,7 +140,8 @@ def curate(name: str, cohort: str | Path | CohortConfig, *, out: str | Path | No
         results = list(mod.checks(data, ctx=ctx))
     except Exception as exc:  # noqa: BLE001 - a crashing check suite is an error verdict, not a pass
         results = [error_result(f"{name}.checks", name, Dimension.CONFORMANCE, exc)]
-    results.append(data.ledger.check(thresholds=ctx.thresholds))
+    if data.ledger.entries:  # a step that moved no record (the collection report) has nothing to reconcile
+        results.append(data.ledger.check(thresholds=ctx.thresholds))
     curated = Curated(mod.SPEC, data, results, ctx)
     if write:
         curated.written = write_outputs(curated)

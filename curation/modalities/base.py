@@ -1,24 +1,29 @@
 """The modality contract: the same small surface for tables, DICOM indexes and AnnData.
 
-A modality is a module with a ``SPEC`` and five functions::
+A modality is a module with a ``SPEC`` and six functions::
 
     load(sources, *, ctx)            -> ModalityData   # raw; may still hold identifiers
     standardize(data, *, ctx)        -> ModalityData   # identifiers stop here
     checks(data, *, ctx)             -> list[CheckResult]
     figures(data, results, *, ctx)   -> dict[str, plotly Figure]
     write(data, *, ctx)              -> list[Path]     # through ctx.bundle (atomic, checksummed)
+    identifiers(sources, *, ctx)     -> IdentifierRegistry   # raw identifiers, cheaply, memory only
 
-Heavy imports (pydicom, scanpy) stay inside the functions so that the registry can import every
-module cheaply. :func:`curation.modalities.curate` drives the five steps the same way for all.
+``SPEC.options`` is the pydantic model of a source's ``options:`` in cohort.yaml (validated when the
+cohort loads; ``Source.options`` is the validated instance). ``SPEC.needs`` names the steps whose
+outputs the modality reads from the bundle: the runner runs those first, and the modality never
+re-runs them. Heavy imports (pydicom, scanpy) stay inside the functions so that the registry can
+import every module cheaply. :func:`curation.modalities.curate` drives the steps the same way for all.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Generic, Protocol, Self, TypeVar
 
 import pandas as pd
+from pydantic import BaseModel, ConfigDict
 
 from ..quality import CheckResult, Ledger, Quarantine
 
@@ -31,6 +36,29 @@ if TYPE_CHECKING:
     from ..deid.text import Scrubber
     from ..io.bundle import Bundle
     from ..quality import Threshold
+
+
+class Options(BaseModel):
+    """Base of a modality's source options (``sources.<modality>[i].options`` in cohort.yaml).
+
+    Every field has a default and a description; an unknown key is refused (with a "did you mean"),
+    and a value of the wrong type is named with its key when the cohort loads.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @classmethod
+    def of(cls, config: CohortConfig, modality: str) -> list[Self]:
+        """The options of every source of ``modality``, for steps that hold no :class:`Source` (checks,
+        standardize); cohort.yaml was validated when it loaded."""
+        return [cls.model_validate(src.options) for src in config.sources.get(modality, [])]
+
+
+class NoOptions(Options):
+    """A step whose sources take no options (or that takes no sources)."""
+
+
+EVERY = "*"  # in SPEC.needs: every other registered step that does not itself need EVERY
 
 
 @dataclass(frozen=True)
@@ -46,18 +74,27 @@ class ModalitySpec:
     extra: str | None = None
     order: int = 50
     description: str = ""
-    # "source": reads raw exports named in cohort.yaml; "cohort": reads the other modalities'
-    # outputs from the bundle and runs after them (the cross-modality step)
+    # "source": reads raw exports named in cohort.yaml; "cohort": takes no sources and reads the
+    # other steps' outputs from the bundle (the cross-modality step, the collection report)
     stage: str = "source"
+    # steps whose outputs this one reads from the bundle (EVERY: all the others); the runner runs
+    # them first (a need this cohort has no sources for is skipped)
+    needs: tuple[str, ...] = ()
+    # the pydantic model of a source's `options:`
+    options: type[Options] = NoOptions
+
+
+OptionsT = TypeVar("OptionsT", bound=BaseModel)
 
 
 @dataclass
-class Source:
-    """One configured source with its resolved files and its position in cohort.yaml."""
+class Source(Generic[OptionsT]):
+    """One configured source with its resolved files, its validated options and its position in cohort.yaml."""
 
     key: str  # e.g. "clinical[0]": used in quarantine and ledger rows, never a raw file name
     config: SourceConfig
     files: list[Path]
+    options: OptionsT  # SPEC.options validated (``config.options`` is the raw mapping of cohort.yaml)
 
     @property
     def site(self) -> str:
@@ -112,11 +149,13 @@ class Context:
 
 
 class Modality(Protocol):
+    """What the registry returns: a module (or any object) with a SPEC and the six steps."""
+
     SPEC: ModalitySpec
 
-    def load(self, sources: list[Source], *, ctx: Context) -> ModalityData: ...
+    def load(self, sources: list[Source[Any]], *, ctx: Context) -> ModalityData: ...
     def standardize(self, data: ModalityData, *, ctx: Context) -> ModalityData: ...
     def checks(self, data: ModalityData, *, ctx: Context) -> list[CheckResult]: ...
     def figures(self, data: ModalityData, results: list[CheckResult], *, ctx: Context) -> dict[str, go.Figure]: ...
     def write(self, data: ModalityData, *, ctx: Context) -> list[Path]: ...
-    def identifiers(self, sources: list[Source], *, ctx: Context) -> IdentifierRegistry: ...
+    def identifiers(self, sources: list[Source[Any]], *, ctx: Context) -> IdentifierRegistry: ...

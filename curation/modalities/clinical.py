@@ -21,6 +21,7 @@ from ..deid.kanon import K_ANONYMITY, k_anonymity, quasi_identifiers
 from ..quality import Check, CheckResult, Dimension, Outcome, Threshold, combine, failures, run
 from ..quality import checks as qc
 from . import _tabular as tab
+from ._options import TabularOptions
 from ._tabular_checks import checks_for
 from .base import ModalityData, ModalitySpec
 
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
     from .base import Context, Source
 
 SPEC = ModalitySpec(name="clinical", label="Clinical", formats=("csv", "tsv", "excel", "parquet"),
-                    notebook="clinical.ipynb", dictionary="clinical", order=20,
+                    notebook="clinical.ipynb", dictionary="clinical", order=20, options=TabularOptions,
                     description="EMR exports: patients, primary cancer condition, staging, treatments, outcomes")
 
 NAME = "clinical"

@@ -24,19 +24,22 @@ if TYPE_CHECKING:
 
     from ..deid.registry import IdentifierRegistry
 
+@cache
+def links() -> dict[str, Any]:
+    """crossmodal.yaml: the reference table and, per modality, the table that links it."""
+    text = resources.files("curation.dictionary").joinpath("crossmodal.yaml").read_text(encoding="utf-8")
+    return yaml.safe_load(text)
+
+
 SPEC = ModalitySpec(
     name="crossmodal", label="Cross-modality", formats=(), notebook="crossmodal.ipynb",
     order=90, stage="cohort",
+    # every modality crossmodal.yaml links (the reference first): their outputs are what it reads
+    needs=tuple(dict.fromkeys([links()["reference"]["modality"], *(lk["modality"] for lk in links()["links"])])),
     description="linkage of every modality to a clinical patient, sex agreement, imaging timeline",
 )
 
 _SEX = {"m": "male", "male": "male", "男": "male", "f": "female", "female": "female", "女": "female"}
-
-
-@cache
-def links() -> dict[str, Any]:
-    text = resources.files("curation.dictionary").joinpath("crossmodal.yaml").read_text(encoding="utf-8")
-    return yaml.safe_load(text)
 
 
 def _read(bundle_root: Path, rel: str, columns: list[str]) -> pd.DataFrame | None:

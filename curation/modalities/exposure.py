@@ -12,6 +12,7 @@ from .. import dictionary
 from ..quality import Check, CheckResult, Dimension, Outcome, failures, run
 from ..quality import checks as qc
 from . import _tabular as tab
+from ._options import TabularOptions
 from ._tabular_checks import checks_for
 from .base import ModalityData, ModalitySpec
 
@@ -22,7 +23,8 @@ if TYPE_CHECKING:
     from .base import Context, Source
 
 SPEC = ModalitySpec(name="exposure", label="Exposure", formats=("csv", "tsv", "excel", "parquet"),
-                    notebook="exposure.ipynb", dictionary="exposure", order=10,
+                    notebook="exposure.ipynb", dictionary="exposure", order=10, options=TabularOptions,
+                    needs=("clinical",),  # its diagnosis anchors, in dates.mode: relative
                     description="Questionnaire: smoking, occupational and environmental exposures, family history")
 
 NAME = "exposure"

@@ -33,6 +33,7 @@ from ..quality import Check, CheckResult, Dimension, Outcome, Threshold, failure
 from ..quality import checks as qc
 from . import _tabular as tab
 from . import _tabular_checks as tc
+from ._options import TabularOptions
 from .base import ModalityData, ModalitySpec
 
 if TYPE_CHECKING:
@@ -42,7 +43,8 @@ if TYPE_CHECKING:
     from .base import Context, Source
 
 SPEC = ModalitySpec(name="lab", label="Laboratory", formats=("csv", "tsv", "excel", "parquet"),
-                    notebook="lab.ipynb", dictionary="lab", order=40,
+                    notebook="lab.ipynb", dictionary="lab", order=40, options=TabularOptions,
+                    needs=("clinical",),  # its diagnosis anchors, in dates.mode: relative
                     description="LIS exports: serum tumor markers (CEA, CYFRA21-1, NSE, ProGRP, SCC, CA125)")
 
 NAME = "lab"

@@ -16,6 +16,7 @@ from .. import dictionary
 from ..quality import Check, CheckResult, Dimension, Outcome, combine, failures, run
 from ..quality import checks as qc
 from . import _tabular as tab
+from ._options import TabularOptions
 from ._tabular_checks import checks_for
 from .base import ModalityData, ModalitySpec
 
@@ -26,7 +27,8 @@ if TYPE_CHECKING:
     from .base import Context, Source
 
 SPEC = ModalitySpec(name="pathology", label="Pathology", formats=("csv", "tsv", "excel", "parquet"),
-                    notebook="pathology.ipynb", dictionary="pathology", order=30,
+                    notebook="pathology.ipynb", dictionary="pathology", order=30, options=TabularOptions,
+                    needs=("clinical",),  # its diagnosis anchors, in dates.mode: relative
                     description="Pathology reports: histologic type, grade, IHC (PD-L1, Ki-67, ALK, ROS1, TTF-1, p40)")
 
 NAME = "pathology"

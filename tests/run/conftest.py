@@ -20,45 +20,43 @@ FAKE_MODULE = '''
 """A fake modality for runner tests."""
 import pandas as pd
 
-from curation.modalities.base import ModalityData, ModalitySpec
+from curation.modalities.base import ModalityData, ModalitySpec, Options
 from curation.quality import Dimension, failures_frame, make_result
 
-SPEC = ModalitySpec(name=NAME, label=NAME.title(), formats=("csv",), notebook=NAME + ".ipynb", order=1)
+
+class FakeOptions(Options):
+    leak: bool = False  # plants an identifier in the output, for the leak-scan test
+    ids_fail: bool = False  # collecting identifiers fails, as a corrupt source would
+
+
+SPEC = ModalitySpec(name=NAME, label=NAME.title(), formats=("csv",), notebook=NAME + ".ipynb", order=1,
+                    options=FakeOptions)
 
 
 def _read(sources):
     return pd.concat([pd.read_csv(f, dtype={"mrn": str}) for s in sources for f in s.files], ignore_index=True)
 
 
-def _noted(registry, mrns):
-    # a set of strings, or the cohort-wide IdentifierRegistry: whichever ModalityData holds
-    if isinstance(registry, set):
-        registry |= set(mrns)
-    else:
-        registry.add_many("mrn", mrns)
-    return registry
-
-
 def load(sources, *, ctx):
     data = ModalityData(NAME)
     df = _read(sources)
-    _noted(data.identifiers, df["mrn"])
+    data.identifiers.add_many("mrn", df["mrn"])
     data.tables["raw"] = df
-    data.objects["leak"] = any(s.config.options.get("leak") for s in sources)
+    data.objects["leak"] = any(s.options.leak for s in sources)
     return data
 
 
 def identifiers(sources, *, ctx):
-    # options: {ids_fail: true} makes collecting identifiers fail, as a corrupt source would
-    if any(s.config.options.get("ids_fail") for s in sources):
+    if any(s.options.ids_fail for s in sources):
         raise RuntimeError("cannot read the identifiers (on purpose)")
-    return _noted(ModalityData(NAME).identifiers, _read(sources)["mrn"])
+    data = ModalityData(NAME)
+    data.identifiers.add_many("mrn", _read(sources)["mrn"])
+    return data.identifiers
 
 
 def standardize(data, *, ctx):
     df = data.tables.pop("raw")
     df["patient"] = [ctx.keyring.patient(m, site="A") for m in df["mrn"]]
-    # options: {leak: true} plants an identifier in the output, for the leak-scan test
     data.tables[NAME] = df if data.objects.get("leak") else df.drop(columns=["mrn"])
     data.ledger.record("load", n_in=len(df), n_accepted=len(df))
     data.standardized = True

@@ -9,11 +9,12 @@ Sources (cohort.yaml ``sources.genomics``):
 - ``format: tsv`` (``table: qc``): sequencing QC per sample: sample_id, mean_depth, pct_q30,
   pct_target_100x (``columns`` maps other headers).
 
-Options (on any source): ``sample_sheet`` (or ``samples``): a CSV/TSV/Excel linking sample_id to
-admission_number and site (optional tissue / specimen); ``patient_id_pattern``: a regex whose
-first group is the admission number inside a sample ID (TCGA barcodes), for samples the sheet does
-not list; ``reference``: GRCh38 (default) or GRCh37, for genomic driver positions;
-``min_depth`` / ``min_q30`` / ``min_target_100x``: QC thresholds (also settable as decisions).
+Options (:class:`~._options.GenomicsOptions`, on any source): ``sample_sheet`` (or ``samples``): a
+CSV/TSV/Excel linking sample_id to admission_number and site (optional tissue / specimen);
+``patient_id_pattern``: a regex whose first group is the admission number inside a sample ID (TCGA
+barcodes), for samples the sheet does not list; ``reference``: GRCh38 (default) or GRCh37, for
+genomic driver positions; ``min_depth`` / ``min_q30`` / ``min_target_100x``: QC thresholds (also
+settable as decisions).
 
 Nothing is lost (see :func:`load`): each file's records are counted by a byte-level pass independent
 of the parser (one ledger row per file). Quarantine reasons: ``malformed_line`` and ``malformed_info``
@@ -39,6 +40,7 @@ import pandas as pd
 from ..base import ModalityData, ModalitySpec
 from . import _drivers, _vcf
 from ._load import NAME, _Link, identifiers, load
+from ._options import GenomicsOptions
 from ._qc import checks, figures
 
 if TYPE_CHECKING:
@@ -47,7 +49,7 @@ if TYPE_CHECKING:
 __all__ = ["SPEC", "checks", "figures", "identifiers", "load", "standardize", "write"]
 
 SPEC = ModalitySpec(name="genomics", label="Genomics", formats=("vcf", "maf", "tsv"), notebook="genomics.ipynb",
-                    dictionary="genomics", outputs=("parquet", "vcf", "maf"), order=50,
+                    dictionary="genomics", outputs=("parquet", "vcf", "maf"), order=50, options=GenomicsOptions,
                     description="Tumor variant calls (VCF / MAF): driver mutations and fusions; sequencing QC")
 
 PATIENT = "patient"
@@ -88,8 +90,7 @@ def standardize(data: ModalityData, *, ctx: Context) -> ModalityData:
     calls: list[dict[str, Any]] = data.objects.pop("calls")
     vcfs: list[dict[str, Any]] = data.objects.pop("vcfs")
     qc_frames: list[pd.DataFrame] = data.objects.pop("qc")
-    reference = next((str(s.options["reference"]) for s in ctx.config.sources.get(NAME, [])
-                      if s.options.get("reference")), "GRCh38")
+    reference = next((o.reference for o in GenomicsOptions.of(ctx.config, NAME) if o.reference), "GRCh38")
 
     sample_tokens: dict[str, str] = {}
     meta: dict[str, dict[str, str]] = {}

@@ -21,6 +21,7 @@ from ...errors import SourceError
 from ...io.readers import apply_mapping, read_table
 from ..base import ModalityData
 from . import _maf, _vcf
+from ._options import GenomicsOptions
 
 if TYPE_CHECKING:
     from ..base import Context, Source
@@ -78,18 +79,17 @@ def _files(src: Source) -> list[Path]:
     return out
 
 
-def _read_sheets(sources: list[Source], ctx: Context, data: ModalityData) -> _Link:
+def _read_sheets(sources: list[Source[GenomicsOptions]], ctx: Context, data: ModalityData) -> _Link:
     link = _Link()
     seen: set[Path] = set()
     for src in sources:
-        opts = src.config.options
-        pattern = opts.get("patient_id_pattern")
-        if pattern:
-            link.patterns.append((re.compile(str(pattern)), src.site))
-        rel = opts.get("sample_sheet") or opts.get("samples")
+        opts = src.options
+        if opts.patient_id_pattern:
+            link.patterns.append((re.compile(opts.patient_id_pattern), src.site))
+        rel = opts.sample_sheet
         if not rel:
             continue
-        path = ctx.config.resolve(str(rel))
+        path = ctx.config.resolve(rel)
         if path in seen:
             continue
         seen.add(path)
@@ -113,8 +113,7 @@ def _read_sheets(sources: list[Source], ctx: Context, data: ModalityData) -> _Li
         except SourceError as exc:  # a damaged sheet is a finding (samples unlinked), not a crash
             _sheet(getattr(exc, "reason", "unreadable_file"), f"cannot be read: {str(exc).split(': ', 1)[-1]}")
             continue
-        df, unmapped = apply_mapping(rt.frame, columns=opts.get("sample_sheet_columns", {}) or {},
-                                     known=SHEET_FIELDS)
+        df, unmapped = apply_mapping(rt.frame, columns=dict(opts.sample_sheet_columns), known=SHEET_FIELDS)
         note_unmapped(data.identifiers, rt.frame, unmapped)  # a 姓名 column in a sample sheet
         for b in rt.bad_lines:
             _sheet(b.reason, f"{b.record}: {b.describe()}", line=True)
@@ -138,12 +137,12 @@ def _pseudonym(link: _Link, sample_id: str, site: str, ctx: Context) -> str:
 
 
 # ------------------------------------------------------------------------------------ load
-def identifiers(sources: list[Source], *, ctx: Context) -> IdentifierRegistry:
+def identifiers(sources: list[Source[GenomicsOptions]], *, ctx: Context) -> IdentifierRegistry:
     """Raw identifiers of the sources (sheets, VCF headers, sample ids), for the cohort registry."""
     return load(sources, ctx=ctx).identifiers
 
 
-def load(sources: list[Source], *, ctx: Context) -> ModalityData:
+def load(sources: list[Source[GenomicsOptions]], *, ctx: Context) -> ModalityData:
     """Read every VCF / MAF / QC file; malformed records and unreadable files are quarantined.
 
     Each file's records are counted twice: by the parser, and by a byte-level count of its data
@@ -374,11 +373,11 @@ def _load_maf(path: Path, token: str, src: Source, data: ModalityData, calls: li
     return got
 
 
-def _load_qc(path: Path, token: str, src: Source, data: ModalityData) -> _FileRead:
+def _load_qc(path: Path, token: str, src: Source[GenomicsOptions], data: ModalityData) -> _FileRead:
     """A QC table; its records are counted by the table reader's own independent count."""
     try:
         rt = read_table(path, format="tsv" if src.config.format == "tsv" else src.config.format,
-                        encoding=src.config.encoding, sep=src.config.options.get("sep"))
+                        encoding=src.config.encoding, sep=src.options.sep)
     except SourceError as exc:
         return _set_aside(data, src, token, getattr(exc, "reason", "unreadable_file"), _n_records(path, "tsv"),
                           f"cannot read as a table: {str(exc).split(': ', 1)[-1]}")

@@ -30,11 +30,11 @@ QC_THRESHOLD = Threshold(0.0, 0.1)  # a few failing samples warn; more than 10 %
 def qc_limits(ctx: Context) -> dict[str, float]:
     """QC thresholds: decisions (``genomics.accuracy.sequencing_depth.min_depth`` ...) over source
     options (``min_depth`` ...) over the defaults."""
+    from ._options import GenomicsOptions
+
     out = dict(DEFAULTS)
-    for src in ctx.config.sources.get(NAME, []):
-        for k in DEFAULTS:
-            if k in src.options:
-                out[k] = float(src.options[k])
+    for opts in GenomicsOptions.of(ctx.config, NAME):
+        out.update({k: float(v) for k, v in opts.model_dump(include=set(DEFAULTS), exclude_none=True).items()})
     keys = {"min_depth": "sequencing_depth", "min_q30": "q30", "min_target_100x": "target_100x"}
     for k, check in keys.items():
         for key in (f"{NAME}.accuracy.{check}.{k}", f"{NAME}.{k}"):

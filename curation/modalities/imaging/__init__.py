@@ -12,9 +12,9 @@ series and images into check results; ``write`` writes instances.parquet, series
 nodules.parquet and, when a source asks for it (``options: {export: true}``), a de-identified
 DICOM copy (descriptions scrubbed with the cohort's scrubber) with a regenerated DICOMDIR.
 
-Source options: ``export`` (bool), ``nodules`` (CSV path relative to cohort.yaml), ``jobs``
-(worker processes, default 2), ``chunk_size`` (files per worker task), ``image_qc`` (bool,
-default true).
+Source options (:class:`~._options.ImagingOptions`): ``export`` (bool), ``nodules`` (CSV path
+relative to cohort.yaml), ``jobs`` (worker processes, default 2), ``chunk_size`` (files per worker
+task), ``image_qc`` (bool, default true).
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ import pandas as pd
 from ...errors import MissingDependency, SourceError
 from ...quality import Check, CheckResult, Dimension, Outcome, Severity, Threshold, failures, run
 from ..base import Context, ModalityData, ModalitySpec, Source
+from ._options import ImagingOptions
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
@@ -40,7 +41,7 @@ if TYPE_CHECKING:
 
 SPEC = ModalitySpec(
     name="imaging", label="Imaging (DICOM)", formats=("dicom", "dicomdir", "zip"), notebook="imaging.ipynb",
-    outputs=("parquet", "dicom"), extra="imaging", order=60,
+    outputs=("parquet", "dicom"), extra="imaging", order=60, options=ImagingOptions,
     description="CT/PET/MR DICOM: header index, series and image QC, nodule reads, de-identified copy",
 )
 M = "imaging"
@@ -77,20 +78,23 @@ def _require() -> None:
 
 # --- load -------------------------------------------------------------------------------------
 
-def _index_sources(sources: list[Source], *, ctx: Context) -> list[tuple[Source, list[FileRef], list[dict[str, Any]]]]:
+Sources = list[Source[ImagingOptions]]
+
+
+def _index_sources(sources: Sources, *, ctx: Context) -> list[tuple[Source[ImagingOptions], list[FileRef],
+                                                                    list[dict[str, Any]]]]:
     """Walk each source and parse every file's header (the one header pass of load and identifiers)."""
-    from ._index import CHUNK_SIZE, index_refs
+    from ._index import index_refs
     from ._walk import walk_source
 
     out = []
     for src in sources:
-        opts = src.config.options
         if not src.files:
             msg = (f"{src.key}: path {src.config.path!r} matches nothing; fix sources.imaging path in "
                    f"{ctx.config.path.name} (relative to it)")
             raise SourceError(msg)
         refs = [ref for root in src.files for ref in walk_source(root, src.config.format)]
-        parsed = index_refs(refs, jobs=int(opts.get("jobs", 2)), chunk_size=int(opts.get("chunk_size", CHUNK_SIZE)))
+        parsed = index_refs(refs, jobs=src.options.jobs, chunk_size=src.options.chunk_size)
         out.append((src, refs, parsed))
     return out
 
@@ -101,7 +105,7 @@ def _source_identifiers(refs: list[FileRef], parsed: list[dict[str, Any]], *, ct
     return source_identifiers(refs, parsed, detect_names=ctx.config.privacy.detect_names)
 
 
-def identifiers(sources: list[Source], *, ctx: Context) -> IdentifierRegistry:
+def identifiers(sources: Sources, *, ctx: Context) -> IdentifierRegistry:
     """Every raw identifier of the sources, from one header pass (no pixels): what ``load`` notes.
 
     Patient names (every PN representation), PatientID, OtherPatientIDs and nested PatientIDs
@@ -118,7 +122,7 @@ def identifiers(sources: list[Source], *, ctx: Context) -> IdentifierRegistry:
     return reg
 
 
-def load(sources: list[Source], *, ctx: Context) -> ModalityData:
+def load(sources: Sources, *, ctx: Context) -> ModalityData:
     """Index every file of every source (headers only); unusable files go to quarantine."""
     _require()
     from ._fastheader import IDENTIFIERS
@@ -129,7 +133,7 @@ def load(sources: list[Source], *, ctx: Context) -> ModalityData:
     rows: list[dict[str, Any]] = []
     for src, refs, parsed in _index_sources(sources, ctx=ctx):
         data.identifiers.merge(_source_identifiers(refs, parsed, ctx=ctx))
-        data.objects["sources"][src.key] = {"site": src.site, "options": dict(src.config.options)}
+        data.objects["sources"][src.key] = {"site": src.site, "options": src.options}
         q: Counter[str] = Counter()
         excluded: Counter[str] = Counter()
         accepted = 0
@@ -197,7 +201,7 @@ def standardize(data: ModalityData, *, ctx: Context) -> ModalityData:
     data.tables["instances"] = inst = scrub_text(_instances(raw, ctx=ctx), ctx=ctx)
     series = assemble_series(inst)
     opts_by_source = data.objects["sources"]
-    want_images = any(o["options"].get("image_qc", True) for o in opts_by_source.values())
+    want_images = any(o["options"].image_qc for o in opts_by_source.values())
     if want_images and not inst.empty:
         series = _measure_images(series, inst, data)
     data.tables["series"] = _tidy_types(series)
@@ -347,7 +351,7 @@ def _read_nodule_sources(data: ModalityData, *, ctx: Context) -> pd.DataFrame:
 
     frames = []
     for key, src in data.objects["sources"].items():
-        path = src["options"].get("nodules")
+        path = src["options"].nodules
         if path:
             frames.append(read_nodules(ctx.config.resolve(path), site=src["site"], source=key, keyring=ctx.keyring,
                                        quarantine=data.quarantine))
@@ -540,7 +544,7 @@ def write(data: ModalityData, *, ctx: Context) -> list[Path]:
                b.write_parquet("data/imaging/series.parquet", data.tables["series"])]
     if len(data.tables["nodules"]):
         written.append(b.write_parquet("data/imaging/nodules.parquet", data.tables["nodules"]))
-    export = {k for k, s in data.objects["sources"].items() if s["options"].get("export")}
+    export = {k for k, s in data.objects["sources"].items() if s["options"].export}
     if export:
         written.extend(export_dicom(data, ctx=ctx, sources=export))
     return written

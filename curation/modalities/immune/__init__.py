@@ -15,7 +15,7 @@ Cells failing QC stay in the h5ad with ``qc_pass`` False and ``qc_rule`` naming 
 is lost; the ledger counts them as excluded (from analysis) by rule. They are not embedded or typed
 (``cell_type`` "unassigned", ontology id "unknown", NaN in ``obsm``).
 
-Source options (cohort.yaml ``sources.immune[i].options``)::
+Source options (cohort.yaml ``sources.immune[i].options``, :class:`~._options.ImmuneOptions`)::
 
     samples: raw/singlecell/samples.csv   # sample_id, admission_number, site, tissue (tumor |
                                           # adjacent_normal | blood), timepoint[, path, raw_path, vdj]
@@ -45,6 +45,7 @@ from ...deid.registry import IdentifierRegistry, Kind
 from ...errors import SourceError
 from ...quality import CheckResult, run
 from ..base import Context, ModalityData, ModalitySpec, Source
+from ._options import ImmuneOptions
 from ._qc import QCParams
 
 if TYPE_CHECKING:
@@ -62,6 +63,7 @@ SPEC = ModalitySpec(
     outputs=("h5ad", "h5mu", "parquet"),
     extra="immune",
     order=70,
+    options=ImmuneOptions,
     description="10x / h5ad single-cell RNA (+ CITE-seq, V(D)J): QC, immune cell typing, composition",
 )
 SCHEMA_VERSION = "1.0"
@@ -82,7 +84,7 @@ class RawSample:
     sheet_row: int
     adata: ad.AnnData
     counts_from: str
-    options: dict[str, Any]
+    options: ImmuneOptions
     protein: ad.AnnData | None = None
     airr: ad.AnnData | None = None
     raw: ad.AnnData | None = None
@@ -111,7 +113,7 @@ def _rel(ctx: Context, p: Path) -> str:
 # ------------------------------------------------------------------------------------------ load
 
 
-def identifiers(sources: list[Source], *, ctx: Context) -> IdentifierRegistry:
+def identifiers(sources: list[Source[ImmuneOptions]], *, ctx: Context) -> IdentifierRegistry:
     """The identifiers :func:`load` learns, without reading count matrices (the run's leak scan).
 
     Sample sheets give sample IDs and admission numbers; a multi-sample .h5ad gives its
@@ -122,14 +124,14 @@ def identifiers(sources: list[Source], *, ctx: Context) -> IdentifierRegistry:
 
     ids = IdentifierRegistry()
     for src in sources:
-        opts = dict(src.config.options)
-        if opts.get("samples"):
+        opts = src.options
+        if opts.samples:
             try:
-                sheet = read_sample_sheet(ctx.config.resolve(opts["samples"]), where=f"{src.key} options.samples")
+                sheet = read_sample_sheet(ctx.config.resolve(opts.samples), where=f"{src.key} options.samples")
             except SourceError:  # load() quarantines the sheet and every file it should link: nothing is written
                 continue
             _note_sheet(ids, sheet)
-        key = opts.get("sample_key") if src.config.format == "h5ad" else None
+        key = opts.sample_key if src.config.format == "h5ad" else None
         for f in src.files:
             if key:
                 import anndata as ad
@@ -143,7 +145,7 @@ def identifiers(sources: list[Source], *, ctx: Context) -> IdentifierRegistry:
                         ids.add_many(Kind.sample_id, map(str, backed.obs[key].astype(str).unique()))
                 finally:
                     backed.file.close()
-            elif not opts.get("samples"):
+            elif not opts.samples:
                 ids.add(Kind.file_name, _rel(ctx, f))
     return ids
 
@@ -160,7 +162,7 @@ def _note_sheet(ids: IdentifierRegistry, sheet: pd.DataFrame) -> None:
 
 
 
-def load(sources: list[Source], *, ctx: Context) -> ModalityData:
+def load(sources: list[Source[ImmuneOptions]], *, ctx: Context) -> ModalityData:
     """Read every sample of every source; unreadable or non-count files are quarantined.
 
     Quarantine reasons per file: ``unlinked_sample``, ``unreadable_file``, ``not_raw_counts`` (X,
@@ -180,12 +182,12 @@ def load(sources: list[Source], *, ctx: Context) -> ModalityData:
     records: dict[tuple[str, str], int] = {}  # (source key, file token) -> cells read (0: empty or unreadable)
     notes: dict[tuple[str, str], str] = {}  # why a file gave no cell
     for src in sources:
-        opts = dict(src.config.options)
+        opts = src.options
         sheet, sheet_dir = None, ctx.config.base_dir
         reasons: dict[str, int] = {}
         n_ok = n_empty = 0
-        if opts.get("samples"):
-            sp_path = ctx.config.resolve(opts["samples"])
+        if opts.samples:
+            sp_path = ctx.config.resolve(opts.samples)
             try:
                 sheet = read_sample_sheet(sp_path, where=f"{src.key} options.samples")
             except SourceError as exc:  # a damaged sheet is a finding: its files are set aside unlinked
@@ -227,13 +229,13 @@ def load(sources: list[Source], *, ctx: Context) -> ModalityData:
                 records[(src.key, token)], notes[(src.key, token)] = 0, why
                 n_empty += 1
                 continue
-            key = opts.get("sample_key") if src.config.format == "h5ad" else None
+            key = opts.sample_key if src.config.format == "h5ad" else None
             row = match_sample(sheet, f, sheet_dir=sheet_dir) if sheet is not None and not key else None
             if sheet is not None and row is None and not key:
                 _quarantine("unlinked_sample", "no sample-sheet row matches this file; add its sample_id (or path)")
                 continue
             try:
-                a = read_matrix(f, src.config.format, where=where, genome=opts.get("genome"))
+                a = read_matrix(f, src.config.format, where=where, genome=opts.genome)
                 records[(src.key, token)] = a.n_obs
                 if a.n_obs == 0:
                     notes[(src.key, token)] = "no cells in the matrix"
@@ -321,13 +323,13 @@ def _split(
 
 
 def _raw_sample(
-    src: Source,
+    src: Source[ImmuneOptions],
     token: str,
     sid: str,
     row: pd.Series | None,
     a: ad.AnnData,
     counts_from: str,
-    opts: dict[str, Any],
+    opts: ImmuneOptions,
     prot: ad.AnnData | None,
 ) -> RawSample:
     return RawSample(
@@ -336,7 +338,7 @@ def _raw_sample(
         sample_id=sid,
         admission_number=str(row["admission_number"]) if row is not None else "",
         site=str(row["site"]) if row is not None and row["site"] else src.site,
-        tissue=str(row["tissue"]) if row is not None else str(opts.get("tissue", "unknown")),
+        tissue=str(row["tissue"]) if row is not None else opts.tissue,
         timepoint=str(row["timepoint"]) if row is not None else "",
         sheet_row=int(row["sheet_row"]) if row is not None else -1,
         adata=a,
@@ -361,7 +363,7 @@ def _optional_raw(path: Path, fmt: str, *, where: str) -> ad.AnnData | None:
 
 def _qc_layers(s: RawSample, ctx: Context) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
     dec = (ctx.decisions.get("immune") or {}).get("qc") if isinstance(ctx.decisions, dict) else None
-    return s.options.get("qc"), dec
+    return s.options.qc.layer(), dec
 
 
 def standardize(data: ModalityData, *, ctx: Context) -> ModalityData:
@@ -570,7 +572,7 @@ def _process_params(samples: list[RawSample], ctx: Context) -> Any:
 
     opts: dict[str, Any] = {}
     for s in samples:
-        opts.update(s.options.get("processing") or {})
+        opts.update(s.options.processing.layer())
     dec = ((ctx.decisions.get("immune") or {}).get("processing") or {}) if isinstance(ctx.decisions, dict) else {}
     known = {f.name for f in fields(ProcessParams)}
     return ProcessParams(**{k: v for k, v in {**opts, **dec}.items() if k in known})
