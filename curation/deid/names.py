@@ -26,6 +26,7 @@ import logging
 import math
 import re
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from pathlib import Path
@@ -54,9 +55,18 @@ POST_CUES = (
     "先生", "女士", "小姐", "医师", "医生", "大夫", "主任", "教授", "护士", "护师", "技师", "老师", "同志", "师傅",
     "之子", "之女", "之妻", "之夫", "之父", "之母", "签字", "签名", "代签", "本人", "家属", "患者", "阿姨", "爷爷",
     "奶奶", "老人", "女儿", "儿子", "父亲", "母亲", "丈夫", "妻子", "同意", "陪同", "拒绝", "要求", "表示", "诉",
-    "述", "称", "自述", "主诉", "已", "于", "因", "，男", "，女", ",男", ",女", "(男", "(女", "（男", "（女", "男，",
-    "女，", "男,", "女,", "(患者", "（患者", "(家属", "（家属", "(配偶", "（配偶",
+    "述", "称", "自述", "主诉", "代述", "代诉", "已", "于", "因", "，男", "，女", ",男", ",女", "(男", "(女", "（男",
+    "（女", "男，", "女，", "男,", "女,", "(患者", "（患者", "(家属", "（家属", "(配偶", "（配偶",
 )
+# Words after a name that vouch for it even when the name starts as an ordinary word (王国强女士, 周五先生,
+# 高欢，女): address, kinship, speaking or signing for somebody, sex after a comma. Titles of staff are not
+# among them: they follow role words too (门诊医师, 管床医生, 高中老师).
+WORD_POST_CUES = (
+    "先生", "女士", "小姐", "同志", "之子", "之女", "之妻", "之夫", "之父", "之母", "代述", "代诉", "代签", "，男",
+    "，女", ",男", ",女", "(男", "(女", "（男", "（女",
+)
+# ... and these only after a three-character name: a word alone before them is often no person (全程陪同)
+WORD3_POST_CUES = ("签字", "签名", "陪同")
 # Characters that end a name where they stand (function words, verbs of clinical narrative).
 STOP = set(
     "的了是在和与及或于为等示见行后前例性侧叶肺癌部区段级期型度个次年月日天周时分岁男女之其所被把将从到向对给"
@@ -90,7 +100,10 @@ _PRE_CUE_SET, _PRE_CUE_LENS = _affixes(PRE_CUES)
 _POST_CUE_SET, _POST_CUE_LENS = _affixes(POST_CUES)
 _POST_VERB_SET, _POST_VERB_LENS = _affixes(POST_VERBS)
 _NEXT_WORD_SET, _NEXT_WORD_LENS = _affixes(POST_VERBS + POST_CUES)
-_CUE_WORD_SET, _CUE_WORD_LENS = _affixes(_CUE_WORDS)
+# a one-character cue word (于, 因) is also a surname (于洋): only longer cue words are never names
+_CUE_WORD_SET, _CUE_WORD_LENS = _affixes(tuple(w for w in _CUE_WORDS if len(w) > 1))
+_WORD_POST_SET, _WORD_POST_LENS = _affixes(WORD_POST_CUES)
+_WORD3_POST_SET, _WORD3_POST_LENS = _affixes(WORD_POST_CUES + WORD3_POST_CUES)
 _PRE_CUE_LAST = frozenset(c[-1] for c in PRE_CUES)
 _ASCII_ALNUM = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
 assert max(_CUE_WORD_LENS) <= 4  # the judgement memo's window and _decide read 4 characters of a cue word
@@ -112,9 +125,14 @@ def _starts_with(s: str, words: frozenset[str], lengths: tuple[int, ...]) -> boo
 
 
 # What a lexicon match can start (``_Lexicon.kinds``): nothing (the word only masks), a surname, a word
-# that may straddle a cue and a surname (其女王华 read as 女王), a word tagged as a name (王亮), or an
-# ordinary word starting with a surname character that is a name only after a person word (患者高明).
-_MASK, _SURNAME, _STRADDLE, _NAME_WORD, _CUED_WORD = range(5)
+# that may straddle a cue and a surname (其女王华 read as 女王), a word tagged as a name (王亮), an
+# ordinary word starting with a surname character that is a name only after a person word (患者于洋) or
+# before a title (王国强女士), or a two-character verb or number word that is a name only before a title
+# (jieba tags 高欢 and 付强 as verbs, 许成 as a number: 高欢女士).
+_MASK, _SURNAME, _STRADDLE, _NAME_WORD, _CUED_WORD, _VERB_WORD = range(6)
+# An ordinary word this frequent in jieba's dictionary is a name on its own only before a title (患者常规复查,
+# 家属全程陪同 are no names; 患者于洋 is)
+_COMMON_WORD = 200
 # A candidate's judgement reads at most 8 characters before its start (``_pre_level``) and 7 after it
 # (surname, two given characters, a three-character cue); cue words are at most 4 characters long.
 _BEFORE = 8
@@ -131,6 +149,7 @@ class _Lexicon:
     char_score: dict[str, float]
     default_score: float
     kinds: bytes  # what a match of each pattern can start (_MASK, _SURNAME, _STRADDLE, ...)
+    common: bytes  # 1 for an ordinary word too frequent to be a name on its own (_COMMON_WORD)
 
 
 def _jieba_dict() -> Path:
@@ -220,14 +239,15 @@ def lexicon() -> _Lexicon:
     has_surname = np.bincount(owner, weights=is_surname[codes], minlength=n) > 0
     keep = has_surname & (lens >= 2) & (lens <= 6) & ~person
     surname_set = set(surnames)
-    lexicon_words = {words[i]: tags[i] for i in np.flatnonzero(keep) if words[i] not in surname_set}
+    lexicon_words = {words[i]: (tags[i], freqs[i]) for i in np.flatnonzero(keep) if words[i] not in surname_set}
     patterns = surnames + list(lexicon_words)
     ac = ahocorasick_rs.AhoCorasick(patterns, matchkind=ahocorasick_rs.MatchKind.LeftmostLongest)
-    all_tags = ("",) * len(surnames) + tuple(lexicon_words.values())
+    all_tags = ("",) * len(surnames) + tuple(t for t, _ in lexicon_words.values())
     kinds = bytes(_pattern_kind(i < len(surnames), p, t)
                   for i, (p, t) in enumerate(zip(patterns, all_tags, strict=True)))
     useful = bytes(k != _MASK for k in kinds)
-    return _Lexicon(ac, len(surnames), all_tags, useful, scores, default, kinds)
+    common = bytes(len(surnames)) + bytes(int(f) >= _COMMON_WORD for _, f in lexicon_words.values())
+    return _Lexicon(ac, len(surnames), all_tags, useful, scores, default, kinds, common)
 
 
 def _pattern_kind(is_surname: bool, word: str, tag: str) -> int:
@@ -240,7 +260,9 @@ def _pattern_kind(is_surname: bool, word: str, tag: str) -> int:
         return _STRADDLE if len(word) == 2 and word[1] in _SINGLE and straddles else _MASK
     if tag.startswith("nr"):
         return _NAME_WORD
-    # a verb, adverb, preposition ... starting with a surname character never starts a name (主任查房)
+    if tag[:1] in ("v", "m") and len(word) == 2:
+        return _VERB_WORD  # 主任查房, 余三 (the remaining three): a name only before a title (高欢女士)
+    # an adverb, preposition ... starting with a surname character never starts a name
     return _MASK if tag[:1] in _NOT_NAME_TAGS else _CUED_WORD
 
 
@@ -305,13 +327,15 @@ class NameDetector:
                 if not ch or not "\u4e00" <= ch <= "\u9fff" or ch in STOP:
                     out.append((a, a, 0, 0.0))
                     continue
+            elif kind == _VERB_WORD and not (text[b:b + 2] in _WORD_POST_SET or text[b + 1:b + 3] in _WORD3_POST_SET):
+                continue  # no title after it (most verbs): only a masking word, decided without a look-up
             lo = a - _BEFORE if a > _BEFORE else 0
             key = (pi, text[lo:a + _AFTER], a - lo)
             rel = memo.get(key)
             if rel is None:
                 if len(memo) >= _MEMO_MAX:
                     memo.clear()
-                rel = memo[key] = self._decide(text, kind, a, b)
+                rel = memo[key] = self._decide(text, kind, a, b, common=lex.common[pi] == 1)
             if rel:
                 c = (a + rel[0], a + rel[1], rel[2], rel[3])
                 out.append(c)
@@ -319,25 +343,49 @@ class NameDetector:
                     last = c[1]
         return out
 
-    def _decide(self, text: str, kind: int, a: int, b: int) -> tuple[int, int, int, float] | tuple[()]:
+    def _decide(self, text: str, kind: int, a: int, b: int, *, common: bool = False
+                ) -> tuple[int, int, int, float] | tuple[()]:
         """The judgement of one lexicon match, relative to its start; ``()`` when it is no candidate."""
+        a0 = a
         if kind == _STRADDLE:
             # a word that straddles a cue and a surname (其女王华 read as 女王, 联系人马 as 人马)
             if self._pre_level(text, a + 1) != 2:
                 return ()
-            a0, b = a, a + 2
+            b = a + 2
             a += 1
-        else:
-            # a word tagged as a name (王亮) is a candidate; an ordinary word starting with a surname
-            # character is one only after a person word (患者高明), never a word that is a cue itself
-            if kind == _CUED_WORD and (self._pre_level(text, a) < 2
-                                       or _starts_with(text[a:a + 4], _CUE_WORD_SET, _CUE_WORD_LENS)):
+        elif kind == _CUED_WORD or kind == _VERB_WORD:
+            # an ordinary word starting with a surname character (于洋, 王国 of 王国强, 高欢) is a name only
+            # where a person word vouches for it, and never when it is a cue word itself
+            if _starts_with(text[a:a + 4], _CUE_WORD_SET, _CUE_WORD_LENS):
                 return ()
-            a0 = a
+            c = self._judge(text, a, a + 1, ok=lambda end: self._word_vouched(text, kind, a, end, common))
+            return (c[0] - a0, c[1] - a0, c[2], c[3]) if c[1] > c[0] else ()
+        else:
+            if kind == _SURNAME and text[a] in PRE_FUNC and text[a + 1:a + 2] in _SINGLE:
+                # 和 and 向 are surnames and function words: 张三和李四 names 李四, not 和李
+                nxt = self._judge(text, a + 1, a + 2)
+                if nxt[1] > nxt[0]:
+                    return ()
             if kind != _SURNAME:
                 b = a + 1
         c = self._judge(text, a, b)
         return (c[0] - a0, c[1] - a0, c[2], c[3])
+
+    def _word_vouched(self, text: str, kind: int, a: int, b: int, common: bool) -> bool:
+        """Whether a name ``text[a:b]`` that starts as an ordinary word is vouched for: a title after it
+        (王国强女士, 高欢，女), or a person word before it and a clause boundary after it (患者于洋入院;
+        a frequent word only before punctuation: 医师江东，)."""
+        after = text[b:b + 2]
+        if after in _WORD_POST_SET or (b - a >= 3 and after in _WORD3_POST_SET):
+            return True
+        if kind == _VERB_WORD or self._pre_level(text, a) < 2:
+            return False
+        if common and b - a == 2:
+            # a frequent word names a person after a person word only where nothing follows it in the
+            # clause (原主治医师江东，), not before a verb (患者常规复查, 家属全程陪同)
+            nxt = text[b:b + 1]
+            return not nxt or not "\u4e00" <= nxt <= "\u9fff"
+        return self._post_level(text, b) >= 1
 
     @staticmethod
     def _pre_level(text: str, a: int) -> int:
@@ -356,7 +404,8 @@ class NameDetector:
         return 1 if (not after or not "\u4e00" <= after[0] <= "\u9fff" or after[0] in STOP
                      or _starts_with(after, _POST_VERB_SET, _POST_VERB_LENS)) else 0
 
-    def _judge(self, text: str, a: int, b: int) -> tuple[int, int, int, float]:
+    def _judge(self, text: str, a: int, b: int, *, ok: Callable[[int], bool] | None = None
+               ) -> tuple[int, int, int, float]:
         # the given name: one or two characters after the surname, up to a non-CJK or stop character
         g0 = text[b:b + 1]
         if not g0 or not "\u4e00" <= g0 <= "\u9fff" or g0 in STOP:
@@ -378,7 +427,7 @@ class NameDetector:
             post = self._post_level(text, b + n)
             level = 2 if 2 in (pre, post) else 1 if pre and post else 0
             threshold = (self.cue_threshold, self.clause_threshold, self.bare_threshold)[2 - level]
-            if s >= threshold:
+            if s >= threshold and (ok is None or ok(b + n)):
                 return (a, b + n, level, s)
         return (a, a, level, s)
 
