@@ -33,11 +33,30 @@ def to_html(df: pd.DataFrame, *, title: str) -> str:
     return "\n".join(parts)
 
 
+def _reasons(fmt: str) -> str:
+    from ..quality.reasons import reasons_frame
+
+    df = reasons_frame()
+    title = "Reason codes (quarantine, and values emptied in kept records)"
+    if fmt == "csv":
+        return df.to_csv(index=False)
+    if fmt == "html":
+        return (f"<!doctype html><meta charset='utf-8'><title>{html.escape(title)}</title>"
+                f"<h1>{html.escape(title)}</h1>\n" + df.to_html(index=False, escape=True, border=0) + "\n")
+    lines = [f"# {title}", "", "| reason | scope | description |", "|---|---|---|"]
+    lines += [f"| {r.reason} | {r.scope} | {r.description.replace('|', chr(92) + '|')} |" for r in df.itertuples()]
+    return "\n".join(lines) + "\n"
+
+
 @click.command("dictionary")
 @click.option("--modality", "-m", type=click.Choice(modalities()), default=None, help="one modality (default: all)")
+@click.option("--reasons", is_flag=True, help="the reason codes of quarantined records and emptied values instead")
 @click.option("--format", "fmt", type=click.Choice(["md", "html", "csv"]), default="md", show_default=True)
-def dictionary(modality: str | None, fmt: str) -> None:
+def dictionary(modality: str | None, reasons: bool, fmt: str) -> None:
     """Print the data dictionary: every field's labels, type, unit, codes, range, required level and PHI class."""
+    if reasons:
+        click.echo(_reasons(fmt), nl=False)
+        return
     df = checklist(modality)
     mods = [modality] if modality else modalities()
     title = "Data dictionary " + ", ".join(f"{m} v{version(m)}" for m in mods)

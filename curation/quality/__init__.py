@@ -27,10 +27,11 @@ from .model import (
     run,
     worst_verdict,
 )
+from .reasons import Reason
 
 __all__ = [
     "STRICT", "WARN_ONLY",
-    "Check", "CheckResult", "Dimension", "Ledger", "LedgerEntry", "Outcome", "Quarantine", "Severity", "Threshold",
-    "Verdict", "combine", "error_result", "failures", "failures_frame", "failures_of", "make_result", "results_frame",
-    "run", "worst_verdict",
+    "Check", "CheckResult", "Dimension", "Ledger", "LedgerEntry", "Outcome", "Quarantine", "Reason", "Severity",
+    "Threshold", "Verdict", "combine", "error_result", "failures", "failures_frame", "failures_of", "make_result",
+    "results_frame", "run", "worst_verdict",
 ]

@@ -2,7 +2,8 @@
 
 Every stage of every modality accounts for its records:
 ``n_in = n_accepted + sum(quarantined by reason) + sum(excluded by rule)``.
-Quarantined records are kept (quality/quarantine/<modality>.parquet) with a reason code.
+Quarantined records are kept (quality/quarantine/<modality>.parquet) with a reason code, one of
+:class:`~curation.quality.reasons.Reason` (curation/dictionary/reasons.yaml).
 """
 
 from __future__ import annotations
@@ -14,13 +15,15 @@ from typing import Any
 import pandas as pd
 
 from .model import Check, CheckResult, Dimension, Outcome, Severity, Threshold, failures, run
+from .reasons import as_reason
 
 QUARANTINE_COLUMNS = ["modality", "stage", "source", "record", "pseudonym", "field", "reason", "detail"]
 
 
 @dataclass
 class Quarantine:
-    """Records set aside with a reason code. ``detail`` must never quote an identifier."""
+    """Records set aside with a reason code (:class:`~curation.quality.reasons.Reason`). ``detail``
+    must never quote an identifier."""
 
     modality: str
     rows: list[dict[str, Any]] = field(default_factory=list)
@@ -36,9 +39,10 @@ class Quarantine:
         pseudonym: str = "",
         detail: str = "",
     ) -> None:
+        """Set a record aside; ``reason`` must be a code of reasons.yaml (ValueError otherwise)."""
         self.rows.append({
             "modality": self.modality, "stage": stage, "source": source, "record": str(record),
-            "pseudonym": pseudonym, "field": field, "reason": reason, "detail": detail,
+            "pseudonym": pseudonym, "field": field, "reason": str(as_reason(reason)), "detail": detail,
         })
 
     def extend(self, other: Quarantine) -> None:
