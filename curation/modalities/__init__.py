@@ -139,7 +139,7 @@ def curate(name: str, cohort: str | Path | CohortConfig, *, out: str | Path | No
     try:
         results = list(mod.checks(data, ctx=ctx))
     except Exception as exc:  # noqa: BLE001 - a crashing check suite is an error verdict, not a pass
-        results = [error_result(f"{name}.checks", name, Dimension.CONFORMANCE, exc)]
+        results = [error_result(f"{name}.checks", name, Dimension.CONFORMANCE, exc=exc)]
     if data.ledger.entries:  # a step that moved no record (the collection report) has nothing to reconcile
         results.append(data.ledger.check(thresholds=ctx.thresholds))
     curated = Curated(mod.SPEC, data, results, ctx)

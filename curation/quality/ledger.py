@@ -17,6 +17,8 @@ import pandas as pd
 from .model import Check, CheckResult, Dimension, Outcome, Severity, Threshold, failures, run
 from .reasons import as_reason
 
+__all__ = ["BALANCED", "QUARANTINE_COLUMNS", "Ledger", "LedgerEntry", "Quarantine", "check_balanced"]
+
 QUARANTINE_COLUMNS = ["modality", "stage", "source", "record", "pseudonym", "field", "reason", "detail"]
 
 
@@ -46,12 +48,15 @@ class Quarantine:
         })
 
     def extend(self, other: Quarantine) -> None:
+        """Add another quarantine's records (of the same modality)."""
         self.rows.extend(other.rows)
 
     def count(self, stage: str | None = None) -> Counter[str]:
+        """Records set aside by reason, of one stage or all."""
         return Counter(r["reason"] for r in self.rows if stage is None or r["stage"] == stage)
 
     def frame(self) -> pd.DataFrame:
+        """quality/quarantine/<modality>.parquet: one row per record set aside."""
         return pd.DataFrame(self.rows, columns=QUARANTINE_COLUMNS).astype("string")
 
     def __len__(self) -> int:
@@ -60,6 +65,8 @@ class Quarantine:
 
 @dataclass
 class LedgerEntry:
+    """The record counts of one stage of one source: in, accepted, quarantined and excluded by reason."""
+
     modality: str
     stage: str
     source: str
@@ -70,14 +77,17 @@ class LedgerEntry:
 
     @property
     def n_quarantined(self) -> int:
+        """Records set aside, all reasons."""
         return sum(self.quarantined.values())
 
     @property
     def n_excluded(self) -> int:
+        """Records excluded from analysis by rule (kept, not lost)."""
         return sum(self.excluded.values())
 
     @property
     def balanced(self) -> bool:
+        """``n_in == n_accepted + n_quarantined + n_excluded``."""
         return self.n_in == self.n_accepted + self.n_quarantined + self.n_excluded
 
 
@@ -98,12 +108,14 @@ class Ledger:
         quarantined: dict[str, int] | None = None,
         excluded: dict[str, int] | None = None,
     ) -> LedgerEntry:
+        """Count one stage of one source (quarantined by reason code, excluded by rule)."""
         entry = LedgerEntry(self.modality, stage, source, int(n_in), int(n_accepted),
                             dict(quarantined or {}), dict(excluded or {}))
         self.entries.append(entry)
         return entry
 
     def frame(self) -> pd.DataFrame:
+        """quality/ledger/<modality>.parquet: one row per stage and source."""
         rows = [
             {"modality": e.modality, "stage": e.stage, "source": e.source, "n_in": e.n_in,
              "n_accepted": e.n_accepted, "n_quarantined": e.n_quarantined,

@@ -18,6 +18,10 @@ from typing import Any, TypeAlias
 import numpy as np
 import pandas as pd
 
+__all__ = ["FAILURE_COLUMNS", "STRICT", "WARN_ONLY", "Check", "CheckResult", "Dimension", "Outcome", "Severity",
+           "Threshold", "Verdict", "combine", "concat_failures", "error_result", "failures", "failures_frame",
+           "failures_of", "make_result", "results_frame", "run", "worst_verdict"]
+
 log = logging.getLogger(__name__)
 
 SAMPLE_SIZE = 20
@@ -37,6 +41,8 @@ class Dimension(enum.StrEnum):
 
 
 class Verdict(enum.StrEnum):
+    """What a check's failing fraction means against its threshold (``error``: the check crashed)."""
+
     PASS = "pass"
     WARN = "warn"
     FAIL = "fail"
@@ -65,6 +71,7 @@ class Threshold:
     fail: float = 0.0
 
     def verdict(self, n_checked: int, n_failed: int) -> Verdict:
+        """``not_applicable`` when nothing was checked, else pass, warn or fail by the failing fraction."""
         if n_checked == 0:
             return Verdict.NOT_APPLICABLE
         rate = n_failed / n_checked
@@ -75,6 +82,7 @@ class Threshold:
         return Verdict.FAIL
 
     def describe(self) -> str:
+        """The threshold as reports show it (``warn>0.00% fail>5.00%``)."""
         return f"warn>{self.warn:.2%} fail>{self.fail:.2%}"
 
 
@@ -100,9 +108,11 @@ class CheckResult:
 
     @property
     def sample(self) -> pd.DataFrame:
+        """The first failing records, the ones checks.parquet and the reports show."""
         return self.failures.head(SAMPLE_SIZE)
 
     def to_row(self) -> dict[str, Any]:
+        """One row of quality/checks.parquet."""
         sample = [
             {"pseudonym": str(r.pseudonym), "row": int(r.row) if pd.notna(r.row) else -1,
              "field": str(r.field), "rule": str(r.rule)}
@@ -224,7 +234,7 @@ def make_result(
     )
 
 
-def error_result(check_id: str, modality: str, dimension: Dimension, exc: BaseException) -> CheckResult:
+def error_result(check_id: str, modality: str, dimension: Dimension, *, exc: BaseException) -> CheckResult:
     """A check that crashed: verdict error, never pass. The message holds the exception type and
     the last frame's location only, since exception text can quote raw values."""
     tb = traceback.extract_tb(exc.__traceback__)
@@ -267,6 +277,7 @@ class Outcome:
 
     @property
     def frame(self) -> pd.DataFrame | None:
+        """The failures as one frame (None when there is none)."""
         return concat_failures(self.failures)
 
     @property
@@ -318,6 +329,7 @@ class Check:
         object.__setattr__(self, "dimension", Dimension(self.dimension))
 
     def check_id(self, modality: str) -> str:
+        """The id of this check's results in ``modality``: ``<modality>.<id>``."""
         return f"{modality}.{self.id}"
 
     def result(self, outcome: Outcome, *, modality: str, threshold: Threshold | None = None) -> CheckResult:
@@ -337,7 +349,7 @@ class Check:
             got = self.fn(*inputs)
         except Exception as exc:  # noqa: BLE001 - the point is to turn any crash into a verdict
             log.warning("check %s crashed: %s", check_id, type(exc).__name__)
-            return [error_result(check_id, modality, self.dimension, exc)]
+            return [error_result(check_id, modality, self.dimension, exc=exc)]
         threshold = (thresholds or {}).get(check_id)
         outcomes = [got] if isinstance(got, Outcome) else list(got)
         return [self.result(o, modality=modality, threshold=threshold) for o in outcomes]
@@ -382,6 +394,7 @@ def failures_of(results: Iterable[CheckResult]) -> pd.DataFrame:
 
 
 def worst_verdict(verdicts: Iterable[str]) -> Verdict:
+    """The worst of several verdicts (error > fail > warn > pass > not applicable): a run's or a modality's."""
     order = [Verdict.NOT_APPLICABLE, Verdict.PASS, Verdict.WARN, Verdict.FAIL, Verdict.ERROR]
     worst = Verdict.NOT_APPLICABLE
     for v in verdicts:
