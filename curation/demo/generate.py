@@ -68,7 +68,7 @@ def _registered() -> set[str]:
     from ..modalities import registry
 
     found = set()
-    for name in registry._targets():  # names() would sort by every spec and fail on one broken module
+    for name in registry.names():  # imports nothing: each module is tried below
         try:
             registry.spec(name)
         except Exception as exc:  # noqa: BLE001

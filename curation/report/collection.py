@@ -1,7 +1,9 @@
 """The collection report: the guideline appendix's template, filled per cohort run.
 
 It reads only the bundle's quality tables (checks, ledger, quarantine of every modality) and the
-cohort configuration, so it can be rebuilt from a finished bundle at any time.
+cohort configuration, so it can be rebuilt from a finished bundle at any time. In a run it is the
+cohort step ``collection_report`` (:mod:`curation.modalities.collection_report`), planned after
+every other step.
 """
 
 from __future__ import annotations
@@ -15,13 +17,14 @@ import jinja2
 import pandas as pd
 
 from .. import __version__
-from ..config import CohortConfig, load_cohort
+from ..config import CohortConfig
 from ..quality import Dimension
 
 SMALL = 5
+KINDS = ("checks", "ledger", "quarantine")  # the quality tables the report reads
 
 
-def _read_all(root: Path, kind: str) -> pd.DataFrame:
+def read_all(root: Path, kind: str) -> pd.DataFrame:
     """Concatenate quality/<kind>/*.parquet (one file per modality)."""
     files = sorted((root / "quality" / kind).glob("*.parquet"))
     frames = [pd.read_parquet(f) for f in files]
@@ -40,9 +43,12 @@ class CollectionReport:
     markdown: str = ""
 
     def write(self) -> Path:
-        from ..io.bundle import write_text
+        from ..io.bundle import Bundle
 
-        return write_text(self.root / "reports" / "collection_report.md", self.markdown)
+        return Bundle(self.root).write_text(PATH, self.markdown)
+
+
+PATH = "reports/collection_report.md"
 
 
 def sources_received(config: CohortConfig) -> pd.DataFrame:
@@ -105,16 +111,28 @@ def failing_checks(checks: pd.DataFrame, *, limit: int = 25) -> pd.DataFrame:
 
 
 def build(cohort: str | Path | CohortConfig, *, out: str | Path | None = None) -> CollectionReport:
-    """Fill the collection report from a bundle's quality tables."""
-    if not cohort:
-        from ..demo import default_cohort
+    """Fill the collection report from a bundle's quality tables.
 
-        cohort = default_cohort()
-    config = cohort if isinstance(cohort, CohortConfig) else load_cohort(cohort)
+    Parameters
+    ----------
+    cohort
+        cohort.yaml, or a loaded config.
+    out
+        The bundle; default the cohort's ``output``.
+    """
+    if isinstance(cohort, CohortConfig):
+        config = cohort
+    else:
+        from ..modalities.registry import load_cohort
+
+        config = load_cohort(cohort)
     root = Path(out) if out else config.output_dir
-    checks = _read_all(root, "checks")
-    ledger = _read_all(root, "ledger")
-    quarantine = _read_all(root, "quarantine")
+    return fill(config, root, **{kind: read_all(root, kind) for kind in KINDS})
+
+
+def fill(config: CohortConfig, root: Path, *, checks: pd.DataFrame, ledger: pd.DataFrame,
+         quarantine: pd.DataFrame) -> CollectionReport:
+    """The report of ``root`` from its quality tables (as :func:`read_all` reads them)."""
     rep = CollectionReport(config, root)
     rep.sections = {
         "sources": sources_received(config),

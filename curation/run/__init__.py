@@ -7,7 +7,8 @@ Public API: :func:`run_cohort` (what ``curation run`` and ``curation demo`` call
 from __future__ import annotations
 
 from .executors import NotebookJob, make_executor
-from .runner import NotebookStatus, RunOutcome, exit_status, notebooks_dir, plan, run_cohort
+from .plan import notebooks_dir, plan
+from .runner import NotebookStatus, RunOutcome, exit_status, run_cohort
 
 __all__ = ["NotebookJob", "NotebookStatus", "RunOutcome", "exit_status", "make_executor", "notebooks_dir",
            "plan", "run_cohort"]

@@ -33,7 +33,8 @@ def init(directory: Path, force: bool) -> int:
 @click.command()
 @click.argument("cohort", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--only", "only", multiple=True, metavar="MODALITY",
-              help="run only this modality (repeatable); also crossmodal, collection_report")
+              help="run only this step (repeatable): a modality with sources, crossmodal, collection_report; "
+                   "the steps it needs are read from the bundle as an earlier run left them")
 @click.option("--jobs", "-j", type=click.IntRange(1, 256), default=None,
               help="notebooks run at once (default: executor.jobs of cohort.yaml)")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,

@@ -40,6 +40,7 @@ class NotebookJob:
     cwd: Path | None = None
     cell_timeout_s: int | None = None
     kernel_name: str | None = None
+    needs: tuple[str, ...] = ()  # jobs of the same run that must end before this one starts (SPEC.needs)
 
 
 @dataclass
@@ -221,8 +222,8 @@ def collect_identifiers_job(cohort: str, name: str) -> tuple[Any, float]:
     """Identifiers of one modality's raw sources, for the leak scan (memory only), and the seconds
     it took to load them: a set of strings, or an identifier registry (``scan_values()``); the
     runner reads either through :func:`curation.run.runner.identifier_values`."""
-    from ..config import load_cohort
     from ..modalities import collect_identifiers
+    from ..modalities.registry import load_cohort
 
     t0 = time.perf_counter()
     found = collect_identifiers(load_cohort(cohort), name)

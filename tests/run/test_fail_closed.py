@@ -216,25 +216,21 @@ def test_withhold_reports_a_file_it_cannot_move(tmp_path: Path, monkeypatch: pyt
     assert "NOT MOVED" in str(got[0])
 
 
-def test_identifiers_are_read_from_a_set_or_a_registry() -> None:
+def test_identifiers_are_read_from_the_registry_the_hook_returns() -> None:
+    from curation.deid.registry import IdentifierRegistry
     from curation.run.runner import identifier_sizes, identifier_values
 
-    class Registry:  # the shape of curation.deid.registry.IdentifierRegistry the runner relies on
-        def scan_values(self) -> list[str]:
-            return ["ZY20230001", "张三丰"]
-
-        def sizes(self) -> dict[str, int]:
-            return {"mrn": 1, "name": 1}
-
-    assert identifier_values({"a1234", None}) == {"a1234"}
-    assert identifier_values(Registry()) == {"ZY20230001", "张三丰"}
-    assert identifier_sizes(Registry()) == {"mrn": 1, "name": 1}
-    assert identifier_sizes({"a1234"}) == {}
+    found = IdentifierRegistry()
+    found.add("mrn", "ZY20230001")
+    found.add("name", "张三丰")
+    assert {"ZY20230001", "张三丰"} <= identifier_values(found)
+    sizes = identifier_sizes(found)
+    assert sizes["mrn"] == 1 and sizes["name"] == 1
 
 
 def test_a_file_the_scan_cannot_read_is_withheld_too(tmp_path: Path) -> None:
     from curation.deid.scan import scan_bundle
-    from curation.run.runner import _reasons
+    from curation.run.privacy import withheld_reasons
 
     root = tmp_path / "out"
     (root / "data").mkdir(parents=True)
@@ -242,6 +238,6 @@ def test_a_file_the_scan_cannot_read_is_withheld_too(tmp_path: Path) -> None:
     (root / "data" / "ok.csv").write_text("patient\nPT01\n", encoding="utf-8")
     result = scan_bundle(root, ["ZY20230001"])
     assert result.found == {"data/broken.parquet": {0}}  # not known to be clean
-    got = withhold(root, result.paths, _reasons(result))
+    got = withhold(root, result.paths, withheld_reasons(result))
     assert [str(w) for w in got] == ["data/broken.parquet (not readable by the leak scan)"]
     assert (withheld_dir(root) / "data" / "broken.parquet").is_file() and (root / "data" / "ok.csv").is_file()

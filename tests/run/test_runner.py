@@ -125,26 +125,79 @@ def test_only_unknown_modality_is_a_config_error(tmp_path: Path, monkeypatch: py
     assert not (tmp_path / "cohort" / "out" / "run.json").exists()
 
 
-def test_plan_orders_modalities_then_later_notebooks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from curation.config import load_cohort
+def _steps(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **needs: tuple[str, ...]) -> None:
+    """The fakes, a source modality ``ghost`` without sources, cohort steps ``name=needs`` (each with a
+    notebook) and the real collection report."""
+    from curation.modalities import registry
+
+    tag = f"step_{tmp_path.name}"  # module names of this test only (imported modules stay cached)
+    targets = {"fake": "fakemod_a", "boom": "fakemod_b", "ghost": f"{tag}_ghost",
+               "collection_report": "curation.modalities.collection_report"}
+    (tmp_path / "modules" / f"{tag}_ghost.py").write_text(
+        "from curation.modalities.base import ModalitySpec\n"
+        "SPEC = ModalitySpec(name='ghost', label='Ghost', formats=('csv',), notebook='ghost.ipynb')\n",
+        encoding="utf-8")
+    for name, wants in needs.items():
+        (tmp_path / "modules" / f"{tag}_{name}.py").write_text(
+            "from curation.modalities.base import ModalitySpec\n"
+            f"SPEC = ModalitySpec(name={name!r}, label={name.title()!r}, formats=(), notebook={name + '.ipynb'!r}, "
+            f"stage='cohort', needs={wants!r})\n", encoding="utf-8")
+        (tmp_path / "notebooks" / f"{name}.ipynb").write_text("{}", encoding="utf-8")
+        targets[name] = f"{tag}_{name}"
+    monkeypatch.setattr(registry, "_targets", lambda: targets)
+    (tmp_path / "notebooks" / "collection_report.ipynb").write_text("{}", encoding="utf-8")
+
+
+def test_plan_orders_steps_by_what_they_need(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from curation import load_cohort
     from curation.run import plan
 
     cohort = make_fake_cohort(tmp_path)
     register_fakes(monkeypatch, tmp_path / "modules")
-    (tmp_path / "modules" / "fakemod_x.py").write_text(
-        "from curation.modalities.base import ModalitySpec\n"
-        "SPEC = ModalitySpec(name='cross', label='Cross', formats=(), notebook='cross.ipynb', stage='cohort')\n",
-        encoding="utf-8")
-    from curation.modalities import registry
-
-    monkeypatch.setattr(registry, "_targets", lambda: {"fake": "fakemod_a", "boom": "fakemod_b", "cross": "fakemod_x"})
-    (tmp_path / "notebooks" / "cross.ipynb").write_text("{}", encoding="utf-8")
-    (tmp_path / "notebooks" / "collection_report.ipynb").write_text("{}", encoding="utf-8")
+    # cross needs the fakes; late needs cross; none needs only a step without sources (not waited on)
+    _steps(tmp_path, monkeypatch, cross=("fake", "boom"), late=("cross",), none=("ghost",))
     stages = plan(load_cohort(cohort), out=tmp_path / "o", notebooks=tmp_path / "notebooks")
-    assert [[j.name for j in s] for s in stages] == [["boom", "fake"], ["cross"], ["collection_report"]]
-    assert all(set(j.parameters) == {"cohort", "out"} for s in stages for j in s)
+    assert [[j.name for j in s] for s in stages] == [["boom", "fake", "none"], ["cross"], ["late"],
+                                                      ["collection_report"]]
+    jobs = {j.name: j for s in stages for j in s}
+    assert jobs["cross"].needs == ("fake", "boom") and jobs["none"].needs == ()
+    assert set(jobs["collection_report"].needs) == {"boom", "fake", "cross", "late", "none"}
+    assert all(set(j.parameters) == {"cohort", "out"} for j in jobs.values())
     only = plan(load_cohort(cohort), out=tmp_path / "o", only=["fake"], notebooks=tmp_path / "notebooks")
     assert [[j.name for j in s] for s in only] == [["fake"]]
+    # a need left out of --only is not waited on (an earlier run left its outputs in the bundle)
+    only = plan(load_cohort(cohort), out=tmp_path / "o", only=["late", "cross"], notebooks=tmp_path / "notebooks")
+    assert [[(j.name, j.needs) for j in s] for s in only] == [[("cross", ())], [("late", ("cross",))]]
+
+
+@pytest.mark.parametrize(("needs", "message"), [
+    ({"a": ("b",), "b": ("a",)}, r"steps need each other in a circle \(a -> b -> a\)"),
+    ({"a": ("fake", "a2"), "a2": ("c",), "c": ("a",)}, r"circle \(a -> a2 -> c -> a\)"),
+    ({"a": ("imagng",)}, r"a: SPEC.needs names 'imagng', which is not a registered step; registered: "),
+])
+def test_plan_refuses_a_circle_or_an_unknown_need(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                  needs: dict[str, tuple[str, ...]], message: str) -> None:
+    from curation import load_cohort
+    from curation.run import plan
+
+    cohort = make_fake_cohort(tmp_path)
+    register_fakes(monkeypatch, tmp_path / "modules")
+    _steps(tmp_path, monkeypatch, **needs)
+    with pytest.raises(ConfigError, match=message):
+        plan(load_cohort(cohort), out=tmp_path / "o", notebooks=tmp_path / "notebooks")
+
+
+def test_the_real_steps_are_ordered_by_their_needs() -> None:
+    """pathology, exposure and lab after clinical (its diagnosis anchors); crossmodal after every modality
+    it links; the collection report after everything."""
+    from curation.modalities import registry
+    from curation.run.plan import order
+
+    levels = order(registry.names())
+    at = {n: i for i, level in enumerate(levels) for n in level}
+    assert at["clinical"] < min(at["pathology"], at["exposure"], at["lab"])
+    assert at["crossmodal"] > max(at[n] for n in registry.names() if registry.spec(n).stage == "source")
+    assert levels[-1] == ["collection_report"]
 
 
 @pytest.mark.parametrize(("notebooks", "checks", "leaks", "releasable", "code"), [
@@ -179,7 +232,8 @@ def test_notebooks_are_found_in_the_checkout_and_shipped_as_package_data(monkeyp
 
 def test_collect_identifiers_uses_a_modality_shortcut_when_it_has_one(tmp_path: Path,
                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
-    from curation.config import load_cohort
+    from curation import load_cohort
+    from curation.deid.registry import IdentifierRegistry
     from curation.modalities import collect_identifiers, registry
 
     cohort = make_fake_cohort(tmp_path, boom=False)
@@ -191,9 +245,13 @@ def test_collect_identifiers_uses_a_modality_shortcut_when_it_has_one(tmp_path: 
     def load_everything(*args: object, **kw: object) -> None:
         raise AssertionError("the shortcut must be used")
 
+    def shortcut(sources: list[object], *, ctx: object) -> IdentifierRegistry:
+        found = IdentifierRegistry()
+        found.add_many("mrn", MRNS[:2])
+        return found
+
     monkeypatch.setattr(mod, "load", load_everything)
-    monkeypatch.setattr(mod, "identifiers", lambda sources, *, ctx: {m for s in sources for m in MRNS[:2]},
-                        raising=False)
+    monkeypatch.setattr(mod, "identifiers", shortcut)
     assert identifier_values(collect_identifiers(config, "fake")) == set(MRNS[:2])
 
 
