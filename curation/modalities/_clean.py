@@ -38,6 +38,7 @@ from ..io.readers import LINE, REASON_SUFFIX, STR, RawTable, normalize_header
 from ..io.values import excel_error_mask, map_declared, nfkc, normalize_numbers, strip_control, value_key
 
 if TYPE_CHECKING:
+    from ._options import TabularOptions
     from .base import Context, ModalityData, Source
 
 VALUES_STAGE = "load:values"
@@ -88,12 +89,12 @@ def _note(data: ModalityData, src: Source, field: str, lines: list[int], reason:
                             field=field, reason=reason, detail=detail)
 
 
-def clean_values(df: pd.DataFrame, rt: RawTable, *, src: Source, modality: str, mapped: dict[str, str],
+def clean_values(df: pd.DataFrame, rt: RawTable, *, src: Source[TabularOptions], modality: str, mapped: dict[str, str],
                  data: ModalityData, maps: dict[str, dict[str, str]]) -> pd.DataFrame:
     """The load-time steps of the module docstring on one mapped file (a new frame)."""
     df = df.copy()
     fields = {f.name: f for f in dictionary.fields(modality)}
-    decimal = str(src.config.options.get("decimal", "."))
+    decimal = src.options.decimal
     where = f"site {src.site}: " if src.site else ""
     if rt.cells:
         lines_here = set(df[LINE].tolist())
