@@ -162,9 +162,10 @@ def test_one_occurrence_of_a_repeated_header_can_be_mapped(tmp_path: Path) -> No
                  encoding="utf-8")
     rt = read_table(p, format="tsv")
     cols = {"submitter_id#1": "admission_number", "gender": "sex"}
-    frame, conflicts = merge_duplicate_headers(rt.frame, rt.duplicates, columns=cols, known={"admission_number", "sex"})
+    frame, conflicts = merge_duplicate_headers(rt.frame, rt.duplicates, columns=cols,
+                                               known={"admission_number", "sex"})
     assert conflicts == {}
-    df, unmapped = apply_mapping(frame, columns=cols, known={"admission_number", "sex"})
+    df, _ = apply_mapping(frame, columns=cols, known={"admission_number", "sex"})
     assert df["admission_number"].tolist() == ["TCGA-1", "TCGA-2"]
     # without the occurrence, the copies disagree and every record is a conflict (never first-wins)
     _, conflicts = merge_duplicate_headers(rt.frame, rt.duplicates, columns={"submitter_id": "admission_number"},
