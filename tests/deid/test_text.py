@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from curation.deid.registry import IdentifierRegistry, Kind
-from curation.deid.text import Finding, Scrubber, measure_recall, scrub, scrub_series, valid_id_card
+from curation.deid.text import Finding, Known, Scrubber, measure_recall, scrub, scrub_series, valid_id_card
 from curation.errors import ConfigError
 
 LABELLED = Path(__file__).with_name("phi_labelled.jsonl")
@@ -246,7 +246,7 @@ _PIECES = [
     "CT2023000999", "@", "zhang.san@example.com", "北京市", "海淀区", "中关村大街", "1号", "省", "路", "村",
     "İ", "Σ", "ΑΣ", "σ", "ς", "１３８", "（", "）", "０５７１", "住院号", "电话", "姓名", "住址", "MRN",
     "1960年1月2日", "曹操", "Cao Cao", "北京市。海淀区", "0571-87654321", "+86", "P123", "杭州市", "西湖区",
-    "文三路478号", "中关村大街1号", "3单元501室", "家住",
+    "文三路478号", "中关村大街1号", "3单元501室", "家住", "仇美珍", "另见", "来电", "陪同", "ＺＨＡＮＧ", "Ｓａｎ",
 ]
 _texts = st.lists(st.one_of(st.sampled_from(_PIECES), st.text(max_size=3)), max_size=25).map("".join)
 
@@ -324,3 +324,28 @@ def test_scrub_series_per_row_known_equals_scrub_per_row() -> None:
     out = scrub_series(texts, known)
     expected = [scrub(t, known=k) if isinstance(t, str) else None for t, k in zip(texts, known, strict=True)]
     assert out.iloc[:-2].tolist() == expected[:-2] and pd.isna(out.iloc[-2]) and out.iloc[-1] == ""
+
+
+# --- repeated mentions: a name the detector found once goes wherever the text repeats it ------------------
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("其子仇美珍陪同；另见仇美珍来电。", "其子[姓名]陪同；另见[姓名]来电。"),  # one sentence
+    ("其子东方淑贞陪同。另见东方淑贞来电", "其子[姓名]陪同。另见[姓名]来电"),  # across sentences
+    ("另见东方淑贞来电。其子东方淑贞陪同。", "另见[姓名]来电。其子[姓名]陪同。"),  # the unfound one first
+    ("Seen with ZHANG Sanfeng. ZHANG Sanfengx and ZHANG Sanfeng", "Seen with [姓名]. ZHANG Sanfengx and [姓名]"),
+])
+def test_repeated_mentions_of_a_found_name_go_too(text: str, expected: str) -> None:
+    sc = Scrubber()
+    assert sc.scrub(text) == expected
+    assert sc.scrub(text) == expected  # again, its sentences from the cache
+    assert sc.scrub_many([text, "另见东方淑贞来电。"]) == [expected, "另见东方淑贞来电。"]  # texts stay apart
+    assert [text[f.start:f.end] for f in sc.findings(text)] == [text[f.start:f.end] for f in Scrubber().findings(text)]
+    assert all(f.kind is Kind.name for f in sc.findings(text))
+
+
+def test_repeated_mentions_with_known_and_full_width_text() -> None:
+    sc = Scrubber()
+    text = "其子仇美珍陪同，住院号：ZY20230001。另见仇美珍来电"
+    assert sc.scrub(text, known=Known(["ZY20230001"])) == "其子[姓名]陪同，住院号：[编号]。另见[姓名]来电"
+    wide = "其子仇美珍陪同（ＺＨＡＮＧ）。另见仇美珍来电"
+    assert sc.scrub(wide) == "其子[姓名]陪同（ＺＨＡＮＧ）。另见[姓名]来电"

@@ -6,6 +6,7 @@ import gc
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from functools import lru_cache
 from itertools import accumulate, chain
 from operator import itemgetter
 from typing import Any
@@ -146,6 +147,8 @@ class Scrubber:
         self._sentence_local = True  # no registry form holds 。
         self._cache: dict[str, _Entry] = {}
         self._scrubbed: dict[str, str] = {}  # sentence -> sentence scrubbed (the cache's third field)
+        # cached sentence -> the names the detector found in it (folded), for the sentences with any
+        self._named: dict[str, tuple[str, ...]] = {}
         self._uncacheable: list[str] = []  # sentences of the call too long to keep (dropped after it)
         self._cached_chars = 0
         if registry:
@@ -197,6 +200,7 @@ class Scrubber:
     def _forget_sentences(self) -> None:
         self._cache.clear()
         self._scrubbed.clear()
+        self._named.clear()
         self._cached_chars = 0
 
     # --- public -----------------------------------------------------------------------------
@@ -268,17 +272,22 @@ class Scrubber:
             split = [t.split(_SENTENCE) for t in texts]
             odd = self._prepare(texts, split)
             scrubbed = self._scrubbed.__getitem__
+            named = self._named.get
             join = _SENTENCE.join
             joinable = known is None and not self._mrn_text and self._sentence_local
             out = []
             for t, sentences in zip(texts, split, strict=True):
                 if joinable and not _address_chain(t) and not (odd and _GROWS_WHEN_LOWERED in t):
                     # no span reaches across 。 and the text adds none of its own: each sentence is scrubbed
-                    # apart, so the text is its scrubbed sentences joined
-                    out.append(scrubbed(t) if len(sentences) == 1 else join(map(scrubbed, sentences)))
-                else:
-                    spans = self._assemble(t, sentences, odd if _GROWS_WHEN_LOWERED in t else self._cache, known)
-                    out.append(_replace(t, spans) if spans else t)
+                    # apart, so the text is its scrubbed sentences joined, unless a name found in one of them
+                    # is still in it (a repeated mention, which only the whole text shows)
+                    r = scrubbed(t) if len(sentences) == 1 else join(map(scrubbed, sentences))
+                    found = [*filter(None, map(named, sentences))] if self._named else None
+                    if not found or not _names_left(r, found):
+                        out.append(r)
+                        continue
+                spans = self._assemble(t, sentences, odd if _GROWS_WHEN_LOWERED in t else self._cache, known)
+                out.append(_replace(t, spans) if spans else t)
             self._keep_cache_small()
             return out
 
@@ -322,6 +331,7 @@ class Scrubber:
         for x in self._uncacheable:
             if self._cache.pop(x, None) is not None:
                 del self._scrubbed[x]
+                self._named.pop(x, None)
                 self._cached_chars -= len(x)
         self._uncacheable = []
 
@@ -347,9 +357,14 @@ class Scrubber:
                       if b > a and _bounded(buf, a, b)]
         if self._detector is not None:
             name, p_name = _CODE[Kind.name], -_PRIORITY[Kind.name]
-            spans += [(a, a - b, p_name, 5, b, name) for a, b in self._detector.find(buf)]
+            found = self._detector.find(buf)
+            spans += [(a, a - b, p_name, 5, b, name) for a, b in found]
             if _HAS_UPPER.search(buf):
-                spans += [(a, a - b, p_name, 6, b, name) for a, b in self._detector.find_pinyin(buf)]
+                pinyin = self._detector.find_pinyin(buf)
+                spans += [(a, a - b, p_name, 6, b, name) for a, b in pinyin]
+                found += pinyin
+            if found and not chars:  # (texts lowered character by character are never cached nor joined)
+                self._remember_names(keys, starts, raw, found)
         spans.sort()
         scrubbed = _replace(raw, _merge_sorted(spans)).split(_SENTENCE) if spans else keys
         kept = tuple(chain.from_iterable(spans))  # flat: six numbers a span (see _Entry)
@@ -361,6 +376,18 @@ class Scrubber:
             lo, hi = first[i], first[i + 1] if i + 1 < len(keys) else n
             f = folded[i]
             entries[k] = (k if f == k else f, (kept, 6 * lo, 6 * hi, starts[i]) if hi > lo else None, scrubbed[i])
+
+    def _remember_names(self, keys: list[str], starts: list[int], raw: str, found: list[tuple[int, int]]) -> None:
+        """Note the names the detector found in each sentence (as written), for the repeated mentions
+        (:meth:`_scrub_texts`)."""
+        import numpy as np
+
+        at = np.searchsorted(np.asarray(starts), np.fromiter((a for a, _ in found), dtype=np.int64, count=len(found)),
+                             side="right") - 1
+        by: dict[int, list[str]] = {}
+        for i, (a, b) in zip(at.tolist(), found, strict=True):
+            by.setdefault(i, []).append(raw[a:b])
+        self._named.update((keys[i], tuple(v)) for i, v in by.items())
 
     def _registry_spans(self, low: str) -> list[Span]:
         heads, tails, kinds = self._ac_head, self._ac_tail, self._ac_kinds
@@ -375,10 +402,9 @@ class Scrubber:
     def _assemble(self, text: str, sentences: list[str], entries: dict[str, _Entry], known: Known | None
                   ) -> list[_Coded]:
         """A text's merged spans: its sentences' (shifted to the text), then its own (MRN shapes, the
-        record's identifiers, addresses)."""
+        record's identifiers, addresses), then every other mention of a name the detector found in it."""
         spans: list[_Sortable] = []
         whole = bool(self._mrn_text) or bool(known) or not self._sentence_local or _ADDR_HINT.search(text) is not None
-        folded_parts: list[str] = []
         off = 0
         for x in sentences:
             e = entries[x]
@@ -387,12 +413,13 @@ class Scrubber:
                 d = off - s0
                 it = iter(found[lo:hi])
                 spans += [(a + d, n, p, r, b + d, k) for a, n, p, r, b, k in zip(it, it, it, it, it, it, strict=True)]
-            if whole:
-                folded_parts.append(e[0])
             off += len(x) + 1
-        folded = _SENTENCE.join(folded_parts) if whole else ""
+        named = [(s[0], s[4]) for s in spans if s[3] >= _RANK_NAMES]
         if not whole:
+            if named:
+                return _with_repeats(text, _merge_sorted(spans), named)
             return _merge_sorted(spans) if spans else []
+        folded = _SENTENCE.join([entries[x][0] for x in sentences])
         n_sentence = len(spans)
         low = _lower(folded) if (known or (self._ac is not None and not self._sentence_local)) else ""
         if self._ac is not None and not self._sentence_local:
@@ -410,7 +437,36 @@ class Scrubber:
                     spans.append((a, a - b, -_PRIORITY.get(Kind.mrn, 3), 4, b, _CODE[Kind.mrn]))
         if len(spans) > n_sentence:
             spans.sort()
-        return _merge_sorted(spans)
+        return _with_repeats(text, _merge_sorted(spans), named) if named else _merge_sorted(spans)
+
+
+def _names_left(scrubbed: str, found: list[tuple[str, ...]]) -> bool:
+    """Whether a scrubbed text still holds one of the names found in its sentences."""
+    return any(map(scrubbed.__contains__, chain.from_iterable(found)))
+
+
+@lru_cache(maxsize=4096)
+def _names_pattern(names: frozenset[str]) -> re.Pattern[str]:
+    return re.compile("|".join(map(re.escape, sorted(names, key=lambda n: (-len(n), n)))))
+
+
+def _with_repeats(text: str, spans: list[_Coded], named: list[tuple[int, int]]) -> list[_Coded]:
+    """``spans`` (merged) and every mention, outside them, of a name the detector found in the text.
+
+    The detector judges each mention by its context, so a name it found after a cue (其子仇美珍陪同) can
+    stand elsewhere where nothing vouches for it (另见仇美珍来电): the text has named that person, so each
+    mention of the same string goes. Latin names only as whole words; leftmost-longest, in the gaps between
+    the spans. (As written, not folded: the pinyin detector finds Latin names wherever they stand anyway.)
+    """
+    pat = _names_pattern(frozenset(text[a:b] for a, b in named))
+    code = _CODE[Kind.name]
+    extra: list[_Coded] = []
+    lo = 0
+    for a, b, _ in [*spans, (len(text), len(text), 0)]:
+        if a > lo:
+            extra += [(m.start(), m.end(), code) for m in pat.finditer(text, lo, a) if _bounded(text, *m.span())]
+        lo = b
+    return sorted(spans + extra) if extra else spans
 
 
 def _first_at(spans: Sequence[_Sortable], starts: list[int]) -> list[int]:
@@ -438,3 +494,4 @@ def _collector_paused() -> Iterator[None]:
 
 
 _HAS_UPPER = re.compile("[A-Z]")
+_RANK_NAMES = 5  # the rank (see _Sortable) of the name detector's spans: 5 Chinese, 6 pinyin
