@@ -37,13 +37,8 @@ LEDGER_KEY = ["modality", "stage", "source", "n_in", "n_accepted", "n_quarantine
 AREAS = (*ALL_MODALITIES, "crossmodal", "run")
 
 # Product gaps this test found (strict: a fix makes the test fail until its entry is removed).
-NAME_GAP = ("product gap: a relative named only in text survives where the name detector misses it ('X代述' after "
-            "a surname that is also a word: 仇, 东方), even when the same name was removed elsewhere in that text")
 # test -> area -> gap
-XFAIL: dict[str, dict[str, str]] = {
-    "test_planted_bundle_clean_by_project_scan": {"clinical": NAME_GAP, "pathology": NAME_GAP},
-    "test_planted_bundle_clean_by_byte_search": {"clinical": NAME_GAP, "pathology": NAME_GAP},
-}
+XFAIL: dict[str, dict[str, str]] = {}
 
 
 def areas(test: str) -> list[Any]:
