@@ -358,6 +358,9 @@ class NameDetector:
             # where a person word vouches for it, and never when it is a cue word itself
             if _starts_with(text[a:a + 4], _CUE_WORD_SET, _CUE_WORD_LENS):
                 return ()
+            titled = text[a + 2:a + 4] in _WORD_POST_SET or text[a + 3:a + 5] in _WORD3_POST_SET
+            if not titled and (kind == _VERB_WORD or self._pre_level(text, a) < 2):
+                return ()  # nothing can vouch for it (most ordinary words): decided without judging
             c = self._judge(text, a, a + 1, ok=lambda end: self._word_vouched(text, kind, a, end, common))
             return (c[0] - a0, c[1] - a0, c[2], c[3]) if c[1] > c[0] else ()
         else:
@@ -466,33 +469,45 @@ def _pinyin_names(group: str) -> tuple[tuple[int, int], ...]:
     ok = [_syllables_ok(w) for _, _, w in tokens]
     low = [w.lower() for _, _, w in tokens]
     nsyl = [len(_py.split_syllables(w) or ()) for w in low]
-    out: list[tuple[int, int]] = []
+    found: list[tuple[int, int]] = []  # names as ranges of tokens
     i = 0
     while i < len(tokens):
         if i + 1 < len(tokens) and ok[i] and ok[i + 1]:
             if low[i] in surnames:
                 # Zhang San Feng: a third one-syllable word continues a one-syllable given name
                 if i + 2 < len(tokens) and ok[i + 2] and nsyl[i + 1] == 1 and nsyl[i + 2] == 1:
-                    out.append((tokens[i][0], tokens[i + 2][1]))
+                    found.append((i, i + 3))
                     i += 3
                     continue
-                out.append((tokens[i][0], tokens[i + 1][1]))
+                found.append((i, i + 2))
                 i += 2
                 continue
             if low[i + 1] in surnames:
-                out.append((tokens[i][0], tokens[i + 1][1]))
+                found.append((i, i + 2))
                 i += 2
                 continue
         # one word: ZHANGSANFENG / Zhangsan (a surname then one or two syllables)
-        s, e, w = tokens[i]
+        w = tokens[i][2]
         if (len(w) >= 5 and w.istitle()) or (len(w) >= 4 and w.isupper()):
             sy = _py.split_syllables(w.lower(), max_count=4)
             # CHANGE is chang + e: a bare vowel syllable is not taken as part of a joined name
             if sy and len(sy) >= 2 and not any(x in ("a", "e", "o") for x in sy) and any(
                     len(sy) > n and "".join(sy[:n]) in surnames and len(sy) - n <= 2 for n in (2, 1)):
-                out.append((s, e))
+                found.append((i, i + 1))
         i += 1
-    return tuple(out)
+    return tuple((tokens[i][0], tokens[j - 1][1]) for i, j in found
+                 if not _names_no_person([w for _, _, w in tokens], low, i, j))
+
+
+def _names_no_person(words: list[str], low: list[str], i: int, j: int) -> bool:
+    """Whether the pinyin name ``words[i:j]`` of a run of capitalised words is a place or a company's
+    (:func:`curation.deid.pinyin.not_names`): SHANGHAI, Kang Da, SHEN ZHEN ANKE, WANDONG MEDICAL."""
+    nn = _py.not_names()
+    joined = "".join(low[i:j])
+    if joined in nn.brands or (j == i + 1 and joined in nn.places):
+        return True
+    # an all-capitals name followed in its run by a company word or a brand is part of a company's name
+    return all(w.isupper() for w in words[i:j]) and any(x in nn.company_words or x in nn.brands for x in low[j:])
 
 
 @cache

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from dataclasses import dataclass
 from functools import cache, lru_cache
+from pathlib import Path
 
 # Compound surnames first: a name starting with one of these has a two-character surname.
 COMPOUND_SURNAMES = (
@@ -155,3 +157,60 @@ def pinyin_surnames() -> frozenset[str]:
         for r in surname_readings(s):
             out |= u_spellings("".join(strip_tones(x) for x in r))
     return frozenset(out)
+
+
+# Places, brands and company words the name detector never reads as a person (curators edit it)
+NOT_NAMES = Path(__file__).with_name("pinyin_not_names.yaml")
+
+
+@dataclass(frozen=True)
+class NotNames:
+    """Pinyin that names no person (:data:`NOT_NAMES`), as lowercase letters.
+
+    Attributes
+    ----------
+    places
+        A candidate written as one word that is one of these is no name (SHANGHAI, Lanxi).
+    brands
+        Never a name however written (Kang Da); after other capitalised words, a company's name.
+    company_words
+        After an all-capitals candidate in the same run of capitalised words, a company's or an
+        institution's name (SHANGHAI UNITED IMAGING HEALTHCARE).
+    """
+
+    places: frozenset[str]
+    brands: frozenset[str]
+    company_words: frozenset[str]
+
+
+@cache
+def not_names(path: Path = NOT_NAMES) -> NotNames:
+    """Read the pinyin that names no person (read once per process).
+
+    Raises
+    ------
+    ConfigError
+        The file is not a mapping of lists of words (the message names the file and the key).
+    """
+    import yaml
+
+    from ..errors import ConfigError
+
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        msg = f"{path} cannot be read as YAML ({type(exc).__name__}); fix it or restore the shipped file"
+        raise ConfigError(msg) from None
+    if not isinstance(raw, dict):
+        msg = f"{path} must map places, brands and company_words to lists of words"
+        raise ConfigError(msg)
+
+    def words(key: str) -> frozenset[str]:
+        values = raw.get(key) or []
+        if not isinstance(values, list):
+            msg = f"{path}: {key} must be a list of words, one per line ('- shanghai')"
+            raise ConfigError(msg)
+        # compared with a candidate's letters joined and lowercased: "Shen Zhen" is shenzhen
+        return frozenset(w for w in (re.sub("[^a-z]", "", str(v).lower()) for v in values) if w)
+
+    return NotNames(words("places"), words("brands"), words("company_words"))

@@ -46,7 +46,8 @@ def test_unknown_chinese_names(det: NameDetector, text: str, name: str) -> None:
     ("黄金凤，女，62岁。", "黄金凤"), ("王国强签字同意。", "王国强"), ("周一诺陪同。", "周一诺"),
     ("患者于洋，男，50岁。", "于洋"), ("家属于洋签字。", "于洋"), ("患者高欢，女，45岁。", "高欢"),
     ("主任许成女士查房。", "许成"), ("付强先生入院。", "付强"),
-    ("王小明代述病史。", "王小明"), ("东方淑贞代述。", "东方淑贞"), ("仇美珍代诉。", "仇美珍"), ("陈小明代签。", "陈小明"),
+    ("王小明代述病史。", "王小明"), ("东方淑贞代述。", "东方淑贞"), ("仇美珍代诉。", "仇美珍"),
+    ("陈小明代签。", "陈小明"),
     ("患者王五和李四同住。", "李四"), ("张三和李四", "李四"), ("向王华询问病史。", "王华"),
 ])
 def test_common_names_in_cue_contexts(det: NameDetector, text: str, name: str) -> None:
@@ -86,6 +87,49 @@ def test_pinyin_names(det: NameDetector, text: str, name: str) -> None:
 ])
 def test_hard_negatives_kept(det: NameDetector, text: str) -> None:
     assert _found(det, text) == []
+
+
+# Vendors, institutions and places in DICOM fields and report headers (issue 10 review): pinyin that parses
+# as a surname and a given name (shang+hai, wan+dong, kang+da) but names no person
+@pytest.mark.parametrize("text", [
+    "SHANGHAI UNITED IMAGING HEALTHCARE", "SHEN ZHEN ANKE", "WANDONG", "Kang Da", "Lanxi",
+    "BEIJING WANDONG MEDICAL EQUIPMENT CO LTD", "Manufacturer: KANGDA", "HANGZHOU", "Shenzhen Futian",
+    "ZHEJIANG UNIVERSITY HOSPITAL", "SHEN ZHEN ANKE HIGH TECH CO LTD",
+])
+def test_vendor_and_place_pinyin_kept(det: NameDetector, text: str) -> None:
+    assert _found(det, text) == []
+
+
+@pytest.mark.parametrize(("text", "name"), [
+    ("patient He Fei, 52y", "He Fei"), ("seen by HU Nan", "HU Nan"), ("Wu Han signed", "Wu Han"),
+    ("Dr SHEN Zhen", "SHEN Zhen"), ("ZHANG San, Medical Oncology", "ZHANG San"),
+    ("Reported by ZHANG San today", "ZHANG San"),
+])
+def test_names_spelled_like_places_in_syllables_kept_as_names(det: NameDetector, text: str, name: str) -> None:
+    # only the one-word form of a place is excluded: in syllables these are common names
+    assert name in _found(det, text)
+
+
+def test_not_names_are_a_data_file() -> None:
+    from curation.deid import pinyin
+
+    data = pinyin.not_names()
+    assert {"shanghai", "lanxi"} <= data.places and {"wandong", "kangda", "anke"} <= data.brands
+    company = {"imaging", "medical", "healthcare", "technology", "co", "ltd", "hospital", "university"}
+    assert company <= data.company_words
+
+
+def test_not_names_file_errors_name_the_key(tmp_path: Path) -> None:
+    from curation.deid import pinyin
+    from curation.errors import ConfigError
+
+    bad = tmp_path / "not_names.yaml"
+    bad.write_text("places: shanghai\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="places must be a list of words"):
+        pinyin.not_names(bad)
+    bad.write_text("places: [\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="cannot be read as YAML"):
+        pinyin.not_names(bad)
 
 
 def test_bare_surname_is_not_a_name(det: NameDetector) -> None:
