@@ -175,6 +175,33 @@ def _dictionary_entries() -> tuple[list[str], list[str], list[str]]:
     return [e[0] for e in entries], [e[1] for e in entries], [e[2] for e in entries]
 
 
+# Dictionary entries rarer than this (archaic words, rare place names) do not make a word for inside_words
+_WORD_MIN_FREQ = 10
+
+
+@cache
+def dictionary_words() -> frozenset[str]:
+    """jieba's dictionary words of two to four characters used at least :data:`_WORD_MIN_FREQ` times
+    (about 94,000; read once)."""
+    words, freqs, _ = _dictionary_entries()
+    return frozenset(w for w, f in zip(words, freqs, strict=True) if 2 <= len(w) <= 4 and int(f) >= _WORD_MIN_FREQ)
+
+
+def inside_words(text: str, a: int, b: int) -> bool:
+    """Whether the two characters ``text[a:b]`` straddle two ordinary words and no person word is beside them.
+
+    The characters before and the first form a dictionary word, and the last and the characters after form
+    one (常强 in 异常|强化), so the two are no name there; a person word before or after them (患者常强,
+    常强先生) makes them one anyway. A registry holding a two-character name reads this before removing it.
+    """
+    words = dictionary_words()
+    if not any(text[a - k:a + 1] in words for k in (1, 2, 3) if a >= k):
+        return False
+    if not any(text[b - 1:b + k] in words for k in (1, 2, 3) if b + k <= len(text)):
+        return False
+    return NameDetector._pre_level(text, a) < 2 and NameDetector._post_level(text, b) < 2
+
+
 def _sorted_unique(values: Any) -> Any:
     import numpy as np
 

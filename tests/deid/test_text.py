@@ -349,3 +349,24 @@ def test_repeated_mentions_with_known_and_full_width_text() -> None:
     assert sc.scrub(text, known=Known(["ZY20230001"])) == "其子[姓名]陪同，住院号：[编号]。另见[姓名]来电"
     wide = "其子仇美珍陪同（ＺＨＡＮＧ）。另见仇美珍来电"
     assert sc.scrub(wide) == "其子[姓名]陪同（ＺＨＡＮＧ）。另见[姓名]来电"
+
+
+# --- registry precision: a two-character name inside ordinary words --------------------------------------
+
+def test_two_character_registry_name_straddling_words_is_kept() -> None:
+    reg = IdentifierRegistry()
+    reg.add_name("常强")
+    reg.add_name("王华")
+    sc = Scrubber(reg, names=False)
+    # 异常|强化: the name's first character ends a word, its last starts one
+    assert sc.scrub("增强扫描见异常强化灶。") == "增强扫描见异常强化灶。"
+    # a person word beside it: the name
+    assert sc.scrub("患者常强异常强化。") == "患者[姓名]异常强化。"
+    assert sc.scrub("患者常强强化扫描。") == "患者[姓名]强化扫描。"
+    assert sc.scrub("异常强先生来诊。") == "异[姓名]先生来诊。"
+    # a word on one side only, or none: the name
+    assert sc.scrub("常强复查，王华陪同。") == "[姓名]复查，[姓名]陪同。"
+    assert sc.scrub("通知常强化验。") == "通知[姓名]化验。"
+    # longer names and Latin forms are not affected
+    reg.add_name("常强华")
+    assert Scrubber(reg, names=False).scrub("异常强华化") == "异[姓名]化"

@@ -144,6 +144,7 @@ class Scrubber:
         self._ac: Any = None
         self._ac_kinds: list[Kind] = []
         self._ac_head = self._ac_tail = b""
+        self._ac_pair = b""  # 1 for a two-character CJK form (see names.inside_words)
         self._sentence_local = True  # no registry form holds 。
         self._cache: dict[str, _Entry] = {}
         self._scrubbed: dict[str, str] = {}  # sentence -> sentence scrubbed (the cache's third field)
@@ -181,6 +182,11 @@ class Scrubber:
         word = _WORD_CHARS.__contains__
         self._ac_head = bytes(map(word, map(itemgetter(0), pats)))  # maps, not loops: half a million patterns
         self._ac_tail = bytes(map(word, map(itemgetter(-1), pats)))
+        self._ac_pair = bytes(map(bool, map(_CJK_PAIR.fullmatch, pats)))
+        if any(self._ac_pair):
+            from ..names import dictionary_words
+
+            dictionary_words()  # read now, not inside the first scrub
         self._sentence_local = not any(_SENTENCE in p for p in pats)
 
     def __getstate__(self) -> dict[str, Any]:
@@ -390,11 +396,16 @@ class Scrubber:
         self._named.update((keys[i], tuple(v)) for i, v in by.items())
 
     def _registry_spans(self, low: str) -> list[Span]:
-        heads, tails, kinds = self._ac_head, self._ac_tail, self._ac_kinds
+        from ..names import inside_words
+
+        heads, tails, kinds, pairs = self._ac_head, self._ac_tail, self._ac_kinds, self._ac_pair
         out = []
         n = len(low)
         for pi, a, b in self._ac.find_matches_as_indexes(low, overlapping=True):
             if (heads[pi] and a > 0 and low[a - 1] in _WORD_CHARS) or (tails[pi] and b < n and low[b] in _WORD_CHARS):
+                continue
+            # a two-character Chinese name inside ordinary words (常强 in 异常强化) is no mention of the person
+            if pairs[pi] and inside_words(low, a, b):
                 continue
             out.append((a, b, kinds[pi]))
         return out
@@ -494,4 +505,5 @@ def _collector_paused() -> Iterator[None]:
 
 
 _HAS_UPPER = re.compile("[A-Z]")
+_CJK_PAIR = re.compile("[\u4e00-\u9fff]{2}")
 _RANK_NAMES = 5  # the rank (see _Sortable) of the name detector's spans: 5 Chinese, 6 pinyin
