@@ -18,7 +18,8 @@ def test_linkage_sex_and_timeline(tmp_path: Path, secret_env: str) -> None:
     b = Bundle(tmp_path / "out")
     b.write_parquet("data/clinical/patients.parquet",
                     pd.DataFrame({"patient": ["PT1", "PT2", "PT3"], "sex": ["male", "female", "male"]}))
-    b.write_parquet("data/clinical/conditions.parquet", pd.DataFrame({
+    # the diagnosis dates clinical hands on (a shifted date in both date modes)
+    b.write_parquet("quality/anchors/clinical.parquet", pd.DataFrame({
         "patient": ["PT1", "PT2", "PT3"], "diagnosis_date": pd.to_datetime(["2020-01-01"] * 3)}))
     b.write_parquet("data/exposure/exposure.parquet", pd.DataFrame({"patient": ["PT1", "PT9"]}))
     b.write_parquet("data/imaging/series.parquet", pd.DataFrame({
