@@ -14,6 +14,10 @@ undefined lengths outside sequences, a UN element pydicom would read as a name o
 makes it return ``None`` and :func:`read_header` falls back to pydicom. A test checks that both
 paths agree field by field, identifiers included, on every file of the corpus.
 
+The walk through sequences lives in :mod:`._fastitems`, the pydicom fallback in :mod:`._pydicomheader`,
+what both share (fields, identifier tags, VRs, exceptions) in :mod:`._headercommon`; every name is
+importable from here as before.
+
 This module stays free of heavy imports at import time: worker processes import it first.
 """
 
@@ -26,84 +30,59 @@ import warnings
 from collections.abc import Callable
 from typing import IO, Any
 
-# name -> (tag, kind). kind: text | pn | float | int | floats
-FIELDS: dict[str, tuple[int, str]] = {
-    "SpecificCharacterSet": (0x00080005, "text"),
-    "ImageType": (0x00080008, "text"),
-    "SOPClassUID": (0x00080016, "text"),
-    "SOPInstanceUID": (0x00080018, "text"),
-    "StudyDate": (0x00080020, "text"),
-    "SeriesDate": (0x00080021, "text"),
-    "AcquisitionDate": (0x00080022, "text"),
-    "Modality": (0x00080060, "text"),
-    "Manufacturer": (0x00080070, "text"),
-    "ManufacturerModelName": (0x00081090, "text"),
-    "PatientName": (0x00100010, "pn"),
-    "PatientID": (0x00100020, "text"),
-    "PatientBirthDate": (0x00100030, "text"),
-    "PatientSex": (0x00100040, "text"),
-    "PatientAge": (0x00101010, "text"),
-    "SmokingStatus": (0x001021A0, "text"),
-    "ContrastBolusAgent": (0x00180010, "text"),
-    "BodyPartExamined": (0x00180015, "text"),
-    "SliceThickness": (0x00180050, "float"),
-    "KVP": (0x00180060, "float"),
-    "GantryDetectorTilt": (0x00181120, "float"),
-    "ExposureTime": (0x00181150, "float"),
-    "XRayTubeCurrent": (0x00181151, "float"),
-    "Exposure": (0x00181152, "float"),
-    "ConvolutionKernel": (0x00181210, "text"),
-    "CTDIvol": (0x00189345, "float"),
-    "StudyInstanceUID": (0x0020000D, "text"),
-    "SeriesInstanceUID": (0x0020000E, "text"),
-    "SeriesNumber": (0x00200011, "int"),
-    "InstanceNumber": (0x00200013, "int"),
-    "ImagePositionPatient": (0x00200032, "floats"),
-    "ImageOrientationPatient": (0x00200037, "floats"),
-    "SamplesPerPixel": (0x00280002, "int"),
-    "PhotometricInterpretation": (0x00280004, "text"),
-    "NumberOfFrames": (0x00280008, "int"),
-    "Rows": (0x00280010, "int"),
-    "Columns": (0x00280011, "int"),
-    "PixelSpacing": (0x00280030, "floats"),
-    "BitsAllocated": (0x00280100, "int"),
-    "PixelRepresentation": (0x00280103, "int"),
-    "BurnedInAnnotation": (0x00280301, "text"),
-    "WindowCenter": (0x00281050, "float"),
-    "WindowWidth": (0x00281051, "float"),
-    "RescaleIntercept": (0x00281052, "float"),
-    "RescaleSlope": (0x00281053, "float"),
-}
-BY_TAG = {tag: (name, kind) for name, (tag, kind) in FIELDS.items()}
-PIXEL_DATA = 0x7FE00010
-_PIXEL_TAGS = frozenset({0x7FE00008, 0x7FE00009, PIXEL_DATA})  # where pydicom's stop_before_pixels stops
+from ._fastitems import _CHARSET_PENDING, _id_values, _un_matters, _walk_items
+from ._headercommon import (
+    _BINARY,
+    _ELEM,
+    _LONG_VRS,
+    _PIXEL_TAGS,
+    _SHORT_VRS,
+    _SHORT_VRS_BUT_PN,
+    _TEXT_VRS,
+    _U32,
+    BIG_ENDIAN,
+    BY_TAG,
+    DEFLATED,
+    EXPLICIT_LE,
+    FIELDS,
+    ID_TAGS,
+    IDENTIFIERS,
+    IMPLICIT_LE,
+    MAX_ITEMS,
+    PIXEL_DATA,
+    UNDEFINED,
+    NeedMore,
+    Quarantined,
+    Unsure,
+    _numeric,
+    check_encapsulated,
+    id_kind,
+    normalize_text,
+)
+from ._pydicomheader import from_dataset, read_pydicom
 
-# Identifier elements, collected at every sequence depth for the cohort's identifier registry, with
-# their registry kind (curation.deid.registry.Kind values). Every other PN element is a staff name
-# (physicians, operators, observers, content creators); see :func:`id_kind`.
-ID_TAGS: dict[int, str] = {
-    0x00080050: "accession",  # AccessionNumber
-    0x00080092: "address",  # ReferringPhysicianAddress
-    0x00080094: "phone",  # ReferringPhysicianTelephoneNumbers
-    0x00100010: "name",  # PatientName
-    0x00100020: "mrn",  # PatientID (nested: a second patient ID, other_patient_id)
-    0x00100030: "birth_date",  # PatientBirthDate
-    0x00101000: "other_patient_id",  # OtherPatientIDs
-    0x00101001: "name",  # OtherPatientNames
-    0x00101005: "name",  # PatientBirthName
-    0x00101040: "address",  # PatientAddress
-    0x00101060: "name",  # PatientMotherBirthName
-    0x00101090: "other_patient_id",  # MedicalRecordLocator
-    0x00102154: "phone",  # PatientTelephoneNumbers
-    0x00200010: "other",  # StudyID
-    0x00380010: "admission_number",  # AdmissionID
-    0x00400009: "other",  # ScheduledProcedureStepID
-    0x00400253: "other",  # PerformedProcedureStepID
-    0x00401001: "other",  # RequestedProcedureID
-    0x00401102: "address",  # PersonAddress
-    0x00401103: "phone",  # PersonTelephoneNumbers
-}
-IDENTIFIERS = "_identifiers"  # key of the sorted ((kind, value), ...) pairs in a parsed header
+__all__ = [
+    "BY_TAG",
+    "FIELDS",
+    "FIRST_READ",
+    "IDENTIFIERS",
+    "ID_TAGS",
+    "MAX_HEADER_BYTES",
+    "MAX_ITEMS",
+    "PIXEL_DATA",
+    "NeedMore",
+    "Quarantined",
+    "Unsure",
+    "check_encapsulated",
+    "file_opener",
+    "from_dataset",
+    "id_kind",
+    "normalize_text",
+    "read_fast",
+    "read_header",
+    "read_pydicom",
+]
+
 _CHARSET: Any = "charset"  # the identifier kind slot of (0008,0005) in WANT: it sets the charsets
 # tag -> (field name or "", field kind, identifier kind or None): one lookup per wanted element
 WANT: dict[int, tuple[str, str, str | None]] = {
@@ -111,7 +90,6 @@ WANT: dict[int, tuple[str, str, str | None]] = {
     **{tag: (name, kind, ID_TAGS.get(tag)) for name, (tag, kind) in FIELDS.items()},
     FIELDS["SpecificCharacterSet"][0]: ("SpecificCharacterSet", "text", _CHARSET),
 }
-_CHARSET_PENDING: Any = object()  # (0008,0005) not reached yet
 LAST_FIELD = max(BY_TAG)
 
 
@@ -127,47 +105,8 @@ def _tail_id_tags() -> dict[bytes, frozenset[bytes]]:
 
 _TAIL_ID_TAGS = _tail_id_tags()
 
-EXPLICIT_LE = "1.2.840.10008.1.2.1"
-IMPLICIT_LE = "1.2.840.10008.1.2"
-BIG_ENDIAN = "1.2.840.10008.1.2.2"
-DEFLATED = ("1.2.840.10008.1.2.1.99", "1.2.840.10008.1.2.8.1")
-
 FIRST_READ = 16 * 1024  # a CT header is typically 2-8 KiB
 MAX_HEADER_BYTES = 1 << 20  # never read more than 1 MiB of header: bounds memory per file
-
-_LONG_VRS = frozenset({b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV"})
-_SHORT_VRS = frozenset({b"AE", b"AS", b"AT", b"CS", b"DA", b"DS", b"DT", b"FL", b"FD", b"IS", b"LO", b"LT",
-                        b"PN", b"SH", b"SL", b"SS", b"ST", b"TM", b"UI", b"UL", b"US"})
-_SHORT_VRS_BUT_PN = _SHORT_VRS - {b"PN"}
-_TEXT_VRS = frozenset({b"SH", b"LO", b"ST", b"LT", b"UC", b"UT", b"PN"})  # decoded with the charset
-_NUMERIC_BIN = {b"US": "<H", b"SS": "<h", b"UL": "<I", b"SL": "<i", b"FL": "<f", b"FD": "<d"}
-_BINARY = {vr: (struct.Struct(fmt), struct.calcsize(fmt)) for vr, fmt in _NUMERIC_BIN.items()}
-_ELEM = struct.Struct("<HH2sH")
-_U32 = struct.Struct("<I")
-_ITEM_HDR = struct.Struct("<HHI")
-UNDEFINED = 0xFFFFFFFF
-
-
-class Unsure(Exception):
-    """The fast path cannot vouch for this file: use pydicom."""
-
-
-class NeedMore(Exception):
-    """The header goes past the bytes read so far."""
-
-
-class Quarantined(Exception):
-    """The file is set aside; ``reason`` is the quarantine reason code.
-
-    ``identifiers`` holds the ``(kind, value)`` pairs read before the file proved unusable: a
-    truncated file still names its patient, and the registry must know it.
-    """
-
-    def __init__(self, reason: str, detail: str = "") -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.detail = detail
-        self.identifiers: tuple[tuple[str, str], ...] = ()
 
 
 def _value(raw: bytes, vr: bytes, kind: str, charsets: list[str] | None) -> Any:
@@ -219,208 +158,6 @@ def _decode_text(raw: bytes, vr: bytes, charsets: list[str] | None) -> str:
 
             return str(PersonName(raw, encodings))
         return decode_bytes(raw, encodings, {0x5C})
-
-
-def normalize_text(text: str, kind: str) -> Any:
-    """Text of a DICOM value -> the normalized value of a field of this kind."""
-    parts = [p.strip(" \x00") for p in text.split("\\")]
-    if kind in ("text", "pn"):
-        out = "\\".join(parts) if kind == "text" else text.strip(" \x00")
-        return out or None
-    nums: list[float] = []
-    for p in parts:
-        if not p:
-            continue
-        try:
-            nums.append(float(p))
-        except ValueError:
-            return None
-    return _numeric(nums, kind)
-
-
-def _numeric(vals: list[Any] | tuple[Any, ...], kind: str) -> Any:
-    if not vals:
-        return None
-    if kind == "floats":
-        return [float(v) for v in vals]
-    if kind == "int":
-        v = float(vals[0])
-        return int(v) if v.is_integer() else None  # not NaN, not infinite, no fraction
-    if kind == "float":
-        return float(vals[0])
-    return "\\".join(str(v) for v in vals)
-
-
-# --- identifiers -------------------------------------------------------------------------------
-
-def id_kind(tag: int, is_pn: bool, nested: bool) -> str | None:
-    """Registry kind of an element's values, or None when it holds no identifier.
-
-    Decided from the tag and whether the element is a person name (PN) only, so that the fast
-    path and :func:`from_dataset` classify every element the same way.
-    """
-    kind = ID_TAGS.get(tag)
-    if kind is not None:
-        return "other_patient_id" if nested and kind == "mrn" else kind
-    return "staff_name" if is_pn else None
-
-
-def _id_values(raw: bytes, vr: bytes, charsets: Any) -> list[str]:
-    """The values of a text element, decoded as pydicom's ``convert_PN`` / ``convert_text`` do."""
-    if raw.isascii():
-        text = raw.decode("ascii")
-        if "\\" not in text:  # one value: the common case
-            text = text.strip(" \x00")
-            return [text] if text else []
-    elif vr in _TEXT_VRS and charsets is not _CHARSET_PENDING:
-        from pydicom.charset import decode_bytes
-        from pydicom.valuerep import TEXT_VR_DELIMS
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # pydicom's charset warnings quote raw values
-            text = decode_bytes(raw.rstrip(b"\x00 "), _encodings(charsets), TEXT_VR_DELIMS)
-    else:
-        raise Unsure  # non-ASCII in a non-text VR, or a charset that is not known yet here
-    return [v for v in (x.strip(" \x00") for x in text.split("\\")) if v]
-
-
-def _encodings(charsets: list[str] | None) -> list[str]:
-    from pydicom.charset import convert_encodings
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return convert_encodings(charsets)
-
-
-def _charsets(raw: bytes) -> list[str] | None:
-    if not raw.isascii():
-        raise Unsure
-    value = normalize_text(raw.decode("ascii"), "text")
-    return value.split("\\") if value else None
-
-
-def _un_matters(tag: int, length: int, creators: dict[int, bytes] | None) -> bool:
-    """Whether pydicom would read an element written with VR UN as a person name, a sequence or
-    an identifier (it replaces UN by the VR its dictionaries know): then pydicom must decide."""
-    from pydicom.datadict import dictionary_VR, private_dictionary_VR
-
-    if tag in ID_TAGS:
-        return True
-    try:
-        if tag >> 16 & 1:
-            creator = (creators or {}).get((tag & 0xFFFF0000) | (tag >> 8 & 0xFF))
-            if creator is None or not (tag & 0xFF00):
-                return False
-            vr = private_dictionary_VR(tag, creator.decode("latin-1").rstrip("\x00 "))
-        elif length < 0xFFFF:
-            vr = dictionary_VR(tag)
-        else:
-            return False
-    except KeyError:
-        return False
-    return vr in ("PN", "SQ")
-
-
-def _walk_items(buf: bytes, pos: int, limit: int | None, ids: list[tuple[str, str]], charsets: Any) -> int:
-    """Collect identifiers from the items of a sequence value starting at ``pos``; return the
-    position after it. ``limit`` ends a defined-length value; None means a delimiter ends it.
-    Raises NeedMore when the value runs past ``buf``."""
-    end = len(buf)
-    while True:
-        if limit is not None and pos >= limit:
-            if pos > limit:
-                raise Unsure  # items overrun the sequence's declared length
-            return pos
-        if pos + 8 > end:
-            raise NeedMore
-        g, e, length = _ITEM_HDR.unpack_from(buf, pos)
-        pos += 8
-        if g != 0xFFFE:
-            raise Unsure
-        if e == 0xE0DD:  # sequence delimiter
-            if limit is not None:
-                raise Unsure
-            return pos
-        if e != 0xE000:
-            raise Unsure
-        item_end = None if length == UNDEFINED else pos + length
-        if item_end is not None and limit is not None and item_end > limit:
-            raise Unsure
-        pos = _walk_item(buf, pos, item_end, ids, charsets)
-
-
-def _walk_item(buf: bytes, pos: int, item_end: int | None, ids: list[tuple[str, str]], charsets: Any) -> int:
-    """Collect identifiers from one sequence item (a nested dataset); return the position after it.
-
-    The same decisions as :func:`id_kind` (nested), inlined: most items hold only references and codes.
-    """
-    end = len(buf)
-    creators: dict[int, bytes] | None = None
-    unpack, short_vrs, id_tags = _ELEM.unpack_from, _SHORT_VRS_BUT_PN, ID_TAGS
-    stop = end if item_end is None else item_end
-    while True:
-        if pos >= stop:
-            if item_end is None:
-                raise NeedMore
-            if pos > item_end:
-                raise Unsure
-            return pos
-        if pos + 8 > end:
-            raise NeedMore
-        g, e, vr, length = unpack(buf, pos)
-        if vr in short_vrs:
-            start = pos + 8
-            if g & 1:
-                if e > 0xFF:  # a private value (not a creator)
-                    pos = start + length
-                    continue
-                kind = None
-            else:
-                kind = id_tags.get((g << 16) | e)
-                if kind is None and not (g == 0x0008 and e == 0x0005):
-                    pos = start + length
-                    continue
-        elif vr == b"PN":
-            start = pos + 8
-            kind = id_tags.get((g << 16) | e, "staff_name")
-        elif g == 0xFFFE:
-            if e == 0xE00D and item_end is None:  # item delimiter
-                return pos + 8
-            raise Unsure
-        elif vr in _LONG_VRS:
-            if pos + 12 > end:
-                raise NeedMore
-            (length,) = _U32.unpack_from(buf, pos + 8)
-            start = pos + 12
-            if vr == b"SQ":
-                pos = _walk_items(buf, start, None if length == UNDEFINED else start + length, ids, charsets)
-                continue
-            if length == UNDEFINED:
-                raise Unsure
-            tag = (g << 16) | e
-            if vr == b"UN" and _un_matters(tag, length, creators):
-                raise Unsure
-            kind = id_tags.get(tag)
-            if kind is None and not (g & 1 and e <= 0xFF):
-                pos = start + length
-                continue
-        else:
-            raise Unsure
-        nxt = start + length
-        if nxt > end:
-            raise NeedMore
-        raw = buf[start:nxt]
-        pos = nxt
-        if kind is None:
-            if g & 1:  # a private creator: its name decides the VR of UN elements
-                creators = creators if creators is not None else {}
-                creators[(g << 16) | e] = raw
-            else:  # (0008,0005) of the item
-                charsets = _charsets(raw)
-            continue
-        if kind == "mrn":
-            kind = "other_patient_id"  # a nested PatientID: OtherPatientIDsSequence and the like
-        ids += [(kind, v) for v in _id_values(raw, vr, charsets)]
 
 
 # --- the top-level walk -------------------------------------------------------------------------
@@ -707,9 +444,6 @@ class _Header:
             check_encapsulated(self.fh, pos + 12, self.size)
 
 
-MAX_ITEMS = 100_000
-
-
 def _native_pixel_bytes(out: dict[str, Any]) -> int:
     """Bytes of an uncompressed grayscale pixel matrix (0 when compressed, colour or unknown)."""
     if out.get("TransferSyntaxUID") != EXPLICIT_LE or out.get("PhotometricInterpretation") not in (
@@ -721,204 +455,12 @@ def _native_pixel_bytes(out: dict[str, Any]) -> int:
     return need // 8 * int(out.get("SamplesPerPixel") or 1) * int(out.get("NumberOfFrames") or 1)
 
 
-def check_encapsulated(fh: IO[bytes], pos: int, file_size: int) -> None:
-    """Hop over the items of encapsulated pixel data (8-byte reads, no pixel bytes) to its
-    delimiter: a transfer cut inside compressed pixels has no delimiter and an item past the end."""
-    for _ in range(MAX_ITEMS):
-        if pos + 8 > file_size:
-            raise Quarantined("truncated", "encapsulated pixel data ends without its sequence delimiter")
-        fh.seek(pos)
-        head = fh.read(8)
-        if len(head) < 8:
-            raise Quarantined("truncated", "encapsulated pixel data ends without its sequence delimiter")
-        g, e, length = _ITEM_HDR.unpack(head)
-        if (g, e) == (0xFFFE, 0xE0DD):
-            return
-        if (g, e) != (0xFFFE, 0xE000) or length == UNDEFINED:
-            raise Quarantined("unreadable", "encapsulated pixel data has a malformed item")
-        pos += 8 + length
-        if pos > file_size:
-            raise Quarantined("truncated", "a compressed frame runs past the end of the file")
-
-
 def read_fast(fh: IO[bytes], file_size: int) -> dict[str, Any] | None:
     """Fast path over an open binary file; None when pydicom must decide."""
     try:
         return _Header(fh, file_size).parse()
     except (Unsure, NeedMore):
         return None
-
-
-# --- pydicom fallback -------------------------------------------------------------------------
-
-def from_dataset(ds: Any) -> dict[str, Any]:
-    """Normalized FIELDS of a pydicom Dataset (the reference the fast path is tested against)."""
-    out: dict[str, Any] = {}
-    meta = getattr(ds, "file_meta", None)
-    ts = getattr(meta, "TransferSyntaxUID", None) if meta is not None else None
-    if ts:
-        out["TransferSyntaxUID"] = str(ts)
-    msc = getattr(meta, "MediaStorageSOPClassUID", None) if meta is not None else None
-    if msc:
-        out["MediaStorageSOPClassUID"] = str(msc).strip(" \x00")
-    for name, (tag, kind) in FIELDS.items():
-        try:
-            if tag not in ds:
-                continue
-            value = ds[tag].value
-        except Exception:  # noqa: BLE001 - a value pydicom cannot convert is treated as absent
-            continue
-        v = _normalize_pydicom(value, kind)
-        if v is not None:
-            out[name] = v
-    ids: list[tuple[str, str]] = []
-    _ids_from_dataset(ds, ids, nested=False)
-    if ids:
-        out[IDENTIFIERS] = tuple(sorted(set(ids)))
-    return out
-
-
-def _ids_from_dataset(ds: Any, ids: list[tuple[str, str]], *, nested: bool) -> None:
-    """Identifiers of a pydicom Dataset at every sequence depth (the reference for the fast path).
-
-    Only elements that can hold one are converted (identifier tags, PN, sequences), so that an
-    implicit VR file does not pay for converting every element.
-    """
-    from pydicom.multival import MultiValue
-
-    for tag in list(ds.keys()):
-        try:
-            raw = ds.get_item(tag, keep_deferred=True)  # no conversion, no deferred read yet
-            if int(tag) not in ID_TAGS and _pydicom_vr(ds, tag, raw.VR) not in ("SQ", "PN"):
-                continue  # neither a person name, nor a sequence, nor an identifier tag
-            elem = ds[tag]
-            vr, value = elem.VR, elem.value
-        except Exception:  # noqa: BLE001 - a value pydicom cannot convert is treated as absent
-            continue
-        if vr == "SQ":
-            for item in value or ():
-                _ids_from_dataset(item, ids, nested=True)
-            continue
-        kind = id_kind(int(tag), vr == "PN", nested)
-        if kind is None or value is None:
-            continue
-        for v in value if isinstance(value, MultiValue | list | tuple) else [value]:
-            if v is None or isinstance(v, bytes):
-                continue
-            text = str(v).strip(" \x00")
-            if text:
-                ids.append((kind, text))
-
-
-def _pydicom_vr(ds: Any, tag: Any, vr: str | None) -> str | None:
-    """The VR pydicom gives a raw element: as written, else (implicit VR, or UN) what its public or
-    private dictionary says (pydicom.hooks.raw_element_vr)."""
-    if vr is not None and vr != "UN":
-        return vr
-    from pydicom.datadict import DicomDictionary, dictionary_VR, private_dictionary_VR
-
-    try:
-        if not tag.is_private:
-            entry = DicomDictionary.get(tag)  # the plain lookup first: dictionary_VR is ten times slower
-            return entry[0] if entry is not None else dictionary_VR(tag)
-        if tag.is_private_creator or not (tag.element & 0xFF00):
-            return "LO"
-        creator = ds.get((tag.group << 16) | (tag.element >> 8))
-        return private_dictionary_VR(tag, creator.value) if creator is not None and creator.value else vr
-    except (KeyError, TypeError, ValueError):
-        return vr
-
-
-def _normalize_pydicom(value: Any, kind: str) -> Any:
-    from pydicom.multival import MultiValue
-
-    if value is None or value == "" or value == b"":
-        return None
-    if isinstance(value, bytes):
-        return None
-    if kind == "pn":
-        return str(value).strip(" \x00") or None
-    seq = list(value) if isinstance(value, MultiValue | list | tuple) else [value]
-    if kind == "text":
-        return normalize_text("\\".join(str(v) for v in seq), kind)
-    nums = []
-    for v in seq:
-        if v is None or v == "":
-            continue
-        try:
-            nums.append(float(v))
-        except (TypeError, ValueError):
-            return None
-    return _numeric(nums, kind)
-
-
-def read_pydicom(fh: IO[bytes], file_size: int) -> dict[str, Any]:
-    """pydicom header read (no pixels, large values deferred) with quarantine classification."""
-    import pydicom
-    from pydicom.errors import InvalidDicomError
-    from pydicom.uid import UID
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # pydicom warnings quote raw (identifying) values
-        start = fh.tell()
-        has_meta = True
-        try:
-            ds = pydicom.dcmread(fh, stop_before_pixels=True, defer_size=64 * 1024)
-        except InvalidDicomError:
-            has_meta = False
-            fh.seek(start)
-            try:
-                ds = pydicom.dcmread(fh, stop_before_pixels=True, defer_size=64 * 1024, force=True)
-            except Exception as exc:  # noqa: BLE001 - anything pydicom throws means "not DICOM"
-                raise Quarantined("not_dicom", type(exc).__name__) from None
-            if not _looks_like_dataset(ds):
-                raise Quarantined("not_dicom", "no DICOM preamble and no dataset elements") from None
-        except (EOFError, struct.error) as exc:
-            raise Quarantined("truncated", type(exc).__name__) from None
-        out = from_dataset(ds)
-        try:
-            if not has_meta or not out.get("TransferSyntaxUID"):
-                # usable elements but no (complete) Part 10 file meta: cannot be trusted or re-exported
-                raise Quarantined("missing_meta", "no file meta information or no TransferSyntaxUID")
-            ts = UID(out["TransferSyntaxUID"])
-            if not ts.is_transfer_syntax:
-                raise Quarantined("unsupported_transfer_syntax", "transfer syntax UID is not a known transfer syntax")
-            _check_pixel_after(fh, ts, file_size)
-        except Quarantined as q:
-            q.identifiers = out.get(IDENTIFIERS, ())
-            raise
-    return out
-
-
-def _looks_like_dataset(ds: Any) -> bool:
-    try:
-        return any(k in ds for k in (0x00080016, 0x00080018, 0x0020000E, 0x00100020, 0x00080060))
-    except Exception:  # noqa: BLE001
-        return False
-
-
-def _check_pixel_after(fh: IO[bytes], ts: Any, file_size: int) -> None:
-    """pydicom stops (rewound) at the pixel data element: check its length fits in the file."""
-    pos = fh.tell()
-    head = fh.read(12)
-    if len(head) < 8:
-        return
-    little = ts.is_little_endian
-    g, e = struct.unpack("<HH" if little else ">HH", head[:4])
-    if (g, e) != (0x7FE0, 0x0010):
-        return
-    if ts.is_implicit_VR:
-        (length,) = struct.unpack("<I" if little else ">I", head[4:8])
-        start = pos + 8
-    elif head[4:6] in _LONG_VRS and len(head) == 12:
-        (length,) = struct.unpack("<I" if little else ">I", head[8:12])
-        start = pos + 12
-    else:
-        return
-    if length != UNDEFINED and start + length > file_size:
-        raise Quarantined("truncated", f"pixel data declares {length} bytes, file has {file_size - start}")
-    if length == UNDEFINED and little and not ts.is_implicit_VR:
-        check_encapsulated(fh, start, file_size)
 
 
 def read_header(opener: Callable[[], IO[bytes]], file_size: int, *, fast: bool = True) -> tuple[dict[str, Any], str]:
