@@ -151,9 +151,9 @@ def test_compressed_and_anndata_outputs(tmp_path: Path) -> None:
 
 
 def test_large_files_are_read_in_overlapping_chunks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import curation.deid.scan as scan
+    import curation.deid._scanformats as formats  # the chunked reader
 
-    monkeypatch.setattr(scan, "CHUNK", 16)
+    monkeypatch.setattr(formats, "CHUNK", 16)
     text = "line one\n" * 3 + "x ZY20230001 and 张三丰\n" + "tail\n" * 5
     (tmp_path / "big.log").write_text(text, encoding="utf-8")
     (tmp_path / "big.csv").write_bytes(("a,b\n" * 7 + "李四,1\n").encode("gb18030"))
@@ -287,14 +287,14 @@ def test_utf16_text_files(tmp_path: Path, encoding: str) -> None:
 
 
 def test_chunk_edges_do_not_change_the_verdict(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import curation.deid.scan as scan
+    import curation.deid._scanformats as formats  # the chunked reader
 
     text = "v=[0.1111111111111111, 3]\nid 11111111.\nAP001X P001\n"
     (tmp_path / "a.log").write_text(text, encoding="utf-8")
     expected = {(h.location, h.identifier) for h in scan_bundle(tmp_path, ["11111111", "P001"])}
     assert expected == {("line 2 (ascii)", 1), ("line 3 (ascii)", 2)}
     for size in range(4, 40):  # every alignment of the chunk edges with the matches
-        monkeypatch.setattr(scan, "CHUNK", size)
+        monkeypatch.setattr(formats, "CHUNK", size)
         assert {(h.location, h.identifier) for h in scan_bundle(tmp_path, ["11111111", "P001"])} == expected, size
 
 
