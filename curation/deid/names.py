@@ -150,6 +150,7 @@ class _Lexicon:
     default_score: float
     kinds: bytes  # what a match of each pattern can start (_MASK, _SURNAME, _STRADDLE, ...)
     common: bytes  # 1 for an ordinary word too frequent to be a name on its own (_COMMON_WORD)
+    words: frozenset[str]  # dictionary words of 2-4 characters used at least _WORD_MIN_FREQ times (inside_words)
 
 
 def _jieba_dict() -> Path:
@@ -179,12 +180,10 @@ def _dictionary_entries() -> tuple[list[str], list[str], list[str]]:
 _WORD_MIN_FREQ = 10
 
 
-@cache
 def dictionary_words() -> frozenset[str]:
     """jieba's dictionary words of two to four characters used at least :data:`_WORD_MIN_FREQ` times
-    (about 94,000; read once)."""
-    words, freqs, _ = _dictionary_entries()
-    return frozenset(w for w, f in zip(words, freqs, strict=True) if 2 <= len(w) <= 4 and int(f) >= _WORD_MIN_FREQ)
+    (about 94,000; read with the lexicon, once)."""
+    return lexicon().words
 
 
 def inside_words(text: str, a: int, b: int) -> bool:
@@ -274,7 +273,10 @@ def lexicon() -> _Lexicon:
                   for i, (p, t) in enumerate(zip(patterns, all_tags, strict=True)))
     useful = bytes(k != _MASK for k in kinds)
     common = bytes(len(surnames)) + bytes(int(f) >= _COMMON_WORD for _, f in lexicon_words.values())
-    return _Lexicon(ac, len(surnames), all_tags, useful, scores, default, kinds, common)
+    short = np.flatnonzero((lens >= 2) & (lens <= 4))
+    frequent = np.fromiter((int(freqs[i]) >= _WORD_MIN_FREQ for i in short), dtype=bool, count=len(short))
+    dictionary = frozenset(words[i] for i in short[frequent])
+    return _Lexicon(ac, len(surnames), all_tags, useful, scores, default, kinds, common, dictionary)
 
 
 def _pattern_kind(is_surname: bool, word: str, tag: str) -> int:

@@ -10,7 +10,11 @@ number of texts. It removes
     landline phones (separators, +86, full-width digits), resident ID numbers (18 digits with
     their GB 11643 check digit, or the 15-digit legacy form), the site's MRN shapes from
     cohort.yaml, dates, e-mail addresses, Chinese postal addresses, long ID-like numbers;
-(c) person names no registry knows (:mod:`curation.deid.names`), Chinese and pinyin.
+(c) person names no registry knows (:mod:`curation.deid.names`), Chinese and pinyin, and every other
+    mention in the same text of a name found there (其子仇美珍陪同 … 另见仇美珍来电).
+
+A two-character Chinese name of the registry is not removed where it straddles two ordinary words
+(常强 in 异常|强化) unless a person word stands beside it (:func:`curation.deid.names.inside_words`).
 
 Each is replaced by a token that keeps the text readable: ``[姓名]`` ``[电话]`` ``[证件号]``
 ``[日期]`` ``[地址]`` ``[邮箱]`` ``[编号]``. Full-width forms are folded one character for one, so

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import re
+from bisect import bisect_right
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
@@ -148,7 +149,7 @@ class Scrubber:
         self._sentence_local = True  # no registry form holds 。
         self._cache: dict[str, _Entry] = {}
         self._scrubbed: dict[str, str] = {}  # sentence -> sentence scrubbed (the cache's third field)
-        # cached sentence -> the names the detector found in it (folded), for the sentences with any
+        # cached sentence -> the names the detector found in it (as written), for the sentences with any
         self._named: dict[str, tuple[str, ...]] = {}
         self._uncacheable: list[str] = []  # sentences of the call too long to keep (dropped after it)
         self._cached_chars = 0
@@ -182,8 +183,12 @@ class Scrubber:
         word = _WORD_CHARS.__contains__
         self._ac_head = bytes(map(word, map(itemgetter(0), pats)))  # maps, not loops: half a million patterns
         self._ac_tail = bytes(map(word, map(itemgetter(-1), pats)))
-        self._ac_pair = bytes(map(bool, map(_CJK_PAIR.fullmatch, pats)))
-        if any(self._ac_pair):
+        pair = bytearray(len(pats))
+        for i, n in enumerate(map(len, pats)):
+            if n == 2 and _CJK_PAIR.fullmatch(pats[i]):
+                pair[i] = 1
+        self._ac_pair = bytes(pair)
+        if any(pair):
             from ..names import dictionary_words
 
             dictionary_words()  # read now, not inside the first scrub
@@ -386,13 +391,9 @@ class Scrubber:
     def _remember_names(self, keys: list[str], starts: list[int], raw: str, found: list[tuple[int, int]]) -> None:
         """Note the names the detector found in each sentence (as written), for the repeated mentions
         (:meth:`_scrub_texts`)."""
-        import numpy as np
-
-        at = np.searchsorted(np.asarray(starts), np.fromiter((a for a, _ in found), dtype=np.int64, count=len(found)),
-                             side="right") - 1
         by: dict[int, list[str]] = {}
-        for i, (a, b) in zip(at.tolist(), found, strict=True):
-            by.setdefault(i, []).append(raw[a:b])
+        for a, b in found:
+            by.setdefault(bisect_right(starts, a) - 1, []).append(raw[a:b])
         self._named.update((keys[i], tuple(v)) for i, v in by.items())
 
     def _registry_spans(self, low: str) -> list[Span]:
