@@ -6,16 +6,16 @@ every sequence depth, file meta included; what it does not list is classified th
 data dictionary, and whatever is not known to be safe is removed. Each rule is a small object
 that describes what it did. Any failure raises :class:`~curation.errors.DeidError` (the caller
 quarantines the file); nothing falls back to the original value.
+
+The actions live in :mod:`._dicomactions`, a file's own identifiers in :mod:`._dicomknown`; their
+public names are importable from here.
 """
 
 from __future__ import annotations
 
-import copy
-import datetime as dt
-import re
 import warnings
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,7 +23,8 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from ..errors import DeidError
-from . import text as _text
+from ._dicomactions import _APPLY, STANDARD_UID_ROOT, _Context, _walk
+from ._dicomknown import known_identifiers, known_registry
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -31,17 +32,32 @@ if TYPE_CHECKING:
     from pydicom.dataelem import DataElement
 
     from .keys import Keyring
-    from .registry import IdentifierRegistry
     from .text import Scrubber
 
+__all__ = [
+    "ACTIONS",
+    "PROFILE",
+    "SECONDARY_CAPTURE",
+    "STANDARD_UID_ROOT",
+    "BurnedInAnnotation",
+    "Policy",
+    "Rule",
+    "changes_frame",
+    "check_burned_in",
+    "deidentify",
+    "iter_elements",
+    "known_identifiers",
+    "known_registry",
+    "load_policy",
+    "policy_frame",
+]
+
 PROFILE = Path(__file__).with_name("dicom_profile.yaml")
-STANDARD_UID_ROOT = "1.2.840.10008."
 SECONDARY_CAPTURE = frozenset({
     "1.2.840.10008.5.1.4.1.1.7", "1.2.840.10008.5.1.4.1.1.7.1", "1.2.840.10008.5.1.4.1.1.7.2",
     "1.2.840.10008.5.1.4.1.1.7.3", "1.2.840.10008.5.1.4.1.1.7.4",
 })
 ACTIONS = ("keep", "keep_seq", "remove", "empty", "pseudonym", "shift", "uid", "clean", "age")
-_MAX_LEN = {"SH": 16, "CS": 16, "LO": 64, "ST": 1024, "LT": 10240, "PN": 64, "AE": 16}
 _FILE_META_KEEP = {0x00020001, 0x00020002, 0x00020010}
 
 
@@ -161,174 +177,6 @@ def load_policy(path: str | Path = PROFILE) -> Policy:
                   by_tag=by_tag, unlisted=unlisted, private_keep=keep)
 
 
-@dataclass
-class _Context:
-    keyring: Keyring
-    pseudonym: str
-    shift: int
-    known: _text.Known | None
-    policy: Policy
-    scrubber: Scrubber | None = None
-    where: str = ""
-    changes: list[tuple[str, str, str]] = field(default_factory=list)
-    source: Dataset | None = None  # whose own identifiers ``known`` holds, once first needed
-
-    def own_known(self) -> _text.Known | None:
-        """The file's own identifiers for scrubbing, looked up when the first text is cleaned: a file with
-        no text to clean never needs them."""
-        if self.source is not None:
-            self.known = _known_of(_own_identifiers(self.source))
-            self.source = None
-        return self.known
-
-
-# --- actions ---------------------------------------------------------------------------------
-
-def _elem(tag: Any, vr: str, value: Any) -> DataElement:
-    from pydicom import config
-    from pydicom.dataelem import DataElement
-
-    # our rules produce the values; pydicom's validation would only re-warn (quoting raw values)
-    return DataElement(tag, vr, value, validation_mode=config.IGNORE)
-
-
-def _values(elem: DataElement) -> list[Any]:
-    from pydicom.multival import MultiValue
-
-    v = elem.value
-    if v is None or v == "":
-        return []
-    return list(v) if isinstance(v, MultiValue | list | tuple) else [v]
-
-
-def _with(elem: DataElement, values: list[Any]) -> DataElement:
-    value: Any = "" if not values else values[0] if len(values) == 1 else values
-    return _elem(elem.tag, elem.VR, value)
-
-
-def _keep(elem: DataElement, ctx: _Context) -> DataElement | None:
-    if elem.VR == "SQ":  # a sequence is never copied wholesale: its items go through the policy
-        return _keep_seq(elem, ctx)
-    return _elem(elem.tag, elem.VR, copy.copy(elem.value))
-
-
-def _keep_seq(elem: DataElement, ctx: _Context) -> DataElement | None:
-    from pydicom.sequence import Sequence
-
-    if elem.VR != "SQ":
-        return _keep(elem, ctx)
-    outer = ctx.where
-    items = []
-    for i, item in enumerate(elem.value or []):
-        ctx.where = f"{outer}[{i}]"
-        items.append(_walk(item, ctx))
-    ctx.where = outer
-    return _elem(elem.tag, "SQ", Sequence(items))
-
-
-def _remove(elem: DataElement, ctx: _Context) -> DataElement | None:
-    return None
-
-
-def _empty(elem: DataElement, ctx: _Context) -> DataElement | None:
-    from pydicom.sequence import Sequence
-
-    return _elem(elem.tag, elem.VR, Sequence() if elem.VR == "SQ" else "")
-
-
-def _pseudonym(elem: DataElement, ctx: _Context) -> DataElement | None:
-    return _elem(elem.tag, elem.VR, ctx.pseudonym)
-
-
-def _shift_da(value: str, days: int) -> str:
-    v = value.strip().replace(".", "")  # ACR-NEMA wrote 1997.04.30
-    if not re.fullmatch(r"\d{8}", v):
-        msg = f"a DA value at {{where}} is not YYYYMMDD (length {len(v)})"
-        raise DeidError(msg)
-    d = dt.datetime.strptime(v, "%Y%m%d").date() + dt.timedelta(days=days)
-    return d.strftime("%Y%m%d")
-
-
-def _shift_dt(value: str, days: int) -> str:
-    v = value.strip()
-    m = re.fullmatch(r"(\d{4})(\d{2})?(\d{2})?(\d{2,6}(?:\.\d{1,6})?)?([+-]\d{4})?", v)
-    if not m:
-        msg = "a DT value at {where} is not a DICOM date-time"
-        raise DeidError(msg)
-    year, month, day, rest, tz = m.groups()
-    # partial precision (YYYY, YYYYMM): shift a mid-period date, keep the precision
-    d = dt.date(int(year), int(month or 7), int(day) if day else (15 if month else 1)) + dt.timedelta(days=days)
-    head = d.strftime("%Y%m%d")[: 4 + (2 if month else 0) + (2 if day else 0)]
-    return head + (rest or "") + (tz or "")
-
-
-def _shift(elem: DataElement, ctx: _Context) -> DataElement | None:
-    if elem.VR == "TM":  # whole-day shifts leave times of day unchanged
-        return _keep(elem, ctx)
-    fn = {"DA": _shift_da, "DT": _shift_dt}.get(elem.VR)
-    if fn is None:
-        # a date attribute written with the wrong VR (seen in real PET exports: DS): we cannot shift
-        # it, so it does not leave (default deny) rather than refusing the whole file
-        return _remove(elem, ctx)
-    return _with(elem, [fn(str(v), ctx.shift) if str(v).strip() else "" for v in _values(elem)])
-
-
-def _uid(elem: DataElement, ctx: _Context) -> DataElement | None:
-    if elem.VR != "UI":
-        return _remove(elem, ctx)
-    out = []
-    for v in _values(elem):
-        s = str(v).strip().rstrip("\x00")
-        out.append(s if s.startswith(STANDARD_UID_ROOT) or not s else ctx.keyring.uid(s))
-    return _with(elem, out)
-
-
-def _clean(elem: DataElement, ctx: _Context) -> DataElement | None:
-    if elem.VR == "SQ":
-        return _keep_seq(elem, ctx)
-    if elem.VR not in _MAX_LEN and elem.VR != "UT":
-        return _remove(elem, ctx)
-    limit = _MAX_LEN.get(elem.VR, 10**6)
-    # the cohort's scrubber (registry of every patient and staff member, detectors, name detector)
-    # plus this file's own identifiers in every form (pinyin of its PN elements included)
-    sc = ctx.scrubber or _text._default()
-    out = [v[:limit] for v in sc.scrub_many([str(v) for v in _values(elem)], known=ctx.own_known())]
-    return _with(elem, out) if any(out) else None
-
-
-def _age(elem: DataElement, ctx: _Context) -> DataElement | None:
-    m = re.fullmatch(r"(\d{3})([DWMY])", str(elem.value or "").strip())
-    if not m:
-        return None  # an age we cannot read is an age we do not export
-    n, unit = int(m.group(1)), m.group(2)
-    return _elem(elem.tag, "AS", "090Y" if unit == "Y" and n >= 90 else f"{n:03d}{unit}")
-
-
-_APPLY = {"keep": _keep, "keep_seq": _keep_seq, "remove": _remove, "empty": _empty, "pseudonym": _pseudonym,
-          "shift": _shift, "uid": _uid, "clean": _clean, "age": _age}
-
-
-def _walk(ds: Dataset, ctx: _Context) -> Dataset:
-    from pydicom import Dataset
-    from pydicom.datadict import keyword_for_tag
-
-    out = Dataset()
-    outer = ctx.where
-    for tag in sorted(ds.keys()):
-        # private tags are not in the dictionary: looking them up costs a KeyError each
-        name = ("" if (tag >> 16) & 1 else keyword_for_tag(tag)) or f"({tag >> 16:04X},{tag & 0xFFFF:04X})"
-        ctx.where = f"{outer}.{name}" if outer else name
-        rule = ctx.policy.rule_for(tag, ds)
-        # a removed element is never decoded: no conversion, no warning quoting its value
-        new = None if rule.action == "remove" else rule.apply(ds[tag], ctx)
-        ctx.changes.append((ctx.where, rule.action if new is not None or rule.action == "remove" else "remove",
-                            rule.why))
-        if new is not None:
-            out.add(new)
-    ctx.where = outer
-    return out
-
-
 # --- the entry point -------------------------------------------------------------------------
 
 def check_burned_in(ds: Dataset) -> None:
@@ -353,106 +201,6 @@ def check_burned_in(ds: Dataset) -> None:
                "identifiers; the image is quarantined (set BurnedInAnnotation NO only after checking the pixels)")
         raise BurnedInAnnotation(msg)
 
-
-_KNOWN_KEYWORDS = (
-    "PatientName", "OtherPatientNames", "PatientBirthName", "PatientMotherBirthName", "PatientID",
-    "OtherPatientIDs", "AccessionNumber", "InstitutionName", "InstitutionAddress", "PatientAddress",
-    "PatientTelephoneNumbers", "StationName", "ReferringPhysicianName", "PerformingPhysicianName",
-    "OperatorsName", "NameOfPhysiciansReadingStudy", "RequestingPhysician", "StudyID",
-)
-
-
-def known_identifiers(ds: Dataset) -> list[str]:
-    """Identifying values of a dataset (names with each PN component group and component, IDs),
-    used to clean its descriptors."""
-    out: list[str] = []
-    for kw in _KNOWN_KEYWORDS:
-        elem = ds.get(kw)
-        if elem is None:
-            continue
-        for v in _values(ds[kw]):
-            s = str(v).strip()
-            out.append(s)
-            for group in s.split("="):  # PN: alphabetic=ideographic=phonetic, components by ^
-                # as written in free text: 张三丰, "Zhang Sanfeng", and each component
-                out += [group, group.replace("^", ""), group.replace("^", " ").strip(), *group.split("^")]
-    for item in ds.get("OtherPatientIDsSequence") or []:
-        out.append(str(item.get("PatientID", "")))
-    # a 1-2 letter Latin component ("Li", "CT") alone identifies nobody and would cut ordinary
-    # descriptor words; CJK names of 2 characters are kept
-    return [s.strip() for s in out if s.strip() and not (s.strip().isascii() and len(s.strip()) < 3)]
-
-
-@lru_cache(maxsize=1)
-def _pn_sq_tags() -> tuple[frozenset[int], frozenset[int]]:
-    from pydicom.datadict import DicomDictionary
-
-    return (frozenset(t for t, e in DicomDictionary.items() if e[0] == "PN"),
-            frozenset(t for t, e in DicomDictionary.items() if e[0] == "SQ"))
-
-
-def _person_names(ds: Dataset) -> Iterable[tuple[str, str]]:
-    """``(keyword, value)`` of every PN element, nested sequences included; only PN and SQ elements are
-    read (the data dictionary says which), so the rest of the header stays unparsed."""
-    from pydicom.datadict import keyword_for_tag
-
-    pn, sq = _pn_sq_tags()
-    for tag in list(ds.keys()):
-        t = int(tag)
-        if t in pn:
-            for v in _values(ds[tag]):
-                yield keyword_for_tag(t), str(v)
-        elif t in sq:
-            for item in ds[tag].value or []:
-                yield from _person_names(item)
-
-
-_PATIENT_NAMES = ("PatientName", "OtherPatientNames", "PatientBirthName", "PatientMotherBirthName")
-_OWN_ID_KINDS = {"PatientID": "mrn", "OtherPatientIDs": "other_patient_id", "AccessionNumber": "accession",
-                 "PatientAddress": "address", "PatientTelephoneNumbers": "phone", "StudyID": "other",
-                 "InstitutionName": "other", "InstitutionAddress": "address", "StationName": "other"}
-
-
-def _own_identifiers(ds: Dataset) -> tuple[tuple[str, str, str], ...]:
-    """The identifying values of a file, as ``(how, kind, value)`` in the order :func:`known_registry` adds them."""
-    out = [("name", "name" if kw in _PATIENT_NAMES else "staff_name", v) for kw, v in _person_names(ds)]
-    for kw, kind in _OWN_ID_KINDS.items():
-        if kw in ds:
-            out += [("id", kind, str(v)) for v in _values(ds[kw])]
-    for item in ds.get("OtherPatientIDsSequence") or []:
-        out.append(("id", "other_patient_id", str(item.get("PatientID", ""))))
-    birth = ds.get("PatientBirthDate")
-    if birth:
-        out.append(("date", "birth_date", str(birth)))
-    return tuple(out)
-
-
-def _registry_of(values: tuple[tuple[str, str, str], ...]) -> IdentifierRegistry:
-    from .registry import IdentifierRegistry
-
-    reg = IdentifierRegistry()
-    for how, kind, v in values:
-        if how == "name":
-            reg.add_name(v, staff=kind == "staff_name")
-        elif how == "id":
-            reg.add(kind, v)
-        else:
-            reg.add_date(kind, v)
-    return reg
-
-
-@lru_cache(maxsize=64)
-def _known_of(values: tuple[tuple[str, str, str], ...]) -> _text.Known | None:
-    # the files of a series share their names and IDs: their pinyin variants and pattern are made once
-    # (memory only, the last few dozen files' worth, like the run's registry)
-    known = _text.Known(_registry_of(values))
-    return known if known else None
-
-
-def known_registry(ds: Dataset) -> IdentifierRegistry:
-    """This file's own identifiers as a registry: every PN element (nested sequences included) with
-    its variants (pinyin, either order), IDs, accession number, OtherPatientIDs."""
-    return _registry_of(_own_identifiers(ds))
 
 
 def deidentify(

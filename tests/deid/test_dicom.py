@@ -14,10 +14,9 @@ from pydicom.data import get_testdata_file  # noqa: E402
 from pydicom.dataset import Dataset  # noqa: E402
 from pydicom.sequence import Sequence  # noqa: E402
 
+from curation.deid._dicomactions import _shift_da, _shift_dt  # noqa: E402
 from curation.deid.dicom import (  # noqa: E402
     BurnedInAnnotation,
-    _shift_da,
-    _shift_dt,
     changes_frame,
     deidentify,
     iter_elements,
