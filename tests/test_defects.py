@@ -2,7 +2,7 @@
 
 The demo is generated once per session, every registered and implemented modality is curated into
 one bundle (source modalities first, then the cohort-level steps such as crossmodal), and each
-defect of defects.json becomes one test, matched by the rule of DEMO-CONTRACT.md:
+defect of defects.json becomes one test, matched by this rule (docs/adding-a-modality.md, planted defects):
 
 * ``expect`` a check id: quality/failures/*.parquet has a row with that check_id and the defect's pseudonym;
 * ``quarantine:<reason>`` with a file token: a quarantine row with that reason and record == file token;

@@ -2,7 +2,8 @@
 
 Every defect sits on its own patient (so one defect cannot hide another), spread over the sites, and
 is logged with the pseudonym of the record that carries it, the field, and the check id that must
-catch it (DEMO-CONTRACT.md). Locations (file and row) are filled in once the sites are written.
+catch it (matched as tests/test_defects.py describes; see docs/adding-a-modality.md). Locations (file
+and row) are filled in once the sites are written.
 """
 
 from __future__ import annotations
@@ -58,6 +59,24 @@ class Planter:
         df.at[i, field] = value
         return str(df.at[i, "_rid"])
 
+    def simple(
+        self,
+        site: str,
+        table: str,
+        field: str,
+        kind: str,
+        expect: str,
+        value: object | Callable[[pd.Series], object],
+        where: Callable[[pd.Series], bool] | None = None,
+        note: str = "",
+    ) -> pd.Series:
+        """One value set on one picked patient, logged as a defect."""
+        p = self.pick(site, where)
+        v = value(p) if callable(value) else value
+        rid = self.set(table, int(p["pid"]), field, v)
+        self.defect(p, table, rid, field=field, kind=kind, dimension=_dimension(expect), expect=expect, note=note)
+        return p
+
     def defect(self, p: pd.Series, table: str, rid: str, **kw: object) -> Defect:
         modality = kw.pop("modality", "clinical" if table not in ("pathology", "exposure", "lab") else table)
         pseudonym = kw.pop("pseudonym", p["pseudonym"])
@@ -78,26 +97,26 @@ def plant_tabular(
 ) -> Planter:
     """Plant every tabular defect of the contract; returns the planter (row locations, malformed lines)."""
     pl = Planter(roster, tables, rng, log, keyring, set(), {}, {})
-    day = pd.Timedelta(days=1)
+    _plant_clinical(pl)
+    _plant_pathology(pl)
+    _plant_exposure(pl)
+    _plant_lab(pl)
+    _flag_crossmodal(pl)
+    return pl
 
-    def simple(
-        site: str,
-        table: str,
-        field: str,
-        kind: str,
-        expect: str,
-        value: object | Callable[[pd.Series], object],
-        where: Callable[[pd.Series], bool] | None = None,
-        note: str = "",
-    ) -> pd.Series:
-        p = pl.pick(site, where)
-        v = value(p) if callable(value) else value
-        rid = pl.set(table, int(p["pid"]), field, v)
-        pl.defect(p, table, rid, field=field, kind=kind, dimension=_dimension(expect), expect=expect, note=note)
-        return p
 
-    # clinical
-    simple(
+def _plant_clinical(pl: Planter) -> None:
+    """Missing, implausible, invalid and contradictory clinical values; a duplicate patient; an
+    unparseable date and a malformed CSV line."""
+    _plant_clinical_values(pl)
+    _plant_clinical_timeline(pl)
+    _duplicate_patient(pl)
+    _plant_clinical_formats(pl)
+
+
+def _plant_clinical_values(pl: Planter) -> None:
+    """Missing required values, an implausible age, invalid codes, a stage that contradicts its TNM."""
+    pl.simple(
         "A",
         "conditions",
         "diagnosis_date",
@@ -106,8 +125,8 @@ def plant_tabular(
         None,
         note="empty cell",
     )
-    simple("B", "patients", "sex", "missing_required", "clinical.completeness.sex", None, note="empty cell")
-    simple(
+    pl.simple("B", "patients", "sex", "missing_required", "clinical.completeness.sex", None, note="empty cell")
+    pl.simple(
         "C",
         "patients",
         "birth_date",
@@ -116,7 +135,7 @@ def plant_tabular(
         lambda p: p["birth_date"].replace(year=p["birth_date"].year - 95),
         note="age at diagnosis over 120",
     )
-    simple(
+    pl.simple(
         "A",
         "conditions",
         "icd10",
@@ -125,7 +144,7 @@ def plant_tabular(
         "C34.7",
         note="C34.7 does not exist (lung subsites are C34.0-C34.3, C34.8, C34.9)",
     )
-    simple(
+    pl.simple(
         "B",
         "conditions",
         "icdo3_morphology",
@@ -134,10 +153,10 @@ def plant_tabular(
         "8140/5",
         note="behaviour code 5 does not exist",
     )
-    simple(
+    pl.simple(
         "C", "conditions", "ecog", "invalid_allowed_value", "clinical.conformance.allowed_values", 7, note="ECOG is 0-5"
     )
-    simple(
+    pl.simple(
         "A",
         "staging",
         "stage_group",
@@ -147,6 +166,11 @@ def plant_tabular(
         where=lambda p: p["stage_group"] != "IA1",
         note="stage group does not follow from cT/cN/cM",
     )
+
+
+def _plant_clinical_timeline(pl: Planter) -> None:
+    """Dates out of order: death and treatment before diagnosis, symptoms after it, a late record entry."""
+    day = pd.Timedelta(days=1)
     p = pl.pick("B", lambda p: p["vital_status"] == "dead")
     rid = pl.set("outcomes", int(p["pid"]), "death_date", p["diagnosis_date"] - 40 * day)
     pl.set("outcomes", int(p["pid"]), "last_followup_date", p["diagnosis_date"] - 40 * day)
@@ -160,7 +184,7 @@ def plant_tabular(
         expect="clinical.consistency.death_after_diagnosis",
     )
     p = pl.pick("C")
-    tr = tables["treatments"]
+    tr = pl.tables["treatments"]
     i = int(tr.index[tr["_pid"] == p["pid"]][0])
     tr["treatment_start"] = tr["treatment_start"].astype(object)
     tr.at[i, "treatment_start"] = p["diagnosis_date"] - 20 * day
@@ -173,7 +197,7 @@ def plant_tabular(
         dimension="consistency",
         expect="clinical.consistency.treatment_after_diagnosis",
     )
-    simple(
+    pl.simple(
         "A",
         "conditions",
         "symptom_date",
@@ -181,7 +205,7 @@ def plant_tabular(
         "clinical.consistency.dates_in_order",
         lambda p: p["diagnosis_date"] + 15 * day,
     )
-    simple(
+    pl.simple(
         "C",
         "patients",
         "record_entry_date",
@@ -190,8 +214,11 @@ def plant_tabular(
         lambda p: p["diagnosis_date"] + 500 * day,
         note="entered 500 days after diagnosis",
     )
-    _duplicate_patient(pl)
-    simple(
+
+
+def _plant_clinical_formats(pl: Planter) -> None:
+    """An impossible date (February 30th) and a CSV line broken by an unquoted comma."""
+    pl.simple(
         "A",
         "conditions",
         "diagnosis_date",
@@ -215,7 +242,9 @@ def plant_tabular(
     pl.malformed.setdefault("conditions", {})[rid] = (MALFORMED_QUOTED, MALFORMED_RAW)
     _ = d
 
-    # pathology
+
+def _plant_pathology(pl: Planter) -> None:
+    """A histology contradicted by its IHC, and a PD-L1 TPS above 100 %."""
     p = pl.pick("A", lambda p: p["histology"] in ("squamous", "adenocarcinoma"))
     if p["histology"] == "squamous":
         pl.set("pathology", int(p["pid"]), "p40", "negative")
@@ -235,7 +264,7 @@ def plant_tabular(
         expect="pathology.consistency.histology_ihc",
         note=note,
     )
-    simple(
+    pl.simple(
         "B",
         "pathology",
         "pdl1_tps",
@@ -245,8 +274,10 @@ def plant_tabular(
         note="TPS is a percentage",
     )
 
-    # exposure
-    simple(
+
+def _plant_exposure(pl: Planter) -> None:
+    """A never smoker with pack-years, implausible pack-years, a missing smoking status, an unlinked record."""
+    pl.simple(
         "C",
         "exposure",
         "pack_years",
@@ -256,7 +287,7 @@ def plant_tabular(
         where=lambda p: p["smoking_status"] == "never",
         note="never smoker with 20 pack-years",
     )
-    simple(
+    pl.simple(
         "A",
         "exposure",
         "pack_years",
@@ -265,7 +296,7 @@ def plant_tabular(
         250.0,
         where=lambda p: p["smoking_status"] != "never",
     )
-    simple(
+    pl.simple(
         "C",
         "exposure",
         "smoking_status",
@@ -276,9 +307,11 @@ def plant_tabular(
     )
     _unlinked(pl)
 
-    # lab
+
+def _plant_lab(pl: Planter) -> None:
+    """A result in the wrong unit and a result sent twice."""
     p = pl.pick("A")
-    lab = tables["lab"]
+    lab = pl.tables["lab"]
     i = int(lab.index[(lab["_pid"] == p["pid"]) & (lab["analyte"] == "CEA")][0])
     lab.at[i, "unit"] = "mmol/L"
     pl.defect(
@@ -294,7 +327,7 @@ def plant_tabular(
     p = pl.pick("B")
     i = int(lab.index[lab["_pid"] == p["pid"]][0])
     dup = lab.loc[[i]].assign(_rid=f"{lab.at[i, '_rid']}d")
-    tables["lab"] = pd.concat([lab.loc[:i], dup, lab.loc[i + 1 :]], ignore_index=True)
+    pl.tables["lab"] = pd.concat([lab.loc[:i], dup, lab.loc[i + 1 :]], ignore_index=True)
     pl.defect(
         p,
         "lab",
@@ -306,11 +339,13 @@ def plant_tabular(
         note="the same result sent twice by the LIS",
     )
 
-    # cross-modal flags read by the imaging and immune generators
-    p = pl.pick("B", lambda p: bool(p["has_imaging"])) if roster["has_imaging"].any() else None
+
+def _flag_crossmodal(pl: Planter) -> None:
+    """Flags read by the imaging and immune generators: a DICOM sex and a single-cell sex that contradict the EMR."""
+    p = pl.pick("B", lambda p: bool(p["has_imaging"])) if pl.roster["has_imaging"].any() else None
     if p is not None:
-        _flip(roster, int(p["pid"]), "dicom_sex")
-        log.defect(
+        _flip(pl.roster, int(p["pid"]), "dicom_sex")
+        pl.log.defect(
             modality="imaging",
             site=str(p["site"]),
             record="DICOM PatientSex of this patient's CT",
@@ -321,12 +356,12 @@ def plant_tabular(
             pseudonym=p["pseudonym"],
             note="EMR sex differs from DICOM",
         )
-    sc = roster[roster["has_single_cell"].astype(bool) & ~roster["pid"].isin(pl.used)]
+    sc = pl.roster[pl.roster["has_single_cell"].astype(bool) & ~pl.roster["pid"].isin(pl.used)]
     if len(sc):
-        p = sc.iloc[int(rng.integers(len(sc)))]
+        p = sc.iloc[int(pl.rng.integers(len(sc)))]
         pl.used.add(int(p["pid"]))
-        _flip(roster, int(p["pid"]), "sc_sex")
-        log.defect(
+        _flip(pl.roster, int(p["pid"]), "sc_sex")
+        pl.log.defect(
             modality="immune",
             site=str(p["site"]),
             record="single-cell samples of this patient",
@@ -337,7 +372,6 @@ def plant_tabular(
             pseudonym=p["pseudonym"],
             note="XIST / chrY expression contradicts the EMR sex",
         )
-    return pl
 
 
 def _flip(roster: pd.DataFrame, pid: int, col: str) -> None:

@@ -1,4 +1,4 @@
-"""A tiny hand-made three-site EMR cohort following DEMO-CONTRACT.md, with planted defects.
+"""A tiny hand-made three-site EMR cohort in the manner of the demo (curation.demo), with planted defects.
 
 Site A: UTF-8 CSVs with Chinese headers, one file per table. Site B: one Excel workbook with English
 headers (a wide sheet plus a treatments sheet), date cells and Excel serial days. Site C: a wide
