@@ -104,6 +104,17 @@ class ExecutorConfig(_Strict):
     timeout_s: int = Field(1800, ge=10, description="time limit of one notebook cell (papermill applies it per cell)")
 
 
+ReportLanguage = Literal["zh", "en", "both"]
+
+
+class ReportConfig(_Strict):
+    """How the reviewer reports read (curation.report)."""
+
+    language: ReportLanguage = Field(
+        "both", description="zh (Chinese), en (English) or both (a switch on every page, offline, no reload; "
+                            "the PDF prints both)")
+
+
 class CohortConfig(_Strict):
     cohort: CohortInfo
     sites: list[Site] = Field(default_factory=list)
@@ -115,6 +126,7 @@ class CohortConfig(_Strict):
     thresholds: dict[str, ThresholdOverride] = Field(default_factory=dict)
     privacy: PrivacyConfig = PrivacyConfig()
     executor: ExecutorConfig = ExecutorConfig()
+    report: ReportConfig = ReportConfig()
     options: dict[str, Any] = Field(default_factory=dict, description="run-wide options (e.g. demo: true)")
     value_maps: dict[str, dict[str, str]] = Field(
         default_factory=dict,

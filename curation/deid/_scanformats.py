@@ -14,8 +14,30 @@ from typing import Any
 
 from ._scanmatch import LOOK, LeakHit, Matcher
 
-TEXT_SUFFIXES = {".ipynb", ".html", ".htm", ".json", ".csv", ".tsv", ".txt", ".log", ".md", ".yaml", ".yml",
-                 ".xml", ".js", ".css", ".svg", ".vcf", ".maf", ".tex", ".rst", ".py", ".sha256", ".toml"}
+TEXT_SUFFIXES = {
+    ".ipynb",
+    ".html",
+    ".htm",
+    ".json",
+    ".csv",
+    ".tsv",
+    ".txt",
+    ".log",
+    ".md",
+    ".yaml",
+    ".yml",
+    ".xml",
+    ".js",
+    ".css",
+    ".svg",
+    ".vcf",
+    ".maf",
+    ".tex",
+    ".rst",
+    ".py",
+    ".sha256",
+    ".toml",
+}
 H5_SUFFIXES = {".h5ad", ".h5", ".hdf5", ".h5mu", ".loom"}
 ZIP_SUFFIXES = {".zip", ".xlsx", ".docx", ".pptx", ".odt", ".ods", ".whl"}
 H5_BULK = ("X", "layers", "raw", "obsm", "varm", "obsp", "varp")
@@ -57,7 +79,7 @@ def _chunks(src: Src, overlap: int) -> Iterator[tuple[bytes, bool]]:
             yield chunk, last
             if last:
                 return
-            tail = chunk[len(chunk) - min(overlap, len(chunk)):] if overlap else b""
+            tail = chunk[len(chunk) - min(overlap, len(chunk)) :] if overlap else b""
 
 
 def _utf16_chunks(src: Src, encoding: str, overlap: int) -> Iterator[tuple[bytes, bool]]:
@@ -72,7 +94,7 @@ def _utf16_chunks(src: Src, encoding: str, overlap: int) -> Iterator[tuple[bytes
             yield chunk, last
             if last:
                 return
-            tail = chunk[len(chunk) - min(overlap, len(chunk)):] if overlap else b""
+            tail = chunk[len(chunk) - min(overlap, len(chunk)) :] if overlap else b""
 
 
 def utf16_encoding(head: bytes) -> str | None:
@@ -151,6 +173,8 @@ class _Scan:
                 self.hdf5(rel, src)
             elif suffix == ".dcm" or head[128:132] == b"DICM":
                 self.dicom(rel, src)
+            elif suffix == ".pdf" or head[:5] == b"%PDF-":
+                self.pdf(rel, src)
             elif suffix in ZIP_SUFFIXES or head[:4] == b"PK\x03\x04":
                 self.zipped(rel, src)
             elif suffix == ".gz":  # BGZF (.vcf.gz) is multi-member gzip: decompress reads it all
@@ -159,15 +183,17 @@ class _Scan:
                 self.bytes_(rel, src, name=name)
         except Exception as exc:  # noqa: BLE001 - an unreadable file is still scanned as bytes
             # fail closed: a file whose fields could not be read is not known to be clean
-            self.hit(rel, f"unreadable as {suffix or 'its format'} ({type(exc).__name__}); "
-                     "only its raw bytes were searched", 0)
+            self.hit(
+                rel,
+                f"unreadable as {suffix or 'its format'} ({type(exc).__name__}); only its raw bytes were searched",
+                0,
+            )
             try:
                 self.bytes_(rel, src, name=name)
             except OSError:
                 pass  # not even readable as bytes: already reported above
 
-    def bytes_(self, rel: str, src: Src, *, where: str = "", name: str | None = None, header: bool = False
-               ) -> None:
+    def bytes_(self, rel: str, src: Src, *, where: str = "", name: str | None = None, header: bool = False) -> None:
         """Raw bytes, in chunks that overlap by the longest pattern (files of any size); UTF-16
         text a second time, transcoded.
 
@@ -178,11 +204,18 @@ class _Scan:
         self._chunked(rel, _chunks(src, self.overlap), where=where, suffix=suffix, header=header)
         encoding = None if header else utf16_encoding(_head(src, 4096))
         if encoding:
-            self._chunked(rel, _utf16_chunks(src, encoding, self.overlap), where=where, suffix=".txt",
-                          label=encoding)
+            self._chunked(rel, _utf16_chunks(src, encoding, self.overlap), where=where, suffix=".txt", label=encoding)
 
-    def _chunked(self, rel: str, chunks: Iterator[tuple[bytes, bool]], *, where: str, suffix: str,
-                 header: bool = False, label: str = "") -> None:
+    def _chunked(
+        self,
+        rel: str,
+        chunks: Iterator[tuple[bytes, bool]],
+        *,
+        where: str,
+        suffix: str,
+        header: bool = False,
+        label: str = "",
+    ) -> None:
         seen: set[tuple[int, int]] = set()
         base = lines_before = 0
         for chunk, last in chunks:
@@ -322,8 +355,7 @@ class _Scan:
                     self._dicom_items(rel, item, f"{where}[{i}]", strings)
                 continue
             value = elem.value
-            values = list(value) if isinstance(value, list | tuple) or type(value).__name__ == "MultiValue" \
-                else [value]
+            values = list(value) if isinstance(value, list | tuple) or type(value).__name__ == "MultiValue" else [value]
             for v in values:
                 if v is None:
                     continue
@@ -350,6 +382,21 @@ class _Scan:
             for _, no, form in self.m.search(original):
                 self.hit(rel, f"{where} (encoded, {form})", no)
 
+    def pdf(self, rel: str, src: Src) -> None:
+        """A PDF's text page by page (its streams are compressed and its CJK glyphs encoded, so raw
+        bytes prove nothing), then its raw bytes. Text that cannot be extracted raises: the caller
+        reports the file as not known to be clean."""
+        from pypdf import PdfReader
+
+        reader = PdfReader(_binary(src) if isinstance(src, bytes) else str(src))
+        meta = " ".join(str(v) for v in (reader.metadata or {}).values())
+        for no in self.m.in_text(meta):
+            self.hit(rel, "PDF metadata", no)
+        for i, page in enumerate(reader.pages, start=1):
+            for no in self.m.in_text(page.extract_text() or ""):
+                self.hit(rel, f"page {i} (text)", no)
+        self.bytes_(rel, src)
+
     def zipped(self, rel: str, src: Src) -> None:
         with zipfile.ZipFile(_handle(src)) as zf:
             for info in zf.infolist():
@@ -358,5 +405,5 @@ class _Scan:
                 member = f"{rel}/{info.filename}"
                 parts = PurePosixPath(info.filename).parts
                 for k in range(len(parts)):
-                    self.name(f"{rel}/{'/'.join(parts[:k + 1])}", folder=k < len(parts) - 1)
+                    self.name(f"{rel}/{'/'.join(parts[: k + 1])}", folder=k < len(parts) - 1)
                 self.file(member, zf.read(info))

@@ -87,6 +87,15 @@ class Curated:
     def figures(self) -> dict[str, go.Figure]:
         return registry.get(self.spec.name).figures(self.data, self.results, ctx=self.ctx)
 
+    def __repr__(self) -> str:
+        """One line (the dataclass repr printed every table and object: ~56 KB)."""
+        from collections import Counter
+
+        verdicts = Counter(str(r.verdict) for r in self.results if not r.site)
+        tables = ", ".join(f"{k} {len(v)}" for k, v in self.data.tables.items() if hasattr(v, "__len__"))
+        return (f"<Curated {self.spec.name}: " + ", ".join(f"{n} {v}" for v, n in sorted(verdicts.items()))
+                + f"; tables: {tables or 'none'}; {len(self.written)} file(s) written>")
+
 
 def curate(name: str, cohort: str | Path | CohortConfig, *, out: str | Path | None = None,
            write: bool = True) -> Curated:

@@ -240,7 +240,7 @@ def figures(data: ModalityData, results: list[CheckResult], *, ctx: Context) -> 
         field = next(f for f in dictionary.fields(NAME, "patients") if f.name == "age_at_diagnosis")
         ages = t["patients"]["_age_exact"].clip(upper=90)  # the figure must not show exact ages over 90
         out["Age at diagnosis"] = fig.distribution(ages, title="Age at diagnosis (years, 90 = 90+)",
-                                                   plausible=(field.min, field.max))
+                                                   plausible=(field.min, field.max), xlabel="age at diagnosis (years)")
     out["Stage group"] = fig.category_bars(t["staging"].get("stage_group", pd.Series(dtype="string")),
                                            title="Stage group (AJCC)", order=list(
                                                next(f for f in dictionary.fields(NAME, "staging")

@@ -62,8 +62,27 @@ def figures(data: ModalityData, results: list[CheckResult], *, ctx: Context) -> 
 
 
 def write(data: ModalityData, *, ctx: Context) -> list[Path]:
-    """``reports/collection_report.md``."""
-    return [ctx.bundle.write_text(collection.PATH, markdown(data))]
+    """``reports/collection_report.md`` and, printed by headless Chromium, ``reports/collection_report.pdf``
+    (without Chromium the PDF is skipped and the page says why)."""
+    report: collection.CollectionReport = data.objects[REPORT]
+    language = getattr(getattr(ctx.config, "report", None), "language", "both")
+    figs = collection.figures(report, language=language)
+    data.objects["svgs"] = svgs = collection.static_svgs(figs, ctx.bundle.root)
+    written = [ctx.bundle.write_text(collection.PATH, markdown(data))]
+    pdf, data.objects["pdf_note"] = collection.write_pdf(report, language=language, svgs=svgs)
+    return [*written, *([pdf] if pdf else [])]
+
+
+def view(data: ModalityData) -> Any:
+    """The report as the notebook (and its HTML page) shows it: seven sections, figures, sign-off."""
+    from IPython.display import HTML
+
+    report: collection.CollectionReport = data.objects[REPORT]
+    language = getattr(getattr(report.config, "report", None), "language", "both")
+    figs = collection.figures(report, language=language)
+    blocks = collection.figure_blocks(figs, data.objects.get("svgs", {}), language=language, static=False)
+    return HTML(collection.render_html(report, language=language, figure_html=blocks,
+                                       pdf_note=data.objects.get("pdf_note", "")))
 
 
 def markdown(data: ModalityData) -> str:

@@ -8,10 +8,12 @@ every other step.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import jinja2
 import pandas as pd
@@ -19,6 +21,9 @@ import pandas as pd
 from .. import __version__
 from ..config import CohortConfig
 from ..quality import Dimension
+
+if TYPE_CHECKING:
+    import plotly.graph_objects as go
 
 SMALL = 5
 KINDS = ("checks", "ledger", "quarantine")  # the quality tables the report reads
@@ -53,22 +58,26 @@ PATH = "reports/collection_report.md"
 
 def sources_received(config: CohortConfig) -> pd.DataFrame:
     """Exports received per modality, site and format: how many sources and files."""
-    rows = [{"modality": m, "site": src.site or "-", "format": src.format,
-             "files": len(config.source_files(m, i))}
-            for m, srcs in config.sources.items() for i, src in enumerate(srcs)]
+    rows = [
+        {"modality": m, "site": src.site or "-", "format": src.format, "files": len(config.source_files(m, i))}
+        for m, srcs in config.sources.items()
+        for i, src in enumerate(srcs)
+    ]
     if not rows:
         return pd.DataFrame(columns=["modality", "site", "format", "sources", "files"])
     df = pd.DataFrame(rows)
-    return (df.groupby(["modality", "site", "format"], sort=False)
-            .agg(sources=("files", "size"), files=("files", "sum")).reset_index())
+    return (
+        df.groupby(["modality", "site", "format"], sort=False)
+        .agg(sources=("files", "size"), files=("files", "sum"))
+        .reset_index()
+    )
 
 
 def quality_by_dimension(checks: pd.DataFrame) -> pd.DataFrame:
     """Checks per guideline dimension and verdict, across modalities."""
     if checks.empty:
         return pd.DataFrame(columns=["dimension", "pass", "warn", "fail", "error", "not_applicable"])
-    t = checks.pivot_table(index="dimension", columns="verdict", values="check_id", aggfunc="count",
-                           fill_value=0)
+    t = checks.pivot_table(index="dimension", columns="verdict", values="check_id", aggfunc="count", fill_value=0)
     for v in ("pass", "warn", "fail", "error", "not_applicable"):
         if v not in t:
             t[v] = 0
@@ -81,9 +90,17 @@ def reconciliation(ledger: pd.DataFrame) -> pd.DataFrame:
     """Records in, accepted, quarantined and excluded per modality (first stage = what arrived)."""
     if ledger.empty:
         return pd.DataFrame(columns=["modality", "n_in", "n_accepted", "n_quarantined", "n_excluded", "balanced"])
-    agg = ledger.groupby(["modality", "stage"], sort=False).agg(
-        n_in=("n_in", "sum"), n_accepted=("n_accepted", "sum"), n_quarantined=("n_quarantined", "sum"),
-        n_excluded=("n_excluded", "sum"), balanced=("balanced", "all")).reset_index()
+    agg = (
+        ledger.groupby(["modality", "stage"], sort=False)
+        .agg(
+            n_in=("n_in", "sum"),
+            n_accepted=("n_accepted", "sum"),
+            n_quarantined=("n_quarantined", "sum"),
+            n_excluded=("n_excluded", "sum"),
+            balanced=("balanced", "all"),
+        )
+        .reset_index()
+    )
     return agg
 
 
@@ -130,8 +147,9 @@ def build(cohort: str | Path | CohortConfig, *, out: str | Path | None = None) -
     return fill(config, root, **{kind: read_all(root, kind) for kind in KINDS})
 
 
-def fill(config: CohortConfig, root: Path, *, checks: pd.DataFrame, ledger: pd.DataFrame,
-         quarantine: pd.DataFrame) -> CollectionReport:
+def fill(
+    config: CohortConfig, root: Path, *, checks: pd.DataFrame, ledger: pd.DataFrame, quarantine: pd.DataFrame
+) -> CollectionReport:
     """The report of ``root`` from its quality tables (as :func:`read_all` reads them)."""
     rep = CollectionReport(config, root)
     rep.sections = {
@@ -154,17 +172,150 @@ def fill(config: CohortConfig, root: Path, *, checks: pd.DataFrame, ledger: pd.D
         "n_checks": len(checks),
         "verdicts": verdicts,
         "all_balanced": bool(ledger["balanced"].all()) if not ledger.empty else True,
-        "overall": ("fail" if verdicts.get("fail") or verdicts.get("error") else
-                    "warn" if verdicts.get("warn") else "pass"),
+        "overall": (
+            "fail" if verdicts.get("fail") or verdicts.get("error") else "warn" if verdicts.get("warn") else "pass"
+        ),
     }
     rep.markdown = render_markdown(rep)
     return rep
 
 
 def render_markdown(rep: CollectionReport) -> str:
-    env = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False, trim_blocks=True,
-                             lstrip_blocks=True)
-    text = resources.files("curation.report").joinpath("templates/collection_report.md.j2").read_text(
-        encoding="utf-8")
+    env = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False, trim_blocks=True, lstrip_blocks=True)
+    text = resources.files("curation.report").joinpath("templates/collection_report.md.j2").read_text(encoding="utf-8")
     tables = {k: (v.to_markdown(index=False) if not v.empty else "*none*") for k, v in rep.sections.items()}
     return env.from_string(text).render(f=rep.facts, t=tables)
+
+
+# --------------------------------------------------------------------------- HTML and PDF
+
+PDF_PATH = "reports/collection_report.pdf"
+
+
+def figures(rep: CollectionReport, *, language: str = "both") -> dict[str, go.Figure]:
+    """The report's figures: reconciliation per modality, checks by dimension and verdict, quarantine."""
+    from .figures import collection_figures
+
+    return collection_figures(rep.sections, language=language)
+
+
+def render_html(
+    rep: CollectionReport, *, language: str = "both", figure_html: Mapping[str, str] | None = None, pdf_note: str = ""
+) -> str:
+    """The report's HTML body (seven numbered sections), in ``language``; figures from ``figure_html``."""
+    from markupsafe import Markup
+
+    from .render import page_environment
+    from .review import check_sentence, modality_label
+    from .tables import table_html
+
+    from .i18n import translator
+
+    env = page_environment(language)
+    tr = translator(language)
+    tables = {
+        k: Markup(table_html(v, max_rows=60, config=rep.config, language=language)) for k, v in rep.sections.items()
+    }
+    findings = []
+    for row in rep.sections["failing_checks"].to_dict("records"):
+        what, fix = check_sentence(row, tr)
+        name = str(row.get("check_id", "")).split(".", 1)[0]
+        findings.append(
+            {
+                "check_id": row["check_id"],
+                "verdict": row["verdict"],
+                "what": what,
+                "fix": fix,
+                "label": tr.show(modality_label(name, name)),
+            }
+        )
+    figs = {k: Markup(v) for k, v in (figure_html or {}).items()}
+    return env.get_template("collection_report.html.j2").render(
+        rep=rep, tables=tables, findings=findings, figures=_Default(figs), pdf_note=Markup(pdf_note) if pdf_note else ""
+    )
+
+
+class _Default(dict):  # type: ignore[type-arg]
+    """Figures by name; a missing one renders as nothing."""
+
+    def __missing__(self, key: str) -> str:
+        return ""
+
+
+def static_svgs(figs: Mapping[str, go.Figure], root: Path) -> dict[str, str]:
+    """Static SVG of each figure (headless Chromium), {} when it is missing."""
+    import json
+    import tempfile
+
+    from . import chromium
+
+    if not figs or chromium.find() is None:
+        return {}
+    asset = root / "reports" / "assets" / "plotly.min.js"
+    with tempfile.TemporaryDirectory(prefix="curation-plotly-") as tmp:
+        if not asset.is_file():
+            from plotly.offline import get_plotlyjs
+
+            asset = Path(tmp) / "plotly.min.js"
+            asset.write_text(get_plotlyjs(), encoding="utf-8")
+        svgs = chromium.snapshot([json.loads(f.to_json()) for f in figs.values()], plotly_js=asset)
+    return {k: v for k, v in zip(figs, svgs, strict=True) if v}
+
+
+def figure_blocks(
+    figs: Mapping[str, go.Figure], svgs: Mapping[str, str], *, language: str, static: bool
+) -> dict[str, str]:
+    """HTML per figure with its caption: the static SVG (``static``: for the PDF), else the interactive
+    figure with the SVG for readers without JavaScript."""
+    from markupsafe import Markup
+
+    from . import caption
+    from .i18n import translator
+
+    tr = translator(language)
+    out = {}
+    for key, fig in figs.items():
+        svg = Markup(svgs.get(key, ""))
+        if static:
+            body = svg
+        else:
+            div = Markup(fig.to_html(full_html=False, include_plotlyjs=False, config={"displaylogo": False}))
+            body = div + (Markup("<noscript>{}</noscript>").format(svg) if svg else Markup(""))
+        out[key] = str(
+            Markup('<figure class="cr-figure">{}<figcaption>{}</figcaption></figure>').format(
+                body, tr._(caption(fig)) if caption(fig) else ""
+            )
+        )
+    return out
+
+
+def write_pdf(
+    rep: CollectionReport, *, language: str = "both", svgs: Mapping[str, str] | None = None
+) -> tuple[Path | None, str]:
+    """``reports/collection_report.pdf`` printed by headless Chromium (A4, page numbers, sign-off block).
+
+    Returns (path, note): path None and the reason in ``note`` when it could not be printed; the run
+    goes on without it.
+    """
+    import tempfile
+
+    from . import chromium
+    from .render import css, page_environment
+
+    if chromium.find() is None:
+        return None, "PDF skipped: headless Chromium is not installed (apt-get install chromium fonts-noto-cjk)"
+    figs = figures(rep, language=language)
+    svgs = dict(svgs) if svgs is not None else static_svgs(figs, rep.root)
+    body = render_html(rep, language=language, figure_html=figure_blocks(figs, svgs, language=language, static=True))
+    env = page_environment(language)
+    footer = f"{rep.facts['cohort']} · curation {rep.facts['curation_version']}".replace('"', "'")
+    page = env.get_template("collection_print.html.j2").render(rep=rep, body=body, css=css(), footer=footer)
+    target = rep.root / PDF_PATH
+    try:
+        with tempfile.TemporaryDirectory(prefix="curation-print-") as tmp:
+            src = Path(tmp) / "collection_report.html"
+            src.write_text(page, encoding="utf-8")
+            chromium.print_pdf(src, target)
+    except Exception as exc:  # noqa: BLE001 - the report stays in HTML and Markdown; the PDF is said to be missing
+        return None, f"PDF skipped: Chromium could not print it ({type(exc).__name__})"
+    return target, ""

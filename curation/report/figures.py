@@ -11,17 +11,53 @@ from collections.abc import Sequence
 import pandas as pd
 import plotly.graph_objects as go
 
-__all__ = ["category_bars", "completeness_heatmap", "distribution", "empty_figure", "exposure_summary",
-           "km_by_stage", "treatment_timelines"]
+from .i18n import N_
 
-LAYOUT = {"template": "plotly_white", "margin": {"l": 60, "r": 20, "t": 50, "b": 50}}
+__all__ = [
+    "PALETTE",
+    "VERDICT_COLORS",
+    "category_bars",
+    "collection_figures",
+    "completeness_heatmap",
+    "distribution",
+    "empty_figure",
+    "exposure_summary",
+    "km_by_stage",
+    "treatment_timelines",
+    "with_caption",
+]
+
+# Okabe-Ito: distinguishable with the common colour-vision deficiencies
+PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#56B4E9", "#CC79A7", "#F0E442", "#000000", "#999999"]
+VERDICT_COLORS = {
+    "pass": "#009E73",
+    "warn": "#E69F00",
+    "fail": "#D55E00",
+    "error": "#CC79A7",
+    "not_applicable": "#999999",
+}
+LAYOUT = {"template": "plotly_white", "margin": {"l": 60, "r": 20, "t": 50, "b": 50}, "colorway": PALETTE}
+
+
+def with_caption(fig: go.Figure, text: str) -> go.Figure:
+    """Attach a caption sentence (``layout.meta.caption``; the reports print it under the figure)."""
+    meta = fig.layout.meta if isinstance(fig.layout.meta, dict) else {}
+    fig.update_layout(meta={**meta, "caption": text})
+    return fig
+
+
 STAGE_ORDER = ["0", "OC", "I", "II", "III", "IV", "unknown"]
 
 
 def empty_figure(title: str, note: str = "no data") -> go.Figure:
     fig = go.Figure()
-    fig.update_layout(title=title, annotations=[{"text": note, "showarrow": False, "font": {"size": 16}}],
-                      xaxis={"visible": False}, yaxis={"visible": False}, **LAYOUT)
+    fig.update_layout(
+        title=title,
+        annotations=[{"text": note, "showarrow": False, "font": {"size": 16}}],
+        xaxis={"visible": False},
+        yaxis={"visible": False},
+        **LAYOUT,
+    )
     return fig
 
 
@@ -34,17 +70,39 @@ def completeness_heatmap(df: pd.DataFrame, *, title: str = "Completeness by fiel
     cols = [c for c in grid.columns if c != "all"] + (["all"] if "all" in grid.columns else [])
     grid = grid[cols]
     text = grid.map(lambda v: "" if pd.isna(v) else f"{v:.0%}")
-    fig = go.Figure(go.Heatmap(z=grid.to_numpy(), x=cols, y=list(grid.index), zmin=0, zmax=1,
-                               colorscale="RdYlGn", text=text.to_numpy(), texttemplate="%{text}",
-                               hovertemplate="%{y} @ site %{x}: %{z:.1%}<extra></extra>",
-                               colorbar={"title": "present"}))
-    fig.update_layout(title=title, height=max(300, 18 * len(grid) + 120), yaxis={"autorange": "reversed"},
-                      xaxis={"title": "site"}, **LAYOUT)
+    fig = go.Figure(
+        go.Heatmap(
+            z=grid.to_numpy(),
+            x=cols,
+            y=list(grid.index),
+            zmin=0,
+            zmax=1,
+            colorscale="Cividis",
+            text=text.to_numpy(),
+            texttemplate="%{text}",
+            hovertemplate="%{y} @ site %{x}: %{z:.1%}<extra></extra>",
+            colorbar={"title": "present"},
+        )
+    )
+    fig.update_layout(
+        title=title,
+        height=max(300, 18 * len(grid) + 120),
+        yaxis={"autorange": "reversed"},
+        xaxis={"title": "site"},
+        **LAYOUT,
+    )
     return fig
 
 
-def distribution(values: pd.Series, *, title: str, plausible: tuple[float | None, float | None] | None = None,
-                 unit: str = "", nbins: int = 40) -> go.Figure:
+def distribution(
+    values: pd.Series,
+    *,
+    title: str,
+    plausible: tuple[float | None, float | None] | None = None,
+    unit: str = "",
+    nbins: int = 40,
+    xlabel: str = "",
+) -> go.Figure:
     """Histogram with the plausible range shaded; values outside it stand out in red."""
     v = pd.to_numeric(values, errors="coerce").dropna()
     if v.empty:
@@ -56,21 +114,32 @@ def distribution(values: pd.Series, *, title: str, plausible: tuple[float | None
     if hi is not None:
         inside &= v <= hi
     fig = go.Figure()
-    fig.add_trace(go.Histogram(x=v[inside], nbinsx=nbins, name="plausible", marker_color="#4c78a8"))
+    fig.add_trace(go.Histogram(x=v[inside], nbinsx=nbins, name="plausible", marker_color=PALETTE[0]))
     if (~inside).any():
-        fig.add_trace(go.Histogram(x=v[~inside], nbinsx=nbins, name="outside range", marker_color="#e45756"))
+        fig.add_trace(go.Histogram(x=v[~inside], nbinsx=nbins, name="outside range", marker_color=PALETTE[3]))
     if plausible is not None:
         x0 = lo if lo is not None else float(v.min())
         x1 = hi if hi is not None else float(v.max())
-        fig.add_vrect(x0=x0, x1=x1, fillcolor="green", opacity=0.08, line_width=0,
-                      annotation_text="plausible range", annotation_position="top left")
-    fig.update_layout(title=title, barmode="overlay", xaxis={"title": unit or "value"}, yaxis={"title": "records"},
-                      **LAYOUT)
-    return fig
+        fig.add_vrect(
+            x0=x0,
+            x1=x1,
+            fillcolor="green",
+            opacity=0.08,
+            line_width=0,
+            annotation_text="plausible range",
+            annotation_position="top left",
+        )
+    fig.update_layout(
+        title=title, barmode="overlay", xaxis={"title": xlabel or unit or title}, yaxis={"title": "records"}, **LAYOUT
+    )
+    return with_caption(
+        fig, N_("Bars count records; the shaded band is the plausible range, values outside it are red.")
+    )
 
 
-def category_bars(values: pd.Series, *, title: str, order: Sequence[str] | None = None,
-                  by: pd.Series | None = None) -> go.Figure:
+def category_bars(
+    values: pd.Series, *, title: str, order: Sequence[str] | None = None, by: pd.Series | None = None
+) -> go.Figure:
     """Counts per category (missing shown as "(missing)"), optionally stacked by a second variable."""
     s = values.astype("string").fillna("(missing)")
     if s.empty:
@@ -81,7 +150,7 @@ def category_bars(values: pd.Series, *, title: str, order: Sequence[str] | None 
     fig = go.Figure()
     if by is None:
         counts = s.value_counts().reindex(cats).fillna(0)
-        fig.add_trace(go.Bar(x=cats, y=counts.to_numpy(), marker_color="#4c78a8"))
+        fig.add_trace(go.Bar(x=cats, y=counts.to_numpy(), marker_color=PALETTE[0]))
     else:
         b = by.astype("string").fillna("(missing)")
         tab = pd.crosstab(s, b).reindex(cats).fillna(0)
@@ -92,8 +161,14 @@ def category_bars(values: pd.Series, *, title: str, order: Sequence[str] | None 
     return fig
 
 
-def treatment_timelines(treatments: pd.DataFrame, diagnosis: pd.Series, *, n: int = 25, seed: int = 0,
-                        title: str = "Treatment timelines (days from diagnosis, sample of patients)") -> go.Figure:
+def treatment_timelines(
+    treatments: pd.DataFrame,
+    diagnosis: pd.Series,
+    *,
+    n: int = 25,
+    seed: int = 0,
+    title: str = "Treatment timelines (days from diagnosis, sample of patients)",
+) -> go.Figure:
     """One line per sampled patient, one bar per treatment from start to end (days since diagnosis)."""
     if treatments is None or treatments.empty or "treatment_start" not in treatments.columns:
         return empty_figure(title)
@@ -112,12 +187,25 @@ def treatment_timelines(treatments: pd.DataFrame, diagnosis: pd.Series, *, n: in
     fig = go.Figure()
     for kind in sorted(kinds.unique()):
         sel = kinds == kind
-        fig.add_trace(go.Bar(y=t.loc[sel, "patient"], x=(end - start)[sel], base=start[sel], orientation="h",
-                             name=str(kind), hovertemplate="%{y}: day %{base:.0f} +%{x:.0f} d<extra>" + str(kind)
-                             + "</extra>"))
+        fig.add_trace(
+            go.Bar(
+                y=t.loc[sel, "patient"],
+                x=(end - start)[sel],
+                base=start[sel],
+                orientation="h",
+                name=str(kind),
+                hovertemplate="%{y}: day %{base:.0f} +%{x:.0f} d<extra>" + str(kind) + "</extra>",
+            )
+        )
     fig.add_vline(x=0, line_dash="dot", annotation_text="diagnosis")
-    fig.update_layout(title=title, barmode="overlay", xaxis={"title": "days from diagnosis"},
-                      yaxis={"title": "patient (pseudonym)"}, height=max(320, 20 * len(chosen) + 120), **LAYOUT)
+    fig.update_layout(
+        title=title,
+        barmode="overlay",
+        xaxis={"title": "days from diagnosis"},
+        yaxis={"title": "patient (pseudonym)"},
+        height=max(320, 20 * len(chosen) + 120),
+        **LAYOUT,
+    )
     return fig
 
 
@@ -130,11 +218,11 @@ def km_by_stage(df: pd.DataFrame, *, title: str = "Overall survival by stage (Ka
     d = df[pd.to_numeric(df["days"], errors="coerce").ge(0)]
     if d.empty:
         return empty_figure(title, "no patient with a follow-up time")
-    from plotly.colors import hex_to_rgb, qualitative
+    from plotly.colors import hex_to_rgb
 
     fig = go.Figure()
     stages = [s for s in STAGE_ORDER if s in set(d["stage"])] + sorted(set(d["stage"]) - set(STAGE_ORDER))
-    palette = qualitative.Plotly
+    palette = PALETTE
     for k, stage in enumerate(stages):
         color = palette[k % len(palette)]
         r, g, b = hex_to_rgb(color)
@@ -145,22 +233,51 @@ def km_by_stage(df: pd.DataFrame, *, title: str = "Overall survival by stage (Ka
         sf = kmf.survival_function_
         ci = kmf.confidence_interval_survival_function_
         x = sf.index.to_numpy()
-        fig.add_trace(go.Scatter(x=x, y=ci.iloc[:, 1].to_numpy(), mode="lines", line={"width": 0, "shape": "hv"},
-                                 showlegend=False, hoverinfo="skip", legendgroup=str(stage)))
-        fig.add_trace(go.Scatter(x=x, y=ci.iloc[:, 0].to_numpy(), mode="lines", line={"width": 0, "shape": "hv"},
-                                 fill="tonexty", fillcolor=f"rgba({r},{g},{b},0.12)", showlegend=False,
-                                 hoverinfo="skip", legendgroup=str(stage)))
-        fig.add_trace(go.Scatter(x=x, y=sf.iloc[:, 0].to_numpy(), mode="lines", line={"shape": "hv", "color": color},
-                                 name=f"{stage} (n={len(sub)})", legendgroup=str(stage)))
+        fig.add_trace(
+            go.Scatter(
+                x=x,
+                y=ci.iloc[:, 1].to_numpy(),
+                mode="lines",
+                line={"width": 0, "shape": "hv"},
+                showlegend=False,
+                hoverinfo="skip",
+                legendgroup=str(stage),
+            )
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=x,
+                y=ci.iloc[:, 0].to_numpy(),
+                mode="lines",
+                line={"width": 0, "shape": "hv"},
+                fill="tonexty",
+                fillcolor=f"rgba({r},{g},{b},0.12)",
+                showlegend=False,
+                hoverinfo="skip",
+                legendgroup=str(stage),
+            )
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=x,
+                y=sf.iloc[:, 0].to_numpy(),
+                mode="lines",
+                line={"shape": "hv", "color": color},
+                name=f"{stage} (n={len(sub)})",
+                legendgroup=str(stage),
+            )
+        )
     if not fig.data:
         return empty_figure(title, "fewer than two patients per stage")
-    fig.update_layout(title=title, xaxis={"title": "days from diagnosis"},
-                      yaxis={"title": "survival", "range": [0, 1.02]}, **LAYOUT)
+    fig.update_layout(
+        title=title, xaxis={"title": "days from diagnosis"}, yaxis={"title": "survival", "range": [0, 1.02]}, **LAYOUT
+    )
     return fig
 
 
-def exposure_summary(df: pd.DataFrame, fields: Sequence[str], *,
-                     title: str = "Exposures (share of answers)") -> go.Figure:
+def exposure_summary(
+    df: pd.DataFrame, fields: Sequence[str], *, title: str = "Exposures (share of answers)"
+) -> go.Figure:
     """Stacked horizontal bars: for each yes/no/unknown exposure field, the share of each answer.
 
     A missing answer shows its reason when the source gave one (``<field>__missing``: "(unknown)",
@@ -178,13 +295,113 @@ def exposure_summary(df: pd.DataFrame, fields: Sequence[str], *,
     if not rows:
         return empty_figure(title)
     d = pd.DataFrame(rows)
-    colors = {"yes": "#e45756", "no": "#54a24b", "unknown": "#bab0ac", "(unknown)": "#bab0ac",
-              "(not_collected)": "#dddddd", "(not_applicable)": "#f2f2f2", "(pending)": "#c6dbef",
-              "(missing)": "#eeeeee"}
+    colors = {
+        "yes": "#e45756",
+        "no": "#54a24b",
+        "unknown": "#bab0ac",
+        "(unknown)": "#bab0ac",
+        "(not_collected)": "#dddddd",
+        "(not_applicable)": "#f2f2f2",
+        "(pending)": "#c6dbef",
+        "(missing)": "#eeeeee",
+    }
     fig = go.Figure()
     for answer in [a for a in colors if a in set(d["answer"])] + sorted(set(d["answer"]) - set(colors)):
         sub = d[d["answer"] == answer]
-        fig.add_trace(go.Bar(y=sub["field"], x=sub["share"], name=str(answer), orientation="h",
-                             marker_color=colors.get(answer)))
+        fig.add_trace(
+            go.Bar(y=sub["field"], x=sub["share"], name=str(answer), orientation="h", marker_color=colors.get(answer))
+        )
     fig.update_layout(title=title, barmode="stack", xaxis={"title": "share", "tickformat": ".0%"}, **LAYOUT)
     return fig
+
+
+def _words(msgid: str, language: str) -> str:
+    """Figure text (plotly draws it: no switch) in the report's language(s): ``中文 / English`` for both."""
+    from .i18n import LANGS, translator
+
+    tr = translator(language)
+    texts = [tr.text(msgid, lang) for lang in (LANGS if language == "both" else (language,))]
+    return " / ".join(dict.fromkeys(texts))
+
+
+def collection_figures(sections: dict[str, pd.DataFrame], *, language: str = "both") -> dict[str, go.Figure]:
+    """The collection report's figures: records per modality (accepted, quarantined, excluded), checks
+    per quality dimension by verdict, quarantined records per reason."""
+    from .review import VERDICTS
+
+    w = lambda msgid: _words(msgid, language)  # noqa: E731
+    out: dict[str, go.Figure] = {}
+    rec = sections.get("reconciliation", pd.DataFrame())
+    if len(rec):
+        first = rec.drop_duplicates("modality", keep="first")
+        fig = go.Figure(
+            [
+                go.Bar(x=first["modality"], y=first[col], name=w(name), marker_color=color)
+                for col, name, color in (
+                    ("n_accepted", N_("accepted"), PALETTE[2]),
+                    ("n_quarantined", N_("quarantined"), PALETTE[3]),
+                    ("n_excluded", N_("excluded"), PALETTE[8]),
+                )
+            ]
+        )
+        fig.update_layout(
+            title=w(N_("Records per modality at their first stage")),
+            barmode="stack",
+            xaxis={"title": w(N_("modality"))},
+            yaxis={"title": w(N_("records"))},
+            height=380,
+            **LAYOUT,
+        )
+        out["reconciliation"] = with_caption(
+            fig,
+            N_(
+                "Records that arrived per modality: accepted, quarantined with a "
+                "reason, or excluded by rule; nothing is dropped."
+            ),
+        )
+    q = sections.get("quality_by_dimension", pd.DataFrame())
+    if len(q):
+        fig = go.Figure(
+            [
+                go.Bar(x=q["dimension"], y=q[v], name=w(VERDICTS[v]), marker_color=VERDICT_COLORS[v])
+                for v in ("fail", "error", "warn", "pass", "not_applicable")
+                if v in q and q[v].sum()
+            ]
+        )
+        fig.update_layout(
+            title=w(N_("Checks per quality dimension, by verdict")),
+            barmode="stack",
+            xaxis={"title": w(N_("quality dimension"))},
+            yaxis={"title": w(N_("checks"))},
+            height=380,
+            **LAYOUT,
+        )
+        out["quality"] = with_caption(
+            fig, N_("Every check of every modality, counted by its quality dimension and stacked by verdict.")
+        )
+    qr = sections.get("quarantine_by_reason", pd.DataFrame())
+    if len(qr):
+        fig = go.Figure(
+            [
+                go.Bar(
+                    y=sub["reason"],
+                    x=sub["records"] + sub["values"],
+                    name=str(m),
+                    orientation="h",
+                    marker_color=PALETTE[i % len(PALETTE)],
+                )
+                for i, (m, sub) in enumerate(qr.groupby("modality", sort=True))
+            ]
+        )
+        fig.update_layout(
+            title=w(N_("Quarantined records and emptied values per reason")),
+            barmode="stack",
+            xaxis={"title": w(N_("records or values"))},
+            yaxis={"title": w(N_("reason")), "automargin": True},
+            height=max(320, 22 * qr["reason"].nunique() + 140),
+            **LAYOUT,
+        )
+        out["quarantine"] = with_caption(
+            fig, N_("Each reason code counts the records set aside and the values emptied in records that were kept.")
+        )
+    return out

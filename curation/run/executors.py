@@ -23,7 +23,7 @@ from typing import Any
 from ..errors import ConfigError
 
 # Imported once in the fork server, so each worker starts with them loaded (~3 s saved per worker).
-PRELOAD = ["papermill", "nbconvert", "nbformat", "curation.report.html"]
+PRELOAD = ["papermill", "nbconvert", "nbformat", "curation.report.html", "curation.report.review"]
 
 
 @dataclass(frozen=True)
@@ -154,8 +154,14 @@ def timings(nb: Any) -> tuple[float | None, float | None]:
     """
     start = nb.metadata.get("papermill", {}).get("start_time")
     code = [c for c in nb.cells if c.cell_type == "code"]
-    first = next((c.metadata.get("papermill", {}).get("start_time") for c in code
-                  if c.metadata.get("papermill", {}).get("start_time")), None)
+    first = next(
+        (
+            c.metadata.get("papermill", {}).get("start_time")
+            for c in code
+            if c.metadata.get("papermill", {}).get("start_time")
+        ),
+        None,
+    )
     imports = [c.metadata.get("papermill", {}).get("duration") for c in code if _is_import_cell(c.source)]
     import_s = sum(d for d in imports if isinstance(d, (int, float))) if imports else None
     return _seconds(start, first), import_s
@@ -172,6 +178,8 @@ def run_notebook_job(job: NotebookJob) -> JobResult:
     from papermill.exceptions import PapermillExecutionError
 
     from ..report.html import render_file
+    from ..report.paths import clean_notebook
+    from ..report.review import modality_label
 
     # papermill warns on every `name: type = ""  # help` line whose help text holds "=", and then
     # calls the parameters it could not parse "unknown": noise, since only cohort and out are passed
@@ -182,10 +190,16 @@ def run_notebook_job(job: NotebookJob) -> JobResult:
     job.output.parent.mkdir(parents=True, exist_ok=True)
     try:
         pm.execute_notebook(
-            str(job.notebook), str(job.output), parameters=dict(job.parameters),
-            progress_bar=False, log_output=False, request_save_on_cell_execute=False,
-            cwd=str(job.cwd) if job.cwd else None, execution_timeout=job.cell_timeout_s,
-            kernel_name=job.kernel_name, kernel_manager_class=_kernel_manager_class(),
+            str(job.notebook),
+            str(job.output),
+            parameters=dict(job.parameters),
+            progress_bar=False,
+            log_output=False,
+            request_save_on_cell_execute=False,
+            cwd=str(job.cwd) if job.cwd else None,
+            execution_timeout=job.cell_timeout_s,
+            kernel_name=job.kernel_name,
+            kernel_manager_class=_kernel_manager_class(),
             # jupyter_client interrupts every kernel it shuts down, and ipykernel logs that as an
             # ERROR on the run's stderr; the kernel's own log adds nothing a cell error does not show
             extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
@@ -203,12 +217,41 @@ def run_notebook_job(job: NotebookJob) -> JobResult:
             if result.status == "error" and result.error_cell is None:
                 result.error_cell, result.error_source = _failing_cell(nb)
             t1 = time.perf_counter()
-            render_file(job.output, job.html, title=job.title, plotly_src=job.plotly_src)
+            # the notebook kept in the bundle names no machine path (parameters relative to cohort.yaml)
+            cohort = Path(job.parameters.get("cohort") or job.notebook)
+            clean_notebook(
+                nb,
+                base=job.cwd or cohort.parent,
+                out=Path(job.parameters.get("out") or job.output.parent.parent),
+                name=job.name,
+            )
+            nbformat.write(nb, job.output)
+            label, _, cohort_name = job.title.partition(" · ")
+            render_file(
+                job.output,
+                job.html,
+                title=modality_label(job.name, label),
+                plotly_src=job.plotly_src,
+                language=report_language(cohort),
+                cohort=cohort_name,
+            )
             result.render_s = round(time.perf_counter() - t1, 3)
             result.rendered = True
         except Exception as exc:  # noqa: BLE001 - rendering problems are reported, the run goes on
             result.render_error = type(exc).__name__
     return result
+
+
+def report_language(cohort: Path) -> str:
+    """``report.language`` of a cohort.yaml (read without validating the rest: the run did that)."""
+    import yaml
+
+    try:
+        raw = yaml.safe_load(cohort.read_text(encoding="utf-8")) or {}
+        got = (raw.get("report") or {}).get("language", "both")
+    except (OSError, yaml.YAMLError, AttributeError):
+        return "both"
+    return got if got in ("zh", "en", "both") else "both"
 
 
 def _failing_cell(nb: Any) -> tuple[int | None, str]:

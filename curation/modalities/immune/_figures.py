@@ -7,12 +7,22 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from ...report.figures import PALETTE
+
 if TYPE_CHECKING:
     import plotly.graph_objects as go
 
     from ..base import ModalityData
 
 MAX_POINTS = 20_000  # scatter plots subsample beyond this so reports stay light
+UNITS = {
+    "total_counts": "total counts (UMI)",
+    "n_genes_by_counts": "genes detected",
+    "pct_counts_mt": "% mitochondrial",
+    "pct_counts_in_top_20_genes": "% counts in top 20 genes",
+    "pct_counts_ribo": "% ribosomal",
+    "pct_counts_hb": "% hemoglobin",
+}
 
 VIOLIN_METRICS = {
     "total_counts": ("threshold_min_total_counts", "threshold_max_total_counts"),
@@ -34,14 +44,27 @@ def plot_qc_violins(obs: pd.DataFrame, qc: pd.DataFrame) -> go.Figure:
     from plotly.subplots import make_subplots
 
     metrics = [m for m in VIOLIN_METRICS if m in obs]
-    fig = make_subplots(rows=len(metrics), cols=1, subplot_titles=metrics, vertical_spacing=0.04)
+    fig = make_subplots(
+        rows=len(metrics), cols=1, subplot_titles=[UNITS.get(m, m) for m in metrics], vertical_spacing=0.05
+    )
     samples = list(qc["sample"]) if len(qc) else sorted(obs["sample"].astype(str).unique())
     o = _sub(obs)
     for r, m in enumerate(metrics, start=1):
         for s in samples:
             y = o.loc[o["sample"].astype(str) == s, m]
             fig.add_trace(
-                go.Violin(x=[s] * len(y), y=y, name=s, showlegend=False, points=False, line_width=1, spanmode="hard"),
+                go.Violin(
+                    x=[s] * len(y),
+                    y=y,
+                    name=s,
+                    showlegend=False,
+                    points=False,
+                    line_width=1,
+                    spanmode="hard",
+                    width=0.8,
+                    fillcolor="rgba(0,114,178,0.35)",
+                    line_color="#0072B2",
+                ),
                 row=r,
                 col=1,
             )
@@ -54,15 +77,24 @@ def plot_qc_violins(obs: pd.DataFrame, qc: pd.DataFrame) -> go.Figure:
                         y=qc[col],
                         mode="markers",
                         showlegend=False,
-                        marker={"symbol": "line-ew-open", "size": 30, "color": "red", "line": {"width": 2}},
+                        marker={"symbol": "line-ew-open", "size": 30, "color": "#D55E00", "line": {"width": 2}},
                         name="threshold",
                         hovertemplate="%{x}: %{y:.1f}<extra>threshold</extra>",
                     ),
                     row=r,
                     col=1,
                 )
+    for r, m in enumerate(metrics, start=1):
+        fig.update_yaxes(title_text=UNITS.get(m, m), row=r, col=1)
+    fig.update_xaxes(title_text="sample (token)", row=len(metrics), col=1)
+    # overlay: one violin per sample fills its own category (grouped, 7 samples drew as hairlines)
     fig.update_layout(
-        height=230 * len(metrics), title="QC metrics per sample (red: thresholds applied)", margin={"t": 60}
+        height=230 * len(metrics),
+        title="QC metrics per sample (orange ticks: thresholds applied)",
+        margin={"t": 60},
+        violinmode="overlay",
+        template="plotly_white",
+        meta={"caption": "Distribution of each QC metric per sample; cells beyond an orange tick were removed."},
     )
     return fig
 
@@ -71,7 +103,6 @@ def plot_qc_scatter(obs: pd.DataFrame, qc: pd.DataFrame) -> go.Figure:
     """Total counts against genes detected per sample, coloured by the QC rule that removed the
     cell, with the sample's count and gene thresholds drawn as dashed lines."""
     import plotly.graph_objects as go
-    from plotly.colors import qualitative
     from plotly.subplots import make_subplots
 
     o = _sub(obs).assign(
@@ -84,7 +115,7 @@ def plot_qc_scatter(obs: pd.DataFrame, qc: pd.DataFrame) -> go.Figure:
         rows=nrow, cols=ncol, subplot_titles=samples, shared_yaxes=True, horizontal_spacing=0.03, vertical_spacing=0.08
     )
     rules = ["kept", *sorted(set(o["qc_rule"]) - {"kept"})]
-    colors = {r: qualitative.Plotly[i % 10] for i, r in enumerate(rules)}
+    colors = {r: PALETTE[i % len(PALETTE)] for i, r in enumerate(rules)}
     th = qc.set_index("sample") if len(qc) else pd.DataFrame()
     for i, s in enumerate(samples):
         r, c = i // ncol + 1, i % ncol + 1
@@ -109,15 +140,24 @@ def plot_qc_scatter(obs: pd.DataFrame, qc: pd.DataFrame) -> go.Figure:
             for col in ("threshold_min_total_counts", "threshold_max_total_counts"):
                 v = th.at[s, col] if col in th else np.nan
                 if pd.notna(v) and v > 0:
-                    fig.add_vline(x=float(np.log10(v)), line={"dash": "dash", "color": "red", "width": 1}, row=r, col=c)
+                    # data units: plotly places shapes on a log axis at the data value
+                    fig.add_vline(x=float(v), line={"dash": "dash", "color": "#D55E00", "width": 1}, row=r, col=c)
             for col in ("threshold_min_n_genes", "threshold_max_n_genes"):
                 v = th.at[s, col] if col in th else np.nan
                 if pd.notna(v) and v > 0:
-                    fig.add_hline(y=float(np.log10(v)), line={"dash": "dash", "color": "red", "width": 1}, row=r, col=c)
-    fig.update_xaxes(type="log", title_text="total counts")
+                    fig.add_hline(y=float(v), line={"dash": "dash", "color": "#D55E00", "width": 1}, row=r, col=c)
+    fig.update_xaxes(type="log", title_text="total counts (UMI)")
     fig.update_yaxes(type="log")
     fig.update_yaxes(title_text="genes detected", col=1)
-    fig.update_layout(title="Counts vs genes per cell, by QC outcome (red dashes: thresholds)", height=300 * nrow)
+    fig.update_layout(
+        title="Counts vs genes per cell, by QC outcome (dashed: thresholds)",
+        height=300 * nrow,
+        template="plotly_white",
+        meta={
+            "caption": "Each dot is a cell, coloured by the QC rule that removed it; dashed lines "
+            "are the sample's count and gene thresholds."
+        },
+    )
     return fig
 
 
@@ -129,9 +169,21 @@ def plot_umap(obs: pd.DataFrame, umap: np.ndarray, *, color: str, title: str) ->
     df = _sub(df.dropna(subset=["UMAP1"]))
     if not pd.api.types.is_numeric_dtype(df[color]):
         df[color] = df[color].astype(str)
-    fig = px.scatter(df, x="UMAP1", y="UMAP2", color=color, title=title, opacity=0.7)
+    kw = (
+        {"color_continuous_scale": "Cividis"}
+        if pd.api.types.is_numeric_dtype(df[color])
+        else {"color_discrete_sequence": PALETTE}
+    )
+    fig = px.scatter(df, x="UMAP1", y="UMAP2", color=color, title=title, opacity=0.7, render_mode="webgl", **kw)
     fig.update_traces(marker={"size": 3})
-    fig.update_layout(xaxis={"showticklabels": False}, yaxis={"showticklabels": False, "scaleanchor": "x"})
+    # no scaleanchor: with a fixed height it squeezed the embedding into a corner of the plot area
+    fig.update_layout(
+        xaxis={"showticklabels": False, "title": "UMAP 1"},
+        yaxis={"showticklabels": False, "title": "UMAP 2"},
+        height=520,
+        template="plotly_white",
+        meta={"caption": "Cells that passed QC, embedded by UMAP; axes have no unit."},
+    )
     return fig
 
 
@@ -168,10 +220,19 @@ def plot_marker_dots(dots: pd.DataFrame) -> go.Figure:
         size="fraction",
         color="mean",
         size_max=14,
-        color_continuous_scale="Reds",
+        color_continuous_scale="Cividis",
         title="Marker genes by cell type (size: fraction expressing)",
+        labels={"gene": "marker gene", "cell_type": "cell type", "mean": "mean log expression"},
     )
-    fig.update_layout(xaxis={"tickangle": -60}, height=500)
+    fig.update_layout(
+        xaxis={"tickangle": -60},
+        height=500,
+        template="plotly_white",
+        meta={
+            "caption": "Dot size: share of the type's cells expressing the gene; colour: mean "
+            "log-normalized expression."
+        },
+    )
     return fig
 
 
@@ -185,24 +246,46 @@ def plot_composition(comp: pd.DataFrame) -> go.Figure:
         color="cell_type",
         hover_data=["n_cells", "patient"],
         title="Cell-type composition per sample",
+        color_discrete_sequence=PALETTE,
+        labels={"fraction": "share of cells", "cell_type": "cell type"},
     )
-    fig.update_layout(barmode="stack", xaxis_title="sample (tissue)", yaxis_tickformat=".0%")
+    fig.update_layout(
+        barmode="stack",
+        xaxis_title="sample (tissue)",
+        yaxis_tickformat=".0%",
+        template="plotly_white",
+        meta={"caption": "Share of each cell type among the sample's cells that passed QC."},
+    )
     return fig
 
 
 def plot_sex(sex: pd.DataFrame) -> go.Figure:
     import plotly.express as px
 
+    # log10(CPM + 1) on linear axes: log axes dropped every sample with a zero for XIST or chrY
+    d = sex.assign(
+        x=np.log10(pd.to_numeric(sex["chry_cpm"], errors="coerce").fillna(0) + 1),
+        y=np.log10(pd.to_numeric(sex["xist_cpm"], errors="coerce").fillna(0) + 1),
+    )
     fig = px.scatter(
-        sex,
-        x="chry_cpm",
-        y="xist_cpm",
+        d,
+        x="x",
+        y="y",
         color="inferred_sex",
         symbol="tissue",
-        hover_data=["sample", "patient", "n_cells"],
-        log_x=True,
-        log_y=True,
-        title="Sex per sample: XIST vs chrY genes (counts per million, non-epithelial cells)",
+        hover_data=["sample", "patient", "n_cells", "chry_cpm", "xist_cpm"],
+        title="Sex per sample: XIST vs chrY genes (non-epithelial cells)",
+        labels={"x": "chrY genes, log10(CPM + 1)", "y": "XIST, log10(CPM + 1)", "inferred_sex": "inferred sex"},
+        color_discrete_sequence=PALETTE,
+    )
+    fig.update_traces(marker={"size": 10})
+    fig.update_layout(
+        template="plotly_white",
+        meta={
+            "caption": "Female samples sit high on XIST and low on chrY "
+            "genes, male samples the reverse; a sample between "
+            "them is undetermined."
+        },
     )
     return fig
 
@@ -216,11 +299,30 @@ def plot_clonotypes(obs: pd.DataFrame) -> go.Figure:
     o["expansion"] = pd.cut(size, [0, 1, 2, 5, 20, np.inf], labels=["1", "2", "3-5", "6-20", ">20"])
     g = o.groupby(["sample", "expansion"], observed=True).size().rename("n_cells").reset_index()
     g["sample"] = g["sample"].astype(str)
-    return px.bar(g, x="sample", y="n_cells", color="expansion", title="Clonotype expansion (cells per clone size)")
+    fig = px.bar(
+        g,
+        x="sample",
+        y="n_cells",
+        color="expansion",
+        title="Clonotype expansion (cells per clone size)",
+        labels={"sample": "sample (token)", "n_cells": "cells", "expansion": "clone size"},
+        color_discrete_sequence=PALETTE,
+    )
+    fig.update_layout(template="plotly_white", meta={"caption": "Cells with a V(D)J call, by the size of their clone."})
+    return fig
 
 
-FIGURES = ("QC metrics per sample", "Counts vs genes", "UMAP by cell type", "UMAP by sample",
-           "UMAP by % mitochondrial", "Marker dot plot", "Composition", "Sex check", "Clonotype expansion")
+FIGURES = (
+    "QC metrics per sample",
+    "Counts vs genes",
+    "UMAP by cell type",
+    "UMAP by sample",
+    "UMAP by % mitochondrial",
+    "Marker dot plot",
+    "Composition",
+    "Sex check",
+    "Clonotype expansion",
+)
 
 
 def placeholder(title: str, note: str) -> go.Figure:
