@@ -30,6 +30,12 @@ def modules() -> dict[str, tuple[Path, bool]]:
     return out
 
 
+# Parsed while the module is collected, before any test runs: on CPython 3.11.7, ast.parse later in a
+# session can raise "SystemError: AST constructor recursion depth mismatch" once hypothesis has changed
+# the recursion limit inside a test (a CPython bug fixed in later 3.11 releases), not a fault of the code.
+TREES = {name: ast.parse(path.read_text(encoding="utf-8")) for name, (path, _) in modules().items()}
+
+
 def _type_checking(node: ast.If) -> bool:
     test = node.test
     return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
@@ -59,7 +65,7 @@ def imports(name: str, *, lazy: bool = False) -> set[str]:
     path, is_package = known[name]
     here = name.split(".") if is_package else name.split(".")[:-1]
     targets: set[str] = set()
-    body = ast.parse(path.read_text(encoding="utf-8")).body
+    body = TREES[name].body
     for node in _statements(body, lazy=lazy):
         if isinstance(node, ast.Import):
             targets |= {a.name for a in node.names}
