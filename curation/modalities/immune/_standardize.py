@@ -111,9 +111,8 @@ def _qc_sample(s: RawSample, ctx: Context, *, data: ModalityData) -> _SampleQC:
     import anndata as ad
     import scipy.sparse as sp
 
-    from ._doublets import DoubletParams, doublet_scores
     from ._ingest import clean_barcode
-    from ._qc import ambient_profile, barcode_rank, qc_metrics, qc_sample
+    from ._qc import qc_metrics
 
     token = ctx.keyring.token("sample", s.sample_id)
     patient = ctx.keyring.patient(s.admission_number, site=s.site) if s.admission_number else ""
@@ -126,39 +125,14 @@ def _qc_sample(s: RawSample, ctx: Context, *, data: ModalityData) -> _SampleQC:
     X = sp.csr_matrix(a.X, dtype=np.float32)
     var = a.var[[c for c in ("gene_ids", "feature_name", "feature_types") if c in a.var]].copy()
     p = QCParams.resolve(*_qc_layers(s, ctx), tissue=s.tissue, sample=token)
-    raw_info: dict[str, Any] = {}
-    amb = None
-    if s.raw is not None:
-        # the raw (unfiltered) matrix: barcode-rank knee and inflection, and the ambient profile;
-        # filtered barcodes below the inflection look like empty droplets, so it raises the floor
-        knee = barcode_rank(np.ravel(s.raw.X.sum(axis=1)))
-        amb = ambient_profile(sp.csr_matrix(s.raw.X), s.raw.var_names)
-        raw_info = {
-            "raw_barcodes": int(s.raw.n_obs),
-            "knee": knee["knee"],
-            "inflection": knee["inflection"],
-            "ambient_count_share": amb["empty_droplet_count_share"],
-        }
-        if np.isfinite(knee["inflection"]):
-            p = replace(p, min_counts=max(p.min_counts, knee["inflection"]))
+    p, amb, raw_info = _raw_barcodes(s, p)
     m = qc_metrics(X, var["feature_name"], index=names)
-    # doublets are scored on the cells that pass every other rule (empty droplets and dying
-    # cells would otherwise pose as the "singlets" the simulated doublets are compared with)
-    obs, info = qc_sample(m, p)
-    live = obs["qc_pass"].to_numpy()
-    dscore = np.full(len(m), np.nan)
-    dpred = np.zeros(len(m), bool)
-    dinfo: dict[str, Any] = {"skipped": "disabled" if not p.doublets else "too few cells"}
-    if p.doublets and live.sum() >= DoubletParams.min_cells:
-        sc_, pr_, dinfo = doublet_scores(X[live], params=DoubletParams(expected_rate=p.expected_doublet_rate))
-        dscore[live], dpred[live] = sc_, pr_
-    m["doublet_score"] = dscore
-    m["predicted_doublet"] = dpred
-    obs, info = qc_sample(m, p, doublet=dpred)
+    obs, info, dinfo = _flag_cells(X, m, p)
     for i, (c, v) in enumerate(zip(_OBS_KEYS, (token, patient, s.tissue, s.timepoint, s.site), strict=True)):
         obs.insert(i, c, v)
     removed = {k: v for k, v in info["removed"].items() if v}
     data.ledger.record("qc", source=token, n_in=info["n_cells"], n_accepted=info["n_kept"], excluded=removed)
+    live, dpred = dinfo.pop("_live"), dinfo.pop("_predicted")
     row = {
         "sample": token,
         "patient": patient,
@@ -180,26 +154,73 @@ def _qc_sample(s: RawSample, ctx: Context, *, data: ModalityData) -> _SampleQC:
         "max_high_mt_fraction": p.max_high_mt_fraction,
         "min_cells": p.min_cells,
         "expected_doublet_rate": p.expected_doublet_rate,
+        **raw_info,
     }
-    if raw_info:
-        row.update(raw_info)
     out = _SampleQC(token=token, part=ad.AnnData(X=X, obs=obs, var=var), row=row, duplicates=duplicates,
-                    params={**p.as_dict(), "doublet": {k: v for k, v in dinfo.items()}},
-                    ambient=amb if raw_info else None)
+                    params={**p.as_dict(), "doublet": dict(dinfo)}, ambient=amb)
+    _attach_modalities(out, s, names)
+    return out
+
+
+def _raw_barcodes(s: RawSample, p: QCParams) -> tuple[QCParams, dict[str, Any] | None, dict[str, Any]]:
+    """The raw (unfiltered) matrix, when given: barcode-rank knee and inflection, and the ambient profile.
+    Filtered barcodes below the inflection look like empty droplets, so it raises the counts floor."""
+    import scipy.sparse as sp
+
+    from ._qc import ambient_profile, barcode_rank
+
+    if s.raw is None:
+        return p, None, {}
+    knee = barcode_rank(np.ravel(s.raw.X.sum(axis=1)))
+    amb = ambient_profile(sp.csr_matrix(s.raw.X), s.raw.var_names)
+    raw_info = {
+        "raw_barcodes": int(s.raw.n_obs),
+        "knee": knee["knee"],
+        "inflection": knee["inflection"],
+        "ambient_count_share": amb["empty_droplet_count_share"],
+    }
+    if np.isfinite(knee["inflection"]):
+        p = replace(p, min_counts=max(p.min_counts, knee["inflection"]))
+    return p, amb, raw_info
+
+
+def _flag_cells(X: Any, m: pd.DataFrame, p: QCParams) -> tuple[pd.DataFrame, dict[str, Any], dict[str, Any]]:
+    """Every QC rule on the sample's cells: (obs with ``qc_pass`` and ``qc_rule``, QC summary, doublet
+    summary; the latter also holds the cells that passed the other rules and the predicted doublets)."""
+    from ._doublets import DoubletParams, doublet_scores
+    from ._qc import qc_sample
+
+    # doublets are scored on the cells that pass every other rule (empty droplets and dying
+    # cells would otherwise pose as the "singlets" the simulated doublets are compared with)
+    obs, info = qc_sample(m, p)
+    live = obs["qc_pass"].to_numpy()
+    dscore = np.full(len(m), np.nan)
+    dpred = np.zeros(len(m), bool)
+    dinfo: dict[str, Any] = {"skipped": "disabled" if not p.doublets else "too few cells"}
+    if p.doublets and live.sum() >= DoubletParams.min_cells:
+        sc_, pr_, dinfo = doublet_scores(X[live], params=DoubletParams(expected_rate=p.expected_doublet_rate))
+        dscore[live], dpred[live] = sc_, pr_
+    m["doublet_score"] = dscore
+    m["predicted_doublet"] = dpred
+    obs, info = qc_sample(m, p, doublet=dpred)
+    return obs, info, {**dinfo, "_live": live, "_predicted": dpred}
+
+
+def _attach_modalities(out: _SampleQC, s: RawSample, names: pd.Index) -> None:
+    """The sample's protein counts and V(D)J chains, renamed to the tokenized barcodes."""
     if s.protein is not None:
         pr = s.protein.copy()
         pr.obs_names = names
         pr.obs = pr.obs.iloc[:, :0]
         out.protein = pr
     if s.airr is not None:
-        mapping = dict(zip(a.obs_names.astype(str), names, strict=True))
+        mapping = dict(zip(s.adata.obs_names.astype(str), names, strict=True))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # anndata: awkward arrays (scirpy's chains) are "experimental"
             keep = [b in mapping for b in s.airr.obs_names.astype(str)]
             air = s.airr[keep].copy()
             air.obs_names = [mapping[b] for b in air.obs_names.astype(str)]
         out.airr = air
-    return out
 
 
 # ------------------------------------------------------------------------------------ embedding
