@@ -237,6 +237,7 @@ def build_roster(n: int, *, rng: np.random.Generator, faker: Faker, keyring: Key
     if n < 6:
         msg = f"the demo needs at least 6 patients (2 per site) to plant its defects; got {n}"
         raise ValueError(msg)
+    # every helper draws from rng in turn: their order is the roster's (same seed, same patients)
     sites = np.array([SITES[i % 3] for i in range(n)], dtype=object)
     histology = _choice(rng, HISTOLOGY_P, n)
     # Men smoke far more often in China; squamous and small-cell histology follow smoking.
@@ -248,17 +249,80 @@ def build_roster(n: int, *, rng: np.random.Generator, faker: Faker, keyring: Key
     births = diagnosis - (np.round(age_at_dx * 365.25) + rng.integers(0, 365, n)).astype("timedelta64[D]")
     ident = _identities(n, sexes, sites, pd.DatetimeIndex(births), rng, faker)
 
-    symptom = diagnosis - _days(rng, 10, 180, n)
-    admission = diagnosis - _days(rng, 0, 10, n)
-    entry = diagnosis + _days(rng, 0, 21, n)
-    treatment = diagnosis + _days(rng, 7, 45, n)
-
-    t = _choice(rng, T_P, n)
-    nn = _choice(rng, N_P, n)
-    m = _choice(rng, M_P, n)
+    dates = {
+        "symptom_date": diagnosis - _days(rng, 10, 180, n),
+        "admission_date": diagnosis - _days(rng, 0, 10, n),
+        "diagnosis_date": diagnosis,
+        "record_entry_date": diagnosis + _days(rng, 0, 21, n),
+        "treatment_start": diagnosis + _days(rng, 7, 45, n),
+    }
+    t, nn, m = _choice(rng, T_P, n), _choice(rng, N_P, n), _choice(rng, M_P, n)
     stage = np.array([stage_group(a, b, c) for a, b, c in zip(t, nn, m, strict=True)], dtype=object)
     advanced = np.isin(m, ["M1a", "M1b", "M1c"])
+    outcome = _outcomes(rng, n, diagnosis, dates["treatment_start"], stage, advanced)
+    smoking = _smoking(rng, n, sexes, diagnosis, births)
+    tumor = _tumor(rng, n, histology, advanced)
+    sources = _sources(rng, n, sites, tumor["driver"], diagnosis)
 
+    roster = pd.DataFrame(
+        {
+            "pid": np.arange(n),
+            "site": sites,
+            "mrn": ident["mrn"],
+            "name": ident["name"],
+            "name_pinyin": ident["name_pinyin"],
+            "family_name": ident["family_name"],
+            "given_name": ident["given_name"],
+            "resident_id": ident["resident_id"],
+            "phone": ident["phone"],
+            "address": ident["address"],
+            "sex": sexes,
+            "dicom_sex": sexes,
+            "sc_sex": sexes,
+            "ethnicity": np.where(
+                rng.random(n) < 0.92,
+                "汉族",
+                np.array(["回族", "满族", "壮族", "蒙古族"], dtype=object)[rng.integers(4, size=n)],
+            ),
+            "birth_date": births,
+            **dates,
+            **outcome,
+            "icd10": tumor["icd10"],
+            "icdo3_morphology": tumor["icdo3_morphology"],
+            "laterality": tumor["laterality"],
+            "histology": histology,
+            "ct": t,
+            "cn": nn,
+            "cm": m,
+            "stage_group": stage,
+            "ecog": tumor["ecog"].astype(int),
+            "driver": tumor["driver"],
+            **smoking,
+            **sources,
+        }
+    )
+    roster.loc[roster["smoking_age_started"] < 0, "smoking_age_started"] = pd.NA
+    for col in (
+        "birth_date",
+        "symptom_date",
+        "admission_date",
+        "diagnosis_date",
+        "record_entry_date",
+        "treatment_start",
+        "last_followup_date",
+        "progression_date",
+        "death_date",
+    ):
+        roster[col] = roster[col].astype("datetime64[ns]")
+    roster["pseudonym"] = [
+        keyring.patient(mrn, site=site) for mrn, site in zip(roster["mrn"], roster["site"], strict=True)
+    ]
+    return roster
+
+
+def _outcomes(rng: np.random.Generator, n: int, diagnosis: np.ndarray, treatment: np.ndarray, stage: np.ndarray,
+              advanced: np.ndarray) -> dict[str, np.ndarray]:
+    """Follow-up, progression and death (roster columns)."""
     # Survival: exponential with a hazard that grows with stage; censored at the data cut-off.
     median_months = np.where(advanced, 14.0, np.where(np.char.startswith(stage.astype(str), "III"), 30.0, 90.0))
     survival_days = rng.exponential(median_months / np.log(2) * 30.4, n).astype(int) + 60  # after treatment start
@@ -270,7 +334,17 @@ def build_roster(n: int, *, rng: np.random.Generator, faker: Faker, keyring: Key
     progression_days = (survival_days * rng.uniform(0.3, 0.8, n)).astype(int)
     progression = diagnosis + progression_days.astype("timedelta64[D]")
     has_prog = (progression < last_followup) & (progression > treatment) & (rng.random(n) < 0.8)
+    return {
+        "last_followup_date": last_followup,
+        "progression_date": np.where(has_prog, progression, np.datetime64("NaT")),
+        "death_date": np.where(dead, death, np.datetime64("NaT")),
+        "vital_status": np.where(dead, "dead", "alive").astype(object),
+    }
 
+
+def _smoking(rng: np.random.Generator, n: int, sexes: np.ndarray, diagnosis: np.ndarray,
+             births: np.ndarray) -> dict[str, Any]:
+    """Smoking status, pack-years, age started and years since quitting (roster columns)."""
     p_smoker = np.where(sexes == "M", 0.72, 0.14)
     ever = rng.random(n) < p_smoker
     current = ever & (rng.random(n) < 0.45)
@@ -282,7 +356,16 @@ def build_roster(n: int, *, rng: np.random.Generator, faker: Faker, keyring: Key
         smoking == "former", np.round(np.minimum(rng.uniform(1, 25, n), age_now - age_started - 2), 0), np.nan
     )
     quit_years = np.where(smoking == "former", np.maximum(quit_years, 1), np.nan)
+    return {
+        "smoking_status": smoking,
+        "pack_years": pack_years,
+        "smoking_age_started": pd.array(np.where(ever, age_started, -1), dtype="Int64"),
+        "years_since_quit": quit_years,
+    }
 
+
+def _tumor(rng: np.random.Generator, n: int, histology: np.ndarray, advanced: np.ndarray) -> dict[str, np.ndarray]:
+    """Driver mutation, ICD-10 subsite, laterality, ICD-O-3 morphology and ECOG of each patient's tumor."""
     drivers = np.array(
         [_choice(rng, {**DRIVERS[h], "": 1 - sum(DRIVERS[h].values())}, 1)[0] for h in histology], dtype=object
     )
@@ -290,7 +373,12 @@ def build_roster(n: int, *, rng: np.random.Generator, faker: Faker, keyring: Key
     laterality = np.where(icd10 == "C34.2", "right", np.where(rng.random(n) < 0.55, "right", "left")).astype(object)
     morph = np.array([ICDO3[h][rng.integers(len(ICDO3[h]))] for h in histology], dtype=object)
     ecog = np.where(advanced, rng.choice([0, 1, 1, 2, 2, 3], n), rng.choice([0, 0, 1, 1, 2], n))
+    return {"driver": drivers, "icd10": icd10, "laterality": laterality, "icdo3_morphology": morph, "ecog": ecog}
 
+
+def _sources(rng: np.random.Generator, n: int, sites: np.ndarray, drivers: np.ndarray,
+             diagnosis: np.ndarray) -> dict[str, np.ndarray]:
+    """Which patients have a CT study, single-cell samples and sequencing, and their tumor sample IDs."""
     has_imaging = np.zeros(n, dtype=bool)
     has_sc = np.zeros(n, dtype=bool)
     order = rng.permutation(n)
@@ -318,71 +406,5 @@ def build_roster(n: int, *, rng: np.random.Generator, faker: Faker, keyring: Key
         ],
         dtype=object,
     )
-
-    roster = pd.DataFrame(
-        {
-            "pid": np.arange(n),
-            "site": sites,
-            "mrn": ident["mrn"],
-            "name": ident["name"],
-            "name_pinyin": ident["name_pinyin"],
-            "family_name": ident["family_name"],
-            "given_name": ident["given_name"],
-            "resident_id": ident["resident_id"],
-            "phone": ident["phone"],
-            "address": ident["address"],
-            "sex": sexes,
-            "dicom_sex": sexes,
-            "sc_sex": sexes,
-            "ethnicity": np.where(
-                rng.random(n) < 0.92,
-                "汉族",
-                np.array(["回族", "满族", "壮族", "蒙古族"], dtype=object)[rng.integers(4, size=n)],
-            ),
-            "birth_date": births,
-            "symptom_date": symptom,
-            "admission_date": admission,
-            "diagnosis_date": diagnosis,
-            "record_entry_date": entry,
-            "treatment_start": treatment,
-            "last_followup_date": last_followup,
-            "progression_date": np.where(has_prog, progression, np.datetime64("NaT")),
-            "death_date": np.where(dead, death, np.datetime64("NaT")),
-            "vital_status": np.where(dead, "dead", "alive").astype(object),
-            "icd10": icd10,
-            "icdo3_morphology": morph,
-            "laterality": laterality,
-            "histology": histology,
-            "ct": t,
-            "cn": nn,
-            "cm": m,
-            "stage_group": stage,
-            "ecog": ecog.astype(int),
-            "driver": drivers,
-            "smoking_status": smoking,
-            "pack_years": pack_years,
-            "smoking_age_started": pd.array(np.where(ever, age_started, -1), dtype="Int64"),
-            "years_since_quit": quit_years,
-            "tumor_sample_id": sample_ids,
-            "has_imaging": has_imaging,
-            "has_single_cell": has_sc,
-            "has_genomics": has_genomics,
-        }
-    )
-    roster.loc[roster["smoking_age_started"] < 0, "smoking_age_started"] = pd.NA
-    for col in (
-        "birth_date",
-        "symptom_date",
-        "admission_date",
-        "diagnosis_date",
-        "record_entry_date",
-        "treatment_start",
-        "last_followup_date",
-        "progression_date",
-        "death_date",
-    ):
-        roster[col] = roster[col].astype("datetime64[ns]")
-    roster["pseudonym"] = [
-        keyring.patient(mrn, site=site) for mrn, site in zip(roster["mrn"], roster["site"], strict=True)
-    ]
-    return roster
+    return {"tumor_sample_id": sample_ids, "has_imaging": has_imaging, "has_single_cell": has_sc,
+            "has_genomics": has_genomics}
