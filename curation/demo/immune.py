@@ -297,6 +297,16 @@ def _blood_id(tumor_id: str) -> str:
     return tumor_id[:i] + "B" + tumor_id[i + 1 :] if i >= 0 else tumor_id + "PB"
 
 
+# sample position -> the QC defect planted in it: (field, kind, check that must catch it, note)
+_QC_DEFECTS = {
+    2: ("total_counts", "mostly_empty_droplets", "immune.accuracy.empty_droplets",
+        "70% of barcodes are ambient-RNA droplets"),
+    3: ("doublet_score", "doublets", "immune.accuracy.doublets", "20% doublets"),
+    4: ("pct_counts_mt", "high_mito_dying_cells", "immune.accuracy.mitochondrial",
+        "25% dying cells with 25-60% mitochondrial counts"),
+}
+
+
 def generate(
     roster: pd.DataFrame,
     out: Path,
@@ -320,7 +330,7 @@ def generate(
     )
     if patients.empty:
         return {}
-    rows, plans = [], []
+    plans = []
     for k, (_, p) in enumerate(patients.iterrows()):
         tid = str(p["tumor_sample_id"])
         plans.append({"p": p, "sid": tid, "tissue": "tumor", "k": k})
@@ -328,9 +338,7 @@ def generate(
             plans.append({"p": p, "sid": _blood_id(tid), "tissue": "blood", "k": k})
     # planted: [0] tumour 10x folder with barcodes prefixed by the sample ID; [1] tumour as 10x .h5;
     # [2] mostly empty droplets; [3] high doublet rate; [4] dying high-mito cells; last: scaled .h5ad
-    sources: dict[str, list[dict[str, Any]]] = {"immune": []}
-    fmt_used: set[str] = set()
-    sheet = base / "samples.csv"
+    rows, fmt_used = [], set()
     for j, plan in enumerate(plans):
         p, sid, tissue = plan["p"], plan["sid"], plan["tissue"]
         sex = str(p.get("sc_sex", p["sex"]))
@@ -341,17 +349,17 @@ def generate(
         X = _simulate(tissue, n, sex, genes, profiles, table, rng, empty_frac=empty, dying_frac=dying, doublet_frac=dbl)
         bcs = _barcodes(n, rng, prefix=f"{sid}_" if j == 0 else "")
         log.identifier(sid, p["mrn"])
-        folder = base / sid
         planted = {
             "site": str(p["site"]),
             "pseudonym": str(p["pseudonym"]),
             "dimension": "accuracy",
             "modality": "immune",
         }
-        if j == len(plans) - 1 and len(plans) > 2:
+        scaled = j == len(plans) - 1 and len(plans) > 2
+        fmt_used.add(_write_sample(Path(out), sid, X, genes, bcs, fmt="h5ad" if scaled else "10x_h5" if j == 1
+                                   else "10x"))
+        if scaled:
             rel = f"raw/singlecell/{sid}/{sid}.h5ad"
-            _write_scaled_h5ad(Path(out) / rel, X, genes, bcs)
-            fmt_used.add("h5ad")
             log.defect(
                 record=f"single-cell sample file {rel}",
                 field="X",
@@ -361,39 +369,10 @@ def generate(
                 note="log-normalized, z-scored X without counts",
                 **{**planted, "dimension": "conformance"},
             )
-        elif j == 1:
-            _write_h5(folder / "filtered_feature_bc_matrix.h5", X, genes, bcs)
-            fmt_used.add("10x_h5")
-        else:
-            _write_mtx(folder / "filtered_feature_bc_matrix", X, genes, bcs)
-            fmt_used.add("10x")
-        if j == 2:
-            log.defect(
-                record=f"single-cell sample {tissue} of this patient",
-                field="total_counts",
-                kind="mostly_empty_droplets",
-                expect="immune.accuracy.empty_droplets",
-                note="70% of barcodes are ambient-RNA droplets",
-                **planted,
-            )
-        if j == 3:
-            log.defect(
-                record=f"single-cell sample {tissue} of this patient",
-                field="doublet_score",
-                kind="doublets",
-                expect="immune.accuracy.doublets",
-                note="20% doublets",
-                **planted,
-            )
-        if j == 4:
-            log.defect(
-                record=f"single-cell sample {tissue} of this patient",
-                field="pct_counts_mt",
-                kind="high_mito_dying_cells",
-                expect="immune.accuracy.mitochondrial",
-                note="25% dying cells with 25-60% mitochondrial counts",
-                **planted,
-            )
+        if j in _QC_DEFECTS:
+            field, kind, expect, note = _QC_DEFECTS[j]
+            log.defect(record=f"single-cell sample {tissue} of this patient", field=field, kind=kind, expect=expect,
+                       note=note, **planted)
         rows.append(
             {
                 "sample_id": sid,
@@ -403,16 +382,28 @@ def generate(
                 "timepoint": "baseline",
             }
         )
-    pd.DataFrame(rows).to_csv(sheet, index=False)
+    pd.DataFrame(rows).to_csv(base / "samples.csv", index=False)
+    return {"immune": _sources(fmt_used)}
+
+
+def _write_sample(out: Path, sid: str, X: np.ndarray, genes: pd.DataFrame, bcs: list[str], *, fmt: str) -> str:
+    """One sample's matrix as a scaled .h5ad (no counts), a 10x .h5 or a 10x folder; returns the format."""
+    folder = out / "raw" / "singlecell" / sid
+    if fmt == "h5ad":
+        _write_scaled_h5ad(folder / f"{sid}.h5ad", X, genes, bcs)
+    elif fmt == "10x_h5":
+        _write_h5(folder / "filtered_feature_bc_matrix.h5", X, genes, bcs)
+    else:
+        _write_mtx(folder / "filtered_feature_bc_matrix", X, genes, bcs)
+    return fmt
+
+
+def _sources(fmt_used: set[str]) -> list[dict[str, Any]]:
+    """The cohort.yaml immune sources: one per format written, all linked through the sample sheet."""
     opts = {"samples": "raw/singlecell/samples.csv"}
-    if "10x" in fmt_used:
-        sources["immune"].append(
-            {"path": "raw/singlecell/*/filtered_feature_bc_matrix", "format": "10x", "options": dict(opts)}
-        )
-    if "10x_h5" in fmt_used:
-        sources["immune"].append(
-            {"path": "raw/singlecell/*/filtered_feature_bc_matrix.h5", "format": "10x_h5", "options": dict(opts)}
-        )
-    if "h5ad" in fmt_used:
-        sources["immune"].append({"path": "raw/singlecell/*/*.h5ad", "format": "h5ad", "options": dict(opts)})
-    return sources
+    paths = {
+        "10x": "raw/singlecell/*/filtered_feature_bc_matrix",
+        "10x_h5": "raw/singlecell/*/filtered_feature_bc_matrix.h5",
+        "h5ad": "raw/singlecell/*/*.h5ad",
+    }
+    return [{"path": path, "format": fmt, "options": dict(opts)} for fmt, path in paths.items() if fmt in fmt_used]
