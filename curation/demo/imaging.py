@@ -77,6 +77,35 @@ def _dataset(row: pd.Series, *, uids: dict[str, str], z_mm: float, slice_no: int
     meta.ImplementationClassUID = UID("1.2.826.0.1.3680043.8.498.1")
     ds = Dataset()
     ds.file_meta = meta
+    _study(ds, uids=uids, site=site, study_date=study_date, manufacturer=manufacturer, model=model)
+    _patient(ds, row, sex=sex, study_date=study_date)
+    _image(ds, uids=uids, z_mm=z_mm, slice_no=slice_no, burned_in=burned_in, kernel=kernel)
+    req = Dataset()
+    req.RequestedProcedureID = uids["accession"]
+    req.ScheduledProcedureStepID = f"SPS{uids['accession']}"
+    ds.RequestAttributesSequence = Sequence([req])
+    ref = Dataset()
+    ref.ReferencedSOPClassUID = "1.2.840.10008.3.1.2.3.1"
+    ref.ReferencedSOPInstanceUID = uids["study"]
+    ds.ReferencedStudySequence = Sequence([ref])
+    block = ds.private_block(0x0011, "CURATION DEMO PACS", create=True)
+    block.add_new(0x01, "LO", str(row["mrn"]))  # vendors copy the patient ID into private tags
+    block.add_new(0x02, "DA", ds.PatientBirthDate)
+    stored = (pixels.astype(np.int32) + 1024).astype(np.int16)
+    if site == "B":
+        from pydicom.uid import RLELossless
+
+        ds.PixelData = stored.tobytes()
+        ds.compress(RLELossless, stored, generate_instance_uid=False)  # keep the seeded UID
+    else:
+        ds.PixelData = stored.tobytes()
+    return ds
+
+
+
+
+def _study(ds: Any, *, uids: dict[str, str], site: str, study_date: str, manufacturer: str, model: str) -> None:
+    """The instance, study and equipment attributes of one slice."""
     ds.SpecificCharacterSet = "ISO_IR 192"
     ds.ImageType = ["ORIGINAL", "PRIMARY", "AXIAL"]
     ds.SOPClassUID = CT_IMAGE_STORAGE
@@ -92,6 +121,10 @@ def _dataset(row: pd.Series, *, uids: dict[str, str], z_mm: float, slice_no: int
     ds.StudyDescription = "CHEST LOW DOSE"
     ds.SeriesDescription = "LUNG 2.5mm"
     ds.ManufacturerModelName = model
+
+
+def _patient(ds: Any, row: pd.Series, *, sex: str, study_date: str) -> None:
+    """The patient's attributes, identifiers included (the demo's raw exports hold them)."""
     ds.PatientName = _pn(row)
     ds.PatientID = str(row["mrn"])
     ds.PatientBirthDate = pd.Timestamp(row["birth_date"]).strftime("%Y%m%d")
@@ -99,6 +132,10 @@ def _dataset(row: pd.Series, *, uids: dict[str, str], z_mm: float, slice_no: int
     age = int((pd.Timestamp(study_date) - pd.Timestamp(row["birth_date"])).days // 365.25)
     ds.PatientAge = f"{age:03d}Y"
     ds.SmokingStatus = {"never": "NO", "former": "YES", "current": "YES"}.get(str(row.get("smoking_status")), "UNKNOWN")
+
+
+def _image(ds: Any, *, uids: dict[str, str], z_mm: float, slice_no: int, burned_in: bool, kernel: str) -> None:
+    """Acquisition, geometry and pixel description of one slice."""
     ds.BodyPartExamined = "CHEST"
     ds.SliceThickness = f"{SPACING_MM}"
     ds.KVP = "120"
@@ -135,26 +172,6 @@ def _dataset(row: pd.Series, *, uids: dict[str, str], z_mm: float, slice_no: int
     ds.RescaleIntercept = "-1024"
     ds.RescaleSlope = "1"
     ds.RescaleType = "HU"
-    req = Dataset()
-    req.RequestedProcedureID = uids["accession"]
-    req.ScheduledProcedureStepID = f"SPS{uids['accession']}"
-    ds.RequestAttributesSequence = Sequence([req])
-    ref = Dataset()
-    ref.ReferencedSOPClassUID = "1.2.840.10008.3.1.2.3.1"
-    ref.ReferencedSOPInstanceUID = uids["study"]
-    ds.ReferencedStudySequence = Sequence([ref])
-    block = ds.private_block(0x0011, "CURATION DEMO PACS", create=True)
-    block.add_new(0x01, "LO", str(row["mrn"]))  # vendors copy the patient ID into private tags
-    block.add_new(0x02, "DA", ds.PatientBirthDate)
-    stored = (pixels.astype(np.int32) + 1024).astype(np.int16)
-    if site == "B":
-        from pydicom.uid import RLELossless
-
-        ds.PixelData = stored.tobytes()
-        ds.compress(RLELossless, stored, generate_instance_uid=False)  # keep the seeded UID
-    else:
-        ds.PixelData = stored.tobytes()
-    return ds
 
 
 def _rel(root: Path, p: Path) -> str:
@@ -170,6 +187,9 @@ def _uid(rng_base: int, *parts: object) -> str:
     return "2.25." + str(int.from_bytes(digest[:16], "big"))
 
 
+_KINDS = ["truncated", "not_dicom", "missing_slice", "spacing", "burned_in", "duplicate_sop", "burned_in"]
+
+
 def generate(roster: pd.DataFrame, out: Path, *, rng: np.random.Generator, log: DemoLog,
              keyring: Any) -> dict[str, list[dict[str, Any]]]:
     """Write raw/dicom/site<X>/<admission number>/CT3/IM*.dcm and the nodule reads CSV.
@@ -183,8 +203,7 @@ def generate(roster: pd.DataFrame, out: Path, *, rng: np.random.Generator, log: 
         return {}
     # defects on distinct patients, chosen deterministically
     order = list(rng.permutation(len(pats)))
-    kinds = ["truncated", "not_dicom", "missing_slice", "spacing", "burned_in", "duplicate_sop", "burned_in"]
-    plant: dict[int, str] = {int(order[i]): k for i, k in enumerate(kinds) if i < len(order)}
+    plant: dict[int, str] = {int(order[i]): k for i, k in enumerate(_KINDS) if i < len(order)}
     sites = sorted(pats["site"].astype(str).unique())
     nodule_rows: list[dict[str, Any]] = []
     for i, row in pats.iterrows():
@@ -204,62 +223,86 @@ def generate(roster: pd.DataFrame, out: Path, *, rng: np.random.Generator, log: 
         log.identifier(row["name"], row["name_pinyin"], _pn(row), row["mrn"],
                        pd.Timestamp(row["birth_date"]).strftime("%Y%m%d"), uids["accession"],
                        f"SPS{uids['accession']}", "LI^MING=李^明", "李明")
-        z = 0.0
-        files: list[Path] = []
-        for k in range(N_SLICES):
-            step = SPACING_MM if not (kind == "spacing" and k > N_SLICES // 2) else SPACING_MM * 1.2
-            z = z + step if k else -300.0
-            if kind == "missing_slice" and k == N_SLICES // 2:
-                continue
-            uids["sop"] = _uid(base, pid, "sop", k)
-            ds = _dataset(row, uids=uids, z_mm=z, slice_no=k + 1,
-                          pixels=_phantom(rng, k, nodule=nodule), burned_in=kind == "burned_in",
-                          site=site, study_date=study_date, sex=sex)
-            path = folder / f"IM{k + 1:04d}.dcm"
-            ds.save_as(path, enforce_file_format=True)
-            files.append(path)
-        ps = str(row["pseudonym"])
-        common = {"modality": "imaging", "site": site, "pseudonym": ps}
-        if kind == "truncated":
-            victim = files[len(files) // 3]
-            data = victim.read_bytes()
-            victim.write_bytes(data[: len(data) - len(data) // 3])
-            log.defect(**common, record=_rel(root, victim), field="(file)", kind="truncated_file",
-                       dimension="completeness", expect="quarantine:truncated",
-                       file_token=keyring.token("file", _rel(root, victim)), note="transfer cut inside the pixel data")
-        elif kind == "not_dicom":
-            junk = folder / "export_log.txt"
-            junk.write_text("PACS export finished\nimages: 20\n", encoding="utf-8")
-            log.defect(**common, record=_rel(root, junk), field="(file)", kind="non_dicom_file",
-                       dimension="conformance", expect="quarantine:not_dicom",
-                       file_token=keyring.token("file", _rel(root, junk)))
-        elif kind == "duplicate_sop":
-            src = files[len(files) // 2]
-            copy = src.with_name(src.stem + "_copy.dcm")  # sorts after the original: the copy is the duplicate
-            shutil.copyfile(src, copy)
-            log.defect(**common, record=_rel(root, copy), field="SOPInstanceUID", kind="duplicate_sop_instance_uid",
-                       dimension="uniqueness", expect="quarantine:duplicate_sop_instance_uid",
-                       file_token=keyring.token("file", _rel(root, copy)))
-        elif kind == "missing_slice":
-            log.defect(**common, record=_rel(root, folder), field="ImagePositionPatient", kind="missing_slice",
-                       dimension="completeness", expect="imaging.completeness.missing_slices")
-        elif kind == "spacing":
-            log.defect(**common, record=_rel(root, folder), field="ImagePositionPatient", kind="inconsistent_spacing",
-                       dimension="consistency", expect="imaging.consistency.slice_spacing")
-        elif kind == "burned_in":
-            log.defect(**common, record=_rel(root, folder), field="BurnedInAnnotation", kind="burned_in_annotation",
-                       dimension="conformance", expect="imaging.conformance.burned_in_annotation")
-        # two readers measure the nodule (reads for Lung-RADS and reader agreement)
-        diam = float(np.round(rng.uniform(3, 18), 1))
-        ntype = str(rng.choice(["solid", "solid", "part-solid", "ground-glass"]))
-        for reader in ("R1", "R2"):
-            d = diam if reader == "R1" else float(np.round(diam + rng.normal(0, 1.2), 1))
-            t = ntype if reader == "R1" or rng.random() > 0.15 else "solid"
-            nodule_rows.append({"patient": str(row["mrn"]), "site": site, "series": uids["series"],
-                                "location": "RUL" if nodule[0] > 32 else "LUL", "diameter_mm": d,
-                                "type": t, "reader": reader})
+        files = _series(row, folder, rng=rng, base=base, uids=uids, kind=kind, nodule=nodule, site=site,
+                        study_date=study_date, sex=sex)
+        common = {"modality": "imaging", "site": site, "pseudonym": str(row["pseudonym"])}
+        _plant(kind, root=root, folder=folder, files=files, log=log, keyring=keyring, common=common)
+        nodule_rows += _nodule_reads(rng, row, series=uids["series"], nodule=nodule, site=site)
+    return {"imaging": _sources(out, sites, pd.DataFrame(nodule_rows))}
+
+
+def _series(row: pd.Series, folder: Path, *, rng: np.random.Generator, base: int, uids: dict[str, str],
+            kind: str | None, nodule: tuple[int, int, int], site: str, study_date: str, sex: str) -> list[Path]:
+    """The patient's CT series, one file per slice (a slice left out or spaced wider when planted)."""
+    pid = row["pid"]
+    z = 0.0
+    files: list[Path] = []
+    for k in range(N_SLICES):
+        step = SPACING_MM if not (kind == "spacing" and k > N_SLICES // 2) else SPACING_MM * 1.2
+        z = z + step if k else -300.0
+        if kind == "missing_slice" and k == N_SLICES // 2:
+            continue
+        uids["sop"] = _uid(base, pid, "sop", k)
+        ds = _dataset(row, uids=uids, z_mm=z, slice_no=k + 1,
+                      pixels=_phantom(rng, k, nodule=nodule), burned_in=kind == "burned_in",
+                      site=site, study_date=study_date, sex=sex)
+        path = folder / f"IM{k + 1:04d}.dcm"
+        ds.save_as(path, enforce_file_format=True)
+        files.append(path)
+    return files
+
+
+def _plant(kind: str | None, *, root: Path, folder: Path, files: list[Path], log: DemoLog, keyring: Any,
+           common: dict[str, str]) -> None:
+    """The planted defect of a series (a file cut, a stray text file, a duplicate) and its manifest entry."""
+    if kind == "truncated":
+        victim = files[len(files) // 3]
+        data = victim.read_bytes()
+        victim.write_bytes(data[: len(data) - len(data) // 3])
+        log.defect(**common, record=_rel(root, victim), field="(file)", kind="truncated_file",
+                   dimension="completeness", expect="quarantine:truncated",
+                   file_token=keyring.token("file", _rel(root, victim)), note="transfer cut inside the pixel data")
+    elif kind == "not_dicom":
+        junk = folder / "export_log.txt"
+        junk.write_text("PACS export finished\nimages: 20\n", encoding="utf-8")
+        log.defect(**common, record=_rel(root, junk), field="(file)", kind="non_dicom_file",
+                   dimension="conformance", expect="quarantine:not_dicom",
+                   file_token=keyring.token("file", _rel(root, junk)))
+    elif kind == "duplicate_sop":
+        src = files[len(files) // 2]
+        copy = src.with_name(src.stem + "_copy.dcm")  # sorts after the original: the copy is the duplicate
+        shutil.copyfile(src, copy)
+        log.defect(**common, record=_rel(root, copy), field="SOPInstanceUID", kind="duplicate_sop_instance_uid",
+                   dimension="uniqueness", expect="quarantine:duplicate_sop_instance_uid",
+                   file_token=keyring.token("file", _rel(root, copy)))
+    elif kind == "missing_slice":
+        log.defect(**common, record=_rel(root, folder), field="ImagePositionPatient", kind="missing_slice",
+                   dimension="completeness", expect="imaging.completeness.missing_slices")
+    elif kind == "spacing":
+        log.defect(**common, record=_rel(root, folder), field="ImagePositionPatient", kind="inconsistent_spacing",
+                   dimension="consistency", expect="imaging.consistency.slice_spacing")
+    elif kind == "burned_in":
+        log.defect(**common, record=_rel(root, folder), field="BurnedInAnnotation", kind="burned_in_annotation",
+                   dimension="conformance", expect="imaging.conformance.burned_in_annotation")
+
+
+def _nodule_reads(rng: np.random.Generator, row: pd.Series, *, series: str, nodule: tuple[int, int, int],
+                  site: str) -> list[dict[str, Any]]:
+    """Two readers measure the nodule (reads for Lung-RADS and reader agreement)."""
+    rows: list[dict[str, Any]] = []
+    diam = float(np.round(rng.uniform(3, 18), 1))
+    ntype = str(rng.choice(["solid", "solid", "part-solid", "ground-glass"]))
+    for reader in ("R1", "R2"):
+        d = diam if reader == "R1" else float(np.round(diam + rng.normal(0, 1.2), 1))
+        t = ntype if reader == "R1" or rng.random() > 0.15 else "solid"
+        rows.append({"patient": str(row["mrn"]), "site": site, "series": series,
+                     "location": "RUL" if nodule[0] > 32 else "LUL", "diameter_mm": d, "type": t, "reader": reader})
+    return rows
+
+
+def _sources(out: Path, sites: list[str], nod: pd.DataFrame) -> list[dict[str, Any]]:
+    """One cohort.yaml source per site (exported), with its nodule reads CSV when it has reads."""
     sources = []
-    nod = pd.DataFrame(nodule_rows)
     for site in sites:
         opts: dict[str, Any] = {"export": True}
         sub = nod[nod["site"] == site].drop(columns="site")
@@ -268,4 +311,4 @@ def generate(roster: pd.DataFrame, out: Path, *, rng: np.random.Generator, log: 
             sub.to_csv(out / rel_csv, index=False)
             opts["nodules"] = rel_csv
         sources.append({"site": site, "path": f"raw/dicom/site{site}", "format": "dicom", "options": opts})
-    return {"imaging": sources}
+    return sources
