@@ -68,6 +68,8 @@ def show_table(df: pd.DataFrame, *, max_rows: int = 50, run: Any = None, languag
     )
     display(
         HTML(
-            table_html(df, max_rows=max_rows, config=getattr(getattr(run, "ctx", None), "config", None), language=str(lang))
+            table_html(
+                df, max_rows=max_rows, config=getattr(getattr(run, "ctx", None), "config", None), language=str(lang)
+            )
         )
     )

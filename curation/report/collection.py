@@ -205,11 +205,10 @@ def render_html(
     """The report's HTML body (seven numbered sections), in ``language``; figures from ``figure_html``."""
     from markupsafe import Markup
 
+    from .i18n import translator
     from .render import page_environment
     from .review import check_sentence, modality_label
     from .tables import table_html
-
-    from .i18n import translator
 
     env = page_environment(language)
     tr = translator(language)
@@ -299,6 +298,8 @@ def write_pdf(
     """
     import tempfile
 
+    from markupsafe import Markup
+
     from . import chromium
     from .render import css, page_environment
 
@@ -309,7 +310,9 @@ def write_pdf(
     body = render_html(rep, language=language, figure_html=figure_blocks(figs, svgs, language=language, static=True))
     env = page_environment(language)
     footer = f"{rep.facts['cohort']} · curation {rep.facts['curation_version']}".replace('"', "'")
-    page = env.get_template("collection_print.html.j2").render(rep=rep, body=body, css=css(), footer=footer)
+    page = env.get_template("collection_print.html.j2").render(
+        rep=rep, body=Markup(body), css=Markup(css()), footer=footer
+    )
     target = rep.root / PDF_PATH
     try:
         with tempfile.TemporaryDirectory(prefix="curation-print-") as tmp:

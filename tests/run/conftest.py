@@ -92,12 +92,13 @@ def _notebook(name: str, modules: Path, *, raises: bool = False) -> nbformat.Not
         new_code_cell('cohort: str = ""\nout: str = ""', metadata={"tags": ["parameters"]}),
         new_markdown_cell(f"# {name}"),
         new_code_cell(setup),
-        new_code_cell("import curation as cu\nfrom curation.report import show_all, show_table"),
+        new_code_cell("import curation as cu\nfrom curation.report import review, show_all, show_table"),
     ]
     if raises:
         cells.append(new_code_cell('raise RuntimeError("this notebook fails on purpose")'))
     cells += [
         new_code_cell(f'run = cu.curate("{name}", cohort, out=out or None)'),
+        new_code_cell("review(run)"),
         new_code_cell("run.checks[['check_id', 'verdict', 'n_failed']]"),
         new_code_cell("show_all(run.figures())"),
     ]
@@ -106,8 +107,9 @@ def _notebook(name: str, modules: Path, *, raises: bool = False) -> nbformat.Not
     return nb
 
 
-def make_fake_cohort(root: Path, *, negative: bool = True, boom: bool = True, leak: bool = False,
-                     ids_fail: bool = False) -> Path:
+def make_fake_cohort(
+    root: Path, *, negative: bool = True, boom: bool = True, leak: bool = False, ids_fail: bool = False
+) -> Path:
     """Write modules, notebooks, raw data, key and cohort.yaml under ``root``; return cohort.yaml."""
     modules = root / "modules"
     modules.mkdir(parents=True, exist_ok=True)
@@ -118,7 +120,8 @@ def make_fake_cohort(root: Path, *, negative: bool = True, boom: bool = True, le
     dist.mkdir(exist_ok=True)
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: curation-fakes\nVersion: 0.1\n", encoding="utf-8")
     (dist / "entry_points.txt").write_text(
-        "[curation.modalities]\n" + "".join(f"{k} = {v}\n" for k, v in FAKES.items()), encoding="utf-8")
+        "[curation.modalities]\n" + "".join(f"{k} = {v}\n" for k, v in FAKES.items()), encoding="utf-8"
+    )
     nbs = root / "notebooks"
     nbs.mkdir(exist_ok=True)
     nbformat.write(_notebook("fake", modules), nbs / "fake.ipynb")
@@ -139,13 +142,17 @@ def make_fake_cohort(root: Path, *, negative: bool = True, boom: bool = True, le
     if boom:
         sources += "  boom:\n    - {path: raw/boom.csv, format: csv, site: A}\n"
     cohort = root / "cohort" / "cohort.yaml"
-    cohort.write_text(textwrap.dedent("""\
+    cohort.write_text(
+        textwrap.dedent("""\
         cohort: {name: Fake cohort, description: two fake modalities}
         sites: [{id: A, name: Site A}]
         secret: {file: keys/test.key}
         output: out
         sources:
-        """) + sources, encoding="utf-8")
+        """)
+        + sources,
+        encoding="utf-8",
+    )
     return cohort
 
 
@@ -174,8 +181,15 @@ def fake_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[object, Path]:
 
 
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 
 @pytest.fixture(scope="session")
