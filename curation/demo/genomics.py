@@ -92,6 +92,29 @@ def _record(chrom: str, pos: int, vid: str, ref: str, alt: str, info: str, depth
     return "\t".join([chrom, str(pos), vid, ref, alt, ".", "PASS", info, "GT:AD:DP:AF", fmt])
 
 
+def _records(driver: str, k: int, depth: int, *, rng: np.random.Generator) -> list[str]:
+    """The VCF records of patient ``k``: its driver calls and a few passengers, in contig order."""
+    calls: list[tuple[str, int, str, str, str]] = []
+    for i, (chrom, pos, ref, alt, gene, hgvs, extra) in enumerate(DRIVER_CALLS.get(driver, [])):
+        vid = f"bnd_{k}_{i + 1}" if extra else "."
+        info = f"GENE={gene};HGVSP={hgvs}" + (";" + extra.format(id=f"bnd_{k}") if extra else "")
+        calls.append((chrom, pos, vid, ref, alt + "\t" + info))
+    for _ in range(int(rng.integers(1, 6))):
+        chrom, start, end, gene = PASSENGERS[int(rng.integers(len(PASSENGERS)))]
+        pos = int(rng.integers(start, end))
+        ref = BASES[int(rng.integers(4))]
+        alt = BASES[(BASES.index(ref) + int(rng.integers(1, 4))) % 4]
+        calls.append((chrom, pos, ".", ref, alt + "\t" + f"GENE={gene}"))
+    chrom_order = list(CONTIGS)
+    calls.sort(key=lambda c: (chrom_order.index(c[0]), c[1]))
+    lines = []
+    for chrom, pos, vid, ref, alt_info in calls:
+        alt, info = alt_info.split("\t")
+        d = max(8, int(rng.normal(depth, depth * 0.15)))
+        lines.append(_record(chrom, pos, vid, ref, alt, info, d, float(rng.uniform(0.08, 0.55))))
+    return lines
+
+
 def write_genomics(
     roster: pd.DataFrame, out: Path, *, rng: np.random.Generator, log: DemoLog, keyring: Keyring
 ) -> dict[str, list[dict[str, Any]]]:
@@ -109,24 +132,7 @@ def write_genomics(
         log.identifier(sample)
         date = pd.Timestamp(p["diagnosis_date"]) + pd.Timedelta(days=int(rng.integers(7, 30)))
         depth = int(rng.normal(650, 120)) if k != low_depth else int(rng.integers(25, 45))
-        lines = _header(sample, date)
-        calls: list[tuple[str, int, str, str, str]] = []
-        for i, (chrom, pos, ref, alt, gene, hgvs, extra) in enumerate(DRIVER_CALLS.get(p["driver"], [])):
-            vid = f"bnd_{k}_{i + 1}" if extra else "."
-            info = f"GENE={gene};HGVSP={hgvs}" + (";" + extra.format(id=f"bnd_{k}") if extra else "")
-            calls.append((chrom, pos, vid, ref, alt + "\t" + info))
-        for _ in range(int(rng.integers(1, 6))):
-            chrom, start, end, gene = PASSENGERS[int(rng.integers(len(PASSENGERS)))]
-            pos = int(rng.integers(start, end))
-            ref = BASES[int(rng.integers(4))]
-            alt = BASES[(BASES.index(ref) + int(rng.integers(1, 4))) % 4]
-            calls.append((chrom, pos, ".", ref, alt + "\t" + f"GENE={gene}"))
-        chrom_order = list(CONTIGS)
-        calls.sort(key=lambda c: (chrom_order.index(c[0]), c[1]))
-        for chrom, pos, vid, ref, alt_info in calls:
-            alt, info = alt_info.split("\t")
-            d = max(8, int(rng.normal(depth, depth * 0.15)))
-            lines.append(_record(chrom, pos, vid, ref, alt, info, d, float(rng.uniform(0.08, 0.55))))
+        lines = _header(sample, date) + _records(str(p["driver"]), k, depth, rng=rng)
         rel = f"vcf/{sample}.vcf"  # file tokens are relative to the source root, raw/genomics/vcf
         if k == malformed:
             bad_line = len(lines) + 1  # 1-based line number of the appended broken record
