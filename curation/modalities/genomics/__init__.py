@@ -84,6 +84,25 @@ def _num(s: pd.Series | None, index: pd.Index) -> pd.Series:
                          errors="coerce").astype("float64")
 
 
+class _Ids:
+    """Sample tokens (made once per sample ID) and the patient pseudonym and site a sample links to."""
+
+    def __init__(self, ctx: Context, link: _Link) -> None:
+        self.ctx, self.link = ctx, link
+        self.tokens: dict[str, str] = {}
+
+    def token(self, sid: str) -> str:
+        """The keyed token of a sample ID."""
+        if sid not in self.tokens:
+            self.tokens[sid] = self.ctx.keyring.token("sample", sid)
+        return self.tokens[sid]
+
+    def patient_site(self, sid: str, site: str) -> tuple[str, str]:
+        """(patient pseudonym, site) of a sample through the sample sheet; ("", site) when unlinked."""
+        hit = self.link.find(sid, site)
+        return (self.ctx.keyring.patient(hit[0], site=hit[1]), hit[1]) if hit else ("", site)
+
+
 def standardize(data: ModalityData, *, ctx: Context) -> ModalityData:
     """Tidy variants and samples tables keyed by pseudonyms; de-identified VCF copies in memory."""
     link: _Link = data.objects.pop("link")
@@ -91,22 +110,27 @@ def standardize(data: ModalityData, *, ctx: Context) -> ModalityData:
     vcfs: list[dict[str, Any]] = data.objects.pop("vcfs")
     qc_frames: list[pd.DataFrame] = data.objects.pop("qc")
     reference = next((o.reference for o in GenomicsOptions.of(ctx.config, NAME) if o.reference), "GRCh38")
-
-    sample_tokens: dict[str, str] = {}
+    ids = _Ids(ctx, link)
     meta: dict[str, dict[str, str]] = {}
     for v in vcfs:
         meta.update(v["header"].sample_meta)
+    variants, raw = _variants(calls, ids, reference=reference, data=data)
+    qc_all = _qc_table(qc_frames, ids, data=data)
+    samples = _samples(vcfs, raw, qc_all, variants, ids, meta=meta)
+    data.ledger.record("standardize:samples", n_in=len(samples), n_accepted=len(samples))
+    copies, audit = _vcf_copies(vcfs, ids)
+    maf_audit = [{"file": m["file"], "source": m["source"], "problems": list(m["problems"])}
+                 for m in data.objects.pop("mafs")]
+    data.tables = {"variants": variants, "samples": samples}
+    data.objects.update(vcf_copies=copies, vcf_audit=pd.DataFrame(audit), maf_audit=pd.DataFrame(maf_audit))
+    data.standardized = True
+    return data
 
-    def tok(sid: str) -> str:
-        if sid not in sample_tokens:
-            sample_tokens[sid] = ctx.keyring.token("sample", sid)
-        return sample_tokens[sid]
 
-    def patient_site(sid: str, site: str) -> tuple[str, str]:
-        hit = link.find(sid, site)
-        return (ctx.keyring.patient(hit[0], site=hit[1]), hit[1]) if hit else ("", site)
-
-    # ---- variants
+def _variants(calls: list[dict[str, Any]], ids: _Ids, *, reference: str,
+              data: ModalityData) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The variants table (pseudonyms, sample tokens, typed columns, variant type, driver calls) and the
+    raw calls it came from; calls without an ALT allele are excluded."""
     raw = pd.DataFrame(calls)
     n_in = len(raw)
     no_alt = (raw["_no_alt"].map(lambda x: x is True) if "_no_alt" in raw
@@ -117,11 +141,11 @@ def standardize(data: ModalityData, *, ctx: Context) -> ModalityData:
         if col not in raw:
             raw[col] = pd.Series(dtype="object")
     sids = raw["sample_id"].astype("string").fillna("")
-    ps = [patient_site(s, site or "") for s, site in zip(sids, raw["_site"].fillna(""), strict=True)]
+    ps = [ids.patient_site(s, site or "") for s, site in zip(sids, raw["_site"].fillna(""), strict=True)]
     variants = pd.DataFrame({
         PATIENT: pd.Series([p for p, _ in ps], dtype="string").replace("", pd.NA),
         "site": pd.Series([s for _, s in ps], dtype="string").replace("", pd.NA),
-        "sample": pd.Series([tok(s) for s in sids], dtype="string"),
+        "sample": pd.Series([ids.token(s) for s in sids], dtype="string"),
         "file": raw["file"].astype("string"),
         "chrom": raw["chrom"].astype("string"),
         "pos": pd.to_numeric(raw["pos"], errors="coerce").astype("Int64"),
@@ -138,15 +162,11 @@ def standardize(data: ModalityData, *, ctx: Context) -> ModalityData:
     variants["driver"] = _drivers.call_drivers(variants, reference=reference)
     data.ledger.record("standardize:variants", n_in=n_in, n_accepted=len(variants),
                        excluded={"no_alt_allele": int(no_alt.sum())} if no_alt.any() else None)
+    return variants, raw
 
-    # ---- samples: every sample seen in calls or QC
-    rows: dict[str, dict[str, Any]] = {}
-    for v in vcfs:
-        for sid in v["header"].samples:
-            rows.setdefault(sid, {"sample_id": sid, "site": v["site"], "source_format": "vcf"})
-    for sid, site, fmt in zip(raw["sample_id"], raw["_site"], raw["_format"], strict=True):
-        if isinstance(sid, str) and sid:
-            rows.setdefault(sid, {"sample_id": sid, "site": site or "", "source_format": fmt})
+
+def _qc_table(qc_frames: list[pd.DataFrame], ids: _Ids, *, data: ModalityData) -> pd.DataFrame:
+    """Every QC file's rows; a row without a sample ID, or repeating a sample's earlier row, is set aside."""
     qc_all = pd.concat(qc_frames, ignore_index=True) if qc_frames else pd.DataFrame(columns=["sample_id"])
     n_qc = len(qc_all)
     qc_all = qc_all[qc_all["sample_id"].astype("string").fillna("").str.strip() != ""] if len(qc_all) else qc_all
@@ -154,13 +174,27 @@ def standardize(data: ModalityData, *, ctx: Context) -> ModalityData:
     dup = qc_all["sample_id"].duplicated(keep="first") if len(qc_all) else pd.Series(dtype=bool)
     for r in qc_all.loc[dup].itertuples(index=False) if len(qc_all) else []:
         data.quarantine.add(stage="standardize:qc", source=str(r._asdict().get("_source", "")),
-                            record=tok(str(r.sample_id)), reason="duplicate_qc_row", field="sample_id",
+                            record=ids.token(str(r.sample_id)), reason="duplicate_qc_row", field="sample_id",
                             detail="the sample has an earlier QC row; keep one row per sample in the QC file")
     qc_all = qc_all.loc[~dup] if len(qc_all) else qc_all
     data.ledger.record("standardize:qc", n_in=n_qc, n_accepted=len(qc_all),
                        quarantined={k: v for k, v in {"missing_id": missing_id,
                                                       "duplicate_qc_row": int(dup.sum()) if len(dup) else 0}.items()
                                     if v} or None)
+    return qc_all
+
+
+def _samples(vcfs: list[dict[str, Any]], raw: pd.DataFrame, qc_all: pd.DataFrame, variants: pd.DataFrame,
+             ids: _Ids, *, meta: dict[str, dict[str, str]]) -> pd.DataFrame:
+    """The samples table: every sample seen in a VCF header, a call or a QC row, with its QC figures,
+    tissue and counts of variants and drivers."""
+    rows: dict[str, dict[str, Any]] = {}
+    for v in vcfs:
+        for sid in v["header"].samples:
+            rows.setdefault(sid, {"sample_id": sid, "site": v["site"], "source_format": "vcf"})
+    for sid, site, fmt in zip(raw["sample_id"], raw["_site"], raw["_format"], strict=True):
+        if isinstance(sid, str) and sid:
+            rows.setdefault(sid, {"sample_id": sid, "site": site or "", "source_format": fmt})
     for r in qc_all.to_dict("records"):
         sid = str(r["sample_id"]).strip()
         rows.setdefault(sid, {"sample_id": sid, "site": r.get("_site") or "", "source_format": "qc"})
@@ -171,10 +205,10 @@ def standardize(data: ModalityData, *, ctx: Context) -> ModalityData:
     srows = list(rows.values())
     sdf = pd.DataFrame(srows, columns=["sample_id", "site", "source_format", "mean_depth", "pct_q30",
                                        "pct_target_100x", "_qc_row", "_tissue_qc"])
-    ps2 = [patient_site(s, site or "") for s, site in zip(sdf["sample_id"], sdf["site"].fillna(""), strict=True)]
+    ps2 = [ids.patient_site(s, site or "") for s, site in zip(sdf["sample_id"], sdf["site"].fillna(""), strict=True)]
     tissue = []
     for sid, tq in zip(sdf["sample_id"], sdf["_tissue_qc"], strict=True):
-        hit = link.find(sid)
+        hit = ids.link.find(sid)
         given = (hit[2] if hit else "") or (tq if isinstance(tq, str) else "")
         tissue.append(_tissue(given, sid, meta.get(sid, {})))
     per_sample = variants.groupby("sample").agg(n_variants=("sample", "size"),
@@ -182,7 +216,7 @@ def standardize(data: ModalityData, *, ctx: Context) -> ModalityData:
     samples = pd.DataFrame({
         PATIENT: pd.Series([p for p, _ in ps2], dtype="string").replace("", pd.NA),
         "site": pd.Series([s for _, s in ps2], dtype="string").replace("", pd.NA),
-        "sample": pd.Series([tok(s) for s in sdf["sample_id"]], dtype="string"),
+        "sample": pd.Series([ids.token(s) for s in sdf["sample_id"]], dtype="string"),
         "tissue": pd.Series(tissue, dtype="string"),
         "mean_depth": _num(sdf["mean_depth"], sdf.index), "pct_q30": _num(sdf["pct_q30"], sdf.index),
         "pct_target_100x": _num(sdf["pct_target_100x"], sdf.index),
@@ -192,29 +226,26 @@ def standardize(data: ModalityData, *, ctx: Context) -> ModalityData:
     })
     samples["n_variants"] = samples["sample"].map(per_sample["n_variants"]).fillna(0).astype("Int64")
     samples["n_drivers"] = samples["sample"].map(per_sample["n_drivers"]).fillna(0).astype("Int64")
-    data.ledger.record("standardize:samples", n_in=len(samples), n_accepted=len(samples))
+    return samples
 
-    # ---- de-identified VCF copies (one per sample column) and the header audit
+
+def _vcf_copies(vcfs: list[dict[str, Any]], ids: _Ids) -> tuple[dict[str, list[str]], list[dict[str, Any]]]:
+    """De-identified VCF copies (one per sample column, named by its token) and the header audit."""
     copies: dict[str, list[str]] = {}
     audit = []
     for v in vcfs:
         h: _vcf.Header = v["header"]
-        pts = [patient_site(s, v["site"])[0] for s in h.samples]
+        pts = [ids.patient_site(s, v["site"])[0] for s in h.samples]
         audit.append({"file": v["file"], "source": v["source"], "version": h.version or "",
                       "problems": list(h.problems), "n_samples": len(h.samples), "n_records": v["n_records"],
                       PATIENT: next((p for p in pts if p), "")})
         for k, sid in enumerate(h.samples):
-            name = tok(sid)
+            name = ids.token(sid)
             if name in copies:  # the same sample in two VCFs (e.g. SNV and SV calls): keep both
                 name = f"{name}.{v['file']}"
-            copies[name] = [*_vcf.deidentified_header(h, tok(sid)),
+            copies[name] = [*_vcf.deidentified_header(h, ids.token(sid)),
                             *(_vcf.deidentified_record(f, s, k) for f, s in v["records"])]
-    maf_audit = [{"file": m["file"], "source": m["source"], "problems": list(m["problems"])}
-                 for m in data.objects.pop("mafs")]
-    data.tables = {"variants": variants, "samples": samples}
-    data.objects.update(vcf_copies=copies, vcf_audit=pd.DataFrame(audit), maf_audit=pd.DataFrame(maf_audit))
-    data.standardized = True
-    return data
+    return copies, audit
 
 
 # ------------------------------------------------------------------------------------ write
