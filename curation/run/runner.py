@@ -34,7 +34,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -49,6 +49,9 @@ from .plan import members, notebooks_dir, plan
 from .privacy import MAX_LEAK_LINES, Privacy, add_privacy_check, fail_closed
 from .quality import checks_of, clear_stale, drop_foreign, merge_quality
 from .withhold import Withheld, withheld_dir
+
+if TYPE_CHECKING:
+    from ..report.index import IndexRow
 
 __all__ = ["NotebookStatus", "RunOutcome", "exit_status", "merge_quality", "notebooks_dir", "plan", "run_cohort"]
 
@@ -157,9 +160,7 @@ def run_cohort(
     n_jobs = jobs or config.executor.jobs
     say(f"curation: {len(planned)} notebook(s) of cohort {config.cohort.name!r} with {n_jobs} worker(s) -> {out}")
     results: dict[str, JobResult] = {}
-    identifiers: set[str] = set()
     merged = IdentifierRegistry()  # the cohort's, from every source modality's identifiers() hook
-    missing: dict[str, str] = {}  # modality -> why its identifiers could not be collected
     scan = _scanner()
     # input checksums are I/O-bound: hash them in a thread while the notebooks run
     hasher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="curation-checksums")
@@ -168,69 +169,12 @@ def run_cohort(
     # every modality with sources (they all import: load_cohort checked them against their SPEC)
     id_names = [n for n in registry.names() if config.sources.get(n)]
     executor = make_executor(config.executor.kind, jobs=n_jobs, address=config.executor.address)
+    reloads = _IdentifierReloads(executor, str(config.path), id_names if scan is not None else [], jobs=n_jobs)
     try:
-        done = 0
-        # The leak scan covers the whole bundle, so it needs the identifiers of every configured
-        # source, not only of the notebooks run now. Reloading them is fed to the pool only when a
-        # worker would otherwise idle (the tail of a stage, beside the single cross-modality step).
-        id_queue = list(id_names) if scan is not None else []
-        id_futures: dict[str, Future[tuple[Any, float]]] = {}
-        load_s: dict[str, float] = {}
-
-        def feed(running: set[Future[JobResult]]) -> None:
-            busy = sum(not f.done() for f in running) + sum(not f.done() for f in id_futures.values())
-            while id_queue and busy < n_jobs:
-                name = id_queue.pop(0)
-                id_futures[name] = executor.submit(collect_identifiers_job, str(config.path), name)
-                busy += 1
-
-        # a job starts once the jobs it needs have ended (whatever their outcome: a step reports what
-        # it could not read); ready jobs go to the pool in plan order
-        pending = list(planned)
-        running: dict[Future[JobResult], NotebookJob] = {}
-        ended: set[str] = set()
-        while pending or running:
-            started_now = []
-            ready = [j for j in pending if all(n in ended for n in j.needs)]
-            while ready:
-                for j in ready:
-                    pending.remove(j)
-                    if j.notebook.is_file():
-                        running[executor.submit(run_notebook_job, j)] = j
-                        started_now.append(j.name)
-                        continue
-                    results[j.name] = _missing(j)
-                    ended.add(j.name)
-                    done += 1
-                    say(f"  [{done}/{len(planned)}] {j.name}: error - {results[j.name].error_type}")
-                ready = [j for j in pending if all(n in ended for n in j.needs)]
-            if started_now:
-                say(f"  started: {', '.join(started_now)}")
-            feed(set(running))
-            if not running:
-                break  # (pending jobs wait for nothing left: plan() orders needs without circles)
-            finished, _ = wait(running, return_when=FIRST_COMPLETED)
-            for fut in finished:
-                j = running.pop(fut)
-                res = _result_of(fut, j)
-                results[j.name] = res
-                ended.add(j.name)
-                done += 1
-                verdict = _verdict(bundle, j.name, res)
-                say(f"  [{done}/{len(planned)}] {j.name}: {verdict} ({res.duration_s:.1f} s)"
-                    + (f" - {res.error_type} in cell {res.error_cell}" if res.status == "error" else ""))
-        for name in id_queue:
-            id_futures[name] = executor.submit(collect_identifiers_job, str(config.path), name)
+        _run_jobs(executor, planned, bundle, results, feed=reloads.feed, say=say)
+        reloads.submit_rest()
         t_stages = time.perf_counter()
-        for name, id_fut in id_futures.items():
-            try:
-                found, load_s[name] = id_fut.result()
-                identifiers |= identifier_values(found)
-                merged.merge(found)
-            except Exception as exc:  # noqa: BLE001 - fail closed below: the bundle cannot be called clean
-                missing[name] = f"{type(exc).__name__} while collecting them"
-                say(f"  leak scan: could not collect the identifiers of {name} ({type(exc).__name__}); "
-                    "the bundle will not be called clean")
+        identifiers, missing = reloads.collect(merged, say=say)  # missing: modality -> why not collected
         wait_s = time.perf_counter() - t_stages
     except BaseException:
         # Ctrl-C or a crash of the runner itself: drop queued notebooks, let running ones end
@@ -241,12 +185,97 @@ def run_cohort(
     timings: dict[str, Any] = {
         "notebooks_s": round(time.perf_counter() - t0 - wait_s, 2),
         "identifiers_wait_s": round(wait_s, 2),  # after the last notebook, for the leak scan's reloads
-        "identifiers_load_s": load_s,  # per modality, in the workers
+        "identifiers_load_s": reloads.load_s,  # per modality, in the workers
     }
     inputs, timings["input_checksums_s"] = checksums.result()
     return _assemble(config, keyring, bundle, planned, results, identifiers, scan, inputs,
                      started=started, t0=t0, only=only, jobs=n_jobs, say=say, timings=timings,
                      missing=missing, id_sizes=identifier_sizes(merged), id_fingerprint=merged.fingerprint(keyring))
+
+
+def _run_jobs(executor: Any, planned: list[NotebookJob], bundle: Bundle, results: dict[str, JobResult], *,
+              feed: Callable[[set[Future[JobResult]]], None], say: Progress) -> None:
+    """Run the planned notebooks: a job starts once the jobs it needs have ended (whatever their outcome: a
+    step reports what it could not read); ready jobs go to the pool in plan order. ``feed`` may hand the
+    pool other work while it would idle."""
+    done = 0
+    pending = list(planned)
+    running: dict[Future[JobResult], NotebookJob] = {}
+    ended: set[str] = set()
+    while pending or running:
+        started_now = []
+        ready = [j for j in pending if all(n in ended for n in j.needs)]
+        while ready:
+            for j in ready:
+                pending.remove(j)
+                if j.notebook.is_file():
+                    running[executor.submit(run_notebook_job, j)] = j
+                    started_now.append(j.name)
+                    continue
+                results[j.name] = _missing(j)
+                ended.add(j.name)
+                done += 1
+                say(f"  [{done}/{len(planned)}] {j.name}: error - {results[j.name].error_type}")
+            ready = [j for j in pending if all(n in ended for n in j.needs)]
+        if started_now:
+            say(f"  started: {', '.join(started_now)}")
+        feed(set(running))
+        if not running:
+            break  # (pending jobs wait for nothing left: plan() orders needs without circles)
+        finished, _ = wait(running, return_when=FIRST_COMPLETED)
+        for fut in finished:
+            j = running.pop(fut)
+            res = _result_of(fut, j)
+            results[j.name] = res
+            ended.add(j.name)
+            done += 1
+            verdict = _verdict(bundle, j.name, res)
+            say(f"  [{done}/{len(planned)}] {j.name}: {verdict} ({res.duration_s:.1f} s)"
+                + (f" - {res.error_type} in cell {res.error_cell}" if res.status == "error" else ""))
+
+
+class _IdentifierReloads:
+    """The identifiers of every configured source, reloaded in the pool for the leak scan.
+
+    The leak scan covers the whole bundle, so it needs the identifiers of every configured source, not
+    only of the notebooks run now. Reloading them is fed to the pool only when a worker would otherwise
+    idle (the tail of a stage, beside the single cross-modality step).
+    """
+
+    def __init__(self, executor: Any, cohort: str, names: list[str], *, jobs: int) -> None:
+        self.executor, self.cohort, self.jobs = executor, cohort, jobs
+        self.queue = list(names)
+        self.futures: dict[str, Future[tuple[Any, float]]] = {}
+        self.load_s: dict[str, float] = {}  # per modality, in the workers
+
+    def feed(self, running: set[Future[JobResult]]) -> None:
+        """Submit reloads while fewer than ``jobs`` tasks are busy."""
+        busy = sum(not f.done() for f in running) + sum(not f.done() for f in self.futures.values())
+        while self.queue and busy < self.jobs:
+            name = self.queue.pop(0)
+            self.futures[name] = self.executor.submit(collect_identifiers_job, self.cohort, name)
+            busy += 1
+
+    def submit_rest(self) -> None:
+        """Submit every reload not fed yet (the notebooks have ended)."""
+        while self.queue:
+            name = self.queue.pop(0)
+            self.futures[name] = self.executor.submit(collect_identifiers_job, self.cohort, name)
+
+    def collect(self, merged: IdentifierRegistry, *, say: Progress) -> tuple[set[str], dict[str, str]]:
+        """The identifier values found (merged into ``merged`` too), and modality -> why its could not be."""
+        identifiers: set[str] = set()
+        missing: dict[str, str] = {}
+        for name, fut in self.futures.items():
+            try:
+                found, self.load_s[name] = fut.result()
+                identifiers |= identifier_values(found)
+                merged.merge(found)
+            except Exception as exc:  # noqa: BLE001 - fail closed later: the bundle cannot be called clean
+                missing[name] = f"{type(exc).__name__} while collecting them"
+                say(f"  leak scan: could not collect the identifiers of {name} ({type(exc).__name__}); "
+                    "the bundle will not be called clean")
+        return identifiers, missing
 
 
 def identifier_values(found: IdentifierRegistry) -> set[str]:
@@ -309,41 +338,11 @@ def _assemble(config: CohortConfig, keyring: Keyring, bundle: Bundle, planned: l
               *, started: datetime, t0: float, only: list[str] | None, jobs: int, say: Progress,
               timings: dict[str, Any], missing: dict[str, str] | None = None,
               id_sizes: dict[str, int] | None = None, id_fingerprint: str = "") -> RunOutcome:
-    from ..report.index import IndexRow, checks_by_dimension, render_index, verdict_of
+    from ..report.index import render_index
 
     root = bundle.root
     merge_quality(bundle)
-    statuses: list[NotebookStatus] = []
-    rows: list[IndexRow] = []
-    for job in planned:
-        res = results[job.name]
-        checks = checks_of(bundle, job.name)
-        label = job.title.split(" · ")[0]
-        error = res.error_type
-        if res.status == "ok" and checks is None and job.name in registry.names():
-            # a modality notebook that ran but wrote no checks did not do its job
-            res.status, error = "error", f"wrote no quality/checks/{job.name}.parquet"
-        verdict = "error" if res.status == "error" else (verdict_of(checks) if checks is not None else "not_applicable")
-        html_rel = job.html.relative_to(root / "reports").as_posix() if res.rendered else ""
-        st = NotebookStatus(
-            name=job.name, label=label, status=res.status, verdict=verdict, duration_s=res.duration_s,
-            kernel_start_s=res.kernel_start_s, import_s=res.import_s, render_s=res.render_s,
-            ipynb=job.output.relative_to(root).as_posix() if job.output.is_file() else "",
-            html=job.html.relative_to(root).as_posix() if res.rendered else "",
-            n_checks=0 if checks is None else len(checks),
-            checks=dict(Counter(checks["verdict"])) if checks is not None else {},
-            error=error, error_cell=res.error_cell,
-        )
-        statuses.append(st)
-        rows.append(IndexRow(
-            name=job.name, label=label, status=st.status, verdict=verdict, duration_s=res.duration_s,
-            html=html_rel, ipynb=(f"{job.name}.ipynb" if st.ipynb else ""),
-            failed_by_dimension=checks_by_dimension(checks) if checks is not None else {},
-            n_checks=st.n_checks, error=error, error_cell=res.error_cell,
-            # the failing cell's code is shown; the exception text is not (it can quote data values)
-            error_source=res.error_source[:2000],
-        ))
-
+    statuses, rows = _statuses(bundle, planned, results)
     ended = datetime.now().astimezone()
     missing = dict(missing or {})
     folder = f"{withheld_dir(root).name}/"
@@ -393,18 +392,65 @@ def _assemble(config: CohortConfig, keyring: Keyring, bundle: Bundle, planned: l
 
     leaks = privacy.findings
     exit_code = exit_status(statuses, leaks, releasable=privacy.releasable)
-    verdicts = Counter(v for s in statuses for v, n in s.checks.items() for _ in range(n))
-    nb_status = Counter(s.status for s in statuses)
-    summary = (f"curation run: {len(statuses)} notebook(s) ({nb_status.get('ok', 0)} ok, "
-               f"{nb_status.get('error', 0)} error); checks: "
-               + (", ".join(f"{n} {v}" for v, n in sorted(verdicts.items())) or "none")
-               + (f"; {len(leaks)} leak finding(s)" if leaks else "")
-               + ("" if privacy.releasable else
-                  f"; NOT RELEASABLE ({len(privacy.withheld)} path(s) withheld to {folder})")
-               + f"; exit {exit_code} -> {index_html if index_html.is_file() else run_json}")
+    summary = _summary_line(statuses, privacy, exit_code=exit_code, folder=folder,
+                            report=index_html if index_html.is_file() else run_json)
     say(summary)
     return RunOutcome(exit_code, root, index_html, run_json, statuses, leaks, summary,
                       releasable=privacy.releasable, withheld=privacy.withheld)
+
+
+def _statuses(bundle: Bundle, planned: list[NotebookJob],
+              results: dict[str, JobResult]) -> tuple[list[NotebookStatus], list[IndexRow]]:
+    """How each notebook ended, for run.json and for the index (a row each)."""
+    from ..report.index import IndexRow, checks_by_dimension, verdict_of
+
+    root = bundle.root
+    statuses: list[NotebookStatus] = []
+    rows: list[IndexRow] = []
+    for job in planned:
+        res = results[job.name]
+        checks = checks_of(bundle, job.name)
+        label = job.title.split(" · ")[0]
+        error = res.error_type
+        if res.status == "ok" and checks is None and job.name in registry.names():
+            # a modality notebook that ran but wrote no checks did not do its job
+            res.status, error = "error", f"wrote no quality/checks/{job.name}.parquet"
+        verdict = "error" if res.status == "error" else (verdict_of(checks) if checks is not None else "not_applicable")
+        html_rel = job.html.relative_to(root / "reports").as_posix() if res.rendered else ""
+        st = NotebookStatus(
+            name=job.name, label=label, status=res.status, verdict=verdict, duration_s=res.duration_s,
+            kernel_start_s=res.kernel_start_s, import_s=res.import_s, render_s=res.render_s,
+            ipynb=job.output.relative_to(root).as_posix() if job.output.is_file() else "",
+            html=job.html.relative_to(root).as_posix() if res.rendered else "",
+            n_checks=0 if checks is None else len(checks),
+            checks=dict(Counter(checks["verdict"])) if checks is not None else {},
+            error=error, error_cell=res.error_cell,
+        )
+        statuses.append(st)
+        rows.append(IndexRow(
+            name=job.name, label=label, status=st.status, verdict=verdict, duration_s=res.duration_s,
+            html=html_rel, ipynb=(f"{job.name}.ipynb" if st.ipynb else ""),
+            failed_by_dimension=checks_by_dimension(checks) if checks is not None else {},
+            n_checks=st.n_checks, error=error, error_cell=res.error_cell,
+            # the failing cell's code is shown; the exception text is not (it can quote data values)
+            error_source=res.error_source[:2000],
+        ))
+    return statuses, rows
+
+
+def _summary_line(statuses: list[NotebookStatus], privacy: Privacy, *, exit_code: int, folder: str,
+                  report: Path) -> str:
+    """The run's last line: notebooks, checks by verdict, leaks, releasability, exit status, the report."""
+    leaks = privacy.findings
+    verdicts = Counter(v for s in statuses for v, n in s.checks.items() for _ in range(n))
+    nb_status = Counter(s.status for s in statuses)
+    return (f"curation run: {len(statuses)} notebook(s) ({nb_status.get('ok', 0)} ok, "
+            f"{nb_status.get('error', 0)} error); checks: "
+            + (", ".join(f"{n} {v}" for v, n in sorted(verdicts.items())) or "none")
+            + (f"; {len(leaks)} leak finding(s)" if leaks else "")
+            + ("" if privacy.releasable else
+               f"; NOT RELEASABLE ({len(privacy.withheld)} path(s) withheld to {folder})")
+            + f"; exit {exit_code} -> {report}")
 
 
 # --------------------------------------------------------------------------- fail closed
