@@ -327,7 +327,7 @@ def _words(msgid: str, language: str) -> str:
 def collection_figures(sections: dict[str, pd.DataFrame], *, language: str = "both") -> dict[str, go.Figure]:
     """The collection report's figures: records per modality (accepted, quarantined, excluded), checks
     per quality dimension by verdict, quarantined records per reason."""
-    from .review import VERDICTS
+    from .words import VERDICTS
 
     w = lambda msgid: _words(msgid, language)  # noqa: E731
     out: dict[str, go.Figure] = {}

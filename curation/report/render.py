@@ -49,7 +49,7 @@ def environment(tr: Translator) -> jinja2.Environment:
     """Templates of ``report/templates`` rendered with ``tr``."""
     import jinja2
 
-    from .review import DIMENSIONS, SEVERITIES, VERDICTS
+    from .words import DIMENSIONS, SEVERITIES, VERDICTS
 
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES),

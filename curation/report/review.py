@@ -24,6 +24,7 @@ from markupsafe import Markup
 
 from .. import dictionary
 from ..quality import Dimension
+from ..quality.ledger import BALANCED
 from .i18n import N_, Bi, Translator, translator
 
 __all__ = ["Finding", "Review", "check_sentence", "field_label", "review", "source_labels"]
@@ -31,24 +32,8 @@ __all__ = ["Finding", "Review", "check_sentence", "field_label", "review", "sour
 HERE = Path(__file__).parent
 ORDER = {"error": 0, "fail": 1, "warn": 2, "pass": 3, "not_applicable": 4}
 SAMPLE = 20
-FAMILY_WORDS = {*(str(d) for d in Dimension), "plausibility", "ledger_balanced"}
+FAMILY_WORDS = {*(str(d) for d in Dimension), "plausibility", BALANCED.id}
 
-VERDICTS = {
-    "pass": N_("pass"),
-    "warn": N_("warn"),
-    "fail": N_("fail"),
-    "error": N_("error"),
-    "not_applicable": N_("not applicable"),
-}
-DIMENSIONS = {
-    "completeness": N_("completeness"),
-    "accuracy": N_("accuracy"),
-    "conformance": N_("conformance"),
-    "consistency": N_("consistency"),
-    "timeliness": N_("timeliness"),
-    "uniqueness": N_("uniqueness"),
-}
-SEVERITIES = {"info": N_("info"), "minor": N_("minor"), "major": N_("major"), "critical": N_("critical")}
 
 
 @cache
@@ -141,7 +126,7 @@ def rule_text(rule: str, modality: str, tr: Translator) -> Markup:
 class Finding:
     """One check that did not pass, as the reviewer reads it."""
 
-    check_id: str
+    check: str  # the check's id (a display row, not a result)
     verdict: str
     dimension: str
     severity: str
@@ -339,7 +324,7 @@ def review(
         )
         rev.findings.append(
             Finding(
-                check_id=str(row["check_id"]),
+                check=str(row["check_id"]),
                 verdict=str(row["verdict"]),
                 dimension=str(row["dimension"]),
                 severity=str(row.get("severity", "")),

@@ -66,7 +66,7 @@ def _cell(value: Any, tr: Translator, *, column: str, sources: dict[str, Any]) -
     if column == "source" and str(value) in sources:
         return tr.show(sources[str(value)])
     if column == "verdict":
-        from .review import VERDICTS
+        from .words import VERDICTS
 
         return tr._(VERDICTS[str(value)]) if str(value) in VERDICTS else tr.show(value)
     if isinstance(value, float):
