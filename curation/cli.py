@@ -18,6 +18,7 @@ COMMANDS = {
     "demo": "curation.demo.cli:demo",
     "dictionary": "curation.dictionary.cli:dictionary",
     "scan-phi": "curation.deid.cli:scan_phi",
+    "export": "curation.export.cli:export",
 }
 
 

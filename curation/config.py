@@ -104,6 +104,28 @@ class ExecutorConfig(_Strict):
     timeout_s: int = Field(1800, ge=10, description="time limit of one notebook cell (papermill applies it per cell)")
 
 
+ExportTarget = Literal["fhir", "omop", "cbioportal", "cellxgene"]
+
+
+class ExportsConfig(_Strict):
+    """Which interoperability exports a run writes into the bundle (``exports/<target>/``)."""
+
+    targets: list[ExportTarget] = Field(
+        default_factory=list, description="fhir, omop, cbioportal, cellxgene; `exports: [fhir, omop]` is short for "
+                                          "`exports: {targets: [fhir, omop]}`")
+    panel_size_mb: float | None = Field(
+        None, gt=0, description="territory of the sequencing panel in megabases, for TMB (mutations per Mb) in the "
+                                "cBioPortal export; TMB is left empty without it")
+    assay: str = Field(
+        "EFO:0009922", pattern=r"^EFO:\d{7}$",
+        description="EFO term of the single-cell assay for the CELLxGENE export (default 10x 3' v3)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _list_form(cls, v: Any) -> Any:
+        return {"targets": v} if isinstance(v, list) else v
+
+
 ReportLanguage = Literal["zh", "en", "both"]
 
 
@@ -127,6 +149,7 @@ class CohortConfig(_Strict):
     privacy: PrivacyConfig = PrivacyConfig()
     executor: ExecutorConfig = ExecutorConfig()
     report: ReportConfig = ReportConfig()
+    exports: ExportsConfig = ExportsConfig()
     options: dict[str, Any] = Field(default_factory=dict, description="run-wide options (e.g. demo: true)")
     value_maps: dict[str, dict[str, str]] = Field(
         default_factory=dict,

@@ -62,7 +62,7 @@ def _statements(body: list[ast.stmt], *, lazy: bool) -> Iterator[ast.stmt]:
 def imports(name: str, *, lazy: bool = False) -> set[str]:
     """The modules of the package that importing ``name`` runs directly (see the module docstring)."""
     known = modules()
-    path, is_package = known[name]
+    _, is_package = known[name]
     here = name.split(".") if is_package else name.split(".")[:-1]
     targets: set[str] = set()
     body = TREES[name].body

@@ -140,12 +140,17 @@ class Bundle:
         return bad
 
     def write_datapackage(self, *, name: str, describe: Callable[[str], str] | None = None) -> Path:
-        """A Frictionless Data Package over every Parquet table of the bundle."""
-        resources = []
+        """A Frictionless Data Package over every Parquet table of the bundle, and every other file of its
+        interoperability exports (``exports/``: FHIR NDJSON, OMOP CSV, cBioPortal text, h5ad) by format."""
+        resources: list[dict[str, Any]] = []
         for p in self.files():
-            if p.suffix != ".parquet":
-                continue
             rel = p.relative_to(self.root).as_posix()
+            if p.suffix != ".parquet":
+                if rel.startswith("exports/") and p.suffix in _EXPORT_FORMATS:
+                    fmt, mediatype = _EXPORT_FORMATS[p.suffix]
+                    resources.append({"name": rel.replace("/", "-").lower(), "path": rel, "format": fmt,
+                                      "mediatype": mediatype})
+                continue
             schema = pq.read_schema(p)
             resources.append({
                 "name": rel.removesuffix(".parquet").replace("/", "-").lower(),
@@ -156,6 +161,16 @@ class Bundle:
             })
         pkg = {"name": _slug(name), "profile": "data-package", "resources": resources}
         return write_json(self.root / DATAPACKAGE, pkg)
+
+
+# files of exports/ other than Parquet: suffix -> (format, media type)
+_EXPORT_FORMATS = {
+    ".ndjson": ("ndjson", "application/fhir+ndjson"),
+    ".json": ("json", "application/fhir+json"),
+    ".csv": ("csv", "text/csv"),
+    ".txt": ("tsv", "text/tab-separated-values"),
+    ".h5ad": ("h5ad", "application/x-hdf5"),
+}
 
 
 def _field(f: pa.Field, describe: Callable[[str], str] | None) -> dict[str, str]:

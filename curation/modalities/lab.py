@@ -67,6 +67,7 @@ class Analyte:
     reference: tuple[float | None, float | None]
     detection_limit: float | None
     plausible: tuple[float | None, float | None]
+    loinc: str | None = None  # LOINC code of the test (lab_units.yaml `loinc`), for exports and lab outputs
 
 
 @dataclass(frozen=True)
@@ -102,7 +103,8 @@ def units() -> UnitTable:
         name: Analyte(name=name, unit=str(a["unit"]), synonyms=tuple(str(s) for s in a.get("synonyms", ())),
                       reference=pair(a.get("reference")),
                       detection_limit=None if a.get("detection_limit") is None else float(a["detection_limit"]),
-                      plausible=pair(a.get("plausible")))
+                      plausible=pair(a.get("plausible")),
+                      loinc=None if a.get("loinc") is None else str(a["loinc"]))
         for name, a in doc["analytes"].items()
     }
     return UnitTable(analytes, {str(k): str(v) for k, v in (doc.get("aliases") or {}).items()},
@@ -210,7 +212,7 @@ def normalize_analyte(s: pd.Series) -> pd.Series:
 
 
 def type_results(df: pd.DataFrame) -> pd.DataFrame:
-    """Add value_num, censored, unit_std, ref_low, ref_high, abnormal (canonical units) to a results frame.
+    """Add value_num, censored, unit_std, loinc, ref_low, ref_high, abnormal (canonical units) to a results frame.
 
     Pure: returns a new frame. Rows whose unit cannot be converted keep ``value_num`` missing and
     carry the reason in ``_unit_rule`` (read by :func:`check_unit`).
@@ -240,6 +242,7 @@ def type_results(df: pd.DataFrame) -> pd.DataFrame:
     out["value_num"] = val["number"] * factor
     out["censored"] = val["censored"]
     out["unit_std"] = canon.astype("string")
+    out["loinc"] = out["analyte"].map({a: x.loinc for a, x in table.analytes.items()}).astype("string")
     ref = parse_reference(out["reference_range"] if "reference_range" in out else pd.Series("", index=out.index))
     default_lo = out["analyte"].map({a: x.reference[0] for a, x in table.analytes.items()})
     default_hi = out["analyte"].map({a: x.reference[1] for a, x in table.analytes.items()})

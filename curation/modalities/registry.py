@@ -41,6 +41,7 @@ _BUILTIN = {
     "immune": "curation.modalities.immune",
     "crossmodal": "curation.modalities.crossmodal",
     "collection_report": "curation.modalities.collection_report",
+    "exports": "curation.export.step",
 }
 
 
