@@ -17,6 +17,7 @@ import hashlib
 import os
 import re
 from collections.abc import Callable, Mapping
+from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
@@ -126,6 +127,37 @@ class ExportsConfig(_Strict):
         return {"targets": v} if isinstance(v, list) else v
 
 
+class TimelinessConfig(_Strict):
+    """Timeliness targets, in days: each source modality's timeliness check measures a turnaround or a
+    currency against one of them (the check named in each description). A record over its target is
+    late, not wrong."""
+
+    pathology_report_days: int = Field(
+        10, ge=0, le=3650, description="pathology report at most this many days after specimen collection "
+                                       "(pathology.timeliness.report_delay)")
+    sequencing_turnaround_days: int = Field(
+        21, ge=0, le=3650, description="sequencing report at most this many days after the sample was collected "
+                                       "(genomics.timeliness.turnaround)")
+    questionnaire_days: int = Field(
+        90, ge=0, le=3650, description="exposure questionnaire within this many days of diagnosis, before or after "
+                                       "(exposure.timeliness.questionnaire_age)")
+    imaging_study_days: int = Field(
+        90, ge=0, le=3650, description="imaging study at most this many days before diagnosis: an older one does not "
+                                       "show the tumour at diagnosis (imaging.timeliness.study_age)")
+    single_cell_processing_days: int = Field(
+        2, ge=0, le=3650, description="single-cell library made at most this many days after the sample was "
+                                      "collected (immune.timeliness.processing_delay)")
+    followup_interval_days: int = Field(
+        180, ge=1, le=3650, description="a living patient's last contact at most this many days before the data "
+                                        "cutoff; older is lost to follow-up (clinical.timeliness.followup_currency)")
+    entry_days: int = Field(
+        365, ge=0, le=3650, description="EMR record entered at most this many days after diagnosis "
+                                        "(clinical.timeliness.entry_delay)")
+    data_cutoff: date | None = Field(
+        None, description="the date follow-up is current to, YYYY-MM-DD (default: the latest last contact of the "
+                          "cohort)")
+
+
 ReportLanguage = Literal["zh", "en", "both"]
 
 
@@ -149,6 +181,11 @@ class CohortConfig(_Strict):
     privacy: PrivacyConfig = PrivacyConfig()
     executor: ExecutorConfig = ExecutorConfig()
     report: ReportConfig = ReportConfig()
+    timeliness: TimelinessConfig = TimelinessConfig()
+    required_modalities: list[str] = Field(
+        default_factory=list,
+        description="modalities every clinical patient must have (e.g. [pathology, exposure]); a patient missing one "
+                    "fails crossmodal.completeness.required_modalities")
     exports: ExportsConfig = ExportsConfig()
     options: dict[str, Any] = Field(default_factory=dict, description="run-wide options (e.g. demo: true)")
     value_maps: dict[str, dict[str, str]] = Field(

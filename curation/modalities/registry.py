@@ -189,7 +189,32 @@ def check_sources(config: CohortConfig, name: str) -> list[str]:
             except ValidationError as exc:
                 at = ("sources", modality, i, "options")
                 problems += [format_error(name, e, root=sp.options, at=at) for e in exc.errors()]
+    problems += _check_required(config, name, known)
     return problems
+
+
+def _check_required(config: CohortConfig, name: str, known: list[str]) -> list[str]:
+    """``required_modalities`` names registered modalities that read sources, each once."""
+    problems: list[str] = []
+    readers = [m for m in known if _stage_or_none(m) == "source"]
+    seen: set[str] = set()
+    for i, modality in enumerate(config.required_modalities):
+        where = f"{name}: required_modalities[{i}]: {modality!r}"
+        if modality in seen:
+            problems.append(f"{where} is listed twice; list each modality once")
+        elif modality not in readers:
+            hint = difflib.get_close_matches(modality, readers, n=1)
+            fix = f"did you mean '{hint[0]}'?" if hint else f"expected one of {', '.join(readers)}"
+            problems.append(f"{where} is not a modality that reads sources; {fix}")
+        seen.add(modality)
+    return problems
+
+
+def _stage_or_none(modality: str) -> str | None:
+    try:
+        return spec(modality).stage
+    except Exception:  # noqa: BLE001 - a plugin that does not import reads nothing here
+        return None
 
 
 def load_cohort(path: str | Path, *, check_paths: bool = True) -> CohortConfig:

@@ -42,6 +42,7 @@ if TYPE_CHECKING:
 SPEC = ModalitySpec(
     name="imaging", label="Imaging (DICOM)", formats=("dicom", "dicomdir", "zip"), notebook="imaging.ipynb",
     outputs=("parquet", "dicom"), extra="imaging", order=60, options=ImagingOptions,
+    needs=("clinical",),  # its diagnosis dates, for timeliness.study_age
     description="CT/PET/MR DICOM: header index, series and image QC, nodule reads, de-identified copy",
 )
 M = "imaging"
@@ -269,7 +270,7 @@ def _tidy_types(df: pd.DataFrame) -> pd.DataFrame:
 
 def _instances(raw: pd.DataFrame, *, ctx: Context) -> pd.DataFrame:
     cols = ["patient", "site", "source", "file", "study_uid", "series_uid", "sop_uid", *_COLUMNS.values(),
-            "sex", "age_years", *_DATES.values(), "parse_path", "file_size"]
+            "sex", "age_years", "birth_year", *_DATES.values(), "parse_path", "file_size"]
     if raw.empty:
         return pd.DataFrame(columns=cols)
     raw = raw.reindex(columns=sorted(set(raw.columns) | set(_COLUMNS) | set(_DATES) | {*IDENTIFYING, "PatientAge"}))
@@ -301,6 +302,9 @@ def _instances(raw: pd.DataFrame, *, ctx: Context) -> pd.DataFrame:
     age = raw["PatientAge"].map(_age_years)
     from_birth = (_dicom_date(raw["StudyDate"]) - _dicom_date(raw["PatientBirthDate"])).dt.days / 365.25
     out["age_years"] = age.fillna(from_birth).clip(upper=TOP_AGE).round(1)  # ages >= 90 top-coded
+    # the birth year alone (as clinical keeps it), suppressed at 90 and over, for crossmodal's identity checks
+    born = _dicom_date(raw["PatientBirthDate"]).dt.year.astype("Int64")
+    out["birth_year"] = born.mask((out["age_years"] >= TOP_AGE).fillna(False).astype(bool))
     out["parse_path"] = raw["x_parse_path"].astype("string")
     out["file_size"] = raw["x_size"].astype("int64")
     return out[cols].reset_index(drop=True)
@@ -440,6 +444,19 @@ def check_agreement(data: ModalityData, ctx: Context) -> Outcome:
         message=f"Cohen's kappa {kappa:.2f} over {len(pairs)} nodules read twice; {len(bad)} Lung-RADS disagreements")
 
 
+def check_study_age(data: ModalityData, ctx: Context) -> Outcome:
+    """Studies older than the target at the patient's diagnosis (shifted dates on both sides)."""
+    from .._timeliness import check_delay, diagnosis_dates, targets
+
+    dx = diagnosis_dates(ctx)
+    if dx is None:
+        return Outcome(0, message="not applicable: no diagnosis dates in the bundle (run clinical into it first)")
+    s = data.tables["series"]
+    view = s.assign(diagnosis_date=pd.to_datetime(s["patient"].map(dx)), _line=s.index)
+    return check_delay(view, "study_date", "diagnosis_date", max_days=targets(ctx).imaging_study_days,
+                       target="timeliness.imaging_study_days", what="imaging series", field="StudyDate")
+
+
 C = Dimension
 NO_SERIES = Check("completeness.series", C.COMPLETENESS,
                   lambda data, ctx: Outcome(0, message="no DICOM series indexed"),
@@ -487,9 +504,12 @@ SERIES_CHECKS = (
         rule="no PatientID: the series cannot be linked to a patient")),
     Check("conformance.required_tags", C.CONFORMANCE, check_required_tags,
           description="image instances carry the tags geometry and HU depend on"),
-    Check("timeliness.study_date", C.TIMELINESS, _per_series(
+    Check("plausibility.study_date", C.ACCURACY, _per_series(
         _all, lambda s: s["study_date"].isna() | (s["age_years"] < 0), field="StudyDate",
         rule="StudyDate missing or before birth")),
+    Check("timeliness.study_age", C.TIMELINESS, check_study_age, severity=Severity.MINOR,
+          threshold=Threshold(0.0, 0.05), description="imaging study at most timeliness.imaging_study_days "
+                                                      "before the patient's diagnosis (cohort.yaml)"),
 )
 # when slices were decoded (source option image_qc)
 IMAGE_CHECKS = (

@@ -138,6 +138,7 @@ def assemble_series(inst: pd.DataFrame) -> pd.DataFrame:
             "burned_in_annotation": bool((g["burned_in_annotation"] == "YES").any()),
             "transfer_syntax": _mode(g["transfer_syntax"]),
             "sex": _mode(g["sex"]), "age_years": _agg(g["age_years"], "median"),
+            "birth_year": _mode(g["birth_year"]) if "birth_year" in g else None,
             "smoking_status": _mode(g["smoking_status"]),
         })
         r.update(geometry(list(g["image_position"]), list(g["image_orientation"])))
