@@ -19,9 +19,9 @@ from ..quality import Outcome, failures
 
 if TYPE_CHECKING:
     from ..config import TimelinessConfig
-    from .base import Context
+    from .base import Context, ModalityData
 
-__all__ = ["ANCHORS", "check_delay", "diagnosis_dates", "targets"]
+__all__ = ["ANCHORS", "check_delay", "check_processing_delay", "diagnosis_dates", "sheet_dates", "targets"]
 
 ANCHORS = "quality/anchors/clinical.parquet"
 PATIENT = "patient"
@@ -97,3 +97,32 @@ def check_delay(df: pd.DataFrame, start: str, end: str, *, max_days: float, targ
     return Outcome(n, failures=failures(sub, field=field or end, rule=rules, pseudonym=who),
                    message=f"{int(bad.sum())} of {n} {what} over the target of {max_days:g} days "
                            f"({target}); median {float(late[both].median()):.0f} days")
+
+
+def sheet_dates(sheet: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
+    """The date columns of a sample sheet (text in any accepted form) parsed; absent columns stay absent,
+    and a column with no value at all counts as absent."""
+    from ..io.dates import parse_dates
+
+    out = pd.DataFrame(index=sheet.index)
+    for c in columns:
+        if c in sheet.columns and (sheet[c].astype("string").str.strip().fillna("") != "").any():
+            out[c] = parse_dates(sheet[c].astype("string")).values
+    return out
+
+
+def check_processing_delay(data: ModalityData, ctx: Context) -> Outcome:
+    """Single-cell samples whose library was made more than the target after the sample was collected
+    (sample-sheet columns ``collection_date`` and ``library_date``; raw dates, only their difference is used)."""
+    sheet = data.objects.get("sheets")
+    if sheet is None or not len(sheet):
+        return Outcome(0, message="not applicable: no sample sheet given")
+    dates = sheet_dates(sheet, ("collection_date", "library_date"))
+    kr = ctx.keyring
+    who = [kr.patient(a, site=s) if a else "" for a, s in zip(sheet["admission_number"], sheet["site"], strict=True)]
+    view = dates.assign(_line=sheet["sheet_row"].to_numpy() if "sheet_row" in sheet else sheet.index)
+    return check_delay(view, "collection_date", "library_date",
+                       max_days=targets(ctx).single_cell_processing_days,
+                       target="timeliness.single_cell_processing_days", what="single-cell samples",
+                       supply="add collection_date and library_date columns to the sample sheet (options.samples)",
+                       pseudonym=who)

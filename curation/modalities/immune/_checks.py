@@ -13,6 +13,7 @@ import pandas as pd
 
 from ...quality import Check, Dimension, Outcome, Severity, Threshold, failures
 from ...quality.checks import SOURCE_EMPTY
+from .._timeliness import check_processing_delay
 from ..base import Context, ModalityData
 from ._ingest import TISSUES
 
@@ -218,6 +219,9 @@ CHECKS = (
           description="cells with receptor chains form one clean pair"),
     Check("conformance.deidentified", Dimension.CONFORMANCE, check_deidentified, severity=Severity.CRITICAL,
           description="no identifier seen while loading in obs, var or uns"),
+    Check("timeliness.processing_delay", Dimension.TIMELINESS, check_processing_delay, severity=Severity.MINOR,
+          threshold=Threshold(0.0, 0.05), description="library made within timeliness.single_cell_processing_days "
+                                                      "of sample collection (sample sheet dates)"),
 )
 
 
