@@ -18,6 +18,8 @@ COMMANDS = {
     "demo": "curation.demo.cli:demo",
     "dictionary": "curation.dictionary.cli:dictionary",
     "scan-phi": "curation.deid.cli:scan_phi",
+    "verify": "curation.security.cli:verify",
+    "history": "curation.security.cli:history",
     "export": "curation.export.cli:export",
 }
 

@@ -96,6 +96,16 @@ class DatesConfig(_Strict):
 class ThresholdOverride(_Strict):
     warn: float = Field(0.0, ge=0, le=1)
     fail: float = Field(0.0, ge=0, le=1)
+    author: str = Field("", description="who decided this override (recorded in the bundle's audit trail)")
+    reason: str = Field("", description="why (recorded in the bundle's audit trail)")
+
+
+class SecurityConfig(_Strict):
+    """Who may read the bundle (curation.security)."""
+
+    group: str | None = Field(
+        None, description="a group that may read the bundle (folders 0750, files 0640 with that group); "
+                          "default: owner-only (folders 0700, files 0600)")
 
 
 class ExecutorConfig(_Strict):
@@ -186,6 +196,7 @@ class CohortConfig(_Strict):
         default_factory=list,
         description="modalities every clinical patient must have (e.g. [pathology, exposure]); a patient missing one "
                     "fails crossmodal.completeness.required_modalities")
+    security: SecurityConfig = SecurityConfig()
     exports: ExportsConfig = ExportsConfig()
     options: dict[str, Any] = Field(default_factory=dict, description="run-wide options (e.g. demo: true)")
     value_maps: dict[str, dict[str, str]] = Field(

@@ -26,6 +26,8 @@ import pyarrow.parquet as pq
 
 MANIFEST = "manifest-sha256.txt"
 DATAPACKAGE = "datapackage.json"
+# the audit trail (curation.security.audit): append-only and hash-chained, so not in the manifest
+AUDIT = "audit.jsonl"
 
 
 @contextmanager
@@ -118,10 +120,12 @@ class Bundle:
         return write_with(self.path(rel), writer)
 
     def files(self) -> list[Path]:
-        """Every output file except the manifest itself and leftover temporaries."""
+        """Every output file except the manifest itself, the audit trail (it grows after the manifest is
+        written; ``curation verify`` checks its hash chain) and leftover temporaries."""
         out = []
+        unlisted = {self.root / MANIFEST, self.root / AUDIT}
         for p in sorted(self.root.rglob("*")):
-            if p.is_file() and p.name != MANIFEST and not p.name.endswith(".tmp"):
+            if p.is_file() and p not in unlisted and not p.name.endswith(".tmp"):
                 out.append(p)
         return out
 

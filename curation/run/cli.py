@@ -39,7 +39,9 @@ def init(directory: Path, force: bool) -> int:
               help="notebooks run at once (default: executor.jobs of cohort.yaml)")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="output bundle folder (default: the cohort's output)")
-def run(cohort: Path, only: tuple[str, ...], jobs: int | None, out: Path | None) -> int:
+@click.option("--operator", default=None, metavar="NAME",
+              help="who runs it, for the bundle's audit trail (default: the OS user)")
+def run(cohort: Path, only: tuple[str, ...], jobs: int | None, out: Path | None, operator: str | None) -> int:
     """Execute every notebook of COHORT (a cohort.yaml) and write the output bundle.
 
     \b
@@ -50,9 +52,10 @@ def run(cohort: Path, only: tuple[str, ...], jobs: int | None, out: Path | None)
       3  not releasable: the leak scan found an identifier in an output (moved
          to OUT.withheld/), could not read an output, or lacked a modality's
          identifiers; see privacy.leak_scan in reports/index.html
-    3 wins over 2 and 1; 2 over 1.
+    3 wins over 2 and 1; 2 over 1. The bundle is verified at the end (curation
+    verify); a bundle that does not verify makes the exit status at least 2.
     """
     from . import run_cohort
 
-    outcome = run_cohort(cohort, out=out, only=list(only) or None, jobs=jobs)
+    outcome = run_cohort(cohort, out=out, only=list(only) or None, jobs=jobs, operator=operator)
     return outcome.exit_code

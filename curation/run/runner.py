@@ -3,6 +3,8 @@
 Order of a run::
 
     validate cohort.yaml and the secret      (ConfigError -> exit 2 before anything runs)
+    begin (curation.security)                (folder owner-only; the previous run's record -> history/;
+                                              run.json `status: running`; audit.jsonl run_start)
     step notebooks, in parallel              (every registered modality with sources, then the steps
                                               with SPEC.stage == "cohort" and a notebook: cross-modality,
                                               collection report); each starts once the steps named in
@@ -12,7 +14,9 @@ Order of a run::
     leak scan                                (curation.deid.scan, with every modality's identifiers)
     fail closed                              (leaking files -> <out>.withheld/; check privacy.leak_scan;
                                               index.html, run.json, datapackage.json rewritten and scanned)
-    manifest-sha256.txt                      (last: it covers everything above, nothing withheld)
+    manifest-sha256.txt                      (it covers everything above, nothing withheld)
+    end (curation.security)                  (modes 0700/0600; audit.jsonl run_end with the manifest's
+                                              checksum; curation verify: a problem makes the exit at least 2)
 
 Exit status: 0 no check failed; 1 a check failed (or errored); 2 a configuration error or a
 notebook that could not run; 3 not releasable: the leak scan found an identifier (those files
@@ -44,6 +48,8 @@ from ..deid.registry import IdentifierRegistry
 from ..io.bundle import Bundle, sha256_file
 from ..modalities import registry
 from ..modalities.registry import load_cohort
+from ..security.session import RunSecurity
+from ..security.verify import Verification
 from .executors import JobResult, NotebookJob, collect_identifiers_job, make_executor, run_notebook_job
 from .plan import members, notebooks_dir, plan
 from .privacy import MAX_LEAK_LINES, Privacy, add_privacy_check, fail_closed
@@ -86,8 +92,6 @@ class NotebookStatus:
     error_cell: int | None = None
 
 
-
-
 @dataclass
 class RunOutcome:
     """The result of :func:`run_cohort`."""
@@ -101,6 +105,7 @@ class RunOutcome:
     summary: str = ""
     releasable: bool = False
     withheld: list[Withheld] = field(default_factory=list)
+    verification: Verification | None = None  # curation verify, at the end of the run
 
     @property
     def statuses(self) -> dict[str, str]:
@@ -117,6 +122,7 @@ def run_cohort(
     jobs: int | None = None,
     notebooks: Path | None = None,
     progress: Progress | None = _stderr,
+    operator: str | None = None,
 ) -> RunOutcome:
     """Run every notebook of a cohort and assemble the output bundle.
 
@@ -136,6 +142,8 @@ def run_cohort(
         Folder of the notebooks; default: :func:`notebooks_dir`.
     progress
         Called with one line per event (default: stderr); None for silence.
+    operator
+        Who runs it, for the audit trail; default the OS user.
 
     Raises
     ------
@@ -151,13 +159,16 @@ def run_cohort(
     bundle = Bundle(out)
     stages = plan(config, out=out, only=only, notebooks=notebooks, cell_timeout_s=config.executor.timeout_s)
     planned = [j for s in stages for j in s]
+    n_jobs = jobs or config.executor.jobs
+    # owner-only folder, the previous run to history/, run.json `running`, audit run_start: before any write
+    sec = RunSecurity.begin(config, keyring, out, started=started, operator=operator,
+                            parameters={"only": only or [], "jobs": n_jobs, "executor": config.executor.kind})
     clear_stale(bundle, [j.name for j in planned])
     drop_foreign(bundle, set(members(config, notebooks=notebooks)))
     from ..report.html import write_plotly_asset
 
     write_plotly_asset(out / "reports")
 
-    n_jobs = jobs or config.executor.jobs
     say(f"curation: {len(planned)} notebook(s) of cohort {config.cohort.name!r} with {n_jobs} worker(s) -> {out}")
     results: dict[str, JobResult] = {}
     merged = IdentifierRegistry()  # the cohort's, from every source modality's identifiers() hook
@@ -188,7 +199,7 @@ def run_cohort(
         "identifiers_load_s": reloads.load_s,  # per modality, in the workers
     }
     inputs, timings["input_checksums_s"] = checksums.result()
-    return _assemble(config, keyring, bundle, planned, results, identifiers, scan, inputs,
+    return _assemble(config, keyring, bundle, planned, results, identifiers, scan, inputs, sec,
                      started=started, t0=t0, only=only, jobs=n_jobs, say=say, timings=timings,
                      missing=missing, id_sizes=identifier_sizes(merged), id_fingerprint=merged.fingerprint(keyring))
 
@@ -306,10 +317,6 @@ def _result_of(fut: Future[JobResult], job: NotebookJob) -> JobResult:
                          error_type=type(exc).__name__)
 
 
-
-
-
-
 def _scanner() -> Any:
     """The leak-scan module, or None when it cannot be imported (the bundle is then not releasable)."""
     try:
@@ -317,8 +324,6 @@ def _scanner() -> Any:
     except ImportError:
         return None
     return scan
-
-
 
 
 def _verdict(bundle: Bundle, name: str, res: JobResult) -> str:
@@ -334,7 +339,7 @@ def _verdict(bundle: Bundle, name: str, res: JobResult) -> str:
 
 def _assemble(config: CohortConfig, keyring: Keyring, bundle: Bundle, planned: list[NotebookJob],
               results: dict[str, JobResult], identifiers: set[str], scan: Any,
-              inputs: list[dict[str, Any]],
+              inputs: list[dict[str, Any]], sec: RunSecurity,
               *, started: datetime, t0: float, only: list[str] | None, jobs: int, say: Progress,
               timings: dict[str, Any], missing: dict[str, str] | None = None,
               id_sizes: dict[str, int] | None = None, id_fingerprint: str = "") -> RunOutcome:
@@ -367,6 +372,7 @@ def _assemble(config: CohortConfig, keyring: Keyring, bundle: Bundle, planned: l
             record = _run_record(config, keyring, statuses, started=started, ended=ended, only=only, jobs=jobs,
                                  out=root, leak_note=privacy.note, inputs=inputs, timings=timings,
                                  exit_code=exit_status(statuses, privacy.findings, releasable=privacy.releasable))
+            record.update(sec.record(finished=privacy is not pending))
             record.update(releasable=privacy.releasable, withheld=[w.path for w in privacy.withheld],
                           leak_scan_detail={**privacy.record(), "identifier_classes": id_sizes or {},
                                             # keyed: says whether two runs saw the same identifiers,
@@ -392,11 +398,19 @@ def _assemble(config: CohortConfig, keyring: Keyring, bundle: Bundle, planned: l
 
     leaks = privacy.findings
     exit_code = exit_status(statuses, leaks, releasable=privacy.releasable)
+    t_verify = time.perf_counter()
+    verified = sec.end(exit_code=exit_code, releasable=privacy.releasable, withheld=[w.path for w in privacy.withheld])
+    say(f"  verify: {'ok' if verified.ok else f'{len(verified.problems)} problem(s)'} "
+        f"({verified.n_files} files, {time.perf_counter() - t_verify:.1f} s)")
+    for problem in verified.problems:
+        say(f"  VERIFY: {problem}")
+    if not verified.ok and exit_code < 2:
+        exit_code = 2  # the bundle is not what the run wrote: not a finished bundle
     summary = _summary_line(statuses, privacy, exit_code=exit_code, folder=folder,
                             report=index_html if index_html.is_file() else run_json)
     say(summary)
     return RunOutcome(exit_code, root, index_html, run_json, statuses, leaks, summary,
-                      releasable=privacy.releasable, withheld=privacy.withheld)
+                      releasable=privacy.releasable, withheld=privacy.withheld, verification=verified)
 
 
 def _statuses(bundle: Bundle, planned: list[NotebookJob],
@@ -456,19 +470,6 @@ def _summary_line(statuses: list[NotebookStatus], privacy: Privacy, *, exit_code
 # --------------------------------------------------------------------------- fail closed
 
 
-
-
-
-
-
-
-
-
-
-
-
-
-
 def exit_status(statuses: list[NotebookStatus], leaks: list[Any], *, releasable: bool = True) -> int:
     """3 if the bundle is not releasable (a leak was found, or the scan could not vouch for it);
     else 2 if a notebook could not run; else 1 if a check failed or errored; else 0."""
@@ -479,8 +480,6 @@ def exit_status(statuses: list[NotebookStatus], leaks: list[Any], *, releasable:
     if any(s.checks.get("fail") or s.checks.get("error") for s in statuses):
         return 1
     return 0
-
-
 
 
 def input_checksums(config: CohortConfig, keyring: Keyring) -> list[dict[str, Any]]:
