@@ -11,6 +11,8 @@ import click
 
 from .errors import ConfigError, CurationError
 
+__all__ = ["LazyGroup", "main"]
+
 # name -> "module:attribute" of a click command
 COMMANDS = {
     "init": "curation.run.cli:init",
@@ -26,9 +28,11 @@ COMMANDS = {
 
 class LazyGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
+        """The subcommands' names, without importing any of them."""
         return sorted(COMMANDS)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        """The subcommand ``cmd_name``, imported only now (``curation --help`` stays fast)."""
         target = COMMANDS.get(cmd_name)
         if target is None:
             return None

@@ -6,6 +6,16 @@ and never quote the value of an identifying field.
 
 from __future__ import annotations
 
+__all__ = [
+    "ConfigError",
+    "CurationError",
+    "DeidError",
+    "MissingDependency",
+    "MissingInput",
+    "SourceError",
+    "ValidationFailed",
+]
+
 
 class CurationError(Exception):
     """Base class of every error this package raises on purpose."""
@@ -36,6 +46,4 @@ class MissingDependency(CurationError):
     """An optional dependency of a modality is not installed."""
 
     def __init__(self, package: str, extra: str) -> None:
-        super().__init__(
-            f"{package} is not installed; install it with: pip install 'curation[{extra}]'"
-        )
+        super().__init__(f"{package} is not installed; install it with: pip install 'curation[{extra}]'")

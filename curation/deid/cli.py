@@ -7,6 +7,8 @@ from pathlib import Path
 
 import click
 
+__all__ = ["scan_phi"]
+
 MAX_SKIPPED_LINES = 20
 
 

@@ -20,6 +20,8 @@ if TYPE_CHECKING:
     from ..dictionary import Field
     from .registry import IdentifierRegistry
 
+__all__ = ["kind_of_header", "note_fields", "note_unmapped", "note_values"]
+
 # header of an unmapped column -> the kind of identifier its values are. Checked in this order
 # (a 联系人电话 header is a phone, not a name): the first match wins.
 HEADER_HINTS: tuple[tuple[str, re.Pattern[str]], ...] = (

@@ -20,6 +20,8 @@ from ..errors import DeidError
 if TYPE_CHECKING:
     from .keys import Keyring
 
+__all__ = ["age_band", "generalize_birth", "patient_shifts", "shift_dates"]
+
 log = logging.getLogger(__name__)
 
 TOP_AGE = 90

@@ -86,6 +86,7 @@ class Rule:
         return f"{where or self.keyword or 'attribute'}: {self.action} ({self.why})"
 
     def apply(self, elem: DataElement, ctx: _Context) -> DataElement | None:
+        """The element after this rule's action (None: the element is removed)."""
         return _APPLY[self.action](elem, ctx)
 
 

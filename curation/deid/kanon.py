@@ -10,6 +10,8 @@ import pandas as pd
 
 from ..quality import Check, CheckResult, Dimension, Outcome, Severity, Threshold, failures
 
+__all__ = ["check_k_anonymity", "k_anonymity", "quasi_identifiers", "suppress_small_counts"]
+
 QUASI = ("age_band", "sex", "region", "diagnosis_year")
 K_THRESHOLD = Threshold(warn=0.0, fail=1.0)
 

@@ -23,6 +23,8 @@ from ..errors import ConfigError
 if TYPE_CHECKING:
     from ..config import CohortConfig
 
+__all__ = ["Keyring", "keyring_for", "load_secret"]
+
 MIN_SECRET_BYTES = 16
 
 

@@ -14,6 +14,8 @@ import re
 import warnings
 from collections.abc import Iterable
 
+__all__ = ["RedactingFilter", "install_redacting_handler", "redact", "redacting_filter"]
+
 REDACTED = "[REDACTED]"
 _D0, _D1 = r"(?<![0-9])", r"(?![0-9])"
 # 18-digit resident ID (last may be X), mainland mobile numbers, long digit runs (MRNs, phones),
@@ -58,6 +60,7 @@ class RedactingFilter(logging.Filter):
             self._pattern = re.compile("|".join(re.escape(v) for v in alts), re.IGNORECASE)
 
     def filter(self, record: logging.LogRecord) -> bool:
+        """Redact the record's message and arguments in place; always keep the record."""
         if getattr(record, "_curation_redacted", False):
             return True
         try:

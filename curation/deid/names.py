@@ -34,6 +34,8 @@ from typing import Any
 
 from . import pinyin as _py
 
+__all__ = ["NameDetector", "dictionary_words", "inside_words"]
+
 # Words before a name that say a person follows (the colon and spaces between are skipped).
 PRE_CUES = (
     "患者", "病人", "病员", "患儿", "伤者", "家属", "亲属", "陪护", "陪同人", "联系人", "监护人", "代理人", "委托人",
@@ -340,7 +342,7 @@ class NameDetector:
         if not _CJK.search(text):
             return []
         lex = lexicon()
-        kinds = lex.kinds
+        kinds, common = lex.kinds, lex.common
         memo = self._memo
         out: list[tuple[int, int, int, float]] = []
         last = 0
@@ -364,7 +366,7 @@ class NameDetector:
             if rel is None:
                 if len(memo) >= _MEMO_MAX:
                     memo.clear()
-                rel = memo[key] = self._decide(text, kind, a, b, common=lex.common[pi] == 1)
+                rel = memo[key] = self._decide(text, kind, a, b, common=common[pi] == 1)
             if rel:
                 c = (a + rel[0], a + rel[1], rel[2], rel[3])
                 out.append(c)
@@ -385,11 +387,11 @@ class NameDetector:
         elif kind == _CUED_WORD or kind == _VERB_WORD:
             # an ordinary word starting with a surname character (于洋, 王国 of 王国强, 高欢) is a name only
             # where a person word vouches for it, and never when it is a cue word itself
-            if _starts_with(text[a:a + 4], _CUE_WORD_SET, _CUE_WORD_LENS):
-                return ()
             titled = text[a + 2:a + 4] in _WORD_POST_SET or text[a + 3:a + 5] in _WORD3_POST_SET
             if not titled and (kind == _VERB_WORD or self._pre_level(text, a) < 2):
                 return ()  # nothing can vouch for it (most ordinary words): decided without judging
+            if _starts_with(text[a:a + 4], _CUE_WORD_SET, _CUE_WORD_LENS):
+                return ()
             c = self._judge(text, a, a + 1, ok=lambda end: self._word_vouched(text, kind, a, end, common))
             return (c[0] - a0, c[1] - a0, c[2], c[3]) if c[1] > c[0] else ()
         else:

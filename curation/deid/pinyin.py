@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from functools import cache, lru_cache
 from pathlib import Path
 
+__all__ = ["NotNames", "split_chinese_name", "split_syllables", "strip_tones", "surname_readings", "u_spellings"]
+
 # Compound surnames first: a name starting with one of these has a two-character surname.
 COMPOUND_SURNAMES = (
     "欧阳 司马 诸葛 上官 东方 皇甫 尉迟 公孙 慕容 长孙 宇文 司徒 夏侯 令狐 端木 独孤 南宫 西门 呼延 申屠 钟离 "

@@ -23,6 +23,8 @@ from . import pinyin as _py
 if TYPE_CHECKING:
     from .keys import Keyring
 
+__all__ = ["IdentifierRegistry", "Kind"]
+
 
 class Kind(StrEnum):
     """What an identifier is; decides its replacement token in text."""

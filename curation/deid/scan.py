@@ -113,6 +113,7 @@ class ScanResult(list[LeakHit]):
 
     @property
     def n_skipped(self) -> int:
+        """Identifier values not searched (too short or only separators), all reasons together."""
         return sum(self.skipped.values())
 
     def describe_skipped(self) -> str:

@@ -17,6 +17,8 @@ if TYPE_CHECKING:
     from .keys import Keyring
     from .text import Scrubber
 
+__all__ = ["drop_identifiers", "known_identifiers", "pseudonymize"]
+
 PHI_CLASSES = ("direct", "quasi", "none", "free_text")
 
 

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import click
 
+__all__ = ["demo", "generate_cmd"]
+
 _out = click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),

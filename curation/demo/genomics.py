@@ -23,6 +23,8 @@ from ._core import DemoLog
 if TYPE_CHECKING:
     from ..deid.keys import Keyring
 
+__all__ = ["write_genomics"]
+
 CONTIGS = {
     "chr2": 242193529,
     "chr3": 198295559,

@@ -24,6 +24,8 @@ import pandas as pd
 
 from ._core import DemoLog
 
+__all__ = ["generate"]
+
 N_SLICES = 20
 MATRIX = 64
 SPACING_MM = 2.5

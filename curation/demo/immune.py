@@ -24,6 +24,8 @@ import pandas as pd
 
 from ._core import DemoLog
 
+__all__ = ["generate"]
+
 N_GENES = 1500
 MT_GENES = [
     "MT-ND1",

@@ -23,8 +23,8 @@ import yaml
 
 from ..errors import ConfigError
 
-__all__ = ["CodeList", "Field", "checklist", "codes", "describe", "fields", "load", "modalities", "stage_group",
-           "tables", "version"]
+__all__ = ["CodeList", "Field", "checklist", "codes", "describe", "fields", "load", "modalities", "normalize_stage",
+           "normalize_tnm", "stage_group", "stage_table", "tables", "version"]
 
 REQUIRED_LEVELS = ("required", "recommended", "optional")
 PHI_CLASSES = ("direct", "quasi", "none", "free_text")
@@ -65,6 +65,7 @@ class Field:
 
     @property
     def is_identifier(self) -> bool:
+        """A direct identifier (``phi: direct``): dropped or pseudonymized, never written."""
         return self.phi == "direct"
 
     @property
@@ -102,6 +103,7 @@ class CodeList:
         return (~present) | (formed & listed)
 
     def well_formed(self, values: pd.Series) -> pd.Series:
+        """Per value: empty, or matching the code list's pattern (case-insensitive, trimmed)."""
         s = _as_text(values).str.strip().str.upper()
         return (s.isna() | (s == "") | s.str.match(self.pattern).fillna(False)).astype(bool)
 
@@ -186,6 +188,7 @@ def tables(modality: str) -> list[str]:
 
 
 def version(modality: str) -> str:
+    """The version of a modality's dictionary file (its ``version:`` key)."""
     return str(_read_yaml(f"{modality}.yaml").get("version", ""))
 
 

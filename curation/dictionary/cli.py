@@ -9,10 +9,13 @@ import pandas as pd
 
 from . import CHECKLIST, checklist, modalities, version
 
+__all__ = ["dictionary", "to_html", "to_markdown"]
+
 SHOWN = CHECKLIST
 
 
 def to_markdown(df: pd.DataFrame, *, title: str) -> str:
+    """The checklist as a Markdown document: a heading, then one table per modality table."""
     lines = [f"# {title}", ""]
     for (modality, table), part in df.groupby(["modality", "table"], sort=False):
         lines += [f"## {modality} / {table}", "", "| " + " | ".join(SHOWN[1:]) + " |",
@@ -25,6 +28,7 @@ def to_markdown(df: pd.DataFrame, *, title: str) -> str:
 
 
 def to_html(df: pd.DataFrame, *, title: str) -> str:
+    """The checklist as a standalone HTML page: a heading, then one table per modality table."""
     parts = [f"<!doctype html><meta charset='utf-8'><title>{html.escape(title)}</title>",
              f"<h1>{html.escape(title)}</h1>"]
     for (modality, table), part in df.groupby(["modality", "table"], sort=False):

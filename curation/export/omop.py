@@ -28,7 +28,7 @@ from ..io.bundle import write_parquet, write_text
 from . import _omop_schema as schema
 from ._common import COVERAGE_FILE, PATIENT, Coverage, ExportResult, anchors, codes, dates, tables
 
-__all__ = ["export"]
+__all__ = ["as_table", "export"]
 
 
 def _frame(table: str, data: dict[str, Any], n: int) -> pd.DataFrame:

@@ -91,6 +91,7 @@ class BadLine:
         return f"lines {self.line}-{self.end}" if self.end > self.line else f"line {self.line}"
 
     def describe(self, site: str = "") -> str:
+        """One line naming the bad line's file position and what is wrong with it, for the quarantine."""
         where = f"site {site}: " if site else ""
         if self.reason in _BAD_LINE_FIX:
             return where + _BAD_LINE_FIX[self.reason]

@@ -37,6 +37,8 @@ if TYPE_CHECKING:
     from ..io.bundle import Bundle
     from ..quality import Threshold
 
+__all__ = ["Context", "Modality", "ModalityData", "ModalitySpec", "NoOptions", "Options", "Source"]
+
 
 class Options(BaseModel):
     """Base of a modality's source options (``sources.<modality>[i].options`` in cohort.yaml).
@@ -98,6 +100,7 @@ class Source(Generic[OptionsT]):
 
     @property
     def site(self) -> str:
+        """The site this source comes from (empty for a single-site cohort)."""
         return self.config.site or ""
 
 
@@ -145,6 +148,7 @@ class Context:
 
     @property
     def site_ids(self) -> list[str]:
+        """The ids of the cohort's sites, in cohort.yaml order."""
         return [s.id for s in self.config.sites]
 
 
@@ -153,9 +157,26 @@ class Modality(Protocol):
 
     SPEC: ModalitySpec
 
-    def load(self, sources: list[Source[Any]], *, ctx: Context) -> ModalityData: ...
-    def standardize(self, data: ModalityData, *, ctx: Context) -> ModalityData: ...
-    def checks(self, data: ModalityData, *, ctx: Context) -> list[CheckResult]: ...
-    def figures(self, data: ModalityData, results: list[CheckResult], *, ctx: Context) -> dict[str, go.Figure]: ...
-    def write(self, data: ModalityData, *, ctx: Context) -> list[Path]: ...
-    def identifiers(self, sources: list[Source[Any]], *, ctx: Context) -> IdentifierRegistry: ...
+    def load(self, sources: list[Source[Any]], *, ctx: Context) -> ModalityData:
+        """Read the sources as they are (raw tables and objects); bad records go to the quarantine."""
+        ...
+
+    def standardize(self, data: ModalityData, *, ctx: Context) -> ModalityData:
+        """De-identify, map to the dictionary and type the values; every dropped record is counted."""
+        ...
+
+    def checks(self, data: ModalityData, *, ctx: Context) -> list[CheckResult]:
+        """Run the modality's declared checks (``quality.run``) on the standardized data."""
+        ...
+
+    def figures(self, data: ModalityData, results: list[CheckResult], *, ctx: Context) -> dict[str, go.Figure]:
+        """The report's figures by name (plotly), built from de-identified data only."""
+        ...
+
+    def write(self, data: ModalityData, *, ctx: Context) -> list[Path]:
+        """Write the standardized tables and files into the bundle; return what was written."""
+        ...
+
+    def identifiers(self, sources: list[Source[Any]], *, ctx: Context) -> IdentifierRegistry:
+        """Every identifier value the sources hold (names, numbers, dates), for the cohort's scrubber."""
+        ...

@@ -283,7 +283,7 @@ class Scrubber:
             split = [t.split(_SENTENCE) for t in texts]
             odd = self._prepare(texts, split)
             scrubbed = self._scrubbed.__getitem__
-            named = self._named.get
+            named, named_in = self._named.__getitem__, self._named.keys().__and__
             join = _SENTENCE.join
             joinable = known is None and not self._mrn_text and self._sentence_local
             out = []
@@ -293,8 +293,8 @@ class Scrubber:
                     # apart, so the text is its scrubbed sentences joined, unless a name found in one of them
                     # is still in it (a repeated mention, which only the whole text shows)
                     r = scrubbed(t) if len(sentences) == 1 else join(map(scrubbed, sentences))
-                    found = [*filter(None, map(named, sentences))] if self._named else None
-                    if not found or not _names_left(r, found):
+                    with_names = named_in(sentences) if self._named else None
+                    if not with_names or not _names_left(r, map(named, with_names)):
                         out.append(r)
                         continue
                 spans = self._assemble(t, sentences, odd if _GROWS_WHEN_LOWERED in t else self._cache, known)
@@ -452,7 +452,7 @@ class Scrubber:
         return _with_repeats(text, _merge_sorted(spans), named) if named else _merge_sorted(spans)
 
 
-def _names_left(scrubbed: str, found: list[tuple[str, ...]]) -> bool:
+def _names_left(scrubbed: str, found: Iterable[tuple[str, ...]]) -> bool:
     """Whether a scrubbed text still holds one of the names found in its sentences."""
     return any(map(scrubbed.__contains__, chain.from_iterable(found)))
 
