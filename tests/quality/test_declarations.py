@@ -39,9 +39,13 @@ def _sources() -> list[Path]:
     return [p for p in sorted(ROOT.rglob("*.py")) if p.relative_to(ROOT).parts[0] not in SKIP]
 
 
-@cache
+# parsed while the module is collected: CPython 3.11.7's AST builder can be left with a stale recursion depth by an
+# earlier test, after which every ast.parse raises "SystemError: AST constructor recursion depth mismatch"
+_TREES = {str(p.relative_to(ROOT)): ast.parse(p.read_text(encoding="utf-8")) for p in _sources()}
+
+
 def _trees() -> dict[str, ast.Module]:
-    return {str(p.relative_to(ROOT)): ast.parse(p.read_text(encoding="utf-8")) for p in _sources()}
+    return _TREES
 
 
 def _strings() -> Counter[str]:

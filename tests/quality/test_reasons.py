@@ -16,6 +16,9 @@ from curation.quality import Quarantine, Reason
 from curation.quality.reasons import SCOPES, reasons_frame
 
 ROOT = Path(curation.__file__).parent
+# parsed while the module is collected (see tests/quality/test_declarations.py: CPython 3.11.7's AST builder)
+_TREES = [ast.parse(p.read_text(encoding="utf-8")) for p in sorted(ROOT.rglob("*.py"))
+          if p.relative_to(ROOT).parts[0] != "demo"]
 CODE = re.compile(r"^[a-z]+(?:_[a-z0-9]+)*$")
 # calls whose plain snake_case string arguments are reason codes
 SETTERS = re.compile(r"quarantine|set_aside|^_sheet$|^_q$|^Quarantined$|^Damage$|^BadRecord$|^BadLine$")
