@@ -162,36 +162,48 @@ def _site_of_sources(sources: pd.Series, modality: str) -> pd.Series:
     return sources.astype(str).map(lambda k: site.get(k, ""))
 
 
-EXPECTED_CHECKS = Path(__file__).parent / "expected" / f"demo_checks_{PATIENTS}_{SEED}.csv"
-CHECK_KEYS = ["modality", "check_id", "site", "dimension", "verdict", "n_checked", "n_failed"]
+EXPECTED = Path(__file__).parent / "expected"
+# quality/checks: one row per check; quality/checks_by_site: where its failures are (a breakdown)
+EXPECTED_CHECKS = {
+    "checks": (EXPECTED / f"demo_checks_{PATIENTS}_{SEED}.csv",
+               ["modality", "check_id", "dimension", "verdict", "n_checked", "n_failed"]),
+    "checks_by_site": (EXPECTED / f"demo_checks_by_site_{PATIENTS}_{SEED}.csv",
+                       ["modality", "check_id", "site", "verdict", "n_checked", "n_failed"]),
+}
 
 
-def _checks_of_bundle() -> pd.DataFrame:
-    frames = [pd.read_parquet(p) for p in sorted((_demo_dir() / "bundle" / "quality" / "checks").glob("*.parquet"))]
-    df = pd.concat([f for f in frames if len(f)], ignore_index=True)[CHECK_KEYS]
-    return df.astype({"n_checked": "int64", "n_failed": "int64"}).sort_values(CHECK_KEYS[:3]).reset_index(drop=True)
+def _checks_of_bundle(kind: str, keys: list[str]) -> pd.DataFrame:
+    frames = [pd.read_parquet(p) for p in sorted((_demo_dir() / "bundle" / "quality" / kind).glob("*.parquet"))]
+    df = pd.concat([f for f in frames if len(f)], ignore_index=True)[keys]
+    id_keys = [k for k in keys if k in ("modality", "check_id", "site")]
+    return df.astype({"n_checked": "int64", "n_failed": "int64"}).sort_values(id_keys).reset_index(drop=True)
 
 
-def test_demo_checks_are_unchanged(curated: dict[str, object]) -> None:
-    """Refactors keep behaviour: the demo's checks (ids, verdicts, counts) equal the stored expectation.
+@pytest.mark.parametrize("kind", list(EXPECTED_CHECKS))
+def test_demo_checks_are_unchanged(kind: str, curated: dict[str, object]) -> None:
+    """Refactors keep behaviour: the demo's checks (ids, verdicts, counts) and their per-site breakdowns
+    equal the stored expectation.
 
-    A change in behaviour that is meant (a new check, a fixed count) updates the file on purpose:
+    A change in behaviour that is meant (a new check, a fixed count) updates the files on purpose:
     ``CURATION_UPDATE_EXPECTED=1 pytest tests/test_defects.py -k unchanged``, and the commit says why.
     """
     import os
 
-    got = _checks_of_bundle()
+    path, keys = EXPECTED_CHECKS[kind]
+    id_keys = [k for k in keys if k in ("modality", "check_id", "site")]
+    got = _checks_of_bundle(kind, keys)
+    assert not got.duplicated(id_keys).any(), f"{kind}: {id_keys} repeated: one row per check (and site)"
     if os.environ.get("CURATION_UPDATE_EXPECTED") == "1":
-        EXPECTED_CHECKS.parent.mkdir(parents=True, exist_ok=True)
-        got.to_csv(EXPECTED_CHECKS, index=False)
-    want = pd.read_csv(EXPECTED_CHECKS, dtype={"site": str}, keep_default_na=False)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        got.to_csv(path, index=False)
+    want = pd.read_csv(path, dtype={"site": str}, keep_default_na=False)
     want = want.astype({"n_checked": "int64", "n_failed": "int64"})
-    merged = got.merge(want, on=CHECK_KEYS[:3], how="outer", suffixes=("", "_expected"), indicator=True)
-    new = merged.loc[merged["_merge"] == "left_only", "check_id"].tolist()
-    gone = merged.loc[merged["_merge"] == "right_only", "check_id"].tolist()
+    merged = got.merge(want, on=id_keys, how="outer", suffixes=("", "_expected"), indicator=True)
+    new = merged.loc[merged["_merge"] == "left_only", id_keys].to_dict("records")
+    gone = merged.loc[merged["_merge"] == "right_only", id_keys].to_dict("records")
     both = merged[merged["_merge"] == "both"]
     changed = both[(both["verdict"] != both["verdict_expected"]) | (both["n_failed"] != both["n_failed_expected"])
                    | (both["n_checked"] != both["n_checked_expected"])]
-    shown = changed[["check_id", "site", "verdict", "verdict_expected", "n_failed", "n_failed_expected"]]
+    shown = changed[[*id_keys, "verdict", "verdict_expected", "n_failed", "n_failed_expected"]]
     assert not new and not gone and changed.empty, (
-        f"new checks {new}; checks gone {gone}; changed: {shown.to_dict('records')}")
+        f"{kind}: new {new}; gone {gone}; changed: {shown.to_dict('records')}")

@@ -13,7 +13,7 @@ from ..config import CohortConfig
 from ..deid.keys import keyring_for
 from ..errors import ConfigError
 from ..io.bundle import Bundle
-from ..quality import CheckResult, Dimension, Threshold, error_result, failures_of, results_frame
+from ..quality import CheckResult, Dimension, Threshold, error_result, failures_of, results_frame, sites_frame
 from . import registry
 from .base import Context, ModalityData, ModalitySpec, Source
 from .registry import load_cohort
@@ -62,7 +62,13 @@ class Curated:
 
     @property
     def checks(self) -> pd.DataFrame:
+        """One row per check (quality/checks.parquet)."""
         return results_frame(self.results)
+
+    @property
+    def checks_by_site(self) -> pd.DataFrame:
+        """The checks' per-site breakdowns (quality/checks_by_site.parquet): where, not how many checks."""
+        return sites_frame(self.results)
 
     @property
     def failures(self) -> pd.DataFrame:
@@ -91,7 +97,7 @@ class Curated:
         """One line (the dataclass repr printed every table and object: ~56 KB)."""
         from collections import Counter
 
-        verdicts = Counter(str(r.verdict) for r in self.results if not r.site)
+        verdicts = Counter(str(r.verdict) for r in self.results)
         tables = ", ".join(f"{k} {len(v)}" for k, v in self.data.tables.items() if hasattr(v, "__len__"))
         return (f"<Curated {self.spec.name}: " + ", ".join(f"{n} {v}" for v, n in sorted(verdicts.items()))
                 + f"; tables: {tables or 'none'}; {len(self.written)} file(s) written>")
@@ -162,6 +168,7 @@ def write_outputs(curated: Curated) -> list[Path]:
     name, b = curated.spec.name, curated.ctx.bundle
     written = list(registry.get(name).write(curated.data, ctx=curated.ctx))
     written.append(b.write_parquet(f"quality/checks/{name}.parquet", curated.checks))
+    written.append(b.write_parquet(f"quality/checks_by_site/{name}.parquet", curated.checks_by_site))
     written.append(b.write_parquet(f"quality/failures/{name}.parquet", curated.failures))
     written.append(b.write_parquet(f"quality/quarantine/{name}.parquet", curated.quarantine))
     written.append(b.write_parquet(f"quality/ledger/{name}.parquet", curated.ledger))

@@ -25,6 +25,7 @@ from .model import (
     make_result,
     results_frame,
     run,
+    sites_frame,
     worst_verdict,
 )
 from .reasons import Reason
@@ -33,5 +34,5 @@ __all__ = [
     "STRICT", "WARN_ONLY",
     "Check", "CheckResult", "Dimension", "Ledger", "LedgerEntry", "Outcome", "Quarantine", "Reason", "Severity",
     "Threshold", "Verdict", "combine", "error_result", "failures", "failures_frame", "failures_of", "make_result",
-    "results_frame", "run", "worst_verdict",
+    "results_frame", "run", "sites_frame", "worst_verdict",
 ]

@@ -18,9 +18,9 @@ from typing import Any, TypeAlias
 import numpy as np
 import pandas as pd
 
-__all__ = ["FAILURE_COLUMNS", "STRICT", "WARN_ONLY", "Check", "CheckResult", "Dimension", "Outcome", "Severity",
-           "Threshold", "Verdict", "combine", "concat_failures", "error_result", "failures", "failures_frame",
-           "failures_of", "make_result", "results_frame", "run", "worst_verdict"]
+__all__ = ["FAILURE_COLUMNS", "SITE_COLUMNS", "STRICT", "WARN_ONLY", "Check", "CheckResult", "Dimension", "Outcome",
+           "Severity", "Threshold", "Verdict", "combine", "concat_failures", "error_result", "failures",
+           "failures_frame", "failures_of", "make_result", "results_frame", "run", "sites_frame", "worst_verdict"]
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +104,8 @@ class CheckResult:
     severity: Severity = Severity.MAJOR
     threshold: Threshold = STRICT
     failures: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=FAILURE_COLUMNS))
-    site: str = ""
+    site: str = ""  # set on a per-site breakdown only (an item of ``by_site``), never on a check
+    by_site: list[CheckResult] = field(default_factory=list)  # the same check per site, counts only
 
     @property
     def sample(self) -> pd.DataFrame:
@@ -112,7 +113,7 @@ class CheckResult:
         return self.failures.head(SAMPLE_SIZE)
 
     def to_row(self) -> dict[str, Any]:
-        """One row of quality/checks.parquet."""
+        """One row of quality/checks.parquet (one per check: its sites are in :meth:`site_rows`)."""
         sample = [
             {"pseudonym": str(r.pseudonym), "row": int(r.row) if pd.notna(r.row) else -1,
              "field": str(r.field), "rule": str(r.rule)}
@@ -121,7 +122,6 @@ class CheckResult:
         return {
             "check_id": self.check_id,
             "modality": self.modality,
-            "site": self.site,
             "dimension": str(self.dimension),
             "severity": str(self.severity),
             "n_checked": int(self.n_checked),
@@ -133,6 +133,16 @@ class CheckResult:
             "message": self.message,
             "sample": sample,
         }
+
+    def site_rows(self) -> list[dict[str, Any]]:
+        """Rows of quality/checks_by_site.parquet: this check's counts and verdict at each site."""
+        return [
+            {"check_id": self.check_id, "modality": self.modality, "site": s.site, "dimension": str(self.dimension),
+             "severity": str(self.severity), "n_checked": int(s.n_checked), "n_failed": int(s.n_failed),
+             "fail_rate": (s.n_failed / s.n_checked) if s.n_checked else 0.0, "verdict": str(s.verdict),
+             "message": s.message}
+            for s in self.by_site
+        ]
 
 
 def _as_list(values: str | Iterable[Any]) -> str | list[Any]:
@@ -264,7 +274,8 @@ class Outcome:
 
     ``failures`` is a frame from :func:`failures` or a list of them; ``n_failed`` defaults to the
     number of failure rows (give it when a record fails several ways, or counts stand for rows
-    not listed). ``site`` marks a per-site breakdown (counts only). Id, modality, dimension,
+    not listed). ``site`` marks a per-site breakdown (counts only): it is folded into the check's
+    result (:attr:`CheckResult.by_site`), never a check of its own. Id, modality, dimension,
     severity and threshold come from the :class:`Check` that declared the function.
     """
 
@@ -352,7 +363,15 @@ class Check:
             return [error_result(check_id, modality, self.dimension, exc=exc)]
         threshold = (thresholds or {}).get(check_id)
         outcomes = [got] if isinstance(got, Outcome) else list(got)
-        return [self.result(o, modality=modality, threshold=threshold) for o in outcomes]
+        results = [self.result(o, modality=modality, threshold=threshold) for o in outcomes]
+        overall = [r for r in results if not r.site]
+        sites = [r for r in results if r.site]
+        if not overall:  # breakdowns without their check: a bug of the check, never a pass
+            log.warning("check %s gave per-site outcomes without the overall one", check_id)
+            return [error_result(check_id, modality, self.dimension, exc=ValueError("no overall outcome"))]
+        # one check, one result: its sites are a breakdown of the first (overall) outcome
+        overall[0].by_site = sites
+        return overall
 
 
 def run(
@@ -378,10 +397,21 @@ def run(
 
 
 def results_frame(results: Iterable[CheckResult]) -> pd.DataFrame:
-    """Tidy table of check results, the content of quality/checks.parquet."""
+    """Tidy table of check results, the content of quality/checks.parquet: one row per check."""
     rows = [r.to_row() for r in results]
     cols = list(CheckResult("x", "x", Dimension.ACCURACY, 0, 0, Verdict.PASS, "").to_row())
     return pd.DataFrame(rows, columns=cols)
+
+
+SITE_COLUMNS = ["check_id", "modality", "site", "dimension", "severity", "n_checked", "n_failed", "fail_rate",
+                "verdict", "message"]
+
+
+def sites_frame(results: Iterable[CheckResult]) -> pd.DataFrame:
+    """Per-site breakdowns of the checks, the content of quality/checks_by_site.parquet (a check's
+    row in checks.parquet is the one that counts; these rows say where its failures are)."""
+    rows = [row for r in results for row in r.site_rows()]
+    return pd.DataFrame(rows, columns=SITE_COLUMNS).astype({"n_checked": "int64", "n_failed": "int64"})
 
 
 def failures_of(results: Iterable[CheckResult]) -> pd.DataFrame:

@@ -261,6 +261,7 @@ def review(
     config: Any = None,
     name: str = "",
     language: str | None = None,
+    by_site: pd.DataFrame | None = None,
 ) -> Review:
     """The reviewer's view of a curated run (``cu.curate(...)``), or of a checks table and its failures.
 
@@ -268,13 +269,15 @@ def review(
     ----------
     run
         A :class:`curation.modalities.Curated`; its checks, failures, tables and config are used.
-    checks, failures, tables, config, name
-        The same pieces without a run (``quality/checks/<name>.parquet`` and its failures).
+    checks, failures, tables, config, name, by_site
+        The same pieces without a run (``quality/checks/<name>.parquet``, its failures and its per-site
+        breakdowns, ``quality/checks_by_site/<name>.parquet``).
     language
         ``zh``, ``en`` or ``both``; default ``report.language`` of cohort.yaml (else both).
     """
     if run is not None:
         checks = run.checks if checks is None else checks
+        by_site = run.checks_by_site if by_site is None else by_site
         failures = run.failures if failures is None else failures
         tables = run.data.tables if tables is None else tables
         config = run.ctx.config if config is None else config
@@ -293,13 +296,16 @@ def review(
     except Exception:  # noqa: BLE001 - a step outside the registry (tests): its name
         spec_label = name
     label = modality_label(name, spec_label)
-    overall = checks[checks["site"].astype(str).eq("")] if "site" in checks else checks
+    if by_site is None and "site" in checks:  # a table from before checks_by_site: sites were rows
+        by_site = checks[checks["site"].astype(str).ne("")]
+        checks = checks[checks["site"].astype(str).eq("")]
+    overall = checks
+    per_site = by_site if by_site is not None and "site" in by_site else pd.DataFrame(columns=["check_id", "site"])
     verdict = str(worst_verdict(overall["verdict"])) if len(overall) else "not_applicable"
     rev = Review(name, label, verdict, tr, n_checks=len(overall))
     rev.dimensions = _by_dimension(overall)
     located = locate(failures, tables or {})
     sources = source_labels(config, None)
-    per_site = checks[checks["site"].astype(str).ne("")] if "site" in checks else checks.iloc[0:0]
     for row in overall.assign(_o=overall["verdict"].map(ORDER)).sort_values(["_o", "check_id"]).to_dict("records"):
         if row["verdict"] in ("pass", "not_applicable"):
             rev.passing.append(row)

@@ -103,9 +103,10 @@ def test_missing_reasons_are_kept(run: cu.modalities.Curated) -> None:
 
 
 def test_completeness_per_site(run: cu.modalities.Curated) -> None:
-    c = run.checks
-    sex = c[c["check_id"] == "clinical.completeness.sex"]
-    assert set(sex["site"]) == {"", "A", "B", "C"}
+    c, by_site = run.checks, run.checks_by_site
+    assert len(c[c["check_id"] == "clinical.completeness.sex"]) == 1  # one check; its sites a breakdown
+    sex = by_site[by_site["check_id"] == "clinical.completeness.sex"]
+    assert set(sex["site"]) == {"A", "B", "C"}
     assert sex.set_index("site").loc["B", "n_failed"] == 1
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pandas as pd
 
 from curation import dictionary
-from curation.quality import Check, Dimension, Outcome, run
+from curation.quality import Check, Dimension, Outcome, results_frame, run, sites_frame
 from curation.quality import checks as qc
 
 
@@ -17,12 +17,23 @@ def test_completeness_not_applicable_is_not_missing_and_per_site() -> None:
     df = _df(death_date=[None, None, "x", None], death_date__missing=[None, "not_applicable", None, "unknown"])
     df["site"] = ["A", "A", "B", "B"]
     done = Check("completeness.death_date", Dimension.COMPLETENESS, lambda df: qc.check_completeness(df, "death_date"))
-    overall, a, b = run([done], df, modality="m")
+    (overall,) = run([done], df, modality="m")  # one result per check: its sites are a breakdown
+    a, b = overall.by_site
     assert (overall.n_checked, overall.n_failed, overall.verdict) == (3, 2, "fail")
     assert overall.failures["pseudonym"].tolist() == ["PT0", "PT3"]
     assert overall.failures["rule"].tolist() == ["missing: no value", "missing: unknown"]
     assert (a.site, a.n_checked, a.n_failed, len(a.failures)) == ("A", 1, 1, 0)
     assert (b.site, b.n_failed) == ("B", 1)
+    assert len(results_frame([overall])) == 1 and "site" not in results_frame([overall])
+    sites = sites_frame([overall])
+    assert sites[["check_id", "site", "n_checked", "n_failed"]].values.tolist() == [
+        ["m.completeness.death_date", "A", 1, 1], ["m.completeness.death_date", "B", 2, 1]]
+
+
+def test_site_outcomes_without_their_check_are_an_error() -> None:
+    odd = Check("completeness.x", Dimension.COMPLETENESS, lambda df: [Outcome(1, site="A")])
+    (r,) = run([odd], _df(x=["a"]), modality="m")
+    assert r.verdict == "error" and not r.by_site
 
 
 def test_recommended_fields_warn_before_failing() -> None:

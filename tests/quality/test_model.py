@@ -68,7 +68,8 @@ def test_several_outcomes_are_site_breakdowns_of_one_check() -> None:
     site = Check("completeness.x", Dimension.COMPLETENESS,
                  lambda df: [Outcome(3, n_failed=1), Outcome(2, n_failed=1, site="A"), Outcome(1, site="B")],
                  severity=Severity.MINOR)
-    overall, a, b = run([site], DF, modality="m")
+    (overall,) = run([site], DF, modality="m")  # one check, one result
+    a, b = overall.by_site
     assert (overall.site, a.site, b.site) == ("", "A", "B")
     assert (a.n_failed, b.verdict, b.severity) == (1, Verdict.PASS, "minor")
 
