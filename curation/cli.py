@@ -22,6 +22,8 @@ COMMANDS = {
     "scan-phi": "curation.deid.cli:scan_phi",
     "verify": "curation.security.cli:verify",
     "history": "curation.security.cli:history",
+    "package": "curation.security.cli:package",
+    "unpack": "curation.security.cli:unpack",
     "export": "curation.export.cli:export",
 }
 
