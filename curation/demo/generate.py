@@ -42,7 +42,7 @@ SITES = [
     {"id": "C", "name": "Demo hospital C (GB18030 CSV, Chinese headers)", "region": "广东省"},
 ]
 # Generators written by other modules, called when present (signature in _core.py).
-EXTERNAL = {"imaging": "curation.demo.imaging", "immune": "curation.demo.immune"}
+EXTERNAL = {"imaging": "curation.demo.imaging", "immune": "curation.demo.immune", "screening": "curation.demo.screening"}
 
 
 def write_key(path: Path, key: str) -> Path:

@@ -39,6 +39,7 @@ _BUILTIN = {
     "genomics": "curation.modalities.genomics",
     "imaging": "curation.modalities.imaging",
     "immune": "curation.modalities.immune",
+    "screening": "curation.modalities.screening",
     "crossmodal": "curation.modalities.crossmodal",
     "collection_report": "curation.modalities.collection_report",
     "exports": "curation.export.step",

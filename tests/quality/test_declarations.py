@@ -86,10 +86,12 @@ def _run_lists() -> dict[str, list[Check]]:
     from curation.modalities.genomics import _qc
     from curation.modalities.imaging import IMAGE_CHECKS, READER_AGREEMENT, SERIES_CHECKS
     from curation.modalities.immune import _checks
+    from curation.modalities.screening import CHECKS as SCREENING
 
     own = {name: list(registry.get(name).CHECKS) for name in TABULAR}
     own["clinical"] = [*clinical.code_checks(), *clinical.CHECKS]
     out = {name: tc.checks_for(name, own[name]) for name in TABULAR}
+    out["screening"] = tc.checks_for("screening", SCREENING)
     out |= {"genomics": list(_qc.CHECKS), "immune": list(_checks.CHECKS), "crossmodal": list(crossmodal.CHECKS),
             "imaging": [*SERIES_CHECKS, *IMAGE_CHECKS, READER_AGREEMENT],
             "exports": []}  # the exports step judges nothing: tests/export validates what it writes
