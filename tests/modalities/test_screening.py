@@ -157,7 +157,7 @@ def test_icc_matches_two_way_anova() -> None:
     mse = sse / ((n - 1) * (k - 1))
     want = (msr - mse) / (msr + (k - 1) * mse + k * (msc - mse) / n)
     assert st.bland_altman(x, y)["icc"] == pytest.approx(want)
-    boot = st.icc_boot(x, y, np.zeros(n, dtype=int), 1, b=200, rng=rng)
+    boot = st.icc_boot(x, y, np.ones((n, 1), dtype=bool), b=200, rng=rng)
     lo, hi = st.percentile(boot[:, 0])
     assert lo < want < hi
 

@@ -76,19 +76,8 @@ def agreement(
         sz = pairs[pairs["size_mm_ai"].notna() & pairs["size_mm_expert"].notna()].reset_index(drop=True)
         x, y = sz["size_mm_ai"].to_numpy(dtype="float64"), sz["size_mm_expert"].to_numpy(dtype="float64")
         strata_sz = list(_strata(sz))
-        gid = np.full(len(sz), -1)
-        boot = np.full((opts.bootstrap, len(strata_sz)), np.nan)
-        # one stratified bootstrap per stratum family (overall, arm, site, risk group): groups of a family are disjoint
-        for fam in STRATA:
-            members = [(i, m) for i, (s, _, m) in enumerate(strata_sz) if s == fam]
-            if not members or not opts.bootstrap:
-                continue
-            gid[:] = -1
-            for j, (_, m) in enumerate(members):
-                gid[m] = j
-            got = st.icc_boot(x, y, gid, len(members), b=opts.bootstrap, rng=rng)
-            for j, (i, _) in enumerate(members):
-                boot[:, i] = got[:, j]
+        members = np.stack([m for _, _, m in strata_sz], axis=1)
+        boot = st.icc_boot(x, y, members, b=opts.bootstrap, rng=rng)
         for i, (stratum, group, m) in enumerate(strata_sz):
             ba = st.bland_altman(x[m], y[m], confidence=opts.confidence)
             lo, hi = st.percentile(boot[:, i], confidence=opts.confidence)

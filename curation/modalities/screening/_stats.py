@@ -132,8 +132,13 @@ def auc_boot(score: np.ndarray, truth: np.ndarray, *, b: int, rng: np.random.Gen
     if n1 == 0 or n0 == 0 or b == 0:
         return np.full(b, np.nan)
     _, mult, bins = _auc_bins(score, truth)
-    w = rng.multinomial(n1, mult / n1, size=b)
-    v = rng.multinomial(n0, bins / n0, size=b)
+    # positives (few): drawn as indices and counted per distinct score; negatives (many): a multinomial
+    # over the bins between the positives' scores, which costs as many draws as there are bins
+    which = np.repeat(np.arange(len(mult)), mult)[rng.integers(0, n1, size=(b, n1))]
+    w = np.bincount((which + (np.arange(b) * len(mult))[:, None]).ravel(), minlength=b * len(mult)).reshape(b, -1)
+    v = np.zeros((b, len(bins)), dtype="int64")
+    full = np.flatnonzero(bins)  # empty bins stay empty in every resample: draw over the others only
+    v[:, full] = rng.multinomial(n0, bins[full] / n0, size=b)
     return _auc_from(w, v)
 
 
@@ -199,33 +204,31 @@ def bland_altman(x: np.ndarray, y: np.ndarray, *, confidence: float = 0.95) -> d
 
 
 def icc_boot(
-    x: np.ndarray,
-    y: np.ndarray,
-    groups: np.ndarray,
-    n_groups: int,
-    *,
-    b: int,
-    rng: np.random.Generator,
-    chunk: int = 50,
+    x: np.ndarray, y: np.ndarray, members: np.ndarray, *, b: int, rng: np.random.Generator, chunk: int = 50
 ) -> np.ndarray:
-    """Bootstrap ICC(2,1) of every group at once: (b, n_groups). Pairs are resampled within each
-    group (stratified); a resample is the counts of each pair (a weight matrix built by bincount),
-    and the group's sums are that matrix times the pairs' moments (one matrix product per chunk)."""
+    """Bootstrap ICC(2,1) of several groups of pairs at once: (b, groups).
+
+    ``members`` is (pairs, groups), True where a pair belongs to a group (groups may overlap: overall,
+    per arm, per site ...). Each resample draws all pairs with replacement once, as a weight matrix
+    (how many times each pair was drawn, built by bincount); every group's six sums are that matrix
+    times the pairs' moments masked by the group, one matrix product per chunk of resamples. A
+    group's statistic is thus bootstrapped with its size varying as it does in resampled data.
+    """
     x, y = np.asarray(x, dtype="float64"), np.asarray(y, dtype="float64")
-    groups = np.asarray(groups, dtype="int64")
-    out = np.full((b, n_groups), np.nan)
-    mom = _moments(x, y)
-    for g in range(n_groups):  # a loop per group (a handful), never per resample or per row
-        idx = np.flatnonzero(groups == g)
-        n = len(idx)
-        if n < 3:
-            continue
-        m = mom[idx]
-        for start in range(0, b, chunk):
-            rows = min(chunk, b - start)
-            draw = rng.integers(0, n, size=(rows, n)) + (np.arange(rows) * n)[:, None]
-            w = np.bincount(draw.ravel(), minlength=rows * n).reshape(rows, n).astype("float64")
-            out[start : start + rows, g] = _icc_ba(w @ m)[0]
+    members = np.asarray(members, dtype=bool)
+    n, g = members.shape
+    out = np.full((b, g), np.nan)
+    if n < 3 or b == 0:
+        return out
+    c = np.concatenate([x, y]).mean()  # centred: the sums of squares then lose no precision
+    mom = _moments(x - c, y - c)
+    masked = (mom[:, :, None] * members[:, None, :]).reshape(n, 6 * g)
+    for start in range(0, b, chunk):  # a loop per chunk of resamples, never per resample or per row
+        rows = min(chunk, b - start)
+        draw = rng.integers(0, n, size=(rows, n)) + (np.arange(rows) * n)[:, None]
+        w = np.bincount(draw.ravel(), minlength=rows * n).reshape(rows, n).astype("float64")
+        sums = (w @ masked).reshape(rows, 6, g).transpose(0, 2, 1)
+        out[start : start + rows] = _icc_ba(sums)[0]
     return out
 
 
