@@ -177,6 +177,13 @@ class ReportConfig(_Strict):
     language: ReportLanguage = Field(
         "both", description="zh (Chinese), en (English) or both (a switch on every page, offline, no reload; "
                             "the PDF prints both)")
+    purpose: str = Field("", description="why the data are collected (the collection report's first section)")
+    period: str = Field("", description="the collection period, e.g. 2019-01 to 2023-12 (default: the range of "
+                                        "diagnosis dates in the data, as shifted)")
+    retention: str = Field("", description="how long the bundle is kept and where it is archived (collection report)")
+    corrective_actions: str = Field(
+        "corrective_actions.yaml", description="file beside cohort.yaml of corrective actions per failing check "
+                                               "(owner, action, due, status), read by every run")
 
 
 class CohortConfig(_Strict):

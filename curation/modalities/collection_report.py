@@ -2,16 +2,19 @@
 
 Like the cross-modality step it takes no sources (``SPEC.stage == "cohort"``) and reads what the
 other steps wrote; it needs every one of them (``SPEC.needs == (EVERY,)``), so the runner plans it
-last. It reads the quality tables only (:mod:`curation.report.collection` fills the template),
-judges nothing itself (no check, no record moved) and writes ``reports/collection_report.md``.
+last. It reads the bundle (:mod:`curation.report.collection` fills the template), judges nothing
+itself (no check, no record moved) and writes ``reports/collection_report.md`` (and .pdf, and the
+corrective-actions template). It runs before the run's leak scan, so the runner completes it once
+the scan has run (:func:`finalize`: the privacy measures from run.json, the data checksum).
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..report import collection
+from ..report import actions, collection
 from .base import EVERY, Context, ModalityData, ModalitySpec, Source
 
 if TYPE_CHECKING:
@@ -45,8 +48,9 @@ def load(sources: list[Source[Any]], *, ctx: Context) -> ModalityData:
 
 
 def standardize(data: ModalityData, *, ctx: Context) -> ModalityData:
-    """The inputs are de-identified already: fill the report."""
-    data.objects[REPORT] = collection.fill(ctx.config, ctx.bundle.root, **{k: data.tables[k] for k in collection.KINDS})
+    """The inputs are de-identified already: fill the report (the run's leak scan is still to come)."""
+    data.objects[REPORT] = collection.fill(ctx.config, ctx.bundle.root, **{k: data.tables[k] for k in collection.KINDS},
+                                           run=None, fingerprint=ctx.keyring.fingerprint)
     data.standardized = True
     return data
 
@@ -68,13 +72,69 @@ def write(data: ModalityData, *, ctx: Context) -> list[Path]:
     language = getattr(getattr(ctx.config, "report", None), "language", "both")
     figs = collection.figures(report, language=language)
     data.objects["svgs"] = svgs = collection.static_svgs(figs, ctx.bundle.root)
-    written = [ctx.bundle.write_text(collection.PATH, markdown(data))]
+    todo = actions.template_yaml(report.sections["corrective_actions"])
+    written = [ctx.bundle.write_text(collection.PATH, markdown(data)),
+               ctx.bundle.write_text(actions.TEMPLATE_PATH, todo)]
     pdf, data.objects["pdf_note"] = collection.write_pdf(report, language=language, svgs=svgs)
     return [*written, *([pdf] if pdf else [])]
 
 
+PAGES = ("reports/collection_report.md", "reports/collection_report.pdf", "reports/collection_report.ipynb",
+         "reports/collection_report.html")
+
+
+def finalize(config: Any, root: Path, record: dict[str, Any], *, skip: Collection[str] = ()) -> list[Path]:
+    """Complete the report of a run once its leak scan has run: refill it with run.json (``record``:
+    the privacy measures applied, the previous run to compare with) and the bundle as it now is, and
+    rewrite the Markdown, the PDF and the page (the executed notebook's report output, rendered again).
+    Files in ``skip`` (withheld by the scan) are left alone. Nothing when the step did not run."""
+    import nbformat
+    import pandas as pd
+
+    from ..io.bundle import Bundle
+    from ..report.html import render_file
+    from ..report.review import modality_label
+
+    ipynb = root / "reports" / "collection_report.ipynb"
+    if not ipynb.is_file():
+        return []
+    tables = {k: collection.read_all(root, k) for k in collection.KINDS}
+    merged = root / "quality" / "checks.parquet"  # the steps' checks and the leak scan's (privacy.leak_scan)
+    if merged.is_file():
+        tables["checks"] = pd.read_parquet(merged)
+    report = collection.fill(config, root, **tables, run=record)
+    language = config.report.language
+    figs = collection.figures(report, language=language)
+    nb = nbformat.read(ipynb, as_version=4)
+    outputs = [o for c in nb.cells for o in c.get("outputs", [])
+               if 'id="collection-report"' in str(o.get("data", {}).get("text/html", ""))]
+    # the figures are the step's: their images are taken from its page, not drawn again
+    svgs = collection.svgs_of(str(outputs[0]["data"]["text/html"])) if outputs else {}
+    if set(svgs) != set(figs):
+        svgs = collection.static_svgs(figs, root)
+    written: list[Path] = []
+    bundle = Bundle(root)
+    if PAGES[0] not in skip:
+        written.append(bundle.write_text(PAGES[0], report.markdown))
+    if PAGES[1] not in skip:
+        pdf, note = collection.write_pdf(report, language=language, svgs=svgs)
+        written += [pdf] if pdf else []
+    else:
+        note = ""
+    if PAGES[2] in skip or PAGES[3] in skip or not outputs:
+        return written
+    blocks = collection.figure_blocks(figs, svgs, language=language, static=False)
+    html = collection.render_html(report, language=language, figure_html=blocks, pdf_note=note)
+    for out in outputs:
+        out["data"]["text/html"] = html
+    written.append(bundle.write_text(PAGES[2], nbformat.writes(nb)))
+    written.append(render_file(ipynb, root / PAGES[3], title=modality_label(NAME, SPEC.label), language=language,
+                               cohort=config.cohort.name))
+    return written
+
+
 def view(data: ModalityData) -> Any:
-    """The report as the notebook (and its HTML page) shows it: seven sections, figures, sign-off."""
+    """The report as the notebook (and its HTML page) shows it: numbered sections, figures, sign-off."""
     from IPython.display import HTML
 
     report: collection.CollectionReport = data.objects[REPORT]

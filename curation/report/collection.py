@@ -1,19 +1,23 @@
 """The collection report: the guideline appendix's template, filled per cohort run.
 
-It reads only the bundle's quality tables (checks, ledger, quarantine of every modality) and the
-cohort configuration, so it can be rebuilt from a finished bundle at any time. In a run it is the
-cohort step ``collection_report`` (:mod:`curation.modalities.collection_report`), planned after
-every other step.
+It reads the bundle (quality tables of every step, standard tables for coverage and equipment,
+run.json for the privacy measures, history/ for the previous run), the cohort configuration and the
+corrective-actions file beside it, so it can be rebuilt from a finished bundle at any time. In a run
+it is the cohort step ``collection_report`` (:mod:`curation.modalities.collection_report`), planned
+after every other step, and completed by the runner once the leak scan has run
+(:func:`curation.modalities.collection_report.finalize`). Every count of checks counts distinct
+checks (quality/checks.parquet has one row per check; per-site breakdowns are in checks_by_site).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import jinja2
 import pandas as pd
@@ -25,8 +29,11 @@ from ..quality import Dimension
 if TYPE_CHECKING:
     import plotly.graph_objects as go
 
+    from .delta import Delta
+
 SMALL = 5
 KINDS = ("checks", "ledger", "quarantine")  # the quality tables the report reads
+FOLD = 8  # a modality's list of checks that did not pass folds past this many (never cut)
 
 
 def read_all(root: Path, kind: str) -> pd.DataFrame:
@@ -46,6 +53,10 @@ class CollectionReport:
     sections: dict[str, pd.DataFrame] = field(default_factory=dict)
     facts: dict[str, object] = field(default_factory=dict)
     markdown: str = ""
+    lists: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # (item, value) sections
+    equipment: dict[str, pd.DataFrame] = field(default_factory=dict)
+    delta: Delta | None = None
+    problems: list[str] = field(default_factory=list)  # of the corrective-actions file
 
     def write(self) -> Path:
         from ..io.bundle import Bundle
@@ -118,13 +129,20 @@ def quarantine_by_reason(quarantine: pd.DataFrame) -> pd.DataFrame:
     return out.sort_values(["modality", "records", "values"], ascending=[True, False, False])
 
 
-def failing_checks(checks: pd.DataFrame, *, limit: int = 25) -> pd.DataFrame:
+FAILING_COLUMNS = ["check_id", "modality", "dimension", "verdict", "n_failed", "n_checked", "message"]
+
+
+def failing_checks(checks: pd.DataFrame) -> pd.DataFrame:
+    """Every check that did not pass (error, fail, warn), worst first; never cut."""
     if checks.empty:
-        return pd.DataFrame(columns=["check_id", "dimension", "verdict", "n_failed", "n_checked", "message"])
+        return pd.DataFrame(columns=FAILING_COLUMNS)
     bad = checks[checks["verdict"].isin(["fail", "error", "warn"])]
+    if "modality" not in bad:
+        bad = bad.assign(modality=bad["check_id"].astype(str).str.split(".").str[0])
     order = {"error": 0, "fail": 1, "warn": 2}
-    bad = bad.assign(_o=bad["verdict"].map(order)).sort_values(["_o", "n_failed"], ascending=[True, False])
-    return bad[["check_id", "dimension", "verdict", "n_failed", "n_checked", "message"]].head(limit)
+    bad = bad.assign(_o=bad["verdict"].map(order)).sort_values(["_o", "modality", "n_failed"],
+                                                                ascending=[True, True, False])
+    return bad[FAILING_COLUMNS].reset_index(drop=True)
 
 
 def build(cohort: str | Path | CohortConfig, *, out: str | Path | None = None) -> CollectionReport:
@@ -144,25 +162,73 @@ def build(cohort: str | Path | CohortConfig, *, out: str | Path | None = None) -
 
         config = load_cohort(cohort)
     root = Path(out) if out else config.output_dir
-    return fill(config, root, **{kind: read_all(root, kind) for kind in KINDS})
+    return fill(config, root, **{kind: read_all(root, kind) for kind in KINDS}, run=read_run(root))
+
+
+def read_run(root: Path) -> dict[str, object] | None:
+    """The bundle's run.json (None when there is none, or it cannot be read)."""
+    import json
+
+    try:
+        got = json.loads((root / "run.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return got if isinstance(got, dict) else None
 
 
 def fill(
-    config: CohortConfig, root: Path, *, checks: pd.DataFrame, ledger: pd.DataFrame, quarantine: pd.DataFrame
+    config: CohortConfig, root: Path, *, checks: pd.DataFrame, ledger: pd.DataFrame, quarantine: pd.DataFrame,
+    run: Mapping[str, object] | None = None, fingerprint: str = "",
 ) -> CollectionReport:
-    """The report of ``root`` from its quality tables (as :func:`read_all` reads them)."""
+    """The report of ``root`` from its quality tables (as :func:`read_all` reads them).
+
+    Parameters
+    ----------
+    run
+        This run's run.json; None while the run is going on (the leak scan has not run: the privacy
+        section says so, and the runner completes the report after the scan).
+    fingerprint
+        The key's fingerprint, for the privacy section when there is no run.json yet.
+    """
+    from . import actions, sections
+    from .delta import compare, previous_run
+
+    if "site" in checks:  # a bundle from before checks_by_site: per-site rows are not checks
+        checks = checks[checks["site"].fillna("").astype(str).eq("")]
     rep = CollectionReport(config, root)
+    patients = sections.patient_sets(root)
+    per_modality, matrix = sections.coverage(patients)
+    found, rep.problems = actions.read_actions(actions.actions_path(config))
     rep.sections = {
         "sources": sources_received(config),
+        "coverage": per_modality,
+        "coverage_matrix": matrix,
         "reconciliation": reconciliation(ledger),
         "quality_by_dimension": quality_by_dimension(checks),
+        "quality_by_modality": sections.quality_by_modality(checks),
         "failing_checks": failing_checks(checks),
+        "timeliness": sections.timeliness(checks, config),
         "quarantine_by_reason": quarantine_by_reason(quarantine),
+        "compatibility": sections.compatibility(root),
+        "corrective_actions": actions.actions_table(checks, found),
     }
+    rep.equipment = sections.equipment(root, config)
+    rep.lists = {
+        "privacy": sections.privacy_measures(config, run, fingerprint=fingerprint, root=root),
+        "archiving": sections.archiving(root, config, run),
+    }
+    previous = previous_run(root, before=str(run.get("run_id") or "") if run else "")
+    if previous is not None and run is None:  # during the run the leak scan's check is still to come
+        previous.checks = previous.checks[~previous.checks["check_id"].astype(str).str.startswith("privacy.")]
+    rep.delta = compare(checks, previous) if previous is not None and not checks.empty else None
+    if rep.delta is not None:
+        rep.sections["delta"] = rep.delta.changes
     verdicts = checks["verdict"].value_counts().to_dict() if not checks.empty else {}
     rep.facts = {
         "cohort": config.cohort.name,
         "description": config.cohort.description,
+        "purpose": config.report.purpose,
+        "period": sections.period(root, config),
         "sites": [f"{s.id} {s.name}".strip() for s in config.sites],
         "dictionary_version": config.dictionary_version,
         "date_mode": config.dates.mode,
@@ -175,6 +241,9 @@ def fill(
         "overall": (
             "fail" if verdicts.get("fail") or verdicts.get("error") else "warn" if verdicts.get("warn") else "pass"
         ),
+        "n_patients": len(set().union(*patients.values())) if patients else 0,
+        "final": run is not None,
+        "actions_file": config.report.corrective_actions,
     }
     rep.markdown = render_markdown(rep)
     return rep
@@ -183,8 +252,11 @@ def fill(
 def render_markdown(rep: CollectionReport) -> str:
     env = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False, trim_blocks=True, lstrip_blocks=True)
     text = resources.files("curation.report").joinpath("templates/collection_report.md.j2").read_text(encoding="utf-8")
-    tables = {k: (v.to_markdown(index=False) if not v.empty else "*none*") for k, v in rep.sections.items()}
-    return env.from_string(text).render(f=rep.facts, t=tables)
+    tables = {k: (v.to_markdown(index=False, floatfmt=".3g") if not v.empty else "*none*")
+              for k, v in rep.sections.items()}
+    equipment = {k: v.to_markdown(index=False) for k, v in rep.equipment.items()}
+    return env.from_string(text).render(f=rep.facts, t=tables, lists=rep.lists, equipment=equipment,
+                                        delta=rep.delta, problems=rep.problems)
 
 
 # --------------------------------------------------------------------------- HTML and PDF
@@ -200,9 +272,14 @@ def figures(rep: CollectionReport, *, language: str = "both") -> dict[str, go.Fi
 
 
 def render_html(
-    rep: CollectionReport, *, language: str = "both", figure_html: Mapping[str, str] | None = None, pdf_note: str = ""
+    rep: CollectionReport, *, language: str = "both", figure_html: Mapping[str, str] | None = None, pdf_note: str = "",
+    fold: bool = True,
 ) -> str:
-    """The report's HTML body (seven numbered sections), in ``language``; figures from ``figure_html``."""
+    """The report's HTML body (numbered sections), in ``language``; figures from ``figure_html``.
+
+    Every check that did not pass is listed, by modality; a modality with more than :data:`FOLD` of them
+    folds its list (``fold``: False for print, where every list is open).
+    """
     from markupsafe import Markup
 
     from .i18n import translator
@@ -213,25 +290,25 @@ def render_html(
     env = page_environment(language)
     tr = translator(language)
     tables = {
-        k: Markup(table_html(v, max_rows=60, config=rep.config, language=language)) for k, v in rep.sections.items()
+        k: Markup(table_html(v, max_rows=40, config=rep.config, language=language)) for k, v in rep.sections.items()
     }
-    findings = []
+    equipment = {
+        k: Markup(table_html(v, max_rows=40, config=rep.config, language=language)) for k, v in rep.equipment.items()
+    }
+    groups: dict[str, dict[str, Any]] = {}
     for row in rep.sections["failing_checks"].to_dict("records"):
         what, fix = check_sentence(row, tr)
-        name = str(row.get("check_id", "")).split(".", 1)[0]
-        findings.append(
-            {
-                "check_id": row["check_id"],
-                "verdict": row["verdict"],
-                "what": what,
-                "fix": fix,
-                "label": tr.show(modality_label(name, name)),
-            }
-        )
+        name = str(row.get("modality") or str(row.get("check_id", "")).split(".", 1)[0])
+        g = groups.setdefault(name, {"label": tr.show(modality_label(name, name)), "items": [], "counts": {}})
+        g["items"].append({"check_id": row["check_id"], "verdict": row["verdict"], "what": what, "fix": fix})
+        g["counts"][row["verdict"]] = g["counts"].get(row["verdict"], 0) + 1
     figs = {k: Markup(v) for k, v in (figure_html or {}).items()}
-    return env.get_template("collection_report.html.j2").render(
-        rep=rep, tables=tables, findings=findings, figures=_Default(figs), pdf_note=Markup(pdf_note) if pdf_note else ""
+    html = env.get_template("collection_report.html.j2").render(
+        rep=rep, tables=tables, equipment=equipment, groups=groups, fold=FOLD if fold else 10**9,
+        figures=_Default(figs), pdf_note=Markup(pdf_note) if pdf_note else "", delta=rep.delta,
     )
+    # print: every fold open (a closed <details> prints nothing of what it holds)
+    return html if fold else re.sub(r"<details(?![^>]*\bopen\b)", "<details open", html)
 
 
 class _Default(dict):  # type: ignore[type-arg]
@@ -281,11 +358,20 @@ def figure_blocks(
             div = Markup(fig.to_html(full_html=False, include_plotlyjs=False, config={"displaylogo": False}))
             body = div + (Markup("<noscript>{}</noscript>").format(svg) if svg else Markup(""))
         out[key] = str(
-            Markup('<figure class="cr-figure">{}<figcaption>{}</figcaption></figure>').format(
-                body, tr._(caption(fig)) if caption(fig) else ""
+            Markup('<figure class="cr-figure" data-figure="{}">{}<figcaption>{}</figcaption></figure>').format(
+                key, body, tr._(caption(fig)) if caption(fig) else ""
             )
         )
     return out
+
+
+_NOSCRIPT = re.compile(r'<figure class="cr-figure" data-figure="([^"]+)">.*?<noscript>(.*?)</noscript>', re.DOTALL)
+
+
+def svgs_of(html: str) -> dict[str, str]:
+    """The static SVG of each figure in a page :func:`render_html` wrote (from its ``<noscript>``), so
+    that a report completed later need not draw them again."""
+    return {m.group(1): m.group(2) for m in _NOSCRIPT.finditer(html)}
 
 
 def write_pdf(
@@ -307,7 +393,8 @@ def write_pdf(
         return None, "PDF skipped: headless Chromium is not installed (apt-get install chromium fonts-noto-cjk)"
     figs = figures(rep, language=language)
     svgs = dict(svgs) if svgs is not None else static_svgs(figs, rep.root)
-    body = render_html(rep, language=language, figure_html=figure_blocks(figs, svgs, language=language, static=True))
+    body = render_html(rep, language=language, figure_html=figure_blocks(figs, svgs, language=language, static=True),
+                       fold=False)
     env = page_environment(language)
     footer = f"{rep.facts['cohort']} · curation {rep.facts['curation_version']}".replace('"', "'")
     page = env.get_template("collection_print.html.j2").render(

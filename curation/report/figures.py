@@ -19,10 +19,12 @@ __all__ = [
     "category_bars",
     "collection_figures",
     "completeness_heatmap",
+    "coverage_matrix",
     "distribution",
     "empty_figure",
     "exposure_summary",
     "km_by_stage",
+    "timeliness_bars",
     "treatment_timelines",
     "with_caption",
 ]
@@ -404,4 +406,59 @@ def collection_figures(sections: dict[str, pd.DataFrame], *, language: str = "bo
         out["quarantine"] = with_caption(
             fig, N_("Each reason code counts the records set aside and the values emptied in records that were kept.")
         )
+    matrix = sections.get("coverage_matrix", pd.DataFrame())
+    if len(matrix):
+        out["coverage"] = coverage_matrix(matrix, language=language)
+    timely = sections.get("timeliness", pd.DataFrame())
+    if len(timely):
+        out["timeliness"] = timeliness_bars(timely, language=language)
     return out
+
+
+def coverage_matrix(matrix: pd.DataFrame, *, language: str = "both") -> go.Figure:
+    """The coverage matrix: one row per combination of modalities the patients have (a filled cell per
+    modality present), its patient count beside it; the commonest combination on top."""
+    from .index import small
+
+    w = lambda msgid: _words(msgid, language)  # noqa: E731
+    names = [c for c in matrix.columns if c != "patients"]
+    rows = [f"{small(int(n))} · #{i + 1}" for i, n in enumerate(matrix["patients"])]
+    z = (matrix[names] == "●").astype(int).to_numpy()  # sections.HAS
+    fig = go.Figure(go.Heatmap(
+        z=z, x=names, y=rows, zmin=0, zmax=1, showscale=False, xgap=3, ygap=3,
+        colorscale=[[0, "#eef1f4"], [1, PALETTE[0]]],
+        hovertemplate="%{x}: %{z}<extra></extra>",
+    ))
+    fig.update_layout(
+        title=w(N_("Coverage matrix: modalities per patient")),
+        xaxis={"title": w(N_("modality")), "side": "top"},
+        yaxis={"title": w(N_("patients per combination")), "autorange": "reversed", "automargin": True},
+        height=max(260, 24 * len(rows) + 160),
+        **LAYOUT,
+    )
+    return with_caption(fig, N_(
+        "Each row is one combination of modalities (a filled cell: the patients have data in that modality), "
+        "labelled with its number of patients (below 5 shown as <5); the commonest combination first."))
+
+
+def timeliness_bars(df: pd.DataFrame, *, language: str = "both") -> go.Figure:
+    """Share of records on time per timeliness check, coloured by the check's verdict."""
+    w = lambda msgid: _words(msgid, language)  # noqa: E731
+    d = df.dropna(subset=["on_time"])
+    fig = go.Figure(go.Bar(
+        y=d["check_id"], x=d["on_time"] * 100, orientation="h",
+        marker_color=[VERDICT_COLORS.get(str(v), PALETTE[8]) for v in d["verdict"]],
+        text=[f"{v:.0%}" for v in d["on_time"]], textposition="auto",
+        customdata=d[["n_failed", "n_checked"]].to_numpy(),
+        hovertemplate="%{y}: %{x:.1f}% (%{customdata[0]} late of %{customdata[1]})<extra></extra>",
+    ))
+    fig.update_layout(
+        title=w(N_("Records within their timeliness target")),
+        xaxis={"title": w(N_("on time (%)")), "range": [0, 100]},
+        yaxis={"title": w(N_("check")), "automargin": True},
+        height=max(260, 34 * len(d) + 140),
+        **LAYOUT,
+    )
+    return with_caption(fig, N_(
+        "Per timeliness check, the share of records within the target of cohort.yaml (timeliness); "
+        "the colour is the check's verdict."))

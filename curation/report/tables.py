@@ -1,6 +1,6 @@
 """Tables as the reviewer reads them: columns by their label in the page's language(s), rows that
 did not pass first and the passing ones folded, text wrapped and left-aligned, source keys with their
-site and table."""
+site and table. A long table is never cut: the rows past ``max_rows`` fold under "n more rows"."""
 
 from __future__ import annotations
 
@@ -56,6 +56,47 @@ COLUMNS = {
     "n_cells": N_("cells"),
     "fraction": N_("fraction"),
     "cell_type": N_("cell type"),
+    # the collection report's sections
+    "patients": N_("patients"),
+    "share": N_("share of the cohort's patients"),
+    "total": N_("all dimensions"),
+    "target": N_("target"),
+    "on_time": N_("on time"),
+    "series": N_("series"),
+    "manufacturer": N_("manufacturer"),
+    "model": N_("model"),
+    "kernel": N_("reconstruction kernel"),
+    "slice_thickness": N_("slice thickness"),
+    "kvp": N_("tube voltage"),
+    "samples": N_("samples"),
+    "platform": N_("sequencing platform"),
+    "panel": N_("panel"),
+    "reference": N_("reference genome"),
+    "median_depth": N_("median depth"),
+    "analyte": N_("analyte"),
+    "loinc": N_("LOINC"),
+    "unit_std": N_("unit"),
+    "results": N_("results"),
+    "sites": N_("sites"),
+    "analyzer": N_("analyzer"),
+    "cells": N_("cells"),
+    "cells_kept": N_("cells kept"),
+    "chemistry": N_("chemistry"),
+    "counts_from": N_("counts from"),
+    "area": N_("area"),
+    "format": N_("format"),
+    "files": N_("files"),
+    "MB": N_("MB"),
+    "opens_in": N_("opens in"),
+    "owner": N_("owner"),
+    "action": N_("action"),
+    "due": N_("due"),
+    "status": N_("status"),
+    "follow_up": N_("follow-up"),
+    "change": N_("change"),
+    "verdict_before": N_("verdict before"),
+    "n_failed_before": N_("failing before"),
+    "n_checked_before": N_("checked before"),
 }
 NUMERIC = ("int", "float", "uint")
 
@@ -69,6 +110,8 @@ def _cell(value: Any, tr: Translator, *, column: str, sources: dict[str, Any]) -
         from .words import VERDICTS
 
         return tr._(VERDICTS[str(value)]) if str(value) in VERDICTS else tr.show(value)
+    if column in ("share", "on_time") and isinstance(value, float):
+        return escape(f"{value:.1%}")
     if isinstance(value, float):
         return escape(f"{value:.4g}")
     return escape(str(value))
@@ -99,13 +142,21 @@ def table_html(df: pd.DataFrame, *, max_rows: int = 50, config: Any = None, lang
     return str(Markup("").join(out))
 
 
+def _header(c: str, tr: Translator) -> Markup:
+    from .words import DIMENSIONS
+
+    if c in COLUMNS:
+        return tr._(COLUMNS[c])
+    return tr._(DIMENSIONS[c]) if c in DIMENSIONS else escape(c)
+
+
 def _table(df: pd.DataFrame, tr: Translator, *, max_rows: int, sources: dict[str, Any]) -> Markup:
     shown = df.head(max_rows)
     cols = [c for c in shown.columns if not str(c).startswith("_")]
     head = Markup("").join(
         Markup('<th class="{}">{}</th>').format(
             "num" if str(shown[c].dtype).startswith(NUMERIC) else "",
-            tr._(COLUMNS[str(c)]) if str(c) in COLUMNS else str(c),
+            _header(str(c), tr),
         )
         for c in cols
     )
@@ -121,11 +172,13 @@ def _table(df: pd.DataFrame, tr: Translator, *, max_rows: int, sources: dict[str
         )
         for rec in shown[cols].itertuples(index=False, name=None)
     )
-    note = (
-        Markup('<p class="cr-table-note">{}</p>').format(
-            tr._("{n} more rows in the output bundle", n=len(df) - max_rows)
+    # never cut: the rest folds (and prints: the PDF opens every fold)
+    more = (
+        Markup('<details class="cr-more"><summary>{}</summary>{}</details>').format(
+            tr.ngettext("{n} more row", "{n} more rows", len(df) - max_rows),
+            _table(df.iloc[max_rows:], tr, max_rows=len(df), sources=sources),
         )
         if len(df) > max_rows
         else Markup("")
     )
-    return Markup('<table class="cr"><thead><tr>{}</tr></thead><tbody>{}</tbody></table>{}').format(head, rows, note)
+    return Markup('<table class="cr"><thead><tr>{}</tr></thead><tbody>{}</tbody></table>{}').format(head, rows, more)

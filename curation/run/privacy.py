@@ -61,7 +61,10 @@ class Privacy:
 
 
 GENERATED = ("reports/index.html", "run.json", "datapackage.json", "quality/checks.parquet",
-             "quality/failures.parquet")
+             "quality/failures.parquet",
+             # rewritten after the scan with its result (curation.modalities.collection_report.finalize)
+             "reports/collection_report.md", "reports/collection_report.pdf", "reports/collection_report.ipynb",
+             "reports/collection_report.html")
 
 
 def fail_closed(scan: Any, bundle: Bundle, identifiers: set[str], missing: dict[str, str],

@@ -352,11 +352,13 @@ def _assemble(config: CohortConfig, keyring: Keyring, bundle: Bundle, planned: l
     missing = dict(missing or {})
     folder = f"{withheld_dir(root).name}/"
     index_html, run_json = root / "reports" / "index.html", root / "run.json"
+    names = {j.name for j in planned}
 
     def write_outputs(privacy: Privacy, skip: set[str]) -> None:
         """index.html, run.json and datapackage.json, except those withheld in this run."""
         nonlocal index_html, run_json
         from .. import dictionary
+        from ..report.delta import summary as delta_summary
 
         timings["total_s"] = round(time.perf_counter() - t0, 2)  # the last write is scanned too: no rewrite after
         summary = _summary(config, bundle, planned, started=started, ended=ended,
@@ -365,9 +367,11 @@ def _assemble(config: CohortConfig, keyring: Keyring, bundle: Bundle, planned: l
         summary["leaks"] = [str(f) for f in privacy.findings[:MAX_LEAK_LINES]]
         summary["more_leaks"] = max(0, len(privacy.findings) - MAX_LEAK_LINES)
         summary["privacy"] = privacy.banner()
+        summary["delta"] = delta_summary(root, run_id=sec.run_id)  # what changed since the previous run
         if "reports/index.html" not in skip:
             index_html = bundle.write_text("reports/index.html", render_index(
                 rows, cohort=config.cohort.name, description=config.cohort.description, summary=summary))
+        record: dict[str, Any] = {}
         if "run.json" not in skip:
             record = _run_record(config, keyring, statuses, started=started, ended=ended, only=only, jobs=jobs,
                                  out=root, leak_note=privacy.note, inputs=inputs, timings=timings,
@@ -381,6 +385,11 @@ def _assemble(config: CohortConfig, keyring: Keyring, bundle: Bundle, planned: l
             run_json = bundle.write_json("run.json", record)
         if "datapackage.json" not in skip:
             bundle.write_datapackage(name=config.cohort.name, describe=dictionary.describe)
+        if privacy is not pending and "collection_report" in names and "run.json" not in skip:
+            # the collection report ran before the scan: completed with its result (rescanned with GENERATED)
+            from ..modalities.collection_report import finalize
+
+            finalize(config, root, record, skip=skip | {w.path for w in privacy.withheld})
 
     # until the scan has said otherwise, the bundle is not known to be clean
     pending = Privacy(releasable=False, note="pending (the leak scan has not run yet)", missing=missing,
