@@ -248,3 +248,47 @@ def test_clinical_records_screening_participants_without_cancer(code: str, ok: b
     )
     overall = qc.check_completeness(rows, "histology", required="required")[0]
     assert overall.count == 0
+
+
+def test_every_indicator_recomputes_from_its_counts(curated: dict[str, object]) -> None:
+    """Rows with a numerator and a denominator are their ratio (Wilson or exact Poisson around it); each
+    kappa equals the kappa of its own confusion counts (the agreement heatmap's table)."""
+    from curation.modalities import screening
+
+    run = _run(curated)
+    ind = screening.indicators(run.data, ctx=run.ctx)
+    s = ind.summary()
+    ratio = s[s["ci_method"].isin(["wilson", "exact Poisson"]) & (s["denominator"] > 0)]
+    assert set(ratio["family"]) == {"accuracy", "risk"} and len(ratio) > 60
+    assert np.allclose(ratio["estimate"], ratio["numerator"] / ratio["denominator"])
+    assert (ratio["ci_low"] <= ratio["estimate"] + 1e-12).all() and (
+        ratio["estimate"] <= ratio["ci_high"] + 1e-12
+    ).all()
+    conf = ind.confusion
+    agr = ind.agreement[ind.agreement["stratum"] == "overall"].set_index("indicator")
+    for field, name, weights in (
+        ("read_lung_rads", "kappa_lung_rads", "linear"),
+        ("nodule_type", "kappa_nodule_type", "none"),
+    ):
+        c = conf[conf["field"] == field].pivot(index="ai", columns="expert", values="count")
+        assert agr.loc[name, "n"] == c.to_numpy().sum()
+        assert agr.loc[name, "numerator"] == np.trace(c.to_numpy())
+        assert agr.loc[name, "estimate"] == pytest.approx(float(st.kappa(c.to_numpy(), weights=weights)))
+
+
+def test_demo_generator_is_deterministic(tmp_path: Path) -> None:
+    from curation.deid.keys import Keyring
+    from curation.demo import screening as demo
+    from curation.demo._core import DemoLog
+
+    for name in ("a", "b"):
+        demo.generate(
+            pd.DataFrame(),
+            tmp_path / name,
+            rng=np.random.default_rng([7, 7]),
+            log=DemoLog(),
+            keyring=Keyring(b"k" * 32),
+        )
+    files = sorted(p.relative_to(tmp_path / "a") for p in (tmp_path / "a").rglob("*.csv"))
+    assert len(files) == 15
+    assert all((tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes() for f in files)
