@@ -292,3 +292,28 @@ def test_demo_generator_is_deterministic(tmp_path: Path) -> None:
     files = sorted(p.relative_to(tmp_path / "a") for p in (tmp_path / "a").rglob("*.csv"))
     assert len(files) == 15
     assert all((tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes() for f in files)
+
+
+def test_relative_dates_count_from_enrolment(curated: dict[str, object], tmp_path: Path) -> None:
+    """In dates.mode relative the screening tables count days from each participant's enrolment (most
+    participants have no diagnosis to count from)."""
+    import yaml
+
+    import curation
+
+    root = curated["root"]
+    assert isinstance(root, Path)
+    doc = yaml.safe_load((root / "demo" / "cohort.yaml").read_text(encoding="utf-8"))
+    doc["dates"] = {"mode": "relative"}
+    doc["sources"] = {"screening": doc["sources"]["screening"]}
+    doc["secret"] = {"file": str(root / "demo" / "keys" / "demo.key")}
+    for src in doc["sources"]["screening"]:
+        src["path"] = str(root / "demo" / src["path"])
+    cohort = tmp_path / "cohort.yaml"
+    cohort.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+    curation.curate("screening", cohort, out=tmp_path / "out")
+    data = tmp_path / "out" / "data" / "screening"
+    p = pd.read_parquet(data / "participants.parquet")
+    assert (p["enrolment_date_days"] == 0).all()
+    r = pd.read_parquet(data / "rounds.parquet")
+    assert r["scan_date_days"].between(0, 600).all() and "scan_date" not in r.columns
