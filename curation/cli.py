@@ -25,6 +25,7 @@ COMMANDS = {
     "package": "curation.security.cli:package",
     "unpack": "curation.security.cli:unpack",
     "export": "curation.export.cli:export",
+    "decide": "curation.decisions.cli:decide",
 }
 
 

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from ..config import CohortConfig
+from ..decisions import replay as decisions_replay
 from ..deid.keys import keyring_for
 from ..errors import ConfigError
 from ..io.bundle import Bundle
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
     from ..deid.text import Scrubber
 
 __all__ = ["Context", "Curated", "ModalityData", "ModalitySpec", "Source", "cohort_identifiers", "collect_identifiers",
-           "curate", "make_context", "make_scrubber", "registry", "sources_of"]
+           "curate", "make_context", "make_scrubber", "provenance", "registry", "sources_of"]
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +60,8 @@ class Curated:
     results: list[CheckResult]
     ctx: Context = field(repr=False)
     written: list[Path] = field(default_factory=list)
+    # the curator decisions of this step (quality/decisions/<name>.parquet): applied, flagged, what each changed
+    decisions: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=decisions_replay.COLUMNS), repr=False)
 
     @property
     def checks(self) -> pd.DataFrame:
@@ -138,6 +141,8 @@ def curate(name: str, cohort: str | Path | CohortConfig, *, out: str | Path | No
     config = cohort if isinstance(cohort, CohortConfig) else load_cohort(cohort)
     ctx = make_context(config, out=out)
     mod = registry.get(name)
+    # decisions.yaml beside cohort.yaml: thresholds, settings and value maps set on ctx before anything runs
+    replay = decisions_replay.prepare(config, ctx, modality=name, module=getattr(mod, "__name__", ""))
     data = mod.load(sources_of(config, name), ctx=ctx)
     if mod.SPEC.stage == "source":
         # free text is scrubbed with every identifier of the cohort, not only this modality's: a
@@ -157,10 +162,29 @@ def curate(name: str, cohort: str | Path | CohortConfig, *, out: str | Path | No
         results = [error_result(f"{name}.checks", name, Dimension.CONFORMANCE, exc=exc)]
     if data.ledger.entries:  # a step that moved no record (the collection report) has nothing to reconcile
         results.append(data.ledger.check(thresholds=ctx.thresholds))
-    curated = Curated(mod.SPEC, data, results, ctx)
+    results += replay.check()
+    curated = Curated(mod.SPEC, data, results, ctx, decisions=replay.frame(results))
     if write:
         curated.written = write_outputs(curated)
+    print(provenance(curated, replay), flush=True)  # the one line a notebook shows of where it ran
     return curated
+
+
+def provenance(curated: Curated, replay: decisions_replay.Replay) -> str:
+    """One line: cohort (DEMO when it is the bundled demo), inputs, output folder, decisions applied.
+
+    Names only (the cohort file, the bundle folder) and counts of input files: paths and source
+    file names can hold identifiers or machine details that a reviewer's page must not show.
+    """
+    config, name = curated.ctx.config, curated.spec.name
+    demo = " DEMO" if (config.base_dir / "defects.json").is_file() and "demo" in config.cohort.name.lower() else ""
+    n_sources = len(config.sources.get(name) or [])
+    n_files = sum(len(config.source_files(name, i)) for i in range(n_sources))
+    inputs = f"{n_files} input path(s) in {n_sources} source(s)" if n_sources else "the bundle"
+    flagged = f", {len(replay.stale) + len(replay.listed)} flagged for review" if replay.stale or replay.listed else ""
+    return (f"{name}: cohort {config.cohort.name!r}{demo} ({config.path.name}); inputs: {inputs}; "
+            f"output: {curated.ctx.bundle.root.name}/ ({len(curated.written)} file(s) written); "
+            f"decisions applied: {len(replay.applied)}{flagged}")
 
 
 def write_outputs(curated: Curated) -> list[Path]:
@@ -172,6 +196,7 @@ def write_outputs(curated: Curated) -> list[Path]:
     written.append(b.write_parquet(f"quality/failures/{name}.parquet", curated.failures))
     written.append(b.write_parquet(f"quality/quarantine/{name}.parquet", curated.quarantine))
     written.append(b.write_parquet(f"quality/ledger/{name}.parquet", curated.ledger))
+    written.append(b.write_parquet(f"quality/decisions/{name}.parquet", curated.decisions))
     return written
 
 

@@ -242,7 +242,8 @@ def enforce_domains(typed: dict[str, pd.DataFrame], modality: str, *, invalid: l
             out[f.name] = out[f.name].mask(bad)
             set_reason(out, f.name, bad, reason)
             if kind:
+                # the value itself stays in memory: the notebook's value-mapping widget lists the distinct ones
                 invalid.append(pd.DataFrame({"table": table, patient: out.loc[bad, patient].to_numpy(),
                                              row: out.loc[bad, row].to_numpy(), "field": f.name, "rule": rule,
-                                             "kind": kind}))
+                                             "kind": kind, "value": df.loc[bad, f.name].astype(STR).to_numpy()}))
         typed[table] = out

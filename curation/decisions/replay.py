@@ -1,0 +1,248 @@
+"""Replay: a batch run applies the decisions in force exactly, and says what each one changed.
+
+:func:`prepare` runs in :func:`curation.curate` before the modality loads: it reads the decisions
+of that modality (decisions.yaml beside cohort.yaml, and the old form in the bundle), sets aside
+those made on an input that has changed since (flagged, not applied) and applies the rest to the
+run's context: thresholds by check id, settings the modality reads, value maps. :meth:`Replay.check`
+is the ``<modality>.decisions.review`` check (a warning naming each decision set aside) and
+:meth:`Replay.frame` the table of quality/decisions/<modality>.parquet: which check or records each
+decision changed and how. The run's audit trail lists them (:func:`audit_record`).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from ..quality import WARN_ONLY, Check, CheckResult, Dimension, Outcome, Severity, Threshold, failures, run
+from .model import FILE, Decision, decisions_path, input_checksum, read_decisions
+
+if TYPE_CHECKING:
+    from ..config import CohortConfig
+    from ..modalities.base import Context
+
+__all__ = ["COLUMNS", "REPLAYED", "Replay", "audit_record", "decisions_in_force", "modality_checksum", "prepare"]
+
+REPLAYED = ("threshold", "setting", "map")  # kinds a run applies; the others are listed and flagged
+COLUMNS = ["kind", "key", "value", "author", "time", "reason", "status", "effect"]
+
+
+def modality_checksum(config: CohortConfig, modality: str) -> str:
+    """The checksum of one modality's input files today (what a decision is made on); "" without sources."""
+    files: list[Path] = []
+    for i, _ in enumerate(config.sources.get(modality) or []):
+        for top in config.source_files(modality, i):
+            files += sorted(p for p in top.rglob("*") if p.is_file()) if top.is_dir() else [top]
+    return input_checksum(files, base=config.base_dir) if files else ""
+
+
+def decisions_in_force(config: CohortConfig, *, bundle: Path | None = None) -> list[Decision]:
+    """The decisions in force: decisions.yaml beside cohort.yaml, over the old form in the bundle."""
+    new = read_decisions(decisions_path(config)).in_force()
+    if bundle is None or not (bundle / FILE).is_file():
+        return new
+    old = [d for d in read_decisions(bundle / FILE).in_force() if d.legacy]
+    taken = {(d.kind, d.key) for d in new}
+    return [d for d in old if (d.kind, d.key) not in taken] + new
+
+
+def _nest(flat: Mapping[str, Any]) -> dict[str, Any]:
+    """``{"immune.qc.tissue.tumor.min_counts": 300}`` -> nested mappings, as the modalities read them."""
+    out: dict[str, Any] = {}
+    for key, value in flat.items():
+        node = out
+        *parents, leaf = key.split(".")
+        for p in parents:
+            nxt = node.get(p)
+            if not isinstance(nxt, dict):
+                nxt = node[p] = {}
+            node = nxt
+        node[leaf] = value
+    return out
+
+
+def _declared_threshold(top: str, modality: str, check_id: str) -> Threshold | None:
+    """The threshold a check declares (:class:`~curation.quality.Check`), found in the loaded modules of the
+    modality's module ``top`` (by name: this layer sits below the modalities)."""
+    if not top:
+        return None
+    package = top.split(".", 1)[0]
+    # the modality's own modules first, then shared ones (the tabular checks serve four modalities)
+    names = sorted(
+        (n for n in list(sys.modules) if n == package or n.startswith(f"{package}.")),
+        key=lambda n: not (n == top or n.startswith(f"{top}.")),
+    )
+    for name in names:
+        mod = sys.modules.get(name)
+        if mod is None:
+            continue
+        for value in list(vars(mod).values()):
+            for c in value if isinstance(value, (tuple, list)) else (value,):
+                if isinstance(c, Check) and c.check_id(modality) == check_id:
+                    return c.threshold
+    return None
+
+
+@dataclass
+class Replay:
+    """The decisions of one step of one run: applied, set aside for review, listed only."""
+
+    modality: str
+    applied: list[Decision] = field(default_factory=list)
+    stale: list[Decision] = field(default_factory=list)  # made on input that changed since: not applied
+    listed: list[Decision] = field(default_factory=list)  # kinds this version does not replay
+    before: dict[str, Threshold | None] = field(default_factory=dict)  # check id -> threshold without the decision
+
+    def __bool__(self) -> bool:
+        """Any decision on this step."""
+        return bool(self.applied or self.stale or self.listed)
+
+    def check(self) -> list[CheckResult]:
+        """``<modality>.decisions.review``: a warning naming each decision not applied (none without decisions)."""
+        if not self:
+            return []
+        return run([REVIEW], self, modality=self.modality)
+
+    def frame(self, results: Sequence[CheckResult] = ()) -> pd.DataFrame:
+        """One row per decision: its status and what it changed (a check's verdict, a setting, a value map)."""
+        by_id = {r.check_id: r for r in results}
+        rows = []
+        for status, group in (
+            ("applied", self.applied),
+            ("flagged: input changed", self.stale),
+            ("listed: not replayed by this version", self.listed),
+        ):
+            for d in group:
+                effect = self._effect(d, by_id) if status == "applied" else ""
+                rows.append(
+                    {
+                        "kind": d.kind,
+                        "key": d.key,
+                        "value": _text(d.value),
+                        "author": d.author,
+                        "time": d.time,
+                        "reason": d.reason,
+                        "status": status,
+                        "effect": effect,
+                    }
+                )
+        return pd.DataFrame(rows, columns=COLUMNS).astype("string")
+
+    def _effect(self, d: Decision, by_id: Mapping[str, CheckResult]) -> str:
+        if d.kind == "threshold":
+            r = by_id.get(d.key)
+            if r is None:
+                return f"no check {d.key} ran in this step"
+            now = f"verdict {r.verdict} under {r.threshold.describe()} ({r.n_failed} of {r.n_checked} failing)"
+            old = self.before.get(d.key)
+            if old is None:
+                return f"{now}; without the decision: the declared default"
+            was = old.verdict(r.n_checked, r.n_failed)
+            change = "unchanged" if was == r.verdict else f"changed from {was}"
+            return f"{now}; {change} under {old.describe()}"
+        if d.kind == "map":
+            field_, _, raw = d.key.partition(".")[2].partition(":")
+            return f"{field_}: {raw!r} read as {d.value!r} (value map)"
+        return f"setting {d.key} = {_text(d.value)}"
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, Mapping):
+        return ", ".join(f"{k}={v}" for k, v in value.items())
+    return str(value)
+
+
+def _review(replay: Replay) -> Outcome:
+    """Decisions set aside: made on input that changed since, or of a kind this version does not replay."""
+    bad = [(d, "input changed since the decision: review it (curation decide show/set/revoke)") for d in replay.stale]
+    bad += [(d, f"a {d.kind} decision is recorded but not replayed by this version") for d in replay.listed]
+    n = len(replay.applied) + len(bad)
+    msg = "; ".join(f"{d.key} ({why})" for d, why in bad[:5]) or f"{n} decision(s) applied"
+    return Outcome(n, failures=failures(field=[d.key for d, _ in bad], rule=[why for _, why in bad]), message=msg)
+
+
+REVIEW = Check(
+    "decisions.review",
+    Dimension.CONFORMANCE,
+    _review,
+    severity=Severity.MINOR,
+    threshold=WARN_ONLY,
+    description="curator decisions replayed; one made on changed input is flagged, not applied",
+)
+
+
+def prepare(config: CohortConfig, ctx: Context, *, modality: str, module: str = "") -> Replay:
+    """Apply the decisions in force on ``modality`` to ``ctx`` (thresholds, settings, value maps).
+
+    A decision with an input checksum that no longer matches the modality's input is not applied:
+    it is flagged by the review check. The old form (no checksum) applies as it always did.
+    ``module`` is the modality's module name (where its checks' declared thresholds are found).
+    """
+    replay = Replay(modality)
+    mine = [d for d in decisions_in_force(config, bundle=ctx.bundle.root) if d.modality == modality]
+    if not mine:
+        return replay
+    today = modality_checksum(config, modality) if any(d.input_sha256 for d in mine) else ""
+    settings: dict[str, Any] = {}
+    maps: dict[str, dict[str, str]] = {}
+    for d in mine:
+        if d.input_sha256 and d.input_sha256 != today:
+            replay.stale.append(d)
+        elif d.kind not in REPLAYED:
+            replay.listed.append(d)
+        else:
+            replay.applied.append(d)
+            if d.kind == "threshold":
+                replay.before[d.key] = ctx.thresholds.get(d.key) or _declared_threshold(module, modality, d.key)
+                value = d.value if isinstance(d.value, Mapping) else {"warn": 0.0, "fail": float(d.value)}
+                ctx.thresholds[d.key] = Threshold(float(value.get("warn", 0.0)), float(value.get("fail", 0.0)))
+            elif d.kind == "map":
+                field_, _, raw = d.key.partition(".")[2].partition(":")
+                maps.setdefault(f"{modality}.{field_}", {})[raw] = str(d.value)
+            else:
+                settings[d.key] = d.value
+    if settings:
+        # flat dotted keys and the nested form: modalities read either (genomics flat, immune nested)
+        nested = _nest(settings)
+        ctx.decisions = {**ctx.decisions, **settings, **_merge(dict(ctx.decisions), nested)}
+    if maps:
+        merged = {k: dict(v) for k, v in (config.value_maps or {}).items()}
+        for k, v in maps.items():
+            merged.setdefault(k, {}).update(v)
+        ctx.config = config.model_copy(update={"value_maps": merged})
+    return replay
+
+
+def _merge(a: dict[str, Any], b: Mapping[str, Any]) -> dict[str, Any]:
+    for k, v in b.items():
+        mergeable = isinstance(v, Mapping) and isinstance(a.get(k), (dict, type(None)))
+        a[k] = _merge(dict(a.get(k) or {}), v) if mergeable else v
+    return a
+
+
+def audit_record(config: CohortConfig, root: Path | None = None) -> dict[str, Any]:
+    """What the audit trail's ``run_start`` says of the decisions: the file's checksum and each decision in force."""
+    import hashlib
+
+    path = decisions_path(config)
+    decisions: Iterable[Decision] = decisions_in_force(config, bundle=root)
+    digest = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else ""
+    out: dict[str, Any] = {"file": FILE, "sha256": digest}
+    out["decisions"] = [
+        {
+            "kind": d.kind,
+            "key": d.key,
+            "value": d.value,
+            "author": d.author,
+            "time": d.time,
+            "reason": d.reason,
+            "input_sha256": d.input_sha256,
+        }
+        for d in decisions
+    ]
+    return out

@@ -1,0 +1,184 @@
+"""Notebook widgets that record decisions, and their static equivalents.
+
+Each widget calls :func:`record` (its Python API: the same call a test or a script makes) and so
+writes decisions.yaml beside cohort.yaml with author, time, reason and the input's checksum; the
+next run (or the widget's Apply button) replays it. A papermill-executed notebook keeps no live
+kernel: :func:`decisions_table` is the static view, the decisions in force and what each changed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import pandas as pd
+
+from .model import Decision, decisions_path, read_decisions, set_decision
+from .replay import COLUMNS, modality_checksum
+
+__all__ = [
+    "decisions_table",
+    "mapping_widget",
+    "quarantine_table",
+    "quarantine_widget",
+    "record",
+    "unmapped_values",
+]
+
+
+def record(run: Any, decision: Mapping[str, Any], *, author: str, reason: str) -> Decision:
+    """Record ``{"kind", "key", "value"}`` for ``run``'s cohort (what every widget's Save calls).
+
+    Parameters
+    ----------
+    run
+        A :class:`~curation.modalities.Curated` (its cohort and modality).
+    decision
+        Kind, key (starting with the modality) and value; see :mod:`curation.decisions.model`.
+    author, reason
+        Required: who and why.
+    """
+    config = run.ctx.config
+    modality = str(decision["key"]).split(".", 1)[0]
+    return set_decision(
+        decisions_path(config),
+        decision,
+        author=author,
+        reason=reason,
+        input_sha256=modality_checksum(config, modality),
+    )
+
+
+def decisions_table(run: Any) -> pd.DataFrame:
+    """The decisions of this step: applied in this run (with what each changed), flagged, or recorded since.
+
+    The static view of every widget: a decision saved after the run shows as ``recorded: applies on
+    the next run``.
+    """
+    frame = getattr(run, "decisions", None)
+    frame = pd.DataFrame(columns=COLUMNS) if frame is None else frame
+    seen = set(zip(frame["kind"], frame["key"], strict=True)) if len(frame) else set()
+    name = run.spec.name
+    later = [
+        {
+            "kind": d.kind,
+            "key": d.key,
+            "value": str(d.value),
+            "author": d.author,
+            "time": d.time,
+            "reason": d.reason,
+            "status": "recorded: applies on the next run",
+            "effect": "",
+        }
+        for d in read_decisions(decisions_path(run.ctx.config)).in_force()
+        if d.modality == name and (d.kind, d.key) not in seen
+    ]
+    out = pd.concat([frame, pd.DataFrame(later, columns=COLUMNS)], ignore_index=True) if later else frame
+    return out.astype("string")
+
+
+def unmapped_values(run: Any) -> pd.DataFrame:
+    """Distinct values set to null as outside their field's allowed list: field, value, count, allowed codes."""
+    from ..dictionary import fields
+    from ..modalities._tabular import INVALID
+
+    bad = run.data.objects.get(INVALID)
+    cols = ["field", "value", "count", "allowed"]
+    if bad is None or not len(bad) or "value" not in bad.columns:
+        return pd.DataFrame(columns=cols)
+    bad = bad[bad["kind"] == "allowed"]
+    allowed = {f.name: list(f.allowed) for f in fields(run.spec.name) if f.allowed}
+    counts = bad.groupby(["field", "value"], dropna=True).size().rename("count").reset_index()
+    counts["allowed"] = counts["field"].map(lambda f: ", ".join(allowed.get(f, [])))
+    return counts.sort_values(["field", "count"], ascending=[True, False], ignore_index=True)[cols]
+
+
+def quarantine_table(run: Any) -> pd.DataFrame:
+    """Quarantined records (token or pseudonym, reason, detail) with the release decision on each, if any."""
+    q = run.quarantine
+    if q.empty:
+        return q
+    name = run.spec.name
+    decided = {
+        d.key.split(".", 1)[1]: d
+        for d in read_decisions(decisions_path(run.ctx.config)).in_force()
+        if d.kind == "release" and d.modality == name
+    }
+    who = q["pseudonym"].where(q["pseudonym"].fillna("") != "", q["record"])
+    out = q.assign(record_key=who)[["record_key", "stage", "reason", "field", "detail"]]
+    out["decision"] = out["record_key"].map(
+        lambda k: f"{decided[k].value} by {decided[k].author}" if k in decided else ""
+    )
+    return out.astype("string")
+
+
+def _who(w: Any) -> tuple[Any, Any]:
+    return (
+        w.Text(description="author", placeholder="your name (required)"),
+        w.Text(description="reason", placeholder="why (required)", layout=w.Layout(width="60%")),
+    )
+
+
+def _saved(status: Any, got: list[Decision]) -> None:
+    status.value = f"recorded {len(got)} decision(s) in decisions.yaml beside cohort.yaml; press Apply or re-run"
+
+
+def mapping_widget(run: Any) -> Any:
+    """Map unmapped values to dictionary codes: one dropdown of allowed codes per distinct value (live kernel)."""
+    import ipywidgets as w
+
+    table = unmapped_values(run)
+    status = w.HTML()
+    if table.empty:
+        return w.HTML("no unmapped value in this run")
+    rows, picks = [], []
+    for r in table.itertuples(index=False):
+        pick = w.Dropdown(options=["(leave unmapped)", *str(r.allowed).split(", ")], layout=w.Layout(width="220px"))
+        picks.append((r.field, r.value, pick))
+        rows.append(w.HBox([w.Label(f"{r.field}: {r.value!r} ({r.count})", layout=w.Layout(width="360px")), pick]))
+    author, reason = _who(w)
+
+    def save(_: Any) -> None:
+        if not author.value.strip() or not reason.value.strip():
+            status.value = "<b>not saved</b>: give your name and a reason"
+            return
+        got = [
+            record(
+                run,
+                {"kind": "map", "key": f"{run.spec.name}.{f}:{v}", "value": p.value},
+                author=author.value,
+                reason=reason.value,
+            )
+            for f, v, p in picks
+            if p.value != "(leave unmapped)"
+        ]
+        _saved(status, got)
+
+    button = w.Button(description="Save mappings", button_style="primary")
+    button.on_click(save)
+    return w.VBox([*rows, author, reason, button, status])
+
+
+def quarantine_widget(run: Any) -> Any:
+    """Release or confirm a quarantined record with a reason (live kernel)."""
+    import ipywidgets as w
+
+    table = quarantine_table(run)
+    if table.empty:
+        return w.HTML("no quarantined record in this run")
+    keys = sorted(set(table["record_key"].dropna()))
+    which = w.Dropdown(options=keys, description="record")
+    action = w.ToggleButtons(options=["confirm", "release"], description="decision")
+    author, reason = _who(w)
+    status = w.HTML()
+
+    def save(_: Any) -> None:
+        if not author.value.strip() or not reason.value.strip():
+            status.value = "<b>not saved</b>: give your name and a reason"
+            return
+        d = {"kind": "release", "key": f"{run.spec.name}.{which.value}", "value": action.value}
+        _saved(status, [record(run, d, author=author.value, reason=reason.value)])
+
+    button = w.Button(description="Save decision", button_style="primary")
+    button.on_click(save)
+    return w.VBox([which, action, author, reason, button, status])
