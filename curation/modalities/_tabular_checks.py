@@ -166,8 +166,8 @@ FREE_TEXT_CHECK = Check("conformance.unannotated_free_text", Dimension.CONFORMAN
 def checks_for(modality: str, own: Sequence[Check] = ()) -> list[Check]:
     """The shared checks of a tabular modality, then its ``own``; an own check whose id is that of a
     shared one takes its place."""
-    shared = [qc.SOURCE_EMPTY, MISSING_HEADER, *completeness_checks(modality), ALLOWED_VALUES, TYPES, RANGE,
-              UNMAPPED_COLUMNS, FREE_TEXT_CHECK]
+    shared = [qc.SOURCE_EMPTY, qc.ANY_ACCEPTED, MISSING_HEADER, *completeness_checks(modality), ALLOWED_VALUES, TYPES,
+              RANGE, UNMAPPED_COLUMNS, FREE_TEXT_CHECK]
     mine = {c.id: c for c in own}
     out = [mine.pop(c.id, c) for c in shared]
     return out + [c for c in own if c.id in mine]

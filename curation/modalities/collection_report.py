@@ -89,6 +89,7 @@ def finalize(config: Any, root: Path, record: dict[str, Any], *, skip: Collectio
     rewrite the Markdown, the PDF and the page (the executed notebook's report output, rendered again).
     Files in ``skip`` (withheld by the scan) are left alone. Nothing when the step did not run."""
     import nbformat
+    import pandas as pd
 
     from ..io.bundle import Bundle
     from ..report.html import render_file
@@ -97,8 +98,11 @@ def finalize(config: Any, root: Path, record: dict[str, Any], *, skip: Collectio
     ipynb = root / "reports" / "collection_report.ipynb"
     if not ipynb.is_file():
         return []
-    # the steps' checks and the leak scan's (privacy.leak_scan), as the run merged them
-    report = collection.fill(config, root, **collection.read_tables(root, merged=True), run=record)
+    tables = {k: collection.read_all(root, k) for k in collection.KINDS}
+    merged = root / "quality" / "checks.parquet"  # the steps' checks and the leak scan's (privacy.leak_scan)
+    if merged.is_file():
+        tables["checks"] = pd.read_parquet(merged)
+    report = collection.fill(config, root, **tables, run=record)
     language = config.report.language
     figs = collection.figures(report, language=language)
     nb = nbformat.read(ipynb, as_version=4)

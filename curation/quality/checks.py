@@ -22,9 +22,9 @@ import pandas as pd
 
 from .model import PATIENT, STRICT, Check, Dimension, Outcome, Severity, Threshold, combine, failures
 
-__all__ = ["REQUIRED_LEVELS", "SOURCE_EMPTY", "check_allowed", "check_codes", "check_completeness",
-           "check_date_order", "check_range", "check_same_person", "check_source_empty", "check_timeliness",
-           "check_unique", "completeness_table"]
+__all__ = ["ANY_ACCEPTED", "REQUIRED_LEVELS", "SOURCE_EMPTY", "check_allowed", "check_any_accepted", "check_codes",
+           "check_completeness", "check_date_order", "check_range", "check_same_person", "check_source_empty",
+           "check_timeliness", "check_unique", "completeness_table"]
 
 SITE = "site"
 NOT_APPLICABLE = "not_applicable"
@@ -268,4 +268,70 @@ SOURCE_EMPTY = Check(
                                          notes=data.objects.get("source_notes", {})),
     description="source files that gave no record (0-byte, header only, empty sheet or folder, unreadable); "
                 "reads data.objects['source_records'] and ['source_notes']",
+)
+
+
+def _final_stage(entries: Sequence[Any]) -> tuple[str, list[Any]]:
+    """The ledger's last stage group (``standardize:patients`` and ``standardize:staging`` are one
+    group, ``standardize``) and its entries: the records that stage accepted are the modality's output."""
+    groups: dict[str, list[Any]] = {}
+    for e in entries:
+        groups.setdefault(e.stage.split(":", 1)[0], []).append(e)
+    if not groups:
+        return "", []
+    last = list(groups)[-1]
+    return last, groups[last]
+
+
+def check_any_accepted(entries: Sequence[Any], sources: Sequence[str]) -> Outcome:
+    """No verdict of pass on nothing: a modality whose sources gave no accepted record fails.
+
+    Parameters
+    ----------
+    entries
+        The modality's ledger entries (:class:`~curation.quality.ledger.LedgerEntry`) when its checks
+        run: the records the last stage group accepted are what the modality curated.
+    sources
+        The keys of the modality's configured sources (``imaging[0]`` ...). None: not applicable.
+
+    Returns
+    -------
+    One outcome over the modality (n_checked 1): failing when nothing was accepted, with one failure
+    per source saying what came in and where it went (quarantined or excluded, by reason).
+    """
+    if not sources:
+        return Outcome(0, message="no source configured")
+    stage, final = _final_stage(entries)
+    accepted = sum(e.n_accepted for e in final)
+    if accepted:
+        return Outcome(1, message=f"{accepted} record(s) accepted at {stage}")
+    rules = []
+    for key in sources:
+        # the source's first stage (its entries may be per file: "genomics[0] file F...")
+        got = [e for e in entries if e.source == key or e.source.startswith(f"{key} ")]
+        got = [e for e in got if got and e.stage == got[0].stage]
+        if not got:
+            rules.append("no record read from it (see completeness.source_empty and the quarantine)")
+            continue
+        why: dict[str, int] = {}
+        for e in got:
+            for k, v in [*e.quarantined.items(), *e.excluded.items()]:
+                why[k] = why.get(k, 0) + v
+        reasons = ", ".join(f"{k}={v}" for k, v in sorted(why.items()) if v)
+        rules.append(f"{sum(e.n_in for e in got)} in at {got[0].stage}, {sum(e.n_accepted for e in got)} accepted"
+                     + (f" ({reasons})" if reasons else ""))
+    where = f" at {stage}" if stage else ""
+    return Outcome(1, n_failed=1, failures=failures(field=list(sources), rule=rules),
+                   message=f"nothing accepted{where} from {len(sources)} source(s): no curated record; "
+                           "see the quarantine and the ledger for why")
+
+
+ANY_ACCEPTED = Check(
+    "completeness.any_accepted", Dimension.COMPLETENESS,
+    lambda data, ctx: check_any_accepted(data.ledger.entries,
+                                         [f"{data.modality}[{i}]" for i in range(len(ctx.config.sources.get(
+                                             data.modality, [])))]),
+    severity=Severity.CRITICAL,
+    description="sources were given and some record was accepted (a modality never passes on nothing); "
+                "reads the ledger and cohort.yaml's sources",
 )

@@ -126,6 +126,7 @@ CHECKS = (
     Check("accuracy.target_100x", Dimension.ACCURACY, _below("pct_target_100x", "min_target_100x", "%"),
           threshold=QC_THRESHOLD, description="share of the target covered 100x at least min_target_100x (80 %)"),
     qc.SOURCE_EMPTY,
+    qc.ANY_ACCEPTED,
     Check("completeness.qc_metrics", Dimension.COMPLETENESS, check_qc_completeness,
           description="every sample has its QC metrics"),
     Check("conformance.vcf", Dimension.CONFORMANCE, _conformance("VCF"), description="VCF headers"),

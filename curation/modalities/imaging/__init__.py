@@ -30,6 +30,7 @@ import pandas as pd
 
 from ...errors import MissingDependency, SourceError
 from ...quality import Check, CheckResult, Dimension, Outcome, Severity, Threshold, failures, run
+from ...quality.checks import ANY_ACCEPTED
 from ..base import Context, ModalityData, ModalitySpec, Source
 from ._options import ImagingOptions
 
@@ -538,9 +539,9 @@ READER_AGREEMENT = Check("consistency.reader_agreement", C.CONSISTENCY, check_ag
 def checks(data: ModalityData, *, ctx: Context) -> list[CheckResult]:
     """Series-, image-, instance- and nodule-level checks (ids ``imaging.<dimension>.<name>``)."""
     s = data.tables["series"]
-    if s.empty:  # nothing indexed: every series check is not applicable
-        return run([NO_SERIES], data, ctx, modality=M, thresholds=ctx.thresholds)
-    todo = [*SERIES_CHECKS, *(IMAGE_CHECKS if "n_sampled" in s.columns else ()),
+    if s.empty:  # nothing indexed: every series check is not applicable, and nothing accepted fails
+        return run([ANY_ACCEPTED, NO_SERIES], data, ctx, modality=M, thresholds=ctx.thresholds)
+    todo = [ANY_ACCEPTED, *SERIES_CHECKS, *(IMAGE_CHECKS if "n_sampled" in s.columns else ()),
             *((READER_AGREEMENT,) if len(data.tables["nodules"]) else ())]
     return run(todo, data, ctx, modality=M, thresholds=ctx.thresholds)
 

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from ...quality import Check, Dimension, Outcome, Severity, Threshold, failures
-from ...quality.checks import SOURCE_EMPTY
+from ...quality.checks import ANY_ACCEPTED, SOURCE_EMPTY
 from .._timeliness import check_processing_delay
 from ..base import Context, ModalityData
 from ._ingest import TISSUES
@@ -170,6 +170,26 @@ def check_vdj_chain_pairing(data: ModalityData, ctx: Context) -> Outcome:
                    message=f"{int(amb.sum())} of {int(has.sum())} cells with receptor chains not one clean pair")
 
 
+def check_vdj_matched(data: ModalityData, ctx: Context) -> Outcome:
+    """Samples given V(D)J chains whose barcodes match no cell of the sample (a wrong file in the
+    sheet's ``vdj`` column, or barcodes rewritten on one side): their chains are not joined."""
+    q = _qc(data)
+    if q.empty or "vdj_cells" not in q:
+        return Outcome(0, message="no V(D)J data")
+    q = q[q["vdj_cells"].notna()]
+    if q.empty:
+        return Outcome(0, message="no V(D)J data")
+    bad = (q["vdj_matched"] == 0) & (q["vdj_cells"] > 0)
+    what = {"contigs": "the contig file (sample sheet column vdj)", "h5ad": "the chains carried in the .h5ad"}
+    rule = q.apply(lambda r: (f"none of the {int(r['vdj_cells'])} V(D)J barcodes of {what.get(r['vdj_from'], 'V(D)J')}"
+                              f" (source {r['source']}) matches a cell of sample {r['sample']}: check that the file "
+                              "belongs to this sample and that both sides use the same barcodes"), axis=1)
+    n_cells, n_matched = int(q["vdj_cells"].sum()), int(q["vdj_matched"].sum())
+    return _per_sample(q, bad, "vdj", rule,
+                       message=f"{int(bad.sum())} of {len(q)} samples with V(D)J chains match no cell; "
+                               f"{n_matched} of {n_cells} V(D)J barcodes matched a cell")
+
+
 def check_deidentified(data: ModalityData, ctx: Context) -> Outcome:
     """No identifier value seen while loading appears in obs, var or uns of the AnnData."""
     a = data.objects.get("adata")
@@ -197,6 +217,7 @@ def check_deidentified(data: ModalityData, ctx: Context) -> Outcome:
 
 CHECKS = (
     SOURCE_EMPTY,
+    ANY_ACCEPTED,
     Check("completeness.sample_linkage", Dimension.COMPLETENESS, check_sample_linkage,
           description="every sample linked to a patient"),
     Check("conformance.sample_sheet", Dimension.CONFORMANCE, check_sample_sheet,
@@ -214,6 +235,8 @@ CHECKS = (
     Check("consistency.sex", Dimension.CONSISTENCY, check_sex,
           description="a patient's samples agree on the sex inferred from XIST / chrY"),
     Check("uniqueness.barcodes", Dimension.UNIQUENESS, check_barcodes, description="no duplicate barcodes"),
+    Check("completeness.vdj_matched", Dimension.COMPLETENESS, check_vdj_matched,
+          description="every sample given V(D)J chains has barcodes matching its cells"),
     Check("consistency.vdj_chain_pairing", Dimension.CONSISTENCY, check_vdj_chain_pairing,
           threshold=Threshold(0.1, 0.3), severity=Severity.MINOR,
           description="cells with receptor chains form one clean pair"),

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 TISSUES = ("tumor", "adjacent_normal", "blood")
 SHEET_REQUIRED = ("sample_id", "admission_number", "site", "tissue")
 SHEET_OPTIONAL = ("timepoint", "path", "raw_path", "vdj", "collection_date", "library_date")
-_BARCODE = re.compile(r"([ACGTN]{8,})(-\d+)?")
+BARCODE = re.compile(r"([ACGTN]{8,})(-\d+)?")  # a 10x barcode: sequence and suffix
 
 
 CHECK_CHUNK = 1 << 20  # values per block of the counts check: a few MiB, in cache, whatever the matrix size
@@ -292,7 +292,7 @@ def clean_barcode(barcode: str, i: int) -> str:
     Exports often prefix barcodes with the hospital sample ID ("S23-0042_AAAC...-1"); only the
     sequence survives. A barcode without a sequence becomes its position (``cell<i>``).
     """
-    m = _BARCODE.search(str(barcode))
+    m = BARCODE.search(str(barcode))
     if not m:
         return f"cell{i}"
     return m.group(1) + (m.group(2) or "")

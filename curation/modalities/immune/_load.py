@@ -41,6 +41,7 @@ class RawSample:
     protein: ad.AnnData | None = None
     airr: ad.AnnData | None = None
     raw: ad.AnnData | None = None
+    airr_from: str = ""  # "contigs" (the sheet's vdj file) or "h5ad" (chains carried in the .h5ad)
 
 
 def _deps() -> None:
@@ -218,6 +219,7 @@ class _Loader:
             if a.n_obs == 0:
                 self.notes[(src.key, token)] = "no cells in the matrix"
                 return "empty"
+            chains = self._h5ad_chains(src, token, a, where=where) if src.config.format == "h5ad" else None
             a, prot = split_features(a)
             a, counts_from = ensure_counts(a, where=where)
             parts = _split(a, prot, key, sheet, row, where=where)
@@ -237,13 +239,17 @@ class _Loader:
                 src, token, rel if r is None else str(r["sample_id"]), r, part, counts_from, opts, part_prot
             )
             data.identifiers.add(Kind.sample_id, s.sample_id)
+            if chains is not None:  # the TCR/BCR chains the .h5ad carries (scirpy's AIRR layout)
+                from ._vdj import chains_of
+
+                s.airr, s.airr_from = chains_of(chains, part.obs_names), "h5ad"
             if r is not None and r.get("raw_path"):
                 s.raw = _optional_raw(sheet_dir / r["raw_path"], src.config.format, where=f"{where} raw_path")
             if r is not None and r.get("vdj"):
                 from ._vdj import read_vdj
 
                 try:
-                    s.airr = read_vdj(sheet_dir / r["vdj"], where=f"{where} vdj")
+                    s.airr, s.airr_from = read_vdj(sheet_dir / r["vdj"], where=f"{where} vdj"), "contigs"
                 except SourceError as exc:
                     data.quarantine.add(
                         stage="load", source=src.key, record=token, reason="unreadable_vdj", detail=str(exc)
@@ -252,6 +258,18 @@ class _Loader:
         if counts_from != "X":
             log.info("%s: raw counts taken from %s (X is not counts)", where, counts_from)
         return "ok"
+
+    def _h5ad_chains(self, src: Source[ImmuneOptions], token: str, a: ad.AnnData, *, where: str) -> ad.AnnData | None:
+        """The V(D)J chains an .h5ad carries; chains that cannot be read are reported in the quarantine
+        (the cells are kept)."""
+        from ._vdj import airr_in_h5ad
+
+        try:
+            return airr_in_h5ad(a, where=where)
+        except SourceError as exc:
+            self.data.quarantine.add(stage="load", source=src.key, record=token, reason="unreadable_vdj",
+                                     detail=str(exc))
+            return None
 
     def _link(self, src: Source[ImmuneOptions], token: str, key: str, n_obs: int,
               parts: dict[str, tuple[pd.Series | None, ad.AnnData, ad.AnnData | None]], *, where: str) -> None:

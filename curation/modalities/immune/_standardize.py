@@ -214,13 +214,46 @@ def _attach_modalities(out: _SampleQC, s: RawSample, names: pd.Index) -> None:
         pr.obs = pr.obs.iloc[:, :0]
         out.protein = pr
     if s.airr is not None:
-        mapping = dict(zip(s.adata.obs_names.astype(str), names, strict=True))
+        matched = match_barcodes(s.airr.obs_names.astype(str), s.adata.obs_names.astype(str), names)
+        keep = matched.notna().to_numpy()
+        out.row["vdj_cells"] = int(s.airr.n_obs)
+        out.row["vdj_matched"] = int(keep.sum())
+        out.row["vdj_from"] = s.airr_from
+        if not keep.any():  # nothing to join: the vdj_matched check names the sample and its source
+            return
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # anndata: awkward arrays (scirpy's chains) are "experimental"
-            keep = [b in mapping for b in s.airr.obs_names.astype(str)]
             air = s.airr[keep].copy()
-            air.obs_names = [mapping[b] for b in air.obs_names.astype(str)]
+            air.obs_names = matched[keep].to_numpy()
         out.airr = air
+
+
+def match_barcodes(vdj: pd.Index, cells: pd.Index, names: pd.Index) -> pd.Series:
+    """The tokenized cell name of each V(D)J barcode (NaN: no cell of the sample has it).
+
+    By the exact barcode first; then by the 10x sequence with its suffix (an export that prefixed
+    one side with a sample ID); then by the bare sequence when it is unique in the sample (one side
+    without the ``-1`` suffix).
+    """
+    from ._ingest import BARCODE
+
+    exact = dict(zip(cells, names, strict=True))
+    by_seq: dict[str, str] = {}
+    by_bare: dict[str, list[str]] = {}
+    for c, n in zip(cells, names, strict=True):
+        m = BARCODE.search(c)
+        if m:
+            by_seq.setdefault(m.group(1) + (m.group(2) or ""), n)
+            by_bare.setdefault(m.group(1), []).append(n)
+    out = []
+    for b in vdj:
+        hit = exact.get(b)
+        if hit is None and (m := BARCODE.search(b)):
+            hit = by_seq.get(m.group(1) + (m.group(2) or ""))
+            if hit is None and len(bare := by_bare.get(m.group(1), [])) == 1:
+                hit = bare[0]
+        out.append(hit)
+    return pd.Series(out, index=vdj, dtype=object)
 
 
 # ------------------------------------------------------------------------------------ embedding
