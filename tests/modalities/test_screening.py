@@ -317,3 +317,18 @@ def test_relative_dates_count_from_enrolment(curated: dict[str, object], tmp_pat
     assert (p["enrolment_date_days"] == 0).all()
     r = pd.read_parquet(data / "rounds.parquet")
     assert r["scan_date_days"].between(0, 600).all() and "scan_date" not in r.columns
+
+
+def test_figures_are_titled_and_captioned(curated: dict[str, object]) -> None:
+    from curation.modalities import screening
+    from curation.modalities.screening._figures import all_figures
+    from curation.report import caption
+
+    run = _run(curated)
+    figs = all_figures(screening.indicators(run.data, ctx=run.ctx), screening.verdicts(run.data, ctx=run.ctx))
+    assert {"ROC curves", "Bland-Altman: nodule size", "AI vs expert Lung-RADS", "Risk score calibration"} <= set(figs)
+    assert sum(t.startswith("Forest plot") for t in figs) >= 7
+    for title, fig in figs.items():
+        assert fig.layout.title.text and fig.layout.xaxis.title.text and fig.layout.yaxis.title.text, title
+        assert caption(fig), title
+        assert any(len(t.x) for t in fig.data if getattr(t, "x", None) is not None), title

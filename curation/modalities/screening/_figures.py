@@ -77,8 +77,11 @@ def plot_verdicts(verdicts: pd.DataFrame) -> go.Figure:
     )
     fig.update_layout(
         title="Indicators against their targets (95% CI)",
+        meta={
+            "caption": "Each targeted indicator overall with its 95% interval; green meets its target, orange does not."
+        },
         xaxis_title="estimate",
-        yaxis={"autorange": "reversed"},
+        yaxis={"autorange": "reversed", "title": {"text": "indicator (test)"}},
         height=max(300, 28 * len(v) + 120),
     )
     return fig
@@ -116,8 +119,9 @@ def plot_forest(df: pd.DataFrame, *, title: str, by: str = "") -> go.Figure:
         fig.add_vline(x=float(overall.iloc[0]), line_dash="dot", line_color="#999999")
     fig.update_layout(
         title=f"{title.replace('_', ' ')} by site, arm and risk group (95% CI)",
+        meta={"caption": "Estimate and 95% interval overall and per stratum; the dotted line is the overall estimate."},
         xaxis_title="estimate",
-        yaxis={"autorange": "reversed"},
+        yaxis={"autorange": "reversed", "title": {"text": "stratum: group"}},
         height=max(300, 26 * len(d) + 120),
     )
     return fig
@@ -138,6 +142,10 @@ def plot_roc(roc: pd.DataFrame, disc: pd.DataFrame) -> go.Figure:
     )
     fig.update_layout(
         title="ROC curves (overall)",
+        meta={
+            "caption": "ROC of each marker against pathology within the window, and of the risk score; AUC with its "
+            "bootstrap interval in the legend."
+        },
         xaxis_title="1 - specificity (false-positive rate)",
         yaxis_title="sensitivity (true-positive rate)",
     )
@@ -157,6 +165,10 @@ def plot_bland_altman(pairs: pd.DataFrame, ba: pd.Series) -> go.Figure:
             fig.add_hline(y=float(ba[key]), line_dash=dash, annotation_text=f"{key} {ba[key]:.2f} mm")
     fig.update_layout(
         title="Bland-Altman: AI vs expert nodule size",
+        meta={
+            "caption": "Each dot a nodule read by both; solid line the mean difference (bias), dashed lines the "
+            "95% limits of agreement."
+        },
         xaxis_title="mean of the two reads (mm)",
         yaxis_title="AI - expert (mm)",
     )
@@ -183,9 +195,9 @@ def plot_confusion(conf: pd.DataFrame, field: str) -> go.Figure:
     )
     fig.update_layout(
         title=f"AI vs expert reads: {field.replace('_', ' ')}",
+        meta={"caption": "Nodules by the AI reader's category (rows) and the expert's (columns); the diagonal agrees."},
         xaxis_title="expert",
-        yaxis_title="AI",
-        yaxis={"autorange": "reversed"},
+        yaxis={"autorange": "reversed", "title": {"text": "AI"}},
     )
     return fig
 
@@ -213,6 +225,12 @@ def plot_calibration(cal: pd.DataFrame) -> go.Figure:
         go.Scatter(x=[0, top], y=[0, top], mode="lines", line={"dash": "dot", "color": "#999999"}, showlegend=False)
     )
     fig.update_layout(
-        title="Risk score calibration by decile", xaxis_title="mean predicted risk", yaxis_title="observed cancer rate"
+        title="Risk score calibration by decile",
+        meta={
+            "caption": "Observed cancer rate (Wilson 95% interval) against the mean predicted risk per decile; "
+            "the dotted line is perfect calibration."
+        },
+        xaxis_title="mean predicted risk",
+        yaxis_title="observed cancer rate",
     )
     return fig
