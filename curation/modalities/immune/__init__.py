@@ -28,8 +28,9 @@ Source options (cohort.yaml ``sources.immune[i].options``, :class:`~._options.Im
     qc: {max_pct_mt: 8, tissue: {tumor: {max_pct_mt: 15}}, sample: {<sample token>: {...}}}
     processing: {n_top_genes: 2000, leiden_resolution: 1.0, umap: true, ...}
 
-The decisions file (``decisions.yaml`` in the bundle, written by the notebook's widget) overrides
-``qc`` and ``processing`` under the key ``immune``.
+Curator decisions (``decisions.yaml`` beside cohort.yaml, written by the notebook's widget or
+``curation decide set``: settings ``immune.qc.tissue.<tissue>.<threshold>``, ``immune.qc.sample.<token>.<...>``)
+override ``qc`` and ``processing``; the old form in the bundle is still read.
 """
 
 from __future__ import annotations
@@ -104,7 +105,7 @@ def thresholds_table(run: Any) -> pd.DataFrame:
 
 
 def threshold_widget(run: Any) -> Any:
-    """An ipywidgets panel to move QC thresholds per tissue and save them to the decisions file."""
+    """QC thresholds per tissue with their source; saves decisions (author, reason) and Apply re-runs the step."""
     from ._widget import threshold_widget as _w
 
     return _w(run)

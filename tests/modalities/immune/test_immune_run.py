@@ -160,9 +160,13 @@ def test_bad_sheet_value_is_reported(tmp_path: Path, bad: str) -> None:
 
 
 def test_widget_and_static_table(demo_run) -> None:
+    """The widget shows the values in effect and their source, refuses out-of-range input, warns before
+    discarding edits, records decisions with author and reason, and reloads them when the tissue changes."""
     import ipywidgets as w
 
+    from curation.decisions import decisions_path, read_decisions
     from curation.modalities import immune
+    from curation.modalities.immune._widget import values_in_effect
 
     run, _, _ = demo_run
     table = immune.thresholds_table(run)
@@ -171,10 +175,45 @@ def test_widget_and_static_table(demo_run) -> None:
     )
     panel = immune.threshold_widget(run)
     assert isinstance(panel, w.VBox)
-    button = next(c for c in panel.children if isinstance(c, w.Button))
-    button.click()
-    assert (run.ctx.bundle.path("decisions.yaml")).is_file()
-    run.ctx.bundle.path("decisions.yaml").unlink()  # leave the shared run as it was
+    tissue = panel.children[0]
+    boxes = {
+        b.description: b
+        for row in panel.children
+        if isinstance(row, w.HBox)
+        for b in row.children
+        if isinstance(b, w.FloatText)
+    }
+    author, reason = (c for c in panel.children if isinstance(c, w.Text))
+    save, discard, _apply = next(
+        c for c in panel.children if isinstance(c, w.HBox) and isinstance(c.children[0], w.Button)
+    ).children
+    status = next(c for c in panel.children if isinstance(c, w.HTML))
+    assert values_in_effect(run, tissue.value)["min_counts"] == (200.0, "default")
+    first, other = tissue.value, next(t for t in tissue.options if t != tissue.value)
+    boxes["min_counts"].value = 5000.0
+    assert boxes["min_counts"].value == 5000.0 and "outside 0–2000" in status.value  # refused, not clipped
+    author.value, reason.value = "Dr. Chen", "ambient RNA in this batch"
+    save.click()
+    assert "not saved" in status.value
+    assert not decisions_path(run.ctx.config).is_file()
+    boxes["min_counts"].value = 300.0
+    tissue.value = other
+    assert tissue.value == first and "unsaved edits" in status.value  # kept on screen, not lost
+    save.click()
+    doc = read_decisions(decisions_path(run.ctx.config))
+    d = doc.find(f"immune.qc.tissue.{first}.min_counts")
+    assert d is not None and d.value == 300.0 and d.author == "Dr. Chen" and d.input_sha256
+    tissue.value = other
+    assert boxes["min_counts"].value == 200.0
+    tissue.value = first
+    assert boxes["min_counts"].value == 300.0  # the saved value, not the default
+    assert values_in_effect(run, first)["min_counts"] == (300.0, "decision by Dr. Chen")
+    boxes["min_genes"].value = 150.0
+    discard.click()
+    assert boxes["min_genes"].value == 100.0
+    _apply.click()  # re-runs the step with the decision and redraws under the widget
+    assert status.value.startswith("applied"), status.value
+    decisions_path(run.ctx.config).unlink()  # leave the shared run as it was
 
 
 def test_file_missing_from_the_sheet_is_quarantined(tmp_path: Path) -> None:
