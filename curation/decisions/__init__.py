@@ -18,7 +18,7 @@ from .model import (
     set_decision,
     write_decisions,
 )
-from .replay import REPLAYED, Replay, audit_record, decisions_in_force, modality_checksum, prepare
+from .replay import REPLAYED, Replay, applied_in, audit_record, decisions_in_force, modality_checksum, prepare
 
 __all__ = [
     "FILE",
@@ -28,6 +28,7 @@ __all__ = [
     "DecisionsFile",
     "Replay",
     "Revocation",
+    "applied_in",
     "audit_record",
     "decisions_in_force",
     "decisions_path",

@@ -26,7 +26,16 @@ if TYPE_CHECKING:
     from ..config import CohortConfig
     from ..modalities.base import Context
 
-__all__ = ["COLUMNS", "REPLAYED", "Replay", "audit_record", "decisions_in_force", "modality_checksum", "prepare"]
+__all__ = [
+    "COLUMNS",
+    "REPLAYED",
+    "Replay",
+    "applied_in",
+    "audit_record",
+    "decisions_in_force",
+    "modality_checksum",
+    "prepare",
+]
 
 REPLAYED = ("threshold", "setting", "map")  # kinds a run applies; the others are listed and flagged
 COLUMNS = ["kind", "key", "value", "author", "time", "reason", "status", "effect"]
@@ -245,4 +254,15 @@ def audit_record(config: CohortConfig, root: Path | None = None) -> dict[str, An
         }
         for d in decisions
     ]
+    return out
+
+
+def applied_in(root: Path) -> list[dict[str, Any]]:
+    """What the audit trail's ``run_end`` says of the decisions: each step's, with its status and effect
+    (quality/decisions/<step>.parquet, written by :func:`curation.curate`)."""
+    folder = Path(root) / "quality" / "decisions"
+    out: list[dict[str, Any]] = []
+    for path in sorted(folder.glob("*.parquet")) if folder.is_dir() else []:
+        df = pd.read_parquet(path)
+        out += [{"step": path.stem, **{k: str(v) for k, v in row.items()}} for row in df.to_dict("records")]
     return out

@@ -17,11 +17,16 @@ from .model import Decision, decisions_path, read_decisions, set_decision
 from .replay import COLUMNS, modality_checksum
 
 __all__ = [
+    "check_threshold_widget",
     "decisions_table",
+    "exclude_widget",
+    "genomics_qc_widget",
+    "imaging_series_widget",
     "mapping_widget",
     "quarantine_table",
     "quarantine_widget",
     "record",
+    "settings_widget",
     "unmapped_values",
 ]
 
@@ -182,3 +187,120 @@ def quarantine_widget(run: Any) -> Any:
     button = w.Button(description="Save decision", button_style="primary")
     button.on_click(save)
     return w.VBox([which, action, author, reason, button, status])
+
+
+def check_threshold_widget(run: Any) -> Any:
+    """Set a check's warn/fail threshold: the run's checks, values in range only (live kernel)."""
+    import ipywidgets as w
+
+    checks = run.checks
+    if checks.empty:
+        return w.HTML("no check in this run")
+    which = w.Dropdown(options=sorted(checks["check_id"]), description="check", layout=w.Layout(width="60%"))
+    warn = w.FloatText(description="warn above", step=0.01)
+    fail = w.FloatText(description="fail above", step=0.01)
+    now, status = w.HTML(), w.HTML()
+    author, reason = _who(w)
+
+    def load(*_: Any) -> None:
+        row = checks.set_index("check_id").loc[which.value]
+        warn.value, fail.value = float(row["threshold_warn"]), float(row["threshold_fail"])
+        now.value = (
+            f"<small>now: {row['verdict']}, {row['n_failed']} of {row['n_checked']} failing "
+            f"({row['fail_rate']:.2%})</small>"
+        )
+
+    def save(_: Any) -> None:
+        if not 0 <= warn.value <= fail.value <= 1:
+            status.value = f"<b>not saved</b>: expected 0 ≤ warn ≤ fail ≤ 1, got {warn.value:g} and {fail.value:g}"
+            return
+        if not author.value.strip() or not reason.value.strip():
+            status.value = "<b>not saved</b>: give your name and a reason"
+            return
+        d = {"kind": "threshold", "key": which.value, "value": {"warn": warn.value, "fail": fail.value}}
+        _saved(status, [record(run, d, author=author.value, reason=reason.value)])
+
+    which.observe(load, names="value")
+    load()
+    button = w.Button(description="Save threshold", button_style="primary")
+    button.on_click(save)
+    return w.VBox([which, now, w.HBox([warn, fail]), author, reason, button, status])
+
+
+def settings_widget(run: Any, settings: Mapping[str, tuple[float, float, float]]) -> Any:
+    """Numbers the modality reads from decisions (``{key: (value in effect, low, high)}``); out-of-range refused."""
+    import ipywidgets as w
+
+    boxes = {
+        k: w.FloatText(value=v, description=k.rsplit(".", 1)[-1], style={"description_width": "140px"})
+        for k, (v, _, _) in settings.items()
+    }
+    author, reason = _who(w)
+    status = w.HTML()
+
+    def save(_: Any) -> None:
+        bad = [
+            f"{k}: {b.value:g} outside {settings[k][1]:g}–{settings[k][2]:g}"
+            for k, b in boxes.items()
+            if not settings[k][1] <= b.value <= settings[k][2]
+        ]
+        if bad or not author.value.strip() or not reason.value.strip():
+            status.value = "<b>not saved</b>: " + ("; ".join(bad) or "give your name and a reason")
+            return
+        got = [
+            record(
+                run, {"kind": "setting", "key": k, "value": float(b.value)}, author=author.value, reason=reason.value
+            )
+            for k, b in boxes.items()
+            if b.value != settings[k][0]
+        ]
+        _saved(status, got)
+
+    button = w.Button(description="Save settings", button_style="primary")
+    button.on_click(save)
+    return w.VBox([*boxes.values(), author, reason, button, status])
+
+
+def exclude_widget(run: Any, items: list[str], *, what: str = "series") -> Any:
+    """Accept or exclude items (imaging series, samples) by token, with a reason (live kernel)."""
+    import ipywidgets as w
+
+    if not items:
+        return w.HTML(f"no {what} in this run")
+    which = w.Dropdown(options=items, description=what)
+    action = w.ToggleButtons(options=["accept", "exclude"], description="decision")
+    author, reason = _who(w)
+    status = w.HTML()
+
+    def save(_: Any) -> None:
+        if not author.value.strip() or not reason.value.strip():
+            status.value = "<b>not saved</b>: give your name and a reason"
+            return
+        d = {"kind": "exclude", "key": f"{run.spec.name}.{which.value}", "value": action.value}
+        _saved(status, [record(run, d, author=author.value, reason=reason.value)])
+
+    button = w.Button(description="Save decision", button_style="primary")
+    button.on_click(save)
+    return w.VBox([which, action, author, reason, button, status])
+
+
+def genomics_qc_widget(run: Any) -> Any:
+    """Sequencing QC thresholds (mean depth, Q30 %, % of targets at 100x) in effect, to decide (live kernel)."""
+    from ..modalities.genomics._qc import qc_limits
+
+    keys = {
+        "min_depth": ("sequencing_depth", 0.0, 10000.0),
+        "min_q30": ("q30", 0.0, 100.0),
+        "min_target_100x": ("target_100x", 0.0, 100.0),
+    }
+    limits = qc_limits(run.ctx)
+    return settings_widget(
+        run, {f"genomics.accuracy.{check}.{k}": (limits[k], lo, hi) for k, (check, lo, hi) in keys.items()}
+    )
+
+
+def imaging_series_widget(run: Any) -> Any:
+    """Accept or exclude a series (by its de-identified UID) with a reason (live kernel)."""
+    s = run.data.tables.get("series")
+    items = sorted(s["series_uid"].astype(str).unique()) if s is not None and "series_uid" in s.columns else []
+    return exclude_widget(run, items, what="series")

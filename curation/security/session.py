@@ -90,7 +90,7 @@ class RunSecurity:
             key_fingerprint=keyring.fingerprint,
             parameters=parameters or {},
             thresholds=_overrides(config),
-            decisions=_decisions(root),
+            decisions=_decisions(config, root),
         )
         return sec
 
@@ -125,6 +125,7 @@ class RunSecurity:
             releasable=releasable,
             withheld=withheld,
             manifest_sha256=hashlib.sha256(manifest.read_bytes()).hexdigest(),
+            decisions_applied=_applied(self.root),
         )
         return verify_bundle(self.root)
 
@@ -144,29 +145,19 @@ def _overrides(config: CohortConfig) -> list[dict[str, Any]]:
     ]
 
 
-def _decisions(root: Path) -> dict[str, Any]:
-    """The decisions file the run applies (widgets' thresholds): its checksum and flattened settings."""
-    path = root / DECISIONS
-    if not path.is_file():
-        return {}
-    import yaml
+def _decisions(config: CohortConfig, root: Path) -> dict[str, Any]:
+    """The decisions the run applies (decisions.yaml beside cohort.yaml, and the old form in the bundle):
+    the file's checksum and each decision in force with its author, time, reason and input checksum."""
+    from ..decisions import audit_record
 
-    data = path.read_bytes()
-    try:
-        doc = yaml.safe_load(data) or {}
-    except yaml.YAMLError:
-        doc = {}
-    flat: dict[str, Any] = {}
+    return audit_record(config, root)
 
-    def walk(prefix: str, node: Any) -> None:
-        if isinstance(node, dict):
-            for k, v in node.items():
-                walk(f"{prefix}.{k}" if prefix else str(k), v)
-        elif isinstance(node, (int, float, bool, str)) or node is None:
-            flat[prefix] = node
 
-    walk("", doc)
-    return {"file": DECISIONS, "sha256": hashlib.sha256(data).hexdigest(), "settings": flat}
+def _applied(root: Path) -> list[dict[str, Any]]:
+    """Each step's decisions as the run applied (or flagged) them, with what each changed."""
+    from ..decisions import applied_in
+
+    return applied_in(root)
 
 
 def _n_history(root: Path) -> int:
