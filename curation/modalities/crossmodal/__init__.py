@@ -16,13 +16,13 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 import yaml
 
-from ..quality import WARN_ONLY, Check, CheckResult, Dimension, Outcome, Severity, failures, run
-from .base import Context, ModalityData, ModalitySpec, Source
+from ...quality import WARN_ONLY, Check, CheckResult, Dimension, Outcome, Severity, failures, run
+from ..base import Context, ModalityData, ModalitySpec, Source
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
 
-    from ..deid.registry import IdentifierRegistry
+    from ...deid.registry import IdentifierRegistry
 
 @cache
 def links() -> dict[str, Any]:
@@ -59,7 +59,7 @@ def normalize_sex(s: pd.Series) -> pd.Series:
 
 def identifiers(sources: list[Source], *, ctx: Context) -> IdentifierRegistry:
     """None: this step reads the other modalities' de-identified outputs, never raw exports."""
-    from ..deid.registry import IdentifierRegistry
+    from ...deid.registry import IdentifierRegistry
 
     return IdentifierRegistry()
 
