@@ -3,7 +3,8 @@ and its 95% interval, overall and per arm, site and risk group.
 
 Truth (the gold standard) is per round: a cancer confirmed by pathology within the declared window
 after that round's LDCT. A round whose participant was lost before the window ended, with no cancer
-known, has no truth and is left out of the accuracy counts (counted in ``n_excluded``).
+known, or whose participant's cancer was confirmed before it, has no truth and is left out of the
+accuracy counts (counted in ``n_excluded``).
 
 Every indicator row has the same columns (:data:`COLUMNS`), so one verdict table, one forest plot and
 one recomputation test read them all: ``numerator`` / ``denominator`` is the estimate of a
@@ -103,8 +104,10 @@ def round_truth(tables: dict[str, pd.DataFrame], opts: IndicatorOptions) -> pd.D
     cancer = (df["outcome"] == "cancer").fillna(False).astype(bool)
     in_window = cancer & (path >= df["scan_date"]).fillna(False) & (path <= end).fillna(False)
     followed = (pd.to_datetime(df["last_contact_date"]) >= end).fillna(False) | (cancer & (path > end).fillna(False))
+    # a round after the participant's cancer was confirmed screens no one: it has no truth of its own
+    prevalent = cancer & (path < df["scan_date"]).fillna(False)
     df["truth"] = in_window.astype(bool)
-    df["known"] = (in_window | followed).astype(bool) & df["scan_date"].notna()
+    df["known"] = (in_window | followed).astype(bool) & df["scan_date"].notna() & ~prevalent
     df["positive"] = (df["result"] == "positive").fillna(False).astype(bool)
     df["has_result"] = df["result"].isin(["positive", "negative"]).fillna(False).astype(bool)
     return df
