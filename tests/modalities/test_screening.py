@@ -332,3 +332,29 @@ def test_figures_are_titled_and_captioned(curated: dict[str, object]) -> None:
         assert fig.layout.title.text and fig.layout.xaxis.title.text and fig.layout.yaxis.title.text, title
         assert caption(fig), title
         assert any(len(t.x) for t in fig.data if getattr(t, "x", None) is not None), title
+
+
+def test_a_programme_without_reads_or_biomarkers(curated: dict[str, object], tmp_path: Path) -> None:
+    """Only participants, rounds and follow-up: the screening indicators are computed, the agreement and
+    marker ones have nothing to estimate (not applicable), and nothing crashes or warns."""
+    import yaml
+
+    import curation
+
+    root = curated["root"]
+    assert isinstance(root, Path)
+    doc = yaml.safe_load((root / "demo" / "cohort.yaml").read_text(encoding="utf-8"))
+    keep = [s for s in doc["sources"]["screening"] if s["table"] in ("participants", "rounds", "followup")]
+    for src in keep:
+        src["path"] = str(root / "demo" / src["path"])
+    doc["sources"] = {"screening": keep}
+    doc["secret"] = {"file": str(root / "demo" / "keys" / "demo.key")}
+    cohort = tmp_path / "cohort.yaml"
+    cohort.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+    run = curation.curate("screening", cohort, out=tmp_path / "out")
+    c = run.checks.set_index("check_id")
+    assert not (c["verdict"] == "error").any()
+    assert c.loc["screening.indicator.kappa_lung_rads", "verdict"] == "not_applicable"
+    assert c.loc["screening.indicator.sensitivity", "verdict"] in ("pass", "fail")
+    figs = run.figures()
+    assert "ROC curves" in figs and "AI vs expert Lung-RADS" not in figs

@@ -23,10 +23,10 @@ def all_figures(ind: Indicators, verdicts: pd.DataFrame) -> dict[str, go.Figure]
     acc = ind.accuracy[ind.accuracy["test"] == "screening"]
     for name in FOREST:
         sub = acc[acc["indicator"] == name]
-        if len(sub):
+        if sub["estimate"].notna().any():
             figs[f"Forest plot: {name.replace('_', ' ')} of screening"] = plot_forest(sub, title=name)
     agr = ind.agreement[ind.agreement["indicator"].isin(["kappa_lung_rads", "kappa_nodule_type", "icc_size"])]
-    if len(agr):
+    if agr["estimate"].notna().any():
         figs["Forest plot: AI vs expert agreement"] = plot_forest(agr, title="AI vs expert agreement", by="indicator")
     if len(ind.roc):
         figs["ROC curves"] = plot_roc(ind.roc, ind.discrimination)
@@ -44,7 +44,7 @@ def all_figures(ind: Indicators, verdicts: pd.DataFrame) -> dict[str, go.Figure]
                 dtype="float64",
             ),
         )
-    if len(ind.confusion):
+    if len(ind.confusion) and ind.confusion["count"].sum():
         figs["AI vs expert Lung-RADS"] = plot_confusion(ind.confusion, "read_lung_rads")
         figs["AI vs expert nodule type"] = plot_confusion(ind.confusion, "nodule_type")
     if len(ind.calibration):
@@ -87,17 +87,17 @@ def plot_verdicts(verdicts: pd.DataFrame) -> go.Figure:
     return fig
 
 
+def _count(v: object) -> str:
+    return "" if pd.isna(v) else f"{float(v):.0f}"  # type: ignore[arg-type]
+
+
 def plot_forest(df: pd.DataFrame, *, title: str, by: str = "") -> go.Figure:
     """Estimate and interval per stratum and group (overall first), one row each."""
     import plotly.graph_objects as go
 
     d = df.dropna(subset=["estimate"]).copy()
     d["label"] = (d[by] + " · " if by else "") + d["stratum"] + ": " + d["group"]
-    counts = (
-        d["numerator"].map(lambda v: "" if pd.isna(v) else f"{v:.0f}")
-        + "/"
-        + d["denominator"].map(lambda v: "" if pd.isna(v) else f"{v:.0f}")
-    )
+    counts = [f"{_count(k)}/{_count(n)}" for k, n in zip(d["numerator"], d["denominator"], strict=True)]
     fig = go.Figure(
         go.Scatter(
             x=d["estimate"],
