@@ -108,6 +108,29 @@ class SecurityConfig(_Strict):
                           "default: owner-only (folders 0700, files 0600)")
 
 
+class WithdrawnPatient(_Strict):
+    """A patient whose consent is withdrawn, by the raw identifier the site's exports carry."""
+
+    site: str = Field("", description="the site whose exports carry the id")
+    id: str = Field(description="MRN or admission number as the site exports it (quote it: leading zeros)")
+    modalities: list[str] = Field(default_factory=list, description="withdrawn from these modalities only; "
+                                                                    "default every modality")
+    date: str = Field("", description="date of the withdrawal (recorded)")
+
+    @field_validator("id", mode="before")
+    @classmethod
+    def _id_as_text(cls, v: Any) -> Any:
+        return str(v) if isinstance(v, int) and not isinstance(v, bool) else v
+
+
+class ConsentConfig(_Strict):
+    """Consent withdrawn: those patients are excluded from every modality at load (curation.security.consent)."""
+
+    withdrawn: list[WithdrawnPatient] = Field(default_factory=list)
+    table: str | None = Field(None, description="CSV of withdrawals (columns site, id; optional modalities, date), "
+                                                "relative to cohort.yaml")
+
+
 class ExecutorConfig(_Strict):
     kind: Literal["local", "dask"] = "local"
     jobs: int = Field(2, ge=1, le=256)
@@ -204,6 +227,7 @@ class CohortConfig(_Strict):
         description="modalities every clinical patient must have (e.g. [pathology, exposure]); a patient missing one "
                     "fails crossmodal.completeness.required_modalities")
     security: SecurityConfig = SecurityConfig()
+    consent: ConsentConfig = ConsentConfig()
     exports: ExportsConfig = ExportsConfig()
     options: dict[str, Any] = Field(default_factory=dict, description="run-wide options (e.g. demo: true)")
     value_maps: dict[str, dict[str, str]] = Field(

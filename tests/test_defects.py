@@ -7,7 +7,9 @@ defect of defects.json becomes one test, matched by this rule (docs/adding-a-mod
 * ``expect`` a check id: quality/failures/*.parquet has a row with that check_id and the defect's pseudonym;
 * ``quarantine:<reason>`` with a file token: a quarantine row with that reason and record == file token;
 * ``quarantine:malformed_line``: a quarantine row of that modality with that reason from the defect's site;
-* other ``quarantine:<reason>``: a quarantine row with that reason and the defect's pseudonym.
+* other ``quarantine:<reason>``: a quarantine row with that reason and the defect's pseudonym;
+* ``excluded:<rule>`` (the withdrawn patient, rule ``consent_withdrawn``): the modality's ledger excludes
+  records under that rule, and the pseudonym is in no file of the bundle.
 
 A defect whose modality is not registered or not implemented here is skipped with a reason naming it.
 """
@@ -97,6 +99,7 @@ def curated() -> dict[str, object]:
     return {
         "failures": read_all("failures"),
         "quarantine": read_all("quarantine"),
+        "ledger": read_all("ledger"),
         "errors": errors,
         "modalities": set(mods),
     }
@@ -104,7 +107,7 @@ def curated() -> dict[str, object]:
 
 def _owner(d: Defect) -> str:
     """The modality whose output must show the defect."""
-    return d.modality if d.expect.startswith("quarantine:") else d.expect.split(".")[0]
+    return d.modality if d.expect.startswith(("quarantine:", "excluded:")) else d.expect.split(".")[0]
 
 
 def test_defect_is_caught(defect: Defect | None, curated: dict[str, object]) -> None:
@@ -120,6 +123,9 @@ def test_defect_is_caught(defect: Defect | None, curated: dict[str, object]) -> 
     assert isinstance(errors, dict)
     for needed in dict.fromkeys([d.modality, _owner(d)]):
         assert needed not in errors, f"curating {needed} failed: {errors[needed]}"
+    if d.expect.startswith("excluded:"):
+        _assert_excluded(d, curated)
+        return
     if d.expect.startswith("quarantine:"):
         reason = d.expect.split(":", 1)[1]
         q = curated["quarantine"]
@@ -151,6 +157,27 @@ def test_defect_is_caught(defect: Defect | None, curated: dict[str, object]) -> 
         f"{d.id} {d.kind} ({d.record}, field {d.field}): {d.expect} failed {len(rows)} records, "
         f"not the planted one {d.pseudonym}"
     )
+
+
+def _assert_excluded(d: Defect, curated: dict[str, object]) -> None:
+    """``excluded:<rule>`` (a withdrawn patient): the modality's ledger excludes records under the rule,
+    and the patient's pseudonym is in no file of the bundle (read as the leak scan reads every format)."""
+    rule = d.expect.split(":", 1)[1]
+    ledger = curated["ledger"]
+    assert isinstance(ledger, pd.DataFrame)
+    mine = ledger[ledger["modality"] == d.modality]
+    assert mine["excluded_by_rule"].fillna("").str.contains(f"{rule}=").any(), (
+        f"{d.id} {d.kind}: the {d.modality} ledger excludes nothing under {rule!r}")
+    assert mine["balanced"].all(), f"{d.modality}: a ledger stage does not reconcile"
+    hits = _pseudonym_hits(d.pseudonym)
+    assert not hits, f"{d.id} {d.kind}: the withdrawn patient's pseudonym is in {hits}"
+
+
+@cache
+def _pseudonym_hits(pseudonym: str) -> list[str]:
+    from curation.deid import scan
+
+    return [str(h) for h in scan.scan_bundle(_demo_dir() / "bundle", [(1, pseudonym)])]
 
 
 def _site_of_sources(sources: pd.Series, modality: str) -> pd.Series:

@@ -22,6 +22,7 @@ import numpy as np
 import yaml
 
 from ._core import DemoLog
+from .consent import withdraw_one
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -187,12 +188,15 @@ def generate(
         for modality, entries in (got or {}).items():
             sources.setdefault(modality, []).extend(entries)
 
-    write_cohort_yaml(out, sources, patients=patients, seed=seed)
+    # one patient whose consent is withdrawn: excluded from every modality at load (curation.security.consent)
+    withdrawn = withdraw_one(roster, planter.tables, log, set(sources), exclude=planter.used)
+    write_cohort_yaml(out, sources, patients=patients, seed=seed, withdrawn=[withdrawn] if withdrawn else [])
     log.write(out)
     return out / "cohort.yaml"
 
 
-def write_cohort_yaml(out: Path, sources: dict[str, list[dict[str, Any]]], *, patients: int, seed: int) -> Path:
+def write_cohort_yaml(out: Path, sources: dict[str, list[dict[str, Any]]], *, patients: int, seed: int,
+                      withdrawn: list[dict[str, str]] | None = None) -> Path:
     """cohort.yaml of the demo; sources of modalities this installation does not register are kept
     under ``options.unregistered_sources`` (a cohort.yaml naming an unknown modality does not load)."""
     registered = _registered()
@@ -219,6 +223,7 @@ def write_cohort_yaml(out: Path, sources: dict[str, list[dict[str, Any]]], *, pa
         "sources": active,
         "output": "out",
         "secret": {"file": "keys/demo.key"},
+        **({"consent": {"withdrawn": withdrawn}} if withdrawn else {}),
         # every interoperability export, written into the bundle by the run (lung_panel_v2: 1.2 Mb, for TMB)
         "exports": {"targets": ["fhir", "omop", "cbioportal", "cellxgene"], "panel_size_mb": 1.2},
         "options": options,

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from ..io.bundle import AUDIT, MANIFEST, write_json
 from . import audit
 from .access import group_id, modes, secure_dir, secure_tree
+from .consent import consent_counts, consent_of
 from .history import archive_previous, new_run_id
 from .verify import FINISHED, RUN_JSON, RUNNING, Verification, verify_bundle
 
@@ -37,7 +38,7 @@ class RunSecurity:
     host: str
     group: str | None = None
     previous: str | None = None  # the run archived in history/, by id
-    facts: dict[str, Any] = field(default_factory=dict)  # extra run.json `security` keys (consent ...)
+    consent: dict[str, Any] = field(default_factory=dict)  # withdrawals configured (counts, no identifier)
 
     @classmethod
     def begin(
@@ -59,6 +60,7 @@ class RunSecurity:
         """
         group = config.security.group
         group_id(group)
+        consent = consent_of(config, keyring).facts()  # a wrong consent entry stops the run here too
         secure_dir(root, top=root, group=group)
         archived = archive_previous(root, group=group)
         sec = cls(
@@ -68,6 +70,7 @@ class RunSecurity:
             audit.host_fingerprint(),
             group,
             previous=archived.name if archived is not None else None,
+            consent=consent,
         )
         cohort = {"name": config.cohort.name, "file": config.path.name, "sha256": config.checksum()}
         write_json(
@@ -77,6 +80,7 @@ class RunSecurity:
                 "status": RUNNING,
                 "started": started.isoformat(timespec="seconds"),
                 "cohort": cohort,
+                "consent": consent,
             },
         )
         audit.append(
@@ -91,6 +95,7 @@ class RunSecurity:
             parameters=parameters or {},
             thresholds=_overrides(config),
             decisions=_decisions(config, root),
+            consent=consent,
         )
         return sec
 
@@ -108,8 +113,9 @@ class RunSecurity:
                 "audit_trail": AUDIT,
                 "previous_run": self.previous,
                 "runs_in_history": _n_history(self.root),
-                **self.facts,
             },
+            # records each modality excluded under consent_withdrawn (its ledger), beside what was configured
+            "consent": {**self.consent, "excluded_records": consent_counts(self.root)},
         }
 
     def end(self, *, exit_code: int, releasable: bool, withheld: list[str]) -> Verification:

@@ -19,6 +19,8 @@ from ...io.readers import (
     merge_duplicate_headers,
     read_table,
 )
+from ...security.consent import RULE as CONSENT_RULE
+from ...security.consent import consent_of
 from .. import _clean
 from ..base import ModalityData
 from ._common import (
@@ -91,6 +93,9 @@ def load(modality: str, sources: list[Source[TabularOptions]], *, ctx: Context) 
             conflict = _quarantine_conflicts(data, src, df, conflicts, mapped)
             if conflict is not None:
                 df = df.loc[~conflict]
+            # consent withdrawn: the patient's records stop here, counted, never written
+            df, withdrawn = consent_of(ctx.config, ctx.keyring).drop(
+                df, modality=modality, keyring=ctx.keyring, id_col="admission_number", site=src.site)
             df = _clean.clean_values(df, rt, src=src, modality=modality, mapped=mapped, data=data, maps=maps)
             if rt.may_hold_control:  # the identifiers as they are once control characters are removed
                 note_fields(data.identifiers, df, fields)
@@ -106,7 +111,8 @@ def load(modality: str, sources: list[Source[TabularOptions]], *, ctx: Context) 
             if conflict is not None:
                 quarantined["conflicting_duplicate_header"] += int(conflict.sum())
             data.ledger.record("load", source=src.key, n_in=rt.n_records, n_accepted=len(df),
-                               quarantined=dict(quarantined) or None)
+                               quarantined=dict(quarantined) or None,
+                               excluded={CONSENT_RULE: withdrawn} if withdrawn else None)
             df[SITE] = src.site
             df[SOURCE] = src.key
             df[TABLE] = cfg.table or ""

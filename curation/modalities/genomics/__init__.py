@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from ...security.consent import RULE, consent_of
 from ..base import ModalityData, ModalitySpec
 from . import _drivers, _vcf
 from ._load import NAME, _Link, identifiers, load
@@ -111,6 +112,7 @@ def standardize(data: ModalityData, *, ctx: Context) -> ModalityData:
     qc_frames: list[pd.DataFrame] = data.objects.pop("qc")
     reference = next((o.reference for o in GenomicsOptions.of(ctx.config, NAME) if o.reference), "GRCh38")
     ids = _Ids(ctx, link)
+    calls, vcfs, qc_frames = _consented(calls, vcfs, qc_frames, ids, data=data, ctx=ctx)
     meta: dict[str, dict[str, str]] = {}
     for v in vcfs:
         meta.update(v["header"].sample_meta)
@@ -125,6 +127,30 @@ def standardize(data: ModalityData, *, ctx: Context) -> ModalityData:
     data.objects.update(vcf_copies=copies, vcf_audit=pd.DataFrame(audit), maf_audit=pd.DataFrame(maf_audit))
     data.standardized = True
     return data
+
+
+def _consented(calls: list[dict[str, Any]], vcfs: list[dict[str, Any]], qc_frames: list[pd.DataFrame], ids: _Ids, *,
+               data: ModalityData, ctx: Context) -> tuple[list[Any], list[Any], list[pd.DataFrame]]:
+    """Consent withdrawn: the patient's calls, VCFs and QC rows stop here (calls counted in the ledger)."""
+    consent = consent_of(ctx.config, ctx.keyring)
+    if not len(consent):
+        return calls, vcfs, qc_frames
+
+    def gone(sid: object, site: object) -> bool:
+        return consent.withdrawn(ids.patient_site(str(sid or ""), str(site or ""))[0], NAME)
+
+    kept = [c for c in calls if not gone(c.get("sample_id"), c.get("_site"))]
+    if len(kept) < len(calls):
+        data.ledger.record("consent", n_in=len(calls), n_accepted=len(kept), excluded={RULE: len(calls) - len(kept)})
+    vcfs = [v for v in vcfs if not (v["header"].samples and all(gone(s, v["site"]) for s in v["header"].samples))]
+
+    def rows(q: pd.DataFrame) -> pd.DataFrame:
+        if "sample_id" not in q:
+            return q
+        sites = q["_site"] if "_site" in q else pd.Series("", index=q.index)
+        return q.loc[[not gone(s, site) for s, site in zip(q["sample_id"], sites, strict=True)]]
+
+    return kept, vcfs, [rows(q) for q in qc_frames]
 
 
 def _variants(calls: list[dict[str, Any]], ids: _Ids, *, reference: str,

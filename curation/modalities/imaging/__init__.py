@@ -31,6 +31,7 @@ import pandas as pd
 from ...errors import MissingDependency, SourceError
 from ...quality import Check, CheckResult, Dimension, Outcome, Severity, Threshold, failures, run
 from ...quality.checks import ANY_ACCEPTED
+from ...security.consent import exclude_withdrawn, without_withdrawn
 from ..base import Context, ModalityData, ModalitySpec, Source
 from ._options import ImagingOptions
 
@@ -161,7 +162,9 @@ def load(sources: Sources, *, ctx: Context) -> ModalityData:
             accepted += 1
         data.ledger.record("index", source=src.key, n_in=len(refs), n_accepted=accepted, quarantined=dict(q),
                            excluded=dict(excluded))
-    raw = pd.DataFrame(rows)
+    # consent withdrawn: the patient's files stop here (counted in the ledger), never indexed nor exported
+    raw = exclude_withdrawn(pd.DataFrame(rows), data=data, ctx=ctx, id_col="PatientID", site_col="x_site",
+                            source_col="x_source")
     data.objects["raw"] = _dedup(raw, data)
     return data
 
@@ -363,7 +366,7 @@ def _read_nodule_sources(data: ModalityData, *, ctx: Context) -> pd.DataFrame:
     if not frames:
         return pd.DataFrame(columns=["patient", "site", "series_uid", "location", "diameter_mm", "type",
                                      "solid_component_mm", "reader", "line", "lung_rads"])
-    return pd.concat(frames, ignore_index=True)
+    return without_withdrawn(pd.concat(frames, ignore_index=True), ctx=ctx, modality=M)
 
 
 # --- checks -----------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from ...security.consent import exclude_withdrawn, exclude_withdrawn_samples
 from ..base import Context, ModalityData
 from ._load import RawSample
 from ._qc import QCParams
@@ -36,7 +37,10 @@ def standardize(data: ModalityData, *, ctx: Context) -> ModalityData:
     from ._sex import infer_sex
     from ._typing import composition, load_markers
 
-    samples: list[RawSample] = data.objects.pop("samples", [])
+    # consent withdrawn: the patient's samples and sample-sheet rows stop here (samples counted in the ledger)
+    samples: list[RawSample] = exclude_withdrawn_samples(data.objects.pop("samples", []), data=data, ctx=ctx)
+    data.objects["sheets"] = exclude_withdrawn(data.objects.get("sheets", pd.DataFrame()), data=data, ctx=ctx,
+                                               id_col="admission_number", site_col="site", source_col=None)
     table = load_markers()
     parts, prots, airrs, qc_rows = [], [], [], []
     params_used: dict[str, Any] = {}
