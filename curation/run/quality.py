@@ -13,7 +13,7 @@ import pandas as pd
 
 from ..io.bundle import Bundle
 
-QUALITY_KINDS = ("checks", "checks_by_site", "failures", "quarantine", "ledger")
+QUALITY_KINDS = ("checks", "checks_by_site", "failures", "quarantine", "ledger", "decisions")
 # what one step leaves under quality/<kind>/<step>.parquet: its quality tables, and what it hands
 # on to the steps that need it (clinical's diagnosis anchors)
 STEP_FILES = (*QUALITY_KINDS, "anchors")
