@@ -52,10 +52,12 @@ def decide() -> None:
 def list_(cohort: Path, show_all: bool) -> int:
     """The decisions with author, time, reason and status."""
     from .model import decisions_path, read_decisions
+    from .replay import decisions_in_force
 
     config = _load(cohort)
     doc = read_decisions(decisions_path(config))
-    rows = doc.decisions if show_all else doc.in_force()
+    # in force: the old form in the bundle too (the immune widget wrote it there), as the run reads it
+    rows = doc.decisions if show_all else decisions_in_force(config, bundle=config.output_dir)
     if not rows:
         click.echo(f"{decisions_path(config).name}: no decision{' in force' if not show_all else ''}")
         return 0

@@ -186,3 +186,46 @@ def test_written_run_reports_and_audits_the_decisions(cohort: Path, capsys: pyte
     audit.append(run.ctx.bundle.root, "run_start", decisions=record)
     event = audit.read_events(run.ctx.bundle.root / "audit.jsonl")[-1]
     assert json.dumps(event["decisions"]["decisions"][0]["reason"]) == '"AFP kept"'
+
+
+def test_widgets_record_what_the_curator_chose(base: tuple[Path, cu.modalities.Curated], cohort: Path) -> None:
+    import ipywidgets as w
+
+    _, shared = base
+    run = cu.curate("lab", cohort, write=False)
+    assert shared.ctx.config.path != run.ctx.config.path
+
+    def parts(panel: w.VBox) -> tuple[list[w.Widget], w.Button, w.HTML]:
+        kids = list(panel.children)
+        return kids, next(k for k in kids if isinstance(k, w.Button)), kids[-1]
+
+    kids, save, status = parts(widgets.check_threshold_widget(run))
+    kids[0].value = CHECK
+    warn, fail = kids[2].children
+    warn.value, fail.value = 0.5, 0.1
+    save.click()
+    assert "not saved" in status.value and "warn ≤ fail" in status.value
+    fail.value = 0.6
+    save.click()
+    assert "not saved" in status.value  # no author, no reason
+    author, reason = (k for k in kids if isinstance(k, w.Text))
+    author.value, reason.value = "Dr. Wang", "AFP is followed"
+    save.click()
+    assert status.value.startswith("recorded 1")
+    kids, save, status = parts(widgets.mapping_widget(run))
+    pick = kids[0].children[1]
+    pick.value = pick.options[1]
+    author, reason = (k for k in kids if isinstance(k, w.Text))
+    author.value, reason.value = "Dr. Li", "same code at site A"
+    save.click()
+    kids, save, status = parts(widgets.quarantine_widget(run))
+    author, reason = (k for k in kids if isinstance(k, w.Text))
+    author.value, reason.value = "Dr. Li", "checked the source"
+    save.click()
+    table = widgets.decisions_table(run)
+    assert sorted(table["kind"]) == ["map", "release", "threshold"]
+    assert set(table["status"]) == {"recorded: applies on the next run"}
+    again = cu.curate("lab", cohort, write=False)
+    status_of = dict(zip(again.decisions["kind"], again.decisions["status"], strict=True))
+    assert status_of == {"threshold": "applied", "map": "applied", "release": "listed: not replayed by this version"}
+    assert _verdict(again, "lab.decisions.review") == "warn"  # the release is flagged, never silently ignored
