@@ -18,7 +18,16 @@ from .model import (
     set_decision,
     write_decisions,
 )
-from .replay import REPLAYED, Replay, applied_in, audit_record, decisions_in_force, modality_checksum, prepare
+from .replay import (
+    REPLAYED,
+    Replay,
+    applied_in,
+    audit_record,
+    decisions_digest,
+    decisions_in_force,
+    modality_checksum,
+    prepare,
+)
 
 __all__ = [
     "FILE",
@@ -30,6 +39,7 @@ __all__ = [
     "Revocation",
     "applied_in",
     "audit_record",
+    "decisions_digest",
     "decisions_in_force",
     "decisions_path",
     "input_checksum",

@@ -32,6 +32,7 @@ __all__ = [
     "Replay",
     "applied_in",
     "audit_record",
+    "decisions_digest",
     "decisions_in_force",
     "modality_checksum",
     "prepare",
@@ -266,3 +267,19 @@ def applied_in(root: Path) -> list[dict[str, Any]]:
         df = pd.read_parquet(path)
         out += [{"step": path.stem, **{k: str(v) for k, v in row.items()}} for row in df.to_dict("records")]
     return out
+
+
+def decisions_digest(config: CohortConfig, *, bundle: Path | None = None) -> str:
+    """SHA-256 over the decisions in force (kind, key, value, input checksum), "" without any.
+
+    For keys that must change when a decision does (incremental runs): decisions.yaml lives beside
+    cohort.yaml, not in the bundle.
+    """
+    import hashlib
+    import json
+
+    rows = sorted(
+        (d.kind, d.key, json.dumps(d.value, sort_keys=True, default=str), d.input_sha256)
+        for d in decisions_in_force(config, bundle=bundle)
+    )
+    return hashlib.sha256(json.dumps(rows).encode()).hexdigest() if rows else ""

@@ -38,3 +38,19 @@ def test_applied_in_reads_each_steps_table(tmp_path: Path) -> None:
     assert dec.applied_in(tmp_path) == [
         {"step": "lab", "kind": "threshold", "key": "lab.x", "status": "applied", "effect": "changed from fail"}
     ]
+
+
+def test_the_digest_changes_with_the_decisions(tmp_path: Path) -> None:
+    from curation.config import load_cohort
+
+    cohort = write_cohort(tmp_path / "c")
+    config = load_cohort(cohort)
+    assert dec.decisions_digest(config) == ""
+    dec.set_decision(
+        dec.decisions_path(cohort), {"kind": "threshold", "key": "x.a", "value": 0.3}, author="a", reason="b"
+    )
+    first = dec.decisions_digest(config)
+    dec.set_decision(
+        dec.decisions_path(cohort), {"kind": "threshold", "key": "x.a", "value": 0.4}, author="a", reason="b"
+    )
+    assert first and dec.decisions_digest(config) not in ("", first)
