@@ -41,7 +41,17 @@ def init(directory: Path, force: bool) -> int:
               help="output bundle folder (default: the cohort's output)")
 @click.option("--operator", default=None, metavar="NAME",
               help="who runs it, for the bundle's audit trail (default: the OS user)")
-def run(cohort: Path, only: tuple[str, ...], jobs: int | None, out: Path | None, operator: str | None) -> int:
+@click.option("--force", is_flag=True,
+              help="run every step, even those whose inputs did not change since the previous run "
+                   "(by default those are reused from the bundle)")
+@click.option("--executor", "executor", type=click.Choice(["local", "dask"]), default=None,
+              help="where notebooks run (default: executor.kind of cohort.yaml): a local process pool, or Dask "
+                   "distributed (a LocalCluster started for the run unless --scheduler names one)")
+@click.option("--scheduler", default=None, metavar="ADDRESS",
+              help="address of a running Dask scheduler (tcp://host:8786); implies --executor dask. Its workers "
+                   "must see the cohort's inputs and the bundle at the same paths (a shared file system)")
+def run(cohort: Path, only: tuple[str, ...], jobs: int | None, out: Path | None, operator: str | None,
+        force: bool, executor: str | None, scheduler: str | None) -> int:
     """Execute every notebook of COHORT (a cohort.yaml) and write the output bundle.
 
     \b
@@ -57,5 +67,6 @@ def run(cohort: Path, only: tuple[str, ...], jobs: int | None, out: Path | None,
     """
     from . import run_cohort
 
-    outcome = run_cohort(cohort, out=out, only=list(only) or None, jobs=jobs, operator=operator)
+    outcome = run_cohort(cohort, out=out, only=list(only) or None, jobs=jobs, operator=operator, force=force,
+                         executor=executor or ("dask" if scheduler else None), scheduler=scheduler)
     return outcome.exit_code

@@ -9,9 +9,12 @@ process) and renders it to HTML in-process.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import multiprocessing as mp
+import re
 import time
+import uuid
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,7 +23,7 @@ from multiprocessing.context import BaseContext
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError
+from .workenv import init_worker
 
 # Imported once in the fork server, so each worker starts with them loaded (~3 s saved per worker).
 PRELOAD = ["papermill", "nbconvert", "nbformat", "curation.report.html", "curation.report.review"]
@@ -59,6 +62,7 @@ class JobResult:
     rendered: bool = False
     render_s: float | None = None
     render_error: str = ""
+    reused: bool = False  # taken from the bundle, not run (curation.run.incremental)
 
 
 def make_executor(kind: str = "local", *, jobs: int = 2, address: str | None = None) -> Executor:
@@ -67,16 +71,14 @@ def make_executor(kind: str = "local", *, jobs: int = 2, address: str | None = N
     Parameters
     ----------
     kind
-        ``local`` (a process pool of ``jobs`` workers) or ``dask`` (an existing Dask distributed
-        scheduler at ``address``; the bundle folder must be on a file system every worker sees).
+        ``local`` (a process pool of ``jobs`` workers) or ``dask`` (the Dask distributed scheduler at
+        ``address``, or without one a LocalCluster of ``jobs`` workers for this run; inputs and the
+        bundle folder must be on a file system every worker sees: :mod:`curation.run.cluster`).
     """
     if kind == "dask":
-        try:
-            from distributed import Client
-        except ImportError:
-            msg = "executor.kind: dask needs the distributed package; install it with: pip install distributed"
-            raise ConfigError(msg) from None
-        return Client(address).get_executor()  # type: ignore[no-any-return]
+        from .cluster import DaskExecutor
+
+        return DaskExecutor(address, workers=jobs)
     # forkserver: workers fork from a clean server that preloaded papermill/nbconvert, never from a
     # parent that may hold threads (a JupyterLab kernel, a test runner).
     ctx: BaseContext
@@ -86,19 +88,6 @@ def make_executor(kind: str = "local", *, jobs: int = 2, address: str | None = N
     else:  # Windows: spawn, each worker imports papermill itself once
         ctx = mp.get_context("spawn")
     return ProcessPoolExecutor(max_workers=max(1, jobs), mp_context=ctx, initializer=init_worker)
-
-
-def init_worker() -> None:
-    """Environment every kernel of this worker inherits.
-
-    numba (under scanpy's neighbours / scrublet) JIT-compiles for ~45 s in every fresh process
-    unless its cache persists; kernels are fresh processes, so the cache goes to a user folder.
-    """
-    import os
-
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "curation" / "numba"
-    os.environ.setdefault("NUMBA_CACHE_DIR", str(cache))
-    os.environ.setdefault("MPLBACKEND", "Agg")  # no display in batch runs
 
 
 @cache
@@ -216,6 +205,7 @@ def run_notebook_job(job: NotebookJob) -> JobResult:
             result.kernel_start_s, result.import_s = timings(nb)
             if result.status == "error" and result.error_cell is None:
                 result.error_cell, result.error_source = _failing_cell(nb)
+            nb = stable_ids(nb, job.name)
             t1 = time.perf_counter()
             # the notebook kept in the bundle names no machine path (parameters relative to cohort.yaml)
             cohort = Path(job.parameters.get("cohort") or job.notebook)
@@ -240,6 +230,53 @@ def run_notebook_job(job: NotebookJob) -> JobResult:
         except Exception as exc:  # noqa: BLE001 - rendering problems are reported, the run goes on
             result.render_error = type(exc).__name__
     return result
+
+
+# random ids an executed notebook holds: papermill's injected cell id (8 hex), plotly's figure div ids
+# (uuid4), ipywidgets' model ids (32 hex, also keys of the widget state and IPY_MODEL_ references);
+# replaced by ids derived from the step and their order, so that two runs on the same inputs give
+# notebooks and reports that differ only in times and durations
+_UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"
+_MODEL_ID = re.compile(r'"model_id": "([0-9a-f]{32})"')
+_MODEL_REF = re.compile(r"IPY_MODEL_([0-9a-f]{32})")
+_WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
+
+
+def stable_ids(nb: Any, name: str) -> Any:
+    """``nb`` with its random ids (injected cell, plotly divs, widget models) made deterministic."""
+    import json
+
+    import nbformat
+
+    for i, cell in enumerate(nb.cells):
+        if "injected-parameters" in cell.get("metadata", {}).get("tags", []):
+            cell["id"] = f"injected-parameters-{i}"
+    state = nb.metadata.get("widgets", {}).get(_WIDGET_STATE, {}).get("state", {})
+    # widget models in the order the cells show them, then the models they reference (by attribute name)
+    order: list[str] = []
+    queue = [m for c in nb.cells for m in _MODEL_ID.findall(json.dumps(c.get("outputs", []), sort_keys=True))]
+    while queue:
+        m = queue.pop(0)
+        if m not in order:
+            order.append(m)
+            queue += _MODEL_REF.findall(json.dumps(state.get(m, {}), sort_keys=True))
+    rest = [k for k in state if k not in order and re.fullmatch(r"[0-9a-f]{32}", k)]
+    order += sorted(rest, key=lambda k: _MODEL_REF.sub("", json.dumps(state[k], sort_keys=True)))
+    seen: dict[str, str] = {m: hashlib.sha256(f"{name}\x1fmodel\x1f{i}".encode()).hexdigest()[:32]
+                            for i, m in enumerate(order)}
+    n_models = len(seen)
+
+    def derived(m: re.Match[str]) -> str:
+        got = seen.get(m.group(0))
+        if got is None:  # a uuid, in the order the notebook's text holds them (cells first)
+            digest = hashlib.sha256(f"{name}\x1fuuid\x1f{len(seen) - n_models}".encode()).hexdigest()
+            got = seen[m.group(0)] = str(uuid.UUID(digest[:32], version=4))
+        return got
+
+    alternatives = [_UUID, *(re.escape(m) for m in order)]
+    pattern = re.compile(r"(?<![0-9a-f])(?:" + "|".join(alternatives) + r")(?![0-9a-f])")
+    text = pattern.sub(derived, nbformat.writes(nb))
+    return nbformat.reads(text, as_version=4) if seen else nb
 
 
 def report_language(cohort: Path) -> str:

@@ -27,8 +27,6 @@ could not be collected. 3 wins over 2 and 1: privacy decides whether the bundle 
 from __future__ import annotations
 
 import logging
-import os
-import platform
 import sys
 import time
 from collections import Counter
@@ -36,7 +34,6 @@ from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -45,24 +42,35 @@ import pandas as pd
 from ..config import CohortConfig
 from ..deid.keys import Keyring, keyring_for
 from ..deid.registry import IdentifierRegistry
-from ..io.bundle import Bundle, sha256_file
+from ..io.bundle import Bundle
 from ..modalities import registry
 from ..modalities.registry import load_cohort
 from ..security.session import RunSecurity
 from ..security.verify import Verification
-from .executors import JobResult, NotebookJob, collect_identifiers_job, make_executor, run_notebook_job
+from .executors import JobResult, NotebookJob, make_executor, run_notebook_job
+from .incremental import (
+    STEPS,
+    Previous,
+    decisions_digest,
+    input_checksums,
+    read_previous,
+    reusable,
+    step_keys,
+    versions,
+)
 from .plan import members, notebooks_dir, plan
 from .privacy import MAX_LEAK_LINES, Privacy, add_privacy_check, fail_closed
 from .quality import checks_of, clear_stale, drop_foreign, merge_quality
+from .reloads import IdentifierReloads, identifier_sizes, identifier_values
 from .withhold import Withheld, withheld_dir
 
 if TYPE_CHECKING:
     from ..report.index import IndexRow
 
-__all__ = ["NotebookStatus", "RunOutcome", "exit_status", "merge_quality", "notebooks_dir", "plan", "run_cohort"]
+__all__ = ["NotebookStatus", "RunOutcome", "exit_status", "identifier_sizes", "identifier_values", "input_checksums",
+           "merge_quality", "notebooks_dir", "plan", "run_cohort", "versions"]
 
 EXIT_NOT_RELEASABLE = 3
-VERSIONED = ("curation", "pandas", "pyarrow", "pydicom", "scanpy", "anndata", "papermill", "nbconvert", "plotly")
 
 Progress = Callable[[str], None]
 log = logging.getLogger(__name__)
@@ -90,6 +98,7 @@ class NotebookStatus:
     checks: dict[str, int] = field(default_factory=dict)  # verdict -> count
     error: str = ""
     error_cell: int | None = None
+    reused: bool = False  # taken from the bundle as the previous run left it (curation.run.incremental)
 
 
 @dataclass
@@ -123,6 +132,9 @@ def run_cohort(
     notebooks: Path | None = None,
     progress: Progress | None = _stderr,
     operator: str | None = None,
+    force: bool = False,
+    executor: str | None = None,
+    scheduler: str | None = None,
 ) -> RunOutcome:
     """Run every notebook of a cohort and assemble the output bundle.
 
@@ -144,6 +156,12 @@ def run_cohort(
         Called with one line per event (default: stderr); None for silence.
     operator
         Who runs it, for the audit trail; default the OS user.
+    force
+        Run every step, even those whose inputs have not changed since the previous run (by default
+        those are reused from the bundle: :mod:`curation.run.incremental`).
+    executor, scheduler
+        ``local`` or ``dask``, and a Dask scheduler's address (default: ``executor`` of cohort.yaml;
+        dask without an address starts a LocalCluster for the run: :mod:`curation.run.cluster`).
 
     Raises
     ------
@@ -154,17 +172,27 @@ def run_cohort(
     started = datetime.now().astimezone()
     t0 = time.perf_counter()
     config = load_cohort(cohort)
+    if executor or scheduler:  # the command line wins over cohort.yaml (and run.json records what ran)
+        config.executor = config.executor.model_copy(update={"kind": executor or "dask",
+                                                             "address": scheduler or config.executor.address})
     keyring = keyring_for(config)  # a missing secret stops the run before any notebook starts
     out = Path(out).resolve() if out else config.output_dir.resolve()
     bundle = Bundle(out)
     stages = plan(config, out=out, only=only, notebooks=notebooks, cell_timeout_s=config.executor.timeout_s)
     planned = [j for s in stages for j in s]
     n_jobs = jobs or config.executor.jobs
+    t_keys = time.perf_counter()
+    # before the previous run's record is archived: may its steps be reused? (verifies the bundle)
+    previous = Previous(why="--force") if force else read_previous(out)
+    all_steps = members(config, notebooks=notebooks)
+    extra = {"key": keyring.fingerprint, "versions": versions(), "decisions": decisions_digest(config, out)}
+    keys = step_keys(config, planned, members=all_steps, previous=previous, extra=extra)
+    keys_s = round(time.perf_counter() - t_keys, 2)
     # owner-only folder, the previous run to history/, run.json `running`, audit run_start: before any write
     sec = RunSecurity.begin(config, keyring, out, started=started, operator=operator,
-                            parameters={"only": only or [], "jobs": n_jobs, "executor": config.executor.kind})
-    clear_stale(bundle, [j.name for j in planned])
-    drop_foreign(bundle, set(members(config, notebooks=notebooks)))
+                            parameters={"only": only or [], "jobs": n_jobs, "executor": config.executor.kind,
+                                        "force": force})
+    drop_foreign(bundle, set(all_steps))
     from ..report.html import write_plotly_asset
 
     write_plotly_asset(out / "reports")
@@ -179,21 +207,24 @@ def run_cohort(
     hasher.shutdown(wait=False)
     # every modality with sources (they all import: load_cohort checked them against their SPEC)
     id_names = [n for n in registry.names() if config.sources.get(n)]
-    executor = make_executor(config.executor.kind, jobs=n_jobs, address=config.executor.address)
-    reloads = _IdentifierReloads(executor, str(config.path), id_names if scan is not None else [], jobs=n_jobs)
+    pool = make_executor(config.executor.kind, jobs=n_jobs, address=config.executor.address)
+    reloads = IdentifierReloads(pool, str(config.path), id_names if scan is not None else [], jobs=n_jobs)
     try:
-        _run_jobs(executor, planned, bundle, results, feed=reloads.feed, say=say)
+        reused = _reused(planned, keys, previous, reloads, merged, keyring=keyring, say=say)
+        clear_stale(bundle, [j.name for j in planned if j.name not in reused])
+        _run_jobs(pool, planned, bundle, results, feed=reloads.feed, say=say, reused=reused)
         reloads.submit_rest()
         t_stages = time.perf_counter()
         identifiers, missing = reloads.collect(merged, say=say)  # missing: modality -> why not collected
         wait_s = time.perf_counter() - t_stages
     except BaseException:
         # Ctrl-C or a crash of the runner itself: drop queued notebooks, let running ones end
-        executor.shutdown(wait=True, cancel_futures=True)
+        pool.shutdown(wait=True, cancel_futures=True)
         raise
-    executor.shutdown(wait=True)
+    pool.shutdown(wait=True)
 
     timings: dict[str, Any] = {
+        "step_keys_s": keys_s,
         "notebooks_s": round(time.perf_counter() - t0 - wait_s, 2),
         "identifiers_wait_s": round(wait_s, 2),  # after the last notebook, for the leak scan's reloads
         "identifiers_load_s": reloads.load_s,  # per modality, in the workers
@@ -201,14 +232,62 @@ def run_cohort(
     inputs, timings["input_checksums_s"] = checksums.result()
     return _assemble(config, keyring, bundle, planned, results, identifiers, scan, inputs, sec,
                      started=started, t0=t0, only=only, jobs=n_jobs, say=say, timings=timings,
-                     missing=missing, id_sizes=identifier_sizes(merged), id_fingerprint=merged.fingerprint(keyring))
+                     missing=missing, id_sizes=identifier_sizes(merged), id_fingerprint=merged.fingerprint(keyring),
+                     steps=_steps_record(keys, reused, previous, sec.run_id, planned))
+
+
+def _reused(planned: list[NotebookJob], keys: dict[str, str], previous: Previous, reloads: IdentifierReloads,
+            merged: IdentifierRegistry, *, keyring: Keyring, say: Progress) -> dict[str, JobResult]:
+    """The planned steps taken from the bundle: same key as in the previous run, and the same identifiers.
+
+    The identifiers are collected first (the leak scan needs them anyway) only when some step's key
+    is unchanged; the registry's keyed fingerprint must equal the previous run's.
+    """
+    if not previous.usable:
+        if previous.why not in ("no previous run", "--force"):
+            say(f"  reuse: none ({previous.why})")
+        return {}
+    candidates = [j for j in planned if (previous.steps.get(j.name) or {}).get("key") == keys[j.name]]
+    if not candidates:
+        return {}
+    reloads.submit_rest()
+    _, missing = reloads.collect(merged, say=say)
+    if missing:
+        say("  reuse: none (the identifiers of every source could not be collected)")
+        return {}
+    fingerprint = merged.fingerprint(keyring)
+    out: dict[str, JobResult] = {}
+    for j in candidates:
+        if reusable(j, keys[j.name], previous, identifier_fingerprint=fingerprint):
+            out[j.name] = JobResult(j.name, "ok", datetime.now().astimezone().isoformat(timespec="seconds"), 0.0,
+                                    rendered=True, reused=True)
+    if len(out) < len(candidates) and fingerprint != previous.identifier_fingerprint:
+        say("  reuse: none (the sources' identifiers changed: every step scrubs with all of them)")
+    return out
+
+
+def _steps_record(keys: dict[str, str], reused: dict[str, JobResult], previous: Previous, run_id: str,
+                  planned: list[NotebookJob]) -> dict[str, dict[str, Any]]:
+    """run.json `steps`: each step's key, whether it was reused, and the run whose outputs the bundle holds."""
+    now = {j.name for j in planned}
+    out: dict[str, dict[str, Any]] = {}
+    for name, key in keys.items():
+        before = previous.steps.get(name) or {}
+        if name in now:
+            ran_in = str(before.get("run_id") or previous.run_id) if name in reused else run_id
+            out[name] = {"key": key, "reused": name in reused, "run_id": ran_in}
+        elif before:
+            out[name] = {**before, "reused": True}  # not planned now (--only): the bundle keeps its outputs
+    return out
 
 
 def _run_jobs(executor: Any, planned: list[NotebookJob], bundle: Bundle, results: dict[str, JobResult], *,
-              feed: Callable[[set[Future[JobResult]]], None], say: Progress) -> None:
+              feed: Callable[[set[Future[JobResult]]], None], say: Progress,
+              reused: dict[str, JobResult] | None = None) -> None:
     """Run the planned notebooks: a job starts once the jobs it needs have ended (whatever their outcome: a
     step reports what it could not read); ready jobs go to the pool in plan order. ``feed`` may hand the
-    pool other work while it would idle."""
+    pool other work while it would idle. A job in ``reused`` ends at once with that result."""
+    reused = reused or {}
     done = 0
     pending = list(planned)
     running: dict[Future[JobResult], NotebookJob] = {}
@@ -219,6 +298,12 @@ def _run_jobs(executor: Any, planned: list[NotebookJob], bundle: Bundle, results
         while ready:
             for j in ready:
                 pending.remove(j)
+                if j.name in reused:
+                    results[j.name] = reused[j.name]
+                    ended.add(j.name)
+                    done += 1
+                    say(f"  [{done}/{len(planned)}] {j.name}: {_verdict(bundle, j.name, reused[j.name])} (reused)")
+                    continue
                 if j.notebook.is_file():
                     running[executor.submit(run_notebook_job, j)] = j
                     started_now.append(j.name)
@@ -243,60 +328,6 @@ def _run_jobs(executor: Any, planned: list[NotebookJob], bundle: Bundle, results
             verdict = _verdict(bundle, j.name, res)
             say(f"  [{done}/{len(planned)}] {j.name}: {verdict} ({res.duration_s:.1f} s)"
                 + (f" - {res.error_type} in cell {res.error_cell}" if res.status == "error" else ""))
-
-
-class _IdentifierReloads:
-    """The identifiers of every configured source, reloaded in the pool for the leak scan.
-
-    The leak scan covers the whole bundle, so it needs the identifiers of every configured source, not
-    only of the notebooks run now. Reloading them is fed to the pool only when a worker would otherwise
-    idle (the tail of a stage, beside the single cross-modality step).
-    """
-
-    def __init__(self, executor: Any, cohort: str, names: list[str], *, jobs: int) -> None:
-        self.executor, self.cohort, self.jobs = executor, cohort, jobs
-        self.queue = list(names)
-        self.futures: dict[str, Future[tuple[Any, float]]] = {}
-        self.load_s: dict[str, float] = {}  # per modality, in the workers
-
-    def feed(self, running: set[Future[JobResult]]) -> None:
-        """Submit reloads while fewer than ``jobs`` tasks are busy."""
-        busy = sum(not f.done() for f in running) + sum(not f.done() for f in self.futures.values())
-        while self.queue and busy < self.jobs:
-            name = self.queue.pop(0)
-            self.futures[name] = self.executor.submit(collect_identifiers_job, self.cohort, name)
-            busy += 1
-
-    def submit_rest(self) -> None:
-        """Submit every reload not fed yet (the notebooks have ended)."""
-        while self.queue:
-            name = self.queue.pop(0)
-            self.futures[name] = self.executor.submit(collect_identifiers_job, self.cohort, name)
-
-    def collect(self, merged: IdentifierRegistry, *, say: Progress) -> tuple[set[str], dict[str, str]]:
-        """The identifier values found (merged into ``merged`` too), and modality -> why its could not be."""
-        identifiers: set[str] = set()
-        missing: dict[str, str] = {}
-        for name, fut in self.futures.items():
-            try:
-                found, self.load_s[name] = fut.result()
-                identifiers |= identifier_values(found)
-                merged.merge(found)
-            except Exception as exc:  # noqa: BLE001 - fail closed later: the bundle cannot be called clean
-                missing[name] = f"{type(exc).__name__} while collecting them"
-                say(f"  leak scan: could not collect the identifiers of {name} ({type(exc).__name__}); "
-                    "the bundle will not be called clean")
-        return identifiers, missing
-
-
-def identifier_values(found: IdentifierRegistry) -> set[str]:
-    """The strings the leak scan searches, from what a modality's ``identifiers()`` hook returned."""
-    return {str(v) for v in found.scan_values() if v is not None}
-
-
-def identifier_sizes(found: IdentifierRegistry) -> dict[str, int]:
-    """Identifiers per class (``sizes()`` of the registry)."""
-    return {str(k): int(n) for k, n in found.sizes().items()}
 
 
 def _timed(fn: Callable[..., Any], *args: Any) -> tuple[Any, float]:
@@ -342,7 +373,8 @@ def _assemble(config: CohortConfig, keyring: Keyring, bundle: Bundle, planned: l
               inputs: list[dict[str, Any]], sec: RunSecurity,
               *, started: datetime, t0: float, only: list[str] | None, jobs: int, say: Progress,
               timings: dict[str, Any], missing: dict[str, str] | None = None,
-              id_sizes: dict[str, int] | None = None, id_fingerprint: str = "") -> RunOutcome:
+              id_sizes: dict[str, int] | None = None, id_fingerprint: str = "",
+              steps: dict[str, dict[str, Any]] | None = None) -> RunOutcome:
     from ..report.index import render_index
 
     root = bundle.root
@@ -367,6 +399,7 @@ def _assemble(config: CohortConfig, keyring: Keyring, bundle: Bundle, planned: l
         summary["leaks"] = [str(f) for f in privacy.findings[:MAX_LEAK_LINES]]
         summary["more_leaks"] = max(0, len(privacy.findings) - MAX_LEAK_LINES)
         summary["privacy"] = privacy.banner()
+        summary["reused"] = [s.name for s in statuses if s.reused]  # steps taken from the bundle, not run
         summary["delta"] = delta_summary(root, run_id=sec.run_id)  # what changed since the previous run
         if "reports/index.html" not in skip:
             index_html = bundle.write_text("reports/index.html", render_index(
@@ -376,6 +409,7 @@ def _assemble(config: CohortConfig, keyring: Keyring, bundle: Bundle, planned: l
             record = _run_record(config, keyring, statuses, started=started, ended=ended, only=only, jobs=jobs,
                                  out=root, leak_note=privacy.note, inputs=inputs, timings=timings,
                                  exit_code=exit_status(statuses, privacy.findings, releasable=privacy.releasable))
+            record[STEPS] = steps or {}
             record.update(sec.record(finished=privacy is not pending))
             record.update(releasable=privacy.releasable, withheld=[w.path for w in privacy.withheld],
                           leak_scan_detail={**privacy.record(), "identifier_classes": id_sizes or {},
@@ -443,7 +477,7 @@ def _statuses(bundle: Bundle, planned: list[NotebookJob],
         st = NotebookStatus(
             name=job.name, label=label, status=res.status, verdict=verdict, duration_s=res.duration_s,
             kernel_start_s=res.kernel_start_s, import_s=res.import_s, render_s=res.render_s,
-            ipynb=job.output.relative_to(root).as_posix() if job.output.is_file() else "",
+            ipynb=job.output.relative_to(root).as_posix() if job.output.is_file() else "", reused=res.reused,
             html=job.html.relative_to(root).as_posix() if res.rendered else "",
             n_checks=0 if checks is None else len(checks),
             checks=dict(Counter(checks["verdict"])) if checks is not None else {},
@@ -467,8 +501,9 @@ def _summary_line(statuses: list[NotebookStatus], privacy: Privacy, *, exit_code
     leaks = privacy.findings
     verdicts = Counter(v for s in statuses for v, n in s.checks.items() for _ in range(n))
     nb_status = Counter(s.status for s in statuses)
+    n_reused = sum(s.reused for s in statuses)
     return (f"curation run: {len(statuses)} notebook(s) ({nb_status.get('ok', 0)} ok, "
-            f"{nb_status.get('error', 0)} error); checks: "
+            f"{nb_status.get('error', 0)} error" + (f", {n_reused} reused" if n_reused else "") + "); checks: "
             + (", ".join(f"{n} {v}" for v, n in sorted(verdicts.items())) or "none")
             + (f"; {len(leaks)} leak finding(s)" if leaks else "")
             + ("" if privacy.releasable else
@@ -489,39 +524,6 @@ def exit_status(statuses: list[NotebookStatus], leaks: list[Any], *, releasable:
     if any(s.checks.get("fail") or s.checks.get("error") for s in statuses):
         return 1
     return 0
-
-
-def input_checksums(config: CohortConfig, keyring: Keyring) -> list[dict[str, Any]]:
-    """sha256 of every input file, named by a keyed token of its path (raw names can hold identifiers)."""
-    rows = []
-    seen: set[Path] = set()
-    for modality, sources in config.sources.items():
-        for i in range(len(sources)):
-            for top in config.source_files(modality, i):
-                files = sorted(p for p in top.rglob("*") if p.is_file()) if top.is_dir() else [top]
-                for f in files:
-                    if f in seen:
-                        continue
-                    seen.add(f)
-                    rel = Path(os.path.relpath(f, config.base_dir)).as_posix()
-                    row: dict[str, Any] = {"modality": modality, "source": f"{modality}[{i}]",
-                                           "file": keyring.token("file", rel)}
-                    try:
-                        row.update(bytes=f.stat().st_size, sha256=sha256_file(f))
-                    except OSError as exc:  # recorded, not fatal: the modality quarantines it too
-                        row.update(bytes=None, sha256=None, error=type(exc).__name__)
-                    rows.append(row)
-    return rows
-
-
-def versions() -> dict[str, str]:
-    out = {"python": platform.python_version()}
-    for name in VERSIONED:
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = "not installed"
-    return out
 
 
 def _run_record(config: CohortConfig, keyring: Keyring, statuses: list[NotebookStatus], *, started: datetime,

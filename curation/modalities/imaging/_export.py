@@ -46,6 +46,7 @@ def export_dicom(data: ModalityData, *, ctx: Context, sources: set[str],
     """Write the de-identified copy of the instances of ``sources``; quarantine what cannot go."""
     import pydicom
     from pydicom.fileset import FileSet
+    from pydicom.uid import UID
 
     inst: pd.DataFrame = data.tables["instances"]
     series: pd.DataFrame = data.tables["series"]
@@ -69,6 +70,7 @@ def export_dicom(data: ModalityData, *, ctx: Context, sources: set[str],
                 continue
             shift = ctx.keyring.date_shift(str(patient))
             fs = FileSet()
+            uids: list[str] = []
             study_ids: dict[str, str] = {}
             n_patient = 0
             for r in grp.itertuples():
@@ -94,6 +96,7 @@ def export_dicom(data: ModalityData, *, ctx: Context, sources: set[str],
                             if ds.get(kw) in (None, ""):
                                 setattr(ds, kw, fill)
                         fs.add(ds)
+                        uids.append(str(ds.SOPInstanceUID))
                 except DeidError as exc:  # BurnedInAnnotation carries its own reason code
                     reason = getattr(exc, "reason", "deid_failed")
                     _q(data, r, reason, f"de-identification refused the file ({type(exc).__name__})", quarantined)
@@ -103,6 +106,9 @@ def export_dicom(data: ModalityData, *, ctx: Context, sources: set[str],
                     continue
                 n_patient += 1
             if n_patient:
+                # pydicom gives a new File-set a random UID: derived from its content instead, the same
+                # inputs give the same DICOMDIR bytes (a re-run is comparable file by file)
+                fs.UID = UID(ctx.keyring.uid("\x1f".join(["fileset", str(patient), *sorted(uids)])))
                 written.extend(_write_fileset(fs, root / str(patient)))
                 n_ok += n_patient
     finally:
