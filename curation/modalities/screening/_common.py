@@ -35,12 +35,14 @@ COLUMNS = [
 
 
 def strata(df: pd.DataFrame) -> Iterator[tuple[str, str, np.ndarray]]:
+    """("overall", "all", every row), then (stratum, group, mask) for each arm, site and risk group."""
     yield "overall", "all", np.ones(len(df), dtype=bool)
     for s in STRATA[1:]:
         if s not in df.columns:
             continue
-        for g in sorted(df[s].dropna().astype(str).unique()):
-            yield s, g, (df[s].astype("string") == g).fillna(False).to_numpy(dtype=bool)
+        codes, groups = pd.factorize(df[s].astype("string"), sort=True)  # once per stratum, not per group
+        for i, g in enumerate(groups):
+            yield s, str(g), codes == i
 
 
 def frame(rows: list[dict], family: str) -> pd.DataFrame:

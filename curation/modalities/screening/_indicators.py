@@ -350,7 +350,7 @@ def efficiency(tables: dict[str, pd.DataFrame], rounds: pd.DataFrame, opts: Indi
 def _strata_mask(df: pd.DataFrame, stratum: str, group: str) -> np.ndarray:
     if stratum == "overall":
         return np.ones(len(df), dtype=bool)
-    return (df[stratum].astype("string") == group).fillna(False).to_numpy(dtype=bool)
+    return (df[stratum].astype("string") == group).fillna(False).to_numpy(dtype=bool)  # a handful of calls
 
 
 # --------------------------------------------------------------------------------- risk

@@ -225,7 +225,10 @@ def icc_boot(
     masked = (mom[:, :, None] * members[:, None, :]).reshape(n, 6 * g)
     for start in range(0, b, chunk):  # a loop per chunk of resamples, never per resample or per row
         rows = min(chunk, b - start)
-        draw = rng.integers(0, n, size=(rows, n)) + (np.arange(rows) * n)[:, None]
+        # 32-bit draws are about three times cheaper than 64-bit ones; row offsets keep resamples apart
+        small = rows * n < 2**32
+        draw = rng.integers(0, n, size=(rows, n), dtype=np.uint32 if small else np.int64)
+        draw += (np.arange(rows) * n).astype(draw.dtype)[:, None]
         w = np.bincount(draw.ravel(), minlength=rows * n).reshape(rows, n).astype("float64")
         sums = (w @ masked).reshape(rows, 6, g).transpose(0, 2, 1)
         out[start : start + rows] = _icc_ba(sums)[0]
