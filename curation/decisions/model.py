@@ -25,9 +25,12 @@ setting  a dotted setting the modality reads               a number or a word
          ``genomics.accuracy.sequencing_depth.min_depth``)
 map      ``<modality>.<field>:<raw value>``                a dictionary code
 release  ``<modality>.<record pseudonym or token>``        ``release`` or ``confirm``
-exclude  ``<modality>.<record pseudonym or token>``        ``exclude``
+exclude  ``<modality>.<record pseudonym or token>``        ``exclude`` or ``accept``
 label    ``immune.<cluster>``                              a cell-type label
 ======== ================================================= ==============================
+
+A run applies thresholds, settings, value maps and (in the tabular modalities) exclusions; it lists
+the other decisions and flags them for review (:mod:`.replay`).
 
 The old form written by the immune notebook's widget (a nested mapping such as
 ``immune: {qc: {tissue: {tumor: {min_counts: 300}}}}``, or flat dotted keys, without author or

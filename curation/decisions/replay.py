@@ -38,7 +38,9 @@ __all__ = [
     "prepare",
 ]
 
-REPLAYED = ("threshold", "setting", "map")  # kinds a run applies; the others are listed and flagged
+REPLAYED = ("threshold", "setting", "map", "exclude")  # kinds a run applies; the others are listed and flagged
+ID_COLUMNS = ("patient", "sample", "series_uid")  # what an exclusion's token may name
+EXCLUDED = "curator_decision"  # the ledger's rule for records excluded by a decision
 COLUMNS = ["kind", "key", "value", "author", "time", "reason", "status", "effect"]
 
 
@@ -107,6 +109,41 @@ class Replay:
     stale: list[Decision] = field(default_factory=list)  # made on input that changed since: not applied
     listed: list[Decision] = field(default_factory=list)  # kinds this version does not replay
     before: dict[str, Threshold | None] = field(default_factory=dict)  # check id -> threshold without the decision
+    excluded: dict[str, int] = field(default_factory=dict)  # exclusion key -> records excluded
+
+    def exclude(self, data: Any) -> None:
+        """Drop the records an ``exclude`` decision names (by pseudonym, sample token or series UID) from
+        the standard tables, counted in the ledger as excluded (``decisions:<table>``, rule curator_decision).
+
+        Only the tabular modalities' tables, which the ledger counts per table (``standardize:<table>``),
+        are touched: elsewhere (imaging series, genomics and immune samples, written from other objects
+        too) an exclusion is listed and flagged for review instead of half applied.
+        """
+        wanted = {d.key.split(".", 1)[1]: d for d in self.applied if d.kind == "exclude" and d.value != "accept"}
+        if not wanted:
+            return
+        # the tabular pipeline (its in-memory "invalid" table marks it) writes its tables and nothing else;
+        # genomics and immune also write per-sample files from other objects, which an exclusion here would miss
+        tabular = "invalid" in data.objects
+        counted = {e.stage.split(":", 1)[1] for e in data.ledger.entries if e.stage.startswith("standardize:")}
+        counted = counted if tabular else set()
+        tables = {t: df for t, df in data.tables.items() if t in counted and isinstance(df, pd.DataFrame)}
+        if not tables:
+            for d in wanted.values():
+                self.applied.remove(d)
+                self.listed.append(d)
+            return
+        hits = {t: _matching(df, wanted) for t, df in tables.items()}
+        for t, (mask, by_token) in hits.items():
+            data.ledger.record(
+                f"decisions:{t}",
+                n_in=len(mask),
+                n_accepted=int((~mask).sum()),
+                excluded={EXCLUDED: int(mask.sum())} if mask.any() else None,
+            )
+            data.tables[t] = tables[t].loc[~mask]
+            for token, n in by_token.items():
+                self.excluded[f"{self.modality}.{token}"] = self.excluded.get(f"{self.modality}.{token}", 0) + n
 
     def __bool__(self) -> bool:
         """Any decision on this step."""
@@ -158,7 +195,26 @@ class Replay:
         if d.kind == "map":
             field_, _, raw = d.key.partition(".")[2].partition(":")
             return f"{field_}: {raw!r} read as {d.value!r} (value map)"
+        if d.kind == "exclude":
+            if d.value == "accept":
+                return "accepted: kept as it is"
+            n = self.excluded.get(d.key, 0)
+            return f"{n} record(s) excluded (ledger: {EXCLUDED})" if n else "matched no record of this run"
         return f"setting {d.key} = {_text(d.value)}"
+
+
+def _matching(df: pd.DataFrame, wanted: Mapping[str, Any]) -> tuple[pd.Series, dict[str, int]]:
+    """Rows of ``df`` whose id columns hold a wanted token, and how many per token."""
+    mask = pd.Series(False, index=df.index)
+    counts: dict[str, int] = {}
+    for col in (c for c in ID_COLUMNS if c in df.columns):
+        values = df[col].astype("string")
+        for token in wanted:
+            hit = (values == token).fillna(False).astype(bool) & ~mask
+            if hit.any():
+                counts[token] = counts.get(token, 0) + int(hit.sum())
+                mask |= hit
+    return mask, counts
 
 
 def _text(value: Any) -> str:

@@ -154,6 +154,7 @@ def curate(name: str, cohort: str | Path | CohortConfig, *, out: str | Path | No
     if not data.standardized:
         msg = f"{name}: standardize() did not mark its data as de-identified; refusing to go on"
         raise RuntimeError(msg)
+    replay.exclude(data)  # records a curator excluded leave the standard tables, counted in the ledger
     # cohort.yaml thresholds are applied where the checks run (quality.run), once: the modality's
     # checks get them from ctx, the ledger's here
     try:

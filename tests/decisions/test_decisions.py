@@ -229,3 +229,22 @@ def test_widgets_record_what_the_curator_chose(base: tuple[Path, cu.modalities.C
     status_of = dict(zip(again.decisions["kind"], again.decisions["status"], strict=True))
     assert status_of == {"threshold": "applied", "map": "applied", "release": "listed: not replayed by this version"}
     assert _verdict(again, "lab.decisions.review") == "warn"  # the release is flagged, never silently ignored
+
+
+def test_exclusion_drops_the_records_and_the_ledger_counts_them(cohort: Path) -> None:
+    from modalities.test_lab import KEYRING
+
+    who = KEYRING.patient("00108", site="A")  # the implausible CEA of 250000
+    dec.set_decision(
+        dec.decisions_path(cohort),
+        {"kind": "exclude", "key": f"lab.{who}", "value": "exclude"},
+        author="Dr. Li",
+        reason="sample mix-up confirmed by the lab",
+    )
+    run = cu.curate("lab", cohort, write=False)
+    assert who not in set(run.data.tables["results"]["patient"])
+    assert _verdict(run, "lab.plausibility.range") == "pass"
+    assert _verdict(run, "lab.ledger_balanced") == "pass"
+    led = run.ledger.set_index("stage").loc["decisions:results"]
+    assert led["n_excluded"] == 1 and "curator_decision=1" in led["excluded_by_rule"]
+    assert run.decisions.iloc[0]["effect"] == "1 record(s) excluded (ledger: curator_decision)"
