@@ -234,3 +234,14 @@ def test_demo_checks_are_unchanged(kind: str, curated: dict[str, object]) -> Non
     shown = changed[[*id_keys, "verdict", "verdict_expected", "n_failed", "n_failed_expected"]]
     assert not new and not gone and changed.empty, (
         f"{kind}: new {new}; gone {gone}; changed: {shown.to_dict('records')}")
+
+
+def test_collection_report_names_every_check_that_did_not_pass(curated: dict[str, object]) -> None:
+    """The collection report is never cut: every failing, warning or erroring check of the run is in it."""
+    checks = _checks_of_bundle("checks", EXPECTED_CHECKS["checks"][1])
+    bad = checks.loc[checks["verdict"].isin(["fail", "warn", "error"]), "check_id"].tolist()
+    report = _demo_dir() / "bundle" / "reports" / "collection_report.md"
+    if not report.is_file():
+        pytest.skip("the collection report step did not run in this bundle")
+    text = report.read_text(encoding="utf-8")
+    assert len(bad) > 25 and [c for c in bad if c not in text] == []

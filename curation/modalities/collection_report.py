@@ -67,7 +67,8 @@ def figures(data: ModalityData, results: list[CheckResult], *, ctx: Context) -> 
 
 def write(data: ModalityData, *, ctx: Context) -> list[Path]:
     """``reports/collection_report.md`` and, printed by headless Chromium, ``reports/collection_report.pdf``
-    (without Chromium the PDF is skipped and the page says why)."""
+    (without Chromium the PDF is skipped and the page says why). Inside a run (run.json says it is
+    running) the PDF is printed once, by :func:`finalize` after the leak scan."""
     report: collection.CollectionReport = data.objects[REPORT]
     language = getattr(getattr(ctx.config, "report", None), "language", "both")
     figs = collection.figures(report, language=language)
@@ -75,6 +76,11 @@ def write(data: ModalityData, *, ctx: Context) -> list[Path]:
     todo = actions.template_yaml(report.sections["corrective_actions"])
     written = [ctx.bundle.write_text(collection.PATH, markdown(data)),
                ctx.bundle.write_text(actions.TEMPLATE_PATH, todo)]
+    from ..security.verify import RUNNING
+
+    if (collection.read_run(ctx.bundle.root) or {}).get("status") == RUNNING:
+        data.objects["pdf_note"] = "The PDF is printed when the run ends, with the leak scan's result."
+        return written
     pdf, data.objects["pdf_note"] = collection.write_pdf(report, language=language, svgs=svgs)
     return [*written, *([pdf] if pdf else [])]
 
@@ -89,7 +95,6 @@ def finalize(config: Any, root: Path, record: dict[str, Any], *, skip: Collectio
     rewrite the Markdown, the PDF and the page (the executed notebook's report output, rendered again).
     Files in ``skip`` (withheld by the scan) are left alone. Nothing when the step did not run."""
     import nbformat
-    import pandas as pd
 
     from ..io.bundle import Bundle
     from ..report.html import render_file
@@ -98,11 +103,8 @@ def finalize(config: Any, root: Path, record: dict[str, Any], *, skip: Collectio
     ipynb = root / "reports" / "collection_report.ipynb"
     if not ipynb.is_file():
         return []
-    tables = {k: collection.read_all(root, k) for k in collection.KINDS}
-    merged = root / "quality" / "checks.parquet"  # the steps' checks and the leak scan's (privacy.leak_scan)
-    if merged.is_file():
-        tables["checks"] = pd.read_parquet(merged)
-    report = collection.fill(config, root, **tables, run=record)
+    # the steps' checks and the leak scan's (privacy.leak_scan), as the run merged them
+    report = collection.fill(config, root, **collection.read_tables(root, merged=True), run=record)
     language = config.report.language
     figs = collection.figures(report, language=language)
     nb = nbformat.read(ipynb, as_version=4)

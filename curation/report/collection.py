@@ -162,7 +162,18 @@ def build(cohort: str | Path | CohortConfig, *, out: str | Path | None = None) -
 
         config = load_cohort(cohort)
     root = Path(out) if out else config.output_dir
-    return fill(config, root, **{kind: read_all(root, kind) for kind in KINDS}, run=read_run(root))
+    run = read_run(root)
+    return fill(config, root, **read_tables(root, merged=run is not None), run=run)
+
+
+def read_tables(root: Path, *, merged: bool) -> dict[str, pd.DataFrame]:
+    """The quality tables the report reads (:data:`KINDS`), from the steps' parts; ``merged``: the checks
+    from the run's merged table instead, which holds the leak scan's check (``privacy.leak_scan``) too."""
+    tables = {kind: read_all(root, kind) for kind in KINDS}
+    path = root / "quality" / "checks.parquet"
+    if merged and path.is_file():
+        tables["checks"] = pd.read_parquet(path)
+    return tables
 
 
 def read_run(root: Path) -> dict[str, object] | None:

@@ -251,11 +251,17 @@ def update(root: Path = REPO) -> tuple[int, int]:
         new.add(
             message if isinstance(message, str) else tuple(message), string=got.string if got else None, flags=flags
         )
+    import io
+
+    from ..io.bundle import write_bytes
+
+    # written whole (a temporary file, then renamed): a report rendered meanwhile never reads half a catalogue
+    po, mo = io.BytesIO(), io.BytesIO()
+    write_po(po, new, width=100, omit_header=False, sort_output=True)
+    write_mo(mo, new)
     PO.parent.mkdir(parents=True, exist_ok=True)
-    with PO.open("wb") as f:
-        write_po(f, new, width=100, omit_header=False, sort_output=True)
-    with MO.open("wb") as f:
-        write_mo(f, new)
+    for path, data in ((PO, po), (MO, mo)):
+        write_bytes(path, data.getvalue()).chmod(0o644)  # package data: readable by every user of the install
     untranslated = [m.id for m in new if m.id and not _translated(m.string)]
     return len(ids), len(untranslated)
 

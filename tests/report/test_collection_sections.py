@@ -211,7 +211,9 @@ def test_run_over_run_delta_in_the_report_and_the_index(bundle: tuple[Path, Path
     then.loc[then["check_id"] == "clinical.completeness.f00", ["verdict", "n_failed"]] = ["pass", 0]  # newly failing
     then.loc[then["check_id"] == "clinical.completeness.f01", "n_failed"] = 3  # count moved
     fixed = make_result("lab.conformance.unit", "lab", Dimension.CONFORMANCE, n_checked=5, n_failed=5)
-    then = pd.concat([then, results_frame([fixed])], ignore_index=True)  # gone this run
+    # gone this run; the previous leak scan's check is not "gone" while this run's scan is still to come
+    leak = make_result("privacy.leak_scan", "privacy", Dimension.CONFORMANCE, n_checked=9)
+    then = pd.concat([then, results_frame([fixed, leak])], ignore_index=True)
     old = out / "history" / "20250101T000000Z"
     Bundle(old).write_parquet("quality/checks.parquet", then)
     (old / "run.json").write_text(json.dumps({"started": "2025-01-01T00:00:00+00:00"}), encoding="utf-8")
@@ -281,3 +283,19 @@ def test_the_runner_completes_the_report_after_the_leak_scan(bundle: tuple[Path,
     page = (out / "reports" / "collection_report.html").read_text(encoding="utf-8")
     assert "clean (12 identifier values searched)" in page and "hmac-sha256:feed" in page
     assert finalize(config, out / "nowhere", record) == []  # the step did not run: nothing to complete
+
+
+def test_reviewer_pages_fold_the_sites_of_a_check_from_checks_by_site() -> None:
+    from curation.report.review import review
+
+    sex = Check(
+        "completeness.sex",
+        Dimension.COMPLETENESS,
+        lambda df: [Outcome(4, n_failed=1), Outcome(2, n_failed=1, site="A"), Outcome(2, site="B")],
+    )
+    results = run([sex], None, modality="clinical")
+    rev = review(checks=results_frame(results), by_site=sites_frame(results), name="clinical", language="en")
+    assert rev.n_checks == 1 and len(rev.findings) == 1
+    (f,) = rev.findings
+    assert [(s["site"], s["n_failed"], s["n_checked"]) for s in f.by_site] == [("A", 1, 2), ("B", 0, 2)]
+    assert '<details class="cr-sites">' in rev.html() and "A (1 of 2)" in rev.html()
