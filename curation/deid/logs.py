@@ -94,12 +94,15 @@ def install_redacting_handler(*, level: int = logging.INFO, known: Iterable[str]
     root = logging.getLogger()
     for h in root.handlers:
         f = _has_filter(h)
-        if f is not None:
+        # only the handler this function installed is returned; another root handler that was given the
+        # filter by _cover_others (pytest's, a notebook's) is not a stream handler of ours
+        if f is not None and getattr(h, "_curation_redacting", False):
             f.add_known(known)
             _cover_others(f)
             return h
     flt = RedactingFilter(known)
     handler = logging.StreamHandler()
+    handler._curation_redacting = True  # type: ignore[attr-defined]
     handler.addFilter(flt)
     handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
     root.addHandler(handler)
@@ -113,15 +116,23 @@ def install_redacting_handler(*, level: int = logging.INFO, known: Iterable[str]
 
 def _cover_others(flt: RedactingFilter) -> None:
     for h in logging.getLogger().handlers:
-        if _has_filter(h) is None:
-            h.addFilter(flt)
+        _give(h, flt)
     for name in _LOGGERS:
         lg = logging.getLogger(name)
-        if _has_filter(lg) is None:
-            lg.addFilter(flt)  # records of this logger are redacted before any of its own handlers
+        _give(lg, flt)  # records of this logger are redacted before any of its own handlers
         for h in lg.handlers:
-            if _has_filter(h) is None:
-                h.addFilter(flt)
+            _give(h, flt)
+
+
+def _give(obj: logging.Filterer, flt: RedactingFilter) -> None:
+    """``flt`` on ``obj``, in place of an older redacting filter (one left by a handler since removed would
+    not know the identifiers added to ``flt``)."""
+    old = _has_filter(obj)
+    if old is flt:
+        return
+    if old is not None:
+        obj.removeFilter(old)
+    obj.addFilter(flt)
 
 
 def redacting_filter() -> RedactingFilter | None:
