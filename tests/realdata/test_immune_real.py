@@ -163,3 +163,54 @@ def test_chains_that_cannot_be_read_are_reported_not_dropped(tmp_path: Path, mon
     assert row.source == "immune[0]" and "obs IR_*" in row.detail and "KeyError" in row.detail
     assert run.data.objects["adata"].n_obs == 112  # the cells are kept
     assert "chain_pairing" not in run.data.objects["adata"].obs
+
+
+def test_cells_typed_outside_the_sorted_population_fail(wu_run: cu.modalities.Curated) -> None:
+    """Wu et al. sorted T cells (CD3+): marker typing calls some of them pDC, plasma, endothelial, NK."""
+    c = wu_run.checks.set_index("check_id").loc["immune.accuracy.sorted_population"]
+    assert (c["verdict"], c["n_checked"], c["n_failed"]) == ("fail", 13, 10)
+    assert "35 of 104 passing cells of sorted samples typed outside it" in c["message"]
+    f = wu_run.failures.query("check_id == 'immune.accuracy.sorted_population'")
+    assert f["rule"].str.contains(r"typed outside the sorted population CD3\+ \(> 10%\)").all()
+    assert f["field"].str.match(r"cell_type \(sample SA[A-Z0-9]+\)").all()
+
+
+def test_sorted_population_threshold_and_unknown_markers(tmp_path: Path) -> None:
+    from curation.modalities.immune._typing import population_types
+
+    assert population_types("CD3+ CD8+")[0] == {"CD8 T cell"}
+    assert population_types("cd3+, CD45+")[1] == []
+    assert population_types("CD3+ TCRgd+")[1] == ["TCRgd+"]
+    run = cu.curate("immune", _wu_cohort(tmp_path, sheet_extra=",CD3+ TCRgd+", max_outside_population=0.6), write=False)
+    f = run.failures.query("check_id == 'immune.accuracy.sorted_population'")
+    assert len(f) == 13 and f["rule"].str.contains("marker(s) TCRgd+ not in the marker table", regex=False).all()
+
+
+@pytest.mark.parametrize(
+    ("parts", "n_genes", "floors"),
+    [
+        (("scanpy-tests", "10x_data", "3.0.0", "filtered_feature_bc_matrix"), 507, "to 5 counts and 3 genes"),
+        (("seurat-testdata", "cr2_pbmc_small"), 240, "to 2 counts and 1 genes"),
+    ],
+)
+def test_a_gene_subset_scales_the_empty_droplet_floors_and_says_why(
+    tmp_path: Path, parts: tuple[str, ...], n_genes: int, floors: str
+) -> None:
+    """scanpy's chr21 matrix and Seurat's pbmc_small: every cell was an empty droplet under the defaults."""
+    folder = need(*parts)
+    run = cu.curate(
+        "immune",
+        write_cohort(
+            tmp_path, {"immune": [{"path": str(folder), "format": "10x", "options": {"processing": {"umap": False}}}]}
+        ),
+        write=False,
+    )
+    q = run.data.tables["qc"].iloc[0]
+    assert q["n_genes"] == n_genes and q["empty_fraction"] < 0.05
+    c = run.checks.set_index("check_id")
+    assert c.loc["immune.accuracy.empty_droplets", "verdict"] == "pass"
+    assert c.loc["immune.completeness.any_accepted", "verdict"] == "pass"
+    assert c.loc["immune.conformance.gene_subset", "verdict"] == "warn"
+    [f] = run.failures.query("check_id == 'immune.conformance.gene_subset'").itertuples()
+    assert f"the matrix holds {n_genes} genes (a gene subset" in f.rule and floors in f.rule
+    assert "marker genes measured" in f.rule

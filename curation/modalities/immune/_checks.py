@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ...quality import Check, Dimension, Outcome, Severity, Threshold, failures
+from ...quality import WARN_ONLY, Check, Dimension, Outcome, Severity, Threshold, failures
 from ...quality.checks import ANY_ACCEPTED, SOURCE_EMPTY
 from .._timeliness import check_processing_delay
 from ..base import Context, ModalityData
@@ -131,6 +131,71 @@ def check_cell_typing(data: ModalityData, ctx: Context) -> Outcome:
                    message=f"{int(un.sum())} of {len(o)} passing cells unassigned by the marker table")
 
 
+def check_gene_subset(data: ModalityData, ctx: Context) -> Outcome:
+    """Samples whose matrix holds a gene subset and whose empty-droplet floors were scaled to it (the
+    reason is the rule); typing and sex inference see only the genes measured."""
+    q = _qc(data)
+    if q.empty or "gene_subset" not in q:
+        return Outcome(0)
+    from ._typing import load_markers
+
+    table = load_markers()
+    markers = {g for c in table["cell_types"].values() for g in c["markers"]}
+    a = data.objects.get("adata")
+    names = set(a.var["feature_name"].astype(str)) if a is not None and "feature_name" in a.var else set()
+    present = len(markers & names)
+    bad = q["floors_note"].fillna("").astype(str) != ""
+    rule = q["floors_note"].fillna("").astype(str) + f"; {present} of {len(markers)} marker genes measured"
+    n_subset = int(q["gene_subset"].fillna(False).astype(bool).sum())
+    return _per_sample(q, bad, "total_counts", rule,
+                       message=f"{n_subset} of {len(q)} samples hold a gene subset (< 10,000 genes); empty-droplet "
+                               f"floors scaled to it in {int(bad.sum())}; {present} of {len(markers)} marker genes "
+                               "measured")
+
+
+def check_sorted_population(data: ModalityData, ctx: Context) -> Outcome:
+    """Sorted samples (sample sheet column ``sorted_population``, e.g. CD3+) whose passing cells are
+    typed outside the population more often than ``max_outside_population`` (default 10 %)."""
+    from ._typing import load_markers, population_types
+
+    q = _qc(data)
+    if q.empty or "sorted_population" not in q:
+        return Outcome(0, message="no sorted population in the sample sheet (column sorted_population)")
+    q = q[q["sorted_population"].fillna("").astype(str).str.strip() != ""]
+    if q.empty:
+        return Outcome(0, message="no sorted population in the sample sheet (column sorted_population)")
+    table = load_markers()
+    a = data.objects.get("adata")
+    obs = a.obs[a.obs["qc_pass"]] if a is not None else pd.DataFrame(columns=["sample", "cell_type"])
+    unassigned = table["unassigned"]["label"]
+    rules = []
+    n_out = n_typed = 0
+    for _, r in q.iterrows():
+        pop, limit = str(r["sorted_population"]), float(r["max_outside_population"])
+        allowed, unknown = population_types(pop, table)
+        if unknown:
+            known = ", ".join(table.get("sorted_populations") or {})
+            rules.append(f"sorted population {pop}: marker(s) {', '.join(unknown)} not in the marker table "
+                         f"(known: {known}); add it to sorted_populations in immune_markers.yaml")
+            continue
+        typed = obs.loc[obs["sample"].astype(str) == r["sample"], "cell_type"].astype(str)
+        outside = typed[(typed != unassigned) & ~typed.isin(allowed)]
+        share = len(outside) / len(typed) if len(typed) else 0.0
+        n_out, n_typed = n_out + len(outside), n_typed + len(typed)
+        if share <= limit:
+            rules.append("")
+            continue
+        top = ", ".join(f"{k} {v}" for k, v in outside.value_counts().head(4).items())
+        rules.append(f"{len(outside)} of {len(typed)} passing cells ({share:.0%}) typed outside the sorted "
+                     f"population {pop} (> {limit:.0%}): {top}; a failed sort, or marker typing that does not "
+                     "fit these cells")
+    rule = pd.Series(rules, index=q.index)
+    bad = rule != ""
+    return _per_sample(q, bad, "cell_type", rule,
+                       message=f"{int(bad.sum())} of {len(q)} sorted samples with too many cells typed outside their "
+                               f"population; {n_out} of {n_typed} passing cells of sorted samples typed outside it")
+
+
 def check_sex(data: ModalityData, ctx: Context) -> Outcome:
     s: pd.DataFrame = data.tables.get("sample_sex", pd.DataFrame())
     if s.empty:
@@ -226,12 +291,17 @@ CHECKS = (
           description="samples not mostly empty droplets"),
     Check("accuracy.mitochondrial", Dimension.ACCURACY, check_mitochondrial,
           description="samples without many high-mitochondrial (dying) cells"),
+    Check("conformance.gene_subset", Dimension.CONFORMANCE, check_gene_subset, threshold=WARN_ONLY,
+          severity=Severity.INFO, description="matrices holding a gene subset, and the empty-droplet floors scaled "
+                                               "to it (with the reason)"),
     Check("accuracy.doublets", Dimension.ACCURACY, check_doublets,
           description="estimated doublet rate at most twice the expected one"),
     Check("completeness.cells_after_qc", Dimension.COMPLETENESS, check_cells_after_qc,
           description="enough cells per sample pass QC"),
     Check("completeness.cell_typing", Dimension.COMPLETENESS, check_cell_typing, threshold=Threshold(0.2, 0.5),
           severity=Severity.MINOR, description="passing cells assigned a type by the marker table"),
+    Check("accuracy.sorted_population", Dimension.ACCURACY, check_sorted_population,
+          description="sorted samples' cells typed inside the population the sample sheet names"),
     Check("consistency.sex", Dimension.CONSISTENCY, check_sex,
           description="a patient's samples agree on the sex inferred from XIST / chrY"),
     Check("uniqueness.barcodes", Dimension.UNIQUENESS, check_barcodes, description="no duplicate barcodes"),

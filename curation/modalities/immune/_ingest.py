@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 TISSUES = ("tumor", "adjacent_normal", "blood")
 SHEET_REQUIRED = ("sample_id", "admission_number", "site", "tissue")
-SHEET_OPTIONAL = ("timepoint", "path", "raw_path", "vdj", "collection_date", "library_date")
+SHEET_OPTIONAL = ("timepoint", "path", "raw_path", "vdj", "collection_date", "library_date", "sorted_population")
 BARCODE = re.compile(r"([ACGTN]{8,})(-\d+)?")  # a 10x barcode: sequence and suffix
 
 

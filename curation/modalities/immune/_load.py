@@ -41,6 +41,7 @@ class RawSample:
     protein: ad.AnnData | None = None
     airr: ad.AnnData | None = None
     raw: ad.AnnData | None = None
+    sorted_population: str = ""  # the sheet's sorted_population (e.g. CD3+), "" when not sorted
     airr_from: str = ""  # "contigs" (the sheet's vdj file) or "h5ad" (chains carried in the .h5ad)
 
 
@@ -340,6 +341,7 @@ def _raw_sample(
         counts_from=counts_from,
         options=opts,
         protein=prot,
+        sorted_population=str(row.get("sorted_population") or "") if row is not None else "",
     )
 
 

@@ -31,6 +31,9 @@ class QCOverrides(Options):
     max_high_mt_fraction: float | None = Field(None, ge=0, le=1, description="a sample with a larger share of high-"
                                                                              "mitochondrial cells fails (default 0.1)")
     min_cells: int | None = Field(None, ge=1, description="fewer cells after QC flag the sample (default 20)")
+    max_outside_population: float | None = Field(None, ge=0, le=1, description="a sorted sample (sheet column "
+                                                 "sorted_population) with a larger share of cells typed outside "
+                                                 "the population fails (default 0.1)")
 
 
 class QCOptions(QCOverrides):

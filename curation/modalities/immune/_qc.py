@@ -231,6 +231,7 @@ class QCParams:
     max_empty_fraction: float = 0.5  # a sample whose barcodes are mostly empty fails the check
     max_high_mt_fraction: float = 0.1  # a sample with more high-mitochondrial cells fails the check
     min_cells: int = 20  # fewer cells after QC: MADs are meaningless, the sample is flagged
+    max_outside_population: float = 0.1  # a sorted sample with more cells typed outside its population fails
 
     @classmethod
     def resolve(cls, *layers: Mapping[str, Any] | None, tissue: str = "", sample: str = "") -> QCParams:

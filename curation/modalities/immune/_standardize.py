@@ -129,8 +129,9 @@ def _qc_sample(s: RawSample, ctx: Context, *, data: ModalityData) -> _SampleQC:
     X = sp.csr_matrix(a.X, dtype=np.float32)
     var = a.var[[c for c in ("gene_ids", "feature_name", "feature_types") if c in a.var]].copy()
     p = QCParams.resolve(*_qc_layers(s, ctx), tissue=s.tissue, sample=token)
-    p, amb, raw_info = _raw_barcodes(s, p)
     m = qc_metrics(X, var["feature_name"], index=names)
+    p, subset = _gene_subset_floors(m, p, n_genes=int(a.n_vars))
+    p, amb, raw_info = _raw_barcodes(s, p)
     obs, info, dinfo = _flag_cells(X, m, p)
     for i, (c, v) in enumerate(zip(_OBS_KEYS, (token, patient, s.tissue, s.timepoint, s.site), strict=True)):
         obs.insert(i, c, v)
@@ -157,13 +158,44 @@ def _qc_sample(s: RawSample, ctx: Context, *, data: ModalityData) -> _SampleQC:
         "max_empty_fraction": p.max_empty_fraction,
         "max_high_mt_fraction": p.max_high_mt_fraction,
         "min_cells": p.min_cells,
+        "sorted_population": s.sorted_population,
+        "max_outside_population": p.max_outside_population,
         "expected_doublet_rate": p.expected_doublet_rate,
         **raw_info,
+        **subset,
     }
     out = _SampleQC(token=token, part=ad.AnnData(X=X, obs=obs, var=var), row=row, duplicates=duplicates,
                     params={**p.as_dict(), "doublet": dict(dinfo)}, ambient=amb)
     _attach_modalities(out, s, names)
     return out
+
+
+GENE_SUBSET = 10_000  # fewer genes than this: a gene subset (a chromosome, a panel, variable genes only)
+TRANSCRIPTOME = 20_000  # protein-coding genes: what the default empty-droplet floors were set for
+MOSTLY_EMPTY = 0.9  # a cell-called matrix this empty under the default floors: the floors, not the cells
+
+
+def _gene_subset_floors(m: pd.DataFrame, p: QCParams, *, n_genes: int) -> tuple[QCParams, dict[str, Any]]:
+    """Empty-droplet floors for a matrix that holds a gene subset (scanpy's chr21 test data, Seurat's
+    pbmc_small): a cell's counts and genes scale with the genes measured, so the default floors (200
+    counts, 100 genes) call every cell empty. When the matrix holds fewer than GENE_SUBSET genes, the
+    floors are the defaults (not set in cohort.yaml) and they would call more than MOSTLY_EMPTY of the
+    barcodes empty, they are scaled by n_genes / TRANSCRIPTOME; the reason goes to the QC table
+    (``floors_note``) and the ``conformance.gene_subset`` check."""
+    row: dict[str, Any] = {"n_genes": n_genes, "gene_subset": n_genes < GENE_SUBSET, "floors_note": ""}
+    default = QCParams()
+    if not row["gene_subset"] or (p.min_counts, p.min_genes) != (default.min_counts, default.min_genes) or not len(m):
+        return p, row
+    empty = float(((m["total_counts"] < p.min_counts) | (m["n_genes_by_counts"] < p.min_genes)).mean())
+    if empty <= MOSTLY_EMPTY:
+        return p, row
+    scale = n_genes / TRANSCRIPTOME
+    counts, genes = max(1.0, round(p.min_counts * scale)), max(1.0, round(p.min_genes * scale))
+    row["floors_note"] = (f"the matrix holds {n_genes} genes (a gene subset, < {GENE_SUBSET:,}); the default empty-"
+                          f"droplet floors ({p.min_counts:g} counts, {p.min_genes:g} genes) called {empty:.0%} of its "
+                          f"barcodes empty, so they were scaled by {n_genes}/{TRANSCRIPTOME:,} to {counts:g} counts "
+                          f"and {genes:g} genes; set options.qc.min_counts and min_genes to choose them")
+    return replace(p, min_counts=counts, min_genes=genes), row
 
 
 def _raw_barcodes(s: RawSample, p: QCParams) -> tuple[QCParams, dict[str, Any] | None, dict[str, Any]]:

@@ -115,7 +115,8 @@ def score_cell_types(a: ad.AnnData, p: ProcessParams, *, table: dict[str, Any] |
     order = np.argsort(-scores, axis=1)
     best = scores[np.arange(a.n_obs), order[:, 0]] if a.n_obs else np.array([])
     second = scores[np.arange(a.n_obs), order[:, 1]] if a.n_obs and len(names) > 1 else np.full(a.n_obs, -np.inf)
-    margin = np.where(np.isfinite(second), best - second, best)
+    with np.errstate(invalid="ignore"):  # no marker measured: -inf - -inf, masked just below
+        margin = np.where(np.isfinite(second), best - second, best)
     ok = np.isfinite(best) & (best >= min_score) & (margin >= min_margin)
     label = np.where(ok, np.array(names, dtype=object)[order[:, 0]] if a.n_obs else [], t["unassigned"]["label"])
     cl = {n: t["cell_types"][n]["ontology_id"] for n in names}
@@ -161,3 +162,24 @@ def composition(obs: pd.DataFrame) -> pd.DataFrame:
         g[c] = g[c].astype(str)
     g["n_cells"] = g["n_cells"].astype("int64")
     return g[cols].sort_values(["sample", "n_cells"], ascending=[True, False]).reset_index(drop=True)
+
+
+def population_types(population: str, table: dict[str, Any] | None = None) -> tuple[set[str], list[str]]:
+    """The cell types a sorted population keeps (``CD3+``; ``CD3+ CD8+``: the types every marker
+    allows), and the markers the table's ``sorted_populations`` does not know."""
+    import re
+
+    t = table or load_markers()
+    known = {k.upper(): v for k, v in (t.get("sorted_populations") or {}).items()}
+    lineage = {n: c.get("lineage", "") for n, c in t["cell_types"].items()}
+    allowed: set[str] | None = None
+    unknown = []
+    for marker in (m for m in re.split(r"[\s,;/]+", population.strip()) if m):
+        rule = known.get(marker.upper())
+        if rule is None:
+            unknown.append(marker)
+            continue
+        lineages = rule.get("lineages") or []
+        types = set(rule.get("cell_types") or []) | {n for n, lin in lineage.items() if lin in lineages}
+        allowed = types if allowed is None else allowed & types
+    return allowed or set(), unknown
