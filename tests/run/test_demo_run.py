@@ -67,3 +67,36 @@ def test_demo_index_opens_in_chromium(demo_run: tuple[Path, int, str], browser, 
     page, errors, _ = open_page(browser, first)
     assert errors == []
     page.close()
+
+
+def test_the_demo_bundle_verifies_is_owner_only_and_holds_neither_the_key_nor_the_withdrawn_patient(
+    demo_run: tuple[Path, int, str],
+) -> None:
+    """Issue 18's acceptance on the demo: verify passes (and fails after one byte changes), no path is open to
+    others, the key is in no output, the withdrawn patient (cohort.yaml consent) is in no output."""
+    import yaml
+
+    from curation.deid import scan
+    from curation.deid.keys import Keyring
+    from curation.security import verify_bundle
+    from curation.security.access import readable_by_others
+
+    demo, _, out = demo_run
+    root = Path(out)
+    assert verify_bundle(root).ok, verify_bundle(root).problems
+    assert readable_by_others(root) == []
+    secret = (demo / "keys" / "demo.key").read_text(encoding="ascii").strip()
+    assert [str(h) for h in scan.scan_bundle(root, [(1, secret)])] == []
+    record = json.loads((root / "run.json").read_text(encoding="utf-8"))
+    assert record["status"] == "finished" and record["consent"]["withdrawn_patients"] == 1
+    withdrawn = yaml.safe_load((demo / "cohort.yaml").read_text(encoding="utf-8"))["consent"]["withdrawn"][0]
+    pseudonym = Keyring(secret.encode()).patient(withdrawn["id"], site=withdrawn["site"])
+    assert [str(h) for h in scan.scan_bundle(root, [(1, pseudonym), (2, withdrawn["id"])])] == []
+    assert sum(record["consent"]["excluded_records"].values()) > 0
+    target = root / "reports" / "index.html"
+    data = target.read_bytes()
+    target.write_bytes(data[:-2] + bytes([data[-2] ^ 1]) + data[-1:])
+    try:
+        assert "reports/index.html: changed since the manifest was written" in verify_bundle(root).problems
+    finally:
+        target.write_bytes(data)
