@@ -148,8 +148,9 @@ def load(sources: Sources, *, ctx: Context) -> ModalityData:
             if row["ok"] and MEDIA_STORAGE_DIRECTORY in sop_classes:
                 excluded["dicomdir"] += 1
                 continue
-            if row["ok"] and not all(fields.get(k) for k in UID_FIELDS):
-                reason = "missing_uid"
+            if row["ok"] and (gone := [k for k in UID_FIELDS if not fields.get(k)]):  # name the UID(s)
+                reason, row = "missing_uid", {**row, "detail": f"{', '.join(gone)} missing: the file cannot be "
+                                                               "placed in a study and series; re-export it"}
             if reason or not row["ok"]:
                 reason = reason or "unreadable"
                 data.quarantine.add(stage="index", source=src.key, record=token, reason=reason, field="(file)",
@@ -500,9 +501,9 @@ SERIES_CHECKS = (
         field="SliceThickness/ConvolutionKernel",
         rule=lambda s: s["fitness_problems"].map(lambda p: f"not fit for nodule measurement: {p}")),
         threshold=WARN, severity=Severity.INFO),
-    Check("conformance.burned_in_annotation", C.CONFORMANCE, _per_series(
-        _img, lambda s: s["burned_in_annotation"], field="BurnedInAnnotation",
-        rule="BurnedInAnnotation YES: pixels may show identifiers; not exported"), severity=Severity.CRITICAL),
+    Check("conformance.burned_in_annotation", C.CONFORMANCE, _per_series(  # the export's own rule (_series.py)
+        _img, lambda s: s["burned_in_refused"], field="BurnedInAnnotation", rule=lambda s: s["burned_in_reason"]),
+        severity=Severity.CRITICAL),
     Check("completeness.patient_id", C.COMPLETENESS, _per_series(
         _all, lambda s: s["patient"] == "", field="PatientID",
         rule="no PatientID: the series cannot be linked to a patient")),

@@ -25,8 +25,30 @@ LUNG_KERNEL = re.compile(
 )
 THIN_SLICE_MM = 2.5  # Lung-RADS / ACR: <= 2.5 mm, ideally <= 1 mm
 TILT_TOLERANCE_DEG = 0.5
+# nodule measurement (QIBA / Lung-RADS practice): in-plane pixels of at most ~1 mm on a 512 matrix; a
+# 6 mm pixel (a scout, a PET-sized grid) cannot size a 4 mm nodule whatever the slice thickness
+MAX_PIXEL_MM = 1.0
+MIN_MATRIX = 512
 SPACING_TOLERANCE = 0.05  # relative deviation of a step from the median step
 SERIES_KEYS = ["patient", "site", "study_uid", "series_uid"]
+
+
+def burned_in_refusal(value: object, sop: object, image_type: object, conversion: object = "") -> str:
+    """Why the de-identified export refuses an instance for burned-in text ("" when it does not): the
+    rule of :func:`curation.deid.dicom.check_burned_in`, on the header values of the index, so that the
+    ``conformance.burned_in_annotation`` check and the export agree."""
+    from ...deid.dicom import SECONDARY_CAPTURE
+
+    v = str(value or "").strip().upper() if not pd.isna(value) else ""
+    if v == "YES":
+        return "BurnedInAnnotation YES: pixels may show identifiers; not exported"
+    if v:
+        return ""
+    types = " ".join(image_type) if isinstance(image_type, list | tuple) else str(image_type or "")
+    if str(sop or "") in SECONDARY_CAPTURE or str(conversion or "").upper() == "WSD" or "SCREEN" in types.upper():
+        return ("BurnedInAnnotation missing on a secondary capture / screenshot: pixels may show identifiers; "
+                "not exported (set it to NO only after checking the pixels)")
+    return ""
 
 
 def _first(s: pd.Series) -> Any:
@@ -136,6 +158,7 @@ def assemble_series(inst: pd.DataFrame) -> pd.DataFrame:
             "ctdivol_mgy": _agg(g["ctdivol"], "mean"),
             "ctdivol_present": bool(g["ctdivol"].notna().all()),
             "burned_in_annotation": bool((g["burned_in_annotation"] == "YES").any()),
+            **_burned_in(g),
             "transfer_syntax": _mode(g["transfer_syntax"]),
             "sex": _mode(g["sex"]), "age_years": _agg(g["age_years"], "median"),
             "birth_year": _mode(g["birth_year"]) if "birth_year" in g else None,
@@ -157,8 +180,29 @@ def assemble_series(inst: pd.DataFrame) -> pd.DataFrame:
             ("not CT", r["modality"] != "CT"), ("thick slices", not r["thin_slices"]),
             ("no lung kernel", not r["lung_kernel"]), ("not a volume", r["geometry"] != "volume"),
             ("missing slices", r["n_missing_slices"] > 0), ("gantry tilt", r["tilted"]),
-            ("no CTDIvol", not r["ctdivol_present"])) if bad]
+            ("no CTDIvol", not r["ctdivol_present"]), *_grid_problems(r)) if bad]
         r["fit_for_nodule_measurement"] = not problems
         r["fitness_problems"] = ", ".join(problems)
         rows.append(r)
     return pd.DataFrame(rows)
+
+
+def _burned_in(g: pd.DataFrame) -> dict[str, Any]:
+    """The series' instances the export refuses for burned-in text: a flag, their number and the reason."""
+    conv = g["conversion_type"] if "conversion_type" in g else pd.Series("", index=g.index)
+    why = [burned_in_refusal(v, s, t, c) for v, s, t, c in zip(g["burned_in_annotation"], g["sop_class_uid"],
+                                                                 g["image_type"], conv, strict=True)]
+    refused = [w for w in why if w]
+    return {"burned_in_refused": bool(refused), "n_burned_in_refused": len(refused),
+            "burned_in_reason": (f"{len(refused)} of {len(g)} instance(s): {refused[0]}" if refused else "")}
+
+
+def _grid_problems(r: dict[str, Any]) -> list[tuple[str, bool]]:
+    """In-plane resolution and reconstruction matrix for nodule measurement."""
+    px, rows, cols = r.get("pixel_spacing_mm"), r.get("rows"), r.get("columns")
+    out = []
+    if px is not None and pd.notna(px):
+        out.append((f"pixels over {MAX_PIXEL_MM:g} mm ({float(px):.2f} mm)", float(px) > MAX_PIXEL_MM))
+    if rows is not None and cols is not None and pd.notna(rows) and pd.notna(cols):
+        out.append((f"matrix under {MIN_MATRIX} ({int(rows)}x{int(cols)})", min(int(rows), int(cols)) < MIN_MATRIX))
+    return out
