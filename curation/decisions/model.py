@@ -29,7 +29,8 @@ exclude  ``<modality>.<record pseudonym or token>``        ``exclude`` or ``acce
 label    ``immune.<cluster>``                              a cell-type label
 ======== ================================================= ==============================
 
-A run applies thresholds, settings, value maps and (in the tabular modalities) exclusions; it lists
+A run applies thresholds, settings, value maps, exclusions (tabular modalities) and label corrections
+(immune, per Leiden cluster); it lists
 the other decisions and flags them for review (:mod:`.replay`).
 
 The old form written by the immune notebook's widget (a nested mapping such as

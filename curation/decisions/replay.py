@@ -38,7 +38,7 @@ __all__ = [
     "prepare",
 ]
 
-REPLAYED = ("threshold", "setting", "map", "exclude")  # kinds a run applies; the others are listed and flagged
+REPLAYED = ("threshold", "setting", "map", "exclude", "label")  # kinds a run applies; the others are listed and flagged
 ID_COLUMNS = ("patient", "sample", "series_uid")  # what an exclusion's token may name
 EXCLUDED = "curator_decision"  # the ledger's rule for records excluded by a decision
 COLUMNS = ["kind", "key", "value", "author", "time", "reason", "status", "effect"]
@@ -110,6 +110,26 @@ class Replay:
     listed: list[Decision] = field(default_factory=list)  # kinds this version does not replay
     before: dict[str, Threshold | None] = field(default_factory=dict)  # check id -> threshold without the decision
     excluded: dict[str, int] = field(default_factory=dict)  # exclusion key -> records excluded
+    relabelled: dict[str, str] = field(default_factory=dict)  # label key -> what the modality did
+    refused: list[tuple[Decision, str]] = field(default_factory=list)  # the modality could not apply it: why
+
+    def relabel(self, data: Any, hook: Any, *, ctx: Any) -> None:
+        """Apply ``label`` decisions through the modality's ``relabel(data, {cluster: label}, ctx=)`` hook;
+        a modality without one gets them listed and flagged instead."""
+        wanted = {d.key.split(".", 1)[1]: d for d in self.applied if d.kind == "label"}
+        if not wanted:
+            return
+        if hook is None:
+            for d in wanted.values():
+                self.applied.remove(d)
+                self.listed.append(d)
+            return
+        done = hook(data, {c: str(d.value) for c, d in wanted.items()}, ctx=ctx)
+        for cluster, what in done.items():
+            self.relabelled[f"{self.modality}.{cluster}"] = what
+            if what.startswith("not applied") and cluster in wanted:
+                self.applied.remove(wanted[cluster])
+                self.refused.append((wanted[cluster], what))
 
     def exclude(self, data: Any) -> None:
         """Drop the records an ``exclude`` decision names (by pseudonym, sample token or series UID) from
@@ -147,7 +167,7 @@ class Replay:
 
     def __bool__(self) -> bool:
         """Any decision on this step."""
-        return bool(self.applied or self.stale or self.listed)
+        return bool(self.applied or self.stale or self.listed or self.refused)
 
     def check(self) -> list[CheckResult]:
         """``<modality>.decisions.review``: a warning naming each decision not applied (none without decisions)."""
@@ -178,6 +198,19 @@ class Replay:
                         "effect": effect,
                     }
                 )
+        rows += [
+            {
+                "kind": d.kind,
+                "key": d.key,
+                "value": _text(d.value),
+                "author": d.author,
+                "time": d.time,
+                "reason": d.reason,
+                "status": "flagged: not applicable",
+                "effect": why,
+            }
+            for d, why in self.refused
+        ]
         return pd.DataFrame(rows, columns=COLUMNS).astype("string")
 
     def _effect(self, d: Decision, by_id: Mapping[str, CheckResult]) -> str:
@@ -195,6 +228,8 @@ class Replay:
         if d.kind == "map":
             field_, _, raw = d.key.partition(".")[2].partition(":")
             return f"{field_}: {raw!r} read as {d.value!r} (value map)"
+        if d.kind == "label":
+            return self.relabelled.get(d.key, "not applied")
         if d.kind == "exclude":
             if d.value == "accept":
                 return "accepted: kept as it is"
@@ -227,6 +262,7 @@ def _review(replay: Replay) -> Outcome:
     """Decisions set aside: made on input that changed since, or of a kind this version does not replay."""
     bad = [(d, "input changed since the decision: review it (curation decide show/set/revoke)") for d in replay.stale]
     bad += [(d, f"a {d.kind} decision is recorded but not replayed by this version") for d in replay.listed]
+    bad += replay.refused
     n = len(replay.applied) + len(bad)
     msg = "; ".join(f"{d.key} ({why})" for d, why in bad[:5]) or f"{n} decision(s) applied"
     return Outcome(n, failures=failures(field=[d.key for d, _ in bad], rule=[why for _, why in bad]), message=msg)

@@ -155,6 +155,7 @@ def curate(name: str, cohort: str | Path | CohortConfig, *, out: str | Path | No
         msg = f"{name}: standardize() did not mark its data as de-identified; refusing to go on"
         raise RuntimeError(msg)
     replay.exclude(data)  # records a curator excluded leave the standard tables, counted in the ledger
+    replay.relabel(data, getattr(mod, "relabel", None), ctx=ctx)  # label corrections (immune: per cluster)
     # cohort.yaml thresholds are applied where the checks run (quality.run), once: the modality's
     # checks get them from ctx, the ledger's here
     try:
@@ -182,7 +183,8 @@ def provenance(curated: Curated, replay: decisions_replay.Replay) -> str:
     n_sources = len(config.sources.get(name) or [])
     n_files = sum(len(config.source_files(name, i)) for i in range(n_sources))
     inputs = f"{n_files} input path(s) in {n_sources} source(s)" if n_sources else "the bundle"
-    flagged = f", {len(replay.stale) + len(replay.listed)} flagged for review" if replay.stale or replay.listed else ""
+    n_flagged = len(replay.stale) + len(replay.listed) + len(replay.refused)
+    flagged = f", {n_flagged} flagged for review" if n_flagged else ""
     return (f"{name}: cohort {config.cohort.name!r}{demo} ({config.path.name}); inputs: {inputs}; "
             f"output: {curated.ctx.bundle.root.name}/ ({len(curated.written)} file(s) written); "
             f"decisions applied: {len(replay.applied)}{flagged}")

@@ -57,6 +57,7 @@ __all__ = [
     "figures",
     "identifiers",
     "load",
+    "relabel",
     "standardize",
     "threshold_widget",
     "thresholds_table",
@@ -95,6 +96,42 @@ def figures(data: ModalityData, results: list[CheckResult], *, ctx: Context) -> 
     from . import _figures
 
     return _figures.all_figures(data)
+
+
+def relabel(data: ModalityData, labels: dict[str, str], *, ctx: Context) -> dict[str, str]:
+    """Cell-type label corrections per Leiden cluster (curator decisions ``label immune.<cluster>``).
+
+    The cells of each cluster get the label and its Cell Ontology id, and the composition table is
+    rebuilt. Returns, per cluster, what happened (``"<n> cells: <old labels> -> <label>"``, or why not:
+    a label the marker table does not know, a cluster this run does not have).
+    """
+    from ._typing import composition, load_markers
+
+    adata = data.objects.get("adata")
+    table = load_markers()
+    known = {n: c["ontology_id"] for n, c in table["cell_types"].items()}
+    known[table["unassigned"]["label"]] = table["unassigned"]["ontology_id"]
+    out: dict[str, str] = {}
+    if adata is None or "leiden" not in adata.obs:
+        return {c: "no clustered cells in this run" for c in labels}
+    clusters = adata.obs["leiden"].astype(str)
+    for cluster, label in labels.items():
+        if label not in known:
+            out[cluster] = f"not applied: {label!r} is not a cell type of the marker table ({', '.join(sorted(known))})"
+            continue
+        mask = (clusters == str(cluster)).to_numpy()
+        if not mask.any():
+            out[cluster] = f"not applied: no cluster {cluster} in this run"
+            continue
+        before = adata.obs.loc[mask, "cell_type"].astype(str).value_counts()
+        if label not in adata.obs["cell_type"].cat.categories:
+            adata.obs["cell_type"] = adata.obs["cell_type"].cat.add_categories([label])
+        adata.obs.loc[mask, "cell_type"] = label
+        adata.obs.loc[mask, "cell_type_ontology_term_id"] = known[label]
+        was = ", ".join(f"{k} {v}" for k, v in before.items())
+        out[cluster] = f"{int(mask.sum())} cells of cluster {cluster} ({was}) -> {label}"
+    data.tables["composition"] = composition(adata.obs)
+    return out
 
 
 def thresholds_table(run: Any) -> pd.DataFrame:
