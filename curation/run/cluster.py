@@ -7,7 +7,9 @@ running scheduler and leaves it running.
 
 Workers read the cohort's inputs and write the bundle through the paths of cohort.yaml: on more than
 one machine, every worker must see the cohort folder and the bundle at the same paths (a shared file
-system: NFS, Lustre, GPFS). Jobs carry only those paths (``cohort``, ``out``), never data.
+system: NFS, Lustre, GPFS). Jobs carry only those paths (``cohort``, ``out``), never data. Jobs start
+processes of their own (notebook kernels, the DICOM header index's pool): start the workers of a
+cluster with ``DASK_DISTRIBUTED__WORKER__DAEMON=False`` (the LocalCluster of a run does it itself).
 
 A worker that dies mid-job (killed, out of memory) is replaced by its nanny and the scheduler runs
 the job again elsewhere (``distributed.scheduler.allowed-failures`` times); past that the job's
@@ -22,12 +24,28 @@ from collections.abc import Callable
 from concurrent.futures import Executor, Future
 from typing import Any
 
-from ..errors import ConfigError
+from ..errors import ConfigError, CurationError
 from .workenv import init_worker
 
-__all__ = ["DaskExecutor"]
+__all__ = ["DaskExecutor", "WorkerLost", "lost_worker"]
 
 INSTALL = "pip install 'curation[dask]' (or: pip install distributed)"
+
+
+class WorkerLost(CurationError):
+    """A job was lost with the workers that ran it: the run stops unfinished (its bundle does not verify)."""
+
+
+def lost_worker(exc: BaseException, step: str) -> WorkerLost | None:
+    """The error to stop the run with when ``exc`` says Dask gave up on ``step`` after its workers died."""
+    if type(exc).__name__ != "KilledWorker":
+        return None
+    msg = (
+        f"step {step}: its Dask workers died while running it (KilledWorker, after "
+        "distributed.scheduler.allowed-failures retries); the run stops unfinished and its bundle does not "
+        "verify. Give the workers more memory or fewer jobs, then run again (finished steps are reused)"
+    )
+    return WorkerLost(msg)
 
 
 def _on_worker(fn: Callable[..., Any], *args: Any) -> Any:
@@ -56,13 +74,17 @@ class DaskExecutor(Executor):
             raise ConfigError(msg) from None
         self.cluster: Any = None
         if address is None:
-            self.cluster = LocalCluster(
-                n_workers=max(1, workers),
-                threads_per_worker=1,
-                processes=True,
-                dashboard_address=None,  # no web server on a machine that holds patient data
-                silence_logs=logging.ERROR,
-            )
+            import dask
+
+            # a job may start processes of its own (the DICOM header index's pool): not a daemon's right
+            with dask.config.set({"distributed.worker.daemon": False}):
+                self.cluster = LocalCluster(
+                    n_workers=max(1, workers),
+                    threads_per_worker=1,
+                    processes=True,
+                    dashboard_address=None,  # no web server on a machine that holds patient data
+                    silence_logs=logging.ERROR,
+                )
         try:
             self.client: Any = Client(self.cluster if self.cluster is not None else address)
         except OSError as exc:

@@ -47,6 +47,7 @@ from ..modalities import registry
 from ..modalities.registry import load_cohort
 from ..security.session import RunSecurity
 from ..security.verify import Verification
+from .cluster import lost_worker
 from .executors import JobResult, NotebookJob, make_executor, run_notebook_job
 from .incremental import (
     STEPS,
@@ -344,6 +345,9 @@ def _result_of(fut: Future[JobResult], job: NotebookJob) -> JobResult:
     try:
         return fut.result()
     except Exception as exc:  # noqa: BLE001 - a dead worker is one notebook's error, not the run's
+        lost = lost_worker(exc, job.name)
+        if lost is not None:  # ... unless Dask gave up on it: a bundle without that step must not verify
+            raise lost from None
         return JobResult(job.name, "error", datetime.now().astimezone().isoformat(timespec="seconds"), 0.0,
                          error_type=type(exc).__name__)
 
