@@ -22,6 +22,7 @@ __all__ = [
     "exclude_widget",
     "genomics_qc_widget",
     "imaging_series_widget",
+    "label_widget",
     "mapping_widget",
     "quarantine_table",
     "quarantine_widget",
@@ -304,3 +305,43 @@ def imaging_series_widget(run: Any) -> Any:
     s = run.data.tables.get("series")
     items = sorted(s["series_uid"].astype(str).unique()) if s is not None and "series_uid" in s.columns else []
     return exclude_widget(run, items, what="series")
+
+
+def label_widget(run: Any) -> Any:
+    """Correct the cell-type label of a Leiden cluster (cells and current labels shown), with a reason."""
+    import ipywidgets as w
+
+    from ..modalities.immune._typing import load_markers
+
+    adata = run.data.objects.get("adata")
+    if adata is None or "leiden" not in adata.obs:
+        return w.HTML("no clustered cells in this run")
+    obs = adata.obs[adata.obs["leiden"].astype(str).str.isdigit()]  # cells failing QC have no cluster
+    summary = obs.groupby(obs["leiden"].astype(str), observed=True)["cell_type"].agg(
+        lambda s: ", ".join(f"{k} {v}" for k, v in s.astype(str).value_counts().head(3).items())
+    )
+    table = load_markers()
+    labels = [*sorted(table["cell_types"]), table["unassigned"]["label"]]
+    which = w.Dropdown(
+        options=[(f"{c}: {summary[c]}", c) for c in sorted(summary.index, key=_cluster_order)],
+        description="cluster",
+        layout=w.Layout(width="70%"),
+    )
+    label = w.Dropdown(options=labels, description="label")
+    author, reason = _who(w)
+    status = w.HTML()
+
+    def save(_: Any) -> None:
+        if not author.value.strip() or not reason.value.strip():
+            status.value = "<b>not saved</b>: give your name and a reason"
+            return
+        d = {"kind": "label", "key": f"{run.spec.name}.{which.value}", "value": label.value}
+        _saved(status, [record(run, d, author=author.value, reason=reason.value)])
+
+    button = w.Button(description="Save label", button_style="primary")
+    button.on_click(save)
+    return w.VBox([which, label, author, reason, button, status])
+
+
+def _cluster_order(c: str) -> tuple[int, str]:
+    return (int(c), c) if c.isdigit() else (1 << 30, c)

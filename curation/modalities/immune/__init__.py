@@ -120,7 +120,7 @@ def relabel(data: ModalityData, labels: dict[str, str], *, ctx: Context) -> dict
             out[cluster] = f"not applied: {label!r} is not a cell type of the marker table ({', '.join(sorted(known))})"
             continue
         mask = (clusters == str(cluster)).to_numpy()
-        if not mask.any():
+        if not str(cluster) or not mask.any():
             out[cluster] = f"not applied: no cluster {cluster} in this run"
             continue
         before = adata.obs.loc[mask, "cell_type"].astype(str).value_counts()
