@@ -31,9 +31,11 @@ def figure_bundle(fig: go.Figure, *, language: str = "both") -> dict[str, Any]:
     """plotly's mimetype and an HTML div (plotly.js loaded once per page) with the caption under it."""
     from markupsafe import Markup
 
+    from .figures import translated
     from .i18n import translator
 
     text = caption(fig)
+    fig = translated(fig, language=language)  # plotly draws the titles: they cannot follow the switch
     div = fig.to_html(full_html=False, include_plotlyjs=False, config={"displaylogo": False, "responsive": True})
     if text:
         div = Markup('<figure class="cr-figure">{}<figcaption>{}</figcaption></figure>').format(

@@ -25,6 +25,7 @@ __all__ = [
     "exposure_summary",
     "km_by_stage",
     "timeliness_bars",
+    "translated",
     "treatment_timelines",
     "with_caption",
 ]
@@ -51,7 +52,7 @@ def with_caption(fig: go.Figure, text: str) -> go.Figure:
 STAGE_ORDER = ["0", "OC", "I", "II", "III", "IV", "unknown"]
 
 
-def empty_figure(title: str, note: str = "no data") -> go.Figure:
+def empty_figure(title: str, note: str = N_("no data")) -> go.Figure:
     fig = go.Figure()
     fig.update_layout(
         title=title,
@@ -63,7 +64,7 @@ def empty_figure(title: str, note: str = "no data") -> go.Figure:
     return fig
 
 
-def completeness_heatmap(df: pd.DataFrame, *, title: str = "Completeness by field and site") -> go.Figure:
+def completeness_heatmap(df: pd.DataFrame, *, title: str = N_("Completeness by field and site")) -> go.Figure:
     """Field x site heatmap of the fraction present (from :func:`curation.quality.checks.completeness_table`)."""
     if df is None or df.empty:
         return empty_figure(title)
@@ -83,14 +84,14 @@ def completeness_heatmap(df: pd.DataFrame, *, title: str = "Completeness by fiel
             text=text.to_numpy(),
             texttemplate="%{text}",
             hovertemplate="%{y} @ site %{x}: %{z:.1%}<extra></extra>",
-            colorbar={"title": "present"},
+            colorbar={"title": N_("present")},
         )
     )
     fig.update_layout(
         title=title,
         height=max(300, 18 * len(grid) + 120),
         yaxis={"autorange": "reversed"},
-        xaxis={"title": "site"},
+        xaxis={"title": N_("site")},
         **LAYOUT,
     )
     return fig
@@ -116,9 +117,9 @@ def distribution(
     if hi is not None:
         inside &= v <= hi
     fig = go.Figure()
-    fig.add_trace(go.Histogram(x=v[inside], nbinsx=nbins, name="plausible", marker_color=PALETTE[0]))
+    fig.add_trace(go.Histogram(x=v[inside], nbinsx=nbins, name=N_("plausible"), marker_color=PALETTE[0]))
     if (~inside).any():
-        fig.add_trace(go.Histogram(x=v[~inside], nbinsx=nbins, name="outside range", marker_color=PALETTE[3]))
+        fig.add_trace(go.Histogram(x=v[~inside], nbinsx=nbins, name=N_("outside range"), marker_color=PALETTE[3]))
     if plausible is not None:
         x0 = lo if lo is not None else float(v.min())
         x1 = hi if hi is not None else float(v.max())
@@ -128,11 +129,15 @@ def distribution(
             fillcolor="green",
             opacity=0.08,
             line_width=0,
-            annotation_text="plausible range",
+            annotation_text=N_("plausible range"),
             annotation_position="top left",
         )
     fig.update_layout(
-        title=title, barmode="overlay", xaxis={"title": xlabel or unit or title}, yaxis={"title": "records"}, **LAYOUT
+        title=title,
+        barmode="overlay",
+        xaxis={"title": xlabel or unit or title},
+        yaxis={"title": N_("records")},
+        **LAYOUT,
     )
     return with_caption(
         fig, N_("Bars count records; the shaded band is the plausible range, values outside it are red.")
@@ -159,7 +164,7 @@ def category_bars(
         for col in tab.columns:
             fig.add_trace(go.Bar(x=cats, y=tab[col].to_numpy(), name=str(col)))
         fig.update_layout(barmode="stack")
-    fig.update_layout(title=title, yaxis={"title": "records"}, **LAYOUT)
+    fig.update_layout(title=title, yaxis={"title": N_("records")}, **LAYOUT)
     return fig
 
 
@@ -169,7 +174,7 @@ def treatment_timelines(
     *,
     n: int = 25,
     seed: int = 0,
-    title: str = "Treatment timelines (days from diagnosis, sample of patients)",
+    title: str = N_("Treatment timelines (days from diagnosis, sample of patients)"),
 ) -> go.Figure:
     """One line per sampled patient, one bar per treatment from start to end (days since diagnosis)."""
     if treatments is None or treatments.empty or "treatment_start" not in treatments.columns:
@@ -177,7 +182,7 @@ def treatment_timelines(
     t = treatments.assign(_d=pd.to_datetime(treatments["patient"].map(diagnosis)))
     t = t[t["_d"].notna() & t["treatment_start"].notna()]
     if t.empty:
-        return empty_figure(title, "no treatment with both a start date and a diagnosis date")
+        return empty_figure(title, N_("no treatment with both a start date and a diagnosis date"))
     patients = pd.Series(t["patient"].unique())
     chosen = patients.sample(min(n, len(patients)), random_state=seed)
     t = t[t["patient"].isin(set(chosen))]
@@ -203,15 +208,15 @@ def treatment_timelines(
     fig.update_layout(
         title=title,
         barmode="overlay",
-        xaxis={"title": "days from diagnosis"},
-        yaxis={"title": "patient (pseudonym)"},
+        xaxis={"title": N_("days from diagnosis")},
+        yaxis={"title": N_("patient (pseudonym)")},
         height=max(320, 20 * len(chosen) + 120),
         **LAYOUT,
     )
     return fig
 
 
-def km_by_stage(df: pd.DataFrame, *, title: str = "Overall survival by stage (Kaplan-Meier)") -> go.Figure:
+def km_by_stage(df: pd.DataFrame, *, title: str = N_("Overall survival by stage (Kaplan-Meier)")) -> go.Figure:
     """Kaplan-Meier curves (lifelines) per stage from columns days, event, stage; 95 % bands."""
     from lifelines import KaplanMeierFitter
 
@@ -219,7 +224,7 @@ def km_by_stage(df: pd.DataFrame, *, title: str = "Overall survival by stage (Ka
         return empty_figure(title)
     d = df[pd.to_numeric(df["days"], errors="coerce").ge(0)]
     if d.empty:
-        return empty_figure(title, "no patient with a follow-up time")
+        return empty_figure(title, N_("no patient with a follow-up time"))
     from plotly.colors import hex_to_rgb
 
     fig = go.Figure()
@@ -270,15 +275,18 @@ def km_by_stage(df: pd.DataFrame, *, title: str = "Overall survival by stage (Ka
             )
         )
     if not fig.data:
-        return empty_figure(title, "fewer than two patients per stage")
+        return empty_figure(title, N_("fewer than two patients per stage"))
     fig.update_layout(
-        title=title, xaxis={"title": "days from diagnosis"}, yaxis={"title": "survival", "range": [0, 1.02]}, **LAYOUT
+        title=title,
+        xaxis={"title": N_("days from diagnosis")},
+        yaxis={"title": N_("survival"), "range": [0, 1.02]},
+        **LAYOUT,
     )
     return fig
 
 
 def exposure_summary(
-    df: pd.DataFrame, fields: Sequence[str], *, title: str = "Exposures (share of answers)"
+    df: pd.DataFrame, fields: Sequence[str], *, title: str = N_("Exposures (share of answers)")
 ) -> go.Figure:
     """Stacked horizontal bars: for each yes/no/unknown exposure field, the share of each answer.
 
@@ -313,7 +321,7 @@ def exposure_summary(
         fig.add_trace(
             go.Bar(y=sub["field"], x=sub["share"], name=str(answer), orientation="h", marker_color=colors.get(answer))
         )
-    fig.update_layout(title=title, barmode="stack", xaxis={"title": "share", "tickformat": ".0%"}, **LAYOUT)
+    fig.update_layout(title=title, barmode="stack", xaxis={"title": N_("share"), "tickformat": ".0%"}, **LAYOUT)
     return fig
 
 
@@ -324,6 +332,48 @@ def _words(msgid: str, language: str) -> str:
     tr = translator(language)
     texts = [tr.text(msgid, lang) for lang in (LANGS if language == "both" else (language,))]
     return " / ".join(dict.fromkeys(texts))
+
+
+def translated(fig: go.Figure, *, language: str = "both") -> go.Figure:
+    """A copy of ``fig`` with its drawn words in ``language``: the title, axis and legend titles, colour
+    bar titles, annotations and trace names that are messages of the catalogue (marked ``N_``).
+
+    Plotly draws these itself, so the page's switch cannot reach them: for both languages they read
+    ``中文 / English``. Text that is not a message (a field label, a value) stays as it is.
+    """
+    from .i18n import catalogue
+
+    zh = catalogue("zh")
+
+    def word(text: object) -> object:
+        if isinstance(text, str) and text and zh.gettext(text) != text:
+            return _words(text, language)
+        return text
+
+    def titled(obj: dict) -> None:
+        title = obj.get("title")
+        if isinstance(title, dict):
+            title["text"] = word(title.get("text"))
+        elif isinstance(title, str):
+            obj["title"] = {"text": word(title)}
+
+    data = fig.to_plotly_json()
+    layout = dict(data.get("layout") or {})
+    titled(layout)
+    for key, value in layout.items():
+        if isinstance(value, dict) and (key.startswith(("xaxis", "yaxis", "legend")) or key == "coloraxis"):
+            titled(value)
+            if isinstance(value.get("colorbar"), dict):
+                titled(value["colorbar"])
+    for note in layout.get("annotations") or ():
+        note["text"] = word(note.get("text"))
+    traces = [dict(t) for t in data.get("data") or ()]
+    for trace in traces:
+        if "name" in trace:
+            trace["name"] = word(trace["name"])
+        if isinstance(trace.get("colorbar"), dict):
+            titled(trace["colorbar"])
+    return go.Figure({"data": traces, "layout": layout})
 
 
 def collection_figures(sections: dict[str, pd.DataFrame], *, language: str = "both") -> dict[str, go.Figure]:
@@ -424,11 +474,20 @@ def coverage_matrix(matrix: pd.DataFrame, *, language: str = "both") -> go.Figur
     names = [c for c in matrix.columns if c != "patients"]
     rows = [f"{small(int(n))} · #{i + 1}" for i, n in enumerate(matrix["patients"])]
     z = (matrix[names] == "●").astype(int).to_numpy()  # sections.HAS
-    fig = go.Figure(go.Heatmap(
-        z=z, x=names, y=rows, zmin=0, zmax=1, showscale=False, xgap=3, ygap=3,
-        colorscale=[[0, "#eef1f4"], [1, PALETTE[0]]],
-        hovertemplate="%{x}: %{z}<extra></extra>",
-    ))
+    fig = go.Figure(
+        go.Heatmap(
+            z=z,
+            x=names,
+            y=rows,
+            zmin=0,
+            zmax=1,
+            showscale=False,
+            xgap=3,
+            ygap=3,
+            colorscale=[[0, "#eef1f4"], [1, PALETTE[0]]],
+            hovertemplate="%{x}: %{z}<extra></extra>",
+        )
+    )
     fig.update_layout(
         title=w(N_("Coverage matrix: modalities per patient")),
         xaxis={"title": w(N_("modality")), "side": "top"},
@@ -436,22 +495,31 @@ def coverage_matrix(matrix: pd.DataFrame, *, language: str = "both") -> go.Figur
         height=max(260, 24 * len(rows) + 160),
         **LAYOUT,
     )
-    return with_caption(fig, N_(
-        "Each row is one combination of modalities (a filled cell: the patients have data in that modality), "
-        "labelled with its number of patients (below 5 shown as <5); the commonest combination first."))
+    return with_caption(
+        fig,
+        N_(
+            "Each row is one combination of modalities (a filled cell: the patients have data in that modality), "
+            "labelled with its number of patients (below 5 shown as <5); the commonest combination first."
+        ),
+    )
 
 
 def timeliness_bars(df: pd.DataFrame, *, language: str = "both") -> go.Figure:
     """Share of records on time per timeliness check, coloured by the check's verdict."""
     w = lambda msgid: _words(msgid, language)  # noqa: E731
     d = df.dropna(subset=["on_time"])
-    fig = go.Figure(go.Bar(
-        y=d["check_id"], x=d["on_time"] * 100, orientation="h",
-        marker_color=[VERDICT_COLORS.get(str(v), PALETTE[8]) for v in d["verdict"]],
-        text=[f"{v:.0%}" for v in d["on_time"]], textposition="auto",
-        customdata=d[["n_failed", "n_checked"]].to_numpy(),
-        hovertemplate="%{y}: %{x:.1f}% (%{customdata[0]} late of %{customdata[1]})<extra></extra>",
-    ))
+    fig = go.Figure(
+        go.Bar(
+            y=d["check_id"],
+            x=d["on_time"] * 100,
+            orientation="h",
+            marker_color=[VERDICT_COLORS.get(str(v), PALETTE[8]) for v in d["verdict"]],
+            text=[f"{v:.0%}" for v in d["on_time"]],
+            textposition="auto",
+            customdata=d[["n_failed", "n_checked"]].to_numpy(),
+            hovertemplate="%{y}: %{x:.1f}% (%{customdata[0]} late of %{customdata[1]})<extra></extra>",
+        )
+    )
     fig.update_layout(
         title=w(N_("Records within their timeliness target")),
         xaxis={"title": w(N_("on time (%)")), "range": [0, 100]},
@@ -459,6 +527,10 @@ def timeliness_bars(df: pd.DataFrame, *, language: str = "both") -> go.Figure:
         height=max(260, 34 * len(d) + 140),
         **LAYOUT,
     )
-    return with_caption(fig, N_(
-        "Per timeliness check, the share of records within the target of cohort.yaml (timeliness); "
-        "the colour is the check's verdict."))
+    return with_caption(
+        fig,
+        N_(
+            "Per timeliness check, the share of records within the target of cohort.yaml (timeliness); "
+            "the colour is the check's verdict."
+        ),
+    )

@@ -17,13 +17,16 @@ from typing import Any
 
 import pandas as pd
 import pyarrow.parquet as pq
+from markupsafe import Markup
 
 from ..quality import Dimension, worst_verdict
+from .i18n import N_
 
 TEMPLATES = Path(__file__).parent / "templates"
 SMALL_COUNT = 5
 # How a verdict reads to a reviewer, worst first.
 VERDICT_ORDER = ["error", "fail", "warn", "pass", "not_applicable"]
+TITLE = N_("Curation report")
 
 
 def small(n: int | None) -> str:
@@ -95,17 +98,57 @@ def render_index(
     cohort: str,
     description: str = "",
     summary: Mapping[str, Any],
-    title: str = "Curation report",
+    title: str = TITLE,
+    language: str = "both",
 ) -> str:
-    """The HTML text of index.html (no script, no remote resource)."""
+    """The HTML text of index.html in ``language`` (``report.language``: zh, en or both).
+
+    No remote resource; with both languages, one inline script: the page's language switch
+    (:data:`~curation.report.i18n.SWITCH_JS`), which works offline and without reloading.
+    """
     from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+    from .i18n import SWITCH_CSS, SWITCH_JS, translator
+    from .render import switch
+    from .review import modality_label
+    from .words import DIMENSIONS, VERDICTS
+
+    tr = translator(language)
+
+    def word(table: Mapping[str, str]) -> Any:
+        return lambda v: tr._(table[str(v)]) if str(v) in table else tr.show(str(v).replace("_", " "))
+
+    def label(name: Any, fallback: str) -> Markup:
+        # the dictionary's 临床 / Clinical where the step has one, else the label the run gave
+        return tr.show(modality_label(str(name), fallback) if name else fallback)
+
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html", "j2"]))
-    env.globals["small"] = small
-    rows = sorted(rows, key=lambda r: (VERDICT_ORDER.index(r.verdict) if r.verdict in VERDICT_ORDER else 0))
-    overall = "error" if any(r.status == "error" for r in rows) else (
-        str(worst_verdict(r.verdict for r in rows)) if rows else "not_applicable")
+    env.globals.update(
+        small=small,
+        _=tr._,
+        ngettext=tr.ngettext,
+        tr=tr,
+        verdict=word(VERDICTS),
+        dimension=word(DIMENSIONS),
+        label=label,
+        switch=lambda: switch(tr),
+        lang=tr.lang,
+        both=tr.both,
+        switch_css=Markup(SWITCH_CSS),
+        switch_js=Markup(SWITCH_JS),
+    )
+    rows = sorted(rows, key=lambda r: VERDICT_ORDER.index(r.verdict) if r.verdict in VERDICT_ORDER else 0)
+    overall = (
+        "error"
+        if any(r.status == "error" for r in rows)
+        else (str(worst_verdict(r.verdict for r in rows)) if rows else "not_applicable")
+    )
     return env.get_template("index.html.j2").render(
-        rows=rows, cohort=cohort, description=description, summary=summary, title=title,
-        overall=overall, escape=html.escape,
+        rows=rows,
+        cohort=cohort,
+        description=description,
+        summary=summary,
+        title=title,
+        overall=overall,
+        escape=html.escape,
     )

@@ -407,7 +407,8 @@ def _assemble(config: CohortConfig, keyring: Keyring, bundle: Bundle, planned: l
         summary["delta"] = delta_summary(root, run_id=sec.run_id)  # what changed since the previous run
         if "reports/index.html" not in skip:
             index_html = bundle.write_text("reports/index.html", render_index(
-                rows, cohort=config.cohort.name, description=config.cohort.description, summary=summary))
+                rows, cohort=config.cohort.name, description=config.cohort.description, summary=summary,
+                language=config.report.language))
         record: dict[str, Any] = {}
         if "run.json" not in skip:
             record = _run_record(config, keyring, statuses, started=started, ended=ended, only=only, jobs=jobs,
@@ -572,7 +573,7 @@ def _summary(config: CohortConfig, bundle: Bundle, planned: list[NotebookJob], *
             stage0 = first["stage"].iloc[0]
             records_in = int(first.loc[first["stage"] == stage0, "n_in"].sum())
         modalities.append({
-            "label": registry.spec(name).label, "patients": patients.get(name),
+            "name": name, "label": registry.spec(name).label, "patients": patients.get(name),
             "records_in": records_in,
             "quarantined": int((quarantine["modality"] == name).sum()) if "modality" in quarantine else 0,
             "failing": int((failures["modality"] == name).sum()) if "modality" in failures else 0,

@@ -242,6 +242,7 @@ def test_run_over_run_delta_in_the_report_and_the_index(bundle: tuple[Path, Path
             "modalities": [],
             "delta": got,
         },
+        language="en",
     )
     assert 'id="delta"' in page and "1 newly failing" in page and "clinical.completeness.f00" in page
 

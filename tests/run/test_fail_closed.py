@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import stat
 import subprocess
@@ -19,6 +20,11 @@ from curation.run.withhold import LOG, Withheld, withheld_dir, withhold
 from .conftest import MRNS, make_fake_cohort, register_fakes
 
 pytest.importorskip("curation.deid.scan")
+
+
+def english(page: str) -> str:
+    """index.html as an English reader sees it (the page carries both languages; the switch hides one)."""
+    return re.sub(r'<span lang="en">(.*?)</span>', r"\1", re.sub(r'<span lang="zh">.*?</span>', "", page))
 
 
 def _mode(path: Path) -> int:
@@ -93,7 +99,7 @@ def test_a_leaking_file_leaves_the_bundle_and_the_run_exits_3(tmp_path: Path,
     assert record["leak_scan"].startswith("6 finding(s) in 1 path(s); 1 withheld to out.withheld/")
 
     # index.html: the banner comes before anything else
-    page = outcome.index_html.read_text(encoding="utf-8")
+    page = english(outcome.index_html.read_text(encoding="utf-8"))
     body = page.split("<body>", 1)[1]
     assert body.index('id="not-releasable"') < body.index("<header>") < body.index('id="notebooks"')
     assert "<code>data/fake/fake.parquet (identifiers #1, #2, #3, #4, #5, #6)</code>" in page
@@ -136,7 +142,7 @@ def test_missing_identifiers_of_a_modality_fail_closed(tmp_path: Path, monkeypat
     leak = checks[checks["check_id"] == "privacy.leak_scan"].iloc[0]
     assert (leak["verdict"], leak["severity"]) == ("error", "critical")
     assert "identifiers of fake" in leak["message"]
-    page = outcome.index_html.read_text(encoding="utf-8")
+    page = english(outcome.index_html.read_text(encoding="utf-8"))
     assert 'id="not-releasable"' in page and "Identifiers missing for: <b>fake</b>" in page
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -14,6 +15,11 @@ from curation.run import NotebookStatus, exit_status
 from curation.run.runner import identifier_values
 
 from .conftest import MRNS, make_fake_cohort, register_fakes
+
+
+def english(page: str) -> str:
+    """index.html as an English reader sees it (the page carries both languages; the switch hides one)."""
+    return re.sub(r'<span lang="en">(.*?)</span>', r"\1", re.sub(r'<span lang="zh">.*?</span>', "", page))
 
 
 def test_failing_notebook_does_not_stop_the_others(fake_run: tuple) -> None:
@@ -30,7 +36,7 @@ def test_failing_notebook_does_not_stop_the_others(fake_run: tuple) -> None:
 
 def test_index_shows_verdict_first_and_the_failing_cell(fake_run: tuple) -> None:
     outcome, _ = fake_run
-    page = outcome.index_html.read_text(encoding="utf-8")
+    page = english(outcome.index_html.read_text(encoding="utf-8"))
     rows = page.split('<tbody>', 1)[1]
     assert rows.index('data-notebook="boom"') < rows.index('data-notebook="fake"')  # worst first
     assert "notebook stopped: RuntimeError in cell" in page
@@ -112,7 +118,7 @@ def test_a_missing_notebook_is_an_error_row(tmp_path: Path, monkeypatch: pytest.
     outcome = run_cohort(cohort, notebooks=tmp_path / "notebooks", progress=None)
     assert outcome.exit_code == 2
     assert outcome.notebooks[0].error.startswith("notebook fake.ipynb not found in")
-    assert "could not run: notebook fake.ipynb not found" in outcome.index_html.read_text(encoding="utf-8")
+    assert "could not run: notebook fake.ipynb not found" in english(outcome.index_html.read_text(encoding="utf-8"))
 
 
 def test_only_unknown_modality_is_a_config_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
