@@ -71,3 +71,55 @@ def test_in_plane_resolution_and_matrix_count_for_nodule_measurement(pydicom_run
         ("pixels over 1 mm (6.00 mm)", True),
         ("matrix under 512 (512x512)", False),
     ]
+
+
+def _pet_mr_run(root: Path, folder: Path) -> cu.modalities.Curated:
+    return cu.curate(
+        "imaging", write_cohort(root, {"imaging": [{"path": str(folder), "format": "dicom"}]}), write=False
+    )
+
+
+def test_pet_suv_and_mr_parameters(tmp_path: Path) -> None:
+    """Two TCIA PET slices with everything SUV needs and a PROSTATE-MRI slice."""
+    from curation.modalities.imaging._mrpet import suvbw_factor
+
+    run = _pet_mr_run(tmp_path, need("suyashkumar-dicom-tcia"))
+    c = run.checks.set_index("check_id")
+    assert c.loc["imaging.completeness.pet_suv", ["verdict", "n_checked"]].tolist() == ["pass", 2]
+    assert c.loc["imaging.completeness.mr_parameters", ["verdict", "n_checked"]].tolist() == ["pass", 1]
+    s = run.data.tables["series"].set_index("modality")
+    # ACRIN-FLT-Breast 029: 69.7344 kg, 178.34 MBq at 14:17:00, series 15:23:16.921, F-18 (6586.2 s), START
+    want = suvbw_factor(
+        weight_kg=69.7344,
+        dose_bq=178340011.59668,
+        half_life_s=6586.2,
+        injection_s=14 * 3600 + 17 * 60,
+        start_s=15 * 3600 + 23 * 60 + 16.921,
+        decay="START",
+    )
+    assert want == pytest.approx(69734.4 / (178340011.59668 * 2 ** (-3976.921 / 6586.2)))
+    assert min(abs(s.loc["PT", "suvbw_factor"] - want)) < 1e-12 and s.loc["PT", "suvbw_factor"].notna().all()
+    assert s.loc["MR", "field_strength_t"] == 3.0 and s.loc["MR", "echo_time_ms"] == pytest.approx(57.359375)
+
+
+def test_pet_without_weight_or_dose_says_what_suv_lacks(tmp_path: Path) -> None:
+    import pydicom
+
+    src = need("suyashkumar-dicom-tcia", "1_PT_ACRIN-FLT-Breast_029.dcm")
+    ds = pydicom.dcmread(src)
+    del ds.PatientWeight
+    del ds.RadiopharmaceuticalInformationSequence[0].RadionuclideTotalDose
+    ds.Units = "CNTS"
+    (tmp_path / "pet").mkdir()
+    ds.save_as(tmp_path / "pet" / "1.dcm")
+    run = _pet_mr_run(tmp_path, tmp_path / "pet")
+    [f] = run.failures.query("check_id == 'imaging.completeness.pet_suv'").itertuples()
+    assert f.rule == "SUV cannot be computed, missing: injected dose, patient weight, units BQML"
+    assert run.checks.set_index("check_id").loc["imaging.completeness.pet_suv", "verdict"] == "fail"
+
+
+def test_mr_series_of_pydicom_say_what_they_lack(pydicom_run: cu.modalities.Curated) -> None:
+    c = pydicom_run.checks.set_index("check_id").loc["imaging.completeness.mr_parameters"]
+    assert c["n_checked"] >= 1
+    rules = pydicom_run.failures.query("check_id == 'imaging.completeness.mr_parameters'")["rule"]
+    assert rules.str.startswith("MR series: ").all()

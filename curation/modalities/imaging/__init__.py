@@ -33,6 +33,7 @@ from ...quality import Check, CheckResult, Dimension, Outcome, Severity, Thresho
 from ...quality.checks import ANY_ACCEPTED
 from ...security.consent import exclude_withdrawn, without_withdrawn
 from ..base import Context, ModalityData, ModalitySpec, Source
+from ._mrpet import MR_PET_CHECKS, mr_pet_series
 from ._options import ImagingOptions
 
 if TYPE_CHECKING:
@@ -210,7 +211,7 @@ def standardize(data: ModalityData, *, ctx: Context) -> ModalityData:
     want_images = any(o["options"].image_qc for o in opts_by_source.values())
     if want_images and not inst.empty:
         series = _measure_images(series, inst, data)
-    data.tables["series"] = _tidy_types(series)
+    data.tables["series"] = _tidy_types(mr_pet_series(series, inst, data.objects["refs"]))  # MR, PET SUV
     data.tables["instances"] = _tidy_types(inst)
     data.tables["nodules"] = scrub_text(_read_nodule_sources(data, ctx=ctx), ctx=ctx)
     data.standardized = True
@@ -545,7 +546,7 @@ def checks(data: ModalityData, *, ctx: Context) -> list[CheckResult]:
     s = data.tables["series"]
     if s.empty:  # nothing indexed: every series check is not applicable, and nothing accepted fails
         return run([ANY_ACCEPTED, NO_SERIES], data, ctx, modality=M, thresholds=ctx.thresholds)
-    todo = [ANY_ACCEPTED, *SERIES_CHECKS, *(IMAGE_CHECKS if "n_sampled" in s.columns else ()),
+    todo = [ANY_ACCEPTED, *SERIES_CHECKS, *MR_PET_CHECKS, *(IMAGE_CHECKS if "n_sampled" in s.columns else ()),
             *((READER_AGREEMENT,) if len(data.tables["nodules"]) else ())]
     return run(todo, data, ctx, modality=M, thresholds=ctx.thresholds)
 
