@@ -189,7 +189,7 @@ def generate(
             sources.setdefault(modality, []).extend(entries)
 
     # one patient whose consent is withdrawn: excluded from every modality at load (curation.security.consent)
-    withdrawn = withdraw_one(roster, planter.tables, log, set(sources), exclude=planter.used)
+    withdrawn = withdraw_one(roster, planter.tables, log, modalities=set(sources), exclude=planter.used)
     write_cohort_yaml(out, sources, patients=patients, seed=seed, withdrawn=[withdrawn] if withdrawn else [])
     log.write(out)
     return out / "cohort.yaml"

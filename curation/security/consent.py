@@ -37,6 +37,16 @@ if TYPE_CHECKING:
     from ..deid.keys import Keyring
     from ..modalities.base import Context, ModalityData
 
+__all__ = [
+    "Consent",
+    "Withdrawal",
+    "consent_counts",
+    "consent_of",
+    "exclude_withdrawn",
+    "exclude_withdrawn_samples",
+    "without_withdrawn",
+]
+
 RULE = str(as_reason("consent_withdrawn"))  # the ledger's exclusion rule, a code of reasons.yaml
 _SPLIT = re.compile(r"[;,|\s]+")
 
@@ -51,6 +61,7 @@ class Withdrawal:
     date: str = ""
 
     def covers(self, modality: str) -> bool:
+        """Whether the withdrawal applies to ``modality`` (no modalities listed: every one)."""
         return not self.modalities or modality in self.modalities
 
 

@@ -33,6 +33,16 @@ from . import audit
 from .access import secure_tree
 from .verify import RUN_JSON, verify_bundle
 
+__all__ = [
+    "PackageError",
+    "Packed",
+    "bundle_members",
+    "package_bundle",
+    "parse_recipients",
+    "read_identities",
+    "unpack_package",
+]
+
 AGE_MAGIC = b"age-encryption.org/v1\n"
 SCRYPT_STANZA = b"-> scrypt "
 
