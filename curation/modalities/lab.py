@@ -33,6 +33,7 @@ from ..quality import Check, CheckResult, Dimension, Outcome, Threshold, failure
 from ..quality import checks as qc
 from . import _tabular as tab
 from . import _tabular_checks as tc
+from ._lab_assay import ASSAY_CONSISTENCY
 from ._options import TabularOptions
 from .base import ModalityData, ModalitySpec
 
@@ -426,6 +427,7 @@ CHECKS = (
     Check("timeliness.report_delay", Dimension.TIMELINESS, check_report_delay, threshold=Threshold(0.0, 0.05),
           description=f"reported within {REPORT_DELAY_DAYS} days of collection (decision "
                       "lab.timeliness.report_delay_days)"),
+    ASSAY_CONSISTENCY,  # one marker, several assays across sites (_lab_assay.py)
 )
 
 
