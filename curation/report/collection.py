@@ -140,8 +140,9 @@ def failing_checks(checks: pd.DataFrame) -> pd.DataFrame:
     if "modality" not in bad:
         bad = bad.assign(modality=bad["check_id"].astype(str).str.split(".").str[0])
     order = {"error": 0, "fail": 1, "warn": 2}
-    bad = bad.assign(_o=bad["verdict"].map(order)).sort_values(["_o", "modality", "n_failed"],
-                                                                ascending=[True, True, False])
+    bad = bad.assign(_o=bad["verdict"].map(order)).sort_values(
+        ["_o", "modality", "n_failed"], ascending=[True, True, False]
+    )
     return bad[FAILING_COLUMNS].reset_index(drop=True)
 
 
@@ -188,8 +189,14 @@ def read_run(root: Path) -> dict[str, object] | None:
 
 
 def fill(
-    config: CohortConfig, root: Path, *, checks: pd.DataFrame, ledger: pd.DataFrame, quarantine: pd.DataFrame,
-    run: Mapping[str, object] | None = None, fingerprint: str = "",
+    config: CohortConfig,
+    root: Path,
+    *,
+    checks: pd.DataFrame,
+    ledger: pd.DataFrame,
+    quarantine: pd.DataFrame,
+    run: Mapping[str, object] | None = None,
+    fingerprint: str = "",
 ) -> CollectionReport:
     """The report of ``root`` from its quality tables (as :func:`read_all` reads them).
 
@@ -223,6 +230,8 @@ def fill(
         "compatibility": sections.compatibility(root),
         "corrective_actions": actions.actions_table(checks, found),
     }
+    for key, table in sections.screening_indicators(root).items():
+        rep.sections[f"screening_{key}"] = table
     rep.equipment = sections.equipment(root, config)
     rep.lists = {
         "privacy": sections.privacy_measures(config, run, fingerprint=fingerprint, root=root),
@@ -263,11 +272,13 @@ def fill(
 def render_markdown(rep: CollectionReport) -> str:
     env = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False, trim_blocks=True, lstrip_blocks=True)
     text = resources.files("curation.report").joinpath("templates/collection_report.md.j2").read_text(encoding="utf-8")
-    tables = {k: (v.to_markdown(index=False, floatfmt=".3g") if not v.empty else "*none*")
-              for k, v in rep.sections.items()}
+    tables = {
+        k: (v.to_markdown(index=False, floatfmt=".3g") if not v.empty else "*none*") for k, v in rep.sections.items()
+    }
     equipment = {k: v.to_markdown(index=False) for k, v in rep.equipment.items()}
-    return env.from_string(text).render(f=rep.facts, t=tables, lists=rep.lists, equipment=equipment,
-                                        delta=rep.delta, problems=rep.problems)
+    return env.from_string(text).render(
+        f=rep.facts, t=tables, lists=rep.lists, equipment=equipment, delta=rep.delta, problems=rep.problems
+    )
 
 
 # --------------------------------------------------------------------------- HTML and PDF
@@ -283,7 +294,11 @@ def figures(rep: CollectionReport, *, language: str = "both") -> dict[str, go.Fi
 
 
 def render_html(
-    rep: CollectionReport, *, language: str = "both", figure_html: Mapping[str, str] | None = None, pdf_note: str = "",
+    rep: CollectionReport,
+    *,
+    language: str = "both",
+    figure_html: Mapping[str, str] | None = None,
+    pdf_note: str = "",
     fold: bool = True,
 ) -> str:
     """The report's HTML body (numbered sections), in ``language``; figures from ``figure_html``.
@@ -315,8 +330,14 @@ def render_html(
         g["counts"][row["verdict"]] = g["counts"].get(row["verdict"], 0) + 1
     figs = {k: Markup(v) for k, v in (figure_html or {}).items()}
     html = env.get_template("collection_report.html.j2").render(
-        rep=rep, tables=tables, equipment=equipment, groups=groups, fold=FOLD if fold else 10**9,
-        figures=_Default(figs), pdf_note=Markup(pdf_note) if pdf_note else "", delta=rep.delta,
+        rep=rep,
+        tables=tables,
+        equipment=equipment,
+        groups=groups,
+        fold=FOLD if fold else 10**9,
+        figures=_Default(figs),
+        pdf_note=Markup(pdf_note) if pdf_note else "",
+        delta=rep.delta,
     )
     # print: every fold open (a closed <details> prints nothing of what it holds)
     return html if fold else re.sub(r"<details(?![^>]*\bopen\b)", "<details open", html)
@@ -404,8 +425,9 @@ def write_pdf(
         return None, "PDF skipped: headless Chromium is not installed (apt-get install chromium fonts-noto-cjk)"
     figs = figures(rep, language=language)
     svgs = dict(svgs) if svgs is not None else static_svgs(figs, rep.root)
-    body = render_html(rep, language=language, figure_html=figure_blocks(figs, svgs, language=language, static=True),
-                       fold=False)
+    body = render_html(
+        rep, language=language, figure_html=figure_blocks(figs, svgs, language=language, static=True), fold=False
+    )
     env = page_environment(language)
     footer = f"{rep.facts['cohort']} · curation {rep.facts['curation_version']}".replace('"', "'")
     page = env.get_template("collection_print.html.j2").render(

@@ -32,8 +32,8 @@ __all__ = ["Finding", "Review", "check_sentence", "field_label", "review", "sour
 HERE = Path(__file__).parent
 ORDER = {"error": 0, "fail": 1, "warn": 2, "pass": 3, "not_applicable": 4}
 SAMPLE = 20
-FAMILY_WORDS = {*(str(d) for d in Dimension), "plausibility", BALANCED.id}
-
+# the first words of check families (screening: its indicators against targets, the precision of their intervals)
+FAMILY_WORDS = {*(str(d) for d in Dimension), "plausibility", "indicator", "precision", BALANCED.id}
 
 
 @cache
@@ -364,6 +364,7 @@ def modality_label(name: str, fallback: str = "") -> Bi | str:
 STEP_LABELS = {
     "collection_report": N_("Collection report"),
     "crossmodal": N_("Cross-modality checks"),
+    "exports": N_("Exports"),
     "imaging": N_("Imaging"),
     "immune": N_("Immune microenvironment (single-cell)"),
 }

@@ -33,6 +33,7 @@ __all__ = [
     "period",
     "privacy_measures",
     "quality_by_modality",
+    "screening_indicators",
     "timeliness",
 ]
 
@@ -160,6 +161,107 @@ def timeliness(checks: pd.DataFrame, config: Any) -> pd.DataFrame:
         for r in t.sort_values("check_id").to_dict("records")
     ]
     return pd.DataFrame(rows, columns=cols)
+
+
+# --------------------------------------------------------------------------- screening
+
+# The screening modality's indicators and tests (data/screening/indicators/), as the report names them
+INDICATORS = {
+    "sensitivity": N_("sensitivity"),
+    "specificity": N_("specificity"),
+    "ppv": N_("positive predictive value"),
+    "npv": N_("negative predictive value"),
+    "missed_diagnosis_rate": N_("missed-diagnosis rate"),
+    "misdiagnosis_rate": N_("misdiagnosis rate"),
+    "recall_rate": N_("recall rate"),
+    "detection_rate": N_("detection rate"),
+    "interval_cancer_rate": N_("interval-cancer rate"),
+    "early_stage_share": N_("early-stage share (stage I-II) of screen-detected cancers"),
+    "auc": N_("AUC"),
+    "kappa_lung_rads": N_("AI vs expert agreement on Lung-RADS (weighted kappa)"),
+    "kappa_nodule_type": N_("AI vs expert agreement on nodule type (kappa)"),
+    "icc_size": N_("AI vs expert reliability of nodule size (ICC)"),
+    "scan_to_report_days": N_("days from LDCT to report (median)"),
+    "sample_to_result_days": N_("days from sample to biomarker result (median)"),
+}
+TESTS = {
+    "screening": N_("LDCT screening"),
+    "ai_vs_expert": N_("AI vs expert reading"),
+    "risk_score": N_("risk score"),
+    "process": N_("processing"),
+}
+SCREENING_ACCURACY = ("sensitivity", "specificity", "ppv", "npv")
+
+
+def _interval(est: Any, low: Any, high: Any) -> str:
+    if est is None or pd.isna(est):
+        return "–"
+    if low is None or high is None or pd.isna(low) or pd.isna(high):
+        return f"{float(est):.3g}"
+    return f"{float(est):.3g} ({float(low):.3g}–{float(high):.3g})"
+
+
+def _counts(row: Mapping[str, Any]) -> str:
+    """The counts an estimate comes from: tp/fp/tn/fn, else numerator/denominator, else n."""
+
+    def n(key: str) -> int | None:
+        v = row.get(key)
+        return None if v is None or pd.isna(v) else int(v)
+
+    cells = {k: n(k) for k in ("tp", "fp", "tn", "fn")}
+    if any(v is not None for v in cells.values()):
+        return " · ".join(f"{k.upper()} {'–' if v is None else v}" for k, v in cells.items())
+    if n("numerator") is not None and n("denominator") is not None:
+        return f"{n('numerator')} / {n('denominator')}"
+    return f"n = {n('n')}" if n("n") is not None else "–"
+
+
+def screening_indicators(root: Path) -> dict[str, pd.DataFrame]:
+    """The screening programme's validation indicators, from data/screening/indicators/ (none without it).
+
+    ``targets``: each indicator with a target in cohort.yaml: verdict, estimate with its 95% interval,
+    target and the counts it comes from (failing first). ``by_arm``: sensitivity, specificity, PPV and
+    NPV of LDCT screening per arm, each with its interval and counts.
+    """
+    from .i18n import translator
+
+    folder = root / "data" / "screening" / "indicators"
+    bi = translator("both").bi
+    out: dict[str, pd.DataFrame] = {}
+    verdicts = _read(folder / "verdicts.parquet")
+    if len(verdicts):
+        out["targets"] = pd.DataFrame(
+            {
+                "verdict": verdicts["verdict"].astype(str),
+                "indicator": [bi(INDICATORS[i]) if i in INDICATORS else i for i in verdicts["indicator"].astype(str)],
+                "test": [bi(TESTS[t]) if t in TESTS else t for t in verdicts["test"].astype(str)],
+                "estimate_ci": [
+                    _interval(r.get("estimate"), r.get("ci_low"), r.get("ci_high")) for r in verdicts.to_dict("records")
+                ],
+                "target": verdicts["target"].astype(str),
+                "counts_from": [_counts(r) for r in verdicts.to_dict("records")],
+            }
+        )
+    accuracy = _read(folder / "accuracy.parquet")
+    need = {"indicator", "test", "stratum", "group", "estimate"}
+    if len(accuracy) and need <= set(accuracy.columns):
+        a = accuracy[
+            accuracy["test"].astype(str).eq("screening")
+            & accuracy["stratum"].astype(str).isin(["overall", "arm"])
+            & accuracy["indicator"].astype(str).isin(SCREENING_ACCURACY)
+        ]
+        rows = [
+            {
+                "arm": bi(N_("all arms")) if str(r["stratum"]) == "overall" else str(r["group"]),
+                "indicator": bi(INDICATORS[str(r["indicator"])]),
+                "estimate_ci": _interval(r.get("estimate"), r.get("ci_low"), r.get("ci_high")),
+                "counts_from": _counts(r),
+            }
+            for r in a.to_dict("records")
+        ]
+        if rows:
+            out["by_arm"] = pd.DataFrame(rows)
+    return out
 
 
 # --------------------------------------------------------------------------- equipment

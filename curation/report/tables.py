@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 from markupsafe import Markup, escape
 
-from .i18n import N_, Translator, translator
+from .i18n import N_, Bi, Translator, translator
 
 __all__ = ["COLUMNS", "table_html"]
 
@@ -97,6 +97,10 @@ COLUMNS = {
     "verdict_before": N_("verdict before"),
     "n_failed_before": N_("failing before"),
     "n_checked_before": N_("checked before"),
+    "indicator": N_("indicator"),
+    "test": N_("test"),
+    "estimate_ci": N_("estimate (95% CI)"),
+    "arm": N_("arm"),
 }
 NUMERIC = ("int", "float", "uint")
 
@@ -104,6 +108,8 @@ NUMERIC = ("int", "float", "uint")
 def _cell(value: Any, tr: Translator, *, column: str, sources: dict[str, Any]) -> Markup:
     if value is None or (not isinstance(value, (list, dict, tuple)) and pd.isna(value)):
         return Markup('<span class="zero">–</span>')
+    if isinstance(value, Bi):  # a label that reads differently per language
+        return tr.show(value)
     if column == "source" and str(value) in sources:
         return tr.show(sources[str(value)])
     if column == "verdict":
