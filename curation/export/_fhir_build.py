@@ -160,23 +160,27 @@ def condition_ids(df: pd.DataFrame) -> pd.Series:
     return _ids("cond", df)
 
 
-def conditions(df: pd.DataFrame, b: Build) -> Lines:
-    """PrimaryCancerCondition: ICD-10 code, ICD-O-3 topography (bodySite) with laterality, morphology."""
+def conditions(df: pd.DataFrame, b: Build, *, primary: bool = True) -> Lines:
+    """PrimaryCancerCondition: ICD-10 code, ICD-O-3 topography (bodySite) with laterality, morphology.
+
+    ``primary=False``: a plain Condition (no mCODE profile, no histology or body site), for what is not a
+    malignant neoplasm (a screening participant's Z12.2, Z80.1 or R91.x; see ``fhir.primary_cancer``).
+    """
     idx = df.index
-    ids = condition_ids(df)
+    ids = df["_id"] if "_id" in df else condition_ids(df)
     from ..dictionary import codes as code_list
 
     icd = df["icd10"].astype("string")
     b.coverage.add("Condition.code (ICD-10)", "ICD-10", icd.notna() & code_list("icd10").valid(icd))
     morph = df.get("icdo3_morphology", pd.Series(pd.NA, index=idx)).astype("string")
     topo = df.get("icdo3_topography", pd.Series(pd.NA, index=idx)).astype("string")
-    b.coverage.add(
-        "Condition.histologyMorphologyBehavior", "ICD-O-3", morph.notna() & code_list("icdo3_morphology").valid(morph)
-    )
     lat_codes = b.codes["snomed"]["laterality"]
     lat = df.get("laterality", pd.Series(pd.NA, index=idx)).astype("string")
     lat_code = lat.map(lat_codes).astype("string")
-    b.coverage.add("Condition.bodySite.laterality", "SNOMED CT", lat_code.notna()[lat.notna() & (lat != "unknown")])
+    if primary:  # a plain Condition carries neither
+        valid = morph.notna() & code_list("icdo3_morphology").valid(morph)
+        b.coverage.add("Condition.histologyMorphologyBehavior", "ICD-O-3", valid)
+        b.coverage.add("Condition.bodySite.laterality", "SNOMED CT", lat_code.notna()[lat.notna() & (lat != "unknown")])
     laterality = j.maybe(
         "[{"
         + j.field("url", j.raw(_q(b.profile("laterality_extension")), idx))
@@ -215,13 +219,14 @@ def conditions(df: pd.DataFrame, b: Build) -> Lines:
     category = j.raw(
         '[{"coding":[{"system":' + _q(b.system("condition-category")) + ',"code":"problem-list-item"}]}]', idx
     )
+    head = _head("Condition", ids, b.profile("condition"))
     frags = [
-        *_head("Condition", ids, b.profile("condition")),
-        j.field("extension", j.array([histo, asserted], idx)),
+        *(head if primary else head[:2]),
+        j.field("extension", j.array([histo, asserted] if primary else [asserted], idx)),
         j.field("clinicalStatus", clinical),
         j.field("category", category),
         j.field("code", _concept([_coding(b.system("ICD-10"), icd)], icd, idx)),
-        j.field("bodySite", body),
+        j.field("bodySite", body if primary else pd.Series(pd.NA, index=idx, dtype="string")),
         j.field("subject", _ref("Patient", df[PATIENT])),
         j.field("onsetDateTime", j.date(_date(b, df, "symptom_date"))),
     ]

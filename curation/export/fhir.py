@@ -8,10 +8,12 @@
 - ``coverage.csv``: per exported element, the codes mapped to a standard system and those left as text.
 
 Resources: CancerPatient (the pseudonym only), PrimaryCancerCondition (ICD-10, ICD-O-3 morphology and
-topography, laterality), TNM stage group with its T, N and M categories, TumorMarkerTest (LOINC from
-``lab_units.yaml``, UCUM), GenomicVariant, CancerRelatedMedicationAdministration, CancerRelatedSurgical-
-Procedure and RadiotherapyCourseSummary, TobaccoUse and exposure Observations, Specimen (pathology
-specimens and sequenced samples), ImagingStudy (de-identified study and series UIDs).
+topography, laterality) for malignant neoplasms only (:func:`primary_cancer`; any other condition, such
+as a screening participant's Z12.2, Z80.1 or R91.x, is a plain Condition, counted in ``coverage.csv``),
+TNM stage group with its T, N and M categories, TumorMarkerTest (LOINC from ``lab_units.yaml``, UCUM),
+GenomicVariant, CancerRelatedMedicationAdministration, CancerRelatedSurgicalProcedure and
+RadiotherapyCourseSummary, TobaccoUse and exposure Observations, Specimen (pathology specimens and
+sequenced samples), ImagingStudy (de-identified study and series UIDs).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ import pandas as pd
 from . import _fhir_build as fb
 from ._common import COVERAGE_FILE, PATIENT, Coverage, ExportResult, anchors, codes, tables
 
-__all__ = ["BUNDLE_ENTRIES", "CHUNK_ROWS", "export", "loinc_codes"]
+__all__ = ["BUNDLE_ENTRIES", "CHUNK_ROWS", "export", "loinc_codes", "primary_cancer"]
 
 BUNDLE_ENTRIES = 50_000  # entries per transaction Bundle file
 CHUNK_ROWS = 200_000  # rows of a large table (lab results) turned into resources at once
@@ -127,6 +129,15 @@ def _numbered(df: pd.DataFrame, key: str = PATIENT) -> pd.DataFrame:
     return out
 
 
+# ICD-10 C00-C97 (malignant neoplasms) and D00-D09 (in situ): what mCODE's PrimaryCancerCondition may carry here
+MALIGNANT = r"^(?:C[0-8][0-9]|C9[0-7]|D0[0-9])"
+
+
+def primary_cancer(icd10: pd.Series) -> pd.Series:
+    """Whether each ICD-10 code is a malignant neoplasm (C00-C97, D00-D09): exported as PrimaryCancerCondition."""
+    return icd10.astype("string").str.strip().str.upper().str.contains(MALIGNANT, regex=True).fillna(False).astype(bool)
+
+
 def export(root: Path, *, to: Path, chunk_rows: int = CHUNK_ROWS, bundle_entries: int = BUNDLE_ENTRIES) -> ExportResult:
     """Write the FHIR export of the bundle at ``root`` into ``to``.
 
@@ -159,10 +170,16 @@ def export(root: Path, *, to: Path, chunk_rows: int = CHUNK_ROWS, bundle_entries
         first = pd.Series(dtype="string")
         if len(cond):
             cond = cond.dropna(subset=[PATIENT])
-            ids = fb.condition_ids(cond)
-            first = pd.Series(ids.to_numpy(), index=cond[PATIENT].to_numpy())
+            cond = cond.assign(_id=fb.condition_ids(cond))  # ids over the whole table: stable either way
+            cancer = primary_cancer(cond["icd10"]) if "icd10" in cond else pd.Series(False, index=cond.index)
+            # stage groups refer to the patient's first PrimaryCancerCondition, never to a screening encounter
+            first = pd.Series(cond.loc[cancer, "_id"].to_numpy(), index=cond.loc[cancer, PATIENT].to_numpy())
             first = first[~first.index.duplicated()]
-            put("Condition", fb.conditions(cond, b))
+            b.coverage.add("Condition as mCODE PrimaryCancerCondition", "ICD-10 C00-C97, D00-D09", cancer)
+            if cancer.any():
+                put("Condition", fb.conditions(cond[cancer], b))
+            if not cancer.all():
+                put("NonCancerCondition", fb.conditions(cond[~cancer], b, primary=False))
         stg = t["clinical/staging"]
         if len(stg):
             for lines in fb.staging(stg.dropna(subset=[PATIENT]), first, b):
