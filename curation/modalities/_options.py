@@ -7,10 +7,25 @@ refused with a "did you mean", a bad value is named with its key) and read as ty
 
 from __future__ import annotations
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from .base import Options
+
+
+class RowFilter(Options):
+    """Which rows of a source to keep by the text of one of its columns (stripped, case-insensitive)."""
+
+    in_: tuple[str, ...] | None = Field(None, alias="in", description="keep rows whose value is one of these")
+    not_in: tuple[str, ...] | None = Field(None, description="drop rows whose value is one of these")
+    table: str | None = Field(None, min_length=1, description="keep the rows out of this table only (a wide export: "
+                                                              "treatment rows marked 'no' still give the patient)")
+
+    @model_validator(mode="after")
+    def _one(self) -> RowFilter:
+        if (self.in_ is None) == (self.not_in is None):
+            raise PydanticCustomError("row_filter", "give exactly one of `in` or `not_in` (a list of values)")
+        return self
 
 
 class TabularOptions(Options):
@@ -22,6 +37,9 @@ class TabularOptions(Options):
                                                             "csv, a tab for tsv)")
     decimal: str = Field(".", description='number locale: "." (1,234.5) or "," (1.234,5); a separator that does '
                                           "not follow it is reported, never guessed")
+    where: dict[str, RowFilter] = Field(default_factory=dict, description="row filter by source column, e.g. "
+                                        "{treatment_or_therapy: {not_in: [no]}}; the rows it drops are counted in "
+                                        "the ledger as excluded (rule where:<column>)")
     keep_free_text: tuple[str, ...] = Field((), description="free-text fields (phi: free_text in the dictionary) "
                                                             "kept, scrubbed of identifiers; the others are dropped")
 

@@ -68,6 +68,7 @@ def load(modality: str, sources: list[Source[TabularOptions]], *, ctx: Context) 
                 frame, conflicts = merge_duplicate_headers(rt.frame, rt.duplicates, columns=cfg.columns, known=known)
                 df, unmapped = apply_mapping(frame, columns=cfg.columns, known=known, values=cfg.values,
                                              missing=cfg.missing)
+                _where_columns(frame, src, tables)
             except SourceError as exc:
                 # the message names the file, whose name may hold an identifier (or ": "): keep only the fix
                 reason = getattr(exc, "reason", "unreadable_file")
@@ -93,6 +94,7 @@ def load(modality: str, sources: list[Source[TabularOptions]], *, ctx: Context) 
             conflict = _quarantine_conflicts(data, src, df, conflicts, mapped)
             if conflict is not None:
                 df = df.loc[~conflict]
+            df, filtered = _where(df, frame, src)  # options.where: rows kept out of the modality, counted
             # consent withdrawn: the patient's records stop here, counted, never written
             df, withdrawn = consent_of(ctx.config, ctx.keyring).drop(
                 df, modality=modality, keyring=ctx.keyring, id_col="admission_number", site=src.site)
@@ -112,7 +114,7 @@ def load(modality: str, sources: list[Source[TabularOptions]], *, ctx: Context) 
                 quarantined["conflicting_duplicate_header"] += int(conflict.sum())
             data.ledger.record("load", source=src.key, n_in=rt.n_records, n_accepted=len(df),
                                quarantined=dict(quarantined) or None,
-                               excluded={CONSENT_RULE: withdrawn} if withdrawn else None)
+                               excluded={**({CONSENT_RULE: withdrawn} if withdrawn else {}), **filtered} or None)
             df[SITE] = src.site
             df[SOURCE] = src.key
             df[TABLE] = cfg.table or ""
@@ -185,3 +187,47 @@ def _relative(path: Path, ctx: Context) -> str:
         return path.resolve().relative_to(ctx.config.base_dir).as_posix()
     except (ValueError, AttributeError):
         return path.name
+
+
+def _where_columns(frame: pd.DataFrame, src: Source[TabularOptions], tables: set[str]) -> None:
+    """A column named in ``options.where`` that the file lacks, or a table the modality does not have:
+    the file cannot be filtered (a finding)."""
+    from ...io.readers import SourceReadError
+
+    wrong = sorted({r.table for r in src.options.where.values() if r.table and r.table not in tables})
+    if wrong:
+        msg = f"{src.key} options.where table(s) {', '.join(wrong)} unknown (one of {', '.join(sorted(tables))})"
+        raise SourceReadError(msg, reason="missing_columns")
+    absent = [c for c in src.options.where if c not in frame.columns]
+    if absent:
+        msg = (f"{src.key} options.where column(s) {', '.join(map(repr, absent))} not in the file; name the "
+               "source column as its header reads")
+        raise SourceReadError(msg, reason="missing_columns")
+
+
+def _where(df: pd.DataFrame, frame: pd.DataFrame, src: Source[TabularOptions]) -> tuple[pd.DataFrame, dict[str, int]]:
+    """The rows ``options.where`` keeps, and the rows each rule drops (``where:<column>``; a row is
+    counted under the first rule that drops it)."""
+    if not src.options.where:
+        return df, {}
+    keep = pd.Series(True, index=df.index)
+    dropped: dict[str, int] = {}
+    for col, rule in src.options.where.items():
+        text = frame[col].reindex(df.index).astype("string").fillna("").str.strip().str.lower()
+        listed = text.isin({v.strip().lower() for v in (rule.in_ if rule.in_ is not None else rule.not_in or ())})
+        drop = (~listed if rule.in_ is not None else listed).fillna(False).astype(bool)
+        if rule.table:  # out of one table only: marked here, dropped and counted when that table is built
+            mark = where_column(rule.table)
+            prev = df[mark] if mark in df.columns else pd.Series("", index=df.index)
+            df = df.assign(**{mark: prev.where(prev != "", drop.map({True: f"where:{col}", False: ""}))})
+            continue
+        drop &= keep
+        if drop.any():
+            dropped[f"where:{col}"] = int(drop.sum())
+        keep &= ~drop
+    return df.loc[keep.to_numpy()], dropped
+
+
+def where_column(table: str) -> str:
+    """The column marking rows ``options.where`` keeps out of ``table`` (the rule's name, "" to keep)."""
+    return f"_where_{table}"

@@ -134,7 +134,8 @@ def _parts(table: str, names: list[str], raw: list[pd.DataFrame], fields: list[d
         derived = [c for c in (PATIENT, "_rid_token", *tokens.values()) if c in df.columns
                    and (c == PATIENT or (c == "_rid_token" and "resident_id" in names)
                         or (c in tokens.values() and any(tokens.get(n) == c for n in names)))]
-        part = df[[*present, *reasons, *derived, ROW, SITE, SOURCE]].copy()
+        marks = [c for c in (f"_where_{table}",) if c in df.columns]  # options.where for this table (_load.py)
+        part = df[[*present, *reasons, *derived, ROW, SITE, SOURCE, *marks]].copy()
         part[WIDE] = not target
         parts.append(part)
     if not parts:
@@ -165,6 +166,11 @@ def _standardize_table(table: str, fields: list[dictionary.Field], raw: list[pd.
     excluded: dict[str, int] = {}
     direct = [f.name for f in fields if f.phi == "direct" and f.name in frame.columns]
     frame = _drop_empty_wide_rows(frame, [n for n in names if n in frame.columns and n not in direct], excluded)
+    if (mark := f"_where_{table}") in frame.columns:  # rows options.where keeps out of this table
+        rule = frame.pop(mark).fillna("").astype(str)
+        for name, n in rule[rule != ""].value_counts().items():
+            excluded[str(name)] = excluded.get(str(name), 0) + int(n)
+        frame = frame.loc[(rule == "").to_numpy()]
 
     if PATIENT not in frame.columns:
         for line, source in frame[[ROW, SOURCE]].itertuples(index=False):
