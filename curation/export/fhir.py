@@ -129,12 +129,14 @@ def _numbered(df: pd.DataFrame, key: str = PATIENT) -> pd.DataFrame:
     return out
 
 
-# ICD-10 C00-C97 (malignant neoplasms) and D00-D09 (in situ): what mCODE's PrimaryCancerCondition may carry here
-MALIGNANT = r"^(?:C[0-8][0-9]|C9[0-7]|D0[0-9])"
+# ICD-10 C00-C97 (malignant neoplasms) and D00-D09 (in situ): what mCODE's PrimaryCancerCondition may carry here,
+# less C77-C79 (secondary malignant neoplasms: mCODE's SecondaryCancerCondition, exported as a plain Condition)
+MALIGNANT = r"^(?:C[0-6][0-9]|C7[0-6]|C8[0-9]|C9[0-7]|D0[0-9])"
 
 
 def primary_cancer(icd10: pd.Series) -> pd.Series:
-    """Whether each ICD-10 code is a malignant neoplasm (C00-C97, D00-D09): exported as PrimaryCancerCondition."""
+    """Whether each ICD-10 code is a primary malignant neoplasm (C00-C97 less the secondary C77-C79, and D00-D09):
+    exported as PrimaryCancerCondition."""
     return icd10.astype("string").str.strip().str.upper().str.contains(MALIGNANT, regex=True).fillna(False).astype(bool)
 
 
