@@ -399,6 +399,8 @@ def depth_and_vaf(rec: Record, k: int, allele: int) -> tuple[int | None, float |
     vaf: float | None = None
     if len(ad) > allele and sum(ad) > 0:
         vaf = ad[allele] / sum(ad)
+    elif (tiers := strelka_vaf(rec, k)) is not None:
+        vaf = tiers
     else:
         af = _floats(rec.sample_value(k, "AF") or rec.sample_value(k, "FA"))
         if af:
@@ -407,6 +409,20 @@ def depth_and_vaf(rec: Record, k: int, allele: int) -> tuple[int | None, float |
         info_dp = _ints(rec.info.get("DP", ""))
         depth = info_dp[0] if info_dp else None
     return depth, (None if vaf is None else round(vaf, 6))
+
+
+def strelka_vaf(rec: Record, k: int) -> float | None:
+    """Strelka's allele fraction from its tier-1 read counts, which it writes instead of AD / AF
+    (Strelka's own guidance): an indel's TIR over TIR + TAR; a SNV's <ALT>U over <REF>U + <ALT>U."""
+    tir, tar = _ints(rec.sample_value(k, "TIR")), _ints(rec.sample_value(k, "TAR"))
+    if tir and tar:
+        return tir[0] / (tir[0] + tar[0]) if tir[0] + tar[0] > 0 else None
+    ref, alt = rec.ref.upper(), rec.alt.split(",")[0].upper()
+    if len(ref) == 1 and len(alt) == 1 and ref in "ACGT" and alt in "ACGT":
+        r, a = _ints(rec.sample_value(k, f"{ref}U")), _ints(rec.sample_value(k, f"{alt}U"))
+        if r and a and r[0] + a[0] > 0:
+            return a[0] / (r[0] + a[0])
+    return None
 
 
 def deidentified_header(header: Header, token: str) -> list[str]:
