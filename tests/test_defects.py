@@ -78,12 +78,15 @@ def curated() -> dict[str, object]:
     """Curate every implemented modality into one bundle; returns failures, quarantine and errors."""
     import curation
     from curation.modalities import registry
+    from curation.run.plan import order as planned
 
     root = _demo_dir()
     cohort = root / "demo" / "cohort.yaml"
     out = root / "bundle"
     mods = _implemented()
-    order = sorted(mods, key=lambda n: (registry.spec(n).stage != "source", registry.spec(n).order, n))
+    # as a run orders them: each step after the steps it needs (exposure reads clinical's diagnosis dates)
+    order = [n for level in planned(sorted(mods, key=lambda n: (registry.spec(n).stage != "source", n)))
+             for n in level]
     errors: dict[str, str] = {}
     for name in order:
         try:
@@ -178,6 +181,43 @@ def _pseudonym_hits(pseudonym: str) -> list[str]:
     from curation.deid import scan
 
     return [str(h) for h in scan.scan_bundle(_demo_dir() / "bundle", [(1, pseudonym)])]
+
+
+# the checks of issue 14 (cross-modality rules, timeliness in every source modality): each has its own
+# planted defect in the demo, which test_defect_is_caught finds by this name
+NEW_CHECKS = (
+    "crossmodal.consistency.birth_year",
+    "crossmodal.consistency.age_at_imaging",
+    "crossmodal.consistency.tumour_size",
+    "crossmodal.consistency.m1_imaging",
+    "crossmodal.consistency.histology_driver",
+    "crossmodal.consistency.specimen_before_report",
+    "crossmodal.consistency.sample_after_specimen",
+    "crossmodal.consistency.treatment_after_diagnosis",
+    "crossmodal.consistency.imaging_before_surgery",
+    "crossmodal.consistency.smoking_sources",
+    "crossmodal.completeness.required_modalities",
+    "clinical.timeliness.followup_currency",
+    "pathology.timeliness.report_delay",
+    "exposure.timeliness.questionnaire_age",
+    "genomics.timeliness.turnaround",
+    "imaging.timeliness.study_age",
+    "immune.timeliness.processing_delay",
+)
+
+
+@pytest.mark.parametrize("check_id", NEW_CHECKS)
+def test_every_new_check_has_a_planted_defect(check_id: str, curated: dict[str, object]) -> None:
+    """The manifest plants a defect for the check, and the curated demo's failures name its patient."""
+    defects = [d for d in read_defects(_demo_dir() / "demo" / "defects.json") if d.expect == check_id]
+    assert defects, f"no planted defect expects {check_id}"
+    modality = check_id.split(".")[0]
+    if modality not in curated["modalities"]:  # type: ignore[operator]
+        pytest.skip(f"modality {modality!r} is not built here")
+    f = curated["failures"]
+    assert isinstance(f, pd.DataFrame)
+    caught = set(f.loc[f["check_id"] == check_id, "pseudonym"])
+    assert {d.pseudonym for d in defects} <= caught, f"{check_id}: planted {[d.id for d in defects]} not caught"
 
 
 def _site_of_sources(sources: pd.Series, modality: str) -> pd.Series:

@@ -9,7 +9,7 @@ and row) are filled in once the sites are written.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -34,6 +34,7 @@ class Planter:
     used: set[int]
     rows: dict[str, tuple[str, str]]  # defect id -> (table, _rid) to locate after writing
     malformed: dict[str, dict[str, tuple[str, str]]]
+    hosted: set[int] = field(default_factory=set)  # patients carrying a group of generator-written defects
 
     def pick(self, site: str, where: Callable[[pd.Series], bool] | None = None) -> pd.Series:
         """A patient of ``site`` (else of another site) not used by another defect (deterministic)."""
@@ -96,12 +97,15 @@ def plant_tabular(
     roster: pd.DataFrame, tables: dict[str, pd.DataFrame], *, rng: np.random.Generator, log: DemoLog, keyring: Keyring
 ) -> Planter:
     """Plant every tabular defect of the contract; returns the planter (row locations, malformed lines)."""
+    from .defects_across import plant_across
+
     pl = Planter(roster, tables, rng, log, keyring, set(), {}, {})
     _plant_clinical(pl)
     _plant_pathology(pl)
     _plant_exposure(pl)
     _plant_lab(pl)
     _flag_crossmodal(pl)
+    plant_across(pl)
     return pl
 
 

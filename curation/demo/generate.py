@@ -221,6 +221,8 @@ def write_cohort_yaml(out: Path, sources: dict[str, list[dict[str, Any]]], *, pa
         "sites": SITES,
         "dictionary_version": "1.0",
         "sources": active,
+        # every clinical patient must have these (crossmodal.completeness.required_modalities)
+        "required_modalities": [m for m in ("pathology", "exposure", "lab") if m in active],
         "output": "out",
         "secret": {"file": "keys/demo.key"},
         **({"consent": {"withdrawn": withdrawn}} if withdrawn else {}),

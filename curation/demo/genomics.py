@@ -117,6 +117,28 @@ def _records(driver: str, k: int, depth: int, *, rng: np.random.Generator) -> li
     return lines
 
 
+def _planted(p: pd.Series, col: str) -> float | None:
+    v = p.get(col)
+    return None if v is None or pd.isna(v) else float(v)
+
+
+def _sheet_dates(p: pd.Series) -> dict[str, str]:
+    """The sample's pathology specimen number, its collection date (a few days after the specimen: a
+    section of the block) and the report date (one to two weeks later), planted values aside; no draw."""
+    pid = int(p["pid"])
+    specimen = p.get("specimen_date")
+    start = pd.Timestamp(specimen) if specimen is not None and pd.notna(specimen) else p.get("diagnosis_date")
+    if start is None or pd.isna(start):  # a roster without dates: none in the sheet
+        return {"specimen_id": str(p.get("specimen_id") or "")}
+    start = pd.Timestamp(start)
+    offset = _planted(p, "seq_collection_offset")
+    collected = start + pd.Timedelta(days=offset if offset is not None else 2 + pid % 6)
+    turnaround = _planted(p, "seq_turnaround_days")
+    reported = collected + pd.Timedelta(days=turnaround if turnaround is not None else 7 + pid % 8)
+    return {"specimen_id": str(p.get("specimen_id") or ""), "collection_date": f"{collected:%Y-%m-%d}",
+            "report_date": f"{reported:%Y-%m-%d}"}
+
+
 def write_genomics(
     roster: pd.DataFrame, out: Path, *, rng: np.random.Generator, log: DemoLog, keyring: Keyring
 ) -> dict[str, list[dict[str, Any]]]:
@@ -166,6 +188,7 @@ def write_genomics(
                 "site": p["site"],
                 "specimen": "FFPE tumor",
                 "panel": "lung_panel_v2",
+                **_sheet_dates(p),
             }
         )
         if k == low_depth:

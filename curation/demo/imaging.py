@@ -126,14 +126,30 @@ def _study(ds: Any, *, uids: dict[str, str], site: str, study_date: str, manufac
 
 
 def _patient(ds: Any, row: pd.Series, *, sex: str, study_date: str) -> None:
-    """The patient's attributes, identifiers included (the demo's raw exports hold them)."""
+    """The patient's attributes, identifiers included (the demo's raw exports hold them); a planted
+    age, birth year or smoking status where the roster says so (curation.demo.defects.DEMO_FLAGS)."""
     ds.PatientName = _pn(row)
     ds.PatientID = str(row["mrn"])
-    ds.PatientBirthDate = pd.Timestamp(row["birth_date"]).strftime("%Y%m%d")
+    ds.PatientBirthDate = _dicom_birth_date(row)
     ds.PatientSex = sex
     age = int((pd.Timestamp(study_date) - pd.Timestamp(row["birth_date"])).days // 365.25)
-    ds.PatientAge = f"{age:03d}Y"
-    ds.SmokingStatus = {"never": "NO", "former": "YES", "current": "YES"}.get(str(row.get("smoking_status")), "UNKNOWN")
+    ds.PatientAge = f"{age + int(_planted(row, 'dicom_age_offset', 0)):03d}Y"
+    smoking = {"never": "NO", "former": "YES", "current": "YES"}.get(str(row.get("smoking_status")), "UNKNOWN")
+    ds.SmokingStatus = str(_planted(row, "dicom_smoking", "") or smoking)
+
+
+def _planted(row: pd.Series, col: str, default: Any) -> Any:
+    """A planted value of the roster (curation.demo.defects.DEMO_FLAGS), or ``default``."""
+    v = row.get(col)
+    return default if v is None or (not isinstance(v, str) and pd.isna(v)) else v
+
+
+def _dicom_birth_date(row: pd.Series) -> str:
+    """PatientBirthDate as the header holds it (its year moved where a mismatch is planted)."""
+    born = pd.Timestamp(row["birth_date"])
+    shift = int(_planted(row, "dicom_birth_year_offset", 0))
+    return (born.replace(year=born.year + shift) if shift and not (born.month == 2 and born.day == 29)
+            else born).strftime("%Y%m%d")
 
 
 def _image(ds: Any, *, uids: dict[str, str], z_mm: float, slice_no: int, burned_in: bool, kernel: str) -> None:
@@ -189,6 +205,10 @@ def _uid(rng_base: int, *parts: object) -> str:
     return "2.25." + str(int.from_bytes(digest[:16], "big"))
 
 
+# the size a nodule is drawn from, per T category (mm, AJCC 8th lung: T1a up to 10 mm ... T4 over 70 mm)
+T_SIZE_MM = {"T1mi": (6.0, 25.0), "T1a": (5.0, 9.5), "T1b": (11.0, 19.5), "T1c": (21.0, 29.5), "T2a": (31.0, 39.5),
+             "T2b": (41.0, 49.5), "T3": (51.0, 69.5), "T4": (71.0, 95.0)}
+
 _KINDS = ["truncated", "not_dicom", "missing_slice", "spacing", "burned_in", "duplicate_sop", "burned_in"]
 
 
@@ -219,11 +239,12 @@ def generate(roster: pd.DataFrame, out: Path, *, rng: np.random.Generator, log: 
         uids["accession"] = f"CT{base % 10**6:06d}{int(pid):04d}"
         dx = pd.Timestamp(row["diagnosis_date"])
         study_date = (dx - pd.Timedelta(days=int(rng.integers(3, 30)))).strftime("%Y%m%d")
+        study_date = pd.Timestamp(_planted(row, "study_on", study_date)).strftime("%Y%m%d")
         dicom_sex = row.get("dicom_sex")
         sex = str(dicom_sex) if isinstance(dicom_sex, str) and dicom_sex else str(row["sex"])
         nodule = (int(rng.integers(18, 24)), int(rng.integers(26, 36)), int(rng.integers(6, 14)))
         log.identifier(row["name"], row["name_pinyin"], _pn(row), row["mrn"],
-                       pd.Timestamp(row["birth_date"]).strftime("%Y%m%d"), uids["accession"],
+                       pd.Timestamp(row["birth_date"]).strftime("%Y%m%d"), _dicom_birth_date(row), uids["accession"],
                        f"SPS{uids['accession']}", "LI^MING=李^明", "李明")
         files = _series(row, folder, rng=rng, base=base, uids=uids, kind=kind, nodule=nodule, site=site,
                         study_date=study_date, sex=sex)
@@ -290,9 +311,12 @@ def _plant(kind: str | None, *, root: Path, folder: Path, files: list[Path], log
 
 def _nodule_reads(rng: np.random.Generator, row: pd.Series, *, series: str, nodule: tuple[int, int, int],
                   site: str) -> list[dict[str, Any]]:
-    """Two readers measure the nodule (reads for Lung-RADS and reader agreement)."""
+    """Two readers measure the nodule (reads for Lung-RADS and reader agreement): its size fits the
+    patient's T category (AJCC 8th), unless a contradiction is planted."""
     rows: list[dict[str, Any]] = []
-    diam = float(np.round(rng.uniform(3, 18), 1))
+    low, high = T_SIZE_MM.get(str(row.get("ct")), (3.0, 18.0))
+    diam = float(np.round(rng.uniform(low, high), 1))
+    diam = float(_planted(row, "nodule_mm", diam))
     ntype = str(rng.choice(["solid", "solid", "part-solid", "ground-glass"]))
     for reader in ("R1", "R2"):
         d = diam if reader == "R1" else float(np.round(diam + rng.normal(0, 1.2), 1))

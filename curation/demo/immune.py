@@ -382,10 +382,22 @@ def generate(
                 "site": str(p["site"]),
                 "tissue": tissue,
                 "timepoint": "baseline",
+                **_sample_dates(p),
             }
         )
     pd.DataFrame(rows).to_csv(base / "samples.csv", index=False)
     return {"immune": _sources(fmt_used)}
+
+
+def _sample_dates(p: pd.Series) -> dict[str, str]:
+    """Collected at diagnosis, the library made the same or the next day (a planted delay aside); no draw."""
+    if pd.isna(p.get("diagnosis_date")):  # a roster without dates (the generator's own tests): no dates
+        return {}
+    collected = pd.Timestamp(p["diagnosis_date"])
+    delay = p.get("sc_library_delay")
+    days = float(delay) if delay is not None and pd.notna(delay) else float(int(p["pid"]) % 2)
+    library = collected + pd.Timedelta(days=days)
+    return {"collection_date": f"{collected:%Y-%m-%d}", "library_date": f"{library:%Y-%m-%d}"}
 
 
 def _write_sample(out: Path, sid: str, X: np.ndarray, genes: pd.DataFrame, bcs: list[str], *, fmt: str) -> str:

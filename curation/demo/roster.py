@@ -262,7 +262,7 @@ def build_roster(n: int, *, rng: np.random.Generator, faker: Faker, keyring: Key
     outcome = _outcomes(rng, n, diagnosis, dates["treatment_start"], stage, advanced)
     smoking = _smoking(rng, n, sexes, diagnosis, births)
     tumor = _tumor(rng, n, histology, advanced)
-    sources = _sources(rng, n, sites, tumor["driver"], diagnosis)
+    sources = _sources(rng, n, sites, tumor["driver"], diagnosis, advanced)
 
     roster = pd.DataFrame(
         {
@@ -377,17 +377,19 @@ def _tumor(rng: np.random.Generator, n: int, histology: np.ndarray, advanced: np
 
 
 def _sources(rng: np.random.Generator, n: int, sites: np.ndarray, drivers: np.ndarray,
-             diagnosis: np.ndarray) -> dict[str, np.ndarray]:
+             diagnosis: np.ndarray, advanced: np.ndarray) -> dict[str, np.ndarray]:
     """Which patients have a CT study, single-cell samples and sequencing, and their tumor sample IDs."""
     has_imaging = np.zeros(n, dtype=bool)
     has_sc = np.zeros(n, dtype=bool)
     order = rng.permutation(n)
-    # About a quarter of the patients get a CT study and two per site get single-cell samples,
-    # spread over the sites so every site's export is exercised.
+    # Every patient staged M1 has a CT study (distant metastasis is an imaging finding), so do an eighth
+    # of the others; two per site get single-cell samples, spread over the sites so every site's export
+    # is exercised.
     for s in SITES:
         idx = [i for i in order if sites[i] == s]
-        has_imaging[idx[: max(2, len(idx) // 4)]] = True
+        has_imaging[idx[: max(2, len(idx) // 8)]] = True
         has_sc[idx[-2:]] = True
+    has_imaging |= advanced
     has_genomics = (rng.random(n) < 0.7) | (drivers != "")
     seq = rng.integers(100, 9999, n)
     years = (diagnosis.astype("datetime64[Y]").astype(int) + 1970) % 100

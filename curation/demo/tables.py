@@ -52,6 +52,12 @@ ANALYTES = {
 PM25 = {"A": (48, 9), "B": (33, 6), "C": (28, 5)}
 
 
+def _spread(pid: int, low: int, high: int) -> int:
+    """A whole number in [low, high] from the patient number: dates added to the demo without a draw, so
+    every value drawn before stays as it was."""
+    return low + (int(pid) * 5 + 3) % (high - low + 1)
+
+
 def _ids(prefix: str, n: int) -> list[str]:
     return [f"{prefix}:{i:05d}" for i in range(n)]
 
@@ -205,6 +211,7 @@ def pathology_table(roster: pd.DataFrame, rng: np.random.Generator) -> pd.DataFr
         if h == "small_cell" and rng.random() < 0.5:
             pdl1 = NC_
         ki67 = float(rng.integers(60, 95)) if h == "small_cell" else float(rng.integers(5, 70))
+        specimen_date = p.diagnosis_date - pd.Timedelta(days=int(rng.integers(0, 5)))
         rows.append(
             {
                 "_pid": p.pid,
@@ -212,7 +219,9 @@ def pathology_table(roster: pd.DataFrame, rng: np.random.Generator) -> pd.DataFr
                 "admission_number": p.mrn,
                 "specimen_id": specimen_id,
                 "specimen_type": specimen_type,
-                "specimen_date": p.diagnosis_date - pd.Timedelta(days=int(rng.integers(0, 5))),
+                "specimen_date": specimen_date,
+                # signed out 1-7 days later (from the patient number: no draw, the other values stay put)
+                "report_date": specimen_date + pd.Timedelta(days=_spread(p.pid, 1, 7)),
                 "histology": HISTOLOGY_STD[h],
                 "grade": NA_ if h == "small_cell" else str(rng.choice(["G1", "G2", "G2", "G3", "G3"])),
                 "pdl1_tps": pdl1,
@@ -291,6 +300,9 @@ def exposure_table(roster: pd.DataFrame, rng: np.random.Generator) -> pd.DataFra
             "residence_pm25": np.round(rng.normal(pm_mean, pm_sd), 1),
             "family_history_lung_cancer": yes_no(0.12, unknown=0.06),
             "alcohol": np.array(["never", "never", "former", "current"], dtype=object)[rng.integers(4, size=n)],
+            # filled in at the first visits: 20 days before to 30 days after diagnosis
+            "questionnaire_date": [d + pd.Timedelta(days=_spread(pid, -20, 30))
+                                   for d, pid in zip(r["diagnosis_date"], r["pid"], strict=True)],
         }
     )
     df.insert(0, "_rid", _ids("exposure", len(df)))

@@ -21,7 +21,8 @@ if TYPE_CHECKING:
     from ..config import TimelinessConfig
     from .base import Context, ModalityData
 
-__all__ = ["ANCHORS", "check_delay", "check_processing_delay", "diagnosis_dates", "sheet_dates", "targets"]
+__all__ = ["ANCHORS", "check_delay", "check_imaging_study_age", "check_processing_delay", "diagnosis_dates",
+           "sheet_dates", "targets"]
 
 ANCHORS = "quality/anchors/clinical.parquet"
 PATIENT = "patient"
@@ -126,3 +127,15 @@ def check_processing_delay(data: ModalityData, ctx: Context) -> Outcome:
                        target="timeliness.single_cell_processing_days", what="single-cell samples",
                        supply="add collection_date and library_date columns to the sample sheet (options.samples)",
                        pseudonym=who)
+
+
+def check_imaging_study_age(data: ModalityData, ctx: Context) -> Outcome:
+    """Imaging series older than the target at the patient's diagnosis (a study after it is follow-up,
+    not late); shifted dates on both sides."""
+    dx = diagnosis_dates(ctx)
+    if dx is None:
+        return Outcome(0, message="not applicable: no diagnosis dates in the bundle (run clinical into it first)")
+    s = data.tables["series"]
+    view = s.assign(diagnosis_date=pd.to_datetime(s["patient"].map(dx)), _line=s.index)
+    return check_delay(view, "study_date", "diagnosis_date", max_days=targets(ctx).imaging_study_days,
+                       target="timeliness.imaging_study_days", what="imaging series", field="StudyDate")

@@ -16,11 +16,12 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from .. import dictionary
-from ..deid.dates import generalize_birth
+from ..deid.dates import generalize_birth, patient_shifts
 from ..deid.kanon import K_ANONYMITY, k_anonymity, quasi_identifiers
 from ..quality import Check, CheckResult, Dimension, Outcome, Threshold, combine, failures, run
 from ..quality import checks as qc
 from . import _tabular as tab
+from . import _timeliness as tl
 from ._options import TabularOptions
 from ._tabular_checks import checks_for
 from .base import ModalityData, ModalitySpec
@@ -181,9 +182,47 @@ def check_patient_unique(data: ModalityData, ctx: Context) -> Outcome:
 
 
 def check_entry_delay(data: ModalityData, ctx: Context) -> Outcome:
-    delay = float(ctx.decisions.get(f"{NAME}.timeliness.entry_delay_days", ENTRY_DELAY_DAYS))
+    delay = float(ctx.decisions.get(f"{NAME}.timeliness.entry_delay_days", tl.targets(ctx).entry_days))
     return qc.check_timeliness(_with_diagnosis(data, "patients"), "record_entry_date", "diagnosis_date",
                                max_days=delay)
+
+
+def check_followup_currency(data: ModalityData, ctx: Context) -> Outcome:
+    """Living patients (and those of unknown status) whose last contact is older than the follow-up
+    interval at the data cutoff: lost to follow-up.
+
+    The cutoff is cohort.yaml ``timeliness.data_cutoff``, else the latest last contact of the cohort.
+    Dates in memory are shifted per patient; each is shifted back (its keyed shift) to be compared with
+    the one cutoff, and only the day counts are shown.
+    """
+    o = data.tables["outcomes"]
+    if "last_followup_date" not in o.columns:
+        return Outcome(0, message="not applicable: last_followup_date not in the data; map the follow-up table's "
+                                  "last-contact column to it (cohort.yaml `columns:`)")
+    shift = pd.to_timedelta(patient_shifts(o[PATIENT], keyring=ctx.keyring).astype("float64"), unit="D")
+    real = pd.to_datetime(o["last_followup_date"]) - shift
+    dead = pd.Series(False, index=o.index)
+    if "vital_status" in o.columns:
+        dead |= (o["vital_status"] == "dead").fillna(False).astype(bool)
+    if "death_date" in o.columns:
+        dead |= o["death_date"].notna()
+    # a patient's latest contact counts (one row per patient, the one that holds it)
+    view = o.assign(_real=real).loc[real.notna()].sort_values("_real").drop_duplicates(PATIENT, keep="last")
+    view = view.loc[~dead.reindex(view.index).astype(bool)]
+    if not len(view):
+        return Outcome(0, message="not applicable: no living patient with a last follow-up date")
+    t = tl.targets(ctx)
+    declared = t.data_cutoff is not None
+    cutoff = pd.Timestamp(t.data_cutoff) if declared else real.max()
+    since = (cutoff - view["_real"]) / pd.Timedelta(days=1)
+    bad = (since > t.followup_interval_days).to_numpy(dtype=bool)
+    rules = [f"last contact {d:.0f} days before the data cutoff, interval {t.followup_interval_days} days: "
+             "lost to follow-up" for d in since[bad]]
+    where = "timeliness.data_cutoff" if declared else "the latest last contact of the cohort"
+    return Outcome(len(view), failures=failures(view.loc[bad], field="last_followup_date", rule=rules),
+                   message=f"{int(bad.sum())} of {len(view)} living patients last seen more than "
+                           f"{t.followup_interval_days} days before the data cutoff ({where}; target "
+                           "timeliness.followup_interval_days)")
 
 
 def check_reidentification(data: ModalityData, ctx: Context) -> Outcome:
@@ -222,6 +261,9 @@ CHECKS = (
     Check("timeliness.entry_delay", Dimension.TIMELINESS, check_entry_delay, threshold=Threshold(0.0, 0.05),
           description=f"record entered within {ENTRY_DELAY_DAYS} days of diagnosis (decision "
                       "clinical.timeliness.entry_delay_days)"),
+    Check("timeliness.followup_currency", Dimension.TIMELINESS, check_followup_currency,
+          threshold=Threshold(0.0, 0.05), description="living patients seen within timeliness.followup_interval_days "
+                                                      "of the data cutoff (else lost to follow-up)"),
     replace(K_ANONYMITY, fn=check_reidentification),
 )
 

@@ -9,9 +9,10 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from .. import dictionary
-from ..quality import Check, CheckResult, Dimension, Outcome, failures, run
+from ..quality import Check, CheckResult, Dimension, Outcome, Severity, Threshold, failures, run
 from ..quality import checks as qc
 from . import _tabular as tab
+from . import _timeliness as tl
 from ._options import TabularOptions
 from ._tabular_checks import checks_for
 from .base import ModalityData, ModalitySpec
@@ -64,12 +65,31 @@ def check_smoking(data: ModalityData, ctx: Context) -> Outcome:
     return Outcome(int(status.notna().sum()), failures=frames)
 
 
+def check_questionnaire_age(data: ModalityData, ctx: Context) -> Outcome:
+    """Questionnaires filled in further from the patient's diagnosis than the target (either way): the
+    exposures they report are remembered, or were lived, at another time than the cancer's."""
+    e = data.tables["exposure"]
+    dx = tl.diagnosis_dates(ctx)
+    if dx is None:
+        if "questionnaire_date" in e.columns:
+            return Outcome(0, message="not applicable: no diagnosis dates in the bundle (run clinical into it first)")
+        dx = pd.Series(dtype="datetime64[ns]")
+    view = e.assign(diagnosis_date=pd.to_datetime(e[PATIENT].map(dx)))
+    return tl.check_delay(view, "diagnosis_date", "questionnaire_date", absolute=True,
+                          max_days=tl.targets(ctx).questionnaire_days, target="timeliness.questionnaire_days",
+                          what="questionnaires",
+                          supply="map the questionnaire's date column to questionnaire_date (cohort.yaml `columns:`)")
+
+
 CHECKS = (
     Check("consistency.smoking_pack_years", Dimension.CONSISTENCY, check_smoking,
           description="smoking status agrees with pack-years and years since quitting"),
     Check("uniqueness.patient", Dimension.UNIQUENESS,
           lambda data, ctx: qc.check_unique(data.tables["exposure"], [PATIENT], field="admission_number"),
           description="one questionnaire per patient"),
+    Check("timeliness.questionnaire_age", Dimension.TIMELINESS, check_questionnaire_age, severity=Severity.MINOR,
+          threshold=Threshold(0.0, 0.05),
+          description="questionnaire filled in within timeliness.questionnaire_days of diagnosis"),
 )
 
 

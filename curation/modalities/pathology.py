@@ -13,9 +13,10 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from .. import dictionary
-from ..quality import Check, CheckResult, Dimension, Outcome, combine, failures, run
+from ..quality import Check, CheckResult, Dimension, Outcome, Severity, Threshold, combine, failures, run
 from ..quality import checks as qc
 from . import _tabular as tab
+from . import _timeliness as tl
 from ._options import TabularOptions
 from ._tabular_checks import checks_for
 from .base import ModalityData, ModalitySpec
@@ -76,12 +77,23 @@ def check_histology_ihc(data: ModalityData, ctx: Context) -> Outcome:
     return combine(parts)
 
 
+def check_report_delay(data: ModalityData, ctx: Context) -> Outcome:
+    """Reports signed out more than the target after the specimen was collected."""
+    return tl.check_delay(data.tables["pathology"], "specimen_date", "report_date",
+                          max_days=tl.targets(ctx).pathology_report_days, target="timeliness.pathology_report_days",
+                          what="pathology reports",
+                          supply="map the export's report date column to report_date (cohort.yaml `columns:`)")
+
+
 CHECKS = (
     Check("consistency.histology_ihc", Dimension.CONSISTENCY, check_histology_ihc,
           description="IHC markers agree with the histologic type (WHO 2021)"),
     Check("uniqueness.specimen", Dimension.UNIQUENESS,
           lambda data, ctx: qc.check_unique(data.tables["pathology"], ["specimen"], field="specimen_id"),
           description="one record per specimen"),
+    Check("timeliness.report_delay", Dimension.TIMELINESS, check_report_delay, severity=Severity.MINOR,
+          threshold=Threshold(0.0, 0.05),
+          description="report signed out within timeliness.pathology_report_days of specimen collection"),
 )
 
 

@@ -78,8 +78,9 @@ DATE_FIELDS = {
     "progression_date",
     "death_date",
     "specimen_date",
+    "questionnaire_date",
 }
-DATETIME_FIELDS = {"collected_date", "report_date"}
+DATETIME_FIELDS = {"collected_date", "report_date"}  # the LIS's; pathology's report_date is a date
 PHI_FIELDS = ("admission_number", "name", "resident_id", "phone", "address", "specimen_id")
 
 # B's workbooks: (file, sheet) per table
@@ -190,7 +191,7 @@ def render_table(site: str, table: str, df: pd.DataFrame, rng: np.random.Generat
                 isinstance(v, str) and v == "@malformed"
             ):  # written quoted here; write_csv removes the quotes to break the line
                 return "穿刺活检,CT引导"
-            if f in DATE_FIELDS:
+            if f in DATE_FIELDS or (f == "report_date" and table == "pathology"):
                 return _fmt_date(site, v, u[k])
             if f in DATETIME_FIELDS:
                 return _fmt_datetime(site, v)

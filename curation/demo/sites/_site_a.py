@@ -65,6 +65,7 @@ HEADERS: dict[str, dict[str, str]] = {
         "specimen_id": "病理号",
         "specimen_type": "标本类型",
         "specimen_date": "取材日期",
+        "report_date": "报告日期",
         "histology": "病理诊断",
         "grade": "分化程度",
         "pdl1_tps": "PD-L1(TPS)",
@@ -77,6 +78,7 @@ HEADERS: dict[str, dict[str, str]] = {
     },
     "exposure": {
         "admission_number": "住院号",
+        "questionnaire_date": "调查日期",
         "smoking_status": "吸烟状态",
         "pack_years": "吸烟包年",
         "smoking_age_started": "开始吸烟年龄",

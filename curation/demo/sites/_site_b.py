@@ -67,6 +67,7 @@ HEADERS: dict[str, dict[str, str]] = {
         "specimen_id": "Specimen No",
         "specimen_type": "Specimen Type",
         "specimen_date": "Collection Date",
+        "report_date": "Report Date",
         "histology": "Diagnosis",
         "grade": "Grade",
         "pdl1_tps": "PD-L1 TPS",
@@ -79,6 +80,7 @@ HEADERS: dict[str, dict[str, str]] = {
     },
     "exposure": {
         "admission_number": "MRN",
+        "questionnaire_date": "Survey Date",
         "smoking_status": "Smoking Status",
         "pack_years": "Pack Years",
         "smoking_age_started": "Age Started Smoking",

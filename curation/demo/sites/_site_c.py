@@ -67,6 +67,7 @@ HEADERS: dict[str, dict[str, str]] = {
         "specimen_id": "标本编号",
         "specimen_type": "标本类型",
         "specimen_date": "送检日期",
+        "report_date": "签发日期",
         "histology": "组织学诊断",
         "grade": "组织学分级",
         "pdl1_tps": "PD-L1表达(%)",
@@ -79,6 +80,7 @@ HEADERS: dict[str, dict[str, str]] = {
     },
     "exposure": {
         "admission_number": "住院号码",
+        "questionnaire_date": "填表日期",
         "smoking_status": "吸烟史",
         "pack_years": "包年",
         "smoking_age_started": "开始吸烟年龄",

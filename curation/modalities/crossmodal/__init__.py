@@ -1,56 +1,50 @@
-"""Cross-modality step: does every modality link to a clinical patient, and do they agree?
+"""Cross-modality step: does every modality link to a clinical patient, and do the modalities agree?
 
 It has the same surface as a modality but reads the other modalities' de-identified outputs from
 the bundle instead of raw exports (``SPEC.stage == "cohort"``), so the runner plans it after them.
-Which table of which modality carries the patient and the sex is data
-(``curation/dictionary/crossmodal.yaml``), not code.
+Which table of which modality carries what, and the parameters of every rule, are data
+(``curation/dictionary/crossmodal.yaml``), not code; the rules are in :mod:`._rules`.
+
+Checks (``crossmodal.<id>``): linkage and sex (EMR, DICOM, single-cell); one birth year per patient
+and the DICOM age against the clinical one; tumour size (imaging) against the T category and M1
+against imaging; EGFR / ALK / ROS1 drivers in a squamous tumour (for review); dates in order across
+tables (crossmodal.yaml ``date_order``); smoking across sources; and every clinical patient having
+each modality cohort.yaml declares in ``required_modalities``. With fewer than two modalities in the
+bundle there is nothing to compare: every check is not applicable, never pass.
 """
 
 from __future__ import annotations
 
-from functools import cache
-from importlib import resources
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
-import yaml
 
-from ...quality import WARN_ONLY, Check, CheckResult, Dimension, Outcome, Severity, failures, run
+from ...quality import WARN_ONLY, Check, CheckResult, Dimension, Outcome, Severity, Threshold, failures, run
 from ..base import Context, ModalityData, ModalitySpec, Source
+from . import _rules
+from ._bundle import links, read, read_table, tables_needed
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
 
     from ...deid.registry import IdentifierRegistry
 
-@cache
-def links() -> dict[str, Any]:
-    """crossmodal.yaml: the reference table and, per modality, the table that links it."""
-    text = resources.files("curation.dictionary").joinpath("crossmodal.yaml").read_text(encoding="utf-8")
-    return yaml.safe_load(text)
-
+__all__ = ["CHECKS", "LINKAGE", "SPEC", "checks", "coverage", "figures", "identifiers", "links", "load",
+           "normalize_sex", "standardize", "write"]
 
 SPEC = ModalitySpec(
     name="crossmodal", label="Cross-modality", formats=(), notebook="crossmodal.ipynb",
     order=90, stage="cohort",
-    # every modality crossmodal.yaml links (the reference first): their outputs are what it reads
-    needs=tuple(dict.fromkeys([links()["reference"]["modality"], *(lk["modality"] for lk in links()["links"])])),
-    description="linkage of every modality to a clinical patient, sex agreement, imaging timeline",
+    # every modality crossmodal.yaml reads (the reference first): their outputs are what it compares
+    needs=tuple(tables_needed()),
+    description="linkage and identity across modalities, tumour size and stage against imaging, histology "
+                "against genomics, dates in order across tables, smoking across sources, required modalities",
 )
 
 _SEX = {"m": "male", "male": "male", "男": "male", "f": "female", "female": "female", "女": "female"}
-
-
-def _read(bundle_root: Path, rel: str, columns: list[str]) -> pd.DataFrame | None:
-    path = bundle_root / rel
-    if not path.is_file():
-        return None
-    df = pd.read_parquet(path)
-    missing = [c for c in columns if c not in df.columns]
-    if missing:
-        return None
-    return df[columns]
+PATIENT = "patient"
 
 
 def normalize_sex(s: pd.Series) -> pd.Series:
@@ -64,35 +58,56 @@ def identifiers(sources: list[Source], *, ctx: Context) -> IdentifierRegistry:
     return IdentifierRegistry()
 
 
+def _patients_of(root: Path, modality: str) -> set[str] | None:
+    """Patient pseudonyms in a modality's tables (data/<modality>/); None when it wrote none."""
+    import pyarrow.parquet as pq
+
+    folder = root / "data" / modality
+    if not folder.is_dir():
+        return None
+    seen: set[str] = set()
+    for p in sorted(folder.rglob("*.parquet")):
+        if PATIENT in pq.read_schema(p).names:
+            seen.update(str(v) for v in pq.read_table(p, columns=[PATIENT]).column(PATIENT).to_pylist() if v)
+    return seen
+
+
 def load(sources: list[Source], *, ctx: Context) -> ModalityData:
-    """Read the patient (and sex, date) columns of every modality's output table."""
+    """Read the reference patients, every modality's linking table and the tables the rules compare."""
     spec = links()
     root = ctx.bundle.root
     data = ModalityData("crossmodal")
     ref = spec["reference"]
-    cols = [ref["patient"], ref["sex"]]
-    patients = _read(root, ref["table"], cols)
+    patients = read(root, ref["table"], [ref["patient"], ref["sex"]])
+    anchors = None
     if patients is not None:
-        patients = patients.rename(columns={ref["patient"]: "patient", ref["sex"]: "sex"})
+        patients = patients.rename(columns={ref["patient"]: PATIENT, ref["sex"]: "sex"})
         diag = ref.get("diagnosis")
-        dx = _read(root, diag["table"], ["patient", diag["column"]]) if diag else None
+        dx = read(root, diag["table"], [PATIENT, diag["column"]]) if diag else None
         if dx is not None:
-            dx = dx.groupby("patient", as_index=False)[diag["column"]].min()
-            patients = patients.merge(dx.rename(columns={diag["column"]: "diagnosis_date"}),
-                                      on="patient", how="left")
+            dx = dx.groupby(PATIENT, as_index=False)[diag["column"]].min()
+            anchors = pd.Series(pd.to_datetime(dx[diag["column"]]).to_numpy(), index=dx[PATIENT].astype(str))
+            patients = patients.merge(dx.rename(columns={diag["column"]: "diagnosis_date"}), on=PATIENT, how="left")
         data.tables["reference"] = patients
     rows = []
     for link in spec["links"]:
-        want = [link["patient"]] + [link[k] for k in ("sex", "date") if k in link]
-        df = _read(root, link["table"], want)
+        want = [link["patient"]] + [link[k] for k in ("sex",) if k in link]
+        df = read(root, link["table"], want)
         if df is None:
             continue
-        df = df.rename(columns={link["patient"]: "patient", link.get("sex", "sex"): "sex",
-                                link.get("date", "date"): "date"})
+        df = df.rename(columns={link["patient"]: PATIENT, link.get("sex", "sex"): "sex"})
         df["modality"] = link["modality"]
         rows.append(df)
     data.tables["links"] = (pd.concat(rows, ignore_index=True) if rows
-                            else pd.DataFrame(columns=["patient", "modality"]))
+                            else pd.DataFrame(columns=[PATIENT, "modality"]))
+    for name in spec.get("tables", {}):
+        df = read_table(root, name, anchors)
+        if df is not None:
+            data.tables[name] = df
+    linked = {m: set(g[PATIENT].dropna().astype(str)) for m, g in data.tables["links"].groupby("modality")}
+    data.objects["patients_of"] = {m: linked[m] if m in linked else _patients_of(root, m)
+                                   for m in ctx.config.required_modalities}
+    data.objects["patients_of"] = {m: v for m, v in data.objects["patients_of"].items() if v is not None}
     n = len(data.tables["links"])
     data.ledger.record("load", source="bundle", n_in=n, n_accepted=n)
     return data
@@ -108,13 +123,20 @@ def standardize(data: ModalityData, *, ctx: Context) -> ModalityData:
     return data
 
 
+def compared(data: ModalityData) -> list[str]:
+    """The modalities in the bundle with at least one record: what there is to compare."""
+    out = [links()["reference"]["modality"]] if len(data.tables.get("reference", ())) else []
+    lk = data.tables["links"]
+    return out + sorted(set(lk.loc[lk[PATIENT].notna(), "modality"]))
+
+
 def coverage(data: ModalityData) -> pd.DataFrame:
     """Patients per modality, and how many of them link to a clinical patient."""
     links_df = data.tables["links"]
-    ref = set(data.tables.get("reference", pd.DataFrame(columns=["patient"]))["patient"])
+    ref = set(data.tables.get("reference", pd.DataFrame(columns=[PATIENT]))[PATIENT])
     out = []
     for modality, grp in links_df.groupby("modality", sort=True):
-        pts = set(grp["patient"].dropna())
+        pts = set(grp[PATIENT].dropna())
         out.append({"modality": modality, "patients": len(pts), "linked": len(pts & ref),
                     "unlinked": len(pts - ref), "clinical_patients": len(ref)})
     return pd.DataFrame(out, columns=["modality", "patients", "linked", "unlinked", "clinical_patients"])
@@ -123,9 +145,9 @@ def coverage(data: ModalityData) -> pd.DataFrame:
 def check_linkage(data: ModalityData, ctx: Context) -> Outcome:
     if "reference" not in data.tables:
         return Outcome(0, message="no clinical patients table in the bundle: run clinical first")
-    links_df = data.tables["links"].drop_duplicates(["modality", "patient"])
-    ref = set(data.tables["reference"]["patient"])
-    bad = links_df[~links_df["patient"].isin(ref)]
+    links_df = data.tables["links"].drop_duplicates(["modality", PATIENT])
+    ref = set(data.tables["reference"][PATIENT])
+    bad = links_df[~links_df[PATIENT].isin(ref)]
     return Outcome(len(links_df), failures=failures(bad, row=bad.index, field=bad["modality"].tolist(),
                                                     rule="no clinical record for this patient"),
                    message=f"{len(bad)} of {len(links_df)} modality records do not link to a clinical patient")
@@ -134,10 +156,10 @@ def check_linkage(data: ModalityData, ctx: Context) -> Outcome:
 def check_sex(data: ModalityData, ctx: Context) -> Outcome:
     links_df = data.tables["links"]
     if "sex" not in links_df:
-        return Outcome(0)
-    ref = data.tables["reference"][["patient", "sex"]].dropna().drop_duplicates("patient")
-    other = links_df.dropna(subset=["sex"])[["patient", "modality", "sex"]].drop_duplicates()
-    m = other.merge(ref, on="patient", suffixes=("", "_clinical"))
+        return Outcome(0, message="not applicable: no modality of this bundle states the sex (DICOM, single-cell)")
+    ref = data.tables["reference"][[PATIENT, "sex"]].dropna().drop_duplicates(PATIENT)
+    other = links_df.dropna(subset=["sex"])[[PATIENT, "modality", "sex"]].drop_duplicates()
+    m = other.merge(ref, on=PATIENT, suffixes=("", "_clinical"))
     bad = m[m["sex"] != m["sex_clinical"]]
     return Outcome(len(m), failures=failures(bad, row=bad.index, field=(bad["modality"] + ".sex").tolist(),
                                              rule=("says " + bad["sex"] + ", clinical says " + bad["sex_clinical"])
@@ -145,32 +167,49 @@ def check_sex(data: ModalityData, ctx: Context) -> Outcome:
                    message=f"{len(bad)} of {len(m)} modality sex statements contradict the EMR")
 
 
-def check_imaging_timeline(data: ModalityData, ctx: Context) -> Outcome:
-    links_df, ref = data.tables["links"], data.tables["reference"]
-    window = links()["imaging_window_days"]
-    if "date" not in links_df or "diagnosis_date" not in ref:
-        return Outcome(0)
-    img = links_df[(links_df["modality"] == "imaging") & links_df["date"].notna()][["patient", "date"]]
-    m = img.merge(ref[["patient", "diagnosis_date"]].dropna(), on="patient")
-    days = (pd.to_datetime(m["date"]) - pd.to_datetime(m["diagnosis_date"])).dt.days
-    bad = m[(days < -window["before"]) | (days > window["after"])]
-    return Outcome(len(m), failures=failures(
-        bad, row=bad.index, field="imaging.study_date",
-        rule=f"study outside [-{window['before']}, +{window['after']}] days of diagnosis"))
-
-
-LINKAGE = Check("consistency.linkage", Dimension.CONSISTENCY, check_linkage,
+C = Dimension
+LINKAGE = Check("consistency.linkage", C.CONSISTENCY, check_linkage,
                 description="every modality's patients link to a clinical patient")
+_DATE_ORDER = tuple(
+    Check(f"consistency.{key}", C.CONSISTENCY, _rules.date_order(key), description=rule.get("description", key))
+    for key, rule in links().get("date_order", {}).items())
 CHECKS = (
     LINKAGE,
-    Check("consistency.sex", Dimension.CONSISTENCY, check_sex, severity=Severity.CRITICAL,
-          description="sex stated by a modality agrees with the EMR"),
-    Check("timeliness.imaging_window", Dimension.TIMELINESS, check_imaging_timeline, severity=Severity.MINOR,
-          threshold=WARN_ONLY, description="imaging studies within the window around diagnosis (crossmodal.yaml)"),
+    Check("consistency.sex", C.CONSISTENCY, check_sex, severity=Severity.CRITICAL,
+          description="sex stated by a modality (DICOM, single-cell XIST / chrY) agrees with the EMR"),
+    Check("consistency.birth_year", C.CONSISTENCY, _rules.check_birth_year, severity=Severity.CRITICAL,
+          description="one birth year per patient pseudonym across modalities (clinical, DICOM)"),
+    Check("consistency.age_at_imaging", C.CONSISTENCY, _rules.check_age_at_imaging,
+          description="DICOM patient age agrees with the clinical age at diagnosis and the study date"),
+    Check("consistency.tumour_size", C.CONSISTENCY, _rules.check_tumour_size, threshold=Threshold(0.0, 0.05),
+          description="largest nodule on imaging within the size range of the T category (crossmodal.yaml)"),
+    Check("consistency.m1_imaging", C.CONSISTENCY, _rules.check_m1_imaging,
+          description="a patient staged M1 has imaging"),
+    Check("consistency.histology_driver", C.CONSISTENCY, _rules.check_histology_driver, severity=Severity.MINOR,
+          threshold=WARN_ONLY, description="EGFR / ALK / ROS1 drivers in a squamous tumour, flagged for review"),
+    *_DATE_ORDER,
+    Check("consistency.smoking_sources", C.CONSISTENCY, _rules.check_smoking_sources, severity=Severity.MINOR,
+          threshold=Threshold(0.0, 0.05),
+          description="smoking status and pack-years agree across the questionnaire and the DICOM headers"),
+    Check("completeness.required_modalities", C.COMPLETENESS, _rules.check_required_modalities,
+          description="every clinical patient has each modality cohort.yaml declares in required_modalities"),
 )
 
 
+def _nothing_to_compare(present: list[str]) -> Any:
+    what = f"only {present[0]} is" if present else "no modality is"
+
+    def check(data: ModalityData, ctx: Context) -> Outcome:
+        return Outcome(0, message=f"not applicable: {what} in the bundle; cross-modality checks compare two or more")
+
+    return check
+
+
 def checks(data: ModalityData, *, ctx: Context) -> list[CheckResult]:
+    present = compared(data)
+    if len(present) < 2:  # a consistency check with nothing to compare says nothing: never pass
+        return run([replace(c, fn=_nothing_to_compare(present)) for c in CHECKS], data, ctx, modality=SPEC.name,
+                   thresholds=ctx.thresholds)
     # without the clinical reference only the linkage check can say anything (that it is missing)
     todo = CHECKS if "reference" in data.tables else (LINKAGE,)
     return run(todo, data, ctx, modality=SPEC.name, thresholds=ctx.thresholds)

@@ -35,12 +35,15 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 
+from ...deid.dates import patient_shifts
 from ...security.consent import RULE, consent_of
+from .. import _timeliness as tl
 from ..base import ModalityData, ModalitySpec
 from . import _drivers, _vcf
-from ._load import NAME, _Link, identifiers, load
+from ._load import NAME, SHEET_DATES, _Link, identifiers, load
 from ._options import GenomicsOptions
 from ._qc import checks, figures
 
@@ -51,13 +54,14 @@ __all__ = ["SPEC", "checks", "figures", "identifiers", "load", "standardize", "w
 
 SPEC = ModalitySpec(name="genomics", label="Genomics", formats=("vcf", "maf", "tsv"), notebook="genomics.ipynb",
                     dictionary="genomics", outputs=("parquet", "vcf", "maf"), order=50, options=GenomicsOptions,
+                    needs=("clinical",),  # its diagnosis dates, in dates.mode: relative (sample dates as day counts)
                     description="Tumor variant calls (VCF / MAF): driver mutations and fusions; sequencing QC")
 
 PATIENT = "patient"
 VARIANT_COLUMNS = ["patient", "site", "sample", "file", "chrom", "pos", "ref", "alt", "gene", "protein_change",
                    "vaf", "depth", "filter", "variant_type", "driver"]
 SAMPLE_COLUMNS = ["patient", "site", "sample", "tissue", "mean_depth", "pct_q30", "pct_target_100x",
-                  "n_variants", "n_drivers", "source_format"]
+                  "n_variants", "n_drivers", "source_format", "specimen", "collection_date", "report_date"]
 
 
 # ------------------------------------------------------------------------------ standardize
@@ -252,7 +256,23 @@ def _samples(vcfs: list[dict[str, Any]], raw: pd.DataFrame, qc_all: pd.DataFrame
     })
     samples["n_variants"] = samples["sample"].map(per_sample["n_variants"]).fillna(0).astype("Int64")
     samples["n_drivers"] = samples["sample"].map(per_sample["n_drivers"]).fillna(0).astype("Int64")
+    _sheet_extras(samples, sdf["sample_id"], ids)
     return samples
+
+
+def _sheet_extras(samples: pd.DataFrame, sample_ids: pd.Series, ids: _Ids) -> None:
+    """The pathology specimen each sample was cut from (the keyed token pathology gives its specimen
+    number) and the sheet's collection and report dates, shifted per patient like every date."""
+    from ...io.dates import parse_dates
+
+    extra = [ids.link.extra.get(str(s).strip(), {}) for s in sample_ids]
+    kr = ids.ctx.keyring
+    samples["specimen"] = pd.Series([kr.token("specimen", e["specimen_id"]) if e.get("specimen_id") else pd.NA
+                                     for e in extra], dtype="string", index=samples.index)
+    shift = pd.to_timedelta(patient_shifts(samples[PATIENT], keyring=kr).astype("float64"), unit="D")
+    for col in SHEET_DATES:
+        text = pd.Series([e.get(col, "") for e in extra], dtype="string", index=samples.index)
+        samples[col] = parse_dates(text).values + shift  # an unlinked sample has no shift: no date
 
 
 def _vcf_copies(vcfs: list[dict[str, Any]], ids: _Ids) -> tuple[dict[str, list[str]], list[dict[str, Any]]]:
@@ -293,12 +313,23 @@ def write(data: ModalityData, *, ctx: Context) -> list[Path]:
     import pyarrow as pa
 
     v = data.tables["variants"][VARIANT_COLUMNS]
-    s = data.tables["samples"][SAMPLE_COLUMNS]
+    s = data.tables["samples"][SAMPLE_COLUMNS].copy()
     types = {"pos": pa.int64(), "vaf": pa.float64(), "depth": pa.int64()}
     vs = pa.schema([(c, types.get(c, pa.string())) for c in VARIANT_COLUMNS])
+    dates: list[tuple[str, pa.DataType]] = [(c, pa.date32()) for c in SHEET_DATES]
+    if ctx.config.dates.mode == "relative":  # days since the patient's diagnosis, as every modality writes them
+        anchors = tl.diagnosis_dates(ctx)
+        base = pd.to_datetime(s[PATIENT].map(anchors) if anchors is not None else pd.Series(pd.NaT, index=s.index))
+        for c in SHEET_DATES:
+            s[f"{c}_days"] = np.floor((s.pop(c) - base) / pd.Timedelta(days=1)).astype("Int32")
+        dates = [(f"{c}_days", pa.int32()) for c in SHEET_DATES]
+    else:
+        for c in SHEET_DATES:
+            s[c] = pd.to_datetime(s[c]).dt.date
     ss = pa.schema([(c, pa.string()) for c in SAMPLE_COLUMNS[:4]]
                    + [(c, pa.float64()) for c in ("mean_depth", "pct_q30", "pct_target_100x")]
-                   + [("n_variants", pa.int64()), ("n_drivers", pa.int64()), ("source_format", pa.string())])
+                   + [("n_variants", pa.int64()), ("n_drivers", pa.int64()), ("source_format", pa.string()),
+                      ("specimen", pa.string()), *dates])
     out = [ctx.bundle.write_parquet(f"data/{NAME}/variants.parquet", v.reset_index(drop=True), schema=vs),
            ctx.bundle.write_parquet(f"data/{NAME}/samples.parquet", s.reset_index(drop=True), schema=ss)]
     out.append(ctx.bundle.write_text(f"data/{NAME}/variants.maf",

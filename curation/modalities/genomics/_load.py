@@ -28,14 +28,18 @@ if TYPE_CHECKING:
 
 NAME = "genomics"
 QC_FIELDS = ("sample_id", "mean_depth", "pct_q30", "pct_target_100x", "tissue")
-SHEET_FIELDS = ("sample_id", "admission_number", "site", "tissue", "specimen")
+SHEET_FIELDS = ("sample_id", "admission_number", "site", "tissue", "specimen", "specimen_id", "collection_date",
+                "report_date")
+SHEET_DATES = ("collection_date", "report_date")
 
 
 @dataclass
 class _Link:
-    """Sample ID -> (admission number, site, tissue) from the sample sheets; memory only."""
+    """Sample ID -> (admission number, site, tissue) from the sample sheets, and the sample's pathology
+    specimen number and dates (text as written) where the sheet gives them; memory only."""
 
     sheet: dict[str, tuple[str, str, str]] = field(default_factory=dict)
+    extra: dict[str, dict[str, str]] = field(default_factory=dict)
     patterns: list[tuple[re.Pattern[str], str]] = field(default_factory=list)
 
     def find(self, sample_id: str, site: str = "") -> tuple[str, str, str] | None:
@@ -126,9 +130,20 @@ def _read_sheets(sources: list[Source[GenomicsOptions]], ctx: Context, data: Mod
         for sid, mrn, s, t in zip(df["sample_id"], df["admission_number"], site, tissue, strict=True):
             if sid and mrn:
                 link.sheet.setdefault(sid.strip(), (mrn.strip(), (s or src.site or "").strip(), t or ""))
+        extra = [c for c in ("specimen_id", *SHEET_DATES) if c in df.columns]
+        for row in df[["sample_id", *extra]].to_dict("records") if extra else []:
+            sid = _text(row.pop("sample_id"))
+            if sid:
+                link.extra.setdefault(sid, {k: _text(v) for k, v in row.items()})
+        if "specimen_id" in df.columns:
+            data.identifiers.add_many(Kind.specimen_id, [v for v in df["specimen_id"] if v])
         _note_identifiers(data, list(df["sample_id"]))
         data.identifiers.add_many(Kind.admission_number, [v for v in df["admission_number"] if v])
     return link
+
+
+def _text(v: object) -> str:
+    return v.strip() if isinstance(v, str) else ""
 
 
 def _pseudonym(link: _Link, sample_id: str, site: str, ctx: Context) -> str:

@@ -10,7 +10,8 @@ from pydantic_core import PydanticCustomError
 
 from ..base import Options
 
-SheetField = Literal["sample_id", "admission_number", "site", "tissue", "specimen"]
+SheetField = Literal["sample_id", "admission_number", "site", "tissue", "specimen", "specimen_id", "collection_date",
+                     "report_date"]
 
 
 class GenomicsOptions(Options):
@@ -18,11 +19,12 @@ class GenomicsOptions(Options):
 
     sample_sheet: str | None = Field(
         None, min_length=1, validation_alias=AliasChoices("sample_sheet", "samples"),
-        description="CSV / TSV / Excel linking sample_id to admission_number and site (optional tissue, specimen), "
+        description="CSV / TSV / Excel linking sample_id to admission_number and site (optional tissue, specimen, "
+                    "specimen_id: the pathology number the sample was cut from, collection_date, report_date), "
                     "relative to cohort.yaml (also accepted as `samples`)")
     sample_sheet_columns: dict[str, SheetField] = Field(
         default_factory=dict, description="sample-sheet header -> sample_id | admission_number | site | tissue | "
-                                          "specimen")
+                                          "specimen | specimen_id | collection_date | report_date")
     patient_id_pattern: str | None = Field(
         None, min_length=1, description="regular expression whose first group is the admission number inside a "
                                         "sample ID (TCGA barcodes), for samples the sheet does not list")

@@ -10,8 +10,9 @@ import numpy as np
 import pandas as pd
 
 from ... import dictionary
-from ...quality import Check, CheckResult, Dimension, Outcome, Threshold, combine, failures, run
+from ...quality import Check, CheckResult, Dimension, Outcome, Severity, Threshold, combine, failures, run
 from ...quality import checks as qc
+from .. import _timeliness as tl
 from . import _drivers
 
 if TYPE_CHECKING:
@@ -118,6 +119,16 @@ def check_ranges(data: ModalityData, ctx: Context) -> Outcome:
     return combine(parts)
 
 
+def check_turnaround(data: ModalityData, ctx: Context) -> Outcome:
+    """Samples reported more than the target after they were collected (sample-sheet dates)."""
+    s = data.tables["samples"]
+    s = s.drop(columns=[c for c in ("collection_date", "report_date") if c in s and s[c].isna().all()])  # no sheet date
+    return tl.check_delay(s, "collection_date", "report_date", max_days=tl.targets(ctx).sequencing_turnaround_days,
+                          target="timeliness.sequencing_turnaround_days", what="sequenced samples",
+                          supply="add collection_date and report_date columns to the sample sheet "
+                                 "(options.sample_sheet)", pseudonym=_who(s) if PATIENT in s.columns else None)
+
+
 CHECKS = (
     Check("accuracy.sequencing_depth", Dimension.ACCURACY, _below("mean_depth", "min_depth", "x"),
           threshold=QC_THRESHOLD, description="mean target depth at least min_depth (default 100x)"),
@@ -130,6 +141,9 @@ CHECKS = (
     Check("completeness.qc_metrics", Dimension.COMPLETENESS, check_qc_completeness,
           description="every sample has its QC metrics"),
     Check("conformance.vcf", Dimension.CONFORMANCE, _conformance("VCF"), description="VCF headers"),
+    Check("timeliness.turnaround", Dimension.TIMELINESS, check_turnaround, severity=Severity.MINOR,
+          threshold=Threshold(0.0, 0.05),
+          description="sequencing report within timeliness.sequencing_turnaround_days of sample collection"),
     Check("conformance.maf", Dimension.CONFORMANCE, _conformance("MAF"), description="MAF headers"),
     Check("consistency.sample_linkage", Dimension.CONSISTENCY, check_linkage,
           description="every sample linked to a patient through the sample sheet"),

@@ -32,6 +32,7 @@ from ...errors import MissingDependency, SourceError
 from ...quality import Check, CheckResult, Dimension, Outcome, Severity, Threshold, failures, run
 from ...quality.checks import ANY_ACCEPTED
 from ...security.consent import exclude_withdrawn, without_withdrawn
+from .._timeliness import check_imaging_study_age
 from ..base import Context, ModalityData, ModalitySpec, Source
 from ._mrpet import MR_PET_CHECKS, mr_pet_series
 from ._options import ImagingOptions
@@ -450,19 +451,6 @@ def check_agreement(data: ModalityData, ctx: Context) -> Outcome:
         message=f"Cohen's kappa {kappa:.2f} over {len(pairs)} nodules read twice; {len(bad)} Lung-RADS disagreements")
 
 
-def check_study_age(data: ModalityData, ctx: Context) -> Outcome:
-    """Studies older than the target at the patient's diagnosis (shifted dates on both sides)."""
-    from .._timeliness import check_delay, diagnosis_dates, targets
-
-    dx = diagnosis_dates(ctx)
-    if dx is None:
-        return Outcome(0, message="not applicable: no diagnosis dates in the bundle (run clinical into it first)")
-    s = data.tables["series"]
-    view = s.assign(diagnosis_date=pd.to_datetime(s["patient"].map(dx)), _line=s.index)
-    return check_delay(view, "study_date", "diagnosis_date", max_days=targets(ctx).imaging_study_days,
-                       target="timeliness.imaging_study_days", what="imaging series", field="StudyDate")
-
-
 C = Dimension
 NO_SERIES = Check("completeness.series", C.COMPLETENESS,
                   lambda data, ctx: Outcome(0, message="no DICOM series indexed"),
@@ -513,7 +501,7 @@ SERIES_CHECKS = (
     Check("plausibility.study_date", C.ACCURACY, _per_series(
         _all, lambda s: s["study_date"].isna() | (s["age_years"] < 0), field="StudyDate",
         rule="StudyDate missing or before birth")),
-    Check("timeliness.study_age", C.TIMELINESS, check_study_age, severity=Severity.MINOR,
+    Check("timeliness.study_age", C.TIMELINESS, check_imaging_study_age, severity=Severity.MINOR,
           threshold=Threshold(0.0, 0.05), description="imaging study at most timeliness.imaging_study_days "
                                                       "before the patient's diagnosis (cohort.yaml)"),
 )
