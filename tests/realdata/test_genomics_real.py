@@ -32,3 +32,23 @@ def test_strelka_snv_tier_counts_when_ad_is_absent() -> None:
     )
     assert strelka_vaf(rec, 0) == pytest.approx(6 / 18)
     assert depth_and_vaf(rec, 0, 1) == (None, pytest.approx(0.333333))
+
+
+def test_each_source_calls_drivers_on_its_own_genome_build() -> None:
+    """Before, the first source that set ``reference`` gave its build to every source."""
+    import pandas as pd
+
+    from curation.modalities.genomics._drivers import call_drivers_by_source
+
+    row = {
+        "gene": "",
+        "protein_change": "",
+        "chrom": "chr7",
+        "pos": 55259515,
+        "ref": "T",
+        "alt": "G",
+        "variant_type": "SNV",
+    }  # EGFR L858R on GRCh37
+    df = pd.DataFrame([{**row, "_source": "genomics[0]"}, {**row, "_source": "genomics[1]"}])
+    got = call_drivers_by_source(df, references={"genomics[0]": "GRCh38", "genomics[1]": "GRCh37"})
+    assert got.tolist()[0] == "" and got.tolist()[1] != ""

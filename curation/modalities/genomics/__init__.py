@@ -114,7 +114,9 @@ def standardize(data: ModalityData, *, ctx: Context) -> ModalityData:
     calls: list[dict[str, Any]] = data.objects.pop("calls")
     vcfs: list[dict[str, Any]] = data.objects.pop("vcfs")
     qc_frames: list[pd.DataFrame] = data.objects.pop("qc")
-    reference = next((o.reference for o in GenomicsOptions.of(ctx.config, NAME) if o.reference), "GRCh38")
+    # each source's own genome build (a per-source option; before, the first source's applied to all)
+    opts = GenomicsOptions.of(ctx.config, NAME)
+    reference = {f"{NAME}[{i}]": str(o.reference or "GRCh38") for i, o in enumerate(opts)}
     ids = _Ids(ctx, link)
     calls, vcfs, qc_frames = _consented(calls, vcfs, qc_frames, ids, data=data, ctx=ctx)
     meta: dict[str, dict[str, str]] = {}
@@ -157,7 +159,7 @@ def _consented(calls: list[dict[str, Any]], vcfs: list[dict[str, Any]], qc_frame
     return kept, vcfs, [rows(q) for q in qc_frames]
 
 
-def _variants(calls: list[dict[str, Any]], ids: _Ids, *, reference: str,
+def _variants(calls: list[dict[str, Any]], ids: _Ids, *, reference: dict[str, str],
               data: ModalityData) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The variants table (pseudonyms, sample tokens, typed columns, variant type, driver calls) and the
     raw calls it came from; calls without an ALT allele are excluded."""
@@ -189,7 +191,7 @@ def _variants(calls: list[dict[str, Any]], ids: _Ids, *, reference: str,
         "_source": raw["_source"].astype("string"), "_format": raw["_format"].astype("string"),
     })
     variants["variant_type"] = _drivers.variant_type(variants["ref"], variants["alt"], raw["_svtype"])
-    variants["driver"] = _drivers.call_drivers(variants, reference=reference)
+    variants["driver"] = _drivers.call_drivers_by_source(variants, references=reference)
     data.ledger.record("standardize:variants", n_in=n_in, n_accepted=len(variants),
                        excluded={"no_alt_allele": int(no_alt.sum())} if no_alt.any() else None)
     return variants, raw

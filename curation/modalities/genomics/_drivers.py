@@ -93,3 +93,14 @@ def variant_type(ref: pd.Series, alt: pd.Series, svtype: pd.Series) -> pd.Series
     out[plain & (r_len != a_len) & (r_len > 1) & (a_len > 1)] = "indel"
     out[bnd.fillna(False).astype(bool)] = "fusion"
     return out
+
+
+def call_drivers_by_source(df: pd.DataFrame, *, references: dict[str, str], default: str = "GRCh38") -> pd.Series:
+    """:func:`call_drivers` with each source's own genome build (``_source`` key -> ``reference``)."""
+    out = pd.Series("", index=df.index, dtype="string")
+    if not len(df):
+        return out
+    src = df["_source"].astype("string").fillna("") if "_source" in df else pd.Series("", index=df.index)
+    for key, idx in df.groupby(src, dropna=False).groups.items():
+        out.loc[idx] = call_drivers(df.loc[idx], reference=references.get(str(key), default))
+    return out

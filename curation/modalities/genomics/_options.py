@@ -15,7 +15,7 @@ SheetField = Literal["sample_id", "admission_number", "site", "tissue", "specime
 
 
 class GenomicsOptions(Options):
-    """Options of a VCF / MAF / sequencing-QC source; the sample sheet and reference apply to every source."""
+    """Options of a VCF / MAF / sequencing-QC source; the sample sheet applies to every source."""
 
     sample_sheet: str | None = Field(
         None, min_length=1, validation_alias=AliasChoices("sample_sheet", "samples"),
