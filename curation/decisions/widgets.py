@@ -17,17 +17,18 @@ from .model import Decision, decisions_path, read_decisions, set_decision
 from .replay import COLUMNS, modality_checksum
 
 __all__ = [
+    "author_fields",
     "check_threshold_widget",
     "decisions_table",
     "exclude_widget",
     "genomics_qc_widget",
     "imaging_series_widget",
-    "label_widget",
     "mapping_widget",
     "quarantine_table",
     "quarantine_widget",
     "record",
     "settings_widget",
+    "show_saved",
     "unmapped_values",
 ]
 
@@ -118,14 +119,16 @@ def quarantine_table(run: Any) -> pd.DataFrame:
     return out.astype("string")
 
 
-def _who(w: Any) -> tuple[Any, Any]:
+def author_fields(w: Any) -> tuple[Any, Any]:
+    """The author and reason text boxes every decision widget asks for (``w``: the ipywidgets module)."""
     return (
         w.Text(description="author", placeholder="your name (required)"),
         w.Text(description="reason", placeholder="why (required)", layout=w.Layout(width="60%")),
     )
 
 
-def _saved(status: Any, got: list[Decision]) -> None:
+def show_saved(status: Any, got: list[Decision]) -> None:
+    """Tell the curator in ``status`` how many decisions were recorded and what to do next."""
     status.value = f"recorded {len(got)} decision(s) in decisions.yaml beside cohort.yaml; press Apply or re-run"
 
 
@@ -142,7 +145,7 @@ def mapping_widget(run: Any) -> Any:
         pick = w.Dropdown(options=["(leave unmapped)", *str(r.allowed).split(", ")], layout=w.Layout(width="220px"))
         picks.append((r.field, r.value, pick))
         rows.append(w.HBox([w.Label(f"{r.field}: {r.value!r} ({r.count})", layout=w.Layout(width="360px")), pick]))
-    author, reason = _who(w)
+    author, reason = author_fields(w)
 
     def save(_: Any) -> None:
         if not author.value.strip() or not reason.value.strip():
@@ -158,7 +161,7 @@ def mapping_widget(run: Any) -> Any:
             for f, v, p in picks
             if p.value != "(leave unmapped)"
         ]
-        _saved(status, got)
+        show_saved(status, got)
 
     button = w.Button(description="Save mappings", button_style="primary")
     button.on_click(save)
@@ -175,7 +178,7 @@ def quarantine_widget(run: Any) -> Any:
     keys = sorted(set(table["record_key"].dropna()))
     which = w.Dropdown(options=keys, description="record")
     action = w.ToggleButtons(options=["confirm", "release"], description="decision")
-    author, reason = _who(w)
+    author, reason = author_fields(w)
     status = w.HTML()
 
     def save(_: Any) -> None:
@@ -183,7 +186,7 @@ def quarantine_widget(run: Any) -> Any:
             status.value = "<b>not saved</b>: give your name and a reason"
             return
         d = {"kind": "release", "key": f"{run.spec.name}.{which.value}", "value": action.value}
-        _saved(status, [record(run, d, author=author.value, reason=reason.value)])
+        show_saved(status, [record(run, d, author=author.value, reason=reason.value)])
 
     button = w.Button(description="Save decision", button_style="primary")
     button.on_click(save)
@@ -201,7 +204,7 @@ def check_threshold_widget(run: Any) -> Any:
     warn = w.FloatText(description="warn above", step=0.01)
     fail = w.FloatText(description="fail above", step=0.01)
     now, status = w.HTML(), w.HTML()
-    author, reason = _who(w)
+    author, reason = author_fields(w)
 
     def load(*_: Any) -> None:
         row = checks.set_index("check_id").loc[which.value]
@@ -219,7 +222,7 @@ def check_threshold_widget(run: Any) -> Any:
             status.value = "<b>not saved</b>: give your name and a reason"
             return
         d = {"kind": "threshold", "key": which.value, "value": {"warn": warn.value, "fail": fail.value}}
-        _saved(status, [record(run, d, author=author.value, reason=reason.value)])
+        show_saved(status, [record(run, d, author=author.value, reason=reason.value)])
 
     which.observe(load, names="value")
     load()
@@ -236,7 +239,7 @@ def settings_widget(run: Any, settings: Mapping[str, tuple[float, float, float]]
         k: w.FloatText(value=v, description=k.rsplit(".", 1)[-1], style={"description_width": "140px"})
         for k, (v, _, _) in settings.items()
     }
-    author, reason = _who(w)
+    author, reason = author_fields(w)
     status = w.HTML()
 
     def save(_: Any) -> None:
@@ -255,7 +258,7 @@ def settings_widget(run: Any, settings: Mapping[str, tuple[float, float, float]]
             for k, b in boxes.items()
             if b.value != settings[k][0]
         ]
-        _saved(status, got)
+        show_saved(status, got)
 
     button = w.Button(description="Save settings", button_style="primary")
     button.on_click(save)
@@ -270,7 +273,7 @@ def exclude_widget(run: Any, items: list[str], *, what: str = "series") -> Any:
         return w.HTML(f"no {what} in this run")
     which = w.Dropdown(options=items, description=what)
     action = w.ToggleButtons(options=["accept", "exclude"], description="decision")
-    author, reason = _who(w)
+    author, reason = author_fields(w)
     status = w.HTML()
 
     def save(_: Any) -> None:
@@ -278,7 +281,7 @@ def exclude_widget(run: Any, items: list[str], *, what: str = "series") -> Any:
             status.value = "<b>not saved</b>: give your name and a reason"
             return
         d = {"kind": "exclude", "key": f"{run.spec.name}.{which.value}", "value": action.value}
-        _saved(status, [record(run, d, author=author.value, reason=reason.value)])
+        show_saved(status, [record(run, d, author=author.value, reason=reason.value)])
 
     button = w.Button(description="Save decision", button_style="primary")
     button.on_click(save)
@@ -305,43 +308,3 @@ def imaging_series_widget(run: Any) -> Any:
     s = run.data.tables.get("series")
     items = sorted(s["series_uid"].astype(str).unique()) if s is not None and "series_uid" in s.columns else []
     return exclude_widget(run, items, what="series")
-
-
-def label_widget(run: Any) -> Any:
-    """Correct the cell-type label of a Leiden cluster (cells and current labels shown), with a reason."""
-    import ipywidgets as w
-
-    from ..modalities.immune._typing import load_markers
-
-    adata = run.data.objects.get("adata")
-    if adata is None or "leiden" not in adata.obs:
-        return w.HTML("no clustered cells in this run")
-    obs = adata.obs[adata.obs["leiden"].astype(str).str.isdigit()]  # cells failing QC have no cluster
-    summary = obs.groupby(obs["leiden"].astype(str), observed=True)["cell_type"].agg(
-        lambda s: ", ".join(f"{k} {v}" for k, v in s.astype(str).value_counts().head(3).items())
-    )
-    table = load_markers()
-    labels = [*sorted(table["cell_types"]), table["unassigned"]["label"]]
-    which = w.Dropdown(
-        options=[(f"{c}: {summary[c]}", c) for c in sorted(summary.index, key=_cluster_order)],
-        description="cluster",
-        layout=w.Layout(width="70%"),
-    )
-    label = w.Dropdown(options=labels, description="label")
-    author, reason = _who(w)
-    status = w.HTML()
-
-    def save(_: Any) -> None:
-        if not author.value.strip() or not reason.value.strip():
-            status.value = "<b>not saved</b>: give your name and a reason"
-            return
-        d = {"kind": "label", "key": f"{run.spec.name}.{which.value}", "value": label.value}
-        _saved(status, [record(run, d, author=author.value, reason=reason.value)])
-
-    button = w.Button(description="Save label", button_style="primary")
-    button.on_click(save)
-    return w.VBox([which, label, author, reason, button, status])
-
-
-def _cluster_order(c: str) -> tuple[int, str]:
-    return (int(c), c) if c.isdigit() else (1 << 30, c)

@@ -40,9 +40,9 @@ def test_label_correction_per_cluster_relabels_and_rebuilds_the_composition(tmp_
     assert by_key.loc["immune.999", "status"] == "flagged: not applicable"
     review = run.checks.set_index("check_id").loc["immune.decisions.review"]
     assert review["verdict"] == "warn" and "no cluster 999" in review["message"]
-    from curation.decisions import widgets
+    from curation.modalities import immune
 
-    panel = widgets.label_widget(run)
+    panel = immune.label_widget(run)
     which, pick, author, reason, save, status = panel.children
     assert which.value == clusters[0] and label in pick.options
     author.value, reason.value = "Dr. Chen", "second look"

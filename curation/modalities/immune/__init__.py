@@ -56,6 +56,7 @@ __all__ = [
     "checks",
     "figures",
     "identifiers",
+    "label_widget",
     "load",
     "relabel",
     "standardize",
@@ -139,6 +140,13 @@ def thresholds_table(run: Any) -> pd.DataFrame:
     from ._widget import thresholds_table as _t
 
     return _t(run)
+
+
+def label_widget(run: Any) -> Any:
+    """Correct the cell-type label of a Leiden cluster (cells and current labels shown), with author and reason."""
+    from ._widget import label_widget as _w
+
+    return _w(run)
 
 
 def threshold_widget(run: Any) -> Any:

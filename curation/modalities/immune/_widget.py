@@ -195,3 +195,44 @@ def threshold_widget(run: Any) -> Any:
         b.on_click(fn)
     rows = [w.HBox([boxes[k], sources[k]]) for k in EDITABLE]
     return w.VBox([tissue, *rows, author, reason, w.HBox(buttons), status, figures])
+
+
+def label_widget(run: Any) -> Any:
+    """Correct the cell-type label of a Leiden cluster (cells and current labels shown), with a reason."""
+    import ipywidgets as w
+
+    from ...decisions.widgets import author_fields, record, show_saved
+    from ._typing import load_markers
+
+    adata = run.data.objects.get("adata")
+    if adata is None or "leiden" not in adata.obs:
+        return w.HTML("no clustered cells in this run")
+    obs = adata.obs[adata.obs["leiden"].astype(str).str.isdigit()]  # cells failing QC have no cluster
+    summary = obs.groupby(obs["leiden"].astype(str), observed=True)["cell_type"].agg(
+        lambda s: ", ".join(f"{k} {v}" for k, v in s.astype(str).value_counts().head(3).items())
+    )
+    table = load_markers()
+    labels = [*sorted(table["cell_types"]), table["unassigned"]["label"]]
+    which = w.Dropdown(
+        options=[(f"{c}: {summary[c]}", c) for c in sorted(summary.index, key=_cluster_order)],
+        description="cluster",
+        layout=w.Layout(width="70%"),
+    )
+    label = w.Dropdown(options=labels, description="label")
+    author, reason = author_fields(w)
+    status = w.HTML()
+
+    def save(_: Any) -> None:
+        if not author.value.strip() or not reason.value.strip():
+            status.value = "<b>not saved</b>: give your name and a reason"
+            return
+        d = {"kind": "label", "key": f"{run.spec.name}.{which.value}", "value": label.value}
+        show_saved(status, [record(run, d, author=author.value, reason=reason.value)])
+
+    button = w.Button(description="Save label", button_style="primary")
+    button.on_click(save)
+    return w.VBox([which, label, author, reason, button, status])
+
+
+def _cluster_order(c: str) -> tuple[int, str]:
+    return (int(c), c) if c.isdigit() else (1 << 30, c)
