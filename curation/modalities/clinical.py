@@ -53,20 +53,46 @@ def identifiers(sources: list[Source], *, ctx: Context) -> IdentifierRegistry:
 def _derive(tables: dict[str, pd.DataFrame], data: ModalityData, ctx: Context) -> None:
     """Birth date -> birth year and age at diagnosis (90+ top-coded), on unshifted dates."""
     p, c = tables["patients"], tables["conditions"]
-    if "birth_date" not in p.columns:
+    forms = [f for f in ("birth_year", "age_at_diagnosis") if f in p.columns]
+    if "birth_date" not in p.columns and not forms:
         return
     diag = (c.groupby(PATIENT)["diagnosis_date"].min() if "diagnosis_date" in c.columns and len(c)
             else pd.Series(dtype="datetime64[ns]"))
     ref = pd.to_datetime(p[PATIENT].map(diag))
-    birth = p["birth_date"]
+    birth = p["birth_date"] if "birth_date" in p.columns else pd.Series(pd.NaT, index=p.index, dtype="datetime64[ns]")
     years = ref.dt.year - birth.dt.year
     before = (ref.dt.month < birth.dt.month) | ((ref.dt.month == birth.dt.month) & (ref.dt.day < birth.dt.day))
     exact = (years - before.astype("Int64")).astype("Int64")
-    res = generalize_birth(p.assign(_ref=ref), birth_col="birth_date", ref_col="_ref")
+    res = generalize_birth(p.drop(columns=forms).assign(_ref=ref, birth_date=birth), birth_col="birth_date",
+                           ref_col="_ref")
     res.attrs.pop("deid", None)
     res["_age_exact"] = exact
     res["_has_birth_date"] = birth.notna().to_numpy()
+    if forms:
+        _birth_forms(res, p, ref)
     tables["patients"] = res.drop(columns=["_ref"])
+
+
+def _birth_forms(res: pd.DataFrame, p: pd.DataFrame, ref: pd.Series) -> None:
+    """A source that gives a birth year or an age at diagnosis instead of a birth date (GDC's
+    year_of_birth, age_at_index): both count as the birth field, and are top-coded like a date's."""
+    from ..deid.dates import TOP_AGE
+
+    missing = ~res["_has_birth_date"].astype(bool)
+    year = pd.to_numeric(p["birth_year"], errors="coerce") if "birth_year" in p.columns else None
+    age = (pd.to_numeric(p["age_at_diagnosis"].astype("string").str.rstrip("+"), errors="coerce")
+           if "age_at_diagnosis" in p.columns else None)
+    age_exact = age.round(0) if age is not None else pd.Series(float("nan"), index=p.index)
+    if year is not None:  # the age from the year and the diagnosis year (within one year)
+        age_exact = age_exact.fillna(ref.dt.year - year)
+    given = missing & age_exact.notna() if year is None else missing & (age_exact.notna() | year.notna())
+    old = given & (age_exact >= TOP_AGE).fillna(False)
+    by_year = year if year is not None else (ref.dt.year - age_exact)
+    res.loc[given, "_age_exact"] = age_exact[given].astype("Int64")
+    res.loc[given, "birth_year"] = by_year[given].round(0).astype("Int64").mask(old[given])
+    res.loc[given, "age_at_diagnosis"] = (age_exact[given].astype("Int64").astype("string")
+                                          .mask(old[given], f"{TOP_AGE}+"))
+    res["_has_birth_date"] = res["_has_birth_date"].astype(bool) | given
 
 
 def standardize(data: ModalityData, *, ctx: Context) -> ModalityData:

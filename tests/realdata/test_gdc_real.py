@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 import yaml
 
@@ -66,3 +67,23 @@ def test_a_row_filter_needs_exactly_one_list() -> None:
         cu.modalities.registry.source_options(
             "clinical", {"where": {"x": {"in": ["a"], "not_in": ["b"]}}}, where="sources.clinical[0]"
         )
+
+
+def test_birth_year_or_age_at_diagnosis_count_as_the_birth_field(tmp_path: Path) -> None:
+    """GDC gives year_of_birth and age_at_index, never a birth date: before, 135 of 135 birth dates were
+    missing and the ages went out as given (one of 90 or more, not top-coded)."""
+    cfg = _cohort(tmp_path, {})
+    data = yaml.safe_load(cfg.read_text(encoding="utf-8"))
+    data["sources"]["clinical"][0]["columns"].update(
+        {"year_of_birth": "birth_year", "age_at_index": "age_at_diagnosis"}
+    )
+    del data["sources"]["clinical"][0]["options"]
+    cfg.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    run = cu.curate("clinical", cfg, write=False)
+    c = run.checks.set_index("check_id")
+    assert c.loc["clinical.completeness.birth_date", ["n_checked", "n_failed"]].tolist() == [135, 3]  # the '--' ones
+    assert c.loc["clinical.plausibility.age_at_diagnosis", ["verdict", "n_checked"]].tolist() == ["pass", 132]
+    p = run.data.tables["patients"]
+    old = p["age_at_diagnosis"] == "90+"
+    assert old.sum() == 1 and p.loc[old, "birth_year"].isna().all()  # top-coded, its birth year suppressed
+    assert pd.to_numeric(p["age_at_diagnosis"], errors="coerce").max() < 90
