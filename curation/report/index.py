@@ -52,6 +52,7 @@ class IndexRow:
     error: str = ""  # exception type and failing cell, no values
     error_cell: int | None = None
     error_source: str = ""
+    reused: bool = False  # taken unchanged from the previous run (curation.run.incremental), not run again
 
 
 def checks_by_dimension(checks: pd.DataFrame) -> dict[str, dict[str, int]]:

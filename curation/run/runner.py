@@ -493,7 +493,7 @@ def _statuses(bundle: Bundle, planned: list[NotebookJob],
             name=job.name, label=label, status=st.status, verdict=verdict, duration_s=res.duration_s,
             html=html_rel, ipynb=(f"{job.name}.ipynb" if st.ipynb else ""),
             failed_by_dimension=checks_by_dimension(checks) if checks is not None else {},
-            n_checks=st.n_checks, error=error, error_cell=res.error_cell,
+            n_checks=st.n_checks, error=error, error_cell=res.error_cell, reused=res.reused,
             # the failing cell's code is shown; the exception text is not (it can quote data values)
             error_source=res.error_source[:2000],
         ))

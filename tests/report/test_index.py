@@ -129,3 +129,14 @@ def test_patients_per_modality_counts_distinct_pseudonyms(tmp_path: Path) -> Non
     write_parquet(tmp_path / "data" / "clinical" / "conditions.parquet", pd.DataFrame({"patient": ["P3"]}))
     write_parquet(tmp_path / "data" / "clinical" / "codes.parquet", pd.DataFrame({"code": ["x"]}))
     assert patients_per_modality(tmp_path, ["clinical", "imaging"]) == {"clinical": 3}
+
+
+def test_a_reused_step_says_so_instead_of_a_duration() -> None:
+    rows = [
+        IndexRow("clinical", "Clinical", "ok", "pass", 0.0, "clinical.html", "clinical.ipynb", n_checks=5, reused=True),
+        IndexRow("lab", "Laboratory", "ok", "pass", 7.5, "lab.html", "lab.ipynb", n_checks=3),
+    ]
+    en = render_index(rows, cohort="LUNG", summary=SUMMARY, language="en")
+    zh = render_index(rows, cohort="LUNG", summary=SUMMARY, language="zh")
+    assert ">reused<" in en and "7.5 s" in en and "0.0 s" not in en
+    assert ">沿用<" in zh
