@@ -44,10 +44,15 @@ def read(bundle_root: Path, rel: str, columns: list[str]) -> pd.DataFrame | None
     path = bundle_root / rel
     if not path.is_file():
         return None
-    df = pd.read_parquet(path)
-    if any(c not in df.columns for c in columns):
+    if any(c not in _names(path) for c in columns):
         return None
-    return df[columns]
+    return pd.read_parquet(path, columns=columns)
+
+
+def _names(path: Path) -> list[str]:
+    import pyarrow.parquet as pq
+
+    return list(pq.read_schema(path).names)
 
 
 def _dates(df: pd.DataFrame, column: str, anchors: pd.Series | None) -> pd.Series | None:
@@ -70,7 +75,10 @@ def read_table(bundle_root: Path, name: str, anchors: pd.Series | None) -> pd.Da
     path = bundle_root / t["table"]
     if not path.is_file():
         return None
-    df = pd.read_parquet(path)
+    have = _names(path)
+    # only the columns the rules read (a variants table can hold millions of rows)
+    wanted = [*t.get("columns", []), *t.get("dates", []), *(f"{d}_days" for d in t.get("dates", []))]
+    df = pd.read_parquet(path, columns=[c for c in dict.fromkeys(wanted) if c in have])
     out = df[[c for c in t.get("columns", []) if c in df.columns]].copy()
     for col in t.get("dates", []):
         s = _dates(df, col, anchors)
