@@ -46,10 +46,8 @@ def _codes_in_source() -> dict[str, str]:
     ``{"reason": ...}`` rows, ``getattr(exc, "reason", default)``, ``quarantined`` keys and the
     code arguments of the functions that set records aside."""
     found: dict[str, str] = {}
-    for path in sorted(ROOT.rglob("*.py")):
-        if path.relative_to(ROOT).parts[0] == "demo":
-            continue
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+    for tree in _TREES:
+        for node in ast.walk(tree):
             codes: list[str] = []
             if isinstance(node, ast.keyword) and node.arg in ("reason", "code"):
                 codes = _consts(node.value)
