@@ -17,8 +17,8 @@ from curation.quality.reasons import SCOPES, reasons_frame
 
 ROOT = Path(curation.__file__).parent
 # parsed while the module is collected (see tests/quality/test_declarations.py: CPython 3.11.7's AST builder)
-_TREES = [ast.parse(p.read_text(encoding="utf-8")) for p in sorted(ROOT.rglob("*.py"))
-          if p.relative_to(ROOT).parts[0] != "demo"]
+_TREES = {p.relative_to(ROOT): ast.parse(p.read_text(encoding="utf-8")) for p in sorted(ROOT.rglob("*.py"))
+          if p.relative_to(ROOT).parts[0] != "demo"}
 CODE = re.compile(r"^[a-z]+(?:_[a-z0-9]+)*$")
 # calls whose plain snake_case string arguments are reason codes
 SETTERS = re.compile(r"quarantine|set_aside|^_sheet$|^_q$|^Quarantined$|^Damage$|^BadRecord$|^BadLine$")
@@ -46,7 +46,7 @@ def _codes_in_source() -> dict[str, str]:
     ``{"reason": ...}`` rows, ``getattr(exc, "reason", default)``, ``quarantined`` keys and the
     code arguments of the functions that set records aside."""
     found: dict[str, str] = {}
-    for tree in _TREES:
+    for path, tree in _TREES.items():
         for node in ast.walk(tree):
             codes: list[str] = []
             if isinstance(node, ast.keyword) and node.arg in ("reason", "code"):
@@ -73,7 +73,7 @@ def _codes_in_source() -> dict[str, str]:
                     codes = [c for a in node.args for c in _consts(a) if CODE.match(c)]
             for c in codes:
                 if c and c not in NOT_REASONS:
-                    found.setdefault(c, f"{path.relative_to(ROOT)}:{getattr(node, 'lineno', '?')}")
+                    found.setdefault(c, f"{path}:{getattr(node, 'lineno', '?')}")
     return found
 
 
