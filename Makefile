@@ -27,6 +27,7 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check curation tests bench
+	$(BIN)/ruff format --check curation tests bench
 	$(BIN)/mypy curation
 
 bench: $(STAMP)

@@ -82,14 +82,29 @@ def main() -> int:
             sources.append(ds)
         t0 = time.perf_counter()
         scrubber = Scrubber()
-        rows.append(("  build the run's scrubber once (jieba lexicon, pinyin tables)",
-                     f"{time.perf_counter() - t0:.1f} s", "", None))
+        rows.append(
+            (
+                "  build the run's scrubber once (jieba lexicon, pinyin tables)",
+                f"{time.perf_counter() - t0:.1f} s",
+                "",
+                None,
+            )
+        )
         t0 = time.perf_counter()
-        outs = [deidentify(ds, keyring=key, patient_pseudonym="PTBENCH", date_shift_days=-17, scrubber=scrubber)
-                for ds in sources]
+        outs = [
+            deidentify(ds, keyring=key, patient_pseudonym="PTBENCH", date_shift_days=-17, scrubber=scrubber)
+            for ds in sources
+        ]
         dt = time.perf_counter() - t0
-        rows.insert(0, ("DICOM de-identify (CT_small: 262 elements, 179 private)", f"{args.dicom / dt:,.0f} files/s",
-                        ">= 150 files/s", args.dicom / dt >= 150))
+        rows.insert(
+            0,
+            (
+                "DICOM de-identify (CT_small: 262 elements, 179 private)",
+                f"{args.dicom / dt:,.0f} files/s",
+                ">= 150 files/s",
+                args.dicom / dt >= 150,
+            ),
+        )
         for i, out in enumerate(outs):
             out.save_as(root / "dicom" / f"{i:05d}.dcm", enforce_file_format=True)
 
@@ -97,11 +112,14 @@ def main() -> int:
         text = (line * (args.text_mb * 1_000_000 // len(line))).encode()
         (root / "run.log").write_bytes(text)
         r = random.Random(5)
-        cells = pd.DataFrame({
-            "patient": [f"PT{r.randrange(10**10):010d}" for _ in range(args.cells // 2)],
-            "regimen": np.random.default_rng(1).choice(["pemetrexed+cisplatin", "osimertinib", "pembrolizumab"],
-                                                      args.cells // 2),
-        })
+        cells = pd.DataFrame(
+            {
+                "patient": [f"PT{r.randrange(10**10):010d}" for _ in range(args.cells // 2)],
+                "regimen": np.random.default_rng(1).choice(
+                    ["pemetrexed+cisplatin", "osimertinib", "pembrolizumab"], args.cells // 2
+                ),
+            }
+        )
         (root / "data").mkdir()
         cells.to_parquet(root / "data" / "t.parquet")
 
@@ -117,8 +135,14 @@ def main() -> int:
             hits = scan_bundle(one, ids)
             dt = time.perf_counter() - t0
             rate = size / dt
-            rows.append((f"{label} ({len(ids):,} identifiers)", f"{rate:,.0f} {unit}/s",
-                         f">= {target:,} {unit}/s", rate >= target and not hits))
+            rows.append(
+                (
+                    f"{label} ({len(ids):,} identifiers)",
+                    f"{rate:,.0f} {unit}/s",
+                    f">= {target:,} {unit}/s",
+                    rate >= target and not hits,
+                )
+            )
             (one / sub).rename(root / sub)
             one.rmdir()
 

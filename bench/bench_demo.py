@@ -83,20 +83,26 @@ def main() -> int:
     loads = tm.get("identifiers_load_s", {})
     print(f"generate demo:          {t_gen:7.1f} s")
     print(f"run, notebook stages:   {tm.get('notebooks_s', 0):7.1f} s  (HTML rendering {renders:.1f} s summed)")
-    print(f"run, identifier reload: {tm.get('identifiers_wait_s', 0):7.1f} s waited after the notebooks; "
-          f"loads in workers {sum(loads.values()):.1f} s summed: "
-          + ", ".join(f"{k} {v:.1f}" for k, v in sorted(loads.items(), key=lambda kv: -kv[1])))
+    print(
+        f"run, identifier reload: {tm.get('identifiers_wait_s', 0):7.1f} s waited after the notebooks; "
+        f"loads in workers {sum(loads.values()):.1f} s summed: "
+        + ", ".join(f"{k} {v:.1f}" for k, v in sorted(loads.items(), key=lambda kv: -kv[1]))
+    )
     rest = t_run - tm.get("notebooks_s", 0) - tm.get("identifiers_wait_s", 0)
-    print(f"run, assembly + scan:   {rest:7.1f} s  (leak scan {tm.get('leak_scan_s', 0):.1f} s, "
-          f"input checksums {tm.get('input_checksums_s', 0):.1f} s in a thread)")
+    print(
+        f"run, assembly + scan:   {rest:7.1f} s  (leak scan {tm.get('leak_scan_s', 0):.1f} s, "
+        f"input checksums {tm.get('input_checksums_s', 0):.1f} s in a thread)"
+    )
     print(f"notebook time, summed:  {busy:7.1f} s over {len(nbs)} notebooks")
     print(f"  kernel start:         {kernel:7.1f} s  ({kernel / busy:.0%} of notebook time)" if busy else "")
     print(f"  imports:              {imports:7.1f} s  ({imports / busy:.0%} of notebook time)" if busy else "")
     share = (kernel + imports) / args.jobs / wall if wall else 0.0
     print(f"kernel start + imports, spread over {args.jobs} workers: ~{share:.0%} of the wall time")
     status = "OK" if wall < TARGET_S else "OVER TARGET"
-    print(f"demo end to end:        {wall:7.1f} s   target < {TARGET_S:.0f} s on 2 cores: {status}"
-          f"  (run exit status {outcome.exit_code})")
+    print(
+        f"demo end to end:        {wall:7.1f} s   target < {TARGET_S:.0f} s on 2 cores: {status}"
+        f"  (run exit status {outcome.exit_code})"
+    )
     if args.keep is None:
         shutil.rmtree(root, ignore_errors=True)
     return 0 if wall < TARGET_S else 1

@@ -47,31 +47,86 @@ def _template() -> bytes:
     meta.TransferSyntaxUID = ExplicitVRLittleEndian
     ds = Dataset()
     ds.file_meta = meta
-    text = {"SpecificCharacterSet": "ISO_IR 100", "ImageType": ["ORIGINAL", "PRIMARY", "AXIAL"],
-            "SOPClassUID": "1.2.840.10008.5.1.4.1.1.2", "SOPInstanceUID": PLACEHOLDER_UID,
-            "StudyDate": "20230105", "SeriesDate": "20230105", "AcquisitionDate": "20230105",
-            "ContentDate": "20230105", "StudyTime": "093000", "SeriesTime": "093100", "AcquisitionTime": "093101",
-            "ContentTime": "093102", "AccessionNumber": "CT12345678", "Modality": "CT", "Manufacturer": "SIEMENS",
-            "InstitutionName": "Hospital", "InstitutionAddress": "Street 1", "ReferringPhysicianName": "DOE^JOHN",
-            "StationName": "CT01", "StudyDescription": "CHEST", "SeriesDescription": "LUNG 1.0 B70f",
-            "ManufacturerModelName": "SOMATOM Definition AS", "PatientName": "ZHANG^SAN",
-            "PatientID": "00123456", "PatientBirthDate": "19600101", "PatientSex": "M", "PatientAge": "063Y",
-            "BodyPartExamined": "CHEST", "SliceThickness": "1", "KVP": "120", "DataCollectionDiameter": "500",
-            "SoftwareVersions": "syngo CT 2012B", "ReconstructionDiameter": "350", "DistanceSourceToDetector": "1085.6",
-            "DistanceSourceToPatient": "595", "GantryDetectorTilt": "0", "TableHeight": "160",
-            "RotationDirection": "CW", "ExposureTime": "500", "XRayTubeCurrent": "50", "Exposure": "25",
-            "FilterType": "0", "GeneratorPower": "6", "FocalSpots": "1.2", "ConvolutionKernel": "B70f",
-            "PatientPosition": "HFS", "RevolutionTime": 0.5, "SingleCollimationWidth": 0.6,
-            "TotalCollimationWidth": 38.4, "TableSpeed": 46.0, "TableFeedPerRotation": 23.0,
-            "SpiralPitchFactor": 1.2, "StudyInstanceUID": "1.2.826.0.1.3680043.8.498.2",
-            "SeriesInstanceUID": "1.2.826.0.1.3680043.8.498.3", "StudyID": "1", "SeriesNumber": "3",
-            "AcquisitionNumber": "2", "InstanceNumber": "1", "ImagePositionPatient": [-175, -175, 0],
-            "ImageOrientationPatient": [1, 0, 0, 0, 1, 0], "FrameOfReferenceUID": "1.2.826.0.1.3680043.8.498.4",
-            "PositionReferenceIndicator": "", "SliceLocation": "0", "SamplesPerPixel": 1,
-            "PhotometricInterpretation": "MONOCHROME2", "Rows": 512, "Columns": 512,
-            "PixelSpacing": [0.68, 0.68], "BitsAllocated": 16, "BitsStored": 12, "HighBit": 11,
-            "PixelRepresentation": 0, "WindowCenter": ["-600", "40"], "WindowWidth": ["1200", "400"],
-            "RescaleIntercept": "-1024", "RescaleSlope": "1", "RescaleType": "HU", "CTDIvol": 1.8}
+    text = {
+        "SpecificCharacterSet": "ISO_IR 100",
+        "ImageType": ["ORIGINAL", "PRIMARY", "AXIAL"],
+        "SOPClassUID": "1.2.840.10008.5.1.4.1.1.2",
+        "SOPInstanceUID": PLACEHOLDER_UID,
+        "StudyDate": "20230105",
+        "SeriesDate": "20230105",
+        "AcquisitionDate": "20230105",
+        "ContentDate": "20230105",
+        "StudyTime": "093000",
+        "SeriesTime": "093100",
+        "AcquisitionTime": "093101",
+        "ContentTime": "093102",
+        "AccessionNumber": "CT12345678",
+        "Modality": "CT",
+        "Manufacturer": "SIEMENS",
+        "InstitutionName": "Hospital",
+        "InstitutionAddress": "Street 1",
+        "ReferringPhysicianName": "DOE^JOHN",
+        "StationName": "CT01",
+        "StudyDescription": "CHEST",
+        "SeriesDescription": "LUNG 1.0 B70f",
+        "ManufacturerModelName": "SOMATOM Definition AS",
+        "PatientName": "ZHANG^SAN",
+        "PatientID": "00123456",
+        "PatientBirthDate": "19600101",
+        "PatientSex": "M",
+        "PatientAge": "063Y",
+        "BodyPartExamined": "CHEST",
+        "SliceThickness": "1",
+        "KVP": "120",
+        "DataCollectionDiameter": "500",
+        "SoftwareVersions": "syngo CT 2012B",
+        "ReconstructionDiameter": "350",
+        "DistanceSourceToDetector": "1085.6",
+        "DistanceSourceToPatient": "595",
+        "GantryDetectorTilt": "0",
+        "TableHeight": "160",
+        "RotationDirection": "CW",
+        "ExposureTime": "500",
+        "XRayTubeCurrent": "50",
+        "Exposure": "25",
+        "FilterType": "0",
+        "GeneratorPower": "6",
+        "FocalSpots": "1.2",
+        "ConvolutionKernel": "B70f",
+        "PatientPosition": "HFS",
+        "RevolutionTime": 0.5,
+        "SingleCollimationWidth": 0.6,
+        "TotalCollimationWidth": 38.4,
+        "TableSpeed": 46.0,
+        "TableFeedPerRotation": 23.0,
+        "SpiralPitchFactor": 1.2,
+        "StudyInstanceUID": "1.2.826.0.1.3680043.8.498.2",
+        "SeriesInstanceUID": "1.2.826.0.1.3680043.8.498.3",
+        "StudyID": "1",
+        "SeriesNumber": "3",
+        "AcquisitionNumber": "2",
+        "InstanceNumber": "1",
+        "ImagePositionPatient": [-175, -175, 0],
+        "ImageOrientationPatient": [1, 0, 0, 0, 1, 0],
+        "FrameOfReferenceUID": "1.2.826.0.1.3680043.8.498.4",
+        "PositionReferenceIndicator": "",
+        "SliceLocation": "0",
+        "SamplesPerPixel": 1,
+        "PhotometricInterpretation": "MONOCHROME2",
+        "Rows": 512,
+        "Columns": 512,
+        "PixelSpacing": [0.68, 0.68],
+        "BitsAllocated": 16,
+        "BitsStored": 12,
+        "HighBit": 11,
+        "PixelRepresentation": 0,
+        "WindowCenter": ["-600", "40"],
+        "WindowWidth": ["1200", "400"],
+        "RescaleIntercept": "-1024",
+        "RescaleSlope": "1",
+        "RescaleType": "HU",
+        "CTDIvol": 1.8,
+    }
     for k, v in text.items():
         setattr(ds, k, v)
     ref = Dataset()
@@ -146,8 +201,12 @@ def rate_index(folder: Path, n: int) -> tuple[float, float, float, dict[str, int
     dt = time.perf_counter() - t
     stats = [r.pop("bench") for r in rows if "bench" in r]
     cpu = sum(s[0] for s in stats)
-    return (len(refs) / dt, len(refs) / max(cpu, 1e-9), max(s[1] for s in stats) / 1024,
-            dict(Counter(r["path"] or r["reason"] for r in rows)))
+    return (
+        len(refs) / dt,
+        len(refs) / max(cpu, 1e-9),
+        max(s[1] for s in stats) / 1024,
+        dict(Counter(r["path"] or r["reason"] for r in rows)),
+    )
 
 
 def _self_module():
@@ -199,8 +258,10 @@ def main() -> int:
     t = time.perf_counter()
     paths = write_files(folder, args.files)
     size = sum(p.stat().st_size for p in paths[:10]) / 10
-    print(f"{len(paths)} CT files of 512x512 ({size / 1024:.0f} KiB each) in {folder} "
-          f"(ready in {time.perf_counter() - t:.1f} s); cores: {os.cpu_count()}")
+    print(
+        f"{len(paths)} CT files of 512x512 ({size / 1024:.0f} KiB each) in {folder} "
+        f"(ready in {time.perf_counter() - t:.1f} s); cores: {os.cpu_count()}"
+    )
     try:
         rate_plain_read(paths)  # warm the page cache
         raw, raw_cpu = rate_plain_read(paths)
@@ -209,15 +270,23 @@ def main() -> int:
         load = os.getloadavg()[0]
         print(f"load average during the run: {load:.1f} on {os.cpu_count()} cores (other jobs skew wall rates)")
         print(f"plain read (warm cache):             {raw:9.0f} files/s wall, {raw_cpu:9.0f} per CPU second")
-        print(f"imaging indexer (2 processes):       {idx:9.0f} files/s wall = {idx / raw:6.1%} of plain read;"
-              f" {idx_cpu:9.0f} per worker CPU second  {how}")
+        print(
+            f"imaging indexer (2 processes):       {idx:9.0f} files/s wall = {idx / raw:6.1%} of plain read;"
+            f" {idx_cpu:9.0f} per worker CPU second  {how}"
+        )
         print(f"pydicom stop_before_pixels (1 proc): {pyd:9.0f} files/s wall = {pyd / raw:6.1%} of plain read")
-        print(f"on 2 idle cores the indexer would reach ~{2 * idx_cpu:.0f} files/s "
-              f"= {2 * idx_cpu / raw_cpu:.0%} of a CPU-bound plain read")
+        print(
+            f"on 2 idle cores the indexer would reach ~{2 * idx_cpu:.0f} files/s "
+            f"= {2 * idx_cpu / raw_cpu:.0%} of a CPU-bound plain read"
+        )
         mem = []
         for n in sorted({max(1, len(paths) // 4), max(1, len(paths) // 2), len(paths)}):
-            out = subprocess.run([sys.executable, __file__, "--memory-child", str(folder), str(n)],
-                                 capture_output=True, text=True, check=True)
+            out = subprocess.run(
+                [sys.executable, __file__, "--memory-child", str(folder), str(n)],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
             mem.append(json.loads(out.stdout.strip().splitlines()[-1]))
         print("peak memory by number of files (parent holds the result rows; workers parse):")
         for m in mem:
@@ -226,10 +295,14 @@ def main() -> int:
         worker_growth = mem[-1]["worker_mib"] - mem[0]["worker_mib"]
         ok_rate = idx >= TARGET_FRACTION * raw
         ok_mem = worker_growth < 32
-        print(f"target: indexer >= {TARGET_FRACTION:.0%} of plain read: {'MET' if ok_rate else 'NOT MET'} "
-              f"({idx / raw:.1%})")
-        print(f"target: worker peak memory independent of file count: {'MET' if ok_mem else 'NOT MET'} "
-              f"({worker_growth:+.1f} MiB from {mem[0]['files']} to {mem[-1]['files']} files)")
+        print(
+            f"target: indexer >= {TARGET_FRACTION:.0%} of plain read: {'MET' if ok_rate else 'NOT MET'} "
+            f"({idx / raw:.1%})"
+        )
+        print(
+            f"target: worker peak memory independent of file count: {'MET' if ok_mem else 'NOT MET'} "
+            f"({worker_growth:+.1f} MiB from {mem[0]['files']} to {mem[-1]['files']} files)"
+        )
         return 0
     finally:
         if not args.keep and args.dir is None:

@@ -26,12 +26,24 @@ import yaml
 
 TARGET_S = 30.0
 TARGET_GIB = 2.0
-COLUMNS = {"住院号": "admission_number", "检验项目": "analyte", "结果": "value", "单位": "unit",
-           "参考范围": "reference_range", "采集时间": "collected_date", "报告时间": "report_date"}
+COLUMNS = {
+    "住院号": "admission_number",
+    "检验项目": "analyte",
+    "结果": "value",
+    "单位": "unit",
+    "参考范围": "reference_range",
+    "采集时间": "collected_date",
+    "报告时间": "report_date",
+}
 # LIS name, unit, reference text, typical value
-ANALYTES = [("癌胚抗原(CEA)", "ng/mL", "0-5", 3.0), ("CYFRA 21-1", "μg/L", "0-3.3", 2.0),
-            ("NSE", "ng/ml", "0-16.3", 12.0), ("ProGRP", "pg/mL", "0-65", 40.0), ("SCC-Ag", "ng/mL", "<1.5", 1.0),
-            ("CA-125", "U/mL", "0～35", 20.0)]
+ANALYTES = [
+    ("癌胚抗原(CEA)", "ng/mL", "0-5", 3.0),
+    ("CYFRA 21-1", "μg/L", "0-3.3", 2.0),
+    ("NSE", "ng/ml", "0-16.3", 12.0),
+    ("ProGRP", "pg/mL", "0-65", 40.0),
+    ("SCC-Ag", "ng/mL", "<1.5", 1.0),
+    ("CA-125", "U/mL", "0～35", 20.0),
+]
 
 
 def make_export(folder: Path, n: int, seed: int = 0) -> Path:
@@ -43,21 +55,31 @@ def make_export(folder: Path, n: int, seed: int = 0) -> Path:
     values[rng.random(n) < 0.005] = ">1000"
     collected = pd.Timestamp("2016-01-01") + pd.to_timedelta(rng.integers(0, 8 * 365 * 24, n), unit="h")
     reported = collected + pd.to_timedelta(rng.integers(2, 40, n), unit="h")
-    df = pd.DataFrame({
-        "住院号": np.char.mod("%08d", rng.integers(0, n // 20 + 1, n)),
-        "检验项目": np.array([a[0] for a in ANALYTES], dtype=object)[k],
-        "结果": values, "单位": np.array([a[1] for a in ANALYTES], dtype=object)[k],
-        "参考范围": np.array([a[2] for a in ANALYTES], dtype=object)[k],
-        "采集时间": collected.strftime("%Y-%m-%d %H:%M"), "报告时间": reported.strftime("%Y-%m-%d %H:%M"),
-    })
+    df = pd.DataFrame(
+        {
+            "住院号": np.char.mod("%08d", rng.integers(0, n // 20 + 1, n)),
+            "检验项目": np.array([a[0] for a in ANALYTES], dtype=object)[k],
+            "结果": values,
+            "单位": np.array([a[1] for a in ANALYTES], dtype=object)[k],
+            "参考范围": np.array([a[2] for a in ANALYTES], dtype=object)[k],
+            "采集时间": collected.strftime("%Y-%m-%d %H:%M"),
+            "报告时间": reported.strftime("%Y-%m-%d %H:%M"),
+        }
+    )
     df.loc[::5000, "单位"] = "mmol/L"  # unit errors
     path = folder / "lis.csv"
     df.to_csv(path, index=False)
     (folder / "demo.key").write_text("0123456789abcdef" * 4)
     (folder / "demo.key").chmod(0o600)  # a key others can read is refused
-    cfg = {"cohort": {"name": "bench-lab"}, "sites": [{"id": "A"}], "secret": {"file": "demo.key"}, "output": "out",
-           "sources": {"lab": [{"site": "A", "path": "lis.csv", "format": "csv", "encoding": "utf-8",
-                                "columns": COLUMNS}]}}
+    cfg = {
+        "cohort": {"name": "bench-lab"},
+        "sites": [{"id": "A"}],
+        "secret": {"file": "demo.key"},
+        "output": "out",
+        "sources": {
+            "lab": [{"site": "A", "path": "lis.csv", "format": "csv", "encoding": "utf-8", "columns": COLUMNS}]
+        },
+    }
     cohort = folder / "cohort.yaml"
     cohort.write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
     return cohort
@@ -106,8 +128,10 @@ def main() -> int:
     print(f"quarantined: {r['quarantined']}; failing checks: {r['failing']}")
     ok_t, ok_m = core < TARGET_S, r["peak_gib"] < TARGET_GIB
     print(f"load+standardize+check: {core:.1f} s (target < {TARGET_S:.0f} s) {'OK' if ok_t else 'MISSED'}")
-    print(f"peak memory (RSS of the run): {r['peak_gib']:.2f} GiB (target < {TARGET_GIB:.0f} GiB) "
-          f"{'OK' if ok_m else 'MISSED'}")
+    print(
+        f"peak memory (RSS of the run): {r['peak_gib']:.2f} GiB (target < {TARGET_GIB:.0f} GiB) "
+        f"{'OK' if ok_m else 'MISSED'}"
+    )
     return 0 if ok_t and ok_m else 1
 
 

@@ -68,11 +68,33 @@ HEADERS = [
     "患者{P}，{S}，{A}岁，病案号{M}，因“咳嗽咳痰{k}月”入院。",
     "Patient: {PY}  MRN: {M}  Exam date: {d}",
 ]
-SIGNATURES = ["报告医师：{D}  审核医师：{D2}  报告日期：{d}", "记录者：{D}", "主治医师{D}查房后意见如上。",
-              "Reported by {PYD}, verified by {PYD2} on {d}.", "{D}医师已向家属{R}交代病情，电话{T}。"]
-COLUMN_VALUES = ["培美曲塞+顺铂", "奥希替尼 80mg qd", "帕博利珠单抗 200mg q3w", "观察", "拒绝化疗", "AC方案",
-                 "吉非替尼", "多西他赛+卡铂", "放疗60Gy/30f", "随访中", "失访", "无", "不详", "同前",
-                 "患者自行停药", "外院治疗", "安罗替尼 12mg", "SBRT 50Gy/5f"]
+SIGNATURES = [
+    "报告医师：{D}  审核医师：{D2}  报告日期：{d}",
+    "记录者：{D}",
+    "主治医师{D}查房后意见如上。",
+    "Reported by {PYD}, verified by {PYD2} on {d}.",
+    "{D}医师已向家属{R}交代病情，电话{T}。",
+]
+COLUMN_VALUES = [
+    "培美曲塞+顺铂",
+    "奥希替尼 80mg qd",
+    "帕博利珠单抗 200mg q3w",
+    "观察",
+    "拒绝化疗",
+    "AC方案",
+    "吉非替尼",
+    "多西他赛+卡铂",
+    "放疗60Gy/30f",
+    "随访中",
+    "失访",
+    "无",
+    "不详",
+    "同前",
+    "患者自行停药",
+    "外院治疗",
+    "安罗替尼 12mg",
+    "SBRT 50Gy/5f",
+]
 
 
 def _pinyin(name: str) -> str:
@@ -90,15 +112,34 @@ def make_notes(n_bytes: int, seed: int = 1) -> list[str]:
     notes: list[str] = []
     total = 0
     while total < n_bytes:
-        v = {"P": fake.name(), "R": fake.name(), "D": fake.name(), "D2": fake.name(), "S": r.choice("男女"),
-             "A": r.randrange(30, 85), "M": f"ZY{r.randrange(10**8):08d}", "k": r.randrange(1, 12),
-             "m": r.randrange(12, 30), "T": fake.phone_number(), "a": round(r.uniform(0.5, 5), 1),
-             "b": round(r.uniform(0.5, 5), 1), "n": r.randrange(20, 80), "p": r.randrange(1, 90),
-             "w": round(r.uniform(2, 12), 1), "q": round(r.uniform(40, 85), 1), "h": r.randrange(80, 160),
-             "pl": r.randrange(80, 400), "alt": r.randrange(5, 80), "cr": r.randrange(40, 120),
-             "alb": round(r.uniform(28, 48), 1), "c": round(r.uniform(0.5, 50), 1), "y": round(r.uniform(0.5, 20), 1),
-             "s": round(r.uniform(5, 40), 1), "suv": round(r.uniform(1, 20), 1),
-             "d": f"{r.randrange(2015, 2025)}-{r.randrange(1, 13):02d}-{r.randrange(1, 29):02d}"}
+        v = {
+            "P": fake.name(),
+            "R": fake.name(),
+            "D": fake.name(),
+            "D2": fake.name(),
+            "S": r.choice("男女"),
+            "A": r.randrange(30, 85),
+            "M": f"ZY{r.randrange(10**8):08d}",
+            "k": r.randrange(1, 12),
+            "m": r.randrange(12, 30),
+            "T": fake.phone_number(),
+            "a": round(r.uniform(0.5, 5), 1),
+            "b": round(r.uniform(0.5, 5), 1),
+            "n": r.randrange(20, 80),
+            "p": r.randrange(1, 90),
+            "w": round(r.uniform(2, 12), 1),
+            "q": round(r.uniform(40, 85), 1),
+            "h": r.randrange(80, 160),
+            "pl": r.randrange(80, 400),
+            "alt": r.randrange(5, 80),
+            "cr": r.randrange(40, 120),
+            "alb": round(r.uniform(28, 48), 1),
+            "c": round(r.uniform(0.5, 50), 1),
+            "y": round(r.uniform(0.5, 20), 1),
+            "s": round(r.uniform(5, 40), 1),
+            "suv": round(r.uniform(1, 20), 1),
+            "d": f"{r.randrange(2015, 2025)}-{r.randrange(1, 13):02d}-{r.randrange(1, 29):02d}",
+        }
         v["PY"], v["PYD"], v["PYD2"] = _pinyin(str(v["P"])), _pinyin(str(v["D"])), _pinyin(str(v["D2"]))
         body = "。".join(s.format(**v) for s in r.sample(FINDINGS, r.randrange(6, 12)))
         note = f"{r.choice(HEADERS).format(**v)}\n{body}。\n{r.choice(SIGNATURES).format(**v)}"
@@ -182,14 +223,26 @@ def main() -> int:
     t_build = time.perf_counter() - t0
     n_forms = len(reg.values())
     print(f"registry: {len(reg):,} identifiers, {n_forms:,} stored forms, built in {t_reg:.1f} s")
-    rows.append((f"build the scrubber ({len(reg):,} identifiers: automata, jieba lexicon, pinyin)",
-                 f"{t_build:.1f} s", "well under 8 s", t_build < 4))
+    rows.append(
+        (
+            f"build the scrubber ({len(reg):,} identifiers: automata, jieba lexicon, pinyin)",
+            f"{t_build:.1f} s",
+            "well under 8 s",
+            t_build < 4,
+        )
+    )
 
     notes = make_notes(int(args.mb * 1e6))
     mb = sum(len(t.encode()) for t in notes) / 1e6
     wall, cpu = _timed(lambda: sc.scrub_many(notes, workers=args.workers))
-    rows.append((f"scrub notes ({mb:.0f} MB, {len(notes):,} notes, scrub_many, {args.workers} workers)",
-                 f"{mb / wall:.1f} MB/s", ">= 20 MB/s", mb / wall >= 20))
+    rows.append(
+        (
+            f"scrub notes ({mb:.0f} MB, {len(notes):,} notes, scrub_many, {args.workers} workers)",
+            f"{mb / wall:.1f} MB/s",
+            ">= 20 MB/s",
+            mb / wall >= 20,
+        )
+    )
     rows.append(("  the same, per CPU-second (all processes)", f"({mb / cpu:.1f} MB/s)", "", None))
     sc.clear_cache()
     wall, cpu = _timed(lambda: sc.scrub_many(notes))
@@ -209,12 +262,12 @@ def main() -> int:
     sc.clear_cache()
 
     r = random.Random(3)
-    column = pd.Series([r.choice(COLUMN_VALUES) if r.random() < 0.9 else r.choice(notes)[:60]
-                        for _ in range(200_000)])
+    column = pd.Series([r.choice(COLUMN_VALUES) if r.random() < 0.9 else r.choice(notes)[:60] for _ in range(200_000)])
     size = sum(len(v.encode()) for v in column) / 1e6
     wall, _ = _timed(lambda: sc.scrub_series(column))
-    rows.append((f"scrub a repeating column ({size:.1f} MB, scrub_series, 1 core)", f"{size / wall:.1f} MB/s", "",
-                 None))
+    rows.append(
+        (f"scrub a repeating column ({size:.1f} MB, scrub_series, 1 core)", f"{size / wall:.1f} MB/s", "", None)
+    )
 
     import jieba
     import jieba.posseg
@@ -232,8 +285,14 @@ def main() -> int:
     examples = [json.loads(line) for line in LABELLED.read_text(encoding="utf-8").splitlines()]
     res = evaluate(examples, Scrubber(mrn_patterns=MRN_PATTERNS)).set_index("kind")
     nd = res.loc["name_detector"]
-    rows.append((f"name detector recall ({len(examples)} sentences, {int(nd['n'])} names)", f"{nd['recall']:.3f}",
-                 ">= 0.95", nd["recall"] >= 0.95))
+    rows.append(
+        (
+            f"name detector recall ({len(examples)} sentences, {int(nd['n'])} names)",
+            f"{nd['recall']:.3f}",
+            ">= 0.95",
+            nd["recall"] >= 0.95,
+        )
+    )
     rows.append(("name detector precision", f"{nd['precision']:.3f}", ">= 0.8", nd["precision"] >= 0.8))
     for kind, row in res.drop(index="name_detector").iterrows():
         rows.append((f"scrub recall: {kind} (n={int(row['n'])})", f"{row['recall']:.3f}", "", None))
@@ -248,8 +307,14 @@ def main() -> int:
 
     pr = evaluate(examples, Scrubber(mrn_patterns=MRN_PATTERNS), names_only=posseg_names).set_index("kind")
     p = pr.loc["name_detector"]
-    rows.append(("for comparison: jieba.posseg nr alone, recall / precision",
-                 f"{p['recall']:.3f} / {p['precision']:.3f}", "", None))
+    rows.append(
+        (
+            "for comparison: jieba.posseg nr alone, recall / precision",
+            f"{p['recall']:.3f} / {p['precision']:.3f}",
+            "",
+            None,
+        )
+    )
 
     width = max(len(x[0]) for x in rows)
     for name, got, target, ok in rows:

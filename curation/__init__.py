@@ -9,5 +9,14 @@ from .errors import ConfigError, CurationError, MissingInput, SourceError, Valid
 from .modalities import curate
 from .modalities.registry import load_cohort
 
-__all__ = ["CohortConfig", "ConfigError", "CurationError", "MissingInput", "SourceError", "ValidationFailed",
-           "__version__", "curate", "load_cohort"]
+__all__ = [
+    "CohortConfig",
+    "ConfigError",
+    "CurationError",
+    "MissingInput",
+    "SourceError",
+    "ValidationFailed",
+    "__version__",
+    "curate",
+    "load_cohort",
+]

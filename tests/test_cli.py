@@ -38,17 +38,31 @@ def _edit(path: Path, old: str, new: str) -> Path:
     return path
 
 
-@pytest.mark.parametrize(("old", "new", "message"), [
-    ("sources:", "sourcse:", r"cohort.yaml: sourcse: unknown key; did you mean 'sources'\?"),
-    ("path: raw/fake.csv", "path: raw/missing.csv",
-     r"cohort.yaml: sources.fake\[0\].path: 'raw/missing.csv' matches no file or folder .*; fix the path"),
-    ("format: csv", "format: cvs", r"cohort.yaml: sources.fake\[0\].format: 'cvs' is not one of csv"),
-    ("keys/test.key", "keys/nokey.key", r"cohort.yaml: secret.file: key file .*nokey.key' does not exist; create it"),
-    ("output: out", "output: [out", r"cohort.yaml: line \d+, column \d+: YAML does not parse .*; fix the syntax there"),
-])
-def test_config_errors_exit_2_with_one_message(cohort: Path, monkeypatch: pytest.MonkeyPatch,
-                                               capsys: pytest.CaptureFixture[str], old: str, new: str,
-                                               message: str) -> None:
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ("sources:", "sourcse:", r"cohort.yaml: sourcse: unknown key; did you mean 'sources'\?"),
+        (
+            "path: raw/fake.csv",
+            "path: raw/missing.csv",
+            r"cohort.yaml: sources.fake\[0\].path: 'raw/missing.csv' matches no file or folder .*; fix the path",
+        ),
+        ("format: csv", "format: cvs", r"cohort.yaml: sources.fake\[0\].format: 'cvs' is not one of csv"),
+        (
+            "keys/test.key",
+            "keys/nokey.key",
+            r"cohort.yaml: secret.file: key file .*nokey.key' does not exist; create it",
+        ),
+        (
+            "output: out",
+            "output: [out",
+            r"cohort.yaml: line \d+, column \d+: YAML does not parse .*; fix the syntax there",
+        ),
+    ],
+)
+def test_config_errors_exit_2_with_one_message(
+    cohort: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], old: str, new: str, message: str
+) -> None:
     _edit(cohort, old, new)
     assert _main(monkeypatch, "run", str(cohort)) == 2
     err = capsys.readouterr().err
@@ -67,14 +81,16 @@ def test_missing_secret_env(cohort: Path, monkeypatch: pytest.MonkeyPatch, capsy
     assert "Traceback" not in err
 
 
-def test_missing_cohort_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                             capsys: pytest.CaptureFixture[str]) -> None:
+def test_missing_cohort_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert _main(monkeypatch, "run", str(tmp_path / "nope.yaml")) == 2
     assert "cohort file not found; create one with `curation init DIR`" in capsys.readouterr().err
 
 
-def test_run_only_out_jobs(cohort: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                           capsys: pytest.CaptureFixture[str]) -> None:
+def test_run_only_out_jobs(
+    cohort: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path / "elsewhere"
     assert _main(monkeypatch, "run", str(cohort), "--only", "fake", "--jobs", "1", "--out", str(out)) == 1
     err = capsys.readouterr().err
@@ -82,8 +98,9 @@ def test_run_only_out_jobs(cohort: Path, tmp_path: Path, monkeypatch: pytest.Mon
     assert (out / "reports" / "index.html").is_file() and (out / "manifest-sha256.txt").is_file()
 
 
-def test_init_writes_the_template_and_refuses_to_overwrite(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                            capsys: pytest.CaptureFixture[str]) -> None:
+def test_init_writes_the_template_and_refuses_to_overwrite(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert _main(monkeypatch, "init", str(tmp_path / "new")) == 0
     written = tmp_path / "new" / "cohort.yaml"
     assert written.read_text(encoding="utf-8") == template_text()

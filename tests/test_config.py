@@ -87,9 +87,12 @@ def test_one_file_as_two_sources_names_both_keys(tmp_path: Path, second: str) ->
     (tmp_path / "raw" / "b.csv").write_text("y\n2\n", encoding="utf-8")
     (tmp_path / "raw" / "link.csv").symlink_to(tmp_path / "raw" / "a.csv")
     text = DUPLICATE.replace("SECOND", second)
-    with pytest.raises(ConfigError, match=r"cohort.yaml: sources.clinical\[0\] and sources.clinical\[2\]: the same "
-                                          r"file is configured as two sources \(1 path\(s\) in common\); each file "
-                                          r"\(each sheet of a workbook\) feeds one source") as exc:
+    with pytest.raises(
+        ConfigError,
+        match=r"cohort.yaml: sources.clinical\[0\] and sources.clinical\[2\]: the same "
+        r"file is configured as two sources \(1 path\(s\) in common\); each file "
+        r"\(each sheet of a workbook\) feeds one source",
+    ) as exc:
         load_cohort(write(tmp_path, text))
     assert "a.csv" not in str(exc.value)  # a file name can hold an identifier: only the keys are named
 
@@ -100,8 +103,9 @@ def test_a_folder_source_holding_another_sources_file_across_modalities(tmp_path
         load_cohort(write(tmp_path, text))
 
 
-def test_duplicate_source_exits_2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                  capsys: pytest.CaptureFixture[str]) -> None:
+def test_duplicate_source_exits_2(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     import sys
 
     from curation.cli import main
@@ -119,8 +123,10 @@ def test_duplicate_source_exits_2(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
 def test_sheets_of_one_workbook_are_distinct_sources_but_one_sheet_twice_is_not(tmp_path: Path) -> None:
     (tmp_path / "raw").mkdir()
     (tmp_path / "raw" / "emr.xlsx").write_bytes(b"PK")  # the config names files; it does not open them
-    two = ("    - {site: A, path: raw/emr.xlsx, format: excel, table: patients, sheet: Patients}\n"
-           "    - {site: A, path: raw/emr.xlsx, format: excel, table: conditions, sheet: Diagnosis}\n")
+    two = (
+        "    - {site: A, path: raw/emr.xlsx, format: excel, table: patients, sheet: Patients}\n"
+        "    - {site: A, path: raw/emr.xlsx, format: excel, table: conditions, sheet: Diagnosis}\n"
+    )
     assert len(load_cohort(write(tmp_path, GOOD + two)).sources["clinical"]) == 3
     again = two + "    - {site: A, path: raw/emr.xlsx, format: excel, table: staging, sheet: Diagnosis}\n"
     with pytest.raises(ConfigError, match=r"sources.clinical\[2\] and sources.clinical\[3\]: the same file") as exc:
@@ -136,9 +142,12 @@ def test_distinct_files_in_one_folder_are_fine(tmp_path: Path) -> None:
     assert len(cfg.sources["clinical"]) == 3
 
 
-IMAGING = GOOD + """  imaging:
+IMAGING = (
+    GOOD
+    + """  imaging:
     - {site: A, path: raw, format: dicom, options: OPTIONS}
 """
+)
 
 
 def _imaging(tmp_path: Path, options: str) -> Path:
@@ -149,13 +158,16 @@ def _imaging(tmp_path: Path, options: str) -> Path:
     return write(tmp_path, text.replace("path: raw, format: dicom", "path: dicom, format: dicom"))
 
 
-@pytest.mark.parametrize(("options", "message"), [
-    ("{chunk_size: x}", r"cohort.yaml: sources.imaging\[0\].options.chunk_size: 'x' is not a valid integer$"),
-    ("{chunk_size: 0}", r"sources.imaging\[0\].options.chunk_size: 0 must be >= 1$"),
-    ("{expor: true}", r"sources.imaging\[0\].options.expor: unknown key; did you mean 'export'\?$"),
-    ("{export: maybe}", r"sources.imaging\[0\].options.export: 'maybe' is not true or false$"),
-    ("{zzz: 1}", r"options.zzz: unknown key; expected one of chunk_size, export, image_qc, jobs, nodules$"),
-])
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ("{chunk_size: x}", r"cohort.yaml: sources.imaging\[0\].options.chunk_size: 'x' is not a valid integer$"),
+        ("{chunk_size: 0}", r"sources.imaging\[0\].options.chunk_size: 0 must be >= 1$"),
+        ("{expor: true}", r"sources.imaging\[0\].options.expor: unknown key; did you mean 'export'\?$"),
+        ("{export: maybe}", r"sources.imaging\[0\].options.export: 'maybe' is not true or false$"),
+        ("{zzz: 1}", r"options.zzz: unknown key; expected one of chunk_size, export, image_qc, jobs, nodules$"),
+    ],
+)
 def test_source_options_are_validated_when_the_cohort_loads(tmp_path: Path, options: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         load_cohort(_imaging(tmp_path, options))
@@ -168,21 +180,31 @@ def test_source_options_are_typed_on_the_sources(tmp_path: Path) -> None:
     cfg = load_cohort(_imaging(tmp_path, "{export: true, chunk_size: '50'}"))
     (src,) = sources_of(cfg, "imaging")
     assert isinstance(src.options, ImagingOptions)
-    assert (src.options.export, src.options.chunk_size, src.options.image_qc, src.options.nodules) == (True, 50, True,
-                                                                                                      None)
+    assert (src.options.export, src.options.chunk_size, src.options.image_qc, src.options.nodules) == (
+        True,
+        50,
+        True,
+        None,
+    )
     assert cfg.sources["imaging"][0].options == {"export": True, "chunk_size": "50"}  # the mapping as written
 
 
 def test_nested_options_and_aliases(tmp_path: Path) -> None:
     text = GOOD + "  immune:\n    - {path: raw/s, format: 10x, options: {qc: {tissue: {tumor: {max_pct_m: 15}}}}}\n"
     (tmp_path / "raw" / "s").mkdir(parents=True)
-    with pytest.raises(ConfigError, match=r"sources.immune\[0\].options.qc.tissue.tumor.max_pct_m: unknown key; "
-                                          r"did you mean 'max_pct_mt'\?"):
+    with pytest.raises(
+        ConfigError,
+        match=r"sources.immune\[0\].options.qc.tissue.tumor.max_pct_m: unknown key; "
+        r"did you mean 'max_pct_mt'\?",
+    ):
         load_cohort(write(tmp_path, text))
     text = GOOD + "  genomics:\n    - {path: raw/g.vcf, format: vcf, options: {samples: s.csv, reference: hg19}}\n"
     (tmp_path / "raw" / "g.vcf").write_text("", encoding="utf-8")
-    with pytest.raises(ConfigError, match=r"sources.genomics\[0\].options.reference: 'hg19' is not one of "
-                                          r"'GRCh38' or 'GRCh37'$"):
+    with pytest.raises(
+        ConfigError,
+        match=r"sources.genomics\[0\].options.reference: 'hg19' is not one of "
+        r"'GRCh38' or 'GRCh37'$",
+    ):
         load_cohort(write(tmp_path, text))
 
 
@@ -200,8 +222,11 @@ def test_every_problem_of_a_cohort_is_listed_at_once(tmp_path: Path) -> None:
 
 def test_a_cohort_step_takes_no_sources(tmp_path: Path) -> None:
     text = GOOD + "  crossmodal:\n    - {path: raw/a.csv, format: csv}\n"
-    with pytest.raises(ConfigError, match=r"sources.crossmodal: this step reads the other modalities' outputs and "
-                                          r"takes no sources; remove the key"):
+    with pytest.raises(
+        ConfigError,
+        match=r"sources.crossmodal: this step reads the other modalities' outputs and "
+        r"takes no sources; remove the key",
+    ):
         load_cohort(write(tmp_path, text))
 
 

@@ -34,8 +34,17 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_the_builtin_steps_are_registered() -> None:
-    assert {"clinical", "pathology", "exposure", "lab", "genomics", "imaging", "immune", "crossmodal",
-            "collection_report"} <= set(NAMES)
+    assert {
+        "clinical",
+        "pathology",
+        "exposure",
+        "lab",
+        "genomics",
+        "imaging",
+        "immune",
+        "crossmodal",
+        "collection_report",
+    } <= set(NAMES)
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -85,8 +85,7 @@ def curated() -> dict[str, object]:
     out = root / "bundle"
     mods = _implemented()
     # as a run orders them: each step after the steps it needs (exposure reads clinical's diagnosis dates)
-    order = [n for level in planned(sorted(mods, key=lambda n: (registry.spec(n).stage != "source", n)))
-             for n in level]
+    order = [n for level in planned(sorted(mods, key=lambda n: (registry.spec(n).stage != "source", n))) for n in level]
     errors: dict[str, str] = {}
     for name in order:
         try:
@@ -170,7 +169,8 @@ def _assert_excluded(d: Defect, curated: dict[str, object]) -> None:
     assert isinstance(ledger, pd.DataFrame)
     mine = ledger[ledger["modality"] == d.modality]
     assert mine["excluded_by_rule"].fillna("").str.contains(f"{rule}=").any(), (
-        f"{d.id} {d.kind}: the {d.modality} ledger excludes nothing under {rule!r}")
+        f"{d.id} {d.kind}: the {d.modality} ledger excludes nothing under {rule!r}"
+    )
     assert mine["balanced"].all(), f"{d.modality}: a ledger stage does not reconcile"
     hits = _pseudonym_hits(d.pseudonym)
     assert not hits, f"{d.id} {d.kind}: the withdrawn patient's pseudonym is in {hits}"
@@ -232,10 +232,14 @@ def _site_of_sources(sources: pd.Series, modality: str) -> pd.Series:
 EXPECTED = Path(__file__).parent / "expected"
 # quality/checks: one row per check; quality/checks_by_site: where its failures are (a breakdown)
 EXPECTED_CHECKS = {
-    "checks": (EXPECTED / f"demo_checks_{PATIENTS}_{SEED}.csv",
-               ["modality", "check_id", "dimension", "verdict", "n_checked", "n_failed"]),
-    "checks_by_site": (EXPECTED / f"demo_checks_by_site_{PATIENTS}_{SEED}.csv",
-                       ["modality", "check_id", "site", "verdict", "n_checked", "n_failed"]),
+    "checks": (
+        EXPECTED / f"demo_checks_{PATIENTS}_{SEED}.csv",
+        ["modality", "check_id", "dimension", "verdict", "n_checked", "n_failed"],
+    ),
+    "checks_by_site": (
+        EXPECTED / f"demo_checks_by_site_{PATIENTS}_{SEED}.csv",
+        ["modality", "check_id", "site", "verdict", "n_checked", "n_failed"],
+    ),
 }
 
 
@@ -269,11 +273,15 @@ def test_demo_checks_are_unchanged(kind: str, curated: dict[str, object]) -> Non
     new = merged.loc[merged["_merge"] == "left_only", id_keys].to_dict("records")
     gone = merged.loc[merged["_merge"] == "right_only", id_keys].to_dict("records")
     both = merged[merged["_merge"] == "both"]
-    changed = both[(both["verdict"] != both["verdict_expected"]) | (both["n_failed"] != both["n_failed_expected"])
-                   | (both["n_checked"] != both["n_checked_expected"])]
+    changed = both[
+        (both["verdict"] != both["verdict_expected"])
+        | (both["n_failed"] != both["n_failed_expected"])
+        | (both["n_checked"] != both["n_checked_expected"])
+    ]
     shown = changed[[*id_keys, "verdict", "verdict_expected", "n_failed", "n_failed_expected"]]
     assert not new and not gone and changed.empty, (
-        f"{kind}: new {new}; gone {gone}; changed: {shown.to_dict('records')}")
+        f"{kind}: new {new}; gone {gone}; changed: {shown.to_dict('records')}"
+    )
 
 
 def test_collection_report_names_every_check_that_did_not_pass(curated: dict[str, object]) -> None:

@@ -39,7 +39,8 @@ TREES = {name: ast.parse(path.read_text(encoding="utf-8")) for name, (path, _) i
 def _type_checking(node: ast.If) -> bool:
     test = node.test
     return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
-        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
 
 
 def _statements(body: list[ast.stmt], *, lazy: bool) -> Iterator[ast.stmt]:
@@ -142,8 +143,9 @@ def test_no_import_circle() -> None:
 # Circles through imports inside functions, each with its reason; a circle not listed fails, and so does a
 # listed one that is gone (remove it here).
 LAZY_CIRCLES = {
-    frozenset({"curation.io.readers", "curation.io.delimited", "curation.io.excel", "curation.io.values"}):
-        "read_table dispatches to the format readers inside the function; they import its types (RawTable, STR)",
+    frozenset(
+        {"curation.io.readers", "curation.io.delimited", "curation.io.excel", "curation.io.values"}
+    ): "read_table dispatches to the format readers inside the function; they import its types (RawTable, STR)",
 }
 
 
@@ -156,14 +158,20 @@ def test_no_import_circle_even_inside_functions() -> None:
     assert not gone, f"no longer a circle, remove from LAZY_CIRCLES: {gone}"
 
 
-@pytest.mark.parametrize(("module", "forbidden"), [
-    ("curation.config", ("curation.modalities", "curation.deid", "curation.run", "curation.report", "curation.demo")),
-    ("curation.errors", ("curation",)),
-    ("curation.deid.keys", ("curation.config", "curation.modalities")),
-    ("curation.modalities", ("curation.demo", "curation.run", "curation.notebook")),
-    ("curation.modalities.registry", ("curation.demo", "curation.run")),
-    ("curation.report.collection", ("curation.demo", "curation.run")),
-])
+@pytest.mark.parametrize(
+    ("module", "forbidden"),
+    [
+        (
+            "curation.config",
+            ("curation.modalities", "curation.deid", "curation.run", "curation.report", "curation.demo"),
+        ),
+        ("curation.errors", ("curation",)),
+        ("curation.deid.keys", ("curation.config", "curation.modalities")),
+        ("curation.modalities", ("curation.demo", "curation.run", "curation.notebook")),
+        ("curation.modalities.registry", ("curation.demo", "curation.run")),
+        ("curation.report.collection", ("curation.demo", "curation.run")),
+    ],
+)
 def test_layers_hold_inside_functions_too(module: str, forbidden: tuple[str, ...]) -> None:
     """A lazy import is still an arrow: the lower layers reach no higher one, not even inside a function
     (config knows no modality; the demo default is resolved by the notebook layer, not by curate)."""

@@ -12,8 +12,10 @@ import pytest
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
 # every code cell parsed while the module is collected (see tests/quality/test_declarations.py: CPython 3.11.7's
 # AST builder can be left broken by an earlier test)
-CELL_TREES = {path: {c.source: ast.parse(c.source) for c in nbformat.read(path, as_version=4).cells
-                     if c.cell_type == "code"} for path in NOTEBOOKS}
+CELL_TREES = {
+    path: {c.source: ast.parse(c.source) for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"}
+    for path in NOTEBOOKS
+}
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])

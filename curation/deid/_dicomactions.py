@@ -159,8 +159,17 @@ def _age(elem: DataElement, ctx: _Context) -> DataElement | None:
     return _elem(elem.tag, "AS", "090Y" if unit == "Y" and n >= 90 else f"{n:03d}{unit}")
 
 
-_APPLY = {"keep": _keep, "keep_seq": _keep_seq, "remove": _remove, "empty": _empty, "pseudonym": _pseudonym,
-          "shift": _shift, "uid": _uid, "clean": _clean, "age": _age}
+_APPLY = {
+    "keep": _keep,
+    "keep_seq": _keep_seq,
+    "remove": _remove,
+    "empty": _empty,
+    "pseudonym": _pseudonym,
+    "shift": _shift,
+    "uid": _uid,
+    "clean": _clean,
+    "age": _age,
+}
 
 
 def _walk(ds: Dataset, ctx: _Context) -> Dataset:
@@ -176,8 +185,9 @@ def _walk(ds: Dataset, ctx: _Context) -> Dataset:
         rule = ctx.policy.rule_for(tag, ds)
         # a removed element is never decoded: no conversion, no warning quoting its value
         new = None if rule.action == "remove" else rule.apply(ds[tag], ctx)
-        ctx.changes.append((ctx.where, rule.action if new is not None or rule.action == "remove" else "remove",
-                            rule.why))
+        ctx.changes.append(
+            (ctx.where, rule.action if new is not None or rule.action == "remove" else "remove", rule.why)
+        )
         if new is not None:
             out.add(new)
     ctx.where = outer

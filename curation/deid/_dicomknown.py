@@ -28,10 +28,24 @@ def _values(elem: DataElement) -> list[Any]:
 
 
 _KNOWN_KEYWORDS = (
-    "PatientName", "OtherPatientNames", "PatientBirthName", "PatientMotherBirthName", "PatientID",
-    "OtherPatientIDs", "AccessionNumber", "InstitutionName", "InstitutionAddress", "PatientAddress",
-    "PatientTelephoneNumbers", "StationName", "ReferringPhysicianName", "PerformingPhysicianName",
-    "OperatorsName", "NameOfPhysiciansReadingStudy", "RequestingPhysician", "StudyID",
+    "PatientName",
+    "OtherPatientNames",
+    "PatientBirthName",
+    "PatientMotherBirthName",
+    "PatientID",
+    "OtherPatientIDs",
+    "AccessionNumber",
+    "InstitutionName",
+    "InstitutionAddress",
+    "PatientAddress",
+    "PatientTelephoneNumbers",
+    "StationName",
+    "ReferringPhysicianName",
+    "PerformingPhysicianName",
+    "OperatorsName",
+    "NameOfPhysiciansReadingStudy",
+    "RequestingPhysician",
+    "StudyID",
 )
 
 
@@ -60,8 +74,10 @@ def known_identifiers(ds: Dataset) -> list[str]:
 def _pn_sq_tags() -> tuple[frozenset[int], frozenset[int]]:
     from pydicom.datadict import DicomDictionary
 
-    return (frozenset(t for t, e in DicomDictionary.items() if e[0] == "PN"),
-            frozenset(t for t, e in DicomDictionary.items() if e[0] == "SQ"))
+    return (
+        frozenset(t for t, e in DicomDictionary.items() if e[0] == "PN"),
+        frozenset(t for t, e in DicomDictionary.items() if e[0] == "SQ"),
+    )
 
 
 def _person_names(ds: Dataset) -> Iterable[tuple[str, str]]:
@@ -81,9 +97,17 @@ def _person_names(ds: Dataset) -> Iterable[tuple[str, str]]:
 
 
 _PATIENT_NAMES = ("PatientName", "OtherPatientNames", "PatientBirthName", "PatientMotherBirthName")
-_OWN_ID_KINDS = {"PatientID": "mrn", "OtherPatientIDs": "other_patient_id", "AccessionNumber": "accession",
-                 "PatientAddress": "address", "PatientTelephoneNumbers": "phone", "StudyID": "other",
-                 "InstitutionName": "other", "InstitutionAddress": "address", "StationName": "other"}
+_OWN_ID_KINDS = {
+    "PatientID": "mrn",
+    "OtherPatientIDs": "other_patient_id",
+    "AccessionNumber": "accession",
+    "PatientAddress": "address",
+    "PatientTelephoneNumbers": "phone",
+    "StudyID": "other",
+    "InstitutionName": "other",
+    "InstitutionAddress": "address",
+    "StationName": "other",
+}
 
 
 def _own_identifiers(ds: Dataset) -> tuple[tuple[str, str, str], ...]:

@@ -5,6 +5,7 @@ gzip, text and bytes in chunks, UTF-16 transcoded). See :mod:`curation.deid.scan
 from __future__ import annotations
 
 import codecs
+import contextlib
 import gzip
 import io
 import zipfile
@@ -188,10 +189,8 @@ class _Scan:
                 f"unreadable as {suffix or 'its format'} ({type(exc).__name__}); only its raw bytes were searched",
                 0,
             )
-            try:
+            with contextlib.suppress(OSError):  # not even readable as bytes: already reported above
                 self.bytes_(rel, src, name=name)
-            except OSError:
-                pass  # not even readable as bytes: already reported above
 
     def bytes_(self, rel: str, src: Src, *, where: str = "", name: str | None = None, header: bool = False) -> None:
         """Raw bytes, in chunks that overlap by the longest pattern (files of any size); UTF-16

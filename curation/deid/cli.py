@@ -14,9 +14,13 @@ MAX_SKIPPED_LINES = 20
 
 @click.command("scan-phi")
 @click.argument("bundle", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option("--identifiers", "identifiers_file", required=True,
-              type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="text file, one identifier per line (UTF-8); hits name the line, never the value")
+@click.option(
+    "--identifiers",
+    "identifiers_file",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="text file, one identifier per line (UTF-8); hits name the line, never the value",
+)
 @click.pass_context
 def scan_phi(ctx: click.Context, bundle: Path, identifiers_file: Path) -> None:
     """Search every file of BUNDLE (contents, names, every encoding) for the identifiers in FILE.
@@ -44,13 +48,15 @@ def scan_phi(ctx: click.Context, bundle: Path, identifiers_file: Path) -> None:
     if result.n_skipped:
         lines = ", ".join(str(n) for n in result.skipped_numbers[:MAX_SKIPPED_LINES])
         more = " ..." if len(result.skipped_numbers) > MAX_SKIPPED_LINES else ""
-        click.echo(f"scan-phi: {result.describe_skipped()}: lines {lines}{more} of {identifiers_file.name}",
-                   err=True)
+        click.echo(f"scan-phi: {result.describe_skipped()}: lines {lines}{more} of {identifiers_file.name}", err=True)
         note = f", {result.n_skipped} skipped"
     searched = f"{result.n_identifiers} identifiers searched{note}"
     if result:
-        click.echo(f"scan-phi: {len(result)} hit(s) in {len(result.paths)} path(s) of {result.n_files} files, "
-                   f"{searched}, {took:.1f} s: NOT clean", err=True)
+        click.echo(
+            f"scan-phi: {len(result)} hit(s) in {len(result.paths)} path(s) of {result.n_files} files, "
+            f"{searched}, {took:.1f} s: NOT clean",
+            err=True,
+        )
         ctx.exit(1)
     click.echo(f"scan-phi: clean: {result.n_files} files, {searched}, {took:.1f} s", err=True)
     ctx.exit(0)

@@ -30,13 +30,22 @@ HEADER_HINTS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("email", re.compile(r"邮箱|电子邮件|e-?mail", re.I)),
     ("address", re.compile(r"地址|住址|家住|户籍|address", re.I)),
     ("birth_date", re.compile(r"出生|生日|birth|\bdob\b", re.I)),
-    ("staff_name", re.compile(
-        r"医生|医师|主任|技师|护士|签名|签字|报告人|报告者|审核|录入人|记录人|操作员|调查员|随访人|经治|主治"
-        r"|physician|doctor|surgeon|radiologist|pathologist|nurse|operator|reporter|reviewer|signed|author"
-        r"|interviewer|technologist", re.I)),
+    (
+        "staff_name",
+        re.compile(
+            r"医生|医师|主任|技师|护士|签名|签字|报告人|报告者|审核|录入人|记录人|操作员|调查员|随访人|经治|主治"
+            r"|physician|doctor|surgeon|radiologist|pathologist|nurse|operator|reporter|reviewer|signed|author"
+            r"|interviewer|technologist",
+            re.I,
+        ),
+    ),
     ("name", re.compile(r"姓名|名字|患者名|病人名|联系人|家属|配偶|监护人|\bname\b|patient[\s_-]*name", re.I)),
-    ("admission_number", re.compile(
-        r"住院号|门诊号|病案号|病历号|就诊号|登记号|档案号|\bmrn\b|\bpid\b|patient[\s_-]*id|admission", re.I)),
+    (
+        "admission_number",
+        re.compile(
+            r"住院号|门诊号|病案号|病历号|就诊号|登记号|档案号|\bmrn\b|\bpid\b|patient[\s_-]*id|admission", re.I
+        ),
+    ),
     ("accession", re.compile(r"检查号|影像号|申请单号|accession", re.I)),
     ("specimen_id", re.compile(r"标本号|病理号|条码|样本号|specimen|barcode", re.I)),
 )

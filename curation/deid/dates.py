@@ -32,8 +32,10 @@ def _require_datetime(df: pd.DataFrame, col: str, fn: str) -> None:
         msg = f"{fn}: column {col!r} is not in the frame"
         raise DeidError(msg)
     if not pd.api.types.is_datetime64_any_dtype(df[col]):
-        msg = (f"{fn}: column {col!r} has dtype {df[col].dtype}, not datetime; parse it first and "
-               f"quarantine the rows that do not parse (reason unparseable_date)")
+        msg = (
+            f"{fn}: column {col!r} has dtype {df[col].dtype}, not datetime; parse it first and "
+            f"quarantine the rows that do not parse (reason unparseable_date)"
+        )
         raise DeidError(msg)
 
 

@@ -53,10 +53,15 @@ __all__ = [
 ]
 
 PROFILE = Path(__file__).with_name("dicom_profile.yaml")
-SECONDARY_CAPTURE = frozenset({
-    "1.2.840.10008.5.1.4.1.1.7", "1.2.840.10008.5.1.4.1.1.7.1", "1.2.840.10008.5.1.4.1.1.7.2",
-    "1.2.840.10008.5.1.4.1.1.7.3", "1.2.840.10008.5.1.4.1.1.7.4",
-})
+SECONDARY_CAPTURE = frozenset(
+    {
+        "1.2.840.10008.5.1.4.1.1.7",
+        "1.2.840.10008.5.1.4.1.1.7.1",
+        "1.2.840.10008.5.1.4.1.1.7.2",
+        "1.2.840.10008.5.1.4.1.1.7.3",
+        "1.2.840.10008.5.1.4.1.1.7.4",
+    }
+)
 ACTIONS = ("keep", "keep_seq", "remove", "empty", "pseudonym", "shift", "uid", "clean", "age")
 _FILE_META_KEEP = {0x00020001, 0x00020002, 0x00020010}
 
@@ -169,16 +174,26 @@ def load_policy(path: str | Path = PROFILE) -> Policy:
                 raise DeidError(msg)
             by_tag[tag] = Rule(action, group["why"], keyword=kw)
     unlisted = tuple(
-        Rule(u["action"], u["why"], vrs=frozenset(u.get("vr", ())),
-             groups=frozenset(int(g, 16) for g in u.get("groups", ())))
+        Rule(
+            u["action"],
+            u["why"],
+            vrs=frozenset(u.get("vr", ())),
+            groups=frozenset(int(g, 16) for g in u.get("groups", ())),
+        )
         for u in raw["unlisted"]
     )
     keep = frozenset((str(c).strip(), int(str(e), 0)) for c, e in raw.get("private_keep") or ())
-    return Policy(profile=raw["profile"], method_codes=tuple(tuple(c) for c in raw["method_codes"]),
-                  by_tag=by_tag, unlisted=unlisted, private_keep=keep)
+    return Policy(
+        profile=raw["profile"],
+        method_codes=tuple(tuple(c) for c in raw["method_codes"]),
+        by_tag=by_tag,
+        unlisted=unlisted,
+        private_keep=keep,
+    )
 
 
 # --- the entry point -------------------------------------------------------------------------
+
 
 def check_burned_in(ds: Dataset) -> None:
     """Refuse images whose pixels may carry identifiers.
@@ -198,10 +213,11 @@ def check_burned_in(ds: Dataset) -> None:
     conversion = str(ds.get("ConversionType", "") or "").upper()
     image_type = " ".join(str(v) for v in (ds.get("ImageType") or [])).upper()
     if sop in SECONDARY_CAPTURE or conversion == "WSD" or "SCREEN" in image_type:
-        msg = ("BurnedInAnnotation is missing on a secondary capture / screenshot: its pixels may show "
-               "identifiers; the image is quarantined (set BurnedInAnnotation NO only after checking the pixels)")
+        msg = (
+            "BurnedInAnnotation is missing on a secondary capture / screenshot: its pixels may show "
+            "identifiers; the image is quarantined (set BurnedInAnnotation NO only after checking the pixels)"
+        )
         raise BurnedInAnnotation(msg)
-
 
 
 def deidentify(
@@ -255,8 +271,14 @@ def deidentify(
         Anything went wrong; the message names the attribute path, never a value.
     """
     policy = policy or load_policy()
-    ctx = _Context(keyring=keyring, pseudonym=patient_pseudonym, shift=int(date_shift_days), known=None,
-                   policy=policy, scrubber=scrubber)
+    ctx = _Context(
+        keyring=keyring,
+        pseudonym=patient_pseudonym,
+        shift=int(date_shift_days),
+        known=None,
+        policy=policy,
+        scrubber=scrubber,
+    )
     try:
         with warnings.catch_warnings():
             # pydicom warnings quote raw values (names, IDs); the outcome is checked below instead
@@ -279,8 +301,10 @@ def deidentify(
         msg = str(exc).replace("{where}", ctx.where or "the dataset")
         raise DeidError(msg) from None
     except Exception as exc:  # noqa: BLE001 - fail closed: any failure quarantines the file
-        msg = (f"DICOM de-identification failed at {ctx.where or 'the dataset'} ({type(exc).__name__}); "
-               "the file is quarantined")
+        msg = (
+            f"DICOM de-identification failed at {ctx.where or 'the dataset'} ({type(exc).__name__}); "
+            "the file is quarantined"
+        )
         raise DeidError(msg) from None
     if changes is not None:
         changes.extend(ctx.changes)
@@ -317,8 +341,13 @@ def _file_meta(ds: Dataset, out: Dataset, ctx: _Context) -> Any:
         for elem in src:
             if int(elem.tag) not in _FILE_META_KEEP and elem.tag.element != 0:
                 action = "replace" if elem.keyword in fm else "remove"
-                ctx.changes.append((f"file_meta.{elem.keyword or elem.tag}", action,
-                                    "file meta rebuilt from the de-identified dataset"))
+                ctx.changes.append(
+                    (
+                        f"file_meta.{elem.keyword or elem.tag}",
+                        action,
+                        "file meta rebuilt from the de-identified dataset",
+                    )
+                )
     return fm
 
 

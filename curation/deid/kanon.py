@@ -58,17 +58,33 @@ def k_anonymity(
     field = ",".join(cols)
     n_classes = int(keys.drop_duplicates().shape[0])
     n_small = int(small.sum())
-    msg = (f"{n_small} of {len(df)} records are in quasi-identifier classes of fewer than {k} patients "
-           f"({n_classes} classes over {field})")
+    msg = (
+        f"{n_small} of {len(df)} records are in quasi-identifier classes of fewer than {k} patients "
+        f"({n_classes} classes over {field})"
+    )
     if missing:
         msg += f"; not in the table: {', '.join(missing)}"
-    return Outcome(len(df), failures=failures(pseudonym=ids[small], row=np.flatnonzero(small), field=field,
-                                              rule=f"quasi-identifier class smaller than k={k}"), message=msg)
+    return Outcome(
+        len(df),
+        failures=failures(
+            pseudonym=ids[small],
+            row=np.flatnonzero(small),
+            field=field,
+            rule=f"quasi-identifier class smaller than k={k}",
+        ),
+        message=msg,
+    )
 
 
 # a warning, never a failure: small cohorts are legitimately small; the steward decides
-K_ANONYMITY = Check("uniqueness.k_anonymity", Dimension.UNIQUENESS, k_anonymity, severity=Severity.MINOR,
-                    threshold=K_THRESHOLD, description="records in quasi-identifier classes of fewer than k patients")
+K_ANONYMITY = Check(
+    "uniqueness.k_anonymity",
+    Dimension.UNIQUENESS,
+    k_anonymity,
+    severity=Severity.MINOR,
+    threshold=K_THRESHOLD,
+    description="records in quasi-identifier classes of fewer than k patients",
+)
 
 
 def check_k_anonymity(

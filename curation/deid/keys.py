@@ -42,8 +42,9 @@ class Keyring:
 
     def __post_init__(self) -> None:
         if len(self.secret) < MIN_SECRET_BYTES:
-            msg = (f"the pseudonymization secret is {len(self.secret)} bytes; "
-                   f"use at least {MIN_SECRET_BYTES} random bytes")
+            msg = (
+                f"the pseudonymization secret is {len(self.secret)} bytes; use at least {MIN_SECRET_BYTES} random bytes"
+            )
             raise ConfigError(msg)
 
     def _mac(self, domain: str, value: str) -> bytes:
@@ -92,11 +93,16 @@ def load_secret(*, env: str | None = None, file: str | Path | None = None, where
     if env:
         value = os.environ.get(env)
         if not value:
-            msg = (f"{where}: secret.env: environment variable {env} is not set; export it "
-                   f"(e.g. `export {env}=$(openssl rand -hex 32)`) or point secret.file at a key file")
+            msg = (
+                f"{where}: secret.env: environment variable {env} is not set; export it "
+                f"(e.g. `export {env}=$(openssl rand -hex 32)`) or point secret.file at a key file"
+            )
             raise ConfigError(msg)
-        return _long_enough(value.encode(), f"{where}: secret.env: environment variable {env}",
-                            f"`export {env}=$(openssl rand -hex 32)`")
+        return _long_enough(
+            value.encode(),
+            f"{where}: secret.env: environment variable {env}",
+            f"`export {env}=$(openssl rand -hex 32)`",
+        )
     if file:
         return _read_key_file(Path(file), where=where)
     raise ConfigError(f"{where}: secret: give secret.env or secret.file; the run refuses to start without a key")
@@ -105,26 +111,33 @@ def load_secret(*, env: str | None = None, file: str | Path | None = None, where
 def _read_key_file(path: Path, *, where: str) -> bytes:
     shown = shlex.quote(str(path))
     if not path.is_file():
-        msg = (f"{where}: secret.file: key file {str(path)!r} does not exist; "
-               f"create it (e.g. `umask 077; openssl rand -hex 32 > {shown}`)")
+        msg = (
+            f"{where}: secret.file: key file {str(path)!r} does not exist; "
+            f"create it (e.g. `umask 077; openssl rand -hex 32 > {shown}`)"
+        )
         raise ConfigError(msg)
     try:
         fd = os.open(path, os.O_RDONLY)
     except OSError as exc:
-        msg = (f"{where}: secret.file: key file {str(path)!r} cannot be read ({type(exc).__name__}); "
-               f"make it readable by the user running curation (`chmod 600 {shown}`)")
+        msg = (
+            f"{where}: secret.file: key file {str(path)!r} cannot be read ({type(exc).__name__}); "
+            f"make it readable by the user running curation (`chmod 600 {shown}`)"
+        )
         raise ConfigError(msg) from None
     with os.fdopen(fd, "rb") as fh:
         mode = os.fstat(fh.fileno()).st_mode
         if os.name == "posix" and mode & 0o077:  # the mode of what is read, not of a symlink to it
             perm = stat.S_IMODE(mode)
-            msg = (f"{where}: secret.file: key file {str(path)!r} has mode {perm:04o}: readable or writable by "
-                   f"group or others, so anyone on this machine could recompute the pseudonyms; "
-                   f"restrict it to its owner: `chmod 600 {shown}`")
+            msg = (
+                f"{where}: secret.file: key file {str(path)!r} has mode {perm:04o}: readable or writable by "
+                f"group or others, so anyone on this machine could recompute the pseudonyms; "
+                f"restrict it to its owner: `chmod 600 {shown}`"
+            )
             raise ConfigError(msg)
         secret = fh.read().strip()
-    return _long_enough(secret, f"{where}: secret.file: key file {str(path)!r}",
-                        f"`umask 077; openssl rand -hex 32 > {shown}`")
+    return _long_enough(
+        secret, f"{where}: secret.file: key file {str(path)!r}", f"`umask 077; openssl rand -hex 32 > {shown}`"
+    )
 
 
 def _long_enough(secret: bytes, what: str, fix: str) -> bytes:
@@ -132,8 +145,7 @@ def _long_enough(secret: bytes, what: str, fix: str) -> bytes:
         msg = f"{what} is empty; write a random key into it (e.g. {fix})"
         raise ConfigError(msg)
     if len(secret) < MIN_SECRET_BYTES:
-        msg = (f"{what} holds a {len(secret)}-byte secret; use at least {MIN_SECRET_BYTES} random bytes "
-               f"(e.g. {fix})")
+        msg = f"{what} holds a {len(secret)}-byte secret; use at least {MIN_SECRET_BYTES} random bytes (e.g. {fix})"
         raise ConfigError(msg)
     return secret
 
@@ -141,6 +153,5 @@ def _long_enough(secret: bytes, what: str, fix: str) -> bytes:
 def keyring_for(config: CohortConfig) -> Keyring:
     """The keyring of a loaded :class:`~curation.config.CohortConfig`."""
     sec = config.secret
-    secret = load_secret(env=sec.env, file=config.resolve(sec.file) if sec.file else None,
-                         where=config.path.name)
+    secret = load_secret(env=sec.env, file=config.resolve(sec.file) if sec.file else None, where=config.path.name)
     return Keyring(secret, max_shift_days=config.dates.max_shift_days)

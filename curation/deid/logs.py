@@ -83,8 +83,9 @@ def _has_filter(obj: logging.Filterer) -> RedactingFilter | None:
     return next((f for f in obj.filters if isinstance(f, RedactingFilter)), None)
 
 
-def install_redacting_handler(*, level: int = logging.INFO, known: Iterable[str] = (),
-                              set_filters: bool = True) -> logging.Handler:
+def install_redacting_handler(
+    *, level: int = logging.INFO, known: Iterable[str] = (), set_filters: bool = True
+) -> logging.Handler:
     """Route logging and Python warnings through one redacting stderr handler.
 
     Idempotent: a second call returns the installed handler (adding ``known`` values to it).

@@ -113,14 +113,14 @@ assert max(_CUE_WORD_LENS) <= 4  # the judgement memo's window and _decide read 
 
 def _ends_with(s: str, words: frozenset[str], lengths: tuple[int, ...]) -> bool:
     # s[-n:] shorter than n is s itself, which ends with itself: still a correct answer
-    for n in lengths:
+    for n in lengths:  # noqa: SIM110 - the name detector's hot path: a loop beats any() over a generator
         if s[-n:] in words:
             return True
     return False
 
 
 def _starts_with(s: str, words: frozenset[str], lengths: tuple[int, ...]) -> bool:
-    for n in lengths:
+    for n in lengths:  # noqa: SIM110 - the name detector's hot path: a loop beats any() over a generator
         if s[:n] in words:
             return True
     return False
@@ -351,7 +351,7 @@ class NameDetector:
             # a word straddling a cue is judged even inside the previous name; the others are not
             if kind == _MASK or (a < last and kind != _STRADDLE):
                 continue
-            if kind == _SURNAME or kind == _NAME_WORD:
+            if kind in (_SURNAME, _NAME_WORD):
                 # no given name can follow (a digit, punctuation, a function word): rejected as it stands
                 nxt = b if kind == _SURNAME else a + 1
                 ch = text[nxt:nxt + 1]
@@ -384,7 +384,7 @@ class NameDetector:
                 return ()
             b = a + 2
             a += 1
-        elif kind == _CUED_WORD or kind == _VERB_WORD:
+        elif kind in (_CUED_WORD, _VERB_WORD):
             # an ordinary word starting with a surname character (于洋, 王国 of 王国强, 高欢) is a name only
             # where a person word vouches for it, and never when it is a cue word itself
             titled = text[a + 2:a + 4] in _WORD_POST_SET or text[a + 3:a + 5] in _WORD3_POST_SET

@@ -246,8 +246,14 @@ class IdentifierRegistry:
                     forms |= _latin_forms([fam], giv) | _cased([fam], giv)
             # with tone marks: zhāng sānfēng, zhāngsānfēng, sānfēng zhāng
             ft, gt = "".join(fam_tone), "".join(given_tone)
-            forms |= {f"{ft} {gt}", f"{ft}{gt}", f"{gt} {ft}", f"{ft} {' '.join(given_tone)}",
-                      f"{ft.title()} {gt}", f"{gt.title()} {ft.title()}"}
+            forms |= {
+                f"{ft} {gt}",
+                f"{ft}{gt}",
+                f"{gt} {ft}",
+                f"{ft} {' '.join(given_tone)}",
+                f"{ft.title()} {gt}",
+                f"{gt.title()} {ft.title()}",
+            }
         return forms
 
     @staticmethod
@@ -295,10 +301,19 @@ class IdentifierRegistry:
         d = _parse_date(value, raw)
         if d is not None:
             y, m, dd = d.year, d.month, d.day
-            forms |= {f"{y:04d}-{m:02d}-{dd:02d}", f"{y:04d}{m:02d}{dd:02d}", f"{y:04d}/{m}/{dd}",
-                      f"{y:04d}/{m:02d}/{dd:02d}", f"{y:04d}年{m}月{dd}日", f"{y:04d}年{m:02d}月{dd:02d}日",
-                      f"{y:04d}.{m:02d}.{dd:02d}", f"{y:04d}.{m}.{dd}", f"{y:04d}-{m}-{dd}",
-                      f"{dd:02d}/{m:02d}/{y:04d}", f"{m:02d}/{dd:02d}/{y:04d}"}
+            forms |= {
+                f"{y:04d}-{m:02d}-{dd:02d}",
+                f"{y:04d}{m:02d}{dd:02d}",
+                f"{y:04d}/{m}/{dd}",
+                f"{y:04d}/{m:02d}/{dd:02d}",
+                f"{y:04d}年{m}月{dd}日",
+                f"{y:04d}年{m:02d}月{dd:02d}日",
+                f"{y:04d}.{m:02d}.{dd:02d}",
+                f"{y:04d}.{m}.{dd}",
+                f"{y:04d}-{m}-{dd}",
+                f"{dd:02d}/{m:02d}/{y:04d}",
+                f"{m:02d}/{dd:02d}/{y:04d}",
+            }
         self._store(kind, raw, forms)
 
     # --- combining and reading ------------------------------------------------------------

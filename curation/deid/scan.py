@@ -128,7 +128,6 @@ class ScanResult(list[LeakHit]):
         return f"{self.n_skipped} identifier(s) not searched ({', '.join(parts)})"
 
 
-
 def read_identifiers(path: str | Path) -> list[tuple[int, str]]:
     """``(line number, identifier)`` for each non-empty line of an identifiers file (UTF-8)."""
     lines = Path(path).read_text(encoding="utf-8-sig").splitlines()

@@ -55,8 +55,10 @@ def pseudonymize(
     blank get ``<NA>``: the caller quarantines them (nothing to link), never the raw value.
     """
     if id_col not in df.columns:
-        msg = (f"pseudonymize: column {id_col!r} is not in the frame (columns: {list(map(str, df.columns))}); "
-               "map the source header to it first")
+        msg = (
+            f"pseudonymize: column {id_col!r} is not in the frame (columns: {list(map(str, df.columns))}); "
+            "map the source header to it first"
+        )
         raise DeidError(msg)
     if site_col is not None and site_col not in df.columns:
         msg = f"pseudonymize: site column {site_col!r} is not in the frame"
@@ -77,8 +79,13 @@ def pseudonymize(
         id_codes, id_values = pd.factorize(text.fillna("").to_numpy(object))
         pair_codes = site_codes.astype(np.int64) * max(len(id_values), 1) + id_codes
         distinct, codes = np.unique(pair_codes, return_inverse=True)
-        names = np.array([keyring.patient(id_values[c % len(id_values)], site=site_values[c // len(id_values)])
-                          for c in distinct.tolist()], dtype=object)
+        names = np.array(
+            [
+                keyring.patient(id_values[c % len(id_values)], site=site_values[c // len(id_values)])
+                for c in distinct.tolist()
+            ],
+            dtype=object,
+        )
         pseudo = pd.Series(names[codes.ravel()] if len(names) else [], index=df.index, dtype="string").mask(missing)
     except DeidError:
         raise
@@ -131,13 +138,17 @@ def drop_identifiers(
     keep = set(keep_text)
     bad = {c: k for c, k in phi.items() if str(k).lower() not in PHI_CLASSES}
     if bad:
-        msg = (f"drop_identifiers: unknown PHI class for {sorted(bad)}; "
-               f"use one of {', '.join(PHI_CLASSES)} in the data dictionary")
+        msg = (
+            f"drop_identifiers: unknown PHI class for {sorted(bad)}; "
+            f"use one of {', '.join(PHI_CLASSES)} in the data dictionary"
+        )
         raise DeidError(msg)
     not_text = sorted(c for c in keep if c in phi and phi[c].lower() != "free_text")
     if not_text:
-        msg = (f"drop_identifiers: keep_text names {not_text}, which are not free_text fields; "
-               "only free text can be allow-listed")
+        msg = (
+            f"drop_identifiers: keep_text names {not_text}, which are not free_text fields; "
+            "only free text can be allow-listed"
+        )
         raise DeidError(msg)
     drop: list[str] = []
     scrub_cols: list[str] = []
@@ -175,5 +186,6 @@ def known_identifiers(df: pd.DataFrame, cols: Iterable[str]) -> pd.Series:
     sub = df[cols].astype("string")
     return pd.Series(
         [tuple(v.strip() for v in row if isinstance(v, str) and v.strip()) for row in sub.itertuples(index=False)],
-        index=df.index, dtype=object,
+        index=df.index,
+        dtype=object,
     )

@@ -75,8 +75,14 @@ def _kinds_by_pid(pl: Planter) -> dict[int, set[str]]:
     return out
 
 
-def _host(pl: Planter, site: str, where: Callable[[pd.Series], bool] | None = None, *,
-          avoid: set[str] = frozenset(), imaged: bool = False) -> pd.Series:  # type: ignore[assignment]
+def _host(
+    pl: Planter,
+    site: str,
+    where: Callable[[pd.Series], bool] | None = None,
+    *,
+    avoid: set[str] = frozenset(),  # type: ignore[assignment]
+    imaged: bool = False,
+) -> pd.Series:
     """A patient for the values a generator writes (DICOM headers, sample sheets): a patient no defect
     uses if one fits, else one whose planted defects are none of ``avoid`` (their checks cannot see
     these values) and who hosts no other group. ``imaged``: one with a CT, or who gets one."""
@@ -92,8 +98,13 @@ def _host(pl: Planter, site: str, where: Callable[[pd.Series], bool] | None = No
         except ValueError:
             kinds = _kinds_by_pid(pl)
             pool = [pl.roster.iloc[i] for i in pl.rng.permutation(len(pl.roster))]
-            found = [q for q in pool if int(q["pid"]) not in pl.hosted and (where is None or where(q))
-                     and not kinds.get(int(q["pid"]), set()) & avoid]
+            found = [
+                q
+                for q in pool
+                if int(q["pid"]) not in pl.hosted
+                and (where is None or where(q))
+                and not kinds.get(int(q["pid"]), set()) & avoid
+            ]
             if not found:
                 msg = f"no patient left for a planted defect at site {site}; generate more patients"
                 raise ValueError(msg) from None
@@ -119,16 +130,42 @@ def _plant_timeliness(pl: Planter) -> None:
     # alive, and diagnosed long enough before the cut-off for an old last contact to still follow it
     p = pl.pick("C", lambda p: p["vital_status"] == "alive" and p["diagnosis_date"] < DATA_CUTOFF - 700 * DAY)
     rid = pl.set("outcomes", int(p["pid"]), "last_followup_date", DATA_CUTOFF - 400 * DAY)
-    pl.defect(p, "outcomes", rid, field="last_followup_date", kind="lost_to_followup", dimension="timeliness",
-              expect="clinical.timeliness.followup_currency",
-              note="alive, last contact 400 days before the data cut-off (interval 180)")
+    pl.defect(
+        p,
+        "outcomes",
+        rid,
+        field="last_followup_date",
+        kind="lost_to_followup",
+        dimension="timeliness",
+        expect="clinical.timeliness.followup_currency",
+        note="alive, last contact 400 days before the data cut-off (interval 180)",
+    )
     p = pl.pick("A")
-    rid = pl.set("pathology", int(p["pid"]), "report_date",
-                 pl.tables["pathology"].loc[pl.row("pathology", int(p["pid"])), "specimen_date"] + 30 * DAY)
-    pl.defect(p, "pathology", rid, field="report_date", kind="late_pathology_report", dimension="timeliness",
-              expect="pathology.timeliness.report_delay", note="signed out 30 days after the specimen (target 10)")
-    pl.simple("B", "exposure", "questionnaire_date", "late_questionnaire", "exposure.timeliness.questionnaire_age",
-              lambda p: p["diagnosis_date"] + 400 * DAY, note="filled in 400 days after diagnosis (target 90)")
+    rid = pl.set(
+        "pathology",
+        int(p["pid"]),
+        "report_date",
+        pl.tables["pathology"].loc[pl.row("pathology", int(p["pid"])), "specimen_date"] + 30 * DAY,
+    )
+    pl.defect(
+        p,
+        "pathology",
+        rid,
+        field="report_date",
+        kind="late_pathology_report",
+        dimension="timeliness",
+        expect="pathology.timeliness.report_delay",
+        note="signed out 30 days after the specimen (target 10)",
+    )
+    pl.simple(
+        "B",
+        "exposure",
+        "questionnaire_date",
+        "late_questionnaire",
+        "exposure.timeliness.questionnaire_age",
+        lambda p: p["diagnosis_date"] + 400 * DAY,
+        note="filled in 400 days after diagnosis (target 90)",
+    )
 
 
 def _plant_crossmodal(pl: Planter) -> None:
@@ -137,50 +174,123 @@ def _plant_crossmodal(pl: Planter) -> None:
     # a pathology report dated before its specimen (tabular: its own patient)
     p = pl.pick("B")
     path = pl.tables["pathology"]
-    rid = pl.set("pathology", int(p["pid"]), "report_date",
-                 path.loc[pl.row("pathology", int(p["pid"])), "specimen_date"] - 6 * DAY)
-    pl.defect(p, "pathology", rid, field="report_date", kind="report_before_specimen", dimension="consistency",
-              expect="crossmodal.consistency.specimen_before_report", note="report dated 6 days before the specimen")
+    rid = pl.set(
+        "pathology",
+        int(p["pid"]),
+        "report_date",
+        path.loc[pl.row("pathology", int(p["pid"])), "specimen_date"] - 6 * DAY,
+    )
+    pl.defect(
+        p,
+        "pathology",
+        rid,
+        field="report_date",
+        kind="report_before_specimen",
+        dimension="consistency",
+        expect="crossmodal.consistency.specimen_before_report",
+        note="report dated 6 days before the specimen",
+    )
     _also_caught(pl)
     # the CT study: 200 days before diagnosis (timeliness), and a nodule far larger than its T category
-    p = _host(pl, "A", lambda p: p["ct"] in T_UP_TO_MM, avoid=_NO_DIAGNOSIS | {"tnm_stage_contradiction"},
-              imaged=True)
+    p = _host(pl, "A", lambda p: p["ct"] in T_UP_TO_MM, avoid=_NO_DIAGNOSIS | {"tnm_stage_contradiction"}, imaged=True)
     _set_flag(pl, int(p["pid"]), "study_on", p["diagnosis_date"] - 200 * DAY)
-    _flag(pl, p, "imaging", record="the CT study of this patient", field="StudyDate", kind="stale_imaging_study",
-          dimension="timeliness", expect="imaging.timeliness.study_age",
-          note="CT 200 days before diagnosis (target 90)")
+    _flag(
+        pl,
+        p,
+        "imaging",
+        record="the CT study of this patient",
+        field="StudyDate",
+        kind="stale_imaging_study",
+        dimension="timeliness",
+        expect="imaging.timeliness.study_age",
+        note="CT 200 days before diagnosis (target 90)",
+    )
     _set_flag(pl, int(p["pid"]), "nodule_mm", float(T_UP_TO_MM[p["ct"]] + 25))
-    _flag(pl, p, "imaging", record="the nodule reads of this patient's CT", field="diameter_mm",
-          kind="tumour_size_contradiction", dimension="consistency", expect="crossmodal.consistency.tumour_size",
-          note=f"{p['ct']} but the nodule measures {T_UP_TO_MM[p['ct']] + 25} mm")
+    _flag(
+        pl,
+        p,
+        "imaging",
+        record="the nodule reads of this patient's CT",
+        field="diameter_mm",
+        kind="tumour_size_contradiction",
+        dimension="consistency",
+        expect="crossmodal.consistency.tumour_size",
+        note=f"{p['ct']} but the nodule measures {T_UP_TO_MM[p['ct']] + 25} mm",
+    )
     # M1 without imaging: a patient staged M1 whose CT is not in the export
     p = _host(pl, "B", lambda p: p["cm"] in M1 and p["dicom_sex"] == p["sex"])
     _set_flag(pl, int(p["pid"]), "has_imaging", False)
-    _flag(pl, p, "imaging", record="no CT of this patient in the export", field="(series)", kind="m1_without_imaging",
-          dimension="consistency", expect="crossmodal.consistency.m1_imaging", note=f"staged {p['cm']}, no imaging")
+    _flag(
+        pl,
+        p,
+        "imaging",
+        record="no CT of this patient in the export",
+        field="(series)",
+        kind="m1_without_imaging",
+        dimension="consistency",
+        expect="crossmodal.consistency.m1_imaging",
+        note=f"staged {p['cm']}, no imaging",
+    )
     # the sequenced sample: an EGFR driver in squamous cell carcinoma, collected before its specimen, reported late
-    p = _host(pl, "C", lambda p: p["histology"] == "squamous" and p["driver"] == "",
-              avoid={"histology_ihc_contradiction", "report_before_specimen"})
+    p = _host(
+        pl,
+        "C",
+        lambda p: p["histology"] == "squamous" and p["driver"] == "",
+        avoid={"histology_ihc_contradiction", "report_before_specimen"},
+    )
     _set_flag(pl, int(p["pid"]), "driver", "EGFR_L858R")
     _set_flag(pl, int(p["pid"]), "has_genomics", True)
-    _flag(pl, p, "genomics", record="the tumour VCF of this patient", field="driver", kind="driver_in_squamous",
-          dimension="consistency", expect="crossmodal.consistency.histology_driver",
-          note="EGFR L858R called in squamous cell carcinoma")
+    _flag(
+        pl,
+        p,
+        "genomics",
+        record="the tumour VCF of this patient",
+        field="driver",
+        kind="driver_in_squamous",
+        dimension="consistency",
+        expect="crossmodal.consistency.histology_driver",
+        note="EGFR L858R called in squamous cell carcinoma",
+    )
     _set_flag(pl, int(p["pid"]), "seq_collection_offset", -12.0)
-    _flag(pl, p, "genomics", record="raw/genomics/sample_sheet.csv, this patient's sample", field="collection_date",
-          kind="sample_before_specimen", dimension="consistency", expect="crossmodal.consistency.sample_after_specimen",
-          note="sequenced sample collected 12 days before its pathology specimen")
+    _flag(
+        pl,
+        p,
+        "genomics",
+        record="raw/genomics/sample_sheet.csv, this patient's sample",
+        field="collection_date",
+        kind="sample_before_specimen",
+        dimension="consistency",
+        expect="crossmodal.consistency.sample_after_specimen",
+        note="sequenced sample collected 12 days before its pathology specimen",
+    )
     _set_flag(pl, int(p["pid"]), "seq_turnaround_days", 45.0)
-    _flag(pl, p, "genomics", record="raw/genomics/sample_sheet.csv, this patient's sample", field="report_date",
-          kind="slow_sequencing", dimension="timeliness", expect="genomics.timeliness.turnaround",
-          note="reported 45 days after collection (target 21)")
+    _flag(
+        pl,
+        p,
+        "genomics",
+        record="raw/genomics/sample_sheet.csv, this patient's sample",
+        field="report_date",
+        kind="slow_sequencing",
+        dimension="timeliness",
+        expect="genomics.timeliness.turnaround",
+        note="reported 45 days after collection (target 21)",
+    )
     # the only CT of a resected tumour taken after the surgery
-    p = _host(pl, "B", lambda p: _surgery(pl, int(p["pid"])) is not None, avoid={"treatment_before_diagnosis"},
-              imaged=True)
+    p = _host(
+        pl, "B", lambda p: _surgery(pl, int(p["pid"])) is not None, avoid={"treatment_before_diagnosis"}, imaged=True
+    )
     _set_flag(pl, int(p["pid"]), "study_on", _surgery(pl, int(p["pid"])) + 14 * DAY)
-    _flag(pl, p, "imaging", record="the CT study of this patient", field="StudyDate", kind="imaging_after_surgery",
-          dimension="consistency", expect="crossmodal.consistency.imaging_before_surgery",
-          note="the only CT was taken 14 days after the resection")
+    _flag(
+        pl,
+        p,
+        "imaging",
+        record="the CT study of this patient",
+        field="StudyDate",
+        kind="imaging_after_surgery",
+        dimension="consistency",
+        expect="crossmodal.consistency.imaging_before_surgery",
+        note="the only CT was taken 14 days after the resection",
+    )
     _plant_dicom_identity(pl)
     _plant_single_cell(pl)
 
@@ -189,40 +299,83 @@ def _also_caught(pl: Planter) -> None:
     """Planted defects that a cross-modality rule catches too: the same record, a second expectation."""
     for d in list(pl.log.defects):
         if d.kind == "treatment_before_diagnosis":  # a treatment before the diagnosis is before the specimen too
-            extra = pl.log.defect(modality=d.modality, site=d.site, record="", pseudonym=d.pseudonym, field=d.field,
-                                  kind="treatment_before_tissue_diagnosis", dimension="consistency",
-                                  expect="crossmodal.consistency.treatment_after_diagnosis",
-                                  note="the same treatment starts before the patient's pathology specimen")
+            extra = pl.log.defect(
+                modality=d.modality,
+                site=d.site,
+                record="",
+                pseudonym=d.pseudonym,
+                field=d.field,
+                kind="treatment_before_tissue_diagnosis",
+                dimension="consistency",
+                expect="crossmodal.consistency.treatment_after_diagnosis",
+                note="the same treatment starts before the patient's pathology specimen",
+            )
             pl.rows[extra.id] = pl.rows[d.id]
         if d.kind == "unlinked_id":  # the mistyped questionnaire leaves its patient without one
             table, rid = pl.rows[d.id]
             df = pl.tables[table]
             pid = int(df.loc[df["_rid"] == rid, "_pid"].iloc[0])
             p = pl.roster[pl.roster["pid"] == pid].iloc[0]
-            extra = pl.log.defect(modality=d.modality, site=d.site, record="", pseudonym=str(p["pseudonym"]),
-                                  field="(record)", kind="missing_required_modality", dimension="completeness",
-                                  expect="crossmodal.completeness.required_modalities",
-                                  note="its questionnaire went under a mistyped admission number; exposure is a "
-                                       "required modality of the demo cohort")
+            extra = pl.log.defect(
+                modality=d.modality,
+                site=d.site,
+                record="",
+                pseudonym=str(p["pseudonym"]),
+                field="(record)",
+                kind="missing_required_modality",
+                dimension="completeness",
+                expect="crossmodal.completeness.required_modalities",
+                note="its questionnaire went under a mistyped admission number; exposure is a "
+                "required modality of the demo cohort",
+            )
             pl.rows[extra.id] = pl.rows[d.id]
 
 
 def _plant_dicom_identity(pl: Planter) -> None:
     """DICOM headers that contradict the EMR and the questionnaire: the age, the birth year, the smoking status."""
-    p = _host(pl, "C", lambda p: p["smoking_status"] == "never" and p["dicom_sex"] == p["sex"],
-              avoid=_NO_DIAGNOSIS | _SMOKING | _AGE, imaged=True)
+    p = _host(
+        pl,
+        "C",
+        lambda p: p["smoking_status"] == "never" and p["dicom_sex"] == p["sex"],
+        avoid=_NO_DIAGNOSIS | _SMOKING | _AGE,
+        imaged=True,
+    )
     _set_flag(pl, int(p["pid"]), "dicom_age_offset", 12.0)
-    _flag(pl, p, "imaging", record="DICOM PatientAge of this patient's CT", field="PatientAge",
-          kind="age_mismatch_dicom", dimension="consistency", expect="crossmodal.consistency.age_at_imaging",
-          note="PatientAge 12 years above the age the EMR gives")
+    _flag(
+        pl,
+        p,
+        "imaging",
+        record="DICOM PatientAge of this patient's CT",
+        field="PatientAge",
+        kind="age_mismatch_dicom",
+        dimension="consistency",
+        expect="crossmodal.consistency.age_at_imaging",
+        note="PatientAge 12 years above the age the EMR gives",
+    )
     _set_flag(pl, int(p["pid"]), "dicom_birth_year_offset", -15.0)
-    _flag(pl, p, "imaging", record="DICOM PatientBirthDate of this patient's CT", field="PatientBirthDate",
-          kind="birth_year_mismatch_dicom", dimension="consistency", expect="crossmodal.consistency.birth_year",
-          note="born 15 years earlier in the DICOM header than in the EMR")
+    _flag(
+        pl,
+        p,
+        "imaging",
+        record="DICOM PatientBirthDate of this patient's CT",
+        field="PatientBirthDate",
+        kind="birth_year_mismatch_dicom",
+        dimension="consistency",
+        expect="crossmodal.consistency.birth_year",
+        note="born 15 years earlier in the DICOM header than in the EMR",
+    )
     _set_flag(pl, int(p["pid"]), "dicom_smoking", "YES")
-    _flag(pl, p, "imaging", record="DICOM SmokingStatus of this patient's CT", field="SmokingStatus",
-          kind="smoking_mismatch_dicom", dimension="consistency", expect="crossmodal.consistency.smoking_sources",
-          note="the questionnaire says never smoker, the DICOM header YES")
+    _flag(
+        pl,
+        p,
+        "imaging",
+        record="DICOM SmokingStatus of this patient's CT",
+        field="SmokingStatus",
+        kind="smoking_mismatch_dicom",
+        dimension="consistency",
+        expect="crossmodal.consistency.smoking_sources",
+        note="the questionnaire says never smoker, the DICOM header YES",
+    )
 
 
 def _plant_single_cell(pl: Planter) -> None:
@@ -232,9 +385,17 @@ def _plant_single_cell(pl: Planter) -> None:
         return
     p = _host(pl, "A", lambda p: bool(p["has_single_cell"]) and p["sc_sex"] == p["sex"])
     _set_flag(pl, int(p["pid"]), "sc_library_delay", 10.0)
-    _flag(pl, p, "immune", record="raw/singlecell/samples.csv, this patient's samples", field="library_date",
-          kind="late_single_cell_library", dimension="timeliness", expect="immune.timeliness.processing_delay",
-          note="library made 10 days after collection (target 2)")
+    _flag(
+        pl,
+        p,
+        "immune",
+        record="raw/singlecell/samples.csv, this patient's samples",
+        field="library_date",
+        kind="late_single_cell_library",
+        dimension="timeliness",
+        expect="immune.timeliness.processing_delay",
+        note="library made 10 days after collection (target 2)",
+    )
 
 
 def _hand_on_specimens(pl: Planter) -> None:

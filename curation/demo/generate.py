@@ -43,7 +43,11 @@ SITES = [
     {"id": "C", "name": "Demo hospital C (GB18030 CSV, Chinese headers)", "region": "广东省"},
 ]
 # Generators written by other modules, called when present (signature in _core.py).
-EXTERNAL = {"imaging": "curation.demo.imaging", "immune": "curation.demo.immune", "screening": "curation.demo.screening"}
+EXTERNAL = {
+    "imaging": "curation.demo.imaging",
+    "immune": "curation.demo.immune",
+    "screening": "curation.demo.screening",
+}
 
 
 def write_key(path: Path, key: str) -> Path:
@@ -195,8 +199,14 @@ def generate(
     return out / "cohort.yaml"
 
 
-def write_cohort_yaml(out: Path, sources: dict[str, list[dict[str, Any]]], *, patients: int, seed: int,
-                      withdrawn: list[dict[str, str]] | None = None) -> Path:
+def write_cohort_yaml(
+    out: Path,
+    sources: dict[str, list[dict[str, Any]]],
+    *,
+    patients: int,
+    seed: int,
+    withdrawn: list[dict[str, str]] | None = None,
+) -> Path:
     """cohort.yaml of the demo; sources of modalities this installation does not register are kept
     under ``options.unregistered_sources`` (a cohort.yaml naming an unknown modality does not load)."""
     registered = _registered()

@@ -135,8 +135,11 @@ def _sheet_dates(p: pd.Series) -> dict[str, str]:
     collected = start + pd.Timedelta(days=offset if offset is not None else 2 + pid % 6)
     turnaround = _planted(p, "seq_turnaround_days")
     reported = collected + pd.Timedelta(days=turnaround if turnaround is not None else 7 + pid % 8)
-    return {"specimen_id": str(p.get("specimen_id") or ""), "collection_date": f"{collected:%Y-%m-%d}",
-            "report_date": f"{reported:%Y-%m-%d}"}
+    return {
+        "specimen_id": str(p.get("specimen_id") or ""),
+        "collection_date": f"{collected:%Y-%m-%d}",
+        "report_date": f"{reported:%Y-%m-%d}",
+    }
 
 
 def write_genomics(

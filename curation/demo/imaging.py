@@ -65,8 +65,18 @@ def _pn(row: pd.Series) -> str:
     return f"{row['name_pinyin']}={ideographic}"
 
 
-def _dataset(row: pd.Series, *, uids: dict[str, str], z_mm: float, slice_no: int,
-             pixels: np.ndarray, burned_in: bool, site: str, study_date: str, sex: str) -> Any:
+def _dataset(
+    row: pd.Series,
+    *,
+    uids: dict[str, str],
+    z_mm: float,
+    slice_no: int,
+    pixels: np.ndarray,
+    burned_in: bool,
+    site: str,
+    study_date: str,
+    sex: str,
+) -> Any:
     from pydicom.dataset import Dataset, FileMetaDataset
     from pydicom.sequence import Sequence
     from pydicom.uid import UID, ExplicitVRLittleEndian, ImplicitVRLittleEndian
@@ -102,8 +112,6 @@ def _dataset(row: pd.Series, *, uids: dict[str, str], z_mm: float, slice_no: int
     else:
         ds.PixelData = stored.tobytes()
     return ds
-
-
 
 
 def _study(ds: Any, *, uids: dict[str, str], site: str, study_date: str, manufacturer: str, model: str) -> None:
@@ -148,8 +156,9 @@ def _dicom_birth_date(row: pd.Series) -> str:
     """PatientBirthDate as the header holds it (its year moved where a mismatch is planted)."""
     born = pd.Timestamp(row["birth_date"])
     shift = int(_planted(row, "dicom_birth_year_offset", 0))
-    return (born.replace(year=born.year + shift) if shift and not (born.month == 2 and born.day == 29)
-            else born).strftime("%Y%m%d")
+    return (
+        born.replace(year=born.year + shift) if shift and not (born.month == 2 and born.day == 29) else born
+    ).strftime("%Y%m%d")
 
 
 def _image(ds: Any, *, uids: dict[str, str], z_mm: float, slice_no: int, burned_in: bool, kernel: str) -> None:
@@ -206,14 +215,23 @@ def _uid(rng_base: int, *parts: object) -> str:
 
 
 # the size a nodule is drawn from, per T category (mm, AJCC 8th lung: T1a up to 10 mm ... T4 over 70 mm)
-T_SIZE_MM = {"T1mi": (6.0, 25.0), "T1a": (5.0, 9.5), "T1b": (11.0, 19.5), "T1c": (21.0, 29.5), "T2a": (31.0, 39.5),
-             "T2b": (41.0, 49.5), "T3": (51.0, 69.5), "T4": (71.0, 95.0)}
+T_SIZE_MM = {
+    "T1mi": (6.0, 25.0),
+    "T1a": (5.0, 9.5),
+    "T1b": (11.0, 19.5),
+    "T1c": (21.0, 29.5),
+    "T2a": (31.0, 39.5),
+    "T2b": (41.0, 49.5),
+    "T3": (51.0, 69.5),
+    "T4": (71.0, 95.0),
+}
 
 _KINDS = ["truncated", "not_dicom", "missing_slice", "spacing", "burned_in", "duplicate_sop", "burned_in"]
 
 
-def generate(roster: pd.DataFrame, out: Path, *, rng: np.random.Generator, log: DemoLog,
-             keyring: Any) -> dict[str, list[dict[str, Any]]]:
+def generate(
+    roster: pd.DataFrame, out: Path, *, rng: np.random.Generator, log: DemoLog, keyring: Any
+) -> dict[str, list[dict[str, Any]]]:
     """Write raw/dicom/site<X>/<admission number>/CT3/IM*.dcm and the nodule reads CSV.
 
     Returns the cohort.yaml ``sources`` entries: ``{"imaging": [...]}``, one per site.
@@ -243,19 +261,49 @@ def generate(roster: pd.DataFrame, out: Path, *, rng: np.random.Generator, log: 
         dicom_sex = row.get("dicom_sex")
         sex = str(dicom_sex) if isinstance(dicom_sex, str) and dicom_sex else str(row["sex"])
         nodule = (int(rng.integers(18, 24)), int(rng.integers(26, 36)), int(rng.integers(6, 14)))
-        log.identifier(row["name"], row["name_pinyin"], _pn(row), row["mrn"],
-                       pd.Timestamp(row["birth_date"]).strftime("%Y%m%d"), _dicom_birth_date(row), uids["accession"],
-                       f"SPS{uids['accession']}", "LI^MING=李^明", "李明")
-        files = _series(row, folder, rng=rng, base=base, uids=uids, kind=kind, nodule=nodule, site=site,
-                        study_date=study_date, sex=sex)
+        log.identifier(
+            row["name"],
+            row["name_pinyin"],
+            _pn(row),
+            row["mrn"],
+            pd.Timestamp(row["birth_date"]).strftime("%Y%m%d"),
+            _dicom_birth_date(row),
+            uids["accession"],
+            f"SPS{uids['accession']}",
+            "LI^MING=李^明",
+            "李明",
+        )
+        files = _series(
+            row,
+            folder,
+            rng=rng,
+            base=base,
+            uids=uids,
+            kind=kind,
+            nodule=nodule,
+            site=site,
+            study_date=study_date,
+            sex=sex,
+        )
         common = {"modality": "imaging", "site": site, "pseudonym": str(row["pseudonym"])}
         _plant(kind, root=root, folder=folder, files=files, log=log, keyring=keyring, common=common)
         nodule_rows += _nodule_reads(rng, row, series=uids["series"], nodule=nodule, site=site)
     return {"imaging": _sources(out, sites, pd.DataFrame(nodule_rows))}
 
 
-def _series(row: pd.Series, folder: Path, *, rng: np.random.Generator, base: int, uids: dict[str, str],
-            kind: str | None, nodule: tuple[int, int, int], site: str, study_date: str, sex: str) -> list[Path]:
+def _series(
+    row: pd.Series,
+    folder: Path,
+    *,
+    rng: np.random.Generator,
+    base: int,
+    uids: dict[str, str],
+    kind: str | None,
+    nodule: tuple[int, int, int],
+    site: str,
+    study_date: str,
+    sex: str,
+) -> list[Path]:
     """The patient's CT series, one file per slice (a slice left out or spaced wider when planted)."""
     pid = row["pid"]
     z = 0.0
@@ -266,51 +314,98 @@ def _series(row: pd.Series, folder: Path, *, rng: np.random.Generator, base: int
         if kind == "missing_slice" and k == N_SLICES // 2:
             continue
         uids["sop"] = _uid(base, pid, "sop", k)
-        ds = _dataset(row, uids=uids, z_mm=z, slice_no=k + 1,
-                      pixels=_phantom(rng, k, nodule=nodule), burned_in=kind == "burned_in",
-                      site=site, study_date=study_date, sex=sex)
+        ds = _dataset(
+            row,
+            uids=uids,
+            z_mm=z,
+            slice_no=k + 1,
+            pixels=_phantom(rng, k, nodule=nodule),
+            burned_in=kind == "burned_in",
+            site=site,
+            study_date=study_date,
+            sex=sex,
+        )
         path = folder / f"IM{k + 1:04d}.dcm"
         ds.save_as(path, enforce_file_format=True)
         files.append(path)
     return files
 
 
-def _plant(kind: str | None, *, root: Path, folder: Path, files: list[Path], log: DemoLog, keyring: Any,
-           common: dict[str, str]) -> None:
+def _plant(
+    kind: str | None, *, root: Path, folder: Path, files: list[Path], log: DemoLog, keyring: Any, common: dict[str, str]
+) -> None:
     """The planted defect of a series (a file cut, a stray text file, a duplicate) and its manifest entry."""
     if kind == "truncated":
         victim = files[len(files) // 3]
         data = victim.read_bytes()
         victim.write_bytes(data[: len(data) - len(data) // 3])
-        log.defect(**common, record=_rel(root, victim), field="(file)", kind="truncated_file",
-                   dimension="completeness", expect="quarantine:truncated",
-                   file_token=keyring.token("file", _rel(root, victim)), note="transfer cut inside the pixel data")
+        log.defect(
+            **common,
+            record=_rel(root, victim),
+            field="(file)",
+            kind="truncated_file",
+            dimension="completeness",
+            expect="quarantine:truncated",
+            file_token=keyring.token("file", _rel(root, victim)),
+            note="transfer cut inside the pixel data",
+        )
     elif kind == "not_dicom":
         junk = folder / "export_log.txt"
         junk.write_text("PACS export finished\nimages: 20\n", encoding="utf-8")
-        log.defect(**common, record=_rel(root, junk), field="(file)", kind="non_dicom_file",
-                   dimension="conformance", expect="quarantine:not_dicom",
-                   file_token=keyring.token("file", _rel(root, junk)))
+        log.defect(
+            **common,
+            record=_rel(root, junk),
+            field="(file)",
+            kind="non_dicom_file",
+            dimension="conformance",
+            expect="quarantine:not_dicom",
+            file_token=keyring.token("file", _rel(root, junk)),
+        )
     elif kind == "duplicate_sop":
         src = files[len(files) // 2]
         copy = src.with_name(src.stem + "_copy.dcm")  # sorts after the original: the copy is the duplicate
         shutil.copyfile(src, copy)
-        log.defect(**common, record=_rel(root, copy), field="SOPInstanceUID", kind="duplicate_sop_instance_uid",
-                   dimension="uniqueness", expect="quarantine:duplicate_sop_instance_uid",
-                   file_token=keyring.token("file", _rel(root, copy)))
+        log.defect(
+            **common,
+            record=_rel(root, copy),
+            field="SOPInstanceUID",
+            kind="duplicate_sop_instance_uid",
+            dimension="uniqueness",
+            expect="quarantine:duplicate_sop_instance_uid",
+            file_token=keyring.token("file", _rel(root, copy)),
+        )
     elif kind == "missing_slice":
-        log.defect(**common, record=_rel(root, folder), field="ImagePositionPatient", kind="missing_slice",
-                   dimension="completeness", expect="imaging.completeness.missing_slices")
+        log.defect(
+            **common,
+            record=_rel(root, folder),
+            field="ImagePositionPatient",
+            kind="missing_slice",
+            dimension="completeness",
+            expect="imaging.completeness.missing_slices",
+        )
     elif kind == "spacing":
-        log.defect(**common, record=_rel(root, folder), field="ImagePositionPatient", kind="inconsistent_spacing",
-                   dimension="consistency", expect="imaging.consistency.slice_spacing")
+        log.defect(
+            **common,
+            record=_rel(root, folder),
+            field="ImagePositionPatient",
+            kind="inconsistent_spacing",
+            dimension="consistency",
+            expect="imaging.consistency.slice_spacing",
+        )
     elif kind == "burned_in":
-        log.defect(**common, record=_rel(root, folder), field="BurnedInAnnotation", kind="burned_in_annotation",
-                   dimension="conformance", expect="imaging.conformance.burned_in_annotation")
+        log.defect(
+            **common,
+            record=_rel(root, folder),
+            field="BurnedInAnnotation",
+            kind="burned_in_annotation",
+            dimension="conformance",
+            expect="imaging.conformance.burned_in_annotation",
+        )
 
 
-def _nodule_reads(rng: np.random.Generator, row: pd.Series, *, series: str, nodule: tuple[int, int, int],
-                  site: str) -> list[dict[str, Any]]:
+def _nodule_reads(
+    rng: np.random.Generator, row: pd.Series, *, series: str, nodule: tuple[int, int, int], site: str
+) -> list[dict[str, Any]]:
     """Two readers measure the nodule (reads for Lung-RADS and reader agreement): its size fits the
     patient's T category (AJCC 8th), unless a contradiction is planted."""
     rows: list[dict[str, Any]] = []
@@ -321,8 +416,17 @@ def _nodule_reads(rng: np.random.Generator, row: pd.Series, *, series: str, nodu
     for reader in ("R1", "R2"):
         d = diam if reader == "R1" else float(np.round(diam + rng.normal(0, 1.2), 1))
         t = ntype if reader == "R1" or rng.random() > 0.15 else "solid"
-        rows.append({"patient": str(row["mrn"]), "site": site, "series": series,
-                     "location": "RUL" if nodule[0] > 32 else "LUL", "diameter_mm": d, "type": t, "reader": reader})
+        rows.append(
+            {
+                "patient": str(row["mrn"]),
+                "site": site,
+                "series": series,
+                "location": "RUL" if nodule[0] > 32 else "LUL",
+                "diameter_mm": d,
+                "type": t,
+                "reader": reader,
+            }
+        )
     return rows
 
 

@@ -301,11 +301,19 @@ def _blood_id(tumor_id: str) -> str:
 
 # sample position -> the QC defect planted in it: (field, kind, check that must catch it, note)
 _QC_DEFECTS = {
-    2: ("total_counts", "mostly_empty_droplets", "immune.accuracy.empty_droplets",
-        "70% of barcodes are ambient-RNA droplets"),
+    2: (
+        "total_counts",
+        "mostly_empty_droplets",
+        "immune.accuracy.empty_droplets",
+        "70% of barcodes are ambient-RNA droplets",
+    ),
     3: ("doublet_score", "doublets", "immune.accuracy.doublets", "20% doublets"),
-    4: ("pct_counts_mt", "high_mito_dying_cells", "immune.accuracy.mitochondrial",
-        "25% dying cells with 25-60% mitochondrial counts"),
+    4: (
+        "pct_counts_mt",
+        "high_mito_dying_cells",
+        "immune.accuracy.mitochondrial",
+        "25% dying cells with 25-60% mitochondrial counts",
+    ),
 }
 
 
@@ -358,8 +366,9 @@ def generate(
             "modality": "immune",
         }
         scaled = j == len(plans) - 1 and len(plans) > 2
-        fmt_used.add(_write_sample(Path(out), sid, X, genes, bcs, fmt="h5ad" if scaled else "10x_h5" if j == 1
-                                   else "10x"))
+        fmt_used.add(
+            _write_sample(Path(out), sid, X, genes, bcs, fmt="h5ad" if scaled else "10x_h5" if j == 1 else "10x")
+        )
         if scaled:
             rel = f"raw/singlecell/{sid}/{sid}.h5ad"
             log.defect(
@@ -373,8 +382,14 @@ def generate(
             )
         if j in _QC_DEFECTS:
             field, kind, expect, note = _QC_DEFECTS[j]
-            log.defect(record=f"single-cell sample {tissue} of this patient", field=field, kind=kind, expect=expect,
-                       note=note, **planted)
+            log.defect(
+                record=f"single-cell sample {tissue} of this patient",
+                field=field,
+                kind=kind,
+                expect=expect,
+                note=note,
+                **planted,
+            )
         rows.append(
             {
                 "sample_id": sid,

@@ -320,8 +320,14 @@ def build_roster(n: int, *, rng: np.random.Generator, faker: Faker, keyring: Key
     return roster
 
 
-def _outcomes(rng: np.random.Generator, n: int, diagnosis: np.ndarray, treatment: np.ndarray, stage: np.ndarray,
-              advanced: np.ndarray) -> dict[str, np.ndarray]:
+def _outcomes(
+    rng: np.random.Generator,
+    n: int,
+    diagnosis: np.ndarray,
+    treatment: np.ndarray,
+    stage: np.ndarray,
+    advanced: np.ndarray,
+) -> dict[str, np.ndarray]:
     """Follow-up, progression and death (roster columns)."""
     # Survival: exponential with a hazard that grows with stage; censored at the data cut-off.
     median_months = np.where(advanced, 14.0, np.where(np.char.startswith(stage.astype(str), "III"), 30.0, 90.0))
@@ -342,8 +348,9 @@ def _outcomes(rng: np.random.Generator, n: int, diagnosis: np.ndarray, treatment
     }
 
 
-def _smoking(rng: np.random.Generator, n: int, sexes: np.ndarray, diagnosis: np.ndarray,
-             births: np.ndarray) -> dict[str, Any]:
+def _smoking(
+    rng: np.random.Generator, n: int, sexes: np.ndarray, diagnosis: np.ndarray, births: np.ndarray
+) -> dict[str, Any]:
     """Smoking status, pack-years, age started and years since quitting (roster columns)."""
     p_smoker = np.where(sexes == "M", 0.72, 0.14)
     ever = rng.random(n) < p_smoker
@@ -376,8 +383,14 @@ def _tumor(rng: np.random.Generator, n: int, histology: np.ndarray, advanced: np
     return {"driver": drivers, "icd10": icd10, "laterality": laterality, "icdo3_morphology": morph, "ecog": ecog}
 
 
-def _sources(rng: np.random.Generator, n: int, sites: np.ndarray, drivers: np.ndarray,
-             diagnosis: np.ndarray, advanced: np.ndarray) -> dict[str, np.ndarray]:
+def _sources(
+    rng: np.random.Generator,
+    n: int,
+    sites: np.ndarray,
+    drivers: np.ndarray,
+    diagnosis: np.ndarray,
+    advanced: np.ndarray,
+) -> dict[str, np.ndarray]:
     """Which patients have a CT study, single-cell samples and sequencing, and their tumor sample IDs."""
     has_imaging = np.zeros(n, dtype=bool)
     has_sc = np.zeros(n, dtype=bool)
@@ -408,5 +421,9 @@ def _sources(rng: np.random.Generator, n: int, sites: np.ndarray, drivers: np.nd
         ],
         dtype=object,
     )
-    return {"tumor_sample_id": sample_ids, "has_imaging": has_imaging, "has_single_cell": has_sc,
-            "has_genomics": has_genomics}
+    return {
+        "tumor_sample_id": sample_ids,
+        "has_imaging": has_imaging,
+        "has_single_cell": has_sc,
+        "has_genomics": has_genomics,
+    }

@@ -301,8 +301,10 @@ def exposure_table(roster: pd.DataFrame, rng: np.random.Generator) -> pd.DataFra
             "family_history_lung_cancer": yes_no(0.12, unknown=0.06),
             "alcohol": np.array(["never", "never", "former", "current"], dtype=object)[rng.integers(4, size=n)],
             # filled in at the first visits: 20 days before to 30 days after diagnosis
-            "questionnaire_date": [d + pd.Timedelta(days=_spread(pid, -20, 30))
-                                   for d, pid in zip(r["diagnosis_date"], r["pid"], strict=True)],
+            "questionnaire_date": [
+                d + pd.Timedelta(days=_spread(pid, -20, 30))
+                for d, pid in zip(r["diagnosis_date"], r["pid"], strict=True)
+            ],
         }
     )
     df.insert(0, "_rid", _ids("exposure", len(df)))

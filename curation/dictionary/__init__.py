@@ -23,8 +23,22 @@ import yaml
 
 from ..errors import ConfigError
 
-__all__ = ["CodeList", "Field", "checklist", "codes", "describe", "fields", "load", "modalities", "normalize_stage",
-           "normalize_tnm", "stage_group", "stage_table", "tables", "version"]
+__all__ = [
+    "CodeList",
+    "Field",
+    "checklist",
+    "codes",
+    "describe",
+    "fields",
+    "load",
+    "modalities",
+    "normalize_stage",
+    "normalize_tnm",
+    "stage_group",
+    "stage_table",
+    "tables",
+    "version",
+]
 
 REQUIRED_LEVELS = ("required", "recommended", "optional")
 PHI_CLASSES = ("direct", "quasi", "none", "free_text")
@@ -32,10 +46,43 @@ TYPES = ("string", "code", "integer", "number", "date", "boolean")
 # what kind of identifier a ``phi: direct`` field holds (curation.deid.registry.Kind; a test keeps
 # the two lists equal): decides how its values are expanded (names into pinyin forms, dates into
 # their renderings) in the cohort-wide identifier registry
-IDENTIFIER_KINDS = ("name", "staff_name", "mrn", "admission_number", "id_card", "phone", "address", "birth_date",
-                    "accession", "other_patient_id", "specimen_id", "sample_id", "file_name", "email", "other")
-COLUMNS = ["modality", "table", "name", "label_zh", "label_en", "type", "unit", "code_system",
-           "allowed", "min", "max", "required", "phi", "mcode", "derived", "codes", "description", "identifier"]
+IDENTIFIER_KINDS = (
+    "name",
+    "staff_name",
+    "mrn",
+    "admission_number",
+    "id_card",
+    "phone",
+    "address",
+    "birth_date",
+    "accession",
+    "other_patient_id",
+    "specimen_id",
+    "sample_id",
+    "file_name",
+    "email",
+    "other",
+)
+COLUMNS = [
+    "modality",
+    "table",
+    "name",
+    "label_zh",
+    "label_en",
+    "type",
+    "unit",
+    "code_system",
+    "allowed",
+    "min",
+    "max",
+    "required",
+    "phi",
+    "mcode",
+    "derived",
+    "codes",
+    "description",
+    "identifier",
+]
 
 
 @dataclass(frozen=True)
@@ -163,17 +210,32 @@ def _fields(modality: str) -> tuple[Field, ...]:
             allowed = tuple(str(a) for a in raw.get("allowed", ()) or ())
             off = sorted({v for _, v in values if allowed and v not in allowed})
             if off:
-                raise ConfigError(f"{where}: values map to {', '.join(off)}, not one of the allowed values "
-                                  f"({', '.join(allowed)})")
-            out.append(Field(
-                modality=modality, table=table, name=raw["name"], label_zh=raw.get("label_zh", ""),
-                label_en=raw.get("label_en", ""), type=raw["type"], required=raw.get("required", "optional"),
-                phi=raw.get("phi", "none"), unit=str(raw.get("unit", "")), code_system=raw.get("code_system", ""),
-                allowed=allowed,
-                min=rng[0], max=rng[1], mcode=str(raw.get("mcode", "")), derived=bool(raw.get("derived", False)),
-                codes=raw.get("codes", ""), description=raw.get("description", ""), identifier=ident,
-                values=values,
-            ))
+                raise ConfigError(
+                    f"{where}: values map to {', '.join(off)}, not one of the allowed values ({', '.join(allowed)})"
+                )
+            out.append(
+                Field(
+                    modality=modality,
+                    table=table,
+                    name=raw["name"],
+                    label_zh=raw.get("label_zh", ""),
+                    label_en=raw.get("label_en", ""),
+                    type=raw["type"],
+                    required=raw.get("required", "optional"),
+                    phi=raw.get("phi", "none"),
+                    unit=str(raw.get("unit", "")),
+                    code_system=raw.get("code_system", ""),
+                    allowed=allowed,
+                    min=rng[0],
+                    max=rng[1],
+                    mcode=str(raw.get("mcode", "")),
+                    derived=bool(raw.get("derived", False)),
+                    codes=raw.get("codes", ""),
+                    description=raw.get("description", ""),
+                    identifier=ident,
+                    values=values,
+                )
+            )
     return tuple(out)
 
 
@@ -210,8 +272,20 @@ def load(modality: str | None = None) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
-CHECKLIST = ["table", "name", "label_zh", "label_en", "type", "unit", "code_system", "allowed", "range",
-             "required", "phi", "mcode"]
+CHECKLIST = [
+    "table",
+    "name",
+    "label_zh",
+    "label_en",
+    "type",
+    "unit",
+    "code_system",
+    "allowed",
+    "range",
+    "required",
+    "phi",
+    "mcode",
+]
 
 
 def _range(lo: float | None, hi: float | None) -> str:
@@ -225,14 +299,19 @@ def checklist(modality: str | None = None) -> pd.DataFrame:
     """The dictionary as the reports show it (the standard data checklist): allowed values joined,
     the plausible range as 'min–max'."""
     df = load(modality)
-    df = df.assign(allowed=df["allowed"].map(lambda a: ", ".join(a)),
-                   range=[_range(lo, hi) for lo, hi in zip(df["min"], df["max"], strict=True)])
+    df = df.assign(
+        allowed=df["allowed"].map(lambda a: ", ".join(a)),
+        range=[_range(lo, hi) for lo, hi in zip(df["min"], df["max"], strict=True)],
+    )
     return df[["modality", *CHECKLIST]]
 
 
-_COMMON = {"patient": "Patient pseudonym (keyed HMAC of site + admission number)", "site": "Site id",
-           "specimen": "Specimen token (keyed HMAC of the hospital specimen number)",
-           "sample": "Sample token (keyed HMAC of the hospital sample id)"}
+_COMMON = {
+    "patient": "Patient pseudonym (keyed HMAC of site + admission number)",
+    "site": "Site id",
+    "specimen": "Specimen token (keyed HMAC of the hospital specimen number)",
+    "sample": "Sample token (keyed HMAC of the hospital sample id)",
+}
 
 
 @cache
@@ -295,8 +374,9 @@ _STAGE = re.compile(r"^(?:STAGE\s*)?(OC|0|IVA|IVB|IV|IIIA|IIIB|IIIC|III|IIA|IIB|
 def _norm(s: pd.Series, rx: re.Pattern[str], prefix: str) -> pd.Series:
     u = _as_text(s).str.strip().str.upper().str.replace(" ", "", regex=False)
     body = u.str.extract(rx, expand=False)
-    out = (prefix + body.str.replace("IS", "is", regex=False).str.replace("MI", "mi", regex=False)
-           .str.replace("A", "a", regex=False).str.replace("B", "b", regex=False).str.replace("C", "c", regex=False))
+    out = prefix + body.str.replace("IS", "is", regex=False).str.replace("MI", "mi", regex=False).str.replace(
+        "A", "a", regex=False
+    ).str.replace("B", "b", regex=False).str.replace("C", "c", regex=False)
     return out.astype(s.dtype if isinstance(s.dtype, pd.StringDtype) else "string")
 
 

@@ -18,8 +18,7 @@ def to_markdown(df: pd.DataFrame, *, title: str) -> str:
     """The checklist as a Markdown document: a heading, then one table per modality table."""
     lines = [f"# {title}", ""]
     for (modality, table), part in df.groupby(["modality", "table"], sort=False):
-        lines += [f"## {modality} / {table}", "", "| " + " | ".join(SHOWN[1:]) + " |",
-                  "|" + "---|" * (len(SHOWN) - 1)]
+        lines += [f"## {modality} / {table}", "", "| " + " | ".join(SHOWN[1:]) + " |", "|" + "---|" * (len(SHOWN) - 1)]
         for r in part.itertuples(index=False):
             cells = [str(getattr(r, c) or "").replace("|", "\\|") for c in SHOWN[1:]]
             lines.append("| " + " | ".join(cells) + " |")
@@ -29,8 +28,10 @@ def to_markdown(df: pd.DataFrame, *, title: str) -> str:
 
 def to_html(df: pd.DataFrame, *, title: str) -> str:
     """The checklist as a standalone HTML page: a heading, then one table per modality table."""
-    parts = [f"<!doctype html><meta charset='utf-8'><title>{html.escape(title)}</title>",
-             f"<h1>{html.escape(title)}</h1>"]
+    parts = [
+        f"<!doctype html><meta charset='utf-8'><title>{html.escape(title)}</title>",
+        f"<h1>{html.escape(title)}</h1>",
+    ]
     for (modality, table), part in df.groupby(["modality", "table"], sort=False):
         parts.append(f"<h2>{html.escape(modality)} / {html.escape(table)}</h2>")
         parts.append(part[SHOWN[1:]].to_html(index=False, escape=True, border=0))
@@ -45,8 +46,10 @@ def _reasons(fmt: str) -> str:
     if fmt == "csv":
         return df.to_csv(index=False)
     if fmt == "html":
-        return (f"<!doctype html><meta charset='utf-8'><title>{html.escape(title)}</title>"
-                f"<h1>{html.escape(title)}</h1>\n" + df.to_html(index=False, escape=True, border=0) + "\n")
+        return (
+            f"<!doctype html><meta charset='utf-8'><title>{html.escape(title)}</title>"
+            f"<h1>{html.escape(title)}</h1>\n" + df.to_html(index=False, escape=True, border=0) + "\n"
+        )
     lines = [f"# {title}", "", "| reason | scope | description |", "|---|---|---|"]
     lines += [f"| {r.reason} | {r.scope} | {r.description.replace('|', chr(92) + '|')} |" for r in df.itertuples()]
     return "\n".join(lines) + "\n"

@@ -152,17 +152,20 @@ class Bundle:
             if p.suffix != ".parquet":
                 if rel.startswith("exports/") and p.suffix in _EXPORT_FORMATS:
                     fmt, mediatype = _EXPORT_FORMATS[p.suffix]
-                    resources.append({"name": rel.replace("/", "-").lower(), "path": rel, "format": fmt,
-                                      "mediatype": mediatype})
+                    resources.append(
+                        {"name": rel.replace("/", "-").lower(), "path": rel, "format": fmt, "mediatype": mediatype}
+                    )
                 continue
             schema = pq.read_schema(p)
-            resources.append({
-                "name": rel.removesuffix(".parquet").replace("/", "-").lower(),
-                "path": rel,
-                "format": "parquet",
-                "mediatype": "application/vnd.apache.parquet",
-                "schema": {"fields": [_field(f, describe) for f in schema]},
-            })
+            resources.append(
+                {
+                    "name": rel.removesuffix(".parquet").replace("/", "-").lower(),
+                    "path": rel,
+                    "format": "parquet",
+                    "mediatype": "application/vnd.apache.parquet",
+                    "schema": {"fields": [_field(f, describe) for f in schema]},
+                }
+            )
         pkg = {"name": _slug(name), "profile": "data-package", "resources": resources}
         return write_json(self.root / DATAPACKAGE, pkg)
 

@@ -69,8 +69,7 @@ def parse_dates(s: pd.Series, *, min_year: int = 1800, max_year: int = 2100) -> 
         # would read year 203 as 2030
         ok = y.between(min_year, max_year) & m.between(1, 12) & d.between(1, 31)
         if ok.any():
-            built = pd.to_datetime(
-                pd.DataFrame({"year": y[ok], "month": m[ok], "day": d[ok]}), errors="coerce")
+            built = pd.to_datetime(pd.DataFrame({"year": y[ok], "month": m[ok], "day": d[ok]}), errors="coerce")
             out.loc[built.index] = built
         serial = pd.to_numeric(rest.str.extract(_SERIAL)["serial"], errors="coerce")
         sok = serial.notna() & serial.between(SERIAL_MIN, SERIAL_MAX) & y.isna()

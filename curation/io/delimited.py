@@ -61,12 +61,16 @@ def _decode(path: Path, data: bytes, encoding: str) -> tuple[str, str, list[int]
     except UnicodeDecodeError as exc:
         text, undecodable = _decode_tolerant(data, enc)
         if len(undecodable) > max(1, MAX_UNDECODABLE * (data.count(b"\n") + 1)):
-            msg = (f"{path.name}: cannot decode as {enc} ({type(exc).__name__} on {len(undecodable)} lines); "
-                   "fix `encoding:` for this source in cohort.yaml (auto, utf-8, utf-8-sig, gb18030)")
+            msg = (
+                f"{path.name}: cannot decode as {enc} ({type(exc).__name__} on {len(undecodable)} lines); "
+                "fix `encoding:` for this source in cohort.yaml (auto, utf-8, utf-8-sig, gb18030)"
+            )
             raise SourceReadError(msg) from None
     except LookupError as exc:
-        msg = (f"{path.name}: cannot decode as {enc} ({type(exc).__name__}); "
-               "fix `encoding:` for this source in cohort.yaml (auto, utf-8, utf-8-sig, gb18030)")
+        msg = (
+            f"{path.name}: cannot decode as {enc} ({type(exc).__name__}); "
+            "fix `encoding:` for this source in cohort.yaml (auto, utf-8, utf-8-sig, gb18030)"
+        )
         raise SourceReadError(msg) from None
     return text.removeprefix("\ufeff"), enc, undecodable
 
@@ -110,8 +114,14 @@ def read_delimited(path: Path, *, sep: str, encoding: str, header_row: int = 1) 
     frame.columns = names
     frame[LINE] = pd.array(first + 1, dtype="int64")
     n_records = len(frame) + sum(b.count for b in bad)
-    return RawTable(frame, enc, sorted(bad, key=lambda b: b.line), n_records=n_records, duplicates=copies,
-                    may_hold_control=may_hold_control)
+    return RawTable(
+        frame,
+        enc,
+        sorted(bad, key=lambda b: b.line),
+        n_records=n_records,
+        duplicates=copies,
+        may_hold_control=may_hold_control,
+    )
 
 
 def _empty(enc: str, why: str, *, has_header: bool, names: list[str] | None = None) -> RawTable:
@@ -153,8 +163,11 @@ def _parse(lines: list[str], body: list[int], names: list[str], sep: str, *, quo
         got, pos = _careful(lines, pos, n, names, sep, records=1)  # the record that starts on an odd line
         pieces.append(got)
     frames = [pc[0] for pc in pieces if len(pc[0])]
-    frame = (pd.concat(frames, ignore_index=True) if frames
-             else pd.DataFrame({f"c{i}": pd.Series([], dtype=STR) for i in range(len(names))}))
+    frame = (
+        pd.concat(frames, ignore_index=True)
+        if frames
+        else pd.DataFrame({f"c{i}": pd.Series([], dtype=STR) for i in range(len(names))})
+    )
     first = np.concatenate([pc[1] for pc in pieces]) if pieces else np.array([], dtype=np.int64)
     last = np.concatenate([pc[2] for pc in pieces]) if pieces else np.array([], dtype=np.int64)
     return frame, first, last, [bl for pc in pieces for bl in pc[3]]
@@ -176,13 +189,17 @@ def _fast(lines: list[str], body: list[int], names: list[str], sep: str) -> Pars
         return _careful(lines, 0, 0, names, sep)[0]
     cols = [f"c{i}" for i in range(len(names))]
     contiguous = body[-1] - body[0] + 1 == len(body)  # no blank line in the body: join a slice, not a generator
-    joined = "\n".join(lines[body[0]:body[-1] + 1] if contiguous else (lines[i] for i in body)).encode("utf-8")
+    joined = "\n".join(lines[body[0] : body[-1] + 1] if contiguous else (lines[i] for i in body)).encode("utf-8")
     table = pacsv.read_csv(
         io.BytesIO(joined),
         read_options=pacsv.ReadOptions(column_names=cols, use_threads=False, block_size=1 << 24),
         parse_options=pacsv.ParseOptions(delimiter=sep, invalid_row_handler=on_bad),
-        convert_options=pacsv.ConvertOptions(column_types=dict.fromkeys(cols, pa.string()), null_values=[],
-                                             strings_can_be_null=False, quoted_strings_can_be_null=False),
+        convert_options=pacsv.ConvertOptions(
+            column_types=dict.fromkeys(cols, pa.string()),
+            null_values=[],
+            strings_can_be_null=False,
+            quoted_strings_can_be_null=False,
+        ),
     )
     if table.num_rows + len(rejected) != len(body) or any(n < 1 or n > len(body) for n, _, _ in rejected):
         return None
@@ -193,8 +210,9 @@ def _fast(lines: list[str], body: list[int], names: list[str], sep: str) -> Pars
     return df, good, good, bad
 
 
-def _careful(lines: list[str], start: int, end: int, names: list[str], sep: str, *,
-             records: int | None = None) -> tuple[Parsed, int]:
+def _careful(
+    lines: list[str], start: int, end: int, names: list[str], sep: str, *, records: int | None = None
+) -> tuple[Parsed, int]:
     """Python's csv reader over lines ``start`` to ``end``, record by record, restarted after a line
     whose quote never closes; stops after ``records`` records (accepted or set aside). Returns the
     records and the line to go on from.
@@ -243,7 +261,7 @@ def _careful(lines: list[str], start: int, end: int, names: list[str], sep: str,
                 first = last + 1
                 done += 1
                 continue
-            if len(fields) == n_fields and not unclosed and not _swallowed(lines[first + 1:last], sep, n_fields):
+            if len(fields) == n_fields and not unclosed and not _swallowed(lines[first + 1 : last], sep, n_fields):
                 rows.append(fields)
                 good.append((first, last))
                 first = last + 1

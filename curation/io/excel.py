@@ -101,8 +101,7 @@ def read_excel(path: Path, *, sheet: str | int | None = None, header_row: int = 
     try:
         wb = _open(data, data_only=False)
     except (zipfile.BadZipFile, EOFError, OSError) as exc:
-        msg = (f"{path.name}: not a complete workbook ({type(exc).__name__}: truncated or damaged); "
-               "re-export it")
+        msg = f"{path.name}: not a complete workbook ({type(exc).__name__}: truncated or damaged); re-export it"
         raise SourceReadError(msg, reason="corrupt_workbook") from None
     except Exception as exc:  # noqa: BLE001 - openpyxl raises zip, XML, key and value errors alike
         msg = f"{path.name}: cannot read as an Excel workbook ({type(exc).__name__}); check `format:` and `sheet:`"
@@ -112,8 +111,7 @@ def read_excel(path: Path, *, sheet: str | int | None = None, header_row: int = 
     except SourceReadError:
         raise
     except Exception as exc:  # noqa: BLE001 - a damaged part of the zip surfaces only while reading rows
-        msg = (f"{path.name}: the sheet cannot be read ({type(exc).__name__}: damaged workbook); "
-               "re-export it")
+        msg = f"{path.name}: the sheet cannot be read ({type(exc).__name__}: damaged workbook); re-export it"
         raise SourceReadError(msg, reason="corrupt_workbook") from None
     finally:
         wb.close()
@@ -134,8 +132,10 @@ def _read_sheet(wb: Any, data: bytes, *, sheet: str | int | None, header_row: in
     if ws is None:
         return _empty("the configured sheet is not in the workbook" + _where_rows_are(wb, None), has_header=False)
     rows = _rows(ws)
-    header_at = next((i for i, (r, cells) in enumerate(rows) if r >= header_row
-                      and any(c.value not in (None, "") for c in cells)), None)
+    header_at = next(
+        (i for i, (r, cells) in enumerate(rows) if r >= header_row and any(c.value not in (None, "") for c in cells)),
+        None,
+    )
     if header_at is None:
         return _empty("the configured sheet has no rows" + _where_rows_are(wb, index), has_header=False)
     header_cells = rows[header_at][1]
@@ -143,7 +143,7 @@ def _read_sheet(wb: Any, data: bytes, *, sheet: str | int | None, header_row: in
     records: list[tuple[int, list[str]]] = []
     issues: list[tuple[int, int, str]] = []  # (row, column index, detail)
     width = len(header_cells)
-    for r, cells in rows[header_at + 1:]:
+    for r, cells in rows[header_at + 1 :]:
         values: list[str] = []
         used: list[int] = []  # columns holding a value, an error or a formula
         for j, c in enumerate(cells):
@@ -163,17 +163,23 @@ def _read_sheet(wb: Any, data: bytes, *, sheet: str | int | None, header_row: in
                 values.append(_text(v))
         if not used:
             continue  # a blank row is no record
-        values = values[:max(width, used[-1] + 1)]
+        values = values[: max(width, used[-1] + 1)]
         width = len(values)
         records.append((r, values))
     if formulas:  # the values Excel cached for the formulas (a second, values-only pass)
         cached = _cached_values(data, index, set(formulas))
-        by_row = {r: vals for r, vals in records}
+        by_row = dict(records)
         for (r, j), _formula in formulas.items():
             v, kind = cached.get((r, j), (None, "n"))
             if v is None or v == "":
-                issues.append((r, j, "formula without a cached value (never calculated); open and save it in "
-                                     "Excel, or export values"))
+                issues.append(
+                    (
+                        r,
+                        j,
+                        "formula without a cached value (never calculated); open and save it in "
+                        "Excel, or export values",
+                    )
+                )
             elif kind == "e" or (isinstance(v, str) and v in EXCEL_ERRORS):
                 issues.append((r, j, f"{v} error cell (formula)"))
             else:
@@ -181,13 +187,17 @@ def _read_sheet(wb: Any, data: bytes, *, sheet: str | int | None, header_row: in
     raw_names = [_text(c.value) for c in header_cells] + [""] * (width - len(header_cells))
     raw_names = [n if n.strip() else f"Unnamed: {j}" for j, n in enumerate(raw_names)]
     names, copies = _dedupe(raw_names)
-    cols = {n: pd.array([vals[j] if j < len(vals) else "" for _, vals in records], dtype=STR)
-            for j, n in enumerate(names)}
+    cols = {
+        n: pd.array([vals[j] if j < len(vals) else "" for _, vals in records], dtype=STR) for j, n in enumerate(names)
+    }
     frame = pd.DataFrame(cols) if records else pd.DataFrame({n: pd.Series([], dtype=STR) for n in names})
     frame[LINE] = pd.array([r for r, _ in records], dtype="int64")
     cells = [CellIssue(r, names[j], "excel_error", detail) for r, j, detail in sorted(issues)]
-    empty = "" if records else "header only (the configured sheet has no rows below its header)" + \
-        _where_rows_are(wb, index)
+    empty = (
+        ""
+        if records
+        else "header only (the configured sheet has no rows below its header)" + _where_rows_are(wb, index)
+    )
     return RawTable(frame, "xlsx", n_records=len(records), empty=empty, cells=cells, duplicates=copies)
 
 
@@ -206,5 +216,11 @@ def _cached_values(data: bytes, index: int | None, wanted: set[tuple[int, int]])
 
 
 def _empty(why: str, *, has_header: bool) -> RawTable:
-    return RawTable(pd.DataFrame({LINE: pd.Series([], dtype="int64")}), "xlsx", n_records=0, empty=why,
-                    has_header=has_header, may_hold_control=False)
+    return RawTable(
+        pd.DataFrame({LINE: pd.Series([], dtype="int64")}),
+        "xlsx",
+        n_records=0,
+        empty=why,
+        has_header=has_header,
+        may_hold_control=False,
+    )

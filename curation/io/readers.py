@@ -26,9 +26,21 @@ import pandas as pd
 
 from ..errors import SourceError
 
-__all__ = ["MISSING_REASONS", "STR", "BadLine", "CellIssue", "RawTable", "SourceReadError", "apply_mapping",
-           "detect_encoding", "header_targets", "map_values", "merge_duplicate_headers", "normalize_header",
-           "read_table"]
+__all__ = [
+    "MISSING_REASONS",
+    "STR",
+    "BadLine",
+    "CellIssue",
+    "RawTable",
+    "SourceReadError",
+    "apply_mapping",
+    "detect_encoding",
+    "header_targets",
+    "map_values",
+    "merge_duplicate_headers",
+    "normalize_header",
+    "read_table",
+]
 
 # Arrow-backed strings: vectorized str methods, ~10x the python-object storage on large exports
 STR = pd.StringDtype("pyarrow")
@@ -60,11 +72,11 @@ class SourceReadError(SourceError):
 
 _BAD_LINE_FIX = {
     "undecodable_line": "bytes that are not valid text in this file's encoding; re-export the file or fix the "
-                        "encoding of this line",
-    "unclosed_quote": "a quote (\") opened in this record is never closed, so the lines after it would be swallowed "
-                      "into one value; the lines after it were read on their own. Close or remove the quote",
+    "encoding of this line",
+    "unclosed_quote": 'a quote (") opened in this record is never closed, so the lines after it would be swallowed '
+    "into one value; the lines after it were read on their own. Close or remove the quote",
     "unparsed_records": "records the parser did not return (counted by the independent record count); check the "
-                        "quoting of these lines and re-export",
+    "quoting of these lines and re-export",
 }
 
 
@@ -95,8 +107,10 @@ class BadLine:
         where = f"site {site}: " if site else ""
         if self.reason in _BAD_LINE_FIX:
             return where + _BAD_LINE_FIX[self.reason]
-        return (f"{where}{self.actual} fields where the header has {self.expected}; "
-                "fix the quoting or delimiter of this line in the export")
+        return (
+            f"{where}{self.actual} fields where the header has {self.expected}; "
+            "fix the quoting or delimiter of this line in the export"
+        )
 
 
 @dataclass(frozen=True)
@@ -249,8 +263,13 @@ def _read_parquet(path: Path) -> RawTable:
     except Exception as exc:  # noqa: BLE001 - pyarrow raises several unrelated types on bad files
         empty = path.is_file() and path.stat().st_size == 0
         if empty:
-            return RawTable(pd.DataFrame({LINE: pd.Series([], dtype="int64")}), "parquet", n_records=0,
-                            empty="0-byte file", has_header=False)
+            return RawTable(
+                pd.DataFrame({LINE: pd.Series([], dtype="int64")}),
+                "parquet",
+                n_records=0,
+                empty="0-byte file",
+                has_header=False,
+            )
         msg = f"{path.name}: cannot read as Parquet ({type(exc).__name__}); check `format:` or re-export the file"
         raise SourceReadError(msg) from None
     names, copies = _dedupe(str(c) for c in df.columns)
@@ -260,8 +279,15 @@ def _read_parquet(path: Path) -> RawTable:
     return RawTable(df, "parquet", n_records=len(df), empty="" if len(df) else "no rows", duplicates=copies)
 
 
-def read_table(path: str | Path, *, format: str, encoding: str = "auto", sheet: str | int | None = None,
-               sep: str | None = None, header_row: int = 1) -> RawTable:
+def read_table(
+    path: str | Path,
+    *,
+    format: str,
+    encoding: str = "auto",
+    sheet: str | int | None = None,
+    sep: str | None = None,
+    header_row: int = 1,
+) -> RawTable:
     """Read one export with every column as text ("" for empty cells).
 
     Parameters
@@ -293,8 +319,9 @@ def read_table(path: str | Path, *, format: str, encoding: str = "auto", sheet: 
     if format in ("csv", "tsv"):
         from .delimited import read_delimited
 
-        return read_delimited(path, sep=sep or ("\t" if format == "tsv" else ","), encoding=encoding,
-                              header_row=header_row)
+        return read_delimited(
+            path, sep=sep or ("\t" if format == "tsv" else ","), encoding=encoding, header_row=header_row
+        )
     if format == "excel":
         from .excel import read_excel
 
@@ -315,7 +342,11 @@ def map_values(s: pd.Series, mapping: Mapping[str, str]) -> pd.Series:
 
 
 def merge_duplicate_headers(
-    df: pd.DataFrame, duplicates: Mapping[str, list[str]], *, columns: Mapping[str, str], known: Iterable[str],
+    df: pd.DataFrame,
+    duplicates: Mapping[str, list[str]],
+    *,
+    columns: Mapping[str, str],
+    known: Iterable[str],
 ) -> tuple[pd.DataFrame, dict[str, pd.Series]]:
     """Fold the copies of a repeated header that maps to a field into one column, never first-wins.
 
@@ -402,8 +433,10 @@ def apply_mapping(
     tokens = {**DEFAULT_MISSING, **dict(missing or {})}
     bad = sorted({r for r in tokens.values() if r not in MISSING_REASONS})
     if bad:
-        msg = (f"missing: reason(s) {', '.join(bad)} not one of {', '.join(MISSING_REASONS)}; "
-               "fix the source's `missing:` map")
+        msg = (
+            f"missing: reason(s) {', '.join(bad)} not one of {', '.join(MISSING_REASONS)}; "
+            "fix the source's `missing:` map"
+        )
         raise SourceError(msg)
     stripped_tokens = {k.strip(): v for k, v in tokens.items()}
     for name in keep.values():

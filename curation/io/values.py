@@ -17,18 +17,45 @@ import pandas as pd
 
 from .readers import STR
 
-__all__ = ["CONTROL_PATTERN", "EXCEL_ERRORS", "excel_error_mask", "has_control", "map_declared", "nfkc",
-           "normalize_numbers", "strip_control", "value_key"]
+__all__ = [
+    "CONTROL_PATTERN",
+    "EXCEL_ERRORS",
+    "excel_error_mask",
+    "has_control",
+    "map_declared",
+    "nfkc",
+    "normalize_numbers",
+    "strip_control",
+    "value_key",
+]
 
-EXCEL_ERRORS = ("#NULL!", "#DIV/0!", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#N/A", "#GETTING_DATA", "#SPILL!",
-                "#CALC!", "#FIELD!", "#BLOCKED!", "#CONNECT!", "#BUSY!", "#UNKNOWN!", "#EXTERNAL!")
+EXCEL_ERRORS = (
+    "#NULL!",
+    "#DIV/0!",
+    "#VALUE!",
+    "#REF!",
+    "#NAME?",
+    "#NUM!",
+    "#N/A",
+    "#GETTING_DATA",
+    "#SPILL!",
+    "#CALC!",
+    "#FIELD!",
+    "#BLOCKED!",
+    "#CONNECT!",
+    "#BUSY!",
+    "#UNKNOWN!",
+    "#EXTERNAL!",
+)
 # C0 / C1 control characters other than tab, line feed and carriage return; NEL (U+0085) and the
 # line / paragraph separators (U+2028, U+2029) are text a quoted value may hold, and stay
 CONTROL_PATTERN = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f]"
 _CONTROL = re.compile(CONTROL_PATTERN)
 # thousands separators only in groups of three before the decimal mark: 1,234 and 1,234.5, not 1,23
-_GROUPED = {".": re.compile(r"^[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?$"),
-            ",": re.compile(r"^[+-]?\d{1,3}(?:\.\d{3})+(?:,\d+)?$")}
+_GROUPED = {
+    ".": re.compile(r"^[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?$"),
+    ",": re.compile(r"^[+-]?\d{1,3}(?:\.\d{3})+(?:,\d+)?$"),
+}
 _DECIMAL_COMMA = re.compile(r"^[+-]?\d+,\d+$")
 
 

@@ -25,8 +25,21 @@ if TYPE_CHECKING:
     from ..deid.registry import IdentifierRegistry
     from ..deid.text import Scrubber
 
-__all__ = ["Context", "Curated", "ModalityData", "ModalitySpec", "Source", "cohort_identifiers", "collect_identifiers",
-           "curate", "make_context", "make_scrubber", "provenance", "registry", "sources_of"]
+__all__ = [
+    "Context",
+    "Curated",
+    "ModalityData",
+    "ModalitySpec",
+    "Source",
+    "cohort_identifiers",
+    "collect_identifiers",
+    "curate",
+    "make_context",
+    "make_scrubber",
+    "provenance",
+    "registry",
+    "sources_of",
+]
 
 log = logging.getLogger(__name__)
 
@@ -40,15 +53,22 @@ def make_context(config: CohortConfig, *, out: str | Path | None = None) -> Cont
         import yaml
 
         decisions = yaml.safe_load(decisions_path.read_text(encoding="utf-8")) or {}
-    return Context(config=config, keyring=keyring_for(config), bundle=bundle,
-                   thresholds=thresholds, decisions=decisions)
+    return Context(
+        config=config, keyring=keyring_for(config), bundle=bundle, thresholds=thresholds, decisions=decisions
+    )
 
 
 def sources_of(config: CohortConfig, name: str) -> list[Source[Any]]:
     """The sources of one modality: key, files, and ``options`` validated by its ``SPEC.options``."""
-    return [Source(f"{name}[{i}]", src, config.source_files(name, i),
-                   registry.source_options(name, src.options, where=f"sources.{name}[{i}]"))
-            for i, src in enumerate(config.sources.get(name, []))]
+    return [
+        Source(
+            f"{name}[{i}]",
+            src,
+            config.source_files(name, i),
+            registry.source_options(name, src.options, where=f"sources.{name}[{i}]"),
+        )
+        for i, src in enumerate(config.sources.get(name, []))
+    ]
 
 
 @dataclass
@@ -90,8 +110,7 @@ class Curated:
         df = self.checks
         if df.empty:
             return pd.DataFrame()
-        return (df.pivot_table(index="dimension", columns="verdict", values="check_id",
-                               aggfunc="count", fill_value=0))
+        return df.pivot_table(index="dimension", columns="verdict", values="check_id", aggfunc="count", fill_value=0)
 
     def figures(self) -> dict[str, go.Figure]:
         return registry.get(self.spec.name).figures(self.data, self.results, ctx=self.ctx)
@@ -102,12 +121,16 @@ class Curated:
 
         verdicts = Counter(str(r.verdict) for r in self.results)
         tables = ", ".join(f"{k} {len(v)}" for k, v in self.data.tables.items() if hasattr(v, "__len__"))
-        return (f"<Curated {self.spec.name}: " + ", ".join(f"{n} {v}" for v, n in sorted(verdicts.items()))
-                + f"; tables: {tables or 'none'}; {len(self.written)} file(s) written>")
+        return (
+            f"<Curated {self.spec.name}: "
+            + ", ".join(f"{n} {v}" for v, n in sorted(verdicts.items()))
+            + f"; tables: {tables or 'none'}; {len(self.written)} file(s) written>"
+        )
 
 
-def curate(name: str, cohort: str | Path | CohortConfig, *, out: str | Path | None = None,
-           write: bool = True) -> Curated:
+def curate(
+    name: str, cohort: str | Path | CohortConfig, *, out: str | Path | None = None, write: bool = True
+) -> Curated:
     """Load, standardize, check and write one modality; the body of every modality notebook.
 
     Parameters
@@ -135,8 +158,10 @@ def curate(name: str, cohort: str | Path | CohortConfig, *, out: str | Path | No
     # notebook kernels and pool workers log through the same redacting filter as the CLI
     install_redacting_handler(level=logging.WARNING, set_filters=False)
     if not cohort:
-        msg = (f"curate({name!r}): no cohort given; pass the path of cohort.yaml (for the bundled demo "
-               "cohort: curation.notebook.cohort_or_demo(\"\"))")
+        msg = (
+            f"curate({name!r}): no cohort given; pass the path of cohort.yaml (for the bundled demo "
+            'cohort: curation.notebook.cohort_or_demo(""))'
+        )
         raise ConfigError(msg)
     config = cohort if isinstance(cohort, CohortConfig) else load_cohort(cohort)
     ctx = make_context(config, out=out)
@@ -168,7 +193,7 @@ def curate(name: str, cohort: str | Path | CohortConfig, *, out: str | Path | No
     curated = Curated(mod.SPEC, data, results, ctx, decisions=replay.frame(results))
     if write:
         curated.written = write_outputs(curated)
-    print(provenance(curated, replay), flush=True)  # the one line a notebook shows of where it ran
+    print(provenance(curated, replay), flush=True)  # noqa: T201 - the one line a notebook shows of where it ran
     return curated
 
 
@@ -185,9 +210,11 @@ def provenance(curated: Curated, replay: decisions_replay.Replay) -> str:
     inputs = f"{n_files} input path(s) in {n_sources} source(s)" if n_sources else "the bundle"
     n_flagged = len(replay.stale) + len(replay.listed) + len(replay.refused)
     flagged = f", {n_flagged} flagged for review" if n_flagged else ""
-    return (f"{name}: cohort {config.cohort.name!r}{demo} ({config.path.name}); inputs: {inputs}; "
-            f"output: {curated.ctx.bundle.root.name}/ ({len(curated.written)} file(s) written); "
-            f"decisions applied: {len(replay.applied)}{flagged}")
+    return (
+        f"{name}: cohort {config.cohort.name!r}{demo} ({config.path.name}); inputs: {inputs}; "
+        f"output: {curated.ctx.bundle.root.name}/ ({len(curated.written)} file(s) written); "
+        f"decisions applied: {len(replay.applied)}{flagged}"
+    )
 
 
 def write_outputs(curated: Curated) -> list[Path]:
@@ -214,8 +241,9 @@ def collect_identifiers(config: CohortConfig, name: str, *, ctx: Context | None 
     return registry.get(name).identifiers(sources_of(config, name), ctx=ctx)
 
 
-def cohort_identifiers(config: CohortConfig, *, ctx: Context | None = None,
-                       own: tuple[str, IdentifierRegistry] | None = None) -> IdentifierRegistry:
+def cohort_identifiers(
+    config: CohortConfig, *, ctx: Context | None = None, own: tuple[str, IdentifierRegistry] | None = None
+) -> IdentifierRegistry:
     """Every raw identifier of every source of every modality of the cohort (memory only).
 
     Parameters
@@ -244,8 +272,11 @@ def cohort_identifiers(config: CohortConfig, *, ctx: Context | None = None,
         try:
             out.merge(collect_identifiers(config, name, ctx=ctx))
         except Exception as exc:  # noqa: BLE001 - another modality's broken source must not stop this one
-            log.warning("identifiers of %s could not be collected (%s); free text is scrubbed without them",
-                        name, type(exc).__name__)
+            log.warning(
+                "identifiers of %s could not be collected (%s); free text is scrubbed without them",
+                name,
+                type(exc).__name__,
+            )
     return out
 
 

@@ -46,10 +46,17 @@ NOTE_CAP = 50  # field-level notes listed per source, field and reason; the rest
 # derived text fields whose plausible range applies to an exact value kept in memory
 EXACT = {"age_at_diagnosis": "_age_exact"}
 # curation's own missing reasons (beside the sources' not_collected, not_applicable, pending, unknown)
-NULLED = ("excel_error", "control_characters", "unmapped_value", "out_of_range", "not_a_number",
-          "not_a_whole_number", "not_yes_no", "malformed_code")
-_RULE_REASON = {"not a number": "not_a_number", "not a whole number": "not_a_whole_number",
-                "not yes/no": "not_yes_no"}
+NULLED = (
+    "excel_error",
+    "control_characters",
+    "unmapped_value",
+    "out_of_range",
+    "not_a_number",
+    "not_a_whole_number",
+    "not_yes_no",
+    "malformed_code",
+)
+_RULE_REASON = {"not a number": "not_a_number", "not a whole number": "not_a_whole_number", "not yes/no": "not_yes_no"}
 
 
 def reason_for_rule(rule: str) -> str:
@@ -82,15 +89,30 @@ def value_maps(modality: str, ctx: Context) -> dict[str, dict[str, str]]:
 
 def _note(data: ModalityData, src: Source, field: str, lines: list[int], reason: str, detail: str) -> None:
     for ln in lines[:NOTE_CAP]:
-        data.quarantine.add(stage=VALUES_STAGE, source=src.key, record=f"line {ln}", field=field, reason=reason,
-                            detail=detail)
+        data.quarantine.add(
+            stage=VALUES_STAGE, source=src.key, record=f"line {ln}", field=field, reason=reason, detail=detail
+        )
     if len(lines) > NOTE_CAP:
-        data.quarantine.add(stage=VALUES_STAGE, source=src.key, record=f"{len(lines) - NOTE_CAP} more lines",
-                            field=field, reason=reason, detail=detail)
+        data.quarantine.add(
+            stage=VALUES_STAGE,
+            source=src.key,
+            record=f"{len(lines) - NOTE_CAP} more lines",
+            field=field,
+            reason=reason,
+            detail=detail,
+        )
 
 
-def clean_values(df: pd.DataFrame, rt: RawTable, *, src: Source[TabularOptions], modality: str, mapped: dict[str, str],
-                 data: ModalityData, maps: dict[str, dict[str, str]]) -> pd.DataFrame:
+def clean_values(
+    df: pd.DataFrame,
+    rt: RawTable,
+    *,
+    src: Source[TabularOptions],
+    modality: str,
+    mapped: dict[str, str],
+    data: ModalityData,
+    maps: dict[str, dict[str, str]],
+) -> pd.DataFrame:
     """The load-time steps of the module docstring on one mapped file (a new frame)."""
     df = df.copy()
     fields = {f.name: f for f in dictionary.fields(modality)}
@@ -116,17 +138,28 @@ def clean_values(df: pd.DataFrame, rt: RawTable, *, src: Source[TabularOptions],
         if err.any():
             s = s.where(~err, "")
             set_reason(df, field, err, "excel_error")
-            _note(data, src, field, df.loc[err, LINE].tolist(), "excel_error",
-                  f"{where}an Excel error (#DIV/0!, #N/A ...) exported as text; fix the formula and re-export")
+            _note(
+                data,
+                src,
+                field,
+                df.loc[err, LINE].tolist(),
+                "excel_error",
+                f"{where}an Excel error (#DIV/0!, #N/A ...) exported as text; fix the formula and re-export",
+            )
         if rt.may_hold_control:
             clean, had = strip_control(s)
             if had.any():
                 codes = sorted({f"U+{ord(ch):04X}" for v in s[had].head(200) for ch in str(v) if _is_control(ch)})
                 s = clean
                 set_reason(df, field, had & (s.fillna("").str.strip() == ""), "control_characters")
-                _note(data, src, field, df.loc[had, LINE].tolist(), "control_characters",
-                      f"{where}control character(s) {', '.join(codes[:5])} removed from the value; "
-                      "fix the export")
+                _note(
+                    data,
+                    src,
+                    field,
+                    df.loc[had, LINE].tolist(),
+                    "control_characters",
+                    f"{where}control character(s) {', '.join(codes[:5])} removed from the value; fix the export",
+                )
         if f.phi not in ("direct", "free_text"):
             if f.type in ("integer", "number"):
                 s = normalize_numbers(s, decimal=decimal)
@@ -144,8 +177,9 @@ def _is_control(ch: str) -> bool:
 
 
 # ------------------------------------------------------------------------------------ headers
-def missing_headers(src: Source, headers: list[str], mapped: dict[str, str], *, modality: str
-                    ) -> list[tuple[str, str, list[str]]]:
+def missing_headers(
+    src: Source, headers: list[str], mapped: dict[str, str], *, modality: str
+) -> list[tuple[str, str, list[str]]]:
     """Mapped headers absent from a file: (expected header, its field, closest headers present).
 
     Expected are the ``columns`` entries whose field no other header of the file provides and
@@ -191,8 +225,9 @@ def raw_column(field: str) -> str:
     return f"_{field}_raw"
 
 
-def enforce_domains(typed: dict[str, pd.DataFrame], modality: str, *, invalid: list[pd.DataFrame],
-                    patient: str, row: str) -> None:
+def enforce_domains(
+    typed: dict[str, pd.DataFrame], modality: str, *, invalid: list[pd.DataFrame], patient: str, row: str
+) -> None:
     """The standardize-time steps of the module docstring, on every standard table (in place)."""
     for table, df in list(typed.items()):
         out = df
@@ -243,7 +278,17 @@ def enforce_domains(typed: dict[str, pd.DataFrame], modality: str, *, invalid: l
             set_reason(out, f.name, bad, reason)
             if kind:
                 # the value itself stays in memory: the notebook's value-mapping widget lists the distinct ones
-                invalid.append(pd.DataFrame({"table": table, patient: out.loc[bad, patient].to_numpy(),
-                                             row: out.loc[bad, row].to_numpy(), "field": f.name, "rule": rule,
-                                             "kind": kind, "value": df.loc[bad, f.name].astype(STR).to_numpy()}))
+                invalid.append(
+                    pd.DataFrame(
+                        {
+                            "table": table,
+                            patient: out.loc[bad, patient].to_numpy(),
+                            row: out.loc[bad, row].to_numpy(),
+                            "field": f.name,
+                            "rule": rule,
+                            "kind": kind,
+                            "value": df.loc[bad, f.name].astype(STR).to_numpy(),
+                        }
+                    )
+                )
         typed[table] = out

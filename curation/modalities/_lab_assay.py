@@ -46,16 +46,24 @@ def check_assays_across_sites(df: pd.DataFrame) -> Outcome:
         everywhere = "; ".join(f"site {s}: {a} ({n})" for (s, a), n in per.items())
         for s in sorted({s for s, _ in per.index}):
             fields.append(f"assay ({analyte}, site {s})")
-            rules.append(f"{analyte} measured by {n_assays[analyte]} assays across sites ({everywhere}): values are not "
-                         "comparable without harmonization; analyse by assay or convert")
-    return Outcome(int(n_assays.size), n_failed=len(mixed), failures=failures(field=fields, rule=rules),
-                   message=f"{len(mixed)} of {n_assays.size} markers measured by more than one assay across sites"
-                           + (f" ({', '.join(mixed)})" if mixed else ""))
+            rules.append(
+                f"{analyte} measured by {n_assays[analyte]} assays across sites ({everywhere}): values are not "
+                "comparable without harmonization; analyse by assay or convert"
+            )
+    return Outcome(
+        int(n_assays.size),
+        n_failed=len(mixed),
+        failures=failures(field=fields, rule=rules),
+        message=f"{len(mixed)} of {n_assays.size} markers measured by more than one assay across sites"
+        + (f" ({', '.join(mixed)})" if mixed else ""),
+    )
 
 
 ASSAY_CONSISTENCY = Check(
-    "consistency.assay_across_sites", Dimension.CONSISTENCY,
+    "consistency.assay_across_sites",
+    Dimension.CONSISTENCY,
     lambda data, ctx: check_assays_across_sites(data.tables.get("results", pd.DataFrame())),
-    severity=Severity.MINOR, threshold=WARN_ONLY,
+    severity=Severity.MINOR,
+    threshold=WARN_ONLY,
     description="each tumour marker measured by one assay (assay / analyzer / method) across sites",
 )

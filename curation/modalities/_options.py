@@ -18,8 +18,12 @@ class RowFilter(Options):
 
     in_: tuple[str, ...] | None = Field(None, alias="in", description="keep rows whose value is one of these")
     not_in: tuple[str, ...] | None = Field(None, description="drop rows whose value is one of these")
-    table: str | None = Field(None, min_length=1, description="keep the rows out of this table only (a wide export: "
-                                                              "treatment rows marked 'no' still give the patient)")
+    table: str | None = Field(
+        None,
+        min_length=1,
+        description="keep the rows out of this table only (a wide export: "
+        "treatment rows marked 'no' still give the patient)",
+    )
 
     @model_validator(mode="after")
     def _one(self) -> RowFilter:
@@ -31,17 +35,28 @@ class RowFilter(Options):
 class TabularOptions(Options):
     """Options of a csv / tsv / excel / parquet export."""
 
-    header_row: int = Field(1, ge=1, description="1-based line (or sheet row) of the header; title lines above it "
-                                                 "are skipped")
-    sep: str | None = Field(None, min_length=1, description="delimiter of a csv / tsv file (default: a comma for "
-                                                            "csv, a tab for tsv)")
-    decimal: str = Field(".", description='number locale: "." (1,234.5) or "," (1.234,5); a separator that does '
-                                          "not follow it is reported, never guessed")
-    where: dict[str, RowFilter] = Field(default_factory=dict, description="row filter by source column, e.g. "
-                                        "{treatment_or_therapy: {not_in: [no]}}; the rows it drops are counted in "
-                                        "the ledger as excluded (rule where:<column>)")
-    keep_free_text: tuple[str, ...] = Field((), description="free-text fields (phi: free_text in the dictionary) "
-                                                            "kept, scrubbed of identifiers; the others are dropped")
+    header_row: int = Field(
+        1, ge=1, description="1-based line (or sheet row) of the header; title lines above it are skipped"
+    )
+    sep: str | None = Field(
+        None, min_length=1, description="delimiter of a csv / tsv file (default: a comma for csv, a tab for tsv)"
+    )
+    decimal: str = Field(
+        ".",
+        description='number locale: "." (1,234.5) or "," (1.234,5); a separator that does '
+        "not follow it is reported, never guessed",
+    )
+    where: dict[str, RowFilter] = Field(
+        default_factory=dict,
+        description="row filter by source column, e.g. "
+        "{treatment_or_therapy: {not_in: [no]}}; the rows it drops are counted in "
+        "the ledger as excluded (rule where:<column>)",
+    )
+    keep_free_text: tuple[str, ...] = Field(
+        (),
+        description="free-text fields (phi: free_text in the dictionary) "
+        "kept, scrubbed of identifiers; the others are dropped",
+    )
 
     @field_validator("decimal")
     @classmethod

@@ -21,8 +21,15 @@ if TYPE_CHECKING:
     from ..config import TimelinessConfig
     from .base import Context, ModalityData
 
-__all__ = ["ANCHORS", "check_delay", "check_imaging_study_age", "check_processing_delay", "diagnosis_dates",
-           "sheet_dates", "targets"]
+__all__ = [
+    "ANCHORS",
+    "check_delay",
+    "check_imaging_study_age",
+    "check_processing_delay",
+    "diagnosis_dates",
+    "sheet_dates",
+    "targets",
+]
 
 ANCHORS = "quality/anchors/clinical.parquet"
 PATIENT = "patient"
@@ -47,9 +54,19 @@ def _days(later: pd.Series, earlier: pd.Series) -> pd.Series:
     return (pd.to_datetime(later) - pd.to_datetime(earlier)) / pd.Timedelta(days=1)
 
 
-def check_delay(df: pd.DataFrame, start: str, end: str, *, max_days: float, target: str, what: str,
-                absolute: bool = False, supply: str = "", field: str = "",
-                pseudonym: Sequence[object] | pd.Series | None = None) -> Outcome:
+def check_delay(
+    df: pd.DataFrame,
+    start: str,
+    end: str,
+    *,
+    max_days: float,
+    target: str,
+    what: str,
+    absolute: bool = False,
+    supply: str = "",
+    field: str = "",
+    pseudonym: Sequence[object] | pd.Series | None = None,
+) -> Outcome:
     """Records whose ``end`` date is more than ``max_days`` after their ``start`` date.
 
     Parameters
@@ -82,8 +99,11 @@ def check_delay(df: pd.DataFrame, start: str, end: str, *, max_days: float, targ
     absent = [c for c in (start, end) if c not in df.columns]
     if absent:
         fix = f"; {supply}" if supply else ""
-        return Outcome(0, message=f"not applicable: {' and '.join(absent)} not in the data, so the delay of "
-                                  f"{what} cannot be measured{fix}")
+        return Outcome(
+            0,
+            message=f"not applicable: {' and '.join(absent)} not in the data, so the delay of "
+            f"{what} cannot be measured{fix}",
+        )
     days = _days(df[end], df[start])
     both = days.notna()
     if not both.any():
@@ -93,11 +113,15 @@ def check_delay(df: pd.DataFrame, start: str, end: str, *, max_days: float, targ
     n = int(both.sum())
     sub = df.loc[bad]
     who = None if pseudonym is None else np.asarray(pseudonym, dtype=object)[bad]
-    rules = [f"{end} {abs(d):.0f} days {'before' if d < 0 else 'after'} {start}, target {max_days:g} days"
-             for d in days[bad]]
-    return Outcome(n, failures=failures(sub, field=field or end, rule=rules, pseudonym=who),
-                   message=f"{int(bad.sum())} of {n} {what} over the target of {max_days:g} days "
-                           f"({target}); median {float(late[both].median()):.0f} days")
+    rules = [
+        f"{end} {abs(d):.0f} days {'before' if d < 0 else 'after'} {start}, target {max_days:g} days" for d in days[bad]
+    ]
+    return Outcome(
+        n,
+        failures=failures(sub, field=field or end, rule=rules, pseudonym=who),
+        message=f"{int(bad.sum())} of {n} {what} over the target of {max_days:g} days "
+        f"({target}); median {float(late[both].median()):.0f} days",
+    )
 
 
 def sheet_dates(sheet: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
@@ -122,11 +146,16 @@ def check_processing_delay(data: ModalityData, ctx: Context) -> Outcome:
     kr = ctx.keyring
     who = [kr.patient(a, site=s) if a else "" for a, s in zip(sheet["admission_number"], sheet["site"], strict=True)]
     view = dates.assign(_line=sheet["sheet_row"].to_numpy() if "sheet_row" in sheet else sheet.index)
-    return check_delay(view, "collection_date", "library_date",
-                       max_days=targets(ctx).single_cell_processing_days,
-                       target="timeliness.single_cell_processing_days", what="single-cell samples",
-                       supply="add collection_date and library_date columns to the sample sheet (options.samples)",
-                       pseudonym=who)
+    return check_delay(
+        view,
+        "collection_date",
+        "library_date",
+        max_days=targets(ctx).single_cell_processing_days,
+        target="timeliness.single_cell_processing_days",
+        what="single-cell samples",
+        supply="add collection_date and library_date columns to the sample sheet (options.samples)",
+        pseudonym=who,
+    )
 
 
 def check_imaging_study_age(data: ModalityData, ctx: Context) -> Outcome:
@@ -137,5 +166,12 @@ def check_imaging_study_age(data: ModalityData, ctx: Context) -> Outcome:
         return Outcome(0, message="not applicable: no diagnosis dates in the bundle (run clinical into it first)")
     s = data.tables["series"]
     view = s.assign(diagnosis_date=pd.to_datetime(s["patient"].map(dx)), _line=s.index)
-    return check_delay(view, "study_date", "diagnosis_date", max_days=targets(ctx).imaging_study_days,
-                       target="timeliness.imaging_study_days", what="imaging series", field="StudyDate")
+    return check_delay(
+        view,
+        "study_date",
+        "diagnosis_date",
+        max_days=targets(ctx).imaging_study_days,
+        target="timeliness.imaging_study_days",
+        what="imaging series",
+        field="StudyDate",
+    )

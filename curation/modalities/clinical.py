@@ -32,9 +32,16 @@ if TYPE_CHECKING:
     from ..deid.registry import IdentifierRegistry
     from .base import Context, Source
 
-SPEC = ModalitySpec(name="clinical", label="Clinical", formats=("csv", "tsv", "excel", "parquet"),
-                    notebook="clinical.ipynb", dictionary="clinical", order=20, options=TabularOptions,
-                    description="EMR exports: patients, primary cancer condition, staging, treatments, outcomes")
+SPEC = ModalitySpec(
+    name="clinical",
+    label="Clinical",
+    formats=("csv", "tsv", "excel", "parquet"),
+    notebook="clinical.ipynb",
+    dictionary="clinical",
+    order=20,
+    options=TabularOptions,
+    description="EMR exports: patients, primary cancer condition, staging, treatments, outcomes",
+)
 
 NAME = "clinical"
 PATIENT = tab.PATIENT
@@ -56,15 +63,19 @@ def _derive(tables: dict[str, pd.DataFrame], data: ModalityData, ctx: Context) -
     forms = [f for f in ("birth_year", "age_at_diagnosis") if f in p.columns]
     if "birth_date" not in p.columns and not forms:
         return
-    diag = (c.groupby(PATIENT)["diagnosis_date"].min() if "diagnosis_date" in c.columns and len(c)
-            else pd.Series(dtype="datetime64[ns]"))
+    diag = (
+        c.groupby(PATIENT)["diagnosis_date"].min()
+        if "diagnosis_date" in c.columns and len(c)
+        else pd.Series(dtype="datetime64[ns]")
+    )
     ref = pd.to_datetime(p[PATIENT].map(diag))
     birth = p["birth_date"] if "birth_date" in p.columns else pd.Series(pd.NaT, index=p.index, dtype="datetime64[ns]")
     years = ref.dt.year - birth.dt.year
     before = (ref.dt.month < birth.dt.month) | ((ref.dt.month == birth.dt.month) & (ref.dt.day < birth.dt.day))
     exact = (years - before.astype("Int64")).astype("Int64")
-    res = generalize_birth(p.drop(columns=forms).assign(_ref=ref, birth_date=birth), birth_col="birth_date",
-                           ref_col="_ref")
+    res = generalize_birth(
+        p.drop(columns=forms).assign(_ref=ref, birth_date=birth), birth_col="birth_date", ref_col="_ref"
+    )
     res.attrs.pop("deid", None)
     res["_age_exact"] = exact
     res["_has_birth_date"] = birth.notna().to_numpy()
@@ -80,8 +91,11 @@ def _birth_forms(res: pd.DataFrame, p: pd.DataFrame, ref: pd.Series) -> None:
 
     missing = ~res["_has_birth_date"].astype(bool)
     year = pd.to_numeric(p["birth_year"], errors="coerce") if "birth_year" in p.columns else None
-    age = (pd.to_numeric(p["age_at_diagnosis"].astype("string").str.rstrip("+"), errors="coerce")
-           if "age_at_diagnosis" in p.columns else None)
+    age = (
+        pd.to_numeric(p["age_at_diagnosis"].astype("string").str.rstrip("+"), errors="coerce")
+        if "age_at_diagnosis" in p.columns
+        else None
+    )
     age_exact = age.round(0) if age is not None else pd.Series(float("nan"), index=p.index)
     if year is not None:  # the age from the year and the diagnosis year (within one year)
         age_exact = age_exact.fillna(ref.dt.year - year)
@@ -90,8 +104,9 @@ def _birth_forms(res: pd.DataFrame, p: pd.DataFrame, ref: pd.Series) -> None:
     by_year = year if year is not None else (ref.dt.year - age_exact)
     res.loc[given, "_age_exact"] = age_exact[given].astype("Int64")
     res.loc[given, "birth_year"] = by_year[given].round(0).astype("Int64").mask(old[given])
-    res.loc[given, "age_at_diagnosis"] = (age_exact[given].astype("Int64").astype("string")
-                                          .mask(old[given], f"{TOP_AGE}+"))
+    res.loc[given, "age_at_diagnosis"] = (
+        age_exact[given].astype("Int64").astype("string").mask(old[given], f"{TOP_AGE}+")
+    )
     res["_has_birth_date"] = res["_has_birth_date"].astype(bool) | given
 
 
@@ -122,9 +137,16 @@ def _codes(field: str, codelist: str) -> Callable[[ModalityData, Context], Outco
 
 def code_checks() -> list[Check]:
     """One code check per coded field of the conditions table (ICD-10, ICD-O-3 ...)."""
-    return [Check(f"conformance.{f.name}", Dimension.CONFORMANCE, _codes(f.name, f.codes),
-                  description=f"{f.name}: malformed codes and codes not in the shipped list")
-            for f in dictionary.fields(NAME, "conditions") if f.codes]
+    return [
+        Check(
+            f"conformance.{f.name}",
+            Dimension.CONFORMANCE,
+            _codes(f.name, f.codes),
+            description=f"{f.name}: malformed codes and codes not in the shipped list",
+        )
+        for f in dictionary.fields(NAME, "conditions")
+        if f.codes
+    ]
 
 
 def check_age(data: ModalityData, ctx: Context) -> Outcome:
@@ -156,15 +178,21 @@ def check_stage(data: ModalityData, ctx: Context) -> Outcome:
     edition = col("ajcc_edition")
     applies = (edition == "8").fillna(False) & expected.notna() & col("stage_group").notna()
     given = col("stage_group")
-    ok = pd.Series([g in str(e).split("|") if a else True for g, e, a in zip(given, expected, applies, strict=True)],
-                   index=s.index)
+    ok = pd.Series(
+        [g in str(e).split("|") if a else True for g, e, a in zip(given, expected, applies, strict=True)], index=s.index
+    )
     bad = (applies & ~ok).astype(bool)
-    rules = [f"stage {g} but {tt} {nn} {mm} gives {e} (AJCC 8th lung)"
-             for g, tt, nn, mm, e in zip(given[bad], t[bad], n[bad], m[bad], expected[bad], strict=True)]
+    rules = [
+        f"stage {g} but {tt} {nn} {mm} gives {e} (AJCC 8th lung)"
+        for g, tt, nn, mm, e in zip(given[bad], t[bad], n[bad], m[bad], expected[bad], strict=True)
+    ]
     other = int((edition != "8").fillna(True).sum())
-    return Outcome(int(applies.sum()), failures=failures(s, bad, field="stage_group", rule=rules),
-                   message=f"{int(bad.sum())} of {int(applies.sum())} AJCC 8th-edition stage groups contradict "
-                           f"their TNM; {other} record(s) of another or no edition not checked")
+    return Outcome(
+        int(applies.sum()),
+        failures=failures(s, bad, field="stage_group", rule=rules),
+        message=f"{int(bad.sum())} of {int(applies.sum())} AJCC 8th-edition stage groups contradict "
+        f"their TNM; {other} record(s) of another or no edition not checked",
+    )
 
 
 def check_histology_morphology(data: ModalityData, ctx: Context) -> Outcome:
@@ -174,8 +202,10 @@ def check_histology_morphology(data: ModalityData, ctx: Context) -> Outcome:
     group = dictionary.codes("icdo3_morphology").group_of(c["icdo3_morphology"])
     both = group.notna() & c["histology"].notna()
     bad = (both & (group != c["histology"].astype("string"))).fillna(False).astype(bool)
-    return Outcome(int(both.sum()), failures=failures(c, bad, field="histology",
-                                                      rule="histology disagrees with the ICD-O-3 morphology code"))
+    return Outcome(
+        int(both.sum()),
+        failures=failures(c, bad, field="histology", rule="histology disagrees with the ICD-O-3 morphology code"),
+    )
 
 
 def check_vital_status(data: ModalityData, ctx: Context) -> Outcome:
@@ -183,19 +213,27 @@ def check_vital_status(data: ModalityData, ctx: Context) -> Outcome:
     if "vital_status" not in o.columns or "death_date" not in o.columns:
         return Outcome(0)
     alive_dead = ((o["vital_status"] == "alive") & o["death_date"].notna()).fillna(False).astype(bool)
-    return Outcome(int(o["vital_status"].notna().sum()),
-                   failures=failures(o, alive_dead, field="vital_status", rule="alive with a date of death"))
+    return Outcome(
+        int(o["vital_status"].notna().sum()),
+        failures=failures(o, alive_dead, field="vital_status", rule="alive with a date of death"),
+    )
 
 
 def check_dates_in_order(data: ModalityData, ctx: Context) -> Outcome:
-    return combine([
-        qc.check_date_order(data.tables["conditions"], [("symptom_date", "diagnosis_date", "symptom_date")]),
-        qc.check_date_order(data.tables["treatments"], [("treatment_start", "treatment_end", "treatment_end")]),
-        qc.check_date_order(_with_diagnosis(data, "outcomes"),
-                            [("diagnosis_date", "last_followup_date", "last_followup_date"),
-                             ("diagnosis_date", "progression_date", "progression_date"),
-                             ("last_followup_date", "death_date", "last_followup_date")]),
-    ])
+    return combine(
+        [
+            qc.check_date_order(data.tables["conditions"], [("symptom_date", "diagnosis_date", "symptom_date")]),
+            qc.check_date_order(data.tables["treatments"], [("treatment_start", "treatment_end", "treatment_end")]),
+            qc.check_date_order(
+                _with_diagnosis(data, "outcomes"),
+                [
+                    ("diagnosis_date", "last_followup_date", "last_followup_date"),
+                    ("diagnosis_date", "progression_date", "progression_date"),
+                    ("last_followup_date", "death_date", "last_followup_date"),
+                ],
+            ),
+        ]
+    )
 
 
 def check_patient_unique(data: ModalityData, ctx: Context) -> Outcome:
@@ -203,14 +241,14 @@ def check_patient_unique(data: ModalityData, ctx: Context) -> Outcome:
     p = data.tables["patients"]
     dup = qc.check_unique(p, [PATIENT], field="admission_number")
     same = qc.check_same_person(p, "_rid_token", field="resident_id")
-    return replace(combine([dup, same]), n_checked=len(p),
-                   message=f"{dup.count} record(s) repeat a patient; {same.message}")
+    return replace(
+        combine([dup, same]), n_checked=len(p), message=f"{dup.count} record(s) repeat a patient; {same.message}"
+    )
 
 
 def check_entry_delay(data: ModalityData, ctx: Context) -> Outcome:
     delay = float(ctx.decisions.get(f"{NAME}.timeliness.entry_delay_days", tl.targets(ctx).entry_days))
-    return qc.check_timeliness(_with_diagnosis(data, "patients"), "record_entry_date", "diagnosis_date",
-                               max_days=delay)
+    return qc.check_timeliness(_with_diagnosis(data, "patients"), "record_entry_date", "diagnosis_date", max_days=delay)
 
 
 def check_followup_currency(data: ModalityData, ctx: Context) -> Outcome:
@@ -223,8 +261,11 @@ def check_followup_currency(data: ModalityData, ctx: Context) -> Outcome:
     """
     o = data.tables["outcomes"]
     if "last_followup_date" not in o.columns:
-        return Outcome(0, message="not applicable: last_followup_date not in the data; map the follow-up table's "
-                                  "last-contact column to it (cohort.yaml `columns:`)")
+        return Outcome(
+            0,
+            message="not applicable: last_followup_date not in the data; map the follow-up table's "
+            "last-contact column to it (cohort.yaml `columns:`)",
+        )
     shift = pd.to_timedelta(patient_shifts(o[PATIENT], keyring=ctx.keyring).astype("float64"), unit="D")
     real = pd.to_datetime(o["last_followup_date"]) - shift
     dead = pd.Series(False, index=o.index)
@@ -242,13 +283,18 @@ def check_followup_currency(data: ModalityData, ctx: Context) -> Outcome:
     cutoff = pd.Timestamp(t.data_cutoff) if declared else real.max()
     since = (cutoff - view["_real"]) / pd.Timedelta(days=1)
     bad = (since > t.followup_interval_days).to_numpy(dtype=bool)
-    rules = [f"last contact {d:.0f} days before the data cutoff, interval {t.followup_interval_days} days: "
-             "lost to follow-up" for d in since[bad]]
+    rules = [
+        f"last contact {d:.0f} days before the data cutoff, interval {t.followup_interval_days} days: lost to follow-up"
+        for d in since[bad]
+    ]
     where = "timeliness.data_cutoff" if declared else "the latest last contact of the cohort"
-    return Outcome(len(view), failures=failures(view.loc[bad], field="last_followup_date", rule=rules),
-                   message=f"{int(bad.sum())} of {len(view)} living patients last seen more than "
-                           f"{t.followup_interval_days} days before the data cutoff ({where}; target "
-                           "timeliness.followup_interval_days)")
+    return Outcome(
+        len(view),
+        failures=failures(view.loc[bad], field="last_followup_date", rule=rules),
+        message=f"{int(bad.sum())} of {len(view)} living patients last seen more than "
+        f"{t.followup_interval_days} days before the data cutoff ({where}; target "
+        "timeliness.followup_interval_days)",
+    )
 
 
 def check_reidentification(data: ModalityData, ctx: Context) -> Outcome:
@@ -268,28 +314,70 @@ def _after_diagnosis(table: str, later: str) -> Callable[[ModalityData, Context]
 
 
 CHECKS = (
-    Check("plausibility.age_at_diagnosis", Dimension.ACCURACY, check_age,
-          description="exact age at diagnosis within the plausible range"),
-    Check("consistency.tnm_stage", Dimension.CONSISTENCY, check_stage,
-          description="AJCC 8th-edition stage group agrees with its TNM"),
-    Check("consistency.histology_morphology", Dimension.CONSISTENCY, check_histology_morphology,
-          description="histologic type agrees with the ICD-O-3 morphology code"),
-    Check("consistency.death_after_diagnosis", Dimension.CONSISTENCY, _after_diagnosis("outcomes", "death_date"),
-          description="date of death not before diagnosis"),
-    Check("consistency.treatment_after_diagnosis", Dimension.CONSISTENCY,
-          _after_diagnosis("treatments", "treatment_start"), description="treatment start not before diagnosis"),
-    Check("consistency.dates_in_order", Dimension.CONSISTENCY, check_dates_in_order,
-          description="symptoms, diagnosis, treatment, follow-up, progression and death in order"),
-    Check("consistency.vital_status", Dimension.CONSISTENCY, check_vital_status,
-          description="no patient alive with a date of death"),
-    Check("uniqueness.patient", Dimension.UNIQUENESS, check_patient_unique,
-          description="one record per patient, one pseudonym per person"),
-    Check("timeliness.entry_delay", Dimension.TIMELINESS, check_entry_delay, threshold=Threshold(0.0, 0.05),
-          description=f"record entered within {ENTRY_DELAY_DAYS} days of diagnosis (decision "
-                      "clinical.timeliness.entry_delay_days)"),
-    Check("timeliness.followup_currency", Dimension.TIMELINESS, check_followup_currency,
-          threshold=Threshold(0.0, 0.05), description="living patients seen within timeliness.followup_interval_days "
-                                                      "of the data cutoff (else lost to follow-up)"),
+    Check(
+        "plausibility.age_at_diagnosis",
+        Dimension.ACCURACY,
+        check_age,
+        description="exact age at diagnosis within the plausible range",
+    ),
+    Check(
+        "consistency.tnm_stage",
+        Dimension.CONSISTENCY,
+        check_stage,
+        description="AJCC 8th-edition stage group agrees with its TNM",
+    ),
+    Check(
+        "consistency.histology_morphology",
+        Dimension.CONSISTENCY,
+        check_histology_morphology,
+        description="histologic type agrees with the ICD-O-3 morphology code",
+    ),
+    Check(
+        "consistency.death_after_diagnosis",
+        Dimension.CONSISTENCY,
+        _after_diagnosis("outcomes", "death_date"),
+        description="date of death not before diagnosis",
+    ),
+    Check(
+        "consistency.treatment_after_diagnosis",
+        Dimension.CONSISTENCY,
+        _after_diagnosis("treatments", "treatment_start"),
+        description="treatment start not before diagnosis",
+    ),
+    Check(
+        "consistency.dates_in_order",
+        Dimension.CONSISTENCY,
+        check_dates_in_order,
+        description="symptoms, diagnosis, treatment, follow-up, progression and death in order",
+    ),
+    Check(
+        "consistency.vital_status",
+        Dimension.CONSISTENCY,
+        check_vital_status,
+        description="no patient alive with a date of death",
+    ),
+    Check(
+        "uniqueness.patient",
+        Dimension.UNIQUENESS,
+        check_patient_unique,
+        description="one record per patient, one pseudonym per person",
+    ),
+    Check(
+        "timeliness.entry_delay",
+        Dimension.TIMELINESS,
+        check_entry_delay,
+        threshold=Threshold(0.0, 0.05),
+        description=f"record entered within {ENTRY_DELAY_DAYS} days of diagnosis (decision "
+        "clinical.timeliness.entry_delay_days)",
+    ),
+    Check(
+        "timeliness.followup_currency",
+        Dimension.TIMELINESS,
+        check_followup_currency,
+        threshold=Threshold(0.0, 0.05),
+        description="living patients seen within timeliness.followup_interval_days "
+        "of the data cutoff (else lost to follow-up)",
+    ),
     replace(K_ANONYMITY, fn=check_reidentification),
 )
 
@@ -307,14 +395,20 @@ def figures(data: ModalityData, results: list[CheckResult], *, ctx: Context) -> 
     if "_age_exact" in t["patients"].columns:
         field = next(f for f in dictionary.fields(NAME, "patients") if f.name == "age_at_diagnosis")
         ages = t["patients"]["_age_exact"].clip(upper=90)  # the figure must not show exact ages over 90
-        out["Age at diagnosis"] = fig.distribution(ages, title="Age at diagnosis (years, 90 = 90+)",
-                                                   plausible=(field.min, field.max), xlabel="age at diagnosis (years)")
-    out["Stage group"] = fig.category_bars(t["staging"].get("stage_group", pd.Series(dtype="string")),
-                                           title="Stage group (AJCC)", order=list(
-                                               next(f for f in dictionary.fields(NAME, "staging")
-                                                    if f.name == "stage_group").allowed))
-    out["Histology"] = fig.category_bars(t["conditions"].get("histology", pd.Series(dtype="string")),
-                                         title="Histologic type")
+        out["Age at diagnosis"] = fig.distribution(
+            ages,
+            title="Age at diagnosis (years, 90 = 90+)",
+            plausible=(field.min, field.max),
+            xlabel="age at diagnosis (years)",
+        )
+    out["Stage group"] = fig.category_bars(
+        t["staging"].get("stage_group", pd.Series(dtype="string")),
+        title="Stage group (AJCC)",
+        order=list(next(f for f in dictionary.fields(NAME, "staging") if f.name == "stage_group").allowed),
+    )
+    out["Histology"] = fig.category_bars(
+        t["conditions"].get("histology", pd.Series(dtype="string")), title="Histologic type"
+    )
     out["Treatment timelines"] = fig.treatment_timelines(t["treatments"], _diagnosis(data))
     out["Overall survival by stage"] = fig.km_by_stage(survival_frame(data))
     return out
@@ -339,11 +433,20 @@ def survival_frame(data: ModalityData) -> pd.DataFrame:
             days = days.where(days.notna(), pd.to_numeric(o[col], errors="coerce"))
     event = (o["vital_status"] == "dead") if "vital_status" in o.columns else pd.Series(False, index=o.index)
     s = data.tables["staging"]
-    stage = (s.drop_duplicates(PATIENT, keep="last").set_index(PATIENT)["stage_group"]
-             if "stage_group" in s.columns and len(s) else pd.Series(dtype="string"))
+    stage = (
+        s.drop_duplicates(PATIENT, keep="last").set_index(PATIENT)["stage_group"]
+        if "stage_group" in s.columns and len(s)
+        else pd.Series(dtype="string")
+    )
     roman = stage.astype("string").str.extract(r"^(IV|III|II|I|0|OC)", expand=False)
-    return pd.DataFrame({PATIENT: o.index, "days": days.to_numpy(), "event": event.fillna(False).to_numpy(bool),
-                         "stage": o.index.to_series().map(roman).fillna("unknown").to_numpy()})
+    return pd.DataFrame(
+        {
+            PATIENT: o.index,
+            "days": days.to_numpy(),
+            "event": event.fillna(False).to_numpy(bool),
+            "stage": o.index.to_series().map(roman).fillna("unknown").to_numpy(),
+        }
+    )
 
 
 # ------------------------------------------------------------------------------------- write

@@ -25,8 +25,14 @@ if TYPE_CHECKING:
 
 NAME = "collection_report"
 SPEC = ModalitySpec(
-    name=NAME, label="Collection report", formats=(), notebook="collection_report.ipynb", order=99,
-    stage="cohort", needs=(EVERY,), outputs=("md",),
+    name=NAME,
+    label="Collection report",
+    formats=(),
+    notebook="collection_report.ipynb",
+    order=99,
+    stage="cohort",
+    needs=(EVERY,),
+    outputs=("md",),
     description="the guideline's data collection report, filled from every step's quality tables",
 )
 REPORT = "report"  # data.objects key: the filled CollectionReport
@@ -49,8 +55,13 @@ def load(sources: list[Source[Any]], *, ctx: Context) -> ModalityData:
 
 def standardize(data: ModalityData, *, ctx: Context) -> ModalityData:
     """The inputs are de-identified already: fill the report (the run's leak scan is still to come)."""
-    data.objects[REPORT] = collection.fill(ctx.config, ctx.bundle.root, **{k: data.tables[k] for k in collection.KINDS},
-                                           run=None, fingerprint=ctx.keyring.fingerprint)
+    data.objects[REPORT] = collection.fill(
+        ctx.config,
+        ctx.bundle.root,
+        **{k: data.tables[k] for k in collection.KINDS},
+        run=None,
+        fingerprint=ctx.keyring.fingerprint,
+    )
     data.standardized = True
     return data
 
@@ -74,8 +85,10 @@ def write(data: ModalityData, *, ctx: Context) -> list[Path]:
     figs = collection.figures(report, language=language)
     data.objects["svgs"] = svgs = collection.static_svgs(figs, ctx.bundle.root)
     todo = actions.template_yaml(report.sections["corrective_actions"])
-    written = [ctx.bundle.write_text(collection.PATH, markdown(data)),
-               ctx.bundle.write_text(actions.TEMPLATE_PATH, todo)]
+    written = [
+        ctx.bundle.write_text(collection.PATH, markdown(data)),
+        ctx.bundle.write_text(actions.TEMPLATE_PATH, todo),
+    ]
     from ..security.verify import RUNNING
 
     if (collection.read_run(ctx.bundle.root) or {}).get("status") == RUNNING:
@@ -85,8 +98,12 @@ def write(data: ModalityData, *, ctx: Context) -> list[Path]:
     return [*written, *([pdf] if pdf else [])]
 
 
-PAGES = ("reports/collection_report.md", "reports/collection_report.pdf", "reports/collection_report.ipynb",
-         "reports/collection_report.html")
+PAGES = (
+    "reports/collection_report.md",
+    "reports/collection_report.pdf",
+    "reports/collection_report.ipynb",
+    "reports/collection_report.html",
+)
 
 
 def finalize(config: Any, root: Path, record: dict[str, Any], *, skip: Collection[str] = ()) -> list[Path]:
@@ -108,8 +125,12 @@ def finalize(config: Any, root: Path, record: dict[str, Any], *, skip: Collectio
     language = config.report.language
     figs = collection.figures(report, language=language)
     nb = nbformat.read(ipynb, as_version=4)
-    outputs = [o for c in nb.cells for o in c.get("outputs", [])
-               if 'id="collection-report"' in str(o.get("data", {}).get("text/html", ""))]
+    outputs = [
+        o
+        for c in nb.cells
+        for o in c.get("outputs", [])
+        if 'id="collection-report"' in str(o.get("data", {}).get("text/html", ""))
+    ]
     # the figures are the step's: their images are taken from its page, not drawn again
     svgs = collection.svgs_of(str(outputs[0]["data"]["text/html"])) if outputs else {}
     if set(svgs) != set(figs):
@@ -130,8 +151,11 @@ def finalize(config: Any, root: Path, record: dict[str, Any], *, skip: Collectio
     for out in outputs:
         out["data"]["text/html"] = html
     written.append(bundle.write_text(PAGES[2], nbformat.writes(nb)))
-    written.append(render_file(ipynb, root / PAGES[3], title=modality_label(NAME, SPEC.label), language=language,
-                               cohort=config.cohort.name))
+    written.append(
+        render_file(
+            ipynb, root / PAGES[3], title=modality_label(NAME, SPEC.label), language=language, cohort=config.cohort.name
+        )
+    )
     return written
 
 
@@ -143,8 +167,9 @@ def view(data: ModalityData) -> Any:
     language = getattr(getattr(report.config, "report", None), "language", "both")
     figs = collection.figures(report, language=language)
     blocks = collection.figure_blocks(figs, data.objects.get("svgs", {}), language=language, static=False)
-    return HTML(collection.render_html(report, language=language, figure_html=blocks,
-                                       pdf_note=data.objects.get("pdf_note", "")))
+    return HTML(
+        collection.render_html(report, language=language, figure_html=blocks, pdf_note=data.objects.get("pdf_note", ""))
+    )
 
 
 def markdown(data: ModalityData) -> str:

@@ -23,10 +23,17 @@ if TYPE_CHECKING:
     from ..deid.registry import IdentifierRegistry
     from .base import Context, Source
 
-SPEC = ModalitySpec(name="exposure", label="Exposure", formats=("csv", "tsv", "excel", "parquet"),
-                    notebook="exposure.ipynb", dictionary="exposure", order=10, options=TabularOptions,
-                    needs=("clinical",),  # its diagnosis anchors, in dates.mode: relative
-                    description="Questionnaire: smoking, occupational and environmental exposures, family history")
+SPEC = ModalitySpec(
+    name="exposure",
+    label="Exposure",
+    formats=("csv", "tsv", "excel", "parquet"),
+    notebook="exposure.ipynb",
+    dictionary="exposure",
+    order=10,
+    options=TabularOptions,
+    needs=("clinical",),  # its diagnosis anchors, in dates.mode: relative
+    description="Questionnaire: smoking, occupational and environmental exposures, family history",
+)
 
 NAME = "exposure"
 PATIENT = tab.PATIENT
@@ -53,9 +60,11 @@ def check_smoking(data: ModalityData, ctx: Context) -> Outcome:
         return Outcome(0)
     status = e["smoking_status"]
     frames = []
-    rules = [("never", "pack_years", lambda s: s > 0, "never smoker with pack-years above 0"),
-             ("never", "years_since_quit", lambda s: s.notna(), "never smoker with years since quitting"),
-             ("current", "years_since_quit", lambda s: s > 0, "current smoker with years since quitting")]
+    rules = [
+        ("never", "pack_years", lambda s: s > 0, "never smoker with pack-years above 0"),
+        ("never", "years_since_quit", lambda s: s.notna(), "never smoker with years since quitting"),
+        ("current", "years_since_quit", lambda s: s > 0, "current smoker with years since quitting"),
+    ]
     for value, field, test, rule in rules:
         if field not in e.columns:
             continue
@@ -75,21 +84,39 @@ def check_questionnaire_age(data: ModalityData, ctx: Context) -> Outcome:
             return Outcome(0, message="not applicable: no diagnosis dates in the bundle (run clinical into it first)")
         dx = pd.Series(dtype="datetime64[ns]")
     view = e.assign(diagnosis_date=pd.to_datetime(e[PATIENT].map(dx)))
-    return tl.check_delay(view, "diagnosis_date", "questionnaire_date", absolute=True,
-                          max_days=tl.targets(ctx).questionnaire_days, target="timeliness.questionnaire_days",
-                          what="questionnaires",
-                          supply="map the questionnaire's date column to questionnaire_date (cohort.yaml `columns:`)")
+    return tl.check_delay(
+        view,
+        "diagnosis_date",
+        "questionnaire_date",
+        absolute=True,
+        max_days=tl.targets(ctx).questionnaire_days,
+        target="timeliness.questionnaire_days",
+        what="questionnaires",
+        supply="map the questionnaire's date column to questionnaire_date (cohort.yaml `columns:`)",
+    )
 
 
 CHECKS = (
-    Check("consistency.smoking_pack_years", Dimension.CONSISTENCY, check_smoking,
-          description="smoking status agrees with pack-years and years since quitting"),
-    Check("uniqueness.patient", Dimension.UNIQUENESS,
-          lambda data, ctx: qc.check_unique(data.tables["exposure"], [PATIENT], field="admission_number"),
-          description="one questionnaire per patient"),
-    Check("timeliness.questionnaire_age", Dimension.TIMELINESS, check_questionnaire_age, severity=Severity.MINOR,
-          threshold=Threshold(0.0, 0.05),
-          description="questionnaire filled in within timeliness.questionnaire_days of diagnosis"),
+    Check(
+        "consistency.smoking_pack_years",
+        Dimension.CONSISTENCY,
+        check_smoking,
+        description="smoking status agrees with pack-years and years since quitting",
+    ),
+    Check(
+        "uniqueness.patient",
+        Dimension.UNIQUENESS,
+        lambda data, ctx: qc.check_unique(data.tables["exposure"], [PATIENT], field="admission_number"),
+        description="one questionnaire per patient",
+    ),
+    Check(
+        "timeliness.questionnaire_age",
+        Dimension.TIMELINESS,
+        check_questionnaire_age,
+        severity=Severity.MINOR,
+        threshold=Threshold(0.0, 0.05),
+        description="questionnaire filled in within timeliness.questionnaire_days of diagnosis",
+    ),
 )
 
 
@@ -105,16 +132,25 @@ def figures(data: ModalityData, results: list[CheckResult], *, ctx: Context) -> 
     status = e.get("smoking_status", pd.Series(dtype="string"))
     return {
         "Completeness by field and site": fig.completeness_heatmap(tab.completeness(data, NAME)),
-        "Smoking status by site": fig.category_bars(status, title="Smoking status by site",
-                                                    order=["never", "former", "current"], by=e.get("site")),
-        "Pack-years": fig.distribution(e.get("pack_years", pd.Series(dtype=float)), title="Pack-years",
-                                       plausible=rng["pack_years"], unit="pack-years"),
-        "Residence PM2.5": fig.distribution(e.get("residence_pm25", pd.Series(dtype=float)),
-                                            title="Residence PM2.5 (annual mean)", plausible=rng["residence_pm25"],
-                                            unit="ug/m3"),
+        "Smoking status by site": fig.category_bars(
+            status, title="Smoking status by site", order=["never", "former", "current"], by=e.get("site")
+        ),
+        "Pack-years": fig.distribution(
+            e.get("pack_years", pd.Series(dtype=float)),
+            title="Pack-years",
+            plausible=rng["pack_years"],
+            unit="pack-years",
+        ),
+        "Residence PM2.5": fig.distribution(
+            e.get("residence_pm25", pd.Series(dtype=float)),
+            title="Residence PM2.5 (annual mean)",
+            plausible=rng["residence_pm25"],
+            unit="ug/m3",
+        ),
         "Exposures": fig.exposure_summary(e, YES_NO),
-        "Household fuel": fig.category_bars(e.get("household_fuel", pd.Series(dtype="string")),
-                                            title="Household fuel", by=e.get("site")),
+        "Household fuel": fig.category_bars(
+            e.get("household_fuel", pd.Series(dtype="string")), title="Household fuel", by=e.get("site")
+        ),
     }
 
 

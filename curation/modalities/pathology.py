@@ -27,10 +27,17 @@ if TYPE_CHECKING:
     from ..deid.registry import IdentifierRegistry
     from .base import Context, Source
 
-SPEC = ModalitySpec(name="pathology", label="Pathology", formats=("csv", "tsv", "excel", "parquet"),
-                    notebook="pathology.ipynb", dictionary="pathology", order=30, options=TabularOptions,
-                    needs=("clinical",),  # its diagnosis anchors, in dates.mode: relative
-                    description="Pathology reports: histologic type, grade, IHC (PD-L1, Ki-67, ALK, ROS1, TTF-1, p40)")
+SPEC = ModalitySpec(
+    name="pathology",
+    label="Pathology",
+    formats=("csv", "tsv", "excel", "parquet"),
+    notebook="pathology.ipynb",
+    dictionary="pathology",
+    order=30,
+    options=TabularOptions,
+    needs=("clinical",),  # its diagnosis anchors, in dates.mode: relative
+    description="Pathology reports: histologic type, grade, IHC (PD-L1, Ki-67, ALK, ROS1, TTF-1, p40)",
+)
 
 NAME = "pathology"
 PATIENT = tab.PATIENT
@@ -40,8 +47,12 @@ TOKENS = {"specimen_id": "specimen"}
 # squamous differentiation, TTF-1 for adenocarcinoma; squamous cell carcinoma is TTF-1 negative).
 IHC_RULES: list[tuple[str, dict[str, str], str, str]] = [
     ("squamous_cell_carcinoma", {"ttf1": "positive"}, "ttf1", "squamous cell carcinoma with TTF-1 positive"),
-    ("adenocarcinoma", {"p40": "positive", "ttf1": "negative"}, "ttf1",
-     "adenocarcinoma with p40 positive and TTF-1 negative (squamous immunoprofile)"),
+    (
+        "adenocarcinoma",
+        {"p40": "positive", "ttf1": "negative"},
+        "ttf1",
+        "adenocarcinoma with p40 positive and TTF-1 negative (squamous immunoprofile)",
+    ),
     ("small_cell_carcinoma", {"p40": "positive"}, "p40", "small cell carcinoma with p40 positive"),
 ]
 
@@ -72,28 +83,49 @@ def check_histology_ihc(data: ModalityData, ctx: Context) -> Outcome:
             for marker, value in markers.items():
                 bad &= p[marker] == value
             bad = bad.fillna(False).astype(bool)
-            parts.append(Outcome(int((sel & p[list(markers)].notna().all(axis=1)).sum()),
-                                 failures=failures(p, bad, field=blame, rule=rule)))
+            parts.append(
+                Outcome(
+                    int((sel & p[list(markers)].notna().all(axis=1)).sum()),
+                    failures=failures(p, bad, field=blame, rule=rule),
+                )
+            )
     return combine(parts)
 
 
 def check_report_delay(data: ModalityData, ctx: Context) -> Outcome:
     """Reports signed out more than the target after the specimen was collected."""
-    return tl.check_delay(data.tables["pathology"], "specimen_date", "report_date",
-                          max_days=tl.targets(ctx).pathology_report_days, target="timeliness.pathology_report_days",
-                          what="pathology reports",
-                          supply="map the export's report date column to report_date (cohort.yaml `columns:`)")
+    return tl.check_delay(
+        data.tables["pathology"],
+        "specimen_date",
+        "report_date",
+        max_days=tl.targets(ctx).pathology_report_days,
+        target="timeliness.pathology_report_days",
+        what="pathology reports",
+        supply="map the export's report date column to report_date (cohort.yaml `columns:`)",
+    )
 
 
 CHECKS = (
-    Check("consistency.histology_ihc", Dimension.CONSISTENCY, check_histology_ihc,
-          description="IHC markers agree with the histologic type (WHO 2021)"),
-    Check("uniqueness.specimen", Dimension.UNIQUENESS,
-          lambda data, ctx: qc.check_unique(data.tables["pathology"], ["specimen"], field="specimen_id"),
-          description="one record per specimen"),
-    Check("timeliness.report_delay", Dimension.TIMELINESS, check_report_delay, severity=Severity.MINOR,
-          threshold=Threshold(0.0, 0.05),
-          description="report signed out within timeliness.pathology_report_days of specimen collection"),
+    Check(
+        "consistency.histology_ihc",
+        Dimension.CONSISTENCY,
+        check_histology_ihc,
+        description="IHC markers agree with the histologic type (WHO 2021)",
+    ),
+    Check(
+        "uniqueness.specimen",
+        Dimension.UNIQUENESS,
+        lambda data, ctx: qc.check_unique(data.tables["pathology"], ["specimen"], field="specimen_id"),
+        description="one record per specimen",
+    ),
+    Check(
+        "timeliness.report_delay",
+        Dimension.TIMELINESS,
+        check_report_delay,
+        severity=Severity.MINOR,
+        threshold=Threshold(0.0, 0.05),
+        description="report signed out within timeliness.pathology_report_days of specimen collection",
+    ),
 )
 
 
@@ -110,15 +142,21 @@ def figures(data: ModalityData, results: list[CheckResult], *, ctx: Context) -> 
     out = {
         "Completeness by field and site": fig.completeness_heatmap(tab.completeness(data, NAME)),
         "Histology by site": fig.category_bars(hist, title="Histologic type by site", by=p.get("site")),
-        "PD-L1 TPS": fig.distribution(p.get("pdl1_tps", pd.Series(dtype=float)), title="PD-L1 tumour proportion score",
-                                      plausible=rng["pdl1_tps"], unit="%"),
-        "Ki-67": fig.distribution(p.get("ki67", pd.Series(dtype=float)), title="Ki-67 index",
-                                  plausible=rng["ki67"], unit="%"),
+        "PD-L1 TPS": fig.distribution(
+            p.get("pdl1_tps", pd.Series(dtype=float)),
+            title="PD-L1 tumour proportion score",
+            plausible=rng["pdl1_tps"],
+            unit="%",
+        ),
+        "Ki-67": fig.distribution(
+            p.get("ki67", pd.Series(dtype=float)), title="Ki-67 index", plausible=rng["ki67"], unit="%"
+        ),
     }
     for marker in ("ttf1", "p40"):
         if marker in p.columns:
             out[f"{marker.upper()} by histology"] = fig.category_bars(
-                hist, title=f"{marker.upper()} by histologic type", by=p[marker])
+                hist, title=f"{marker.upper()} by histologic type", by=p[marker]
+            )
     return out
 
 

@@ -178,8 +178,10 @@ def check_sources(config: CohortConfig, name: str) -> list[str]:
             continue
         sp = spec(modality)
         if sp.stage != "source":
-            problems.append(f"{name}: sources.{modality}: this step reads the other modalities' outputs "
-                            "and takes no sources; remove the key")
+            problems.append(
+                f"{name}: sources.{modality}: this step reads the other modalities' outputs "
+                "and takes no sources; remove the key"
+            )
             continue
         for i, src in enumerate(sources):
             where = f"{name}: sources.{modality}[{i}]"

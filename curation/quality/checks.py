@@ -22,9 +22,22 @@ import pandas as pd
 
 from .model import PATIENT, STRICT, Check, Dimension, Outcome, Severity, Threshold, combine, failures
 
-__all__ = ["ANY_ACCEPTED", "REQUIRED_LEVELS", "SOURCE_EMPTY", "check_allowed", "check_any_accepted", "check_codes",
-           "check_completeness", "check_date_order", "check_range", "check_same_person", "check_source_empty",
-           "check_timeliness", "check_unique", "completeness_table"]
+__all__ = [
+    "ANY_ACCEPTED",
+    "REQUIRED_LEVELS",
+    "SOURCE_EMPTY",
+    "check_allowed",
+    "check_any_accepted",
+    "check_codes",
+    "check_completeness",
+    "check_date_order",
+    "check_range",
+    "check_same_person",
+    "check_source_empty",
+    "check_timeliness",
+    "check_unique",
+    "completeness_table",
+]
 
 SITE = "site"
 NOT_APPLICABLE = "not_applicable"
@@ -47,8 +60,11 @@ def _missing(df: pd.DataFrame, field: str) -> tuple[pd.Series, pd.Series]:
         elif isinstance(s.dtype, pd.StringDtype):  # standardized text: stripped, "" already missing
             miss |= (s == "").fillna(False).astype(bool)
     reason = df.get(f"{field}__missing")
-    na = ((reason == NOT_APPLICABLE).fillna(False).astype(bool) if reason is not None
-          else pd.Series(False, index=df.index))
+    na = (
+        (reason == NOT_APPLICABLE).fillna(False).astype(bool)
+        if reason is not None
+        else pd.Series(False, index=df.index)
+    )
     return (miss & ~na).astype(bool), (miss & na).astype(bool)
 
 
@@ -66,15 +82,23 @@ def completeness_table(df: pd.DataFrame, fields: Sequence[str], *, table: str = 
             sel = (df[SITE].astype(str) == site) if site != "all" else pd.Series(True, index=df.index)
             n = int(sel.sum() - (na & sel).sum())
             present = int(n - (miss & sel).sum())
-            rows.append({"table": table, "field": field, "site": site, "n": n, "n_present": present,
-                         "n_not_applicable": int((na & sel).sum()),
-                         "completeness": present / n if n else float("nan")})
-    return pd.DataFrame(rows, columns=["table", "field", "site", "n", "n_present", "n_not_applicable",
-                                       "completeness"])
+            rows.append(
+                {
+                    "table": table,
+                    "field": field,
+                    "site": site,
+                    "n": n,
+                    "n_present": present,
+                    "n_not_applicable": int((na & sel).sum()),
+                    "completeness": present / n if n else float("nan"),
+                }
+            )
+    return pd.DataFrame(rows, columns=["table", "field", "site", "n", "n_present", "n_not_applicable", "completeness"])
 
 
-def check_completeness(df: pd.DataFrame, field: str, *, required: str = "required",
-                       per_site: bool = True) -> list[Outcome]:
+def check_completeness(
+    df: pd.DataFrame, field: str, *, required: str = "required", per_site: bool = True
+) -> list[Outcome]:
     """Missing values of one field: the overall outcome (with the failing records) first, then one
     per site (counts only) when there are several sites.
 
@@ -84,25 +108,37 @@ def check_completeness(df: pd.DataFrame, field: str, *, required: str = "require
     """
     miss, na = _missing(df, field)
     reason = df.get(f"{field}__missing")
-    rules = (("missing: " + reason.loc[miss].fillna("no value").astype(str)).tolist() if reason is not None
-             else f"missing ({required})")
+    rules = (
+        ("missing: " + reason.loc[miss].fillna("no value").astype(str)).tolist()
+        if reason is not None
+        else f"missing ({required})"
+    )
     n = int(len(df) - na.sum())
-    out = [Outcome(n, failures=failures(df, miss, field=field, rule=rules),
-                   message=f"{field} ({required}): {int(miss.sum())} of {n} missing"
-                           + (f", {int(na.sum())} not applicable" if na.any() else ""))]
+    out = [
+        Outcome(
+            n,
+            failures=failures(df, miss, field=field, rule=rules),
+            message=f"{field} ({required}): {int(miss.sum())} of {n} missing"
+            + (f", {int(na.sum())} not applicable" if na.any() else ""),
+        )
+    ]
     sites = _sites(df)
     if per_site and len(sites) > 1:
         for site in sites:
             sel = df[SITE].astype(str) == site
             n_site = int(sel.sum() - (na & sel).sum())
             k = int((miss & sel).sum())
-            out.append(Outcome(n_site, n_failed=k, site=site,
-                               message=f"site {site}: {field} ({required}): {k} of {n_site} missing"))
+            out.append(
+                Outcome(
+                    n_site, n_failed=k, site=site, message=f"site {site}: {field} ({required}): {k} of {n_site} missing"
+                )
+            )
     return out
 
 
-def check_allowed(df: pd.DataFrame, allowed: Mapping[str, Sequence[str]], *,
-                  extra: pd.DataFrame | None = None) -> Outcome:
+def check_allowed(
+    df: pd.DataFrame, allowed: Mapping[str, Sequence[str]], *, extra: pd.DataFrame | None = None
+) -> Outcome:
     """Values outside their field's allowed list (missing values are completeness's business).
 
     ``extra``: failures found earlier (values that could not even be typed), from :func:`failures`.
@@ -139,12 +175,19 @@ def check_codes(df: pd.DataFrame, field: str, codelist: Any) -> Outcome:
     formed = codelist.well_formed(s)
     bad = (present & ~valid).astype(bool)
     rules = ["malformed code" if not f else "not in the list of valid lung codes" for f in formed[bad]]
-    return Outcome(int(present.sum()), failures=failures(df, bad, field=field, rule=rules),
-                   message=f"{field}: {int(bad.sum())} of {int(present.sum())} codes malformed or not valid")
+    return Outcome(
+        int(present.sum()),
+        failures=failures(df, bad, field=field, rule=rules),
+        message=f"{field}: {int(bad.sum())} of {int(present.sum())} codes malformed or not valid",
+    )
 
 
-def check_range(df: pd.DataFrame, ranges: Mapping[str, tuple[float | None, float | None]], *,
-                labels: Mapping[str, str] | None = None) -> Outcome:
+def check_range(
+    df: pd.DataFrame,
+    ranges: Mapping[str, tuple[float | None, float | None]],
+    *,
+    labels: Mapping[str, str] | None = None,
+) -> Outcome:
     """Numeric values outside their plausible range ([min, max], inclusive)."""
     frames = []
     n_checked = 0
@@ -161,9 +204,14 @@ def check_range(df: pd.DataFrame, ranges: Mapping[str, tuple[float | None, float
             bad |= s > hi
         bad = (bad & present).fillna(False).astype(bool)
         if bad.any():
-            frames.append(failures(df, bad, field=(labels or {}).get(field, field),
-                                   rule=f"outside the plausible range {'' if lo is None else lo}–"
-                                        f"{'' if hi is None else hi}"))
+            frames.append(
+                failures(
+                    df,
+                    bad,
+                    field=(labels or {}).get(field, field),
+                    rule=f"outside the plausible range {'' if lo is None else lo}–{'' if hi is None else hi}",
+                )
+            )
     return Outcome(n_checked, failures=frames)
 
 
@@ -174,8 +222,7 @@ def _days(later: pd.Series, earlier: pd.Series) -> pd.Series:
     return pd.to_numeric(d, errors="coerce")
 
 
-def check_date_order(df: pd.DataFrame, pairs: Sequence[tuple[str, str, str]], *,
-                     tolerance_days: float = 0) -> Outcome:
+def check_date_order(df: pd.DataFrame, pairs: Sequence[tuple[str, str, str]], *, tolerance_days: float = 0) -> Outcome:
     """For each (earlier, later, field to blame): records where ``later`` precedes ``earlier``.
 
     Records missing either date are not checked for that pair.
@@ -186,8 +233,9 @@ def check_date_order(df: pd.DataFrame, pairs: Sequence[tuple[str, str, str]], *,
             continue
         both = df[earlier].notna() & df[later].notna()
         bad = (both & (_days(df[later], df[earlier]) < -tolerance_days)).fillna(False).astype(bool)
-        parts.append(Outcome(int(both.sum()),
-                             failures=failures(df, bad, field=blame, rule=f"{later} before {earlier}")))
+        parts.append(
+            Outcome(int(both.sum()), failures=failures(df, bad, field=blame, rule=f"{later} before {earlier}"))
+        )
     return combine(parts)
 
 
@@ -198,8 +246,10 @@ def check_unique(df: pd.DataFrame, keys: Sequence[str], *, field: str = "") -> O
         return Outcome(0)
     present = df[keys].notna().all(axis=1)
     dup = (present & df.duplicated(subset=keys, keep=False)).astype(bool)
-    return Outcome(int(present.sum()), failures=failures(df, dup, field=field or "+".join(keys),
-                                                         rule=f"{' + '.join(keys)} is not unique"))
+    return Outcome(
+        int(present.sum()),
+        failures=failures(df, dup, field=field or "+".join(keys), rule=f"{' + '.join(keys)} is not unique"),
+    )
 
 
 def check_same_person(df: pd.DataFrame, token: str, *, field: str) -> Outcome:
@@ -213,8 +263,11 @@ def check_same_person(df: pd.DataFrame, token: str, *, field: str) -> Outcome:
     bad = df[token].isin(shared).fillna(False).astype(bool)
     counts = df[token].map(n_pat).fillna(1).astype(int)
     rules = [f"same {field} (keyed token) as {c - 1} other patient pseudonym(s)" for c in counts[bad]]
-    return Outcome(len(sub), failures=failures(df, bad, field=field, rule=rules),
-                   message=f"{len(shared)} {field} value(s) appear under more than one patient pseudonym")
+    return Outcome(
+        len(sub),
+        failures=failures(df, bad, field=field, rule=rules),
+        message=f"{len(shared)} {field} value(s) appear under more than one patient pseudonym",
+    )
 
 
 def check_timeliness(df: pd.DataFrame, entry: str, event: str, *, max_days: float) -> Outcome:
@@ -223,12 +276,15 @@ def check_timeliness(df: pd.DataFrame, entry: str, event: str, *, max_days: floa
         return Outcome(0)
     both = df[entry].notna() & df[event].notna()
     bad = (both & (_days(df[entry], df[event]) > max_days)).fillna(False).astype(bool)
-    return Outcome(int(both.sum()), failures=failures(df, bad, field=entry,
-                                                      rule=f"{entry} more than {max_days:g} days after {event}"))
+    return Outcome(
+        int(both.sum()),
+        failures=failures(df, bad, field=entry, rule=f"{entry} more than {max_days:g} days after {event}"),
+    )
 
 
-def check_source_empty(records: Mapping[tuple[str, str], int], *,
-                       notes: Mapping[tuple[str, str], str] | None = None) -> Outcome:
+def check_source_empty(
+    records: Mapping[tuple[str, str], int], *, notes: Mapping[tuple[str, str], str] | None = None
+) -> Outcome:
     """Source files that gave no record at all: 0-byte, header only, an empty or absent sheet, an
     empty folder, or a file that could not be read.
 
@@ -257,17 +313,25 @@ def check_source_empty(records: Mapping[tuple[str, str], int], *,
         fix = "" if ";" in why else "; re-export it with its records, or remove it from the source"
         rules.append(f"{what}: {why}{fix}")
     sources = sorted({key for key, _ in empty})
-    return Outcome(len(records), failures=failures(field=[key for key, _ in empty], rule=rules),
-                   message=(f"{len(empty)} of {len(records)} source file(s) gave no record ({', '.join(sources)})"
-                            if empty else f"every source file ({len(records)}) gave records"))
+    return Outcome(
+        len(records),
+        failures=failures(field=[key for key, _ in empty], rule=rules),
+        message=(
+            f"{len(empty)} of {len(records)} source file(s) gave no record ({', '.join(sources)})"
+            if empty
+            else f"every source file ({len(records)}) gave records"
+        ),
+    )
 
 
 SOURCE_EMPTY = Check(
-    "completeness.source_empty", Dimension.COMPLETENESS,
-    lambda data, ctx: check_source_empty(data.objects.get("source_records", {}),
-                                         notes=data.objects.get("source_notes", {})),
+    "completeness.source_empty",
+    Dimension.COMPLETENESS,
+    lambda data, ctx: check_source_empty(
+        data.objects.get("source_records", {}), notes=data.objects.get("source_notes", {})
+    ),
     description="source files that gave no record (0-byte, header only, empty sheet or folder, unreadable); "
-                "reads data.objects['source_records'] and ['source_notes']",
+    "reads data.objects['source_records'] and ['source_notes']",
 )
 
 
@@ -318,20 +382,27 @@ def check_any_accepted(entries: Sequence[Any], sources: Sequence[str]) -> Outcom
             for k, v in [*e.quarantined.items(), *e.excluded.items()]:
                 why[k] = why.get(k, 0) + v
         reasons = ", ".join(f"{k}={v}" for k, v in sorted(why.items()) if v)
-        rules.append(f"{sum(e.n_in for e in got)} in at {got[0].stage}, {sum(e.n_accepted for e in got)} accepted"
-                     + (f" ({reasons})" if reasons else ""))
+        rules.append(
+            f"{sum(e.n_in for e in got)} in at {got[0].stage}, {sum(e.n_accepted for e in got)} accepted"
+            + (f" ({reasons})" if reasons else "")
+        )
     where = f" at {stage}" if stage else ""
-    return Outcome(1, n_failed=1, failures=failures(field=list(sources), rule=rules),
-                   message=f"nothing accepted{where} from {len(sources)} source(s): no curated record; "
-                           "see the quarantine and the ledger for why")
+    return Outcome(
+        1,
+        n_failed=1,
+        failures=failures(field=list(sources), rule=rules),
+        message=f"nothing accepted{where} from {len(sources)} source(s): no curated record; "
+        "see the quarantine and the ledger for why",
+    )
 
 
 ANY_ACCEPTED = Check(
-    "completeness.any_accepted", Dimension.COMPLETENESS,
-    lambda data, ctx: check_any_accepted(data.ledger.entries,
-                                         [f"{data.modality}[{i}]" for i in range(len(ctx.config.sources.get(
-                                             data.modality, [])))]),
+    "completeness.any_accepted",
+    Dimension.COMPLETENESS,
+    lambda data, ctx: check_any_accepted(
+        data.ledger.entries, [f"{data.modality}[{i}]" for i in range(len(ctx.config.sources.get(data.modality, [])))]
+    ),
     severity=Severity.CRITICAL,
     description="sources were given and some record was accepted (a modality never passes on nothing); "
-                "reads the ledger and cohort.yaml's sources",
+    "reads the ledger and cohort.yaml's sources",
 )

@@ -42,10 +42,18 @@ class Quarantine:
         detail: str = "",
     ) -> None:
         """Set a record aside; ``reason`` must be a code of reasons.yaml (ValueError otherwise)."""
-        self.rows.append({
-            "modality": self.modality, "stage": stage, "source": source, "record": str(record),
-            "pseudonym": pseudonym, "field": field, "reason": str(as_reason(reason)), "detail": detail,
-        })
+        self.rows.append(
+            {
+                "modality": self.modality,
+                "stage": stage,
+                "source": source,
+                "record": str(record),
+                "pseudonym": pseudonym,
+                "field": field,
+                "reason": str(as_reason(reason)),
+                "detail": detail,
+            }
+        )
 
     def extend(self, other: Quarantine) -> None:
         """Add another quarantine's records (of the same modality)."""
@@ -109,24 +117,44 @@ class Ledger:
         excluded: dict[str, int] | None = None,
     ) -> LedgerEntry:
         """Count one stage of one source (quarantined by reason code, excluded by rule)."""
-        entry = LedgerEntry(self.modality, stage, source, int(n_in), int(n_accepted),
-                            dict(quarantined or {}), dict(excluded or {}))
+        entry = LedgerEntry(
+            self.modality, stage, source, int(n_in), int(n_accepted), dict(quarantined or {}), dict(excluded or {})
+        )
         self.entries.append(entry)
         return entry
 
     def frame(self) -> pd.DataFrame:
         """quality/ledger/<modality>.parquet: one row per stage and source."""
         rows = [
-            {"modality": e.modality, "stage": e.stage, "source": e.source, "n_in": e.n_in,
-             "n_accepted": e.n_accepted, "n_quarantined": e.n_quarantined,
-             "n_excluded": e.n_excluded, "balanced": e.balanced,
-             "quarantined_by_reason": ", ".join(f"{k}={v}" for k, v in sorted(e.quarantined.items())),
-             "excluded_by_rule": ", ".join(f"{k}={v}" for k, v in sorted(e.excluded.items()))}
+            {
+                "modality": e.modality,
+                "stage": e.stage,
+                "source": e.source,
+                "n_in": e.n_in,
+                "n_accepted": e.n_accepted,
+                "n_quarantined": e.n_quarantined,
+                "n_excluded": e.n_excluded,
+                "balanced": e.balanced,
+                "quarantined_by_reason": ", ".join(f"{k}={v}" for k, v in sorted(e.quarantined.items())),
+                "excluded_by_rule": ", ".join(f"{k}={v}" for k, v in sorted(e.excluded.items())),
+            }
             for e in self.entries
         ]
-        return pd.DataFrame(rows, columns=[
-            "modality", "stage", "source", "n_in", "n_accepted", "n_quarantined", "n_excluded",
-            "balanced", "quarantined_by_reason", "excluded_by_rule"])
+        return pd.DataFrame(
+            rows,
+            columns=[
+                "modality",
+                "stage",
+                "source",
+                "n_in",
+                "n_accepted",
+                "n_quarantined",
+                "n_excluded",
+                "balanced",
+                "quarantined_by_reason",
+                "excluded_by_rule",
+            ],
+        )
 
     def check(self, *, thresholds: dict[str, Threshold] | None = None) -> CheckResult:
         """The identity ``in = accepted + quarantined + excluded`` for every stage (``<modality>.ledger_balanced``)."""
@@ -138,13 +166,26 @@ def check_balanced(ledger: Ledger) -> Outcome:
     bad = [e for e in ledger.entries if not e.balanced]
     return Outcome(
         len(ledger.entries),
-        failures=failures(row=range(len(bad)), field=[f"{e.stage}:{e.source}" for e in bad],
-                          rule=[f"in {e.n_in} != accepted {e.n_accepted} + quarantined {e.n_quarantined}"
-                                f" + excluded {e.n_excluded}" for e in bad]),
-        message=("every stage reconciles: in = accepted + quarantined + excluded" if not bad
-                 else f"{len(bad)} stage(s) lose or invent records"),
+        failures=failures(
+            row=range(len(bad)),
+            field=[f"{e.stage}:{e.source}" for e in bad],
+            rule=[
+                f"in {e.n_in} != accepted {e.n_accepted} + quarantined {e.n_quarantined} + excluded {e.n_excluded}"
+                for e in bad
+            ],
+        ),
+        message=(
+            "every stage reconciles: in = accepted + quarantined + excluded"
+            if not bad
+            else f"{len(bad)} stage(s) lose or invent records"
+        ),
     )
 
 
-BALANCED = Check("ledger_balanced", Dimension.COMPLETENESS, check_balanced, severity=Severity.CRITICAL,
-                 description="every stage reconciles: records in = accepted + quarantined + excluded")
+BALANCED = Check(
+    "ledger_balanced",
+    Dimension.COMPLETENESS,
+    check_balanced,
+    severity=Severity.CRITICAL,
+    description="every stage reconciles: records in = accepted + quarantined + excluded",
+)

@@ -18,9 +18,30 @@ from typing import Any, TypeAlias
 import numpy as np
 import pandas as pd
 
-__all__ = ["FAILURE_COLUMNS", "SITE_COLUMNS", "STRICT", "WARN_ONLY", "Check", "CheckResult", "Dimension", "Outcome",
-           "Severity", "Threshold", "Verdict", "combine", "concat_failures", "error_result", "failures",
-           "failures_frame", "failures_of", "make_result", "results_frame", "run", "sites_frame", "worst_verdict"]
+__all__ = [
+    "FAILURE_COLUMNS",
+    "SITE_COLUMNS",
+    "STRICT",
+    "WARN_ONLY",
+    "Check",
+    "CheckResult",
+    "Dimension",
+    "Outcome",
+    "Severity",
+    "Threshold",
+    "Verdict",
+    "combine",
+    "concat_failures",
+    "error_result",
+    "failures",
+    "failures_frame",
+    "failures_of",
+    "make_result",
+    "results_frame",
+    "run",
+    "sites_frame",
+    "worst_verdict",
+]
 
 log = logging.getLogger(__name__)
 
@@ -115,8 +136,12 @@ class CheckResult:
     def to_row(self) -> dict[str, Any]:
         """One row of quality/checks.parquet (one per check: its sites are in :meth:`site_rows`)."""
         sample = [
-            {"pseudonym": str(r.pseudonym), "row": int(r.row) if pd.notna(r.row) else -1,
-             "field": str(r.field), "rule": str(r.rule)}
+            {
+                "pseudonym": str(r.pseudonym),
+                "row": int(r.row) if pd.notna(r.row) else -1,
+                "field": str(r.field),
+                "rule": str(r.rule),
+            }
             for r in self.sample.itertuples(index=False)
         ]
         return {
@@ -137,10 +162,18 @@ class CheckResult:
     def site_rows(self) -> list[dict[str, Any]]:
         """Rows of quality/checks_by_site.parquet: this check's counts and verdict at each site."""
         return [
-            {"check_id": self.check_id, "modality": self.modality, "site": s.site, "dimension": str(self.dimension),
-             "severity": str(self.severity), "n_checked": int(s.n_checked), "n_failed": int(s.n_failed),
-             "fail_rate": (s.n_failed / s.n_checked) if s.n_checked else 0.0, "verdict": str(s.verdict),
-             "message": s.message}
+            {
+                "check_id": self.check_id,
+                "modality": self.modality,
+                "site": s.site,
+                "dimension": str(self.dimension),
+                "severity": str(self.severity),
+                "n_checked": int(s.n_checked),
+                "n_failed": int(s.n_failed),
+                "fail_rate": (s.n_failed / s.n_checked) if s.n_checked else 0.0,
+                "verdict": str(s.verdict),
+                "message": s.message,
+            }
             for s in self.by_site
         ]
 
@@ -238,9 +271,17 @@ def make_result(
     if not message:
         message = f"{n_failed} of {n_checked} failing"
     return CheckResult(
-        check_id=check_id, modality=modality, dimension=Dimension(dimension),
-        n_checked=int(n_checked), n_failed=int(n_failed), verdict=verdict, message=message,
-        severity=severity, threshold=threshold, failures=failures, site=site,
+        check_id=check_id,
+        modality=modality,
+        dimension=Dimension(dimension),
+        n_checked=int(n_checked),
+        n_failed=int(n_failed),
+        verdict=verdict,
+        message=message,
+        severity=severity,
+        threshold=threshold,
+        failures=failures,
+        site=site,
     )
 
 
@@ -250,8 +291,12 @@ def error_result(check_id: str, modality: str, dimension: Dimension, *, exc: Bas
     tb = traceback.extract_tb(exc.__traceback__)
     where = f" at {tb[-1].filename.rsplit('/', 1)[-1]}:{tb[-1].lineno}" if tb else ""
     return CheckResult(
-        check_id=check_id, modality=modality, dimension=Dimension(dimension),
-        n_checked=0, n_failed=0, verdict=Verdict.ERROR,
+        check_id=check_id,
+        modality=modality,
+        dimension=Dimension(dimension),
+        n_checked=0,
+        n_failed=0,
+        verdict=Verdict.ERROR,
         message=f"check crashed: {type(exc).__name__}{where}",
         severity=Severity.CRITICAL,
     )
@@ -304,8 +349,9 @@ def combine(outcomes: Iterable[Outcome], *, message: str = "") -> Outcome:
     """One outcome from the parts of a check (several tables, rules or date pairs)."""
     parts = list(outcomes)
     frames = [f for o in parts if (f := o.frame) is not None]
-    return Outcome(sum(o.n_checked for o in parts), failures=frames, n_failed=sum(o.count for o in parts),
-                   message=message)
+    return Outcome(
+        sum(o.n_checked for o in parts), failures=frames, n_failed=sum(o.count for o in parts), message=message
+    )
 
 
 CheckFn = Callable[..., Outcome | Iterable[Outcome]]
@@ -349,9 +395,18 @@ class Check:
         frame = outcome.frame
         if frame is not None:
             frame = frame.assign(check_id=check_id, modality=modality)
-        return make_result(check_id, modality, self.dimension, n_checked=outcome.n_checked, failures=frame,
-                           n_failed=outcome.n_failed, message=outcome.message, severity=self.severity,
-                           threshold=threshold or self.threshold, site=outcome.site)
+        return make_result(
+            check_id,
+            modality,
+            self.dimension,
+            n_checked=outcome.n_checked,
+            failures=frame,
+            n_failed=outcome.n_failed,
+            message=outcome.message,
+            severity=self.severity,
+            threshold=threshold or self.threshold,
+            site=outcome.site,
+        )
 
     def run(self, *inputs: Any, modality: str, thresholds: Mapping[str, Threshold] | None = None) -> list[CheckResult]:
         """Call ``fn(*inputs)`` in isolation: a crash is one result with verdict ``error``, never a pass."""
@@ -403,8 +458,18 @@ def results_frame(results: Iterable[CheckResult]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=cols)
 
 
-SITE_COLUMNS = ["check_id", "modality", "site", "dimension", "severity", "n_checked", "n_failed", "fail_rate",
-                "verdict", "message"]
+SITE_COLUMNS = [
+    "check_id",
+    "modality",
+    "site",
+    "dimension",
+    "severity",
+    "n_checked",
+    "n_failed",
+    "fail_rate",
+    "verdict",
+    "message",
+]
 
 
 def sites_frame(results: Iterable[CheckResult]) -> pd.DataFrame:

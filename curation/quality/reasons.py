@@ -37,8 +37,7 @@ def _table() -> dict[str, dict[str, str]]:
     for code, entry in (doc.get("reasons") or {}).items():
         scope, description = (entry or {}).get("scope"), str((entry or {}).get("description") or "").strip()
         if not _CODE.match(str(code)) or scope not in SCOPES or not description:
-            msg = (f"{SOURCE}: reason {code!r} needs a lower-case code, a scope ({', '.join(SCOPES)}) and a "
-                   "description")
+            msg = f"{SOURCE}: reason {code!r} needs a lower-case code, a scope ({', '.join(SCOPES)}) and a description"
             raise ValueError(msg)
         out[str(code)] = {"scope": str(scope), "description": description}
     return out
@@ -71,8 +70,10 @@ def as_reason(code: str) -> Reason:
     try:
         return Reason(code)
     except ValueError:
-        msg = (f"{code!r} is not a reason code: add it with its scope and a one-line description to {SOURCE}, "
-               "or use one of its codes")
+        msg = (
+            f"{code!r} is not a reason code: add it with its scope and a one-line description to {SOURCE}, "
+            "or use one of its codes"
+        )
         raise ValueError(msg) from None
 
 

@@ -295,7 +295,7 @@ def equipment(root: Path, config: Any) -> dict[str, pd.DataFrame]:
     series = _read(root / "data" / "imaging" / "series.parquet")
     if len(series):
         keys = [k for k in ("site", "modality", "manufacturer", "model") if k in series]
-        g = series.fillna({k: "not recorded" for k in keys}).groupby(keys, sort=True, dropna=False)
+        g = series.fillna(dict.fromkeys(keys, "not recorded")).groupby(keys, sort=True, dropna=False)
         out["imaging"] = pd.DataFrame(
             [
                 {
@@ -324,7 +324,7 @@ def equipment(root: Path, config: Any) -> dict[str, pd.DataFrame]:
                     "reference": ", ".join(sorted(refs)) or "not recorded",
                     "median_depth": _median(sub.get("mean_depth"), "x"),
                 }
-                for k, sub in samples.fillna({k: "–" for k in keys}).groupby(keys, sort=True)
+                for k, sub in samples.fillna(dict.fromkeys(keys, "–")).groupby(keys, sort=True)
             ]
         )
     lab = _read(root / "data" / "lab" / "results.parquet")
@@ -339,7 +339,7 @@ def equipment(root: Path, config: Any) -> dict[str, pd.DataFrame]:
                     "sites": _values(sub.get("site", pd.Series(dtype=str))),
                     "analyzer": _values(sub[analyzer]) if analyzer else "not recorded",
                 }
-                for k, sub in lab.fillna({k: "–" for k in keys}).groupby(keys, sort=True)
+                for k, sub in lab.fillna(dict.fromkeys(keys, "–")).groupby(keys, sort=True)
             ]
         )
     qc = _read(root / "data" / "immune" / "qc_samples.parquet")
@@ -359,7 +359,7 @@ def equipment(root: Path, config: Any) -> dict[str, pd.DataFrame]:
                     "cells_kept": int(pd.to_numeric(sub["n_kept"], errors="coerce").sum()) if "n_kept" in sub else 0,
                     "chemistry": _values(sub[chem]) if chem else declared,
                 }
-                for k, sub in qc.fillna({k: "–" for k in keys}).groupby(keys, sort=True)
+                for k, sub in qc.fillna(dict.fromkeys(keys, "–")).groupby(keys, sort=True)
             ]
         )
     return out

@@ -10,5 +10,13 @@ from .executors import NotebookJob, make_executor
 from .plan import notebooks_dir, plan
 from .runner import NotebookStatus, RunOutcome, exit_status, run_cohort
 
-__all__ = ["NotebookJob", "NotebookStatus", "RunOutcome", "exit_status", "make_executor", "notebooks_dir",
-           "plan", "run_cohort"]
+__all__ = [
+    "NotebookJob",
+    "NotebookStatus",
+    "RunOutcome",
+    "exit_status",
+    "make_executor",
+    "notebooks_dir",
+    "plan",
+    "run_cohort",
+]

@@ -32,26 +32,61 @@ def init(directory: Path, force: bool) -> int:
 
 @click.command()
 @click.argument("cohort", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--only", "only", multiple=True, metavar="MODALITY",
-              help="run only this step (repeatable): a modality with sources, crossmodal, collection_report; "
-                   "the steps it needs are read from the bundle as an earlier run left them")
-@click.option("--jobs", "-j", type=click.IntRange(1, 256), default=None,
-              help="notebooks run at once (default: executor.jobs of cohort.yaml)")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="output bundle folder (default: the cohort's output)")
-@click.option("--operator", default=None, metavar="NAME",
-              help="who runs it, for the bundle's audit trail (default: the OS user)")
-@click.option("--force", is_flag=True,
-              help="run every step, even those whose inputs did not change since the previous run "
-                   "(by default those are reused from the bundle)")
-@click.option("--executor", "executor", type=click.Choice(["local", "dask"]), default=None,
-              help="where notebooks run (default: executor.kind of cohort.yaml): a local process pool, or Dask "
-                   "distributed (a LocalCluster started for the run unless --scheduler names one)")
-@click.option("--scheduler", default=None, metavar="ADDRESS",
-              help="address of a running Dask scheduler (tcp://host:8786); implies --executor dask. Its workers "
-                   "must see the cohort's inputs and the bundle at the same paths (a shared file system)")
-def run(cohort: Path, only: tuple[str, ...], jobs: int | None, out: Path | None, operator: str | None,
-        force: bool, executor: str | None, scheduler: str | None) -> int:
+@click.option(
+    "--only",
+    "only",
+    multiple=True,
+    metavar="MODALITY",
+    help="run only this step (repeatable): a modality with sources, crossmodal, collection_report; "
+    "the steps it needs are read from the bundle as an earlier run left them",
+)
+@click.option(
+    "--jobs",
+    "-j",
+    type=click.IntRange(1, 256),
+    default=None,
+    help="notebooks run at once (default: executor.jobs of cohort.yaml)",
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="output bundle folder (default: the cohort's output)",
+)
+@click.option(
+    "--operator", default=None, metavar="NAME", help="who runs it, for the bundle's audit trail (default: the OS user)"
+)
+@click.option(
+    "--force",
+    is_flag=True,
+    help="run every step, even those whose inputs did not change since the previous run "
+    "(by default those are reused from the bundle)",
+)
+@click.option(
+    "--executor",
+    "executor",
+    type=click.Choice(["local", "dask"]),
+    default=None,
+    help="where notebooks run (default: executor.kind of cohort.yaml): a local process pool, or Dask "
+    "distributed (a LocalCluster started for the run unless --scheduler names one)",
+)
+@click.option(
+    "--scheduler",
+    default=None,
+    metavar="ADDRESS",
+    help="address of a running Dask scheduler (tcp://host:8786); implies --executor dask. Its workers "
+    "must see the cohort's inputs and the bundle at the same paths (a shared file system)",
+)
+def run(
+    cohort: Path,
+    only: tuple[str, ...],
+    jobs: int | None,
+    out: Path | None,
+    operator: str | None,
+    force: bool,
+    executor: str | None,
+    scheduler: str | None,
+) -> int:
     """Execute every notebook of COHORT (a cohort.yaml) and write the output bundle.
 
     \b
@@ -67,6 +102,14 @@ def run(cohort: Path, only: tuple[str, ...], jobs: int | None, out: Path | None,
     """
     from . import run_cohort
 
-    outcome = run_cohort(cohort, out=out, only=list(only) or None, jobs=jobs, operator=operator, force=force,
-                         executor=executor or ("dask" if scheduler else None), scheduler=scheduler)
+    outcome = run_cohort(
+        cohort,
+        out=out,
+        only=list(only) or None,
+        jobs=jobs,
+        operator=operator,
+        force=force,
+        executor=executor or ("dask" if scheduler else None),
+        scheduler=scheduler,
+    )
     return outcome.exit_code

@@ -262,8 +262,9 @@ def stable_ids(nb: Any, name: str) -> Any:
             queue += _MODEL_REF.findall(json.dumps(state.get(m, {}), sort_keys=True))
     rest = [k for k in state if k not in order and re.fullmatch(r"[0-9a-f]{32}", k)]
     order += sorted(rest, key=lambda k: _MODEL_REF.sub("", json.dumps(state[k], sort_keys=True)))
-    seen: dict[str, str] = {m: hashlib.sha256(f"{name}\x1fmodel\x1f{i}".encode()).hexdigest()[:32]
-                            for i, m in enumerate(order)}
+    seen: dict[str, str] = {
+        m: hashlib.sha256(f"{name}\x1fmodel\x1f{i}".encode()).hexdigest()[:32] for i, m in enumerate(order)
+    }
     n_models = len(seen)
 
     def derived(m: re.Match[str]) -> str:

@@ -87,7 +87,7 @@ def _level(name: str, needs: dict[str, list[str]], level: dict[str, int], path: 
     if name in level:
         return level[name]
     if name in path:
-        circle = " -> ".join([*path[path.index(name):], name])
+        circle = " -> ".join([*path[path.index(name) :], name])
         msg = f"steps need each other in a circle ({circle}); remove one of these SPEC.needs"
         raise ConfigError(msg)
     path.append(name)
@@ -96,8 +96,14 @@ def _level(name: str, needs: dict[str, list[str]], level: dict[str, int], path: 
     return level[name]
 
 
-def plan(config: CohortConfig, *, out: Path, only: list[str] | None = None, notebooks: Path | None = None,
-         cell_timeout_s: int | None = None) -> list[list[NotebookJob]]:
+def plan(
+    config: CohortConfig,
+    *,
+    out: Path,
+    only: list[str] | None = None,
+    notebooks: Path | None = None,
+    cell_timeout_s: int | None = None,
+) -> list[list[NotebookJob]]:
     """Notebook runs in levels of ``SPEC.needs``: a job's needs are in earlier levels (``job.needs``).
 
     Parameters
@@ -124,8 +130,10 @@ def plan(config: CohortConfig, *, out: Path, only: list[str] | None = None, note
     if only:
         unknown = [m for m in only if m not in allowed]
         if unknown:
-            msg = (f"--only {unknown[0]}: not a modality with sources in {config.path.name}; "
-                   f"choose from {', '.join(allowed) or '(none)'}")
+            msg = (
+                f"--only {unknown[0]}: not a modality with sources in {config.path.name}; "
+                f"choose from {', '.join(allowed) or '(none)'}"
+            )
             raise ConfigError(msg)
     levels = order(allowed)  # the whole cohort's order: a circle is an error even in a partial run
     chosen = [n for n in allowed if not only or n in only]
@@ -134,9 +142,17 @@ def plan(config: CohortConfig, *, out: Path, only: list[str] | None = None, note
     def job(name: str) -> NotebookJob:
         spec = registry.spec(name)
         waits = tuple(m for m in registry.needs(name) if m in chosen)
-        return NotebookJob(name=name, title=f"{spec.label} · {config.cohort.name}", notebook=nb_dir / spec.notebook,
-                           output=out / "reports" / f"{name}.ipynb", html=out / "reports" / f"{name}.html",
-                           parameters=params, cwd=config.base_dir, cell_timeout_s=cell_timeout_s, needs=waits)
+        return NotebookJob(
+            name=name,
+            title=f"{spec.label} · {config.cohort.name}",
+            notebook=nb_dir / spec.notebook,
+            output=out / "reports" / f"{name}.ipynb",
+            html=out / "reports" / f"{name}.html",
+            parameters=params,
+            cwd=config.base_dir,
+            cell_timeout_s=cell_timeout_s,
+            needs=waits,
+        )
 
     stages = [[job(n) for n in level if n in chosen] for level in levels]
     return [s for s in stages if s]

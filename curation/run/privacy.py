@@ -47,8 +47,11 @@ class Privacy:
     def record(self) -> dict[str, Any]:
         """The ``leak_scan_detail`` of run.json."""
         return {
-            "ran": self.ran, "files": self.n_files, "identifiers": self.n_identifiers,
-            "identifiers_skipped": self.skipped, "findings": len(self.findings),
+            "ran": self.ran,
+            "files": self.n_files,
+            "identifiers": self.n_identifiers,
+            "identifiers_skipped": self.skipped,
+            "findings": len(self.findings),
             "identifiers_missing": dict(self.missing),
             "withheld": [asdict(w) for w in self.withheld],
             "withheld_folder": self.folder,
@@ -56,20 +59,40 @@ class Privacy:
 
     def banner(self) -> dict[str, Any]:
         """What index.html shows first."""
-        return {"releasable": self.releasable, "note": self.note, "folder": self.folder,
-                "missing": dict(self.missing), "withheld": [str(w) for w in self.withheld]}
+        return {
+            "releasable": self.releasable,
+            "note": self.note,
+            "folder": self.folder,
+            "missing": dict(self.missing),
+            "withheld": [str(w) for w in self.withheld],
+        }
 
 
-GENERATED = ("reports/index.html", "run.json", "datapackage.json", "quality/checks.parquet",
-             "quality/failures.parquet",
-             # rewritten after the scan with its result (curation.modalities.collection_report.finalize)
-             "reports/collection_report.md", "reports/collection_report.pdf", "reports/collection_report.ipynb",
-             "reports/collection_report.html")
+GENERATED = (
+    "reports/index.html",
+    "run.json",
+    "datapackage.json",
+    "quality/checks.parquet",
+    "quality/failures.parquet",
+    # rewritten after the scan with its result (curation.modalities.collection_report.finalize)
+    "reports/collection_report.md",
+    "reports/collection_report.pdf",
+    "reports/collection_report.ipynb",
+    "reports/collection_report.html",
+)
 
 
-def fail_closed(scan: Any, bundle: Bundle, identifiers: set[str], missing: dict[str, str],
-                 write_outputs: Callable[[Privacy, set[str]], None], *, started: datetime, say: Progress,
-                 timings: dict[str, Any]) -> Privacy:
+def fail_closed(
+    scan: Any,
+    bundle: Bundle,
+    identifiers: set[str],
+    missing: dict[str, str],
+    write_outputs: Callable[[Privacy, set[str]], None],
+    *,
+    started: datetime,
+    say: Progress,
+    timings: dict[str, Any],
+) -> Privacy:
     """Scan the bundle, move leaking files to ``<out>.withheld/``, record ``privacy.leak_scan``,
     rewrite the run's own outputs and scan those again (anything leaking there is withheld too).
 
@@ -86,9 +109,18 @@ def fail_closed(scan: Any, bundle: Bundle, identifiers: set[str], missing: dict[
     result = scan.scan_bundle(root, matcher, exclude=[root / "reports" / PLOTLY_ASSET])  # third-party code
     withheld = withhold(root, result.paths, withheld_reasons(result), run=run)
     timings["leak_scan_s"] = round(time.perf_counter() - t1, 2)  # the whole bundle; the rescans are small
-    privacy = Privacy(releasable=False, note="", ran=True, findings=list(result), withheld=withheld,
-                      missing=dict(missing), skipped=dict(result.skipped), n_files=result.n_files,
-                      n_identifiers=result.n_identifiers, folder=f"{withheld_dir(root).name}/")
+    privacy = Privacy(
+        releasable=False,
+        note="",
+        ran=True,
+        findings=list(result),
+        withheld=withheld,
+        missing=dict(missing),
+        skipped=dict(result.skipped),
+        n_files=result.n_files,
+        n_identifiers=result.n_identifiers,
+        folder=f"{withheld_dir(root).name}/",
+    )
     skip: set[str] = set()
     remerge = any(p == "quality" or p.startswith("quality/") for p in result.paths)
     for _ in range(len(GENERATED)):  # each round withholds at least one generated file, or ends
@@ -148,21 +180,27 @@ def leak_note(privacy: Privacy) -> str:
     parts = [missing_text(privacy.missing)] if privacy.missing else []
     if privacy.findings:
         moved = sum(1 for w in privacy.withheld if not w.error)
-        parts.append(f"{len(privacy.findings)} finding(s) in {len(privacy.withheld)} path(s); {moved} withheld to "
-                     f"{privacy.folder}" + ("" if moved == len(privacy.withheld) else
-                                             f", {len(privacy.withheld) - moved} could not be moved"))
+        parts.append(
+            f"{len(privacy.findings)} finding(s) in {len(privacy.withheld)} path(s); {moved} withheld to "
+            f"{privacy.folder}"
+            + ("" if moved == len(privacy.withheld) else f", {len(privacy.withheld) - moved} could not be moved")
+        )
     elif not privacy.missing:
         parts.append(f"clean ({privacy.n_identifiers} identifier values searched)")
     n_skipped = sum(privacy.skipped.values())
     if n_skipped:
-        parts.append(f"{n_skipped} identifier value(s) not searched (fewer than {MIN_LEN} letters or digits, "
-                     "or only separators)")
+        parts.append(
+            f"{n_skipped} identifier value(s) not searched (fewer than {MIN_LEN} letters or digits, or only separators)"
+        )
     return "; ".join(parts)
 
 
 def missing_text(missing: dict[str, str]) -> str:
-    return ("not known to be clean: the identifiers of "
-            + ", ".join(f"{m} ({why})" for m, why in sorted(missing.items())) + " could not be collected")
+    return (
+        "not known to be clean: the identifiers of "
+        + ", ".join(f"{m} ({why})" for m, why in sorted(missing.items()))
+        + " could not be collected"
+    )
 
 
 def add_privacy_check(bundle: Bundle, privacy: Privacy) -> None:
@@ -191,8 +229,13 @@ def privacy_check(privacy: Privacy) -> Any:
     from ..quality import Dimension, Severity, Verdict, failures_frame, make_result
 
     rows = privacy.withheld
-    failures = failures_frame(LEAK_CHECK, "privacy", row=[-1] * len(rows), field=[w.path for w in rows],
-                              rule=[w.reason + (f"; not moved: {w.error}" if w.error else "") for w in rows])
+    failures = failures_frame(
+        LEAK_CHECK,
+        "privacy",
+        row=[-1] * len(rows),
+        field=[w.path for w in rows],
+        rule=[w.reason + (f"; not moved: {w.error}" if w.error else "") for w in rows],
+    )
     if rows:
         shown = "; ".join(str(w) for w in rows[:5]) + (f"; ... and {len(rows) - 5} more" if len(rows) > 5 else "")
         message = f"{len(rows)} path(s) held identifiers and left the bundle for {privacy.folder}: {shown}"
@@ -200,9 +243,15 @@ def privacy_check(privacy: Privacy) -> Any:
         message = privacy.note
     if privacy.missing and rows:
         message = f"{missing_text(privacy.missing)}; {message}"
-    result = make_result(LEAK_CHECK, "privacy", Dimension.CONFORMANCE, n_checked=max(privacy.n_files, len(rows)),
-                         failures=failures, message=message, severity=Severity.CRITICAL)
+    result = make_result(
+        LEAK_CHECK,
+        "privacy",
+        Dimension.CONFORMANCE,
+        n_checked=max(privacy.n_files, len(rows)),
+        failures=failures,
+        message=message,
+        severity=Severity.CRITICAL,
+    )
     if not privacy.ran or (privacy.missing and not rows):
         result.verdict = Verdict.ERROR  # the scan could not say: never a pass
     return result
-

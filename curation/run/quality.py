@@ -61,4 +61,3 @@ def checks_of(bundle: Bundle, name: str) -> pd.DataFrame | None:
     """A step's own checks, None when it wrote none."""
     p = bundle.root / "quality" / "checks" / f"{name}.parquet"
     return pd.read_parquet(p) if p.is_file() else None
-

@@ -78,7 +78,7 @@ log = logging.getLogger(__name__)
 
 
 def _stderr(line: str) -> None:
-    print(line, file=sys.stderr, flush=True)
+    print(line, file=sys.stderr, flush=True)  # noqa: T201 - the run's progress lines are its CLI output
 
 
 @dataclass

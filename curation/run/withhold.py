@@ -135,9 +135,19 @@ def _move(src: Path, target: Path, rel: str, item: Withheld, run: str) -> None:
     log = target / LOG
     fd = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, FILE_MODE)
     with os.fdopen(fd, "a", encoding="utf-8") as fh:
-        fh.write(json.dumps({"when": datetime.now().astimezone().isoformat(timespec="seconds"), "run": run,
-                             "file": dest.relative_to(target).as_posix(), "bundle_path": item.path,
-                             "reason": item.reason}, ensure_ascii=False) + "\n")
+        fh.write(
+            json.dumps(
+                {
+                    "when": datetime.now().astimezone().isoformat(timespec="seconds"),
+                    "run": run,
+                    "file": dest.relative_to(target).as_posix(),
+                    "bundle_path": item.path,
+                    "reason": item.reason,
+                },
+                ensure_ascii=False,
+            )
+            + "\n"
+        )
     os.chmod(log, FILE_MODE)
 
 

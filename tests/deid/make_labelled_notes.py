@@ -27,11 +27,62 @@ SITE_MRN_PATTERNS = (r"ZY\d{8}", r"MR\d{7}")
 
 # rarer names a hospital roster holds: compound surnames, surnames read unusually, two characters
 RARE_NAMES = [
-    "欧阳明远", "司马晓峰", "诸葛文清", "上官婉清", "皇甫建业", "尉迟春华", "慕容雪", "令狐思远", "东方晓",
-    "单雄飞", "仇晓梅", "解永刚", "朴美玲", "区志强", "查建英", "盖立新", "覃海燕", "缪静怡", "翟晓川", "阚凯力",
-    "佘诗琪", "乜小梅", "亓玉芬", "邝家豪", "冼少华", "岑嘉怡", "靳东阳", "逯建平", "隗永生", "郗冬梅",
-    "王芳", "李娜", "张伟", "刘洋", "陈静", "杨帆", "赵敏", "黄磊", "周杰", "吴昊", "孙悦", "马骏", "朱琳",
-    "胡斌", "郭勇", "何平", "高峰", "林立", "罗琦", "梁爽", "宋佳", "唐宁", "韩雪", "冯涛", "曹颖", "彭程",
+    "欧阳明远",
+    "司马晓峰",
+    "诸葛文清",
+    "上官婉清",
+    "皇甫建业",
+    "尉迟春华",
+    "慕容雪",
+    "令狐思远",
+    "东方晓",
+    "单雄飞",
+    "仇晓梅",
+    "解永刚",
+    "朴美玲",
+    "区志强",
+    "查建英",
+    "盖立新",
+    "覃海燕",
+    "缪静怡",
+    "翟晓川",
+    "阚凯力",
+    "佘诗琪",
+    "乜小梅",
+    "亓玉芬",
+    "邝家豪",
+    "冼少华",
+    "岑嘉怡",
+    "靳东阳",
+    "逯建平",
+    "隗永生",
+    "郗冬梅",
+    "王芳",
+    "李娜",
+    "张伟",
+    "刘洋",
+    "陈静",
+    "杨帆",
+    "赵敏",
+    "黄磊",
+    "周杰",
+    "吴昊",
+    "孙悦",
+    "马骏",
+    "朱琳",
+    "胡斌",
+    "郭勇",
+    "何平",
+    "高峰",
+    "林立",
+    "罗琦",
+    "梁爽",
+    "宋佳",
+    "唐宁",
+    "韩雪",
+    "冯涛",
+    "曹颖",
+    "彭程",
 ]
 SEX_AGE = [("男", 67), ("女", 58), ("男", 72), ("女", 45), ("男", 61), ("女", 39)]
 
@@ -91,23 +142,99 @@ TEMPLATES = [
 ]
 
 NEGATIVES = [
-    "病理示高分化腺癌", "中低分化鳞状细胞癌", "皮肤巩膜无黄染，无黄疸", "白细胞计数5.6×10^9/L", "周围型肺癌",
-    "血常规未见明显异常", "四肢关节无红肿", "化疗方案为培美曲塞联合顺铂", "病理诊断是金标准", "于2023年行胸腔镜手术",
-    "于我院门诊就诊", "双肺纹理增多", "纵隔淋巴结未见肿大", "左肺上叶舌段见结节", "右肺中叶内侧段实变",
-    "既往高血压病史10年", "既往史无特殊", "否认家族遗传病史", "肝功能谷丙转氨酶正常", "毛玻璃结节边缘清",
-    "边缘见毛刺征", "邻近胸膜牵拉", "可见支气管充气征", "叶间裂增厚", "石蜡包埋组织切片", "苏木精-伊红染色",
-    "常规送检病理", "关于复查安排已告知", "程序性死亡受体配体1表达", "马来酸阿法替尼片口服", "康复锻炼循序渐进",
-    "安罗替尼靶向治疗", "吉非替尼耐药后", "曲妥珠单抗联合化疗", "贝伐珠单抗维持治疗", "病灶明显强化",
-    "强化程度不均匀", "钟形曲线", "车间粉尘接触史", "石棉暴露史", "雷替曲塞二线治疗", "毛细血管扩张",
-    "右侧胸壁包块", "边界清楚", "谷草转氨酶轻度升高", "金黄色葡萄球菌感染", "白色念珠菌阴性", "柏油样便",
-    "全身骨扫描未见转移", "单发结节", "双侧胸腔积液", "原发灶不明", "查体合作", "周期性发热", "华法林抗凝",
-    "常规剂量给药", "方向性明确", "黄体酮", "白蛋白35g/L", "高密度影", "左侧胸膜增厚", "石灰化淋巴结",
-    "钙化灶", "纵隔窗", "肺门增大", "江浙地区高发", "关节痛加重", "程度较轻", "夏季易发", "冷凝集试验阴性",
-    "EGFR exon 19 deletion detected", "PD-L1 TPS 60%", "Ki-67 approximately 30%", "He was seen in clinic today",
-    "Long-term follow-up is planned", "Lung window shows a nodule", "SUVmax 12.5", "CEA 5.6 ng/ml",
-    "T2N1M0 IIB期", "ALK阴性，ROS1阴性", "KRAS G12C突变", "HER2扩增阴性", "MET 14号外显子跳跃突变",
-    "淋巴结清扫共12枚", "术后病理分期pT1cN0M0", "第4R组淋巴结", "7区淋巴结转移", "上海市胸科医院会诊",
-    "术后3月复查", "每3周一次", "吸氧2L/min", "血压130/80mmHg", "王氏征阴性",
+    "病理示高分化腺癌",
+    "中低分化鳞状细胞癌",
+    "皮肤巩膜无黄染，无黄疸",
+    "白细胞计数5.6×10^9/L",
+    "周围型肺癌",
+    "血常规未见明显异常",
+    "四肢关节无红肿",
+    "化疗方案为培美曲塞联合顺铂",
+    "病理诊断是金标准",
+    "于2023年行胸腔镜手术",
+    "于我院门诊就诊",
+    "双肺纹理增多",
+    "纵隔淋巴结未见肿大",
+    "左肺上叶舌段见结节",
+    "右肺中叶内侧段实变",
+    "既往高血压病史10年",
+    "既往史无特殊",
+    "否认家族遗传病史",
+    "肝功能谷丙转氨酶正常",
+    "毛玻璃结节边缘清",
+    "边缘见毛刺征",
+    "邻近胸膜牵拉",
+    "可见支气管充气征",
+    "叶间裂增厚",
+    "石蜡包埋组织切片",
+    "苏木精-伊红染色",
+    "常规送检病理",
+    "关于复查安排已告知",
+    "程序性死亡受体配体1表达",
+    "马来酸阿法替尼片口服",
+    "康复锻炼循序渐进",
+    "安罗替尼靶向治疗",
+    "吉非替尼耐药后",
+    "曲妥珠单抗联合化疗",
+    "贝伐珠单抗维持治疗",
+    "病灶明显强化",
+    "强化程度不均匀",
+    "钟形曲线",
+    "车间粉尘接触史",
+    "石棉暴露史",
+    "雷替曲塞二线治疗",
+    "毛细血管扩张",
+    "右侧胸壁包块",
+    "边界清楚",
+    "谷草转氨酶轻度升高",
+    "金黄色葡萄球菌感染",
+    "白色念珠菌阴性",
+    "柏油样便",
+    "全身骨扫描未见转移",
+    "单发结节",
+    "双侧胸腔积液",
+    "原发灶不明",
+    "查体合作",
+    "周期性发热",
+    "华法林抗凝",
+    "常规剂量给药",
+    "方向性明确",
+    "黄体酮",
+    "白蛋白35g/L",
+    "高密度影",
+    "左侧胸膜增厚",
+    "石灰化淋巴结",
+    "钙化灶",
+    "纵隔窗",
+    "肺门增大",
+    "江浙地区高发",
+    "关节痛加重",
+    "程度较轻",
+    "夏季易发",
+    "冷凝集试验阴性",
+    "EGFR exon 19 deletion detected",
+    "PD-L1 TPS 60%",
+    "Ki-67 approximately 30%",
+    "He was seen in clinic today",
+    "Long-term follow-up is planned",
+    "Lung window shows a nodule",
+    "SUVmax 12.5",
+    "CEA 5.6 ng/ml",
+    "T2N1M0 IIB期",
+    "ALK阴性，ROS1阴性",
+    "KRAS G12C突变",
+    "HER2扩增阴性",
+    "MET 14号外显子跳跃突变",
+    "淋巴结清扫共12枚",
+    "术后病理分期pT1cN0M0",
+    "第4R组淋巴结",
+    "7区淋巴结转移",
+    "上海市胸科医院会诊",
+    "术后3月复查",
+    "每3周一次",
+    "吸氧2L/min",
+    "血压130/80mmHg",
+    "王氏征阴性",
 ]
 
 
@@ -151,8 +278,16 @@ def _phone(r: random.Random, fake: Faker) -> str:
 
 def _date(r: random.Random) -> str:
     y, m, d = r.randrange(1940, 2025), r.randrange(1, 13), r.randrange(1, 29)
-    return r.choice([f"{y}-{m:02d}-{d:02d}", f"{y}年{m}月{d}日", f"{y}/{m}/{d}", f"{y}.{m:02d}.{d:02d}",
-                     f"{y}{m:02d}{d:02d}", f"{d:02d}/{m:02d}/{y}"])
+    return r.choice(
+        [
+            f"{y}-{m:02d}-{d:02d}",
+            f"{y}年{m}月{d}日",
+            f"{y}/{m}/{d}",
+            f"{y}.{m:02d}.{d:02d}",
+            f"{y}{m:02d}{d:02d}",
+            f"{d:02d}/{m:02d}/{y}",
+        ]
+    )
 
 
 def main() -> None:
@@ -168,19 +303,37 @@ def main() -> None:
         tpl = TEMPLATES[i % len(TEMPLATES)]
         sex, age = r.choice(SEX_AGE)
         values = {
-            "P": ("name", person()), "P2": ("name", person()), "R": ("name", person()),
-            "D": ("staff_name", person()), "D2": ("staff_name", person()), "D3": ("staff_name", person()),
-            "PY": ("name", _pinyin_forms(fake.name(), r)), "PYR": ("name", _pinyin_forms(person(), r)),
+            "P": ("name", person()),
+            "P2": ("name", person()),
+            "R": ("name", person()),
+            "D": ("staff_name", person()),
+            "D2": ("staff_name", person()),
+            "D3": ("staff_name", person()),
+            "PY": ("name", _pinyin_forms(fake.name(), r)),
+            "PYR": ("name", _pinyin_forms(person(), r)),
             "PYD": ("staff_name", _pinyin_forms(person(), r)),
-            "PHONE": ("phone", _phone(r, fake)), "PHONE2": ("phone", _phone(r, fake)),
-            "ID": ("id_card", fake.ssn()), "DATE": ("date", _date(r)), "DATE2": ("date", _date(r)),
-            "ADDR": ("address", fake.address().rsplit(" ", 1)[0]), "EMAIL": ("email", fake.email()),
+            "PHONE": ("phone", _phone(r, fake)),
+            "PHONE2": ("phone", _phone(r, fake)),
+            "ID": ("id_card", fake.ssn()),
+            "DATE": ("date", _date(r)),
+            "DATE2": ("date", _date(r)),
+            "ADDR": ("address", fake.address().rsplit(" ", 1)[0]),
+            "EMAIL": ("email", fake.email()),
             "MRN": ("mrn", r.choice([f"ZY{r.randrange(10**8):08d}", f"MR{r.randrange(10**7):07d}"])),
-            "ACC": ("accession", r.choice([f"P{r.randrange(18, 25)}-{r.randrange(10**5):05d}",
-                                          f"CT{r.randrange(2019, 2025)}{r.randrange(10**7):07d}"])),
-            "SEX": (None, sex), "SEXEN": (None, "M" if sex == "男" else "F"), "AGE": (None, str(age)),
+            "ACC": (
+                "accession",
+                r.choice(
+                    [
+                        f"P{r.randrange(18, 25)}-{r.randrange(10**5):05d}",
+                        f"CT{r.randrange(2019, 2025)}{r.randrange(10**7):07d}",
+                    ]
+                ),
+            ),
+            "SEX": (None, sex),
+            "SEXEN": (None, "M" if sex == "男" else "F"),
+            "AGE": (None, str(age)),
         }
-        text, spans, pos = "", [], 0
+        text, spans = "", []
         for piece in _split(tpl):
             if piece.startswith("{") and piece.endswith("}"):
                 kind, value = values[piece[1:-1]]
@@ -189,7 +342,6 @@ def main() -> None:
                 text += value
             else:
                 text += piece
-            pos += 1
         rows.append({"text": text, "spans": spans, "template": i % len(TEMPLATES)})
     for _ in range(160):
         text = "，".join(r.sample(NEGATIVES, r.randrange(2, 4))) + "。"
@@ -202,7 +354,7 @@ def _split(tpl: str) -> list[str]:
     while i < len(tpl):
         if tpl[i] == "{":
             j = tpl.index("}", i)
-            out += [buf, tpl[i:j + 1]]
+            out += [buf, tpl[i : j + 1]]
             buf, i = "", j + 1
         else:
             buf += tpl[i]

@@ -10,8 +10,9 @@ from curation.deid.keys import Keyring
 from curation.errors import DeidError
 
 K = Keyring(b"d" * 32)
-dates = st.datetimes(min_value=pd.Timestamp("1950-01-01").to_pydatetime(),
-                     max_value=pd.Timestamp("2030-01-01").to_pydatetime())
+dates = st.datetimes(
+    min_value=pd.Timestamp("1950-01-01").to_pydatetime(), max_value=pd.Timestamp("2030-01-01").to_pydatetime()
+)
 
 
 @settings(max_examples=60, deadline=None)
@@ -41,9 +42,13 @@ def test_unparsed_strings_never_pass(values: list[str]) -> None:
 
 
 def test_relative_mode() -> None:
-    df = pd.DataFrame({"patient": ["PA", "PB"],
-                       "diagnosis_date": pd.to_datetime(["2020-01-10", "2021-05-01"]),
-                       "death_date": pd.to_datetime(["2020-03-10", None])})
+    df = pd.DataFrame(
+        {
+            "patient": ["PA", "PB"],
+            "diagnosis_date": pd.to_datetime(["2020-01-10", "2021-05-01"]),
+            "death_date": pd.to_datetime(["2020-03-10", None]),
+        }
+    )
     out = shift_dates(df, ["diagnosis_date", "death_date"], keyring=K, mode="relative", anchor_col="diagnosis_date")
     assert out.diagnosis_date.tolist() == [0, 0]
     assert out.death_date[0] == 60 and pd.isna(out.death_date[1])
@@ -55,8 +60,12 @@ def test_relative_mode() -> None:
 
 
 def test_generalize_birth_top_codes() -> None:
-    df = pd.DataFrame({"birth_date": pd.to_datetime(["1950-06-15", "1920-01-01", "1950-06-16", None]),
-                       "diagnosis_date": pd.to_datetime(["2020-06-15", "2020-01-01", "2020-06-15", "2020-01-01"])})
+    df = pd.DataFrame(
+        {
+            "birth_date": pd.to_datetime(["1950-06-15", "1920-01-01", "1950-06-16", None]),
+            "diagnosis_date": pd.to_datetime(["2020-06-15", "2020-01-01", "2020-06-15", "2020-01-01"]),
+        }
+    )
     out = generalize_birth(df)
     assert "birth_date" not in out.columns
     assert out.age_at_diagnosis.tolist()[:3] == ["70", "90+", "69"]

@@ -181,15 +181,27 @@ def test_every_attribute_gets_an_action() -> None:
     # every top-level attribute, and every attribute inside a kept sequence, has a line
     top = {e.keyword or f"({e.tag.group:04X},{e.tag.element:04X})" for e in ds}
     assert top <= set(frame.path)
-    assert set(frame.action) <= {"keep", "keep_seq", "remove", "empty", "pseudonym", "shift", "uid",
-                                 "clean", "age", "replace"}
+    assert set(frame.action) <= {
+        "keep",
+        "keep_seq",
+        "remove",
+        "empty",
+        "pseudonym",
+        "shift",
+        "uid",
+        "clean",
+        "age",
+        "replace",
+    }
     table = policy_frame(load_policy())
     assert (table.action == "remove").any() and table.keyword.is_unique
 
 
-@given(st.dates(min_value=dt.date(1900, 1, 1), max_value=dt.date(2090, 1, 1)),
-       st.dates(min_value=dt.date(1900, 1, 1), max_value=dt.date(2090, 1, 1)),
-       st.integers(min_value=-365, max_value=365))
+@given(
+    st.dates(min_value=dt.date(1900, 1, 1), max_value=dt.date(2090, 1, 1)),
+    st.dates(min_value=dt.date(1900, 1, 1), max_value=dt.date(2090, 1, 1)),
+    st.integers(min_value=-365, max_value=365),
+)
 def test_dicom_date_shift_preserves_intervals(a: dt.date, b: dt.date, days: int) -> None:
     sa, sb = (_shift_da(x.strftime("%Y%m%d"), days) for x in (a, b))
     pa, pb = (dt.datetime.strptime(x, "%Y%m%d").date() for x in (sa, sb))
@@ -210,8 +222,11 @@ def test_unknown_public_and_unlisted_numeric_attributes() -> None:
 
 def test_policy_file_is_validated(tmp_path) -> None:
     bad = tmp_path / "p.yaml"
-    bad.write_text("profile: x\nmethod_codes: []\nrules:\n  remove:\n    why: y\n    tags: [PatientNmae]\n"
-                   "unlisted: [{action: remove, why: z}]\n", encoding="utf-8")
+    bad.write_text(
+        "profile: x\nmethod_codes: []\nrules:\n  remove:\n    why: y\n    tags: [PatientNmae]\n"
+        "unlisted: [{action: remove, why: z}]\n",
+        encoding="utf-8",
+    )
     with pytest.raises(DeidError, match="'PatientNmae' is not a DICOM keyword"):
         load_policy(bad)
 

@@ -55,8 +55,11 @@ def _key(path: Path, mode: int, text: str = "ab" * 32) -> Path:
 @pytest.mark.parametrize("mode", [0o644, 0o660, 0o640, 0o604, 0o602, 0o620, 0o666])
 def test_key_file_open_to_group_or_others_is_refused_with_the_chmod_fix(tmp_path: Path, mode: int) -> None:
     key = _key(tmp_path / "demo.key", mode)
-    with pytest.raises(ConfigError, match=rf"cohort.yaml: secret.file: key file .*demo.key' has mode {mode:04o}: "
-                                          rf"readable or writable by group or others.*`chmod 600 \S*demo.key`"):
+    with pytest.raises(
+        ConfigError,
+        match=rf"cohort.yaml: secret.file: key file .*demo.key' has mode {mode:04o}: "
+        rf"readable or writable by group or others.*`chmod 600 \S*demo.key`",
+    ):
         load_secret(file=key)
 
 
@@ -79,8 +82,11 @@ def test_owner_only_key_file_is_read(tmp_path: Path, mode: int) -> None:
 def test_empty_key_file_names_secret_file(tmp_path: Path) -> None:
     for text in ("", "\n  \n"):
         key = _key(tmp_path / "empty.key", 0o600, text)
-        with pytest.raises(ConfigError, match=r"cohort.yaml: secret.file: key file .*empty.key' is empty; "
-                                              r"write a random key into it \(e.g. `umask 077; openssl rand"):
+        with pytest.raises(
+            ConfigError,
+            match=r"cohort.yaml: secret.file: key file .*empty.key' is empty; "
+            r"write a random key into it \(e.g. `umask 077; openssl rand",
+        ):
             load_secret(file=key)
 
 

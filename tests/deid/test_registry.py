@@ -16,16 +16,40 @@ def _names(value: str, **kw: bool) -> set[str]:
 
 def test_chinese_name_gets_pinyin_in_every_order_separator_and_case() -> None:
     v = _names("张三丰")
-    for form in ("张三丰", "zhang sanfeng", "zhangsanfeng", "zhang-sanfeng", "zhang^sanfeng", "zhang san feng",
-                 "sanfeng zhang", "san feng zhang", "sanfengzhang", "Zhang Sanfeng", "ZHANG SANFENG", "ZHANG Sanfeng",
-                 "Sanfeng Zhang", "ZHANGSANFENG", "zhāng sānfēng", "Zhang San-Feng"):
+    for form in (
+        "张三丰",
+        "zhang sanfeng",
+        "zhangsanfeng",
+        "zhang-sanfeng",
+        "zhang^sanfeng",
+        "zhang san feng",
+        "sanfeng zhang",
+        "san feng zhang",
+        "sanfengzhang",
+        "Zhang Sanfeng",
+        "ZHANG SANFENG",
+        "ZHANG Sanfeng",
+        "Sanfeng Zhang",
+        "ZHANGSANFENG",
+        "zhāng sānfēng",
+        "Zhang San-Feng",
+    ):
         assert form in v, form
     assert not {"zhang", "ZHANG", "Zhang", "sanfeng", "张"} & v  # a component alone is never a variant
 
 
-@pytest.mark.parametrize(("name", "reading"), [("单雄信", "shan xiongxin"), ("曾国藩", "zeng guofan"),
-                                               ("解缙", "xie jin"), ("仇英", "qiu ying"), ("朴槿惠", "piao jinhui"),
-                                               ("区志强", "ou zhiqiang"), ("欧阳修", "ouyang xiu")])
+@pytest.mark.parametrize(
+    ("name", "reading"),
+    [
+        ("单雄信", "shan xiongxin"),
+        ("曾国藩", "zeng guofan"),
+        ("解缙", "xie jin"),
+        ("仇英", "qiu ying"),
+        ("朴槿惠", "piao jinhui"),
+        ("区志强", "ou zhiqiang"),
+        ("欧阳修", "ouyang xiu"),
+    ],
+)
 def test_surname_readings(name: str, reading: str) -> None:
     v = _names(name)
     assert reading in v
@@ -106,12 +130,15 @@ def test_merge_sizes_pickle_and_fingerprint() -> None:
     assert "张三" not in repr(a) and "ZY001" not in repr(a)  # sizes only
 
 
-@pytest.mark.parametrize(("pn", "joined", "reading"), [
-    ("ZHANG^XIAOMING=张^小明", "张小明", "zhang xiaoming"),
-    ("OUYANG^NANA=欧阳^娜娜=ou yang^na na", "欧阳娜娜", "ouyang nana"),
-    ("张^小明", "张小明", "zhangxiaoming"),
-    ("LI^SI=李^四^^^", "李四", "li si"),
-])
+@pytest.mark.parametrize(
+    ("pn", "joined", "reading"),
+    [
+        ("ZHANG^XIAOMING=张^小明", "张小明", "zhang xiaoming"),
+        ("OUYANG^NANA=欧阳^娜娜=ou yang^na na", "欧阳娜娜", "ouyang nana"),
+        ("张^小明", "张小明", "zhangxiaoming"),
+        ("LI^SI=李^四^^^", "李四", "li si"),
+    ],
+)
 def test_dicom_ideographic_group_with_carets_is_joined(pn: str, joined: str, reading: str) -> None:
     # PS3.5 6.2.1.2 writes the ideographic group with the alphabetic group's carets (山田^太郎); text
     # writes the name as one word

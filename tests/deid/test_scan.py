@@ -20,7 +20,8 @@ def _clean_bundle(root: Path) -> Path:
     (root / "data").mkdir(parents=True)
     (root / "reports").mkdir()
     pd.DataFrame({"patient": ["PTAAAA", "PTBBBB"], "age": [61, 70], "icd10": ["C34.1", "C34.9"]}).to_parquet(
-        root / "data" / "clinical.parquet")
+        root / "data" / "clinical.parquet"
+    )
     (root / "reports" / "run.log").write_text("INFO clinical: 2 records, 0 quarantined\n", encoding="utf-8")
     nb = {"cells": [{"cell_type": "code", "outputs": [{"text": "ok 007 rows"}], "source": "x"}], "metadata": {}}
     (root / "reports" / "clinical.ipynb").write_text(json.dumps(nb), encoding="utf-8")
@@ -29,15 +30,31 @@ def _clean_bundle(root: Path) -> Path:
 
 def _plant(root: Path) -> None:
     pd.DataFrame({"patient": ["PTAAAA", "PTBBBB"], "note": ["ok", "患者张三丰复查"], "mrn": [1, 1]}).to_parquet(
-        root / "data" / "leaky.parquet")
+        root / "data" / "leaky.parquet"
+    )
     (root / "data" / "site.csv").write_bytes("patient,name\nPTAAAA,李四\n".encode("gb18030"))
-    nb = {"cells": [{"cell_type": "code", "source": "run()", "outputs": [
-        {"output_type": "error", "ename": "KeyError", "evalue": "'ZY20230001'",
-         "traceback": ["KeyError: 'ZY20230001'"]}]}], "metadata": {}}
+    nb = {
+        "cells": [
+            {
+                "cell_type": "code",
+                "source": "run()",
+                "outputs": [
+                    {
+                        "output_type": "error",
+                        "ename": "KeyError",
+                        "evalue": "'ZY20230001'",
+                        "traceback": ["KeyError: 'ZY20230001'"],
+                    }
+                ],
+            }
+        ],
+        "metadata": {},
+    }
     (root / "reports" / "imaging.ipynb").write_text(json.dumps(nb), encoding="utf-8")
     (root / "reports" / "figure_13812345678.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(64))
     (root / "reports" / "plot.html").write_text(
-        '<script>var d={"name":"' + "".join(f"\\u{ord(c):04x}" for c in "王五") + '"}</script>', encoding="utf-8")
+        '<script>var d={"name":"' + "".join(f"\\u{ord(c):04x}" for c in "王五") + '"}</script>', encoding="utf-8"
+    )
     (root / "reports" / "index.html").write_text('<a href="data/%E6%9D%8E%E5%9B%9B.csv">x</a>', encoding="utf-8")
     with h5py.File(root / "data" / "immune.h5ad", "w") as f:
         obs = f.create_group("obs")
@@ -138,9 +155,10 @@ def test_compressed_and_anndata_outputs(tmp_path: Path) -> None:
     with zipfile.ZipFile(tmp_path / "export.zip", "w") as zf:
         zf.writestr("李四/notes.txt", "ok")
         zf.writestr("table.csv", "patient,phone\nPTA,13812345678\n")
-    adata = ad.AnnData(np.zeros((2, 2), dtype=np.float32),
-                       obs=pd.DataFrame({"sample": pd.Categorical(["S1", "110101199003074518"])},
-                                        index=["c1", "c2"]))
+    adata = ad.AnnData(
+        np.zeros((2, 2), dtype=np.float32),
+        obs=pd.DataFrame({"sample": pd.Categorical(["S1", "110101199003074518"])}, index=["c1", "c2"]),
+    )
     adata.uns["provenance"] = {"source": "export of 张三丰"}
     adata.write_h5ad(tmp_path / "cells.h5ad")
     got = {(h.path, h.identifier) for h in scan_bundle(tmp_path, IDS)}
@@ -180,38 +198,45 @@ def test_dicom_header_with_undeclared_gb18030_name(tmp_path: Path) -> None:
 
 # --- token boundaries (issue 10 part 6) ------------------------------------------------------
 
-@pytest.mark.parametrize(("text", "found"), [
-    ("0.1111111111111111", False),  # a float in a plotly figure
-    ("-11111111", False),
-    ("[-11111111]", False),
-    ("11111111.5", False),
-    ("211111111", False),
-    ("111111112", False),
-    ("a11111111b", True),  # only digits, a decimal point or a sign end a number
-    ("MRN11111111", True),
-    ("id 11111111, next", True),
-    ("11111111.dcm", True),  # a point followed by no digit is no decimal point
-    ("ZY-11111111", True),  # a hyphen after a letter is a separator, not a sign
-    ("x\\u4e0011111111", True),  # the character before is the escaped one, not the digit 0
-])
+
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        ("0.1111111111111111", False),  # a float in a plotly figure
+        ("-11111111", False),
+        ("[-11111111]", False),
+        ("11111111.5", False),
+        ("211111111", False),
+        ("111111112", False),
+        ("a11111111b", True),  # only digits, a decimal point or a sign end a number
+        ("MRN11111111", True),
+        ("id 11111111, next", True),
+        ("11111111.dcm", True),  # a point followed by no digit is no decimal point
+        ("ZY-11111111", True),  # a hyphen after a letter is a separator, not a sign
+        ("x\\u4e0011111111", True),  # the character before is the escaped one, not the digit 0
+    ],
+)
 def test_numeric_identifier_matches_only_as_a_whole_number(text: str, found: bool) -> None:
     from curation.deid.scan import Matcher
 
     assert Matcher([(1, "11111111")]).in_text(text) == ({1} if found else set())
 
 
-@pytest.mark.parametrize(("text", "found"), [
-    ("AP001X", False),  # a gene name
-    ("AP001187.1", False),
-    ("P0012", False),
-    ("%41P001", False),  # %41 is A
-    ("P001", True),
-    ("p001_ct.dcm", True),
-    ("患者P001复查", True),  # Chinese text has no spaces
-    ("\\u5f20P001", True),
-    ("line\\nP001 ok", True),  # JSON \n is white space
-    ("(P001)", True),
-])
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        ("AP001X", False),  # a gene name
+        ("AP001187.1", False),
+        ("P0012", False),
+        ("%41P001", False),  # %41 is A
+        ("P001", True),
+        ("p001_ct.dcm", True),
+        ("患者P001复查", True),  # Chinese text has no spaces
+        ("\\u5f20P001", True),
+        ("line\\nP001 ok", True),  # JSON \n is white space
+        ("(P001)", True),
+    ],
+)
 def test_alphanumeric_identifier_matches_only_at_word_boundaries(text: str, found: bool) -> None:
     from curation.deid.scan import Matcher
 
@@ -250,7 +275,9 @@ def test_identifier_in_a_file_name_on_boundaries(tmp_path: Path) -> None:
     (tmp_path / "11111111.png").write_bytes(b"x")
     hits = scan_bundle(tmp_path, ["P001", "11111111"])
     assert sorted((h.path, h.location, h.identifier) for h in hits) == [
-        ("<redacted>", "file name", 1), ("<redacted>", "file name", 2)]
+        ("<redacted>", "file name", 1),
+        ("<redacted>", "file name", 2),
+    ]
     assert sorted(hits.paths) == ["11111111.png", "P001_ct.dcm.txt"]
     assert set(hits.paths.values()) == {"<redacted>"}
 
@@ -259,7 +286,9 @@ def test_json_html_and_url_escapes_are_still_found(tmp_path: Path) -> None:
     esc = "".join(f"\\u{ord(c):04x}" for c in "张三丰")
     (tmp_path / "fig.html").write_text(
         f'<script>{{"text":"{esc}","id":"P001","v":[0.1111111111111111, 11111111]}}</script>'
-        "<p>&#26446;&#22235;</p><a href='x/%E7%8E%8B%E4%BA%94'>", encoding="utf-8")
+        "<p>&#26446;&#22235;</p><a href='x/%E7%8E%8B%E4%BA%94'>",
+        encoding="utf-8",
+    )
     hits = scan_bundle(tmp_path, [*IDS, "P001", "11111111"])
     assert {h.identifier for h in hits} == {1, 2, 7, 9, 10}
     assert {h.location.split(" (")[1] for h in hits} == {"json-escape)", "html-entity)", "url-encoded)", "ascii)"}
@@ -310,6 +339,7 @@ def test_arrow_value_edges_are_boundaries() -> None:
 
 # --- no false alarm on real data -------------------------------------------------------------
 
+
 def test_no_false_alarm_on_plotly_floats_and_gene_names(tmp_path: Path) -> None:
     go = pytest.importorskip("plotly.graph_objects")
     ids = ["11111111", "22222222", "P001", "P002", "AP00", "^^^^"]
@@ -318,8 +348,9 @@ def test_no_false_alarm_on_plotly_floats_and_gene_names(tmp_path: Path) -> None:
     fig = go.Figure(go.Scatter(x=list(range(len(values))), y=values, text=["AP001187.1"] * len(values)))
     (tmp_path / "fig.html").write_text(fig.to_html(include_plotlyjs=False), encoding="utf-8")
     assert "0.1111111111111111" in (tmp_path / "fig.html").read_text(encoding="utf-8")
-    pd.DataFrame({"gene": ["AP001187.1", "AP002498.1", "RP11-P0012", "AP001059.2"],
-                  "score": [0.11111111, 0.5, 0.25, 0.75]}).to_parquet(tmp_path / "genes.parquet")
+    pd.DataFrame(
+        {"gene": ["AP001187.1", "AP002498.1", "RP11-P0012", "AP001059.2"], "score": [0.11111111, 0.5, 0.25, 0.75]}
+    ).to_parquet(tmp_path / "genes.parquet")
     result = scan_bundle(tmp_path, ids)
     assert result == []
     assert result.skipped == {"separators": 1}
@@ -334,9 +365,18 @@ def test_pydicom_test_files_deidentified_raise_no_false_alarm(tmp_path: Path) ->
     from curation.deid.keys import Keyring
     from curation.errors import DeidError
 
-    keywords = ("PatientName", "OtherPatientNames", "PatientID", "OtherPatientIDs", "AccessionNumber",
-                "PatientBirthDate", "ReferringPhysicianName", "PerformingPhysicianName", "OperatorsName",
-                "NameOfPhysiciansReadingStudy")
+    keywords = (
+        "PatientName",
+        "OtherPatientNames",
+        "PatientID",
+        "OtherPatientIDs",
+        "AccessionNumber",
+        "PatientBirthDate",
+        "ReferringPhysicianName",
+        "PerformingPhysicianName",
+        "OperatorsName",
+        "NameOfPhysiciansReadingStudy",
+    )
     key = Keyring(b"k" * 32)
     ids: set[str] = set()
     n = 0
@@ -371,6 +411,8 @@ def test_cli_names_the_lines_of_skipped_identifiers(tmp_path: Path) -> None:
     ids.write_text("ZY20230001\n^^^^\n\n007\n", encoding="utf-8")
     res = CliRunner().invoke(scan_phi, [str(root), "--identifiers", str(ids)])
     assert res.exit_code == 0
-    assert "2 identifier(s) not searched (1 shorter than 4 letters or digits, 1 only separators or punctuation): " \
-           "lines 2, 4 of identifiers.txt" in res.output
+    assert (
+        "2 identifier(s) not searched (1 shorter than 4 letters or digits, 1 only separators or punctuation): "
+        "lines 2, 4 of identifiers.txt" in res.output
+    )
     assert "clean: 3 files, 1 identifiers searched, 2 skipped" in res.output

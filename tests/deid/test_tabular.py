@@ -44,10 +44,16 @@ def test_pseudonymize_injective(ids: list[str]) -> None:
 
 
 def test_drop_identifiers_by_class() -> None:
-    df = pd.DataFrame({
-        "patient": ["P1"], "name": ["张三"], "phone": ["13812345678"], "sex": ["male"],
-        "note": ["secret"], "report_text": ["患者张三，电话13812345678，住院号：ZY123456"],
-    })
+    df = pd.DataFrame(
+        {
+            "patient": ["P1"],
+            "name": ["张三"],
+            "phone": ["13812345678"],
+            "sex": ["male"],
+            "note": ["secret"],
+            "report_text": ["患者张三，电话13812345678，住院号：ZY123456"],
+        }
+    )
     phi = {"name": "direct", "phone": "direct", "sex": "quasi", "note": "free_text", "report_text": "free_text"}
     known = known_identifiers(df, ["name", "phone"])
     out = drop_identifiers(df, phi, keep_text=("report_text",), known_by_row=known)

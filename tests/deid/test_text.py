@@ -24,7 +24,7 @@ def sc() -> Scrubber:
 
 
 def _kinds(sc: Scrubber, text: str) -> list[tuple[str, Kind]]:
-    return [(text[f.start:f.end], f.kind) for f in sc.findings(text)]
+    return [(text[f.start : f.end], f.kind) for f in sc.findings(text)]
 
 
 def test_recall_on_the_earlier_labelled_set() -> None:
@@ -60,16 +60,29 @@ def test_id_card_detected_only_with_a_valid_check_digit(sc: Scrubber) -> None:
     assert (wrong, Kind.id_card) not in _kinds(sc, f"编号{wrong}。")
 
 
-@pytest.mark.parametrize("phone", ["13812345678", "138-1234-5678", "138 1234 5678", "+86 13812345678",
-                                   "+86-138-1234-5678", "１３８１２３４５６７８", "0571-87654321", "(0571)87654321",
-                                   "（010）6512 3456", "021-6543-2109"])
+@pytest.mark.parametrize(
+    "phone",
+    [
+        "13812345678",
+        "138-1234-5678",
+        "138 1234 5678",
+        "+86 13812345678",
+        "+86-138-1234-5678",
+        "１３８１２３４５６７８",
+        "0571-87654321",
+        "(0571)87654321",
+        "（010）6512 3456",
+        "021-6543-2109",
+    ],
+)
 def test_phones(sc: Scrubber, phone: str) -> None:
     text = f"随访联系{phone}，患者情况稳定。"
     assert sc.scrub(text) == "随访联系[电话]，患者情况稳定。"
 
 
-@pytest.mark.parametrize("date", ["2023年3月5日", "2023-03-05", "2023/3/5", "05/03/2023", "20230305", "2023.03.05",
-                                  "2023年3月", "3月5日"])
+@pytest.mark.parametrize(
+    "date", ["2023年3月5日", "2023-03-05", "2023/3/5", "05/03/2023", "20230305", "2023.03.05", "2023年3月", "3月5日"]
+)
 def test_dates(sc: Scrubber, date: str) -> None:
     assert sc.scrub(f"于{date}行手术") == "于[日期]行手术"
 
@@ -79,8 +92,15 @@ def test_not_dates(sc: Scrubber) -> None:
         assert Kind.date not in {k for _, k in _kinds(sc, text)}, text
 
 
-@pytest.mark.parametrize("addr", ["浙江省杭州市西湖区文三路478号", "北京市朝阳区建国路88号院3号楼2单元501室",
-                                  "广东省深圳市南山区粤海街道", "湖南省长沙县黄花镇黄花村3组"])
+@pytest.mark.parametrize(
+    "addr",
+    [
+        "浙江省杭州市西湖区文三路478号",
+        "北京市朝阳区建国路88号院3号楼2单元501室",
+        "广东省深圳市南山区粤海街道",
+        "湖南省长沙县黄花镇黄花村3组",
+    ],
+)
 def test_addresses(sc: Scrubber, addr: str) -> None:
     out = sc.scrub(f"患者家住{addr}，吸烟30年。")
     assert out == "患者家住[地址]，吸烟30年。"
@@ -178,8 +198,9 @@ def test_dicom_descriptors_lose_another_patients_name() -> None:
     ds.ImageComments = "对比刘备旧片；CAOCAO prior; Liu-Bei"
     reg = IdentifierRegistry()
     reg.add_name("曹操")  # another patient of the cohort, in no element of this file
-    out = deidentify(ds, keyring=Keyring(b"d" * 32), patient_pseudonym="PTX", date_shift_days=-3,
-                     scrubber=Scrubber(reg))
+    out = deidentify(
+        ds, keyring=Keyring(b"d" * 32), patient_pseudonym="PTX", date_shift_days=-3, scrubber=Scrubber(reg)
+    )
     text = f"{out.get('StudyDescription', '')} {out.get('SeriesDescription', '')} {out.get('ImageComments', '')}"
     for leaked in ("曹操", "Cao Cao", "CAOCAO", "刘备", "LIU BEI", "Liu-Bei"):
         assert leaked not in text, leaked
@@ -190,6 +211,7 @@ def test_dicom_descriptors_lose_another_patients_name() -> None:
 
 
 # --- many texts at once: the same result as one by one ------------------------------------------------
+
 
 def _batch_registry(*, across_sentences: bool = False) -> IdentifierRegistry:
     reg = IdentifierRegistry()
@@ -207,8 +229,9 @@ def _batch_registry(*, across_sentences: bool = False) -> IdentifierRegistry:
 
 def _labelled_texts() -> list[str]:
     names = Path(__file__).with_name("labelled_notes.jsonl")
-    return [json.loads(line)["text"] for path in (LABELLED, names)
-            for line in path.read_text(encoding="utf-8").splitlines()]
+    return [
+        json.loads(line)["text"] for path in (LABELLED, names) for line in path.read_text(encoding="utf-8").splitlines()
+    ]
 
 
 def _whole_texts(sc: Scrubber, texts: list[str], known: object = None) -> tuple[list[str], list[list[Finding]]]:
@@ -239,14 +262,107 @@ def test_scrub_many_equals_scrub_on_the_labelled_sets() -> None:
 
 
 _PIECES = [
-    "患者", "张三", "王", "李", "欧阳", "娜娜", "华", "医师", "家属", "之女", "其女", "先生", "，男", "同意",
-    "签字", "的", "于", "白细胞", "高明", "上叶", "。", "。", "，", ",", ";", " ", "  ", "\n", ":", "：", "·",
-    "Zhang", "San", "ZHANG", "SANFENG", "Li", "Na", "LI", "-", "^", "CT", "Ki-67", "x", "13812345678", "138",
-    "1", "0", "9", "2023", "年", "月", "日", "号", "-03-05", "/", ".", "110101199003074514", "ZY20230001",
-    "CT2023000999", "@", "zhang.san@example.com", "北京市", "海淀区", "中关村大街", "1号", "省", "路", "村",
-    "İ", "Σ", "ΑΣ", "σ", "ς", "１３８", "（", "）", "０５７１", "住院号", "电话", "姓名", "住址", "MRN",
-    "1960年1月2日", "曹操", "Cao Cao", "北京市。海淀区", "0571-87654321", "+86", "P123", "杭州市", "西湖区",
-    "文三路478号", "中关村大街1号", "3单元501室", "家住", "仇美珍", "另见", "来电", "陪同", "ＺＨＡＮＧ", "Ｓａｎ",
+    "患者",
+    "张三",
+    "王",
+    "李",
+    "欧阳",
+    "娜娜",
+    "华",
+    "医师",
+    "家属",
+    "之女",
+    "其女",
+    "先生",
+    "，男",
+    "同意",
+    "签字",
+    "的",
+    "于",
+    "白细胞",
+    "高明",
+    "上叶",
+    "。",
+    "。",
+    "，",
+    ",",
+    ";",
+    " ",
+    "  ",
+    "\n",
+    ":",
+    "：",
+    "·",
+    "Zhang",
+    "San",
+    "ZHANG",
+    "SANFENG",
+    "Li",
+    "Na",
+    "LI",
+    "-",
+    "^",
+    "CT",
+    "Ki-67",
+    "x",
+    "13812345678",
+    "138",
+    "1",
+    "0",
+    "9",
+    "2023",
+    "年",
+    "月",
+    "日",
+    "号",
+    "-03-05",
+    "/",
+    ".",
+    "110101199003074514",
+    "ZY20230001",
+    "CT2023000999",
+    "@",
+    "zhang.san@example.com",
+    "北京市",
+    "海淀区",
+    "中关村大街",
+    "1号",
+    "省",
+    "路",
+    "村",
+    "İ",
+    "Σ",
+    "ΑΣ",
+    "σ",
+    "ς",
+    "１３８",
+    "（",
+    "）",
+    "０５７１",
+    "住院号",
+    "电话",
+    "姓名",
+    "住址",
+    "MRN",
+    "1960年1月2日",
+    "曹操",
+    "Cao Cao",
+    "北京市。海淀区",
+    "0571-87654321",
+    "+86",
+    "P123",
+    "杭州市",
+    "西湖区",
+    "文三路478号",
+    "中关村大街1号",
+    "3单元501室",
+    "家住",
+    "仇美珍",
+    "另见",
+    "来电",
+    "陪同",
+    "ＺＨＡＮＧ",
+    "Ｓａｎ",
 ]
 _texts = st.lists(st.one_of(st.sampled_from(_PIECES), st.text(max_size=3)), max_size=25).map("".join)
 
@@ -255,15 +371,32 @@ _texts = st.lists(st.one_of(st.sampled_from(_PIECES), st.text(max_size=3)), max_
 def batch_scrubbers() -> dict[bool, Scrubber]:
     # an MRN shape that reads across 。 (any character, a look-behind) is matched over whole texts
     across = [r"ZY\d{8}", r"\bP\d{3}", r"年.\d", r"(?<=号)\d{2}"]
-    return {b: Scrubber(_batch_registry(across_sentences=b), mrn_patterns=across if b else across[:2])
-            for b in (False, True)}
+    return {
+        b: Scrubber(_batch_registry(across_sentences=b), mrn_patterns=across if b else across[:2])
+        for b in (False, True)
+    }
 
 
-@pytest.mark.parametrize(("pattern", "within"), [
-    (r"ZY\d{8}", True), (r"\bP\d{3}", True), (r"MR\s?\d{3,}", True), (r"(?i)zy-\d+", True), (r"[A-Z]{2}\d+", True),
-    (r"ZY.\d+", False), (r"[^a]\d+", False), (r"\W\d+", False), (r"(?<=号)\d+", False), (r"^\d+", False),
-    (r"\d+$", False), (r"\d*", False), (r"(\d)\1", False), (r"[。]\d", False), (r"\d{3}(?=x)", False),
-])
+@pytest.mark.parametrize(
+    ("pattern", "within"),
+    [
+        (r"ZY\d{8}", True),
+        (r"\bP\d{3}", True),
+        (r"MR\s?\d{3,}", True),
+        (r"(?i)zy-\d+", True),
+        (r"[A-Z]{2}\d+", True),
+        (r"ZY.\d+", False),
+        (r"[^a]\d+", False),
+        (r"\W\d+", False),
+        (r"(?<=号)\d+", False),
+        (r"^\d+", False),
+        (r"\d+$", False),
+        (r"\d*", False),
+        (r"(\d)\1", False),
+        (r"[。]\d", False),
+        (r"\d{3}(?=x)", False),
+    ],
+)
 def test_mrn_shapes_proven_within_sentences(pattern: str, within: bool) -> None:
     import re
 
@@ -276,14 +409,19 @@ def test_mrn_shapes_proven_within_sentences(pattern: str, within: bool) -> None:
 @given(texts=st.lists(_texts, max_size=6), across=st.booleans(), with_known=st.booleans())
 # an address read across a sentence (and not across texts), lowering with a final sigma and an İ, a registry
 # form holding 。, names and labels at sentence edges
-@example(texts=["杭州市", "文三路478号", "患者住在杭州市。文三路478号，电话13812345678。"], across=False,
-         with_known=False)
+@example(
+    texts=["杭州市", "文三路478号", "患者住在杭州市。文三路478号，电话13812345678。"], across=False, with_known=False
+)
 @example(texts=["ΑΣ。İ ΑΣ", "ΑΣ", "xΣ。Li Na"], across=False, with_known=True)
 @example(texts=["北京市。海淀区", "北京市", "海淀区"], across=True, with_known=False)
-@example(texts=["患者：。张三", "姓名：\n王华。其女。王华", "ZY20230001。P123。住院号：\nZY20230001"], across=False,
-         with_known=True)
-def test_scrub_many_equals_scrub_on_random_text(batch_scrubbers: dict[bool, Scrubber], texts: list[str],
-                                               across: bool, with_known: bool) -> None:
+@example(
+    texts=["患者：。张三", "姓名：\n王华。其女。王华", "ZY20230001。P123。住院号：\nZY20230001"],
+    across=False,
+    with_known=True,
+)
+def test_scrub_many_equals_scrub_on_random_text(
+    batch_scrubbers: dict[bool, Scrubber], texts: list[str], across: bool, with_known: bool
+) -> None:
     from curation.deid.text import Known
 
     # the scrubber under test keeps its sentence cache and name memo from one example to the next; the
@@ -301,7 +439,7 @@ def test_scrub_many_keeps_non_text_and_forked_workers_agree(monkeypatch: pytest.
     from curation.deid.text import _engine
 
     sc = Scrubber(_batch_registry())
-    texts = [t for t in _labelled_texts()[:300]]
+    texts = list(_labelled_texts()[:300])
     mixed: list[object] = [None, "", *texts[:3], float("nan")]
     out = sc.scrub_many(mixed)  # type: ignore[arg-type]
     assert out[0] is None and out[1] == "" and out[-1] != out[-1] and out[2:5] == [sc.scrub(t) for t in texts[:3]]
@@ -328,18 +466,24 @@ def test_scrub_series_per_row_known_equals_scrub_per_row() -> None:
 
 # --- repeated mentions: a name the detector found once goes wherever the text repeats it ------------------
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("其子仇美珍陪同；另见仇美珍来电。", "其子[姓名]陪同；另见[姓名]来电。"),  # one sentence
-    ("其子东方淑贞陪同。另见东方淑贞来电", "其子[姓名]陪同。另见[姓名]来电"),  # across sentences
-    ("另见东方淑贞来电。其子东方淑贞陪同。", "另见[姓名]来电。其子[姓名]陪同。"),  # the unfound one first
-    ("Seen with ZHANG Sanfeng. ZHANG Sanfengx and ZHANG Sanfeng", "Seen with [姓名]. ZHANG Sanfengx and [姓名]"),
-])
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("其子仇美珍陪同；另见仇美珍来电。", "其子[姓名]陪同；另见[姓名]来电。"),  # one sentence
+        ("其子东方淑贞陪同。另见东方淑贞来电", "其子[姓名]陪同。另见[姓名]来电"),  # across sentences
+        ("另见东方淑贞来电。其子东方淑贞陪同。", "另见[姓名]来电。其子[姓名]陪同。"),  # the unfound one first
+        ("Seen with ZHANG Sanfeng. ZHANG Sanfengx and ZHANG Sanfeng", "Seen with [姓名]. ZHANG Sanfengx and [姓名]"),
+    ],
+)
 def test_repeated_mentions_of_a_found_name_go_too(text: str, expected: str) -> None:
     sc = Scrubber()
     assert sc.scrub(text) == expected
     assert sc.scrub(text) == expected  # again, its sentences from the cache
     assert sc.scrub_many([text, "另见东方淑贞来电。"]) == [expected, "另见东方淑贞来电。"]  # texts stay apart
-    assert [text[f.start:f.end] for f in sc.findings(text)] == [text[f.start:f.end] for f in Scrubber().findings(text)]
+    assert [text[f.start : f.end] for f in sc.findings(text)] == [
+        text[f.start : f.end] for f in Scrubber().findings(text)
+    ]
     assert all(f.kind is Kind.name for f in sc.findings(text))
 
 
@@ -352,6 +496,7 @@ def test_repeated_mentions_with_known_and_full_width_text() -> None:
 
 
 # --- registry precision: a two-character name inside ordinary words --------------------------------------
+
 
 def test_two_character_registry_name_straddling_words_is_kept() -> None:
     reg = IdentifierRegistry()

@@ -87,7 +87,7 @@ def clinical(path: Path) -> pd.DataFrame:
 def check_study(to: Path) -> None:
     """Every rule of the format documentation this study uses; an AssertionError names the one broken."""
     meta_study = read_meta(to / "meta_study.txt")
-    assert STUDY_KEYS <= set(meta_study)
+    assert set(meta_study) >= STUDY_KEYS
     sid = meta_study["cancer_study_identifier"]
     assert re.fullmatch(r"[a-z0-9_]+", sid)
     metas = [p for p in to.iterdir() if p.is_file() and (p.name.startswith("meta") or p.stem.endswith("meta"))]
@@ -110,7 +110,7 @@ def check_study(to: Path) -> None:
     assert set(samples["PATIENT_ID"]) <= set(patients["PATIENT_ID"])
     assert set(patients["OS_STATUS"]) <= {"0:LIVING", "1:DECEASED", "NA"}
     maf = pd.read_csv(to / "data_mutations.txt", sep="\t", dtype=str, keep_default_na=False)
-    assert MAF_REQUIRED <= set(maf.columns)
+    assert set(maf.columns) >= MAF_REQUIRED
     assert set(maf["Variant_Classification"]) <= set(VARIANT_CLASSIFICATIONS)
     assert set(maf["NCBI_Build"]) <= {"GRCh37", "GRCh38"}
     assert set(maf["Tumor_Sample_Barcode"]) <= set(samples["SAMPLE_ID"])
@@ -122,7 +122,7 @@ def check_study(to: Path) -> None:
     stable = {m["stable_id"] for m in lists.values()}
     assert {f"{sid}_all", f"{sid}_sequenced"} <= stable  # required: _all (no add_global_case_list), _sequenced
     for meta in lists.values():
-        assert CASE_LIST_KEYS <= set(meta) and meta["stable_id"].startswith(sid + "_")
+        assert set(meta) >= CASE_LIST_KEYS and meta["stable_id"].startswith(sid + "_")
         assert meta["cancer_study_identifier"] == sid
         assert meta.get("case_list_category", "other") in CATEGORIES
         assert set(meta["case_list_ids"].split("\t")) <= set(samples["SAMPLE_ID"])

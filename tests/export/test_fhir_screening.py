@@ -22,10 +22,39 @@ SCREENING = ["Z12.2", "Z80.1", "R91.1", "R91.8"]
 
 
 def test_only_malignant_neoplasms_are_primary_cancer() -> None:
-    codes = pd.Series(["C34.1", "c34.9", "C97", "C76.0", "C80.1", "C78.0", "C77.1", "C79.3", "D02.2", "D09.9", "D38.1",
-                       *SCREENING, None], dtype="string")
-    assert primary_cancer(codes).tolist() == [True, True, True, True, True, False, False, False, True, True, False,
-                                              *[False] * 4, False]
+    codes = pd.Series(
+        [
+            "C34.1",
+            "c34.9",
+            "C97",
+            "C76.0",
+            "C80.1",
+            "C78.0",
+            "C77.1",
+            "C79.3",
+            "D02.2",
+            "D09.9",
+            "D38.1",
+            *SCREENING,
+            None,
+        ],
+        dtype="string",
+    )
+    assert primary_cancer(codes).tolist() == [
+        True,
+        True,
+        True,
+        True,
+        True,
+        False,
+        False,
+        False,
+        True,
+        True,
+        False,
+        *[False] * 4,
+        False,
+    ]
 
 
 @pytest.fixture(scope="module")

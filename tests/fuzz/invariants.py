@@ -46,8 +46,14 @@ def _raw_cells(cfg_path: Path, modality: str) -> dict[str, pd.DataFrame]:
     for i, src in enumerate(cfg.sources.get(modality, [])):
         files = cfg.source_files(modality, i)
         try:
-            rt = read_table(files[0], format=src.format, encoding=src.encoding, sheet=src.sheet,
-                            sep=src.options.get("sep"), header_row=int(src.options.get("header_row", 1)))
+            rt = read_table(
+                files[0],
+                format=src.format,
+                encoding=src.encoding,
+                sheet=src.sheet,
+                sep=src.options.get("sep"),
+                header_row=int(src.options.get("header_row", 1)),
+            )
         except SourceError:
             continue
         keep = header_targets([c for c in rt.frame.columns if c != LINE], columns=src.columns, known=known)
@@ -87,7 +93,8 @@ def _domain_violations(tables: Mapping[str, pd.DataFrame], modality: str) -> lis
                     bad.append(f"{table}.{f.name}: value(s) outside {f.min}-{f.max}")
             elif f.name == "age_at_diagnosis":
                 ok = s.astype(str).str.fullmatch(r"\d+|90\+") & (
-                    pd.to_numeric(s.astype(str).str.rstrip("+"), errors="coerce").between(f.min, f.max))
+                    pd.to_numeric(s.astype(str).str.rstrip("+"), errors="coerce").between(f.min, f.max)
+                )
                 if not ok.all():
                     bad.append(f"{table}.{f.name}: age(s) outside {f.min}-{f.max}")
     return bad
@@ -104,7 +111,8 @@ def check(run_curate: Callable[[], cu.modalities.Curated], cfg_path: Path, modal
     if expect.n_records is not None:
         assert expect.source in load.index, f"{expect.source}: no load entry"
         assert load.loc[expect.source, "n_in"] == expect.n_records, (
-            f"{expect.source}: n_in {load.loc[expect.source, 'n_in']} != independent count {expect.n_records}")
+            f"{expect.source}: n_in {load.loc[expect.source, 'n_in']} != independent count {expect.n_records}"
+        )
     # 3. every record and every value accounted for
     q = run.quarantine
     raw = _raw_cells(cfg_path, modality)
@@ -130,9 +138,11 @@ def check(run_curate: Callable[[], cu.modalities.Curated], cfg_path: Path, modal
                 missing = merged[f.name].isna() if f.name in merged.columns else pd.Series(True, index=merged.index)
                 reason = merged.get(f"{f.name}__missing", pd.Series(pd.NA, index=merged.index))
                 silent = gave & missing & reason.isna()
-                assert not silent.any(), (f"{source} {table}.{f.name}: {int(silent.sum())} value(s) given by the "
-                                          f"source are missing without a reason (lines "
-                                          f"{merged.loc[silent, LINE].tolist()[:5]})")
+                assert not silent.any(), (
+                    f"{source} {table}.{f.name}: {int(silent.sum())} value(s) given by the "
+                    f"source are missing without a reason (lines "
+                    f"{merged.loc[silent, LINE].tolist()[:5]})"
+                )
     assert unaccounted <= excluded, f"{unaccounted} record(s) in no table, not quarantined, not excluded"
     # 4. nothing outside its domain
     outside = _domain_violations(run.data.tables, modality)

@@ -67,12 +67,14 @@ def _write(path: Path, lines: list[str], enc: str) -> None:
 
 def edit_field(row: int, col: int, fn: Callable[[str], str], *, enc: str = "utf-8") -> Callable[[Path], None]:
     """Replace field ``col`` of physical line ``row`` (0 = header) by ``fn(old)``; fields split on commas."""
+
     def apply(path: Path) -> None:
         lines = _lines(path, enc)
         fields = lines[row].split(",")
         fields[col] = fn(fields[col])
         lines[row] = ",".join(fields)
         _write(path, lines, enc)
+
     return apply
 
 
@@ -80,18 +82,21 @@ def edit_rows(rows: list[int], col: int, fn: Callable[[str], str], *, enc: str =
     def apply(path: Path) -> None:
         for r in rows:
             edit_field(r, col, fn, enc=enc)(path)
+
     return apply
 
 
 def edit_lines(fn: Callable[[list[str]], list[str]], *, enc: str = "utf-8") -> Callable[[Path], None]:
     def apply(path: Path) -> None:
         _write(path, fn(_lines(path, enc)), enc)
+
     return apply
 
 
 def edit_bytes(fn: Callable[[bytes], bytes]) -> Callable[[Path], None]:
     def apply(path: Path) -> None:
         path.write_bytes(fn(path.read_bytes()))
+
     return apply
 
 
@@ -107,6 +112,7 @@ def flip_bytes(seed: int, n: int) -> Callable[[Path], None]:
             i = rng.randrange(len(data))
             data[i] = rng.choice([0x22, 0x2C, 0x0A, 0x0D, 0x00, 0xFF, rng.randrange(256)])  # " , LF CR NUL
         return bytes(data)
+
     return edit_bytes(fn)
 
 
@@ -125,6 +131,7 @@ def edit_workbook(fn: Callable[[object], None]) -> Callable[[Path], None]:
         wb = load_workbook(path)
         fn(wb)
         wb.save(path)
+
     return apply
 
 
@@ -186,8 +193,13 @@ def _rows_of(sheet: str) -> Callable[[Path], int]:
     return lambda p: count_rows(p, sheet)
 
 
-A_DX, A_PAT, A_EXP, A_LAB, A_PATH = ("siteA/diagnosis.csv", "siteA/patients.csv", "siteA/questionnaire.csv",
-                                     "siteA/lis_tumor_markers.csv", "siteA/pathology.csv")
+A_DX, A_PAT, A_EXP, A_LAB, A_PATH = (
+    "siteA/diagnosis.csv",
+    "siteA/patients.csv",
+    "siteA/questionnaire.csv",
+    "siteA/lis_tumor_markers.csv",
+    "siteA/pathology.csv",
+)
 C_PAT, C_EXP = "siteC/patients.csv", "siteC/questionnaire.csv"
 GB = "gb18030"
 
@@ -199,25 +211,60 @@ def _quoted(value: str) -> Callable[[str], str]:
 CASES: list[Case] = [
     # quoting
     Case("unbalanced_quote", "exposure", "A", A_EXP, edit_field(5, 1, lambda v: '"' + v), _lines_of()),
-    Case("two_stray_quotes", "lab", "A", A_LAB,
-         lambda p: (edit_field(10, 2, lambda v: '"' + v)(p), edit_field(40, 2, lambda v: v + '"')(p)), _lines_of()),
-    Case("literal_quote_mid_field", "clinical", "A", A_DX,
-         lambda p: (edit_field(3, 6, lambda v: v + '"x')(p), edit_field(3, 7, lambda v: '"' + v)(p)), _lines_of()),
-    Case("quoted_line_break", "clinical", "A", A_DX, edit_field(4, 7, lambda v: f'"{v}\n补充"'),
-         lambda p: count_lines(p) - 1),
-    Case("u2028_and_nel_in_quoted_values", "clinical", "A", A_DX,
-         lambda p: (edit_field(2, 7, lambda v: f'"{v}\u2028备注"')(p), edit_field(5, 7, lambda v: f'"{v}\x85x"')(p)),
-         _lines_of()),
+    Case(
+        "two_stray_quotes",
+        "lab",
+        "A",
+        A_LAB,
+        lambda p: (edit_field(10, 2, lambda v: '"' + v)(p), edit_field(40, 2, lambda v: v + '"')(p)),
+        _lines_of(),
+    ),
+    Case(
+        "literal_quote_mid_field",
+        "clinical",
+        "A",
+        A_DX,
+        lambda p: (edit_field(3, 6, lambda v: v + '"x')(p), edit_field(3, 7, lambda v: '"' + v)(p)),
+        _lines_of(),
+    ),
+    Case(
+        "quoted_line_break",
+        "clinical",
+        "A",
+        A_DX,
+        edit_field(4, 7, lambda v: f'"{v}\n补充"'),
+        lambda p: count_lines(p) - 1,
+    ),
+    Case(
+        "u2028_and_nel_in_quoted_values",
+        "clinical",
+        "A",
+        A_DX,
+        lambda p: (edit_field(2, 7, lambda v: f'"{v}\u2028备注"')(p), edit_field(5, 7, lambda v: f'"{v}\x85x"')(p)),
+        _lines_of(),
+    ),
     Case("quoted_report_text_truncated", "pathology", "A", A_PATH, truncate_at(0.5), _none),
-    Case("pathology_values_in_multiline_file", "pathology", "A", A_PATH,
-         lambda p: (edit_field(1, 6, lambda v: "１５０%")(p), edit_field(1, 4, lambda v: "未知类型")(p)), _csv_of()),
+    Case(
+        "pathology_values_in_multiline_file",
+        "pathology",
+        "A",
+        A_PATH,
+        lambda p: (edit_field(1, 6, lambda v: "１５０%")(p), edit_field(1, 4, lambda v: "未知类型")(p)),
+        _csv_of(),
+    ),
     # empty and truncated
     Case("header_only", "clinical", "A", A_PAT, edit_lines(lambda ls: ls[:1]), _zero, empty=True),
     Case("zero_byte", "exposure", "A", A_EXP, edit_bytes(lambda b: b""), _zero, empty=True),
     Case("blank_file", "lab", "A", A_LAB, edit_bytes(lambda b: b"\n\r\n  \n"), _zero, empty=True),
     Case("truncated_mid_line", "lab", "A", A_LAB, truncate_at(0.55), _lines_of()),
-    Case("truncated_mid_character", "clinical", "A", A_PAT,
-         edit_bytes(lambda b: b[: b.index("汉族".encode(), len(b) // 2) + 4]), _lines_of()),
+    Case(
+        "truncated_mid_character",
+        "clinical",
+        "A",
+        A_PAT,
+        edit_bytes(lambda b: b[: b.index("汉族".encode(), len(b) // 2) + 4]),
+        _lines_of(),
+    ),
     # encodings
     Case("bom_added", "clinical", "A", A_PAT, edit_bytes(lambda b: b"\xef\xbb\xbf" + b), _lines_of()),
     Case("utf16", "exposure", "A", A_EXP, reencode("utf-8-sig", "utf-16"), _lines_of()),
@@ -225,53 +272,170 @@ CASES: list[Case] = [
     Case("utf8_declared_gb18030", "clinical", "C", C_PAT, reencode(GB, "utf-8"), _none),
     # characters
     Case("nul_bytes", "lab", "A", A_LAB, edit_rows([3, 8, 15], 2, lambda v: v[:1] + "\x00" + v[1:]), _lines_of()),
-    Case("nul_in_admission_number", "clinical", "A", A_PAT, edit_field(2, 0, lambda v: v[:3] + "\x00" + v[3:]),
-         _lines_of()),
-    Case("control_characters", "exposure", "C", C_EXP, edit_rows([2, 4], 1, lambda v: v + "\x1b\x07", enc=GB),
-         _lines_of(GB)),
-    Case("full_width_digits", "exposure", "A", A_EXP, edit_rows([1, 2, 3], 2, lambda v: v.translate(FULL_WIDTH)),
-         _lines_of()),
-    Case("thousands_separators", "exposure", "A", A_EXP,
-         lambda p: (edit_field(2, 12, _quoted('"1,234.5"'))(p), edit_field(3, 2, _quoted('"12,5"'))(p),
-                    edit_field(4, 12, _quoted('"1,045"'))(p)), _lines_of()),
-    Case("excel_error_text", "lab", "A", A_LAB,
-         lambda p: (edit_field(4, 2, _quoted("#DIV/0!"))(p), edit_field(6, 5, _quoted("#N/A"))(p)), _lines_of()),
-    Case("impossible_ages", "clinical", "A", A_PAT,
-         lambda p: (edit_field(1, 3, _quoted("2099-01-01"))(p), edit_field(2, 3, _quoted("1773-01-01"))(p)),
-         _lines_of()),
-    Case("sex_codes", "clinical", "A", A_PAT,
-         edit_lines(lambda ls: [ls[0], *[_with(ln, 2, c) for ln, c in zip(ls[1:6], ["M", "1", "未知", "X", "２"],
-                                                                          strict=True)], *ls[6:]]), _lines_of()),
+    Case(
+        "nul_in_admission_number",
+        "clinical",
+        "A",
+        A_PAT,
+        edit_field(2, 0, lambda v: v[:3] + "\x00" + v[3:]),
+        _lines_of(),
+    ),
+    Case(
+        "control_characters",
+        "exposure",
+        "C",
+        C_EXP,
+        edit_rows([2, 4], 1, lambda v: v + "\x1b\x07", enc=GB),
+        _lines_of(GB),
+    ),
+    Case(
+        "full_width_digits",
+        "exposure",
+        "A",
+        A_EXP,
+        edit_rows([1, 2, 3], 2, lambda v: v.translate(FULL_WIDTH)),
+        _lines_of(),
+    ),
+    Case(
+        "thousands_separators",
+        "exposure",
+        "A",
+        A_EXP,
+        lambda p: (
+            edit_field(2, 12, _quoted('"1,234.5"'))(p),
+            edit_field(3, 2, _quoted('"12,5"'))(p),
+            edit_field(4, 12, _quoted('"1,045"'))(p),
+        ),
+        _lines_of(),
+    ),
+    Case(
+        "excel_error_text",
+        "lab",
+        "A",
+        A_LAB,
+        lambda p: (edit_field(4, 2, _quoted("#DIV/0!"))(p), edit_field(6, 5, _quoted("#N/A"))(p)),
+        _lines_of(),
+    ),
+    Case(
+        "impossible_ages",
+        "clinical",
+        "A",
+        A_PAT,
+        lambda p: (edit_field(1, 3, _quoted("2099-01-01"))(p), edit_field(2, 3, _quoted("1773-01-01"))(p)),
+        _lines_of(),
+    ),
+    Case(
+        "sex_codes",
+        "clinical",
+        "A",
+        A_PAT,
+        edit_lines(
+            lambda ls: [
+                ls[0],
+                *[_with(ln, 2, c) for ln, c in zip(ls[1:6], ["M", "1", "未知", "X", "２"], strict=True)],
+                *ls[6:],
+            ]
+        ),
+        _lines_of(),
+    ),
     # headers
-    Case("duplicate_header_conflict", "clinical", "A", A_PAT,
-         edit_lines(lambda ls: [ls[0] + ",性别", *[ln + (",女" if i % 3 == 0 else ",") for i, ln in enumerate(ls[1:])
-                                                  if ln] , ""]), _lines_of()),
+    Case(
+        "duplicate_header_conflict",
+        "clinical",
+        "A",
+        A_PAT,
+        edit_lines(
+            lambda ls: [
+                ls[0] + ",性别",
+                *[ln + (",女" if i % 3 == 0 else ",") for i, ln in enumerate(ls[1:]) if ln],
+                "",
+            ]
+        ),
+        _lines_of(),
+    ),
     Case("missing_header", "clinical", "A", A_DX, edit_field(0, 2, _quoted("诊断日")), _lines_of()),
     Case("full_width_header", "exposure", "A", A_EXP, edit_field(0, 12, _quoted("居住地ＰＭ２．５")), _lines_of()),
     # line structure
     Case("crlf", "clinical", "A", A_DX, edit_bytes(lambda b: b.replace(b"\n", b"\r\n")), _lines_of()),
     Case("lone_cr", "clinical", "A", A_DX, edit_bytes(lambda b: b.replace(b"\n", b"\r")), _lines_of()),
-    Case("blank_lines", "lab", "A", A_LAB, edit_lines(lambda ls: [x for ln in ls for x in (ln, "", "  ")]),
-         _lines_of()),
-    Case("extra_delimiter", "clinical", "A", "siteA/treatments.csv", edit_field(3, 2, lambda v: v + ",另"),
-         _lines_of()),
+    Case(
+        "blank_lines", "lab", "A", A_LAB, edit_lines(lambda ls: [x for ln in ls for x in (ln, "", "  ")]), _lines_of()
+    ),
+    Case(
+        "extra_delimiter", "clinical", "A", "siteA/treatments.csv", edit_field(3, 2, lambda v: v + ",另"), _lines_of()
+    ),
     Case("random_bytes_lab", "lab", "A", A_LAB, flip_bytes(1, 25), _none),
     Case("random_bytes_gb18030", "clinical", "C", C_PAT, flip_bytes(2, 12), _none),
     # workbooks
-    Case("encrypted_workbook", "clinical", "B", "siteB/emr_export.xlsx", edit_bytes(lambda b: CFB + b"\0" * 4096),
-         _none, sheet="Patients", empty=True),
-    Case("truncated_workbook", "pathology", "B", "siteB/pathology.xlsx", truncate_at(0.6), _none,
-         sheet="Pathology", empty=True),
-    Case("zero_byte_workbook", "exposure", "B", "siteB/questionnaire.xlsx", edit_bytes(lambda b: b""), _zero,
-         sheet="Questionnaire", empty=True),
-    Case("excel_error_cells", "lab", "B", "siteB/lis_tumor_markers.xlsx", edit_workbook(_errors_and_formulas),
-         _rows_of("Results"), sheet="Results"),
-    Case("rows_on_another_sheet", "exposure", "B", "siteB/questionnaire.xlsx", edit_workbook(_move_rows),
-         _rows_of("Questionnaire"), sheet="Questionnaire", empty=True),
-    Case("sheet_renamed", "pathology", "B", "siteB/pathology.xlsx", edit_workbook(_rename), _rows_of("Pathology"),
-         sheet="Pathology", empty=True),
-    Case("header_only_sheet", "clinical", "B", "siteB/emr_export.xlsx", edit_workbook(_empty_sheet),
-         _rows_of("FollowUp"), sheet="FollowUp", empty=True),
+    Case(
+        "encrypted_workbook",
+        "clinical",
+        "B",
+        "siteB/emr_export.xlsx",
+        edit_bytes(lambda b: CFB + b"\0" * 4096),
+        _none,
+        sheet="Patients",
+        empty=True,
+    ),
+    Case(
+        "truncated_workbook",
+        "pathology",
+        "B",
+        "siteB/pathology.xlsx",
+        truncate_at(0.6),
+        _none,
+        sheet="Pathology",
+        empty=True,
+    ),
+    Case(
+        "zero_byte_workbook",
+        "exposure",
+        "B",
+        "siteB/questionnaire.xlsx",
+        edit_bytes(lambda b: b""),
+        _zero,
+        sheet="Questionnaire",
+        empty=True,
+    ),
+    Case(
+        "excel_error_cells",
+        "lab",
+        "B",
+        "siteB/lis_tumor_markers.xlsx",
+        edit_workbook(_errors_and_formulas),
+        _rows_of("Results"),
+        sheet="Results",
+    ),
+    Case(
+        "rows_on_another_sheet",
+        "exposure",
+        "B",
+        "siteB/questionnaire.xlsx",
+        edit_workbook(_move_rows),
+        _rows_of("Questionnaire"),
+        sheet="Questionnaire",
+        empty=True,
+    ),
+    Case(
+        "sheet_renamed",
+        "pathology",
+        "B",
+        "siteB/pathology.xlsx",
+        edit_workbook(_rename),
+        _rows_of("Pathology"),
+        sheet="Pathology",
+        empty=True,
+    ),
+    Case(
+        "header_only_sheet",
+        "clinical",
+        "B",
+        "siteB/emr_export.xlsx",
+        edit_workbook(_empty_sheet),
+        _rows_of("FollowUp"),
+        sheet="FollowUp",
+        empty=True,
+    ),
 ]
 
 

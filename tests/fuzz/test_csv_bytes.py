@@ -27,8 +27,9 @@ from .invariants import Expect, check
 
 FAST = settings(max_examples=150, derandomize=True, deadline=None, database=None)
 SLOW = settings(max_examples=3000, derandomize=True, deadline=None, database=None)
-CHARS = st.sampled_from(['"', ",", "\n", "\u2028", "\x85", "\x00", "\x1b", " ", "a", "Z", "1", "中", "１", "#", "\t",
-                         "é", "."])
+CHARS = st.sampled_from(
+    ['"', ",", "\n", "\u2028", "\x85", "\x00", "\x1b", " ", "a", "Z", "1", "中", "１", "#", "\t", "é", "."]
+)
 VALUE = st.text(CHARS, max_size=6)
 
 
@@ -50,7 +51,7 @@ def csv_files(draw: st.DrawFn) -> tuple[bytes, list[list[str]] | None]:
         elif damage == "truncate":
             text = text[:at]
         else:
-            text = text[:at - 1] + text[at:]
+            text = text[: at - 1] + text[at:]
     enc = draw(st.sampled_from(["utf-8", "gb18030", "utf-8-sig"]))
     return text.encode(enc), (records if damage == "none" else None)
 
@@ -110,8 +111,9 @@ def test_csv_bytes_reader_long(file: tuple[bytes, list[list[str]] | None]) -> No
 FIELD_VALUES = {
     "id": st.sampled_from(["0010750217", "0053985139", "00107\x0050217", "", " 0010750217 "]),
     "status": st.sampled_from(["从不吸烟", "已戒烟", "目前吸烟", "吸烟", "never", "", "/", "未查", "#N/A", "X"]),
-    "number": st.sampled_from(["12.5", "１２．５", "1,234.5", "12,5", "-3", "abc", "#DIV/0!", "", "0", "149", "151",
-                               "3\x00", "1e3"]),
+    "number": st.sampled_from(
+        ["12.5", "１２．５", "1,234.5", "12,5", "-3", "abc", "#DIV/0!", "", "0", "149", "151", "3\x00", "1e3"]
+    ),
     "yes_no": st.sampled_from(["是", "否", "有", "Y", "maybe", "", "不详"]),
 }
 
@@ -146,16 +148,16 @@ def _e2e(demo: Path, rows: list[list[str]], damage: str) -> None:
         check(lambda: cu.curate("exposure", cohort, write=False), cohort, "exposure", expect)
 
 
-@settings(max_examples=8, derandomize=True, deadline=None, database=None,
-          suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=8, derandomize=True, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 @given(questionnaires())
 def test_generated_questionnaires_end_to_end(demo: Path, sheet: tuple[list[list[str]], str]) -> None:
     _e2e(demo, *sheet)
 
 
 @pytest.mark.slow
-@settings(max_examples=150, derandomize=True, deadline=None, database=None,
-          suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=150, derandomize=True, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
+)
 @given(questionnaires())
 def test_generated_questionnaires_end_to_end_long(demo: Path, sheet: tuple[list[list[str]], str]) -> None:
     _e2e(demo, *sheet)

@@ -25,8 +25,10 @@ def test_damaged_source(case: Case, demo: Path, tmp_path: Path) -> None:
 def test_the_undamaged_demo_satisfies_the_invariants(demo: Path, tmp_path: Path) -> None:
     from .mutations import count_csv, count_lines
 
-    for modality, site, file, count in [("pathology", "A", "siteA/pathology.csv", count_csv),
-                                        ("lab", "A", "siteA/lis_tumor_markers.csv", count_lines)]:
+    for modality, site, file, count in [
+        ("pathology", "A", "siteA/pathology.csv", count_csv),
+        ("lab", "A", "siteA/lis_tumor_markers.csv", count_lines),
+    ]:
         out = tmp_path / modality
         cohort = trimmed_cohort(demo, out, modality, site)
         expect = Expect(source_key(cohort, modality, file), count(out / "raw" / file))

@@ -9,17 +9,31 @@ import pytest
 from curation.io.dates import parse_dates
 
 
-@pytest.mark.parametrize("text", ["2023-01-05", "2023/1/5", "2023年1月5日", "2023年01月05日", "20230105", "44931",
-                                  "44931.0", "2023-01-05 08:30:00", "2023-01-05T08:30:00+08:00", "2023.1.5",
-                                  " 2023-1-5 "])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2023-01-05",
+        "2023/1/5",
+        "2023年1月5日",
+        "2023年01月05日",
+        "20230105",
+        "44931",
+        "44931.0",
+        "2023-01-05 08:30:00",
+        "2023-01-05T08:30:00+08:00",
+        "2023.1.5",
+        " 2023-1-5 ",
+    ],
+)
 def test_accepted_formats(text: str) -> None:
     r = parse_dates(pd.Series([text]))
     assert r.values.iloc[0] == pd.Timestamp("2023-01-05")
     assert not r.unparseable.iloc[0]
 
 
-@pytest.mark.parametrize("text", ["05/01/2023", "1/5/2023", "2023-02-30", "2023-13-01", "0203-01-05", "abc",
-                                  "99999", "2023年2月30日"])
+@pytest.mark.parametrize(
+    "text", ["05/01/2023", "1/5/2023", "2023-02-30", "2023-13-01", "0203-01-05", "abc", "99999", "2023年2月30日"]
+)
 def test_unparseable_reported_never_guessed(text: str) -> None:
     r = parse_dates(pd.Series([text]))
     assert pd.isna(r.values.iloc[0])

@@ -57,8 +57,10 @@ def test_quoted_line_breaks_are_values_and_line_numbers_stay_physical(tmp_path: 
     assert rt.n_records == 4 and not rt.bad_lines
 
 
-@pytest.mark.parametrize(("text", "why"), [(b"", "0-byte file"), (b"\n\n", "blank file"),
-                                           (b"id,name\n", "header only"), (b"id,name\r\n\r\n", "header only")])
+@pytest.mark.parametrize(
+    ("text", "why"),
+    [(b"", "0-byte file"), (b"\n\n", "blank file"), (b"id,name\n", "header only"), (b"id,name\r\n\r\n", "header only")],
+)
 def test_empty_sources_are_empty_tables_saying_why(tmp_path: Path, text: bytes, why: str) -> None:
     rt = _read(tmp_path, text)
     assert rt.n_records == 0 and len(rt.frame) == 0 and rt.empty == why

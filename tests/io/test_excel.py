@@ -42,22 +42,34 @@ def test_rows_errors_and_uncached_formulas(tmp_path: Path) -> None:
     assert issues == [(2, "Ki-67", "excel_error", "formula"), (3, "PD-L1", "excel_error", "#DIV/0!")]
 
 
-@pytest.mark.parametrize(("sheet", "why"), [
-    ("Empty", "header only (the configured sheet has no rows below its header); sheet 1 of 3 has 2 row(s): "
-              "set `sheet: 0` (or its name)"),
-    ("Nope", "the configured sheet is not in the workbook; sheet 1 of 3 has 2 row(s): set `sheet: 0` (or its name)"),
-    (7, "the configured sheet is not in the workbook; sheet 1 of 3 has 2 row(s): set `sheet: 0` (or its name)"),
-])
+@pytest.mark.parametrize(
+    ("sheet", "why"),
+    [
+        (
+            "Empty",
+            "header only (the configured sheet has no rows below its header); sheet 1 of 3 has 2 row(s): "
+            "set `sheet: 0` (or its name)",
+        ),
+        (
+            "Nope",
+            "the configured sheet is not in the workbook; sheet 1 of 3 has 2 row(s): set `sheet: 0` (or its name)",
+        ),
+        (7, "the configured sheet is not in the workbook; sheet 1 of 3 has 2 row(s): set `sheet: 0` (or its name)"),
+    ],
+)
 def test_empty_or_absent_sheet_says_which_sheet_has_rows(tmp_path: Path, sheet: str | int, why: str) -> None:
     rt = read_table(_workbook(tmp_path / "w.xlsx"), format="excel", sheet=sheet)
     assert rt.n_records == 0 and rt.empty == why
     assert "Other" not in rt.empty  # sheets are named by position: a sheet name can hold a patient name
 
 
-@pytest.mark.parametrize(("content", "reason"), [
-    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 512, "encrypted_workbook"),
-    (b"not a workbook", "unreadable_file"),
-])
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 512, "encrypted_workbook"),
+        (b"not a workbook", "unreadable_file"),
+    ],
+)
 def test_encrypted_and_foreign_files(tmp_path: Path, content: bytes, reason: str) -> None:
     p = tmp_path / "w.xlsx"
     p.write_bytes(content)

@@ -8,12 +8,13 @@ import pytest
 from curation.errors import SourceError
 from curation.io.readers import apply_mapping, detect_encoding, read_table
 
-TEXT = ("住院号,姓名,诊断日期\n00123,张三,2023年1月5日\n00124,李四\n\n00125,王五,2023/1/5\n"
-        "\"00126\",\"赵,六\",20230105\n")
+TEXT = '住院号,姓名,诊断日期\n00123,张三,2023年1月5日\n00124,李四\n\n00125,王五,2023/1/5\n"00126","赵,六",20230105\n'
 
 
-@pytest.mark.parametrize(("encoding", "expected"), [("utf-8", "utf-8"), ("utf-8-sig", "utf-8-sig"),
-                                                    ("gb18030", "gb18030"), ("gbk", "gb18030")])
+@pytest.mark.parametrize(
+    ("encoding", "expected"),
+    [("utf-8", "utf-8"), ("utf-8-sig", "utf-8-sig"), ("gb18030", "gb18030"), ("gbk", "gb18030")],
+)
 def test_encoding_detected(tmp_path: Path, encoding: str, expected: str) -> None:
     p = tmp_path / "a.csv"
     p.write_bytes(TEXT.encode(encoding))
@@ -79,12 +80,23 @@ def test_unknown_format() -> None:
 
 
 def test_mapping_values_and_missing_reasons() -> None:
-    df = pd.DataFrame({"住院号": ["1", "2", "3", "4"], "性别": ["男", "女", "不详", ""], "备注": ["a", "b", "c", "d"],
-                       "sex": ["x"] * 4, "ecog": ["[Not Available]", "1", "/", "2"], "_line": [2, 3, 4, 5]})
-    out, unmapped = apply_mapping(df, columns={"住院号": "admission_number", "性别": "sex"},
-                                  known={"admission_number", "sex", "ecog"},
-                                  values={"sex": {"男": "male", "女": "female"}},
-                                  missing={"不详": "unknown", "/": "not_applicable"})
+    df = pd.DataFrame(
+        {
+            "住院号": ["1", "2", "3", "4"],
+            "性别": ["男", "女", "不详", ""],
+            "备注": ["a", "b", "c", "d"],
+            "sex": ["x"] * 4,
+            "ecog": ["[Not Available]", "1", "/", "2"],
+            "_line": [2, 3, 4, 5],
+        }
+    )
+    out, unmapped = apply_mapping(
+        df,
+        columns={"住院号": "admission_number", "性别": "sex"},
+        known={"admission_number", "sex", "ecog"},
+        values={"sex": {"男": "male", "女": "female"}},
+        missing={"不详": "unknown", "/": "not_applicable"},
+    )
     assert unmapped == ["备注", "sex"]  # the mapped 性别 wins over a same-named column
     assert out["sex"].tolist() == ["male", "female", "", ""]
     assert out["sex__missing"].fillna("").tolist() == ["", "", "unknown", ""]
@@ -110,8 +122,12 @@ def test_excel_keeps_na_tokens_for_their_reasons(tmp_path: Path) -> None:
     wb.save(p)
     rt = read_table(p, format="excel")
     assert rt.frame["pT"].tolist() == ["N/A", "NA"]
-    out, _ = apply_mapping(rt.frame, columns={"MRN": "admission_number", "pT": "pt"}, known={"admission_number", "pt"},
-                           missing={"N/A": "not_applicable", "NA": "not_collected"})
+    out, _ = apply_mapping(
+        rt.frame,
+        columns={"MRN": "admission_number", "pT": "pt"},
+        known={"admission_number", "pt"},
+        missing={"N/A": "not_applicable", "NA": "not_collected"},
+    )
     assert out["pt__missing"].tolist() == ["not_applicable", "not_collected"]
 
 
@@ -158,16 +174,17 @@ def test_one_occurrence_of_a_repeated_header_can_be_mapped(tmp_path: Path) -> No
     from curation.io.readers import merge_duplicate_headers
 
     p = tmp_path / "gdc.tsv"
-    p.write_text("submitter_id\tgender\tsubmitter_id\nTCGA-1\tmale\tTCGA-1_diag\nTCGA-2\tfemale\tTCGA-2_diag\n",
-                 encoding="utf-8")
+    p.write_text(
+        "submitter_id\tgender\tsubmitter_id\nTCGA-1\tmale\tTCGA-1_diag\nTCGA-2\tfemale\tTCGA-2_diag\n", encoding="utf-8"
+    )
     rt = read_table(p, format="tsv")
     cols = {"submitter_id#1": "admission_number", "gender": "sex"}
-    frame, conflicts = merge_duplicate_headers(rt.frame, rt.duplicates, columns=cols,
-                                               known={"admission_number", "sex"})
+    frame, conflicts = merge_duplicate_headers(rt.frame, rt.duplicates, columns=cols, known={"admission_number", "sex"})
     assert conflicts == {}
     df, _ = apply_mapping(frame, columns=cols, known={"admission_number", "sex"})
     assert df["admission_number"].tolist() == ["TCGA-1", "TCGA-2"]
     # without the occurrence, the copies disagree and every record is a conflict (never first-wins)
-    _, conflicts = merge_duplicate_headers(rt.frame, rt.duplicates, columns={"submitter_id": "admission_number"},
-                                           known={"admission_number"})
+    _, conflicts = merge_duplicate_headers(
+        rt.frame, rt.duplicates, columns={"submitter_id": "admission_number"}, known={"admission_number"}
+    )
     assert conflicts["submitter_id"].all()

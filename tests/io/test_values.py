@@ -22,8 +22,16 @@ def _s(*values: str | None) -> pd.Series:
 def test_numbers_by_locale_rule_never_blindly() -> None:
     s = _s("１２３", "1,234.5", "12,345,678", "1,23", "12,5", "－３", None, "abc")
     assert normalize_numbers(s).tolist() == ["123", "1234.5", "12345678", "1,23", "12,5", "-3", pd.NA, "abc"]
-    assert normalize_numbers(s, decimal=",").tolist() == ["123", "1,234.5", "12,345,678", "1.23", "12.5", "-3",
-                                                         pd.NA, "abc"]
+    assert normalize_numbers(s, decimal=",").tolist() == [
+        "123",
+        "1,234.5",
+        "12,345,678",
+        "1.23",
+        "12.5",
+        "-3",
+        pd.NA,
+        "abc",
+    ]
     assert normalize_numbers(_s("1.234,5"), decimal=",").tolist() == ["1234.5"]
 
 
@@ -53,10 +61,19 @@ def test_declared_maps_match_after_nfkc_and_case_folding(raw: str, std: str) -> 
 
 
 def test_repeated_headers_fold_and_conflicts_are_returned() -> None:
-    df = pd.DataFrame({"MRN": ["1", "2", "3", "4"], "sex": ["M", "F", "", "M"], "sex.1": ["M", "M", "F", ""],
-                       "note": ["a", "b", "c", "d"], "note.1": ["x", "y", "z", "w"], "_line": [2, 3, 4, 5]})
-    out, conflicts = merge_duplicate_headers(df, {"sex": ["sex.1"], "note": ["note.1"]},
-                                             columns={"MRN": "admission_number", "性别": "sex"}, known={"sex"})
+    df = pd.DataFrame(
+        {
+            "MRN": ["1", "2", "3", "4"],
+            "sex": ["M", "F", "", "M"],
+            "sex.1": ["M", "M", "F", ""],
+            "note": ["a", "b", "c", "d"],
+            "note.1": ["x", "y", "z", "w"],
+            "_line": [2, 3, 4, 5],
+        }
+    )
+    out, conflicts = merge_duplicate_headers(
+        df, {"sex": ["sex.1"], "note": ["note.1"]}, columns={"MRN": "admission_number", "性别": "sex"}, known={"sex"}
+    )
     assert out["sex"].tolist() == ["M", "F", "F", "M"]  # agreeing or one-sided copies fold into one value
     assert list(conflicts) == ["sex"] and conflicts["sex"].tolist() == [False, True, False, False]
     assert "sex.1" not in out and "note.1" in out  # an unmapped repeated header is left alone (dropped later)

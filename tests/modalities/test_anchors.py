@@ -52,15 +52,19 @@ def test_pathology_reads_the_anchors_and_never_runs_clinical(tmp_path: Path, mon
 
 def test_before_clinical_has_run_the_message_names_it(tmp_path: Path) -> None:
     cohort = make_cohort(tmp_path, mode="relative")
-    with pytest.raises(MissingInput, match=r"pathology: dates.mode is relative, .* Run clinical first, into the same "
-                                           r"bundle"):
+    with pytest.raises(
+        MissingInput,
+        match=r"pathology: dates.mode is relative, .* Run clinical first, into the same "
+        r"bundle",
+    ):
         cu.curate("pathology", cohort)
     cu.curate("pathology", cohort, write=False)  # nothing written: no anchor needed
     cu.curate("pathology", make_cohort(tmp_path / "shift"))  # shifted dates need no anchor
 
 
 def test_without_clinical_sources_dates_count_from_the_earliest_with_a_warning(
-        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     cohort = make_cohort(tmp_path, mode="relative")
     cfg = yaml.safe_load(cohort.read_text(encoding="utf-8"))
     del cfg["sources"]["clinical"]

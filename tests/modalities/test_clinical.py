@@ -77,7 +77,7 @@ def test_outputs_are_typed_and_hold_no_identifier(run: cu.modalities.Curated) ->
     pats = pd.read_parquet(out / "data/clinical/patients.parquet")
     assert "admission_number" not in pats and "resident_id" not in pats and "birth_date" not in pats
     assert not [c for c in pats.columns if c.startswith("_")]
-    assert pats["age_at_diagnosis"].dropna().isin([str(a) for a in range(0, 90)] + ["90+"]).all()
+    assert pats["age_at_diagnosis"].dropna().isin([str(a) for a in range(90)] + ["90+"]).all()
     assert pats.loc[pats["age_at_diagnosis"] == "90+", "birth_year"].isna().all()
     rid_hash = hashlib.sha256(b"110101195505010099").hexdigest()
     for p in out.rglob("*"):
@@ -156,8 +156,11 @@ def test_mapping_to_an_unknown_field_is_refused(tmp_path: Path) -> None:
     cfg = yaml.safe_load(path.read_text(encoding="utf-8"))
     cfg["sources"]["clinical"][1]["columns"]["诊断日期"] = "diagnosis_dte"
     path.write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
-    with pytest.raises(ConfigError, match=r"sources.clinical\[\d\].columns.诊断日期: 'diagnosis_dte' is not a clinical "
-                                          r"dictionary field; did you mean 'diagnosis_date'\?"):
+    with pytest.raises(
+        ConfigError,
+        match=r"sources.clinical\[\d\].columns.诊断日期: 'diagnosis_dte' is not a clinical "
+        r"dictionary field; did you mean 'diagnosis_date'\?",
+    ):
         cu.curate("clinical", path, write=False)
 
 
@@ -183,8 +186,7 @@ def test_k_anonymity_is_a_warning_naming_fields_not_values(run: cu.modalities.Cu
 
 # ------------------------------------------------------------------ issue 11: damaged sources and values
 def _rewrite_a(root: Path, name: str, header: list[str], rows: list[list[str]]) -> None:
-    (root / "raw" / "siteA" / name).write_text("\n".join(",".join(r) for r in [header, *rows]) + "\n",
-                                               encoding="utf-8")
+    (root / "raw" / "siteA" / name).write_text("\n".join(",".join(r) for r in [header, *rows]) + "\n", encoding="utf-8")
 
 
 @pytest.fixture(scope="module")
@@ -198,18 +200,26 @@ def hygiene(tmp_path_factory: pytest.TempPathFactory) -> cu.modalities.Curated:
 
     root = tmp_path_factory.mktemp("hygiene")
     path = make_cohort(root)
-    pats = [["00100", "张0", "M", "1960-03-01", "110101196003010000X", "13800000000", "2023-02-01", "M"],
-            ["00101", "张1", "2", "1960-03-02", "110101196003010010X", "13800000001", "2023-02-01", "2"],
-            ["00102", "张2", "未知", "1960-03-03", "110101196003010020X", "13800000002", "2023-02-01", ""],
-            ["00103", "张3", "X", "1960-03-04", "110101196003010030X", "13800000003", "2023-02-01", "X"],
-            ["00104", "张4", "女\x00", "2030-03-05", "110101196003010040X", "13800000004", "2023-02-01", ""],
-            ["00105", "张5", "男", "1960-03-06", "110101196003010050X", "13800000005", "2023-02-01", "女"]]
+    pats = [
+        ["00100", "张0", "M", "1960-03-01", "110101196003010000X", "13800000000", "2023-02-01", "M"],
+        ["00101", "张1", "2", "1960-03-02", "110101196003010010X", "13800000001", "2023-02-01", "2"],
+        ["00102", "张2", "未知", "1960-03-03", "110101196003010020X", "13800000002", "2023-02-01", ""],
+        ["00103", "张3", "X", "1960-03-04", "110101196003010030X", "13800000003", "2023-02-01", "X"],
+        ["00104", "张4", "女\x00", "2030-03-05", "110101196003010040X", "13800000004", "2023-02-01", ""],
+        ["00105", "张5", "男", "1960-03-06", "110101196003010050X", "13800000005", "2023-02-01", "女"],
+    ]
     _rewrite_a(root, "patients.csv", [*A_PAT, "性别"], pats)
     dx_header = ["住院号", "诊断日期", "首发症状日期", "ＩＣＤ－１０编码", "形态学编码", "病理类型", "ECOG 评分"]
     assert len(dx_header) == len(A_DX)
-    _rewrite_a(root, "diagnosis.csv", dx_header,
-               [[f"0010{i}", "2023-01-05", "2022/12/1", "C34.1" if i != 3 else "肺癌待查 C34", "8140/3", "腺癌", "1"]
-                for i in range(6)])
+    _rewrite_a(
+        root,
+        "diagnosis.csv",
+        dx_header,
+        [
+            [f"0010{i}", "2023-01-05", "2022/12/1", "C34.1" if i != 3 else "肺癌待查 C34", "8140/3", "腺癌", "1"]
+            for i in range(6)
+        ],
+    )
     wb = load_workbook(root / "raw" / "siteB" / "emr_export.xlsx")
     ws = wb["Clinical"]
     ws["J2"] = "#DIV/0!"  # ECOG PS of B200: an error cell
@@ -226,8 +236,11 @@ def test_raw_codes_are_mapped_or_nulled_with_their_reason(hygiene: cu.modalities
     got = reasons.loc[reasons["patient"] == pseudonym("00103", "A")].set_index("field")["reason"]
     assert got["sex"] == "unmapped_value"
     f = hygiene.failures
-    assert ((f["check_id"] == "clinical.conformance.allowed_values") & (f["field"] == "sex")
-            & (f["pseudonym"] == pseudonym("00103", "A"))).any()
+    assert (
+        (f["check_id"] == "clinical.conformance.allowed_values")
+        & (f["field"] == "sex")
+        & (f["pseudonym"] == pseudonym("00103", "A"))
+    ).any()
     written = pd.read_parquet(hygiene.ctx.bundle.root / "data/clinical/patients.parquet")
     assert set(written["sex"].dropna()) <= {"male", "female", "unknown"}
 
@@ -235,8 +248,9 @@ def test_raw_codes_are_mapped_or_nulled_with_their_reason(hygiene: cu.modalities
 def test_control_characters_removed_with_a_note(hygiene: cu.modalities.Curated) -> None:
     q = hygiene.quarantine
     note = q[(q["reason"] == "control_characters")]
-    assert note[["stage", "source", "record", "field"]].values.tolist() == [["load:values", "clinical[0]", "line 6",
-                                                                              "sex"]]
+    assert note[["stage", "source", "record", "field"]].values.tolist() == [
+        ["load:values", "clinical[0]", "line 6", "sex"]
+    ]
     assert "U+0000" in note["detail"].iloc[0]
 
 
@@ -275,7 +289,9 @@ def test_excel_errors_and_uncached_formulas_are_quarantined_per_field(hygiene: c
     q = hygiene.quarantine
     err = q[q["reason"] == "excel_error"].sort_values("record")
     assert err[["stage", "source", "record", "field"]].values.tolist() == [
-        ["load:values", "clinical[5]", "line 2", "ecog"], ["load:values", "clinical[5]", "line 3", "stage_group"]]
+        ["load:values", "clinical[5]", "line 2", "ecog"],
+        ["load:values", "clinical[5]", "line 3", "stage_group"],
+    ]
     assert "#DIV/0!" in err["detail"].iloc[0] and "cached value" in err["detail"].iloc[1]
     reasons = pd.read_parquet(hygiene.ctx.bundle.root / "data/clinical/missing_reasons.parquet")
     hit = reasons[reasons["reason"] == "excel_error"].set_index("field")["patient"]
@@ -299,8 +315,10 @@ def test_empty_encrypted_and_header_only_sources_are_findings_not_crashes(tmp_pa
     empty = f[f["check_id"] == "clinical.completeness.source_empty"]
     assert set(empty["field"]) == {"clinical[0]", "clinical[3]", "clinical[5]", "clinical[6]"}
     rules = dict(zip(empty["field"], empty["rule"], strict=True))
-    assert rules["clinical[0]"] == f"file {token('file', 'raw/siteA/patients.csv')}: 0-byte file; re-export it " \
-                                   "with its records, or remove it from the source"
+    assert (
+        rules["clinical[0]"] == f"file {token('file', 'raw/siteA/patients.csv')}: 0-byte file; re-export it "
+        "with its records, or remove it from the source"
+    )
     assert "header only" in rules["clinical[3]"] and "export it without a password" in rules["clinical[5]"]
     assert not any("emr_export" in rule or "patients.csv" in rule for rule in rules.values())
     assert r.checks.set_index("check_id").loc["clinical.completeness.source_empty", "verdict"] == "fail"
@@ -315,21 +333,36 @@ def test_cohort_value_maps_apply_before_the_dictionary_and_are_validated(tmp_pat
     from .tabular_fixture import A_PAT
 
     path = make_cohort(tmp_path)
-    _rewrite_a(tmp_path, "patients.csv", A_PAT,
-               [[f"0010{i}", f"张{i}", sex, "1960-03-01", f"11010119600301{i:03d}X", f"1380000{i:04d}", "2023-02-01"]
-                for i, sex in enumerate(["X", "1", "9", "男", "女", "x"])])
+    _rewrite_a(
+        tmp_path,
+        "patients.csv",
+        A_PAT,
+        [
+            [f"0010{i}", f"张{i}", sex, "1960-03-01", f"11010119600301{i:03d}X", f"1380000{i:04d}", "2023-02-01"]
+            for i, sex in enumerate(["X", "1", "9", "男", "女", "x"])
+        ],
+    )
     cfg = yaml.safe_load(path.read_text(encoding="utf-8"))
     cfg["value_maps"] = {"sex": {"X": "unknown", 1: "female"}}  # a site that writes 1 for women; YAML int key
     path.write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
     r = cu.curate("clinical", path, write=False)
     p = r.data.tables["patients"]
     got = p.loc[p["site"] == "A"].set_index("patient")["sex"]
-    assert [got[pseudonym(f"0010{i}", "A")] for i in range(6)] == ["unknown", "female", "unknown", "male", "female",
-                                                                     "unknown"]
+    assert [got[pseudonym(f"0010{i}", "A")] for i in range(6)] == [
+        "unknown",
+        "female",
+        "unknown",
+        "male",
+        "female",
+        "unknown",
+    ]
     cfg["value_maps"] = {"sex": {"X": "other"}, "sx": {"a": "b"}}
     path.write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
-    with pytest.raises(ConfigError, match=r"value_maps.sex: 'other' not one of the allowed values \(female, male, "
-                                          r"unknown\)[\s\S]*value_maps.sx: not a dictionary field; did you mean 'sex'"):
+    with pytest.raises(
+        ConfigError,
+        match=r"value_maps.sex: 'other' not one of the allowed values \(female, male, "
+        r"unknown\)[\s\S]*value_maps.sx: not a dictionary field; did you mean 'sex'",
+    ):
         cu.curate("clinical", path, write=False)
 
 

@@ -20,17 +20,17 @@ A_ROWS = [
     "00100,癌胚抗原(CEA),3.95,ng/mL,0-5,2023-05-14 10:18,2023-05-15 04:18",
     "00100,癌胚抗原(CEA),12.4,ng/mL,0-5,2023-08-24 09:56,2023-08-25 14:56",
     "00100,CYFRA 21-1,<0.1,ng/mL,0-3.3,2023-05-14 10:18,2023-05-14 18:00",
-    "00101,癌胚抗原(CEA),4.2,mmol/L,0-5,2023-06-01 08:00,2023-06-01 12:00",        # unit_error
-    "00102,癌胚抗原(CEA),2.1,ng/mL,0-5,2023-06-02 08:00,2023-06-02 12:00",         # duplicate_result
+    "00101,癌胚抗原(CEA),4.2,mmol/L,0-5,2023-06-01 08:00,2023-06-01 12:00",  # unit_error
+    "00102,癌胚抗原(CEA),2.1,ng/mL,0-5,2023-06-02 08:00,2023-06-02 12:00",  # duplicate_result
     "00102,癌胚抗原(CEA),2.1,ng/mL,0-5,2023-06-02 08:00,2023-06-02 12:00",
-    "00103,ProGRP,0.04,pg/mL,<65,2023-06-03 08:00,2023-06-03 12:00",               # magnitude: ng/mL in pg/mL
-    "00104,癌胚抗原(CEA),1.0,ng/mL,0-5,2023-06-10 08:00,2023-06-01 12:00",         # report before collection
-    "00105,癌胚抗原(CEA),1.0,ng/mL,0-5,2023-06-01 08:00,2023-07-15 12:00",         # late report
-    "00106,AFP,3.0,ng/mL,0-7,2023-06-01 08:00,2023-06-01 12:00",                   # not a lung marker
-    "00107,癌胚抗原(CEA),溶血,ng/mL,0-5,2023-06-01 08:00,2023-06-01 12:00",        # not a number
-    "00108,癌胚抗原(CEA),250000,ng/mL,0-5,2023-06-01 08:00,2023-06-01 12:00",      # implausible (pg/mL?)
-    "00109,癌胚抗原(CEA),1.0,ng/mL,0-5,05/06/2023,2023-06-01 12:00",               # unparseable date
-    "00110,癌胚抗原(CEA),1.0,ng/mL,0-5,2023-06-01,2023-06-01,extra",               # malformed line
+    "00103,ProGRP,0.04,pg/mL,<65,2023-06-03 08:00,2023-06-03 12:00",  # magnitude: ng/mL in pg/mL
+    "00104,癌胚抗原(CEA),1.0,ng/mL,0-5,2023-06-10 08:00,2023-06-01 12:00",  # report before collection
+    "00105,癌胚抗原(CEA),1.0,ng/mL,0-5,2023-06-01 08:00,2023-07-15 12:00",  # late report
+    "00106,AFP,3.0,ng/mL,0-7,2023-06-01 08:00,2023-06-01 12:00",  # not a lung marker
+    "00107,癌胚抗原(CEA),溶血,ng/mL,0-5,2023-06-01 08:00,2023-06-01 12:00",  # not a number
+    "00108,癌胚抗原(CEA),250000,ng/mL,0-5,2023-06-01 08:00,2023-06-01 12:00",  # implausible (pg/mL?)
+    "00109,癌胚抗原(CEA),1.0,ng/mL,0-5,05/06/2023,2023-06-01 12:00",  # unparseable date
+    "00110,癌胚抗原(CEA),1.0,ng/mL,0-5,2023-06-01,2023-06-01,extra",  # malformed line
 ]
 C_HEAD = "住院号码,项目名称,检测结果,结果单位,参考值,采样时间,审核时间"
 C_ROWS = [
@@ -57,14 +57,26 @@ def make_cohort(root: Path) -> Path:
     (root / "raw" / "lis_c.csv").write_bytes(("\n".join([C_HEAD, *C_ROWS]) + "\n").encode("gb18030"))
     (root / "key").write_text(KEY, encoding="ascii")
     (root / "key").chmod(0o600)  # the run refuses a key file others can read
-    cols_a = dict(zip(A_HEAD.split(","), ["admission_number", "analyte", "value", "unit", "reference_range",
-                                          "collected_date", "report_date"], strict=True))
+    cols_a = dict(
+        zip(
+            A_HEAD.split(","),
+            ["admission_number", "analyte", "value", "unit", "reference_range", "collected_date", "report_date"],
+            strict=True,
+        )
+    )
     cols_c = dict(zip(C_HEAD.split(","), cols_a.values(), strict=True))
-    doc = {"cohort": {"name": "tiny-lab"}, "sites": [{"id": "A"}, {"id": "C"}],
-           "sources": {"lab": [{"site": "A", "path": "raw/lis_a.csv", "format": "csv", "columns": cols_a},
-                               {"site": "C", "path": "raw/lis_c.csv", "format": "csv", "encoding": "gb18030",
-                                "columns": cols_c}]},
-           "secret": {"file": "key"}, "output": "out"}
+    doc = {
+        "cohort": {"name": "tiny-lab"},
+        "sites": [{"id": "A"}, {"id": "C"}],
+        "sources": {
+            "lab": [
+                {"site": "A", "path": "raw/lis_a.csv", "format": "csv", "columns": cols_a},
+                {"site": "C", "path": "raw/lis_c.csv", "format": "csv", "encoding": "gb18030", "columns": cols_c},
+            ]
+        },
+        "secret": {"file": "key"},
+        "output": "out",
+    }
     path = root / "cohort.yaml"
     path.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
     return path
@@ -137,8 +149,11 @@ def test_results_are_typed_in_canonical_units(run: cu.modalities.Curated) -> Non
     c = df[df["patient"] == KEYRING.patient("ZY300", site="C")].set_index("value")
     assert set(c["analyte"]) == {"CEA", "CA125", "ProGRP"}
     assert c.loc["0.7", "value_num"] == 0.7 and c.loc["0.7", "unit_std"] == "ng/mL"
-    assert (c.loc["<0.5", "censored"], c.loc["<0.5", "value_num"], c.loc["<0.5", "abnormal"]) == ("below_limit", 0.5,
-                                                                                                   "normal")
+    assert (c.loc["<0.5", "censored"], c.loc["<0.5", "value_num"], c.loc["<0.5", "abnormal"]) == (
+        "below_limit",
+        0.5,
+        "normal",
+    )
     assert (c.loc[">1000", "censored"], c.loc[">1000", "abnormal"]) == ("above_limit", "high")
     # ProGRP reported in ng/mL: converted to pg/mL with its reference range
     assert c.loc["0.07", "value_num"] == pytest.approx(70.0) and c.loc["0.07", "ref_high"] == pytest.approx(65000.0)
@@ -186,20 +201,34 @@ def test_report_delay_threshold_is_a_decision(tmp_path: Path) -> None:
 def test_excel_export_with_date_cells_and_serial_days(tmp_path: Path) -> None:
     import datetime as dt
 
-    df = pd.DataFrame({
-        "MRN": ["B100", "B100", "B101"], "Test": ["CEA", "SCC-Ag", "CA-125"], "Result": ["6.10", "<0.1", "12.0"],
-        "Units": ["ng/ml", "ng/ml", "U/mL"], "Reference Range": ["<5", "<1.5", "<35"],
-        "Collected": [dt.datetime(2022, 3, 1, 8, 30), 44621, dt.datetime(2022, 4, 2, 9, 0)],
-        "Reported": [dt.datetime(2022, 3, 1, 15, 0), 44622, dt.datetime(2022, 4, 2, 12, 0)],
-    })
+    df = pd.DataFrame(
+        {
+            "MRN": ["B100", "B100", "B101"],
+            "Test": ["CEA", "SCC-Ag", "CA-125"],
+            "Result": ["6.10", "<0.1", "12.0"],
+            "Units": ["ng/ml", "ng/ml", "U/mL"],
+            "Reference Range": ["<5", "<1.5", "<35"],
+            "Collected": [dt.datetime(2022, 3, 1, 8, 30), 44621, dt.datetime(2022, 4, 2, 9, 0)],
+            "Reported": [dt.datetime(2022, 3, 1, 15, 0), 44622, dt.datetime(2022, 4, 2, 12, 0)],
+        }
+    )
     df.to_excel(tmp_path / "lis.xlsx", sheet_name="Results", index=False)
     (tmp_path / "key").write_text(KEY, encoding="ascii")
     (tmp_path / "key").chmod(0o600)  # the run refuses a key file others can read
-    cols = dict(zip(df.columns, ["admission_number", "analyte", "value", "unit", "reference_range",
-                                 "collected_date", "report_date"], strict=True))
-    doc = {"cohort": {"name": "xlsx"}, "sites": [{"id": "B"}], "secret": {"file": "key"}, "output": "out",
-           "sources": {"lab": [{"site": "B", "path": "lis.xlsx", "format": "excel", "sheet": "Results",
-                                "columns": cols}]}}
+    cols = dict(
+        zip(
+            df.columns,
+            ["admission_number", "analyte", "value", "unit", "reference_range", "collected_date", "report_date"],
+            strict=True,
+        )
+    )
+    doc = {
+        "cohort": {"name": "xlsx"},
+        "sites": [{"id": "B"}],
+        "secret": {"file": "key"},
+        "output": "out",
+        "sources": {"lab": [{"site": "B", "path": "lis.xlsx", "format": "excel", "sheet": "Results", "columns": cols}]},
+    }
     (tmp_path / "cohort.yaml").write_text(yaml.safe_dump(doc), encoding="utf-8")
     run = cu.curate("lab", tmp_path / "cohort.yaml", write=False)
     r = run.data.tables["results"].set_index("analyte")
@@ -260,8 +289,9 @@ def test_implausible_results_are_nulled_with_a_reason_and_still_named(run: cu.mo
     cea = out[(out["patient"] == pseudo) & (out["analyte"] == "CEA")]
     assert cea["value_num"].isna().all()  # 250000 ng/mL is not written as a number
     reasons = pd.read_parquet(run.ctx.bundle.root / "data" / "lab" / "missing_reasons.parquet")
-    assert ((reasons["patient"] == pseudo) & (reasons["field"] == "value_num")
-            & (reasons["reason"] == "out_of_range")).any()
+    assert (
+        (reasons["patient"] == pseudo) & (reasons["field"] == "value_num") & (reasons["reason"] == "out_of_range")
+    ).any()
     f = run.failures
     hit = f[(f["check_id"] == "lab.plausibility.range") & (f["pseudonym"] == pseudo)]
     assert hit["rule"].str.contains("CEA outside its plausible range").all() and len(hit) == 1

@@ -20,8 +20,13 @@ def test_notebook_runs(tmp_path: Path, name: str) -> None:
 
     cohort = make_cohort(tmp_path)
     out = tmp_path / f"{name}.ipynb"
-    pm.execute_notebook(str(NOTEBOOKS / f"{name}.ipynb"), str(out), kernel_name="python3", progress_bar=False,
-                        parameters={"cohort": str(cohort), "out": str(tmp_path / "bundle")})
+    pm.execute_notebook(
+        str(NOTEBOOKS / f"{name}.ipynb"),
+        str(out),
+        kernel_name="python3",
+        progress_bar=False,
+        parameters={"cohort": str(cohort), "out": str(tmp_path / "bundle")},
+    )
     nb = nbformat.read(out, as_version=4)
     kinds = {o.get("output_type") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])}
     assert "error" not in kinds

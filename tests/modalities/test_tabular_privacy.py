@@ -34,17 +34,35 @@ def _csv(path: Path, rows: list[list[str]]) -> None:
 
 def _cohort(root: Path, *, plant: bool = True) -> Path:
     regimen = f"培美曲塞+顺铂，按{DOCTOR}主任意见；家属{OTHER_PATIENT}电话{PHONE}" if plant else "培美曲塞+顺铂"
-    report = (f"（右肺上叶）浸润性腺癌。{PATIENT}之女{OTHER_PATIENT}代签。报告医师：{DOCTOR}" if plant
-              else "（右肺上叶）浸润性腺癌。")
-    _csv(root / "raw" / "patients.csv", [["住院号", "姓名", "性别", "出生日期", "联系电话", "主治医生"],
-                                          ["ZY0001", PATIENT, "男", "1958-04-02", "13812345678", DOCTOR],
-                                          ["ZY0002", OTHER_PATIENT, "女", "1962-11-20", "13987654321", "王"]])
-    _csv(root / "raw" / "treatments.csv", [["住院号", "治疗类型", "方案", "开始日期"],
-                                            ["ZY0001", "化疗", regimen, "2023-02-01"],
-                                            ["ZY0002", "化疗", "吉非替尼", "2023-03-01"]])
-    _csv(root / "raw" / "pathology.csv", [["住院号", "病理号", "组织学类型", "标本日期", "病理报告"],
-                                           ["ZY0001", "P23-0001", "腺癌", "2023-01-20", report],
-                                           ["ZY0002", "P23-0002", "腺癌", "2023-02-20", "（左肺下叶）腺癌。"]])
+    report = (
+        f"（右肺上叶）浸润性腺癌。{PATIENT}之女{OTHER_PATIENT}代签。报告医师：{DOCTOR}"
+        if plant
+        else "（右肺上叶）浸润性腺癌。"
+    )
+    _csv(
+        root / "raw" / "patients.csv",
+        [
+            ["住院号", "姓名", "性别", "出生日期", "联系电话", "主治医生"],
+            ["ZY0001", PATIENT, "男", "1958-04-02", "13812345678", DOCTOR],
+            ["ZY0002", OTHER_PATIENT, "女", "1962-11-20", "13987654321", "王"],
+        ],
+    )
+    _csv(
+        root / "raw" / "treatments.csv",
+        [
+            ["住院号", "治疗类型", "方案", "开始日期"],
+            ["ZY0001", "化疗", regimen, "2023-02-01"],
+            ["ZY0002", "化疗", "吉非替尼", "2023-03-01"],
+        ],
+    )
+    _csv(
+        root / "raw" / "pathology.csv",
+        [
+            ["住院号", "病理号", "组织学类型", "标本日期", "病理报告"],
+            ["ZY0001", "P23-0001", "腺癌", "2023-01-20", report],
+            ["ZY0002", "P23-0002", "腺癌", "2023-02-20", "（左肺下叶）腺癌。"],
+        ],
+    )
     (root / "key.hex").write_text(KEY)
     (root / "key.hex").chmod(0o600)
     common = {"site": "A", "format": "csv", "encoding": "utf-8"}
@@ -55,20 +73,46 @@ def _cohort(root: Path, *, plant: bool = True) -> Path:
         "output": "out",
         "sources": {
             "clinical": [
-                {**common, "path": "raw/patients.csv", "table": "patients",
-                 "columns": {"住院号": "admission_number", "姓名": "name", "性别": "sex", "出生日期": "birth_date",
-                             "联系电话": "phone"}, "values": {"sex": {"男": "male", "女": "female"}}},
-                {**common, "path": "raw/treatments.csv", "table": "treatments",
-                 "columns": {"住院号": "admission_number", "治疗类型": "treatment_type", "方案": "regimen",
-                             "开始日期": "treatment_start"},
-                 "values": {"treatment_type": {"化疗": "chemotherapy"}}},
+                {
+                    **common,
+                    "path": "raw/patients.csv",
+                    "table": "patients",
+                    "columns": {
+                        "住院号": "admission_number",
+                        "姓名": "name",
+                        "性别": "sex",
+                        "出生日期": "birth_date",
+                        "联系电话": "phone",
+                    },
+                    "values": {"sex": {"男": "male", "女": "female"}},
+                },
+                {
+                    **common,
+                    "path": "raw/treatments.csv",
+                    "table": "treatments",
+                    "columns": {
+                        "住院号": "admission_number",
+                        "治疗类型": "treatment_type",
+                        "方案": "regimen",
+                        "开始日期": "treatment_start",
+                    },
+                    "values": {"treatment_type": {"化疗": "chemotherapy"}},
+                },
             ],
             "pathology": [
-                {**common, "path": "raw/pathology.csv",
-                 "columns": {"住院号": "admission_number", "病理号": "specimen_id", "组织学类型": "histology",
-                             "标本日期": "specimen_date", "病理报告": "report_text"},
-                 "values": {"histology": {"腺癌": "adenocarcinoma"}},
-                 "options": {"keep_free_text": ["report_text"]}},
+                {
+                    **common,
+                    "path": "raw/pathology.csv",
+                    "columns": {
+                        "住院号": "admission_number",
+                        "病理号": "specimen_id",
+                        "组织学类型": "histology",
+                        "标本日期": "specimen_date",
+                        "病理报告": "report_text",
+                    },
+                    "values": {"histology": {"腺癌": "adenocarcinoma"}},
+                    "options": {"keep_free_text": ["report_text"]},
+                },
             ],
         },
     }
@@ -124,8 +168,9 @@ def test_report_text_loses_names_known_only_to_other_sources(pathology: cu.modal
         assert secret not in report
 
 
-def test_no_planted_identifier_in_written_tables(clinical: cu.modalities.Curated,
-                                                 pathology: cu.modalities.Curated) -> None:
+def test_no_planted_identifier_in_written_tables(
+    clinical: cu.modalities.Curated, pathology: cu.modalities.Curated
+) -> None:
     text = _all_text(clinical.ctx.bundle.root / "data")
     for secret in (DOCTOR, OTHER_PATIENT, PATIENT, PHONE, "ZY0001", "P23-0001", "13812345678"):
         assert secret not in text
@@ -158,9 +203,20 @@ def test_dictionary_identifier_kinds_are_the_registry_kinds() -> None:
     assert (direct["identifier"] != "").all()
 
 
-@pytest.mark.parametrize(("header", "kind"), [("主治医生", "staff_name"), ("报告医师", "staff_name"),
-                                              ("联系人电话", "phone"), ("家属姓名", "name"), ("身份证", "id_card"),
-                                              ("Referring physician", "staff_name"), ("家庭住址", "address"),
-                                              ("门诊号", "admission_number"), ("备注", None), ("方案", None)])
+@pytest.mark.parametrize(
+    ("header", "kind"),
+    [
+        ("主治医生", "staff_name"),
+        ("报告医师", "staff_name"),
+        ("联系人电话", "phone"),
+        ("家属姓名", "name"),
+        ("身份证", "id_card"),
+        ("Referring physician", "staff_name"),
+        ("家庭住址", "address"),
+        ("门诊号", "admission_number"),
+        ("备注", None),
+        ("方案", None),
+    ],
+)
 def test_unmapped_header_hints(header: str, kind: str | None) -> None:
     assert kind_of_header(header) == kind

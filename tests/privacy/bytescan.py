@@ -15,6 +15,7 @@ its index in the list, never by value.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import html
 import io
@@ -39,10 +40,15 @@ class Finding:
 
 
 def _variants(ident: str) -> list[bytes]:
-    out = {ident.encode("utf-8"), ident.encode("gb18030"), json.dumps(ident)[1:-1].encode("ascii"),
-           ident.encode("ascii", "xmlcharrefreplace"),
-           "".join(f"&#x{ord(c):x};" if ord(c) > 127 else c for c in ident).encode("ascii"),
-           urllib.parse.quote(ident).encode("ascii"), html.escape(ident).encode("utf-8")}
+    out = {
+        ident.encode("utf-8"),
+        ident.encode("gb18030"),
+        json.dumps(ident)[1:-1].encode("ascii"),
+        ident.encode("ascii", "xmlcharrefreplace"),
+        "".join(f"&#x{ord(c):x};" if ord(c) > 127 else c for c in ident).encode("ascii"),
+        urllib.parse.quote(ident).encode("ascii"),
+        html.escape(ident).encode("utf-8"),
+    }
     for enc in ("utf-16-le", "utf-16-be"):
         v = ident.encode(enc)
         # 单 is U+5355: "US" in UTF-16-LE. A short CJK name can spell printable ASCII that turns up by
@@ -76,9 +82,14 @@ class Searcher:
             i, numeric = self._owner[k]
             if i in found:
                 continue
-            if numeric and ((start and low[start - 1] in _NUMERIC_NEIGHBOURS
-                             and not (start >= 6 and _ESCAPE.match(low, start - 6, start)))
-                            or (end < len(low) and low[end] in _DIGITS)):
+            if numeric and (
+                (
+                    start
+                    and low[start - 1] in _NUMERIC_NEIGHBOURS
+                    and not (start >= 6 and _ESCAPE.match(low, start - 6, start))
+                )
+                or (end < len(low) and low[end] in _DIGITS)
+            ):
                 continue  # digits inside a longer number or a float (an escape such as \\u53f7 before them is no digit)
             found.add(i)
         return found
@@ -108,10 +119,8 @@ def _payloads(path: Path, data: bytes) -> Iterator[tuple[str, bytes]]:
     elif suffix in (".h5ad", ".h5", ".h5mu", ".hdf5"):
         yield "hdf5", _h5_text(data)
     elif suffix == ".gz":
-        try:
+        with contextlib.suppress(OSError):
             yield "gzip", gzip.decompress(data)
-        except OSError:
-            pass
     if zipfile.is_zipfile(io.BytesIO(data)):
         with zipfile.ZipFile(io.BytesIO(data)) as zf:
             for info in zf.infolist():

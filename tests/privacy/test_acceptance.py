@@ -30,8 +30,17 @@ from .corpus import ALL_MODALITIES, SEED, Corpus, generate
 
 pytestmark = pytest.mark.slow
 
-LEDGER_KEY = ["modality", "stage", "source", "n_in", "n_accepted", "n_quarantined", "n_excluded",
-              "quarantined_by_reason", "excluded_by_rule"]
+LEDGER_KEY = [
+    "modality",
+    "stage",
+    "source",
+    "n_in",
+    "n_accepted",
+    "n_quarantined",
+    "n_excluded",
+    "quarantined_by_reason",
+    "excluded_by_rule",
+]
 # Where a file of the bundle belongs: the modality whose notebook wrote it, or the run itself
 # (merged quality tables, index, collection report, run.json, datapackage.json, manifest).
 AREAS = (*ALL_MODALITIES, "crossmodal", "run")
@@ -43,8 +52,7 @@ XFAIL: dict[str, dict[str, str]] = {}
 
 def areas(test: str) -> list[Any]:
     gaps = XFAIL.get(test, {})
-    return [pytest.param(a, marks=pytest.mark.xfail(reason=gaps[a], strict=True)) if a in gaps else a
-            for a in AREAS]
+    return [pytest.param(a, marks=pytest.mark.xfail(reason=gaps[a], strict=True)) if a in gaps else a for a in AREAS]
 
 
 def area_of(rel: str) -> str:
@@ -117,9 +125,15 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Run]:
 
 def test_every_modality_wrote_its_outputs(runs: dict[str, Run]) -> None:
     """A run whose notebooks fail writes a trivially clean bundle: first make sure everything ran."""
-    wanted = ["data/clinical/treatments.parquet", "data/pathology/pathology.parquet", "data/lab/results.parquet",
-              "data/exposure/exposure.parquet", "data/genomics/variants.parquet", "data/imaging/series.parquet",
-              "data/immune/immune.h5ad"]
+    wanted = [
+        "data/clinical/treatments.parquet",
+        "data/pathology/pathology.parquet",
+        "data/lab/results.parquet",
+        "data/exposure/exposure.parquet",
+        "data/genomics/variants.parquet",
+        "data/imaging/series.parquet",
+        "data/immune/immune.h5ad",
+    ]
     for variant, run in runs.items():
         errors = [n.name for n in run.outcome.notebooks if n.status != "ok"]
         check(not errors, f"{variant}: notebook(s) did not run: {errors}")
@@ -141,9 +155,11 @@ def test_planted_run_exits_0_or_1(runs: dict[str, Run]) -> None:
     code = run.outcome.exit_code
     releasable = run.run_json().get("releasable", True)
     files = run.withheld_files()
-    check(code in (0, 1) and releasable is not False and not files,
-          f"planted run: exit {code}, releasable {releasable}, {len(files)} file(s) withheld; planted identifiers "
-          f"in the withheld files:\n{explain(run.corpus, run.withheld_findings)}")
+    check(
+        code in (0, 1) and releasable is not False and not files,
+        f"planted run: exit {code}, releasable {releasable}, {len(files)} file(s) withheld; planted identifiers "
+        f"in the withheld files:\n{explain(run.corpus, run.withheld_findings)}",
+    )
 
 
 @pytest.mark.parametrize("area", areas("test_nothing_withheld"))
@@ -155,9 +171,12 @@ def test_nothing_withheld(runs: dict[str, Run], area: str) -> None:
     files = [f for f in files if area_of(f) == area]
     findings = in_area(run.withheld_findings, area)
     unexplained = sorted(set(files) - {f.path for f in findings})
-    check(not files, f"{len(files)} file(s) withheld to out.withheld/; planted identifiers in them:\n"
-                     f"{explain(run.corpus, findings)}"
-                     + "".join(f"\n  {p}: withheld, yet holds none of the corpus' identifiers" for p in unexplained))
+    check(
+        not files,
+        f"{len(files)} file(s) withheld to out.withheld/; planted identifiers in them:\n"
+        f"{explain(run.corpus, findings)}"
+        + "".join(f"\n  {p}: withheld, yet holds none of the corpus' identifiers" for p in unexplained),
+    )
 
 
 @pytest.mark.parametrize("area", areas("test_planted_bundle_clean_by_project_scan"))
@@ -186,9 +205,11 @@ def test_ledger_balances_with_the_control_counts(runs: dict[str, Run]) -> None:
         check(df["balanced"].all(), f"{variant}: unbalanced stages:\n{df[~df['balanced']][LEDGER_KEY]}")
         counts[variant] = Counter(map(tuple, df[LEDGER_KEY].astype(str).to_numpy()))
     only_planted, only_control = counts["planted"] - counts["control"], counts["control"] - counts["planted"]
-    check(not only_planted and not only_control,
-          f"ledger differs from the control's:\n planted only: {sorted(only_planted)}\n"
-          f" control only: {sorted(only_control)}")
+    check(
+        not only_planted and not only_control,
+        f"ledger differs from the control's:\n planted only: {sorted(only_planted)}\n"
+        f" control only: {sorted(only_control)}",
+    )
 
 
 def test_control_run_raises_no_leak_alarm(runs: dict[str, Run]) -> None:
@@ -202,12 +223,16 @@ def test_control_run_raises_no_leak_alarm(runs: dict[str, Run]) -> None:
         return ("<redacted>" if "<redacted>" in h.path else bytescan.redact(h.path, searcher)), h.identifier - 1
 
     false_alarms = [h for h in run.project_hits if key(h) not in found]
-    check(not false_alarms, "leak-scan false alarm(s) on the control bundle:\n"
-                            f"{explain(run.corpus, false_alarms, one_based=True)}")
+    check(
+        not false_alarms,
+        f"leak-scan false alarm(s) on the control bundle:\n{explain(run.corpus, false_alarms, one_based=True)}",
+    )
     check(not confirmed, f"identifier(s) in the control bundle:\n{explain(run.corpus, confirmed)}")
     own = [str(f) for f in run.outcome.leaks]
-    check(not own and not run.withheld_files(),
-          f"the control run's own leak scan reported {len(own)} finding(s), exit {run.outcome.exit_code}; the "
-          f"byte search confirms none of the corpus' identifiers in the bundle, so these are false alarms or "
-          f"identifiers the corpus does not list: {own[:10]}")
+    check(
+        not own and not run.withheld_files(),
+        f"the control run's own leak scan reported {len(own)} finding(s), exit {run.outcome.exit_code}; the "
+        f"byte search confirms none of the corpus' identifiers in the bundle, so these are false alarms or "
+        f"identifiers the corpus does not list: {own[:10]}",
+    )
     check(run.outcome.exit_code in (0, 1), f"control run: exit {run.outcome.exit_code}")

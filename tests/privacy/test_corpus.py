@@ -49,17 +49,23 @@ def test_same_seed_same_corpus(planted_corpus: Corpus) -> None:
     check(again.truth.values == planted_corpus.truth.values, "the same seed gave another truth list")
     check([t.rows for t in again.tables] == [t.rows for t in planted_corpus.tables], "the same seed gave other rows")
     other = build(SEED + 1, planted=True)
-    check({p.mrn for p in other.patients}.isdisjoint({p.mrn for p in planted_corpus.patients}),
-          "another seed gave the same MRNs")
+    check(
+        {p.mrn for p in other.patients}.isdisjoint({p.mrn for p in planted_corpus.patients}),
+        "another seed gave the same MRNs",
+    )
 
 
 def test_control_holds_the_same_records(planted_corpus: Corpus, control_corpus: Corpus) -> None:
     """Plants are insertions into free text: every other cell, every row and every identity is equal."""
-    check([p.mrn for p in control_corpus.patients] == [p.mrn for p in planted_corpus.patients],
-          "control and planted patients differ")
-    check([(t.path, t.sheet, t.header, len(t.rows)) for t in control_corpus.tables]
-          == [(t.path, t.sheet, t.header, len(t.rows)) for t in planted_corpus.tables],
-          "control and planted tables differ in shape")
+    check(
+        [p.mrn for p in control_corpus.patients] == [p.mrn for p in planted_corpus.patients],
+        "control and planted patients differ",
+    )
+    check(
+        [(t.path, t.sheet, t.header, len(t.rows)) for t in control_corpus.tables]
+        == [(t.path, t.sheet, t.header, len(t.rows)) for t in planted_corpus.tables],
+        "control and planted tables differ in shape",
+    )
     for k, (tc, tp) in enumerate(zip(control_corpus.tables, planted_corpus.tables, strict=True)):
         for r, (rc, rp) in enumerate(zip(tc.rows, tp.rows, strict=True)):
             for h, c, p in zip(tc.header, rc, rp, strict=True):
@@ -69,8 +75,10 @@ def test_control_holds_the_same_records(planted_corpus: Corpus, control_corpus: 
                     it = iter(p)
                     check(all(ch in it for ch in c), f"table {k} row {r} column {h}: planted text lost the control's")
     check(not control_corpus.truth.planted(), "the control has identifiers in text")
-    check(set(control_corpus.truth.values) <= set(planted_corpus.truth.values),
-          "the control writes identifiers the planted corpus does not")
+    check(
+        set(control_corpus.truth.values) <= set(planted_corpus.truth.values),
+        "the control writes identifiers the planted corpus does not",
+    )
 
 
 def test_resident_ids_carry_a_valid_check_character(planted_corpus: Corpus) -> None:
@@ -97,9 +105,23 @@ def test_every_place_the_issue_names_is_planted(planted_corpus: Corpus) -> None:
     text = {p for p in places if p.startswith("text:")}
     for modality in ALL_MODALITIES:
         check(any(p.startswith(f"text:{modality}:") for p in text), f"nothing planted in {modality} text")
-    for needle in ("StudyDescription", "SeriesDescription", "ImageComments", "ProtocolName", ":obs", ":uns",
-                   ".vcf:header", "样本信息.csv", "samples.csv", "报告", "治疗方案", "具体方案", "结果", "肺癌家族史",
-                   "备注"):
+    for needle in (
+        "StudyDescription",
+        "SeriesDescription",
+        "ImageComments",
+        "ProtocolName",
+        ":obs",
+        ":uns",
+        ".vcf:header",
+        "样本信息.csv",
+        "samples.csv",
+        "报告",
+        "治疗方案",
+        "具体方案",
+        "结果",
+        "肺癌家族史",
+        "备注",
+    ):
         check(any(needle in p for p in text), f"nothing planted in {needle}")
     kinds = {s.kind for s in planted_corpus.slots()}
     check(kinds == {PHI_NONE, ALLOW_LISTED, UNMAPPED, CODED}, f"slot kinds: {sorted(kinds)}")
@@ -113,14 +135,23 @@ def test_every_place_the_issue_names_is_planted(planted_corpus: Corpus) -> None:
 def test_every_form_is_planted(planted_corpus: Corpus) -> None:
     planted = set(planted_corpus.truth.planted())
     forms = {
-        "OUYANG Xiaoming": r"[A-Z]+ [A-Z][a-z]+", "Ouyang-Xiaoming": r"[A-Z][a-z]+-[A-Z][a-z]+",
-        "XIAOMING OUYANG": r"[A-Z]+ [A-Z]+", "ouyangxiaoming": r"[a-z]{5,}",
-        "mobile 138-1234-5678": r"1\d{2}-\d{4}-\d{4}", "mobile +86 139 1234 5678": r"\+86 1\d{2} \d{4} \d{4}",
-        "full-width mobile": r"[１-９][０-９]{10}", "landline (0571)8765-4321": r"\(0\d{2,3}\)\d{4}-\d{4}",
-        "resident ID": r"\d{17}[\dX]", "birth 1961年3月7日": r"\d{4}年\d{1,2}月\d{1,2}日",
-        "birth 1961/3/7": r"\d{4}/\d{1,2}/\d{1,2}", "birth 19610307": r"19\d{6}",
-        "MRN ZY2024-00731": r"ZY\d{4}-\d{5}", "outpatient MZ0098731": r"MZ\d{7}", "10-digit MRN": r"\d{10}",
-        "address": r".+省.+市.+区.+路\d+号\d+栋\d+室", "e-mail": r"\S+@\S+",
+        "OUYANG Xiaoming": r"[A-Z]+ [A-Z][a-z]+",
+        "Ouyang-Xiaoming": r"[A-Z][a-z]+-[A-Z][a-z]+",
+        "XIAOMING OUYANG": r"[A-Z]+ [A-Z]+",
+        "ouyangxiaoming": r"[a-z]{5,}",
+        "mobile 138-1234-5678": r"1\d{2}-\d{4}-\d{4}",
+        "mobile +86 139 1234 5678": r"\+86 1\d{2} \d{4} \d{4}",
+        "full-width mobile": r"[１-９][０-９]{10}",
+        "landline (0571)8765-4321": r"\(0\d{2,3}\)\d{4}-\d{4}",
+        "resident ID": r"\d{17}[\dX]",
+        "birth 1961年3月7日": r"\d{4}年\d{1,2}月\d{1,2}日",
+        "birth 1961/3/7": r"\d{4}/\d{1,2}/\d{1,2}",
+        "birth 19610307": r"19\d{6}",
+        "MRN ZY2024-00731": r"ZY\d{4}-\d{5}",
+        "outpatient MZ0098731": r"MZ\d{7}",
+        "10-digit MRN": r"\d{10}",
+        "address": r".+省.+市.+区.+路\d+号\d+栋\d+室",
+        "e-mail": r"\S+@\S+",
     }
     missing = [label for label, rx in forms.items() if not any(re.fullmatch(rx, v) for v in planted)]
     check(not missing, f"forms never planted in text: {missing}")

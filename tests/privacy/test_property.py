@@ -61,16 +61,24 @@ def curate_and_scan(corpus: Corpus, modalities: set[str]) -> tuple[list[Any], li
 
 # each example curates one to four modalities (~1-4 s): no shrinking or explaining, whose hundreds
 # of re-runs would take minutes; the examples are small already (one to five plants)
-@settings(max_examples=16, deadline=None, derandomize=True, database=None, phases=[Phase.explicit, Phase.generate],
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=16,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    phases=[Phase.explicit, Phase.generate],
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 @given(planted=plants())
 def test_planted_registry_values_never_survive(planted: list[Plant]) -> None:
     values = [VALUES[i][0] for _, _, i in planted]
     variant = CONTROL.plant([(slot, at) for slot, at, _ in planted], values)
     modalities = {slot.modality for slot, _, _ in planted}
     hits, findings = curate_and_scan(variant, modalities)
-    where = "; ".join(f"#{variant.truth.values.index(v)} {variant.truth.kind(v)} -> {s.modality} {s.kind} {s.column!r}"
-                      for (s, _, _), v in zip(planted, values, strict=True))
+    where = "; ".join(
+        f"#{variant.truth.values.index(v)} {variant.truth.kind(v)} -> {s.modality} {s.kind} {s.column!r}"
+        for (s, _, _), v in zip(planted, values, strict=True)
+    )
     check(not hits, f"plants [{where}]: the project's leak scan finds them:\n{explain(variant, hits, one_based=True)}")
     check(not findings, f"plants [{where}]: the byte search finds them:\n{explain(variant, findings)}")
 

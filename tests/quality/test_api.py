@@ -11,14 +11,22 @@ from typing import Any
 
 import pytest
 
-MODULES = ["curation.quality", "curation.quality.model", "curation.quality.checks", "curation.quality.ledger",
-           "curation.quality.reasons"]
+MODULES = [
+    "curation.quality",
+    "curation.quality.model",
+    "curation.quality.checks",
+    "curation.quality.ledger",
+    "curation.quality.reasons",
+]
 
 
 def _public(modname: str) -> dict[str, Any]:
     mod = importlib.import_module(modname)
-    return {n: v for n, v in vars(mod).items()
-            if not n.startswith("_") and (inspect.isfunction(v) or inspect.isclass(v)) and v.__module__ == modname}
+    return {
+        n: v
+        for n, v in vars(mod).items()
+        if not n.startswith("_") and (inspect.isfunction(v) or inspect.isclass(v)) and v.__module__ == modname
+    }
 
 
 def _functions(modname: str) -> list[tuple[str, Callable[..., Any]]]:
@@ -59,6 +67,9 @@ def test_options_are_keyword_only(modname: str) -> None:
         positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
         if len(positional) > 3:
             bad.append(f"{name}: {len(positional)} positional parameters")
-        bad += [f"{name}: flag {p.name} by position" for p in positional
-                if p.annotation in (bool, "bool") or isinstance(p.default, bool)]
+        bad += [
+            f"{name}: flag {p.name} by position"
+            for p in positional
+            if p.annotation in (bool, "bool") or isinstance(p.default, bool)
+        ]
     assert not bad, bad

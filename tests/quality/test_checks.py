@@ -27,7 +27,9 @@ def test_completeness_not_applicable_is_not_missing_and_per_site() -> None:
     assert len(results_frame([overall])) == 1 and "site" not in results_frame([overall])
     sites = sites_frame([overall])
     assert sites[["check_id", "site", "n_checked", "n_failed"]].values.tolist() == [
-        ["m.completeness.death_date", "A", 1, 1], ["m.completeness.death_date", "B", 2, 1]]
+        ["m.completeness.death_date", "A", 1, 1],
+        ["m.completeness.death_date", "B", 2, 1],
+    ]
 
 
 def test_site_outcomes_without_their_check_are_an_error() -> None:
@@ -39,8 +41,13 @@ def test_site_outcomes_without_their_check_are_an_error() -> None:
 def test_recommended_fields_warn_before_failing() -> None:
     df = _df(x=["a"] * 19 + [None])
     severity, threshold = qc.REQUIRED_LEVELS["recommended"]
-    done = Check("completeness.x", Dimension.COMPLETENESS, lambda df: qc.check_completeness(df, "x", per_site=False),
-                 severity=severity, threshold=threshold)
+    done = Check(
+        "completeness.x",
+        Dimension.COMPLETENESS,
+        lambda df: qc.check_completeness(df, "x", per_site=False),
+        severity=severity,
+        threshold=threshold,
+    )
     (r,) = run([done], df, modality="m")
     assert r.verdict == "pass"  # 5 % is within the recommended-field tolerance
 
@@ -48,8 +55,11 @@ def test_recommended_fields_warn_before_failing() -> None:
 def test_allowed_values_and_extra_failures() -> None:
     df = _df(sex=["male", "female", "M", None])
     extra = qc.failures(pseudonym=["PT9"], row=[9], field=["ecog"], rule=["not one of 0-5"])
-    allowed = Check("conformance.allowed_values", Dimension.CONFORMANCE,
-                    lambda df: qc.check_allowed(df, {"sex": ["male", "female", "unknown"]}, extra=extra))
+    allowed = Check(
+        "conformance.allowed_values",
+        Dimension.CONFORMANCE,
+        lambda df: qc.check_allowed(df, {"sex": ["male", "female", "unknown"]}, extra=extra),
+    )
     [r] = run([allowed], df, modality="m")
     assert r.n_checked == 4 and r.failures["pseudonym"].tolist() == ["PT2", "PT9"]
     assert set(r.failures["check_id"]) == {"m.conformance.allowed_values"}
@@ -64,8 +74,12 @@ def test_codes_rule_tells_malformed_from_unlisted() -> None:
 
 def test_range_date_order_uniqueness_timeliness() -> None:
     d = pd.to_datetime
-    df = _df(pack_years=[10, 200, None, -1], a=d(["2023-01-01", "2023-01-05", None, "2023-01-01"]),
-             b=d(["2023-01-02", "2023-01-01", "2023-01-01", "2025-01-01"]), tok=["x", "x", "y", None])
+    df = _df(
+        pack_years=[10, 200, None, -1],
+        a=d(["2023-01-01", "2023-01-05", None, "2023-01-01"]),
+        b=d(["2023-01-02", "2023-01-01", "2023-01-01", "2025-01-01"]),
+        tok=["x", "x", "y", None],
+    )
     assert _who(qc.check_range(df, {"pack_years": (0, 150)})) == ["PT1", "PT3"]
     order = qc.check_date_order(df, [("a", "b", "b")])
     assert (order.n_checked, _who(order)) == (3, ["PT1"])

@@ -52,9 +52,14 @@ def _strings() -> Counter[str]:
     """Every string literal of the package (f-strings: their literal parts), docstrings left out."""
     out: Counter[str] = Counter()
     for tree in _trees().values():
-        docs = {id(n.body[0].value) for n in ast.walk(tree)
-                if isinstance(n, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef)
-                and n.body and isinstance(n.body[0], ast.Expr) and isinstance(n.body[0].value, ast.Constant)}
+        docs = {
+            id(n.body[0].value)
+            for n in ast.walk(tree)
+            if isinstance(n, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef)
+            and n.body
+            and isinstance(n.body[0], ast.Expr)
+            and isinstance(n.body[0].value, ast.Constant)
+        }
         for node in ast.walk(tree):
             if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docs:
                 out[node.value] += 1
@@ -92,9 +97,13 @@ def _run_lists() -> dict[str, list[Check]]:
     own["clinical"] = [*clinical.code_checks(), *clinical.CHECKS]
     out = {name: tc.checks_for(name, own[name]) for name in TABULAR}
     out["screening"] = tc.checks_for("screening", SCREENING)
-    out |= {"genomics": list(_qc.CHECKS), "immune": list(_checks.CHECKS), "crossmodal": list(crossmodal.CHECKS),
-            "imaging": [*SERIES_CHECKS, *IMAGE_CHECKS, READER_AGREEMENT],
-            "exports": []}  # the exports step judges nothing: tests/export validates what it writes
+    out |= {
+        "genomics": list(_qc.CHECKS),
+        "immune": list(_checks.CHECKS),
+        "crossmodal": list(crossmodal.CHECKS),
+        "imaging": [*SERIES_CHECKS, *IMAGE_CHECKS, READER_AGREEMENT],
+        "exports": [],
+    }  # the exports step judges nothing: tests/export validates what it writes
     assert lab.check_range in [c.fn for c in out["lab"]]  # lab's own range check replaces the shared one
     return out
 
@@ -133,8 +142,11 @@ def test_fstring_ids_are_not_rebuilt_outside_declarations() -> None:
         for node in ast.walk(tree):
             if isinstance(node, ast.JoinedStr) and len(node.values) == 2:
                 head, tail = node.values
-                if (isinstance(head, ast.FormattedValue) and isinstance(tail, ast.Constant)
-                        and str(tail.value).removeprefix(".") in ids):
+                if (
+                    isinstance(head, ast.FormattedValue)
+                    and isinstance(tail, ast.Constant)
+                    and str(tail.value).removeprefix(".") in ids
+                ):
                     found.append(f"{path}:{node.lineno}")
     assert not found, f"full check ids built with f-strings: {found}"
 
@@ -148,15 +160,20 @@ def test_results_and_failures_are_built_by_the_runner_only() -> None:
             if isinstance(node, ast.Call):
                 name = node.func.id if isinstance(node.func, ast.Name) else getattr(node.func, "attr", "")
                 if name in ("make_result", "failures_frame", "error_result", "CheckResult") or any(
-                        k.arg == "check_id" for k in node.keywords):
+                    k.arg == "check_id" for k in node.keywords
+                ):
                     found.append(f"{path}:{node.lineno} {name}")
     assert not found, f"results built outside quality.run: {found}"
 
 
 def test_failure_frames_are_joined_in_one_place() -> None:
     pattern = re.compile(r"pd\.concat\([^\n]*\)\s+if\s+[^\n]*\s+else\s+None")
-    where = [f"{p.relative_to(ROOT)}:{t.count(chr(10), 0, m.start()) + 1}" for p in _sources()
-             for t in [p.read_text(encoding="utf-8")] for m in pattern.finditer(t)]
+    where = [
+        f"{p.relative_to(ROOT)}:{t.count(chr(10), 0, m.start()) + 1}"
+        for p in _sources()
+        for t in [p.read_text(encoding="utf-8")]
+        for m in pattern.finditer(t)
+    ]
     assert len(where) <= 1, f"`pd.concat(...) if ... else None` in {where}: use quality.model.concat_failures"
 
 
@@ -166,7 +183,14 @@ def test_tabular_modalities_run_the_shared_checks(name: str) -> None:
     from curation.quality.checks import SOURCE_EMPTY
 
     ids = {c.id for c in _run_lists()[name]}
-    shared = {SOURCE_EMPTY, tc.MISSING_HEADER, tc.ALLOWED_VALUES, tc.TYPES, tc.RANGE, tc.UNMAPPED_COLUMNS,
-              tc.FREE_TEXT_CHECK}
+    shared = {
+        SOURCE_EMPTY,
+        tc.MISSING_HEADER,
+        tc.ALLOWED_VALUES,
+        tc.TYPES,
+        tc.RANGE,
+        tc.UNMAPPED_COLUMNS,
+        tc.FREE_TEXT_CHECK,
+    }
     assert {c.id for c in shared} <= ids
     assert {c.id for c in tc.completeness_checks(name)} <= ids

@@ -65,9 +65,12 @@ def test_thresholds_applied_once_from_cohort_over_declared() -> None:
 
 
 def test_several_outcomes_are_site_breakdowns_of_one_check() -> None:
-    site = Check("completeness.x", Dimension.COMPLETENESS,
-                 lambda df: [Outcome(3, n_failed=1), Outcome(2, n_failed=1, site="A"), Outcome(1, site="B")],
-                 severity=Severity.MINOR)
+    site = Check(
+        "completeness.x",
+        Dimension.COMPLETENESS,
+        lambda df: [Outcome(3, n_failed=1), Outcome(2, n_failed=1, site="A"), Outcome(1, site="B")],
+        severity=Severity.MINOR,
+    )
     (overall,) = run([site], DF, modality="m")  # one check, one result
     a, b = overall.by_site
     assert (overall.site, a.site, b.site) == ("", "A", "B")

@@ -17,8 +17,11 @@ from curation.quality.reasons import SCOPES, reasons_frame
 
 ROOT = Path(curation.__file__).parent
 # parsed while the module is collected (see tests/quality/test_declarations.py: CPython 3.11.7's AST builder)
-_TREES = {p.relative_to(ROOT): ast.parse(p.read_text(encoding="utf-8")) for p in sorted(ROOT.rglob("*.py"))
-          if p.relative_to(ROOT).parts[0] != "demo"}
+_TREES = {
+    p.relative_to(ROOT): ast.parse(p.read_text(encoding="utf-8"))
+    for p in sorted(ROOT.rglob("*.py"))
+    if p.relative_to(ROOT).parts[0] != "demo"
+}
 CODE = re.compile(r"^[a-z]+(?:_[a-z0-9]+)*$")
 # calls whose plain snake_case string arguments are reason codes
 SETTERS = re.compile(r"quarantine|set_aside|^_sheet$|^_q$|^Quarantined$|^Damage$|^BadRecord$|^BadLine$")
@@ -59,8 +62,12 @@ def _codes_in_source() -> dict[str, str]:
                 if names & {"reason", "code", "file_reason"}:
                     codes = _consts(node.value)
             elif isinstance(node, ast.Dict):  # a result row: {"reason": ...}
-                codes = [c for k, v in zip(node.keys, node.values, strict=True) if _consts(k) == ["reason"]
-                         for c in _consts(v)]
+                codes = [
+                    c
+                    for k, v in zip(node.keys, node.values, strict=True)
+                    if _consts(k) == ["reason"]
+                    for c in _consts(v)
+                ]
             elif isinstance(node, ast.Subscript) and _name(node.value) == "quarantined":
                 codes = _consts(node.slice)
             elif isinstance(node, ast.Call):

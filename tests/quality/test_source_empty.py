@@ -15,15 +15,23 @@ def _check(records: dict, notes: dict | None = None, modality: str = "clinical")
 
 def test_source_empty_names_the_source_and_file_token_with_the_fix() -> None:
     records = {("clinical[0]", "F1"): 12, ("clinical[1]", "F2"): 0, ("clinical[2]", "F3"): 0, ("imaging[0]", ""): 0}
-    notes = {("clinical[2]", "F3"): "unreadable, encrypted_workbook: a password-protected workbook; export it "
-                                    "without a password"}
+    notes = {
+        ("clinical[2]", "F3"): "unreadable, encrypted_workbook: a password-protected workbook; export it "
+        "without a password"
+    }
     r = _check(records, notes)
     assert (r.check_id, r.dimension, r.verdict, r.n_checked, r.n_failed) == (
-        "clinical.completeness.source_empty", "completeness", "fail", 4, 3)
+        "clinical.completeness.source_empty",
+        "completeness",
+        "fail",
+        4,
+        3,
+    )
     rules = dict(zip(r.failures["field"], r.failures["rule"], strict=True))
     assert rules["clinical[1]"] == "file F2: no record; re-export it with its records, or remove it from the source"
     assert rules["clinical[2]"].startswith("file F3: unreadable, encrypted_workbook") and rules["clinical[2]"].endswith(
-        "export it without a password")
+        "export it without a password"
+    )
     assert rules["imaging[0]"].startswith("no file: no record")
     assert (r.failures["row"] == -1).all() and (r.failures["pseudonym"] == "").all()
 

@@ -66,8 +66,10 @@ def test_clinical_tables(clinical: cu.modalities.Curated) -> None:
 def test_qc_report_makes_sense(clinical: cu.modalities.Curated) -> None:
     c = clinical.checks.set_index("check_id")
     # GDC publishes intervals, not dates: every date field is missing, and says so
-    assert c.loc["clinical.completeness.diagnosis_date", "n_failed"] == c.loc[
-        "clinical.completeness.diagnosis_date", "n_checked"]
+    assert (
+        c.loc["clinical.completeness.diagnosis_date", "n_failed"]
+        == c.loc["clinical.completeness.diagnosis_date", "n_checked"]
+    )
     assert c.loc["clinical.completeness.sex", "verdict"] == "pass"
     assert c.loc["clinical.conformance.icd10", "verdict"] == "pass"  # C34.10 is an ICD-10-CM extension
     assert c.loc["clinical.conformance.icdo3_morphology", "verdict"] == "pass"
@@ -125,9 +127,15 @@ def test_clinical_notebook_on_gdc(cohort: Path, tmp_path: Path) -> None:
 
     nb_in = HERE.parents[1] / "notebooks" / "clinical.ipynb"
     out = tmp_path / "clinical.ipynb"
-    pm.execute_notebook(str(nb_in), str(out), kernel_name="python3", progress_bar=False,
-                        parameters={"cohort": str(cohort), "out": str(tmp_path / "bundle")})
+    pm.execute_notebook(
+        str(nb_in),
+        str(out),
+        kernel_name="python3",
+        progress_bar=False,
+        parameters={"cohort": str(cohort), "out": str(tmp_path / "bundle")},
+    )
     nb = nbformat.read(out, as_version=4)
-    assert not [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
-                if o.get("output_type") == "error"]
+    assert not [
+        o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.get("output_type") == "error"
+    ]
     assert "TCGA-" not in out.read_text(encoding="utf-8")

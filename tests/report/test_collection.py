@@ -12,20 +12,32 @@ from curation.report import collection
 def test_collection_report_from_bundle(tmp_path: Path, secret_env: str) -> None:
     (tmp_path / "cohort.yaml").write_text(
         "cohort: {name: Lung demo, description: three sites}\nsites: [{id: A, name: Hosp A}]\n"
-        "secret: {env: CURATION_TEST_SECRET}\noutput: out\noptions: {demo: true}\n", encoding="utf-8")
+        "secret: {env: CURATION_TEST_SECRET}\noutput: out\noptions: {demo: true}\n",
+        encoding="utf-8",
+    )
     b = Bundle(tmp_path / "out")
-    fails = failures_frame("clinical.conformance.icd10", "clinical", pseudonym=["PT1"], row=[4], field="icd10",
-                           rule="not a lung ICD-10 code")
-    checks = results_frame([
-        make_result("clinical.conformance.icd10", "clinical", Dimension.CONFORMANCE, n_checked=50, failures=fails),
-        make_result("clinical.completeness.sex", "clinical", Dimension.COMPLETENESS, n_checked=50),
-    ])
+    fails = failures_frame(
+        "clinical.conformance.icd10",
+        "clinical",
+        pseudonym=["PT1"],
+        row=[4],
+        field="icd10",
+        rule="not a lung ICD-10 code",
+    )
+    checks = results_frame(
+        [
+            make_result("clinical.conformance.icd10", "clinical", Dimension.CONFORMANCE, n_checked=50, failures=fails),
+            make_result("clinical.completeness.sex", "clinical", Dimension.COMPLETENESS, n_checked=50),
+        ]
+    )
     b.write_parquet("quality/checks/clinical.parquet", checks)
     led = Ledger("clinical")
     led.record("load", source="clinical[0]", n_in=52, n_accepted=50, quarantined={"malformed_line": 2})
     b.write_parquet("quality/ledger/clinical.parquet", led.frame())
-    b.write_parquet("quality/quarantine/clinical.parquet", pd.DataFrame(
-        {"modality": ["clinical"] * 2, "reason": ["malformed_line", "malformed_line"]}))
+    b.write_parquet(
+        "quality/quarantine/clinical.parquet",
+        pd.DataFrame({"modality": ["clinical"] * 2, "reason": ["malformed_line", "malformed_line"]}),
+    )
     rep = collection.build(tmp_path / "cohort.yaml")
     md = rep.markdown
     assert "Overall verdict: FAIL" in md and "Demo cohort" in md
@@ -45,7 +57,9 @@ def test_sources_received_are_aggregated(tmp_path: Path, secret_env: str) -> Non
         "cohort: {name: t}\nsites: [{id: A}, {id: B}]\nsecret: {env: CURATION_TEST_SECRET}\n"
         "sources:\n  clinical:\n    - {site: A, path: raw/a1.csv, format: csv, table: patients}\n"
         "    - {site: A, path: 'raw/a[23].csv', format: csv, table: treatments}\n"
-        "    - {site: B, path: raw/b.csv, format: csv}\n", encoding="utf-8")
+        "    - {site: B, path: raw/b.csv, format: csv}\n",
+        encoding="utf-8",
+    )
     from curation.config import load_cohort
 
     df = collection.sources_received(load_cohort(tmp_path / "cohort.yaml"))

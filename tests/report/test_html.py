@@ -57,8 +57,10 @@ def test_render_file_writes_atomically(tmp_path: Path) -> None:
 
 
 def test_strip_remote_removes_cdn_tags_only() -> None:
-    html = ('<script src="https://cdn.example/require.js"></script><script src="assets/plotly.min.js"></script>'
-            '<link rel="stylesheet" href="//fonts.example/x.css"><a href="https://example.org">x</a>')
+    html = (
+        '<script src="https://cdn.example/require.js"></script><script src="assets/plotly.min.js"></script>'
+        '<link rel="stylesheet" href="//fonts.example/x.css"><a href="https://example.org">x</a>'
+    )
     out = strip_remote(html)
     assert "cdn.example" not in out and "fonts.example" not in out
     assert 'src="assets/plotly.min.js"' in out and 'href="https://example.org"' in out

@@ -33,8 +33,14 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int, str]:
 def test_bundle_is_complete_and_verifies(demo_run: tuple[Path, int, str]) -> None:
     _, code, out = demo_run
     root = Path(out)
-    for rel in ("reports/index.html", "run.json", "quality/checks.parquet", "datapackage.json",
-                "manifest-sha256.txt", "reports/assets/plotly.min.js"):
+    for rel in (
+        "reports/index.html",
+        "run.json",
+        "quality/checks.parquet",
+        "datapackage.json",
+        "manifest-sha256.txt",
+        "reports/assets/plotly.min.js",
+    ):
         assert (root / rel).is_file(), rel
     assert Bundle(root).verify_manifest() == []
     record = json.loads((root / "run.json").read_text(encoding="utf-8"))

@@ -49,8 +49,7 @@ def _outputs_quote_no_identifier(out: Path, lines: list[str]) -> None:
     assert not [m for m in MRNS for t in texts if m in t]
 
 
-def test_a_leaking_file_leaves_the_bundle_and_the_run_exits_3(tmp_path: Path,
-                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_leaking_file_leaves_the_bundle_and_the_run_exits_3(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     register_fakes(monkeypatch, tmp_path / "modules")
     cohort = make_fake_cohort(tmp_path, negative=False, boom=False, leak=True)
     outcome, lines = _run(cohort, tmp_path)
@@ -166,6 +165,7 @@ def test_a_leak_in_the_run_own_report_is_withheld_too(tmp_path: Path, monkeypatc
 
 # --- withhold(), without a run -------------------------------------------------------------
 
+
 def _bundle(tmp_path: Path) -> Path:
     root = tmp_path / "out"
     (root / "data" / "ZY20230001").mkdir(parents=True)
@@ -180,8 +180,11 @@ def _bundle(tmp_path: Path) -> Path:
 def test_withhold_moves_files_and_folders_owner_only(tmp_path: Path) -> None:
     root = _bundle(tmp_path)
     os.umask(0o022)
-    paths = {"data/ZY20230001": "data/<redacted>", "data/ZY20230001/a.csv": "data/<redacted>/a.csv",
-             "reports/r.html": "reports/r.html"}
+    paths = {
+        "data/ZY20230001": "data/<redacted>",
+        "data/ZY20230001/a.csv": "data/<redacted>/a.csv",
+        "reports/r.html": "reports/r.html",
+    }
     got = withhold(root, paths, {"reports/r.html": "identifier #1"}, run="t1")
     assert [(w.path, w.files, w.error) for w in got] == [("data/<redacted>", 2, ""), ("reports/r.html", 1, "")]
     assert not (root / "data" / "ZY20230001").exists() and not (root / "reports" / "r.html").exists()
@@ -204,10 +207,17 @@ def test_withhold_keeps_both_when_an_earlier_run_withheld_other_bytes(tmp_path: 
     (root / "reports" / "r.html").write_text("leak v3", encoding="utf-8")
     withhold(root, {"reports/r.html": "reports/r.html"}, {}, run="t4")
     assert {p.name: p.read_text(encoding="utf-8") for p in held.iterdir()} == {
-        "r.html": "leak v1", "r (2).html": "leak v2", "r (3).html": "leak v3"}
+        "r.html": "leak v1",
+        "r (2).html": "leak v2",
+        "r (3).html": "leak v3",
+    }
     log = [json.loads(ln) for ln in (withheld_dir(root) / LOG).read_text(encoding="utf-8").splitlines()]
-    assert [(e["run"], e["file"]) for e in log] == [("t1", "reports/r.html"), ("t2", "reports/r.html"),
-                                                    ("t3", "reports/r (2).html"), ("t4", "reports/r (3).html")]
+    assert [(e["run"], e["file"]) for e in log] == [
+        ("t1", "reports/r.html"),
+        ("t2", "reports/r.html"),
+        ("t3", "reports/r (2).html"),
+        ("t4", "reports/r (3).html"),
+    ]
 
 
 def test_withhold_reports_a_file_it_cannot_move(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

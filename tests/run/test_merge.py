@@ -13,8 +13,13 @@ from curation.run.runner import merge_quality
 
 def test_checks_with_and_without_failure_samples_merge(tmp_path: Path) -> None:
     b = Bundle(tmp_path)
-    failing = make_result("a.x", "a", Dimension.ACCURACY, n_checked=3,
-                          failures=failures_frame("a.x", "a", pseudonym=["PT1"], row=[2], field="f", rule="r"))
+    failing = make_result(
+        "a.x",
+        "a",
+        Dimension.ACCURACY,
+        n_checked=3,
+        failures=failures_frame("a.x", "a", pseudonym=["PT1"], row=[2], field="f", rule="r"),
+    )
     passing = make_result("b.y", "b", Dimension.COMPLETENESS, n_checked=3)
     b.write_parquet("quality/checks/a.parquet", results_frame([failing]))
     b.write_parquet("quality/checks/b.parquet", results_frame([passing]))

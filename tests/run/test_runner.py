@@ -37,7 +37,7 @@ def test_failing_notebook_does_not_stop_the_others(fake_run: tuple) -> None:
 def test_index_shows_verdict_first_and_the_failing_cell(fake_run: tuple) -> None:
     outcome, _ = fake_run
     page = english(outcome.index_html.read_text(encoding="utf-8"))
-    rows = page.split('<tbody>', 1)[1]
+    rows = page.split("<tbody>", 1)[1]
     assert rows.index('data-notebook="boom"') < rows.index('data-notebook="fake"')  # worst first
     assert "notebook stopped: RuntimeError in cell" in page
     assert "raise RuntimeError(" in page  # the failing cell's code
@@ -137,17 +137,24 @@ def _steps(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **needs: tuple[str, 
     from curation.modalities import registry
 
     tag = f"step_{tmp_path.name}"  # module names of this test only (imported modules stay cached)
-    targets = {"fake": "fakemod_a", "boom": "fakemod_b", "ghost": f"{tag}_ghost",
-               "collection_report": "curation.modalities.collection_report"}
+    targets = {
+        "fake": "fakemod_a",
+        "boom": "fakemod_b",
+        "ghost": f"{tag}_ghost",
+        "collection_report": "curation.modalities.collection_report",
+    }
     (tmp_path / "modules" / f"{tag}_ghost.py").write_text(
         "from curation.modalities.base import ModalitySpec\n"
         "SPEC = ModalitySpec(name='ghost', label='Ghost', formats=('csv',), notebook='ghost.ipynb')\n",
-        encoding="utf-8")
+        encoding="utf-8",
+    )
     for name, wants in needs.items():
         (tmp_path / "modules" / f"{tag}_{name}.py").write_text(
             "from curation.modalities.base import ModalitySpec\n"
             f"SPEC = ModalitySpec(name={name!r}, label={name.title()!r}, formats=(), notebook={name + '.ipynb'!r}, "
-            f"stage='cohort', needs={wants!r})\n", encoding="utf-8")
+            f"stage='cohort', needs={wants!r})\n",
+            encoding="utf-8",
+        )
         (tmp_path / "notebooks" / f"{name}.ipynb").write_text("{}", encoding="utf-8")
         targets[name] = f"{tag}_{name}"
     monkeypatch.setattr(registry, "_targets", lambda: targets)
@@ -163,8 +170,12 @@ def test_plan_orders_steps_by_what_they_need(tmp_path: Path, monkeypatch: pytest
     # cross needs the fakes; late needs cross; none needs only a step without sources (not waited on)
     _steps(tmp_path, monkeypatch, cross=("fake", "boom"), late=("cross",), none=("ghost",))
     stages = plan(load_cohort(cohort), out=tmp_path / "o", notebooks=tmp_path / "notebooks")
-    assert [[j.name for j in s] for s in stages] == [["boom", "fake", "none"], ["cross"], ["late"],
-                                                      ["collection_report"]]
+    assert [[j.name for j in s] for s in stages] == [
+        ["boom", "fake", "none"],
+        ["cross"],
+        ["late"],
+        ["collection_report"],
+    ]
     jobs = {j.name: j for s in stages for j in s}
     assert jobs["cross"].needs == ("fake", "boom") and jobs["none"].needs == ()
     assert set(jobs["collection_report"].needs) == {"boom", "fake", "cross", "late", "none"}
@@ -176,13 +187,17 @@ def test_plan_orders_steps_by_what_they_need(tmp_path: Path, monkeypatch: pytest
     assert [[(j.name, j.needs) for j in s] for s in only] == [[("cross", ())], [("late", ("cross",))]]
 
 
-@pytest.mark.parametrize(("needs", "message"), [
-    ({"a": ("b",), "b": ("a",)}, r"steps need each other in a circle \(a -> b -> a\)"),
-    ({"a": ("fake", "a2"), "a2": ("c",), "c": ("a",)}, r"circle \(a -> a2 -> c -> a\)"),
-    ({"a": ("imagng",)}, r"a: SPEC.needs names 'imagng', which is not a registered step; registered: "),
-])
-def test_plan_refuses_a_circle_or_an_unknown_need(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                  needs: dict[str, tuple[str, ...]], message: str) -> None:
+@pytest.mark.parametrize(
+    ("needs", "message"),
+    [
+        ({"a": ("b",), "b": ("a",)}, r"steps need each other in a circle \(a -> b -> a\)"),
+        ({"a": ("fake", "a2"), "a2": ("c",), "c": ("a",)}, r"circle \(a -> a2 -> c -> a\)"),
+        ({"a": ("imagng",)}, r"a: SPEC.needs names 'imagng', which is not a registered step; registered: "),
+    ],
+)
+def test_plan_refuses_a_circle_or_an_unknown_need(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, needs: dict[str, tuple[str, ...]], message: str
+) -> None:
     from curation import load_cohort
     from curation.run import plan
 
@@ -206,24 +221,28 @@ def test_the_real_steps_are_ordered_by_their_needs() -> None:
     assert levels[-1] == ["collection_report"]
 
 
-@pytest.mark.parametrize(("notebooks", "checks", "leaks", "releasable", "code"), [
-    (["ok"], {"pass": 3}, 0, True, 0),
-    (["ok"], {"pass": 3, "warn": 1}, 0, True, 0),
-    (["ok"], {"pass": 3, "fail": 1}, 0, True, 1),
-    (["ok"], {"error": 1}, 0, True, 1),
-    (["ok", "error"], {"fail": 1}, 0, True, 2),
-    (["ok"], {"pass": 1}, 1, False, 3),
-    (["ok"], {"pass": 1}, 0, False, 3),  # identifiers missing: nothing found, still not releasable
-    (["ok"], {"pass": 1}, 1, True, 3),  # a leak is never releasable
-    (["ok", "error"], {"fail": 1}, 1, False, 3),  # privacy wins over a failed notebook and a failed check
-])
+@pytest.mark.parametrize(
+    ("notebooks", "checks", "leaks", "releasable", "code"),
+    [
+        (["ok"], {"pass": 3}, 0, True, 0),
+        (["ok"], {"pass": 3, "warn": 1}, 0, True, 0),
+        (["ok"], {"pass": 3, "fail": 1}, 0, True, 1),
+        (["ok"], {"error": 1}, 0, True, 1),
+        (["ok", "error"], {"fail": 1}, 0, True, 2),
+        (["ok"], {"pass": 1}, 1, False, 3),
+        (["ok"], {"pass": 1}, 0, False, 3),  # identifiers missing: nothing found, still not releasable
+        (["ok"], {"pass": 1}, 1, True, 3),  # a leak is never releasable
+        (["ok", "error"], {"fail": 1}, 1, False, 3),  # privacy wins over a failed notebook and a failed check
+    ],
+)
 def test_exit_status(notebooks: list[str], checks: dict[str, int], leaks: int, releasable: bool, code: int) -> None:
     statuses = [NotebookStatus(f"n{i}", "N", s, "x", checks=checks) for i, s in enumerate(notebooks)]
     assert exit_status(statuses, [object()] * leaks, releasable=releasable) == code
 
 
-def test_notebooks_are_found_in_the_checkout_and_shipped_as_package_data(monkeypatch: pytest.MonkeyPatch,
-                                                                       tmp_path: Path) -> None:
+def test_notebooks_are_found_in_the_checkout_and_shipped_as_package_data(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     import curation
     from curation.run import notebooks_dir
 
@@ -236,8 +255,9 @@ def test_notebooks_are_found_in_the_checkout_and_shipped_as_package_data(monkeyp
     assert notebooks_dir() == tmp_path
 
 
-def test_collect_identifiers_uses_a_modality_shortcut_when_it_has_one(tmp_path: Path,
-                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_collect_identifiers_uses_a_modality_shortcut_when_it_has_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from curation import load_cohort
     from curation.deid.registry import IdentifierRegistry
     from curation.modalities import collect_identifiers, registry
@@ -272,8 +292,9 @@ def test_dask_executor_names_the_install_command_when_missing() -> None:
         make_executor("dask", address="tcp://127.0.0.1:8786")
 
 
-def test_quality_of_a_modality_no_longer_in_the_cohort_is_not_merged(tmp_path: Path,
-                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_quality_of_a_modality_no_longer_in_the_cohort_is_not_merged(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import pandas as pd
 
     from curation.quality import Dimension, make_result, results_frame

@@ -46,5 +46,18 @@ from ._simple import _default as _default  # curation.deid.dicom scrubs with it
 from ._simple import scrub, scrub_series
 from ._workers import _can_fork as _can_fork  # the tests ask whether workers can fork
 
-__all__ = ["DEFAULT_TOKEN", "REDACTED", "TOKENS", "Finding", "Known", "Scrubber", "compile_mrn_patterns", "evaluate",
-           "measure_recall", "scrub", "scrub_series", "token", "valid_id_card"]
+__all__ = [
+    "DEFAULT_TOKEN",
+    "REDACTED",
+    "TOKENS",
+    "Finding",
+    "Known",
+    "Scrubber",
+    "compile_mrn_patterns",
+    "evaluate",
+    "measure_recall",
+    "scrub",
+    "scrub_series",
+    "token",
+    "valid_id_card",
+]

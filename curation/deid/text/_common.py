@@ -10,8 +10,14 @@ from ..registry import Kind
 REDACTED = "[REDACTED]"  # the earlier single token; kept for callers that import it
 
 TOKENS: dict[Kind, str] = {
-    Kind.name: "[姓名]", Kind.staff_name: "[姓名]", Kind.phone: "[电话]", Kind.id_card: "[证件号]",
-    Kind.birth_date: "[日期]", Kind.date: "[日期]", Kind.address: "[地址]", Kind.email: "[邮箱]",
+    Kind.name: "[姓名]",
+    Kind.staff_name: "[姓名]",
+    Kind.phone: "[电话]",
+    Kind.id_card: "[证件号]",
+    Kind.birth_date: "[日期]",
+    Kind.date: "[日期]",
+    Kind.address: "[地址]",
+    Kind.email: "[邮箱]",
 }
 DEFAULT_TOKEN = "[编号]"  # MRN, admission, accession, specimen, sample, other IDs, file names
 
@@ -49,8 +55,9 @@ def _lower(text: str) -> str:
 
 
 # Letters and digits that make a word (ASCII, Latin-1 and Latin Extended-A/B): [0-9A-Za-z\u00c0-\u024f]
-_WORD_CHARS = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-                        + "".join(map(chr, range(0xC0, 0x250))))
+_WORD_CHARS = frozenset(
+    "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz" + "".join(map(chr, range(0xC0, 0x250)))
+)
 
 
 def _word(ch: str) -> bool:

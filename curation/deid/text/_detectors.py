@@ -21,26 +21,77 @@ from ..registry import Kind
 from ._common import _bounded
 
 _LABEL_KIND = {
-    "住院号": Kind.admission_number, "住院ID": Kind.admission_number, "住院登记号": Kind.admission_number,
-    "病案号": Kind.mrn, "病历号": Kind.mrn, "门诊号": Kind.mrn, "登记号": Kind.mrn, "就诊号": Kind.mrn,
-    "就诊卡号": Kind.mrn, "ID号": Kind.mrn, "MRN": Kind.mrn, "PID": Kind.mrn, "患者ID": Kind.mrn,
-    "检查号": Kind.accession, "影像号": Kind.accession, "放射号": Kind.accession, "申请单号": Kind.accession,
-    "标本号": Kind.specimen_id, "病理号": Kind.specimen_id, "样本号": Kind.sample_id, "条码号": Kind.sample_id,
-    "医保号": Kind.other, "医保卡号": Kind.other, "卡号": Kind.other,
-    "身份证号码": Kind.id_card, "身份证号": Kind.id_card, "身份证": Kind.id_card, "证件号码": Kind.id_card,
+    "住院号": Kind.admission_number,
+    "住院ID": Kind.admission_number,
+    "住院登记号": Kind.admission_number,
+    "病案号": Kind.mrn,
+    "病历号": Kind.mrn,
+    "门诊号": Kind.mrn,
+    "登记号": Kind.mrn,
+    "就诊号": Kind.mrn,
+    "就诊卡号": Kind.mrn,
+    "ID号": Kind.mrn,
+    "MRN": Kind.mrn,
+    "PID": Kind.mrn,
+    "患者ID": Kind.mrn,
+    "检查号": Kind.accession,
+    "影像号": Kind.accession,
+    "放射号": Kind.accession,
+    "申请单号": Kind.accession,
+    "标本号": Kind.specimen_id,
+    "病理号": Kind.specimen_id,
+    "样本号": Kind.sample_id,
+    "条码号": Kind.sample_id,
+    "医保号": Kind.other,
+    "医保卡号": Kind.other,
+    "卡号": Kind.other,
+    "身份证号码": Kind.id_card,
+    "身份证号": Kind.id_card,
+    "身份证": Kind.id_card,
+    "证件号码": Kind.id_card,
     "证件号": Kind.id_card,
 }
 _ID_LABELS = "|".join(sorted(_LABEL_KIND, key=len, reverse=True))
-_PHONE_LABELS = ("联系电话", "电话号码", "电话", "手机号码", "手机号", "手机", "联系方式", "Tel", "TEL", "Phone",
-                 "PHONE")
+_PHONE_LABELS = (
+    "联系电话",
+    "电话号码",
+    "电话",
+    "手机号码",
+    "手机号",
+    "手机",
+    "联系方式",
+    "Tel",
+    "TEL",
+    "Phone",
+    "PHONE",
+)
 _NAME_LABELS = ("患者姓名", "病人姓名", "姓名", "联系人", "Name", "NAME")
-_ADDRESS_LABELS = ("家庭住址", "家庭地址", "现住址", "居住地址", "住址", "地址", "家住", "现住", "户籍地址",
-                   "户籍地", "户籍", "籍贯", "Address", "ADDRESS")
+_ADDRESS_LABELS = (
+    "家庭住址",
+    "家庭地址",
+    "现住址",
+    "居住地址",
+    "住址",
+    "地址",
+    "家住",
+    "现住",
+    "户籍地址",
+    "户籍地",
+    "户籍",
+    "籍贯",
+    "Address",
+    "ADDRESS",
+)
 _LABELLED: list[tuple[re.Pattern[str], Kind | None]] = [
     (re.compile(rf"(?P<label>{_ID_LABELS})\s*[:：]?\s*(?P<v>[A-Za-z0-9][A-Za-z0-9\-/]{{2,}})"), None),
     (re.compile(rf"(?:{'|'.join(_PHONE_LABELS)})\s*[:：]?\s*(?P<v>\+?[\d\-\s()]{{7,}}\d)"), Kind.phone),
-    (re.compile(rf"(?:{'|'.join(_NAME_LABELS)})\s*[:：]\s*"
-                r"(?P<v>[\u4e00-\u9fff][\u4e00-\u9fff·]{1,4}|[A-Za-z]+(?:[ ^][A-Za-z]+){0,2})"), Kind.name),
+    (
+        re.compile(
+            rf"(?:{'|'.join(_NAME_LABELS)})\s*[:：]\s*"
+            r"(?P<v>[\u4e00-\u9fff][\u4e00-\u9fff·]{1,4}|[A-Za-z]+(?:[ ^][A-Za-z]+){0,2})"
+        ),
+        Kind.name,
+    ),
     (re.compile(rf"(?:{'|'.join(_ADDRESS_LABELS)})\s*[:：]?\s*(?P<v>[^，。；;,\n]{{2,60}})"), Kind.address),
 ]
 
@@ -72,8 +123,14 @@ _ASCII_LETTERS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz
 # Chinese postal addresses: a chain of place segments in descending order, at least two of them
 # and one below the city (so a hospital's "上海市" or "4R区" alone is not an address).
 _ADDR_UNITS = [
-    ("省|自治区|特别行政区", 0), ("市|自治州|地区|盟", 1), ("区|县|旗", 2), ("镇|乡|街道|开发区|新区", 3),
-    ("村|社区|小区|路|大道|街|巷|胡同|弄|里", 4), ("号院|号楼|号|弄", 5), ("栋|幢|座|单元|楼|层", 6), ("室|户", 7),
+    ("省|自治区|特别行政区", 0),
+    ("市|自治州|地区|盟", 1),
+    ("区|县|旗", 2),
+    ("镇|乡|街道|开发区|新区", 3),
+    ("村|社区|小区|路|大道|街|巷|胡同|弄|里", 4),
+    ("号院|号楼|号|弄", 5),
+    ("栋|幢|座|单元|楼|层", 6),
+    ("室|户", 7),
 ]
 _ADDR_UNIT_RE = "|".join(sorted((u for us, _ in _ADDR_UNITS for u in us.split("|")), key=len, reverse=True))
 _ADDR_LEVEL = {u: lvl for us, lvl in _ADDR_UNITS for u in us.split("|")}
@@ -81,8 +138,30 @@ _ADDR_SEG = re.compile(rf"[\u4e00-\u9fff0-9A-Za-z\-#]{{1,10}}?(?:{_ADDR_UNIT_RE}
 # Characters of the place levels an address needs (province to street); the segment pattern runs only
 # on windows around two of them close together, not over the whole text.
 _ADDR_HINT = re.compile("[省市州盟区县旗镇乡村路街巷弄]")
-_ADDR_NOT_START = ("患者", "病人", "家住", "现住", "住在", "住址", "地址", "居住", "来自", "位于", "户籍", "在", "于",
-                   "住", "自", "至", "到", "往", "回", "去", "由", "从")
+_ADDR_NOT_START = (
+    "患者",
+    "病人",
+    "家住",
+    "现住",
+    "住在",
+    "住址",
+    "地址",
+    "居住",
+    "来自",
+    "位于",
+    "户籍",
+    "在",
+    "于",
+    "住",
+    "自",
+    "至",
+    "到",
+    "往",
+    "回",
+    "去",
+    "由",
+    "从",
+)
 
 
 def _gb11643_ok(digits: str) -> bool:
@@ -140,8 +219,15 @@ def _detect(text: str, out: list[tuple[int, int, Kind]], starts: Sequence[int] =
             # an 18-character ID number holds 14 digits in a row, or six before a separator and 19 or 20; a
             # 15-digit one 15 in a row: only the sentences with such a run are searched
             n = len(text)
-            w18 = _segment_windows(starts, n, (a for a, b in long_ids if b - a >= 14 or (
-                b + 1 < n and (text[b] == "-" or text[b].isspace()) and text[b + 1] in "12")))
+            w18 = _segment_windows(
+                starts,
+                n,
+                (
+                    a
+                    for a, b in long_ids
+                    if b - a >= 14 or (b + 1 < n and (text[b] == "-" or text[b].isspace()) and text[b + 1] in "12")
+                ),
+            )
             w15 = _segment_windows(starts, n, (a for a, b in long_ids if b - a >= 15))
             for pat, windows in ((_ID18, w18), (_ID15, w15)):
                 for lo, hi in windows:
@@ -227,7 +313,7 @@ def _addresses_in(text: str, lo: int, hi: int, out: list[tuple[int, int, Kind]])
         j = i
         while j + 1 < len(segs) and segs[j + 1][0] == segs[j][1] and segs[j + 1][2] > segs[j][2]:
             j += 1
-        levels = [s[2] for s in segs[i:j + 1]]
+        levels = [s[2] for s in segs[i : j + 1]]
         if j > i and any(lvl in (0, 1, 3, 4) for lvl in levels) and any(lvl >= 2 for lvl in levels):
             a, b = segs[i][0], segs[j][1]
             stripped = True
@@ -268,11 +354,28 @@ def compile_mrn_patterns(patterns: Sequence[str]) -> list[re.Pattern[str]]:
     return out
 
 
-_NO_STOP_CATEGORIES = {"CATEGORY_DIGIT", "CATEGORY_SPACE", "CATEGORY_WORD", "CATEGORY_LINEBREAK", "CATEGORY_UNI_DIGIT",
-                       "CATEGORY_UNI_SPACE", "CATEGORY_UNI_WORD", "CATEGORY_UNI_LINEBREAK", "CATEGORY_LOC_WORD"}
-_STOP_CATEGORIES = {"CATEGORY_NOT_DIGIT", "CATEGORY_NOT_SPACE", "CATEGORY_NOT_WORD", "CATEGORY_NOT_LINEBREAK",
-                    "CATEGORY_UNI_NOT_DIGIT", "CATEGORY_UNI_NOT_SPACE", "CATEGORY_UNI_NOT_WORD",
-                    "CATEGORY_UNI_NOT_LINEBREAK", "CATEGORY_LOC_NOT_WORD"}
+_NO_STOP_CATEGORIES = {
+    "CATEGORY_DIGIT",
+    "CATEGORY_SPACE",
+    "CATEGORY_WORD",
+    "CATEGORY_LINEBREAK",
+    "CATEGORY_UNI_DIGIT",
+    "CATEGORY_UNI_SPACE",
+    "CATEGORY_UNI_WORD",
+    "CATEGORY_UNI_LINEBREAK",
+    "CATEGORY_LOC_WORD",
+}
+_STOP_CATEGORIES = {
+    "CATEGORY_NOT_DIGIT",
+    "CATEGORY_NOT_SPACE",
+    "CATEGORY_NOT_WORD",
+    "CATEGORY_NOT_LINEBREAK",
+    "CATEGORY_UNI_NOT_DIGIT",
+    "CATEGORY_UNI_NOT_SPACE",
+    "CATEGORY_UNI_NOT_WORD",
+    "CATEGORY_UNI_NOT_LINEBREAK",
+    "CATEGORY_LOC_NOT_WORD",
+}
 
 
 def _within_sentences(pattern: re.Pattern[str], stop: str) -> bool:

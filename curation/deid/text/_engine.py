@@ -20,8 +20,17 @@ from ._detectors import _ADDR_HINT, _address_chain, _addresses, _detect, _within
 from ._known import Known, _pattern_forms
 from ._workers import _can_fork, _scrub_forked
 
-_PRIORITY = {Kind.id_card: 9, Kind.phone: 8, Kind.email: 8, Kind.birth_date: 7, Kind.date: 6, Kind.address: 5,
-             Kind.name: 4, Kind.staff_name: 4, Kind.other: 0}
+_PRIORITY = {
+    Kind.id_card: 9,
+    Kind.phone: 8,
+    Kind.email: 8,
+    Kind.birth_date: 7,
+    Kind.date: 6,
+    Kind.address: 5,
+    Kind.name: 4,
+    Kind.staff_name: 4,
+    Kind.other: 0,
+}
 
 Span = tuple[int, int, Kind]
 # Kinds by number in what the scrubber keeps: tuples of numbers and strings only, which the cyclic garbage
@@ -132,8 +141,14 @@ class Scrubber:
     '患者[姓名]，电话[电话]。'
     """
 
-    def __init__(self, registry: IdentifierRegistry | None = None, *, mrn_patterns: Sequence[str] = (),
-                 names: bool = True, cache_chars: int = 4_000_000) -> None:
+    def __init__(
+        self,
+        registry: IdentifierRegistry | None = None,
+        *,
+        mrn_patterns: Sequence[str] = (),
+        names: bool = True,
+        cache_chars: int = 4_000_000,
+    ) -> None:
         self.registry = registry
         self.mrn_patterns = tuple(mrn_patterns)
         self.names = names
@@ -195,12 +210,20 @@ class Scrubber:
         self._sentence_local = not any(_SENTENCE in p for p in pats)
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"registry": self.registry, "mrn_patterns": self.mrn_patterns, "names": self.names,
-                "cache_chars": self.cache_chars}
+        return {
+            "registry": self.registry,
+            "mrn_patterns": self.mrn_patterns,
+            "names": self.names,
+            "cache_chars": self.cache_chars,
+        }
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(state["registry"], mrn_patterns=state["mrn_patterns"], names=state["names"],  # type: ignore[misc]
-                      cache_chars=state.get("cache_chars", 4_000_000))
+        self.__init__(  # type: ignore[misc]
+            state["registry"],
+            mrn_patterns=state["mrn_patterns"],
+            names=state["names"],
+            cache_chars=state.get("cache_chars", 4_000_000),
+        )
 
     def clear_cache(self) -> None:
         """Forget the sentences scrubbed so far (their memory; a benchmark's cold start)."""
@@ -307,8 +330,10 @@ class Scrubber:
         with _collector_paused():
             split = [t.split(_SENTENCE) for t in texts]
             odd = self._prepare(texts, split)
-            out = [self._assemble(t, sentences, odd if _GROWS_WHEN_LOWERED in t else self._cache, known)
-                   for t, sentences in zip(texts, split, strict=True)]
+            out = [
+                self._assemble(t, sentences, odd if _GROWS_WHEN_LOWERED in t else self._cache, known)
+                for t, sentences in zip(texts, split, strict=True)
+            ]
             self._keep_cache_small()
             return out
 
@@ -364,8 +389,11 @@ class Scrubber:
         spans += _sortable(det, 2)
         for pat in self._mrn_sentence:
             mrn, p_mrn = _CODE[Kind.mrn], -_PRIORITY.get(Kind.mrn, 3)
-            spans += [(a, a - b, p_mrn, 4, b, mrn) for a, b in (m.span() for m in pat.finditer(buf))
-                      if b > a and _bounded(buf, a, b)]
+            spans += [
+                (a, a - b, p_mrn, 4, b, mrn)
+                for a, b in (m.span() for m in pat.finditer(buf))
+                if b > a and _bounded(buf, a, b)
+            ]
         if self._detector is not None:
             name, p_name = _CODE[Kind.name], -_PRIORITY[Kind.name]
             found = self._detector.find(buf)
@@ -411,8 +439,9 @@ class Scrubber:
             out.append((a, b, kinds[pi]))
         return out
 
-    def _assemble(self, text: str, sentences: list[str], entries: dict[str, _Entry], known: Known | None
-                  ) -> list[_Coded]:
+    def _assemble(
+        self, text: str, sentences: list[str], entries: dict[str, _Entry], known: Known | None
+    ) -> list[_Coded]:
         """A text's merged spans: its sentences' (shifted to the text), then its own (MRN shapes, the
         record's identifiers, addresses), then every other mention of a name the detector found in it."""
         spans: list[_Sortable] = []
@@ -487,8 +516,11 @@ def _first_at(spans: Sequence[_Sortable], starts: list[int]) -> list[int]:
         return [0] * len(starts)
     import numpy as np
 
-    return np.searchsorted(np.fromiter((s[0] for s in spans), dtype=np.int64, count=len(spans)),
-                           np.asarray(starts, dtype=np.int64), side="left").tolist()
+    return np.searchsorted(
+        np.fromiter((s[0] for s in spans), dtype=np.int64, count=len(spans)),
+        np.asarray(starts, dtype=np.int64),
+        side="left",
+    ).tolist()
 
 
 @contextmanager

@@ -15,11 +15,10 @@ from ._simple import _default
 
 def _survives(phi: str, out: str) -> bool:
     n = min(len(phi), max(2, (len(phi) + 1) // 2))
-    return any(phi[i:i + n] in out for i in range(len(phi) - n + 1))
+    return any(phi[i : i + n] in out for i in range(len(phi) - n + 1))
 
 
-def measure_recall(examples: Iterable[dict[str, Any]], *, scrubber: Scrubber | None = None
-                   ) -> tuple[float, int, int]:
+def measure_recall(examples: Iterable[dict[str, Any]], *, scrubber: Scrubber | None = None) -> tuple[float, int, int]:
     """Recall of scrubbing on labelled examples.
 
     Each example is ``{"text": str, "known": [...], "phi": [...]}`` where ``phi`` lists every
@@ -42,8 +41,12 @@ def measure_recall(examples: Iterable[dict[str, Any]], *, scrubber: Scrubber | N
     return (caught / total if total else 1.0), caught, total
 
 
-def evaluate(examples: Iterable[dict[str, Any]], scrubber: Scrubber,
-             *, names_only: Callable[[str], list[tuple[int, int]]] | None = None) -> pd.DataFrame:
+def evaluate(
+    examples: Iterable[dict[str, Any]],
+    scrubber: Scrubber,
+    *,
+    names_only: Callable[[str], list[tuple[int, int]]] | None = None,
+) -> pd.DataFrame:
     """Recall per kind, and the name detector's precision and recall, on span-labelled examples.
 
     Each example is ``{"text": str, "spans": [{"start", "end", "kind"}, ...]}``. An identifier is
@@ -81,12 +84,12 @@ def evaluate(examples: Iterable[dict[str, Any]], scrubber: Scrubber,
         found = scrubber.findings(text)
         covered = bytearray(len(text))
         for f in found:
-            covered[f.start:f.end] = b"\x01" * (f.end - f.start)
+            covered[f.start : f.end] = b"\x01" * (f.end - f.start)
         golds = ex.get("spans") or []
         for g in golds:
             row = per.setdefault(g["kind"], [0, 0])
             row[0] += 1
-            row[1] += all(covered[g["start"]:g["end"]])
+            row[1] += all(covered[g["start"] : g["end"]])
         names = [g for g in golds if g["kind"] in ("name", "staff_name")]
         pred = find_names(text)
         n_pred += len(pred)
@@ -96,10 +99,18 @@ def evaluate(examples: Iterable[dict[str, Any]], scrubber: Scrubber,
             mask = bytearray(len(text))
             for a, b in pred:
                 mask[a:b] = b"\x01" * (b - a)
-            caught_gold += all(mask[g["start"]:g["end"]])
-    rows = [{"kind": k, "n": n, "caught": c, "recall": c / n if n else 1.0, "precision": float("nan")}
-            for k, (n, c) in sorted(per.items())]
-    rows.append({"kind": "name_detector", "n": n_gold, "caught": caught_gold,
-                 "recall": caught_gold / n_gold if n_gold else 1.0,
-                 "precision": tp_names / n_pred if n_pred else 1.0})
+            caught_gold += all(mask[g["start"] : g["end"]])
+    rows = [
+        {"kind": k, "n": n, "caught": c, "recall": c / n if n else 1.0, "precision": float("nan")}
+        for k, (n, c) in sorted(per.items())
+    ]
+    rows.append(
+        {
+            "kind": "name_detector",
+            "n": n_gold,
+            "caught": caught_gold,
+            "recall": caught_gold / n_gold if n_gold else 1.0,
+            "precision": tp_names / n_pred if n_pred else 1.0,
+        }
+    )
     return pd.DataFrame(rows)

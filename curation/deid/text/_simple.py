@@ -55,8 +55,12 @@ def scrub(text: str, *, known: Iterable[object] = ()) -> str:
     return _default().scrub(text, known=k if k else None)
 
 
-def scrub_series(s: pd.Series, known_by_row: pd.Series | Sequence[Iterable[object]] | None = None,
-                 *, scrubber: Scrubber | None = None) -> pd.Series:
+def scrub_series(
+    s: pd.Series,
+    known_by_row: pd.Series | Sequence[Iterable[object]] | None = None,
+    *,
+    scrubber: Scrubber | None = None,
+) -> pd.Series:
     """:func:`scrub` over a column, with each row's own known identifiers.
 
     Parameters

@@ -16,8 +16,7 @@ def _can_fork() -> bool:
 
     # forking a process that runs other threads (a Jupyter kernel, a test runner) can deadlock: there the
     # texts are scrubbed in this process, as the run's executors avoid fork for the same reason
-    return ("fork" in mp.get_all_start_methods() and not mp.current_process().daemon
-            and threading.active_count() == 1)
+    return "fork" in mp.get_all_start_methods() and not mp.current_process().daemon and threading.active_count() == 1
 
 
 # in a worker: what it shares with the process that forked it

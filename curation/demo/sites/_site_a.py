@@ -145,7 +145,7 @@ LABELS: dict[str, dict[str, str]] = {
         "SCC": "鳞状细胞癌抗原(SCC)",
         "CA125": "糖类抗原125(CA125)",
     },
-    **{f: YES_NO for f in EXPOSURE_YN},
+    **dict.fromkeys(EXPOSURE_YN, YES_NO),
 }
 
 # missing token -> reason

@@ -147,7 +147,7 @@ LABELS: dict[str, dict[str, str]] = {
         "SCC": "SCC-Ag",
         "CA125": "CA-125",
     },
-    **{f: YES_NO for f in EXPOSURE_YN},
+    **dict.fromkeys(EXPOSURE_YN, YES_NO),
 }
 
 # missing token -> reason

@@ -148,7 +148,7 @@ LABELS: dict[str, dict[str, str]] = {
         "SCC": "SCC",
         "CA125": "CA125",
     },
-    **{f: YES_NO for f in EXPOSURE_YN},
+    **dict.fromkeys(EXPOSURE_YN, YES_NO),
 }
 
 # missing token -> reason

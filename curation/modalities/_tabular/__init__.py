@@ -13,6 +13,7 @@ write        one Parquet file per table with dictionary types (dates as date32, 
 Columns whose name starts with ``_`` are kept in memory for the checks (source line, keyed tokens,
 exact ages) and never written. ``<field>__missing`` columns hold the missing reason a source gave.
 """
+
 from __future__ import annotations
 
 from ._common import (

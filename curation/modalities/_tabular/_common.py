@@ -51,5 +51,4 @@ def internal(col: str) -> bool:
 
 def _pandas_dtype(f: dictionary.Field) -> str:
     """The in-memory dtype of a dictionary field."""
-    return {"date": "datetime64[ns]", "integer": "Int64", "number": "float64", "boolean": "boolean"}.get(f.type,
-                                                                                                       STR)
+    return {"date": "datetime64[ns]", "integer": "Int64", "number": "float64", "boolean": "boolean"}.get(f.type, STR)

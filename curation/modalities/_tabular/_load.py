@@ -36,7 +36,6 @@ from ._common import (
 )
 
 if TYPE_CHECKING:
-
     from ...deid.registry import IdentifierRegistry
     from .._options import TabularOptions
     from ..base import Context, Source
@@ -62,19 +61,29 @@ def load(modality: str, sources: list[Source[TabularOptions]], *, ctx: Context) 
             rel = _relative(path, ctx)
             token = ctx.keyring.token("file", rel)
             try:
-                rt = read_table(path, format=cfg.format, encoding=cfg.encoding, sheet=cfg.sheet,
-                                sep=src.options.sep, header_row=src.options.header_row)
+                rt = read_table(
+                    path,
+                    format=cfg.format,
+                    encoding=cfg.encoding,
+                    sheet=cfg.sheet,
+                    sep=src.options.sep,
+                    header_row=src.options.header_row,
+                )
                 # a repeated header is folded into one column; records whose copies disagree are set aside
                 frame, conflicts = merge_duplicate_headers(rt.frame, rt.duplicates, columns=cfg.columns, known=known)
-                df, unmapped = apply_mapping(frame, columns=cfg.columns, known=known, values=cfg.values,
-                                             missing=cfg.missing)
+                df, unmapped = apply_mapping(
+                    frame, columns=cfg.columns, known=known, values=cfg.values, missing=cfg.missing
+                )
                 _where_columns(frame, src, tables)
             except SourceError as exc:
                 # the message names the file, whose name may hold an identifier (or ": "): keep only the fix
                 reason = getattr(exc, "reason", "unreadable_file")
                 text = str(exc)
-                detail = (text.removeprefix(f"{path.name}: ") if text.startswith(f"{path.name}: ")
-                          else text.split(": ", 1)[-1])
+                detail = (
+                    text.removeprefix(f"{path.name}: ")
+                    if text.startswith(f"{path.name}: ")
+                    else text.split(": ", 1)[-1]
+                )
                 data.quarantine.add(stage="load", source=src.key, record=token, reason=reason, detail=detail)
                 bad_files[reason] = bad_files.get(reason, 0) + 1
                 counts[(src.key, token)] = 0
@@ -97,37 +106,47 @@ def load(modality: str, sources: list[Source[TabularOptions]], *, ctx: Context) 
             df, filtered = _where(df, frame, src)  # options.where: rows kept out of the modality, counted
             # consent withdrawn: the patient's records stop here, counted, never written
             df, withdrawn = consent_of(ctx.config, ctx.keyring).drop(
-                df, modality=modality, keyring=ctx.keyring, id_col="admission_number", site=src.site)
+                df, modality=modality, keyring=ctx.keyring, id_col="admission_number", site=src.site
+            )
             df = _clean.clean_values(df, rt, src=src, modality=modality, mapped=mapped, data=data, maps=maps)
             if rt.may_hold_control:  # the identifiers as they are once control characters are removed
                 note_fields(data.identifiers, df, fields)
             # dropped, never carried along (a free-text "备注" column may hold anything): but reported
             data.objects.setdefault(UNMAPPED, {}).setdefault(src.key, [len(rt.frame.columns) - 1, []])
-            data.objects[UNMAPPED][src.key][1].extend(c for c in unmapped
-                                                      if c not in data.objects[UNMAPPED][src.key][1])
+            data.objects[UNMAPPED][src.key][1].extend(
+                c for c in unmapped if c not in data.objects[UNMAPPED][src.key][1]
+            )
             for b in rt.bad_lines:
-                data.quarantine.add(stage="load", source=src.key, record=b.record, reason=b.reason,
-                                    detail=b.describe(src.site))
+                data.quarantine.add(
+                    stage="load", source=src.key, record=b.record, reason=b.reason, detail=b.describe(src.site)
+                )
             # n_in is the reader's independent count of the file's records, not the parser's row count
             quarantined = Counter(rt.quarantined())
             if conflict is not None:
                 quarantined["conflicting_duplicate_header"] += int(conflict.sum())
-            data.ledger.record("load", source=src.key, n_in=rt.n_records, n_accepted=len(df),
-                               quarantined=dict(quarantined) or None,
-                               excluded={**({CONSENT_RULE: withdrawn} if withdrawn else {}), **filtered} or None)
+            data.ledger.record(
+                "load",
+                source=src.key,
+                n_in=rt.n_records,
+                n_accepted=len(df),
+                quarantined=dict(quarantined) or None,
+                excluded={**({CONSENT_RULE: withdrawn} if withdrawn else {}), **filtered} or None,
+            )
             df[SITE] = src.site
             df[SOURCE] = src.key
             df[TABLE] = cfg.table or ""
             df[KEEP_TEXT] = ",".join(src.options.keep_free_text)
             raw.append(df)
-    data.ledger.record("load:files", n_in=n_files, n_accepted=n_files - sum(bad_files.values()),
-                       quarantined=bad_files or None)
+    data.ledger.record(
+        "load:files", n_in=n_files, n_accepted=n_files - sum(bad_files.values()), quarantined=bad_files or None
+    )
     data.objects["raw"] = raw
     return data
 
 
-def _note_missing_headers(data: ModalityData, src: Source, headers: list[str], mapped: dict[str, str],
-                          modality: str) -> None:
+def _note_missing_headers(
+    data: ModalityData, src: Source, headers: list[str], mapped: dict[str, str], modality: str
+) -> None:
     found: dict[tuple[str, str], list] = data.objects.setdefault(MISSING_HEADERS, {})
     checked: set[tuple[str, str]] = data.objects.setdefault(MISSING_HEADERS + ":checked", set())
     checked.update((src.key, h) for h in src.config.columns)
@@ -138,8 +157,9 @@ def _note_missing_headers(data: ModalityData, src: Source, headers: list[str], m
         data.objects.setdefault(NO_ID_COLUMN, set()).add(src.key)
 
 
-def _quarantine_conflicts(data: ModalityData, src: Source, df: pd.DataFrame, conflicts: dict[str, pd.Series],
-                          mapped: dict[str, str]) -> pd.Series | None:
+def _quarantine_conflicts(
+    data: ModalityData, src: Source, df: pd.DataFrame, conflicts: dict[str, pd.Series], mapped: dict[str, str]
+) -> pd.Series | None:
     """Records where the copies of a repeated header disagree: quarantined (one row per record,
     naming the fields), never first-wins. Returns the mask of those records, None when there are none."""
     if not conflicts:
@@ -150,10 +170,17 @@ def _quarantine_conflicts(data: ModalityData, src: Source, df: pd.DataFrame, con
         if not flags.any():
             continue
         names = [h for h, hit in zip(headers, flags, strict=True) if hit]
-        data.quarantine.add(stage="load", source=src.key, record=f"line {line}",
-                            field=",".join(mapped.get(h, h) for h in names), reason="conflicting_duplicate_header",
-                            detail=(f"the header(s) {', '.join(map(repr, names))} appear more than once with different "
-                                    "values in this record; remove the extra column or map each copy to its own field"))
+        data.quarantine.add(
+            stage="load",
+            source=src.key,
+            record=f"line {line}",
+            field=",".join(mapped.get(h, h) for h in names),
+            reason="conflicting_duplicate_header",
+            detail=(
+                f"the header(s) {', '.join(map(repr, names))} appear more than once with different "
+                "values in this record; remove the extra column or map each copy to its own field"
+            ),
+        )
     return both.any(axis=1)
 
 
@@ -169,8 +196,10 @@ def _check_mapping(src: Source[TabularOptions], modality: str, known: set[str], 
     cfg = src.config
     where = f"cohort.yaml: sources.{src.key}"
     if cfg.table is not None and cfg.table not in tables:
-        msg = (f"{where}.table: {cfg.table!r} is not a {modality} table; expected one of "
-               f"{', '.join(sorted(tables))} (see `curation dictionary -m {modality}`)")
+        msg = (
+            f"{where}.table: {cfg.table!r} is not a {modality} table; expected one of "
+            f"{', '.join(sorted(tables))} (see `curation dictionary -m {modality}`)"
+        )
         raise ConfigError(msg)
     bad = [(f"columns.{header}", target) for header, target in cfg.columns.items() if target not in known]
     bad += [(f"values.{name}", name) for name in cfg.values if name not in known]
@@ -200,8 +229,10 @@ def _where_columns(frame: pd.DataFrame, src: Source[TabularOptions], tables: set
         raise SourceReadError(msg, reason="missing_columns")
     absent = [c for c in src.options.where if c not in frame.columns]
     if absent:
-        msg = (f"{src.key} options.where column(s) {', '.join(map(repr, absent))} not in the file; name the "
-               "source column as its header reads")
+        msg = (
+            f"{src.key} options.where column(s) {', '.join(map(repr, absent))} not in the file; name the "
+            "source column as its header reads"
+        )
         raise SourceReadError(msg, reason="missing_columns")
 
 

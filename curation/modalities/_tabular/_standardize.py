@@ -37,7 +37,6 @@ from ._common import (
 )
 
 if TYPE_CHECKING:
-
     from ...deid.text import Scrubber
     from ..base import Context
 
@@ -45,8 +44,9 @@ if TYPE_CHECKING:
 Derive = Callable[[dict[str, pd.DataFrame], ModalityData, "Context"], None]
 
 
-def standardize(data: ModalityData, *, ctx: Context, derive: Derive | None = None,
-                tokens: dict[str, str] | None = None) -> ModalityData:
+def standardize(
+    data: ModalityData, *, ctx: Context, derive: Derive | None = None, tokens: dict[str, str] | None = None
+) -> ModalityData:
     """Standard tables from the raw frames; identifiers stop here.
 
     Parameters
@@ -68,8 +68,9 @@ def standardize(data: ModalityData, *, ctx: Context, derive: Derive | None = Non
     typed: dict[str, pd.DataFrame] = {}
     for table in dictionary.tables(modality):
         fields = dictionary.fields(modality, table)
-        typed[table] = _standardize_table(table, fields, raw, data=data, invalid=invalid, tokens=tokens,
-                                          scrubber=ctx.scrubber)
+        typed[table] = _standardize_table(
+            table, fields, raw, data=data, invalid=invalid, tokens=tokens, scrubber=ctx.scrubber
+        )
     del raw
     if derive is not None:
         derive(typed, data, ctx)
@@ -77,8 +78,7 @@ def standardize(data: ModalityData, *, ctx: Context, derive: Derive | None = Non
     _clean.enforce_domains(typed, modality, invalid=invalid, patient=PATIENT, row=ROW)
     # one keyed shift per patient for every table (deid.dates.patient_shifts), computed once
     present = [df[PATIENT] for df in typed.values() if len(df)]
-    patients = (pd.concat(present, ignore_index=True).dropna().unique() if present
-                else np.array([], dtype=object))
+    patients = pd.concat(present, ignore_index=True).dropna().unique() if present else np.array([], dtype=object)
     shift = patient_shifts(pd.Series(patients, dtype="string"), keyring=ctx.keyring)
     days = dict(zip(patients, shift.astype("float64"), strict=True))
     for table, df in typed.items():
@@ -87,14 +87,18 @@ def standardize(data: ModalityData, *, ctx: Context, derive: Derive | None = Non
             delta = pd.to_timedelta(df[PATIENT].map(days).astype("float64"), unit="D")  # no pseudonym -> NaT
             typed[table] = df.assign(**{c: df[c] + delta for c in dates})
     data.tables = typed
-    data.objects[INVALID] = (pd.concat(invalid, ignore_index=True) if invalid
-                             else pd.DataFrame(columns=["table", PATIENT, ROW, "field", "rule", "kind"]))
+    data.objects[INVALID] = (
+        pd.concat(invalid, ignore_index=True)
+        if invalid
+        else pd.DataFrame(columns=["table", PATIENT, ROW, "field", "rule", "kind"])
+    )
     data.standardized = True
     return data
 
 
-def _prepare(df: pd.DataFrame, modality: str, *, data: ModalityData, ctx: Context,
-             tokens: dict[str, str]) -> pd.DataFrame:
+def _prepare(
+    df: pd.DataFrame, modality: str, *, data: ModalityData, ctx: Context, tokens: dict[str, str]
+) -> pd.DataFrame:
     """Once per raw frame (a wide export feeds several tables): stripped Arrow text, the keyed
     patient pseudonym, keyed tokens, and every raw identifier value noted for the leak scan."""
     fields = {f.name: f for f in dictionary.fields(modality)}
@@ -102,8 +106,13 @@ def _prepare(df: pd.DataFrame, modality: str, *, data: ModalityData, ctx: Contex
     for col in [c for c in df.columns if c in fields]:
         df[col] = _text(df[col])  # identifier values were noted at load (note_fields)
     if "admission_number" in df.columns:
-        ids = pseudonymize(df[["admission_number", SITE]], id_col="admission_number", keyring=ctx.keyring,
-                           site_col=SITE, out_col=PATIENT)
+        ids = pseudonymize(
+            df[["admission_number", SITE]],
+            id_col="admission_number",
+            keyring=ctx.keyring,
+            site_col=SITE,
+            out_col=PATIENT,
+        )
         df[PATIENT] = ids[PATIENT]
     if "resident_id" in df.columns:
         uniq = {v: ctx.keyring.token("rid", v) for v in _distinct(df["resident_id"])}
@@ -115,8 +124,9 @@ def _prepare(df: pd.DataFrame, modality: str, *, data: ModalityData, ctx: Contex
     return df
 
 
-def _parts(table: str, names: list[str], raw: list[pd.DataFrame], fields: list[dictionary.Field],
-           tokens: dict[str, str]) -> pd.DataFrame | None:
+def _parts(
+    table: str, names: list[str], raw: list[pd.DataFrame], fields: list[dictionary.Field], tokens: dict[str, str]
+) -> pd.DataFrame | None:
     parts = []
     free_text = {f.name for f in fields if f.phi == "free_text"}
     direct = {f.name for f in fields if f.phi == "direct"}  # identifiers alone do not make a record
@@ -131,9 +141,16 @@ def _parts(table: str, names: list[str], raw: list[pd.DataFrame], fields: list[d
         keep_text = set(filter(None, (df[KEEP_TEXT].iat[0] if len(df) else "").split(",")))
         present = [n for n in present if n not in free_text or n in keep_text]
         reasons = [n + REASON_SUFFIX for n in present if n + REASON_SUFFIX in df.columns]
-        derived = [c for c in (PATIENT, "_rid_token", *tokens.values()) if c in df.columns
-                   and (c == PATIENT or (c == "_rid_token" and "resident_id" in names)
-                        or (c in tokens.values() and any(tokens.get(n) == c for n in names)))]
+        derived = [
+            c
+            for c in (PATIENT, "_rid_token", *tokens.values())
+            if c in df.columns
+            and (
+                c == PATIENT
+                or (c == "_rid_token" and "resident_id" in names)
+                or (c in tokens.values() and any(tokens.get(n) == c for n in names))
+            )
+        ]
         marks = [c for c in (f"_where_{table}",) if c in df.columns]  # options.where for this table (_load.py)
         part = df[[*present, *reasons, *derived, ROW, SITE, SOURCE, *marks]].copy()
         part[WIDE] = not target
@@ -153,9 +170,16 @@ def _empty(fields: list[dictionary.Field]) -> pd.DataFrame:
     return pd.DataFrame(cols)
 
 
-def _standardize_table(table: str, fields: list[dictionary.Field], raw: list[pd.DataFrame], *,
-                       data: ModalityData, invalid: list[pd.DataFrame], tokens: dict[str, str],
-                       scrubber: Scrubber | None = None) -> pd.DataFrame:
+def _standardize_table(
+    table: str,
+    fields: list[dictionary.Field],
+    raw: list[pd.DataFrame],
+    *,
+    data: ModalityData,
+    invalid: list[pd.DataFrame],
+    tokens: dict[str, str],
+    scrubber: Scrubber | None = None,
+) -> pd.DataFrame:
     names = [f.name for f in fields]
     frame = _parts(table, names, raw, fields, tokens)
     stage = f"standardize:{table}"
@@ -174,9 +198,14 @@ def _standardize_table(table: str, fields: list[dictionary.Field], raw: list[pd.
 
     if PATIENT not in frame.columns:
         for line, source in frame[[ROW, SOURCE]].itertuples(index=False):
-            data.quarantine.add(stage=stage, source=source, record=f"line {line}",
-                                reason="missing_id", field="admission_number",
-                                detail="no column maps to admission_number; map the 住院号/MRN header in cohort.yaml")
+            data.quarantine.add(
+                stage=stage,
+                source=source,
+                record=f"line {line}",
+                reason="missing_id",
+                field="admission_number",
+                detail="no column maps to admission_number; map the 住院号/MRN header in cohort.yaml",
+            )
         data.ledger.record(stage, n_in=n_in, n_accepted=0, quarantined={"missing_id": len(frame)}, excluded=excluded)
         return _empty(fields)
 
@@ -189,8 +218,9 @@ def _standardize_table(table: str, fields: list[dictionary.Field], raw: list[pd.
     # identifiers stop here: direct columns dropped, allow-listed free text scrubbed
     phi = {f.name: f.phi for f in fields}
     frame = drop_identifiers(frame, phi, keep_text=keep_text, known_by_row=known, scrubber=scrubber)
-    frame = frame.drop(columns=[c for c in frame.columns if c.removesuffix(REASON_SUFFIX) in direct
-                                and c.endswith(REASON_SUFFIX)])
+    frame = frame.drop(
+        columns=[c for c in frame.columns if c.removesuffix(REASON_SUFFIX) in direct and c.endswith(REASON_SUFFIX)]
+    )
     frame = _scrub_uncoded(frame, table, fields, data=data, scrubber=scrubber)
     frame = _type_values(frame, table, fields, data=data, stage=stage, invalid=invalid, quarantined=quarantined)
 
@@ -203,8 +233,9 @@ def _standardize_table(table: str, fields: list[dictionary.Field], raw: list[pd.
             frame = frame.loc[~rep]
     frame = frame.drop(columns=[WIDE])
     frame[SITE] = frame[SITE].astype(STR)
-    data.ledger.record(stage, n_in=n_in, n_accepted=len(frame), quarantined=quarantined or None,
-                       excluded=excluded or None)
+    data.ledger.record(
+        stage, n_in=n_in, n_accepted=len(frame), quarantined=quarantined or None, excluded=excluded or None
+    )
     front = [PATIENT, SITE]
     return frame[[*front, *[c for c in frame.columns if c not in front]]].reset_index(drop=True)
 
@@ -224,25 +255,43 @@ def _drop_empty_wide_rows(frame: pd.DataFrame, content: list[str], excluded: dic
     return frame
 
 
-def _quarantine_unlinked(frame: pd.DataFrame, *, data: ModalityData, stage: str,
-                         quarantined: dict[str, int]) -> pd.DataFrame:
+def _quarantine_unlinked(
+    frame: pd.DataFrame, *, data: ModalityData, stage: str, quarantined: dict[str, int]
+) -> pd.DataFrame:
     """Records without a pseudonym (no admission number) are quarantined as ``missing_id``."""
     no_id = frame[PATIENT].isna()
     if not no_id.any():
         return frame
     no_column = data.objects.get(NO_ID_COLUMN, set())
     for r in frame.loc[no_id, [ROW, SOURCE]].itertuples(index=False):
-        detail = ("the source has no admission number column (its mapped header is absent: see "
-                  f"{data.modality}.completeness.missing_header); map it in cohort.yaml `columns`"
-                  if r[1] in no_column else "empty admission number: the record cannot be linked")
-        data.quarantine.add(stage=stage, source=r[1], record=f"line {r[0]}", reason="missing_id",
-                            field="admission_number", detail=detail)
+        detail = (
+            "the source has no admission number column (its mapped header is absent: see "
+            f"{data.modality}.completeness.missing_header); map it in cohort.yaml `columns`"
+            if r[1] in no_column
+            else "empty admission number: the record cannot be linked"
+        )
+        data.quarantine.add(
+            stage=stage,
+            source=r[1],
+            record=f"line {r[0]}",
+            reason="missing_id",
+            field="admission_number",
+            detail=detail,
+        )
     quarantined["missing_id"] = int(no_id.sum())
     return frame.loc[~no_id]
 
 
-def _type_values(frame: pd.DataFrame, table: str, fields: list[dictionary.Field], *, data: ModalityData,
-                 stage: str, invalid: list[pd.DataFrame], quarantined: dict[str, int]) -> pd.DataFrame:
+def _type_values(
+    frame: pd.DataFrame,
+    table: str,
+    fields: list[dictionary.Field],
+    *,
+    data: ModalityData,
+    stage: str,
+    invalid: list[pd.DataFrame],
+    quarantined: dict[str, int],
+) -> pd.DataFrame:
     """Every field converted to its dictionary type. A record with an unparseable date is quarantined;
     another invalid value becomes null with its reason and an ``invalid`` row for the checks."""
     bad_dates = pd.Series(False, index=frame.index)
@@ -255,17 +304,32 @@ def _type_values(frame: pd.DataFrame, table: str, fields: list[dictionary.Field]
             continue
         if f.type == "date":
             for r in frame.loc[bad, [PATIENT, ROW, SOURCE]].itertuples(index=False):
-                data.quarantine.add(stage=stage, source=r[2], record=f"line {r[1]}", pseudonym=r[0], field=f.name,
-                                    reason="unparseable_date",
-                                    detail="not a date in an accepted format (2023-01-05, 2023/1/5, 2023年1月5日, "
-                                           "20230105, Excel serial); correct it in the export")
+                data.quarantine.add(
+                    stage=stage,
+                    source=r[2],
+                    record=f"line {r[1]}",
+                    pseudonym=r[0],
+                    field=f.name,
+                    reason="unparseable_date",
+                    detail="not a date in an accepted format (2023-01-05, 2023/1/5, 2023年1月5日, "
+                    "20230105, Excel serial); correct it in the export",
+                )
             bad_dates |= bad
         else:
             # the value is null now: its reason goes with it (missing_reasons), the record to the checks
             _clean.set_reason(frame, f.name, bad, _clean.reason_for_rule(rule))
-            invalid.append(pd.DataFrame({
-                "table": table, PATIENT: frame.loc[bad, PATIENT].to_numpy(), ROW: frame.loc[bad, ROW].to_numpy(),
-                "field": f.name, "rule": rule, "kind": "allowed" if f.allowed else "type"}))
+            invalid.append(
+                pd.DataFrame(
+                    {
+                        "table": table,
+                        PATIENT: frame.loc[bad, PATIENT].to_numpy(),
+                        ROW: frame.loc[bad, ROW].to_numpy(),
+                        "field": f.name,
+                        "rule": rule,
+                        "kind": "allowed" if f.allowed else "type",
+                    }
+                )
+            )
     if bad_dates.any():
         quarantined["unparseable_date"] = int(bad_dates.sum())
         frame = frame.loc[~bad_dates]
@@ -283,12 +347,18 @@ _TEXTUAL = r"[^\x00-\x7f]|[A-Za-z]{2,}\s+[A-Za-z]{2,}"
 
 def uncoded(f: dictionary.Field) -> bool:
     """A text field whose values are not constrained to a vocabulary (anything can be typed in)."""
-    return f.phi in ("none", "quasi") and f.type in ("string", "code") and not (f.allowed or f.codes) \
-        and f.name not in _TNM_AXIS and f.name != "stage_group"
+    return (
+        f.phi in ("none", "quasi")
+        and f.type in ("string", "code")
+        and not (f.allowed or f.codes)
+        and f.name not in _TNM_AXIS
+        and f.name != "stage_group"
+    )
 
 
-def _scrub_uncoded(frame: pd.DataFrame, table: str, fields: list[dictionary.Field], *, data: ModalityData,
-                   scrubber: Scrubber | None) -> pd.DataFrame:
+def _scrub_uncoded(
+    frame: pd.DataFrame, table: str, fields: list[dictionary.Field], *, data: ModalityData, scrubber: Scrubber | None
+) -> pd.DataFrame:
     """Default deny for text: every uncoded text field goes through the cohort scrubber (registry
     + detectors), and one whose values look like free text is reported (FREE_TEXT) so that the
     dictionary can be corrected. Coded fields (allowed values, code lists, TNM) stay as coded."""
@@ -315,8 +385,10 @@ def _scrub_uncoded(frame: pd.DataFrame, table: str, fields: list[dictionary.Fiel
         n_free = int(free.sum())
         if n_free or changed:
             data.objects.setdefault(FREE_TEXT, {})[(table, f.name)] = {
-                "distinct": len(distinct), "free_text": n_free,
-                "scrubbed_values": int(text.isin(changed).sum()) if changed else 0}
+                "distinct": len(distinct),
+                "free_text": n_free,
+                "scrubbed_values": int(text.isin(changed).sum()) if changed else 0,
+            }
         if changed:
             frame[f.name] = map_values(text, {v: clean[v] for v in changed}).fillna(text).astype(STR)
     return frame

@@ -34,8 +34,11 @@ def completeness(data: ModalityData, modality: str) -> pd.DataFrame:
         if "_has_birth_date" in df.columns:
             view = df.assign(birth_date=df["_has_birth_date"].where(df["_has_birth_date"]))
         # optional fields no source provides are not news: leave them out of the heatmap
-        names = [f.name for f in dictionary.fields(modality, table) if f.phi != "direct" and not f.derived
-                 and (f.required != "optional" or f.name in view.columns)]
+        names = [
+            f.name
+            for f in dictionary.fields(modality, table)
+            if f.phi != "direct" and not f.derived and (f.required != "optional" or f.name in view.columns)
+        ]
         frames.append(qc.completeness_table(view, names, table=table))
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
@@ -48,8 +51,13 @@ def _arrow_type(f: dictionary.Field, *, relative: bool) -> pa.DataType:
     return {"integer": pa.int64(), "number": pa.float64(), "boolean": pa.bool_()}.get(f.type, pa.string())
 
 
-def output_frame(df: pd.DataFrame, fields: Iterable[dictionary.Field], *, extra: Iterable[str] = (),
-                 relative_to: pd.Series | None = None) -> tuple[pd.DataFrame, pa.Schema]:
+def output_frame(
+    df: pd.DataFrame,
+    fields: Iterable[dictionary.Field],
+    *,
+    extra: Iterable[str] = (),
+    relative_to: pd.Series | None = None,
+) -> tuple[pd.DataFrame, pa.Schema]:
     """The written form of a standard table: pseudonym, site, extra token columns, then every
     non-identifying dictionary field (missing ones as nulls), with an explicit Arrow schema."""
     import pyarrow as pa
@@ -92,12 +100,25 @@ def missing_reasons(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
         for col in [c for c in df.columns if c.endswith(REASON_SUFFIX)]:
             sub = df.loc[df[col].notna(), [PATIENT, col]]
             if len(sub):
-                rows.append(pd.DataFrame({"table": table, PATIENT: sub[PATIENT].to_numpy(),
-                                          "field": col.removesuffix(REASON_SUFFIX),
-                                          "reason": sub[col].to_numpy()}))
+                rows.append(
+                    pd.DataFrame(
+                        {
+                            "table": table,
+                            PATIENT: sub[PATIENT].to_numpy(),
+                            "field": col.removesuffix(REASON_SUFFIX),
+                            "reason": sub[col].to_numpy(),
+                        }
+                    )
+                )
     if not rows:
-        return pd.DataFrame({"table": pd.Series([], dtype="string"), PATIENT: pd.Series([], dtype="string"),
-                             "field": pd.Series([], dtype="string"), "reason": pd.Series([], dtype="string")})
+        return pd.DataFrame(
+            {
+                "table": pd.Series([], dtype="string"),
+                PATIENT: pd.Series([], dtype="string"),
+                "field": pd.Series([], dtype="string"),
+                "reason": pd.Series([], dtype="string"),
+            }
+        )
     return pd.concat(rows, ignore_index=True).astype("string")
 
 
@@ -128,17 +149,24 @@ def diagnosis_anchors(ctx: Context, *, modality: str) -> pd.Series | None:
         return None
     path = ctx.bundle.path(ANCHORS)
     if not path.is_file():
-        msg = (f"{modality}: dates.mode is relative, so dates count from each patient's diagnosis, which clinical "
-               f"writes to {ANCHORS} in {ctx.bundle.root}; it is not there yet. Run clinical first, into the same "
-               f"bundle: curate(\"clinical\", cohort, out=...) in a notebook, or `curation run {ctx.config.path.name} "
-               "--only clinical`")
+        msg = (
+            f"{modality}: dates.mode is relative, so dates count from each patient's diagnosis, which clinical "
+            f"writes to {ANCHORS} in {ctx.bundle.root}; it is not there yet. Run clinical first, into the same "
+            f'bundle: curate("clinical", cohort, out=...) in a notebook, or `curation run {ctx.config.path.name} '
+            "--only clinical`"
+        )
         raise MissingInput(msg)
     df = pd.read_parquet(path)
     return pd.Series(pd.to_datetime(df[DIAGNOSIS]).to_numpy(), index=df[PATIENT].astype(str).to_numpy())
 
 
-def write(data: ModalityData, *, ctx: Context, extra: dict[str, list[str]] | None = None,
-          anchor: tuple[str, str] | None = None) -> list[Path]:
+def write(
+    data: ModalityData,
+    *,
+    ctx: Context,
+    extra: dict[str, list[str]] | None = None,
+    anchor: tuple[str, str] | None = None,
+) -> list[Path]:
     """Write every standard table of the modality to ``data/<modality>/<table>.parquet``.
 
     ``anchor`` (table, date field) names the per-patient date this modality owns for the others to
@@ -158,17 +186,24 @@ def write(data: ModalityData, *, ctx: Context, extra: dict[str, list[str]] | Non
     elif relative:
         anchors = diagnosis_anchors(ctx, modality=modality)
         if anchors is None:
-            log.warning("%s: the cohort has no clinical sources, so relative dates count from each patient's "
-                        "earliest date in each table, not from a diagnosis", modality)
+            log.warning(
+                "%s: the cohort has no clinical sources, so relative dates count from each patient's "
+                "earliest date in each table, not from a diagnosis",
+                modality,
+            )
     for table, df in data.tables.items():
         fields = dictionary.fields(modality, table)
         rel = anchors
         if relative and rel is None:
             dates = [f.name for f in fields if f.type == "date" and f.name in df.columns]
-            rel = (df[[PATIENT, *dates]].melt(id_vars=PATIENT).groupby(PATIENT)["value"].min()
-                   if dates else pd.Series(dtype="datetime64[ns]"))
-        out, schema = output_frame(df, fields, extra=(extra or {}).get(table, []),
-                                   relative_to=rel if relative else None)
+            rel = (
+                df[[PATIENT, *dates]].melt(id_vars=PATIENT).groupby(PATIENT)["value"].min()
+                if dates
+                else pd.Series(dtype="datetime64[ns]")
+            )
+        out, schema = output_frame(
+            df, fields, extra=(extra or {}).get(table, []), relative_to=rel if relative else None
+        )
         written.append(ctx.bundle.write_parquet(f"data/{modality}/{table}.parquet", out, schema=schema))
     reasons = missing_reasons(data.tables)
     written.append(ctx.bundle.write_parquet(f"data/{modality}/missing_reasons.parquet", reasons))

@@ -31,16 +31,32 @@ if TYPE_CHECKING:
 
     from ...deid.registry import IdentifierRegistry
 
-__all__ = ["CHECKS", "LINKAGE", "SPEC", "checks", "coverage", "figures", "identifiers", "links", "load",
-           "normalize_sex", "standardize", "write"]
+__all__ = [
+    "CHECKS",
+    "LINKAGE",
+    "SPEC",
+    "checks",
+    "coverage",
+    "figures",
+    "identifiers",
+    "links",
+    "load",
+    "normalize_sex",
+    "standardize",
+    "write",
+]
 
 SPEC = ModalitySpec(
-    name="crossmodal", label="Cross-modality", formats=(), notebook="crossmodal.ipynb",
-    order=90, stage="cohort",
+    name="crossmodal",
+    label="Cross-modality",
+    formats=(),
+    notebook="crossmodal.ipynb",
+    order=90,
+    stage="cohort",
     # every modality crossmodal.yaml reads (the reference first): their outputs are what it compares
     needs=tuple(tables_needed()),
     description="linkage and identity across modalities, tumour size and stage against imaging, histology "
-                "against genomics, dates in order across tables, smoking across sources, required modalities",
+    "against genomics, dates in order across tables, smoking across sources, required modalities",
 )
 
 _SEX = {"m": "male", "male": "male", "男": "male", "f": "female", "female": "female", "女": "female"}
@@ -98,15 +114,15 @@ def load(sources: list[Source], *, ctx: Context) -> ModalityData:
         df = df.rename(columns={link["patient"]: PATIENT, link.get("sex", "sex"): "sex"})
         df["modality"] = link["modality"]
         rows.append(df)
-    data.tables["links"] = (pd.concat(rows, ignore_index=True) if rows
-                            else pd.DataFrame(columns=[PATIENT, "modality"]))
+    data.tables["links"] = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=[PATIENT, "modality"])
     for name in spec.get("tables", {}):
         df = read_table(root, name, anchors)
         if df is not None:
             data.tables[name] = df
     linked = {m: set(g[PATIENT].dropna().astype(str)) for m, g in data.tables["links"].groupby("modality")}
-    data.objects["patients_of"] = {m: linked[m] if m in linked else _patients_of(root, m)
-                                   for m in ctx.config.required_modalities}
+    data.objects["patients_of"] = {
+        m: linked[m] if m in linked else _patients_of(root, m) for m in ctx.config.required_modalities
+    }
     data.objects["patients_of"] = {m: v for m, v in data.objects["patients_of"].items() if v is not None}
     n = len(data.tables["links"])
     data.ledger.record("load", source="bundle", n_in=n, n_accepted=n)
@@ -137,8 +153,15 @@ def coverage(data: ModalityData) -> pd.DataFrame:
     out = []
     for modality, grp in links_df.groupby("modality", sort=True):
         pts = set(grp[PATIENT].dropna())
-        out.append({"modality": modality, "patients": len(pts), "linked": len(pts & ref),
-                    "unlinked": len(pts - ref), "clinical_patients": len(ref)})
+        out.append(
+            {
+                "modality": modality,
+                "patients": len(pts),
+                "linked": len(pts & ref),
+                "unlinked": len(pts - ref),
+                "clinical_patients": len(ref),
+            }
+        )
     return pd.DataFrame(out, columns=["modality", "patients", "linked", "unlinked", "clinical_patients"])
 
 
@@ -148,9 +171,13 @@ def check_linkage(data: ModalityData, ctx: Context) -> Outcome:
     links_df = data.tables["links"].drop_duplicates(["modality", PATIENT])
     ref = set(data.tables["reference"][PATIENT])
     bad = links_df[~links_df[PATIENT].isin(ref)]
-    return Outcome(len(links_df), failures=failures(bad, row=bad.index, field=bad["modality"].tolist(),
-                                                    rule="no clinical record for this patient"),
-                   message=f"{len(bad)} of {len(links_df)} modality records do not link to a clinical patient")
+    return Outcome(
+        len(links_df),
+        failures=failures(
+            bad, row=bad.index, field=bad["modality"].tolist(), rule="no clinical record for this patient"
+        ),
+        message=f"{len(bad)} of {len(links_df)} modality records do not link to a clinical patient",
+    )
 
 
 def check_sex(data: ModalityData, ctx: Context) -> Outcome:
@@ -161,38 +188,84 @@ def check_sex(data: ModalityData, ctx: Context) -> Outcome:
     other = links_df.dropna(subset=["sex"])[[PATIENT, "modality", "sex"]].drop_duplicates()
     m = other.merge(ref, on=PATIENT, suffixes=("", "_clinical"))
     bad = m[m["sex"] != m["sex_clinical"]]
-    return Outcome(len(m), failures=failures(bad, row=bad.index, field=(bad["modality"] + ".sex").tolist(),
-                                             rule=("says " + bad["sex"] + ", clinical says " + bad["sex_clinical"])
-                                             .tolist()),
-                   message=f"{len(bad)} of {len(m)} modality sex statements contradict the EMR")
+    return Outcome(
+        len(m),
+        failures=failures(
+            bad,
+            row=bad.index,
+            field=(bad["modality"] + ".sex").tolist(),
+            rule=("says " + bad["sex"] + ", clinical says " + bad["sex_clinical"]).tolist(),
+        ),
+        message=f"{len(bad)} of {len(m)} modality sex statements contradict the EMR",
+    )
 
 
 C = Dimension
-LINKAGE = Check("consistency.linkage", C.CONSISTENCY, check_linkage,
-                description="every modality's patients link to a clinical patient")
+LINKAGE = Check(
+    "consistency.linkage",
+    C.CONSISTENCY,
+    check_linkage,
+    description="every modality's patients link to a clinical patient",
+)
 _DATE_ORDER = tuple(
     Check(f"consistency.{key}", C.CONSISTENCY, _rules.date_order(key), description=rule.get("description", key))
-    for key, rule in links().get("date_order", {}).items())
+    for key, rule in links().get("date_order", {}).items()
+)
 CHECKS = (
     LINKAGE,
-    Check("consistency.sex", C.CONSISTENCY, check_sex, severity=Severity.CRITICAL,
-          description="sex stated by a modality (DICOM, single-cell XIST / chrY) agrees with the EMR"),
-    Check("consistency.birth_year", C.CONSISTENCY, _rules.check_birth_year, severity=Severity.CRITICAL,
-          description="one birth year per patient pseudonym across modalities (clinical, DICOM)"),
-    Check("consistency.age_at_imaging", C.CONSISTENCY, _rules.check_age_at_imaging,
-          description="DICOM patient age agrees with the clinical age at diagnosis and the study date"),
-    Check("consistency.tumour_size", C.CONSISTENCY, _rules.check_tumour_size, threshold=Threshold(0.0, 0.05),
-          description="largest nodule on imaging within the size range of the T category (crossmodal.yaml)"),
-    Check("consistency.m1_imaging", C.CONSISTENCY, _rules.check_m1_imaging,
-          description="a patient staged M1 has imaging"),
-    Check("consistency.histology_driver", C.CONSISTENCY, _rules.check_histology_driver, severity=Severity.MINOR,
-          threshold=WARN_ONLY, description="EGFR / ALK / ROS1 drivers in a squamous tumour, flagged for review"),
+    Check(
+        "consistency.sex",
+        C.CONSISTENCY,
+        check_sex,
+        severity=Severity.CRITICAL,
+        description="sex stated by a modality (DICOM, single-cell XIST / chrY) agrees with the EMR",
+    ),
+    Check(
+        "consistency.birth_year",
+        C.CONSISTENCY,
+        _rules.check_birth_year,
+        severity=Severity.CRITICAL,
+        description="one birth year per patient pseudonym across modalities (clinical, DICOM)",
+    ),
+    Check(
+        "consistency.age_at_imaging",
+        C.CONSISTENCY,
+        _rules.check_age_at_imaging,
+        description="DICOM patient age agrees with the clinical age at diagnosis and the study date",
+    ),
+    Check(
+        "consistency.tumour_size",
+        C.CONSISTENCY,
+        _rules.check_tumour_size,
+        threshold=Threshold(0.0, 0.05),
+        description="largest nodule on imaging within the size range of the T category (crossmodal.yaml)",
+    ),
+    Check(
+        "consistency.m1_imaging", C.CONSISTENCY, _rules.check_m1_imaging, description="a patient staged M1 has imaging"
+    ),
+    Check(
+        "consistency.histology_driver",
+        C.CONSISTENCY,
+        _rules.check_histology_driver,
+        severity=Severity.MINOR,
+        threshold=WARN_ONLY,
+        description="EGFR / ALK / ROS1 drivers in a squamous tumour, flagged for review",
+    ),
     *_DATE_ORDER,
-    Check("consistency.smoking_sources", C.CONSISTENCY, _rules.check_smoking_sources, severity=Severity.MINOR,
-          threshold=Threshold(0.0, 0.05),
-          description="smoking status and pack-years agree across the questionnaire and the DICOM headers"),
-    Check("completeness.required_modalities", C.COMPLETENESS, _rules.check_required_modalities,
-          description="every clinical patient has each modality cohort.yaml declares in required_modalities"),
+    Check(
+        "consistency.smoking_sources",
+        C.CONSISTENCY,
+        _rules.check_smoking_sources,
+        severity=Severity.MINOR,
+        threshold=Threshold(0.0, 0.05),
+        description="smoking status and pack-years agree across the questionnaire and the DICOM headers",
+    ),
+    Check(
+        "completeness.required_modalities",
+        C.COMPLETENESS,
+        _rules.check_required_modalities,
+        description="every clinical patient has each modality cohort.yaml declares in required_modalities",
+    ),
 )
 
 
@@ -208,8 +281,13 @@ def _nothing_to_compare(present: list[str]) -> Any:
 def checks(data: ModalityData, *, ctx: Context) -> list[CheckResult]:
     present = compared(data)
     if len(present) < 2:  # a consistency check with nothing to compare says nothing: never pass
-        return run([replace(c, fn=_nothing_to_compare(present)) for c in CHECKS], data, ctx, modality=SPEC.name,
-                   thresholds=ctx.thresholds)
+        return run(
+            [replace(c, fn=_nothing_to_compare(present)) for c in CHECKS],
+            data,
+            ctx,
+            modality=SPEC.name,
+            thresholds=ctx.thresholds,
+        )
     # without the clinical reference only the linkage check can say anything (that it is missing)
     todo = CHECKS if "reference" in data.tables else (LINKAGE,)
     return run(todo, data, ctx, modality=SPEC.name, thresholds=ctx.thresholds)
@@ -219,12 +297,15 @@ def figures(data: ModalityData, results: list[CheckResult], *, ctx: Context) -> 
     import plotly.graph_objects as go
 
     cov = coverage(data)
-    fig = go.Figure([
-        go.Bar(name="linked to a clinical patient", x=cov["modality"], y=cov["linked"]),
-        go.Bar(name="unlinked", x=cov["modality"], y=cov["unlinked"]),
-    ])
-    fig.update_layout(barmode="stack", title="Patients per modality", yaxis_title="patients",
-                      height=380, margin={"t": 50, "b": 40})
+    fig = go.Figure(
+        [
+            go.Bar(name="linked to a clinical patient", x=cov["modality"], y=cov["linked"]),
+            go.Bar(name="unlinked", x=cov["modality"], y=cov["unlinked"]),
+        ]
+    )
+    fig.update_layout(
+        barmode="stack", title="Patients per modality", yaxis_title="patients", height=380, margin={"t": 50, "b": 40}
+    )
     return {"Coverage": fig}
 
 

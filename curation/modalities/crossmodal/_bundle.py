@@ -34,8 +34,11 @@ def drivers() -> dict[str, str]:
 def tables_needed() -> list[str]:
     """Every modality whose outputs crossmodal.yaml names, the reference first."""
     spec = links()
-    names = [spec["reference"]["modality"], *(lk["modality"] for lk in spec["links"]),
-             *(t["modality"] for t in spec.get("tables", {}).values())]
+    names = [
+        spec["reference"]["modality"],
+        *(lk["modality"] for lk in spec["links"]),
+        *(t["modality"] for t in spec.get("tables", {}).values()),
+    ]
     return list(dict.fromkeys(names))
 
 
@@ -62,8 +65,11 @@ def _dates(df: pd.DataFrame, column: str, anchors: pd.Series | None) -> pd.Serie
         return pd.to_datetime(df[column], errors="coerce")
     days = f"{column}_days"
     if days in df.columns and PATIENT in df.columns:
-        base = (pd.to_datetime(df[PATIENT].astype(str).map(anchors), errors="coerce") if anchors is not None
-                else pd.Series(pd.NaT, index=df.index, dtype="datetime64[ns]"))
+        base = (
+            pd.to_datetime(df[PATIENT].astype(str).map(anchors), errors="coerce")
+            if anchors is not None
+            else pd.Series(pd.NaT, index=df.index, dtype="datetime64[ns]")
+        )
         return base + pd.to_timedelta(pd.to_numeric(df[days], errors="coerce"), unit="D")
     return None
 

@@ -47,8 +47,11 @@ def check_birth_year(data: ModalityData, ctx: Context) -> Outcome:
         df, _ = need(data, name, [PATIENT, "birth_year"])
         if df is not None:
             year = pd.to_numeric(df["birth_year"], errors="coerce")
-            parts.append(pd.DataFrame({PATIENT: df[PATIENT].astype("string"), "year": year,
-                                       "source": source, "_line": df["_line"]}).dropna(subset=["year", PATIENT]))
+            parts.append(
+                pd.DataFrame(
+                    {PATIENT: df[PATIENT].astype("string"), "year": year, "source": source, "_line": df["_line"]}
+                ).dropna(subset=["year", PATIENT])
+            )
     if not parts:
         return not_applicable("no table with a birth year in this bundle")
     years = pd.concat(parts, ignore_index=True)
@@ -62,11 +65,16 @@ def check_birth_year(data: ModalityData, ctx: Context) -> Outcome:
     # one failure per patient: the first record that contradicts the patient's first birth year
     rows = years[years[PATIENT].isin(bad_patients)]
     rows = rows[rows["year"] != rows[PATIENT].map(first["year"])].drop_duplicates(PATIENT)
-    rules = [f"born {int(y)} ({s}) but {int(first.at[p, 'year'])} ({first.at[p, 'source']})"
-             for p, y, s in zip(rows[PATIENT], rows["year"], rows["source"], strict=True)]
+    rules = [
+        f"born {int(y)} ({s}) but {int(first.at[p, 'year'])} ({first.at[p, 'source']})"
+        for p, y, s in zip(rows[PATIENT], rows["year"], rows["source"], strict=True)
+    ]
     n = int(years[PATIENT].nunique())
-    return Outcome(n, failures=failures(rows, field=[f"{s}.birth_year" for s in rows["source"]], rule=rules),
-                   message=f"{len(rows)} of {n} patients with a birth year in several records have two birth years")
+    return Outcome(
+        n,
+        failures=failures(rows, field=[f"{s}.birth_year" for s in rows["source"]], rule=rules),
+        message=f"{len(rows)} of {n} patients with a birth year in several records have two birth years",
+    )
 
 
 def check_age_at_imaging(data: ModalityData, ctx: Context) -> Outcome:
@@ -75,10 +83,12 @@ def check_age_at_imaging(data: ModalityData, ctx: Context) -> Outcome:
     patients, why_p = need(data, "patients", [PATIENT, "age_at_diagnosis"])
     ref = data.tables.get("reference")
     if series is None or patients is None or ref is None or "diagnosis_date" not in ref:
-        return not_applicable(why_s, why_p, "" if ref is not None and "diagnosis_date" in ref
-                              else "no diagnosis dates in this bundle")
-    age_dx = pd.to_numeric(patients.drop_duplicates(PATIENT).set_index(PATIENT)["age_at_diagnosis"],
-                           errors="coerce")  # "90+" is no exact age: not compared
+        return not_applicable(
+            why_s, why_p, "" if ref is not None and "diagnosis_date" in ref else "no diagnosis dates in this bundle"
+        )
+    age_dx = pd.to_numeric(
+        patients.drop_duplicates(PATIENT).set_index(PATIENT)["age_at_diagnosis"], errors="coerce"
+    )  # "90+" is no exact age: not compared
     dx = ref.dropna(subset=["diagnosis_date"]).drop_duplicates(PATIENT).set_index(PATIENT)["diagnosis_date"]
     s = series.assign(_dx=pd.to_datetime(series[PATIENT].map(dx)), _age_dx=series[PATIENT].map(age_dx))
     expected = s["_age_dx"] + (pd.to_datetime(s["study_date"]) - s["_dx"]) / DAY / 365.25
@@ -86,11 +96,16 @@ def check_age_at_imaging(data: ModalityData, ctx: Context) -> Outcome:
     tol = float(links().get("age_tolerance_years", 1.5))
     both = expected.notna() & dicom.notna() & (dicom < 90) & (s["_age_dx"] < 90)
     bad = (both & ((dicom - expected).abs() > tol)).to_numpy(dtype=bool)
-    rules = [f"DICOM age {a:g} at the study; the clinical age at diagnosis gives {e:.1f} (tolerance {tol:g} years)"
-             for a, e in zip(dicom[bad], expected[bad], strict=True)]
+    rules = [
+        f"DICOM age {a:g} at the study; the clinical age at diagnosis gives {e:.1f} (tolerance {tol:g} years)"
+        for a, e in zip(dicom[bad], expected[bad], strict=True)
+    ]
     n = int(both.sum())
-    return Outcome(n, failures=failures(s, bad, field="imaging.PatientAge", rule=rules),
-                   message=f"{int(bad.sum())} of {n} imaging series give an age that contradicts the clinical record")
+    return Outcome(
+        n,
+        failures=failures(s, bad, field="imaging.PatientAge", rule=rules),
+        message=f"{int(bad.sum())} of {n} imaging series give an age that contradicts the clinical record",
+    )
 
 
 # ------------------------------------------------------------------------------ tumour and stage
@@ -127,13 +142,18 @@ def check_tumour_size(data: ModalityData, ctx: Context) -> Outcome:
     def rng(a: Any, b: Any) -> str:
         return f"{'' if pd.isna(a) else f'over {a:g} '}{'' if pd.isna(b) else f'up to {b:g} '}mm".strip()
 
-    rules = [f"{'p' if f == 'pt' else 'c'}{c} means {rng(a, b)}; the largest nodule on imaging measures {m:.0f} mm "
-             f"(tolerance {tol:g} mm)"
-             for f, c, a, b, m in zip(field[bad], t[bad], lo_n[bad], hi_n[bad], mm[bad], strict=True)]
+    rules = [
+        f"{'p' if f == 'pt' else 'c'}{c} means {rng(a, b)}; the largest nodule on imaging measures {m:.0f} mm "
+        f"(tolerance {tol:g} mm)"
+        for f, c, a, b, m in zip(field[bad], t[bad], lo_n[bad], hi_n[bad], mm[bad], strict=True)
+    ]
     n = int(sel.sum())
-    return Outcome(n, failures=failures(staging, bad, field=field[bad].tolist(), rule=rules),
-                   message=f"{int(bad.sum())} of {n} patients with a T category and a measured nodule: the size "
-                           "contradicts the category")
+    return Outcome(
+        n,
+        failures=failures(staging, bad, field=field[bad].tolist(), rule=rules),
+        message=f"{int(bad.sum())} of {n} patients with a T category and a measured nodule: the size "
+        "contradicts the category",
+    )
 
 
 def check_m1_imaging(data: ModalityData, ctx: Context) -> Outcome:
@@ -144,15 +164,22 @@ def check_m1_imaging(data: ModalityData, ctx: Context) -> Outcome:
         return not_applicable(why_t, why_s)
     cats = set(links().get("m1_categories", []))
     cm = _category(staging["cm"]).isin(cats).fillna(False).astype(bool)
-    pm = (_category(staging["pm"]).isin(cats).fillna(False).astype(bool) if "pm" in staging
-          else pd.Series(False, index=staging.index))
+    pm = (
+        _category(staging["pm"]).isin(cats).fillna(False).astype(bool)
+        if "pm" in staging
+        else pd.Series(False, index=staging.index)
+    )
     m1 = staging[(cm | pm).to_numpy()].drop_duplicates(PATIENT)
     imaged = set(series[PATIENT].dropna().astype(str))
     bad = ~m1[PATIENT].astype(str).isin(imaged)
     which = np.where(cm.loc[m1.index], "cm", "pm")
-    return Outcome(len(m1), failures=failures(m1, bad, field=which[bad.to_numpy()].tolist(),
-                                               rule="staged M1 without any imaging series of the patient"),
-                   message=f"{int(bad.sum())} of {len(m1)} patients staged M1 have no imaging in the bundle")
+    return Outcome(
+        len(m1),
+        failures=failures(
+            m1, bad, field=which[bad.to_numpy()].tolist(), rule="staged M1 without any imaging series of the patient"
+        ),
+        message=f"{int(bad.sum())} of {len(m1)} patients staged M1 have no imaging in the bundle",
+    )
 
 
 # ------------------------------------------------------------------------------ histology, genomics
@@ -165,8 +192,9 @@ def check_histology_driver(data: ModalityData, ctx: Context) -> Outcome:
     cfg = links()["histology_driver"]
     genes = set(cfg.get("genes", []))
     gene_of = drivers()
-    v = variants[variants["driver"].astype("string").map(lambda d: gene_of.get(str(d), "") in genes)
-                 .fillna(False).astype(bool)].drop_duplicates([PATIENT, "driver"])
+    v = variants[
+        variants["driver"].astype("string").map(lambda d: gene_of.get(str(d), "") in genes).fillna(False).astype(bool)
+    ].drop_duplicates([PATIENT, "driver"])
     path, _ = need(data, "pathology", [PATIENT, "histology"])
     cond, _ = need(data, "conditions", [PATIENT, "histology"])
     if path is None and cond is None:
@@ -191,12 +219,17 @@ def check_histology_driver(data: ModalityData, ctx: Context) -> Outcome:
     judged = hist.notna() | pts.isin(squamous_ihc.index)
     bad = (judged & (by_hist | by_ihc)).to_numpy(dtype=bool)
     marker_text = ", ".join(f"{k} {val}" for k, val in ihc.items())
-    rules = [f"{d} (genomics) in {h if s else f'a squamous immunoprofile ({marker_text})'}: review the histology "
-             "or the call" for d, h, s in zip(v["driver"][bad], hist[bad], by_hist[bad], strict=True)]
+    rules = [
+        f"{d} (genomics) in {h if s else f'a squamous immunoprofile ({marker_text})'}: review the histology or the call"
+        for d, h, s in zip(v["driver"][bad], hist[bad], by_hist[bad], strict=True)
+    ]
     n = int(judged.sum())
-    return Outcome(n, failures=failures(v, bad, field="driver", rule=rules),
-                   message=f"{int(bad.sum())} of {n} {', '.join(sorted(genes))} driver calls are in a squamous tumour "
-                           "(flagged for review)")
+    return Outcome(
+        n,
+        failures=failures(v, bad, field="driver", rule=rules),
+        message=f"{int(bad.sum())} of {n} {', '.join(sorted(genes))} driver calls are in a squamous tumour "
+        "(flagged for review)",
+    )
 
 
 # ------------------------------------------------------------------------------------- dates
@@ -232,8 +265,11 @@ def date_order(key: str) -> Callable[[ModalityData, Context], Outcome]:
         name_l, name_e = (f"{links()['tables'][x['table']]['modality']}.{x['date']}" for x in (late, e))
         rules = [f"{name_l} {-d:.0f} days before {name_e}{how}" for d in days[bad]]
         n = int(both.sum())
-        return Outcome(n, failures=failures(ldf, bad, field=name_l, rule=rules),
-                       message=f"{int(bad.sum())} of {n} records out of order: {rule.get('description', key)}")
+        return Outcome(
+            n,
+            failures=failures(ldf, bad, field=name_l, rule=rules),
+            message=f"{int(bad.sum())} of {n} records out of order: {rule.get('description', key)}",
+        )
 
     return check
 
@@ -257,9 +293,17 @@ def check_smoking_sources(data: ModalityData, ctx: Context) -> Outcome:
         pairs = dicom.merge(ex[[PATIENT, "smoking_status"]].rename(columns={"smoking_status": "_ex"}), on=PATIENT)
         n += len(pairs)
         bad = ~np.array([x in agree.get(d, []) for d, x in zip(pairs["_dicom"], pairs["_ex"], strict=True)], dtype=bool)
-        frames.append(failures(pairs, bad, field="imaging.SmokingStatus",
-                               rule=[f"DICOM says {d}, the questionnaire says {x}"
-                                     for d, x in zip(pairs["_dicom"][bad], pairs["_ex"][bad], strict=True)]))
+        frames.append(
+            failures(
+                pairs,
+                bad,
+                field="imaging.SmokingStatus",
+                rule=[
+                    f"DICOM says {d}, the questionnaire says {x}"
+                    for d, x in zip(pairs["_dicom"][bad], pairs["_ex"][bad], strict=True)
+                ],
+            )
+        )
     if "pack_years" in ex.columns:
         pack = pd.to_numeric(ex["pack_years"], errors="coerce")
         heavy = ex.assign(_pack=pack)[pack >= high][[PATIENT, "_line", "_pack"]]
@@ -267,14 +311,19 @@ def check_smoking_sources(data: ModalityData, ctx: Context) -> Outcome:
         pairs = never.merge(heavy, on=PATIENT, suffixes=("", "_other"))
         pairs = pairs[pairs["_line"] != pairs["_line_other"]]  # one record's own pack-years: exposure's check
         n += int(ex[PATIENT].duplicated(keep=False).sum())
-        frames.append(failures(pairs, field="exposure.smoking_status",
-                               rule=[f"never smoker here, {p:g} pack-years in another record of the patient"
-                                     for p in pairs["_pack"]]))
+        frames.append(
+            failures(
+                pairs,
+                field="exposure.smoking_status",
+                rule=[f"never smoker here, {p:g} pack-years in another record of the patient" for p in pairs["_pack"]],
+            )
+        )
     if not n:
         return not_applicable("no patient has smoking data from two sources or records")
     out = Outcome(n, failures=frames)
-    return Outcome(n, failures=frames, message=f"{out.count} of {n} comparisons of smoking data across sources "
-                                               "disagree")
+    return Outcome(
+        n, failures=frames, message=f"{out.count} of {n} comparisons of smoking data across sources disagree"
+    )
 
 
 # ------------------------------------------------------------------------------------ coverage
@@ -293,7 +342,9 @@ def check_required_modalities(data: ModalityData, ctx: Context) -> Outcome:
         missing = ref[~ref[PATIENT].astype(str).isin(seen)]
         rows += [(p, m, f"no {m} record (cohort.yaml required_modalities){why}") for p in missing[PATIENT]]
     n = len(ref) * len(required)
-    return Outcome(n, failures=failures(pseudonym=[r[0] for r in rows], field=[r[1] for r in rows],
-                                        rule=[r[2] for r in rows]),
-                   message=f"{len(rows)} of {n} required patient-modality pairs missing "
-                           f"({len({r[0] for r in rows})} patients; required: {', '.join(required)})")
+    return Outcome(
+        n,
+        failures=failures(pseudonym=[r[0] for r in rows], field=[r[1] for r in rows], rule=[r[2] for r in rows]),
+        message=f"{len(rows)} of {n} required patient-modality pairs missing "
+        f"({len({r[0] for r in rows})} patients; required: {', '.join(required)})",
+    )

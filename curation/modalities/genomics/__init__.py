@@ -52,16 +52,52 @@ if TYPE_CHECKING:
 
 __all__ = ["SPEC", "checks", "figures", "identifiers", "load", "standardize", "write"]
 
-SPEC = ModalitySpec(name="genomics", label="Genomics", formats=("vcf", "maf", "tsv"), notebook="genomics.ipynb",
-                    dictionary="genomics", outputs=("parquet", "vcf", "maf"), order=50, options=GenomicsOptions,
-                    needs=("clinical",),  # its diagnosis dates, in dates.mode: relative (sample dates as day counts)
-                    description="Tumor variant calls (VCF / MAF): driver mutations and fusions; sequencing QC")
+SPEC = ModalitySpec(
+    name="genomics",
+    label="Genomics",
+    formats=("vcf", "maf", "tsv"),
+    notebook="genomics.ipynb",
+    dictionary="genomics",
+    outputs=("parquet", "vcf", "maf"),
+    order=50,
+    options=GenomicsOptions,
+    needs=("clinical",),  # its diagnosis dates, in dates.mode: relative (sample dates as day counts)
+    description="Tumor variant calls (VCF / MAF): driver mutations and fusions; sequencing QC",
+)
 
 PATIENT = "patient"
-VARIANT_COLUMNS = ["patient", "site", "sample", "file", "chrom", "pos", "ref", "alt", "gene", "protein_change",
-                   "vaf", "depth", "filter", "variant_type", "driver"]
-SAMPLE_COLUMNS = ["patient", "site", "sample", "tissue", "mean_depth", "pct_q30", "pct_target_100x",
-                  "n_variants", "n_drivers", "source_format", "specimen", "collection_date", "report_date"]
+VARIANT_COLUMNS = [
+    "patient",
+    "site",
+    "sample",
+    "file",
+    "chrom",
+    "pos",
+    "ref",
+    "alt",
+    "gene",
+    "protein_change",
+    "vaf",
+    "depth",
+    "filter",
+    "variant_type",
+    "driver",
+]
+SAMPLE_COLUMNS = [
+    "patient",
+    "site",
+    "sample",
+    "tissue",
+    "mean_depth",
+    "pct_q30",
+    "pct_target_100x",
+    "n_variants",
+    "n_drivers",
+    "source_format",
+    "specimen",
+    "collection_date",
+    "report_date",
+]
 
 
 # ------------------------------------------------------------------------------ standardize
@@ -85,8 +121,9 @@ def _tissue(text: str, sample_id: str, meta: dict[str, str]) -> str:
 def _num(s: pd.Series | None, index: pd.Index) -> pd.Series:
     if s is None:
         return pd.Series(float("nan"), index=index, dtype="float64")
-    return pd.to_numeric(s.astype("string").str.strip().str.rstrip("%").str.rstrip("xX"),
-                         errors="coerce").astype("float64")
+    return pd.to_numeric(s.astype("string").str.strip().str.rstrip("%").str.rstrip("xX"), errors="coerce").astype(
+        "float64"
+    )
 
 
 class _Ids:
@@ -127,16 +164,24 @@ def standardize(data: ModalityData, *, ctx: Context) -> ModalityData:
     samples = _samples(vcfs, raw, qc_all, variants, ids, meta=meta)
     data.ledger.record("standardize:samples", n_in=len(samples), n_accepted=len(samples))
     copies, audit = _vcf_copies(vcfs, ids)
-    maf_audit = [{"file": m["file"], "source": m["source"], "problems": list(m["problems"])}
-                 for m in data.objects.pop("mafs")]
+    maf_audit = [
+        {"file": m["file"], "source": m["source"], "problems": list(m["problems"])} for m in data.objects.pop("mafs")
+    ]
     data.tables = {"variants": variants, "samples": samples}
     data.objects.update(vcf_copies=copies, vcf_audit=pd.DataFrame(audit), maf_audit=pd.DataFrame(maf_audit))
     data.standardized = True
     return data
 
 
-def _consented(calls: list[dict[str, Any]], vcfs: list[dict[str, Any]], qc_frames: list[pd.DataFrame], ids: _Ids, *,
-               data: ModalityData, ctx: Context) -> tuple[list[Any], list[Any], list[pd.DataFrame]]:
+def _consented(
+    calls: list[dict[str, Any]],
+    vcfs: list[dict[str, Any]],
+    qc_frames: list[pd.DataFrame],
+    ids: _Ids,
+    *,
+    data: ModalityData,
+    ctx: Context,
+) -> tuple[list[Any], list[Any], list[pd.DataFrame]]:
     """Consent withdrawn: the patient's calls, VCFs and QC rows stop here (calls counted in the ledger)."""
     consent = consent_of(ctx.config, ctx.keyring)
     if not len(consent):
@@ -159,41 +204,67 @@ def _consented(calls: list[dict[str, Any]], vcfs: list[dict[str, Any]], qc_frame
     return kept, vcfs, [rows(q) for q in qc_frames]
 
 
-def _variants(calls: list[dict[str, Any]], ids: _Ids, *, reference: dict[str, str],
-              data: ModalityData) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _variants(
+    calls: list[dict[str, Any]], ids: _Ids, *, reference: dict[str, str], data: ModalityData
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The variants table (pseudonyms, sample tokens, typed columns, variant type, driver calls) and the
     raw calls it came from; calls without an ALT allele are excluded."""
     raw = pd.DataFrame(calls)
     n_in = len(raw)
-    no_alt = (raw["_no_alt"].map(lambda x: x is True) if "_no_alt" in raw
-              else pd.Series(False, index=raw.index)).astype(bool)
+    no_alt = (
+        raw["_no_alt"].map(lambda x: x is True) if "_no_alt" in raw else pd.Series(False, index=raw.index)
+    ).astype(bool)
     raw = raw.loc[~no_alt].reset_index(drop=True)
-    for col in ["sample_id", "chrom", "pos", "ref", "alt", "gene", "protein_change", "vaf", "depth", "filter",
-                "_svtype", "_site", "file", "_line", "_source", "_format"]:
+    for col in [
+        "sample_id",
+        "chrom",
+        "pos",
+        "ref",
+        "alt",
+        "gene",
+        "protein_change",
+        "vaf",
+        "depth",
+        "filter",
+        "_svtype",
+        "_site",
+        "file",
+        "_line",
+        "_source",
+        "_format",
+    ]:
         if col not in raw:
             raw[col] = pd.Series(dtype="object")
     sids = raw["sample_id"].astype("string").fillna("")
     ps = [ids.patient_site(s, site or "") for s, site in zip(sids, raw["_site"].fillna(""), strict=True)]
-    variants = pd.DataFrame({
-        PATIENT: pd.Series([p for p, _ in ps], dtype="string").replace("", pd.NA),
-        "site": pd.Series([s for _, s in ps], dtype="string").replace("", pd.NA),
-        "sample": pd.Series([ids.token(s) for s in sids], dtype="string"),
-        "file": raw["file"].astype("string"),
-        "chrom": raw["chrom"].astype("string"),
-        "pos": pd.to_numeric(raw["pos"], errors="coerce").astype("Int64"),
-        "ref": raw["ref"].astype("string"), "alt": raw["alt"].astype("string"),
-        "gene": raw["gene"].astype("string").replace("", pd.NA),
-        "protein_change": raw["protein_change"].astype("string").replace("", pd.NA),
-        "vaf": pd.to_numeric(raw["vaf"], errors="coerce").astype("float64"),
-        "depth": pd.to_numeric(raw["depth"], errors="coerce").astype("Int64"),
-        "filter": raw["filter"].astype("string"),
-        "_line": pd.to_numeric(raw["_line"], errors="coerce").astype("Int64"),
-        "_source": raw["_source"].astype("string"), "_format": raw["_format"].astype("string"),
-    })
+    variants = pd.DataFrame(
+        {
+            PATIENT: pd.Series([p for p, _ in ps], dtype="string").replace("", pd.NA),
+            "site": pd.Series([s for _, s in ps], dtype="string").replace("", pd.NA),
+            "sample": pd.Series([ids.token(s) for s in sids], dtype="string"),
+            "file": raw["file"].astype("string"),
+            "chrom": raw["chrom"].astype("string"),
+            "pos": pd.to_numeric(raw["pos"], errors="coerce").astype("Int64"),
+            "ref": raw["ref"].astype("string"),
+            "alt": raw["alt"].astype("string"),
+            "gene": raw["gene"].astype("string").replace("", pd.NA),
+            "protein_change": raw["protein_change"].astype("string").replace("", pd.NA),
+            "vaf": pd.to_numeric(raw["vaf"], errors="coerce").astype("float64"),
+            "depth": pd.to_numeric(raw["depth"], errors="coerce").astype("Int64"),
+            "filter": raw["filter"].astype("string"),
+            "_line": pd.to_numeric(raw["_line"], errors="coerce").astype("Int64"),
+            "_source": raw["_source"].astype("string"),
+            "_format": raw["_format"].astype("string"),
+        }
+    )
     variants["variant_type"] = _drivers.variant_type(variants["ref"], variants["alt"], raw["_svtype"])
     variants["driver"] = _drivers.call_drivers_by_source(variants, references=reference)
-    data.ledger.record("standardize:variants", n_in=n_in, n_accepted=len(variants),
-                       excluded={"no_alt_allele": int(no_alt.sum())} if no_alt.any() else None)
+    data.ledger.record(
+        "standardize:variants",
+        n_in=n_in,
+        n_accepted=len(variants),
+        excluded={"no_alt_allele": int(no_alt.sum())} if no_alt.any() else None,
+    )
     return variants, raw
 
 
@@ -205,19 +276,38 @@ def _qc_table(qc_frames: list[pd.DataFrame], ids: _Ids, *, data: ModalityData) -
     missing_id = n_qc - len(qc_all)
     dup = qc_all["sample_id"].duplicated(keep="first") if len(qc_all) else pd.Series(dtype=bool)
     for r in qc_all.loc[dup].itertuples(index=False) if len(qc_all) else []:
-        data.quarantine.add(stage="standardize:qc", source=str(r._asdict().get("_source", "")),
-                            record=ids.token(str(r.sample_id)), reason="duplicate_qc_row", field="sample_id",
-                            detail="the sample has an earlier QC row; keep one row per sample in the QC file")
+        data.quarantine.add(
+            stage="standardize:qc",
+            source=str(r._asdict().get("_source", "")),
+            record=ids.token(str(r.sample_id)),
+            reason="duplicate_qc_row",
+            field="sample_id",
+            detail="the sample has an earlier QC row; keep one row per sample in the QC file",
+        )
     qc_all = qc_all.loc[~dup] if len(qc_all) else qc_all
-    data.ledger.record("standardize:qc", n_in=n_qc, n_accepted=len(qc_all),
-                       quarantined={k: v for k, v in {"missing_id": missing_id,
-                                                      "duplicate_qc_row": int(dup.sum()) if len(dup) else 0}.items()
-                                    if v} or None)
+    data.ledger.record(
+        "standardize:qc",
+        n_in=n_qc,
+        n_accepted=len(qc_all),
+        quarantined={
+            k: v
+            for k, v in {"missing_id": missing_id, "duplicate_qc_row": int(dup.sum()) if len(dup) else 0}.items()
+            if v
+        }
+        or None,
+    )
     return qc_all
 
 
-def _samples(vcfs: list[dict[str, Any]], raw: pd.DataFrame, qc_all: pd.DataFrame, variants: pd.DataFrame,
-             ids: _Ids, *, meta: dict[str, dict[str, str]]) -> pd.DataFrame:
+def _samples(
+    vcfs: list[dict[str, Any]],
+    raw: pd.DataFrame,
+    qc_all: pd.DataFrame,
+    variants: pd.DataFrame,
+    ids: _Ids,
+    *,
+    meta: dict[str, dict[str, str]],
+) -> pd.DataFrame:
     """The samples table: every sample seen in a VCF header, a call or a QC row, with its QC figures,
     tissue and counts of variants and drivers."""
     rows: dict[str, dict[str, Any]] = {}
@@ -235,27 +325,42 @@ def _samples(vcfs: list[dict[str, Any]], raw: pd.DataFrame, qc_all: pd.DataFrame
         if r.get("tissue"):
             rows[sid]["_tissue_qc"] = r["tissue"]
     srows = list(rows.values())
-    sdf = pd.DataFrame(srows, columns=["sample_id", "site", "source_format", "mean_depth", "pct_q30",
-                                       "pct_target_100x", "_qc_row", "_tissue_qc"])
+    sdf = pd.DataFrame(
+        srows,
+        columns=[
+            "sample_id",
+            "site",
+            "source_format",
+            "mean_depth",
+            "pct_q30",
+            "pct_target_100x",
+            "_qc_row",
+            "_tissue_qc",
+        ],
+    )
     ps2 = [ids.patient_site(s, site or "") for s, site in zip(sdf["sample_id"], sdf["site"].fillna(""), strict=True)]
     tissue = []
     for sid, tq in zip(sdf["sample_id"], sdf["_tissue_qc"], strict=True):
         hit = ids.link.find(sid)
         given = (hit[2] if hit else "") or (tq if isinstance(tq, str) else "")
         tissue.append(_tissue(given, sid, meta.get(sid, {})))
-    per_sample = variants.groupby("sample").agg(n_variants=("sample", "size"),
-                                                n_drivers=("driver", lambda d: int((d != "").sum())))
-    samples = pd.DataFrame({
-        PATIENT: pd.Series([p for p, _ in ps2], dtype="string").replace("", pd.NA),
-        "site": pd.Series([s for _, s in ps2], dtype="string").replace("", pd.NA),
-        "sample": pd.Series([ids.token(s) for s in sdf["sample_id"]], dtype="string"),
-        "tissue": pd.Series(tissue, dtype="string"),
-        "mean_depth": _num(sdf["mean_depth"], sdf.index), "pct_q30": _num(sdf["pct_q30"], sdf.index),
-        "pct_target_100x": _num(sdf["pct_target_100x"], sdf.index),
-        "source_format": sdf["source_format"].astype("string"),
-        "_in_qc": sdf["_qc_row"].notna().to_numpy(),
-        "_line": pd.to_numeric(sdf["_qc_row"], errors="coerce").astype("Int64"),
-    })
+    per_sample = variants.groupby("sample").agg(
+        n_variants=("sample", "size"), n_drivers=("driver", lambda d: int((d != "").sum()))
+    )
+    samples = pd.DataFrame(
+        {
+            PATIENT: pd.Series([p for p, _ in ps2], dtype="string").replace("", pd.NA),
+            "site": pd.Series([s for _, s in ps2], dtype="string").replace("", pd.NA),
+            "sample": pd.Series([ids.token(s) for s in sdf["sample_id"]], dtype="string"),
+            "tissue": pd.Series(tissue, dtype="string"),
+            "mean_depth": _num(sdf["mean_depth"], sdf.index),
+            "pct_q30": _num(sdf["pct_q30"], sdf.index),
+            "pct_target_100x": _num(sdf["pct_target_100x"], sdf.index),
+            "source_format": sdf["source_format"].astype("string"),
+            "_in_qc": sdf["_qc_row"].notna().to_numpy(),
+            "_line": pd.to_numeric(sdf["_qc_row"], errors="coerce").astype("Int64"),
+        }
+    )
     samples["n_variants"] = samples["sample"].map(per_sample["n_variants"]).fillna(0).astype("Int64")
     samples["n_drivers"] = samples["sample"].map(per_sample["n_drivers"]).fillna(0).astype("Int64")
     _sheet_extras(samples, sdf["sample_id"], ids)
@@ -269,8 +374,11 @@ def _sheet_extras(samples: pd.DataFrame, sample_ids: pd.Series, ids: _Ids) -> No
 
     extra = [ids.link.extra.get(str(s).strip(), {}) for s in sample_ids]
     kr = ids.ctx.keyring
-    samples["specimen"] = pd.Series([kr.token("specimen", e["specimen_id"]) if e.get("specimen_id") else pd.NA
-                                     for e in extra], dtype="string", index=samples.index)
+    samples["specimen"] = pd.Series(
+        [kr.token("specimen", e["specimen_id"]) if e.get("specimen_id") else pd.NA for e in extra],
+        dtype="string",
+        index=samples.index,
+    )
     shift = pd.to_timedelta(patient_shifts(samples[PATIENT], keyring=kr).astype("float64"), unit="D")
     for col in SHEET_DATES:
         text = pd.Series([e.get(col, "") for e in extra], dtype="string", index=samples.index)
@@ -284,15 +392,25 @@ def _vcf_copies(vcfs: list[dict[str, Any]], ids: _Ids) -> tuple[dict[str, list[s
     for v in vcfs:
         h: _vcf.Header = v["header"]
         pts = [ids.patient_site(s, v["site"])[0] for s in h.samples]
-        audit.append({"file": v["file"], "source": v["source"], "version": h.version or "",
-                      "problems": list(h.problems), "n_samples": len(h.samples), "n_records": v["n_records"],
-                      PATIENT: next((p for p in pts if p), "")})
+        audit.append(
+            {
+                "file": v["file"],
+                "source": v["source"],
+                "version": h.version or "",
+                "problems": list(h.problems),
+                "n_samples": len(h.samples),
+                "n_records": v["n_records"],
+                PATIENT: next((p for p in pts if p), ""),
+            }
+        )
         for k, sid in enumerate(h.samples):
             name = ids.token(sid)
             if name in copies:  # the same sample in two VCFs (e.g. SNV and SV calls): keep both
                 name = f"{name}.{v['file']}"
-            copies[name] = [*_vcf.deidentified_header(h, ids.token(sid)),
-                            *(_vcf.deidentified_record(f, s, k) for f, s in v["records"])]
+            copies[name] = [
+                *_vcf.deidentified_header(h, ids.token(sid)),
+                *(_vcf.deidentified_record(f, s, k) for f, s in v["records"]),
+            ]
     return copies, audit
 
 
@@ -301,14 +419,23 @@ def _maf_frame(variants: pd.DataFrame) -> pd.DataFrame:
     """The calls as a minimal MAF (sample tokens as barcodes; VCF-style alleles kept as called)."""
     v = variants
     ref_len = v["ref"].astype("string").str.len().fillna(1).astype(int)
-    return pd.DataFrame({
-        "Hugo_Symbol": v["gene"].fillna("Unknown"), "Chromosome": v["chrom"], "Start_Position": v["pos"],
-        "End_Position": (v["pos"] + ref_len - 1).astype("Int64"), "Variant_Type": v["variant_type"],
-        "Reference_Allele": v["ref"], "Tumor_Seq_Allele2": v["alt"], "Tumor_Sample_Barcode": v["sample"],
-        "HGVSp_Short": v["protein_change"].fillna(""), "t_depth": v["depth"],
-        "t_alt_count": (v["vaf"] * v["depth"].astype("float64")).round().astype("Int64"), "FILTER": v["filter"],
-        "driver": v["driver"],
-    })
+    return pd.DataFrame(
+        {
+            "Hugo_Symbol": v["gene"].fillna("Unknown"),
+            "Chromosome": v["chrom"],
+            "Start_Position": v["pos"],
+            "End_Position": (v["pos"] + ref_len - 1).astype("Int64"),
+            "Variant_Type": v["variant_type"],
+            "Reference_Allele": v["ref"],
+            "Tumor_Seq_Allele2": v["alt"],
+            "Tumor_Sample_Barcode": v["sample"],
+            "HGVSp_Short": v["protein_change"].fillna(""),
+            "t_depth": v["depth"],
+            "t_alt_count": (v["vaf"] * v["depth"].astype("float64")).round().astype("Int64"),
+            "FILTER": v["filter"],
+            "driver": v["driver"],
+        }
+    )
 
 
 def write(data: ModalityData, *, ctx: Context) -> list[Path]:
@@ -328,14 +455,26 @@ def write(data: ModalityData, *, ctx: Context) -> list[Path]:
     else:
         for c in SHEET_DATES:
             s[c] = pd.to_datetime(s[c]).dt.date
-    ss = pa.schema([(c, pa.string()) for c in SAMPLE_COLUMNS[:4]]
-                   + [(c, pa.float64()) for c in ("mean_depth", "pct_q30", "pct_target_100x")]
-                   + [("n_variants", pa.int64()), ("n_drivers", pa.int64()), ("source_format", pa.string()),
-                      ("specimen", pa.string()), *dates])
-    out = [ctx.bundle.write_parquet(f"data/{NAME}/variants.parquet", v.reset_index(drop=True), schema=vs),
-           ctx.bundle.write_parquet(f"data/{NAME}/samples.parquet", s.reset_index(drop=True), schema=ss)]
-    out.append(ctx.bundle.write_text(f"data/{NAME}/variants.maf",
-                                     _maf_frame(v).to_csv(sep="\t", index=False, lineterminator="\n")))
+    ss = pa.schema(
+        [(c, pa.string()) for c in SAMPLE_COLUMNS[:4]]
+        + [(c, pa.float64()) for c in ("mean_depth", "pct_q30", "pct_target_100x")]
+        + [
+            ("n_variants", pa.int64()),
+            ("n_drivers", pa.int64()),
+            ("source_format", pa.string()),
+            ("specimen", pa.string()),
+            *dates,
+        ]
+    )
+    out = [
+        ctx.bundle.write_parquet(f"data/{NAME}/variants.parquet", v.reset_index(drop=True), schema=vs),
+        ctx.bundle.write_parquet(f"data/{NAME}/samples.parquet", s.reset_index(drop=True), schema=ss),
+    ]
+    out.append(
+        ctx.bundle.write_text(
+            f"data/{NAME}/variants.maf", _maf_frame(v).to_csv(sep="\t", index=False, lineterminator="\n")
+        )
+    )
     for name, lines in data.objects.get("vcf_copies", {}).items():
         out.append(ctx.bundle.write_text(f"data/{NAME}/vcf/{name}.vcf", "\n".join(lines) + "\n"))
     return out

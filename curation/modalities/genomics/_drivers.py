@@ -60,8 +60,13 @@ def call_drivers(df: pd.DataFrame, *, reference: str = "GRCh38") -> pd.Series:
             if region:
                 c, start, end = str(region[0]).removeprefix("chr").upper(), int(region[1]), int(region[2])
                 deleted_from, deleted_to = pos + 1, pos + ref.str.len() - 1
-                by_genome = ((chrom == c) & (ref.str.len() > alt.str.len()) & (deleted_to >= start)
-                             & (deleted_from <= end) & (prot == ""))
+                by_genome = (
+                    (chrom == c)
+                    & (ref.str.len() > alt.str.len())
+                    & (deleted_to >= start)
+                    & (deleted_from <= end)
+                    & (prot == "")
+                )
             hit = by_protein | (by_genome & ((gene == "") | g))
         else:
             by_protein = g & prot.isin(d.get("protein", []))

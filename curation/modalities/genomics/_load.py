@@ -28,8 +28,16 @@ if TYPE_CHECKING:
 
 NAME = "genomics"
 QC_FIELDS = ("sample_id", "mean_depth", "pct_q30", "pct_target_100x", "tissue")
-SHEET_FIELDS = ("sample_id", "admission_number", "site", "tissue", "specimen", "specimen_id", "collection_date",
-                "report_date")
+SHEET_FIELDS = (
+    "sample_id",
+    "admission_number",
+    "site",
+    "tissue",
+    "specimen",
+    "specimen_id",
+    "collection_date",
+    "report_date",
+)
 SHEET_DATES = ("collection_date", "report_date")
 
 
@@ -74,7 +82,8 @@ def _root_of(src: Source, ctx: Context) -> Path:
 def _files(src: Source) -> list[Path]:
     out: list[Path] = []
     suffixes = {"vcf": (".vcf", ".vcf.gz", ".vcf.bgz"), "maf": (".maf", ".maf.gz", ".txt", ".tsv")}.get(
-        src.config.format, ())
+        src.config.format, ()
+    )
     for f in src.files:
         if f.is_dir():
             out += sorted(p for p in f.rglob("*") if p.is_file() and p.name.lower().endswith(suffixes))
@@ -97,20 +106,32 @@ def _read_sheets(sources: list[Source[GenomicsOptions]], ctx: Context, data: Mod
         if path in seen:
             continue
         seen.add(path)
-        fmt = {".csv": "csv", ".tsv": "tsv", ".txt": "tsv", ".xlsx": "excel", ".xls": "excel",
-               ".parquet": "parquet"}.get(path.suffix.lower(), "csv")
+        fmt = {
+            ".csv": "csv",
+            ".tsv": "tsv",
+            ".txt": "tsv",
+            ".xlsx": "excel",
+            ".xls": "excel",
+            ".parquet": "parquet",
+        }.get(path.suffix.lower(), "csv")
         if not path.is_file():
-            msg = (f"{src.key}.options.sample_sheet: {rel!r} is not a file under {ctx.config.base_dir}; "
-                   "give the sample sheet's path relative to cohort.yaml")
+            msg = (
+                f"{src.key}.options.sample_sheet: {rel!r} is not a file under {ctx.config.base_dir}; "
+                "give the sample sheet's path relative to cohort.yaml"
+            )
             raise SourceError(msg)
         token = ctx.keyring.token("file", _relative(path, ctx.config.base_dir))
 
         def _sheet(reason: str, what: str, *, line: bool = False, _key: str = src.key, _token: str = token) -> None:
             unlinked = "the sample on this line is" if line else "the samples it lists are"
-            data.quarantine.add(stage="load:sample_sheet", source=_key, record=_token,
-                                field="(line)" if line else "(file)", reason=reason,
-                                detail=f"{_key}.options.sample_sheet: {what}; until it is fixed, {unlinked} not "
-                                       "linked to a patient")
+            data.quarantine.add(
+                stage="load:sample_sheet",
+                source=_key,
+                record=_token,
+                field="(line)" if line else "(file)",
+                reason=reason,
+                detail=f"{_key}.options.sample_sheet: {what}; until it is fixed, {unlinked} not linked to a patient",
+            )
 
         try:
             rt = read_table(path, format=fmt, encoding=src.config.encoding)
@@ -122,8 +143,11 @@ def _read_sheets(sources: list[Source[GenomicsOptions]], ctx: Context, data: Mod
         for b in rt.bad_lines:
             _sheet(b.reason, f"{b.record}: {b.describe()}", line=True)
         if "sample_id" not in df.columns or "admission_number" not in df.columns:
-            _sheet("missing_columns", "the sheet needs sample_id and admission_number columns (map other headers "
-                                      "with options.sample_sheet_columns)")
+            _sheet(
+                "missing_columns",
+                "the sheet needs sample_id and admission_number columns (map other headers "
+                "with options.sample_sheet_columns)",
+            )
             continue
         tissue = df["tissue"] if "tissue" in df else df.get("specimen", pd.Series("", index=df.index))
         site = df["site"] if "site" in df else pd.Series(src.site, index=df.index)
@@ -200,18 +224,24 @@ def load(sources: list[Source[GenomicsOptions]], *, ctx: Context) -> ModalityDat
                     qc += [got.entry] if got.entry is not None else []
             except (OSError, UnicodeDecodeError, SourceError) as exc:
                 detail = str(exc).split(": ", 1)[-1] if isinstance(exc, SourceError) else type(exc).__name__
-                got = _set_aside(data, src, token, "unreadable_file", _n_records(path, fmt),
-                                 f"cannot read as {fmt}: {detail}; check `format:` and the file")
+                got = _set_aside(
+                    data,
+                    src,
+                    token,
+                    "unreadable_file",
+                    _n_records(path, fmt),
+                    f"cannot read as {fmt}: {detail}; check `format:` and the file",
+                )
             got.record(data, src.key, token)
             if got.file_reason:
                 bad_files[got.file_reason] += 1
             records[(src.key, token)] = got.n_in
             if got.empty or got.file_reason:
                 notes[(src.key, token)] = got.empty or f"set aside as {got.file_reason} (see the quarantine)"
-    data.ledger.record("load:files", n_in=n_files, n_accepted=n_files - bad_files.total(),
-                       quarantined=dict(bad_files) or None)
-    data.objects.update(calls=calls, vcfs=vcfs, mafs=mafs, qc=qc, link=link, source_records=records,
-                        source_notes=notes)
+    data.ledger.record(
+        "load:files", n_in=n_files, n_accepted=n_files - bad_files.total(), quarantined=dict(bad_files) or None
+    )
+    data.objects.update(calls=calls, vcfs=vcfs, mafs=mafs, qc=qc, link=link, source_records=records, source_notes=notes)
     return data
 
 
@@ -232,16 +262,28 @@ class _FileRead:
     def record(self, data: ModalityData, key: str, token: str) -> None:
         if self.file_reason:  # every record the file holds goes with it
             self.n_accepted, self.quarantined = 0, Counter({self.file_reason: self.n_in} if self.n_in else {})
-        data.ledger.record("load", source=f"{key} file {token}", n_in=self.n_in, n_accepted=self.n_accepted,
-                           quarantined={k: v for k, v in self.quarantined.items() if v} or None)
+        data.ledger.record(
+            "load",
+            source=f"{key} file {token}",
+            n_in=self.n_in,
+            n_accepted=self.n_accepted,
+            quarantined={k: v for k, v in self.quarantined.items() if v} or None,
+        )
 
 
-def _set_aside(data: ModalityData, src: Source, token: str, reason: str, n_in: int, what: str, *,
-               pseudonym: str = "") -> _FileRead:
+def _set_aside(
+    data: ModalityData, src: Source, token: str, reason: str, n_in: int, what: str, *, pseudonym: str = ""
+) -> _FileRead:
     """Quarantine a whole file (one row naming how many records it held); its records are counted."""
-    data.quarantine.add(stage="load", source=src.key, record=token, pseudonym=pseudonym, field="(file)",
-                        reason=reason, detail=f"site {src.site or '-'}: {what}; {n_in} record(s) read from it are "
-                                          "set aside with the file")
+    data.quarantine.add(
+        stage="load",
+        source=src.key,
+        record=token,
+        pseudonym=pseudonym,
+        field="(file)",
+        reason=reason,
+        detail=f"site {src.site or '-'}: {what}; {n_in} record(s) read from it are set aside with the file",
+    )
     return _FileRead(n_in, file_reason=reason)
 
 
@@ -262,14 +304,30 @@ def _unparsed(data: ModalityData, src: Source, token: str, n_in: int, n_parsed: 
     encoding surprise): set aside by number, never silently lost."""
     if n_in > n_parsed:
         got.quarantined["unparsed_records"] += n_in - n_parsed
-        data.quarantine.add(stage="load", source=src.key, record=token, field="(lines)", reason="unparsed_records",
-                            detail=f"site {src.site or '-'}: {n_in - n_parsed} data line(s) counted in the file were "
-                                   "not returned by the reader; check the file's line endings and encoding")
+        data.quarantine.add(
+            stage="load",
+            source=src.key,
+            record=token,
+            field="(lines)",
+            reason="unparsed_records",
+            detail=f"site {src.site or '-'}: {n_in - n_parsed} data line(s) counted in the file were "
+            "not returned by the reader; check the file's line endings and encoding",
+        )
 
 
 # ##SAMPLE keys whose values name a sample or a person (Tissue=tumor is not an identifier)
-_ID_KEYS = {"ID", "SampleName", "Name", "File", "SampleUUID", "SampleTCGABarcode", "Individual", "Patient",
-            "Barcode", "Library"}
+_ID_KEYS = {
+    "ID",
+    "SampleName",
+    "Name",
+    "File",
+    "SampleUUID",
+    "SampleTCGABarcode",
+    "Individual",
+    "Patient",
+    "Barcode",
+    "Library",
+}
 _PERSON_KEYS = {"Name", "Individual", "Patient", "Donor", "Subject"}  # may hold a person's name
 # column names that are roles, not identifiers (the leak scan must not hunt for the word "tumor")
 _GENERIC = {"TUMOR", "TUMOUR", "NORMAL", "SAMPLE", "SAMPLE1", "SAMPLE2", "CASE", "CONTROL"}
@@ -296,8 +354,9 @@ def _info_annotation(info: dict[str, str]) -> tuple[str, str]:
     return gene, prot
 
 
-def _load_vcf(path: Path, token: str, src: Source, link: _Link, ctx: Context, data: ModalityData,
-              calls: list[dict[str, Any]]) -> _FileRead:
+def _load_vcf(
+    path: Path, token: str, src: Source, link: _Link, ctx: Context, data: ModalityData, calls: list[dict[str, Any]]
+) -> _FileRead:
     count = _vcf.count_data_lines(path)
     header, records = _vcf.read_vcf(path)
     _note_identifiers(data, header.samples)
@@ -325,32 +384,70 @@ def _load_vcf(path: Path, token: str, src: Source, link: _Link, ctx: Context, da
         ks = range(len(header.samples)) if header.samples else [None]
         for k in ks:
             carries, allele = _vcf.carries_alt(rec, k) if k is not None else (True, 1)
-            base = {"file": token, "sample_id": header.samples[k] if k is not None else "", "_line": rec.line,
-                    "_source": src.key, "_site": src.site, "_format": "vcf"}
+            base = {
+                "file": token,
+                "sample_id": header.samples[k] if k is not None else "",
+                "_line": rec.line,
+                "_source": src.key,
+                "_site": src.site,
+                "_format": "vcf",
+            }
             if not carries:
                 file_calls.append({**base, "_no_alt": True})
                 continue
             depth, vaf = _vcf.depth_and_vaf(rec, k, allele) if k is not None else (None, None)
-            file_calls.append({**base, "chrom": rec.chrom, "pos": rec.pos, "ref": rec.ref,
-                               "alt": alts[min(max(allele, 1), len(alts)) - 1], "gene": gene, "protein_change": prot,
-                               "vaf": vaf, "depth": depth, "filter": rec.filter, "_svtype": rec.info.get("SVTYPE", "")})
+            file_calls.append(
+                {
+                    **base,
+                    "chrom": rec.chrom,
+                    "pos": rec.pos,
+                    "ref": rec.ref,
+                    "alt": alts[min(max(allele, 1), len(alts)) - 1],
+                    "gene": gene,
+                    "protein_change": prot,
+                    "vaf": vaf,
+                    "depth": depth,
+                    "filter": rec.filter,
+                    "_svtype": rec.info.get("SVTYPE", ""),
+                }
+            )
     damage = damage or count.damage
     if damage is not None:
         at = f"after line {damage.line}" if damage.line > 0 else "before its first line"
-        return _set_aside(data, src, token, damage.reason, count.n_data,
-                          f"{damage.detail}, {at}; a partial call set would read as wild-type for every call it "
-                          "lost: copy or export the file again", pseudonym=first_patient)
+        return _set_aside(
+            data,
+            src,
+            token,
+            damage.reason,
+            count.n_data,
+            f"{damage.detail}, {at}; a partial call set would read as wild-type for every call it "
+            "lost: copy or export the file again",
+            pseudonym=first_patient,
+        )
     for b in bad:
-        data.quarantine.add(stage="load", source=src.key, record=token, pseudonym=first_patient,
-                            field="INFO" if b.code == "malformed_info" else "(line)", reason=b.code,
-                            detail=f"site {site}: line {b.line}: {b.reason}; fix or re-export this record")
+        data.quarantine.add(
+            stage="load",
+            source=src.key,
+            record=token,
+            pseudonym=first_patient,
+            field="INFO" if b.code == "malformed_info" else "(line)",
+            reason=b.code,
+            detail=f"site {site}: line {b.line}: {b.reason}; fix or re-export this record",
+        )
     got = _FileRead(count.n_data, n_rec, Counter(b.code for b in bad))
     _unparsed(data, src, token, count.n_data, n_rec + len(bad), got)
     got.empty = _empty(path, n_rec + len(bad))
     if not got.empty:
         calls.extend(file_calls)
-        got.entry = {"file": token, "source": src.key, "site": src.site, "header": header, "records": kept,
-                     "n_records": n_rec, "n_bad": len(bad)}
+        got.entry = {
+            "file": token,
+            "source": src.key,
+            "site": src.site,
+            "header": header,
+            "records": kept,
+            "n_records": n_rec,
+            "n_bad": len(bad),
+        }
     return got
 
 
@@ -364,25 +461,44 @@ def _load_maf(path: Path, token: str, src: Source, data: ModalityData, calls: li
     damage = maf.damage or count.damage
     if damage is not None:
         at = f"after line {damage.line}" if damage.line > 0 else "before its first line"
-        return _set_aside(data, src, token, damage.reason, n_in,
-                          f"{damage.detail}, {at}; copy or export the file again")
+        return _set_aside(
+            data, src, token, damage.reason, n_in, f"{damage.detail}, {at}; copy or export the file again"
+        )
     if maf.missing:
-        got = _set_aside(data, src, token, "missing_columns", n_in,
-                         f"the MAF header lacks the required column(s) {', '.join(maf.missing)}; export the MAF "
-                         f"with every column of {', '.join(_maf.REQUIRED)}")
+        got = _set_aside(
+            data,
+            src,
+            token,
+            "missing_columns",
+            n_in,
+            f"the MAF header lacks the required column(s) {', '.join(maf.missing)}; export the MAF "
+            f"with every column of {', '.join(_maf.REQUIRED)}",
+        )
         got.entry = {"file": token, "source": src.key, "problems": maf.problems}
         return got
     for b in maf.bad:
-        data.quarantine.add(stage="load", source=src.key, record=token, field="(line)", reason=b.code,
-                            detail=f"site {src.site}: line {b.line}: {b.reason}; fix or re-export this line")
+        data.quarantine.add(
+            stage="load",
+            source=src.key,
+            record=token,
+            field="(line)",
+            reason=b.code,
+            detail=f"site {src.site}: line {b.line}: {b.reason}; fix or re-export this line",
+        )
     got = _FileRead(n_in, len(df), Counter(b.code for b in maf.bad))
     _unparsed(data, src, token, got.n_in, len(df) + len(maf.bad), got)
     got.empty = _empty(path, len(df) + len(maf.bad))
     if got.empty:
         return got
     if len(df):
-        df = df.assign(file=token, _source=src.key, _site=src.site, _format="maf",
-                       _svtype="", filter=df["filter"] if "filter" in df else "")
+        df = df.assign(
+            file=token,
+            _source=src.key,
+            _site=src.site,
+            _format="maf",
+            _svtype="",
+            filter=df.get("filter", ""),
+        )
         calls.extend(df.to_dict("records"))
     got.entry = {"file": token, "source": src.key, "problems": maf.problems}
     return got
@@ -391,18 +507,35 @@ def _load_maf(path: Path, token: str, src: Source, data: ModalityData, calls: li
 def _load_qc(path: Path, token: str, src: Source[GenomicsOptions], data: ModalityData) -> _FileRead:
     """A QC table; its records are counted by the table reader's own independent count."""
     try:
-        rt = read_table(path, format="tsv" if src.config.format == "tsv" else src.config.format,
-                        encoding=src.config.encoding, sep=src.options.sep)
+        rt = read_table(
+            path,
+            format="tsv" if src.config.format == "tsv" else src.config.format,
+            encoding=src.config.encoding,
+            sep=src.options.sep,
+        )
     except SourceError as exc:
-        return _set_aside(data, src, token, getattr(exc, "reason", "unreadable_file"), _n_records(path, "tsv"),
-                          f"cannot read as a table: {str(exc).split(': ', 1)[-1]}")
+        return _set_aside(
+            data,
+            src,
+            token,
+            getattr(exc, "reason", "unreadable_file"),
+            _n_records(path, "tsv"),
+            f"cannot read as a table: {str(exc).split(': ', 1)[-1]}",
+        )
     if rt.n_records == 0:
         return _FileRead(0, empty=rt.empty or _empty(path, 0))
-    df, _ = apply_mapping(rt.frame, columns=src.config.columns, known=QC_FIELDS, values=src.config.values,
-                          missing=src.config.missing)
+    df, _ = apply_mapping(
+        rt.frame, columns=src.config.columns, known=QC_FIELDS, values=src.config.values, missing=src.config.missing
+    )
     for b in rt.bad_lines:
-        data.quarantine.add(stage="load", source=src.key, record=token, field="(line)", reason=b.reason,
-                            detail=f"{b.describe(src.site)} ({b.record})")
+        data.quarantine.add(
+            stage="load",
+            source=src.key,
+            record=token,
+            field="(line)",
+            reason=b.reason,
+            detail=f"{b.describe(src.site)} ({b.record})",
+        )
     got = _FileRead(rt.n_records, len(df), Counter(rt.quarantined()))
     if "sample_id" in df:
         _note_identifiers(data, list(df["sample_id"]))

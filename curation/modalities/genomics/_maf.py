@@ -17,12 +17,27 @@ import pandas as pd
 from ._vcf import BLANK, BadRecord, Damage, Lines, container_damage, open_text
 
 # MAF column -> variants field
-COLUMNS = {"Tumor_Sample_Barcode": "sample_id", "Hugo_Symbol": "gene", "Chromosome": "chrom",
-           "Start_Position": "pos", "Reference_Allele": "ref", "Tumor_Seq_Allele2": "alt",
-           "HGVSp_Short": "protein_change", "t_depth": "depth", "t_alt_count": "_alt_count", "FILTER": "filter",
-           "Variant_Type": "_maf_type"}
-REQUIRED = ("Tumor_Sample_Barcode", "Hugo_Symbol", "Chromosome", "Start_Position", "Reference_Allele",
-            "Tumor_Seq_Allele2")
+COLUMNS = {
+    "Tumor_Sample_Barcode": "sample_id",
+    "Hugo_Symbol": "gene",
+    "Chromosome": "chrom",
+    "Start_Position": "pos",
+    "Reference_Allele": "ref",
+    "Tumor_Seq_Allele2": "alt",
+    "HGVSp_Short": "protein_change",
+    "t_depth": "depth",
+    "t_alt_count": "_alt_count",
+    "FILTER": "filter",
+    "Variant_Type": "_maf_type",
+}
+REQUIRED = (
+    "Tumor_Sample_Barcode",
+    "Hugo_Symbol",
+    "Chromosome",
+    "Start_Position",
+    "Reference_Allele",
+    "Tumor_Seq_Allele2",
+)
 COUNTS = ("t_depth", "t_alt_count")  # read counts: a number, or empty / "." / NA for missing
 MISSING_COUNT = frozenset({"", ".", "NA", "na", "NaN", "nan"})
 

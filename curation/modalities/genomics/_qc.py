@@ -58,10 +58,16 @@ def _below(metric: str, limit: str, unit: str) -> Callable[[ModalityData, Contex
         present = v.notna()
         bad = (present & (v < lim)).astype(bool)
         sub = samples.loc[bad]
-        return Outcome(int(present.sum()),
-                       failures=failures(sub, pseudonym=_who(sub), field=metric,
-                                         rule=[f"{metric} {x:g}{unit} below {lim:g}{unit}" for x in v[bad]]),
-                       message=f"{int(bad.sum())} of {int(present.sum())} samples with {metric} below {lim:g}{unit}")
+        return Outcome(
+            int(present.sum()),
+            failures=failures(
+                sub,
+                pseudonym=_who(sub),
+                field=metric,
+                rule=[f"{metric} {x:g}{unit} below {lim:g}{unit}" for x in v[bad]],
+            ),
+            message=f"{int(bad.sum())} of {int(present.sum())} samples with {metric} below {lim:g}{unit}",
+        )
 
     return check
 
@@ -75,10 +81,16 @@ def _conformance(kind: str) -> Callable[[ModalityData, Context], Outcome]:
             return Outcome(0, message=f"no {kind} files")
         rows = [(r.get(PATIENT, "") or "", r["file"], p) for r in audit.to_dict("records") for p in r["problems"]]
         n_bad = len({r[1] for r in rows})
-        return Outcome(len(audit), n_failed=n_bad,
-                       failures=failures(pseudonym=[r[0] for r in rows], field="header",
-                                         rule=[f"file {r[1]}: {r[2]}; fix the header of this file" for r in rows]),
-                       message=f"{n_bad} of {len(audit)} {kind} files with header problems")
+        return Outcome(
+            len(audit),
+            n_failed=n_bad,
+            failures=failures(
+                pseudonym=[r[0] for r in rows],
+                field="header",
+                rule=[f"file {r[1]}: {r[2]}; fix the header of this file" for r in rows],
+            ),
+            message=f"{n_bad} of {len(audit)} {kind} files with header problems",
+        )
 
     return check
 
@@ -87,23 +99,33 @@ def check_linkage(data: ModalityData, ctx: Context) -> Outcome:
     s = data.tables["samples"]
     bad = s[PATIENT].isna()
     sub = s.loc[bad]
-    return Outcome(len(s), failures=failures(sub, pseudonym=sub["sample"], field="sample_id",
-                                             rule="sample not in the sample sheet: add it with its admission number "
-                                                  "and site (options.sample_sheet)"),
-                   message=f"{int(bad.sum())} of {len(s)} samples not linked to a patient")
+    return Outcome(
+        len(s),
+        failures=failures(
+            sub,
+            pseudonym=sub["sample"],
+            field="sample_id",
+            rule="sample not in the sample sheet: add it with its admission number and site (options.sample_sheet)",
+        ),
+        message=f"{int(bad.sum())} of {len(s)} samples not linked to a patient",
+    )
 
 
 def check_qc_completeness(data: ModalityData, ctx: Context) -> Outcome:
     s = data.tables["samples"]
-    required = [f.name for f in dictionary.fields(NAME, "samples")
-                if f.name in ("mean_depth", "pct_q30", "pct_target_100x") and f.required != "optional"]
+    required = [
+        f.name
+        for f in dictionary.fields(NAME, "samples")
+        if f.name in ("mean_depth", "pct_q30", "pct_target_100x") and f.required != "optional"
+    ]
     frames = []
     for m in required:
         miss = s[m].isna()
         if miss.any():
             sub = s.loc[miss]
-            rules = np.where(sub["_in_qc"].to_numpy(bool), f"{m} missing in the QC file",
-                             "no row for this sample in the QC file")
+            rules = np.where(
+                sub["_in_qc"].to_numpy(bool), f"{m} missing in the QC file", "no row for this sample in the QC file"
+            )
             frames.append(failures(sub, pseudonym=_who(sub), field=m, rule=rules.tolist()))
     n_bad = int(s[required].isna().any(axis=1).sum()) if required else 0
     return Outcome(len(s), failures=frames, n_failed=n_bad, message=f"{n_bad} of {len(s)} samples miss QC metrics")
@@ -112,9 +134,14 @@ def check_qc_completeness(data: ModalityData, ctx: Context) -> Outcome:
 def check_ranges(data: ModalityData, ctx: Context) -> Outcome:
     parts = []
     for table, df in data.tables.items():
-        ranges = {f.name: (f.min, f.max) for f in dictionary.fields(NAME, table)
-                  if f.type in ("integer", "number") and (f.min is not None or f.max is not None)
-                  and f.name in df.columns and not f.derived}
+        ranges = {
+            f.name: (f.min, f.max)
+            for f in dictionary.fields(NAME, table)
+            if f.type in ("integer", "number")
+            and (f.min is not None or f.max is not None)
+            and f.name in df.columns
+            and not f.derived
+        }
         parts.append(qc.check_range(df.assign(**{PATIENT: _who(df)}), ranges))
     return combine(parts)
 
@@ -123,32 +150,70 @@ def check_turnaround(data: ModalityData, ctx: Context) -> Outcome:
     """Samples reported more than the target after they were collected (sample-sheet dates)."""
     s = data.tables["samples"]
     s = s.drop(columns=[c for c in ("collection_date", "report_date") if c in s and s[c].isna().all()])  # no sheet date
-    return tl.check_delay(s, "collection_date", "report_date", max_days=tl.targets(ctx).sequencing_turnaround_days,
-                          target="timeliness.sequencing_turnaround_days", what="sequenced samples",
-                          supply="add collection_date and report_date columns to the sample sheet "
-                                 "(options.sample_sheet)", pseudonym=_who(s) if PATIENT in s.columns else None)
+    return tl.check_delay(
+        s,
+        "collection_date",
+        "report_date",
+        max_days=tl.targets(ctx).sequencing_turnaround_days,
+        target="timeliness.sequencing_turnaround_days",
+        what="sequenced samples",
+        supply="add collection_date and report_date columns to the sample sheet (options.sample_sheet)",
+        pseudonym=_who(s) if PATIENT in s.columns else None,
+    )
 
 
 CHECKS = (
-    Check("accuracy.sequencing_depth", Dimension.ACCURACY, _below("mean_depth", "min_depth", "x"),
-          threshold=QC_THRESHOLD, description="mean target depth at least min_depth (default 100x)"),
-    Check("accuracy.q30", Dimension.ACCURACY, _below("pct_q30", "min_q30", "%"), threshold=QC_THRESHOLD,
-          description="share of bases at Q30 or above at least min_q30 (default 80 %)"),
-    Check("accuracy.target_100x", Dimension.ACCURACY, _below("pct_target_100x", "min_target_100x", "%"),
-          threshold=QC_THRESHOLD, description="share of the target covered 100x at least min_target_100x (80 %)"),
+    Check(
+        "accuracy.sequencing_depth",
+        Dimension.ACCURACY,
+        _below("mean_depth", "min_depth", "x"),
+        threshold=QC_THRESHOLD,
+        description="mean target depth at least min_depth (default 100x)",
+    ),
+    Check(
+        "accuracy.q30",
+        Dimension.ACCURACY,
+        _below("pct_q30", "min_q30", "%"),
+        threshold=QC_THRESHOLD,
+        description="share of bases at Q30 or above at least min_q30 (default 80 %)",
+    ),
+    Check(
+        "accuracy.target_100x",
+        Dimension.ACCURACY,
+        _below("pct_target_100x", "min_target_100x", "%"),
+        threshold=QC_THRESHOLD,
+        description="share of the target covered 100x at least min_target_100x (80 %)",
+    ),
     qc.SOURCE_EMPTY,
     qc.ANY_ACCEPTED,
-    Check("completeness.qc_metrics", Dimension.COMPLETENESS, check_qc_completeness,
-          description="every sample has its QC metrics"),
+    Check(
+        "completeness.qc_metrics",
+        Dimension.COMPLETENESS,
+        check_qc_completeness,
+        description="every sample has its QC metrics",
+    ),
     Check("conformance.vcf", Dimension.CONFORMANCE, _conformance("VCF"), description="VCF headers"),
-    Check("timeliness.turnaround", Dimension.TIMELINESS, check_turnaround, severity=Severity.MINOR,
-          threshold=Threshold(0.0, 0.05),
-          description="sequencing report within timeliness.sequencing_turnaround_days of sample collection"),
+    Check(
+        "timeliness.turnaround",
+        Dimension.TIMELINESS,
+        check_turnaround,
+        severity=Severity.MINOR,
+        threshold=Threshold(0.0, 0.05),
+        description="sequencing report within timeliness.sequencing_turnaround_days of sample collection",
+    ),
     Check("conformance.maf", Dimension.CONFORMANCE, _conformance("MAF"), description="MAF headers"),
-    Check("consistency.sample_linkage", Dimension.CONSISTENCY, check_linkage,
-          description="every sample linked to a patient through the sample sheet"),
-    Check("plausibility.range", Dimension.ACCURACY, check_ranges,
-          description="numbers within their field's plausible range"),
+    Check(
+        "consistency.sample_linkage",
+        Dimension.CONSISTENCY,
+        check_linkage,
+        description="every sample linked to a patient through the sample sheet",
+    ),
+    Check(
+        "plausibility.range",
+        Dimension.ACCURACY,
+        check_ranges,
+        description="numbers within their field's plausible range",
+    ),
 )
 
 
@@ -157,29 +222,54 @@ def checks(data: ModalityData, *, ctx: Context) -> list[CheckResult]:
 
 
 # ------------------------------------------------------------------------------------ figures
-def plot_qc(samples: pd.DataFrame, limits: dict[str, float], *,
-            title: str = "Sequencing QC per sample (threshold dashed; failing samples red)") -> go.Figure:
+def plot_qc(
+    samples: pd.DataFrame,
+    limits: dict[str, float],
+    *,
+    title: str = "Sequencing QC per sample (threshold dashed; failing samples red)",
+) -> go.Figure:
     """One panel per metric: a bar per sample token, the acceptance threshold drawn."""
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
     from ...report.figures import empty_figure
 
-    metrics = [("mean_depth", "mean depth (x)", limits["min_depth"]), ("pct_q30", "% bases ≥ Q30", limits["min_q30"]),
-               ("pct_target_100x", "% target ≥ 100x", limits["min_target_100x"])]
+    metrics = [
+        ("mean_depth", "mean depth (x)", limits["min_depth"]),
+        ("pct_q30", "% bases ≥ Q30", limits["min_q30"]),
+        ("pct_target_100x", "% target ≥ 100x", limits["min_target_100x"]),
+    ]
     s = samples[samples[[m for m, _, _ in metrics]].notna().any(axis=1)].sort_values("sample")
     if s.empty:
         return empty_figure(title, "no QC metrics")
-    fig = make_subplots(rows=3, cols=1, shared_xaxes=True, subplot_titles=[t for _, t, _ in metrics],
-                        vertical_spacing=0.08)
+    fig = make_subplots(
+        rows=3, cols=1, shared_xaxes=True, subplot_titles=[t for _, t, _ in metrics], vertical_spacing=0.08
+    )
     for i, (m, label, limit) in enumerate(metrics, start=1):
         v = s[m]
         colors = np.where(v < limit, "#e45756", "#4c78a8")
-        fig.add_trace(go.Bar(x=s["sample"], y=v, marker_color=colors, name=label, showlegend=False,
-                             customdata=_who(s), hovertemplate="%{x} (%{customdata}): %{y:.4g}<extra>" + label
-                             + "</extra>"), row=i, col=1)
-        fig.add_hline(y=limit, line_dash="dash", line_color="#333", row=i, col=1,
-                      annotation_text=f"{limit:g}", annotation_position="top left")
+        fig.add_trace(
+            go.Bar(
+                x=s["sample"],
+                y=v,
+                marker_color=colors,
+                name=label,
+                showlegend=False,
+                customdata=_who(s),
+                hovertemplate="%{x} (%{customdata}): %{y:.4g}<extra>" + label + "</extra>",
+            ),
+            row=i,
+            col=1,
+        )
+        fig.add_hline(
+            y=limit,
+            line_dash="dash",
+            line_color="#333",
+            row=i,
+            col=1,
+            annotation_text=f"{limit:g}",
+            annotation_position="top left",
+        )
     fig.update_xaxes(showticklabels=len(s) <= 40, tickangle=-60, row=3, col=1)
     fig.update_layout(title=title, height=720, template="plotly_white", margin={"l": 60, "r": 20, "t": 70, "b": 90})
     return fig
@@ -218,15 +308,36 @@ def plot_oncoprint(frame: pd.DataFrame, *, title: str = "Driver oncoprint (patie
     idx = order.sort_values(["_d", "_n"], ascending=False).index
     z = frame.loc[idx, genes].to_numpy()
     text = frame.loc[idx, [f"{g}__label" for g in genes]].to_numpy()
-    fig = go.Figure(go.Heatmap(
-        z=z.T, x=list(idx), y=genes, zmin=0, zmax=2, text=text.T, xgap=1, ygap=1,
-        colorscale=[[0, "#eeeeee"], [0.33, "#eeeeee"], [0.34, "#9ecae1"], [0.66, "#9ecae1"], [0.67, "#d62728"],
-                    [1, "#d62728"]],
-        colorbar={"tickvals": [0, 1, 2], "ticktext": ["none", "other variant", "driver"]},
-        hovertemplate="%{x} %{y}: %{text}<extra></extra>"))
-    fig.update_layout(title=title, height=140 + 28 * len(genes), template="plotly_white",
-                      xaxis={"showticklabels": len(idx) <= 40, "tickangle": -60, "title": "patient"},
-                      yaxis={"autorange": "reversed"}, margin={"l": 70, "r": 20, "t": 60, "b": 90})
+    fig = go.Figure(
+        go.Heatmap(
+            z=z.T,
+            x=list(idx),
+            y=genes,
+            zmin=0,
+            zmax=2,
+            text=text.T,
+            xgap=1,
+            ygap=1,
+            colorscale=[
+                [0, "#eeeeee"],
+                [0.33, "#eeeeee"],
+                [0.34, "#9ecae1"],
+                [0.66, "#9ecae1"],
+                [0.67, "#d62728"],
+                [1, "#d62728"],
+            ],
+            colorbar={"tickvals": [0, 1, 2], "ticktext": ["none", "other variant", "driver"]},
+            hovertemplate="%{x} %{y}: %{text}<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        title=title,
+        height=140 + 28 * len(genes),
+        template="plotly_white",
+        xaxis={"showticklabels": len(idx) <= 40, "tickangle": -60, "title": "patient"},
+        yaxis={"autorange": "reversed"},
+        margin={"l": 70, "r": 20, "t": 60, "b": 90},
+    )
     return fig
 
 

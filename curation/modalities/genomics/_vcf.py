@@ -37,8 +37,7 @@ BGZF_EOF = bytes.fromhex("1f8b08040000000000ff0600424302001b00030000000000000000
 GZIP_SUFFIXES = (".gz", ".bgz")
 BLANK = " \t\r\n\f\v"  # what counts as a blank line, the same for the parser and the counter
 # INFO keys this step reads values from: valueless, they would give gene or protein change "true"
-ANNOTATION_KEYS = frozenset({"GENE", "Gene", "SYMBOL", "GENEINFO", "HGVSP", "HGVSp", "HGVS_P", "ANN", "SVTYPE",
-                             "DP"})
+ANNOTATION_KEYS = frozenset({"GENE", "Gene", "SYMBOL", "GENEINFO", "HGVSP", "HGVSp", "HGVS_P", "ANN", "SVTYPE", "DP"})
 
 
 @dataclass
@@ -63,8 +62,9 @@ class Damage:
 def damage_of(exc: BaseException, line: int) -> Damage:
     """The :class:`Damage` of an exception raised while reading (gzip, zlib or the file system)."""
     if isinstance(exc, EOFError):
-        return Damage("truncated_gzip", line, "the gzip stream ends before its end marker (a truncated copy or "
-                                              "download)")
+        return Damage(
+            "truncated_gzip", line, "the gzip stream ends before its end marker (a truncated copy or download)"
+        )
     if isinstance(exc, (zlib.error, gzip.BadGzipFile)):
         return Damage("corrupt_gzip", line, f"the gzip data is corrupt ({type(exc).__name__})")
     return Damage("unreadable_file", line, f"the file cannot be read ({type(exc).__name__})")
@@ -238,8 +238,10 @@ def info_problem(text: str, types: dict[str, tuple[str, str]]) -> str | None:
         if typ == "Flag" or not known:
             continue
         if not eq or not value:
-            return (f"INFO key {key} has {'no' if not eq else 'an empty'} value where the header declares "
-                    f"Type={typ} (write . for a missing value)")
+            return (
+                f"INFO key {key} has {'no' if not eq else 'an empty'} value where the header declares "
+                f"Type={typ} (write . for a missing value)"
+            )
         if typ in ("Integer", "Float"):
             for item in value.split(","):
                 if item != "." and not _is_number(item, integer=typ == "Integer"):
@@ -296,11 +298,11 @@ def read_vcf(path: Path) -> tuple[Header, Iterator[Record | BadRecord | Damage]]
         if line.startswith("##"):
             header.meta.append(line)
             if line.startswith("##SAMPLE=<") and line.endswith(">"):
-                meta = _meta_fields(line[len("##SAMPLE=<"):-1])
+                meta = _meta_fields(line[len("##SAMPLE=<") : -1])
                 if "ID" in meta:
                     header.sample_meta[meta["ID"]] = meta
             elif line.startswith("##INFO=<") and line.endswith(">"):
-                meta = _meta_fields(line[len("##INFO=<"):-1])
+                meta = _meta_fields(line[len("##INFO=<") : -1])
                 if "ID" in meta:
                     header.info_types[meta["ID"]] = (meta.get("Number", "."), meta.get("Type", "String"))
             continue
@@ -322,8 +324,9 @@ def read_vcf(path: Path) -> tuple[Header, Iterator[Record | BadRecord | Damage]]
     return header, _records(lines, header, first, pre)
 
 
-def _records(lines: Lines, header: Header, first: tuple[int, str] | None,
-             tail: Damage | None) -> Iterator[Record | BadRecord | Damage]:
+def _records(
+    lines: Lines, header: Header, first: tuple[int, str] | None, tail: Damage | None
+) -> Iterator[Record | BadRecord | Damage]:
     n_samples = len(header.samples)
     expected = 9 + n_samples if n_samples else 8
     try:
@@ -350,9 +353,21 @@ def _records(lines: Lines, header: Header, first: tuple[int, str] | None,
                 yield BadRecord(n, problem, "malformed_info")
                 continue
             fmt = cols[8].split(":") if len(cols) > 8 else []
-            yield Record(line=n, chrom=cols[0], pos=int(cols[1]), id=cols[2], ref=cols[3], alt=cols[4],
-                         qual=cols[5], filter=cols[6], info=parse_info(cols[7]), format=fmt,
-                         samples=[c.split(":") for c in cols[9:]], raw_fixed=cols[:9], raw_samples=cols[9:])
+            yield Record(
+                line=n,
+                chrom=cols[0],
+                pos=int(cols[1]),
+                id=cols[2],
+                ref=cols[3],
+                alt=cols[4],
+                qual=cols[5],
+                filter=cols[6],
+                info=parse_info(cols[7]),
+                format=fmt,
+                samples=[c.split(":") for c in cols[9:]],
+                raw_fixed=cols[:9],
+                raw_samples=cols[9:],
+            )
         if lines.damage is not None:
             yield lines.damage
         elif tail is not None:

@@ -41,8 +41,9 @@ def _deidentifier() -> Callable[..., Any]:
     return deidentify
 
 
-def export_dicom(data: ModalityData, *, ctx: Context, sources: set[str],
-                 deidentify: Callable[..., Any] | None = None) -> list[Path]:
+def export_dicom(
+    data: ModalityData, *, ctx: Context, sources: set[str], deidentify: Callable[..., Any] | None = None
+) -> list[Path]:
     """Write the de-identified copy of the instances of ``sources``; quarantine what cannot go."""
     import pydicom
     from pydicom.fileset import FileSet
@@ -75,8 +76,13 @@ def export_dicom(data: ModalityData, *, ctx: Context, sources: set[str],
             n_patient = 0
             for r in grp.itertuples():
                 if r.series_uid in burned or r.burned_in_annotation == "YES":
-                    _q(data, r, "burned_in_annotation", "BurnedInAnnotation YES: pixels may show identifiers",
-                       quarantined)
+                    _q(
+                        data,
+                        r,
+                        "burned_in_annotation",
+                        "BurnedInAnnotation YES: pixels may show identifiers",
+                        quarantined,
+                    )
                     continue
                 try:
                     opener, _ = _opener(refs[r.file], zips)
@@ -87,8 +93,13 @@ def export_dicom(data: ModalityData, *, ctx: Context, sources: set[str],
                         # fail-closed: only what deidentify returned is exported, never the original
                         # descriptors kept under Clean Descriptors are scrubbed with the whole cohort's
                         # identifiers (another patient, a doctor), not only this file's own
-                        ds = deid(ds, keyring=ctx.keyring, patient_pseudonym=str(patient), date_shift_days=shift,
-                                  scrubber=ctx.scrubber)
+                        ds = deid(
+                            ds,
+                            keyring=ctx.keyring,
+                            patient_pseudonym=str(patient),
+                            date_shift_days=shift,
+                            scrubber=ctx.scrubber,
+                        )
                         study_ids.setdefault(str(ds.StudyInstanceUID), str(len(study_ids) + 1))
                         if not ds.get("StudyID"):
                             ds.StudyID = study_ids[str(ds.StudyInstanceUID)]  # 1, 2 ... per patient
@@ -114,14 +125,22 @@ def export_dicom(data: ModalityData, *, ctx: Context, sources: set[str],
     finally:
         for zf in zips.values():
             zf.close()
-    data.ledger.record("export", source=",".join(sorted(sources)), n_in=len(inst), n_accepted=n_ok,
-                       quarantined=quarantined)
+    data.ledger.record(
+        "export", source=",".join(sorted(sources)), n_in=len(inst), n_accepted=n_ok, quarantined=quarantined
+    )
     return written
 
 
 def _q(data: ModalityData, r: Any, reason: str, detail: str, counts: dict[str, int]) -> None:
-    data.quarantine.add(stage="export", source=r.source, record=r.file, reason=reason, pseudonym=r.patient,
-                        field="BurnedInAnnotation" if reason == "burned_in_annotation" else "", detail=detail)
+    data.quarantine.add(
+        stage="export",
+        source=r.source,
+        record=r.file,
+        reason=reason,
+        pseudonym=r.patient,
+        field="BurnedInAnnotation" if reason == "burned_in_annotation" else "",
+        detail=detail,
+    )
     counts[reason] = counts.get(reason, 0) + 1
 
 

@@ -162,6 +162,7 @@ def _decode_text(raw: bytes, vr: bytes, charsets: list[str] | None) -> str:
 
 # --- the top-level walk -------------------------------------------------------------------------
 
+
 def _read(fh: IO[bytes], n: int) -> bytes:
     """``n`` bytes, fewer only at the end of the file (an unbuffered file may return less per call)."""
     data = fh.read(n)
@@ -206,7 +207,7 @@ class _Header:
             raise Unsure  # a value or sequence larger than the bound: pydicom decides
         stop = min(self.size, pos + max(need, FIRST_READ))
         if base <= pos <= end:  # keep what is already read, read on from the file position
-            self.buf = buf[pos - base:] + (_read(self.fh, stop - end) if stop > end else b"")
+            self.buf = buf[pos - base :] + (_read(self.fh, stop - end) if stop > end else b"")
         else:
             self.fh.seek(pos)  # skip over values nobody needs without reading them
             self.buf = _read(self.fh, stop - pos)
@@ -265,7 +266,7 @@ class _Header:
                 if start + length > base + len(buf):
                     self.window(start, length)
                     buf, base = self.buf, self.base
-                value = buf[start - base:start - base + length].decode("ascii", "replace").strip(" \x00")
+                value = buf[start - base : start - base + length].decode("ascii", "replace").strip(" \x00")
                 out["TransferSyntaxUID" if e == 0x0010 else "MediaStorageSOPClassUID"] = value
             pos = start + length
 
@@ -278,7 +279,7 @@ class _Header:
         ts = out.get("TransferSyntaxUID")
         if not ts:
             raise Unsure  # pydicom decides between missing_meta and a usable file
-        if ts == IMPLICIT_LE or ts == BIG_ENDIAN or ts in DEFLATED or not ts.startswith("1.2.840.10008.1.2."):
+        if ts in (IMPLICIT_LE, BIG_ENDIAN) or ts in DEFLATED or not ts.startswith("1.2.840.10008.1.2."):
             raise Unsure  # not explicit VR little endian, or a private / unknown syntax: pydicom classifies it
         try:
             self._dataset(pos, out)
@@ -409,7 +410,7 @@ class _Header:
         stop = at - self.base
         if stop < rel or stop + 12 > len(self.buf):
             return False  # the header goes on past the window (a large vendor block): walk it
-        head = self.buf[stop:stop + 12]
+        head = self.buf[stop : stop + 12]
         if head[:4] != b"\xe0\x7f\x10\x00" or head[4:6] not in (b"OW", b"OB") or _U32.unpack_from(head, 8)[0] != need:
             return False  # not where an intact file has it: the walk decides
         buf = self.buf
@@ -424,7 +425,7 @@ class _Header:
         for group, tags in _TAIL_ID_TAGS.items():
             i = buf.find(group, rel, stop)
             while i >= 0:
-                if buf[i:i + 4] in tags:
+                if buf[i : i + 4] in tags:
                     return False
                 i = buf.find(group, i + 1, stop)
         return True
@@ -447,7 +448,9 @@ class _Header:
 def _native_pixel_bytes(out: dict[str, Any]) -> int:
     """Bytes of an uncompressed grayscale pixel matrix (0 when compressed, colour or unknown)."""
     if out.get("TransferSyntaxUID") != EXPLICIT_LE or out.get("PhotometricInterpretation") not in (
-            "MONOCHROME1", "MONOCHROME2"):
+        "MONOCHROME1",
+        "MONOCHROME2",
+    ):
         return 0
     need = 1
     for k in ("Rows", "Columns", "BitsAllocated"):

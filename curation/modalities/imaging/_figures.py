@@ -36,24 +36,42 @@ def plot_fitness(series: pd.DataFrame) -> go.Figure:
 
     df = series.assign(fit=series["fit_for_nodule_measurement"].map({True: "fit", False: "not fit"}))
     counts = df.groupby(["site", "fit"]).size().reset_index(name="series")
-    return px.bar(counts, x="site", y="series", color="fit", barmode="stack",
-                  color_discrete_map={"fit": "#2a9d8f", "not fit": "#e76f51"})
+    return px.bar(
+        counts,
+        x="site",
+        y="series",
+        color="fit",
+        barmode="stack",
+        color_discrete_map={"fit": "#2a9d8f", "not fit": "#e76f51"},
+    )
 
 
 def plot_spacing(series: pd.DataFrame) -> go.Figure:
     import plotly.express as px
 
     df = series.assign(problem=series["fitness_problems"].replace("", "none"))
-    return px.scatter(df, x="slice_thickness_mm", y="spacing_mm", color="geometry", symbol="site",
-                      hover_data=["patient", "n_instances", "n_missing_slices", "problem"],
-                      labels={"slice_thickness_mm": "slice thickness (mm)", "spacing_mm": "median slice step (mm)"})
+    return px.scatter(
+        df,
+        x="slice_thickness_mm",
+        y="spacing_mm",
+        color="geometry",
+        symbol="site",
+        hover_data=["patient", "n_instances", "n_missing_slices", "problem"],
+        labels={"slice_thickness_mm": "slice thickness (mm)", "spacing_mm": "median slice step (mm)"},
+    )
 
 
 def plot_hu(series: pd.DataFrame) -> go.Figure:
     import plotly.express as px
 
-    fig = px.scatter(series, x="air_hu", y="water_hu", color="site", hover_data=["patient", "modality"],
-                     labels={"air_hu": "air (HU)", "water_hu": "water-like peak (HU)"})
+    fig = px.scatter(
+        series,
+        x="air_hu",
+        y="water_hu",
+        color="site",
+        hover_data=["patient", "modality"],
+        labels={"air_hu": "air (HU)", "water_hu": "water-like peak (HU)"},
+    )
     fig.add_vrect(x0=-1050, x1=-950, fillcolor="green", opacity=0.08, line_width=0)
     fig.add_hrect(y0=-60, y1=60, fillcolor="green", opacity=0.08, line_width=0)
     return fig
@@ -62,8 +80,14 @@ def plot_hu(series: pd.DataFrame) -> go.Figure:
 def plot_noise(series: pd.DataFrame) -> go.Figure:
     import plotly.express as px
 
-    fig = px.box(series, x="site", y="noise_hu", points="all", hover_data=["patient"],
-                 labels={"noise_hu": "noise in air (HU, robust SD)"})
+    fig = px.box(
+        series,
+        x="site",
+        y="noise_hu",
+        points="all",
+        hover_data=["patient"],
+        labels={"noise_hu": "noise in air (HU, robust SD)"},
+    )
     fig.add_hline(y=60, line_dash="dash", annotation_text="warn above 60 HU")
     return fig
 
@@ -82,9 +106,15 @@ def plot_lung_rads(nodules: pd.DataFrame) -> go.Figure:
     import plotly.express as px
 
     counts = nodules.groupby(["reader", "lung_rads"]).size().reset_index(name="nodules")
-    return px.bar(counts, x="lung_rads", y="nodules", color="reader", barmode="group",
-                  category_orders={"lung_rads": ["2", "3", "4A", "4B"]},
-                  labels={"lung_rads": "Lung-RADS category", "reader": "reader (token)"})
+    return px.bar(
+        counts,
+        x="lung_rads",
+        y="nodules",
+        color="reader",
+        barmode="group",
+        category_orders={"lung_rads": ["2", "3", "4A", "4B"]},
+        labels={"lung_rads": "Lung-RADS category", "reader": "reader (token)"},
+    )
 
 
 def _img(b64: str, title: str) -> str:
@@ -111,14 +141,18 @@ def thumbnails_html(data: ModalityData, *, max_series: int = 60) -> str:
         if r.series_uid not in mid.index or len(rows) >= max_series:
             continue
         t = mid.loc[r.series_uid]
-        rows.append(f"<tr><td>{html.escape(str(r.patient))}</td><td>{html.escape(str(r.site))}</td>"
-                    f"<td>{html.escape(str(r.modality))} {r.n_instances} sl.</td>"
-                    f"<td>{_img(t['thumb_lung'], 'lung window')}</td>"
-                    f"<td>{_img(t['thumb_mediastinal'], 'mediastinal window')}</td></tr>")
+        rows.append(
+            f"<tr><td>{html.escape(str(r.patient))}</td><td>{html.escape(str(r.site))}</td>"
+            f"<td>{html.escape(str(r.modality))} {r.n_instances} sl.</td>"
+            f"<td>{_img(t['thumb_lung'], 'lung window')}</td>"
+            f"<td>{_img(t['thumb_mediastinal'], 'mediastinal window')}</td></tr>"
+        )
     n_hidden = int(series["burned_in_annotation"].sum())
     note = f"<p><em>{n_hidden} series withheld: BurnedInAnnotation YES</em></p>" if n_hidden else ""
-    return ("<table><tr><th>patient</th><th>site</th><th>series</th><th>lung (-600/1500)</th>"
-            "<th>mediastinal (40/400)</th></tr>" + "".join(rows) + "</table>" + note)
+    return (
+        "<table><tr><th>patient</th><th>site</th><th>series</th><th>lung (-600/1500)</th>"
+        "<th>mediastinal (40/400)</th></tr>" + "".join(rows) + "</table>" + note
+    )
 
 
 def _pick_series(data: ModalityData, series_uid: str | None) -> str | None:

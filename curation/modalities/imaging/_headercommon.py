@@ -93,8 +93,31 @@ BIG_ENDIAN = "1.2.840.10008.1.2.2"
 DEFLATED = ("1.2.840.10008.1.2.1.99", "1.2.840.10008.1.2.8.1")
 
 _LONG_VRS = frozenset({b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV"})
-_SHORT_VRS = frozenset({b"AE", b"AS", b"AT", b"CS", b"DA", b"DS", b"DT", b"FL", b"FD", b"IS", b"LO", b"LT",
-                        b"PN", b"SH", b"SL", b"SS", b"ST", b"TM", b"UI", b"UL", b"US"})
+_SHORT_VRS = frozenset(
+    {
+        b"AE",
+        b"AS",
+        b"AT",
+        b"CS",
+        b"DA",
+        b"DS",
+        b"DT",
+        b"FL",
+        b"FD",
+        b"IS",
+        b"LO",
+        b"LT",
+        b"PN",
+        b"SH",
+        b"SL",
+        b"SS",
+        b"ST",
+        b"TM",
+        b"UI",
+        b"UL",
+        b"US",
+    }
+)
 _SHORT_VRS_BUT_PN = _SHORT_VRS - {b"PN"}
 _TEXT_VRS = frozenset({b"SH", b"LO", b"ST", b"LT", b"UC", b"UT", b"PN"})  # decoded with the charset
 _NUMERIC_BIN = {b"US": "<H", b"SS": "<h", b"UL": "<I", b"SL": "<i", b"FL": "<f", b"FD": "<d"}
@@ -160,6 +183,7 @@ def _numeric(vals: list[Any] | tuple[Any, ...], kind: str) -> Any:
 
 # --- identifiers -------------------------------------------------------------------------------
 
+
 def id_kind(tag: int, is_pn: bool, nested: bool) -> str | None:
     """Registry kind of an element's values, or None when it holds no identifier.
 
@@ -170,6 +194,7 @@ def id_kind(tag: int, is_pn: bool, nested: bool) -> str | None:
     if kind is not None:
         return "other_patient_id" if nested and kind == "mrn" else kind
     return "staff_name" if is_pn else None
+
 
 def check_encapsulated(fh: IO[bytes], pos: int, file_size: int) -> None:
     """Hop over the items of encapsulated pixel data (8-byte reads, no pixel bytes) to its

@@ -48,8 +48,9 @@ def header_pairs(parsed: Iterable[dict[str, Any]]) -> set[tuple[str, str]]:
     return pairs
 
 
-def source_identifiers(refs: list[FileRef], parsed: list[dict[str, Any]], *, detect_names: bool = True
-                       ) -> IdentifierRegistry:
+def source_identifiers(
+    refs: list[FileRef], parsed: list[dict[str, Any]], *, detect_names: bool = True
+) -> IdentifierRegistry:
     """Registry of one source: every header identifier and every path component that names or
     identifies somebody.
 
@@ -70,8 +71,7 @@ def source_identifiers(refs: list[FileRef], parsed: list[dict[str, Any]], *, det
         # names get their variants (an ideographic group's components joined: 张^三 is 张三), birth dates
         # their renderings
         reg.add(kind, value)
-    for value, names in path_identifiers([r.relpath for r in refs], pairs, registry=reg,
-                                         detect_names=detect_names):
+    for value, names in path_identifiers([r.relpath for r in refs], pairs, registry=reg, detect_names=detect_names):
         reg.add(Kind.file_name, value)
         for n in names:
             reg.add_name(n)
@@ -125,18 +125,22 @@ def _candidates(component: str) -> set[str]:
     runs = [m.group(0).lower() for m in _RUNS.finditer(component)]
     out = set(runs)
     for i in range(len(runs)):
-        out.add("".join(runs[i:i + 2]))
-        out.add("".join(runs[i:i + 3]))
+        out.add("".join(runs[i : i + 2]))
+        out.add("".join(runs[i : i + 3]))
         out.update(_SPLIT.findall(runs[i]))
         if _CJK.match(runs[i]):
             r = runs[i]
-            out.update(r[a:a + n] for n in (2, 3, 4) for a in range(len(r) - n + 1))
+            out.update(r[a : a + n] for n in (2, 3, 4) for a in range(len(r) - n + 1))
     return out
 
 
-def path_identifiers(relpaths: Iterable[str], pairs: Iterable[tuple[str, str]], *,
-                     registry: IdentifierRegistry | None = None, detect_names: bool = True
-                     ) -> list[tuple[str, list[str]]]:
+def path_identifiers(
+    relpaths: Iterable[str],
+    pairs: Iterable[tuple[str, str]],
+    *,
+    registry: IdentifierRegistry | None = None,
+    detect_names: bool = True,
+) -> list[tuple[str, list[str]]]:
     """Path components that name or identify somebody, each with the person names found in it.
 
     Parameters
@@ -178,5 +182,5 @@ def path_identifiers(relpaths: Iterable[str], pairs: Iterable[tuple[str, str]], 
             scrubber = Scrubber(registry, names=detect_names)
         found = [f for f in scrubber.findings(comp) if f.kind not in (Kind.date, Kind.birth_date)]
         if found:
-            out.append((comp, [comp[f.start:f.end] for f in found if f.kind in (Kind.name, Kind.staff_name)]))
+            out.append((comp, [comp[f.start : f.end] for f in found if f.kind in (Kind.name, Kind.staff_name)]))
     return out

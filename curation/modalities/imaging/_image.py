@@ -46,10 +46,14 @@ def slice_stats(hu: np.ndarray) -> dict[str, Any]:
     """Air level, water level (when a near-water peak exists), noise, and constancy of one slice."""
     flat = hu.ravel()
     fov = flat[flat > OUTSIDE_FOV_HU]
-    out: dict[str, Any] = {"constant": bool(flat.size == 0 or float(flat.max()) == float(flat.min())),
-                           "hu_min": float(flat.min()) if flat.size else np.nan,
-                           "hu_max": float(flat.max()) if flat.size else np.nan,
-                           "air_hu": np.nan, "water_hu": np.nan, "noise_hu": np.nan}
+    out: dict[str, Any] = {
+        "constant": bool(flat.size == 0 or float(flat.max()) == float(flat.min())),
+        "hu_min": float(flat.min()) if flat.size else np.nan,
+        "hu_max": float(flat.max()) if flat.size else np.nan,
+        "air_hu": np.nan,
+        "water_hu": np.nan,
+        "noise_hu": np.nan,
+    }
     if fov.size < 16 or out["constant"]:
         return out
     low = np.sort(fov)[: max(8, fov.size // 100)]  # darkest 1 % of the field of view: air

@@ -46,8 +46,9 @@ def _context() -> Any:
     except ValueError:
         return mp.get_context("spawn")
     # imported once in the server, inherited by every worker (only before the server starts)
-    ctx.set_forkserver_preload(["curation.modalities.imaging._walk", "curation.modalities.imaging._image",
-                                "pydicom", "numpy"])
+    ctx.set_forkserver_preload(
+        ["curation.modalities.imaging._walk", "curation.modalities.imaging._image", "pydicom", "numpy"]
+    )
     return ctx
 
 
@@ -73,8 +74,7 @@ def _importable_main() -> Iterator[None]:
         main.__dict__.update(saved)
 
 
-def _isolated_one(parse: Callable[[list[FileRef]], list[dict[str, Any]]], ref: FileRef, conn: Any,
-                  memory: int) -> None:
+def _isolated_one(parse: Callable[[list[FileRef]], list[dict[str, Any]]], ref: FileRef, conn: Any, memory: int) -> None:
     _limit_memory(memory)
     try:
         conn.send("ready")  # the file's time starts now, not at process start-up
@@ -84,12 +84,20 @@ def _isolated_one(parse: Callable[[list[FileRef]], list[dict[str, Any]]], ref: F
 
 
 def _timeout_row(ref: FileRef, what: str) -> dict[str, Any]:
-    return {"relpath": ref.relpath, "ok": False, "reason": "timeout", "detail": what, "path": "",
-            "fields": None, "size": 0}
+    return {
+        "relpath": ref.relpath,
+        "ok": False,
+        "reason": "timeout",
+        "detail": what,
+        "path": "",
+        "fields": None,
+        "size": 0,
+    }
 
 
-def _per_file(refs: list[FileRef], *, parse: Callable[[list[FileRef]], list[dict[str, Any]]],
-              timeout: float, memory: int) -> list[dict[str, Any]]:
+def _per_file(
+    refs: list[FileRef], *, parse: Callable[[list[FileRef]], list[dict[str, Any]]], timeout: float, memory: int
+) -> list[dict[str, Any]]:
     """Parse each file in its own fresh process; kill the ones that overrun ``timeout``."""
     ctx = _context()
     rows = []
@@ -135,10 +143,16 @@ def _per_file(refs: list[FileRef], *, parse: Callable[[list[FileRef]], list[dict
     return rows
 
 
-def index_refs(refs: list[FileRef], *, jobs: int = 2, chunk_size: int = CHUNK_SIZE,
-               chunk_timeout: float | None = None, file_timeout: float = 20.0,
-               memory: int = WORKER_MEMORY_BYTES,
-               parse: Callable[[list[FileRef]], list[dict[str, Any]]] = parse_chunk) -> list[dict[str, Any]]:
+def index_refs(
+    refs: list[FileRef],
+    *,
+    jobs: int = 2,
+    chunk_size: int = CHUNK_SIZE,
+    chunk_timeout: float | None = None,
+    file_timeout: float = 20.0,
+    memory: int = WORKER_MEMORY_BYTES,
+    parse: Callable[[list[FileRef]], list[dict[str, Any]]] = parse_chunk,
+) -> list[dict[str, Any]]:
     """Parse every file's header; one result row per file, in input order.
 
     Parameters
@@ -161,7 +175,7 @@ def index_refs(refs: list[FileRef], *, jobs: int = 2, chunk_size: int = CHUNK_SI
     """
     if not refs:
         return []
-    chunks = [refs[i:i + chunk_size] for i in range(0, len(refs), chunk_size)]
+    chunks = [refs[i : i + chunk_size] for i in range(0, len(refs), chunk_size)]
     timeout = chunk_timeout if chunk_timeout is not None else 30.0 + 0.05 * chunk_size
     results: dict[int, list[dict[str, Any]]] = {}
     suspects: list[int] = []
@@ -169,8 +183,7 @@ def index_refs(refs: list[FileRef], *, jobs: int = 2, chunk_size: int = CHUNK_SI
     ctx = _context()
     while remaining:
         with _importable_main():
-            pool = ctx.Pool(processes=max(1, min(jobs, len(remaining))), initializer=_limit_memory,
-                            initargs=(memory,))
+            pool = ctx.Pool(processes=max(1, min(jobs, len(remaining))), initializer=_limit_memory, initargs=(memory,))
         asyncs = {i: pool.apply_async(parse, (chunks[i],)) for i in remaining}
         timed_out: int | None = None
         for i in remaining:
@@ -185,8 +198,9 @@ def index_refs(refs: list[FileRef], *, jobs: int = 2, chunk_size: int = CHUNK_SI
             pool.close()
             pool.join()
             break
-        log.warning("a chunk of %d files timed out after %.0f s; re-parsing it file by file",
-                    len(chunks[timed_out]), timeout)
+        log.warning(
+            "a chunk of %d files timed out after %.0f s; re-parsing it file by file", len(chunks[timed_out]), timeout
+        )
         for i in remaining:
             if i not in results and i != timed_out and asyncs[i].ready():
                 try:

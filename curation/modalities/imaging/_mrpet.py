@@ -73,32 +73,44 @@ def _seconds(t: Any) -> float:
 
 
 def _mr(ds: Any, row: dict[str, Any]) -> dict[str, Any]:
-    text = " ".join(str(x) for x in [*(ds.get("ImageType") or []), ds.get("SequenceName", ""),
-                                     ds.get("ScanningSequence", "")])
+    text = " ".join(
+        str(x) for x in [*(ds.get("ImageType") or []), ds.get("SequenceName", ""), ds.get("ScanningSequence", "")]
+    )
     diffusion = bool(DIFFUSION.search(text))
     b = next((v for tag in B_TAGS if np.isfinite(v := _num(ds[tag].value if tag in ds else None))), float("nan"))
-    out: dict[str, Any] = {"field_strength_t": _num(ds.get("MagneticFieldStrength")),
-           "scanning_sequence": "\\".join(map(str, ds.get("ScanningSequence") or [])) or
-           str(ds.get("ScanningSequence") or ""),
-           "echo_time_ms": _num(ds.get("EchoTime")), "repetition_time_ms": _num(ds.get("RepetitionTime")),
-           "diffusion": diffusion, "b_value": b}
+    out: dict[str, Any] = {
+        "field_strength_t": _num(ds.get("MagneticFieldStrength")),
+        "scanning_sequence": "\\".join(map(str, ds.get("ScanningSequence") or []))
+        or str(ds.get("ScanningSequence") or ""),
+        "echo_time_ms": _num(ds.get("EchoTime")),
+        "repetition_time_ms": _num(ds.get("RepetitionTime")),
+        "diffusion": diffusion,
+        "b_value": b,
+    }
     px, thick = row.get("pixel_spacing_mm"), row.get("slice_thickness_mm")
-    problems = [what for what, bad in (
-        ("field strength missing", not np.isfinite(out["field_strength_t"])),
-        ("sequence type missing", not out["scanning_sequence"]),
-        ("echo time missing", not np.isfinite(out["echo_time_ms"])),
-        ("repetition time missing", not np.isfinite(out["repetition_time_ms"])),
-        ("diffusion series without b-value", diffusion and not np.isfinite(b)),
-        ("in-plane resolution unknown", px is None or pd.isna(px)),
-        (f"pixels over {MR_MAX_PIXEL_MM:g} mm", px is not None and pd.notna(px) and float(px) > MR_MAX_PIXEL_MM),
-        (f"slices over {MR_MAX_SLICE_MM:g} mm",
-         thick is not None and pd.notna(thick) and float(thick) > MR_MAX_SLICE_MM),
-    ) if bad]
+    problems = [
+        what
+        for what, bad in (
+            ("field strength missing", not np.isfinite(out["field_strength_t"])),
+            ("sequence type missing", not out["scanning_sequence"]),
+            ("echo time missing", not np.isfinite(out["echo_time_ms"])),
+            ("repetition time missing", not np.isfinite(out["repetition_time_ms"])),
+            ("diffusion series without b-value", diffusion and not np.isfinite(b)),
+            ("in-plane resolution unknown", px is None or pd.isna(px)),
+            (f"pixels over {MR_MAX_PIXEL_MM:g} mm", px is not None and pd.notna(px) and float(px) > MR_MAX_PIXEL_MM),
+            (
+                f"slices over {MR_MAX_SLICE_MM:g} mm",
+                thick is not None and pd.notna(thick) and float(thick) > MR_MAX_SLICE_MM,
+            ),
+        )
+        if bad
+    ]
     return {**out, "mr_problems": ", ".join(problems)}
 
 
-def suvbw_factor(*, weight_kg: float, dose_bq: float, half_life_s: float, injection_s: float, start_s: float,
-                 decay: str) -> float:
+def suvbw_factor(
+    *, weight_kg: float, dose_bq: float, half_life_s: float, injection_s: float, start_s: float, decay: str
+) -> float:
     """SUVbw per Bq/ml: weight (g) over the injected dose decayed to the image's reference time.
 
     ``decay`` START: the image is decay-corrected to the series start (``start_s``), so the dose is
@@ -117,30 +129,45 @@ def _pet(ds: Any) -> dict[str, Any]:
     seq = ds.get("RadiopharmaceuticalInformationSequence") or []
     r = seq[0] if len(seq) else {}
     get = r.get if hasattr(r, "get") else (lambda *_: None)
-    named = bool(get("Radiopharmaceutical") or get("RadiopharmaceuticalCodeSequence")
-                 or get("RadionuclideCodeSequence"))
+    named = bool(
+        get("Radiopharmaceutical") or get("RadiopharmaceuticalCodeSequence") or get("RadionuclideCodeSequence")
+    )
     start_dt = str(get("RadiopharmaceuticalStartDateTime") or "")
     injection = _seconds(get("RadiopharmaceuticalStartTime") or (start_dt[8:] if len(start_dt) > 8 else ""))
-    out: dict[str, Any] = {"radiopharmaceutical_named": named, "injected_dose_bq": _num(get("RadionuclideTotalDose")),
-           "half_life_s": _num(get("RadionuclideHalfLife")), "injection_time_s": injection,
-           "patient_weight_kg": _num(ds.get("PatientWeight")), "decay_correction": str(ds.get("DecayCorrection") or ""),
-           "units": str(ds.get("Units") or ""),
-           "series_time_s": _seconds(ds.get("SeriesTime") or ds.get("AcquisitionTime"))}
-    missing = [what for what, bad in (
-        ("radiopharmaceutical", not named),
-        ("injected dose", not (out["injected_dose_bq"] > 0)),
-        ("injection time", not np.isfinite(injection)),
-        ("half-life", not (out["half_life_s"] > 0)),
-        ("patient weight", not (out["patient_weight_kg"] > 0)),
-        ("decay correction START or ADMIN", out["decay_correction"] not in DECAY),
-        ("units BQML", out["units"] not in SUV_UNITS),
-        ("series time", out["decay_correction"] == "START" and not np.isfinite(out["series_time_s"])),
-    ) if bad]
+    out: dict[str, Any] = {
+        "radiopharmaceutical_named": named,
+        "injected_dose_bq": _num(get("RadionuclideTotalDose")),
+        "half_life_s": _num(get("RadionuclideHalfLife")),
+        "injection_time_s": injection,
+        "patient_weight_kg": _num(ds.get("PatientWeight")),
+        "decay_correction": str(ds.get("DecayCorrection") or ""),
+        "units": str(ds.get("Units") or ""),
+        "series_time_s": _seconds(ds.get("SeriesTime") or ds.get("AcquisitionTime")),
+    }
+    missing = [
+        what
+        for what, bad in (
+            ("radiopharmaceutical", not named),
+            ("injected dose", not (out["injected_dose_bq"] > 0)),
+            ("injection time", not np.isfinite(injection)),
+            ("half-life", not (out["half_life_s"] > 0)),
+            ("patient weight", not (out["patient_weight_kg"] > 0)),
+            ("decay correction START or ADMIN", out["decay_correction"] not in DECAY),
+            ("units BQML", out["units"] not in SUV_UNITS),
+            ("series time", out["decay_correction"] == "START" and not np.isfinite(out["series_time_s"])),
+        )
+        if bad
+    ]
     factor = float("nan")
     if not [m for m in missing if m != "radiopharmaceutical"]:
-        factor = suvbw_factor(weight_kg=out["patient_weight_kg"], dose_bq=out["injected_dose_bq"],
-                              half_life_s=out["half_life_s"], injection_s=injection, start_s=out["series_time_s"],
-                              decay=out["decay_correction"])
+        factor = suvbw_factor(
+            weight_kg=out["patient_weight_kg"],
+            dose_bq=out["injected_dose_bq"],
+            half_life_s=out["half_life_s"],
+            injection_s=injection,
+            start_s=out["series_time_s"],
+            decay=out["decay_correction"],
+        )
     return {**out, "suvbw_factor": factor, "suv_missing": ", ".join(missing)}
 
 
@@ -172,22 +199,34 @@ def _series_check(modality: str, column: str, field: str, what: str) -> Any:
             return Outcome(0, message=f"no {modality} series")
         sel = s[(s["modality"] == modality) & s[column].notna()]
         bad = sel[sel[column].astype(str) != ""]
-        return Outcome(len(sel), failures=failures(bad, row=bad.index, field=field,
-                                                   rule=[f"{what}: {p}" for p in bad[column]]))
+        return Outcome(
+            len(sel), failures=failures(bad, row=bad.index, field=field, rule=[f"{what}: {p}" for p in bad[column]])
+        )
 
     return check
 
 
 MR_PET_CHECKS = (
-    Check("completeness.mr_parameters", Dimension.COMPLETENESS,
-          _series_check("MR", "mr_problems", "MagneticFieldStrength/ScanningSequence/EchoTime", "MR series"),
-          threshold=Threshold(0.0, 1.0), severity=Severity.MINOR,
-          description="MR series with field strength, sequence type, echo and repetition time, b-values of a "
-                      "diffusion series, in-plane resolution <= 2 mm and slices <= 6 mm"),
-    Check("completeness.pet_suv", Dimension.COMPLETENESS,
-          _series_check("PT", "suv_missing", "RadiopharmaceuticalInformationSequence/PatientWeight/Units",
-                        "SUV cannot be computed, missing"),
-          severity=Severity.MAJOR,
-          description="PET series carry what SUVbw needs (radiopharmaceutical, dose, injection time, half-life, "
-                      "weight, decay correction, units BQML); the factor is in the series table"),
+    Check(
+        "completeness.mr_parameters",
+        Dimension.COMPLETENESS,
+        _series_check("MR", "mr_problems", "MagneticFieldStrength/ScanningSequence/EchoTime", "MR series"),
+        threshold=Threshold(0.0, 1.0),
+        severity=Severity.MINOR,
+        description="MR series with field strength, sequence type, echo and repetition time, b-values of a "
+        "diffusion series, in-plane resolution <= 2 mm and slices <= 6 mm",
+    ),
+    Check(
+        "completeness.pet_suv",
+        Dimension.COMPLETENESS,
+        _series_check(
+            "PT",
+            "suv_missing",
+            "RadiopharmaceuticalInformationSequence/PatientWeight/Units",
+            "SUV cannot be computed, missing",
+        ),
+        severity=Severity.MAJOR,
+        description="PET series carry what SUVbw needs (radiopharmaceutical, dose, injection time, half-life, "
+        "weight, decay correction, units BQML); the factor is in the series table",
+    ),
 )

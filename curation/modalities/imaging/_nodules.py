@@ -20,9 +20,17 @@ if TYPE_CHECKING:
     from ...quality import Quarantine
 
 REQUIRED = ("patient", "series", "location", "diameter_mm", "type", "reader")
-TYPES = {"solid": "solid", "part-solid": "part-solid", "part_solid": "part-solid", "partsolid": "part-solid",
-         "ground-glass": "ground-glass", "ground_glass": "ground-glass", "ggn": "ground-glass", "ggo": "ground-glass",
-         "non-solid": "ground-glass"}
+TYPES = {
+    "solid": "solid",
+    "part-solid": "part-solid",
+    "part_solid": "part-solid",
+    "partsolid": "part-solid",
+    "ground-glass": "ground-glass",
+    "ground_glass": "ground-glass",
+    "ggn": "ground-glass",
+    "ggo": "ground-glass",
+    "non-solid": "ground-glass",
+}
 CATEGORY_ORDER = ["2", "3", "4A", "4B"]
 
 
@@ -65,8 +73,9 @@ def read_nodules(path: Path, *, site: str, source: str, keyring: Keyring, quaran
     raw = pd.read_csv(path, dtype=str, keep_default_na=False)
     missing = [c for c in REQUIRED if c not in raw.columns]
     if missing:
-        msg = (f"{source}: nodules file {path.name!r} lacks column(s) {', '.join(missing)}; "
-               f"expected {', '.join(REQUIRED)}")
+        msg = (
+            f"{source}: nodules file {path.name!r} lacks column(s) {', '.join(missing)}; expected {', '.join(REQUIRED)}"
+        )
         raise SourceError(msg)
     file_token = keyring.token("file", path.name)
     rows = []
@@ -81,16 +90,45 @@ def read_nodules(path: Path, *, site: str, source: str, keyring: Keyring, quaran
         line = int(i) + 2  # header is line 1
         if not patient or kind is None or math.isnan(diam):
             field = "patient" if not patient else "type" if kind is None else "diameter_mm"
-            quarantine.add(stage="nodules", source=source, record=f"{file_token}:{line}", reason="invalid_value",
-                           field=field, pseudonym=patient, detail=f"line {line}: {field} missing or not allowed")
+            quarantine.add(
+                stage="nodules",
+                source=source,
+                record=f"{file_token}:{line}",
+                reason="invalid_value",
+                field=field,
+                pseudonym=patient,
+                detail=f"line {line}: {field} missing or not allowed",
+            )
             continue
-        rows.append({"patient": patient, "site": site, "series_uid": keyring.uid(r["series"]) if r["series"] else "",
-                     "location": r["location"].strip().upper(), "diameter_mm": diam, "type": kind,
-                     "solid_component_mm": float(solid) if pd.notna(solid) else float("nan"),
-                     "reader": keyring.token("reader", r["reader"]), "line": line,
-                     "lung_rads": lung_rads(diam, kind, float(solid) if pd.notna(solid) else None)})
-    return pd.DataFrame(rows, columns=["patient", "site", "series_uid", "location", "diameter_mm", "type",
-                                       "solid_component_mm", "reader", "line", "lung_rads"])
+        rows.append(
+            {
+                "patient": patient,
+                "site": site,
+                "series_uid": keyring.uid(r["series"]) if r["series"] else "",
+                "location": r["location"].strip().upper(),
+                "diameter_mm": diam,
+                "type": kind,
+                "solid_component_mm": float(solid) if pd.notna(solid) else float("nan"),
+                "reader": keyring.token("reader", r["reader"]),
+                "line": line,
+                "lung_rads": lung_rads(diam, kind, float(solid) if pd.notna(solid) else None),
+            }
+        )
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "patient",
+            "site",
+            "series_uid",
+            "location",
+            "diameter_mm",
+            "type",
+            "solid_component_mm",
+            "reader",
+            "line",
+            "lung_rads",
+        ],
+    )
 
 
 def reader_pairs(nod: pd.DataFrame) -> pd.DataFrame:
@@ -104,6 +142,11 @@ def reader_pairs(nod: pd.DataFrame) -> pd.DataFrame:
         if grp["reader"].nunique() != 2:
             continue
         first = grp.drop_duplicates("reader")
-        out.append({**dict(zip(keys, key, strict=True)), "category_a": first["lung_rads"].iloc[0],
-                    "category_b": first["lung_rads"].iloc[1]})
+        out.append(
+            {
+                **dict(zip(keys, key, strict=True)),
+                "category_a": first["lung_rads"].iloc[0],
+                "category_b": first["lung_rads"].iloc[1],
+            }
+        )
     return pd.DataFrame(out, columns=[*keys, "category_a", "category_b"])

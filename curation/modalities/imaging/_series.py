@@ -46,8 +46,10 @@ def burned_in_refusal(value: object, sop: object, image_type: object, conversion
         return ""
     types = " ".join(image_type) if isinstance(image_type, list | tuple) else str(image_type or "")
     if str(sop or "") in SECONDARY_CAPTURE or str(conversion or "").upper() == "WSD" or "SCREEN" in types.upper():
-        return ("BurnedInAnnotation missing on a secondary capture / screenshot: pixels may show identifiers; "
-                "not exported (set it to NO only after checking the pixels)")
+        return (
+            "BurnedInAnnotation missing on a secondary capture / screenshot: pixels may show identifiers; "
+            "not exported (set it to NO only after checking the pixels)"
+        )
     return ""
 
 
@@ -79,11 +81,23 @@ def is_lung_kernel(kernel: object) -> bool:
 
 def geometry(ipp: list[Any], iop: list[Any]) -> dict[str, Any]:
     """Spacing, gaps, duplicates and tilt of one series' slices (lists aligned per instance)."""
-    out: dict[str, Any] = {"n_positions": 0, "spacing_mm": np.nan, "spacing_cv": np.nan, "n_gaps": 0,
-                           "n_missing_slices": 0, "n_nonuniform_steps": 0, "n_duplicate_positions": 0,
-                           "tilt_deg": np.nan, "scan_length_mm": np.nan, "geometry": "unknown"}
-    pairs = [(p, o) for p, o in zip(ipp, iop, strict=True)
-             if isinstance(p, list | np.ndarray) and len(p) == 3 and isinstance(o, list | np.ndarray) and len(o) == 6]
+    out: dict[str, Any] = {
+        "n_positions": 0,
+        "spacing_mm": np.nan,
+        "spacing_cv": np.nan,
+        "n_gaps": 0,
+        "n_missing_slices": 0,
+        "n_nonuniform_steps": 0,
+        "n_duplicate_positions": 0,
+        "tilt_deg": np.nan,
+        "scan_length_mm": np.nan,
+        "geometry": "unknown",
+    }
+    pairs = [
+        (p, o)
+        for p, o in zip(ipp, iop, strict=True)
+        if isinstance(p, list | np.ndarray) and len(p) == 3 and isinstance(o, list | np.ndarray) and len(o) == 6
+    ]
     if len(pairs) < 2:
         out["geometry"] = "single" if pairs else "unknown"
         return out
@@ -138,32 +152,40 @@ def assemble_series(inst: pd.DataFrame) -> pd.DataFrame:
     for key, g in inst.groupby(SERIES_KEYS, sort=True, dropna=False):
         r: dict[str, Any] = dict(zip(SERIES_KEYS, key, strict=True))
         inum = g["instance_number"].dropna().astype("int64")
-        r.update({
-            "modality": _mode(g["modality"]),
-            "body_part": _mode(g["body_part"]),
-            "series_number": _first(g["series_number"]),
-            "n_instances": len(g),
-            "n_missing_instance_numbers": int(inum.max() - inum.min() + 1 - inum.nunique()) if len(inum) else 0,
-            "n_duplicate_instance_numbers": int(len(inum) - inum.nunique()),
-            "n_without_instance_number": int(g["instance_number"].isna().sum()),
-            "n_matrix_sizes": int(g[["rows", "columns"]].dropna().drop_duplicates().shape[0]),
-            "rows": _mode(g["rows"]), "columns": _mode(g["columns"]),
-            "slice_thickness_mm": _agg(g["slice_thickness"], "median"),
-            "pixel_spacing_mm": _first(g["pixel_spacing"].map(_first_of)),
-            "kvp": _agg(g["kvp"], "median"), "exposure_mas": _agg(g["exposure"], "median"),
-            "kernel": _mode(g["kernel"]), "contrast_agent": _mode(g["contrast_agent"]),
-            "manufacturer": _mode(g["manufacturer"]), "model": _mode(g["model"]),
-            "study_date": g["study_date"].min(), "acquisition_date": g["acquisition_date"].min(),
-            "gantry_tilt_tag_deg": _agg(g["gantry_tilt"].abs(), "max"),
-            "ctdivol_mgy": _agg(g["ctdivol"], "mean"),
-            "ctdivol_present": bool(g["ctdivol"].notna().all()),
-            "burned_in_annotation": bool((g["burned_in_annotation"] == "YES").any()),
-            **_burned_in(g),
-            "transfer_syntax": _mode(g["transfer_syntax"]),
-            "sex": _mode(g["sex"]), "age_years": _agg(g["age_years"], "median"),
-            "birth_year": _mode(g["birth_year"]) if "birth_year" in g else None,
-            "smoking_status": _mode(g["smoking_status"]),
-        })
+        r.update(
+            {
+                "modality": _mode(g["modality"]),
+                "body_part": _mode(g["body_part"]),
+                "series_number": _first(g["series_number"]),
+                "n_instances": len(g),
+                "n_missing_instance_numbers": int(inum.max() - inum.min() + 1 - inum.nunique()) if len(inum) else 0,
+                "n_duplicate_instance_numbers": int(len(inum) - inum.nunique()),
+                "n_without_instance_number": int(g["instance_number"].isna().sum()),
+                "n_matrix_sizes": int(g[["rows", "columns"]].dropna().drop_duplicates().shape[0]),
+                "rows": _mode(g["rows"]),
+                "columns": _mode(g["columns"]),
+                "slice_thickness_mm": _agg(g["slice_thickness"], "median"),
+                "pixel_spacing_mm": _first(g["pixel_spacing"].map(_first_of)),
+                "kvp": _agg(g["kvp"], "median"),
+                "exposure_mas": _agg(g["exposure"], "median"),
+                "kernel": _mode(g["kernel"]),
+                "contrast_agent": _mode(g["contrast_agent"]),
+                "manufacturer": _mode(g["manufacturer"]),
+                "model": _mode(g["model"]),
+                "study_date": g["study_date"].min(),
+                "acquisition_date": g["acquisition_date"].min(),
+                "gantry_tilt_tag_deg": _agg(g["gantry_tilt"].abs(), "max"),
+                "ctdivol_mgy": _agg(g["ctdivol"], "mean"),
+                "ctdivol_present": bool(g["ctdivol"].notna().all()),
+                "burned_in_annotation": bool((g["burned_in_annotation"] == "YES").any()),
+                **_burned_in(g),
+                "transfer_syntax": _mode(g["transfer_syntax"]),
+                "sex": _mode(g["sex"]),
+                "age_years": _agg(g["age_years"], "median"),
+                "birth_year": _mode(g["birth_year"]) if "birth_year" in g else None,
+                "smoking_status": _mode(g["smoking_status"]),
+            }
+        )
         r.update(geometry(list(g["image_position"]), list(g["image_orientation"])))
         if r["n_positions"] <= 1 and len(g) > 1 and r["geometry"] == "unknown":
             r["geometry"] = "no_geometry"
@@ -176,11 +198,20 @@ def assemble_series(inst: pd.DataFrame) -> pd.DataFrame:
         r["ctdivol_mgy"] = round(r["ctdivol_mgy"], 3) if pd.notna(r["ctdivol_mgy"]) else np.nan
         r["lung_kernel"] = is_lung_kernel(r["kernel"])
         r["thin_slices"] = bool(pd.notna(r["slice_thickness_mm"]) and r["slice_thickness_mm"] <= THIN_SLICE_MM)
-        problems = [name for name, bad in (
-            ("not CT", r["modality"] != "CT"), ("thick slices", not r["thin_slices"]),
-            ("no lung kernel", not r["lung_kernel"]), ("not a volume", r["geometry"] != "volume"),
-            ("missing slices", r["n_missing_slices"] > 0), ("gantry tilt", r["tilted"]),
-            ("no CTDIvol", not r["ctdivol_present"]), *_grid_problems(r)) if bad]
+        problems = [
+            name
+            for name, bad in (
+                ("not CT", r["modality"] != "CT"),
+                ("thick slices", not r["thin_slices"]),
+                ("no lung kernel", not r["lung_kernel"]),
+                ("not a volume", r["geometry"] != "volume"),
+                ("missing slices", r["n_missing_slices"] > 0),
+                ("gantry tilt", r["tilted"]),
+                ("no CTDIvol", not r["ctdivol_present"]),
+                *_grid_problems(r),
+            )
+            if bad
+        ]
         r["fit_for_nodule_measurement"] = not problems
         r["fitness_problems"] = ", ".join(problems)
         rows.append(r)
@@ -190,11 +221,16 @@ def assemble_series(inst: pd.DataFrame) -> pd.DataFrame:
 def _burned_in(g: pd.DataFrame) -> dict[str, Any]:
     """The series' instances the export refuses for burned-in text: a flag, their number and the reason."""
     conv = g["conversion_type"] if "conversion_type" in g else pd.Series("", index=g.index)
-    why = [burned_in_refusal(v, s, t, c) for v, s, t, c in zip(g["burned_in_annotation"], g["sop_class_uid"],
-                                                                 g["image_type"], conv, strict=True)]
+    why = [
+        burned_in_refusal(v, s, t, c)
+        for v, s, t, c in zip(g["burned_in_annotation"], g["sop_class_uid"], g["image_type"], conv, strict=True)
+    ]
     refused = [w for w in why if w]
-    return {"burned_in_refused": bool(refused), "n_burned_in_refused": len(refused),
-            "burned_in_reason": (f"{len(refused)} of {len(g)} instance(s): {refused[0]}" if refused else "")}
+    return {
+        "burned_in_refused": bool(refused),
+        "n_burned_in_refused": len(refused),
+        "burned_in_reason": (f"{len(refused)} of {len(g)} instance(s): {refused[0]}" if refused else ""),
+    }
 
 
 def _grid_problems(r: dict[str, Any]) -> list[tuple[str, bool]]:

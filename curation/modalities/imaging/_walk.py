@@ -54,8 +54,11 @@ def walk_source(root: Path, fmt: str) -> list[FileRef]:
 
 def _from_zip(path: Path, rel: str) -> list[FileRef]:
     with zipfile.ZipFile(path) as zf:
-        return [FileRef(f"{rel}/{info.filename}", str(path), member=info.filename)
-                for info in zf.infolist() if not info.is_dir()]
+        return [
+            FileRef(f"{rel}/{info.filename}", str(path), member=info.filename)
+            for info in zf.infolist()
+            if not info.is_dir()
+        ]
 
 
 def _from_dicomdir(dicomdir: Path) -> list[FileRef]:
@@ -113,8 +116,15 @@ def _header_source(ref: FileRef, zips: dict[str, zipfile.ZipFile]) -> tuple[Call
 
 def parse_ref(ref: FileRef, zips: dict[str, zipfile.ZipFile]) -> dict[str, Any]:
     """Header of one file as a result row; never raises (every failure becomes a reason code)."""
-    row: dict[str, Any] = {"relpath": ref.relpath, "ok": False, "reason": "", "detail": "", "path": "",
-                           "fields": None, "size": 0}
+    row: dict[str, Any] = {
+        "relpath": ref.relpath,
+        "ok": False,
+        "reason": "",
+        "detail": "",
+        "path": "",
+        "fields": None,
+        "size": 0,
+    }
     if ref.missing:
         row.update(reason="missing_file", detail="referenced by the DICOMDIR but not on the medium")
         return row
@@ -158,4 +168,3 @@ def parse_chunk(refs: list[FileRef]) -> list[dict[str, Any]]:
                 if type(v) is str or type(v) is tuple:  # immutable: safe to share
                     fields[k] = shared.setdefault(v, v)
     return rows
-

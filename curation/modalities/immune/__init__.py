@@ -114,7 +114,7 @@ def relabel(data: ModalityData, labels: dict[str, str], *, ctx: Context) -> dict
     known[table["unassigned"]["label"]] = table["unassigned"]["ontology_id"]
     out: dict[str, str] = {}
     if adata is None or "leiden" not in adata.obs:
-        return {c: "no clustered cells in this run" for c in labels}
+        return dict.fromkeys(labels, "no clustered cells in this run")
     clusters = adata.obs["leiden"].astype(str)
     for cluster, label in labels.items():
         if label not in known:

@@ -25,10 +25,16 @@ def _qc(data: ModalityData) -> pd.DataFrame:
 def _per_sample(q: pd.DataFrame, bad: pd.Series, field: str, rule: pd.Series, *, message: str) -> Outcome:
     """One failure per failing sample: its patient, the sample token as field context, the rule."""
     fail = q[bad.to_numpy()] if len(q) else q
-    return Outcome(len(q), message=message, failures=failures(
-        pseudonym=fail.get("patient", []), row=fail.index,
-        field=[f"{field} (sample {s})" for s in fail.get("sample", [])],
-        rule=list(rule[bad.to_numpy()]) if len(q) else []))
+    return Outcome(
+        len(q),
+        message=message,
+        failures=failures(
+            pseudonym=fail.get("patient", []),
+            row=fail.index,
+            field=[f"{field} (sample {s})" for s in fail.get("sample", [])],
+            rule=list(rule[bad.to_numpy()]) if len(q) else [],
+        ),
+    )
 
 
 def check_sample_linkage(data: ModalityData, ctx: Context) -> Outcome:
@@ -36,10 +42,13 @@ def check_sample_linkage(data: ModalityData, ctx: Context) -> Outcome:
     if q.empty:
         return Outcome(0)
     bad = q["patient"].astype(str) == ""
-    return _per_sample(q, bad, "patient",
-                       pd.Series(["no sample-sheet row / admission number: add the sample to options.samples"]
-                                 * len(q)),
-                       message=f"{int(bad.sum())} of {len(q)} samples not linked to a patient")
+    return _per_sample(
+        q,
+        bad,
+        "patient",
+        pd.Series(["no sample-sheet row / admission number: add the sample to options.samples"] * len(q)),
+        message=f"{int(bad.sum())} of {len(q)} samples not linked to a patient",
+    )
 
 
 def check_sample_sheet(data: ModalityData, ctx: Context) -> Outcome:
@@ -63,9 +72,12 @@ def check_sample_sheet(data: ModalityData, ctx: Context) -> Outcome:
             fields.append(f)
             rules.append(rule)
             ps.append(pseudo[int(i)])
-    return Outcome(len(sh), n_failed=len(set(rows)),
-                   failures=failures(pseudonym=ps, row=rows, field=fields, rule=rules),
-                   message=f"{len(set(rows))} of {len(sh)} sample-sheet rows invalid")
+    return Outcome(
+        len(sh),
+        n_failed=len(set(rows)),
+        failures=failures(pseudonym=ps, row=rows, field=fields, rule=rules),
+        message=f"{len(set(rows))} of {len(sh)} sample-sheet rows invalid",
+    )
 
 
 def check_empty_droplets(data: ModalityData, ctx: Context) -> Outcome:
@@ -73,10 +85,16 @@ def check_empty_droplets(data: ModalityData, ctx: Context) -> Outcome:
     if q.empty:
         return Outcome(0)
     bad = q["empty_fraction"] > q["max_empty_fraction"]
-    rule = q.apply(lambda r: (f"{r['empty_fraction']:.0%} of barcodes are empty droplets "
-                              f"(> {r['max_empty_fraction']:.0%}): check cell calling"), axis=1)
-    return _per_sample(q, bad, "total_counts", rule,
-                       message=f"{int(bad.sum())} of {len(q)} samples mostly empty droplets")
+    rule = q.apply(
+        lambda r: (
+            f"{r['empty_fraction']:.0%} of barcodes are empty droplets "
+            f"(> {r['max_empty_fraction']:.0%}): check cell calling"
+        ),
+        axis=1,
+    )
+    return _per_sample(
+        q, bad, "total_counts", rule, message=f"{int(bad.sum())} of {len(q)} samples mostly empty droplets"
+    )
 
 
 def check_mitochondrial(data: ModalityData, ctx: Context) -> Outcome:
@@ -84,11 +102,20 @@ def check_mitochondrial(data: ModalityData, ctx: Context) -> Outcome:
     if q.empty:
         return Outcome(0)
     bad = q["high_mt_fraction"] > q["max_high_mt_fraction"]
-    rule = q.apply(lambda r: (f"{r['high_mt_fraction']:.0%} of cells above {r['threshold_max_pct_counts_mt']:.1f}% "
-                              f"mitochondrial (> {r['max_high_mt_fraction']:.0%}): dying cells or damaged tissue"),
-                   axis=1)
-    return _per_sample(q, bad, "pct_counts_mt", rule,
-                       message=f"{int(bad.sum())} of {len(q)} samples with many high-mitochondrial cells")
+    rule = q.apply(
+        lambda r: (
+            f"{r['high_mt_fraction']:.0%} of cells above {r['threshold_max_pct_counts_mt']:.1f}% "
+            f"mitochondrial (> {r['max_high_mt_fraction']:.0%}): dying cells or damaged tissue"
+        ),
+        axis=1,
+    )
+    return _per_sample(
+        q,
+        bad,
+        "pct_counts_mt",
+        rule,
+        message=f"{int(bad.sum())} of {len(q)} samples with many high-mitochondrial cells",
+    )
 
 
 def check_doublets(data: ModalityData, ctx: Context) -> Outcome:
@@ -99,10 +126,16 @@ def check_doublets(data: ModalityData, ctx: Context) -> Outcome:
     # doublet), not the calls: scrublet's threshold is conservative and homotypic doublets are
     # invisible, so calls understate an overloaded channel
     bad = q["doublet_rate_estimated"] > 2 * q["expected_doublet_rate"]
-    rule = q.apply(lambda r: (f"estimated doublet rate {r['doublet_rate_estimated']:.1%} ({r['doublet_fraction']:.1%} "
-                              f"called) > 2 x expected {r['expected_doublet_rate']:.0%}: overloaded channel?"), axis=1)
-    return _per_sample(q, bad, "doublet_score", rule,
-                       message=f"{int(bad.sum())} of {len(q)} samples with a high doublet rate")
+    rule = q.apply(
+        lambda r: (
+            f"estimated doublet rate {r['doublet_rate_estimated']:.1%} ({r['doublet_fraction']:.1%} "
+            f"called) > 2 x expected {r['expected_doublet_rate']:.0%}: overloaded channel?"
+        ),
+        axis=1,
+    )
+    return _per_sample(
+        q, bad, "doublet_score", rule, message=f"{int(bad.sum())} of {len(q)} samples with a high doublet rate"
+    )
 
 
 def check_cells_after_qc(data: ModalityData, ctx: Context) -> Outcome:
@@ -111,8 +144,9 @@ def check_cells_after_qc(data: ModalityData, ctx: Context) -> Outcome:
         return Outcome(0)
     bad = q["n_kept"] < q["min_cells"]
     rule = q.apply(lambda r: f"{r['n_kept']} of {r['n_cells']} cells pass QC (< {r['min_cells']})", axis=1)
-    return _per_sample(q, bad, "qc_pass", rule,
-                       message=f"{int(bad.sum())} of {len(q)} samples with too few cells after QC")
+    return _per_sample(
+        q, bad, "qc_pass", rule, message=f"{int(bad.sum())} of {len(q)} samples with too few cells after QC"
+    )
 
 
 def check_cell_typing(data: ModalityData, ctx: Context) -> Outcome:
@@ -124,11 +158,17 @@ def check_cell_typing(data: ModalityData, ctx: Context) -> Outcome:
     per = un.groupby(o["sample"].astype(str), observed=True).mean()
     pat = o.groupby(o["sample"].astype(str), observed=True)["patient"].first().astype(str)
     bad = per[per > 0.3]
-    return Outcome(len(o), n_failed=int(un.sum()),
-                   failures=failures(pseudonym=pat.reindex(bad.index), row=range(len(bad)),
-                                     field=[f"cell_type (sample {s})" for s in bad.index],
-                                     rule=[f"{v:.0%} of passing cells unassigned (> 30%)" for v in bad]),
-                   message=f"{int(un.sum())} of {len(o)} passing cells unassigned by the marker table")
+    return Outcome(
+        len(o),
+        n_failed=int(un.sum()),
+        failures=failures(
+            pseudonym=pat.reindex(bad.index),
+            row=range(len(bad)),
+            field=[f"cell_type (sample {s})" for s in bad.index],
+            rule=[f"{v:.0%} of passing cells unassigned (> 30%)" for v in bad],
+        ),
+        message=f"{int(un.sum())} of {len(o)} passing cells unassigned by the marker table",
+    )
 
 
 def check_gene_subset(data: ModalityData, ctx: Context) -> Outcome:
@@ -147,10 +187,15 @@ def check_gene_subset(data: ModalityData, ctx: Context) -> Outcome:
     bad = q["floors_note"].fillna("").astype(str) != ""
     rule = q["floors_note"].fillna("").astype(str) + f"; {present} of {len(markers)} marker genes measured"
     n_subset = int(q["gene_subset"].fillna(False).astype(bool).sum())
-    return _per_sample(q, bad, "total_counts", rule,
-                       message=f"{n_subset} of {len(q)} samples hold a gene subset (< 10,000 genes); empty-droplet "
-                               f"floors scaled to it in {int(bad.sum())}; {present} of {len(markers)} marker genes "
-                               "measured")
+    return _per_sample(
+        q,
+        bad,
+        "total_counts",
+        rule,
+        message=f"{n_subset} of {len(q)} samples hold a gene subset (< 10,000 genes); empty-droplet "
+        f"floors scaled to it in {int(bad.sum())}; {present} of {len(markers)} marker genes "
+        "measured",
+    )
 
 
 def check_sorted_population(data: ModalityData, ctx: Context) -> Outcome:
@@ -175,8 +220,10 @@ def check_sorted_population(data: ModalityData, ctx: Context) -> Outcome:
         allowed, unknown = population_types(pop, table)
         if unknown:
             known = ", ".join(table.get("sorted_populations") or {})
-            rules.append(f"sorted population {pop}: marker(s) {', '.join(unknown)} not in the marker table "
-                         f"(known: {known}); add it to sorted_populations in immune_markers.yaml")
+            rules.append(
+                f"sorted population {pop}: marker(s) {', '.join(unknown)} not in the marker table "
+                f"(known: {known}); add it to sorted_populations in immune_markers.yaml"
+            )
             continue
         typed = obs.loc[obs["sample"].astype(str) == r["sample"], "cell_type"].astype(str)
         outside = typed[(typed != unassigned) & ~typed.isin(allowed)]
@@ -186,14 +233,21 @@ def check_sorted_population(data: ModalityData, ctx: Context) -> Outcome:
             rules.append("")
             continue
         top = ", ".join(f"{k} {v}" for k, v in outside.value_counts().head(4).items())
-        rules.append(f"{len(outside)} of {len(typed)} passing cells ({share:.0%}) typed outside the sorted "
-                     f"population {pop} (> {limit:.0%}): {top}; a failed sort, or marker typing that does not "
-                     "fit these cells")
+        rules.append(
+            f"{len(outside)} of {len(typed)} passing cells ({share:.0%}) typed outside the sorted "
+            f"population {pop} (> {limit:.0%}): {top}; a failed sort, or marker typing that does not "
+            "fit these cells"
+        )
     rule = pd.Series(rules, index=q.index)
     bad = rule != ""
-    return _per_sample(q, bad, "cell_type", rule,
-                       message=f"{int(bad.sum())} of {len(q)} sorted samples with too many cells typed outside their "
-                               f"population; {n_out} of {n_typed} passing cells of sorted samples typed outside it")
+    return _per_sample(
+        q,
+        bad,
+        "cell_type",
+        rule,
+        message=f"{int(bad.sum())} of {len(q)} sorted samples with too many cells typed outside their "
+        f"population; {n_out} of {n_typed} passing cells of sorted samples typed outside it",
+    )
 
 
 def check_sex(data: ModalityData, ctx: Context) -> Outcome:
@@ -204,11 +258,17 @@ def check_sex(data: ModalityData, ctx: Context) -> Outcome:
     n_sexes = known.groupby("patient")["inferred_sex"].nunique()
     clash = set(n_sexes[n_sexes > 1].index) - {""}
     bad = s[s["patient"].isin(clash)]
-    return Outcome(len(s), failures=failures(
-        pseudonym=bad["patient"], row=bad.index, field=[f"XIST/chrY (sample {x})" for x in bad["sample"]],
-        rule=[f"inferred {x}; the patient's other samples disagree (sample swap?)" for x in bad["inferred_sex"]]),
+    return Outcome(
+        len(s),
+        failures=failures(
+            pseudonym=bad["patient"],
+            row=bad.index,
+            field=[f"XIST/chrY (sample {x})" for x in bad["sample"]],
+            rule=[f"inferred {x}; the patient's other samples disagree (sample swap?)" for x in bad["inferred_sex"]],
+        ),
         message=f"{len(clash)} patient(s) whose samples disagree on sex; "
-                f"{int((s['inferred_sex'] == 'unknown').sum())} sample(s) undetermined")
+        f"{int((s['inferred_sex'] == 'unknown').sum())} sample(s) undetermined",
+    )
 
 
 def check_barcodes(data: ModalityData, ctx: Context) -> Outcome:
@@ -216,10 +276,16 @@ def check_barcodes(data: ModalityData, ctx: Context) -> Outcome:
     qc = _qc(data)
     q = qc.set_index("sample") if len(qc) else pd.DataFrame()
     bad = {k: v for k, v in d.items() if v}
-    return Outcome(int(qc["n_cells"].sum()) if len(qc) else 0, n_failed=sum(bad.values()), failures=failures(
-        pseudonym=[str(q.loc[k, "patient"]) if k in q.index else "" for k in bad], row=range(len(bad)),
-        field=[f"barcode (sample {k})" for k in bad],
-        rule=[f"{v} duplicate barcodes (made unique with a suffix)" for v in bad.values()]))
+    return Outcome(
+        int(qc["n_cells"].sum()) if len(qc) else 0,
+        n_failed=sum(bad.values()),
+        failures=failures(
+            pseudonym=[str(q.loc[k, "patient"]) if k in q.index else "" for k in bad],
+            row=range(len(bad)),
+            field=[f"barcode (sample {k})" for k in bad],
+            rule=[f"{v} duplicate barcodes (made unique with a suffix)" for v in bad.values()],
+        ),
+    )
 
 
 def check_vdj_chain_pairing(data: ModalityData, ctx: Context) -> Outcome:
@@ -231,8 +297,11 @@ def check_vdj_chain_pairing(data: ModalityData, ctx: Context) -> Outcome:
     cp = a.obs["chain_pairing"].astype(str)
     has = cp != "no_ir"
     amb = cp.isin(AMBIGUOUS) & has
-    return Outcome(int(has.sum()), n_failed=int(amb.sum()),
-                   message=f"{int(amb.sum())} of {int(has.sum())} cells with receptor chains not one clean pair")
+    return Outcome(
+        int(has.sum()),
+        n_failed=int(amb.sum()),
+        message=f"{int(amb.sum())} of {int(has.sum())} cells with receptor chains not one clean pair",
+    )
 
 
 def check_vdj_matched(data: ModalityData, ctx: Context) -> Outcome:
@@ -246,13 +315,23 @@ def check_vdj_matched(data: ModalityData, ctx: Context) -> Outcome:
         return Outcome(0, message="no V(D)J data")
     bad = (q["vdj_matched"] == 0) & (q["vdj_cells"] > 0)
     what = {"contigs": "the contig file (sample sheet column vdj)", "h5ad": "the chains carried in the .h5ad"}
-    rule = q.apply(lambda r: (f"none of the {int(r['vdj_cells'])} V(D)J barcodes of {what.get(r['vdj_from'], 'V(D)J')}"
-                              f" (source {r['source']}) matches a cell of sample {r['sample']}: check that the file "
-                              "belongs to this sample and that both sides use the same barcodes"), axis=1)
+    rule = q.apply(
+        lambda r: (
+            f"none of the {int(r['vdj_cells'])} V(D)J barcodes of {what.get(r['vdj_from'], 'V(D)J')}"
+            f" (source {r['source']}) matches a cell of sample {r['sample']}: check that the file "
+            "belongs to this sample and that both sides use the same barcodes"
+        ),
+        axis=1,
+    )
     n_cells, n_matched = int(q["vdj_cells"].sum()), int(q["vdj_matched"].sum())
-    return _per_sample(q, bad, "vdj", rule,
-                       message=f"{int(bad.sum())} of {len(q)} samples with V(D)J chains match no cell; "
-                               f"{n_matched} of {n_cells} V(D)J barcodes matched a cell")
+    return _per_sample(
+        q,
+        bad,
+        "vdj",
+        rule,
+        message=f"{int(bad.sum())} of {len(q)} samples with V(D)J chains match no cell; "
+        f"{n_matched} of {n_cells} V(D)J barcodes matched a cell",
+    )
 
 
 def check_deidentified(data: ModalityData, ctx: Context) -> Outcome:
@@ -275,46 +354,111 @@ def check_deidentified(data: ModalityData, ctx: Context) -> Outcome:
         re.IGNORECASE,
     )
     hits = [(where, "identifier value present") for where, text in places.items() if pat.search(text)]
-    return Outcome(len(places), failures=failures(row=range(len(hits)), field=[h[0] for h in hits],
-                                                  rule=[h[1] for h in hits]),
-                   message="no identifier in obs, var or uns" if not hits else f"identifiers in {len(hits)} place(s)")
+    return Outcome(
+        len(places),
+        failures=failures(row=range(len(hits)), field=[h[0] for h in hits], rule=[h[1] for h in hits]),
+        message="no identifier in obs, var or uns" if not hits else f"identifiers in {len(hits)} place(s)",
+    )
 
 
 CHECKS = (
     SOURCE_EMPTY,
     ANY_ACCEPTED,
-    Check("completeness.sample_linkage", Dimension.COMPLETENESS, check_sample_linkage,
-          description="every sample linked to a patient"),
-    Check("conformance.sample_sheet", Dimension.CONFORMANCE, check_sample_sheet,
-          description="sample-sheet rows with a known tissue, an admission number and a cohort site"),
-    Check("accuracy.empty_droplets", Dimension.ACCURACY, check_empty_droplets,
-          description="samples not mostly empty droplets"),
-    Check("accuracy.mitochondrial", Dimension.ACCURACY, check_mitochondrial,
-          description="samples without many high-mitochondrial (dying) cells"),
-    Check("conformance.gene_subset", Dimension.CONFORMANCE, check_gene_subset, threshold=WARN_ONLY,
-          severity=Severity.INFO, description="matrices holding a gene subset, and the empty-droplet floors scaled "
-                                               "to it (with the reason)"),
-    Check("accuracy.doublets", Dimension.ACCURACY, check_doublets,
-          description="estimated doublet rate at most twice the expected one"),
-    Check("completeness.cells_after_qc", Dimension.COMPLETENESS, check_cells_after_qc,
-          description="enough cells per sample pass QC"),
-    Check("completeness.cell_typing", Dimension.COMPLETENESS, check_cell_typing, threshold=Threshold(0.2, 0.5),
-          severity=Severity.MINOR, description="passing cells assigned a type by the marker table"),
-    Check("accuracy.sorted_population", Dimension.ACCURACY, check_sorted_population,
-          description="sorted samples' cells typed inside the population the sample sheet names"),
-    Check("consistency.sex", Dimension.CONSISTENCY, check_sex,
-          description="a patient's samples agree on the sex inferred from XIST / chrY"),
+    Check(
+        "completeness.sample_linkage",
+        Dimension.COMPLETENESS,
+        check_sample_linkage,
+        description="every sample linked to a patient",
+    ),
+    Check(
+        "conformance.sample_sheet",
+        Dimension.CONFORMANCE,
+        check_sample_sheet,
+        description="sample-sheet rows with a known tissue, an admission number and a cohort site",
+    ),
+    Check(
+        "accuracy.empty_droplets",
+        Dimension.ACCURACY,
+        check_empty_droplets,
+        description="samples not mostly empty droplets",
+    ),
+    Check(
+        "accuracy.mitochondrial",
+        Dimension.ACCURACY,
+        check_mitochondrial,
+        description="samples without many high-mitochondrial (dying) cells",
+    ),
+    Check(
+        "conformance.gene_subset",
+        Dimension.CONFORMANCE,
+        check_gene_subset,
+        threshold=WARN_ONLY,
+        severity=Severity.INFO,
+        description="matrices holding a gene subset, and the empty-droplet floors scaled to it (with the reason)",
+    ),
+    Check(
+        "accuracy.doublets",
+        Dimension.ACCURACY,
+        check_doublets,
+        description="estimated doublet rate at most twice the expected one",
+    ),
+    Check(
+        "completeness.cells_after_qc",
+        Dimension.COMPLETENESS,
+        check_cells_after_qc,
+        description="enough cells per sample pass QC",
+    ),
+    Check(
+        "completeness.cell_typing",
+        Dimension.COMPLETENESS,
+        check_cell_typing,
+        threshold=Threshold(0.2, 0.5),
+        severity=Severity.MINOR,
+        description="passing cells assigned a type by the marker table",
+    ),
+    Check(
+        "accuracy.sorted_population",
+        Dimension.ACCURACY,
+        check_sorted_population,
+        description="sorted samples' cells typed inside the population the sample sheet names",
+    ),
+    Check(
+        "consistency.sex",
+        Dimension.CONSISTENCY,
+        check_sex,
+        description="a patient's samples agree on the sex inferred from XIST / chrY",
+    ),
     Check("uniqueness.barcodes", Dimension.UNIQUENESS, check_barcodes, description="no duplicate barcodes"),
-    Check("completeness.vdj_matched", Dimension.COMPLETENESS, check_vdj_matched,
-          description="every sample given V(D)J chains has barcodes matching its cells"),
-    Check("consistency.vdj_chain_pairing", Dimension.CONSISTENCY, check_vdj_chain_pairing,
-          threshold=Threshold(0.1, 0.3), severity=Severity.MINOR,
-          description="cells with receptor chains form one clean pair"),
-    Check("conformance.deidentified", Dimension.CONFORMANCE, check_deidentified, severity=Severity.CRITICAL,
-          description="no identifier seen while loading in obs, var or uns"),
-    Check("timeliness.processing_delay", Dimension.TIMELINESS, check_processing_delay, severity=Severity.MINOR,
-          threshold=Threshold(0.0, 0.05), description="library made within timeliness.single_cell_processing_days "
-                                                      "of sample collection (sample sheet dates)"),
+    Check(
+        "completeness.vdj_matched",
+        Dimension.COMPLETENESS,
+        check_vdj_matched,
+        description="every sample given V(D)J chains has barcodes matching its cells",
+    ),
+    Check(
+        "consistency.vdj_chain_pairing",
+        Dimension.CONSISTENCY,
+        check_vdj_chain_pairing,
+        threshold=Threshold(0.1, 0.3),
+        severity=Severity.MINOR,
+        description="cells with receptor chains form one clean pair",
+    ),
+    Check(
+        "conformance.deidentified",
+        Dimension.CONFORMANCE,
+        check_deidentified,
+        severity=Severity.CRITICAL,
+        description="no identifier seen while loading in obs, var or uns",
+    ),
+    Check(
+        "timeliness.processing_delay",
+        Dimension.TIMELINESS,
+        check_processing_delay,
+        severity=Severity.MINOR,
+        threshold=Threshold(0.0, 0.05),
+        description="library made within timeliness.single_cell_processing_days "
+        "of sample collection (sample sheet dates)",
+    ),
 )
 
 

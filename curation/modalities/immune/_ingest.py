@@ -58,7 +58,7 @@ def _first_bad(values: np.ndarray, chunk: int) -> tuple[int, str] | None:
         return None
     buf = np.empty(min(chunk, values.size), np.float64 if values.dtype.itemsize > 4 else np.float32)
     for s in range(0, values.size, chunk):
-        c = values[s:s + chunk]
+        c = values[s : s + chunk]
         if kind == "i":
             if c.size and c.min() < 0:
                 k = int(np.argmax(c < 0))
@@ -101,7 +101,7 @@ def first_non_count(X: Any, *, chunk: int = CHECK_CHUNK) -> NonCount | None:
         n_rows, n_cols = (X.shape[0], int(np.prod(X.shape[1:]))) if len(X.shape) > 1 else (1, X.shape[0])
         step = max(1, chunk // max(n_cols, 1))
         for r in range(0, n_rows, step):
-            block = np.asarray(X[r:r + step]).reshape(-1)
+            block = np.asarray(X[r : r + step]).reshape(-1)
             hit = _first_bad(block, chunk)
             if hit is not None:
                 return NonCount(r + hit[0] // n_cols, hit[0] % n_cols, hit[1])
@@ -120,7 +120,7 @@ def _first_non_count_group(g: Any, fmt: str, *, chunk: int) -> NonCount | None:
     """A CSR / CSC matrix stored as an HDF5 group (data, indices, indptr): data read in blocks."""
     data = g["data"]
     for s in range(0, data.shape[0], chunk):
-        hit = _first_bad(np.asarray(data[s:s + chunk]), chunk)
+        hit = _first_bad(np.asarray(data[s : s + chunk]), chunk)
         if hit is not None:
             p = s + hit[0]
             major = int(np.searchsorted(np.asarray(g["indptr"]), p, side="right") - 1)

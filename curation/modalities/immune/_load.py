@@ -64,6 +64,7 @@ def _rel(ctx: Context, p: Path) -> str:
     except ValueError:
         return p.resolve().as_posix()
 
+
 def identifiers(sources: list[Source[ImmuneOptions]], *, ctx: Context) -> IdentifierRegistry:
     """The identifiers :func:`load` learns, without reading count matrices (the run's leak scan).
 
@@ -162,8 +163,14 @@ class _Loader:
             outcome = self.file(src, f, sheet=sheet, sheet_dir=sheet_dir, reasons=reasons)
             n_ok += outcome == "ok"
             n_empty += outcome == "empty"
-        self.data.ledger.record("load", source=src.key, n_in=len(src.files), n_accepted=n_ok, quarantined=reasons,
-                                excluded={"source_empty": n_empty} if n_empty else None)
+        self.data.ledger.record(
+            "load",
+            source=src.key,
+            n_in=len(src.files),
+            n_accepted=n_ok,
+            quarantined=reasons,
+            excluded={"source_empty": n_empty} if n_empty else None,
+        )
 
     def _sheet(self, src: Source[ImmuneOptions], sp_path: Path) -> pd.DataFrame | None:
         """The source's sample sheet; None when it cannot be used (a finding: its files are set aside unlinked)."""
@@ -175,15 +182,30 @@ class _Loader:
         except SourceError as exc:
             if sp_path not in self.seen_sheets:
                 self.seen_sheets.add(sp_path)
-                data.quarantine.add(stage="load:sample_sheet", source=src.key, record=ctx.keyring.token(
-                    "file", _rel(ctx, sp_path)), field="(file)", reason=getattr(exc, "reason", "unreadable_file"),
-                    detail=f"{exc}; until it is fixed, the samples it lists are not linked to a patient")
+                data.quarantine.add(
+                    stage="load:sample_sheet",
+                    source=src.key,
+                    record=ctx.keyring.token("file", _rel(ctx, sp_path)),
+                    field="(file)",
+                    reason=getattr(exc, "reason", "unreadable_file"),
+                    detail=f"{exc}; until it is fixed, the samples it lists are not linked to a patient",
+                )
             for f in src.files:
-                data.quarantine.add(stage="load", source=src.key, record=ctx.keyring.token("file", _rel(ctx, f)),
-                                    reason="unlinked_sample", detail="the sample sheet (options.samples) cannot "
-                                    "be used (see its own quarantine row); fix it and run again")
-            data.ledger.record("load", source=src.key, n_in=len(src.files), n_accepted=0,
-                               quarantined={"unlinked_sample": len(src.files)} if src.files else None)
+                data.quarantine.add(
+                    stage="load",
+                    source=src.key,
+                    record=ctx.keyring.token("file", _rel(ctx, f)),
+                    reason="unlinked_sample",
+                    detail="the sample sheet (options.samples) cannot "
+                    "be used (see its own quarantine row); fix it and run again",
+                )
+            data.ledger.record(
+                "load",
+                source=src.key,
+                n_in=len(src.files),
+                n_accepted=0,
+                quarantined={"unlinked_sample": len(src.files)} if src.files else None,
+            )
             return None
         _note_sheet(data.identifiers, sheet)
         if sp_path not in self.seen_sheets:  # sources usually share one sheet: check it once
@@ -191,8 +213,15 @@ class _Loader:
             self.sheets.append(sheet.assign(source=src.key))
         return sheet
 
-    def file(self, src: Source[ImmuneOptions], f: Path, *, sheet: pd.DataFrame | None, sheet_dir: Path,
-             reasons: dict[str, int]) -> str:
+    def file(
+        self,
+        src: Source[ImmuneOptions],
+        f: Path,
+        *,
+        sheet: pd.DataFrame | None,
+        sheet_dir: Path,
+        reasons: dict[str, int],
+    ) -> str:
         """Read one file into samples; returns ``ok``, ``empty`` (no cell) or ``quarantined``."""
         from ._ingest import empty_source, ensure_counts, match_sample, read_matrix, split_features
 
@@ -268,12 +297,21 @@ class _Loader:
         try:
             return airr_in_h5ad(a, where=where)
         except SourceError as exc:
-            self.data.quarantine.add(stage="load", source=src.key, record=token, reason="unreadable_vdj",
-                                     detail=str(exc))
+            self.data.quarantine.add(
+                stage="load", source=src.key, record=token, reason="unreadable_vdj", detail=str(exc)
+            )
             return None
 
-    def _link(self, src: Source[ImmuneOptions], token: str, key: str, n_obs: int,
-              parts: dict[str, tuple[pd.Series | None, ad.AnnData, ad.AnnData | None]], *, where: str) -> None:
+    def _link(
+        self,
+        src: Source[ImmuneOptions],
+        token: str,
+        key: str,
+        n_obs: int,
+        parts: dict[str, tuple[pd.Series | None, ad.AnnData, ad.AnnData | None]],
+        *,
+        where: str,
+    ) -> None:
         """One file, many samples: cells of samples the sheet does not list are set aside."""
         data, ctx = self.data, self.ctx
         unlinked = {v: part.n_obs for v, (r, part, _) in parts.items() if r is None}

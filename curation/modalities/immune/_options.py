@@ -26,21 +26,29 @@ class QCOverrides(Options):
     min_genes: float | None = Field(None, ge=0, description="empty-droplet floor of genes (default 100)")
     doublets: bool | None = Field(None, description="score and remove doublets (default true)")
     expected_doublet_rate: float | None = Field(None, gt=0, lt=1, description="expected doublet rate (default 0.05)")
-    max_empty_fraction: float | None = Field(None, ge=0, le=1, description="a sample with a larger share of empty "
-                                                                           "barcodes fails (default 0.5)")
-    max_high_mt_fraction: float | None = Field(None, ge=0, le=1, description="a sample with a larger share of high-"
-                                                                             "mitochondrial cells fails (default 0.1)")
+    max_empty_fraction: float | None = Field(
+        None, ge=0, le=1, description="a sample with a larger share of empty barcodes fails (default 0.5)"
+    )
+    max_high_mt_fraction: float | None = Field(
+        None, ge=0, le=1, description="a sample with a larger share of high-mitochondrial cells fails (default 0.1)"
+    )
     min_cells: int | None = Field(None, ge=1, description="fewer cells after QC flag the sample (default 20)")
-    max_outside_population: float | None = Field(None, ge=0, le=1, description="a sorted sample (sheet column "
-                                                 "sorted_population) with a larger share of cells typed outside "
-                                                 "the population fails (default 0.1)")
+    max_outside_population: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="a sorted sample (sheet column "
+        "sorted_population) with a larger share of cells typed outside "
+        "the population fails (default 0.1)",
+    )
 
 
 class QCOptions(QCOverrides):
     """QC thresholds for every sample of the source, per tissue and per sample token on top."""
 
-    tissue: dict[str, QCOverrides] = Field(default_factory=dict, description="tissue -> thresholds, e.g. "
-                                                                             "{tumor: {max_pct_mt: 15}}")
+    tissue: dict[str, QCOverrides] = Field(
+        default_factory=dict, description="tissue -> thresholds, e.g. {tumor: {max_pct_mt: 15}}"
+    )
     sample: dict[str, QCOverrides] = Field(default_factory=dict, description="sample token -> thresholds")
 
     def layer(self) -> dict[str, Any]:
@@ -60,10 +68,12 @@ class ProcessingOptions(Options):
     umap: bool | None = Field(None, description="compute a UMAP (default true)")
     umap_epochs: int | None = Field(None, ge=1, description="UMAP epochs (default 200)")
     seed: int | None = Field(None, description="random seed (default 0)")
-    min_score: float | None = Field(None, description="lowest marker score to type a cell (default: the marker "
-                                                      "table's)")
-    min_margin: float | None = Field(None, description="lowest margin over the runner-up type (default: the "
-                                                       "marker table's)")
+    min_score: float | None = Field(
+        None, description="lowest marker score to type a cell (default: the marker table's)"
+    )
+    min_margin: float | None = Field(
+        None, description="lowest margin over the runner-up type (default: the marker table's)"
+    )
 
     def layer(self) -> dict[str, Any]:
         """The parameters given (fields left out are not there)."""
@@ -73,11 +83,16 @@ class ProcessingOptions(Options):
 class ImmuneOptions(Options):
     """Options of a 10x folder, 10x .h5 or .h5ad source."""
 
-    samples: str | None = Field(None, min_length=1, description="sample sheet (sample_id, admission_number, site, "
-                                                                "tissue, timepoint[, path, raw_path, vdj]), "
-                                                                "relative to cohort.yaml")
-    sample_key: str | None = Field(None, min_length=1, description="an .h5ad holding several samples: the obs "
-                                                                   "column of sample IDs")
+    samples: str | None = Field(
+        None,
+        min_length=1,
+        description="sample sheet (sample_id, admission_number, site, "
+        "tissue, timepoint[, path, raw_path, vdj]), "
+        "relative to cohort.yaml",
+    )
+    sample_key: str | None = Field(
+        None, min_length=1, description="an .h5ad holding several samples: the obs column of sample IDs"
+    )
     genome: str | None = Field(None, min_length=1, description="genome of a legacy multi-genome 10x .h5")
     tissue: str = Field("unknown", min_length=1, description="tissue of every sample when there is no sample sheet")
     qc: QCOptions = Field(default_factory=QCOptions, description="QC threshold overrides")

@@ -197,7 +197,7 @@ def qc_metrics_h5ad(
     with h5py.File(path, "r") as f:
         var = ad.io.read_elem(f["var"])
         obs_names = ad.io.read_elem(f["obs"]).index
-    symbols = var["feature_name"] if "feature_name" in var else var.index
+    symbols = var.get("feature_name", var.index)
     parts = [
         qc_metrics(block, symbols, qc_vars=qc_vars, top_n=top_n) for _, block in iter_h5ad_chunks(path, chunk=chunk)
     ]

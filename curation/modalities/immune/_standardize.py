@@ -39,8 +39,14 @@ def standardize(data: ModalityData, *, ctx: Context) -> ModalityData:
 
     # consent withdrawn: the patient's samples and sample-sheet rows stop here (samples counted in the ledger)
     samples: list[RawSample] = exclude_withdrawn_samples(data.objects.pop("samples", []), data=data, ctx=ctx)
-    data.objects["sheets"] = exclude_withdrawn(data.objects.get("sheets", pd.DataFrame()), data=data, ctx=ctx,
-                                               id_col="admission_number", site_col="site", source_col=None)
+    data.objects["sheets"] = exclude_withdrawn(
+        data.objects.get("sheets", pd.DataFrame()),
+        data=data,
+        ctx=ctx,
+        id_col="admission_number",
+        site_col="site",
+        source_col=None,
+    )
     table = load_markers()
     parts, prots, airrs, qc_rows = [], [], [], []
     params_used: dict[str, Any] = {}
@@ -164,8 +170,14 @@ def _qc_sample(s: RawSample, ctx: Context, *, data: ModalityData) -> _SampleQC:
         **raw_info,
         **subset,
     }
-    out = _SampleQC(token=token, part=ad.AnnData(X=X, obs=obs, var=var), row=row, duplicates=duplicates,
-                    params={**p.as_dict(), "doublet": dict(dinfo)}, ambient=amb)
+    out = _SampleQC(
+        token=token,
+        part=ad.AnnData(X=X, obs=obs, var=var),
+        row=row,
+        duplicates=duplicates,
+        params={**p.as_dict(), "doublet": dict(dinfo)},
+        ambient=amb,
+    )
     _attach_modalities(out, s, names)
     return out
 
@@ -191,10 +203,12 @@ def _gene_subset_floors(m: pd.DataFrame, p: QCParams, *, n_genes: int) -> tuple[
         return p, row
     scale = n_genes / TRANSCRIPTOME
     counts, genes = max(1.0, round(p.min_counts * scale)), max(1.0, round(p.min_genes * scale))
-    row["floors_note"] = (f"the matrix holds {n_genes} genes (a gene subset, < {GENE_SUBSET:,}); the default empty-"
-                          f"droplet floors ({p.min_counts:g} counts, {p.min_genes:g} genes) called {empty:.0%} of its "
-                          f"barcodes empty, so they were scaled by {n_genes}/{TRANSCRIPTOME:,} to {counts:g} counts "
-                          f"and {genes:g} genes; set options.qc.min_counts and min_genes to choose them")
+    row["floors_note"] = (
+        f"the matrix holds {n_genes} genes (a gene subset, < {GENE_SUBSET:,}); the default empty-"
+        f"droplet floors ({p.min_counts:g} counts, {p.min_genes:g} genes) called {empty:.0%} of its "
+        f"barcodes empty, so they were scaled by {n_genes}/{TRANSCRIPTOME:,} to {counts:g} counts "
+        f"and {genes:g} genes; set options.qc.min_counts and min_genes to choose them"
+    )
     return replace(p, min_counts=counts, min_genes=genes), row
 
 
@@ -308,10 +322,7 @@ def _embed(adata: ad.AnnData, pp: Any) -> ad.AnnData | None:
         return None
     proc = process(adata[ok], pp)
     adata.obs["leiden"] = pd.Categorical(
-        pd.Series(proc.obs["leiden"].astype(str), index=proc.obs_names)
-        .reindex(adata.obs_names)
-        .fillna("")
-        .to_numpy()
+        pd.Series(proc.obs["leiden"].astype(str), index=proc.obs_names).reindex(adata.obs_names).fillna("").to_numpy()
     )
     for key in ("X_pca", "X_umap"):
         if key in proc.obsm:
@@ -375,8 +386,9 @@ def _join_vdj(adata: ad.AnnData, airrs: list[ad.AnnData]) -> ad.AnnData:
     return airr
 
 
-def _provenance(adata: ad.AnnData, pp: Any, params_used: dict[str, Any], qc_rows: list[dict[str, Any]], *,
-                table: dict[str, Any]) -> None:
+def _provenance(
+    adata: ad.AnnData, pp: Any, params_used: dict[str, Any], qc_rows: list[dict[str, Any]], *, table: dict[str, Any]
+) -> None:
     """Schema, versions and every parameter QC and processing used, in ``adata.uns``."""
     adata.uns["schema_version"] = SCHEMA_VERSION
     adata.uns["schema_reference"] = "CELLxGENE schema 5 where it fits (counts in X, feature_name, CL ontology ids)"

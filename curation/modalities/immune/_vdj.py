@@ -40,8 +40,10 @@ def read_vdj(path: Path, *, where: str) -> ad.AnnData:
             warnings.simplefilter("ignore")
             return ir.io.read_10x_vdj(path)
     except Exception as exc:  # noqa: BLE001 - a bad contig file is a rejected file, not a crash
-        msg = (f"{where}: V(D)J contig annotations cannot be read ({type(exc).__name__}); "
-               "give Cell Ranger's filtered_contig_annotations.csv")
+        msg = (
+            f"{where}: V(D)J contig annotations cannot be read ({type(exc).__name__}); "
+            "give Cell Ranger's filtered_contig_annotations.csv"
+        )
         raise SourceError(msg) from None
 
 
@@ -82,8 +84,16 @@ def _has_chains(airr: ad.AnnData) -> bool:
 
 _LEGACY = re.compile(r"^IR_(VJ|VDJ)_([12])_(.+)$")  # scirpy < 0.7: one obs column per arm, chain and field
 #: scirpy < 0.7's field -> the AIRR rearrangement field scirpy reads today
-_LEGACY_FIELDS = {"locus": "locus", "cdr3": "junction_aa", "cdr3_nt": "junction", "v_gene": "v_call",
-                  "d_gene": "d_call", "j_gene": "j_call", "c_gene": "c_call", "expr": "umi_count"}
+_LEGACY_FIELDS = {
+    "locus": "locus",
+    "cdr3": "junction_aa",
+    "cdr3_nt": "junction",
+    "v_gene": "v_call",
+    "d_gene": "d_call",
+    "j_gene": "j_call",
+    "c_gene": "c_call",
+    "expr": "umi_count",
+}
 
 
 def airr_in_h5ad(adata: ad.AnnData, *, where: str) -> ad.AnnData | None:
@@ -109,8 +119,7 @@ def airr_in_h5ad(adata: ad.AnnData, *, where: str) -> ad.AnnData | None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # anndata: awkward arrays are "experimental"; scirpy's odd loci
             if "airr" in adata.obsm:
-                return ad.AnnData(obs=pd.DataFrame(index=adata.obs_names.copy()),
-                                  obsm={"airr": adata.obsm["airr"]})
+                return ad.AnnData(obs=pd.DataFrame(index=adata.obs_names.copy()), obsm={"airr": adata.obsm["airr"]})
             rows = _legacy_rearrangements(adata.obs, legacy)
             if rows.empty:
                 return None
@@ -118,8 +127,10 @@ def airr_in_h5ad(adata: ad.AnnData, *, where: str) -> ad.AnnData | None:
         # cells without a chain are not in read_airr's output: every cell of the matrix is kept
         return air
     except Exception as exc:  # noqa: BLE001 - chains that cannot be read are reported, never dropped silently
-        msg = (f"{where}: the .h5ad carries V(D)J chains ({'obsm airr' if 'airr' in adata.obsm else 'obs IR_*'}) "
-               f"that cannot be read ({type(exc).__name__}); export them as an AIRR rearrangement TSV")
+        msg = (
+            f"{where}: the .h5ad carries V(D)J chains ({'obsm airr' if 'airr' in adata.obsm else 'obs IR_*'}) "
+            f"that cannot be read ({type(exc).__name__}); export them as an AIRR rearrangement TSV"
+        )
         raise VdjError(msg) from None
 
 

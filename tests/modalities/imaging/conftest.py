@@ -31,13 +31,22 @@ def make_roster(keyring: Keyring, n: int = N_PATIENTS) -> pd.DataFrame:
     for i in range(n):
         site = "ABC"[i % 3]
         mrn = f"{i + 1:08d}"
-        rows.append({
-            "pid": i, "site": site, "mrn": mrn, "name": SURNAMES[i] + "小明", "name_pinyin": f"{PINYIN[i]}^XIAOMING",
-            "sex": "M" if i % 2 else "F", "birth_date": pd.Timestamp(1950 + i, 3, 1 + i),
-            "diagnosis_date": pd.Timestamp(2023, 1 + i, 10), "pseudonym": keyring.patient(mrn, site=site),
-            "smoking_status": ["never", "former", "current"][i % 3], "has_imaging": True,
-            "dicom_sex": "F" if i == 4 else None,  # one planted sex mismatch (patient 4 is M)
-        })
+        rows.append(
+            {
+                "pid": i,
+                "site": site,
+                "mrn": mrn,
+                "name": SURNAMES[i] + "小明",
+                "name_pinyin": f"{PINYIN[i]}^XIAOMING",
+                "sex": "M" if i % 2 else "F",
+                "birth_date": pd.Timestamp(1950 + i, 3, 1 + i),
+                "diagnosis_date": pd.Timestamp(2023, 1 + i, 10),
+                "pseudonym": keyring.patient(mrn, site=site),
+                "smoking_status": ["never", "former", "current"][i % 3],
+                "has_imaging": True,
+                "dicom_sex": "F" if i == 4 else None,  # one planted sex mismatch (patient 4 is M)
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -51,8 +60,13 @@ def build_cohort(root: Path, *, n: int = N_PATIENTS, seed: int = 7) -> tuple[Pat
     (root / "keys").mkdir(exist_ok=True)
     (root / "keys" / "demo.key").write_text(KEY_HEX + "\n")
     (root / "keys" / "demo.key").chmod(0o600)  # the run refuses a key file others can read
-    cohort = {"cohort": {"name": "imaging-test"}, "sites": [{"id": s} for s in "ABC"],
-              "sources": sources, "output": "out", "secret": {"file": "keys/demo.key"}}
+    cohort = {
+        "cohort": {"name": "imaging-test"},
+        "sites": [{"id": s} for s in "ABC"],
+        "sources": sources,
+        "output": "out",
+        "secret": {"file": "keys/demo.key"},
+    }
     (root / "cohort.yaml").write_text(yaml.safe_dump(cohort, allow_unicode=True), encoding="utf-8")
     log.write(root)
     return root / "cohort.yaml", log, roster
@@ -75,13 +89,21 @@ def curated(demo_cohort: tuple[Path, DemoLog, pd.DataFrame]):
 
 # planted values: (kind, value) as identifiers() must report them
 PLANTED = {
-    "patient": ("name", "LI^MING=李明"), "other_patient": ("name", "ZHANG^SAN=张^三"),
-    "mrn": ("mrn", "P7730021"), "mrn_2": ("mrn", "Z5561234"), "second_mrn": ("other_patient_id", "HX55012"),
-    "other_ids": ("other_patient_id", "OP88123"), "accession": ("accession", "ACC99231"),
-    "accession_2": ("accession", "ACC77410"), "birth_date": ("birth_date", "19580317"),
-    "doctor": ("staff_name", "WANG^JIANGUO=王建国"), "nested_staff": ("staff_name", "SUN^LI=孙丽"),
-    "kept_seq_staff": ("staff_name", "HE^PING=何平"), "content_staff": ("staff_name", "ZHOU^QIANG=周强"),
-    "performing": ("staff_name", "LIU^YANG=刘洋"), "operator": ("staff_name", "CHEN^JING=陈静"),
+    "patient": ("name", "LI^MING=李明"),
+    "other_patient": ("name", "ZHANG^SAN=张^三"),
+    "mrn": ("mrn", "P7730021"),
+    "mrn_2": ("mrn", "Z5561234"),
+    "second_mrn": ("other_patient_id", "HX55012"),
+    "other_ids": ("other_patient_id", "OP88123"),
+    "accession": ("accession", "ACC99231"),
+    "accession_2": ("accession", "ACC77410"),
+    "birth_date": ("birth_date", "19580317"),
+    "doctor": ("staff_name", "WANG^JIANGUO=王建国"),
+    "nested_staff": ("staff_name", "SUN^LI=孙丽"),
+    "kept_seq_staff": ("staff_name", "HE^PING=何平"),
+    "content_staff": ("staff_name", "ZHOU^QIANG=周强"),
+    "performing": ("staff_name", "LIU^YANG=刘洋"),
+    "operator": ("staff_name", "CHEN^JING=陈静"),
 }
 PATIENT_FOLDER = "LI_MING_P7730021"  # PACS exports name folders after the patient
 OTHER_FOLDER = "张三_CT"
@@ -90,8 +112,20 @@ OTHER_ZIP = "ZHANGSAN_PET.zip"
 TEXT_FORMS = ("张三", "Zhang San", "ZHANG^SAN", "ZHANGSAN", "王建国", "Wang Jianguo", "李明", "Li Ming")
 
 
-def _privacy_ds(*, charset: str, name: str, pid: str, birth: str, accession: str, study: str, series: str,
-                sop: str, instance: int, texts: dict[str, str], extra: Any = None) -> Any:
+def _privacy_ds(
+    *,
+    charset: str,
+    name: str,
+    pid: str,
+    birth: str,
+    accession: str,
+    study: str,
+    series: str,
+    sop: str,
+    instance: int,
+    texts: dict[str, str],
+    extra: Any = None,
+) -> Any:
     from pydicom.dataset import Dataset, FileMetaDataset
     from pydicom.uid import ExplicitVRLittleEndian
 
@@ -187,17 +221,32 @@ def build_privacy_set(root: Path) -> Path:
     p1.mkdir(parents=True)
     uid = "1.2.826.0.1.3680043.8.498.9"
     texts1 = {  # patient 1's descriptions name patient 2 and a doctor, in Chinese and pinyin
-        "StudyDescription": "胸部CT 对照张三", "SeriesDescription": "Lung 1mm Zhang San",
-        "ImageComments": "ZHANG^SAN prior; read by 王建国 / Wang Jianguo", "ProtocolName": "ZHANGSAN follow-up",
+        "StudyDescription": "胸部CT 对照张三",
+        "SeriesDescription": "Lung 1mm Zhang San",
+        "ImageComments": "ZHANG^SAN prior; read by 王建国 / Wang Jianguo",
+        "ProtocolName": "ZHANGSAN follow-up",
         "ContrastBolusAgent": "Omnipaque 王建国",
     }
     for i in range(1, 4):
-        ds = _privacy_ds(charset="ISO_IR 192", name=PLANTED["patient"][1], pid=PLANTED["mrn"][1],
-                         birth=PLANTED["birth_date"][1], accession=PLANTED["accession"][1], study=f"{uid}.1",
-                         series=f"{uid}.1.1", sop=f"{uid}.1.1.{i}", instance=i, texts=texts1, extra=_nested)
+        ds = _privacy_ds(
+            charset="ISO_IR 192",
+            name=PLANTED["patient"][1],
+            pid=PLANTED["mrn"][1],
+            birth=PLANTED["birth_date"][1],
+            accession=PLANTED["accession"][1],
+            study=f"{uid}.1",
+            series=f"{uid}.1.1",
+            sop=f"{uid}.1.1.{i}",
+            instance=i,
+            texts=texts1,
+            extra=_nested,
+        )
         ds.save_as(p1 / f"IM{i:04d}.dcm", enforce_file_format=True)
-    texts2 = {"StudyDescription": "CT chest; compare LI^MING", "SeriesDescription": "李明 对照 Li Ming",
-              "ImageComments": "王建国 reviewed"}
+    texts2 = {
+        "StudyDescription": "CT chest; compare LI^MING",
+        "SeriesDescription": "李明 对照 Li Ming",
+        "ImageComments": "王建国 reviewed",
+    }
 
     def staff(ds: Any) -> None:
         ds.PerformingPhysicianName = PLANTED["performing"][1]
@@ -208,10 +257,19 @@ def build_privacy_set(root: Path) -> Path:
     archive = io.BytesIO()
     with zipfile.ZipFile(archive, "w") as zf:
         for i in range(1, 4):
-            ds = _privacy_ds(charset="GB18030", name=PLANTED["other_patient"][1], pid=PLANTED["mrn_2"][1],
-                             birth="19620704", accession=PLANTED["accession_2"][1], study=f"{uid}.2",
-                             series=f"{uid}.2.{1 if i < 3 else 2}", sop=f"{uid}.2.1.{i}", instance=i, texts=texts2,
-                             extra=staff)
+            ds = _privacy_ds(
+                charset="GB18030",
+                name=PLANTED["other_patient"][1],
+                pid=PLANTED["mrn_2"][1],
+                birth="19620704",
+                accession=PLANTED["accession_2"][1],
+                study=f"{uid}.2",
+                series=f"{uid}.2.{1 if i < 3 else 2}",
+                sop=f"{uid}.2.1.{i}",
+                instance=i,
+                texts=texts2,
+                extra=staff,
+            )
             if i < 3:
                 ds.save_as(p2 / f"IM{i:04d}.dcm", enforce_file_format=True)
             else:
@@ -221,10 +279,15 @@ def build_privacy_set(root: Path) -> Path:
     (raw / OTHER_ZIP).write_bytes(archive.getvalue())
     (root / "k.key").write_text(KEY_HEX + "\n")
     (root / "k.key").chmod(0o600)  # the run refuses a key file others can read
-    cohort = {"cohort": {"name": "imaging-privacy"}, "sites": [{"id": "A"}], "output": "out",
-              "secret": {"file": "k.key"},
-              "sources": {"imaging": [{"site": "A", "path": "raw", "format": "dicom",
-                                       "options": {"export": True, "image_qc": False}}]}}
+    cohort = {
+        "cohort": {"name": "imaging-privacy"},
+        "sites": [{"id": "A"}],
+        "output": "out",
+        "secret": {"file": "k.key"},
+        "sources": {
+            "imaging": [{"site": "A", "path": "raw", "format": "dicom", "options": {"export": True, "image_qc": False}}]
+        },
+    }
     (root / "cohort.yaml").write_text(yaml.safe_dump(cohort, allow_unicode=True), encoding="utf-8")
     return root / "cohort.yaml"
 

@@ -13,8 +13,11 @@ from .conftest import build_cohort
 
 
 def _digests(root: Path) -> dict[str, str]:
-    return {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted((root / "raw").rglob("*")) if p.is_file()}
+    return {
+        p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted((root / "raw").rglob("*"))
+        if p.is_file()
+    }
 
 
 def test_same_seed_same_bytes(tmp_path: Path) -> None:
@@ -32,8 +35,14 @@ def test_demo_is_small_and_logs_every_defect(demo_cohort) -> None:
     size = sum(p.stat().st_size for p in raw.rglob("*") if p.is_file())
     assert size < 5 * 2**20  # 9 patients; the 120-patient demo stays well under 20 MB
     kinds = {d.kind for d in log.defects}
-    assert {"truncated_file", "non_dicom_file", "missing_slice", "inconsistent_spacing", "burned_in_annotation",
-            "duplicate_sop_instance_uid"} <= kinds
+    assert {
+        "truncated_file",
+        "non_dicom_file",
+        "missing_slice",
+        "inconsistent_spacing",
+        "burned_in_annotation",
+        "duplicate_sop_instance_uid",
+    } <= kinds
     for d in log.defects:
         assert d.pseudonym and d.expect
         if d.expect.startswith("quarantine:"):

@@ -82,12 +82,15 @@ def test_demo_chinese_person_name_decoded_like_pydicom(demo_cohort) -> None:
     assert rec["PatientName"].split("=")[1].split("^")[0] in set(roster["name"].str[0])
 
 
-@pytest.mark.parametrize(("name", "reason"), [
-    ("MR_truncated.dcm", "truncated"),
-    ("no_meta.dcm", "not_dicom"),
-    ("ExplVR_LitEndNoMeta.dcm", "missing_meta"),
-    ("meta_missing_tsyntax.dcm", "missing_meta"),
-])
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [
+        ("MR_truncated.dcm", "truncated"),
+        ("no_meta.dcm", "not_dicom"),
+        ("ExplVR_LitEndNoMeta.dcm", "missing_meta"),
+        ("meta_missing_tsyntax.dcm", "missing_meta"),
+    ],
+)
 def test_broken_files_get_a_reason(name: str, reason: str) -> None:
     path = get_testdata_file(name)
     with pytest.raises(fh.Quarantined) as err:
@@ -214,9 +217,16 @@ def test_nested_names_in_defined_and_undefined_length_sequences(tmp_path: Path, 
     rec, ref = _fast_and_reference(p)
     assert rec == ref
     ids = set(rec[fh.IDENTIFIERS])
-    assert {("staff_name", "QIAN^HUI=钱慧"), ("staff_name", "ZHAO^LEI=赵磊"), ("other_patient_id", "NESTED77"),
-            ("staff_name", "KONG^MIN"), ("staff_name", "HAN^BO=韩波"), ("staff_name", "MA^LIN"),
-            ("name", "WU^FANG=吴芳"), ("mrn", "Q1200345")} <= ids
+    assert {
+        ("staff_name", "QIAN^HUI=钱慧"),
+        ("staff_name", "ZHAO^LEI=赵磊"),
+        ("other_patient_id", "NESTED77"),
+        ("staff_name", "KONG^MIN"),
+        ("staff_name", "HAN^BO=韩波"),
+        ("staff_name", "MA^LIN"),
+        ("name", "WU^FANG=吴芳"),
+        ("mrn", "Q1200345"),
+    } <= ids
 
 
 def test_large_vendor_value_is_skipped_not_read(tmp_path: Path) -> None:

@@ -170,8 +170,11 @@ def test_dicomdir_is_rebuilt_from_the_cleaned_files(curated_privacy) -> None:
             if p.is_file() and p.name != "DICOMDIR":
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
-                    texts |= {str(e.value) for e in iter_elements(pydicom.dcmread(p))
-                              if e.VR in ("LO", "SH", "PN", "ST", "LT", "UT", "CS", "DA", "TM")}
+                    texts |= {
+                        str(e.value)
+                        for e in iter_elements(pydicom.dcmread(p))
+                        if e.VR in ("LO", "SH", "PN", "ST", "LT", "UT", "CS", "DA", "TM")
+                    }
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             dicomdir = pydicom.dcmread(folder / "DICOMDIR")
@@ -191,8 +194,9 @@ def test_header_text_columns_are_scrubbed(curated_privacy) -> None:
 
 
 @pytest.mark.parametrize("fast", [True, False])
-def test_a_truncated_file_still_names_its_patient(privacy_cohort: Path, tmp_path: Path, fast: bool,
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_truncated_file_still_names_its_patient(
+    privacy_cohort: Path, tmp_path: Path, fast: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from curation.modalities.imaging._walk import FileRef, parse_ref
 
     if not fast:  # the pydicom path: the fast path steps aside

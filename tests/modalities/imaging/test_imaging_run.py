@@ -150,9 +150,19 @@ def test_nodules_get_lung_rads_and_kappa(curated) -> None:
     assert "kappa" in row["message"]
 
 
-@pytest.mark.parametrize(("d", "kind", "cat"), [(4, "solid", "2"), (7, "solid", "3"), (10, "solid", "4A"),
-                                                 (20, "solid", "4B"), (5, "part-solid", "2"), (9, "part-solid", "3"),
-                                                 (25, "ground-glass", "2"), (31, "ground-glass", "3")])
+@pytest.mark.parametrize(
+    ("d", "kind", "cat"),
+    [
+        (4, "solid", "2"),
+        (7, "solid", "3"),
+        (10, "solid", "4A"),
+        (20, "solid", "4B"),
+        (5, "part-solid", "2"),
+        (9, "part-solid", "3"),
+        (25, "ground-glass", "2"),
+        (31, "ground-glass", "3"),
+    ],
+)
 def test_lung_rads(d: float, kind: str, cat: str) -> None:
     assert lung_rads(d, kind) == cat
 

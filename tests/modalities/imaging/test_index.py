@@ -46,8 +46,7 @@ def test_a_hanging_and_a_crashing_file_cost_only_themselves(tmp_path: Path) -> N
         (tmp_path / name).write_bytes(good)
     refs = walk_source(tmp_path, "dicom")
     t0 = time.monotonic()
-    rows = index_refs(refs, jobs=2, chunk_size=3, chunk_timeout=2, file_timeout=1,
-                      parse=hanging_or_crashing_parser)
+    rows = index_refs(refs, jobs=2, chunk_size=3, chunk_timeout=2, file_timeout=1, parse=hanging_or_crashing_parser)
     assert time.monotonic() - t0 < 60
     by = {r["relpath"]: r for r in rows}
     assert by["hang.dcm"]["reason"] == "timeout"
@@ -88,8 +87,14 @@ def test_dicomdir_lists_its_files_and_missing_ones(tmp_path: Path) -> None:
 def test_compressed_slices_decode_through_pixel_plugins() -> None:
     from curation.modalities.imaging._image import image_chunk
 
-    names = ["JPEG2000.dcm", "MR_small_RLE.dcm", "SC_rgb_jpeg_dcmtk.dcm", "JPEGLSNearLossless_16.dcm",
-             "MR_small_jp2klossless.dcm", "MR_small_jpeg_ls_lossless.dcm"]
+    names = [
+        "JPEG2000.dcm",
+        "MR_small_RLE.dcm",
+        "SC_rgb_jpeg_dcmtk.dcm",
+        "JPEGLSNearLossless_16.dcm",
+        "MR_small_jp2klossless.dcm",
+        "MR_small_jpeg_ls_lossless.dcm",
+    ]
     refs = [FileRef(n, get_testdata_file(n)) for n in names]
     rows = image_chunk(refs)
     failed = [r["relpath"] for r in rows if not r["ok"]]
@@ -110,8 +115,10 @@ def test_curate_reads_dicomdir_and_zip_sources(tmp_path: Path) -> None:
             zf.write(get_testdata_file(n), f"P1/{n}")
     (tmp_path / "k.key").write_text("ef" * 32)
     (tmp_path / "k.key").chmod(0o600)  # the run refuses a key file others can read
-    srcs = [{"site": "A", "path": "media/DICOMDIR", "format": "dicomdir", "options": {"image_qc": False}},
-            {"site": "A", "path": "export.zip", "format": "zip", "options": {"image_qc": False}}]
+    srcs = [
+        {"site": "A", "path": "media/DICOMDIR", "format": "dicomdir", "options": {"image_qc": False}},
+        {"site": "A", "path": "export.zip", "format": "zip", "options": {"image_qc": False}},
+    ]
     cfg = {"cohort": {"name": "t"}, "sources": {"imaging": srcs}, "output": "out", "secret": {"file": "k.key"}}
     (tmp_path / "cohort.yaml").write_text(yaml.safe_dump(cfg))
     run = curation.curate("imaging", tmp_path / "cohort.yaml")
@@ -132,8 +139,12 @@ def test_curate_survives_every_pydicom_test_file(tmp_path: Path) -> None:
     (tmp_path / "k.key").write_text("ef" * 32)
     (tmp_path / "k.key").chmod(0o600)  # the run refuses a key file others can read
     src = str(Path(get_testdata_file("CT_small.dcm")).parent)
-    cfg = {"cohort": {"name": "t"}, "output": "out", "secret": {"file": "k.key"},
-           "sources": {"imaging": [{"site": "P", "path": src, "format": "dicom", "options": {"export": True}}]}}
+    cfg = {
+        "cohort": {"name": "t"},
+        "output": "out",
+        "secret": {"file": "k.key"},
+        "sources": {"imaging": [{"site": "P", "path": src, "format": "dicom", "options": {"export": True}}]},
+    }
     (tmp_path / "cohort.yaml").write_text(yaml.safe_dump(cfg))
     run = curation.curate("imaging", tmp_path / "cohort.yaml")
     assert not (run.checks["verdict"] == "error").any()

@@ -51,8 +51,19 @@ def test_mixed_orientation() -> None:
     assert geometry(ipp, [AXIAL, [1, 0, 0, 0, 0, -1]])["geometry"] == "mixed_orientation"
 
 
-@pytest.mark.parametrize(("kernel", "sharp"), [("B70f", True), ("LUNG", True), ("FC52", True), ("YA", True),
-                                               ("B40f", False), ("STANDARD", False), ("B", False), (None, False)])
+@pytest.mark.parametrize(
+    ("kernel", "sharp"),
+    [
+        ("B70f", True),
+        ("LUNG", True),
+        ("FC52", True),
+        ("YA", True),
+        ("B40f", False),
+        ("STANDARD", False),
+        ("B", False),
+        (None, False),
+    ],
+)
 def test_lung_kernels(kernel: str | None, sharp: bool) -> None:
     assert is_lung_kernel(kernel) is sharp
 
@@ -69,8 +80,10 @@ def real_run(tmp_path_factory: pytest.TempPathFactory):
     root = tmp_path_factory.mktemp("real")
     (root / "k.key").write_text("cd" * 32)
     (root / "k.key").chmod(0o600)  # the run refuses a key file others can read
-    srcs = [{"site": "R", "path": str(real / d), "format": "dicom", "options": {"export": True}}
-            for d in ("tcia-lung-pet-ct-dx", "dicom2nifti-failing-ct", "suyashkumar-dicom-tcia")]
+    srcs = [
+        {"site": "R", "path": str(real / d), "format": "dicom", "options": {"export": True}}
+        for d in ("tcia-lung-pet-ct-dx", "dicom2nifti-failing-ct", "suyashkumar-dicom-tcia")
+    ]
     cfg = {"cohort": {"name": "real"}, "sources": {"imaging": srcs}, "output": "out", "secret": {"file": "k.key"}}
     (root / "cohort.yaml").write_text(yaml.safe_dump(cfg))
     return curation.curate("imaging", root / "cohort.yaml")

@@ -30,9 +30,12 @@ def test_pbmc68k_reduced_is_not_counts_and_the_error_says_what_to_do() -> None:
     import scanpy as sc
 
     a = sc.datasets.pbmc68k_reduced()  # X scaled, .raw log-normalized: no counts anywhere
-    with pytest.raises(SourceError, match=r"pbmc68k: not raw counts: X holds a negative value at row 0, column 0 "
-                                          r"\(cell and gene, 0-based\); raw.X holds a non-integer value at row 0, "
-                                          r"column \d+ .* export the unnormalized UMI counts") as exc:
+    with pytest.raises(
+        SourceError,
+        match=r"pbmc68k: not raw counts: X holds a negative value at row 0, column 0 "
+        r"\(cell and gene, 0-based\); raw.X holds a non-integer value at row 0, "
+        r"column \d+ .* export the unnormalized UMI counts",
+    ) as exc:
         ensure_counts(a, where="pbmc68k")
     assert getattr(exc.value, "reason", "") == "not_raw_counts"
 
@@ -51,12 +54,25 @@ def _late_fraction(bad: float = 0.5) -> tuple[sp.csr_matrix, int, int]:
 
 
 @pytest.mark.parametrize("layout", ["csr", "csc", "coo", "csr_array", "dense", "dense_f"])
-@pytest.mark.parametrize(("bad", "what"), [(0.5, "a non-integer value"), (-3.0, "a negative value"),
-                                           (np.nan, "a non-integer value"), (np.inf, "a non-integer value")])
+@pytest.mark.parametrize(
+    ("bad", "what"),
+    [
+        (0.5, "a non-integer value"),
+        (-3.0, "a negative value"),
+        (np.nan, "a non-integer value"),
+        (np.inf, "a non-integer value"),
+    ],
+)
 def test_every_value_is_checked_not_a_sample(layout: str, bad: float, what: str) -> None:
     X, row, col = _late_fraction(bad)
-    M = {"csr": X, "csc": X.tocsc(), "coo": X.tocoo(), "csr_array": sp.csr_array(X), "dense": X.toarray(),
-         "dense_f": np.asfortranarray(X.toarray())}[layout]
+    M = {
+        "csr": X,
+        "csc": X.tocsc(),
+        "coo": X.tocoo(),
+        "csr_array": sp.csr_array(X),
+        "dense": X.toarray(),
+        "dense_f": np.asfortranarray(X.toarray()),
+    }[layout]
     assert first_non_count(M, chunk=4096) == NonCount(row, col, what)
     assert not is_counts(M)
     clean = X.copy()
@@ -68,10 +84,13 @@ def test_a_late_non_integer_quarantines_the_file_naming_row_and_column() -> None
     import anndata as ad
 
     X, row, col = _late_fraction()
-    with pytest.raises(NotRawCounts, match=rf"^immune\[0\] file FI1: not raw counts: X holds a non-integer value at "
-                                           rf"row {row}, column {col} \(cell and gene, 0-based\), and neither "
-                                           r"layers\['counts'\] nor .raw is present \(log-normalized or scaled\?\); "
-                                           r"export the unnormalized UMI counts") as exc:
+    with pytest.raises(
+        NotRawCounts,
+        match=rf"^immune\[0\] file FI1: not raw counts: X holds a non-integer value at "
+        rf"row {row}, column {col} \(cell and gene, 0-based\), and neither "
+        r"layers\['counts'\] nor .raw is present \(log-normalized or scaled\?\); "
+        r"export the unnormalized UMI counts",
+    ) as exc:
         ensure_counts(ad.AnnData(X=X), where="immune[0] file FI1")
     assert exc.value.reason == "not_raw_counts" and "0.5" not in str(exc.value)
 

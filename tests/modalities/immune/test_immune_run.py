@@ -264,8 +264,12 @@ def test_empty_sources_and_late_non_counts_are_findings_not_crashes(tmp_path: Pa
     from .conftest import KEY
     from .test_immune_ingest import _late_fraction
 
-    cohort, _ = write_cohort(tmp_path, n_patients=2, cells=(100, 130),
-                             extra_options={"processing": {"umap": False}, "qc": {"doublets": False}})
+    cohort, _ = write_cohort(
+        tmp_path,
+        n_patients=2,
+        cells=(100, 130),
+        extra_options={"processing": {"umap": False}, "qc": {"doublets": False}},
+    )
     extra = tmp_path / "raw" / "extra"
     (extra / "h5ad").mkdir(parents=True)
     X, row, col = _late_fraction()
@@ -279,8 +283,10 @@ def test_empty_sources_and_late_non_counts_are_findings_not_crashes(tmp_path: Pa
     (nocells / "features.tsv").write_text("".join(f"G{i}\tG{i}\tGene Expression\n" for i in range(3)))
     (nocells / "barcodes.tsv").write_text("")
     doc = yaml.safe_load(cohort.read_text())
-    doc["sources"]["immune"] += [{"path": "raw/extra/h5ad/*.h5ad", "format": "h5ad", "options": {"tissue": "tumor"}},
-                                 {"path": "raw/extra/tenx/*", "format": "10x", "options": {"tissue": "tumor"}}]
+    doc["sources"]["immune"] += [
+        {"path": "raw/extra/h5ad/*.h5ad", "format": "h5ad", "options": {"tissue": "tumor"}},
+        {"path": "raw/extra/tenx/*", "format": "10x", "options": {"tissue": "tumor"}},
+    ]
     cohort.write_text(yaml.safe_dump(doc))
     n = len(doc["sources"]["immune"])
     run = cu.curate("immune", cohort, write=False)
@@ -289,19 +295,31 @@ def test_empty_sources_and_late_non_counts_are_findings_not_crashes(tmp_path: Pa
     q = run.quarantine
     late = q[q["record"] == kr.token("file", "raw/extra/h5ad/late.h5ad")]
     assert late["reason"].tolist() == ["not_raw_counts"]
-    assert late["detail"].iloc[0].startswith(
-        f"immune[{n - 2}] file {kr.token('file', 'raw/extra/h5ad/late.h5ad')}: not raw counts: X holds a non-integer "
-        f"value at row {row}, column {col} (cell and gene, 0-based)")
+    assert (
+        late["detail"]
+        .iloc[0]
+        .startswith(
+            f"immune[{n - 2}] file {kr.token('file', 'raw/extra/h5ad/late.h5ad')}: not raw counts: "
+            f"X holds a non-integer value at row {row}, column {col} (cell and gene, 0-based)"
+        )
+    )
     res = run.checks.set_index("check_id").loc["immune.completeness.source_empty"]
     assert (res["verdict"], res["n_failed"]) == ("fail", 4)
     f = run.failures
     rules = sorted(f.loc[f["check_id"] == "immune.completeness.source_empty", ["field", "rule"]].values.tolist())
-    expected = [(n - 2, "raw/extra/h5ad/nocells.h5ad", "no cells in the matrix"),
-                (n - 2, "raw/extra/h5ad/zero.h5ad", "0-byte file"),
-                (n - 1, "raw/extra/tenx/emptydir", "empty folder"),
-                (n - 1, "raw/extra/tenx/nocells", "no cells in the matrix")]
-    assert rules == sorted([f"immune[{i}]", f"file {kr.token('file', rel)}: {what}; re-export it with its records, "
-                                            "or remove it from the source"] for i, rel, what in expected)
+    expected = [
+        (n - 2, "raw/extra/h5ad/nocells.h5ad", "no cells in the matrix"),
+        (n - 2, "raw/extra/h5ad/zero.h5ad", "0-byte file"),
+        (n - 1, "raw/extra/tenx/emptydir", "empty folder"),
+        (n - 1, "raw/extra/tenx/nocells", "no cells in the matrix"),
+    ]
+    assert rules == sorted(
+        [
+            f"immune[{i}]",
+            f"file {kr.token('file', rel)}: {what}; re-export it with its records, or remove it from the source",
+        ]
+        for i, rel, what in expected
+    )
     led = run.ledger.set_index(["stage", "source"])
     assert led.loc[("load", f"immune[{n - 2}]"), "excluded_by_rule"] == "source_empty=2"
     assert led.loc[("load", f"immune[{n - 1}]"), "excluded_by_rule"] == "source_empty=2"
@@ -310,13 +328,18 @@ def test_empty_sources_and_late_non_counts_are_findings_not_crashes(tmp_path: Pa
 
 
 @pytest.mark.parametrize(("text", "reason"), [("sample_id,site\nX,A\n", "missing_columns"), ("", "unreadable_file")])
-def test_a_damaged_sample_sheet_sets_its_files_aside_instead_of_crashing(tmp_path: Path, text: str,
-                                                                        reason: str) -> None:
+def test_a_damaged_sample_sheet_sets_its_files_aside_instead_of_crashing(
+    tmp_path: Path, text: str, reason: str
+) -> None:
     import curation as cu
     from curation.modalities import collect_identifiers
 
-    cohort, _ = write_cohort(tmp_path, n_patients=2, cells=(100, 130),
-                             extra_options={"processing": {"umap": False}, "qc": {"doublets": False}})
+    cohort, _ = write_cohort(
+        tmp_path,
+        n_patients=2,
+        cells=(100, 130),
+        extra_options={"processing": {"umap": False}, "qc": {"doublets": False}},
+    )
     (tmp_path / "raw" / "singlecell" / "samples.csv").write_text(text, encoding="utf-8")
     run = cu.curate("immune", cohort, write=False)
     q = run.quarantine

@@ -99,8 +99,16 @@ class _Builder(_TabularSources, _FileSources):
         self.imaging()
         self.immune()
         self.forms()
-        return Corpus(seed=self.seed, planted=self.planted, patients=self.patients, tables=self.tables,
-                      sources=self.sources, files=self.files, truth=self.truth, registry_forms=self.registry_forms)
+        return Corpus(
+            seed=self.seed,
+            planted=self.planted,
+            patients=self.patients,
+            tables=self.tables,
+            sources=self.sources,
+            files=self.files,
+            truth=self.truth,
+            registry_forms=self.registry_forms,
+        )
 
 
 def build(seed: int = SEED, *, planted: bool = True) -> Corpus:
@@ -108,8 +116,9 @@ def build(seed: int = SEED, *, planted: bool = True) -> Corpus:
     return _Builder(seed, planted).build()
 
 
-def generate(root: Path, seed: int = SEED, *, planted: bool = True,
-             modalities: Iterable[str] = ALL_MODALITIES) -> tuple[Path, list[str], Corpus]:
+def generate(
+    root: Path, seed: int = SEED, *, planted: bool = True, modalities: Iterable[str] = ALL_MODALITIES
+) -> tuple[Path, list[str], Corpus]:
     """Write the corpus under ``root``; returns (cohort.yaml, the truth list, the corpus)."""
     corpus = build(seed, planted=planted)
     path = corpus.write(root, modalities=modalities)

@@ -62,8 +62,11 @@ class _Base:
         for i, person in enumerate(PATIENTS):
             site = "ZJ" if i < 6 else "SC"
             while True:
-                mrn = f"ZY{self.rng.choice([2023, 2024])}-{self._digits(5, first='0123456789')}" if site == "ZJ" \
+                mrn = (
+                    f"ZY{self.rng.choice([2023, 2024])}-{self._digits(5, first='0123456789')}"
+                    if site == "ZJ"
                     else self._digits(10)
+                )
                 if mrn not in mrns:
                     mrns.add(mrn)
                     break
@@ -73,16 +76,31 @@ class _Base:
             province, city = SITES[site]
             addr = f"{province}{city}{street}{self.rng.randint(3, 399)}号{self.rng.randint(1, 12)}栋{self.rng.randint(1, 28)}0{self.rng.randint(1, 4)}室"
             dx = dt.date(2023, 1, 1) + dt.timedelta(days=self.rng.randint(0, 540))
-            out.append(Patient(
-                no=i, person=person, site=site, mrn=mrn, outpatient=f"MZ{self._digits(7, first='0123456789')}",
-                resident_id=resident_id(self.rng.choice(AREA_CODES[site]), birth, seq), phone=self._mobile(),
-                landline=f"{LANDLINE_AREA[site]}-{self._digits(8, first='2345678')}", address=addr, birth=birth,
-                email=f"{person.surname_py.lower()}.{person.given_py[:2].lower()}{self.rng.randint(10, 99)}@{self.rng.choice(MAIL_DOMAINS)}",
-                contact=CONTACTS[i], contact_phone=self._mobile(), relative=RELATIVES_IN_TEXT[i],
-                specimen=(f"BL{dx:%y}-{self._digits(5, first='0123456789')}" if site == "ZJ" else f"P{dx:%Y}{self._digits(6)}"),
-                accession=(f"RX{dx:%y}{self._digits(7)}" if site == "ZJ" else f"CT{self._digits(9)}"),
-                diagnosis=dx,
-            ))
+            out.append(
+                Patient(
+                    no=i,
+                    person=person,
+                    site=site,
+                    mrn=mrn,
+                    outpatient=f"MZ{self._digits(7, first='0123456789')}",
+                    resident_id=resident_id(self.rng.choice(AREA_CODES[site]), birth, seq),
+                    phone=self._mobile(),
+                    landline=f"{LANDLINE_AREA[site]}-{self._digits(8, first='2345678')}",
+                    address=addr,
+                    birth=birth,
+                    email=f"{person.surname_py.lower()}.{person.given_py[:2].lower()}{self.rng.randint(10, 99)}@{self.rng.choice(MAIL_DOMAINS)}",
+                    contact=CONTACTS[i],
+                    contact_phone=self._mobile(),
+                    relative=RELATIVES_IN_TEXT[i],
+                    specimen=(
+                        f"BL{dx:%y}-{self._digits(5, first='0123456789')}"
+                        if site == "ZJ"
+                        else f"P{dx:%Y}{self._digits(6)}"
+                    ),
+                    accession=(f"RX{dx:%y}{self._digits(7)}" if site == "ZJ" else f"CT{self._digits(9)}"),
+                    diagnosis=dx,
+                )
+            )
         return out
 
     def note(self, value: str, kind: str, place: str) -> str:
@@ -118,7 +136,9 @@ class _Base:
         phrases = [
             lambda: f"患者{n(p.person.name, 'patient_name', place)}",
             lambda: py(p.person, "patient_name"),
-            lambda: f"家属{n(p.contact.name, 'relative_name', place)}（{n(self.pick('cphone', p.phone_forms(p.contact_phone)), 'mobile', place)}）签字",
+            lambda: (
+                f"家属{n(p.contact.name, 'relative_name', place)}（{n(self.pick('cphone', p.phone_forms(p.contact_phone)), 'mobile', place)}）签字"
+            ),
             lambda: f"主管医师{n(doctor.name, 'staff_name', place)}",
             lambda: f"Dr. {py(doctor, 'staff_name')}",
             lambda: f"同病房{n(other.person.name, 'patient_name', place)}",
@@ -133,7 +153,11 @@ class _Base:
             lambda: f"{n(doctor.name, 'staff_name', place)}已阅",
             lambda: f"其子{n(p.relative.name, 'relative_name', place)}陪同",
             lambda: f"{n(p.relative.name, 'relative_name', place)}代述",
-            lambda: f"门诊号{n(p.outpatient, 'outpatient_id', place)}" if p.site == "ZJ" else f"本人{n(p.person.name, 'patient_name', place)}",
+            lambda: (
+                f"门诊号{n(p.outpatient, 'outpatient_id', place)}"
+                if p.site == "ZJ"
+                else f"本人{n(p.person.name, 'patient_name', place)}"
+            ),
             lambda: f"{n(p.mrn, 'mrn', place)}",
         ]
         return self.pick_call("cjk", phrases)
@@ -143,8 +167,9 @@ class _Base:
         self.turn[key] = n + 1
         return str(calls[n % len(calls)]())
 
-    def planted_text(self, base: str, p: Patient, place: str, *, k: int = 2, latin: bool = False,
-                     limit: int | None = None) -> str:
+    def planted_text(
+        self, base: str, p: Patient, place: str, *, k: int = 2, latin: bool = False, limit: int | None = None
+    ) -> str:
         """``base`` with ``k`` phrases inserted (the control keeps ``base``)."""
         if not self.planted:
             return base

@@ -1,6 +1,5 @@
 """The corpus in memory (tables, files, slots where free text sits, plants) and its writers."""
 
-
 from __future__ import annotations
 
 import copy
@@ -57,8 +56,10 @@ class Corpus:
     """The corpus in memory: :meth:`write` puts it on disk as a cohort folder."""
 
     def __repr__(self) -> str:
-        return (f"Corpus(seed={self.seed}, planted={self.planted}, {len(self.patients)} patients, "
-                f"{len(self.tables)} tables, {len(self.truth.values)} identifiers)")
+        return (
+            f"Corpus(seed={self.seed}, planted={self.planted}, {len(self.patients)} patients, "
+            f"{len(self.tables)} tables, {len(self.truth.values)} identifiers)"
+        )
 
     seed: int
     planted: bool
@@ -129,9 +130,10 @@ class Corpus:
         key.chmod(0o600)  # the key must be readable by its owner only
         cfg = {
             "cohort": {"name": "privacy-corpus", "description": "Synthetic two-site cohort with planted identifiers"},
-            "sites": [{"id": "ZJ", "name": "Hospital ZJ", "region": "浙江省",
-                       "id_patterns": [r"ZY\d{4}-\d{5}", r"MZ\d{7}"]},
-                      {"id": "SC", "name": "Hospital SC", "region": "四川省"}],
+            "sites": [
+                {"id": "ZJ", "name": "Hospital ZJ", "region": "浙江省", "id_patterns": [r"ZY\d{4}-\d{5}", r"MZ\d{7}"]},
+                {"id": "SC", "name": "Hospital SC", "region": "四川省"},
+            ],
             "dictionary_version": "1.0",
             "sources": {m: s for m, s in self.sources.items() if m in mods and s},
             "output": "out",
@@ -168,8 +170,7 @@ def insert_many(text: str, items: Sequence[tuple[float, str]], *, clause: bool =
     if clause:
         cuts = [i for i in range(len(text) + 1) if i in (0, len(text)) or text[i - 1] in _CLAUSE_END]
     else:
-        cuts = [i for i in range(len(text) + 1)
-                if i in (0, len(text)) or not (_word(text[i - 1]) and _word(text[i]))]
+        cuts = [i for i in range(len(text) + 1) if i in (0, len(text)) or not (_word(text[i - 1]) and _word(text[i]))]
     placed: list[tuple[int, int, str]] = []
     for k, (at, value) in enumerate(items):
         want = round(max(0.0, min(1.0, at)) * len(text))
@@ -182,7 +183,7 @@ def insert_many(text: str, items: Sequence[tuple[float, str]], *, clause: bool =
         before = text[pos:i]
         parts.append(before)
         left = before[-1:] or (parts[-2][-1:] if len(parts) > 1 and parts[-2] else "")
-        right = text[i:i + 1]
+        right = text[i : i + 1]
         pre = " " if left and _word(left) and _word(value[0]) else ""
         post = " " if right and _word(right) and _word(value[-1]) else ""
         parts.append(f"{pre}{value}{post}")
@@ -289,8 +290,10 @@ def _write_h5ad(path: Path, spec: dict[str, Any]) -> None:
     mt = [i for i, s in enumerate(genes) if s.startswith("MT-")]
     rate[:, mt] = 6.0
     X = sp.csr_matrix(rng.poisson(rate).astype(np.float32))
-    obs = pd.DataFrame({k: [v] * n_cells for k, v in spec["obs"].items()},
-                       index=pd.Index([f"{spec['barcode_prefix']}{b}" for b in _barcodes(rng, n_cells)]))
+    obs = pd.DataFrame(
+        {k: [v] * n_cells for k, v in spec["obs"].items()},
+        index=pd.Index([f"{spec['barcode_prefix']}{b}" for b in _barcodes(rng, n_cells)]),
+    )
     var = pd.DataFrame({"gene_ids": [f"ENSG9{i:010d}" for i in range(n_genes)]}, index=pd.Index(genes))
     a = ad.AnnData(X=X, obs=obs, var=var)
     a.uns.update(spec["uns"])

@@ -1,6 +1,5 @@
 """The corpus's people: patients, relatives and staff with their pinyin, the ID shapes, and the truth list."""
 
-# ruff: noqa: E501 - rows of Chinese text read best one record per line
 from __future__ import annotations
 
 import datetime as dt
@@ -35,25 +34,29 @@ class Person:
 
     @property
     def given(self) -> str:
-        return self.name[len(self.surname):]
+        return self.name[len(self.surname) :]
 
     def pinyin_forms(self) -> list[str]:
         """The Latin forms hospital systems write: OUYANG Xiaoming, Ouyang-Xiaoming, XIAOMING OUYANG ..."""
         s, g = self.surname_py, self.given_py
-        return [f"{s.upper()} {g}", f"{s}-{g}", f"{g.upper()} {s.upper()}", f"{s}{g}".lower(), f"{s} {g}",
-                f"{g} {s}"]
+        return [f"{s.upper()} {g}", f"{s}-{g}", f"{g.upper()} {s.upper()}", f"{s}{g}".lower(), f"{s} {g}", f"{g} {s}"]
 
     def forms(self) -> list[str]:
         return [self.name, *self.pinyin_forms()]
 
     def dicom_pn(self) -> str:
         """Alphabetic, ideographic and phonetic component groups."""
-        return (f"{self.surname_py.upper()}^{self.given_py.upper()}={self.surname}^{self.given}"
-                f"={self.surname_py.lower()}^{self.given_py.lower()}")
+        return (
+            f"{self.surname_py.upper()}^{self.given_py.upper()}={self.surname}^{self.given}"
+            f"={self.surname_py.lower()}^{self.given_py.lower()}"
+        )
 
     def dicom_forms(self) -> list[str]:
-        return [f"{self.surname_py.upper()}^{self.given_py.upper()}", f"{self.surname}^{self.given}",
-                f"{self.surname_py.lower()}^{self.given_py.lower()}"]
+        return [
+            f"{self.surname_py.upper()}^{self.given_py.upper()}",
+            f"{self.surname}^{self.given}",
+            f"{self.surname_py.lower()}^{self.given_py.lower()}",
+        ]
 
 
 def _p(name: str, surname: str, surname_py: str, given_py: str, sex: str = "M") -> Person:
@@ -78,32 +81,50 @@ PATIENTS = [
 ]
 # Contact persons (registered in a contact_name column) and relatives named only in text.
 CONTACTS = [
-    _p("欧阳晓丽", "欧阳", "Ouyang", "Xiaoli", "F"), _p("司马骏", "司马", "Sima", "Jun"),
-    _p("诸葛明远", "诸葛", "Zhuge", "Mingyuan"), _p("上官鸿", "上官", "Shangguan", "Hong"),
-    _p("皇甫瑞", "皇甫", "Huangfu", "Rui"), _p("东方琪", "东方", "Dongfang", "Qi", "F"),
-    _p("慕容雪", "慕容", "Murong", "Xue", "F"), _p("尉迟琳", "尉迟", "Yuchi", "Lin", "F"),
-    _p("令狐澈", "令狐", "Linghu", "Che"), _p("宇文曦", "宇文", "Yuwen", "Xi", "F"),
-    _p("仇子墨", "仇", "Qiu", "Zimo"), _p("单婧", "单", "Shan", "Jing", "F"),
+    _p("欧阳晓丽", "欧阳", "Ouyang", "Xiaoli", "F"),
+    _p("司马骏", "司马", "Sima", "Jun"),
+    _p("诸葛明远", "诸葛", "Zhuge", "Mingyuan"),
+    _p("上官鸿", "上官", "Shangguan", "Hong"),
+    _p("皇甫瑞", "皇甫", "Huangfu", "Rui"),
+    _p("东方琪", "东方", "Dongfang", "Qi", "F"),
+    _p("慕容雪", "慕容", "Murong", "Xue", "F"),
+    _p("尉迟琳", "尉迟", "Yuchi", "Lin", "F"),
+    _p("令狐澈", "令狐", "Linghu", "Che"),
+    _p("宇文曦", "宇文", "Yuwen", "Xi", "F"),
+    _p("仇子墨", "仇", "Qiu", "Zimo"),
+    _p("单婧", "单", "Shan", "Jing", "F"),
 ]
 RELATIVES_IN_TEXT = [
-    _p("欧阳建华", "欧阳", "Ouyang", "Jianhua"), _p("司马秀兰", "司马", "Sima", "Xiulan", "F"),
-    _p("诸葛德胜", "诸葛", "Zhuge", "Desheng"), _p("上官玉芬", "上官", "Shangguan", "Yufen", "F"),
-    _p("皇甫振邦", "皇甫", "Huangfu", "Zhenbang"), _p("东方淑贞", "东方", "Dongfang", "Shuzhen", "F"),
-    _p("慕容桂英", "慕容", "Murong", "Guiying", "F"), _p("尉迟国栋", "尉迟", "Yuchi", "Guodong"),
-    _p("令狐凤霞", "令狐", "Linghu", "Fengxia", "F"), _p("宇文长庚", "宇文", "Yuwen", "Changgeng"),
-    _p("仇美珍", "仇", "Qiu", "Meizhen", "F"), _p("单守仁", "单", "Shan", "Shouren"),
+    _p("欧阳建华", "欧阳", "Ouyang", "Jianhua"),
+    _p("司马秀兰", "司马", "Sima", "Xiulan", "F"),
+    _p("诸葛德胜", "诸葛", "Zhuge", "Desheng"),
+    _p("上官玉芬", "上官", "Shangguan", "Yufen", "F"),
+    _p("皇甫振邦", "皇甫", "Huangfu", "Zhenbang"),
+    _p("东方淑贞", "东方", "Dongfang", "Shuzhen", "F"),
+    _p("慕容桂英", "慕容", "Murong", "Guiying", "F"),
+    _p("尉迟国栋", "尉迟", "Yuchi", "Guodong"),
+    _p("令狐凤霞", "令狐", "Linghu", "Fengxia", "F"),
+    _p("宇文长庚", "宇文", "Yuwen", "Changgeng"),
+    _p("仇美珍", "仇", "Qiu", "Meizhen", "F"),
+    _p("单守仁", "单", "Shan", "Shouren"),
 ]
 # Staff by role.
-DOCTORS = [_p("端木清远", "端木", "Duanmu", "Qingyuan"), _p("公孙明哲", "公孙", "Gongsun", "Mingzhe"),
-           _p("闻人语嫣", "闻人", "Wenren", "Yuyan", "F"), _p("夏侯霁", "夏侯", "Xiahou", "Ji")]
+DOCTORS = [
+    _p("端木清远", "端木", "Duanmu", "Qingyuan"),
+    _p("公孙明哲", "公孙", "Gongsun", "Mingzhe"),
+    _p("闻人语嫣", "闻人", "Wenren", "Yuyan", "F"),
+    _p("夏侯霁", "夏侯", "Xiahou", "Ji"),
+]
 PATHOLOGISTS = [_p("南宫瑾瑜", "南宫", "Nangong", "Jinyu", "F"), _p("澹台景行", "澹台", "Tantai", "Jingxing")]
 RADIOLOGISTS = [_p("呼延灼华", "呼延", "Huyan", "Zhuohua"), _p("申屠晴岚", "申屠", "Shentu", "Qinglan", "F")]
 OPERATORS = [_p("淳于砚秋", "淳于", "Chunyu", "Yanqiu", "F"), _p("公冶长风", "公冶", "Gongye", "Changfeng")]
 LAB_STAFF = [_p("轩辕谨", "轩辕", "Xuanyuan", "Jin"), _p("司徒慧敏", "司徒", "Situ", "Huimin", "F")]
 INTERVIEWERS = [_p("濮阳素素", "濮阳", "Puyang", "Susu", "F"), _p("左丘明德", "左丘", "Zuoqiu", "Mingde")]
 
-STREETS = {"ZJ": ["西湖区文三路", "上城区解放路", "拱墅区莫干山路", "滨江区江南大道"],
-           "SC": ["武侯区科华北路", "锦江区春熙路", "青羊区宽窄巷子", "成华区建设路"]}
+STREETS = {
+    "ZJ": ["西湖区文三路", "上城区解放路", "拱墅区莫干山路", "滨江区江南大道"],
+    "SC": ["武侯区科华北路", "锦江区春熙路", "青羊区宽窄巷子", "成华区建设路"],
+}
 AREA_CODES = {"ZJ": ["330106", "330102", "330105"], "SC": ["510107", "510104", "510105"]}
 LANDLINE_AREA = {"ZJ": "0571", "SC": "028"}
 MOBILE_PREFIXES = ["138", "139", "137", "150", "186", "187", "158", "133"]
@@ -151,7 +172,13 @@ class Patient:
 
     def phone_forms(self, phone: str | None = None) -> list[str]:
         p = phone or self.phone
-        return [f"{p[:3]}-{p[3:7]}-{p[7:]}", f"+86 {p[:3]} {p[3:7]} {p[7:]}", p, full_width(p), f"{p[:3]} {p[3:7]} {p[7:]}"]
+        return [
+            f"{p[:3]}-{p[3:7]}-{p[7:]}",
+            f"+86 {p[:3]} {p[3:7]} {p[7:]}",
+            p,
+            full_width(p),
+            f"{p[:3]} {p[3:7]} {p[7:]}",
+        ]
 
     def birth_forms(self) -> list[str]:
         b = self.birth
