@@ -20,12 +20,16 @@ from ._core import Defect, DemoLog
 if TYPE_CHECKING:
     from ..deid.keys import Keyring
 
+__all__ = ["Planter", "plant_tabular"]
+
 MALFORMED_QUOTED = '"穿刺活检,CT引导"'
 MALFORMED_RAW = "穿刺活检,CT引导"
 
 
 @dataclass
 class Planter:
+    """Plants defects into the demo tables, one patient each, and logs where each one went."""
+
     roster: pd.DataFrame
     tables: dict[str, pd.DataFrame]
     rng: np.random.Generator
@@ -49,10 +53,12 @@ class Planter:
         raise ValueError(msg)
 
     def row(self, table: str, pid: int) -> int:
+        """The row index of patient ``pid`` in ``table``."""
         df = self.tables[table]
         return int(df.index[df["_pid"] == pid][0])
 
-    def set(self, table: str, pid: int, field: str, value: object) -> str:
+    def set(self, table: str, pid: int, field: str, *, value: object) -> str:
+        """Set one field of a patient's row; returns the row's record id."""
         df = self.tables[table]
         if df[field].dtype != object:
             df[field] = df[field].astype(object)
@@ -65,6 +71,7 @@ class Planter:
         site: str,
         table: str,
         field: str,
+        *,
         kind: str,
         expect: str,
         value: object | Callable[[pd.Series], object],
@@ -74,11 +81,12 @@ class Planter:
         """One value set on one picked patient, logged as a defect."""
         p = self.pick(site, where)
         v = value(p) if callable(value) else value
-        rid = self.set(table, int(p["pid"]), field, v)
+        rid = self.set(table, int(p["pid"]), field, value=v)
         self.defect(p, table, rid, field=field, kind=kind, dimension=_dimension(expect), expect=expect, note=note)
         return p
 
     def defect(self, p: pd.Series, table: str, rid: str, **kw: object) -> Defect:
+        """Log a defect planted on patient ``p`` and remember its row to locate after writing."""
         modality = kw.pop("modality", "clinical" if table not in ("pathology", "exposure", "lab") else table)
         pseudonym = kw.pop("pseudonym", p["pseudonym"])
         d = self.log.defect(modality=modality, site=str(p["site"]), record="", pseudonym=pseudonym, **kw)
@@ -124,49 +132,63 @@ def _plant_clinical_values(pl: Planter) -> None:
         "A",
         "conditions",
         "diagnosis_date",
-        "missing_required",
-        "clinical.completeness.diagnosis_date",
-        None,
+        kind="missing_required",
+        expect="clinical.completeness.diagnosis_date",
+        value=None,
         note="empty cell",
     )
-    pl.simple("B", "patients", "sex", "missing_required", "clinical.completeness.sex", None, note="empty cell")
+    pl.simple(
+        "B",
+        "patients",
+        "sex",
+        kind="missing_required",
+        expect="clinical.completeness.sex",
+        value=None,
+        note="empty cell",
+    )
     pl.simple(
         "C",
         "patients",
         "birth_date",
-        "out_of_range_age",
-        "clinical.plausibility.age_at_diagnosis",
-        lambda p: p["birth_date"].replace(year=p["birth_date"].year - 95),
+        kind="out_of_range_age",
+        expect="clinical.plausibility.age_at_diagnosis",
+        value=lambda p: p["birth_date"].replace(year=p["birth_date"].year - 95),
         note="age at diagnosis over 120",
     )
     pl.simple(
         "A",
         "conditions",
         "icd10",
-        "invalid_icd10",
-        "clinical.conformance.icd10",
-        "C34.7",
+        kind="invalid_icd10",
+        expect="clinical.conformance.icd10",
+        value="C34.7",
         note="C34.7 does not exist (lung subsites are C34.0-C34.3, C34.8, C34.9)",
     )
     pl.simple(
         "B",
         "conditions",
         "icdo3_morphology",
-        "invalid_icdo3",
-        "clinical.conformance.icdo3_morphology",
-        "8140/5",
+        kind="invalid_icdo3",
+        expect="clinical.conformance.icdo3_morphology",
+        value="8140/5",
         note="behaviour code 5 does not exist",
     )
     pl.simple(
-        "C", "conditions", "ecog", "invalid_allowed_value", "clinical.conformance.allowed_values", 7, note="ECOG is 0-5"
+        "C",
+        "conditions",
+        "ecog",
+        kind="invalid_allowed_value",
+        expect="clinical.conformance.allowed_values",
+        value=7,
+        note="ECOG is 0-5",
     )
     pl.simple(
         "A",
         "staging",
         "stage_group",
-        "tnm_stage_contradiction",
-        "clinical.consistency.tnm_stage",
-        lambda p: "IA1" if p["stage_group"] != "IA1" else "IVB",
+        kind="tnm_stage_contradiction",
+        expect="clinical.consistency.tnm_stage",
+        value=lambda p: "IA1" if p["stage_group"] != "IA1" else "IVB",
         where=lambda p: p["stage_group"] != "IA1",
         note="stage group does not follow from cT/cN/cM",
     )
@@ -176,8 +198,8 @@ def _plant_clinical_timeline(pl: Planter) -> None:
     """Dates out of order: death and treatment before diagnosis, symptoms after it, a late record entry."""
     day = pd.Timedelta(days=1)
     p = pl.pick("B", lambda p: p["vital_status"] == "dead")
-    rid = pl.set("outcomes", int(p["pid"]), "death_date", p["diagnosis_date"] - 40 * day)
-    pl.set("outcomes", int(p["pid"]), "last_followup_date", p["diagnosis_date"] - 40 * day)
+    rid = pl.set("outcomes", int(p["pid"]), "death_date", value=p["diagnosis_date"] - 40 * day)
+    pl.set("outcomes", int(p["pid"]), "last_followup_date", value=p["diagnosis_date"] - 40 * day)
     pl.defect(
         p,
         "outcomes",
@@ -205,17 +227,17 @@ def _plant_clinical_timeline(pl: Planter) -> None:
         "A",
         "conditions",
         "symptom_date",
-        "symptom_after_diagnosis",
-        "clinical.consistency.dates_in_order",
-        lambda p: p["diagnosis_date"] + 15 * day,
+        kind="symptom_after_diagnosis",
+        expect="clinical.consistency.dates_in_order",
+        value=lambda p: p["diagnosis_date"] + 15 * day,
     )
     pl.simple(
         "C",
         "patients",
         "record_entry_date",
-        "late_entry",
-        "clinical.timeliness.entry_delay",
-        lambda p: p["diagnosis_date"] + 500 * day,
+        kind="late_entry",
+        expect="clinical.timeliness.entry_delay",
+        value=lambda p: p["diagnosis_date"] + 500 * day,
         note="entered 500 days after diagnosis",
     )
 
@@ -226,13 +248,13 @@ def _plant_clinical_formats(pl: Planter) -> None:
         "A",
         "conditions",
         "diagnosis_date",
-        "unparseable_date",
-        "quarantine:unparseable_date",
-        lambda p: f"{p['diagnosis_date'].year}-02-30",
+        kind="unparseable_date",
+        expect="quarantine:unparseable_date",
+        value=lambda p: f"{p['diagnosis_date'].year}-02-30",
         note="February 30th",
     )
     p = pl.pick("C")
-    rid = pl.set("conditions", int(p["pid"]), "diagnosis_method", "@malformed")
+    rid = pl.set("conditions", int(p["pid"]), "diagnosis_method", value="@malformed")
     d = pl.defect(
         p,
         "conditions",
@@ -251,12 +273,12 @@ def _plant_pathology(pl: Planter) -> None:
     """A histology contradicted by its IHC, and a PD-L1 TPS above 100 %."""
     p = pl.pick("A", lambda p: p["histology"] in ("squamous", "adenocarcinoma"))
     if p["histology"] == "squamous":
-        pl.set("pathology", int(p["pid"]), "p40", "negative")
-        rid = pl.set("pathology", int(p["pid"]), "ttf1", "positive")
+        pl.set("pathology", int(p["pid"]), "p40", value="negative")
+        rid = pl.set("pathology", int(p["pid"]), "ttf1", value="positive")
         note = "squamous cell carcinoma with TTF-1 positive, p40 negative"
     else:
-        pl.set("pathology", int(p["pid"]), "p40", "positive")
-        rid = pl.set("pathology", int(p["pid"]), "ttf1", "negative")
+        pl.set("pathology", int(p["pid"]), "p40", value="positive")
+        rid = pl.set("pathology", int(p["pid"]), "ttf1", value="negative")
         note = "adenocarcinoma with TTF-1 negative, p40 positive"
     pl.defect(
         p,
@@ -272,9 +294,9 @@ def _plant_pathology(pl: Planter) -> None:
         "B",
         "pathology",
         "pdl1_tps",
-        "out_of_range_pdl1",
-        "pathology.plausibility.range",
-        150.0,
+        kind="out_of_range_pdl1",
+        expect="pathology.plausibility.range",
+        value=150.0,
         note="TPS is a percentage",
     )
 
@@ -285,9 +307,9 @@ def _plant_exposure(pl: Planter) -> None:
         "C",
         "exposure",
         "pack_years",
-        "smoking_contradiction",
-        "exposure.consistency.smoking_pack_years",
-        20.0,
+        kind="smoking_contradiction",
+        expect="exposure.consistency.smoking_pack_years",
+        value=20.0,
         where=lambda p: p["smoking_status"] == "never",
         note="never smoker with 20 pack-years",
     )
@@ -295,18 +317,18 @@ def _plant_exposure(pl: Planter) -> None:
         "A",
         "exposure",
         "pack_years",
-        "out_of_range_pack_years",
-        "exposure.plausibility.range",
-        250.0,
+        kind="out_of_range_pack_years",
+        expect="exposure.plausibility.range",
+        value=250.0,
         where=lambda p: p["smoking_status"] != "never",
     )
     pl.simple(
         "C",
         "exposure",
         "smoking_status",
-        "missing_required",
-        "exposure.completeness.smoking_status",
-        "@not_collected",
+        kind="missing_required",
+        expect="exposure.completeness.smoking_status",
+        value="@not_collected",
         note="the site's not-collected token",
     )
     _unlinked(pl)
@@ -415,7 +437,7 @@ def _unlinked(pl: Planter) -> None:
     p = pl.pick("A")
     mrn = str(p["mrn"])
     typo = mrn[:-2] + mrn[-1] + mrn[-2] if mrn[-1] != mrn[-2] else mrn[:-1] + str((int(mrn[-1]) + 1) % 10)
-    rid = pl.set("exposure", int(p["pid"]), "admission_number", typo)
+    rid = pl.set("exposure", int(p["pid"]), "admission_number", value=typo)
     pl.defect(
         p,
         "exposure",

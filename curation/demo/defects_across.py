@@ -129,7 +129,7 @@ def _plant_timeliness(pl: Planter) -> None:
         r[col] = "" if col == "dicom_smoking" else (pd.NaT if col == "study_on" else np.nan)
     # alive, and diagnosed long enough before the cut-off for an old last contact to still follow it
     p = pl.pick("C", lambda p: p["vital_status"] == "alive" and p["diagnosis_date"] < DATA_CUTOFF - 700 * DAY)
-    rid = pl.set("outcomes", int(p["pid"]), "last_followup_date", DATA_CUTOFF - 400 * DAY)
+    rid = pl.set("outcomes", int(p["pid"]), "last_followup_date", value=DATA_CUTOFF - 400 * DAY)
     pl.defect(
         p,
         "outcomes",
@@ -145,7 +145,7 @@ def _plant_timeliness(pl: Planter) -> None:
         "pathology",
         int(p["pid"]),
         "report_date",
-        pl.tables["pathology"].loc[pl.row("pathology", int(p["pid"])), "specimen_date"] + 30 * DAY,
+        value=pl.tables["pathology"].loc[pl.row("pathology", int(p["pid"])), "specimen_date"] + 30 * DAY,
     )
     pl.defect(
         p,
@@ -161,9 +161,9 @@ def _plant_timeliness(pl: Planter) -> None:
         "B",
         "exposure",
         "questionnaire_date",
-        "late_questionnaire",
-        "exposure.timeliness.questionnaire_age",
-        lambda p: p["diagnosis_date"] + 400 * DAY,
+        kind="late_questionnaire",
+        expect="exposure.timeliness.questionnaire_age",
+        value=lambda p: p["diagnosis_date"] + 400 * DAY,
         note="filled in 400 days after diagnosis (target 90)",
     )
 
@@ -178,7 +178,7 @@ def _plant_crossmodal(pl: Planter) -> None:
         "pathology",
         int(p["pid"]),
         "report_date",
-        path.loc[pl.row("pathology", int(p["pid"])), "specimen_date"] - 6 * DAY,
+        value=path.loc[pl.row("pathology", int(p["pid"])), "specimen_date"] - 6 * DAY,
     )
     pl.defect(
         p,

@@ -30,6 +30,8 @@ if TYPE_CHECKING:
     from ..deid.keys import Keyring
     from .defects import Planter
 
+__all__ = ["Plan", "default_cohort", "demo_key", "generate", "plan", "write_cohort_yaml", "write_key"]
+
 log_ = logging.getLogger(__name__)
 
 DEFAULT_PATIENTS = 120

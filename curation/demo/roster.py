@@ -17,6 +17,8 @@ if TYPE_CHECKING:
 
     from ..deid.keys import Keyring
 
+__all__ = ["build_roster", "make_resident_id", "resident_id_check_digit", "resident_id_valid", "stage_group"]
+
 SITES = ("A", "B", "C")
 # Follow-up of the demo cohort ends here (a fixed date: the generator never reads the clock).
 DATA_CUTOFF = np.datetime64("2025-06-30", "D")
@@ -122,7 +124,7 @@ def resident_id_valid(rid: str) -> bool:
     return resident_id_check_digit(rid[:17]) == rid[17].upper()
 
 
-def make_resident_id(area: str, birth: pd.Timestamp, seq: int, sex: str) -> str:
+def make_resident_id(area: str, birth: pd.Timestamp, seq: int, *, sex: str) -> str:
     """Area code + birth date + sequence (odd for men, even for women) + check digit."""
     seq = seq % 500 * 2 + (1 if sex == "M" else 0)
     first17 = f"{area}{birth:%Y%m%d}{seq:03d}"
@@ -149,6 +151,7 @@ def ajcc8_lung_table() -> dict[tuple[str, str, str], str]:
 
 
 def stage_group(t: str, n: str, m: str) -> str:
+    """The AJCC 8th-edition stage group of a lung cancer TNM."""
     return ajcc8_lung_table()[(t, n, m)]
 
 
@@ -211,7 +214,7 @@ def _identities(
                 "given_name": given,
                 "name": family + given,
                 "name_pinyin": f"{_pinyin(family)}^{_pinyin(given)}",
-                "resident_id": make_resident_id(area, births[i], i, sex),
+                "resident_id": make_resident_id(area, births[i], i, sex=sex),
                 "phone": faker.phone_number(),
                 "address": address,
             }

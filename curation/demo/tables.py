@@ -14,6 +14,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+__all__ = ["clinical_tables", "exposure_table", "lab_table", "pathology_table", "report_text"]
+
 MISSING = {
     "@unknown": "unknown",
     "@not_collected": "not_collected",
@@ -269,6 +271,7 @@ def report_text(row: pd.Series) -> str:
 
 
 def exposure_table(roster: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
+    """The standard exposure questionnaire table (smoking, occupational exposures, family history) of the roster."""
     n = len(roster)
     r = roster
 

@@ -152,7 +152,7 @@ def test_resident_id_check_digit() -> None:
     assert resident_id_check_digit("11010519491231002") == "X"  # the GB 11643 example
     assert resident_id_valid("11010519491231002X")
     assert not resident_id_valid("110105194912310021")
-    rid = make_resident_id("310104", pd.Timestamp("1960-02-29"), 17, "F")
+    rid = make_resident_id("310104", pd.Timestamp("1960-02-29"), 17, sex="F")
     assert resident_id_valid(rid) and rid[6:14] == "19600229" and int(rid[16]) % 2 == 0
     with pytest.raises(ValueError, match="expected 17 digits"):
         resident_id_check_digit("123")

@@ -160,7 +160,7 @@ def _fmt_lab(site: str, df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
-def render_table(site: str, table: str, df: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
+def render_table(site: str, table: str, df: pd.DataFrame, *, rng: np.random.Generator) -> pd.DataFrame:
     """Standard frame -> the site's frame: labels, dates, missing tokens, headers (internal columns dropped)."""
     df = df[df["site"] == site].reset_index(drop=True)
     if table == "lab":
@@ -208,7 +208,8 @@ def render_table(site: str, table: str, df: pd.DataFrame, rng: np.random.Generat
     return out
 
 
-def source_entry(site: str, table: str, path: str, fmt: str, *, sheet: str | None = None) -> dict[str, Any]:
+def source_entry(site: str, table: str, path: str, *, fmt: str, sheet: str | None = None) -> dict[str, Any]:
+    """The cohort-config source entry (path, format, headers, value labels) of one site table."""
     headers = HEADERS[site][table]
     values = {f: {label: std for std, label in LABELS[site][f].items()} for f in headers if f in LABELS[site]}
     entry: dict[str, Any] = {"site": site, "path": path, "format": fmt}
@@ -253,7 +254,7 @@ def write_sites(
         folder = out / "raw" / f"site{site}"
         books: dict[str, dict[str, pd.DataFrame]] = {}
         for table, std in tables.items():
-            frame = render_table(site, table, std, rng)
+            frame = render_table(site, table, std, rng=rng)
             _log_identifiers(log, std[std["site"] == site])
             rids = frame.attrs["rids"]
             if site == "B":
@@ -262,7 +263,7 @@ def write_sites(
                 rel = f"raw/siteB/{file}"
                 for k, rid in enumerate(rids):
                     where[rid] = f"{rel} sheet {sheet} row {k + 2}"
-                entry = source_entry(site, table, rel, "excel", sheet=sheet)
+                entry = source_entry(site, table, rel, fmt="excel", sheet=sheet)
             else:
                 rel = f"raw/site{site}/{CSV_FILES[table]}"
                 pos = {rid: k for k, rid in enumerate(rids)}
@@ -270,7 +271,7 @@ def write_sites(
                 write_csv(out / rel, frame, site=site, bom=(site, table) in WITH_BOM, malformed=bad)
                 for k, rid in enumerate(rids):
                     where[rid] = f"{rel} row {k + 1}" + (f" (line {k + 2})" if table != "pathology" else "")
-                entry = source_entry(site, table, rel, "csv")
+                entry = source_entry(site, table, rel, fmt="csv")
             sources.setdefault(MODALITY[table], []).append(entry)
         for file, sheets in books.items():
             write_xlsx(folder / file, sheets)
