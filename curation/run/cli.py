@@ -7,6 +7,8 @@ from pathlib import Path
 
 import click
 
+__all__ = ["template_text"]
+
 
 def template_text() -> str:
     """The fully commented cohort.yaml template shipped with the package."""

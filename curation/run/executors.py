@@ -25,6 +25,17 @@ from typing import Any
 
 from .workenv import init_worker
 
+__all__ = [
+    "JobResult",
+    "NotebookJob",
+    "collect_identifiers_job",
+    "make_executor",
+    "report_language",
+    "run_notebook_job",
+    "stable_ids",
+    "timings",
+]
+
 # Imported once in the fork server, so each worker starts with them loaded (~3 s saved per worker).
 PRELOAD = ["papermill", "nbconvert", "nbformat", "curation.report.html", "curation.report.review"]
 

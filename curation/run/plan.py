@@ -19,6 +19,8 @@ from ..modalities import registry
 from ..modalities.base import ModalitySpec
 from .executors import NotebookJob
 
+__all__ = ["members", "notebooks_dir", "order", "plan"]
+
 log = logging.getLogger(__name__)
 
 

@@ -18,6 +18,16 @@ from ..io.bundle import Bundle
 from .quality import merge_quality
 from .withhold import Withheld, withheld_dir, withhold
 
+__all__ = [
+    "Privacy",
+    "add_privacy_check",
+    "fail_closed",
+    "leak_note",
+    "missing_text",
+    "privacy_check",
+    "withheld_reasons",
+]
+
 MAX_LEAK_LINES = 20
 MAX_IDS_IN_REASON = 10
 LEAK_CHECK = "privacy.leak_scan"
@@ -196,6 +206,7 @@ def leak_note(privacy: Privacy) -> str:
 
 
 def missing_text(missing: dict[str, str]) -> str:
+    """The leak-scan note for modalities whose identifiers could not be collected (and why)."""
     return (
         "not known to be clean: the identifiers of "
         + ", ".join(f"{m} ({why})" for m, why in sorted(missing.items()))

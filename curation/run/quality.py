@@ -13,6 +13,8 @@ import pandas as pd
 
 from ..io.bundle import Bundle
 
+__all__ = ["checks_of", "clear_stale", "drop_foreign", "merge_quality"]
+
 QUALITY_KINDS = ("checks", "checks_by_site", "failures", "quarantine", "ledger", "decisions")
 # what one step leaves under quality/<kind>/<step>.parquet: its quality tables, and what it hands
 # on to the steps that need it (clinical's diagnosis anchors)

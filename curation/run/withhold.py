@@ -24,6 +24,8 @@ from pathlib import Path, PurePosixPath
 
 from ..io.bundle import sha256_file
 
+__all__ = ["Withheld", "withheld_dir", "withhold"]
+
 SUFFIX = ".withheld"
 LOG = "withheld.jsonl"
 DIR_MODE = 0o700

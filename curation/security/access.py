@@ -14,6 +14,8 @@ from pathlib import Path
 
 from ..errors import ConfigError
 
+__all__ = ["group_id", "modes", "readable_by_others", "secure_dir", "secure_tree"]
+
 DIR_MODE, FILE_MODE = 0o700, 0o600
 GROUP_DIR_MODE, GROUP_FILE_MODE = 0o750, 0o640
 

@@ -27,6 +27,8 @@ from typing import Any
 
 from ..io.bundle import AUDIT
 
+__all__ = ["append", "check_chain", "host_fingerprint", "last_hash", "line_hash", "operator_name", "read_events"]
+
 GENESIS = "0" * 64
 FILE_MODE = 0o600
 _TAIL = 1 << 16  # bytes read from the end to find the last line (events are short)

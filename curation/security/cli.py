@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+__all__ = []
+
 _bundle = click.argument("bundle", type=click.Path(file_okay=False, path_type=Path))
 
 

@@ -21,6 +21,8 @@ from ..io.bundle import AUDIT, MANIFEST
 from .access import secure_dir
 from .verify import FINISHED, HISTORY, RUN_JSON
 
+__all__ = ["archive_previous", "new_run_id", "runs"]
+
 CHECKS = "quality/checks.parquet"
 KEPT = (RUN_JSON, MANIFEST, CHECKS, AUDIT)
 

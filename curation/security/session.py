@@ -25,6 +25,8 @@ if TYPE_CHECKING:
     from ..config import CohortConfig
     from ..deid.keys import Keyring
 
+__all__ = ["RunSecurity"]
+
 DECISIONS = "decisions.yaml"
 
 

@@ -26,6 +26,8 @@ from typing import Any
 from ..io.bundle import AUDIT, DATAPACKAGE, MANIFEST, Bundle, sha256_file
 from .audit import GENESIS, check_chain, last_hash, read_events
 
+__all__ = ["Verification", "verify_bundle"]
+
 RUN_JSON = "run.json"
 HISTORY = "history"
 FINISHED = "finished"
@@ -43,6 +45,7 @@ class Verification:
 
     @property
     def ok(self) -> bool:
+        """True when the bundle matched its manifest and the audit trail is intact."""
         return not self.problems
 
     def __str__(self) -> str:
