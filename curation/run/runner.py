@@ -29,15 +29,12 @@ from __future__ import annotations
 import logging
 import sys
 import time
-from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-import pandas as pd
+from typing import Any
 
 from ..config import CohortConfig
 from ..deid.keys import Keyring, keyring_for
@@ -47,6 +44,15 @@ from ..modalities import registry
 from ..modalities.registry import load_cohort
 from ..security.session import RunSecurity
 from ..security.verify import Verification
+from ._record import (
+    NotebookStatus,
+    bundle_summary,
+    exit_status,
+    notebook_statuses,
+    run_record,
+    steps_record,
+    summary_line,
+)
 from .cluster import lost_worker
 from .executors import JobResult, NotebookJob, make_executor, run_notebook_job
 from .incremental import (
@@ -65,13 +71,20 @@ from .quality import checks_of, clear_stale, drop_foreign, merge_quality
 from .reloads import IdentifierReloads, identifier_sizes, identifier_values
 from .withhold import Withheld, withheld_dir
 
-if TYPE_CHECKING:
-    from ..report.index import IndexRow
+__all__ = [
+    "NotebookStatus",
+    "RunOutcome",
+    "exit_status",
+    "identifier_sizes",
+    "identifier_values",
+    "input_checksums",
+    "merge_quality",
+    "notebooks_dir",
+    "plan",
+    "run_cohort",
+    "versions",
+]
 
-__all__ = ["NotebookStatus", "RunOutcome", "exit_status", "identifier_sizes", "identifier_values", "input_checksums",
-           "merge_quality", "notebooks_dir", "plan", "run_cohort", "versions"]
-
-EXIT_NOT_RELEASABLE = 3
 
 Progress = Callable[[str], None]
 log = logging.getLogger(__name__)
@@ -79,27 +92,6 @@ log = logging.getLogger(__name__)
 
 def _stderr(line: str) -> None:
     print(line, file=sys.stderr, flush=True)  # noqa: T201 - the run's progress lines are its CLI output
-
-
-@dataclass
-class NotebookStatus:
-    """How one notebook of the run ended (also a row of run.json and index.html)."""
-
-    name: str
-    label: str
-    status: str  # ok | error
-    verdict: str  # worst check verdict, or error when the notebook could not run
-    duration_s: float = 0.0
-    kernel_start_s: float | None = None
-    import_s: float | None = None
-    render_s: float | None = None
-    ipynb: str = ""  # relative to the bundle root
-    html: str = ""
-    n_checks: int = 0
-    checks: dict[str, int] = field(default_factory=dict)  # verdict -> count
-    error: str = ""
-    error_cell: int | None = None
-    reused: bool = False  # taken from the bundle as the previous run left it (curation.run.incremental)
 
 
 @dataclass
@@ -123,6 +115,7 @@ class RunOutcome:
 
 
 # --------------------------------------------------------------------------- the run
+
 
 def run_cohort(
     cohort: Path,
@@ -174,8 +167,9 @@ def run_cohort(
     t0 = time.perf_counter()
     config = load_cohort(cohort)
     if executor or scheduler:  # the command line wins over cohort.yaml (and run.json records what ran)
-        config.executor = config.executor.model_copy(update={"kind": executor or "dask",
-                                                             "address": scheduler or config.executor.address})
+        config.executor = config.executor.model_copy(
+            update={"kind": executor or "dask", "address": scheduler or config.executor.address}
+        )
     keyring = keyring_for(config)  # a missing secret stops the run before any notebook starts
     out = Path(out).resolve() if out else config.output_dir.resolve()
     bundle = Bundle(out)
@@ -190,9 +184,14 @@ def run_cohort(
     keys = step_keys(config, planned, members=all_steps, previous=previous, extra=extra)
     keys_s = round(time.perf_counter() - t_keys, 2)
     # owner-only folder, the previous run to history/, run.json `running`, audit run_start: before any write
-    sec = RunSecurity.begin(config, keyring, out, started=started, operator=operator,
-                            parameters={"only": only or [], "jobs": n_jobs, "executor": config.executor.kind,
-                                        "force": force})
+    sec = RunSecurity.begin(
+        config,
+        keyring,
+        out,
+        started=started,
+        operator=operator,
+        parameters={"only": only or [], "jobs": n_jobs, "executor": config.executor.kind, "force": force},
+    )
     drop_foreign(bundle, set(all_steps))
     from ..report.html import write_plotly_asset
 
@@ -231,14 +230,39 @@ def run_cohort(
         "identifiers_load_s": reloads.load_s,  # per modality, in the workers
     }
     inputs, timings["input_checksums_s"] = checksums.result()
-    return _assemble(config, keyring, bundle, planned, results, identifiers, scan, inputs, sec,
-                     started=started, t0=t0, only=only, jobs=n_jobs, say=say, timings=timings,
-                     missing=missing, id_sizes=identifier_sizes(merged), id_fingerprint=merged.fingerprint(keyring),
-                     steps=_steps_record(keys, reused, previous, sec.run_id, planned))
+    return _assemble(
+        config,
+        keyring,
+        bundle,
+        planned,
+        results,
+        identifiers,
+        scan,
+        inputs,
+        sec,
+        started=started,
+        t0=t0,
+        only=only,
+        jobs=n_jobs,
+        say=say,
+        timings=timings,
+        missing=missing,
+        id_sizes=identifier_sizes(merged),
+        id_fingerprint=merged.fingerprint(keyring),
+        steps=steps_record(keys, reused, previous, sec.run_id, planned),
+    )
 
 
-def _reused(planned: list[NotebookJob], keys: dict[str, str], previous: Previous, reloads: IdentifierReloads,
-            merged: IdentifierRegistry, *, keyring: Keyring, say: Progress) -> dict[str, JobResult]:
+def _reused(
+    planned: list[NotebookJob],
+    keys: dict[str, str],
+    previous: Previous,
+    reloads: IdentifierReloads,
+    merged: IdentifierRegistry,
+    *,
+    keyring: Keyring,
+    say: Progress,
+) -> dict[str, JobResult]:
     """The planned steps taken from the bundle: same key as in the previous run, and the same identifiers.
 
     The identifiers are collected first (the leak scan needs them anyway) only when some step's key
@@ -260,31 +284,24 @@ def _reused(planned: list[NotebookJob], keys: dict[str, str], previous: Previous
     out: dict[str, JobResult] = {}
     for j in candidates:
         if reusable(j, keys[j.name], previous, identifier_fingerprint=fingerprint):
-            out[j.name] = JobResult(j.name, "ok", datetime.now().astimezone().isoformat(timespec="seconds"), 0.0,
-                                    rendered=True, reused=True)
+            out[j.name] = JobResult(
+                j.name, "ok", datetime.now().astimezone().isoformat(timespec="seconds"), 0.0, rendered=True, reused=True
+            )
     if len(out) < len(candidates) and fingerprint != previous.identifier_fingerprint:
         say("  reuse: none (the sources' identifiers changed: every step scrubs with all of them)")
     return out
 
 
-def _steps_record(keys: dict[str, str], reused: dict[str, JobResult], previous: Previous, run_id: str,
-                  planned: list[NotebookJob]) -> dict[str, dict[str, Any]]:
-    """run.json `steps`: each step's key, whether it was reused, and the run whose outputs the bundle holds."""
-    now = {j.name for j in planned}
-    out: dict[str, dict[str, Any]] = {}
-    for name, key in keys.items():
-        before = previous.steps.get(name) or {}
-        if name in now:
-            ran_in = str(before.get("run_id") or previous.run_id) if name in reused else run_id
-            out[name] = {"key": key, "reused": name in reused, "run_id": ran_in}
-        elif before:
-            out[name] = {**before, "reused": True}  # not planned now (--only): the bundle keeps its outputs
-    return out
-
-
-def _run_jobs(executor: Any, planned: list[NotebookJob], bundle: Bundle, results: dict[str, JobResult], *,
-              feed: Callable[[set[Future[JobResult]]], None], say: Progress,
-              reused: dict[str, JobResult] | None = None) -> None:
+def _run_jobs(
+    executor: Any,
+    planned: list[NotebookJob],
+    bundle: Bundle,
+    results: dict[str, JobResult],
+    *,
+    feed: Callable[[set[Future[JobResult]]], None],
+    say: Progress,
+    reused: dict[str, JobResult] | None = None,
+) -> None:
     """Run the planned notebooks: a job starts once the jobs it needs have ended (whatever their outcome: a
     step reports what it could not read); ready jobs go to the pool in plan order. ``feed`` may hand the
     pool other work while it would idle. A job in ``reused`` ends at once with that result."""
@@ -327,8 +344,10 @@ def _run_jobs(executor: Any, planned: list[NotebookJob], bundle: Bundle, results
             ended.add(j.name)
             done += 1
             verdict = _verdict(bundle, j.name, res)
-            say(f"  [{done}/{len(planned)}] {j.name}: {verdict} ({res.duration_s:.1f} s)"
-                + (f" - {res.error_type} in cell {res.error_cell}" if res.status == "error" else ""))
+            say(
+                f"  [{done}/{len(planned)}] {j.name}: {verdict} ({res.duration_s:.1f} s)"
+                + (f" - {res.error_type} in cell {res.error_cell}" if res.status == "error" else "")
+            )
 
 
 def _timed(fn: Callable[..., Any], *args: Any) -> tuple[Any, float]:
@@ -337,8 +356,13 @@ def _timed(fn: Callable[..., Any], *args: Any) -> tuple[Any, float]:
 
 
 def _missing(job: NotebookJob) -> JobResult:
-    return JobResult(job.name, "error", datetime.now().astimezone().isoformat(timespec="seconds"), 0.0,
-                     error_type=f"notebook {job.notebook.name} not found in {job.notebook.parent}")
+    return JobResult(
+        job.name,
+        "error",
+        datetime.now().astimezone().isoformat(timespec="seconds"),
+        0.0,
+        error_type=f"notebook {job.notebook.name} not found in {job.notebook.parent}",
+    )
 
 
 def _result_of(fut: Future[JobResult], job: NotebookJob) -> JobResult:
@@ -348,8 +372,13 @@ def _result_of(fut: Future[JobResult], job: NotebookJob) -> JobResult:
         lost = lost_worker(exc, job.name)
         if lost is not None:  # ... unless Dask gave up on it: a bundle without that step must not verify
             raise lost from None
-        return JobResult(job.name, "error", datetime.now().astimezone().isoformat(timespec="seconds"), 0.0,
-                         error_type=type(exc).__name__)
+        return JobResult(
+            job.name,
+            "error",
+            datetime.now().astimezone().isoformat(timespec="seconds"),
+            0.0,
+            error_type=type(exc).__name__,
+        )
 
 
 def _scanner() -> Any:
@@ -372,18 +401,34 @@ def _verdict(bundle: Bundle, name: str, res: JobResult) -> str:
 
 # --------------------------------------------------------------------------- assembly
 
-def _assemble(config: CohortConfig, keyring: Keyring, bundle: Bundle, planned: list[NotebookJob],
-              results: dict[str, JobResult], identifiers: set[str], scan: Any,
-              inputs: list[dict[str, Any]], sec: RunSecurity,
-              *, started: datetime, t0: float, only: list[str] | None, jobs: int, say: Progress,
-              timings: dict[str, Any], missing: dict[str, str] | None = None,
-              id_sizes: dict[str, int] | None = None, id_fingerprint: str = "",
-              steps: dict[str, dict[str, Any]] | None = None) -> RunOutcome:
+
+def _assemble(
+    config: CohortConfig,
+    keyring: Keyring,
+    bundle: Bundle,
+    planned: list[NotebookJob],
+    results: dict[str, JobResult],
+    identifiers: set[str],
+    scan: Any,
+    inputs: list[dict[str, Any]],
+    sec: RunSecurity,
+    *,
+    started: datetime,
+    t0: float,
+    only: list[str] | None,
+    jobs: int,
+    say: Progress,
+    timings: dict[str, Any],
+    missing: dict[str, str] | None = None,
+    id_sizes: dict[str, int] | None = None,
+    id_fingerprint: str = "",
+    steps: dict[str, dict[str, Any]] | None = None,
+) -> RunOutcome:
     from ..report.index import render_index
 
     root = bundle.root
     merge_quality(bundle)
-    statuses, rows = _statuses(bundle, planned, results)
+    statuses, rows = notebook_statuses(bundle, planned, results)
     ended = datetime.now().astimezone()
     missing = dict(missing or {})
     folder = f"{withheld_dir(root).name}/"
@@ -397,8 +442,15 @@ def _assemble(config: CohortConfig, keyring: Keyring, bundle: Bundle, planned: l
         from ..report.delta import summary as delta_summary
 
         timings["total_s"] = round(time.perf_counter() - t0, 2)  # the last write is scanned too: no rewrite after
-        summary = _summary(config, bundle, planned, started=started, ended=ended,
-                           duration_s=time.perf_counter() - t0, leak_note=privacy.note)
+        summary = bundle_summary(
+            config,
+            bundle,
+            planned,
+            started=started,
+            ended=ended,
+            duration_s=time.perf_counter() - t0,
+            leak_note=privacy.note,
+        )
         # a finding names file, place and the identifier's number, never the identifier
         summary["leaks"] = [str(f) for f in privacy.findings[:MAX_LEAK_LINES]]
         summary["more_leaks"] = max(0, len(privacy.findings) - MAX_LEAK_LINES)
@@ -406,21 +458,45 @@ def _assemble(config: CohortConfig, keyring: Keyring, bundle: Bundle, planned: l
         summary["reused"] = [s.name for s in statuses if s.reused]  # steps taken from the bundle, not run
         summary["delta"] = delta_summary(root, run_id=sec.run_id)  # what changed since the previous run
         if "reports/index.html" not in skip:
-            index_html = bundle.write_text("reports/index.html", render_index(
-                rows, cohort=config.cohort.name, description=config.cohort.description, summary=summary,
-                language=config.report.language))
+            index_html = bundle.write_text(
+                "reports/index.html",
+                render_index(
+                    rows,
+                    cohort=config.cohort.name,
+                    description=config.cohort.description,
+                    summary=summary,
+                    language=config.report.language,
+                ),
+            )
         record: dict[str, Any] = {}
         if "run.json" not in skip:
-            record = _run_record(config, keyring, statuses, started=started, ended=ended, only=only, jobs=jobs,
-                                 out=root, leak_note=privacy.note, inputs=inputs, timings=timings,
-                                 exit_code=exit_status(statuses, privacy.findings, releasable=privacy.releasable))
+            record = run_record(
+                config,
+                keyring,
+                statuses,
+                started=started,
+                ended=ended,
+                only=only,
+                jobs=jobs,
+                out=root,
+                leak_note=privacy.note,
+                inputs=inputs,
+                timings=timings,
+                exit_code=exit_status(statuses, privacy.findings, releasable=privacy.releasable),
+            )
             record[STEPS] = steps or {}
             record.update(sec.record(finished=privacy is not pending))
-            record.update(releasable=privacy.releasable, withheld=[w.path for w in privacy.withheld],
-                          leak_scan_detail={**privacy.record(), "identifier_classes": id_sizes or {},
-                                            # keyed: says whether two runs saw the same identifiers,
-                                            # and nothing about them without the key
-                                            "identifier_fingerprint": id_fingerprint})
+            record.update(
+                releasable=privacy.releasable,
+                withheld=[w.path for w in privacy.withheld],
+                leak_scan_detail={
+                    **privacy.record(),
+                    "identifier_classes": id_sizes or {},
+                    # keyed: says whether two runs saw the same identifiers,
+                    # and nothing about them without the key
+                    "identifier_fingerprint": id_fingerprint,
+                },
+            )
             run_json = bundle.write_json("run.json", record)
         if "datapackage.json" not in skip:
             bundle.write_datapackage(name=config.cohort.name, describe=dictionary.describe)
@@ -431,163 +507,48 @@ def _assemble(config: CohortConfig, keyring: Keyring, bundle: Bundle, planned: l
             finalize(config, root, record, skip=skip | {w.path for w in privacy.withheld})
 
     # until the scan has said otherwise, the bundle is not known to be clean
-    pending = Privacy(releasable=False, note="pending (the leak scan has not run yet)", missing=missing,
-                      folder=folder)
+    pending = Privacy(releasable=False, note="pending (the leak scan has not run yet)", missing=missing, folder=folder)
     write_outputs(pending, set())
     if scan is None:
-        privacy = Privacy(releasable=False, note="not run (curation.deid.scan could not be imported): "
-                          "the bundle is not known to be clean", missing=missing, folder=folder)
+        privacy = Privacy(
+            releasable=False,
+            note="not run (curation.deid.scan could not be imported): the bundle is not known to be clean",
+            missing=missing,
+            folder=folder,
+        )
         add_privacy_check(bundle, privacy)
         write_outputs(privacy, set())
     else:
-        privacy = fail_closed(scan, bundle, identifiers, missing, write_outputs, started=started, say=say,
-                               timings=timings)
+        privacy = fail_closed(
+            scan, bundle, identifiers, missing, write_outputs, started=started, say=say, timings=timings
+        )
     bundle.write_manifest()  # last, after every move: it lists nothing withheld
 
     leaks = privacy.findings
     exit_code = exit_status(statuses, leaks, releasable=privacy.releasable)
     t_verify = time.perf_counter()
     verified = sec.end(exit_code=exit_code, releasable=privacy.releasable, withheld=[w.path for w in privacy.withheld])
-    say(f"  verify: {'ok' if verified.ok else f'{len(verified.problems)} problem(s)'} "
-        f"({verified.n_files} files, {time.perf_counter() - t_verify:.1f} s)")
+    say(
+        f"  verify: {'ok' if verified.ok else f'{len(verified.problems)} problem(s)'} "
+        f"({verified.n_files} files, {time.perf_counter() - t_verify:.1f} s)"
+    )
     for problem in verified.problems:
         say(f"  VERIFY: {problem}")
     if not verified.ok and exit_code < 2:
         exit_code = 2  # the bundle is not what the run wrote: not a finished bundle
-    summary = _summary_line(statuses, privacy, exit_code=exit_code, folder=folder,
-                            report=index_html if index_html.is_file() else run_json)
+    summary = summary_line(
+        statuses, privacy, exit_code=exit_code, folder=folder, report=index_html if index_html.is_file() else run_json
+    )
     say(summary)
-    return RunOutcome(exit_code, root, index_html, run_json, statuses, leaks, summary,
-                      releasable=privacy.releasable, withheld=privacy.withheld, verification=verified)
-
-
-def _statuses(bundle: Bundle, planned: list[NotebookJob],
-              results: dict[str, JobResult]) -> tuple[list[NotebookStatus], list[IndexRow]]:
-    """How each notebook ended, for run.json and for the index (a row each)."""
-    from ..report.index import IndexRow, checks_by_dimension, verdict_of
-
-    root = bundle.root
-    statuses: list[NotebookStatus] = []
-    rows: list[IndexRow] = []
-    for job in planned:
-        res = results[job.name]
-        checks = checks_of(bundle, job.name)
-        label = job.title.split(" · ")[0]
-        error = res.error_type
-        if res.status == "ok" and checks is None and job.name in registry.names():
-            # a modality notebook that ran but wrote no checks did not do its job
-            res.status, error = "error", f"wrote no quality/checks/{job.name}.parquet"
-        verdict = "error" if res.status == "error" else (verdict_of(checks) if checks is not None else "not_applicable")
-        html_rel = job.html.relative_to(root / "reports").as_posix() if res.rendered else ""
-        st = NotebookStatus(
-            name=job.name, label=label, status=res.status, verdict=verdict, duration_s=res.duration_s,
-            kernel_start_s=res.kernel_start_s, import_s=res.import_s, render_s=res.render_s,
-            ipynb=job.output.relative_to(root).as_posix() if job.output.is_file() else "", reused=res.reused,
-            html=job.html.relative_to(root).as_posix() if res.rendered else "",
-            n_checks=0 if checks is None else len(checks),
-            checks=dict(Counter(checks["verdict"])) if checks is not None else {},
-            error=error, error_cell=res.error_cell,
-        )
-        statuses.append(st)
-        rows.append(IndexRow(
-            name=job.name, label=label, status=st.status, verdict=verdict, duration_s=res.duration_s,
-            html=html_rel, ipynb=(f"{job.name}.ipynb" if st.ipynb else ""),
-            failed_by_dimension=checks_by_dimension(checks) if checks is not None else {},
-            n_checks=st.n_checks, error=error, error_cell=res.error_cell, reused=res.reused,
-            # the failing cell's code is shown; the exception text is not (it can quote data values)
-            error_source=res.error_source[:2000],
-        ))
-    return statuses, rows
-
-
-def _summary_line(statuses: list[NotebookStatus], privacy: Privacy, *, exit_code: int, folder: str,
-                  report: Path) -> str:
-    """The run's last line: notebooks, checks by verdict, leaks, releasability, exit status, the report."""
-    leaks = privacy.findings
-    verdicts = Counter(v for s in statuses for v, n in s.checks.items() for _ in range(n))
-    nb_status = Counter(s.status for s in statuses)
-    n_reused = sum(s.reused for s in statuses)
-    return (f"curation run: {len(statuses)} notebook(s) ({nb_status.get('ok', 0)} ok, "
-            f"{nb_status.get('error', 0)} error" + (f", {n_reused} reused" if n_reused else "") + "); checks: "
-            + (", ".join(f"{n} {v}" for v, n in sorted(verdicts.items())) or "none")
-            + (f"; {len(leaks)} leak finding(s)" if leaks else "")
-            + ("" if privacy.releasable else
-               f"; NOT RELEASABLE ({len(privacy.withheld)} path(s) withheld to {folder})")
-            + f"; exit {exit_code} -> {report}")
-
-
-# --------------------------------------------------------------------------- fail closed
-
-
-def exit_status(statuses: list[NotebookStatus], leaks: list[Any], *, releasable: bool = True) -> int:
-    """3 if the bundle is not releasable (a leak was found, or the scan could not vouch for it);
-    else 2 if a notebook could not run; else 1 if a check failed or errored; else 0."""
-    if leaks or not releasable:
-        return EXIT_NOT_RELEASABLE
-    if any(s.status == "error" for s in statuses):
-        return 2
-    if any(s.checks.get("fail") or s.checks.get("error") for s in statuses):
-        return 1
-    return 0
-
-
-def _run_record(config: CohortConfig, keyring: Keyring, statuses: list[NotebookStatus], *, started: datetime,
-                ended: datetime, only: list[str] | None, jobs: int, out: Path, leak_note: str,
-                exit_code: int, inputs: list[dict[str, Any]], timings: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "cohort": {"name": config.cohort.name, "file": config.path.name, "sha256": config.checksum()},
-        "parameters": {"only": only or [], "jobs": jobs, "executor": config.executor.kind,
-                       "out": str(out), "notebook_parameters": ["cohort", "out"]},
-        "versions": versions(),
-        "key_fingerprint": keyring.fingerprint,
-        "started": started.isoformat(timespec="seconds"),
-        "ended": ended.isoformat(timespec="seconds"),
-        "exit_code": exit_code,
-        "notebooks": [asdict(s) for s in statuses],
-        "leak_scan": leak_note,
-        "timings": timings,
-        "inputs": inputs,
-    }
-
-
-def _summary(config: CohortConfig, bundle: Bundle, planned: list[NotebookJob], *, started: datetime,
-             ended: datetime, duration_s: float, leak_note: str) -> dict[str, Any]:
-    from .. import __version__
-    from ..report.index import patients_per_modality
-
-    root = bundle.root
-    checks = _read(root / "quality" / "checks.parquet")
-    quarantine = _read(root / "quality" / "quarantine.parquet")
-    failures = _read(root / "quality" / "failures.parquet")
-    ledger = _read(root / "quality" / "ledger.parquet")
-    # steps that took records in (sources, or a ledger: cross-modality); not the collection report
-    counted = set(ledger["modality"]) if "modality" in ledger else set()
-    names = [j.name for j in planned if config.sources.get(j.name) or j.name in counted]
-    patients = patients_per_modality(root, names)
-    modalities = []
-    for name in names:
-        first = ledger[ledger["modality"] == name] if "modality" in ledger else ledger.iloc[0:0]
-        # records entering a modality: the first stage's n_in, summed over its sources
-        records_in = None
-        if len(first):
-            stage0 = first["stage"].iloc[0]
-            records_in = int(first.loc[first["stage"] == stage0, "n_in"].sum())
-        modalities.append({
-            "name": name, "label": registry.spec(name).label, "patients": patients.get(name),
-            "records_in": records_in,
-            "quarantined": int((quarantine["modality"] == name).sum()) if "modality" in quarantine else 0,
-            "failing": int((failures["modality"] == name).sum()) if "modality" in failures else 0,
-        })
-    order = ["fail", "error", "warn", "pass", "not_applicable"]
-    counts = Counter(checks["verdict"]) if "verdict" in checks else Counter()
-    return {
-        "started": started.strftime("%Y-%m-%d %H:%M"), "ended": ended.strftime("%H:%M"),
-        "duration_s": duration_s, "version": __version__,
-        "sites": ", ".join(s.name or s.id for s in config.sites),
-        "checks": {v: counts[v] for v in order if counts.get(v)},
-        "quarantined": len(quarantine), "leak_scan": leak_note, "modalities": modalities,
-    }
-
-
-def _read(path: Path) -> pd.DataFrame:
-    return pd.read_parquet(path) if path.is_file() else pd.DataFrame()
+    return RunOutcome(
+        exit_code,
+        root,
+        index_html,
+        run_json,
+        statuses,
+        leaks,
+        summary,
+        releasable=privacy.releasable,
+        withheld=privacy.withheld,
+        verification=verified,
+    )
