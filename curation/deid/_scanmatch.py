@@ -85,7 +85,7 @@ def classify(ident: str) -> tuple[str, str]:
         alnum = [i for i, ch in enumerate(ident) if ch.isalnum()]
         if not alnum:
             return "", SKIP_SEPARATORS
-        pattern, n_alnum = ident[alnum[0]: alnum[-1] + 1], len(alnum)
+        pattern, n_alnum = ident[alnum[0] : alnum[-1] + 1], len(alnum)
     if _is_cjk(pattern):
         return (pattern, ANYWHERE) if n_alnum >= 2 else ("", SKIP_SHORT)
     if n_alnum < MIN_LEN:
@@ -100,13 +100,17 @@ def _prev(data: bytes, off: int, lo: int) -> int:
     if off <= lo:
         return -1
     b = data[off - 1]
-    if off - 6 >= lo and data[off - 6] == _BACKSLASH and data[off - 5] in (0x75, 0x55) \
-            and all(c in _HEX for c in data[off - 4: off]):
-        return int(data[off - 4: off], 16)  # JSON \uXXXX
+    if (
+        off - 6 >= lo
+        and data[off - 6] == _BACKSLASH
+        and data[off - 5] in (0x75, 0x55)
+        and all(c in _HEX for c in data[off - 4 : off])
+    ):
+        return int(data[off - 4 : off], 16)  # JSON \uXXXX
     if off - 2 >= lo and data[off - 2] == _BACKSLASH and b in _JSON_ESCAPES:
         return _SPACE  # JSON \n, \t ...
     if off - 3 >= lo and data[off - 3] == _PERCENT and data[off - 2] in _HEX and b in _HEX:
-        return int(data[off - 2: off], 16)  # URL %XX
+        return int(data[off - 2 : off], 16)  # URL %XX
     return b
 
 
@@ -117,12 +121,12 @@ def _next(data: bytes, end: int, hi: int) -> int:
     b = data[end]
     if b == _BACKSLASH and end + 1 < hi:
         n = data[end + 1]
-        if n in (0x75, 0x55) and end + 6 <= hi and all(c in _HEX for c in data[end + 2: end + 6]):
-            return int(data[end + 2: end + 6], 16)
+        if n in (0x75, 0x55) and end + 6 <= hi and all(c in _HEX for c in data[end + 2 : end + 6]):
+            return int(data[end + 2 : end + 6], 16)
         if n in _JSON_ESCAPES:
             return _SPACE
     if b == _PERCENT and end + 3 <= hi and data[end + 1] in _HEX and data[end + 2] in _HEX:
-        return int(data[end + 1: end + 3], 16)
+        return int(data[end + 1 : end + 3], 16)
     return b
 
 
@@ -132,14 +136,19 @@ def _in_escape(data: bytes, off: int, lo: int) -> bool:
         s = off - k
         if s < lo:
             break
-        if data[s] == _BACKSLASH and data[s + 1] in (0x75, 0x55) and s + 6 <= len(data) \
-                and all(c in _HEX for c in data[s + 2: s + 6]):
+        if (
+            data[s] == _BACKSLASH
+            and data[s + 1] in (0x75, 0x55)
+            and s + 6 <= len(data)
+            and all(c in _HEX for c in data[s + 2 : s + 6])
+        ):
             return True  # also when escaped again (a notebook's JSON holds the page's JSON: \\\\u9002)
     return False
 
 
-def bounded(data: bytes, off: int, end: int, kind: str, *, lo: int = 0, hi: int | None = None,
-            legacy: bool = False) -> bool:
+def bounded(
+    data: bytes, off: int, end: int, kind: str, *, lo: int = 0, hi: int | None = None, legacy: bool = False
+) -> bool:
     """Whether the match ``data[off:end]`` of an identifier of ``kind`` stands on token boundaries.
 
     ``lo`` / ``hi`` limit the value the match lies in (bytes outside it are boundaries);
@@ -200,8 +209,9 @@ class _Automaton:
                 pass
         # a lookahead finds a match at every position, as the automata do; longest first, so that
         # the group holds the longest pattern there (the others are its prefixes)
-        self._regex = re.compile(b"(?=(" + b"|".join(re.escape(p) for p in sorted(patterns, key=len, reverse=True))
-                                 + b"))")
+        self._regex = re.compile(
+            b"(?=(" + b"|".join(re.escape(p) for p in sorted(patterns, key=len, reverse=True)) + b"))"
+        )
         self._set = set(patterns)
 
     def find(self, data: bytes) -> Iterator[tuple[int, bytes]]:
@@ -259,10 +269,12 @@ class Matcher:
         with contextlib.suppress(UnicodeEncodeError):  # a character GB18030 cannot encode: no GB18030 form
             self.gb_forms.setdefault(ident.encode("gb18030"), (no, "gb18030", kind))
         # how JSON (plotly figures, ensure_ascii) and HTML escape non-ASCII text
-        for form, text in (("json-escape", "".join(c if c.isascii() else f"\\u{ord(c):04x}" for c in ident)),
-                           ("html-entity", "".join(c if c.isascii() else f"&#{ord(c)};" for c in ident)),
-                           ("html-entity", "".join(c if c.isascii() else f"&#x{ord(c):x};" for c in ident)),
-                           ("url-encoded", urllib.parse.quote(ident, safe=""))):
+        for form, text in (
+            ("json-escape", "".join(c if c.isascii() else f"\\u{ord(c):04x}" for c in ident)),
+            ("html-entity", "".join(c if c.isascii() else f"&#{ord(c)};" for c in ident)),
+            ("html-entity", "".join(c if c.isascii() else f"&#x{ord(c):x};" for c in ident)),
+            ("url-encoded", urllib.parse.quote(ident, safe="")),
+        ):
             self.forms.setdefault(text.encode().lower(), (no, form, kind))
 
     def __bool__(self) -> bool:
@@ -273,8 +285,9 @@ class Matcher:
         """Length in bytes of the longest pattern."""
         return max((len(p) for p in (*self.forms, *self.gb_forms)), default=1)
 
-    def search(self, data: bytes, *, binary: bool = False, utf8_only: bool = False, lo: int = 0,
-               hi: int | None = None) -> Iterator[tuple[int, int, str]]:
+    def search(
+        self, data: bytes, *, binary: bool = False, utf8_only: bool = False, lo: int = 0, hi: int | None = None
+    ) -> Iterator[tuple[int, int, str]]:
         """Yield ``(offset, identifier no, form)`` for every occurrence on token boundaries.
 
         ASCII letters match case-insensitively. ``binary`` skips short byte patterns;
@@ -287,8 +300,9 @@ class Matcher:
             if off >= lo and end <= hi and bounded(data, off, end, kind, legacy=not utf8_only):
                 yield off, no, form
 
-    def _search(self, data: bytes, *, binary: bool = False, utf8_only: bool = False
-                ) -> Iterator[tuple[int, int, int, str, str]]:
+    def _search(
+        self, data: bytes, *, binary: bool = False, utf8_only: bool = False
+    ) -> Iterator[tuple[int, int, int, str, str]]:
         """Raw matches, boundaries not judged: ``(start, end, no, form, kind)``."""
         if not self.forms or not data:
             return
@@ -322,10 +336,10 @@ class Matcher:
             msg = f"in_arrow needs a string array, not {arr.type}"
             raise TypeError(msg)
         _, obuf, dbuf = arr.buffers()
-        offsets = np.frombuffer(obuf, dtype=width)[arr.offset: arr.offset + len(arr) + 1]
+        offsets = np.frombuffer(obuf, dtype=width)[arr.offset : arr.offset + len(arr) + 1]
         if dbuf is None or offsets[-1] == offsets[0]:
             return
-        data = dbuf.to_pybytes()[int(offsets[0]): int(offsets[-1])]
+        data = dbuf.to_pybytes()[int(offsets[0]) : int(offsets[-1])]
         rel = offsets - offsets[0]
         for off, end, no, _, kind in self._search(data, utf8_only=True):
             i = int(np.searchsorted(rel, off, side="right")) - 1
