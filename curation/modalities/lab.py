@@ -17,15 +17,11 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
-from dataclasses import dataclass
-from functools import cache
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from .. import dictionary
 from ..io.dates import parse_dates
@@ -34,6 +30,8 @@ from ..quality import checks as qc
 from . import _tabular as tab
 from . import _tabular_checks as tc
 from ._lab_assay import ASSAY_CONSISTENCY
+from ._lab_figures import plot_distributions, plot_trajectories, trajectories_frame
+from ._lab_units import Analyte, UnitTable, _key, unit_factor, units
 from ._options import TabularOptions
 from .base import ModalityData, ModalitySpec
 
@@ -43,10 +41,44 @@ if TYPE_CHECKING:
     from ..deid.registry import IdentifierRegistry
     from .base import Context, Source
 
-SPEC = ModalitySpec(name="lab", label="Laboratory", formats=("csv", "tsv", "excel", "parquet"),
-                    notebook="lab.ipynb", dictionary="lab", order=40, options=TabularOptions,
-                    needs=("clinical",),  # its diagnosis anchors, in dates.mode: relative
-                    description="LIS exports: serum tumor markers (CEA, CYFRA21-1, NSE, ProGRP, SCC, CA125)")
+__all__ = [
+    "SPEC",
+    "Analyte",
+    "UnitTable",
+    "check_range",
+    "check_report_delay",
+    "check_unit",
+    "check_value",
+    "checks",
+    "figures",
+    "identifiers",
+    "load",
+    "normalize_analyte",
+    "null_implausible",
+    "parse_reference",
+    "parse_value",
+    "plot_distributions",
+    "plot_trajectories",
+    "standardize",
+    "trajectories_frame",
+    "trajectory_summary",
+    "type_results",
+    "unit_factor",
+    "units",
+    "write",
+]
+
+SPEC = ModalitySpec(
+    name="lab",
+    label="Laboratory",
+    formats=("csv", "tsv", "excel", "parquet"),
+    notebook="lab.ipynb",
+    dictionary="lab",
+    order=40,
+    options=TabularOptions,
+    needs=("clinical",),  # its diagnosis anchors, in dates.mode: relative
+    description="LIS exports: serum tumor markers (CEA, CYFRA21-1, NSE, ProGRP, SCC, CA125)",
+)
 
 NAME = "lab"
 TABLE = "results"
@@ -55,86 +87,6 @@ ROW = tab.ROW
 REPORT_DELAY_DAYS = 7  # a tumor-marker result reported over a week after collection is late
 _UNIT_RULE = "_unit_rule"  # in-memory column: why the unit does not fit the analyte (never written)
 _VALUE_BAD = "_value_bad"
-
-
-# ------------------------------------------------------------------------------ unit table
-@dataclass(frozen=True)
-class Analyte:
-    """One marker of lab_units.yaml; every number in its canonical ``unit``."""
-
-    name: str
-    unit: str
-    synonyms: tuple[str, ...]
-    reference: tuple[float | None, float | None]
-    detection_limit: float | None
-    plausible: tuple[float | None, float | None]
-    loinc: str | None = None  # LOINC code of the test (lab_units.yaml `loinc`), for exports and lab outputs
-
-
-@dataclass(frozen=True)
-class UnitTable:
-    analytes: dict[str, Analyte]
-    aliases: dict[str, str]
-    magnitude_factor: float
-
-    def synonym_map(self) -> dict[str, str]:
-        out: dict[str, str] = {}
-        for a in self.analytes.values():
-            for s in (a.name, *a.synonyms):
-                out[_key(s)] = a.name
-        return out
-
-
-def _key(text: str) -> str:
-    """Matching key of an analyte name: NFKC (full-width brackets), case and spaces folded."""
-    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", str(text))).casefold()
-
-
-@cache
-def units() -> UnitTable:
-    """The shipped analyte / unit table (``dictionary/lab_units.yaml``)."""
-    text = resources.files(dictionary.__name__).joinpath("lab_units.yaml").read_text(encoding="utf-8")
-    doc = yaml.safe_load(text)
-
-    def pair(v: Any) -> tuple[float | None, float | None]:
-        lo, hi = (v or [None, None])
-        return (None if lo is None else float(lo), None if hi is None else float(hi))
-
-    analytes = {
-        name: Analyte(name=name, unit=str(a["unit"]), synonyms=tuple(str(s) for s in a.get("synonyms", ())),
-                      reference=pair(a.get("reference")),
-                      detection_limit=None if a.get("detection_limit") is None else float(a["detection_limit"]),
-                      plausible=pair(a.get("plausible")),
-                      loinc=None if a.get("loinc") is None else str(a["loinc"]))
-        for name, a in doc["analytes"].items()
-    }
-    return UnitTable(analytes, {str(k): str(v) for k, v in (doc.get("aliases") or {}).items()},
-                     float(doc.get("magnitude_factor", 1000)))
-
-
-@cache
-def _registry() -> Any:
-    import pint
-
-    return pint.UnitRegistry()
-
-
-@cache
-def unit_factor(unit: str, canonical: str) -> float | None:
-    """Factor that converts a value in ``unit`` to ``canonical``; None when pint cannot parse the
-    unit or it measures something else (mmol/L is not a mass concentration)."""
-    import pint
-
-    text = unicodedata.normalize("NFKC", unit).strip()
-    text = units().aliases.get(text, units().aliases.get(unit.strip(), text))
-    if not text:
-        return None
-    try:
-        q = _registry().Quantity(1.0, text).to(canonical)
-    except (pint.errors.PintError, AttributeError, TypeError, ValueError, AssertionError):
-        return None
-    factor = float(q.magnitude)
-    return float(f"{factor:.12g}")  # 0.9999999999999999 -> 1.0
 
 
 # ------------------------------------------------------------------------------ parsing
@@ -173,12 +125,18 @@ def _parse_value(s: pd.Series) -> pd.DataFrame:
     parts = text.str.extract(_VALUE)
     num = pd.to_numeric(parts["num"], errors="coerce")
     op = parts["op"].fillna("")
-    censored = np.select([op.isin(["<", "<=", "≤"]), op.isin([">", ">=", "≥"])], ["below_limit", "above_limit"],
-                         default="none")
+    censored = np.select(
+        [op.isin(["<", "<=", "≤"]), op.isin([">", ">=", "≥"])], ["below_limit", "above_limit"], default="none"
+    )
     present = text != ""
-    return pd.DataFrame({"number": num.astype("float64"),
-                         "censored": pd.Series(censored, index=s.index).where(num.notna()).astype("string"),
-                         "bad": (present & num.isna()).astype(bool)}, index=s.index)
+    return pd.DataFrame(
+        {
+            "number": num.astype("float64"),
+            "censored": pd.Series(censored, index=s.index).where(num.notna()).astype("string"),
+            "bad": (present & num.isna()).astype(bool),
+        },
+        index=s.index,
+    )
 
 
 def parse_reference(s: pd.Series) -> pd.DataFrame:
@@ -193,6 +151,7 @@ def _parse_reference(s: pd.Series) -> pd.DataFrame:
     rng = text.str.extract(_RANGE)
     up = text.str.extract(_UPPER)
     lowm = text.str.extract(_LOWER)
+
     def num(*cols: pd.Series) -> pd.Series:
         out = pd.Series(np.nan, index=s.index, dtype="float64")
         for c in cols:
@@ -220,8 +179,9 @@ def type_results(df: pd.DataFrame) -> pd.DataFrame:
     """
     table = units()
     out = df.copy()
-    out["analyte"] = normalize_analyte(out["analyte"]) if "analyte" in out else pd.Series(pd.NA, index=out.index,
-                                                                                          dtype="string")
+    out["analyte"] = (
+        normalize_analyte(out["analyte"]) if "analyte" in out else pd.Series(pd.NA, index=out.index, dtype="string")
+    )
     val = parse_value(out["value"] if "value" in out else pd.Series("", index=out.index))
     unit = (out["unit"] if "unit" in out else pd.Series("", index=out.index)).astype("string").fillna("").str.strip()
     canon = out["analyte"].map({a: x.unit for a, x in table.analytes.items()})
@@ -235,8 +195,9 @@ def type_results(df: pd.DataFrame) -> pd.DataFrame:
         # an unknown analyte is an allowed_values failure and a missing unit a completeness one
         f = unit_factor(u, c) if c and u else None
         factor_of[key] = np.nan if f is None else f
-        rule_of[key] = (f"unit {u} is not a unit of {a} (expected {c} or a convertible unit)"
-                        if c and u and f is None else "")
+        rule_of[key] = (
+            f"unit {u} is not a unit of {a} (expected {c} or a convertible unit)" if c and u and f is None else ""
+        )
     factors = pair.map(factor_of)
     rules = pair.map(rule_of)
     factor = factors.astype("float64")
@@ -285,12 +246,15 @@ def _magnitude_rules(df: pd.DataFrame, table: UnitTable) -> pd.Series:
         hi = a.plausible[1]
         too_big = (v > hi) & (v / f <= hi) if hi is not None else pd.Series(False, index=v.index)
         # an uncensored result far under the detection limit (the lab would have written <LOD)
-        too_small = ((v > 0) & (v < a.detection_limit / math.sqrt(f)) if a.detection_limit
-                     else pd.Series(False, index=v.index))
-        rules[too_big[too_big].index] = (f"{name} {f:g}x above its plausible range: the unit is probably wrong "
-                                         f"(expected {a.unit})")
-        rules[too_small[too_small].index] = (f"{name} far below its detection limit: the unit is probably wrong "
-                                             f"(expected {a.unit})")
+        too_small = (
+            (v > 0) & (v < a.detection_limit / math.sqrt(f)) if a.detection_limit else pd.Series(False, index=v.index)
+        )
+        rules[too_big[too_big].index] = (
+            f"{name} {f:g}x above its plausible range: the unit is probably wrong (expected {a.unit})"
+        )
+        rules[too_small[too_small].index] = (
+            f"{name} far below its detection limit: the unit is probably wrong (expected {a.unit})"
+        )
     return rules
 
 
@@ -320,8 +284,11 @@ def _iso_dates(s: pd.Series) -> pd.Series:
     import pyarrow.compute as pc
 
     # drop a trailing time of day first (the date is what is kept), vectorized in Arrow
-    day = pc.replace_substring_regex(pa.array(s.astype(object).where(s.notna(), None), type=pa.string()),
-                                     pattern=r"^(\S+)[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?$", replacement=r"\1")
+    day = pc.replace_substring_regex(
+        pa.array(s.astype(object).where(s.notna(), None), type=pa.string()),
+        pattern=r"^(\S+)[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?$",
+        replacement=r"\1",
+    )
     codes, uniq = pd.factorize(day.to_pandas(), sort=False)
     if not len(uniq):
         return s
@@ -373,9 +340,12 @@ def check_unit(data: ModalityData, ctx: Context) -> Outcome:
     rule = df[_UNIT_RULE].fillna("") if _UNIT_RULE in df else pd.Series("", index=df.index)
     checked = (df["unit"].astype("string").fillna("").str.strip() != "") if "unit" in df else rule == "x"
     bad = (rule != "").astype(bool)
-    return Outcome(int(checked.sum()), failures=failures(df, bad, field="unit", rule=rule[bad].tolist()),
-                   message=f"{int(bad.sum())} of {int(checked.sum())} results in a unit that does not fit "
-                           "the analyte (or a magnitude that says so)")
+    return Outcome(
+        int(checked.sum()),
+        failures=failures(df, bad, field="unit", rule=rule[bad].tolist()),
+        message=f"{int(bad.sum())} of {int(checked.sum())} results in a unit that does not fit "
+        "the analyte (or a magnitude that says so)",
+    )
 
 
 def check_value(data: ModalityData, ctx: Context) -> Outcome:
@@ -383,8 +353,9 @@ def check_value(data: ModalityData, ctx: Context) -> Outcome:
     df = data.tables[TABLE]
     bad = df[_VALUE_BAD].astype(bool) if _VALUE_BAD in df else pd.Series(False, index=df.index)
     present = (df["value"].astype("string").fillna("").str.strip() != "") if "value" in df else bad
-    return Outcome(int(present.sum()),
-                   failures=failures(df, bad, field="value", rule="not a number or a censored number (<x, >x)"))
+    return Outcome(
+        int(present.sum()), failures=failures(df, bad, field="value", rule="not a number or a censored number (<x, >x)")
+    )
 
 
 def check_range(data: ModalityData, ctx: Context) -> Outcome:
@@ -395,8 +366,11 @@ def check_range(data: ModalityData, ctx: Context) -> Outcome:
         df = null_implausible(df)
     rule = df[IMPLAUSIBLE]
     known = df["analyte"].isin(list(units().analytes)).fillna(False) if "analyte" in df else rule.notna()
-    n = int((known & (pd.to_numeric(df.get("value_num"), errors="coerce").notna() | rule.notna())).sum()) \
-        if len(df) else 0
+    n = (
+        int((known & (pd.to_numeric(df.get("value_num"), errors="coerce").notna() | rule.notna())).sum())
+        if len(df)
+        else 0
+    )
     bad = rule.notna()
     return Outcome(n, failures=failures(df, bad, field="value_num", rule=rule[bad].tolist()))
 
@@ -411,22 +385,45 @@ def _fmt(v: float | None) -> str:
 
 
 CHECKS = (
-    Check("conformance.unit", Dimension.CONFORMANCE, check_unit,
-          description="units convertible to the analyte's canonical unit, magnitudes that fit it"),
-    Check("conformance.value", Dimension.CONFORMANCE, check_value,
-          description="results are numbers or censored numbers (<x, >x)"),
+    Check(
+        "conformance.unit",
+        Dimension.CONFORMANCE,
+        check_unit,
+        description="units convertible to the analyte's canonical unit, magnitudes that fit it",
+    ),
+    Check(
+        "conformance.value",
+        Dimension.CONFORMANCE,
+        check_value,
+        description="results are numbers or censored numbers (<x, >x)",
+    ),
     # per analyte (lab_units.yaml), in place of the shared per-field range check
-    Check("plausibility.range", Dimension.ACCURACY, check_range,
-          description="results within their analyte's plausible range (canonical unit)"),
-    Check("consistency.report_after_collection", Dimension.CONSISTENCY,
-          lambda data, ctx: qc.check_date_order(data.tables[TABLE], [("collected_date", "report_date", "report_date")]),
-          description="report date not before collection"),
-    Check("uniqueness.result", Dimension.UNIQUENESS,
-          lambda data, ctx: qc.check_unique(data.tables[TABLE], [PATIENT, "analyte", "collected_date"], field="value"),
-          description="one result per patient, analyte and collection date"),
-    Check("timeliness.report_delay", Dimension.TIMELINESS, check_report_delay, threshold=Threshold(0.0, 0.05),
-          description=f"reported within {REPORT_DELAY_DAYS} days of collection (decision "
-                      "lab.timeliness.report_delay_days)"),
+    Check(
+        "plausibility.range",
+        Dimension.ACCURACY,
+        check_range,
+        description="results within their analyte's plausible range (canonical unit)",
+    ),
+    Check(
+        "consistency.report_after_collection",
+        Dimension.CONSISTENCY,
+        lambda data, ctx: qc.check_date_order(data.tables[TABLE], [("collected_date", "report_date", "report_date")]),
+        description="report date not before collection",
+    ),
+    Check(
+        "uniqueness.result",
+        Dimension.UNIQUENESS,
+        lambda data, ctx: qc.check_unique(data.tables[TABLE], [PATIENT, "analyte", "collected_date"], field="value"),
+        description="one result per patient, analyte and collection date",
+    ),
+    Check(
+        "timeliness.report_delay",
+        Dimension.TIMELINESS,
+        check_report_delay,
+        threshold=Threshold(0.0, 0.05),
+        description=f"reported within {REPORT_DELAY_DAYS} days of collection (decision "
+        "lab.timeliness.report_delay_days)",
+    ),
     ASSAY_CONSISTENCY,  # one marker, several assays across sites (_lab_assay.py)
 )
 
@@ -445,112 +442,44 @@ def trajectory_summary(df: pd.DataFrame) -> pd.DataFrame:
     days followed, last / nadir and a ``rising`` flag (last at least twice the nadir and above the
     upper reference limit), the guideline's biomarker-trajectory indicator. Values in the canonical
     unit; no dates, only day counts."""
-    cols = [PATIENT, "analyte", "unit_std", "n_results", "baseline", "nadir", "last", "days_followed",
-            "fold_from_nadir", "rising"]
+    cols = [
+        PATIENT,
+        "analyte",
+        "unit_std",
+        "n_results",
+        "baseline",
+        "nadir",
+        "last",
+        "days_followed",
+        "fold_from_nadir",
+        "rising",
+    ]
     if not len(df):
         return pd.DataFrame(columns=cols)
     ok = df[df["value_num"].notna() & df["collected_date"].notna() & df[PATIENT].notna()]
     ok = ok.sort_values([PATIENT, "analyte", "collected_date"])
     g = ok.groupby([PATIENT, "analyte"], sort=True)
-    out = pd.DataFrame({
-        "unit_std": g["unit_std"].first(), "n_results": g.size(), "baseline": g["value_num"].first(),
-        "nadir": g["value_num"].min(), "last": g["value_num"].last(),
-        "days_followed": (g["collected_date"].max() - g["collected_date"].min()) / pd.Timedelta(days=1),
-        "_ref_high": g["ref_high"].last(),
-    }).reset_index()
+    out = pd.DataFrame(
+        {
+            "unit_std": g["unit_std"].first(),
+            "n_results": g.size(),
+            "baseline": g["value_num"].first(),
+            "nadir": g["value_num"].min(),
+            "last": g["value_num"].last(),
+            "days_followed": (g["collected_date"].max() - g["collected_date"].min()) / pd.Timedelta(days=1),
+            "_ref_high": g["ref_high"].last(),
+        }
+    ).reset_index()
     out["fold_from_nadir"] = (out["last"] / out["nadir"]).where(out["nadir"] > 0)
-    out["rising"] = ((out["n_results"] > 1) & (out["fold_from_nadir"] >= RISE_FACTOR)
-                     & (out["last"] > out["_ref_high"])).fillna(False).astype(bool)
+    out["rising"] = (
+        ((out["n_results"] > 1) & (out["fold_from_nadir"] >= RISE_FACTOR) & (out["last"] > out["_ref_high"]))
+        .fillna(False)
+        .astype(bool)
+    )
     return out[cols]
 
 
 # ------------------------------------------------------------------------------ figures
-def trajectories_frame(df: pd.DataFrame, *, n: int = 12) -> pd.DataFrame:
-    """Results of ``n`` patients (the first pseudonyms in sort order, so the pick is stable and
-    carries no meaning) with days since each patient's first result."""
-    if not len(df) or "collected_date" not in df:
-        return pd.DataFrame(columns=[PATIENT, "analyte", "days", "value_num", "censored"])
-    ok = df[df["value_num"].notna() & df["collected_date"].notna()]
-    pick = sorted(ok[PATIENT].dropna().unique())[:n]
-    sub = ok[ok[PATIENT].isin(pick)].copy()
-    first = sub.groupby(PATIENT)["collected_date"].transform("min")
-    sub["days"] = (sub["collected_date"] - first) / pd.Timedelta(days=1)
-    return sub[[PATIENT, "analyte", "days", "value_num", "censored"]].sort_values([PATIENT, "analyte", "days"])
-
-
-def plot_trajectories(traj: pd.DataFrame, *, title: str = "Tumor marker trajectories (sample of patients)"
-                      ) -> go.Figure:
-    """One panel per analyte, one line per patient, log scale, the default upper reference limit dashed."""
-    import plotly.graph_objects as go
-    from plotly.subplots import make_subplots
-
-    from ..report.figures import empty_figure
-
-    if traj.empty:
-        return empty_figure(title)
-    table = units()
-    names = [a for a in table.analytes if a in set(traj["analyte"])]
-    cols = min(3, len(names))
-    rows = math.ceil(len(names) / cols)
-    fig = make_subplots(rows=rows, cols=cols, subplot_titles=[f"{a} ({table.analytes[a].unit})" for a in names])
-    palette = ["#4c78a8", "#f58518", "#54a24b", "#e45756", "#72b7b2", "#b279a2", "#ff9da6", "#9d755d",
-               "#bab0ac", "#eeca3b", "#1f77b4", "#2ca02c"]
-    colors = {p: palette[i % len(palette)] for i, p in enumerate(sorted(traj[PATIENT].unique()))}
-    for i, a in enumerate(names):
-        r, c = i // cols + 1, i % cols + 1
-        sub = traj[traj["analyte"] == a]
-        for p, g in sub.groupby(PATIENT):
-            fig.add_trace(go.Scatter(x=g["days"], y=g["value_num"], mode="lines+markers", name=str(p),
-                                     legendgroup=str(p), showlegend=i == 0, line={"color": colors[p]},
-                                     marker={"symbol": ["triangle-down" if x == "below_limit" else
-                                                        "triangle-up" if x == "above_limit" else "circle"
-                                                        for x in g["censored"].fillna("none")]},
-                                     hovertemplate=f"{p}<br>day %{{x:.0f}}: %{{y:.3g}}<extra>{a}</extra>"),
-                          row=r, col=c)
-        hi = table.analytes[a].reference[1]
-        if hi is not None:
-            fig.add_hline(y=hi, line_dash="dash", line_color="#888", row=r, col=c)
-        fig.update_yaxes(type="log", row=r, col=c)
-        fig.update_xaxes(title_text="days since first result", row=r, col=c)
-    fig.update_layout(title=title, height=320 * rows, template="plotly_white",
-                      legend={"title": "patient"}, margin={"l": 60, "r": 20, "t": 70, "b": 50})
-    return fig
-
-
-def plot_distributions(df: pd.DataFrame, *, title: str = "Result distributions with the reference range"
-                       ) -> go.Figure:
-    """Histogram of log10 results per analyte; the default reference range shaded green, values
-    outside the plausible range marked in red below the axis."""
-    import plotly.graph_objects as go
-    from plotly.subplots import make_subplots
-
-    from ..report.figures import empty_figure
-
-    ok = df[df["value_num"].notna() & (df["value_num"] > 0)] if len(df) else df
-    table = units()
-    names = [a for a in table.analytes if len(ok) and a in set(ok["analyte"])]
-    if not names:
-        return empty_figure(title)
-    cols = min(3, len(names))
-    rows = math.ceil(len(names) / cols)
-    fig = make_subplots(rows=rows, cols=cols,
-                        subplot_titles=[f"{a} (log10 {table.analytes[a].unit})" for a in names])
-    for i, a in enumerate(names):
-        r, c = i // cols + 1, i % cols + 1
-        v = np.log10(ok.loc[ok["analyte"] == a, "value_num"].astype(float))
-        fig.add_trace(go.Histogram(x=v, nbinsx=30, marker_color="#4c78a8", showlegend=False, name=a), row=r, col=c)
-        lo, hi = table.analytes[a].reference
-        lo_x = math.log10(lo) if lo else float(v.min())
-        if hi:
-            fig.add_vrect(x0=min(lo_x, math.log10(hi)), x1=math.log10(hi), fillcolor="#54a24b", opacity=0.15,
-                          line_width=0, row=r, col=c)
-            fig.add_vline(x=math.log10(hi), line_dash="dash", line_color="#54a24b", row=r, col=c)
-        fig.update_xaxes(title_text=f"log10 {table.analytes[a].unit}", row=r, col=c)
-    fig.update_layout(title=title, height=300 * rows, template="plotly_white",
-                      margin={"l": 60, "r": 20, "t": 70, "b": 50})
-    return fig
-
-
 def figures(data: ModalityData, results: list[CheckResult], *, ctx: Context) -> dict[str, go.Figure]:
     from ..report import figures as fig
 
@@ -562,7 +491,10 @@ def figures(data: ModalityData, results: list[CheckResult], *, ctx: Context) -> 
         "Result distributions": plot_distributions(df),
         "Abnormal results by analyte": fig.category_bars(
             df["analyte"].astype("string") + " " + df["abnormal"].astype("string").fillna("unknown")
-            if len(df) else pd.Series(dtype="string"), title="Results by analyte and flag"),
+            if len(df)
+            else pd.Series(dtype="string"),
+            title="Results by analyte and flag",
+        ),
     }
 
 
