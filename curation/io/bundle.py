@@ -24,6 +24,18 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+__all__ = [
+    "Bundle",
+    "atomic_path",
+    "open_text",
+    "sha256_file",
+    "write_bytes",
+    "write_json",
+    "write_parquet",
+    "write_text",
+    "write_with",
+]
+
 MANIFEST = "manifest-sha256.txt"
 DATAPACKAGE = "datapackage.json"
 # the audit trail (curation.security.audit): append-only and hash-chained, so not in the manifest
@@ -56,16 +68,19 @@ def atomic_path(path: Path) -> Iterator[Path]:
 
 
 def write_bytes(path: Path, data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically (a temporary file renamed into place)."""
     with atomic_path(path) as tmp:
         tmp.write_bytes(data)
     return path
 
 
 def write_text(path: Path, text: str) -> Path:
+    """Write ``text`` as UTF-8 to ``path`` atomically."""
     return write_bytes(path, text.encode("utf-8"))
 
 
 def write_json(path: Path, obj: Any) -> Path:
+    """Write ``obj`` as indented UTF-8 JSON to ``path`` atomically."""
     return write_text(path, json.dumps(obj, indent=2, ensure_ascii=False, default=str) + "\n")
 
 
@@ -77,6 +92,7 @@ def write_with(path: Path, writer: Callable[[Path], None]) -> Path:
 
 
 def write_parquet(path: Path, df: pd.DataFrame, *, schema: pa.Schema | None = None) -> Path:
+    """Write ``df`` as zstd-compressed Parquet (optionally with ``schema``) to ``path`` atomically."""
     table = pa.Table.from_pandas(df, schema=schema, preserve_index=False)
     with atomic_path(path) as tmp:
         pq.write_table(table, tmp, compression="zstd")
@@ -84,6 +100,7 @@ def write_parquet(path: Path, df: pd.DataFrame, *, schema: pa.Schema | None = No
 
 
 def sha256_file(path: Path, *, chunk: int = 1 << 20) -> str:
+    """The SHA-256 hex digest of a file, read in chunks."""
     h = hashlib.sha256()
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(chunk), b""):
@@ -98,6 +115,7 @@ class Bundle:
         self.root = Path(root)
 
     def path(self, rel: str | Path) -> Path:
+        """The absolute path of ``rel`` inside the bundle; raises ValueError if it escapes the bundle."""
         p = (self.root / rel).resolve()
         if self.root.resolve() not in p.parents and p != self.root.resolve():
             msg = f"{rel}: output path escapes the bundle {self.root}"
@@ -105,18 +123,23 @@ class Bundle:
         return p
 
     def write_parquet(self, rel: str, df: pd.DataFrame, *, schema: pa.Schema | None = None) -> Path:
+        """Write ``df`` as Parquet at ``rel`` in the bundle."""
         return write_parquet(self.path(rel), df, schema=schema)
 
     def write_json(self, rel: str, obj: Any) -> Path:
+        """Write ``obj`` as JSON at ``rel`` in the bundle."""
         return write_json(self.path(rel), obj)
 
     def write_text(self, rel: str, text: str) -> Path:
+        """Write ``text`` at ``rel`` in the bundle."""
         return write_text(self.path(rel), text)
 
     def write_bytes(self, rel: str, data: bytes) -> Path:
+        """Write ``data`` at ``rel`` in the bundle."""
         return write_bytes(self.path(rel), data)
 
     def write_with(self, rel: str, writer: Callable[[Path], None]) -> Path:
+        """Write the file at ``rel`` in the bundle with ``writer`` (given a temporary path), atomically."""
         return write_with(self.path(rel), writer)
 
     def files(self) -> list[Path]:
@@ -130,6 +153,7 @@ class Bundle:
         return out
 
     def write_manifest(self) -> Path:
+        """Write manifest-sha256.txt: the SHA-256 of every file of the bundle."""
         lines = [f"{sha256_file(p)}  {p.relative_to(self.root).as_posix()}" for p in self.files()]
         return write_text(self.root / MANIFEST, "\n".join(lines) + "\n")
 
@@ -211,4 +235,5 @@ def _slug(name: str) -> str:
 
 
 def open_text(path: Path) -> IO[str]:
+    """Open a text file for reading as UTF-8."""
     return open(path, encoding="utf-8")

@@ -39,12 +39,14 @@ __all__ = [
     "provenance",
     "registry",
     "sources_of",
+    "write_outputs",
 ]
 
 log = logging.getLogger(__name__)
 
 
 def make_context(config: CohortConfig, *, out: str | Path | None = None) -> Context:
+    """The run context of ``config``: thresholds, decisions and the output bundle (``out`` or the configured one)."""
     thresholds = {k: Threshold(v.warn, v.fail) for k, v in config.thresholds.items()}
     bundle = Bundle(Path(out) if out else config.output_dir)
     decisions_path = bundle.path("decisions.yaml")
@@ -95,14 +97,17 @@ class Curated:
 
     @property
     def failures(self) -> pd.DataFrame:
+        """All failing records of all checks."""
         return failures_of(self.results)
 
     @property
     def ledger(self) -> pd.DataFrame:
+        """The record counts of each stage of each source (in, accepted, quarantined, excluded)."""
         return self.data.ledger.frame()
 
     @property
     def quarantine(self) -> pd.DataFrame:
+        """The records set aside, with their reason codes."""
         return self.data.quarantine.frame()
 
     def summary(self) -> pd.DataFrame:
@@ -113,6 +118,7 @@ class Curated:
         return df.pivot_table(index="dimension", columns="verdict", values="check_id", aggfunc="count", fill_value=0)
 
     def figures(self) -> dict[str, go.Figure]:
+        """The modality's figures, by title."""
         return registry.get(self.spec.name).figures(self.data, self.results, ctx=self.ctx)
 
     def __repr__(self) -> str:

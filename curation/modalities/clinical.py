@@ -32,6 +32,26 @@ if TYPE_CHECKING:
     from ..deid.registry import IdentifierRegistry
     from .base import Context, Source
 
+__all__ = [
+    "check_age",
+    "check_dates_in_order",
+    "check_entry_delay",
+    "check_followup_currency",
+    "check_histology_morphology",
+    "check_patient_unique",
+    "check_reidentification",
+    "check_stage",
+    "check_vital_status",
+    "checks",
+    "code_checks",
+    "figures",
+    "identifiers",
+    "load",
+    "standardize",
+    "survival_frame",
+    "write",
+]
+
 SPEC = ModalitySpec(
     name="clinical",
     label="Clinical",
@@ -49,6 +69,7 @@ ENTRY_DELAY_DAYS = 365  # guideline timeliness: a record entered over a year aft
 
 
 def load(sources: list[Source], *, ctx: Context) -> ModalityData:
+    """Read the clinical source tables."""
     return tab.load(NAME, sources, ctx=ctx)
 
 
@@ -111,6 +132,7 @@ def _birth_forms(res: pd.DataFrame, p: pd.DataFrame, ref: pd.Series) -> None:
 
 
 def standardize(data: ModalityData, *, ctx: Context) -> ModalityData:
+    """Standardize the clinical tables and derive birth year and age at diagnosis."""
     return tab.standardize(data, ctx=ctx, derive=_derive)
 
 
@@ -196,6 +218,7 @@ def check_stage(data: ModalityData, ctx: Context) -> Outcome:
 
 
 def check_histology_morphology(data: ModalityData, ctx: Context) -> Outcome:
+    """The histology agrees with the group of its ICD-O-3 morphology code."""
     c = data.tables["conditions"]
     if not {"histology", "icdo3_morphology"} <= set(c.columns):
         return Outcome(0)
@@ -209,6 +232,7 @@ def check_histology_morphology(data: ModalityData, ctx: Context) -> Outcome:
 
 
 def check_vital_status(data: ModalityData, ctx: Context) -> Outcome:
+    """A patient recorded alive has no death date."""
     o = data.tables["outcomes"]
     if "vital_status" not in o.columns or "death_date" not in o.columns:
         return Outcome(0)
@@ -220,6 +244,7 @@ def check_vital_status(data: ModalityData, ctx: Context) -> Outcome:
 
 
 def check_dates_in_order(data: ModalityData, ctx: Context) -> Outcome:
+    """Symptom before diagnosis, treatment start before end, follow-up and death after diagnosis."""
     return combine(
         [
             qc.check_date_order(data.tables["conditions"], [("symptom_date", "diagnosis_date", "symptom_date")]),
@@ -247,6 +272,7 @@ def check_patient_unique(data: ModalityData, ctx: Context) -> Outcome:
 
 
 def check_entry_delay(data: ModalityData, ctx: Context) -> Outcome:
+    """The record was entered within the target number of days of diagnosis."""
     delay = float(ctx.decisions.get(f"{NAME}.timeliness.entry_delay_days", tl.targets(ctx).entry_days))
     return qc.check_timeliness(_with_diagnosis(data, "patients"), "record_entry_date", "diagnosis_date", max_days=delay)
 
@@ -383,11 +409,13 @@ CHECKS = (
 
 
 def checks(data: ModalityData, *, ctx: Context) -> list[CheckResult]:
+    """Run the clinical checks."""
     return run(checks_for(NAME, [*code_checks(), *CHECKS]), data, ctx, modality=NAME, thresholds=ctx.thresholds)
 
 
 # ----------------------------------------------------------------------------------- figures
 def figures(data: ModalityData, results: list[CheckResult], *, ctx: Context) -> dict[str, go.Figure]:
+    """The clinical figures, by title."""
     from ..report import figures as fig
 
     t = data.tables
@@ -451,4 +479,5 @@ def survival_frame(data: ModalityData) -> pd.DataFrame:
 
 # ------------------------------------------------------------------------------------- write
 def write(data: ModalityData, *, ctx: Context) -> list[Path]:
+    """Write the standardized clinical tables into the bundle."""
     return tab.write(data, ctx=ctx, anchor=("conditions", "diagnosis_date"))

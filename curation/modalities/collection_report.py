@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from ..deid.registry import IdentifierRegistry
     from ..quality import CheckResult
 
+__all__ = ["checks", "figures", "finalize", "identifiers", "load", "markdown", "standardize", "view", "write"]
+
 NAME = "collection_report"
 SPEC = ModalitySpec(
     name=NAME,

@@ -23,6 +23,17 @@ if TYPE_CHECKING:
     from ..deid.registry import IdentifierRegistry
     from .base import Context, Source
 
+__all__ = [
+    "check_questionnaire_age",
+    "check_smoking",
+    "checks",
+    "figures",
+    "identifiers",
+    "load",
+    "standardize",
+    "write",
+]
+
 SPEC = ModalitySpec(
     name="exposure",
     label="Exposure",
@@ -41,6 +52,7 @@ YES_NO = ("secondhand_smoke", "asbestos", "radon", "silica", "diesel", "cooking_
 
 
 def load(sources: list[Source], *, ctx: Context) -> ModalityData:
+    """Read the exposure questionnaire sources."""
     return tab.load(NAME, sources, ctx=ctx)
 
 
@@ -50,6 +62,7 @@ def identifiers(sources: list[Source], *, ctx: Context) -> IdentifierRegistry:
 
 
 def standardize(data: ModalityData, *, ctx: Context) -> ModalityData:
+    """Standardize the exposure table."""
     return tab.standardize(data, ctx=ctx)
 
 
@@ -121,10 +134,12 @@ CHECKS = (
 
 
 def checks(data: ModalityData, *, ctx: Context) -> list[CheckResult]:
+    """Run the exposure checks."""
     return run(checks_for(NAME, CHECKS), data, ctx, modality=NAME, thresholds=ctx.thresholds)
 
 
 def figures(data: ModalityData, results: list[CheckResult], *, ctx: Context) -> dict[str, go.Figure]:
+    """The exposure figures, by title."""
     from ..report import figures as fig
 
     e = data.tables["exposure"]
@@ -155,4 +170,5 @@ def figures(data: ModalityData, results: list[CheckResult], *, ctx: Context) -> 
 
 
 def write(data: ModalityData, *, ctx: Context) -> list[Path]:
+    """Write the standardized exposure table into the bundle."""
     return tab.write(data, ctx=ctx)

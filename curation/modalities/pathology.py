@@ -27,6 +27,17 @@ if TYPE_CHECKING:
     from ..deid.registry import IdentifierRegistry
     from .base import Context, Source
 
+__all__ = [
+    "check_histology_ihc",
+    "check_report_delay",
+    "checks",
+    "figures",
+    "identifiers",
+    "load",
+    "standardize",
+    "write",
+]
+
 SPEC = ModalitySpec(
     name="pathology",
     label="Pathology",
@@ -58,6 +69,7 @@ IHC_RULES: list[tuple[str, dict[str, str], str, str]] = [
 
 
 def load(sources: list[Source], *, ctx: Context) -> ModalityData:
+    """Read the pathology report sources."""
     return tab.load(NAME, sources, ctx=ctx)
 
 
@@ -67,6 +79,7 @@ def identifiers(sources: list[Source], *, ctx: Context) -> IdentifierRegistry:
 
 
 def standardize(data: ModalityData, *, ctx: Context) -> ModalityData:
+    """Standardize the pathology table (specimen ids tokenized)."""
     return tab.standardize(data, ctx=ctx, tokens=TOKENS)
 
 
@@ -130,10 +143,12 @@ CHECKS = (
 
 
 def checks(data: ModalityData, *, ctx: Context) -> list[CheckResult]:
+    """Run the pathology checks."""
     return run(checks_for(NAME, CHECKS), data, ctx, modality=NAME, thresholds=ctx.thresholds)
 
 
 def figures(data: ModalityData, results: list[CheckResult], *, ctx: Context) -> dict[str, go.Figure]:
+    """The pathology figures, by title."""
     from ..report import figures as fig
 
     p = data.tables["pathology"]
@@ -161,4 +176,5 @@ def figures(data: ModalityData, results: list[CheckResult], *, ctx: Context) -> 
 
 
 def write(data: ModalityData, *, ctx: Context) -> list[Path]:
+    """Write the standardized pathology table (and its specimens) into the bundle."""
     return tab.write(data, ctx=ctx, extra={"pathology": ["specimen"]})

@@ -28,6 +28,8 @@ from ..config import load_cohort as _read_cohort
 from ..errors import ConfigError
 from .base import EVERY, Modality, ModalitySpec, Options
 
+__all__ = ["check_sources", "load_cohort", "names", "needs", "ordered", "source_options", "spec"]
+
 GROUP = "curation.modalities"
 
 # Built-in modalities, so a source checkout works before `pip install -e .` registers entry points.

@@ -31,6 +31,27 @@ if TYPE_CHECKING:
 
     from .delta import Delta
 
+__all__ = [
+    "CollectionReport",
+    "build",
+    "failing_checks",
+    "figure_blocks",
+    "figures",
+    "fill",
+    "quality_by_dimension",
+    "quarantine_by_reason",
+    "read_all",
+    "read_run",
+    "read_tables",
+    "reconciliation",
+    "render_html",
+    "render_markdown",
+    "sources_received",
+    "static_svgs",
+    "svgs_of",
+    "write_pdf",
+]
+
 SMALL = 5
 KINDS = ("checks", "ledger", "quarantine")  # the quality tables the report reads
 FOLD = 8  # a modality's list of checks that did not pass folds past this many (never cut)
@@ -59,6 +80,7 @@ class CollectionReport:
     problems: list[str] = field(default_factory=list)  # of the corrective-actions file
 
     def write(self) -> Path:
+        """Write the report's Markdown into its bundle."""
         from ..io.bundle import Bundle
 
         return Bundle(self.root).write_text(PATH, self.markdown)
@@ -270,6 +292,7 @@ def fill(
 
 
 def render_markdown(rep: CollectionReport) -> str:
+    """The collection report as Markdown (its tables and equipment lists filled into the template)."""
     env = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False, trim_blocks=True, lstrip_blocks=True)
     text = resources.files("curation.report").joinpath("templates/collection_report.md.j2").read_text(encoding="utf-8")
     tables = {

@@ -53,6 +53,7 @@ STAGE_ORDER = ["0", "OC", "I", "II", "III", "IV", "unknown"]
 
 
 def empty_figure(title: str, note: str = N_("no data")) -> go.Figure:
+    """A blank figure titled ``title`` that shows ``note`` (for a chart with no data)."""
     fig = go.Figure()
     fig.update_layout(
         title=title,

@@ -23,6 +23,16 @@ if TYPE_CHECKING:
     from nbconvert import HTMLExporter
     from nbformat import NotebookNode
 
+__all__ = [
+    "render_file",
+    "render_notebook",
+    "static_figures",
+    "strip_css_comments",
+    "strip_remote",
+    "translate_markdown",
+    "write_plotly_asset",
+]
+
 TEMPLATES = Path(__file__).parent / "templates"
 PLOTLY_ASSET = "assets/plotly.min.js"
 PLOTLY_MIME = "application/vnd.plotly.v1+json"

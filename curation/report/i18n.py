@@ -28,7 +28,21 @@ from typing import Any
 
 from markupsafe import Markup, escape
 
-__all__ = ["LANGS", "SWITCH_CSS", "SWITCH_JS", "Bi", "Translator", "catalogue", "extract", "translator"]
+__all__ = [
+    "LANGS",
+    "N_",
+    "SWITCH_CSS",
+    "SWITCH_JS",
+    "Bi",
+    "Translator",
+    "catalogue",
+    "extract",
+    "extract_notebook",
+    "extract_yaml",
+    "translator",
+    "untranslated",
+    "update",
+]
 
 LANGS = ("zh", "en")
 DOMAIN = "curation"
@@ -62,6 +76,7 @@ class Bi:
     en: str
 
     def get(self, lang: str) -> str:
+        """The text in ``lang`` (Chinese for ``zh``, else English)."""
         return self.zh if lang == "zh" else self.en
 
     def __str__(self) -> str:
@@ -85,6 +100,7 @@ class Translator:
 
     @property
     def both(self) -> bool:
+        """True when the report is written in more than one language."""
         return len(self.langs) > 1
 
     @property
@@ -98,6 +114,7 @@ class Translator:
         return got.format(**{k: _plain(v, lang) for k, v in values.items()}) if values else got
 
     def ntext(self, singular: str, plural: str, n: int, lang: str, /, **values: Any) -> str:
+        """The plural-aware translation of a message for ``n`` in ``lang``, with ``values`` filled in."""
         got = catalogue(lang).ngettext(singular, plural, n)
         return got.format(n=n, **{k: _plain(v, lang) for k, v in values.items()})
 

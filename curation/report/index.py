@@ -22,6 +22,8 @@ from markupsafe import Markup
 from ..quality import Dimension, worst_verdict
 from .i18n import N_
 
+__all__ = ["IndexRow", "checks_by_dimension", "patients_per_modality", "render_index", "small", "verdict_of"]
+
 TEMPLATES = Path(__file__).parent / "templates"
 SMALL_COUNT = 5
 # How a verdict reads to a reviewer, worst first.
@@ -68,6 +70,7 @@ def checks_by_dimension(checks: pd.DataFrame) -> dict[str, dict[str, int]]:
 
 
 def verdict_of(checks: pd.DataFrame) -> str:
+    """The worst verdict of ``checks`` (``not_applicable`` when there are none)."""
     return str(worst_verdict(checks["verdict"])) if not checks.empty else "not_applicable"
 
 

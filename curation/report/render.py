@@ -14,7 +14,7 @@ from .i18n import SWITCH_CSS, SWITCH_JS, Bi, Translator, translator
 if TYPE_CHECKING:
     import jinja2
 
-__all__ = ["css", "environment", "head"]
+__all__ = ["css", "environment", "head", "page_environment", "switch"]
 
 TEMPLATES = Path(__file__).parent / "templates"
 

@@ -27,7 +27,18 @@ from ..quality import Dimension
 from ..quality.ledger import BALANCED
 from .i18n import N_, Bi, Translator, translator
 
-__all__ = ["Finding", "Review", "check_sentence", "field_label", "review", "source_labels"]
+__all__ = [
+    "Finding",
+    "Review",
+    "check_sentence",
+    "field_label",
+    "locate",
+    "modality_label",
+    "review",
+    "rule_text",
+    "source_labels",
+    "templates",
+]
 
 HERE = Path(__file__).parent
 ORDER = {"error": 0, "fail": 1, "warn": 2, "pass": 3, "not_applicable": 4}
@@ -233,6 +244,7 @@ class Review:
     n_checks: int = 0
 
     def counts(self) -> dict[str, int]:
+        """The number of checks per verdict, summed over the dimensions."""
         out: dict[str, int] = {}
         for d in self.dimensions:
             for v in ORDER:
@@ -240,6 +252,7 @@ class Review:
         return out
 
     def html(self) -> str:
+        """The review page rendered as HTML."""
         from .render import environment
 
         return environment(self.tr).get_template("review.html.j2").render(r=self)

@@ -35,7 +35,10 @@ __all__ = [
     "CHECKS",
     "LINKAGE",
     "SPEC",
+    "check_linkage",
+    "check_sex",
     "checks",
+    "compared",
     "coverage",
     "figures",
     "identifiers",
@@ -64,6 +67,7 @@ PATIENT = "patient"
 
 
 def normalize_sex(s: pd.Series) -> pd.Series:
+    """Sex values of any modality mapped to one vocabulary."""
     return s.astype("string").str.strip().str.lower().map(_SEX).astype("string")
 
 
@@ -166,6 +170,7 @@ def coverage(data: ModalityData) -> pd.DataFrame:
 
 
 def check_linkage(data: ModalityData, ctx: Context) -> Outcome:
+    """Every patient of every modality is a patient of the clinical table."""
     if "reference" not in data.tables:
         return Outcome(0, message="no clinical patients table in the bundle: run clinical first")
     links_df = data.tables["links"].drop_duplicates(["modality", PATIENT])
@@ -181,6 +186,7 @@ def check_linkage(data: ModalityData, ctx: Context) -> Outcome:
 
 
 def check_sex(data: ModalityData, ctx: Context) -> Outcome:
+    """The sex stated by other modalities agrees with the clinical sex."""
     links_df = data.tables["links"]
     if "sex" not in links_df:
         return Outcome(0, message="not applicable: no modality of this bundle states the sex (DICOM, single-cell)")
@@ -279,6 +285,7 @@ def _nothing_to_compare(present: list[str]) -> Any:
 
 
 def checks(data: ModalityData, *, ctx: Context) -> list[CheckResult]:
+    """Run the cross-modality checks (none pass when fewer than two modalities are there to compare)."""
     present = compared(data)
     if len(present) < 2:  # a consistency check with nothing to compare says nothing: never pass
         return run(
@@ -294,6 +301,7 @@ def checks(data: ModalityData, *, ctx: Context) -> list[CheckResult]:
 
 
 def figures(data: ModalityData, results: list[CheckResult], *, ctx: Context) -> dict[str, go.Figure]:
+    """The cross-modality figures (linkage coverage per modality), by title."""
     import plotly.graph_objects as go
 
     cov = coverage(data)
@@ -310,4 +318,5 @@ def figures(data: ModalityData, results: list[CheckResult], *, ctx: Context) -> 
 
 
 def write(data: ModalityData, *, ctx: Context) -> list[Path]:
+    """Write the linkage coverage per modality into the bundle."""
     return [ctx.bundle.write_parquet("data/crossmodal/coverage.parquet", coverage(data))]

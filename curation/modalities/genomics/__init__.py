@@ -439,6 +439,7 @@ def _maf_frame(variants: pd.DataFrame) -> pd.DataFrame:
 
 
 def write(data: ModalityData, *, ctx: Context) -> list[Path]:
+    """Write the standardized variants and samples as Parquet into the bundle."""
     import pyarrow as pa
 
     v = data.tables["variants"][VARIANT_COLUMNS]
