@@ -16,6 +16,8 @@ import pandas as pd
 from .model import Decision, decisions_path, read_decisions, set_decision
 from .replay import COLUMNS, modality_checksum
 
+HIDDEN = "(values holding identifiers: not shown; map them in cohort.yaml value_maps)"
+
 __all__ = [
     "author_fields",
     "check_threshold_widget",
@@ -96,6 +98,18 @@ def unmapped_values(run: Any) -> pd.DataFrame:
     bad = bad[bad["kind"] == "allowed"]
     allowed = {f.name: list(f.allowed) for f in fields(run.spec.name) if f.allowed}
     counts = bad.groupby(["field", "value"], dropna=True).size().rename("count").reset_index()
+    # the raw values are shown (and keyed in decisions.yaml and the audit trail) only when the cohort's
+    # scrubber leaves them as they are: a value holding a name, phone or ID is counted, never shown
+    values = counts["value"].astype(str).tolist()
+    scrubber = getattr(run.ctx, "scrubber", None)
+    same = (
+        [a == b for a, b in zip(values, scrubber.scrub_many(values), strict=True)]
+        if scrubber
+        else [False] * len(values)
+    )
+    clean = pd.Series(same, index=counts.index, dtype=bool)
+    hidden = counts[~clean].groupby("field", as_index=False)["count"].sum().assign(value=HIDDEN)
+    counts = pd.concat([counts[clean], hidden], ignore_index=True)
     counts["allowed"] = counts["field"].map(lambda f: ", ".join(allowed.get(f, [])))
     return counts.sort_values(["field", "count"], ascending=[True, False], ignore_index=True)[cols]
 
@@ -142,6 +156,9 @@ def mapping_widget(run: Any) -> Any:
         return w.HTML("no unmapped value in this run")
     rows, picks = [], []
     for r in table.itertuples(index=False):
+        if r.value == HIDDEN:  # values that hold identifiers: mapped in cohort.yaml value_maps, not here
+            rows.append(w.Label(f"{r.field}: {r.count} {HIDDEN}"))
+            continue
         pick = w.Dropdown(options=["(leave unmapped)", *str(r.allowed).split(", ")], layout=w.Layout(width="220px"))
         picks.append((r.field, r.value, pick))
         rows.append(w.HBox([w.Label(f"{r.field}: {r.value!r} ({r.count})", layout=w.Layout(width="360px")), pick]))

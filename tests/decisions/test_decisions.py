@@ -7,6 +7,7 @@ import shutil
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 from modalities.test_lab import make_cohort  # tests/modalities/test_lab.py: a tiny two-site lab cohort
@@ -248,3 +249,23 @@ def test_exclusion_drops_the_records_and_the_ledger_counts_them(cohort: Path) ->
     led = run.ledger.set_index("stage").loc["decisions:results"]
     assert led["n_excluded"] == 1 and "curator_decision=1" in led["excluded_by_rule"]
     assert run.decisions.iloc[0]["effect"] == "1 record(s) excluded (ledger: curator_decision)"
+
+
+def test_an_unmapped_value_holding_an_identifier_is_counted_never_shown(
+    base: tuple[Path, cu.modalities.Curated],
+) -> None:
+    from curation.modalities._tabular import INVALID
+
+    _, run = base
+    bad = run.data.objects[INVALID]
+    allowed = bad[bad["kind"] == "allowed"]
+    field = str(allowed["field"].iloc[0])
+    planted = allowed.head(1).assign(value="家属电话13812345678")
+    run.data.objects[INVALID] = pd.concat([bad, planted], ignore_index=True)
+    try:
+        table = widgets.unmapped_values(run)
+    finally:
+        run.data.objects[INVALID] = bad
+    assert not table["value"].str.contains("13812345678").any()
+    hidden = table[table["value"] == widgets.HIDDEN]
+    assert hidden["field"].tolist() == [field] and hidden["count"].tolist() == [1]
