@@ -121,23 +121,28 @@ class CohortConfig(_Strict):
 
     @property
     def path(self) -> Path:
+        """The cohort.yaml this configuration was loaded from."""
         if self._path is None:
             raise ConfigError("cohort config was not loaded from a file; use load_cohort(path)")
         return self._path
 
     @property
     def base_dir(self) -> Path:
+        """The folder of cohort.yaml: relative paths in it are relative to this folder."""
         return self.path.parent
 
     def resolve(self, p: str | Path) -> Path:
+        """``p`` as an absolute path (``~`` expanded; relative to the folder of cohort.yaml)."""
         p = Path(p).expanduser()
         return p if p.is_absolute() else (self.base_dir / p)
 
     @property
     def output_dir(self) -> Path:
+        """The output bundle's folder (``output`` of cohort.yaml, resolved)."""
         return self.resolve(self.output)
 
     def source_files(self, modality: str, index: int) -> list[Path]:
+        """The files a source names (its path or glob pattern, resolved), sorted."""
         src = self.sources[modality][index]
         pattern = str(self.resolve(src.path))
         if glob.has_magic(pattern):
@@ -145,6 +150,7 @@ class CohortConfig(_Strict):
         return [Path(pattern)] if Path(pattern).exists() else []
 
     def checksum(self) -> str:
+        """SHA-256 of cohort.yaml's bytes (recorded in run.json and the audit trail)."""
         return hashlib.sha256(self.path.read_bytes()).hexdigest()
 
     @property

@@ -260,6 +260,7 @@ def _magnitude_rules(df: pd.DataFrame, table: UnitTable) -> pd.Series:
 
 # ------------------------------------------------------------------------------ steps
 def load(sources: list[Source], *, ctx: Context) -> ModalityData:
+    """Read the LIS exports (one row per result) through the shared tabular reader."""
     data = tab.load(NAME, sources, ctx=ctx)
     # a LIS export is long (one row per result) and feeds one table: mark it so, or the shared
     # pipeline would treat it as a wide export and fold a result sent twice into one row
@@ -330,6 +331,7 @@ def null_implausible(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def standardize(data: ModalityData, *, ctx: Context) -> ModalityData:
+    """The shared tabular standardization, then results typed in canonical units (value, censoring, range)."""
     return tab.standardize(data, ctx=ctx, derive=_derive)
 
 
@@ -376,6 +378,7 @@ def check_range(data: ModalityData, ctx: Context) -> Outcome:
 
 
 def check_report_delay(data: ModalityData, ctx: Context) -> Outcome:
+    """Results reported later after collection than the target (days; a curator's decision may set it)."""
     delay = float(ctx.decisions.get(f"{NAME}.timeliness.report_delay_days", REPORT_DELAY_DAYS))
     return qc.check_timeliness(data.tables[TABLE], "report_date", "collected_date", max_days=delay)
 
@@ -481,6 +484,7 @@ def trajectory_summary(df: pd.DataFrame) -> pd.DataFrame:
 
 # ------------------------------------------------------------------------------ figures
 def figures(data: ModalityData, results: list[CheckResult], *, ctx: Context) -> dict[str, go.Figure]:
+    """Completeness by field, marker trajectories, result distributions and results by analyte and flag."""
     from ..report import figures as fig
 
     df = data.tables[TABLE]

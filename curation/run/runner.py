@@ -111,6 +111,7 @@ class RunOutcome:
 
     @property
     def statuses(self) -> dict[str, str]:
+        """Each notebook's verdict, by step name."""
         return {n.name: n.verdict for n in self.notebooks}
 
 
@@ -520,7 +521,14 @@ def _assemble(
         write_outputs(privacy, set())
     else:
         privacy = fail_closed(
-            scan, bundle, identifiers, missing, write_outputs, started=started, say=say, timings=timings
+            scan,
+            bundle,
+            identifiers,
+            missing=missing,
+            write_outputs=write_outputs,
+            started=started,
+            say=say,
+            timings=timings,
         )
     bundle.write_manifest()  # last, after every move: it lists nothing withheld
 
