@@ -25,7 +25,6 @@ MAX_LINES = 600
 
 # module -> what is still to do (brought in line module by module; remove an entry once it conforms)
 NOT_YET: dict[str, str] = {
-    "curation.modalities.imaging": "__all__, docstrings",
     # a lasting exception, not a to-do: Babel calls extractors with four positional arguments, and ntext is
     # positional-only so that its **values may use any name
     "curation.report.i18n": "positional parameters: extract_yaml/extract_notebook take the four arguments Babel passes "

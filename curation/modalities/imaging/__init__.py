@@ -43,6 +43,12 @@ if TYPE_CHECKING:
     from ...deid.registry import IdentifierRegistry
     from ._walk import FileRef
 
+from ._nodules import check_agreement, reader_agreement
+
+__all__ = ["IMAGE_CHECKS", "READER_AGREEMENT", "SERIES_CHECKS", "SPEC", "check_agreement", "check_required_tags",
+           "checks", "figures", "identifiers", "load", "reader_agreement", "scrub_text", "series_overview",
+           "slice_strip_html", "slice_viewer", "standardize", "thumbnails_html", "write"]
+
 SPEC = ModalitySpec(
     name="imaging", label="Imaging (DICOM)", formats=("dicom", "dicomdir", "zip"), notebook="imaging.ipynb",
     outputs=("parquet", "dicom"), extra="imaging", order=60, options=ImagingOptions,
@@ -434,23 +440,6 @@ def check_required_tags(data: ModalityData, ctx: Context) -> Outcome:
     return Outcome(len(img), failures=frames, n_failed=int(any_missing.sum()))
 
 
-def reader_agreement(nod: pd.DataFrame) -> tuple[float, pd.DataFrame]:
-    """Cohen's kappa of the Lung-RADS categories of the two readers, and the paired table."""
-    from ._nodules import cohen_kappa, reader_pairs
-
-    pairs = reader_pairs(nod)
-    return cohen_kappa(list(pairs["category_a"]), list(pairs["category_b"])), pairs
-
-
-def check_agreement(data: ModalityData, ctx: Context) -> Outcome:
-    kappa, pairs = reader_agreement(data.tables["nodules"])
-    bad = pairs[pairs["category_a"] != pairs["category_b"]]
-    return Outcome(len(pairs), failures=failures(
-        bad, row=bad.index, field="lung_rads",
-        rule=[f"readers disagree: {a} vs {b}" for a, b in zip(bad["category_a"], bad["category_b"], strict=True)]),
-        message=f"Cohen's kappa {kappa:.2f} over {len(pairs)} nodules read twice; {len(bad)} Lung-RADS disagreements")
-
-
 C = Dimension
 NO_SERIES = Check("completeness.series", C.COMPLETENESS,
                   lambda data, ctx: Outcome(0, message="no DICOM series indexed"),
@@ -542,6 +531,7 @@ def checks(data: ModalityData, *, ctx: Context) -> list[CheckResult]:
 # --- figures ----------------------------------------------------------------------------------
 
 def figures(data: ModalityData, results: list[CheckResult], *, ctx: Context) -> dict[str, go.Figure]:
+    """Series overview, slice spacing and HU figures, thumbnails and nodule reads (from de-identified data)."""
     from . import _figures
 
     return _figures.all_figures(data.tables["series"], data.quarantine.frame(), data.tables["nodules"])

@@ -14,10 +14,12 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from ...errors import SourceError
+from ...quality import Outcome, failures
 
 if TYPE_CHECKING:
     from ...deid.keys import Keyring
     from ...quality import Quarantine
+    from ..base import Context, ModalityData
 
 REQUIRED = ("patient", "series", "location", "diameter_mm", "type", "reader")
 TYPES = {
@@ -150,3 +152,25 @@ def reader_pairs(nod: pd.DataFrame) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(out, columns=[*keys, "category_a", "category_b"])
+
+
+def reader_agreement(nod: pd.DataFrame) -> tuple[float, pd.DataFrame]:
+    """Cohen's kappa of the Lung-RADS categories of the two readers, and the paired table."""
+    pairs = reader_pairs(nod)
+    return cohen_kappa(list(pairs["category_a"]), list(pairs["category_b"])), pairs
+
+
+def check_agreement(data: ModalityData, ctx: Context) -> Outcome:
+    """Lung-RADS categories of nodules read twice that the readers disagree on, with Cohen's kappa."""
+    kappa, pairs = reader_agreement(data.tables["nodules"])
+    bad = pairs[pairs["category_a"] != pairs["category_b"]]
+    return Outcome(
+        len(pairs),
+        failures=failures(
+            bad,
+            row=bad.index,
+            field="lung_rads",
+            rule=[f"readers disagree: {a} vs {b}" for a, b in zip(bad["category_a"], bad["category_b"], strict=True)],
+        ),
+        message=f"Cohen's kappa {kappa:.2f} over {len(pairs)} nodules read twice; {len(bad)} Lung-RADS disagreements",
+    )
