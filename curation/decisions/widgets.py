@@ -8,7 +8,7 @@ kernel: :func:`decisions_table` is the static view, the decisions in force and w
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import pandas as pd
@@ -29,6 +29,7 @@ __all__ = [
     "quarantine_table",
     "quarantine_widget",
     "record",
+    "save_button",
     "settings_widget",
     "show_saved",
     "unmapped_values",
@@ -146,6 +147,32 @@ def show_saved(status: Any, got: list[Decision]) -> None:
     status.value = f"recorded {len(got)} decision(s) in decisions.yaml beside cohort.yaml; press Apply or re-run"
 
 
+def save_button(
+    run: Any,
+    *,
+    decisions: Callable[[], list[Mapping[str, Any]]],
+    author: Any,
+    reason: Any,
+    status: Any,
+    description: str = "Save decision",
+    problems: Callable[[], list[str]] | None = None,
+) -> Any:
+    """The Save button every decision widget ends with: it refuses while ``problems`` names any or without
+    author and reason, else records each of ``decisions()`` (:func:`record`) and says so in ``status``."""
+    import ipywidgets as w
+
+    def save(_: Any) -> None:
+        bad = problems() if problems else []
+        if bad or not author.value.strip() or not reason.value.strip():
+            status.value = "<b>not saved</b>: " + ("; ".join(bad) or "give your name and a reason")
+            return
+        show_saved(status, [record(run, d, author=author.value, reason=reason.value) for d in decisions()])
+
+    button = w.Button(description=description, button_style="primary")
+    button.on_click(save)
+    return button
+
+
 def mapping_widget(run: Any) -> Any:
     """Map unmapped values to dictionary codes: one dropdown of allowed codes per distinct value (live kernel)."""
     import ipywidgets as w
@@ -164,24 +191,16 @@ def mapping_widget(run: Any) -> Any:
         rows.append(w.HBox([w.Label(f"{r.field}: {r.value!r} ({r.count})", layout=w.Layout(width="360px")), pick]))
     author, reason = author_fields(w)
 
-    def save(_: Any) -> None:
-        if not author.value.strip() or not reason.value.strip():
-            status.value = "<b>not saved</b>: give your name and a reason"
-            return
-        got = [
-            record(
-                run,
-                {"kind": "map", "key": f"{run.spec.name}.{f}:{v}", "value": p.value},
-                author=author.value,
-                reason=reason.value,
-            )
+    def chosen() -> list[Mapping[str, Any]]:
+        return [
+            {"kind": "map", "key": f"{run.spec.name}.{f}:{v}", "value": p.value}
             for f, v, p in picks
             if p.value != "(leave unmapped)"
         ]
-        show_saved(status, got)
 
-    button = w.Button(description="Save mappings", button_style="primary")
-    button.on_click(save)
+    button = save_button(
+        run, decisions=chosen, author=author, reason=reason, status=status, description="Save mappings"
+    )
     return w.VBox([*rows, author, reason, button, status])
 
 
@@ -198,15 +217,13 @@ def quarantine_widget(run: Any) -> Any:
     author, reason = author_fields(w)
     status = w.HTML()
 
-    def save(_: Any) -> None:
-        if not author.value.strip() or not reason.value.strip():
-            status.value = "<b>not saved</b>: give your name and a reason"
-            return
-        d = {"kind": "release", "key": f"{run.spec.name}.{which.value}", "value": action.value}
-        show_saved(status, [record(run, d, author=author.value, reason=reason.value)])
-
-    button = w.Button(description="Save decision", button_style="primary")
-    button.on_click(save)
+    button = save_button(
+        run,
+        decisions=lambda: [{"kind": "release", "key": f"{run.spec.name}.{which.value}", "value": action.value}],
+        author=author,
+        reason=reason,
+        status=status,
+    )
     return w.VBox([which, action, author, reason, button, status])
 
 
@@ -231,20 +248,24 @@ def check_threshold_widget(run: Any) -> Any:
             f"({row['fail_rate']:.2%})</small>"
         )
 
-    def save(_: Any) -> None:
-        if not 0 <= warn.value <= fail.value <= 1:
-            status.value = f"<b>not saved</b>: expected 0 ≤ warn ≤ fail ≤ 1, got {warn.value:g} and {fail.value:g}"
-            return
-        if not author.value.strip() or not reason.value.strip():
-            status.value = "<b>not saved</b>: give your name and a reason"
-            return
-        d = {"kind": "threshold", "key": which.value, "value": {"warn": warn.value, "fail": fail.value}}
-        show_saved(status, [record(run, d, author=author.value, reason=reason.value)])
+    def out_of_order() -> list[str]:
+        if 0 <= warn.value <= fail.value <= 1:
+            return []
+        return [f"expected 0 ≤ warn ≤ fail ≤ 1, got {warn.value:g} and {fail.value:g}"]
 
     which.observe(load, names="value")
     load()
-    button = w.Button(description="Save threshold", button_style="primary")
-    button.on_click(save)
+    button = save_button(
+        run,
+        decisions=lambda: [
+            {"kind": "threshold", "key": which.value, "value": {"warn": warn.value, "fail": fail.value}}
+        ],
+        author=author,
+        reason=reason,
+        status=status,
+        description="Save threshold",
+        problems=out_of_order,
+    )
     return w.VBox([which, now, w.HBox([warn, fail]), author, reason, button, status])
 
 
@@ -259,26 +280,29 @@ def settings_widget(run: Any, settings: Mapping[str, tuple[float, float, float]]
     author, reason = author_fields(w)
     status = w.HTML()
 
-    def save(_: Any) -> None:
-        bad = [
+    def out_of_range() -> list[str]:
+        return [
             f"{k}: {b.value:g} outside {settings[k][1]:g}–{settings[k][2]:g}"
             for k, b in boxes.items()
             if not settings[k][1] <= b.value <= settings[k][2]
         ]
-        if bad or not author.value.strip() or not reason.value.strip():
-            status.value = "<b>not saved</b>: " + ("; ".join(bad) or "give your name and a reason")
-            return
-        got = [
-            record(
-                run, {"kind": "setting", "key": k, "value": float(b.value)}, author=author.value, reason=reason.value
-            )
+
+    def changed() -> list[Mapping[str, Any]]:
+        return [
+            {"kind": "setting", "key": k, "value": float(b.value)}
             for k, b in boxes.items()
             if b.value != settings[k][0]
         ]
-        show_saved(status, got)
 
-    button = w.Button(description="Save settings", button_style="primary")
-    button.on_click(save)
+    button = save_button(
+        run,
+        decisions=changed,
+        author=author,
+        reason=reason,
+        status=status,
+        description="Save settings",
+        problems=out_of_range,
+    )
     return w.VBox([*boxes.values(), author, reason, button, status])
 
 
@@ -293,15 +317,13 @@ def exclude_widget(run: Any, items: list[str], *, what: str = "series") -> Any:
     author, reason = author_fields(w)
     status = w.HTML()
 
-    def save(_: Any) -> None:
-        if not author.value.strip() or not reason.value.strip():
-            status.value = "<b>not saved</b>: give your name and a reason"
-            return
-        d = {"kind": "exclude", "key": f"{run.spec.name}.{which.value}", "value": action.value}
-        show_saved(status, [record(run, d, author=author.value, reason=reason.value)])
-
-    button = w.Button(description="Save decision", button_style="primary")
-    button.on_click(save)
+    button = save_button(
+        run,
+        decisions=lambda: [{"kind": "exclude", "key": f"{run.spec.name}.{which.value}", "value": action.value}],
+        author=author,
+        reason=reason,
+        status=status,
+    )
     return w.VBox([which, action, author, reason, button, status])
 
 

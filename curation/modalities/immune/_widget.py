@@ -201,7 +201,7 @@ def label_widget(run: Any) -> Any:
     """Correct the cell-type label of a Leiden cluster (cells and current labels shown), with a reason."""
     import ipywidgets as w
 
-    from ...decisions.widgets import author_fields, record, show_saved
+    from ...decisions.widgets import author_fields, save_button
     from ._typing import load_markers
 
     adata = run.data.objects.get("adata")
@@ -222,15 +222,14 @@ def label_widget(run: Any) -> Any:
     author, reason = author_fields(w)
     status = w.HTML()
 
-    def save(_: Any) -> None:
-        if not author.value.strip() or not reason.value.strip():
-            status.value = "<b>not saved</b>: give your name and a reason"
-            return
-        d = {"kind": "label", "key": f"{run.spec.name}.{which.value}", "value": label.value}
-        show_saved(status, [record(run, d, author=author.value, reason=reason.value)])
-
-    button = w.Button(description="Save label", button_style="primary")
-    button.on_click(save)
+    button = save_button(
+        run,
+        decisions=lambda: [{"kind": "label", "key": f"{run.spec.name}.{which.value}", "value": label.value}],
+        author=author,
+        reason=reason,
+        status=status,
+        description="Save label",
+    )
     return w.VBox([which, label, author, reason, button, status])
 
 
