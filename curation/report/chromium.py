@@ -9,6 +9,7 @@ call gets its own temporary profile, so parallel workers never share one. When C
 
 from __future__ import annotations
 
+import hashlib
 import html
 import json
 import os
@@ -78,6 +79,7 @@ def snapshot(
     """
     if not figures:
         return []
+    figures = [_with_uids(f) for f in figures]
     with tempfile.TemporaryDirectory(prefix="curation-figures-") as tmp:
         page = Path(tmp) / "figures.html"
         payload = json.dumps(figures).replace("</", "<\\/")
@@ -112,8 +114,40 @@ def snapshot(
     from urllib.parse import unquote
 
     return [
-        unquote(u.split(",", 1)[1]) if isinstance(u, str) and u.startswith("data:image/svg+xml") else None for u in urls
+        _stable_ids(unquote(u.split(",", 1)[1]), _digest(f))
+        if isinstance(u, str) and u.startswith("data:image/svg+xml")
+        else None
+        for u, f in zip(urls, figures, strict=True)
     ]
+
+
+def _digest(figure: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(figure, sort_keys=True, default=str).encode()).hexdigest()[:8]
+
+
+def _with_uids(figure: dict[str, Any]) -> dict[str, Any]:
+    """The figure with a uid on every trace, from its content: plotly.js would draw a random one into the
+    SVG's class names, so two runs of the same report would differ."""
+    digest = _digest(figure)
+    data = [{"uid": f"{digest}{i}", **t} if isinstance(t, dict) else t for i, t in enumerate(figure.get("data") or [])]
+    return {**figure, "data": data}
+
+
+_LAYOUT_UID = re.compile(r'<defs id="defs-([0-9a-zA-Z]+)"')
+_ID_SPOT = re.compile(r'(id="|url\(#|href="#)([^")]*)')
+
+
+def _stable_ids(svg: str, digest: str) -> str:
+    """Replace plotly.js's random layout uid (the ids of clip paths, defs and legends) by ``digest``.
+
+    Several SVGs sit inline in one page, so the ids must differ between figures yet not between runs:
+    the figure's content digest is both. Only id values and their references are touched, never text.
+    """
+    m = _LAYOUT_UID.search(svg)
+    if not m:
+        return svg
+    uid = m.group(1)
+    return _ID_SPOT.sub(lambda s: s.group(1) + s.group(2).replace(uid, digest), svg)
 
 
 def print_pdf(page: Path, pdf: Path) -> Path:
