@@ -34,13 +34,17 @@ __all__ = [
     "audit_record",
     "decisions_digest",
     "decisions_in_force",
+    "exclude_rows",
     "modality_checksum",
     "prepare",
+    "released_records",
 ]
 
-REPLAYED = ("threshold", "setting", "map", "exclude", "label")  # kinds a run applies; the others are listed and flagged
+REPLAYED = ("threshold", "setting", "map", "release", "exclude", "label")  # kinds a run applies
 ID_COLUMNS = ("patient", "sample", "series_uid")  # what an exclusion's token may name
 EXCLUDED = "curator_decision"  # the ledger's rule for records excluded by a decision
+RELEASED = "released"  # data.objects[RELEASED]: {record key: {table: n}} re-admitted by the modality
+RELEASE_KEY = "release"  # ctx.decisions["<modality>.release"]: {record key: "release" | "confirm"}
 COLUMNS = ["kind", "key", "value", "author", "time", "reason", "status", "effect"]
 
 
@@ -112,6 +116,8 @@ class Replay:
     excluded: dict[str, int] = field(default_factory=dict)  # exclusion key -> records excluded
     relabelled: dict[str, str] = field(default_factory=dict)  # label key -> what the modality did
     refused: list[tuple[Decision, str]] = field(default_factory=list)  # the modality could not apply it: why
+    excluded_what: dict[str, str] = field(default_factory=dict)  # exclusion key -> what the modality's hook did
+    released: dict[str, str] = field(default_factory=dict)  # release key -> records re-admitted
 
     def relabel(self, data: Any, hook: Any, *, ctx: Any) -> None:
         """Apply ``label`` decisions through the modality's ``relabel(data, {cluster: label}, ctx=)`` hook;
@@ -131,39 +137,58 @@ class Replay:
                 self.applied.remove(wanted[cluster])
                 self.refused.append((wanted[cluster], what))
 
-    def exclude(self, data: Any) -> None:
-        """Drop the records an ``exclude`` decision names (by pseudonym, sample token or series UID) from
-        the standard tables, counted in the ledger as excluded (``decisions:<table>``, rule curator_decision).
+    def exclude(self, data: Any, hook: Any = None, *, ctx: Any = None) -> None:
+        """Drop the records an ``exclude`` decision names (by pseudonym, sample token or series UID).
 
-        Only the tabular modalities' tables, which the ledger counts per table (``standardize:<table>``),
-        are touched: elsewhere (imaging series, genomics and immune samples, written from other objects
-        too) an exclusion is listed and flagged for review instead of half applied.
+        The tabular modalities' standard tables, which the ledger counts per table (``standardize:<table>``),
+        are filtered here: the excluded rows are counted as ``decisions:<table>``, rule curator_decision.
+        Elsewhere (imaging series, genomics and immune samples, written from other objects too) the
+        modality's ``exclude(data, {token: decision}, ctx=)`` hook drops the item from every table and
+        object it writes and says what it did (:func:`exclude_rows` counts the tables); a modality
+        without one gets the exclusion listed and flagged for review instead of half applied.
         """
         wanted = {d.key.split(".", 1)[1]: d for d in self.applied if d.kind == "exclude" and d.value != "accept"}
         if not wanted:
             return
         # the tabular pipeline (its in-memory "invalid" table marks it) writes its tables and nothing else;
-        # genomics and immune also write per-sample files from other objects, which an exclusion here would miss
+        # genomics and immune also write per-sample files from other objects, which a filter here would miss
         tabular = "invalid" in data.objects
         counted = {e.stage.split(":", 1)[1] for e in data.ledger.entries if e.stage.startswith("standardize:")}
         counted = counted if tabular else set()
         tables = {t: df for t, df in data.tables.items() if t in counted and isinstance(df, pd.DataFrame)}
+        if not tables and hook is not None:
+            for token, what in hook(data, dict(wanted), ctx=ctx).items():
+                self.excluded_what[f"{self.modality}.{token}"] = what
+                if what.startswith("not applied") and token in wanted:
+                    self.applied.remove(wanted[token])
+                    self.refused.append((wanted[token], what))
+            return
         if not tables:
             for d in wanted.values():
                 self.applied.remove(d)
                 self.listed.append(d)
             return
-        hits = {t: _matching(df, wanted) for t, df in tables.items()}
-        for t, (mask, by_token) in hits.items():
-            data.ledger.record(
-                f"decisions:{t}",
-                n_in=len(mask),
-                n_accepted=int((~mask).sum()),
-                excluded={EXCLUDED: int(mask.sum())} if mask.any() else None,
-            )
-            data.tables[t] = tables[t].loc[~mask]
-            for token, n in by_token.items():
+        for t in tables:
+            for token, n in exclude_rows(data, t, list(ID_COLUMNS), wanted).items():
                 self.excluded[f"{self.modality}.{token}"] = self.excluded.get(f"{self.modality}.{token}", 0) + n
+
+    def release(self, data: Any) -> None:
+        """What each ``release`` decision did: the modality re-admits released records while it standardizes
+        (:func:`released_records`) and counts them in ``data.objects["released"]``; a release it could not
+        apply (a record quarantined for want of what the output needs: no patient key, a line that does
+        not parse) is flagged as not applicable."""
+        done: Mapping[str, Mapping[str, int]] = data.objects.get(RELEASED) or {}
+        for d in [d for d in self.applied if d.kind == "release" and d.value == "release"]:
+            token = d.key.split(".", 1)[1]
+            if done.get(token):
+                self.released[d.key] = ", ".join(f"{n} record(s) of {t}" for t, n in done[token].items())
+                continue
+            self.applied.remove(d)
+            why = (
+                "not applied: no record of this key was held for release in this run (only a record "
+                "quarantined for an unparseable date re-enters; others lack the key or values an output needs)"
+            )
+            self.refused.append((d, why))
 
     def __bool__(self) -> bool:
         """Any decision on this step."""
@@ -230,26 +255,41 @@ class Replay:
             return f"{field_}: {raw!r} read as {d.value!r} (value map)"
         if d.kind == "label":
             return self.relabelled.get(d.key, "not applied")
+        if d.kind == "release":
+            if d.value == "confirm":
+                return "confirmed: stays in quarantine"
+            return f"released: {self.released.get(d.key, '')} re-entered the standard tables (ledger: release:<table>)"
         if d.kind == "exclude":
             if d.value == "accept":
                 return "accepted: kept as it is"
+            if d.key in self.excluded_what:
+                return self.excluded_what[d.key]
             n = self.excluded.get(d.key, 0)
             return f"{n} record(s) excluded (ledger: {EXCLUDED})" if n else "matched no record of this run"
         return f"setting {d.key} = {_text(d.value)}"
 
 
-def _matching(df: pd.DataFrame, wanted: Mapping[str, Any]) -> tuple[pd.Series, dict[str, int]]:
-    """Rows of ``df`` whose id columns hold a wanted token, and how many per token."""
+def exclude_rows(data: Any, table: str, columns: Sequence[str], wanted: Mapping[str, Any]) -> dict[str, int]:
+    """Drop the rows of ``data.tables[table]`` whose ``columns`` hold a wanted token; the ledger counts them
+    (``decisions:<table>``, excluded by rule curator_decision). Returns the rows dropped per token."""
+    df = data.tables[table]
     mask = pd.Series(False, index=df.index)
     counts: dict[str, int] = {}
-    for col in (c for c in ID_COLUMNS if c in df.columns):
+    for col in (c for c in columns if c in df.columns):
         values = df[col].astype("string")
         for token in wanted:
             hit = (values == token).fillna(False).astype(bool) & ~mask
             if hit.any():
                 counts[token] = counts.get(token, 0) + int(hit.sum())
                 mask |= hit
-    return mask, counts
+    data.ledger.record(
+        f"decisions:{table}",
+        n_in=len(mask),
+        n_accepted=int((~mask).sum()),
+        excluded={EXCLUDED: int(mask.sum())} if mask.any() else None,
+    )
+    data.tables[table] = df.loc[~mask]
+    return counts
 
 
 def _text(value: Any) -> str:
@@ -292,6 +332,7 @@ def prepare(config: CohortConfig, ctx: Context, *, modality: str, module: str = 
     today = modality_checksum(config, modality) if any(d.input_sha256 for d in mine) else ""
     settings: dict[str, Any] = {}
     maps: dict[str, dict[str, str]] = {}
+    releases: dict[str, str] = {}
     for d in mine:
         if d.input_sha256 and d.input_sha256 != today:
             replay.stale.append(d)
@@ -303,11 +344,15 @@ def prepare(config: CohortConfig, ctx: Context, *, modality: str, module: str = 
                 replay.before[d.key] = ctx.thresholds.get(d.key) or _declared_threshold(module, modality, d.key)
                 value = d.value if isinstance(d.value, Mapping) else {"warn": 0.0, "fail": float(d.value)}
                 ctx.thresholds[d.key] = Threshold(float(value.get("warn", 0.0)), float(value.get("fail", 0.0)))
+            elif d.kind == "release":
+                releases[d.key.split(".", 1)[1]] = str(d.value)
             elif d.kind == "map":
                 field_, _, raw = d.key.partition(".")[2].partition(":")
                 maps.setdefault(f"{modality}.{field_}", {})[raw] = str(d.value)
-            else:
+            elif d.kind not in ("exclude", "label"):  # those two apply to the standardized data
                 settings[d.key] = d.value
+    if releases:
+        ctx.decisions = {**ctx.decisions, f"{modality}.{RELEASE_KEY}": releases}
     if settings:
         # flat dotted keys and the nested form: modalities read either (genomics flat, immune nested)
         nested = _nest(settings)
@@ -318,6 +363,13 @@ def prepare(config: CohortConfig, ctx: Context, *, modality: str, module: str = 
             merged.setdefault(k, {}).update(v)
         ctx.config = config.model_copy(update={"value_maps": merged})
     return replay
+
+
+def released_records(ctx: Any, modality: str) -> set[str]:
+    """The record keys (pseudonym, sample token or ``line N``) a curator released from quarantine: the
+    modality re-admits a held record of one while it standardizes and counts it in ``data.objects["released"]``."""
+    chosen = (getattr(ctx, "decisions", None) or {}).get(f"{modality}.{RELEASE_KEY}") or {}
+    return {k for k, v in chosen.items() if v == "release"}
 
 
 def _merge(a: dict[str, Any], b: Mapping[str, Any]) -> dict[str, Any]:

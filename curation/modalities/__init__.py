@@ -185,7 +185,9 @@ def curate(
     if not data.standardized:
         msg = f"{name}: standardize() did not mark its data as de-identified; refusing to go on"
         raise RuntimeError(msg)
-    replay.exclude(data)  # records a curator excluded leave the standard tables, counted in the ledger
+    replay.release(data)  # what each release did (released records re-enter while the modality standardizes)
+    # records and items a curator excluded leave the outputs, counted in the ledger (non-tabular: the modality's hook)
+    replay.exclude(data, getattr(mod, "exclude", None), ctx=ctx)
     replay.relabel(data, getattr(mod, "relabel", None), ctx=ctx)  # label corrections (immune: per cluster)
     # cohort.yaml thresholds are applied where the checks run (quality.run), once: the modality's
     # checks get them from ctx, the ledger's here

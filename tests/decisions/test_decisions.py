@@ -228,8 +228,10 @@ def test_widgets_record_what_the_curator_chose(base: tuple[Path, cu.modalities.C
     assert set(table["status"]) == {"recorded: applies on the next run"}
     again = cu.curate("lab", cohort, write=False)
     status_of = dict(zip(again.decisions["kind"], again.decisions["status"], strict=True))
-    assert status_of == {"threshold": "applied", "map": "applied", "release": "listed: not replayed by this version"}
-    assert _verdict(again, "lab.decisions.review") == "warn"  # the release is flagged, never silently ignored
+    assert status_of == {"threshold": "applied", "map": "applied", "release": "applied"}
+    effect = dict(zip(again.decisions["kind"], again.decisions["effect"], strict=True))
+    assert effect["release"] == "confirmed: stays in quarantine"  # the widget's default: confirm
+    assert _verdict(again, "lab.decisions.review") == "pass"
 
 
 def test_exclusion_drops_the_records_and_the_ledger_counts_them(cohort: Path) -> None:

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from ... import dictionary
+from ...decisions.replay import RELEASED, released_records
 from ...deid.dates import patient_shifts
 from ...deid.tabular import drop_identifiers, known_identifiers, pseudonymize
 from ...deid.text import token as token_of
@@ -41,6 +42,8 @@ if TYPE_CHECKING:
     from ..base import Context
 
 
+RELEASE_KEYS = "_release_keys"  # in memory: the record keys a curator released (never written)
+
 Derive = Callable[[dict[str, pd.DataFrame], ModalityData, "Context"], None]
 
 
@@ -64,6 +67,7 @@ def standardize(
     modality = data.modality
     tokens = tokens or {}
     raw = [_prepare(df, modality, data=data, ctx=ctx, tokens=tokens) for df in data.objects.pop("raw", [])]
+    data.objects[RELEASE_KEYS] = released_records(ctx, modality)  # curator releases: re-admitted, not quarantined
     invalid: list[pd.DataFrame] = []
     typed: dict[str, pd.DataFrame] = {}
     for table in dictionary.tables(modality):
@@ -303,6 +307,7 @@ def _type_values(
         if not bad.any():
             continue
         if f.type == "date":
+            bad = _release(frame, bad, f.name, rule, data=data, table=table)
             for r in frame.loc[bad, [PATIENT, ROW, SOURCE]].itertuples(index=False):
                 data.quarantine.add(
                     stage=stage,
@@ -334,6 +339,32 @@ def _type_values(
         quarantined["unparseable_date"] = int(bad_dates.sum())
         frame = frame.loc[~bad_dates]
     return frame
+
+
+def _release(
+    frame: pd.DataFrame, bad: pd.Series, field: str, rule: str, *, data: ModalityData, table: str
+) -> pd.Series:
+    """Records a curator released (decision ``release <modality>.<pseudonym or line N>``) keep their place
+    with the unreadable date null and its reason, counted per key in ``data.objects["released"]`` and in
+    the ledger (``release:<table>``); returns the rows still to quarantine."""
+    keys = data.objects.get(RELEASE_KEYS) or set()
+    if not keys or not bad.any():
+        return bad
+    line = "line " + frame[ROW].astype("string")
+    free = bad & (frame[PATIENT].isin(keys) | line.isin(keys)).fillna(False).astype(bool)
+    seen = data.objects.setdefault(f"{RELEASE_KEYS}:{table}", set())  # a row with two unreadable dates: once
+    new = free & ~frame.index.isin(list(seen))
+    if not free.any():
+        return bad
+    seen.update(frame.index[new])
+    _clean.set_reason(frame, field, free, _clean.reason_for_rule(rule))
+    counts = data.objects.setdefault(RELEASED, {})
+    for key in frame.loc[new, PATIENT].where(frame.loc[new, PATIENT].isin(keys), line[new]):
+        counts.setdefault(str(key), {}).setdefault(table, 0)
+        counts[str(key)][table] += 1
+    if new.any():
+        data.ledger.record(f"release:{table}", n_in=int(new.sum()), n_accepted=int(new.sum()))
+    return bad & ~free
 
 
 # Free text hides in fields nobody marked as free text (a regimen cell with "按王主任意见 ..."): a
