@@ -169,7 +169,7 @@ class Replay:
                 self.listed.append(d)
             return
         for t in tables:
-            for token, n in exclude_rows(data, t, list(ID_COLUMNS), wanted).items():
+            for token, n in exclude_rows(data, t, columns=ID_COLUMNS, wanted=wanted).items():
                 self.excluded[f"{self.modality}.{token}"] = self.excluded.get(f"{self.modality}.{token}", 0) + n
 
     def release(self, data: Any) -> None:
@@ -266,10 +266,13 @@ class Replay:
                 return self.excluded_what[d.key]
             n = self.excluded.get(d.key, 0)
             return f"{n} record(s) excluded (ledger: {EXCLUDED})" if n else "matched no record of this run"
-        return f"setting {d.key} = {_text(d.value)}"
+        said = f"setting {d.key} = {_text(d.value)}"
+        # a setting named under a check (genomics.accuracy.q30.sample.<token>.min_q30): that check's verdict now
+        r = next((r for cid, r in by_id.items() if d.key.startswith(f"{cid}.")), None)
+        return f"{said}; {r.check_id}: verdict {r.verdict} ({r.n_failed} of {r.n_checked} failing)" if r else said
 
 
-def exclude_rows(data: Any, table: str, columns: Sequence[str], wanted: Mapping[str, Any]) -> dict[str, int]:
+def exclude_rows(data: Any, table: str, *, columns: Sequence[str], wanted: Mapping[str, Any]) -> dict[str, int]:
     """Drop the rows of ``data.tables[table]`` whose ``columns`` hold a wanted token; the ledger counts them
     (``decisions:<table>``, excluded by rule curator_decision). Returns the rows dropped per token."""
     df = data.tables[table]

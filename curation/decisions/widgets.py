@@ -33,6 +33,7 @@ __all__ = [
     "settings_widget",
     "show_saved",
     "unmapped_values",
+    "value_in_effect",
 ]
 
 
@@ -132,6 +133,20 @@ def quarantine_table(run: Any) -> pd.DataFrame:
         lambda k: f"{decided[k].value} by {decided[k].author}" if k in decided else ""
     )
     return out.astype("string")
+
+
+def value_in_effect(run: Any, keys: list[str], *, default: Any, cohort: Any = None) -> tuple[Any, str]:
+    """A value a widget shows and where it comes from: the decision in force on the first of ``keys`` that has
+    one (read afresh from decisions.yaml: saved since the run included), else cohort.yaml's ``cohort`` when it
+    differs from the ``default``, else the default; as ``(value, "decision by <author>" | "cohort.yaml" |
+    "default")``."""
+    by_key = {d.key: d for d in read_decisions(decisions_path(run.ctx.config)).in_force()}
+    for k in keys:
+        if k in by_key:
+            return by_key[k].value, f"decision by {by_key[k].author}"
+    if cohort is not None and cohort != default:
+        return cohort, "cohort.yaml"
+    return default, "default"
 
 
 def author_fields(w: Any) -> tuple[Any, Any]:

@@ -43,6 +43,7 @@ from ...security.consent import RULE, consent_of
 from .. import _timeliness as tl
 from ..base import ModalityData, ModalitySpec
 from . import _drivers, _vcf
+from ._decide import exclude, relabel
 from ._load import NAME, SHEET_DATES, _Link, identifiers, load
 from ._options import GenomicsOptions
 from ._qc import checks, figures
@@ -50,7 +51,7 @@ from ._qc import checks, figures
 if TYPE_CHECKING:
     from ..base import Context
 
-__all__ = ["SPEC", "checks", "figures", "identifiers", "load", "standardize", "write"]
+__all__ = ["SPEC", "checks", "exclude", "figures", "identifiers", "load", "relabel", "standardize", "write"]
 
 SPEC = ModalitySpec(
     name="genomics",

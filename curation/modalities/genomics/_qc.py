@@ -25,6 +25,7 @@ PATIENT = "patient"
 # tumor panels: a mean target depth under 100x misses subclonal calls; Q30 and 100x coverage are
 # the usual panel acceptance criteria
 DEFAULTS = {"min_depth": 100.0, "min_q30": 80.0, "min_target_100x": 80.0}
+CHECK_OF = {"min_depth": "sequencing_depth", "min_q30": "q30", "min_target_100x": "target_100x"}  # limit -> check
 QC_THRESHOLD = Threshold(0.0, 0.1)  # a few failing samples warn; more than 10 % fail the batch
 
 
@@ -36,12 +37,24 @@ def qc_limits(ctx: Context) -> dict[str, float]:
     out = dict(DEFAULTS)
     for opts in GenomicsOptions.of(ctx.config, NAME):
         out.update({k: float(v) for k, v in opts.model_dump(include=set(DEFAULTS), exclude_none=True).items()})
-    keys = {"min_depth": "sequencing_depth", "min_q30": "q30", "min_target_100x": "target_100x"}
-    for k, check in keys.items():
+    for k, check in CHECK_OF.items():
         for key in (f"{NAME}.accuracy.{check}.{k}", f"{NAME}.{k}"):
             if key in ctx.decisions:
                 out[k] = float(ctx.decisions[key])
     return out
+
+
+def sample_limits(ctx: Context, samples: pd.DataFrame, limit: str) -> pd.Series:
+    """Each sample's QC limit: a decision on that sample (``genomics.accuracy.<check>.sample.<token>.<limit>``,
+    e.g. ``genomics.accuracy.q30.sample.SA3F...min_q30``) over the cohort's limit (:func:`qc_limits`)."""
+    prefix, suffix = f"{NAME}.accuracy.{CHECK_OF[limit]}.sample.", f".{limit}"
+    own = {
+        k[len(prefix) : -len(suffix)]: float(v)
+        for k, v in ctx.decisions.items()
+        if isinstance(k, str) and k.startswith(prefix) and k.endswith(suffix)
+    }
+    cohort = qc_limits(ctx)[limit]
+    return samples["sample"].astype("string").map(own).astype("float64").fillna(cohort)
 
 
 def _who(df: pd.DataFrame) -> pd.Series:
@@ -50,23 +63,26 @@ def _who(df: pd.DataFrame) -> pd.Series:
 
 
 def _below(metric: str, limit: str, unit: str) -> Callable[[ModalityData, Context], Outcome]:
-    """Samples whose QC ``metric`` is under its limit (:func:`qc_limits`)."""
+    """Samples whose QC ``metric`` is under its limit (:func:`sample_limits`: the sample's own, else the cohort's)."""
 
     def check(data: ModalityData, ctx: Context) -> Outcome:
         samples, lim = data.tables["samples"], qc_limits(ctx)[limit]
+        own = sample_limits(ctx, samples, limit)
         v = samples[metric]
         present = v.notna()
-        bad = (present & (v < lim)).astype(bool)
+        bad = (present & (v < own)).astype(bool)
         sub = samples.loc[bad]
+        n_own = int((own != lim).sum())
+        per_sample = f" ({n_own} sample(s) with their own limit)" if n_own else ""
         return Outcome(
             int(present.sum()),
             failures=failures(
                 sub,
                 pseudonym=_who(sub),
                 field=metric,
-                rule=[f"{metric} {x:g}{unit} below {lim:g}{unit}" for x in v[bad]],
+                rule=[f"{metric} {x:g}{unit} below {m:g}{unit}" for x, m in zip(v[bad], own[bad], strict=True)],
             ),
-            message=f"{int(bad.sum())} of {int(present.sum())} samples with {metric} below {lim:g}{unit}",
+            message=f"{int(bad.sum())} of {int(present.sum())} samples with {metric} below {lim:g}{unit}{per_sample}",
         )
 
     return check
