@@ -25,6 +25,7 @@ import pandas as pd
 
 from .. import dictionary
 from ..io.dates import parse_dates
+from ..io.readers import STR
 from ..quality import Check, CheckResult, Dimension, Outcome, Threshold, failures, run
 from ..quality import checks as qc
 from . import _tabular as tab
@@ -96,12 +97,31 @@ _UPPER = re.compile(r"^(?:<=|<|≤)\s*(?P<hi>\d*\.?\d+)$|^(?P<hi2>\d*\.?\d+)\s*�
 _LOWER = re.compile(r"^(?:>=|>|≥)\s*(?P<lo>\d*\.?\d+)$|^(?P<lo2>\d*\.?\d+)\s*以上$")
 
 
+def _codes(s: pd.Series) -> tuple[np.ndarray, list[str]]:
+    """Row codes into the distinct values of a text column, a missing value read as "" (the last code).
+
+    Factorized in Arrow (a LIS column repeats a few thousand values over millions of rows): every
+    parser below runs once per distinct value and its results are spread back by code."""
+    codes, uniq = pd.factorize(s.astype(STR), sort=False)
+    values = [str(v) for v in np.asarray(uniq, dtype=object)]
+    return np.where(codes < 0, len(values), codes), [*values, ""]
+
+
+def _strings(labels: list[str | None], codes: np.ndarray, index: pd.Index) -> pd.Series:
+    """An Arrow-backed text column from per-code labels (a code < 0 or a None label is missing)."""
+    import pyarrow as pa
+
+    table = pa.array(labels, type=pa.string())
+    taken = table.take(pa.array(codes, type=pa.int64(), mask=codes < 0))
+    return pd.Series(pd.arrays.ArrowStringArray(taken), index=index)
+
+
 def _by_unique(s: pd.Series, fn: Any) -> pd.DataFrame:
     """Apply a frame-returning parser to the distinct values only (LIS columns repeat a lot) and
     spread the result back over the rows."""
-    codes, uniq = pd.factorize(s.astype("string").fillna(""), sort=False)
-    parsed = fn(pd.Series(np.asarray(uniq, dtype=object), dtype="string"))
-    out = parsed.iloc[codes].reset_index(drop=True) if len(codes) else parsed.iloc[:0]
+    codes, uniq = _codes(s)
+    parsed = fn(pd.Series(uniq, dtype="string"))
+    out = parsed.iloc[codes].reset_index(drop=True)
     out.index = s.index
     return out
 
@@ -166,96 +186,123 @@ def _parse_reference(s: pd.Series) -> pd.DataFrame:
 def normalize_analyte(s: pd.Series) -> pd.Series:
     """Source analyte names -> standard names (CEA ...); unknown names are kept as written."""
     syn = units().synonym_map()
-    text = s.astype("string")
-    lookup = {v: syn.get(_key(v), v) for v in text.dropna().unique()}
-    return text.map(lookup).astype("string")
+    codes, uniq = _codes(s)
+    names: list[str | None] = [syn.get(_key(v), v) for v in uniq[:-1]]
+    return _strings([*names, None], codes, s.index)
+
+
+_CENSORED = ("none", "below_limit", "above_limit")
 
 
 def type_results(df: pd.DataFrame) -> pd.DataFrame:
     """Add value_num, censored, unit_std, loinc, ref_low, ref_high, abnormal (canonical units) to a results frame.
 
     Pure: returns a new frame. Rows whose unit cannot be converted keep ``value_num`` missing and
-    carry the reason in ``_unit_rule`` (read by :func:`check_unit`).
+    carry the reason in ``_unit_rule`` (read by :func:`check_unit`). Every parser and every pint
+    lookup runs once per distinct value (analyte, unit pair, result text, range text), and the rows
+    get theirs by code: no Python loop and no text operation runs per row.
     """
     table = units()
     out = df.copy()
-    out["analyte"] = (
-        normalize_analyte(out["analyte"]) if "analyte" in out else pd.Series(pd.NA, index=out.index, dtype="string")
-    )
-    val = parse_value(out["value"] if "value" in out else pd.Series("", index=out.index))
-    unit = (out["unit"] if "unit" in out else pd.Series("", index=out.index)).astype("string").fillna("").str.strip()
-    canon = out["analyte"].map({a: x.unit for a, x in table.analytes.items()})
+    idx = out.index
+    blank = pd.Series(pd.NA, index=idx, dtype=STR)
+    out["analyte"] = normalize_analyte(out["analyte"]) if "analyte" in out else blank
+    a_codes, a_names = _codes(out["analyte"])  # the standard names; "" (the last) where missing
+    known = [table.analytes.get(a) for a in a_names]
+    val_codes, val_text = _codes(out.get("value", blank))
+    val = _parse_value(pd.Series(val_text, dtype="string"))
+    u_codes, u_text = _codes(out.get("unit", blank))
+    u_text = [u.strip() for u in u_text]
     # one pint lookup per distinct (analyte, unit) pair, not per row
-    pair = out["analyte"].astype("string").fillna("") + "\x1f" + unit
-    factor_of: dict[str, float] = {}
-    rule_of: dict[str, str] = {}
-    for key in pair.unique():
-        a, u = key.split("\x1f", 1)
-        c = table.analytes[a].unit if a in table.analytes else None
+    pairs, pair_codes = np.unique(a_codes * len(u_text) + u_codes, return_inverse=True)
+    factor_of = np.full(len(pairs), np.nan)
+    rules: list[str | None] = []
+    for k, key in enumerate(pairs.tolist()):
+        an, u = known[key // len(u_text)], u_text[key % len(u_text)]
         # an unknown analyte is an allowed_values failure and a missing unit a completeness one
-        f = unit_factor(u, c) if c and u else None
-        factor_of[key] = np.nan if f is None else f
-        rule_of[key] = (
-            f"unit {u} is not a unit of {a} (expected {c} or a convertible unit)" if c and u and f is None else ""
+        f = unit_factor(u, an.unit) if an is not None and u else None
+        factor_of[k] = np.nan if f is None else f
+        rules.append(
+            f"unit {u} is not a unit of {an.name} (expected {an.unit} or a convertible unit)"
+            if an is not None and u and f is None
+            else ""
         )
-    factors = pair.map(factor_of)
-    rules = pair.map(rule_of)
-    factor = factors.astype("float64")
-    out["value_num"] = val["number"] * factor
-    out["censored"] = val["censored"]
-    out["unit_std"] = canon.astype("string")
-    out["loinc"] = out["analyte"].map({a: x.loinc for a, x in table.analytes.items()}).astype("string")
-    ref = parse_reference(out["reference_range"] if "reference_range" in out else pd.Series("", index=out.index))
-    default_lo = out["analyte"].map({a: x.reference[0] for a, x in table.analytes.items()})
-    default_hi = out["analyte"].map({a: x.reference[1] for a, x in table.analytes.items()})
-    given = ref["low"].notna() | ref["high"].notna()
-    out["ref_low"] = (ref["low"] * factor).where(given, pd.to_numeric(default_lo, errors="coerce")).astype("float64")
-    out["ref_high"] = (ref["high"] * factor).where(given, pd.to_numeric(default_hi, errors="coerce")).astype("float64")
-    out["abnormal"] = _abnormal(out["value_num"], out["censored"], out["ref_low"], out["ref_high"])
-    out[_UNIT_RULE] = rules.astype("string")
-    out[_VALUE_BAD] = val["bad"].to_numpy()
-    mag = _magnitude_rules(out, table)
-    out[_UNIT_RULE] = out[_UNIT_RULE].where(out[_UNIT_RULE] != "", mag)
+    pair_codes = pair_codes.ravel()
+    factor = factor_of[pair_codes]
+    number = val["number"].to_numpy(dtype="float64")[val_codes]
+    cens_of = {c: k for k, c in enumerate(_CENSORED)}
+    cens = np.array([cens_of.get(c, -1) for c in val["censored"].fillna("").tolist()], dtype=np.int64)[val_codes]
+    value_num = number * factor
+    out["value_num"] = value_num
+    out["censored"] = _strings(list(_CENSORED), cens, idx)
+    out["unit_std"] = _strings([None if an is None else an.unit for an in known], a_codes, idx)
+    out["loinc"] = _strings([None if an is None else an.loinc for an in known], a_codes, idx)
+    ref_codes, ref_text = _codes(out.get("reference_range", blank))
+    ref = _parse_reference(pd.Series(ref_text, dtype="string"))
+    low, high = ref["low"].to_numpy(dtype="float64")[ref_codes], ref["high"].to_numpy(dtype="float64")[ref_codes]
+    given = ~np.isnan(low) | ~np.isnan(high)
+
+    def default(i: int) -> np.ndarray:
+        bound = [np.nan if an is None or an.reference[i] is None else an.reference[i] for an in known]
+        return np.asarray(bound, dtype="float64")[a_codes]
+
+    ref_low = np.where(given, low * factor, default(0))
+    ref_high = np.where(given, high * factor, default(1))
+    out["ref_low"] = ref_low
+    out["ref_high"] = ref_high
+    out["abnormal"] = _strings(["normal", "low", "high"], _abnormal(value_num, cens, ref_low, ref_high), idx)
+    # the reason a unit does not fit: the pair's, else the magnitude's (pair rules first, then each
+    # analyte's two magnitude rules)
+    mag_rules, mag = _magnitude_rules(value_num, cens, a_codes, known, table)
+    rule_codes = np.where(mag >= 0, len(rules) + mag, pair_codes)
+    rule_codes = np.where(np.asarray([r != "" for r in rules], dtype=bool)[pair_codes], pair_codes, rule_codes)
+    out[_UNIT_RULE] = _strings([*rules, *mag_rules], rule_codes, idx)
+    out[_VALUE_BAD] = val["bad"].to_numpy(dtype=bool)[val_codes]
     return out
 
 
-def _abnormal(v: pd.Series, cens: pd.Series, lo: pd.Series, hi: pd.Series) -> pd.Series:
-    c = cens.fillna("none")
-    high = (c.isin(["none", "above_limit"]) & hi.notna() & (v > hi)) | ((c == "above_limit") & (v >= hi))
-    low = (c.isin(["none", "below_limit"]) & lo.notna() & (v < lo)) | ((c == "below_limit") & (v <= lo))
-    normal = (c == "none") & ~high & ~low & (hi.notna() | lo.notna())
-    normal |= (c == "below_limit") & hi.notna() & (v <= hi) & ~low
-    out = pd.Series(pd.NA, index=v.index, dtype="string")
-    out[normal.fillna(False).astype(bool)] = "normal"
-    out[low.fillna(False).astype(bool)] = "low"
-    out[high.fillna(False).astype(bool)] = "high"
-    return out.where(v.notna())
+def _abnormal(v: np.ndarray, cens: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Per row, 0 normal, 1 low, 2 high, -1 unknown (no value, or no range to judge it by)."""
+    none, below, above = (cens <= 0), (cens == 1), (cens == 2)  # a missing censoring reads as none
+    has_lo, has_hi = ~np.isnan(lo), ~np.isnan(hi)
+    with np.errstate(invalid="ignore"):
+        high = ((none | above) & has_hi & (v > hi)) | (above & (v >= hi))
+        low = ((none | below) & has_lo & (v < lo)) | (below & (v <= lo))
+        normal = none & ~high & ~low & (has_hi | has_lo)
+        normal |= below & has_hi & (v <= hi) & ~low
+    out = np.full(len(v), -1, dtype=np.int64)
+    out[normal] = 0
+    out[low] = 1
+    out[high] = 2
+    out[np.isnan(v)] = -1
+    return out
 
 
-def _magnitude_rules(df: pd.DataFrame, table: UnitTable) -> pd.Series:
+def _magnitude_rules(
+    v: np.ndarray, cens: np.ndarray, a_codes: np.ndarray, known: list[Analyte | None], table: UnitTable
+) -> tuple[list[str], np.ndarray]:
     """A result whose magnitude says the unit is wrong: above the plausible range but inside it once
     divided by the magnitude factor, or uncensored and more than sqrt(factor) times below the
-    detection limit (pg/mL written as ng/mL and back)."""
+    detection limit (pg/mL written as ng/mL and back). Returns the rules and, per row, the index of
+    the one it breaks (-1 for none)."""
     f = table.magnitude_factor
-    rules = pd.Series("", index=df.index, dtype="string")
-    for name, a in table.analytes.items():
-        sel = (df["analyte"] == name).fillna(False) & df["value_num"].notna() & (df["censored"] == "none").fillna(False)
+    rules: list[str] = []
+    out = np.full(len(v), -1, dtype=np.int64)
+    fine = ~np.isnan(v) & (cens == 0)
+    for k, a in enumerate(known):
+        if a is None:
+            continue
+        sel = fine & (a_codes == k)
         if not sel.any():
             continue
-        v = df.loc[sel, "value_num"]
         hi = a.plausible[1]
-        too_big = (v > hi) & (v / f <= hi) if hi is not None else pd.Series(False, index=v.index)
-        # an uncensored result far under the detection limit (the lab would have written <LOD)
-        too_small = (
-            (v > 0) & (v < a.detection_limit / math.sqrt(f)) if a.detection_limit else pd.Series(False, index=v.index)
-        )
-        rules[too_big[too_big].index] = (
-            f"{name} {f:g}x above its plausible range: the unit is probably wrong (expected {a.unit})"
-        )
-        rules[too_small[too_small].index] = (
-            f"{name} far below its detection limit: the unit is probably wrong (expected {a.unit})"
-        )
-    return rules
+        rules.append(f"{a.name} {f:g}x above its plausible range: the unit is probably wrong (expected {a.unit})")
+        if hi is not None:
+            out[sel & (v > hi) & (v / f <= hi)] = len(rules) - 1
+        rules.append(f"{a.name} far below its detection limit: the unit is probably wrong (expected {a.unit})")
+        if a.detection_limit:
+            out[sel & (v > 0) & (v < a.detection_limit / math.sqrt(f))] = len(rules) - 1
+    return rules, out
 
 
 # ------------------------------------------------------------------------------ steps
@@ -314,14 +361,26 @@ def null_implausible(df: pd.DataFrame) -> pd.DataFrame:
     from ._clean import set_reason
 
     out = df.copy()
-    rule = pd.Series(pd.NA, index=out.index, dtype="string")
+    rule = pd.Series(pd.NA, index=out.index, dtype=STR)
     if "analyte" in out and "value_num" in out:
-        num = pd.to_numeric(out["value_num"], errors="coerce")
-        for name, a in units().analytes.items():
+        num = pd.to_numeric(out["value_num"], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+        a_codes, a_names = _codes(out["analyte"])
+        messages: list[str | None] = [None]
+        broken = np.zeros(len(out), dtype=np.int64)  # per row, the index of the message (0: none)
+        for k, name in enumerate(a_names):
+            a = units().analytes.get(name)
+            if a is None:
+                continue
             lo, hi = a.plausible
-            sel = (out["analyte"] == name).fillna(False) & num.notna()
-            bad = sel & (((num < lo) if lo is not None else False) | ((num > hi) if hi is not None else False))
-            rule = rule.mask(bad, f"{name} outside its plausible range {_fmt(lo)}–{_fmt(hi)} {a.unit}")
+            with np.errstate(invalid="ignore"):
+                bad = (
+                    (a_codes == k)
+                    & ~np.isnan(num)
+                    & (((num < lo) if lo is not None else False) | ((num > hi) if hi is not None else False))
+                )
+            messages.append(f"{name} outside its plausible range {_fmt(lo)}–{_fmt(hi)} {a.unit}")
+            broken[bad] = len(messages) - 1
+        rule = _strings(messages, broken, out.index)
     bad = rule.notna()
     out[IMPLAUSIBLE] = rule
     if bad.any():
@@ -473,6 +532,8 @@ def trajectory_summary(df: pd.DataFrame) -> pd.DataFrame:
             "_ref_high": g["ref_high"].last(),
         }
     ).reset_index()
+    for col in ("analyte", "unit_std"):  # the written file's text type whatever the in-memory storage
+        out[col] = out[col].astype("string")
     out["fold_from_nadir"] = (out["last"] / out["nadir"]).where(out["nadir"] > 0)
     out["rising"] = (
         ((out["n_results"] > 1) & (out["fold_from_nadir"] >= RISE_FACTOR) & (out["last"] > out["_ref_high"]))
