@@ -358,7 +358,8 @@ def genomics_qc_widget(run: Any) -> Any:
 
 
 def imaging_series_widget(run: Any) -> Any:
-    """Accept or exclude a series (by its de-identified UID) with a reason (live kernel)."""
-    s = run.data.tables.get("series")
-    items = sorted(s["series_uid"].astype(str).unique()) if s is not None and "series_uid" in s.columns else []
-    return exclude_widget(run, items, what="series")
+    """Accept or exclude a series (by its de-identified UID) with a reason, its sampled slices beside the
+    decision (live kernel; :func:`curation.decisions.imaging_widgets.series_widget`)."""
+    from .imaging_widgets import series_widget
+
+    return series_widget(run)

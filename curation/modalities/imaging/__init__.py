@@ -43,11 +43,12 @@ if TYPE_CHECKING:
     from ...deid.registry import IdentifierRegistry
     from ._walk import FileRef
 
+from ._decide import exclude, relabel
 from ._nodules import check_agreement, reader_agreement
 
 __all__ = ["IMAGE_CHECKS", "READER_AGREEMENT", "SERIES_CHECKS", "SPEC", "check_agreement", "check_required_tags",
-           "checks", "figures", "identifiers", "load", "reader_agreement", "scrub_text", "series_overview",
-           "slice_strip_html", "slice_viewer", "standardize", "thumbnails_html", "write"]
+           "checks", "exclude", "figures", "identifiers", "load", "reader_agreement", "relabel", "scrub_text",
+           "series_overview", "slice_strip_html", "slice_viewer", "standardize", "thumbnails_html", "write"]
 
 SPEC = ModalitySpec(
     name="imaging", label="Imaging (DICOM)", formats=("dicom", "dicomdir", "zip"), notebook="imaging.ipynb",

@@ -34,6 +34,7 @@ TYPES = {
     "non-solid": "ground-glass",
 }
 CATEGORY_ORDER = ["2", "3", "4A", "4B"]
+ADJUDICATED = "lung_rads_adjudicated"  # a curator's category where the readers disagree (decisions; else absent)
 
 
 def lung_rads(diameter_mm: float, kind: str, solid_component_mm: float | None = None) -> str | None:
@@ -134,10 +135,11 @@ def read_nodules(path: Path, *, site: str, source: str, keyring: Keyring, quaran
 
 
 def reader_pairs(nod: pd.DataFrame) -> pd.DataFrame:
-    """Nodules read by exactly two readers: one row per nodule with both categories."""
-    if nod.empty:
-        return pd.DataFrame(columns=["patient", "series_uid", "location", "category_a", "category_b"])
+    """Nodules read by exactly two readers: one row per nodule with both categories (and the curator's
+    adjudicated one, empty without a decision)."""
     keys = ["patient", "series_uid", "location"]
+    if nod.empty:
+        return pd.DataFrame(columns=[*keys, "category_a", "category_b", ADJUDICATED])
     g = nod.sort_values([*keys, "reader"]).groupby(keys)
     out = []
     for key, grp in g:
@@ -149,9 +151,16 @@ def reader_pairs(nod: pd.DataFrame) -> pd.DataFrame:
                 **dict(zip(keys, key, strict=True)),
                 "category_a": first["lung_rads"].iloc[0],
                 "category_b": first["lung_rads"].iloc[1],
+                ADJUDICATED: _adjudicated(grp),
             }
         )
-    return pd.DataFrame(out, columns=[*keys, "category_a", "category_b"])
+    return pd.DataFrame(out, columns=[*keys, "category_a", "category_b", ADJUDICATED])
+
+
+def _adjudicated(reads: pd.DataFrame) -> str:
+    """The category a curator adjudicated for one nodule's reads, "" without a decision."""
+    got = reads[ADJUDICATED].dropna() if ADJUDICATED in reads.columns else pd.Series(dtype="string")
+    return str(got.iloc[0]) if len(got) else ""
 
 
 def reader_agreement(nod: pd.DataFrame) -> tuple[float, pd.DataFrame]:
@@ -163,7 +172,10 @@ def reader_agreement(nod: pd.DataFrame) -> tuple[float, pd.DataFrame]:
 def check_agreement(data: ModalityData, ctx: Context) -> Outcome:
     """Lung-RADS categories of nodules read twice that the readers disagree on, with Cohen's kappa."""
     kappa, pairs = reader_agreement(data.tables["nodules"])
-    bad = pairs[pairs["category_a"] != pairs["category_b"]]
+    differ = pairs["category_a"] != pairs["category_b"]
+    settled = differ & (pairs[ADJUDICATED] != "")  # adjudicated by a curator (decisions): no longer open
+    bad = pairs[differ & ~settled]
+    done = f", {int(settled.sum())} adjudicated by a curator" if settled.any() else ""
     return Outcome(
         len(pairs),
         failures=failures(
@@ -172,5 +184,6 @@ def check_agreement(data: ModalityData, ctx: Context) -> Outcome:
             field="lung_rads",
             rule=[f"readers disagree: {a} vs {b}" for a, b in zip(bad["category_a"], bad["category_b"], strict=True)],
         ),
-        message=f"Cohen's kappa {kappa:.2f} over {len(pairs)} nodules read twice; {len(bad)} Lung-RADS disagreements",
+        message=f"Cohen's kappa {kappa:.2f} over {len(pairs)} nodules read twice; {len(bad)} Lung-RADS "
+        f"disagreements{' open' if done else ''}{done}",
     )
