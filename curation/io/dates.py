@@ -49,6 +49,23 @@ def parse_dates(s: pd.Series, *, min_year: int = 1800, max_year: int = 2100) -> 
     if pd.api.types.is_datetime64_any_dtype(s):
         values = pd.to_datetime(s).dt.tz_localize(None) if getattr(s.dt, "tz", None) else s
         return ParsedDates(values.astype("datetime64[ns]"), pd.Series(False, index=s.index))
+    # an export repeats a few thousand dates over many rows: parse each distinct text once
+    codes, uniq = pd.factorize(s if isinstance(s.dtype, pd.StringDtype) else s.astype("string"), sort=False)
+    if len(uniq) < len(s):
+        one = _parse(pd.Series(np.asarray(uniq, dtype=object), dtype="string"), min_year, max_year)
+        values = one.values.to_numpy(dtype="datetime64[ns]")
+        bad = one.unparseable.to_numpy(dtype=bool)
+        missing = codes < 0
+        at = np.where(missing, 0, codes)
+        taken = values[at] if len(values) else np.full(len(s), np.datetime64("NaT"), dtype="datetime64[ns]")
+        taken[missing] = np.datetime64("NaT")
+        flags = bad[at] if len(bad) else np.zeros(len(s), dtype=bool)
+        flags[missing] = False
+        return ParsedDates(pd.Series(taken, index=s.index), pd.Series(flags, index=s.index))
+    return _parse(s, min_year, max_year)
+
+
+def _parse(s: pd.Series, min_year: int, max_year: int) -> ParsedDates:
     text = (s if isinstance(s.dtype, pd.StringDtype) else s.astype("string")).str.strip()
     present = text.notna() & (text != "")
     out = pd.Series(pd.NaT, index=s.index, dtype="datetime64[ns]")

@@ -32,6 +32,7 @@ from . import _tabular as tab
 from . import _tabular_checks as tc
 from ._lab_assay import ASSAY_CONSISTENCY
 from ._lab_figures import plot_distributions, plot_trajectories, trajectories_frame
+from ._lab_ranges import plausible_ranges
 from ._lab_units import Analyte, UnitTable, _key, unit_factor, units
 from ._options import TabularOptions
 from .base import ModalityData, ModalitySpec
@@ -327,37 +328,39 @@ def identifiers(sources: list[Source], *, ctx: Context) -> IdentifierRegistry:
 def _iso_dates(s: pd.Series) -> pd.Series:
     """LIS timestamps (2023-05-14 10:18, 2019/3/15 9:19 ...) as ISO dates, parsed once per distinct
     value: a LIS export repeats a few thousand timestamps over millions of rows. Unparseable text is
-    left as written, so the shared pipeline still quarantines it."""
+    left as written (without its time of day), so the shared pipeline still quarantines it."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    # drop a trailing time of day first (the date is what is kept), vectorized in Arrow
+    codes, uniq = _codes(s)
+    # drop a trailing time of day first (the date is what is kept), on the distinct values only
     day = pc.replace_substring_regex(
-        pa.array(s.astype(object).where(s.notna(), None), type=pa.string()),
+        pa.array(uniq, type=pa.string()),
         pattern=r"^(\S+)[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?$",
         replacement=r"\1",
-    )
-    codes, uniq = pd.factorize(day.to_pandas(), sort=False)
-    if not len(uniq):
-        return s
-    parsed = parse_dates(pd.Series(np.asarray(uniq, dtype=object)))
-    ok = parsed.values.notna() & ~parsed.unparseable
-    iso = pd.Series(np.asarray(uniq, dtype=object)).where(~ok, parsed.values.dt.strftime("%Y-%m-%d"))
-    out = np.where(codes >= 0, iso.to_numpy(dtype=object)[np.maximum(codes, 0)], s.to_numpy(dtype=object))
-    return pd.Series(out, index=s.index, dtype=object)
+    ).to_pylist()
+    parsed = parse_dates(pd.Series(day, dtype=STR))
+    ok = (parsed.values.notna() & ~parsed.unparseable).to_numpy(dtype=bool)
+    iso = parsed.values.dt.strftime("%Y-%m-%d").to_numpy(dtype=object, na_value=None)
+    labels: list[str | None] = [i if good else d for i, d, good in zip(iso.tolist(), day, ok.tolist(), strict=True)]
+    labels[-1] = None  # a missing timestamp stays missing
+    return _strings(labels, codes, s.index)
 
 
 def _derive(tables: dict[str, pd.DataFrame], data: ModalityData, ctx: Context) -> None:
-    tables[TABLE] = null_implausible(type_results(tables[TABLE]))
+    tables[TABLE] = null_implausible(type_results(tables[TABLE]), ranges=plausible_ranges(ctx))
 
 
 IMPLAUSIBLE = "_implausible"  # in-memory column: the rule a result broke before it was nulled
 
 
-def null_implausible(df: pd.DataFrame) -> pd.DataFrame:
+def null_implausible(
+    df: pd.DataFrame, *, ranges: dict[str, tuple[float | None, float | None]] | None = None
+) -> pd.DataFrame:
     """Results outside their analyte's plausible range (canonical unit) are never written as is:
     value_num becomes null with the reason ``out_of_range`` (missing_reasons), and the broken rule
-    stays in memory for :func:`check_range`. Pure: returns a new frame."""
+    stays in memory for :func:`check_range`. ``ranges``: per analyte, in place of lab_units.yaml's (curator
+    decisions: :func:`~curation.modalities._lab_ranges.plausible_ranges`). Pure: returns a new frame."""
     from ._clean import set_reason
 
     out = df.copy()
@@ -371,7 +374,7 @@ def null_implausible(df: pd.DataFrame) -> pd.DataFrame:
             a = units().analytes.get(name)
             if a is None:
                 continue
-            lo, hi = a.plausible
+            lo, hi = (ranges or {}).get(name, a.plausible)
             with np.errstate(invalid="ignore"):
                 bad = (
                     (a_codes == k)
