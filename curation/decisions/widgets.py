@@ -30,6 +30,7 @@ __all__ = [
     "quarantine_widget",
     "record",
     "save_button",
+    "scrubbed_same",
     "settings_widget",
     "show_saved",
     "unmapped_values",
@@ -102,18 +103,20 @@ def unmapped_values(run: Any) -> pd.DataFrame:
     counts = bad.groupby(["field", "value"], dropna=True).size().rename("count").reset_index()
     # the raw values are shown (and keyed in decisions.yaml and the audit trail) only when the cohort's
     # scrubber leaves them as they are: a value holding a name, phone or ID is counted, never shown
-    values = counts["value"].astype(str).tolist()
-    scrubber = getattr(run.ctx, "scrubber", None)
-    same = (
-        [a == b for a, b in zip(values, scrubber.scrub_many(values), strict=True)]
-        if scrubber
-        else [False] * len(values)
-    )
-    clean = pd.Series(same, index=counts.index, dtype=bool)
+    clean = pd.Series(scrubbed_same(run, counts["value"].astype(str).tolist()), index=counts.index, dtype=bool)
     hidden = counts[~clean].groupby("field", as_index=False)["count"].sum().assign(value=HIDDEN)
     counts = pd.concat([counts[clean], hidden], ignore_index=True)
     counts["allowed"] = counts["field"].map(lambda f: ", ".join(allowed.get(f, [])))
     return counts.sort_values(["field", "count"], ascending=[True, False], ignore_index=True)[cols]
+
+
+def scrubbed_same(run: Any, values: list[str]) -> list[bool]:
+    """Per value: whether the cohort's scrubber leaves it as it is (only such a source value is shown, or keyed
+    in decisions.yaml and the audit trail); all False without a scrubber."""
+    scrubber = getattr(run.ctx, "scrubber", None)
+    if not scrubber:
+        return [False] * len(values)
+    return [a == b for a, b in zip(values, scrubber.scrub_many(values), strict=True)]
 
 
 def quarantine_table(run: Any) -> pd.DataFrame:
