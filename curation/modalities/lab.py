@@ -328,24 +328,23 @@ def identifiers(sources: list[Source], *, ctx: Context) -> IdentifierRegistry:
 def _iso_dates(s: pd.Series) -> pd.Series:
     """LIS timestamps (2023-05-14 10:18, 2019/3/15 9:19 ...) as ISO dates, parsed once per distinct
     value: a LIS export repeats a few thousand timestamps over millions of rows. Unparseable text is
-    left as written, so the shared pipeline still quarantines it."""
+    left as written (without its time of day), so the shared pipeline still quarantines it."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    # drop a trailing time of day first (the date is what is kept), vectorized in Arrow
+    codes, uniq = _codes(s)
+    # drop a trailing time of day first (the date is what is kept), on the distinct values only
     day = pc.replace_substring_regex(
-        pa.array(s.astype(object).where(s.notna(), None), type=pa.string()),
+        pa.array(uniq, type=pa.string()),
         pattern=r"^(\S+)[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?$",
         replacement=r"\1",
-    )
-    codes, uniq = pd.factorize(day.to_pandas(), sort=False)
-    if not len(uniq):
-        return s
-    parsed = parse_dates(pd.Series(np.asarray(uniq, dtype=object)))
-    ok = parsed.values.notna() & ~parsed.unparseable
-    iso = pd.Series(np.asarray(uniq, dtype=object)).where(~ok, parsed.values.dt.strftime("%Y-%m-%d"))
-    out = np.where(codes >= 0, iso.to_numpy(dtype=object)[np.maximum(codes, 0)], s.to_numpy(dtype=object))
-    return pd.Series(out, index=s.index, dtype=object)
+    ).to_pylist()
+    parsed = parse_dates(pd.Series(day, dtype=STR))
+    ok = (parsed.values.notna() & ~parsed.unparseable).to_numpy(dtype=bool)
+    iso = parsed.values.dt.strftime("%Y-%m-%d").to_numpy(dtype=object, na_value=None)
+    labels: list[str | None] = [i if good else d for i, d, good in zip(iso.tolist(), day, ok.tolist(), strict=True)]
+    labels[-1] = None  # a missing timestamp stays missing
+    return _strings(labels, codes, s.index)
 
 
 def _derive(tables: dict[str, pd.DataFrame], data: ModalityData, ctx: Context) -> None:
