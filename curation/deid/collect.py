@@ -14,6 +14,7 @@ import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
 
 if TYPE_CHECKING:
@@ -60,8 +61,12 @@ def kind_of_header(header: str) -> str | None:
 
 
 def _distinct(s: pd.Series) -> list[str]:
-    vals = s.astype("string").dropna().str.strip()
-    return [v for v in pd.unique(vals.to_numpy(dtype=object)) if v]
+    """Distinct non-empty stripped values, in order of first appearance; stripped once per distinct
+    raw value (factorized in Arrow), not per row."""
+    from ..io.readers import STR
+
+    _, uniq = pd.factorize(s.astype(STR), sort=False)
+    return [v for v in dict.fromkeys(str(u).strip() for u in np.asarray(uniq, dtype=object)) if v]
 
 
 def note_values(registry: IdentifierRegistry, kind: str, values: Iterable[str]) -> None:
