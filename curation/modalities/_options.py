@@ -7,6 +7,8 @@ refused with a "did you mean", a bad value is named with its key) and read as ty
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
@@ -32,6 +34,37 @@ class RowFilter(Options):
         return self
 
 
+class RelativeDates(Options):
+    """Dates given as a number of days (or weeks) from a per-patient index event, as GDC/TCGA
+    exports give them (days_to_birth, days_to_death, days_to_last_follow_up from the diagnosis).
+
+    The day counts are kept as ``<field>_days_from_index`` (no date, so no shift is needed); a date
+    is derived (index date + days, then shifted like every date) only where ``index`` holds a full
+    date. The date checks compare the day counts when there is no date.
+    """
+
+    fields: dict[str, str] = Field(
+        ...,
+        min_length=1,
+        description="source column -> dictionary date field, e.g. {days_to_death: death_date, "
+        "days_to_last_follow_up: last_followup_date, days_to_birth: birth_date}",
+    )
+    event: str = Field(
+        "diagnosis_date",
+        min_length=1,
+        description="the dictionary date field that is day 0 (GDC/TCGA: the diagnosis); it is counted "
+        "present at day 0 for every record of the source",
+    )
+    index: str | None = Field(
+        None,
+        min_length=1,
+        description="source column giving each patient's index date (a full date: dates are derived) or "
+        "only its year (e.g. year_of_diagnosis: no date is derived, the year bounds the timeliness check); "
+        "omit when the export gives neither",
+    )
+    unit: Literal["days", "weeks"] = Field("days", description="unit of the counts")
+
+
 class TabularOptions(Options):
     """Options of a csv / tsv / excel / parquet export."""
 
@@ -51,6 +84,11 @@ class TabularOptions(Options):
         description="row filter by source column, e.g. "
         "{treatment_or_therapy: {not_in: [no]}}; the rows it drops are counted in "
         "the ledger as excluded (rule where:<column>)",
+    )
+    relative_dates: RelativeDates | None = Field(
+        None,
+        description="dates given as days from a per-patient index event (GDC/TCGA days_to_*): "
+        "{fields: {days_to_death: death_date}, index: year_of_diagnosis}",
     )
     keep_free_text: tuple[str, ...] = Field(
         (),

@@ -19,6 +19,7 @@ from .. import dictionary
 from ..quality import WARN_ONLY, Check, Dimension, Outcome, Severity, combine, failures
 from ..quality import checks as qc
 from ._tabular import FREE_TEXT, INVALID, MISSING_HEADERS, UNMAPPED, uncoded
+from ._tabular._relative_days import DAYS, present, used_columns
 
 if TYPE_CHECKING:
     from .base import Context, ModalityData
@@ -55,6 +56,9 @@ def _completeness(table: str, field: dictionary.Field) -> Callable[[ModalityData
         if field.name == "birth_date":  # generalized at standardize: judged on whether one was given
             has = df["_has_birth_date"] if "_has_birth_date" in df.columns else None
             df = df.assign(birth_date=pd.NA if has is None else has.where(has))
+        elif field.type == "date" and field.name + DAYS in df.columns:  # given as days from an index event
+            has = present(df, field.name)
+            df = df.assign(**{field.name: has.where(has)})
         return qc.check_completeness(df, field.name, required=field.required)
 
     return check
@@ -162,7 +166,8 @@ def check_missing_headers(data: ModalityData, ctx: Context) -> Outcome:
 def check_unmapped_columns(data: ModalityData, ctx: Context) -> Outcome:
     """Source columns that map to no dictionary field (dropped): informational, for the curator."""
     found: dict[str, list[Any]] = data.objects.get(UNMAPPED, {})
-    headers = [(key, h) for key, (_, hs) in found.items() for h in hs]
+    used = used_columns(ctx.config, data.modality)  # read by options.relative_dates, not dropped
+    headers = [(key, h) for key, (_, hs) in found.items() for h in hs if h not in used.get(key, ())]
     return Outcome(
         sum(n for n, _ in found.values()),
         failures=failures(

@@ -23,6 +23,7 @@ from ..quality import checks as qc
 from . import _tabular as tab
 from . import _timeliness as tl
 from ._options import TabularOptions
+from ._tabular._relative_days import DAYS, age_from_days, day_view, latest_contact, present
 from ._tabular_checks import checks_for
 from .base import ModalityData, ModalitySpec
 
@@ -81,6 +82,13 @@ def identifiers(sources: list[Source], *, ctx: Context) -> IdentifierRegistry:
 def _derive(tables: dict[str, pd.DataFrame], data: ModalityData, ctx: Context) -> None:
     """Birth date -> birth year and age at diagnosis (90+ top-coded), on unshifted dates."""
     p, c = tables["patients"], tables["conditions"]
+    by_days = age_from_days(p, c)  # a birth given as days from the index event (GDC days_to_birth)
+    if by_days is not None and "birth_date" in p.columns:
+        by_days = by_days.where(p["birth_date"].isna())  # a birth date derived from a full index date wins
+    if by_days is not None and by_days.notna().any():
+        given = p["age_at_diagnosis"].astype("string") if "age_at_diagnosis" in p.columns else None
+        text = by_days.astype("Int64").astype("string")
+        p = p.assign(age_at_diagnosis=text if given is None else given.where(given.fillna("") != "", text))
     forms = [f for f in ("birth_year", "age_at_diagnosis") if f in p.columns]
     if "birth_date" not in p.columns and not forms:
         return
@@ -137,17 +145,19 @@ def standardize(data: ModalityData, *, ctx: Context) -> ModalityData:
 
 
 # ------------------------------------------------------------------------------------ checks
-def _diagnosis(data: ModalityData) -> pd.Series:
-    c = data.tables["conditions"]
+def _diagnosis(tables: dict[str, pd.DataFrame]) -> pd.Series:
+    c = tables["conditions"]
     if "diagnosis_date" not in c.columns or not len(c):
         return pd.Series(dtype="datetime64[ns]")
     return c.groupby(PATIENT)["diagnosis_date"].min()
 
 
-def _with_diagnosis(data: ModalityData, table: str) -> pd.DataFrame:
-    # a view for the checks; these tables have no diagnosis_date field of their own
-    df = data.tables[table]
-    return df.assign(diagnosis_date=pd.to_datetime(df[PATIENT].map(_diagnosis(data))))
+def _with_diagnosis(data: ModalityData, table: str, *, days: bool = False) -> pd.DataFrame:
+    # a view for the checks; these tables have no diagnosis_date field of their own. ``days``: the
+    # dates of a patient given as days from an index event are compared on that day axis
+    tables = day_view(data) if days else data.tables
+    df = tables[table]
+    return df.assign(diagnosis_date=pd.to_datetime(df[PATIENT].map(_diagnosis(tables))))
 
 
 def _codes(field: str, codelist: str) -> Callable[[ModalityData, Context], Outcome]:
@@ -232,8 +242,8 @@ def check_histology_morphology(data: ModalityData, ctx: Context) -> Outcome:
 
 
 def check_vital_status(data: ModalityData, ctx: Context) -> Outcome:
-    """A patient recorded alive has no death date."""
-    o = data.tables["outcomes"]
+    """A patient recorded alive has no death date (nor a day of death)."""
+    o = day_view(data)["outcomes"]
     if "vital_status" not in o.columns or "death_date" not in o.columns:
         return Outcome(0)
     alive_dead = ((o["vital_status"] == "alive") & o["death_date"].notna()).fillna(False).astype(bool)
@@ -245,12 +255,13 @@ def check_vital_status(data: ModalityData, ctx: Context) -> Outcome:
 
 def check_dates_in_order(data: ModalityData, ctx: Context) -> Outcome:
     """Symptom before diagnosis, treatment start before end, follow-up and death after diagnosis."""
+    t = day_view(data)  # dates given as days from an index event compare as days
     return combine(
         [
-            qc.check_date_order(data.tables["conditions"], [("symptom_date", "diagnosis_date", "symptom_date")]),
-            qc.check_date_order(data.tables["treatments"], [("treatment_start", "treatment_end", "treatment_end")]),
+            qc.check_date_order(t["conditions"], [("symptom_date", "diagnosis_date", "symptom_date")]),
+            qc.check_date_order(t["treatments"], [("treatment_start", "treatment_end", "treatment_end")]),
             qc.check_date_order(
-                _with_diagnosis(data, "outcomes"),
+                _with_diagnosis(data, "outcomes", days=True),
                 [
                     ("diagnosis_date", "last_followup_date", "last_followup_date"),
                     ("diagnosis_date", "progression_date", "progression_date"),
@@ -274,7 +285,9 @@ def check_patient_unique(data: ModalityData, ctx: Context) -> Outcome:
 def check_entry_delay(data: ModalityData, ctx: Context) -> Outcome:
     """The record was entered within the target number of days of diagnosis."""
     delay = float(ctx.decisions.get(f"{NAME}.timeliness.entry_delay_days", tl.targets(ctx).entry_days))
-    return qc.check_timeliness(_with_diagnosis(data, "patients"), "record_entry_date", "diagnosis_date", max_days=delay)
+    return qc.check_timeliness(
+        _with_diagnosis(data, "patients", days=True), "record_entry_date", "diagnosis_date", max_days=delay
+    )
 
 
 def check_followup_currency(data: ModalityData, ctx: Context) -> Outcome:
@@ -286,24 +299,26 @@ def check_followup_currency(data: ModalityData, ctx: Context) -> Outcome:
     the one cutoff, and only the day counts are shown.
     """
     o = data.tables["outcomes"]
-    if "last_followup_date" not in o.columns:
+    if "last_followup_date" not in o.columns and "last_followup_date" + DAYS not in o.columns:
         return Outcome(
             0,
             message="not applicable: last_followup_date not in the data; map the follow-up table's "
             "last-contact column to it (cohort.yaml `columns:`)",
         )
     shift = pd.to_timedelta(patient_shifts(o[PATIENT], keyring=ctx.keyring).astype("float64"), unit="D")
-    real = pd.to_datetime(o["last_followup_date"]) - shift
-    dead = pd.Series(False, index=o.index)
+    real = pd.to_datetime(o.get("last_followup_date", pd.Series(pd.NaT, index=o.index))) - shift
+    # a day count from an index known only by its year: the latest date it can be (the benefit of the doubt)
+    bound = latest_contact(o, "last_followup_date").where(real.isna())
+    real = real.fillna(bound)
+    dead = present(o, "death_date")
     if "vital_status" in o.columns:
         dead |= (o["vital_status"] == "dead").fillna(False).astype(bool)
-    if "death_date" in o.columns:
-        dead |= o["death_date"].notna()
     # a patient's latest contact counts (one row per patient, the one that holds it)
     view = o.assign(_real=real).loc[real.notna()].sort_values("_real").drop_duplicates(PATIENT, keep="last")
     view = view.loc[~dead.reindex(view.index).astype(bool)]
     if not len(view):
         return Outcome(0, message="not applicable: no living patient with a last follow-up date")
+    n_bound = int(bound.reindex(view.index).notna().sum())
     t = tl.targets(ctx)
     declared = t.data_cutoff is not None
     cutoff = pd.Timestamp(t.data_cutoff) if declared else real.max()
@@ -314,6 +329,11 @@ def check_followup_currency(data: ModalityData, ctx: Context) -> Outcome:
         for d in since[bad]
     ]
     where = "timeliness.data_cutoff" if declared else "the latest last contact of the cohort"
+    if n_bound:
+        where += (
+            f"; {n_bound} last contact(s) given as days from an index known only by its year, "
+            "counted from 31 December of that year"
+        )
     return Outcome(
         len(view),
         failures=failures(view.loc[bad], field="last_followup_date", rule=rules),
@@ -334,7 +354,7 @@ def check_reidentification(data: ModalityData, ctx: Context) -> Outcome:
 
 def _after_diagnosis(table: str, later: str) -> Callable[[ModalityData, Context], Outcome]:
     def check(data: ModalityData, ctx: Context) -> Outcome:
-        return qc.check_date_order(_with_diagnosis(data, table), [("diagnosis_date", later, later)])
+        return qc.check_date_order(_with_diagnosis(data, table, days=True), [("diagnosis_date", later, later)])
 
     return check
 
@@ -437,17 +457,19 @@ def figures(data: ModalityData, results: list[CheckResult], *, ctx: Context) -> 
     out["Histology"] = fig.category_bars(
         t["conditions"].get("histology", pd.Series(dtype="string")), title="Histologic type"
     )
-    out["Treatment timelines"] = fig.treatment_timelines(t["treatments"], _diagnosis(data))
+    days = day_view(data)  # days from diagnosis, also where a source gives only day counts
+    out["Treatment timelines"] = fig.treatment_timelines(days["treatments"], _diagnosis(days))
     out["Overall survival by stage"] = fig.km_by_stage(survival_frame(data))
     return out
 
 
 def survival_frame(data: ModalityData) -> pd.DataFrame:
     """One row per patient: days from diagnosis to death or last follow-up, event, and stage (I–IV)."""
-    o = data.tables["outcomes"]
+    t = day_view(data)  # a source's day counts from the index count as dates on one day axis
+    o = t["outcomes"]
     if not len(o):
         return pd.DataFrame(columns=[PATIENT, "days", "event", "stage"])
-    diag = _diagnosis(data)
+    diag = _diagnosis(t)
     o = o.drop_duplicates(PATIENT, keep="last").set_index(PATIENT)
     d = pd.to_datetime(o.index.to_series().map(diag))
     days = pd.Series(float("nan"), index=o.index)

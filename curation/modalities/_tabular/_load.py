@@ -34,6 +34,7 @@ from ._common import (
     TABLE,
     UNMAPPED,
 )
+from ._relative_days import attach as attach_relative
 
 if TYPE_CHECKING:
     from ...deid.registry import IdentifierRegistry
@@ -75,6 +76,7 @@ def load(modality: str, sources: list[Source[TabularOptions]], *, ctx: Context) 
                     frame, columns=cfg.columns, known=known, values=cfg.values, missing=cfg.missing
                 )
                 _where_columns(frame, src, tables)
+                df = attach_relative(df, frame, src, modality=modality)  # options.relative_dates
             except SourceError as exc:
                 # the message names the file, whose name may hold an identifier (or ": "): keep only the fix
                 reason = getattr(exc, "reason", "unreadable_file")

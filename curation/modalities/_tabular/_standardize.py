@@ -19,6 +19,7 @@ from ...io.dates import parse_dates
 from ...io.readers import REASON_SUFFIX, STR, map_values
 from .. import _clean
 from ..base import ModalityData
+from . import _relative_days as rel
 from ._common import (
     _REPEATING,
     _TNM_AXIS,
@@ -140,6 +141,8 @@ def _parts(
             continue
         present = [n for n in names if n in df.columns]
         content = [n for n in present if n not in direct]
+        relative = rel.carried(df, names)  # options.relative_dates: day counts for this table
+        content += relative[:1]
         if not target and not content:
             continue
         keep_text = set(filter(None, (df[KEEP_TEXT].iat[0] if len(df) else "").split(",")))
@@ -156,6 +159,7 @@ def _parts(
             )
         ]
         marks = [c for c in (f"_where_{table}",) if c in df.columns]  # options.where for this table (_load.py)
+        marks += relative
         part = df[[*present, *reasons, *derived, ROW, SITE, SOURCE, *marks]].copy()
         part[WIDE] = not target
         parts.append(part)
@@ -193,7 +197,9 @@ def _standardize_table(
     quarantined: dict[str, int] = {}
     excluded: dict[str, int] = {}
     direct = [f.name for f in fields if f.phi == "direct" and f.name in frame.columns]
-    frame = _drop_empty_wide_rows(frame, [n for n in names if n in frame.columns and n not in direct], excluded)
+    frame = rel.prepare(frame, table, names, invalid=invalid)
+    content = [n for n in names if n in frame.columns and n not in direct] + rel.day_columns(frame)
+    frame = _drop_empty_wide_rows(frame, content, excluded)
     if (mark := f"_where_{table}") in frame.columns:  # rows options.where keeps out of this table
         rule = frame.pop(mark).fillna("").astype(str)
         for name, n in rule[rule != ""].value_counts().items():
@@ -227,6 +233,7 @@ def _standardize_table(
     )
     frame = _scrub_uncoded(frame, table, fields, data=data, scrubber=scrubber)
     frame = _type_values(frame, table, fields, data=data, stage=stage, invalid=invalid, quarantined=quarantined)
+    frame = rel.derive(frame, fields)  # dates from a full index date; shifted below like the others
 
     # a wide export with one row per treatment repeats the patient's other tables on every row
     if table not in _REPEATING and frame[WIDE].any():
@@ -249,7 +256,7 @@ def _drop_empty_wide_rows(frame: pd.DataFrame, content: list[str], excluded: dic
     if not content:
         return frame
     reasons = [c for c in frame.columns if c.endswith(REASON_SUFFIX)]
-    empty = (frame[content].fillna("") == "").all(axis=1)
+    empty = (frame[content].astype(STR).fillna("") == "").all(axis=1)  # day counts are Int64
     if reasons:
         empty &= frame[reasons].isna().all(axis=1)
     empty &= frame[WIDE].astype(bool)

@@ -17,6 +17,7 @@ from ...io.readers import REASON_SUFFIX
 from ...quality import checks as qc
 from ..base import ModalityData
 from ._common import ANCHORS, DIAGNOSIS, PATIENT, SITE, _pandas_dtype
+from ._relative_days import DAYS
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -90,6 +91,9 @@ def output_frame(
         out[f.name if not (relative and f.type == "date") else f"{f.name}_days"] = s
         name = f"{f.name}_days" if relative and f.type == "date" else f.name
         schema_fields.append(pa.field(name, _arrow_type(f, relative=relative)))
+        if f.type == "date" and f.name + DAYS in df.columns:  # options.relative_dates: no date, a day count
+            out[f.name + DAYS] = df[f.name + DAYS].astype("Int32")
+            schema_fields.append(pa.field(f.name + DAYS, pa.int32(), metadata={"unit": "d", "from": "index event"}))
     return out.reset_index(drop=True), pa.schema(schema_fields)
 
 
