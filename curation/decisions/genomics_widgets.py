@@ -15,9 +15,17 @@ from typing import Any
 import pandas as pd
 
 from .model import decisions_path, read_decisions
-from .widgets import author_fields, save_button, value_in_effect
+from .widgets import author_fields, exclude_widget, save_button, value_in_effect
 
-__all__ = ["LIMITS", "driver_calls", "driver_review_widget", "limit_key", "sample_qc_table", "sample_qc_widget"]
+__all__ = [
+    "LIMITS",
+    "driver_calls",
+    "driver_review_widget",
+    "limit_key",
+    "sample_exclude_widget",
+    "sample_qc_table",
+    "sample_qc_widget",
+]
 
 # limit -> (QC metric, check, unit, lowest, highest a curator may set)
 LIMITS = {
@@ -176,3 +184,10 @@ def driver_review_widget(run: Any) -> Any:
         description="Save review",
     )
     return w.VBox([which, action, author, reason, button, status])
+
+
+def sample_exclude_widget(run: Any) -> Any:
+    """Accept or exclude a sequenced sample (by its token) with a reason (live kernel); the next run leaves an
+    excluded sample out of the samples and variants tables and the VCF copies, counted in the ledger."""
+    s = run.data.tables.get("samples")
+    return exclude_widget(run, sorted(s["sample"].astype(str)) if s is not None and len(s) else [], what="sample")

@@ -24,14 +24,23 @@ setting  a dotted setting the modality reads               a number or a word
          (``immune.qc.tissue.tumor.min_counts``,
          ``genomics.accuracy.sequencing_depth.min_depth``)
 map      ``<modality>.<field>:<raw value>``                a dictionary code
-release  ``<modality>.<record pseudonym or token>``        ``release`` or ``confirm``
+release  ``<modality>.<record pseudonym or line N>``       ``release`` or ``confirm``
 exclude  ``<modality>.<record pseudonym or token>``        ``exclude`` or ``accept``
+         (imaging: a series UID; genomics, immune: a
+         sample token; any: a patient pseudonym)
 label    ``immune.<cluster>``                              a cell-type label
+         ``genomics.driver.<sample>.<chrom>-<pos>-<ref>-<alt>``
+                                                           ``confirm`` or ``reject``
+         ``imaging.nodule.<patient>.<series UID>.<location>``
+                                                           a Lung-RADS category
 ======== ================================================= ==============================
 
-A run applies thresholds, settings, value maps, exclusions (tabular modalities) and label corrections
-(immune, per Leiden cluster); it lists
-the other decisions and flags them for review (:mod:`.replay`).
+A run applies every kind (:mod:`.replay`): thresholds, settings (among them per-sample genomics QC limits,
+``genomics.accuracy.<check>.sample.<token>.<limit>``, and lab plausible ranges,
+``lab.plausibility.range.<analyte>.low|high``), value maps (lab units: ``lab.unit:<raw>``), releases (a
+record quarantined for an unreadable date re-enters), exclusions (tabular records; imaging series,
+genomics and immune samples through the modality's ``exclude`` hook) and labels (the modality's
+``relabel`` hook). One it cannot apply is flagged for review, never silently ignored.
 
 The old form written by the immune notebook's widget (a nested mapping such as
 ``immune: {qc: {tissue: {tumor: {min_counts: 300}}}}``, or flat dotted keys, without author or

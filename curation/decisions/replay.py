@@ -3,7 +3,10 @@
 :func:`prepare` runs in :func:`curation.curate` before the modality loads: it reads the decisions
 of that modality (decisions.yaml beside cohort.yaml, and the old form in the bundle), sets aside
 those made on an input that has changed since (flagged, not applied) and applies the rest to the
-run's context: thresholds by check id, settings the modality reads, value maps. :meth:`Replay.check`
+run's context: thresholds by check id, settings the modality reads, value maps, releases (the modality
+re-admits a released record while it standardizes). After standardize, :meth:`Replay.exclude` and
+:meth:`Replay.relabel` apply exclusions and labels (through the modality's hooks where the outputs are
+more than tables) and :meth:`Replay.release` says what each release did. :meth:`Replay.check`
 is the ``<modality>.decisions.review`` check (a warning naming each decision set aside) and
 :meth:`Replay.frame` the table of quality/decisions/<modality>.parquet: which check or records each
 decision changed and how. The run's audit trail lists them (:func:`audit_record`).

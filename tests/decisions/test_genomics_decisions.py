@@ -12,7 +12,6 @@ from modalities.genomics_fixture import KEYRING, failed_of, pt
 from modalities.test_genomics import make_cohort
 
 import curation as cu
-from curation import decisions as dec
 from curation.cli import main
 from curation.decisions import genomics_widgets as gw
 
@@ -94,12 +93,10 @@ def test_driver_review_and_sample_exclusion_are_replayed(tmp_path: Path, monkeyp
     assert gw.driver_calls(before).set_index("key").loc[kras["key"], "review"] == "reject by Dr. Zhou"
     _set(monkeypatch, cli, "label", str(kras["key"]), "reject")
     gone = KEYRING.token("sample", "HX-003-T")
-    dec.set_decision(
-        dec.decisions_path(api),
-        {"kind": "exclude", "key": f"genomics.{gone}", "value": "exclude"},
-        author="Dr. Zhou",
-        reason="reviewed",
-    )
+    panel = gw.sample_exclude_widget(before)
+    which, action = panel.children[:2]
+    which.value, action.value = gone, "exclude"
+    assert _press(panel).startswith("recorded 1")
     _set(monkeypatch, cli, "exclude", f"genomics.{gone}", "exclude")
 
     for cohort in (api, cli):

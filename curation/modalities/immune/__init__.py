@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any
 
 from ...quality import CheckResult, run
 from ..base import Context, ModalityData, ModalitySpec
+from ._decide import exclude
 from ._load import RawSample, identifiers, load
 from ._options import ImmuneOptions
 from ._standardize import SCHEMA_VERSION, standardize
@@ -54,6 +55,7 @@ __all__ = [
     "SPEC",
     "RawSample",
     "checks",
+    "exclude",
     "figures",
     "identifiers",
     "label_widget",
