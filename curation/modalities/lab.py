@@ -398,12 +398,18 @@ def standardize(data: ModalityData, *, ctx: Context) -> ModalityData:
 
 
 # ------------------------------------------------------------------------------ checks
+def _given(s: pd.Series) -> np.ndarray:
+    """Rows whose text is not blank, tested once per distinct value."""
+    codes, uniq = _codes(s)
+    return np.asarray([u.strip() != "" for u in uniq], dtype=bool)[codes]
+
+
 def check_unit(data: ModalityData, ctx: Context) -> Outcome:
     """Units that are not units of the analyte, and results whose magnitude says the unit is wrong."""
     df = data.tables[TABLE]
     rule = df[_UNIT_RULE].fillna("") if _UNIT_RULE in df else pd.Series("", index=df.index)
-    checked = (df["unit"].astype("string").fillna("").str.strip() != "") if "unit" in df else rule == "x"
-    bad = (rule != "").astype(bool)
+    checked = _given(df["unit"]) if "unit" in df else (rule == "x").to_numpy(dtype=bool)
+    bad = (rule != "").to_numpy(dtype=bool)
     return Outcome(
         int(checked.sum()),
         failures=failures(df, bad, field="unit", rule=rule[bad].tolist()),
@@ -415,8 +421,8 @@ def check_unit(data: ModalityData, ctx: Context) -> Outcome:
 def check_value(data: ModalityData, ctx: Context) -> Outcome:
     """Result text that is neither a number nor a censored number."""
     df = data.tables[TABLE]
-    bad = df[_VALUE_BAD].astype(bool) if _VALUE_BAD in df else pd.Series(False, index=df.index)
-    present = (df["value"].astype("string").fillna("").str.strip() != "") if "value" in df else bad
+    bad = df[_VALUE_BAD].to_numpy(dtype=bool) if _VALUE_BAD in df else np.zeros(len(df), dtype=bool)
+    present = _given(df["value"]) if "value" in df else bad
     return Outcome(
         int(present.sum()), failures=failures(df, bad, field="value", rule="not a number or a censored number (<x, >x)")
     )
