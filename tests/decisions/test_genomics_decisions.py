@@ -76,6 +76,8 @@ def test_a_sample_limit_changes_that_samples_verdict(tmp_path: Path, monkeypatch
         effect = run.decisions.set_index("key").loc[gw.limit_key("min_depth", low), "effect"]
         assert f"{DEPTH}: verdict pass (0 of" in effect
         assert gw.sample_qc_table(run).set_index("sample").loc[low, "mean_depth verdict"] == "meets"
+        depth = run.figures()["Sequencing QC per sample"].data[0]  # the figure agrees: not red any more
+        assert dict(zip(depth.x, depth.marker.color, strict=True))[low] == "#4c78a8"
 
 
 def test_driver_review_and_sample_exclusion_are_replayed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

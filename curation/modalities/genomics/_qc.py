@@ -243,8 +243,10 @@ def plot_qc(
     limits: dict[str, float],
     *,
     title: str = "Sequencing QC per sample (threshold dashed; failing samples red)",
+    own: dict[str, pd.Series] | None = None,
 ) -> go.Figure:
-    """One panel per metric: a bar per sample token, the acceptance threshold drawn."""
+    """One panel per metric: a bar per sample token, the acceptance threshold drawn; ``own``: per limit, each
+    sample's own limit (curator decisions, :func:`sample_limits`), which decides its colour."""
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
@@ -263,7 +265,9 @@ def plot_qc(
     )
     for i, (m, label, limit) in enumerate(metrics, start=1):
         v = s[m]
-        colors = np.where(v < limit, "#e45756", "#4c78a8")
+        key = {"mean_depth": "min_depth", "pct_q30": "min_q30", "pct_target_100x": "min_target_100x"}[m]
+        lim = own[key].reindex(s.index).fillna(limit) if own and key in own else limit
+        colors = np.where(v < lim, "#e45756", "#4c78a8")
         fig.add_trace(
             go.Bar(
                 x=s["sample"],
@@ -363,7 +367,7 @@ def figures(data: ModalityData, results: list[CheckResult], *, ctx: Context) -> 
     v, s = data.tables["variants"], data.tables["samples"]
     drivers = v.loc[v["driver"] != "", "driver"] if len(v) else pd.Series(dtype="string")
     return {
-        "Sequencing QC per sample": plot_qc(s, qc_limits(ctx)),
+        "Sequencing QC per sample": plot_qc(s, qc_limits(ctx), own={k: sample_limits(ctx, s, k) for k in CHECK_OF}),
         "Driver oncoprint": plot_oncoprint(oncoprint_frame(v, s)),
         "Driver calls": fig.category_bars(drivers, title="Driver calls"),
         "Variant allele fraction": fig.distribution(v["vaf"], title="Variant allele fraction", plausible=(0, 1)),

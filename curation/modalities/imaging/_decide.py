@@ -76,6 +76,9 @@ def relabel(data: ModalityData, labels: Mapping[str, str], *, ctx: Context) -> d
         else:
             reads = ", ".join(sorted(set(nod.loc[hit, "lung_rads"].astype(str))))
             nod.loc[hit, ADJUDICATED] = str(value)
-            out[key] = f"Lung-RADS adjudicated {value} (readers: {reads}); no longer an open disagreement"
+            out[key] = (
+                f"Lung-RADS adjudicated {value} (readers: {reads}); no longer an open disagreement of "
+                "imaging.consistency.reader_agreement"
+            )
     data.tables["nodules"] = nod
     return out
