@@ -197,6 +197,12 @@ NEW_CHECKS = (
     "crossmodal.consistency.imaging_before_surgery",
     "crossmodal.consistency.smoking_sources",
     "crossmodal.completeness.required_modalities",
+    # issue 15: screening linked to clinical, pathology, imaging and lab (crossmodal.yaml record_links)
+    "crossmodal.consistency.screen_cancer_in_clinical",
+    "crossmodal.consistency.screen_cancer_in_pathology",
+    "crossmodal.consistency.screen_no_cancer_not_in_clinical",
+    "crossmodal.consistency.screen_ldct_in_imaging",
+    "crossmodal.consistency.screen_marker_in_lab",
     "clinical.timeliness.followup_currency",
     "pathology.timeliness.report_delay",
     "exposure.timeliness.questionnaire_age",

@@ -7,7 +7,9 @@ Every per-modality generator has the same signature::
 ``roster`` is one row per patient (see ROSTER_COLUMNS), ``out`` the demo root folder, ``rng`` a
 seeded ``numpy.random.Generator``, ``log`` the :class:`DemoLog` to record planted defects and every
 identifier written, and the return value the cohort.yaml ``sources`` entries it produced
-(modality -> list of source dicts, paths relative to ``out``).
+(modality -> list of source dicts, paths relative to ``out``). A generator whose records link to the
+cohort's patients (screening) also takes ``plan=``, the :class:`~curation.demo.generate.Plan` (the
+planned standard tables and the patients carrying planted defects), when its signature names it.
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import importlib.util
+import inspect
 import logging
 import os
 import shutil
@@ -185,7 +186,9 @@ def generate(
             log_.warning("demo: %s data not generated (%s); install curation[%s]", name, exc, name)
             continue
         try:
-            got = mod.generate(roster, out, rng=_sub_rng(seed, stream), log=log, keyring=keyring)
+            # a generator that links its records to the cohort's patients also takes the plan (screening)
+            extra = {"plan": p} if "plan" in inspect.signature(mod.generate).parameters else {}
+            got = mod.generate(roster, out, rng=_sub_rng(seed, stream), log=log, keyring=keyring, **extra)
         except Exception as exc:  # noqa: BLE001 - one broken generator must not take the whole demo down
             log_.error(
                 "demo: the %s generator failed (%s: %s); the demo has no %s data", name, type(exc).__name__, exc, name

@@ -18,6 +18,7 @@ import pandas as pd
 if TYPE_CHECKING:
     from ..deid.keys import Keyring
     from ._core import DemoLog
+    from .generate import Plan
 
 __all__ = ["PARTICIPANTS_PER_SITE", "generate"]
 
@@ -311,9 +312,12 @@ def _biomarkers(p: pd.DataFrame, r: pd.DataFrame, rng: np.random.Generator) -> p
     return pd.concat(out, ignore_index=True).sort_values(["site", "number", "round", "marker"], kind="stable")
 
 
-def _plant(tables: dict[str, pd.DataFrame], p: pd.DataFrame, rng: np.random.Generator, log: DemoLog) -> None:
-    """One defect per new check, each on its own participant (the test matches them by pseudonym)."""
-    used: set[str] = set()
+def _plant(
+    tables: dict[str, pd.DataFrame], p: pd.DataFrame, rng: np.random.Generator, log: DemoLog, touched: set[str]
+) -> None:
+    """One defect per new check, each on its own participant (the test matches them by pseudonym), none
+    on a participant the cross-modality links touched."""
+    used: set[str] = set(touched)
 
     def pick(df: pd.DataFrame, mask: pd.Series | np.ndarray) -> Any:
         cand = df.index[np.asarray(mask, dtype=bool) & ~df["number"].isin(used).to_numpy()]
@@ -408,9 +412,21 @@ def _raw(df: pd.DataFrame, table: str) -> pd.DataFrame:
 
 
 def generate(
-    roster: pd.DataFrame, out: Path, *, rng: np.random.Generator, log: DemoLog, keyring: Keyring
+    roster: pd.DataFrame,
+    out: Path,
+    *,
+    rng: np.random.Generator,
+    log: DemoLog,
+    keyring: Keyring,
+    plan: Plan | None = None,
 ) -> dict[str, list[dict[str, Any]]]:
-    """Write the screening exports of sites A, B and C under ``raw/site<X>/screening/``."""
+    """Write the screening exports of sites A, B and C under ``raw/site<X>/screening/``.
+
+    With the cohort's ``plan`` (its planned LIS table and the patients carrying planted defects), the
+    screen-detected cancers become roster patients whose clinical, pathology, imaging and lab records
+    agree with the screening ones (:mod:`.screening_links`), with one planted defect per link."""
+    from .screening_links import link
+
     p = _participants(rng, keyring)
     r = _rounds(p, rng)
     tables = {
@@ -421,7 +437,10 @@ def generate(
         "biomarkers": _biomarkers(p, r, rng),
     }
     tables = {k: v.reset_index(drop=True) for k, v in tables.items()}
-    _plant(tables, p, rng, log)
+    touched: set[str] = set()
+    if plan is not None:
+        touched = link(tables, roster, lab=plan.tables.get("lab", pd.DataFrame()), used=set(plan.planter.used), log=log)
+    _plant(tables, p, rng, log, touched)
     log.identifier(*p["number"], *tables["reads"].loc[tables["reads"]["reader_kind"] == "expert", "reader_id"])
     sources: list[dict[str, Any]] = []
     for site in SITES:

@@ -46,8 +46,22 @@ def test_demo_programme_shape(curated: dict[str, object]) -> None:
 
 
 def test_planted_defects_are_caught_by_name(curated: dict[str, object]) -> None:
-    defects = [d for d in curated["defects"] if d.modality == "screening"]  # type: ignore[attr-defined]
+    planted = [d for d in curated["defects"] if d.modality == "screening"]  # type: ignore[attr-defined]
+    defects = [d for d in planted if d.expect.startswith("screening.")]
     assert len(defects) == 5
+    # one per link to clinical, pathology, imaging and lab: caught by crossmodal (tests/test_defects.py)
+    assert sorted(d.expect for d in planted if d not in defects) == [
+        f"crossmodal.consistency.{k}"
+        for k in sorted(
+            [
+                "screen_cancer_in_clinical",
+                "screen_cancer_in_pathology",
+                "screen_no_cancer_not_in_clinical",
+                "screen_ldct_in_imaging",
+                "screen_marker_in_lab",
+            ]
+        )
+    ]
     f = _run(curated).failures
     for d in defects:
         hit = f[(f["check_id"] == d.expect) & (f["pseudonym"] == d.pseudonym)]
@@ -317,6 +331,9 @@ def test_relative_dates_count_from_enrolment(curated: dict[str, object], tmp_pat
     assert (p["enrolment_date_days"] == 0).all()
     r = pd.read_parquet(data / "rounds.parquet")
     assert r["scan_date_days"].between(0, 600).all() and "scan_date" not in r.columns
+    # the cross-modality step reads the day counts back from each participant's (shifted) enrolment date
+    anchors = pd.read_parquet(tmp_path / "out" / "quality" / "anchors" / "screening.parquet")
+    assert set(anchors["patient"]) == set(p["patient"]) and anchors["enrolment_date"].notna().all()
 
 
 def test_figures_are_titled_and_captioned(curated: dict[str, object]) -> None:

@@ -8,9 +8,12 @@ Which table of which modality carries what, and the parameters of every rule, ar
 Checks (``crossmodal.<id>``): linkage and sex (EMR, DICOM, single-cell); one birth year per patient
 and the DICOM age against the clinical one; tumour size (imaging) against the T category and M1
 against imaging; EGFR / ALK / ROS1 drivers in a squamous tumour (for review); dates in order across
-tables (crossmodal.yaml ``date_order``); smoking across sources; and every clinical patient having
-each modality cohort.yaml declares in ``required_modalities``. With fewer than two modalities in the
-bundle there is nothing to compare: every check is not applicable, never pass.
+tables (crossmodal.yaml ``date_order``); records linked across modalities (``record_links``: a
+screen-detected cancer in clinical and pathology, a participant without cancer not diagnosed with one,
+a positive LDCT round in imaging, a screening biomarker in lab); smoking across sources; and every
+clinical patient having each modality cohort.yaml declares in ``required_modalities``. With fewer
+than two modalities in the bundle there is nothing to compare: every check is not applicable, never
+pass.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ import pandas as pd
 
 from ...quality import WARN_ONLY, Check, CheckResult, Dimension, Outcome, Severity, Threshold, failures, run
 from ..base import Context, ModalityData, ModalitySpec, Source
-from . import _rules
+from . import _records, _rules
 from ._bundle import links, read, read_table, tables_needed
 
 if TYPE_CHECKING:
@@ -59,7 +62,8 @@ SPEC = ModalitySpec(
     # every modality crossmodal.yaml reads (the reference first): their outputs are what it compares
     needs=tuple(tables_needed()),
     description="linkage and identity across modalities, tumour size and stage against imaging, histology "
-    "against genomics, dates in order across tables, smoking across sources, required modalities",
+    "against genomics, dates in order across tables, screening records in clinical, pathology, imaging and "
+    "lab, smoking across sources, required modalities",
 )
 
 _SEX = {"m": "male", "male": "male", "男": "male", "f": "female", "female": "female", "女": "female"}
@@ -217,6 +221,16 @@ _DATE_ORDER = tuple(
     Check(f"consistency.{key}", C.CONSISTENCY, _rules.date_order(key), description=rule.get("description", key))
     for key, rule in links().get("date_order", {}).items()
 )
+_RECORD_LINKS = tuple(
+    Check(
+        f"consistency.{key}",
+        C.CONSISTENCY,
+        _records.record_link(key),
+        severity=Severity(rule["severity"]) if "severity" in rule else Severity.MAJOR,
+        description=rule.get("description", key),
+    )
+    for key, rule in links().get("record_links", {}).items()
+)
 CHECKS = (
     LINKAGE,
     Check(
@@ -258,6 +272,7 @@ CHECKS = (
         description="EGFR / ALK / ROS1 drivers in a squamous tumour, flagged for review",
     ),
     *_DATE_ORDER,
+    *_RECORD_LINKS,
     Check(
         "consistency.smoking_sources",
         C.CONSISTENCY,

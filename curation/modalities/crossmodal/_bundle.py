@@ -74,13 +74,25 @@ def _dates(df: pd.DataFrame, column: str, anchors: pd.Series | None) -> pd.Serie
     return None
 
 
+def _anchors(bundle_root: Path, anchor: dict[str, str]) -> pd.Series | None:
+    """patient -> the (shifted) date a table's ``_days`` count from; None when the bundle has none."""
+    df = read(bundle_root, anchor["table"], [PATIENT, anchor["column"]])
+    if df is None:
+        return None
+    df = df.dropna().groupby(PATIENT)[anchor["column"]].min()
+    return pd.Series(pd.to_datetime(df).to_numpy(), index=df.index.astype(str))
+
+
 def read_table(bundle_root: Path, name: str, anchors: pd.Series | None) -> pd.DataFrame | None:
     """A table of crossmodal.yaml ``tables``: the columns it names that the bundle has, its dates as
-    calendar dates, and ``_line`` (its row); None when the step did not write it."""
+    calendar dates, and ``_line`` (its row); None when the step did not write it. A table that
+    declares an ``anchor`` (screening: days since enrolment) counts its ``_days`` from that date."""
     t = links()["tables"][name]
     path = bundle_root / t["table"]
     if not path.is_file():
         return None
+    if t.get("anchor"):
+        anchors = _anchors(bundle_root, t["anchor"])
     have = _names(path)
     # only the columns the rules read (a variants table can hold millions of rows)
     wanted = [*t.get("columns", []), *t.get("dates", []), *(f"{d}_days" for d in t.get("dates", []))]

@@ -109,6 +109,17 @@ def verdicts(data: ModalityData, *, ctx: Context) -> pd.DataFrame:
     return verdict_table(indicators(data, ctx=ctx), indicator_options(ctx.config))
 
 
+def _write_anchors(anchors: pd.Series, *, ctx: Context) -> Path:
+    """The (shifted) enrolment date each participant's day counts start from, where the cross-modality
+    step reads it back (``quality/anchors/screening.parquet``, like clinical's diagnosis dates)."""
+    import pyarrow as pa
+
+    a = anchors.dropna()
+    table = pd.DataFrame({tab.PATIENT: a.index.astype(str), ANCHOR[1]: pd.to_datetime(a).dt.date.to_numpy()})
+    schema = pa.schema([pa.field(tab.PATIENT, pa.string()), pa.field(ANCHOR[1], pa.date32())])
+    return ctx.bundle.write_parquet(f"quality/anchors/{NAME}.parquet", table, schema=schema)
+
+
 def write(data: ModalityData, *, ctx: Context) -> list[Path]:
     """The standard tables (reader tokens kept), then one Parquet file per indicator family."""
     relative = ctx.config.dates.mode == "relative"
@@ -117,6 +128,7 @@ def write(data: ModalityData, *, ctx: Context) -> list[Path]:
     if relative:  # days since enrolment: a participant without cancer has no diagnosis date
         p = data.tables.get(ANCHOR[0], pd.DataFrame())
         anchors = p.groupby(tab.PATIENT)[ANCHOR[1]].min() if len(p) else pd.Series(dtype="datetime64[ns]")
+        written.append(_write_anchors(anchors, ctx=ctx))
     for table, df in data.tables.items():
         out, schema = tab.output_frame(
             df, dictionary.fields(NAME, table), extra=["reader"] if table == "reads" else [], relative_to=anchors
