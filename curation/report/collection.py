@@ -310,10 +310,12 @@ PDF_PATH = "reports/collection_report.pdf"
 
 
 def figures(rep: CollectionReport, *, language: str = "both") -> dict[str, go.Figure]:
-    """The report's figures: reconciliation per modality, checks by dimension and verdict, quarantine."""
+    """The report's figures: reconciliation per modality, checks by dimension and verdict, quarantine,
+    and the screening forest plots (accuracy of LDCT screening by site and arm)."""
     from .figures import collection_figures
+    from .screening_figures import screening_forests
 
-    return collection_figures(rep.sections, language=language)
+    return {**collection_figures(rep.sections, language=language), **screening_forests(rep.root, language=language)}
 
 
 def render_html(

@@ -90,6 +90,52 @@ def test_the_report_has_a_screening_section_in_both_languages(cohort: Path) -> N
     assert "No screening programme in this bundle." in without
 
 
+def test_the_report_draws_the_forest_plots_by_site_and_arm(cohort: Path) -> None:
+    """The screening notebook's forest plots, in the report's language, placed in the screening section."""
+    rep = collection.build(cohort)
+    figs = collection.figures(rep, language="zh")
+    assert sorted(k for k in figs if k.startswith("screening_forest_")) == [
+        "screening_forest_sensitivity",
+        "screening_forest_specificity",
+    ]  # PPV and NPV have no estimate in this bundle: no empty figure
+    sens = figs["screening_forest_sensitivity"]
+    assert sens.layout.title.text == "低剂量 CT 筛查的灵敏度：按中心和组别（95% CI）"
+    # LDCT screening only (the CEA row is another test), overall first, then per arm
+    assert list(sens.data[0].y) == ["总体: 全部", "组别: combined"]
+    assert list(sens.data[0].x) == [0.72, 0.8]
+    assert list(sens.data[0].error_x.array) == pytest.approx([0.84 - 0.72, 0.92 - 0.8])
+    both = collection.figures(rep, language="both")["screening_forest_sensitivity"]
+    assert both.layout.title.text == (
+        "低剂量 CT 筛查的灵敏度：按中心和组别（95% CI） / Sensitivity of LDCT screening by site and arm (95% CI)"
+    )
+    blocks = collection.figure_blocks(figs, {}, language="zh", static=False)
+    html = collection.render_html(rep, language="zh", figure_html=blocks)
+    part = html.split('id="cr-screening"', 1)[1].split("</section>", 1)[0]
+    assert part.count('data-figure="screening_forest_') == 2 and "悬停可见其计数来源" in part
+    without = collection.figures(collection.build(_without_screening(cohort)))
+    assert without and not [k for k in without if k.startswith("screening_forest_")]
+
+
+@pytest.mark.parametrize(
+    ("check_id", "words"),
+    [
+        ("crossmodal.consistency.screen_cancer_in_clinical", "no lung-cancer diagnosis in clinical"),
+        ("crossmodal.consistency.screen_cancer_in_pathology", "no pathology report"),
+        ("crossmodal.consistency.screen_no_cancer_not_in_clinical", "recorded without cancer have a lung-cancer"),
+        ("crossmodal.consistency.screen_ldct_in_imaging", "positive LDCT rounds have no CT study"),
+        ("crossmodal.consistency.screen_marker_in_lab", "no matching lab result"),
+    ],
+)
+def test_screening_links_have_their_own_sentences(check_id: str, words: str) -> None:
+    generic = templates("x.nothing.like_it", "consistency")
+    assert templates(check_id, "consistency") != generic
+    row = {"check_id": check_id, "dimension": "consistency", "n_checked": 10, "n_failed": 2, "message": ""}
+    what, fix = check_sentence(row, Translator("en"))
+    assert what.startswith("2 of 10 ") and words in what and fix
+    zh, zh_fix = check_sentence(row, Translator("zh"))
+    assert zh != what and zh_fix != fix and "10" in zh and "2" in zh
+
+
 def _without_screening(cohort: Path) -> Path:
     import shutil
 
