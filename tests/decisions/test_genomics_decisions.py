@@ -68,8 +68,10 @@ def test_a_sample_limit_changes_that_samples_verdict(tmp_path: Path, monkeypatch
     assert gw.sample_qc_table(before).set_index("sample").loc[low, "min_depth from"] == "decision by Dr. Zhou"
     _set(monkeypatch, cli, "setting", gw.limit_key("min_depth", low), "30")
 
+    runs = []
     for cohort in (api, cli):
         run = cu.curate("genomics", cohort, write=False)
+        runs.append(run)
         assert not failed_of(run, DEPTH)  # that sample now meets its own limit
         assert failed_of(run, "genomics.accuracy.q30") == {pt("B77", "B")}  # its Q30 is still below 80 %
         assert str(run.checks.set_index("check_id").loc[DEPTH, "verdict"]) == "pass"
@@ -78,6 +80,8 @@ def test_a_sample_limit_changes_that_samples_verdict(tmp_path: Path, monkeypatch
         assert gw.sample_qc_table(run).set_index("sample").loc[low, "mean_depth verdict"] == "meets"
         depth = run.figures()["Sequencing QC per sample"].data[0]  # the figure agrees: not red any more
         assert dict(zip(depth.x, depth.marker.color, strict=True))[low] == "#4c78a8"
+    cols = ["check_id", "verdict", "n_checked", "n_failed"]
+    assert runs[0].checks[cols].equals(runs[1].checks[cols])  # the widget and the CLI: the same run
 
 
 def test_driver_review_and_sample_exclusion_are_replayed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -101,8 +105,10 @@ def test_driver_review_and_sample_exclusion_are_replayed(tmp_path: Path, monkeyp
     assert _press(panel).startswith("recorded 1")
     _set(monkeypatch, cli, "exclude", f"genomics.{gone}", "exclude")
 
+    runs = []
     for cohort in (api, cli):
         run = cu.curate("genomics", cohort, write=True)
+        runs.append(run)
         v, s = run.data.tables["variants"], run.data.tables["samples"]
         assert kras["driver"] not in set(v["driver"])  # the call is gone, the variant stays
         assert int(s.set_index("sample").loc[s1, "n_drivers"]) == n_before - 1
@@ -114,3 +120,5 @@ def test_driver_review_and_sample_exclusion_are_replayed(tmp_path: Path, monkeyp
         assert effects[str(kras["key"])].startswith("driver call") and "rejected" in effects[str(kras["key"])]
         assert effects[f"genomics.{gone}"].startswith("1 sample(s), 1 variant(s) and 1 VCF copy(ies) excluded")
         assert str(run.checks.set_index("check_id").loc["genomics.decisions.review", "verdict"]) == "pass"
+    cols = ["check_id", "verdict", "n_checked", "n_failed"]
+    assert runs[0].checks[cols].equals(runs[1].checks[cols])  # the widget and the CLI: the same run

@@ -80,8 +80,10 @@ def test_series_exclusion_beside_its_slices(cohorts: tuple[Path, Path, cu.modali
     assert iw.series_table(before).set_index("series_uid").loc[uid, "decision"] == "exclude by Dr. Sun"
     _set(monkeypatch, cli, "exclude", f"imaging.{uid}", "exclude")
 
+    runs = []
     for cohort in (api, cli):
         run = cu.curate("imaging", cohort, write=True)
+        runs.append(run)
         for t in ("series", "instances"):
             assert uid not in set(run.data.tables[t]["series_uid"])
         written = pd.read_parquet(cohort.parent / "out" / "data" / "imaging" / "series.parquet")
@@ -92,6 +94,8 @@ def test_series_exclusion_beside_its_slices(cohorts: tuple[Path, Path, cu.modali
         effect = run.decisions.set_index("key").loc[f"imaging.{uid}", "effect"]
         assert effect.startswith(f"1 series, {n_inst} instance(s)")
         (cohort.parent / "decisions.yaml").unlink()
+    cols = ["check_id", "verdict", "n_checked", "n_failed"]
+    assert runs[0].checks[cols].equals(runs[1].checks[cols])  # the widget and the CLI: the same run
 
 
 def test_nodule_adjudication_closes_the_disagreement(
@@ -112,8 +116,10 @@ def test_nodule_adjudication_closes_the_disagreement(
     assert iw.disagreements(before).set_index("key").loc[row["key"], "decision"] == "4A by Dr. Sun"
     _set(monkeypatch, cli, "label", str(row["key"]), "4A")
 
+    runs = []
     for cohort in (api, cli):
         run = cu.curate("imaging", cohort, write=False)
+        runs.append(run)
         after = run.checks.set_index("check_id").loc[AGREEMENT]
         assert int(after["n_failed"]) == n_open - 1 and after["n_checked"] == check["n_checked"]
         assert "1 adjudicated by a curator" in after["message"]
@@ -124,3 +130,5 @@ def test_nodule_adjudication_closes_the_disagreement(
         assert set(got) == {"4A"}
         effect = run.decisions.set_index("key").loc[row["key"], "effect"]
         assert effect.startswith("Lung-RADS adjudicated 4A (readers: 2, 4A)")
+    cols = ["check_id", "verdict", "n_checked", "n_failed"]
+    assert runs[0].checks[cols].equals(runs[1].checks[cols])  # the widget and the CLI: the same run

@@ -41,8 +41,10 @@ def test_an_excluded_sample_leaves_the_cells_and_tables(tmp_path: Path, monkeypa
         main()
     assert not exc.value.code
 
+    runs = []
     for cohort in (api, cli):
         run = cu.curate("immune", cohort, write=False)
+        runs.append(run)
         assert gone not in set(run.data.tables["qc"]["sample"].astype(str))
         assert gone not in set(run.data.objects["adata"].obs["sample"].astype(str))
         assert gone not in set(run.data.tables["composition"]["sample"].astype(str))
@@ -52,3 +54,5 @@ def test_an_excluded_sample_leaves_the_cells_and_tables(tmp_path: Path, monkeypa
         effect = run.decisions.set_index("key").loc[f"immune.{gone}", "effect"]
         assert effect == f"1 sample(s), {n_cells} cell(s) excluded (ledger: curator_decision)"
         assert str(run.checks.set_index("check_id").loc["immune.decisions.review", "verdict"]) == "pass"
+    cols = ["check_id", "verdict", "n_checked", "n_failed"]
+    assert runs[0].checks[cols].equals(runs[1].checks[cols])  # the widget and the CLI: the same run

@@ -72,8 +72,10 @@ def test_range_and_unit_decisions_change_the_lab_run(tmp_path: Path, monkeypatch
         code = _main(monkeypatch, "decide", "set", str(cli), *args, "--author", "Dr. Wu", "--reason", "checked")
         assert code == 0
 
+    runs = []
     for cohort in (api, cli):
         run = cu.curate("lab", cohort, write=False)
+        runs.append(run)
         assert _row(run, RANGE) == ("pass", 0)
         assert _row(run, UNIT)[1] == n_unit - 1  # mmol/L read as ng/mL: converts now
         res = run.data.tables["results"]
@@ -82,3 +84,5 @@ def test_range_and_unit_decisions_change_the_lab_run(tmp_path: Path, monkeypatch
         assert f"{RANGE}: verdict pass (0 of 14 failing)" in effects[f"{RANGE}.CEA.high"]  # 13 + the mmol/L row
         assert effects["lab.unit:mmol/L"] == "unit: 'mmol/L' read as 'ng/mL' (value map)"
         assert lw.unit_table(run).query("unit == 'mmol/L'").empty
+    cols = ["check_id", "verdict", "n_checked", "n_failed"]
+    assert runs[0].checks[cols].equals(runs[1].checks[cols])  # the widget and the CLI: the same run
