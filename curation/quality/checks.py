@@ -69,7 +69,7 @@ def _missing(df: pd.DataFrame, field: str) -> tuple[pd.Series, pd.Series]:
 
 
 def _sites(df: pd.DataFrame) -> list[str]:
-    return sorted(df[SITE].dropna().astype(str).unique()) if SITE in df.columns else []
+    return sorted({str(v) for v in df[SITE].dropna().unique()}) if SITE in df.columns else []
 
 
 def completeness_table(df: pd.DataFrame, fields: Sequence[str], *, table: str = "") -> pd.DataFrame:

@@ -85,11 +85,12 @@ def standardize(
     present = [df[PATIENT] for df in typed.values() if len(df)]
     patients = pd.concat(present, ignore_index=True).dropna().unique() if present else np.array([], dtype=object)
     shift = patient_shifts(pd.Series(patients, dtype="string"), keyring=ctx.keyring)
-    days = dict(zip(patients, shift.astype("float64"), strict=True))
+    days = np.append(shift.to_numpy(dtype="float64", na_value=np.nan), np.nan)  # the last: no pseudonym
     for table, df in typed.items():
         dates = [f.name for f in dictionary.fields(modality, table) if f.type == "date" and f.name in df.columns]
         if dates:
-            delta = pd.to_timedelta(df[PATIENT].map(days).astype("float64"), unit="D")  # no pseudonym -> NaT
+            at = pd.Index(patients).get_indexer(df[PATIENT])  # each row's patient, joined by hash (-1: none)
+            delta = pd.Series(pd.to_timedelta(days[at], unit="D"), index=df.index)  # no pseudonym -> NaT
             typed[table] = df.assign(**{c: df[c] + delta for c in dates})
     data.tables = typed
     data.objects[INVALID] = (
@@ -253,7 +254,7 @@ def _standardize_table(
 
 def _drop_empty_wide_rows(frame: pd.DataFrame, content: list[str], excluded: dict[str, int]) -> pd.DataFrame:
     """Rows of a wide export that hold nothing for this table are not records of it (counted in ``excluded``)."""
-    if not content:
+    if not content or not frame[WIDE].any():  # only rows of a wide export can be empty for this table
         return frame
     reasons = [c for c in frame.columns if c.endswith(REASON_SUFFIX)]
     empty = (frame[content].astype(STR).fillna("") == "").all(axis=1)  # day counts are Int64
