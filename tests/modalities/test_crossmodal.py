@@ -298,6 +298,8 @@ def test_one_modality_alone_is_never_a_pass(tmp_path: Path, secret_env: str, onl
     assert set(checks["verdict"]) == {"not_applicable"}
     assert len(checks) == len(crossmodal.CHECKS)
     assert checks["message"].str.contains(f"only {only} is in the bundle").all()
+    # nor does the bookkeeping of what was read: the step itself is not applicable, not a pass
+    assert set(run.checks["verdict"]) == {"not_applicable"}
 
 
 def test_sources_for_crossmodal_rejected(tmp_path: Path, secret_env: str) -> None:
