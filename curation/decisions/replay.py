@@ -85,9 +85,9 @@ def _nest(flat: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _declared_threshold(top: str, modality: str, check_id: str) -> Threshold | None:
-    """The threshold a check declares (:class:`~curation.quality.Check`), found in the loaded modules of the
-    modality's module ``top`` (by name: this layer sits below the modalities)."""
+def _declared_check(top: str, modality: str, check_id: str) -> Check | None:
+    """The :class:`~curation.quality.Check` of ``check_id``, found in the loaded modules of the modality's module
+    ``top`` (by name: this layer sits below the modalities)."""
     if not top:
         return None
     package = top.split(".", 1)[0]
@@ -103,8 +103,28 @@ def _declared_threshold(top: str, modality: str, check_id: str) -> Threshold | N
         for value in list(vars(mod).values()):
             for c in value if isinstance(value, (tuple, list)) else (value,):
                 if isinstance(c, Check) and c.check_id(modality) == check_id:
-                    return c.threshold
+                    return c
     return None
+
+
+def _declared_threshold(top: str, modality: str, check_id: str) -> Threshold | None:
+    """The threshold a check declares (:func:`_declared_check`), None when it is not found."""
+    c = _declared_check(top, modality, check_id)
+    return c.threshold if c is not None else None
+
+
+def _without(decisions: Mapping[str, Any], key: str) -> dict[str, Any]:
+    """``decisions`` without the setting ``key``, in its flat and its nested form."""
+    out = {k: v for k, v in decisions.items() if k != key}
+    *parents, leaf = key.split(".")
+    node: dict[str, Any] = out
+    for p in parents:
+        nxt = node.get(p)
+        if not isinstance(nxt, Mapping):
+            return out
+        node[p] = node = dict(nxt)
+    node.pop(leaf, None)
+    return out
 
 
 @dataclass
@@ -112,6 +132,7 @@ class Replay:
     """The decisions of one step of one run: applied, set aside for review, listed only."""
 
     modality: str
+    module: str = ""  # the modality's module: where its checks are found (settings compared without them)
     applied: list[Decision] = field(default_factory=list)
     stale: list[Decision] = field(default_factory=list)  # made on input that changed since: not applied
     listed: list[Decision] = field(default_factory=list)  # kinds this version does not replay
@@ -121,6 +142,7 @@ class Replay:
     refused: list[tuple[Decision, str]] = field(default_factory=list)  # the modality could not apply it: why
     excluded_what: dict[str, str] = field(default_factory=dict)  # exclusion key -> what the modality's hook did
     released: dict[str, str] = field(default_factory=dict)  # release key -> records re-admitted
+    changed: dict[str, str] = field(default_factory=dict)  # setting key -> its check's result without it
 
     def relabel(self, data: Any, hook: Any, *, ctx: Any) -> None:
         """Apply ``label`` decisions through the modality's ``relabel(data, {cluster: label}, ctx=)`` hook;
@@ -192,6 +214,25 @@ class Replay:
                 "quarantined for an unparseable date re-enters; others lack the key or values an output needs)"
             )
             self.refused.append((d, why))
+
+    def compare(self, data: Any, results: Sequence[CheckResult], *, ctx: Any) -> None:
+        """Each setting named under a check (``<check id>.<...>``): that check run again without the setting;
+        a different verdict or count is what the setting changed, said in its effect. A setting the modality
+        applies before its checks run (while it standardizes) shows no difference here, and none is claimed."""
+        import dataclasses
+
+        by_id = {r.check_id: r for r in results}
+        for d in (d for d in self.applied if d.kind == "setting"):
+            r = next((r for cid, r in by_id.items() if d.key.startswith(f"{cid}.")), None)
+            check = _declared_check(self.module, self.modality, r.check_id) if r is not None else None
+            if r is None or check is None:
+                continue
+            bare = dataclasses.replace(ctx, decisions=_without(ctx.decisions, d.key))
+            was = run([check], data, bare, modality=self.modality, thresholds=ctx.thresholds)[0]
+            if (was.verdict, was.n_failed) != (r.verdict, r.n_failed):
+                self.changed[d.key] = (
+                    f"changed from {was.verdict} ({was.n_failed} of {was.n_checked} failing) without it"
+                )
 
     def __bool__(self) -> bool:
         """Any decision on this step."""
@@ -272,7 +313,10 @@ class Replay:
         said = f"setting {d.key} = {_text(d.value)}"
         # a setting named under a check (genomics.accuracy.q30.sample.<token>.min_q30): that check's verdict now
         r = next((r for cid, r in by_id.items() if d.key.startswith(f"{cid}.")), None)
-        return f"{said}; {r.check_id}: verdict {r.verdict} ({r.n_failed} of {r.n_checked} failing)" if r else said
+        if r is None:
+            return said
+        change = f"; {self.changed[d.key]}" if d.key in self.changed else ""
+        return f"{said}; {r.check_id}: verdict {r.verdict} ({r.n_failed} of {r.n_checked} failing){change}"
 
 
 def exclude_rows(data: Any, table: str, *, columns: Sequence[str], wanted: Mapping[str, Any]) -> dict[str, int]:
@@ -331,7 +375,7 @@ def prepare(config: CohortConfig, ctx: Context, *, modality: str, module: str = 
     it is flagged by the review check. The old form (no checksum) applies as it always did.
     ``module`` is the modality's module name (where its checks' declared thresholds are found).
     """
-    replay = Replay(modality)
+    replay = Replay(modality, module=module)
     mine = [d for d in decisions_in_force(config, bundle=ctx.bundle.root) if d.modality == modality]
     if not mine:
         return replay

@@ -198,6 +198,7 @@ def curate(
     if data.ledger.entries:  # a step that moved no record (the collection report) has nothing to reconcile
         results.append(data.ledger.check(thresholds=ctx.thresholds))
     results += replay.check()
+    replay.compare(data, results, ctx=ctx)  # what each setting changed: its check run again without it
     curated = Curated(mod.SPEC, data, results, ctx, decisions=replay.frame(results))
     if write:
         curated.written = write_outputs(curated)

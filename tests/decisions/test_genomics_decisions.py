@@ -76,7 +76,7 @@ def test_a_sample_limit_changes_that_samples_verdict(tmp_path: Path, monkeypatch
         assert failed_of(run, "genomics.accuracy.q30") == {pt("B77", "B")}  # its Q30 is still below 80 %
         assert str(run.checks.set_index("check_id").loc[DEPTH, "verdict"]) == "pass"
         effect = run.decisions.set_index("key").loc[gw.limit_key("min_depth", low), "effect"]
-        assert f"{DEPTH}: verdict pass (0 of" in effect
+        assert f"{DEPTH}: verdict pass (0 of 3 failing); changed from fail (1 of 3 failing) without it" in effect
         assert gw.sample_qc_table(run).set_index("sample").loc[low, "mean_depth verdict"] == "meets"
         depth = run.figures()["Sequencing QC per sample"].data[0]  # the figure agrees: not red any more
         assert dict(zip(depth.x, depth.marker.color, strict=True))[low] == "#4c78a8"
