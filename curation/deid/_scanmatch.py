@@ -181,6 +181,7 @@ class _Automaton:
 
     def __init__(self, patterns: list[bytes], backend: str = "auto") -> None:
         self.pats = patterns
+        self.backend = backend
         self._rs: Any = None
         self._aho: Any = None
         self._regex: re.Pattern[bytes] | None = None
@@ -213,6 +214,10 @@ class _Automaton:
             b"(?=(" + b"|".join(re.escape(p) for p in sorted(patterns, key=len, reverse=True)) + b"))"
         )
         self._set = set(patterns)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # built again where it is unpickled (a Dask worker of the leak scan): the automata do not pickle
+        return (_Automaton, (self.pats, self.backend))
 
     def find(self, data: bytes) -> Iterator[tuple[int, bytes]]:
         """``(start, pattern)`` of every (overlapping) occurrence."""

@@ -68,8 +68,10 @@ __all__ = [
     "ScanResult",
     "bounded",
     "classify",
+    "file_groups",
     "read_identifiers",
     "scan_bundle",
+    "scan_group",
     "utf16_encoding",
 ]
 
@@ -176,19 +178,57 @@ def scan_bundle(
     result.n_identifiers = len(matcher.searched)
     if not matcher:
         return result
-    scan = _Scan(Path(root), matcher)
     skip = {Path(p).resolve() for p in exclude}
     entries = sorted(Path(root).rglob("*")) if paths is None else sorted(Path(p) for p in paths)
-    for path in entries:
-        if path.resolve() in skip or not (path.is_symlink() or path.exists()):
-            continue
-        rel = path.relative_to(root).as_posix()
-        scan.current = rel
-        scan.name(rel, folder=path.is_dir())  # every entry's name, links and dangling links included
-        if path.is_file():
-            scan.file(rel, path)
-            result.n_files += 1
-    result.extend(sorted(scan.hits))
-    result.paths = scan.flagged
-    result.found = scan.found
+    rels = [
+        p.relative_to(root).as_posix() for p in entries if p.resolve() not in skip and (p.is_symlink() or p.exists())
+    ]
+    from ..parallel import map_chunks
+
+    # one task per file group on the run's Dask cluster, if it has one; here one after the other otherwise
+    for hits, flagged, found, n_files in map_chunks(scan_group, file_groups(root, rels), shared=(str(root), matcher)):
+        result.extend(hits)
+        result.paths.update(flagged)
+        result.found.update(found)  # an entry (a zip with its members) is in one group only
+        result.n_files += n_files
+    result.sort()
     return result
+
+
+GROUP_BYTES = 64 << 20  # a task scans about this much (small files add 64 KiB each: opening costs too)
+
+
+def file_groups(root: Path, rels: list[str], *, size: int | None = None) -> list[list[str]]:
+    """``rels`` cut into runs of about ``size`` bytes (:data:`GROUP_BYTES`), in order: the scan's tasks."""
+    size = size or GROUP_BYTES
+    groups: list[list[str]] = [[]]
+    held = 0
+    for rel in rels:
+        path = Path(root) / rel
+        cost = (64 << 10) + (path.stat().st_size if path.is_file() and not path.is_symlink() else 0)
+        if groups[-1] and held + cost > size:
+            groups.append([])
+            held = 0
+        groups[-1].append(rel)
+        held += cost
+    return groups if groups[0] else []
+
+
+def scan_group(
+    groups: list[list[str]], root: str, matcher: Matcher
+) -> list[tuple[list[LeakHit], dict[str, str], dict[str, set[int]], int]]:
+    """Scan the names and contents of each group of entries under ``root`` (one task of :func:`scan_bundle`):
+    per group its hits, the on-disk entries with a hit (display paths, identifier numbers), files read."""
+    out = []
+    for rels in groups:
+        scan = _Scan(Path(root), matcher)
+        n_files = 0
+        for rel in rels:
+            path = Path(root) / rel
+            scan.current = rel
+            scan.name(rel, folder=path.is_dir())  # every entry's name, links and dangling links included
+            if path.is_file():
+                scan.file(rel, path)
+                n_files += 1
+        out.append((sorted(scan.hits), scan.flagged, scan.found, n_files))
+    return out

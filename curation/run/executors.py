@@ -23,7 +23,7 @@ from multiprocessing.context import BaseContext
 from pathlib import Path
 from typing import Any
 
-from .workenv import init_worker
+from ..parallel import init_worker
 
 __all__ = [
     "JobResult",

@@ -42,6 +42,7 @@ from ..deid.registry import IdentifierRegistry
 from ..io.bundle import Bundle
 from ..modalities import registry
 from ..modalities.registry import load_cohort
+from ..parallel import using
 from ..security.session import RunSecurity
 from ..security.verify import Verification
 from ._record import (
@@ -222,7 +223,9 @@ def run_cohort(
         # Ctrl-C or a crash of the runner itself: drop queued notebooks, let running ones end
         pool.shutdown(wait=True, cancel_futures=True)
         raise
-    pool.shutdown(wait=True)
+    cluster = getattr(pool, "client", None)  # a Dask cluster stays up for the leak scan's file groups
+    if cluster is None:
+        pool.shutdown(wait=True)
 
     timings: dict[str, Any] = {
         "step_keys_s": keys_s,
@@ -231,27 +234,32 @@ def run_cohort(
         "identifiers_load_s": reloads.load_s,  # per modality, in the workers
     }
     inputs, timings["input_checksums_s"] = checksums.result()
-    return _assemble(
-        config,
-        keyring,
-        bundle,
-        planned,
-        results,
-        identifiers,
-        scan,
-        inputs,
-        sec,
-        started=started,
-        t0=t0,
-        only=only,
-        jobs=n_jobs,
-        say=say,
-        timings=timings,
-        missing=missing,
-        id_sizes=identifier_sizes(merged),
-        id_fingerprint=merged.fingerprint(keyring),
-        steps=steps_record(keys, reused, previous, sec.run_id, planned),
-    )
+    try:
+        with using(cluster):  # curation.parallel
+            return _assemble(
+                config,
+                keyring,
+                bundle,
+                planned,
+                results,
+                identifiers,
+                scan,
+                inputs,
+                sec,
+                started=started,
+                t0=t0,
+                only=only,
+                jobs=n_jobs,
+                say=say,
+                timings=timings,
+                missing=missing,
+                id_sizes=identifier_sizes(merged),
+                id_fingerprint=merged.fingerprint(keyring),
+                steps=steps_record(keys, reused, previous, sec.run_id, planned),
+            )
+    finally:
+        if cluster is not None:
+            pool.shutdown(wait=True)
 
 
 def _reused(

@@ -155,6 +155,10 @@ def index_refs(
 ) -> list[dict[str, Any]]:
     """Parse every file's header; one result row per file, in input order.
 
+    On the run's Dask cluster (``curation run --executor dask``) the chunks go to its workers, which
+    read the files by their paths (:mod:`curation.parallel`); a chunk whose worker dies or that overruns
+    ``chunk_timeout`` there is parsed here file by file. Otherwise a local pool parses them.
+
     Parameters
     ----------
     refs
@@ -173,10 +177,33 @@ def index_refs(
     parse
         The chunk parser (a module-level function, so worker processes can import it).
     """
-    if not refs:
-        return []
-    chunks = [refs[i : i + chunk_size] for i in range(0, len(refs), chunk_size)]
+    from functools import partial
+
+    from ...parallel import map_chunks
+
     timeout = chunk_timeout if chunk_timeout is not None else 30.0 + 0.05 * chunk_size
+    # on the run's Dask cluster when it has one (a chunk that fails or overruns there is parsed here file
+    # by file); else this machine's pool of isolated processes
+    return map_chunks(
+        parse,
+        refs,
+        chunk=chunk_size,
+        timeout=timeout,
+        fallback=partial(_per_file, parse=parse, timeout=file_timeout, memory=memory),
+        local=partial(_in_pool, jobs=jobs, timeout=timeout, file_timeout=file_timeout, memory=memory, parse=parse),
+    )
+
+
+def _in_pool(
+    chunks: list[list[FileRef]],
+    *,
+    jobs: int,
+    timeout: float,
+    file_timeout: float,
+    memory: int,
+    parse: Callable[[list[FileRef]], list[dict[str, Any]]],
+) -> list[list[dict[str, Any]]]:
+    """Each chunk's rows, parsed by a local pool of ``jobs`` processes (see :func:`index_refs`)."""
     results: dict[int, list[dict[str, Any]]] = {}
     suspects: list[int] = []
     remaining = list(range(len(chunks)))
@@ -216,4 +243,4 @@ def index_refs(
         results[i] = _per_file(chunks[i], parse=parse, timeout=file_timeout, memory=memory)
     if suspects:
         log.info("re-parsed %d suspect chunk(s) file by file in %.1f s", len(suspects), time.monotonic() - t0)
-    return [row for i in range(len(chunks)) for row in results[i]]
+    return [results[i] for i in range(len(chunks))]

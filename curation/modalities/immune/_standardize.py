@@ -51,8 +51,7 @@ def standardize(data: ModalityData, *, ctx: Context) -> ModalityData:
     parts, prots, airrs, qc_rows = [], [], [], []
     params_used: dict[str, Any] = {}
     dup_barcodes: dict[str, int] = {}
-    for s in samples:
-        q = _qc_sample(s, ctx, data=data)
+    for q in _qc_samples(samples, ctx, data=data):
         dup_barcodes[q.token] = q.duplicates
         parts.append(q.part)
         if q.ambient is not None:
@@ -115,14 +114,52 @@ def _qc_layers(s: RawSample, ctx: Context) -> tuple[dict[str, Any] | None, dict[
     return s.options.qc.layer(), dec
 
 
-def _qc_sample(s: RawSample, ctx: Context, *, data: ModalityData) -> _SampleQC:
-    """Tokens for the sample, patient and barcodes; QC metrics, outliers, empty droplets and doublets
-    (cells failing stay, flagged); the sample's ledger row."""
+@dataclass
+class _QCInput:
+    """What one sample's QC computes on, in a task of its own (a Dask worker's): counts, gene symbols,
+    tokenized cell names, thresholds and the raw matrix; never the keyring or a raw identifier."""
+
+    X: Any  # csr, float32
+    symbols: Any  # the matrix's feature_name column
+    names: pd.Index
+    params: QCParams
+    n_genes: int
+    raw_X: Any = None
+    raw_genes: Any = None
+
+
+def _qc_compute(inputs: list[_QCInput]) -> list[tuple[Any, ...]]:
+    """QC metrics, gene-subset floors, raw-matrix knee and ambient profile, every QC rule and the doublet
+    scores of each sample (one task of :func:`curation.parallel.map_chunks`); pure, so its values do not
+    depend on where it runs."""
+    from ._qc import qc_metrics
+
+    out: list[tuple[Any, ...]] = []
+    for q in inputs:
+        m = qc_metrics(q.X, q.symbols, index=q.names)
+        p, subset = _gene_subset_floors(m, q.params, n_genes=q.n_genes)
+        p, amb, raw_info = _raw_barcodes(q.raw_X, q.raw_genes, p)
+        obs, info, dinfo = _flag_cells(q.X, m, p)
+        out.append((p, subset, amb, raw_info, obs, info, dinfo))
+    return out
+
+
+def _qc_samples(samples: list[RawSample], ctx: Context, *, data: ModalityData) -> list[_SampleQC]:
+    """Every sample's QC: tokens here, the computing per sample on the run's Dask cluster when it has one
+    (one task per sample), else here one after the other; the ledger rows in sample order either way."""
+    from ...parallel import map_chunks
+
+    prepared = [_qc_input(s, ctx) for s in samples]
+    computed = map_chunks(_qc_compute, [q for q, *_ in prepared], chunk=1)
+    return [_qc_sample(s, *ready, got, data=data) for s, ready, got in zip(samples, prepared, computed, strict=True)]
+
+
+def _qc_input(s: RawSample, ctx: Context) -> tuple[_QCInput, str, str, int]:
+    """The sample's QC input, its token, its patient's pseudonym and its duplicate barcodes."""
     import anndata as ad
     import scipy.sparse as sp
 
     from ._ingest import clean_barcode
-    from ._qc import qc_metrics
 
     token = ctx.keyring.token("sample", s.sample_id)
     patient = ctx.keyring.patient(s.admission_number, site=s.site) if s.admission_number else ""
@@ -135,10 +172,26 @@ def _qc_sample(s: RawSample, ctx: Context, *, data: ModalityData) -> _SampleQC:
     X = sp.csr_matrix(a.X, dtype=np.float32)
     var = a.var[[c for c in ("gene_ids", "feature_name", "feature_types") if c in a.var]].copy()
     p = QCParams.resolve(*_qc_layers(s, ctx), tissue=s.tissue, sample=token)
-    m = qc_metrics(X, var["feature_name"], index=names)
-    p, subset = _gene_subset_floors(m, p, n_genes=int(a.n_vars))
-    p, amb, raw_info = _raw_barcodes(s, p)
-    obs, info, dinfo = _flag_cells(X, m, p)
+    raw = (s.raw.X, s.raw.var_names) if s.raw is not None else (None, None)
+    return _QCInput(X, var["feature_name"], names, p, int(a.n_vars), *raw), token, patient, duplicates
+
+
+def _qc_sample(
+    s: RawSample,
+    q: _QCInput,
+    token: str,
+    patient: str,
+    duplicates: int,
+    computed: tuple[Any, ...],
+    *,
+    data: ModalityData,
+) -> _SampleQC:
+    """The sample's cells (tokens, QC columns; cells failing stay, flagged) and its ledger row."""
+    import anndata as ad
+
+    X, names = q.X, q.names
+    var = s.adata.var[[c for c in ("gene_ids", "feature_name", "feature_types") if c in s.adata.var]].copy()
+    p, subset, amb, raw_info, obs, info, dinfo = computed
     for i, (c, v) in enumerate(zip(_OBS_KEYS, (token, patient, s.tissue, s.timepoint, s.site), strict=True)):
         obs.insert(i, c, v)
     removed = {k: v for k, v in info["removed"].items() if v}
@@ -212,19 +265,19 @@ def _gene_subset_floors(m: pd.DataFrame, p: QCParams, *, n_genes: int) -> tuple[
     return replace(p, min_counts=counts, min_genes=genes), row
 
 
-def _raw_barcodes(s: RawSample, p: QCParams) -> tuple[QCParams, dict[str, Any] | None, dict[str, Any]]:
-    """The raw (unfiltered) matrix, when given: barcode-rank knee and inflection, and the ambient profile.
-    Filtered barcodes below the inflection look like empty droplets, so it raises the counts floor."""
+def _raw_barcodes(raw: Any, genes: Any, p: QCParams) -> tuple[QCParams, dict[str, Any] | None, dict[str, Any]]:
+    """The raw (unfiltered) matrix and its genes, when given: barcode-rank knee and inflection, and the ambient
+    profile. Filtered barcodes below the inflection look like empty droplets, so it raises the counts floor."""
     import scipy.sparse as sp
 
     from ._qc import ambient_profile, barcode_rank
 
-    if s.raw is None:
+    if raw is None:
         return p, None, {}
-    knee = barcode_rank(np.ravel(s.raw.X.sum(axis=1)))
-    amb = ambient_profile(sp.csr_matrix(s.raw.X), s.raw.var_names)
+    knee = barcode_rank(np.ravel(raw.sum(axis=1)))
+    amb = ambient_profile(sp.csr_matrix(raw), genes)
     raw_info = {
-        "raw_barcodes": int(s.raw.n_obs),
+        "raw_barcodes": int(raw.shape[0]),
         "knee": knee["knee"],
         "inflection": knee["inflection"],
         "ambient_count_share": amb["empty_droplet_count_share"],
