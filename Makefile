@@ -6,6 +6,9 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 DEMO   ?= demo-cohort
 STAMP  := $(VENV)/.installed
+# test processes (pytest-xdist); each test file stays on one worker, so module and session fixtures
+# (the demo generated and curated once) are built once: TEST_WORKERS=0 runs in one process
+TEST_WORKERS ?= 2
 
 .PHONY: demo test install lint bench clean
 
@@ -23,7 +26,7 @@ demo: $(STAMP)
 	  test $$status -le 1 || exit $$status
 
 test: $(STAMP)
-	$(BIN)/python -m pytest tests --nbval-lax notebooks -p no:cacheprovider
+	$(BIN)/python -m pytest tests --nbval-lax notebooks -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile
 
 lint: $(STAMP)
 	$(BIN)/ruff check curation tests bench
