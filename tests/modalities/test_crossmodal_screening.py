@@ -148,14 +148,14 @@ def test_links_say_what_disagrees_in_day_counts_not_dates(tmp_path: Path, secret
     f = _run(tmp_path).failures.set_index("check_id")
     rule = f["rule"].to_dict()
     assert rule["crossmodal.consistency.screen_cancer_in_clinical"] == (
-        "no record in clinical conditions within 60 days (the nearest is 201 days away)"
+        "no record in clinical conditions with icd10 C34… within 60 days (the nearest is 201 days away)"
     )
     assert rule["crossmodal.consistency.screen_cancer_in_pathology"] == "no record of the patient in pathology"
     assert rule["crossmodal.consistency.screen_no_cancer_not_in_clinical"] == (
-        "has a record in clinical conditions it must not have"
+        "has a record in clinical conditions with icd10 C34… it must not have"
     )
     assert rule["crossmodal.consistency.screen_ldct_in_imaging"] == (
-        "no record in imaging series within 42 days (the nearest is 89 days away)"
+        "no record in imaging series with modality CT within 42 days (the nearest is 89 days away)"
     )
     assert rule["crossmodal.consistency.screen_marker_in_lab"] == (
         "6 ng/mL (after unit conversion) against 9 in lab results (tolerance 5%)"

@@ -63,6 +63,13 @@ def _name(side: dict[str, Any]) -> str:
     return str(t["modality"]) if stem == t["modality"] else f"{t['modality']} {stem}"
 
 
+def _kind(side: dict[str, Any]) -> str:
+    """The rows a side selects, in words: `` with icd10 C34…`` (empty when it selects every row)."""
+    parts = [f"{c} {'/'.join(map(str, v))}" for c, v in (side.get("where") or {}).items()]
+    parts += [f"{c} {'/'.join(f'{h}…' for h in v)}" for c, v in (side.get("prefix") or {}).items()]
+    return f" with {', '.join(parts)}" if parts else ""
+
+
 def record_link(key: str) -> Callable[[ModalityData, Context], Outcome]:
     """The check of one ``record_links`` rule of crossmodal.yaml."""
 
@@ -123,7 +130,7 @@ def record_link(key: str) -> Callable[[ModalityData, Context], Outcome]:
         absent = rule.get("expect", "present") == "absent"
         bad = matched if absent else ~matched
         fail = left[bad]
-        cp_name, r_mod = _name(cp), links()["tables"][rec["table"]]["modality"]
+        cp_name, r_mod = _name(cp) + _kind(cp), links()["tables"][rec["table"]]["modality"]
         rules = [_why(absent, cp_name, pairs[pairs["_rec"] == i], date, value, tol, rel) for i in fail["_rec"]]
         field = f"{r_mod}.{date['records'] if date else (value['records'] if value else PATIENT)}"
         n = len(left)
