@@ -25,6 +25,10 @@ if TYPE_CHECKING:
 
 STANDARD_UID_ROOT = "1.2.840.10008."
 _MAX_LEN = {"SH": 16, "CS": 16, "LO": 64, "ST": 1024, "LT": 10240, "PN": 64, "AE": 16}
+_TEXT = {"SH", "LO", "ST", "LT", "UT"}  # free-ish text a kept element may hold an identifier in
+# the patient's own identifiers looked for in kept text (not the institution or station, which a
+# kept Manufacturer or model name may share)
+_PATIENT_KINDS = {"name", "mrn", "other_patient_id", "accession", "phone"}
 
 
 @dataclass
@@ -38,14 +42,26 @@ class _Context:
     where: str = ""
     changes: list[tuple[str, str, str]] = field(default_factory=list)
     source: Dataset | None = None  # whose own identifiers ``known`` holds, once first needed
+    own: tuple[str, ...] = ()  # the file's identifying values, lowercase (4 letters or digits or more)
 
     def own_known(self) -> _text.Known | None:
         """The file's own identifiers for scrubbing, looked up when the first text is cleaned: a file with
         no text to clean never needs them."""
         if self.source is not None:
-            self.known = _known_of(_own_identifiers(self.source))
+            values = _own_identifiers(self.source)
+            self.known = _known_of(values)
+            self.own = tuple(
+                {v.strip().lower() for _, k, v in values if k in _PATIENT_KINDS and sum(c.isalnum() for c in v) >= 4}
+            )
             self.source = None
         return self.known
+
+    def holds_own(self, values: list[Any]) -> bool:
+        """Whether a value holds one of the file's own identifiers whole (e.g. a PatientID copied into
+        SequenceName by the exporting system)."""
+        self.own_known()
+        low = [str(v).lower() for v in values]
+        return any(i in v for i in self.own for v in low)
 
 
 def _elem(tag: Any, vr: str, value: Any) -> DataElement:
@@ -64,6 +80,8 @@ def _with(elem: DataElement, values: list[Any]) -> DataElement:
 def _keep(elem: DataElement, ctx: _Context) -> DataElement | None:
     if elem.VR == "SQ":  # a sequence is never copied wholesale: its items go through the policy
         return _keep_seq(elem, ctx)
+    if elem.VR in _TEXT and ctx.holds_own(_values(elem)):  # kept text holding the patient's ID or name
+        return _clean(elem, ctx)
     return _elem(elem.tag, elem.VR, copy.copy(elem.value))
 
 

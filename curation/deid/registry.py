@@ -52,6 +52,9 @@ _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 _CJK_RUN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff·•．.]+")
 _LATIN_RUN = re.compile(r"[A-Za-z\u00c0-\u024f][A-Za-z\u00c0-\u024f'\-\s^,]*")
 _SPLIT_LATIN = re.compile(r"[\s\-^,]+")
+# a PN token holding a digit or an underscore is a code, not a name (TCIA writes the subject's ID as its
+# name, Lung_Dx-A0002): kept whole as a form, its letter runs (Lung, Dx) are no name variants
+_CODE_TOKEN = re.compile(r"[^\s^=,]*[\d_][^\s^=,]*")
 _MIDDLE_DOTS = "·•．."  # minority names: 阿依古丽·买买提, typed with any of these or none
 
 
@@ -198,7 +201,7 @@ class IdentifierRegistry:
                 if _CJK.search(run):
                     forms |= self._chinese_forms(run)
             latin = "".join(ch if not _CJK.match(ch) else " " for ch in group)
-            for run in _LATIN_RUN.findall(latin):
+            for run in _LATIN_RUN.findall(_CODE_TOKEN.sub(" ", latin)):
                 forms |= self._latin_name_forms(run)
         self._store(kind, raw, forms)
 

@@ -293,3 +293,16 @@ def test_code_meanings_and_lut_explanations_are_cleaned_not_kept() -> None:
     meaning = out.DerivationCodeSequence[0].CodeMeaning
     assert "张三丰" not in meaning and meaning.endswith("CT")
     assert "Zhang Sanfeng" not in str(out.get("LUTExplanation", ""))
+
+
+def test_a_kept_text_element_holding_the_patient_id_is_cleaned() -> None:
+    """dicom2nifti's test series carry the PatientID in SequenceName (kept by the profile): it left the export
+    and the leak scan withheld every file (exit 3). A kept text element holding the file's own ID or
+    name is now cleaned like a descriptor; one that does not is kept as it is."""
+    ds = _read("CT_small.dcm")
+    ds.PatientID = "dicom2nifti"
+    ds.SequenceName = "*dicom2nifti"
+    ds.Manufacturer = "GE MEDICAL SYSTEMS"
+    out = _deid(ds)
+    assert "dicom2nifti" not in str(out.get("SequenceName", "")).lower()
+    assert out.Manufacturer == "GE MEDICAL SYSTEMS"

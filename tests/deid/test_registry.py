@@ -170,3 +170,15 @@ def test_name_parts_only_for_a_records_own_text() -> None:
     sc = Scrubber(names=False)
     assert sc.scrub("CT chest Sanfeng; 三丰复查", known=Known(reg)) == "CT chest [姓名]; [姓名]复查"
     assert Scrubber(reg, names=False).scrub("CT chest Sanfeng") == "CT chest Sanfeng"
+
+
+def test_a_name_that_is_a_code_gives_no_name_parts() -> None:
+    """TCIA writes the subject ID as PatientName (Lung_Dx-A0002): 'Lung' alone is no name form, or the leak
+    scan flags 'no lung kernel' in the imaging fitness text (a false alarm seen on tcia-lung-pet-ct-dx);
+    the whole value still is one."""
+    reg = IdentifierRegistry()
+    reg.add_name("Lung_Dx-A0002")
+    reg.add_name("ZHANG^SANFENG^^^12345")
+    forms = {v for _, v in reg.items()}
+    assert "Lung_Dx-A0002" in forms and not {"Lung", "lung", "Dx", "Dx-A"} & forms
+    assert {"zhang sanfeng", "ZHANG^SANFENG"} <= forms  # a real name beside a code keeps its forms
