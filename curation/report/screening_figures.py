@@ -61,10 +61,11 @@ def screening_forests(root: Path, *, language: str = "both") -> dict[str, go.Fig
         sub["stratum"] = sub["stratum"].astype(str).map(lambda s: w(STRATA[s]))
         fig = plot_forest(sub, title=name)
         fig.update_layout(
-            title=w(title),
+            title=w(title).replace(" / ", "<br>"),  # both languages: one line each, never cut at the edge
             xaxis={"title": w(N_("estimate (95% CI)")), "range": [0, 1.02]},
             yaxis={"autorange": "reversed", "title": {"text": w(N_("stratum: group"))}, "automargin": True},
             **LAYOUT,
         )
+        fig.update_layout(margin={"t": 80 if language == "both" else 50})
         out[f"screening_forest_{name}"] = with_caption(fig, CAPTION)
     return out

@@ -106,7 +106,7 @@ def test_the_report_draws_the_forest_plots_by_site_and_arm(cohort: Path) -> None
     assert list(sens.data[0].error_x.array) == pytest.approx([0.84 - 0.72, 0.92 - 0.8])
     both = collection.figures(rep, language="both")["screening_forest_sensitivity"]
     assert both.layout.title.text == (
-        "低剂量 CT 筛查的灵敏度：按中心和组别（95% CI） / Sensitivity of LDCT screening by site and arm (95% CI)"
+        "低剂量 CT 筛查的灵敏度：按中心和组别（95% CI）<br>Sensitivity of LDCT screening by site and arm (95% CI)"
     )
     blocks = collection.figure_blocks(figs, {}, language="zh", static=False)
     html = collection.render_html(rep, language="zh", figure_html=blocks)
