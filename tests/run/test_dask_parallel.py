@@ -74,6 +74,7 @@ def test_map_chunks_gives_the_local_values_in_order(cluster: Any) -> None:
     assert any(k.startswith("curation_chunk_of_squares") for k in _keys(cluster))
 
 
+@pytest.mark.slow
 def test_notebook_jobs_hand_their_chunks_to_the_same_cluster(cluster: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     """Three jobs on two one-thread workers, each job's kernel waiting for its chunks: no deadlock (the job's
     thread leaves the pool), and the kernel reaches the run's scheduler through the environment."""
