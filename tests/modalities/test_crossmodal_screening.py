@@ -174,6 +174,19 @@ def test_an_absent_modality_makes_its_links_not_applicable_and_names_it(tmp_path
     assert c.loc["crossmodal.consistency.screen_cancer_in_clinical", "verdict"] == "fail"
 
 
+def test_a_record_whose_counterpart_has_no_date_is_not_judged(tmp_path: Path, secret_env: str) -> None:
+    """A lab result without a calendar date (relative dates of a patient with no diagnosis anchor) can
+    neither match nor contradict the screening one: S3's two markers are left aside, and said so."""
+    b = _bundle(tmp_path)
+    lab = pd.read_parquet(tmp_path / "out/data/lab/results.parquet")
+    lab.loc[lab["patient"] == "S3", "collected_date"] = pd.NaT
+    b.write_parquet("data/lab/results.parquet", lab)
+    run = _run(tmp_path)
+    row = _checks(run).loc["crossmodal.consistency.screen_marker_in_lab"]
+    assert (row["n_checked"], row["n_failed"], row["verdict"]) == (1, 0, "pass")
+    assert row["message"].endswith("; 2 not compared (no date on one side)")
+
+
 def test_without_screening_no_link_is_judged(tmp_path: Path, secret_env: str) -> None:
     _bundle(tmp_path, screening=False)
     c = _checks(_run(tmp_path))

@@ -101,9 +101,7 @@ def record_link(key: str) -> Callable[[ModalityData, Context], Outcome]:
             [*on, *(c for c in c_own if c not in keys.values())]
         ]
         right = right.assign(**{PATIENT: right[PATIENT].astype(str)})
-        if (
-            rule.get("scope") == "counterpart"
-        ):  # judged only where the counterpart's modality holds the patient (and keys)
+        if rule.get("scope") == "counterpart":  # judged only where the counterpart holds the patient (and keys)
             held = right[on].drop_duplicates()
             left = left.merge(held, on=on, how="inner").sort_values("_rec")
         if not len(left):
@@ -127,18 +125,26 @@ def record_link(key: str) -> Callable[[ModalityData, Context], Outcome]:
         matched = np.zeros(len(left), dtype=bool)
         hit = pairs.loc[ok.to_numpy(dtype=bool), "_rec"].unique()
         matched[left["_rec"].searchsorted(hit)] = True
+        # a record whose candidates all lack a date (or that lacks its own) cannot be compared: not judged
+        # (dates.mode relative: a lab result of a patient without a diagnosis anchor has no calendar date)
+        undated = np.zeros(len(left), dtype=bool)
+        if date:
+            dated = pairs.loc[pairs["_days"].notna(), "_rec"].unique()
+            undated = (left["_rec"].isin(pairs["_rec"]) & ~left["_rec"].isin(dated)).to_numpy(dtype=bool)
         absent = rule.get("expect", "present") == "absent"
-        bad = matched if absent else ~matched
+        bad = (matched if absent else ~matched) & ~undated
         fail = left[bad]
         cp_name, r_mod = _name(cp) + _kind(cp), links()["tables"][rec["table"]]["modality"]
         rules = [_why(absent, cp_name, pairs[pairs["_rec"] == i], date, value, tol, rel) for i in fail["_rec"]]
         field = f"{r_mod}.{date['records'] if date else (value['records'] if value else PATIENT)}"
-        n = len(left)
-        what = rule.get("description", key)
+        n, what, items = int((~undated).sum()), rule.get("description", key), rule.get("items", "records")
+        aside = f"; {int(undated.sum())} not compared (no date on one side)" if undated.any() else ""
+        if not n:
+            return not_applicable(f"no dated {items} to compare in {_name(rec)} and {_name(cp)}{aside}")
         return Outcome(
             n,
             failures=failures(fail, field=field, rule=rules),
-            message=f"{len(fail)} of {n} {rule.get('items', 'records')} break the link: {what}",
+            message=f"{len(fail)} of {n} {items} break the link: {what}{aside}",
         )
 
     return check
