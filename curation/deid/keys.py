@@ -8,6 +8,7 @@ recompute its pseudonym without the key (unlike the unkeyed hashes many public t
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import os
@@ -29,8 +30,15 @@ MIN_SECRET_BYTES = 16
 
 
 def _normalize(value: object) -> str:
-    text = unicodedata.normalize("NFKC", str(value)).strip()
-    return text.upper()
+    text = str(value)
+    if not text.isascii():  # NFKC leaves ASCII as it is
+        text = unicodedata.normalize("NFKC", text)
+    return text.strip().upper()
+
+
+@functools.cache
+def _prefix(kind: str) -> str:
+    return "".join(ch for ch in kind.upper() if ch.isalnum())[:2] or "ID"
 
 
 @dataclass(frozen=True)
@@ -63,8 +71,7 @@ class Keyring:
     def token(self, kind: str, identifier: object) -> str:
         """Pseudonym of any other identifier (sample, specimen, accession, resident ID for dedup)."""
         digest = self._mac(kind, _normalize(identifier))
-        prefix = "".join(ch for ch in kind.upper() if ch.isalnum())[:2] or "ID"
-        return prefix + base64.b32encode(digest[:10]).decode().rstrip("=")[:12]
+        return _prefix(kind) + base64.b32encode(digest[:10]).decode().rstrip("=")[:12]
 
     def uid(self, uid: str) -> str:
         """A DICOM UID remapped under the 2.25 (UUID-derived) root; deterministic per key."""

@@ -59,6 +59,8 @@ _MIDDLE_DOTS = "·•．."  # minority names: 阿依古丽·买买提, typed wit
 
 
 def _text(value: object) -> str:
+    if type(value) is str:  # the common case, without the missing-value tests below
+        return value.strip()
     if value is None:
         return ""
     try:
@@ -73,8 +75,11 @@ def _text(value: object) -> str:
     return str(value).strip()
 
 
+_ALNUM = re.compile(r"[^\W_]")  # exactly the characters str.isalnum accepts (checked over all of Unicode)
+
+
 def _has_content(value: str) -> bool:
-    return any(ch.isalnum() for ch in value)  # "^^^^" or "--" identifies nobody
+    return _ALNUM.search(value) is not None  # "^^^^" or "--" identifies nobody
 
 
 def _latin_forms(family: list[str], given: list[str]) -> set[str]:
