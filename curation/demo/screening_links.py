@@ -35,7 +35,7 @@ DATED = {  # table -> its date columns that move with the participant
 def _first_lab(lab: pd.DataFrame, pid: int, site: str) -> tuple[pd.Timestamp, dict[str, float]] | None:
     """The patient's first LIS draw and its numeric CEA / CYFRA21-1 values, as the site writes them
     (1 decimal at site C, 2 elsewhere); None when a value is censored or the draw lacks a marker."""
-    mine = lab[(lab["_pid"] == pid) & lab["analyte"].isin(LAB_MARKERS)]
+    mine = lab[(lab["_pid"] == pid).to_numpy()]  # lab: its LAB_MARKERS rows (link filters them once)
     if not len(mine):
         return None
     day = pd.to_datetime(mine["collected_date"]).dt.normalize()
@@ -91,22 +91,25 @@ def _move(
             df.loc[sel, c] = df.loc[sel, c] + delta
 
 
-def _rename(tables: dict[str, pd.DataFrame], number: str, row: pd.Series) -> None:
-    """The participant takes the patient's admission number, pseudonym and sex."""
-    for df in tables.values():
-        sel = df["number"] == number
-        df.loc[sel, "pseudonym"] = row["pseudonym"]
-        if "sex" in df.columns:
-            df.loc[sel, "sex"] = "male" if row["sex"] == "M" else "female"
-        df.loc[sel, "number"] = str(row["mrn"])
+def _shift(tables: dict[str, pd.DataFrame], deltas: dict[str, Any]) -> None:
+    """Move every date of each participant of ``deltas`` (number -> days) at once, table by table."""
+    for table, cols in DATED.items():
+        df = tables[table]
+        days = df["number"].map(deltas)
+        sel = days.notna().to_numpy()
+        if sel.any():
+            step = pd.to_timedelta(days[sel].astype("timedelta64[ns]")).to_numpy()
+            for c in cols:
+                df.loc[sel, c] = df.loc[sel, c].to_numpy() + step
 
 
-def _link_one(tables: dict[str, pd.DataFrame], number: str, row: pd.Series, lab: pd.DataFrame) -> dict[str, Any]:
-    """Dates and markers of one linked participant made to agree with the patient's other records."""
-    r, f, bm = tables["rounds"], tables["followup"], tables["biomarkers"]
+def _plan_one(tables: dict[str, pd.DataFrame], number: str, row: pd.Series, lab: pd.DataFrame) -> dict[str, Any]:
+    """Where one linked participant's record moves: its detecting round lands the day after the
+    patient's first LIS draw (else two days before the diagnosis); an interval cancer's pathology
+    lands on the diagnosis."""
+    r, f = tables["rounds"], tables["followup"]
     dx = np.datetime64(pd.Timestamp(row["diagnosis_date"]).normalize(), "D")
-    fi = f.index[f["number"] == number][0]
-    old_path = np.datetime64(f.at[fi, "pathology_date"], "D")
+    old_path = np.datetime64(f.loc[f["number"] == number, "pathology_date"].iloc[0], "D")
     hit = _detecting(r, number)
     drawn = _first_lab(lab, int(row["pid"]), str(row["site"]))
     delta: Any  # numpy's day arithmetic (datetime64[D] - datetime64[D])
@@ -116,7 +119,15 @@ def _link_one(tables: dict[str, pd.DataFrame], number: str, row: pd.Series, lab:
         delta = dx - np.timedelta64(2, "D") - np.datetime64(hit["scan_date"], "D")
     else:
         delta = dx - old_path
-    _move(tables, number, delta)
+    return {"delta": delta, "hit": hit, "drawn": drawn, "dx": dx, "old_path": old_path}
+
+
+def _link_one(tables: dict[str, pd.DataFrame], number: str, row: pd.Series, plan: dict[str, Any]) -> dict[str, Any]:
+    """Rounds, markers and pathology of one linked participant (its dates already moved) made to agree
+    with the patient's other records."""
+    r, f, bm = tables["rounds"], tables["followup"], tables["biomarkers"]
+    hit, drawn, dx, old_path = plan["hit"], plan["drawn"], plan["dx"], plan["old_path"]
+    fi = f.index[f["number"] == number][0]
     # the other rounds were clear (a recalled round would need its own CT in imaging)
     other = (r["number"] == number) & ((r["round"] != hit["round"]) if hit is not None else True)
     r.loc[other, ["result", "lung_rads"]] = ["negative", "2"]
@@ -143,12 +154,26 @@ def _link_one(tables: dict[str, pd.DataFrame], number: str, row: pd.Series, lab:
         if extra:
             _move(tables, number, -extra * DAY, rounds=lambda t: (t["round"] < hit["round"]).to_numpy())
     has_cea = bool(((bm["number"] == number) & (bm["marker"] == "CEA")).any())
-    _rename(tables, number, row)
     return {
         "number": str(row["mrn"]),
         "imaging": bool(row["has_imaging"]) and hit is not None,
         "markers": drawn if has_cea else None,
     }
+
+
+def _rename_all(tables: dict[str, pd.DataFrame], rows: dict[str, pd.Series]) -> None:
+    """Each participant of ``rows`` takes its patient's admission number, pseudonym and sex."""
+    mrn = {k: str(v["mrn"]) for k, v in rows.items()}
+    pseudonym = {k: v["pseudonym"] for k, v in rows.items()}
+    sex = {k: "male" if v["sex"] == "M" else "female" for k, v in rows.items()}
+    for df in tables.values():
+        sel = df["number"].isin(list(mrn)).to_numpy()
+        if sel.any():
+            num = df.loc[sel, "number"]
+            df.loc[sel, "pseudonym"] = num.map(pseudonym).to_numpy()
+            if "sex" in df.columns:
+                df.loc[sel, "sex"] = num.map(sex).to_numpy()
+            df.loc[sel, "number"] = num.map(mrn).to_numpy()
 
 
 def link(
@@ -161,7 +186,12 @@ def link(
     touched (the other screening defects stay off them).
     """
     pairs, spares = _pairs(tables, roster, used)
-    linked = [(_link_one(tables, number, row, lab), row) for number, row in pairs]
+    if len(lab):
+        lab = lab[lab["analyte"].isin(LAB_MARKERS).to_numpy()]
+    plans = {number: _plan_one(tables, number, row, lab) for number, row in pairs}
+    _shift(tables, {number: p["delta"] for number, p in plans.items()})
+    linked = [(_link_one(tables, number, row, plans[number]), row) for number, row in pairs]
+    _rename_all(tables, dict(pairs))
     tables["biomarkers"] = tables["biomarkers"].reset_index(drop=True)
     touched = {str(info["number"]) for info, _ in linked}
     _plant(tables, linked, spares, log, touched)
@@ -272,7 +302,7 @@ def _plant(
         cand = free[free["site"] == site]
         if len(cand):
             number = str(cand.iloc[0]["number"])
-            _rename(tables, number, row)
+            _rename_all(tables, {number: row})
             touched.add(str(row["mrn"]))
             i = f.index[f["number"] == str(row["mrn"])][0]
             _note(
