@@ -161,6 +161,8 @@ def test_links_say_what_disagrees_in_day_counts_not_dates(tmp_path: Path, secret
         "6 ng/mL (after unit conversion) against 9 in lab results (tolerance 5%)"
     )
     assert f.loc["crossmodal.consistency.screen_marker_in_lab", "field"] == "screening.sample_date"
+    # no date compared: the field that selected the records (a dictionary field the reviewer can read)
+    assert f.loc["crossmodal.consistency.screen_cancer_in_pathology", "field"] == "screening.outcome"
     assert not f["rule"].str.contains(r"20\d\d-\d\d", regex=True).any()  # no date reaches a failure
 
 

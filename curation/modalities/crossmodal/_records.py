@@ -136,7 +136,9 @@ def record_link(key: str) -> Callable[[ModalityData, Context], Outcome]:
         fail = left[bad]
         cp_name, r_mod = _name(cp) + _kind(cp), links()["tables"][rec["table"]]["modality"]
         rules = [_why(absent, cp_name, pairs[pairs["_rec"] == i], date, value, tol, rel) for i in fail["_rec"]]
-        field = f"{r_mod}.{date['records'] if date else (value['records'] if value else PATIENT)}"
+        # the field to blame: the date compared, else the value, else what selected the records (outcome)
+        blame = [*([date["records"]] if date else []), *([value["records"]] if value else []), *_columns(rec, [])[1:]]
+        field = f"{r_mod}.{blame[0] if blame else PATIENT}"
         n, what, items = int((~undated).sum()), rule.get("description", key), rule.get("items", "records")
         aside = f"; {int(undated.sum())} not compared (no date on one side)" if undated.any() else ""
         if not n:
