@@ -434,7 +434,20 @@ def _scrub_uncoded(
 
 
 def _convert(s: pd.Series, f: dictionary.Field) -> tuple[pd.Series, pd.Series, str]:
-    """Typed values, a mask of present-but-invalid inputs, and the rule they break."""
+    """Typed values, a mask of present-but-invalid inputs, and the rule they break.
+
+    Every conversion is a function of the value alone: a column that repeats its values (most do)
+    is converted once per distinct value and the results are spread back by code."""
+    text = s.astype(STR)
+    codes, uniq = pd.factorize(text, sort=False)
+    if 2 * len(uniq) > len(s):
+        return _convert_each(text, f)
+    values, bad, rule = _convert_each(pd.Series(pd.array([*np.asarray(uniq, dtype=object), pd.NA], dtype=STR)), f)
+    at = np.where(codes < 0, len(uniq), codes)  # the last: a missing value
+    return values.iloc[at].set_axis(s.index), pd.Series(bad.to_numpy(dtype=bool)[at], index=s.index), rule
+
+
+def _convert_each(s: pd.Series, f: dictionary.Field) -> tuple[pd.Series, pd.Series, str]:
     text = s.astype(STR).str.strip()
     present = text.notna() & (text != "")
     text = text.where(present)
