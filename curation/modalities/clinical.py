@@ -13,6 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
 
 from .. import dictionary
@@ -190,6 +191,11 @@ def check_age(data: ModalityData, ctx: Context) -> Outcome:
     return qc.check_range(p, {"_age_exact": (field.min, field.max)}, labels={"_age_exact": "birth_date"})
 
 
+def _fits(given: object, expected: object) -> bool:
+    """A stage group is one of the groups its TNM gives (``IIIA|IIIB``); a missing one is not judged."""
+    return isinstance(given, str) and given in str(expected).split("|")
+
+
 def check_stage(data: ModalityData, ctx: Context) -> Outcome:
     """AJCC 8th-edition stage groups that contradict their TNM."""
     s = data.tables["staging"]
@@ -210,9 +216,12 @@ def check_stage(data: ModalityData, ctx: Context) -> Outcome:
     edition = col("ajcc_edition")
     applies = (edition == "8").fillna(False) & expected.notna() & col("stage_group").notna()
     given = col("stage_group")
-    ok = pd.Series(
-        [g in str(e).split("|") if a else True for g, e, a in zip(given, expected, applies, strict=True)], index=s.index
-    )
+    # judged once per distinct (given, expected) pair, spread back by code: no loop per record
+    g_codes, g_uniq = pd.factorize(given.astype(object), use_na_sentinel=False)
+    e_codes, e_uniq = pd.factorize(expected.astype(object), use_na_sentinel=False)
+    pairs, at = np.unique(g_codes.astype(np.int64) * len(e_uniq) + e_codes, return_inverse=True)
+    fits = np.array([_fits(g_uniq[k // len(e_uniq)], e_uniq[k % len(e_uniq)]) for k in pairs.tolist()], dtype=bool)
+    ok = pd.Series(fits[at.ravel()] if len(fits) else np.ones(0, dtype=bool), index=s.index)
     bad = (applies & ~ok).astype(bool)
     rules = [
         f"stage {g} but {tt} {nn} {mm} gives {e} (AJCC 8th lung)"
