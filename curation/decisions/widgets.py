@@ -24,7 +24,6 @@ __all__ = [
     "decisions_table",
     "exclude_widget",
     "genomics_qc_widget",
-    "imaging_series_widget",
     "mapping_widget",
     "quarantine_table",
     "quarantine_widget",
@@ -358,11 +357,3 @@ def genomics_qc_widget(run: Any) -> Any:
     return settings_widget(
         run, {f"genomics.accuracy.{check}.{k}": (limits[k], lo, hi) for k, (check, lo, hi) in keys.items()}
     )
-
-
-def imaging_series_widget(run: Any) -> Any:
-    """Accept or exclude a series (by its de-identified UID) with a reason, its sampled slices beside the
-    decision (live kernel; :func:`curation.decisions.imaging_widgets.series_widget`)."""
-    from .imaging_widgets import series_widget
-
-    return series_widget(run)

@@ -14,9 +14,10 @@ from ._lab_units import units
 if TYPE_CHECKING:
     from .base import Context
 
-__all__ = ["RANGE_CHECK", "plausible_ranges", "range_key"]
+__all__ = ["RANGE_CHECK", "RANGE_ID", "plausible_ranges", "range_key"]
 
-RANGE_CHECK = "lab.plausibility.range"
+RANGE_ID = "plausibility.range"  # the per-analyte range check's id, declared in lab.py with it
+RANGE_CHECK = "lab." + RANGE_ID
 
 
 def range_key(analyte: str, bound: str) -> str:

@@ -32,7 +32,7 @@ from . import _tabular as tab
 from . import _tabular_checks as tc
 from ._lab_assay import ASSAY_CONSISTENCY
 from ._lab_figures import plot_distributions, plot_trajectories, trajectories_frame
-from ._lab_ranges import plausible_ranges
+from ._lab_ranges import RANGE_ID, plausible_ranges
 from ._lab_units import Analyte, UnitTable, _key, unit_factor, units
 from ._options import TabularOptions
 from .base import ModalityData, ModalitySpec
@@ -470,7 +470,7 @@ CHECKS = (
     ),
     # per analyte (lab_units.yaml), in place of the shared per-field range check
     Check(
-        "plausibility.range",
+        RANGE_ID,
         Dimension.ACCURACY,
         check_range,
         description="results within their analyte's plausible range (canonical unit)",

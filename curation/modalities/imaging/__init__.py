@@ -44,7 +44,7 @@ if TYPE_CHECKING:
     from ._walk import FileRef
 
 from ._decide import exclude, relabel
-from ._nodules import check_agreement, reader_agreement
+from ._nodules import AGREEMENT, check_agreement, reader_agreement
 
 __all__ = ["IMAGE_CHECKS", "READER_AGREEMENT", "SERIES_CHECKS", "SPEC", "check_agreement", "check_required_tags",
            "checks", "exclude", "figures", "identifiers", "load", "reader_agreement", "relabel", "scrub_text",
@@ -514,7 +514,7 @@ IMAGE_CHECKS = (
         lambda s: s["n_sampled"].notna(), lambda s: s["n_constant"] > 0, field="PixelData",
         rule="sampled slice(s) are empty or constant")),
 )
-READER_AGREEMENT = Check("consistency.reader_agreement", C.CONSISTENCY, check_agreement,
+READER_AGREEMENT = Check(AGREEMENT, C.CONSISTENCY, check_agreement,
                          threshold=Threshold(0.2, 0.4), severity=Severity.MINOR,
                          description="two readers' Lung-RADS categories agree (kappa)")
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from ...decisions.replay import EXCLUDED, exclude_rows
-from ._nodules import ADJUDICATED, CATEGORY_ORDER
+from ._nodules import ADJUDICATED, AGREEMENT, CATEGORY_ORDER
 
 if TYPE_CHECKING:
     from ..base import Context, ModalityData
@@ -78,7 +78,7 @@ def relabel(data: ModalityData, labels: Mapping[str, str], *, ctx: Context) -> d
             nod.loc[hit, ADJUDICATED] = str(value)
             out[key] = (
                 f"Lung-RADS adjudicated {value} (readers: {reads}); no longer an open disagreement of "
-                "imaging.consistency.reader_agreement"
+                f"imaging.{AGREEMENT}"
             )
     data.tables["nodules"] = nod
     return out

@@ -34,6 +34,7 @@ TYPES = {
     "non-solid": "ground-glass",
 }
 CATEGORY_ORDER = ["2", "3", "4A", "4B"]
+AGREEMENT = "consistency.reader_agreement"  # the reader-agreement check's id (declared in the package with it)
 ADJUDICATED = "lung_rads_adjudicated"  # a curator's category where the readers disagree (decisions; else absent)
 
 
