@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,12 +28,10 @@ import numpy as np
 import pandas as pd
 
 from ...errors import MissingDependency, SourceError
-from ...quality import Check, CheckResult, Dimension, Outcome, Severity, Threshold, failures, run
-from ...quality.checks import ANY_ACCEPTED
+from ...quality import CheckResult
 from ...security.consent import exclude_withdrawn, without_withdrawn
-from .._timeliness import check_imaging_study_age
 from ..base import Context, ModalityData, ModalitySpec, Source
-from ._mrpet import MR_PET_CHECKS, mr_pet_series
+from ._mrpet import mr_pet_series
 from ._options import ImagingOptions
 
 if TYPE_CHECKING:
@@ -43,36 +40,84 @@ if TYPE_CHECKING:
     from ...deid.registry import IdentifierRegistry
     from ._walk import FileRef
 
+from ._checks import IMAGE_CHECKS, READER_AGREEMENT, SERIES_CHECKS, check_required_tags, checks
 from ._decide import exclude, relabel
-from ._nodules import AGREEMENT, check_agreement, reader_agreement
+from ._display import series_overview, slice_strip_html, slice_viewer, thumbnails_html
+from ._nodules import check_agreement, reader_agreement
 
-__all__ = ["IMAGE_CHECKS", "READER_AGREEMENT", "SERIES_CHECKS", "SPEC", "check_agreement", "check_required_tags",
-           "checks", "exclude", "figures", "identifiers", "load", "reader_agreement", "relabel", "scrub_text",
-           "series_overview", "slice_strip_html", "slice_viewer", "standardize", "thumbnails_html", "write"]
+__all__ = [
+    "IMAGE_CHECKS",
+    "READER_AGREEMENT",
+    "SERIES_CHECKS",
+    "SPEC",
+    "check_agreement",
+    "check_required_tags",
+    "checks",
+    "exclude",
+    "figures",
+    "identifiers",
+    "load",
+    "reader_agreement",
+    "relabel",
+    "scrub_text",
+    "series_overview",
+    "slice_strip_html",
+    "slice_viewer",
+    "standardize",
+    "thumbnails_html",
+    "write",
+]
 
 SPEC = ModalitySpec(
-    name="imaging", label="Imaging (DICOM)", formats=("dicom", "dicomdir", "zip"), notebook="imaging.ipynb",
-    outputs=("parquet", "dicom"), extra="imaging", order=60, options=ImagingOptions,
+    name="imaging",
+    label="Imaging (DICOM)",
+    formats=("dicom", "dicomdir", "zip"),
+    notebook="imaging.ipynb",
+    outputs=("parquet", "dicom"),
+    extra="imaging",
+    order=60,
+    options=ImagingOptions,
     needs=("clinical",),  # its diagnosis dates, for timeliness.study_age
     description="CT/PET/MR DICOM: header index, series and image QC, nodule reads, de-identified copy",
 )
 M = "imaging"
-WARN = Threshold(0.0, 1.0)  # findings that describe fitness rather than broken data: warn at most
 
 # raw field -> output column of the instance table
 _COLUMNS = {
-    "SOPClassUID": "sop_class_uid", "TransferSyntaxUID": "transfer_syntax", "Modality": "modality",
-    "BodyPartExamined": "body_part", "ImageType": "image_type", "SeriesNumber": "series_number",
-    "InstanceNumber": "instance_number", "ImagePositionPatient": "image_position",
-    "ImageOrientationPatient": "image_orientation", "SliceThickness": "slice_thickness",
-    "PixelSpacing": "pixel_spacing", "Rows": "rows", "Columns": "columns", "NumberOfFrames": "number_of_frames",
-    "SamplesPerPixel": "samples_per_pixel", "PhotometricInterpretation": "photometric",
-    "BitsAllocated": "bits_allocated", "PixelRepresentation": "pixel_representation", "KVP": "kvp",
-    "Exposure": "exposure", "ExposureTime": "exposure_time", "XRayTubeCurrent": "tube_current",
-    "ConvolutionKernel": "kernel", "ContrastBolusAgent": "contrast_agent", "Manufacturer": "manufacturer",
-    "ManufacturerModelName": "model", "CTDIvol": "ctdivol", "GantryDetectorTilt": "gantry_tilt",
-    "BurnedInAnnotation": "burned_in_annotation", "WindowCenter": "window_center", "WindowWidth": "window_width",
-    "RescaleIntercept": "rescale_intercept", "RescaleSlope": "rescale_slope", "PatientSex": "patient_sex",
+    "SOPClassUID": "sop_class_uid",
+    "TransferSyntaxUID": "transfer_syntax",
+    "Modality": "modality",
+    "BodyPartExamined": "body_part",
+    "ImageType": "image_type",
+    "SeriesNumber": "series_number",
+    "InstanceNumber": "instance_number",
+    "ImagePositionPatient": "image_position",
+    "ImageOrientationPatient": "image_orientation",
+    "SliceThickness": "slice_thickness",
+    "PixelSpacing": "pixel_spacing",
+    "Rows": "rows",
+    "Columns": "columns",
+    "NumberOfFrames": "number_of_frames",
+    "SamplesPerPixel": "samples_per_pixel",
+    "PhotometricInterpretation": "photometric",
+    "BitsAllocated": "bits_allocated",
+    "PixelRepresentation": "pixel_representation",
+    "KVP": "kvp",
+    "Exposure": "exposure",
+    "ExposureTime": "exposure_time",
+    "XRayTubeCurrent": "tube_current",
+    "ConvolutionKernel": "kernel",
+    "ContrastBolusAgent": "contrast_agent",
+    "Manufacturer": "manufacturer",
+    "ManufacturerModelName": "model",
+    "CTDIvol": "ctdivol",
+    "GantryDetectorTilt": "gantry_tilt",
+    "BurnedInAnnotation": "burned_in_annotation",
+    "WindowCenter": "window_center",
+    "WindowWidth": "window_width",
+    "RescaleIntercept": "rescale_intercept",
+    "RescaleSlope": "rescale_slope",
+    "PatientSex": "patient_sex",
     "SmokingStatus": "smoking_status",
 }
 _DATES = {"StudyDate": "study_date", "SeriesDate": "series_date", "AcquisitionDate": "acquisition_date"}
@@ -93,8 +138,9 @@ def _require() -> None:
 Sources = list[Source[ImagingOptions]]
 
 
-def _index_sources(sources: Sources, *, ctx: Context) -> list[tuple[Source[ImagingOptions], list[FileRef],
-                                                                    list[dict[str, Any]]]]:
+def _index_sources(
+    sources: Sources, *, ctx: Context
+) -> list[tuple[Source[ImagingOptions], list[FileRef], list[dict[str, Any]]]]:
     """Walk each source and parse every file's header (the one header pass of load and identifiers)."""
     from ._index import index_refs
     from ._walk import walk_source
@@ -102,8 +148,10 @@ def _index_sources(sources: Sources, *, ctx: Context) -> list[tuple[Source[Imagi
     out = []
     for src in sources:
         if not src.files:
-            msg = (f"{src.key}: path {src.config.path!r} matches nothing; fix sources.imaging path in "
-                   f"{ctx.config.path.name} (relative to it)")
+            msg = (
+                f"{src.key}: path {src.config.path!r} matches nothing; fix sources.imaging path in "
+                f"{ctx.config.path.name} (relative to it)"
+            )
             raise SourceError(msg)
         refs = [ref for root in src.files for ref in walk_source(root, src.config.format)]
         parsed = index_refs(refs, jobs=src.options.jobs, chunk_size=src.options.chunk_size)
@@ -158,23 +206,41 @@ def load(sources: Sources, *, ctx: Context) -> ModalityData:
                 excluded["dicomdir"] += 1
                 continue
             if row["ok"] and (gone := [k for k in UID_FIELDS if not fields.get(k)]):  # name the UID(s)
-                reason, row = "missing_uid", {**row, "detail": f"{', '.join(gone)} missing: the file cannot be "
-                                                               "placed in a study and series; re-export it"}
+                reason, row = (
+                    "missing_uid",
+                    {
+                        **row,
+                        "detail": f"{', '.join(gone)} missing: the file cannot be "
+                        "placed in a study and series; re-export it",
+                    },
+                )
             if reason or not row["ok"]:
                 reason = reason or "unreadable"
-                data.quarantine.add(stage="index", source=src.key, record=token, reason=reason, field="(file)",
-                                    detail=row["detail"])
+                data.quarantine.add(
+                    stage="index", source=src.key, record=token, reason=reason, field="(file)", detail=row["detail"]
+                )
                 q[reason] += 1
                 continue
             data.objects["refs"][token] = ref
-            rows.append({**fields, "x_source": src.key, "x_site": src.site, "x_file": token, "x_relpath": ref.relpath,
-                         "x_parse_path": row["path"], "x_size": row["size"]})
+            rows.append(
+                {
+                    **fields,
+                    "x_source": src.key,
+                    "x_site": src.site,
+                    "x_file": token,
+                    "x_relpath": ref.relpath,
+                    "x_parse_path": row["path"],
+                    "x_size": row["size"],
+                }
+            )
             accepted += 1
-        data.ledger.record("index", source=src.key, n_in=len(refs), n_accepted=accepted, quarantined=dict(q),
-                           excluded=dict(excluded))
+        data.ledger.record(
+            "index", source=src.key, n_in=len(refs), n_accepted=accepted, quarantined=dict(q), excluded=dict(excluded)
+        )
     # consent withdrawn: the patient's files stop here (counted in the ledger), never indexed nor exported
-    raw = exclude_withdrawn(pd.DataFrame(rows), data=data, ctx=ctx, id_col="PatientID", site_col="x_site",
-                            source_col="x_source")
+    raw = exclude_withdrawn(
+        pd.DataFrame(rows), data=data, ctx=ctx, id_col="PatientID", site_col="x_site", source_col="x_source"
+    )
     data.objects["raw"] = _dedup(raw, data)
     return data
 
@@ -185,16 +251,28 @@ def _dedup(raw: pd.DataFrame, data: ModalityData) -> pd.DataFrame:
         return raw
     dup = raw.duplicated("SOPInstanceUID", keep="first")
     for r in raw[dup].itertuples():
-        data.quarantine.add(stage="dedup", source=r.x_source, record=r.x_file, reason="duplicate_sop_instance_uid",
-                            field="SOPInstanceUID", detail="another file of the export has this SOPInstanceUID")
+        data.quarantine.add(
+            stage="dedup",
+            source=r.x_source,
+            record=r.x_file,
+            reason="duplicate_sop_instance_uid",
+            field="SOPInstanceUID",
+            detail="another file of the export has this SOPInstanceUID",
+        )
     for src, g in raw.groupby("x_source"):
         n_dup = int(dup[g.index].sum())
-        data.ledger.record("dedup", source=str(src), n_in=len(g), n_accepted=len(g) - n_dup,
-                           quarantined={"duplicate_sop_instance_uid": n_dup} if n_dup else {})
+        data.ledger.record(
+            "dedup",
+            source=str(src),
+            n_in=len(g),
+            n_accepted=len(g) - n_dup,
+            quarantined={"duplicate_sop_instance_uid": n_dup} if n_dup else {},
+        )
     return raw[~dup].reset_index(drop=True)
 
 
 # --- standardize ------------------------------------------------------------------------------
+
 
 def _age_years(age: object) -> float:
     """DICOM AS ('063Y', '006M', '012W', '030D') in years."""
@@ -227,8 +305,22 @@ def standardize(data: ModalityData, *, ctx: Context) -> ModalityData:
 
 
 # columns this module makes (pseudonyms, tokens, remapped UIDs, codes it assigns): not source text
-_OWN_COLUMNS = frozenset({"patient", "site", "source", "file", "study_uid", "series_uid", "sop_uid", "sex",
-                          "parse_path", "type", "reader", "lung_rads"})
+_OWN_COLUMNS = frozenset(
+    {
+        "patient",
+        "site",
+        "source",
+        "file",
+        "study_uid",
+        "series_uid",
+        "sop_uid",
+        "sex",
+        "parse_path",
+        "type",
+        "reader",
+        "lung_rads",
+    }
+)
 _UID_COLUMNS = frozenset({"sop_class_uid", "transfer_syntax"})
 _UID_VALUE = re.compile(r"[0-9]+(?:\.[0-9]+)*")
 
@@ -273,25 +365,45 @@ def _tidy_types(df: pd.DataFrame) -> pd.DataFrame:
             continue  # list columns (positions, orientations, spacings)
         elif vals.map(lambda v: isinstance(v, bool | np.bool_)).all():
             out[c] = out[c].astype("boolean")
-        elif vals.map(lambda v: isinstance(v, int | float | np.integer | np.floating)
-                      and not isinstance(v, bool | np.bool_)).all():
+        elif vals.map(
+            lambda v: isinstance(v, int | float | np.integer | np.floating) and not isinstance(v, bool | np.bool_)
+        ).all():
             out[c] = pd.to_numeric(out[c], errors="coerce")
         else:
-            out[c] = out[c].map(lambda v: v if v is None or (isinstance(v, float) and np.isnan(v)) else str(v)
-                                ).astype("string")
+            out[c] = (
+                out[c]
+                .map(lambda v: v if v is None or (isinstance(v, float) and np.isnan(v)) else str(v))
+                .astype("string")
+            )
     return out
 
 
 def _instances(raw: pd.DataFrame, *, ctx: Context) -> pd.DataFrame:
-    cols = ["patient", "site", "source", "file", "study_uid", "series_uid", "sop_uid", *_COLUMNS.values(),
-            "sex", "age_years", "birth_year", *_DATES.values(), "parse_path", "file_size"]
+    cols = [
+        "patient",
+        "site",
+        "source",
+        "file",
+        "study_uid",
+        "series_uid",
+        "sop_uid",
+        *_COLUMNS.values(),
+        "sex",
+        "age_years",
+        "birth_year",
+        *_DATES.values(),
+        "parse_path",
+        "file_size",
+    ]
     if raw.empty:
         return pd.DataFrame(columns=cols)
     raw = raw.reindex(columns=sorted(set(raw.columns) | set(_COLUMNS) | set(_DATES) | {*IDENTIFYING, "PatientAge"}))
     out = pd.DataFrame(index=raw.index)
     kr = ctx.keyring
-    out["patient"] = [kr.patient(pid, site=site) if isinstance(pid, str) and pid.strip() else ""
-                      for pid, site in zip(raw["PatientID"], raw["x_site"], strict=True)]
+    out["patient"] = [
+        kr.patient(pid, site=site) if isinstance(pid, str) and pid.strip() else ""
+        for pid, site in zip(raw["PatientID"], raw["x_site"], strict=True)
+    ]
     out["site"] = raw["x_site"].astype("string")
     out["source"] = raw["x_source"].astype("string")
     out["file"] = raw["x_file"].astype("string")
@@ -299,11 +411,30 @@ def _instances(raw: pd.DataFrame, *, ctx: Context) -> pd.DataFrame:
         out[dst] = raw[src].map(lambda u: kr.uid(u) if isinstance(u, str) and u else "")
     for src, dst in _COLUMNS.items():
         out[dst] = raw[src]
-    for c in ("instance_number", "series_number", "rows", "columns", "number_of_frames", "samples_per_pixel",
-              "bits_allocated", "pixel_representation"):
+    for c in (
+        "instance_number",
+        "series_number",
+        "rows",
+        "columns",
+        "number_of_frames",
+        "samples_per_pixel",
+        "bits_allocated",
+        "pixel_representation",
+    ):
         out[c] = pd.to_numeric(out[c], errors="coerce").astype("Int64")
-    for c in ("slice_thickness", "kvp", "exposure", "exposure_time", "tube_current", "ctdivol", "gantry_tilt",
-              "window_center", "window_width", "rescale_intercept", "rescale_slope"):
+    for c in (
+        "slice_thickness",
+        "kvp",
+        "exposure",
+        "exposure_time",
+        "tube_current",
+        "ctdivol",
+        "gantry_tilt",
+        "window_center",
+        "window_width",
+        "rescale_intercept",
+        "rescale_slope",
+    ):
         out[c] = pd.to_numeric(out[c], errors="coerce").astype("float64")
     for c in ("image_position", "image_orientation", "pixel_spacing"):
         out[c] = out[c].map(lambda v: list(v) if isinstance(v, list) else None)
@@ -338,17 +469,26 @@ def _measure_images(series: pd.DataFrame, inst: pd.DataFrame, data: ModalityData
         for k in pos:
             picks.append((str(uid), str(g["file"].iloc[k]), k, k == len(g) // 2))
     rows = index_refs([refs[f] for _, f, _, _ in picks], jobs=2, chunk_size=50, parse=image_chunk)
-    per = pd.DataFrame([{**r, "series_uid": s, "file": f, "slice": k, "middle": mid}
-                        for (s, f, k, mid), r in zip(picks, rows, strict=True)])
+    per = pd.DataFrame(
+        [
+            {**r, "series_uid": s, "file": f, "slice": k, "middle": mid}
+            for (s, f, k, mid), r in zip(picks, rows, strict=True)
+        ]
+    )
     data.objects["slices"] = per
     if per.empty:
         return series
     ok = per[per["ok"]]
     agg = per.groupby("series_uid").agg(n_sampled=("ok", "size"), n_decode_failed=("ok", lambda s: int((~s).sum())))
     if len(ok):
-        agg = agg.join(ok.groupby("series_uid").agg(
-            air_hu=("air_hu", "median"), water_hu=("water_hu", "median"), noise_hu=("noise_hu", "median"),
-            n_constant=("constant", lambda x: int(x.astype(bool).sum()))))
+        agg = agg.join(
+            ok.groupby("series_uid").agg(
+                air_hu=("air_hu", "median"),
+                water_hu=("water_hu", "median"),
+                noise_hu=("noise_hu", "median"),
+                n_constant=("constant", lambda x: int(x.astype(bool).sum())),
+            )
+        )
     out = series.merge(agg.reset_index(), on="series_uid", how="left")
     for c in ("air_hu", "water_hu", "noise_hu", "n_constant"):  # present even when nothing decoded
         if c not in out:
@@ -371,165 +511,35 @@ def _read_nodule_sources(data: ModalityData, *, ctx: Context) -> pd.DataFrame:
     for key, src in data.objects["sources"].items():
         path = src["options"].nodules
         if path:
-            frames.append(read_nodules(ctx.config.resolve(path), site=src["site"], source=key, keyring=ctx.keyring,
-                                       quarantine=data.quarantine))
+            frames.append(
+                read_nodules(
+                    ctx.config.resolve(path),
+                    site=src["site"],
+                    source=key,
+                    keyring=ctx.keyring,
+                    quarantine=data.quarantine,
+                )
+            )
     if not frames:
-        return pd.DataFrame(columns=["patient", "site", "series_uid", "location", "diameter_mm", "type",
-                                     "solid_component_mm", "reader", "line", "lung_rads"])
+        return pd.DataFrame(
+            columns=[
+                "patient",
+                "site",
+                "series_uid",
+                "location",
+                "diameter_mm",
+                "type",
+                "solid_component_mm",
+                "reader",
+                "line",
+                "lung_rads",
+            ]
+        )
     return without_withdrawn(pd.concat(frames, ignore_index=True), ctx=ctx, modality=M)
 
 
-# --- checks -----------------------------------------------------------------------------------
-
-Rows = Callable[[pd.DataFrame], pd.Series]  # a mask or a rule per series
-
-
-def _all(s: pd.DataFrame) -> pd.Series:
-    return pd.Series(True, index=s.index)
-
-
-def _img(s: pd.DataFrame) -> pd.Series:
-    return s["rows"].notna() if "rows" in s else pd.Series(False, index=s.index)
-
-
-def _multi(s: pd.DataFrame) -> pd.Series:
-    return _img(s) & (s["n_instances"] > 1)
-
-
-def _ct(s: pd.DataFrame) -> pd.Series:
-    return _img(s) & (s["modality"] == "CT")
-
-
-def _vol(s: pd.DataFrame) -> pd.Series:
-    return _multi(s) & s["geometry"].isin(["volume", "not_a_volume"])
-
-
-def _per_series(applies: Rows, failing: Rows, *, field: str, rule: str | Callable[[pd.DataFrame], pd.Series | list[str]]
-                ) -> Callable[[ModalityData, Context], Outcome]:
-    """A check over the series it ``applies`` to: the ``failing`` ones, each with its ``rule``."""
-
-    def check(data: ModalityData, ctx: Context) -> Outcome:
-        s = data.tables["series"]
-        sel = s[applies(s).fillna(False).astype(bool)]
-        bad = sel[failing(s).reindex(sel.index).fillna(False).astype(bool)]
-        rules: str | pd.Series | list[str] = rule if isinstance(rule, str) else rule(s)
-        if isinstance(rules, list):
-            rules = pd.Series(rules, index=s.index)
-        return Outcome(len(sel), failures=failures(
-            bad, row=bad.index, field=field,
-            rule=rules if isinstance(rules, str) else rules.reindex(bad.index).astype(str).tolist()))
-
-    return check
-
-
-def check_required_tags(data: ModalityData, ctx: Context) -> Outcome:
-    """Image instances need the tags that geometry and HU depend on."""
-    inst = data.tables["instances"]
-    need = {"image_position": "ImagePositionPatient", "image_orientation": "ImageOrientationPatient",
-            "pixel_spacing": "PixelSpacing", "modality": "Modality"}
-    img = inst[inst["rows"].notna()] if len(inst) else inst
-    missing = {col: img[col].isna() for col in need if col in img}
-    ct = img["modality"] == "CT" if len(img) else pd.Series(dtype=bool)
-    missing["rescale_intercept"] = ct & img["rescale_intercept"].isna() if len(img) else ct
-    need["rescale_intercept"] = "RescaleIntercept"
-    frames, any_missing = [], pd.Series(False, index=img.index)
-    for col, m in missing.items():
-        m = m.fillna(False).astype(bool)
-        any_missing |= m
-        frames.append(failures(img, m, row=img.index[m.to_numpy()], field=need[col],
-                               rule=f"{need[col]} missing on an image instance"))
-    return Outcome(len(img), failures=frames, n_failed=int(any_missing.sum()))
-
-
-C = Dimension
-NO_SERIES = Check("completeness.series", C.COMPLETENESS,
-                  lambda data, ctx: Outcome(0, message="no DICOM series indexed"),
-                  description="DICOM series indexed (not applicable when there is none)")
-SERIES_CHECKS = (
-    Check("completeness.instance_number", C.COMPLETENESS, _per_series(
-        _multi, lambda s: s["n_missing_instance_numbers"] > 0, field="InstanceNumber",
-        rule=lambda s: s["n_missing_instance_numbers"].map(lambda n: f"{n} InstanceNumber(s) missing in the run"))),
-    Check("uniqueness.instance_number", C.UNIQUENESS, _per_series(
-        _multi, lambda s: s["n_duplicate_instance_numbers"] > 0, field="InstanceNumber",
-        rule="InstanceNumber repeated within the series")),
-    Check("completeness.missing_slices", C.COMPLETENESS, _per_series(
-        _vol, lambda s: s["n_missing_slices"] > 0, field="ImagePositionPatient",
-        rule=lambda s: s["n_missing_slices"].map(lambda n: f"gap along the slice normal: ~{n} slice(s) missing"))),
-    Check("consistency.slice_spacing", C.CONSISTENCY, _per_series(
-        _vol, lambda s: s["n_nonuniform_steps"] > 0, field="ImagePositionPatient",
-        rule=lambda s: [f"{n} slice step(s) differ from {d:.2f} mm by >5%"
-                        for n, d in zip(s["n_nonuniform_steps"], s["spacing_mm"], strict=True)])),
-    Check("consistency.volume", C.CONSISTENCY, _per_series(
-        _multi, lambda s: s["geometry"] != "volume", field="ImagePositionPatient",
-        rule=lambda s: s["geometry"].map(lambda g: f"slices do not form a volume ({g})"))),
-    Check("consistency.gantry_tilt", C.CONSISTENCY, _per_series(
-        _vol, lambda s: s["tilted"], field="ImageOrientationPatient",
-        rule="slice normal not along the scan direction (gantry tilt): resample before volumetric use")),
-    Check("consistency.orientation", C.CONSISTENCY, _per_series(
-        _multi, lambda s: s["geometry"] == "mixed_orientation", field="ImageOrientationPatient",
-        rule="more than one orientation in one series")),
-    Check("consistency.matrix", C.CONSISTENCY, _per_series(
-        _multi, lambda s: s["n_matrix_sizes"] > 1, field="Rows/Columns",
-        rule="more than one matrix size in one series")),
-    Check("completeness.ctdivol", C.COMPLETENESS, _per_series(
-        _ct, lambda s: ~s["ctdivol_present"], field="CTDIvol",
-        rule="CTDIvol missing: dose (and DLP) of a screening CT cannot be audited"),
-        threshold=WARN, severity=Severity.MINOR),
-    Check("accuracy.nodule_fitness", C.ACCURACY, _per_series(
-        lambda s: _ct(s) & (s["n_instances"] > 1), lambda s: ~s["fit_for_nodule_measurement"],
-        field="SliceThickness/ConvolutionKernel",
-        rule=lambda s: s["fitness_problems"].map(lambda p: f"not fit for nodule measurement: {p}")),
-        threshold=WARN, severity=Severity.INFO),
-    Check("conformance.burned_in_annotation", C.CONFORMANCE, _per_series(  # the export's own rule (_series.py)
-        _img, lambda s: s["burned_in_refused"], field="BurnedInAnnotation", rule=lambda s: s["burned_in_reason"]),
-        severity=Severity.CRITICAL),
-    Check("completeness.patient_id", C.COMPLETENESS, _per_series(
-        _all, lambda s: s["patient"] == "", field="PatientID",
-        rule="no PatientID: the series cannot be linked to a patient")),
-    Check("conformance.required_tags", C.CONFORMANCE, check_required_tags,
-          description="image instances carry the tags geometry and HU depend on"),
-    Check("plausibility.study_date", C.ACCURACY, _per_series(
-        _all, lambda s: s["study_date"].isna() | (s["age_years"] < 0), field="StudyDate",
-        rule="StudyDate missing or before birth")),
-    Check("timeliness.study_age", C.TIMELINESS, check_imaging_study_age, severity=Severity.MINOR,
-          threshold=Threshold(0.0, 0.05), description="imaging study at most timeliness.imaging_study_days "
-                                                      "before the patient's diagnosis (cohort.yaml)"),
-)
-# when slices were decoded (source option image_qc)
-IMAGE_CHECKS = (
-    Check("conformance.pixel_data", C.CONFORMANCE, _per_series(
-        lambda s: s["n_sampled"].notna(), lambda s: s["n_decode_failed"] > 0, field="PixelData",
-        rule="sampled slice(s) do not decode (corrupt stream or missing codec)")),
-    Check("accuracy.hu_air", C.ACCURACY, _per_series(
-        lambda s: _ct(s) & s["air_hu"].notna(), lambda s: (s["air_hu"] + 1000).abs() > 50, field="RescaleIntercept",
-        rule=lambda s: s["air_hu"].map(lambda v: f"air at {v:.0f} HU, expected -1000 +/- 50"))),
-    Check("accuracy.hu_water", C.ACCURACY, _per_series(
-        lambda s: _ct(s) & s["water_hu"].notna(), lambda s: s["water_hu"].abs() > 60, field="RescaleSlope",
-        rule=lambda s: s["water_hu"].map(lambda v: f"water-like peak at {v:.0f} HU, expected 0 +/- 60")),
-        threshold=WARN),
-    Check("accuracy.noise", C.ACCURACY, _per_series(
-        lambda s: _ct(s) & s["noise_hu"].notna(), lambda s: s["noise_hu"] > 60, field="PixelData",
-        rule=lambda s: s["noise_hu"].map(lambda v: f"noise {v:.0f} HU in air > 60 HU")), threshold=WARN),
-    Check("accuracy.empty_image", C.ACCURACY, _per_series(
-        lambda s: s["n_sampled"].notna(), lambda s: s["n_constant"] > 0, field="PixelData",
-        rule="sampled slice(s) are empty or constant")),
-)
-READER_AGREEMENT = Check(AGREEMENT, C.CONSISTENCY, check_agreement,
-                         threshold=Threshold(0.2, 0.4), severity=Severity.MINOR,
-                         description="two readers' Lung-RADS categories agree (kappa)")
-
-
-def checks(data: ModalityData, *, ctx: Context) -> list[CheckResult]:
-    """Series-, image-, instance- and nodule-level checks (ids ``imaging.<dimension>.<name>``)."""
-    s = data.tables["series"]
-    if s.empty:  # nothing indexed: every series check is not applicable, and nothing accepted fails
-        return run([ANY_ACCEPTED, NO_SERIES], data, ctx, modality=M, thresholds=ctx.thresholds)
-    todo = [ANY_ACCEPTED, *SERIES_CHECKS, *MR_PET_CHECKS, *(IMAGE_CHECKS if "n_sampled" in s.columns else ()),
-            *((READER_AGREEMENT,) if len(data.tables["nodules"]) else ())]
-    return run(todo, data, ctx, modality=M, thresholds=ctx.thresholds)
-
-
 # --- figures ----------------------------------------------------------------------------------
+
 
 def figures(data: ModalityData, results: list[CheckResult], *, ctx: Context) -> dict[str, go.Figure]:
     """Series overview, slice spacing and HU figures, thumbnails and nodule reads (from de-identified data)."""
@@ -540,50 +550,19 @@ def figures(data: ModalityData, results: list[CheckResult], *, ctx: Context) -> 
 
 # --- write ------------------------------------------------------------------------------------
 
+
 def write(data: ModalityData, *, ctx: Context) -> list[Path]:
     """instances / series / nodules Parquet, and the de-identified DICOM copy where asked for."""
     from ._export import export_dicom
 
     b = ctx.bundle
-    written = [b.write_parquet("data/imaging/instances.parquet", data.tables["instances"]),
-               b.write_parquet("data/imaging/series.parquet", data.tables["series"])]
+    written = [
+        b.write_parquet("data/imaging/instances.parquet", data.tables["instances"]),
+        b.write_parquet("data/imaging/series.parquet", data.tables["series"]),
+    ]
     if len(data.tables["nodules"]):
         written.append(b.write_parquet("data/imaging/nodules.parquet", data.tables["nodules"]))
     export = {k for k, s in data.objects["sources"].items() if s["options"].export}
     if export:
         written.extend(export_dicom(data, ctx=ctx, sources=export))
     return written
-
-
-# --- notebook helpers (display only) ----------------------------------------------------------
-
-SERIES_OVERVIEW = ["patient", "site", "modality", "body_part", "n_instances", "geometry", "spacing_mm",
-                   "slice_thickness_mm", "n_missing_slices", "tilted", "kernel", "kvp", "ctdivol_mgy",
-                   "air_hu", "noise_hu", "fit_for_nodule_measurement", "fitness_problems", "burned_in_annotation"]
-
-
-def series_overview(data: ModalityData) -> pd.DataFrame:
-    """The series table with the columns a curator reads first."""
-    s = data.tables["series"]
-    return s[[c for c in SERIES_OVERVIEW if c in s.columns]]
-
-
-def thumbnails_html(data: ModalityData, *, max_series: int = 60) -> str:
-    """One row per series: pseudonym, series, middle slice in lung and mediastinal windows."""
-    from ._figures import thumbnails_html as _html
-
-    return _html(data, max_series=max_series)
-
-
-def slice_strip_html(data: ModalityData, *, series_uid: str | None = None) -> str:
-    """The sampled slices of one series side by side (the static view of the slice widget)."""
-    from ._figures import slice_strip_html as _html
-
-    return _html(data, series_uid=series_uid)
-
-
-def slice_viewer(data: ModalityData, *, series_uid: str | None = None) -> Any:
-    """An ipywidgets slider over every slice of one series (live kernels only)."""
-    from ._figures import slice_viewer as _viewer
-
-    return _viewer(data, series_uid=series_uid)
