@@ -70,17 +70,9 @@ def _distinct(s: pd.Series) -> list[str]:
 
 
 def note_values(registry: IdentifierRegistry, kind: str, values: Iterable[str]) -> None:
-    """Add raw values of one kind, expanding names and dates the way the registry does."""
-    from .registry import Kind
-
-    k = Kind(kind)
-    for v in values:
-        if k in (Kind.name, Kind.staff_name):
-            registry.add_name(v, staff=k is Kind.staff_name)
-        elif k is Kind.birth_date:
-            registry.add_date(k, v)
-        else:
-            registry.add(k, v)
+    """Add raw values of one kind, expanding names and dates the way the registry does (in one
+    :meth:`~curation.deid.registry.IdentifierRegistry.add_many` pass)."""
+    registry.add_many(kind, values)
 
 
 def note_fields(registry: IdentifierRegistry, df: pd.DataFrame, fields: Iterable[Field]) -> None:
