@@ -20,6 +20,7 @@ the ledger (``RawTable.n_records``) is that independent count, not the parser's 
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 from pathlib import Path
@@ -108,7 +109,8 @@ def read_delimited(path: Path, *, sep: str, encoding: str, header_row: int = 1) 
         if bad_undecodable:
             rt.empty = ""
         return rt
-    frame, first, last, bad = _parse(lines, body, names, sep, quoted=QUOTE in text)
+    blob = _body_bytes(data, enc, lines, body) if not undecodable else None
+    frame, first, last, bad = _parse(lines, body, names, sep, quoted=QUOTE in text, blob=blob)
     bad += _unaccounted(body, first, last, bad)
     bad += bad_undecodable  # blanked by the tolerant decode: in no span, and counted here
     frame.columns = names
@@ -124,6 +126,23 @@ def read_delimited(path: Path, *, sep: str, encoding: str, header_row: int = 1) 
     )
 
 
+def _body_bytes(data: bytes, enc: str, lines: list[str], body: list[int]) -> bytes | None:
+    """The file's own bytes for the body lines ``body[0]`` to ``body[-1]`` when they are exactly what
+    joining those lines with ``\\n`` and encoding as UTF-8 gives (a UTF-8 or ASCII file with ``\\n``
+    breaks only and no blank line inside the body): a slice, not a join and an encode of every line."""
+    if b"\r" in data or codecs.lookup(enc).name not in ("utf-8", "utf-8-sig", "ascii"):
+        return None
+    if body[-1] - body[0] + 1 != len(body):
+        return None
+    start = -1
+    for _ in range(body[0]):  # the lines above the body: the header and any title lines
+        start = data.find(b"\n", start + 1)
+    end = len(data)
+    for _ in range(len(lines) - 1 - body[-1]):  # blank lines after the body
+        end = data.rfind(b"\n", 0, end)
+    return data[start + 1 : end]
+
+
 def _empty(enc: str, why: str, *, has_header: bool, names: list[str] | None = None) -> RawTable:
     cols = {n: pd.Series([], dtype=STR) for n in names or []}
     cols[LINE] = pd.Series([], dtype="int64")
@@ -135,11 +154,14 @@ Parsed = tuple[pd.DataFrame, np.ndarray, np.ndarray, list[BadLine]]
 FAST_MIN = 64  # fewer lines than this between odd-quote lines: one careful pass costs less than a pyarrow call
 
 
-def _parse(lines: list[str], body: list[int], names: list[str], sep: str, *, quoted: bool) -> Parsed:
-    """pyarrow over the runs of lines between odd-quote lines, the careful reader for the rest."""
+def _parse(
+    lines: list[str], body: list[int], names: list[str], sep: str, *, quoted: bool, blob: bytes | None = None
+) -> Parsed:
+    """pyarrow over the runs of lines between odd-quote lines, the careful reader for the rest;
+    ``blob`` is the body's bytes when the file holds them as they are (see ``_body_bytes``)."""
     odd = [i for i in body if lines[i].count(QUOTE) & 1] if quoted else []
     if not odd:
-        parsed = _fast(lines, body, names, sep)
+        parsed = _fast(lines, body, names, sep, blob=blob)
         # pyarrow's count disagrees with ours (a quote opened mid-line by an even count): read it all carefully
         return parsed if parsed is not None else _careful(lines, body[0], len(lines), names, sep)[0]
     pieces: list[Parsed] = []
@@ -173,9 +195,10 @@ def _parse(lines: list[str], body: list[int], names: list[str], sep: str, *, quo
     return frame, first, last, [bl for pc in pieces for bl in pc[3]]
 
 
-def _fast(lines: list[str], body: list[int], names: list[str], sep: str) -> Parsed | None:
-    """pyarrow over the non-blank body lines, one record per line; None when its rows and rejected
-    rows do not add up to the lines given (then the careful reader takes over)."""
+def _fast(lines: list[str], body: list[int], names: list[str], sep: str, *, blob: bytes | None = None) -> Parsed | None:
+    """pyarrow over the non-blank body lines, one record per line (``blob``: those lines' bytes, when
+    the caller has them); None when its rows and rejected rows do not add up to the lines given
+    (then the careful reader takes over)."""
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
@@ -189,9 +212,10 @@ def _fast(lines: list[str], body: list[int], names: list[str], sep: str) -> Pars
         return _careful(lines, 0, 0, names, sep)[0]
     cols = [f"c{i}" for i in range(len(names))]
     contiguous = body[-1] - body[0] + 1 == len(body)  # no blank line in the body: join a slice, not a generator
-    joined = "\n".join(lines[body[0] : body[-1] + 1] if contiguous else (lines[i] for i in body)).encode("utf-8")
+    if blob is None:
+        blob = "\n".join(lines[body[0] : body[-1] + 1] if contiguous else (lines[i] for i in body)).encode("utf-8")
     table = pacsv.read_csv(
-        io.BytesIO(joined),
+        io.BytesIO(blob),
         read_options=pacsv.ReadOptions(column_names=cols, use_threads=False, block_size=1 << 24),
         parse_options=pacsv.ParseOptions(delimiter=sep, invalid_row_handler=on_bad),
         convert_options=pacsv.ConvertOptions(

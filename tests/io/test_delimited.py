@@ -133,3 +133,36 @@ def test_many_odd_quote_lines_are_read_in_order(tmp_path: Path) -> None:
     assert rt.n_records == 300 and not rt.bad_lines
     assert rt.frame["id"].tolist() == [str(i) for i in range(300)]
     assert rt.frame["name"].iloc[3] == '5" nodule 3' and rt.frame["_line"].tolist() == list(range(2, 302))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        f"{HEADER}\n" + "\n".join(ROWS) + "\n",
+        f"\ufeff{HEADER}\n" + "\n".join(ROWS),  # BOM, no final break
+        f"导出时间：2024\n\n{HEADER}\n" + "\n".join(ROWS) + "\n\n \u3000\n",  # title above, blank lines below
+        f"{HEADER}\n" + "\n".join(r.replace("n", "名") for r in ROWS) + "\n",
+    ],
+)
+def test_the_fast_read_takes_the_files_own_bytes_when_they_are_the_joined_lines(tmp_path: Path, text: str) -> None:
+    """A UTF-8 file with \\n breaks hands pyarrow its own body bytes: exactly what joining the body
+    lines gives, and the records read are the same."""
+    from curation.io.delimited import _body_bytes, physical_lines
+
+    data = text.encode("utf-8")
+    lines = physical_lines(text.removeprefix("\ufeff"))
+    header = 2 if text.startswith("导出") else 0
+    body = [i for i in range(header + 1, len(lines)) if lines[i].strip()]
+    assert _body_bytes(data, "utf-8", lines, body) == "\n".join(lines[i] for i in body).encode("utf-8")
+    rt = _read(tmp_path, data, header_row=header + 1)
+    assert rt.frame["id"].tolist() == [str(i) for i in range(40)] and not rt.bad_lines
+    assert rt.frame["_line"].tolist() == [header + 2 + i for i in range(40)]
+
+
+def test_the_fast_read_joins_the_lines_when_the_bytes_are_not_them() -> None:
+    from curation.io.delimited import _body_bytes
+
+    lines = [HEADER, *ROWS[:3]]
+    assert _body_bytes("\r\n".join(lines).encode(), "utf-8", lines, [1, 2, 3]) is None  # \r\n breaks
+    assert _body_bytes("\n".join(lines).encode("gb18030"), "gb18030", lines, [1, 2, 3]) is None
+    assert _body_bytes("\n".join([HEADER, "a", " ", "b"]).encode(), "utf-8", [HEADER, "a", " ", "b"], [1, 3]) is None
