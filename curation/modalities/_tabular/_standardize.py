@@ -86,11 +86,12 @@ def standardize(
     patients = pd.concat(present, ignore_index=True).dropna().unique() if present else np.array([], dtype=object)
     shift = patient_shifts(pd.Series(patients, dtype="string"), keyring=ctx.keyring)
     days = np.append(shift.to_numpy(dtype="float64", na_value=np.nan), np.nan)  # the last: no pseudonym
+    offsets = pd.to_timedelta(days, unit="D")  # converted once per patient, then taken per row
     for table, df in typed.items():
         dates = [f.name for f in dictionary.fields(modality, table) if f.type == "date" and f.name in df.columns]
         if dates:
             at = pd.Index(patients).get_indexer(df[PATIENT])  # each row's patient, joined by hash (-1: none)
-            delta = pd.Series(pd.to_timedelta(days[at], unit="D"), index=df.index)  # no pseudonym -> NaT
+            delta = pd.Series(offsets[at], index=df.index)  # no pseudonym (-1, the last) -> NaT
             typed[table] = df.assign(**{c: df[c] + delta for c in dates})
     data.tables = typed
     data.objects[INVALID] = (
