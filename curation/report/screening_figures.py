@@ -58,8 +58,11 @@ def screening_forests(root: Path, *, language: str = "both") -> dict[str, go.Fig
         sub["group"] = [
             w(N_("all")) if s == "overall" else str(g) for s, g in zip(sub["stratum"], sub["group"], strict=True)
         ]
+        overall = sub.loc[sub["stratum"].astype(str).eq("overall"), "estimate"].dropna()
         sub["stratum"] = sub["stratum"].astype(str).map(lambda s: w(STRATA[s]))
         fig = plot_forest(sub, title=name)
+        if len(overall):  # the caption's dotted line (plot_forest finds "overall" only before translation)
+            fig.add_vline(x=float(overall.iloc[0]), line_dash="dot", line_color="#999999")
         fig.update_layout(
             title=w(title).replace(" / ", "<br>"),  # both languages: one line each, never cut at the edge
             xaxis={"title": w(N_("estimate (95% CI)")), "range": [0, 1.02]},

@@ -104,6 +104,8 @@ def test_the_report_draws_the_forest_plots_by_site_and_arm(cohort: Path) -> None
     assert list(sens.data[0].y) == ["总体: 全部", "组别: combined"]
     assert list(sens.data[0].x) == [0.72, 0.8]
     assert list(sens.data[0].error_x.array) == pytest.approx([0.84 - 0.72, 0.92 - 0.8])
+    # the caption's dotted line at the overall estimate
+    assert [(s.x0, s.line.dash) for s in sens.layout.shapes] == [(0.72, "dot")]
     both = collection.figures(rep, language="both")["screening_forest_sensitivity"]
     assert both.layout.title.text == (
         "低剂量 CT 筛查的灵敏度：按中心和组别（95% CI）<br>Sensitivity of LDCT screening by site and arm (95% CI)"
