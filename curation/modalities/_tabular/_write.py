@@ -13,7 +13,7 @@ import pandas as pd
 
 from ... import dictionary
 from ...errors import MissingInput
-from ...io.readers import REASON_SUFFIX
+from ...io.readers import REASON_SUFFIX, STR
 from ...quality import checks as qc
 from ..base import ModalityData
 from ._common import ANCHORS, DIAGNOSIS, PATIENT, SITE, _pandas_dtype
@@ -67,10 +67,12 @@ def output_frame(
     extra = [c for c in extra if c in df.columns]
     out = pd.DataFrame(index=df.index)
     schema_fields = [pa.field(PATIENT, pa.string()), pa.field(SITE, pa.string())]
-    out[PATIENT] = df[PATIENT].astype("string")
-    out[SITE] = df[SITE].astype("string")
+    # Arrow-backed text: no copy for the columns that are already Arrow, and the Parquet bytes (pandas
+    # metadata included) are those of the Python-backed ``string`` type
+    out[PATIENT] = df[PATIENT].astype(STR)
+    out[SITE] = df[SITE].astype(STR)
     for c in extra:
-        out[c] = df[c].astype("string")
+        out[c] = df[c].astype(STR)
         schema_fields.append(pa.field(c, pa.string()))
     relative = relative_to is not None
     for f in fields:
@@ -87,7 +89,7 @@ def output_frame(
         elif f.type == "number":
             s = pd.to_numeric(s, errors="coerce").astype("float64")
         else:
-            s = s.astype("string")
+            s = s.astype(STR)
         out[f.name if not (relative and f.type == "date") else f"{f.name}_days"] = s
         name = f"{f.name}_days" if relative and f.type == "date" else f.name
         schema_fields.append(pa.field(name, _arrow_type(f, relative=relative)))
