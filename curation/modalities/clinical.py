@@ -67,6 +67,7 @@ SPEC = ModalitySpec(
 
 NAME = "clinical"
 PATIENT = tab.PATIENT
+SHIFTS = "_date_shifts"  # patient pseudonym -> keyed date shift in days (memory only, never written)
 ENTRY_DELAY_DAYS = 365  # guideline timeliness: a record entered over a year after diagnosis
 
 
@@ -141,8 +142,29 @@ def _birth_forms(res: pd.DataFrame, p: pd.DataFrame, ref: pd.Series) -> None:
 
 
 def standardize(data: ModalityData, *, ctx: Context) -> ModalityData:
-    """Standardize the clinical tables and derive birth year and age at diagnosis."""
-    return tab.standardize(data, ctx=ctx, derive=_derive)
+    """Standardize the clinical tables and derive birth year and age at diagnosis.
+
+    The keyed date shift of each patient with a last follow-up date is kept in memory
+    (``objects[SHIFTS]``, never written) for the follow-up currency check, which would otherwise
+    compute every patient's shift a second time.
+    """
+    unshifted: list[pd.Series] = []
+
+    def derive(tables: dict[str, pd.DataFrame], data: ModalityData, ctx: Context) -> None:
+        _derive(tables, data, ctx)
+        o = tables.get("outcomes")
+        if o is not None and "last_followup_date" in o.columns:
+            unshifted.append(o["last_followup_date"])  # local to this call: the real dates never leave it
+
+    data = tab.standardize(data, ctx=ctx, derive=derive)
+    o = data.tables.get("outcomes")
+    if unshifted and o is not None and "last_followup_date" in o.columns:
+        days = (o["last_followup_date"] - unshifted.pop().reindex(o.index)) / pd.Timedelta(days=1)
+        both = pd.DataFrame({PATIENT: o[PATIENT], "days": days}).dropna()
+        per = both.groupby(PATIENT, sort=False)["days"].agg(["min", "max"])
+        # a patient's shift is one number; any disagreement (a date moved otherwise) leaves it to the keyring
+        data.objects[SHIFTS] = per.loc[per["min"] == per["max"], "min"]
+    return data
 
 
 # ------------------------------------------------------------------------------------ checks
@@ -299,6 +321,23 @@ def check_entry_delay(data: ModalityData, ctx: Context) -> Outcome:
     )
 
 
+def _shift_days(data: ModalityData, patients: pd.Series, ctx: Context) -> pd.Series:
+    """Each row's keyed date shift in days (NaN without a pseudonym): the shifts kept by
+    :func:`standardize` when a few of them match the keyring's, the keyring's for every other patient."""
+    known = data.objects.get(SHIFTS)
+    if known is not None and len(known):
+        probe = known.iloc[:: max(1, len(known) // 16)]  # the same key made them (a shift is never 0)
+        if any(ctx.keyring.date_shift(str(p)) != d for p, d in probe.items()):
+            known = None
+    if known is None or not len(known):
+        return patient_shifts(patients, keyring=ctx.keyring).astype("float64")
+    days = pd.Series(patients.map(known), index=patients.index, dtype="float64")
+    gap = days.isna() & patients.notna()
+    if gap.any():
+        days[gap] = patient_shifts(patients[gap], keyring=ctx.keyring).astype("float64")
+    return days
+
+
 def check_followup_currency(data: ModalityData, ctx: Context) -> Outcome:
     """Living patients (and those of unknown status) whose last contact is older than the follow-up
     interval at the data cutoff: lost to follow-up.
@@ -314,7 +353,7 @@ def check_followup_currency(data: ModalityData, ctx: Context) -> Outcome:
             message="not applicable: last_followup_date not in the data; map the follow-up table's "
             "last-contact column to it (cohort.yaml `columns:`)",
         )
-    shift = pd.to_timedelta(patient_shifts(o[PATIENT], keyring=ctx.keyring).astype("float64"), unit="D")
+    shift = pd.to_timedelta(_shift_days(data, o[PATIENT], ctx), unit="D")
     real = pd.to_datetime(o.get("last_followup_date", pd.Series(pd.NaT, index=o.index))) - shift
     # a day count from an index known only by its year: the latest date it can be (the benefit of the doubt)
     bound = latest_contact(o, "last_followup_date").where(real.isna())
