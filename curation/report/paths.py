@@ -20,6 +20,8 @@ __all__ = ["clean_notebook", "relative", "scrub"]
 _POSIX = re.compile(r"(?<![\w.:/\\~-])~?/(?:[^\s\"'<>:/\\|]+/)+[^\s\"'<>:/\\|]*")
 _FILE_URL = re.compile(r"file://[^\s\"'<>]+")
 _WINDOWS = re.compile(r"(?<![\w])[A-Za-z]:\\(?:[^\s\"'<>:\\|]+\\)*[^\s\"'<>:\\|]*")
+# An inline image (data URL): base64 holds "/" and letters, so a path rule would cut it (and break the image)
+_DATA_URL = re.compile(r"(data:[\w.+-]+/[\w.+-]+(?:;[\w.+-]+=[\w.+-]+)*;base64,[A-Za-z0-9+/=\s]*)")
 
 
 def relative(path: str | Path, base: Path) -> str:
@@ -40,7 +42,15 @@ def _last(match: re.Match[str]) -> str:
 
 def scrub(text: str, roots: Mapping[str, str] | None = None) -> str:
     """``text`` with known folders replaced by their labels (``roots``: absolute folder -> label, e.g.
-    the bundle -> ``""``) and any other absolute path shortened to ``…/<last part>``."""
+    the bundle -> ``""``) and any other absolute path shortened to ``…/<last part>``; data URLs (inline
+    images) are left whole."""
+    if "base64," in text:
+        parts = _DATA_URL.split(text)  # odd items are the data URLs
+        return "".join(p if i % 2 else _scrub_paths(p, roots) for i, p in enumerate(parts))
+    return _scrub_paths(text, roots)
+
+
+def _scrub_paths(text: str, roots: Mapping[str, str] | None) -> str:
     for root, label in sorted((roots or {}).items(), key=lambda kv: -len(kv[0])):
         if root and root != "/":
             text = text.replace(root.rstrip("/") + "/", label + ("/" if label else "")).replace(root, label or ".")

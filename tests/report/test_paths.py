@@ -40,3 +40,26 @@ def test_clean_notebook_rewrites_parameters_relative_to_the_cohort(tmp_path: Pat
     assert nb.metadata["papermill"]["parameters"] == {"cohort": "cohort.yaml", "out": "out"}
     assert nb.cells[0].source == 'cohort = "cohort.yaml"\nout = "out"\n'
     assert nb.metadata["papermill"]["input_path"] == "clinical.ipynb"
+
+
+def test_inline_images_survive_whole_and_paths_beside_them_are_still_shortened() -> None:
+    """base64 holds "/" and letters: a PNG whose payload reads like a path (or holds the home folder) must
+    not be cut, or the reviewer sees a broken image; the path next to it is still shortened."""
+    import base64
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("L", (64, 64), 7).save(buf, format="PNG")
+    payload = base64.b64encode(buf.getvalue()).decode()
+    # a payload with path-like runs, as real slice thumbnails have them
+    tricky = payload[:40] + "+/o7K8ucNOdf/BVu3eQK/root/x" + payload[40:]
+    img = '<img src="data:image/png;base64,{}">'
+    html = img.format(payload) + img.format(tricky) + " /home/ana/cohort/raw.csv"
+    out = scrub(html, {"/root": "~"})
+    assert f"data:image/png;base64,{payload}" in out
+    assert f"data:image/png;base64,{tricky}" in out
+    assert "/home/ana" not in out and "…/raw.csv" in out
+    got = out.split("base64,", 1)[1].split('"', 1)[0]
+    Image.open(io.BytesIO(base64.b64decode(got, validate=True))).load()

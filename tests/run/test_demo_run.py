@@ -53,6 +53,25 @@ def test_bundle_is_complete_and_verifies(demo_run: tuple[Path, int, str]) -> Non
     assert code in (0, 1), [(n["name"], n["status"], n["error"]) for n in record["notebooks"]]
 
 
+def test_every_inline_image_of_the_reports_decodes(demo_run: tuple[Path, int, str]) -> None:
+    """The reviewer pages' slice strips and thumbnails are data URLs: none may be cut by the path scrubber."""
+    import base64
+    import binascii
+    import re
+
+    _, _, out = demo_run
+    seen, broken = 0, []
+    for page in sorted((Path(out) / "reports").glob("*.html")):
+        for m in re.finditer(r'src="data:image/png;base64,([^"]*)"', page.read_text(encoding="utf-8")):
+            seen += 1
+            try:
+                assert base64.b64decode(m.group(1), validate=True).startswith(b"\x89PNG")
+            except (binascii.Error, ValueError, AssertionError):
+                broken.append(page.name)
+    assert seen > 20, "the imaging page shows its slices as inline images"
+    assert broken == [], f"{len(broken)} of {seen} inline images cut: {sorted(set(broken))}"
+
+
 def test_index_and_run_json_quote_no_identifier(demo_run: tuple[Path, int, str], tmp_path: Path) -> None:
     scan = pytest.importorskip("curation.deid.scan")
     demo, _, out = demo_run
