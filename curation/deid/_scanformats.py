@@ -391,8 +391,11 @@ class _Scan:
         meta = " ".join(str(v) for v in (reader.metadata or {}).values())
         for no in self.m.in_text(meta):
             self.hit(rel, "PDF metadata", no)
-        for i, page in enumerate(reader.pages, start=1):
-            for no in self.m.in_text(page.extract_text() or ""):
+        pages = _pdftotext(src)
+        if pages is None:  # no poppler here, or it refused the file: pypdf (pure Python, ~20x slower)
+            pages = [page.extract_text() or "" for page in reader.pages]
+        for i, text in enumerate(pages, start=1):
+            for no in self.m.in_text(text):
                 self.hit(rel, f"page {i} (text)", no)
         self.bytes_(rel, src)
 
@@ -406,3 +409,26 @@ class _Scan:
                 for k in range(len(parts)):
                     self.name(f"{rel}/{'/'.join(parts[: k + 1])}", folder=k < len(parts) - 1)
                 self.file(member, zf.read(info))
+
+
+def _pdftotext(src: Src) -> list[str] | None:
+    """A PDF's text per page by poppler's pdftotext (the collection report's 22 pages: 0.2 s against pypdf's
+    5 s, most of an unchanged re-run's leak scan); None when pdftotext is missing or fails."""
+    import shutil
+    import subprocess
+
+    exe = shutil.which("pdftotext")
+    if exe is None:
+        return None
+    data = src if isinstance(src, bytes) else None
+    arg = "-" if data is not None else str(src)
+    try:
+        done = subprocess.run(
+            [exe, "-q", "-enc", "UTF-8", arg, "-"], input=data, capture_output=True, timeout=300, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if done.returncode != 0:
+        return None
+    pages = done.stdout.decode("utf-8", "replace").split("\f")  # a form feed ends every page
+    return pages[:-1] if len(pages) > 1 and not pages[-1].strip() else pages
