@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -33,6 +34,10 @@ def browser():  # type: ignore[no-untyped-def]
     if exe is None:
         pytest.skip("Debian chromium is not installed (apt-get install chromium)")
     sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    # an earlier test of this process (pytest-xdist runs many files per worker) can leave the thread's
+    # running-loop marker set; fixtures run synchronously, so it is stale, and Playwright's sync API
+    # would refuse to start ("using Playwright Sync API inside the asyncio loop")
+    asyncio._set_running_loop(None)
     with sync_api.sync_playwright() as p:
         b = p.chromium.launch(executable_path=exe, args=chromium.FLAGS)
         yield b

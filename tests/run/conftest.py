@@ -7,6 +7,7 @@ notebook kernels (separate processes), as the only modalities.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import shutil
 import textwrap
@@ -199,6 +200,10 @@ def browser():  # type: ignore[no-untyped-def]
     if not exe:
         pytest.skip("Debian chromium is not installed (apt-get install chromium)")
     sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    # an earlier test of this process (pytest-xdist runs many files per worker) can leave the thread's
+    # running-loop marker set; fixtures run synchronously, so it is stale, and Playwright's sync API
+    # would refuse to start ("using Playwright Sync API inside the asyncio loop")
+    asyncio._set_running_loop(None)
     with sync_api.sync_playwright() as p:
         b = p.chromium.launch(executable_path=str(exe), args=CHROMIUM_ARGS)
         yield b
