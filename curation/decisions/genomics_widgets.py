@@ -14,8 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from .model import decisions_path, read_decisions
-from .widgets import author_fields, exclude_widget, save_button, value_in_effect
+from .widgets import author_fields, decided, exclude_widget, save_button, value_in_effect
 
 __all__ = [
     "LIMITS",
@@ -148,12 +147,7 @@ def driver_calls(run: Any) -> pd.DataFrame:
         return pd.DataFrame(columns=cols)
     calls = v[v["driver"].astype("string").fillna("") != ""].copy()
     calls["key"] = "genomics." + DRIVER + variant_keys(calls)
-    decided = {
-        d.key: f"{d.value} by {d.author}"
-        for d in read_decisions(decisions_path(run.ctx.config)).in_force()
-        if d.kind == "label" and d.key.startswith("genomics." + DRIVER)
-    }
-    calls["review"] = calls["key"].map(decided).fillna("")
+    calls["review"] = calls["key"].map(decided(run, "label", modality="genomics")).fillna("")
     return calls[cols].reset_index(drop=True).astype("string")
 
 

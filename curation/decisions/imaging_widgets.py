@@ -15,19 +15,9 @@ from typing import Any
 
 import pandas as pd
 
-from .model import decisions_path, read_decisions
-from .widgets import author_fields, save_button
+from .widgets import author_fields, decided, save_button
 
 __all__ = ["adjudication_widget", "disagreements", "series_review_html", "series_table", "series_widget"]
-
-
-def _decided(run: Any, kind: str) -> dict[str, str]:
-    """Decision in force per key (``<value> by <author>``), read afresh: saved since the run included."""
-    return {
-        d.key: f"{d.value} by {d.author}"
-        for d in read_decisions(decisions_path(run.ctx.config)).in_force()
-        if d.kind == kind and d.modality == "imaging"
-    }
 
 
 def series_table(run: Any) -> pd.DataFrame:
@@ -37,7 +27,9 @@ def series_table(run: Any) -> pd.DataFrame:
     if s is None or s.empty:
         return pd.DataFrame(columns=cols)
     out = s[[c for c in cols if c in s.columns]].copy()
-    out["decision"] = ("imaging." + out["series_uid"].astype(str)).map(_decided(run, "exclude")).fillna("")
+    out["decision"] = (
+        ("imaging." + out["series_uid"].astype(str)).map(decided(run, "exclude", modality="imaging")).fillna("")
+    )
     return out.reset_index(drop=True)
 
 
@@ -86,8 +78,8 @@ def series_widget(run: Any) -> Any:
 
     def show(*_: Any) -> None:
         strip.value = _strip(run, which.value)
-        decided = _decided(run, "exclude").get(f"imaging.{which.value}")
-        now.value = f"<small>in force: {html.escape(decided or 'no decision (accepted)')}</small>"
+        in_force = decided(run, "exclude", modality="imaging").get(f"imaging.{which.value}")
+        now.value = f"<small>in force: {html.escape(in_force or 'no decision (accepted)')}</small>"
 
     which.observe(show, names="value")
     show()
@@ -113,7 +105,7 @@ def disagreements(run: Any) -> pd.DataFrame:
     pairs = pairs[pairs["category_a"] != pairs["category_b"]].copy()
     keys = "imaging." + NODULE + pairs["patient"] + "." + pairs["series_uid"] + "." + pairs["location"]
     pairs.insert(0, "key", keys)
-    pairs["decision"] = pairs["key"].map(_decided(run, "label")).fillna("")
+    pairs["decision"] = pairs["key"].map(decided(run, "label", modality="imaging")).fillna("")
     cols = ["key", "patient", "location", "category_a", "category_b", ADJUDICATED, "decision"]
     return pairs[cols].reset_index(drop=True).astype("string")
 

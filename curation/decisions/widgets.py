@@ -21,6 +21,7 @@ HIDDEN = "(values holding identifiers: not shown; map them in cohort.yaml value_
 __all__ = [
     "author_fields",
     "check_threshold_widget",
+    "decided",
     "decisions_table",
     "exclude_widget",
     "genomics_qc_widget",
@@ -124,17 +125,21 @@ def quarantine_table(run: Any) -> pd.DataFrame:
     if q.empty:
         return q
     name = run.spec.name
-    decided = {
-        d.key.split(".", 1)[1]: d
-        for d in read_decisions(decisions_path(run.ctx.config)).in_force()
-        if d.kind == "release" and d.modality == name
-    }
+    released = {k.split(".", 1)[1]: v for k, v in decided(run, "release", modality=name).items()}
     who = q["pseudonym"].where(q["pseudonym"].fillna("") != "", q["record"])
     out = q.assign(record_key=who)[["record_key", "stage", "reason", "field", "detail"]]
-    out["decision"] = out["record_key"].map(
-        lambda k: f"{decided[k].value} by {decided[k].author}" if k in decided else ""
-    )
+    out["decision"] = out["record_key"].map(released).fillna("")
     return out.astype("string")
+
+
+def decided(run: Any, kind: str, *, modality: str) -> dict[str, str]:
+    """The decisions of ``kind`` in force for ``modality``, per key as ``<value> by <author>``, read afresh from
+    decisions.yaml (saved since the run included): what a widget's table shows beside each row."""
+    return {
+        d.key: f"{d.value} by {d.author}"
+        for d in read_decisions(decisions_path(run.ctx.config)).in_force()
+        if d.kind == kind and d.modality == modality
+    }
 
 
 def value_in_effect(run: Any, keys: list[str], *, default: Any, cohort: Any = None) -> tuple[Any, str]:
