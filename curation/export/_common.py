@@ -20,6 +20,8 @@ from typing import Any
 import pandas as pd
 import yaml
 
+from ..io.dates import day_span
+
 __all__ = ["COVERAGE_FILE", "Coverage", "ExportResult", "codes", "dates", "read_table", "tables"]
 
 COVERAGE_FILE = "coverage.csv"
@@ -84,7 +86,7 @@ def dates(df: pd.DataFrame, column: str, anchor: pd.Series) -> pd.Series:
     days = f"{column}_days"
     if days in df.columns and PATIENT in df.columns:
         base = pd.to_datetime(df[PATIENT].map(anchor), errors="coerce")
-        return base + pd.to_timedelta(pd.to_numeric(df[days], errors="coerce"), unit="D")
+        return base + day_span(df[days])
     return pd.Series(pd.NaT, index=df.index, dtype="datetime64[ns]")
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-__all__ = ["ParsedDates", "parse_dates"]
+__all__ = ["ParsedDates", "day_span", "parse_dates"]
 
 _YMD = re.compile(
     r"^\s*(?P<y>\d{4})\s*(?:[-/.年]\s*(?P<m>\d{1,2})\s*[-/.月]\s*(?P<d>\d{1,2})\s*日?"
@@ -97,3 +97,19 @@ def _parse(s: pd.Series, min_year: int, max_year: int) -> ParsedDates:
     out = out.where(years.isna() | ((years >= min_year) & (years <= max_year)))
     unparseable = present & out.isna()
     return ParsedDates(out, unparseable.astype(bool))
+
+
+def day_span(days: pd.Series) -> pd.Series:
+    """Day counts (numbers, NA or text) as ``timedelta64[ns]``, NaT where a count is missing or not a
+    number; the index is kept.
+
+    Not ``pd.to_timedelta(days, unit="D")`` on a float column with gaps: pandas 2.x leaves the fraction
+    of a NaN entry uninitialised and then rounds it, so that call can raise "overflow encountered in
+    multiply" depending on what the memory holds (seen once in CI on GDC day counts). Only the finite
+    counts are converted here."""
+    v = pd.to_numeric(days, errors="coerce").astype("float64").to_numpy()
+    out = pd.Series(pd.NaT, index=days.index, dtype="timedelta64[ns]")
+    ok = np.isfinite(v)
+    if ok.any():
+        out[ok] = pd.to_timedelta(v[ok], unit="D")
+    return out

@@ -19,6 +19,7 @@ import pandas as pd
 from .. import dictionary
 from ..deid.dates import generalize_birth, patient_shifts
 from ..deid.kanon import K_ANONYMITY, k_anonymity, quasi_identifiers
+from ..io.dates import day_span
 from ..quality import Check, CheckResult, Dimension, Outcome, Threshold, combine, failures, run
 from ..quality import checks as qc
 from . import _tabular as tab
@@ -353,7 +354,7 @@ def check_followup_currency(data: ModalityData, ctx: Context) -> Outcome:
             message="not applicable: last_followup_date not in the data; map the follow-up table's "
             "last-contact column to it (cohort.yaml `columns:`)",
         )
-    shift = pd.to_timedelta(_shift_days(data, o[PATIENT], ctx), unit="D")
+    shift = day_span(_shift_days(data, o[PATIENT], ctx))
     real = pd.to_datetime(o.get("last_followup_date", pd.Series(pd.NaT, index=o.index))) - shift
     # a day count from an index known only by its year: the latest date it can be (the benefit of the doubt)
     bound = latest_contact(o, "last_followup_date").where(real.isna())

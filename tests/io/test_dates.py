@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from curation.io.dates import parse_dates
+from curation.io.dates import day_span, parse_dates
 
 
 @pytest.mark.parametrize(
@@ -63,3 +63,15 @@ def test_vectorized_speed() -> None:
 def test_old_dates_parse_so_plausibility_can_judge_them() -> None:
     r = parse_dates(pd.Series(["1861年3月1日", "1799-12-31"]))
     assert r.values.iloc[0] == pd.Timestamp("1861-03-01") and r.unparseable.tolist() == [False, True]
+
+
+def test_day_span_converts_only_the_counts_it_can_and_keeps_the_index() -> None:
+    # a GDC-like day column: gaps, a text placeholder, a negative count (days_to_birth) and a fraction
+    days = pd.Series([849, None, "--", -25652, 1.5, np.nan], index=[10, 11, 12, 13, 14, 15], dtype="object")
+    out = day_span(days)
+    assert out.dtype == "timedelta64[ns]" and out.index.tolist() == [10, 11, 12, 13, 14, 15]
+    assert out[10] == pd.Timedelta(days=849) and out[13] == pd.Timedelta(days=-25652)
+    assert out[14] == pd.Timedelta(hours=36)
+    assert out[[11, 12, 15]].isna().all()
+    # a nullable integer column with every value missing (a table with no treatment days)
+    assert day_span(pd.Series([pd.NA] * 59, dtype="Int64")).isna().all()

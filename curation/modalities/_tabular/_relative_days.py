@@ -24,7 +24,7 @@ import pandas as pd
 
 from ... import dictionary
 from ...errors import ConfigError
-from ...io.dates import parse_dates
+from ...io.dates import day_span, parse_dates
 from ...io.readers import STR
 
 if TYPE_CHECKING:
@@ -177,12 +177,12 @@ def derive(frame: pd.DataFrame, fields: list[dictionary.Field]) -> pd.DataFrame:
             continue
         days = frame[f.name + DAYS].astype("float64")
         given = pd.to_datetime(frame[f.name]) if f.name in frame.columns else pd.Series(pd.NaT, index=frame.index)
-        frame[f.name] = given.fillna(full + pd.to_timedelta(days, unit="D")).astype("datetime64[ns]")
+        frame[f.name] = given.fillna(full + day_span(days)).astype("datetime64[ns]")
     return frame
 
 
 def _td(days: pd.Series) -> pd.Series:
-    return pd.to_timedelta(days.astype("float64"), unit="D")
+    return day_span(days)
 
 
 def latest_contact(df: pd.DataFrame, field: str) -> pd.Series:

@@ -11,6 +11,8 @@ from typing import Any
 import pandas as pd
 import yaml
 
+from ...io.dates import day_span
+
 __all__ = ["drivers", "links", "read", "read_table", "tables_needed"]
 
 PATIENT = "patient"
@@ -70,7 +72,7 @@ def _dates(df: pd.DataFrame, column: str, anchors: pd.Series | None) -> pd.Serie
             if anchors is not None
             else pd.Series(pd.NaT, index=df.index, dtype="datetime64[ns]")
         )
-        return base + pd.to_timedelta(pd.to_numeric(df[days], errors="coerce"), unit="D")
+        return base + day_span(df[days])
     return None
 
 

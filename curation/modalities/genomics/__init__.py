@@ -39,6 +39,7 @@ import numpy as np
 import pandas as pd
 
 from ...deid.dates import patient_shifts
+from ...io.dates import day_span
 from ...security.consent import RULE, consent_of
 from .. import _timeliness as tl
 from ..base import ModalityData, ModalitySpec
@@ -380,7 +381,7 @@ def _sheet_extras(samples: pd.DataFrame, sample_ids: pd.Series, ids: _Ids) -> No
         dtype="string",
         index=samples.index,
     )
-    shift = pd.to_timedelta(patient_shifts(samples[PATIENT], keyring=kr).astype("float64"), unit="D")
+    shift = day_span(patient_shifts(samples[PATIENT], keyring=kr))
     for col in SHEET_DATES:
         text = pd.Series([e.get(col, "") for e in extra], dtype="string", index=samples.index)
         samples[col] = parse_dates(text).values + shift  # an unlinked sample has no shift: no date

@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from ...errors import MissingDependency, SourceError
+from ...io.dates import day_span
 from ...quality import CheckResult
 from ...security.consent import exclude_withdrawn, without_withdrawn
 from ..base import Context, ModalityData, ModalitySpec, Source
@@ -441,7 +442,7 @@ def _instances(raw: pd.DataFrame, *, ctx: Context) -> pd.DataFrame:
     out["sex"] = raw["PatientSex"].map({"M": "male", "F": "female"}).fillna("unknown")
     # dates: the same keyed per-patient shift as every other modality (intervals are preserved)
     shifts = pd.Series({p: kr.date_shift(p) for p in out["patient"].unique() if p})
-    days = pd.to_timedelta(out["patient"].map(shifts), unit="D")
+    days = day_span(out["patient"].map(shifts))
     for src, dst in _DATES.items():
         out[dst] = _dicom_date(raw[src]) + days
     age = raw["PatientAge"].map(_age_years)
