@@ -204,7 +204,7 @@ def type_results(df: pd.DataFrame) -> pd.DataFrame:
     get theirs by code: no Python loop and no text operation runs per row.
     """
     table = units()
-    out = df.copy()
+    out = df.copy(deep=False)  # new columns only: the caller's frame is never changed
     idx = out.index
     blank = pd.Series(pd.NA, index=idx, dtype=STR)
     out["analyte"] = normalize_analyte(out["analyte"]) if "analyte" in out else blank
@@ -363,7 +363,7 @@ def null_implausible(
     decisions: :func:`~curation.modalities._lab_ranges.plausible_ranges`). Pure: returns a new frame."""
     from ._clean import set_reason
 
-    out = df.copy()
+    out = df.copy(deep=False)  # new columns only: the caller's frame is never changed
     rule = pd.Series(pd.NA, index=out.index, dtype=STR)
     if "analyte" in out and "value_num" in out:
         num = pd.to_numeric(out["value_num"], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)

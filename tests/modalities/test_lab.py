@@ -111,6 +111,37 @@ def test_units_convert_with_pint_and_other_dimensions_do_not() -> None:
     assert lab.unit_factor("banana", "ng/mL") is None
 
 
+def test_pint_definitions_from_a_damaged_cache_are_parsed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from curation.modalities import _lab_units
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    _lab_units._registry.cache_clear()
+    _lab_units.unit_factor.cache_clear()
+    try:
+        assert lab.unit_factor("μg/L", "ng/mL") == 1.0  # the first run writes pint's cache
+        written = list(tmp_path.rglob("*.pickle"))
+        assert written, "pint's parsed definitions were not cached"
+        for p in written:  # a first run cut short, or two writing at once
+            p.write_bytes(p.read_bytes()[:100])
+        _lab_units._registry.cache_clear()
+        _lab_units.unit_factor.cache_clear()
+        assert lab.unit_factor("ng/ml", "pg/mL") == 1000.0
+        assert lab.unit_factor("mmol/L", "ng/mL") is None
+    finally:
+        _lab_units._registry.cache_clear()
+        _lab_units.unit_factor.cache_clear()
+
+
+def test_typing_results_leaves_the_given_frame_as_it_was() -> None:
+    df = pd.DataFrame(
+        {"analyte": ["CEA", "NSE"], "value": ["3.2", "900"], "unit": ["μg/L", "ng/mL"], "reference_range": ["0-5", ""]}
+    ).astype(lab.STR)
+    before = df.copy()
+    out = lab.null_implausible(lab.type_results(df))
+    pd.testing.assert_frame_equal(df, before)
+    assert out["value_num"].tolist()[0] == 3.2 and "value_num" not in df.columns
+
+
 def test_analyte_synonyms_map_to_standard_names() -> None:
     s = lab.normalize_analyte(pd.Series(["癌胚抗原", "癌胚抗原（CEA）", "cyfra 21-1", "SCC-Ag", "CA-125", "AFP"]))
     assert s.tolist() == ["CEA", "CEA", "CYFRA21-1", "SCC", "CA125", "AFP"]
