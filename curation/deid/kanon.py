@@ -50,10 +50,10 @@ def k_anonymity(
     if patient_col in df.columns:
         ids = df[patient_col].astype("string").fillna("").reset_index(drop=True)
         frame = keys.reset_index(drop=True).assign(_p=ids)
-        size = frame.groupby(cols, dropna=False)["_p"].transform("nunique")
+        size = frame.groupby(cols, dropna=False, sort=False)["_p"].transform("nunique")
     else:
         ids = pd.Series([""] * len(df))
-        size = keys.reset_index(drop=True).groupby(cols, dropna=False)[cols[0]].transform("size")
+        size = keys.reset_index(drop=True).groupby(cols, dropna=False, sort=False)[cols[0]].transform("size")
     small = (size < k).to_numpy()
     field = ",".join(cols)
     n_classes = int(keys.drop_duplicates().shape[0])
@@ -136,7 +136,10 @@ def quasi_identifiers(
     if patient_col in df.columns:
         out["patient"] = df[patient_col]
     if age_col in df.columns:
-        out["age_band"] = age_band(df[age_col], width=band_width)
+        # banded once per distinct age (a cohort has ~100 of them) and spread back by code
+        codes, ages = pd.factorize(df[age_col].astype("string"), use_na_sentinel=False)
+        bands = age_band(pd.Series(ages, dtype="string"), width=band_width)
+        out["age_band"] = pd.Series(bands.to_numpy(dtype=object)[codes], index=df.index, dtype="string")
     if sex_col in df.columns:
         out["sex"] = df[sex_col]
     if region_col and region_col in df.columns:

@@ -258,7 +258,7 @@ def check_same_person(df: pd.DataFrame, token: str, *, field: str) -> Outcome:
     if token not in df.columns:
         return Outcome(0, message=f"{field}: not in the data")
     sub = df.loc[df[token].notna(), [token, PATIENT]]
-    n_pat = sub.groupby(token)[PATIENT].nunique()
+    n_pat = sub.groupby(token, sort=False)[PATIENT].nunique()  # looked up, never listed: no sort
     shared = set(n_pat.index[n_pat > 1])
     bad = df[token].isin(shared).fillna(False).astype(bool)
     counts = df[token].map(n_pat).fillna(1).astype(int)

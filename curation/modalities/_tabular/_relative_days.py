@@ -202,7 +202,7 @@ def age_from_days(p: pd.DataFrame, c: pd.DataFrame, *, patient: str = "patient")
     if "birth_date" + DAYS not in p.columns:
         return None
     diag = (
-        c.groupby(patient)["diagnosis_date" + DAYS].min()
+        c.groupby(patient, sort=False)["diagnosis_date" + DAYS].min()
         if "diagnosis_date" + DAYS in c.columns and len(c)
         else pd.Series(dtype="float64")
     )
@@ -237,7 +237,11 @@ def day_view(data: ModalityData, *, patient: str = "patient") -> dict[str, pd.Da
         for c in day_columns(df)
         if c[: -len(DAYS)] in df.columns and patient in df.columns
     ]
-    zero = pd.concat(pairs).dropna().groupby(patient)["_z"].min() if pairs else pd.Series(dtype="datetime64[ns]")
+    zero = (
+        pd.concat(pairs).dropna().groupby(patient, sort=False)["_z"].min()
+        if pairs
+        else pd.Series(dtype="datetime64[ns]")
+    )
     out = {}
     for table, df in tables.items():
         dates = [f.name for f in dictionary.fields(data.modality, table) if f.type == "date" and f.name in df.columns]
