@@ -41,10 +41,10 @@ def _require_datetime(df: pd.DataFrame, col: str, fn: str) -> None:
 
 def patient_shifts(patients: pd.Series, *, keyring: Keyring) -> pd.Series:
     """Shift in days for each row's patient pseudonym (``<NA>`` where the pseudonym is missing)."""
-    p = patients.astype("string")
-    uniq = p.dropna().unique()
-    lookup = {u: keyring.date_shift(str(u)) for u in uniq}
-    return p.map(lookup).astype("Int64")
+    codes, uniq = pd.factorize(patients.astype("string"))  # one keyed shift per distinct pseudonym
+    shifts = np.append(keyring.date_shifts([str(u) for u in np.asarray(uniq, dtype=object)]), 0)
+    days = pd.arrays.IntegerArray(shifts[codes], mask=codes < 0)  # code -1: no pseudonym
+    return pd.Series(days, index=patients.index, name=patients.name)
 
 
 def _note_nat(out: pd.DataFrame, counts: Mapping[str, int]) -> None:

@@ -80,13 +80,9 @@ def pseudonymize(
         missing = np.asarray([v == "" for v in id_values], dtype=bool)[id_codes]  # nothing to link
         pair_codes = site_codes.astype(np.int64) * max(len(id_values), 1) + id_codes
         distinct, codes = np.unique(pair_codes, return_inverse=True)
-        names = np.array(
-            [
-                keyring.patient(id_values[c % len(id_values)], site=site_values[c // len(id_values)])
-                for c in distinct.tolist()
-            ],
-            dtype=object,
-        )
+        pair_ids = np.asarray(id_values, dtype=object)[distinct % len(id_values)].tolist()
+        pair_sites = np.asarray(site_values, dtype=object)[distinct // len(id_values)].tolist()
+        names = np.array(keyring.patients(pair_ids, site=pair_sites), dtype=object)  # one batch of HMACs
         pseudo = pd.Series(names[codes.ravel()] if len(names) else [], index=df.index, dtype="string").mask(missing)
     except DeidError:
         raise

@@ -122,12 +122,13 @@ def _prepare(
         )
         df[PATIENT] = ids[PATIENT]
     if "resident_id" in df.columns:
-        uniq = {v: ctx.keyring.token("rid", v) for v in _distinct(df["resident_id"])}
+        rids = _distinct(df["resident_id"])
+        uniq = dict(zip(rids, ctx.keyring.tokens("rid", rids), strict=True))  # one batch of HMACs
         df["_rid_token"] = map_values(df["resident_id"], uniq)  # keyed: never the ID or a plain hash
     for fld, out_col in tokens.items():
         if fld in df.columns:
-            uniq = {v: ctx.keyring.token(out_col, v) for v in _distinct(df[fld])}
-            df[out_col] = map_values(df[fld], uniq)
+            values = _distinct(df[fld])
+            df[out_col] = map_values(df[fld], dict(zip(values, ctx.keyring.tokens(out_col, values), strict=True)))
     return df
 
 
