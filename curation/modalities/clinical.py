@@ -227,21 +227,39 @@ def _fits(given: object, expected: object) -> bool:
     return isinstance(given, str) and given in str(expected).split("|")
 
 
+def _per_distinct(fn: Callable[..., pd.Series], *columns: pd.Series) -> pd.Series:
+    """``fn(*columns)`` computed once per distinct combination of the columns' values (a staging
+    table repeats a few hundred TNM triples over its records) and spread back by code."""
+    codes = np.zeros(len(columns[0]), dtype=np.int64)
+    for c in columns:
+        k, _ = pd.factorize(c, use_na_sentinel=False)
+        codes, _ = pd.factorize(codes * (int(k.max(initial=0)) + 1) + k)
+    first = np.unique(codes, return_index=True)[1]  # the row where each combination first appears
+    result = fn(*(c.iloc[first].reset_index(drop=True) for c in columns))
+    return pd.Series(result.to_numpy(dtype=object)[codes], index=columns[0].index, dtype=result.dtype)
+
+
 def check_stage(data: ModalityData, ctx: Context) -> Outcome:
     """AJCC 8th-edition stage groups that contradict their TNM."""
     s = data.tables["staging"]
     if not len(s) or "stage_group" not in s.columns:
         return Outcome(0)
 
+    cols: dict[str, pd.Series] = {}
+
     def col(name: str) -> pd.Series:
-        return s[name].astype("string") if name in s.columns else pd.Series(pd.NA, index=s.index, dtype="string")
+        if name not in cols:
+            cols[name] = (
+                s[name].astype("string") if name in s.columns else pd.Series(pd.NA, index=s.index, dtype="string")
+            )
+        return cols[name]
 
     # the pathological stage when the tumour was resected (pT and pN known), else the clinical one
     use_p = col("pt").notna() & col("pn").notna()
     t = col("pt").where(use_p, col("ct"))
     n = col("pn").where(use_p, col("cn"))
     m = col("pm").where(use_p & col("pm").notna(), col("cm"))
-    expected = dictionary.stage_group(t, n, m)
+    expected = _per_distinct(dictionary.stage_group, t, n, m)
     # only 8th-edition staging is checked against the 8th-edition table: earlier editions group
     # differently, and a record without an edition cannot be judged
     edition = col("ajcc_edition")
@@ -381,10 +399,13 @@ def check_followup_currency(data: ModalityData, ctx: Context) -> Outcome:
     cutoff = pd.Timestamp(t.data_cutoff) if declared else real.max()
     since = (cutoff - view["_real"]) / pd.Timedelta(days=1)
     bad = (since > t.followup_interval_days).to_numpy(dtype=bool)
-    rules = [
+    # one sentence per distinct number of days, spread back (100k living patients can be late)
+    days, at = np.unique(since[bad].to_numpy(dtype="float64"), return_inverse=True)
+    said = [
         f"last contact {d:.0f} days before the data cutoff, interval {t.followup_interval_days} days: lost to follow-up"
-        for d in since[bad]
+        for d in days
     ]
+    rules = np.asarray(said, dtype=object)[at.ravel()]
     where = "timeliness.data_cutoff" if declared else "the latest last contact of the cohort"
     if n_bound:
         where += (

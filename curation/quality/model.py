@@ -182,6 +182,18 @@ def _as_list(values: str | Iterable[Any]) -> str | list[Any]:
     return values if isinstance(values, str) else list(values)
 
 
+def _as_column(values: Iterable[Any] | None) -> list[Any] | np.ndarray | None:
+    """A failure column's values: a column or index as its array (numbers kept numeric, anything else
+    as objects), without a Python step per value (a timeliness check can fail 100k records); any
+    other iterable as a list."""
+    if values is None:
+        return None
+    if isinstance(values, pd.Series | pd.Index):
+        numeric = isinstance(values.dtype, np.dtype) and values.dtype.kind in "iuf"
+        return values.to_numpy() if numeric else values.to_numpy(dtype=object)
+    return list(values)
+
+
 def failures(
     df: pd.DataFrame | None = None,
     mask: pd.Series | Sequence[bool] | np.ndarray | None = None,
@@ -220,14 +232,16 @@ def failures(
             pseudonym = sub[PATIENT] if PATIENT in sub.columns else [""] * len(sub)
         if row is None:
             row = sub[ROW] if ROW in sub.columns else sub.index
-    pseudonym = None if pseudonym is None else list(pseudonym)
-    row = None if row is None else list(row)
-    n = next((len(v) for v in (pseudonym, row, field, rule) if isinstance(v, list)), 0)
+    pseudonym, row = _as_column(pseudonym), _as_column(row)
+    n = next((len(v) for v in (pseudonym, row, field, rule) if isinstance(v, list | np.ndarray)), 0)
     out = pd.DataFrame(index=range(n))
     out["check_id"] = ""
     out["modality"] = ""
     out["pseudonym"] = pd.Series(pseudonym if pseudonym is not None else [""] * n, dtype="string").fillna("")
-    rows = pd.Series(row if row is not None else [-1] * n, dtype=object)
+    if isinstance(row, np.ndarray) and row.dtype.kind in "iuf":
+        rows = pd.Series(row)  # source rows as numbers already: no detour through objects
+    else:
+        rows = pd.Series(row if row is not None else [-1] * n, dtype=object)
     out["row"] = pd.to_numeric(rows, errors="coerce").fillna(-1).astype("int64")
     out["field"] = field
     out["rule"] = rule
