@@ -22,8 +22,10 @@ from __future__ import annotations
 
 import codecs
 import csv
-import io
+import re
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, overload
 
 import numpy as np
 import pandas as pd
@@ -39,12 +41,17 @@ from .readers import (
     _decode_tolerant,
     _dedupe,
     detect_encoding,
+    is_utf8,
 )
 from .values import has_control
 
-__all__ = ["physical_lines", "read_delimited"]
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+__all__ = ["ByteLines", "physical_lines", "read_delimited"]
 
 QUOTE = '"'
+_BLANK = re.compile(rb"[ \t\n\r\x0b\x0c]*\Z")  # what bytes.strip() removes, without copying the file
 
 
 def physical_lines(text: str) -> list[str]:
@@ -52,6 +59,113 @@ def physical_lines(text: str) -> list[str]:
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
     return text.split("\n")
+
+
+BOM = b"\xef\xbb\xbf"
+_BREAK, _CR, _QUOTE = 0x0A, 0x0D, 0x22
+# ASCII bytes str.strip() keeps: a line holding one is not blank (the other whitespace is multi-byte)
+_INK = np.ones(256, dtype=bool)
+_INK[[0x09, 0x0A, 0x0B, 0x0C, 0x0D, 0x1C, 0x1D, 0x1E, 0x1F, 0x20]] = False
+_INK[0x80:] = False
+
+
+class ByteLines(Sequence[str]):
+    """The physical lines of a UTF-8 file, kept as its bytes and the offsets of each line; a line is
+    decoded only when asked (the careful reader asks for few), and pyarrow reads the bytes as they
+    are. Neither a decoded copy of the file nor a string per line is held: on a million-line export
+    those took ~10x the file's size, and building them most of the read's time.
+
+    Made by :meth:`of` for a valid UTF-8 file whose line breaks are ``\\n`` or ``\\r\\n`` (a lone
+    ``\\r`` is a break too: such files take the text path).
+    """
+
+    def __init__(self, data: bytes, starts: np.ndarray, ends: np.ndarray) -> None:
+        self.data, self.starts, self.ends = data, starts, ends
+
+    @classmethod
+    def of(cls, data: bytes, enc: str) -> ByteLines | None:
+        """The lines of ``data`` read as ``enc``, or None when that is not plain UTF-8 (other encodings,
+        undecodable bytes, a lone ``\\r``): then the text path decodes and splits the file."""
+        try:
+            name = codecs.lookup(enc).name
+        except LookupError:
+            return None  # the text path names the wrong encoding
+        if name not in ("utf-8", "utf-8-sig") or not is_utf8(data):
+            return None
+        skip = len(BOM) if data.startswith(BOM) else 0  # the text path's removeprefix("\\ufeff")
+        if name == "utf-8-sig" and data.startswith(BOM, skip):
+            return None  # the codec drops one BOM and the text path the next: leave that to it
+        if b"\r" in data and data.count(b"\r") != data.count(b"\r\n"):
+            return None
+        arr = np.frombuffer(data, dtype=np.uint8)
+        breaks = np.flatnonzero(arr == _BREAK)
+        starts = np.concatenate([[skip], breaks + 1])
+        ends = np.append(breaks, len(data))
+        if b"\r" in data:  # every \r is one of a \r\n: it ends the line's text
+            ends[:-1] -= arr[breaks - 1] == _CR
+        return cls(data, starts, ends)
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+    @overload
+    def __getitem__(self, i: int) -> str: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[str]: ...
+    def __getitem__(self, i: int | slice) -> str | list[str]:
+        if isinstance(i, slice):
+            return [self[k] for k in range(*i.indices(len(self)))]
+        return self.data[self.starts[i] : self.ends[i]].decode("utf-8")
+
+    def _per_line(self, flags: np.ndarray, ufunc: np.ufunc, rows: np.ndarray) -> np.ndarray:
+        """``ufunc`` reduced over each of the lines ``rows`` (indices) of a per-byte ``flags`` array;
+        False for an empty line."""
+        out = np.zeros(len(rows), dtype=bool)
+        s, e = self.starts[rows], self.ends[rows]
+        full = np.flatnonzero(e > s)
+        if not len(full):
+            return out
+        # reduceat over (start, end) pairs: every other result is a line, the others the gaps between
+        idx = np.empty(2 * len(full), dtype=np.int64)
+        idx[0::2], idx[1::2] = s[full], e[full]
+        if idx[-1] >= len(flags):  # a line that runs to the end of the file: its segment is the last
+            idx = idx[:-1]
+        out[full] = ufunc.reduceat(flags, idx)[0::2]
+        return out
+
+    def nonblank(self) -> np.ndarray:
+        """Per line, whether ``line.strip()`` holds anything: a printable ASCII byte says so at once;
+        the few lines without one (blank, or Unicode text only) are decoded and stripped."""
+        arr = np.frombuffer(self.data, dtype=np.uint8)
+        first = arr[np.minimum(self.starts, len(arr) - 1)]
+        out = (self.ends > self.starts) & _INK[first]
+        rest = np.flatnonzero(~out & (self.ends > self.starts))
+        if len(rest) > 4096:  # many lines that open with Unicode text: look at all their bytes at once
+            out[rest] = self._per_line(_INK[arr], np.logical_or, rest)
+            rest = rest[~out[rest]]
+        for i in rest.tolist():
+            out[i] = bool(self[i].strip())
+        return out
+
+    def odd_quotes(self, body: np.ndarray) -> np.ndarray:
+        """The lines of ``body`` with an odd number of quotes."""
+        arr = np.frombuffer(self.data, dtype=np.uint8)
+        return body[self._per_line(arr == _QUOTE, np.logical_xor, body)]
+
+    def blob(self, rows: np.ndarray) -> pa.BufferReader:
+        """The bytes of the lines ``rows`` one per line, for pyarrow: a view of the file where the
+        lines are consecutive, else the runs of consecutive lines joined."""
+        import pyarrow as pa
+
+        buf = pa.py_buffer(self.data)
+        cut = np.flatnonzero(np.diff(rows) != 1) + 1
+        firsts, lasts = np.split(rows, cut), None
+        if len(firsts) == 1:
+            a, b = int(self.starts[rows[0]]), int(self.ends[rows[-1]])
+            return pa.BufferReader(buf.slice(a, b - a))
+        lasts = [int(self.ends[r[-1]]) for r in firsts]
+        joined = b"\n".join(self.data[int(self.starts[r[0]]) : e] for r, e in zip(firsts, lasts, strict=True))
+        return pa.BufferReader(joined)
 
 
 def _decode(path: Path, data: bytes, encoding: str) -> tuple[str, str, list[int]]:
@@ -83,34 +197,45 @@ def read_delimited(path: Path, *, sep: str, encoding: str, header_row: int = 1) 
     except OSError as exc:
         msg = f"{path.name}: cannot open the file ({type(exc).__name__}); check that it exists and is readable"
         raise SourceReadError(msg) from None
-    if not data.strip():
+    if _BLANK.match(data):
         return _empty(encoding or "", "0-byte file" if not data else "blank file", has_header=False)
     try:
-        text, enc, undecodable = _decode(path, data, encoding)
+        enc = detect_encoding(path, data=data) if encoding in ("", "auto") else encoding
+        lines: Sequence[str] | None = ByteLines.of(data, enc)
+        undecodable: list[int] = []
+        if lines is None:  # not plain UTF-8: decoded, and split into line strings
+            text, enc, undecodable = _decode(path, data, enc)
+            lines = physical_lines(text)
+            # the modality cleans values only when the file holds a control character
+            may_hold_control = has_control(data) if enc.startswith("utf-8") else has_control(text)
+            quoted = QUOTE in text
+            del text
+        else:
+            may_hold_control, quoted = has_control(data), b'"' in data
     except SourceReadError:
         raise
     except SourceError as exc:
         raise SourceReadError(str(exc)) from None
-    lines = physical_lines(text)
+    del data  # the lines hold what is needed
+    nonblank = lines.nonblank() if isinstance(lines, ByteLines) else np.array([bool(ln.strip()) for ln in lines])
     # lines above the header (export titles such as 导出时间：...) are not data
-    header_idx = next((i for i in range(max(0, header_row - 1), len(lines)) if lines[i].strip()), None)
-    if header_idx is None:
+    at = np.flatnonzero(nonblank[max(0, header_row - 1) :])
+    if not len(at):
         return _empty(enc, "blank file" if header_row <= 1 else "nothing at or below `header_row`", has_header=False)
+    header_idx = int(at[0]) + max(0, header_row - 1)
     header = next(csv.reader([lines[header_idx]], delimiter=sep))
     names, copies = _dedupe(header)
-    body = [i for i in range(header_idx + 1, len(lines)) if lines[i].strip()]
-    # the modality cleans values only when the file holds a control character
-    may_hold_control = has_control(data) if enc.startswith("utf-8") else has_control(text)
+    body = np.flatnonzero(nonblank)
+    body = body[body > header_idx]
     bad_undecodable = [BadLine(n, len(names), 0, "undecodable_line") for n in undecodable if n - 1 > header_idx]
-    if not body:
+    if not len(body):
         rt = _empty(enc, "header only", has_header=True, names=names)
         rt.bad_lines = bad_undecodable
         rt.n_records = len(bad_undecodable)
         if bad_undecodable:
             rt.empty = ""
         return rt
-    blob = _body_bytes(data, enc, lines, body) if not undecodable else None
-    frame, first, last, bad = _parse(lines, body, names, sep, quoted=QUOTE in text, blob=blob)
+    frame, first, last, bad = _parse(lines, body, names, sep, odd=_odd_quote_lines(lines, body) if quoted else body[:0])
     bad += _unaccounted(body, first, last, bad)
     bad += bad_undecodable  # blanked by the tolerant decode: in no span, and counted here
     frame.columns = names
@@ -126,21 +251,11 @@ def read_delimited(path: Path, *, sep: str, encoding: str, header_row: int = 1) 
     )
 
 
-def _body_bytes(data: bytes, enc: str, lines: list[str], body: list[int]) -> bytes | None:
-    """The file's own bytes for the body lines ``body[0]`` to ``body[-1]`` when they are exactly what
-    joining those lines with ``\\n`` and encoding as UTF-8 gives (a UTF-8 or ASCII file with ``\\n``
-    breaks only and no blank line inside the body): a slice, not a join and an encode of every line."""
-    if b"\r" in data or codecs.lookup(enc).name not in ("utf-8", "utf-8-sig", "ascii"):
-        return None
-    if body[-1] - body[0] + 1 != len(body):
-        return None
-    start = -1
-    for _ in range(body[0]):  # the lines above the body: the header and any title lines
-        start = data.find(b"\n", start + 1)
-    end = len(data)
-    for _ in range(len(lines) - 1 - body[-1]):  # blank lines after the body
-        end = data.rfind(b"\n", 0, end)
-    return data[start + 1 : end]
+def _odd_quote_lines(lines: Sequence[str], body: np.ndarray) -> np.ndarray:
+    """The body lines with an odd number of quotes (a quoted value may go on past their end)."""
+    if isinstance(lines, ByteLines):
+        return lines.odd_quotes(body)
+    return np.array([i for i in body.tolist() if lines[i].count(QUOTE) & 1], dtype=np.int64)
 
 
 def _empty(enc: str, why: str, *, has_header: bool, names: list[str] | None = None) -> RawTable:
@@ -154,30 +269,21 @@ Parsed = tuple[pd.DataFrame, np.ndarray, np.ndarray, list[BadLine]]
 FAST_MIN = 64  # fewer lines than this between odd-quote lines: one careful pass costs less than a pyarrow call
 
 
-def _parse(
-    lines: list[str], body: list[int], names: list[str], sep: str, *, quoted: bool, blob: bytes | None = None
-) -> Parsed:
-    """pyarrow over the runs of lines between odd-quote lines, the careful reader for the rest;
-    ``blob`` is the body's bytes when the file holds them as they are (see ``_body_bytes``)."""
-    odd = [i for i in body if lines[i].count(QUOTE) & 1] if quoted else []
-    if not odd:
-        parsed = _fast(lines, body, names, sep, blob=blob)
+def _parse(lines: Sequence[str], body: np.ndarray, names: list[str], sep: str, *, odd: np.ndarray) -> Parsed:
+    """pyarrow over the runs of body lines between the ``odd`` (odd-quote) lines, the careful reader
+    for the rest."""
+    if not len(odd):
+        parsed = _fast(lines, body, names, sep)
         # pyarrow's count disagrees with ours (a quote opened mid-line by an even count): read it all carefully
-        return parsed if parsed is not None else _careful(lines, body[0], len(lines), names, sep)[0]
+        return parsed if parsed is not None else _careful(lines, int(body[0]), len(lines), names, sep)[0]
     pieces: list[Parsed] = []
     n = len(lines)
-    pos, k, b = body[0], 0, 0
+    pos = int(body[0])
     while pos < n:
-        while k < len(odd) and odd[k] < pos:
-            k += 1
-        stop = odd[k] if k < len(odd) else n
+        k = int(np.searchsorted(odd, pos))  # the first odd-quote line at or after pos
+        stop = int(odd[k]) if k < len(odd) else n
         if stop > pos:  # a run of lines that all close their quotes
-            while b < len(body) and body[b] < pos:
-                b += 1
-            run = []
-            while b < len(body) and body[b] < stop:
-                run.append(body[b])
-                b += 1
+            run = body[np.searchsorted(body, pos) : np.searchsorted(body, stop)]
             got = _fast(lines, run, names, sep) if len(run) >= FAST_MIN else None
             pieces.append(got if got is not None else _careful(lines, pos, stop, names, sep)[0])
             pos = stop
@@ -195,10 +301,9 @@ def _parse(
     return frame, first, last, [bl for pc in pieces for bl in pc[3]]
 
 
-def _fast(lines: list[str], body: list[int], names: list[str], sep: str, *, blob: bytes | None = None) -> Parsed | None:
-    """pyarrow over the non-blank body lines, one record per line (``blob``: those lines' bytes, when
-    the caller has them); None when its rows and rejected rows do not add up to the lines given
-    (then the careful reader takes over)."""
+def _fast(lines: Sequence[str], body: np.ndarray, names: list[str], sep: str) -> Parsed | None:
+    """pyarrow over the non-blank body lines, one record per line; None when its rows and rejected
+    rows do not add up to the lines given (then the careful reader takes over)."""
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
@@ -208,18 +313,22 @@ def _fast(lines: list[str], body: list[int], names: list[str], sep: str, *, blob
         rejected.append((-1 if row.number is None else int(row.number), row.expected_columns, row.actual_columns))
         return "skip"
 
-    if not body:
+    if not len(body):
         return _careful(lines, 0, 0, names, sep)[0]
     cols = [f"c{i}" for i in range(len(names))]
-    contiguous = body[-1] - body[0] + 1 == len(body)  # no blank line in the body: join a slice, not a generator
-    if blob is None:
-        blob = "\n".join(lines[body[0] : body[-1] + 1] if contiguous else (lines[i] for i in body)).encode("utf-8")
+    if isinstance(lines, ByteLines):
+        source = lines.blob(body)
+    else:
+        contiguous = body[-1] - body[0] + 1 == len(body)  # no blank line in the body: join a slice
+        joined = lines[body[0] : body[-1] + 1] if contiguous else (lines[i] for i in body.tolist())
+        source = pa.BufferReader("\n".join(joined).encode("utf-8"))
     table = pacsv.read_csv(
-        io.BytesIO(blob),
+        source,
         read_options=pacsv.ReadOptions(column_names=cols, use_threads=False, block_size=1 << 24),
         parse_options=pacsv.ParseOptions(delimiter=sep, invalid_row_handler=on_bad),
         convert_options=pacsv.ConvertOptions(
-            column_types=dict.fromkeys(cols, pa.string()),
+            # large_string: what pandas' Arrow-backed strings hold (pa.string() would be cast, ~0.2 s per 1M rows)
+            column_types=dict.fromkeys(cols, pa.large_string()),
             null_values=[],
             strings_can_be_null=False,
             quoted_strings_can_be_null=False,
@@ -228,14 +337,14 @@ def _fast(lines: list[str], body: list[int], names: list[str], sep: str, *, blob
     if table.num_rows + len(rejected) != len(body) or any(n < 1 or n > len(body) for n, _, _ in rejected):
         return None
     # pyarrow numbers the rows of what it was given: position k is physical line body[k - 1] + 1
-    good = np.delete(np.asarray(body, dtype=np.int64), [n - 1 for n, _, _ in rejected])
-    bad = [BadLine(body[n - 1] + 1, exp, act) for n, exp, act in rejected]
-    df = table.to_pandas(types_mapper=lambda t: STR if t == pa.string() else None)
+    good = np.delete(body, [n - 1 for n, _, _ in rejected])
+    bad = [BadLine(int(body[n - 1]) + 1, exp, act) for n, exp, act in rejected]
+    df = table.to_pandas(types_mapper=lambda t: STR if t in (pa.string(), pa.large_string()) else None)
     return df, good, good, bad
 
 
 def _careful(
-    lines: list[str], start: int, end: int, names: list[str], sep: str, *, records: int | None = None
+    lines: Sequence[str], start: int, end: int, names: list[str], sep: str, *, records: int | None = None
 ) -> tuple[Parsed, int]:
     """Python's csv reader over lines ``start`` to ``end``, record by record, restarted after a line
     whose quote never closes; stops after ``records`` records (accepted or set aside). Returns the
@@ -310,7 +419,7 @@ def _careful(
     return (df, spans[:, 0], spans[:, 1], bad), max(pos, start)
 
 
-def _swallowed(inner: list[str], sep: str, n_fields: int) -> bool:
+def _swallowed(inner: Sequence[str], sep: str, n_fields: int) -> bool:
     """Whether the lines inside a multi-line record look like records of their own (the header's
     field count, quotes that open and close on the line), at least half of them: two stray quotes
     lines apart pair up into one record of the right width, which a line break inside a quoted note
@@ -328,21 +437,26 @@ def _swallowed(inner: list[str], sep: str, n_fields: int) -> bool:
     return n > 0 and 2 * n >= len(inner)
 
 
-def _unaccounted(body: list[int], first: np.ndarray, last: np.ndarray, bad: list[BadLine]) -> list[BadLine]:
+def _unaccounted(body: np.ndarray, first: np.ndarray, last: np.ndarray, bad: list[BadLine]) -> list[BadLine]:
     """Non-blank lines in no returned record and not set aside: the independent count says they hold
-    records the parser lost (``unparsed_records``, one entry per contiguous range of lines)."""
+    records the parser lost (``unparsed_records``, one entry per range of consecutive lines)."""
+    body = np.asarray(body, dtype=np.int64)
     if len(first) + len(bad) == len(body) and (first == last).all():
         return []  # one record per non-blank line (the fast reader's case): nothing can be left over
-    covered = {b.line - 1 for b in bad}
-    for a, b in zip(first.tolist(), last.tolist(), strict=True):
-        covered.update(range(a, b + 1))
-    out: list[BadLine] = []
-    for i in body:
-        if i in covered:
-            continue
-        if out and out[-1].end == i:  # the line after the previous range (end is 1-based)
-            prev = out[-1]
-            out[-1] = BadLine(prev.line, 0, 0, "unparsed_records", end=i + 1, count=prev.count + 1)
-        else:
-            out.append(BadLine(i + 1, 0, 0, "unparsed_records", end=i + 1, count=1))
-    return out
+    n = int(body[-1]) + 2 if len(body) else 1
+    # lines covered by a record's span: +1 where a span starts, -1 after it ends, summed along the file
+    edge = np.zeros(n + 1, dtype=np.int64)
+    np.add.at(edge, np.clip(first, 0, n), 1)
+    np.add.at(edge, np.clip(last + 1, 0, n), -1)
+    covered = np.cumsum(edge)[:n] > 0
+    set_aside = np.array([b.line - 1 for b in bad if 0 <= b.line - 1 < n], dtype=np.int64)
+    covered[set_aside] = True
+    lost = body[~covered[body]]
+    if not len(lost):
+        return []
+    starts = np.flatnonzero(np.diff(lost, prepend=-2) != 1)  # a new range where the line is not the next one
+    ends = np.append(starts[1:], len(lost)) - 1
+    return [
+        BadLine(int(lost[a]) + 1, 0, 0, "unparsed_records", end=int(lost[b]) + 1, count=int(b - a + 1))
+        for a, b in zip(starts.tolist(), ends.tolist(), strict=True)
+    ]

@@ -135,34 +135,46 @@ def test_many_odd_quote_lines_are_read_in_order(tmp_path: Path) -> None:
     assert rt.frame["name"].iloc[3] == '5" nodule 3' and rt.frame["_line"].tolist() == list(range(2, 302))
 
 
-@pytest.mark.parametrize(
-    "text",
-    [
-        f"{HEADER}\n" + "\n".join(ROWS) + "\n",
-        f"\ufeff{HEADER}\n" + "\n".join(ROWS),  # BOM, no final break
-        f"导出时间：2024\n\n{HEADER}\n" + "\n".join(ROWS) + "\n\n \u3000\n",  # title above, blank lines below
-        f"{HEADER}\n" + "\n".join(r.replace("n", "名") for r in ROWS) + "\n",
-    ],
-)
-def test_the_fast_read_takes_the_files_own_bytes_when_they_are_the_joined_lines(tmp_path: Path, text: str) -> None:
-    """A UTF-8 file with \\n breaks hands pyarrow its own body bytes: exactly what joining the body
-    lines gives, and the records read are the same."""
-    from curation.io.delimited import _body_bytes, physical_lines
+TEXTS = [
+    f"{HEADER}\n" + "\n".join(ROWS) + "\n",
+    f"\ufeff{HEADER}\n" + "\n".join(ROWS),  # BOM, no final break
+    f"导出时间：2024\n\n{HEADER}\n" + "\n".join(ROWS) + "\n\n \u3000\n",  # title above, blank lines below
+    f"{HEADER}\n" + "\n".join(r.replace("n", "名") for r in ROWS) + "\n",
+    f"{HEADER}\r\n" + "\r\n\u3000\r\n".join(ROWS) + "\r\n",  # \r\n breaks, Unicode-blank lines between
+    f"{HEADER}\n" + "\n".join(f'{i},"a ""b""\nc",x' if i % 7 == 0 else r for i, r in enumerate(ROWS)),  # multi-line
+]
 
-    data = text.encode("utf-8")
-    lines = physical_lines(text.removeprefix("\ufeff"))
+
+@pytest.mark.parametrize("text", TEXTS)
+def test_the_byte_lines_read_as_the_decoded_lines_do(
+    tmp_path: Path, text: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A UTF-8 file is read from its bytes (no decoded copy, no string per line): the same table,
+    record lines and set-aside lines as the text path reads from the decoded lines."""
+    from curation.io import delimited
+
     header = 2 if text.startswith("导出") else 0
-    body = [i for i in range(header + 1, len(lines)) if lines[i].strip()]
-    assert _body_bytes(data, "utf-8", lines, body) == "\n".join(lines[i] for i in body).encode("utf-8")
-    rt = _read(tmp_path, data, header_row=header + 1)
-    assert rt.frame["id"].tolist() == [str(i) for i in range(40)] and not rt.bad_lines
-    assert rt.frame["_line"].tolist() == [header + 2 + i for i in range(40)]
+    data = text.encode("utf-8")
+    lines = delimited.ByteLines.of(data, "utf-8")
+    assert lines is not None
+    assert list(lines) == delimited.physical_lines(text.removeprefix("\ufeff"))
+    assert lines.nonblank().tolist() == [bool(ln.strip()) for ln in lines]
+    body = lines.nonblank().nonzero()[0]
+    assert lines.odd_quotes(body).tolist() == [i for i in body if lines[i].count('"') % 2]
+    fast = _read(tmp_path, data, header_row=header + 1)
+    monkeypatch.setattr(delimited.ByteLines, "of", classmethod(lambda cls, data, enc: None))
+    slow = _read(tmp_path, data, header_row=header + 1)
+    assert fast.frame.equals(slow.frame) and fast.bad_lines == slow.bad_lines and fast.n_records == slow.n_records
+    assert fast.frame["id"].tolist() == [str(i) for i in range(40)] and not fast.bad_lines
 
 
-def test_the_fast_read_joins_the_lines_when_the_bytes_are_not_them() -> None:
-    from curation.io.delimited import _body_bytes
+def test_files_the_byte_lines_leave_to_the_text_path() -> None:
+    from curation.io.delimited import ByteLines
 
-    lines = [HEADER, *ROWS[:3]]
-    assert _body_bytes("\r\n".join(lines).encode(), "utf-8", lines, [1, 2, 3]) is None  # \r\n breaks
-    assert _body_bytes("\n".join(lines).encode("gb18030"), "gb18030", lines, [1, 2, 3]) is None
-    assert _body_bytes("\n".join([HEADER, "a", " ", "b"]).encode(), "utf-8", [HEADER, "a", " ", "b"], [1, 3]) is None
+    text = "\n".join([HEADER, *ROWS[:3]])
+    assert ByteLines.of(text.encode("gb18030"), "gb18030") is None
+    assert ByteLines.of(text.replace("\n", "\r").encode(), "utf-8") is None  # a lone \r breaks a line too
+    assert ByteLines.of(text.encode() + b"\xff", "utf-8") is None  # undecodable: quarantined line by line
+    assert ByteLines.of(("\ufeff\ufeff" + text).encode(), "utf-8-sig") is None
+    assert ByteLines.of(text.encode(), "no-such-codec") is None
+    assert ByteLines.of(text.encode(), "UTF8") is not None
