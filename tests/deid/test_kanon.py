@@ -1,11 +1,8 @@
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
-from curation.deid.kanon import check_k_anonymity, k_anonymity, quasi_identifiers, suppress_small_counts
+from curation.deid.kanon import check_k_anonymity, quasi_identifiers, suppress_small_counts
 from curation.quality import Verdict
 
 
@@ -51,37 +48,3 @@ def test_quasi_identifiers_from_standard_rows() -> None:
         "diagnosis_year": [2020, 2021],
     }
     assert check_k_anonymity(q, k=2).n_failed == 2
-
-
-@settings(max_examples=150, deadline=None)
-@given(
-    st.lists(
-        st.tuples(
-            st.sampled_from(["P1", "P2", "P3", None]),
-            st.sampled_from(["60-69", "70-79", None]),
-            st.sampled_from(["male", "female", None]),
-            st.sampled_from([2019, 2020, None]),
-        ),
-        min_size=1,
-        max_size=30,
-    ),
-    st.integers(1, 4),
-    st.booleans(),
-)
-def test_classes_are_sized_as_a_groupby_of_their_texts_sizes_them(rows: list, k: int, with_patient: bool) -> None:
-    df = pd.DataFrame(rows, columns=["patient", "age_band", "sex", "diagnosis_year"])
-    df["diagnosis_year"] = df["diagnosis_year"].astype("Int64")
-    if not with_patient:
-        df = df.drop(columns="patient")
-    cols = ["age_band", "sex", "diagnosis_year"]
-    keys = df[cols].astype("string").fillna("<missing>")
-    if with_patient:
-        frame = keys.assign(_p=df["patient"].astype("string").fillna(""))
-        size = frame.groupby(cols, dropna=False)["_p"].transform("nunique")
-    else:
-        size = keys.groupby(cols, dropna=False)[cols[0]].transform("size")
-    out = k_anonymity(df, cols, k=k)
-    assert out.count == int((size < k).sum())
-    assert f"({len(keys.drop_duplicates())} classes over" in out.message
-    if out.count:
-        assert out.frame["row"].tolist() == np.flatnonzero((size < k).to_numpy()).tolist()
