@@ -324,7 +324,7 @@ def _fast(lines: Sequence[str], body: np.ndarray, names: list[str], sep: str) ->
         source = pa.BufferReader("\n".join(joined).encode("utf-8"))
     table = pacsv.read_csv(
         source,
-        read_options=pacsv.ReadOptions(column_names=cols, use_threads=False, block_size=1 << 24),
+        read_options=pacsv.ReadOptions(column_names=cols, use_threads=False, block_size=1 << 22),
         parse_options=pacsv.ParseOptions(delimiter=sep, invalid_row_handler=on_bad),
         convert_options=pacsv.ConvertOptions(
             # large_string: what pandas' Arrow-backed strings hold (pa.string() would be cast, ~0.2 s per 1M rows)

@@ -438,6 +438,18 @@ def header_targets(headers: Iterable[str], *, columns: Mapping[str, str], known:
     return keep
 
 
+def _strip(s: pd.Series) -> pd.Series:
+    """``s.str.strip()``, but ``s`` itself where no value changes: a column that shares the read
+    table's memory instead of a second copy of it (stripping only removes bytes, so equal byte
+    totals mean nothing was stripped)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    stripped = s.str.strip()
+    size = [pc.sum(pc.binary_length(pa.array(x.array))).as_py() or 0 for x in (s, stripped)]
+    return s if size[0] == size[1] else stripped
+
+
 def apply_mapping(
     df: pd.DataFrame,
     *,
@@ -471,7 +483,7 @@ def apply_mapping(
         raise SourceError(msg)
     stripped_tokens = {k.strip(): v for k, v in tokens.items()}
     for name in keep.values():
-        s = out[name].astype(STR).fillna("").str.strip()
+        s = _strip(out[name].astype(STR).fillna(""))
         is_token = s.isin(list(stripped_tokens))
         if is_token.any():
             out[name + REASON_SUFFIX] = map_values(s.where(is_token), stripped_tokens)

@@ -68,11 +68,19 @@ def _all_ascii(s: pd.Series) -> bool:
 
 
 def _any_substring(s: pd.Series, needle: str) -> bool:
-    """Whether any value of an Arrow-backed string column holds ``needle`` (a memchr-speed scan)."""
+    """Whether any value of a string column holds ``needle``. The Arrow data buffers are scanned
+    first (numpy, ~1 ms per million values): a buffer without the needle's first byte settles it;
+    only a hit, which may lie outside the column's slice of a shared buffer, is confirmed value by value."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    return bool(pc.any(pc.match_substring(pa.array(s.array), needle)).as_py())
+    arr = pa.array(s.astype(STR).array)  # zero-copy: an Array, or a ChunkedArray of pyarrow's read blocks
+    chunks = arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]
+    first = needle.encode("utf-8")[0]
+    data = [c.buffers()[2] for c in chunks]
+    if all(b is None or not (np.frombuffer(b, dtype=np.uint8) == first).any() for b in data):
+        return False
+    return bool(pc.any(pc.match_substring(arr, needle)).as_py())
 
 
 def _by_distinct(s: pd.Series, fn: Callable[[str], str]) -> pd.Series:
@@ -136,7 +144,7 @@ def excel_error_mask(s: pd.Series) -> pd.Series:
     """Values that are an Excel error (``#DIV/0!``, ``#N/A`` ...), as a CSV exported from Excel writes them."""
     text = s.astype(STR)
     if not _any_substring(text, "#"):  # every error value holds a #: a column without one has none
-        return pd.Series(False, index=s.index)
+        return pd.Series(np.zeros(len(s), dtype=bool), index=s.index)
     return text.str.strip().isin(list(EXCEL_ERRORS)).fillna(False).astype(bool)
 
 

@@ -188,3 +188,26 @@ def test_one_occurrence_of_a_repeated_header_can_be_mapped(tmp_path: Path) -> No
         rt.frame, rt.duplicates, columns={"submitter_id": "admission_number"}, known={"admission_number"}
     )
     assert conflicts["submitter_id"].all()
+
+
+def test_map_values_of_arrow_strings_as_of_objects() -> None:
+    from curation.io.readers import STR, map_values
+
+    values = ["男", "女", None, "x", "男", ""]
+    mapping = {"男": "male", "女": "female", "": "empty"}
+    arrow = map_values(pd.Series(values, dtype=STR), mapping)
+    objects = map_values(pd.Series(values, dtype=object), mapping)
+    assert arrow.dtype == objects.dtype == STR
+    assert arrow.tolist() == objects.tolist() == ["male", "female", pd.NA, pd.NA, "male", "empty"]
+    assert map_values(pd.Series(values, dtype=STR), {}).isna().all()
+
+
+def test_mapping_shares_the_columns_it_does_not_change() -> None:
+    import pyarrow as pa
+
+    from curation.io.readers import STR
+
+    df = pd.DataFrame({"a": pd.array(["x", "y"], dtype=STR), "b": pd.array([" p ", "q"], dtype=STR), "_line": [2, 3]})
+    out, _ = apply_mapping(df, columns={}, known={"a", "b"})
+    assert out["b"].tolist() == ["p", "q"]
+    assert pa.array(out["a"].array).buffers()[2].address == pa.array(df["a"].array).buffers()[2].address

@@ -77,3 +77,20 @@ def test_repeated_headers_fold_and_conflicts_are_returned() -> None:
     assert out["sex"].tolist() == ["M", "F", "F", "M"]  # agreeing or one-sided copies fold into one value
     assert list(conflicts) == ["sex"] and conflicts["sex"].tolist() == [False, True, False, False]
     assert "sex.1" not in out and "note.1" in out  # an unmapped repeated header is left alone (dropped later)
+
+
+def test_excel_errors_found_in_a_slice_of_a_larger_column() -> None:
+    """The byte scan of the Arrow buffers only rules a column out; a hit outside the column's
+    slice of a shared buffer is confirmed value by value."""
+    s = _s("1", "2", "#N/A", " #DIV/0! ")
+    assert excel_error_mask(s.iloc[:2]).tolist() == [False, False]
+    assert excel_error_mask(s.iloc[2:]).tolist() == [True, True]
+    assert excel_error_mask(pd.Series(["#REF!", 3, None], dtype=object)).tolist() == [True, False, False]
+    assert excel_error_mask(s.iloc[:0]).tolist() == []
+
+
+def test_distinct_values_rebuilt_in_arrow_keep_the_rest() -> None:
+    s = pd.concat([_s("Ｍ", "f", None), _s("m", "Ｍ")], ignore_index=True)  # two chunks
+    out = map_declared(s, {"m": "male"})
+    assert out.dtype == STR and out.tolist() == ["male", "f", pd.NA, "male", "male"]
+    assert nfkc(s).tolist() == ["M", "f", pd.NA, "m", "M"]
