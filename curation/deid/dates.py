@@ -200,4 +200,5 @@ def age_band(age: pd.Series, *, width: int = 10, top: int = TOP_AGE) -> pd.Serie
     num = pd.to_numeric(text.str.rstrip("+"), errors="coerce")
     lo = (num // width) * width
     band = lo.astype("Int64").astype("string") + "-" + (lo + width - 1).astype("Int64").astype("string")
-    return band.mask(num >= top, f"{top}+").astype("string")
+    # a missing or unreadable age has no band (it was read as "90+": NA counted as >= top)
+    return band.mask((num >= top).fillna(False).astype(bool), f"{top}+").astype("string")

@@ -72,3 +72,10 @@ def test_generalize_birth_top_codes() -> None:
     assert pd.isna(out.age_at_diagnosis[3])
     assert out.birth_year.tolist()[:1] == [1950] and pd.isna(out.birth_year[1])
     assert age_band(out.age_at_diagnosis).tolist()[:3] == ["70-79", "90+", "60-69"]
+
+
+def test_a_missing_or_unreadable_age_has_no_band() -> None:
+    # counted as "90+" before: every patient without an age sat in the oldest, rarest class
+    bands = age_band(pd.Series(["65", None, "", "unknown", "90+", 94.5], dtype=object))
+    assert bands.tolist()[0] == "60-69" and bands.tolist()[4:] == ["90+", "90+"]
+    assert bands[1:4].isna().all()
