@@ -57,6 +57,10 @@ _GROUPED = {
     ",": re.compile(r"^[+-]?\d{1,3}(?:\.\d{3})+(?:,\d+)?$"),
 }
 _DECIMAL_COMMA = re.compile(r"^[+-]?\d+,\d+$")
+# as RE2 patterns over distinct values (pyarrow): a character outside ASCII, and the ASCII
+# characters str.strip() removes
+_NON_ASCII = r"[^\x00-\x7f]"
+_ASCII_SPACE = r"[\t-\r\x1c-\x1f ]"
 
 
 def _all_ascii(s: pd.Series) -> bool:
@@ -83,16 +87,20 @@ def _any_substring(s: pd.Series, needle: str) -> bool:
     return bool(pc.any(pc.match_substring(arr, needle)).as_py())
 
 
-def _by_distinct(s: pd.Series, fn: Callable[[str], str]) -> pd.Series:
-    """``fn`` applied once per distinct non-missing value; missing values stay missing. The column
-    is rebuilt only when a value changed, and then in Arrow: the changed values looked up by a hash
-    join and the rest kept (no Python object per row)."""
+def _by_distinct(s: pd.Series, fn: Callable[[str], str], *, may_change: str = "") -> pd.Series:
+    """``fn`` applied once per distinct non-missing value (only to those matching the regular
+    expression ``may_change``, when given: the others are known to come back as they are); missing
+    values stay missing. The column is rebuilt only when a value changed, and then in Arrow: the
+    changed values looked up by a hash join and the rest kept (no Python object per row)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     text = s.astype(STR)
     arr = pa.array(text.array)  # zero-copy for Arrow-backed strings
-    values = [v for v in pc.unique(arr).to_pylist() if v is not None]
+    distinct = pc.drop_null(pc.unique(arr))
+    if may_change:
+        distinct = distinct.filter(pc.match_substring_regex(distinct, may_change))
+    values = distinct.to_pylist()
     new = [fn(v) for v in values]
     changed = {v: n for v, n in zip(values, new, strict=True) if n != v}
     if not changed:
@@ -108,7 +116,7 @@ def nfkc(s: pd.Series) -> pd.Series:
     """Compatibility forms folded: full-width digits, letters, brackets, ％ and － become ASCII."""
     if _all_ascii(s):  # NFKC leaves ASCII as it is
         return s.astype(STR)
-    return _by_distinct(s, lambda v: unicodedata.normalize("NFKC", v))
+    return _by_distinct(s, lambda v: unicodedata.normalize("NFKC", v), may_change=_NON_ASCII)
 
 
 def normalize_numbers(s: pd.Series, *, decimal: str = ".") -> pd.Series:
@@ -128,7 +136,9 @@ def normalize_numbers(s: pd.Series, *, decimal: str = ".") -> pd.Series:
             return t.replace(".", "").replace(",", ".")
         return t.replace(",", ".") if _DECIMAL_COMMA.match(t) else t
 
-    return _by_distinct(s, one)
+    # an ASCII value without a separator the rule reads comes back stripped: only an edge to strip changes it
+    seps = "," if decimal == "." else "[.,]"
+    return _by_distinct(s, one, may_change=f"{_NON_ASCII}|{seps}|^{_ASCII_SPACE}|{_ASCII_SPACE}$")
 
 
 def strip_control(s: pd.Series) -> tuple[pd.Series, pd.Series]:

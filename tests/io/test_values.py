@@ -94,3 +94,29 @@ def test_distinct_values_rebuilt_in_arrow_keep_the_rest() -> None:
     out = map_declared(s, {"m": "male"})
     assert out.dtype == STR and out.tolist() == ["male", "f", pd.NA, "male", "male"]
     assert nfkc(s).tolist() == ["M", "f", pd.NA, "m", "M"]
+
+
+@pytest.mark.parametrize("decimal", [".", ","])
+def test_only_values_that_may_change_are_folded_and_the_rest_kept(decimal: str) -> None:
+    """normalize_numbers and nfkc call Python only on the distinct values their rule can change
+    (non-ASCII, a separator, an edge to strip): the result is the rule applied to every value."""
+    import random
+    import re
+    import unicodedata
+
+    grouped = {".": r"^[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?$", ",": r"^[+-]?\d{1,3}(?:\.\d{3})+(?:,\d+)?$"}[decimal]
+
+    def rule(v: str) -> str:
+        t = unicodedata.normalize("NFKC", v).strip()
+        if decimal == ".":
+            return t.replace(",", "") if re.match(grouped, t) else t
+        if re.match(grouped, t):
+            return t.replace(".", "").replace(",", ".")
+        return t.replace(",", ".") if re.match(r"^[+-]?\d+,\d+$", t) else t
+
+    chars = [*"0123456789,.+- \t\x0b\x1c\x1fa\n", "１", "，", "．", "\u3000", "\xa0", "中", "－", "\x85", "é"]
+    rng = random.Random(0)
+    values = ["".join(rng.choice(chars) for _ in range(rng.randint(0, 8))) for _ in range(5000)]
+    s = _s(*values, None)
+    assert normalize_numbers(s, decimal=decimal).tolist() == [*map(rule, values), pd.NA]
+    assert nfkc(s).tolist() == [*(unicodedata.normalize("NFKC", v) for v in values), pd.NA]
