@@ -14,8 +14,11 @@ import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ._idforms import SPACES
 
 if TYPE_CHECKING:
     from ..dictionary import Field
@@ -60,16 +63,19 @@ def kind_of_header(header: str) -> str | None:
     return None
 
 
-def _distinct(s: pd.Series) -> list[str]:
-    """Distinct non-empty stripped values, in order of first appearance; stripped once per distinct
-    raw value (factorized in Arrow), not per row."""
+def _distinct(s: pd.Series) -> pa.Array:
+    """Distinct non-empty stripped values, in order of first appearance, as Arrow strings: stripped (of what
+    str.strip() strips) once per distinct raw value, never a Python object per row."""
     from ..io.readers import STR
 
-    _, uniq = pd.factorize(s.astype(STR), sort=False)
-    return [v for v in dict.fromkeys(str(u).strip() for u in np.asarray(uniq, dtype=object)) if v]
+    uniq = pc.unique(pa.array(s.astype(STR).array)).drop_null()
+    stripped = pc.utf8_trim(uniq, characters=SPACES)
+    if not pc.all(pc.equal(stripped, uniq)).as_py():  # values that differ only in their spaces are one
+        stripped = pc.unique(stripped)
+    return stripped.filter(pc.not_equal(stripped, ""))
 
 
-def note_values(registry: IdentifierRegistry, kind: str, values: Iterable[str]) -> None:
+def note_values(registry: IdentifierRegistry, kind: str, values: Iterable[str] | pa.Array) -> None:
     """Add raw values of one kind, expanding names and dates the way the registry does (in one
     :meth:`~curation.deid.registry.IdentifierRegistry.add_many` pass)."""
     registry.add_many(kind, values)

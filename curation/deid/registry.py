@@ -10,7 +10,6 @@ written: run.json gets its sizes per kind and a keyed fingerprint, never a value
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import hmac
 import re
@@ -18,7 +17,12 @@ from collections.abc import Iterable
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
+import pyarrow as pa
+
+from . import _idforms as _f
 from . import pinyin as _py
+from ._idforms import has_content as _has_content
+from ._idforms import text as _text
 
 if TYPE_CHECKING:
     from .keys import Keyring
@@ -56,53 +60,6 @@ _SPLIT_LATIN = re.compile(r"[\s\-^,]+")
 # name, Lung_Dx-A0002): kept whole as a form, its letter runs (Lung, Dx) are no name variants
 _CODE_TOKEN = re.compile(r"[^\s^=,]*[\d_][^\s^=,]*")
 _MIDDLE_DOTS = "·•．."  # minority names: 阿依古丽·买买提, typed with any of these or none
-
-
-def _text(value: object) -> str:
-    if type(value) is str:  # the common case, without the missing-value tests below
-        return value.strip()
-    if value is None:
-        return ""
-    try:
-        import pandas as pd
-
-        if pd.isna(value):  # type: ignore[call-overload]
-            return ""
-    except (TypeError, ValueError):
-        pass
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)  # Excel hands IDs over as 12345.0
-    return str(value).strip()
-
-
-_ALNUM = re.compile(r"[^\W_]")  # exactly the characters str.isalnum accepts (checked over all of Unicode)
-
-
-def _has_content(value: str) -> bool:
-    return _ALNUM.search(value) is not None  # "^^^^" or "--" identifies nobody
-
-
-_NON_DIGIT = re.compile(r"\D")
-_SPACE_DASH = re.compile(r"[\s\-]")
-_SPACES = re.compile(r"\s+")
-
-
-def _phone_forms(raws: list[str]) -> list[str]:
-    """The digit forms of phone numbers: the digits alone (a leading 86 country code dropped from 13
-    digits), and an 11-digit number also as ``138-1234-5678`` and ``138 1234 5678``."""
-    out: list[str] = []
-    strip = _NON_DIGIT.sub
-    for raw in raws:
-        digits = strip("", raw)
-        if len(digits) == 13 and digits.startswith("86"):
-            digits = digits[2:]
-        if not digits:
-            continue  # a phone without digits has no digit form (its text form is kept)
-        out.append(digits)
-        if len(digits) == 11:
-            a, b, c = digits[:3], digits[3:7], digits[7:]
-            out += (f"{a}-{b}-{c}", f"{a} {b} {c}")
-    return out
 
 
 def _latin_forms(family: list[str], given: list[str]) -> set[str]:
@@ -177,46 +134,59 @@ class IdentifierRegistry:
             return
         forms = {raw}
         if kind is Kind.phone:
-            forms |= set(_phone_forms([raw]))
+            forms |= set(_f.phone_forms([raw]))
         elif kind is Kind.id_card:
-            forms |= {raw.upper(), raw.lower(), _SPACE_DASH.sub("", raw)}
+            forms |= _f.id_card_forms(raw)
         elif kind is Kind.address:
-            forms |= {_SPACES.sub("", raw)}
+            forms |= _f.address_forms(raw)
         self._store(kind, raw, forms)
 
-    def add_many(self, kind: Kind | str, values: Iterable[object]) -> None:
-        """:meth:`add` for each value, in one pass per kind: the same forms, built without a call per value
-        (a cohort notes hundreds of thousands of admission numbers, phones and ID cards)."""
+    def add_many(self, kind: Kind | str, values: Iterable[object] | pa.Array | pa.ChunkedArray) -> None:
+        """:meth:`add` for each value: the same forms, built over the distinct values at once.
+
+        A cohort notes hundreds of thousands of admission numbers, phones and ID cards: their forms are
+        built in Arrow (:mod:`curation.deid._idforms`); names are expanded once per distinct name.
+
+        Parameters
+        ----------
+        kind
+            A :class:`Kind` or its value.
+        values
+            Raw identifiers: any iterable, or Arrow strings (read without a Python object per value).
+        """
         kind = Kind(kind)
         if kind in NAME_KINDS:
-            staff = kind is Kind.staff_name
-            for v in values:
-                self.add_name(v, staff=staff)
+            self._add_names(kind, values)
             return
-        content = _ALNUM.search
-        pairs = [(v, r) for v in values for r in (v.strip() if type(v) is str else _text(v),) if r and content(r)]
-        if not pairs:
+        texts, objects = _texts(values, keep_objects=kind is Kind.birth_date)
+        if texts is None:  # text Arrow cannot hold (lone surrogates of undecodable bytes): one at a time
+            for v in objects:
+                self.add(kind, v)
             return
-        raws = [r for _, r in pairs]
-        if kind is Kind.birth_date:
-            self._added.setdefault(kind, set()).update(raws)
-            # every rendering of a date holds its digits: no form is tested for content
-            self._forms.setdefault(kind, set()).update(raws, (f for v, r in pairs for f in _date_forms(v, r)))
+        raws = _f.clean(texts)
+        # birth dates given as date objects: their renderings come from the object, not its text
+        dated = [(r, v) for v in objects for r in (_text(v),) if r and _has_content(r)]
+        if not len(raws) and not dated:
             return
-        self._added.setdefault(kind, set()).update(raws)
+        added = raws.to_pylist()
+        self._added.setdefault(kind, set()).update(added, (r for r, _ in dated))
         bucket = self._forms.setdefault(kind, set())
-        bucket.update(raws)  # each has content (tested above)
-        if kind is Kind.phone:
-            bucket.update(_phone_forms(raws))
-        elif kind is Kind.id_card:
-            strip = _SPACE_DASH.sub
-            # case and the removal of spaces and dashes keep an ASCII text's letters and digits; any other
-            # text's forms are tested one by one
-            bucket.update(f for r in raws for f in (r.upper(), r.lower()) if r.isascii() or content(f))
-            bucket.update(strip("", r) for r in raws)  # only spaces and dashes go: the content stays
-        elif kind is Kind.address:
-            squeeze = _SPACES.sub
-            bucket.update(squeeze("", r) for r in raws)  # only spaces go: the content stays
+        bucket.update(added)  # each has content (cleaned)
+        # every form below keeps its value's letters and digits (or is tested): none is tested again
+        arrays, rest = _f.forms_of(kind.value, raws)
+        for forms in arrays:
+            bucket.update(forms.to_pylist())
+        bucket.update(rest, (f for r, v in dated for f in (r, *_f.date_forms(v, r))))
+
+    def _add_names(self, kind: Kind, values: Iterable[object] | pa.Array | pa.ChunkedArray) -> None:
+        """:meth:`add_name` once per distinct name not added yet (a name's forms depend on its text alone)."""
+        if isinstance(values, pa.ChunkedArray | pa.Array):
+            values = values.to_pylist()
+        staff = kind is Kind.staff_name
+        seen = self._added.get(kind, set())
+        for raw in dict.fromkeys(map(_text, values)):
+            if raw not in seen:
+                self.add_name(raw, staff=staff)
 
     def add_name(self, value: object, *, staff: bool = False) -> None:
         """Add a person's name in any representation, with every variant a text could contain.
@@ -352,7 +322,7 @@ class IdentifierRegistry:
         raw = _text(value)
         if not raw or not _has_content(raw):
             return
-        self._store(kind, raw, [raw, *_date_forms(value, raw)])
+        self._store(kind, raw, [raw, *_f.date_forms(value, raw)])
 
     # --- combining and reading ------------------------------------------------------------
 
@@ -446,46 +416,27 @@ def _ü_variants(given: list[str]) -> list[list[str]]:
     return out
 
 
-def _date_forms(value: object, raw: str) -> list[str]:
-    """The common renderings of a date (none when ``raw`` does not parse as one)."""
-    d = _parse_date(value, raw)
-    if d is None:
-        return []
-    y, m, dd = d.year, d.month, d.day
-    return [
-        f"{y:04d}-{m:02d}-{dd:02d}",
-        f"{y:04d}{m:02d}{dd:02d}",
-        f"{y:04d}/{m}/{dd}",
-        f"{y:04d}/{m:02d}/{dd:02d}",
-        f"{y:04d}年{m}月{dd}日",
-        f"{y:04d}年{m:02d}月{dd:02d}日",
-        f"{y:04d}.{m:02d}.{dd:02d}",
-        f"{y:04d}.{m}.{dd}",
-        f"{y:04d}-{m}-{dd}",
-        f"{dd:02d}/{m:02d}/{y:04d}",
-        f"{m:02d}/{dd:02d}/{y:04d}",
-    ]
-
-
-_DATE_RE = re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?")
-
-
-def _parse_date(value: object, raw: str) -> dt.date | None:
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
+def _texts(
+    values: Iterable[object] | pa.Array | pa.ChunkedArray, *, keep_objects: bool
+) -> tuple[pa.Array | None, list[object]]:
+    """The values as Arrow text, and the values that are no text when ``keep_objects`` (a birth date given
+    as a date is read from the object); ``(None, every value)`` when a text cannot be held in Arrow."""
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    if isinstance(values, pa.Array):
+        if pa.types.is_string(values.type) or pa.types.is_large_string(values.type):
+            return values, []
+        values = values.to_pylist()
+    texts: list[str] = []
+    objects: list[object] = []
+    for v in values:  # one pass over Python objects of any type
+        if isinstance(v, str):
+            texts.append(v)
+        elif keep_objects:
+            objects.append(v)
+        else:
+            texts.append(_text(v))
     try:
-        m = _DATE_RE.fullmatch(raw) or re.fullmatch(r"(\d{4})(\d{2})(\d{2})", raw)
-        if m:
-            return dt.date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
-        m = re.fullmatch(r"(\d{1,2})/(\d{1,2})/(\d{4})", raw)
-        if m:  # DD/MM/YYYY unless the first part cannot be a day-of-month pair of this shape
-            a, b, y = int(m.group(1)), int(m.group(2)), int(m.group(3))
-            return dt.date(y, b, a) if b <= 12 else dt.date(y, a, b)
-        import pandas as pd
-
-        ts = pd.Timestamp(raw)
-        return None if pd.isna(ts) else ts.date()
-    except (ValueError, TypeError, OverflowError):
-        return None
+        return pa.array(texts, pa.string()), objects
+    except (UnicodeEncodeError, pa.ArrowException):
+        return None, [*texts, *objects]
