@@ -442,12 +442,23 @@ def _strip(s: pd.Series) -> pd.Series:
     """``s.str.strip()``, but ``s`` itself where no value changes: a column that shares the read
     table's memory instead of a second copy of it (stripping only removes bytes, so equal byte
     totals mean nothing was stripped)."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
     stripped = s.str.strip()
-    size = [pc.sum(pc.binary_length(pa.array(x.array))).as_py() or 0 for x in (s, stripped)]
-    return s if size[0] == size[1] else stripped
+    return s if _text_bytes(s) == _text_bytes(stripped) else stripped
+
+
+def _text_bytes(s: pd.Series) -> int:
+    """The bytes of text in an Arrow-backed string column, from its offsets (no pass over the values)."""
+    import pyarrow as pa
+
+    arr = pa.array(s.array)
+    total = 0
+    for c in arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]:
+        if not len(c):
+            continue  # an empty chunk may have no offsets buffer
+        width = np.int64 if pa.types.is_large_string(c.type) else np.int32
+        offsets = np.frombuffer(c.buffers()[1], dtype=width)
+        total += int(offsets[c.offset + len(c)] - offsets[c.offset])
+    return total
 
 
 def apply_mapping(

@@ -168,9 +168,8 @@ def _quarantine_conflicts(
         return None
     both = pd.DataFrame(conflicts)
     headers = list(both.columns)
-    for line, flags in zip(df[LINE].tolist(), both.to_numpy(), strict=True):
-        if not flags.any():
-            continue
+    hit = both.any(axis=1).to_numpy()  # a row per conflicting record, not a Python step per record
+    for line, flags in zip(df[LINE].to_numpy()[hit].tolist(), both.to_numpy()[hit], strict=True):
         names = [h for h, hit in zip(headers, flags, strict=True) if hit]
         data.quarantine.add(
             stage="load",
