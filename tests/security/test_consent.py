@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -44,6 +45,25 @@ def test_withdrawals_inline_and_in_a_table_become_pseudonyms(tmp_path: Path) -> 
     df = pd.DataFrame({"admission_number": ["ZY001", "ZY002", None, " zy001 "], "v": [1, 2, 3, 4]})
     kept, n = consent.drop(df, modality="clinical", keyring=keyring, id_col="admission_number", site="A")
     assert n == 2 and kept["v"].tolist() == [2, 3]
+
+
+def test_drop_keys_each_distinct_patient_once_and_matches_a_row_by_row_lookup(tmp_path: Path) -> None:
+    _, keyring, consent = _consent(
+        tmp_path, 'consent:\n  withdrawn: [{site: A, id: "ZY001"}, {site: B, id: "7", modalities: [imaging]}]\n'
+    )
+    rng = np.random.default_rng(0)
+    ids = rng.choice(np.array(["ZY001", " zy001", "ZY002", "7", "", None], dtype=object), 3000)
+    sites = pd.Series(rng.choice(["A", "B", None], 3000))
+    df = pd.DataFrame({"admission_number": pd.array(ids, dtype="string[pyarrow]"), "v": range(3000)})
+    kept, n = consent.drop(df, modality="clinical", keyring=keyring, id_col="admission_number", site=sites)
+    expected = [
+        isinstance(i, str) and bool(i.strip()) and consent.withdrawn(keyring.patient(i, site=s or ""), "clinical")
+        for i, s in zip(ids, sites, strict=True)
+    ]
+    assert n == sum(expected) > 0
+    assert kept["v"].tolist() == [v for v, gone in zip(range(3000), expected, strict=True) if not gone]
+    # withdrawn from imaging only: the clinical rows of site B's patient 7 stay
+    assert consent.drop(df, modality="imaging", keyring=keyring, id_col="admission_number", site=sites)[1] > n
 
 
 @pytest.mark.parametrize(
