@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DeidError
+from ..io.dates import day_span
 
 if TYPE_CHECKING:
     from .keys import Keyring
@@ -108,7 +109,7 @@ def shift_dates(
     try:
         if mode == "shift":
             days = patient_shifts(df[patient_col], keyring=keyring)
-            delta = pd.to_timedelta(days.astype("float64"), unit="D")  # NA shift -> NaT result
+            delta = day_span(days)  # NA shift -> NaT result
             for c in cols:
                 out[c] = df[c] + delta
         elif mode == "relative":

@@ -15,7 +15,7 @@ from ...decisions.replay import RELEASED, released_records
 from ...deid.dates import patient_shifts
 from ...deid.tabular import drop_identifiers, known_identifiers, pseudonymize
 from ...deid.text import token as token_of
-from ...io.dates import parse_dates
+from ...io.dates import day_span, parse_dates
 from ...io.readers import REASON_SUFFIX, STR, map_values
 from .. import _clean
 from ..base import ModalityData
@@ -86,11 +86,12 @@ def standardize(
     patients = pd.concat(present, ignore_index=True).dropna().unique() if present else np.array([], dtype=object)
     shift = patient_shifts(pd.Series(patients, dtype="string"), keyring=ctx.keyring)
     days = np.append(shift.to_numpy(dtype="float64", na_value=np.nan), np.nan)  # the last: no pseudonym
-    offsets = pd.to_timedelta(days, unit="D")  # converted once per patient, then taken per row
+    offsets = day_span(pd.Series(days)).to_numpy()  # converted once per patient, then taken per row
+    by_patient = pd.Index(patients)  # its hash table is built once, for every table
     for table, df in typed.items():
         dates = [f.name for f in dictionary.fields(modality, table) if f.type == "date" and f.name in df.columns]
         if dates:
-            at = pd.Index(patients).get_indexer(df[PATIENT])  # each row's patient, joined by hash (-1: none)
+            at = by_patient.get_indexer(df[PATIENT])  # each row's patient, joined by hash (-1: none)
             delta = pd.Series(offsets[at], index=df.index)  # no pseudonym (-1, the last) -> NaT
             typed[table] = df.assign(**{c: df[c] + delta for c in dates})
     data.tables = typed
