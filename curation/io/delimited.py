@@ -40,6 +40,7 @@ from .readers import (
     SourceReadError,
     _decode_tolerant,
     _dedupe,
+    _detect,
     detect_encoding,
     is_utf8,
 )
@@ -168,6 +169,19 @@ class ByteLines(Sequence[str]):
         return pa.BufferReader(joined)
 
 
+def _transcoded(data: bytes, enc: str, text: str | None = None) -> bytes | None:
+    """The text of a file in another encoding than UTF-8 (``text``: already decoded), as UTF-8
+    bytes (line breaks and quotes are the same characters, so the lines are the same), for
+    :class:`ByteLines`; None when it does not decode as a whole (then the text path quarantines
+    the undecodable lines)."""
+    try:
+        if codecs.lookup(enc).name in ("utf-8", "utf-8-sig"):
+            return None  # ByteLines.of already said no
+        return (data.decode(enc) if text is None else text).encode("utf-8")
+    except (LookupError, UnicodeError):
+        return None
+
+
 def _decode(path: Path, data: bytes, encoding: str) -> tuple[str, str, list[int]]:
     enc = detect_encoding(path, data=data) if encoding in ("", "auto") else encoding
     undecodable: list[int] = []
@@ -200,10 +214,16 @@ def read_delimited(path: Path, *, sep: str, encoding: str, header_row: int = 1) 
     if _BLANK.match(data):
         return _empty(encoding or "", "0-byte file" if not data else "blank file", has_header=False)
     try:
-        enc = detect_encoding(path, data=data) if encoding in ("", "auto") else encoding
+        enc, text = _detect(path, data) if encoding in ("", "auto") else (encoding, None)
         lines: Sequence[str] | None = ByteLines.of(data, enc)
+        if lines is None and (utf8 := _transcoded(data, enc, text)) is not None:
+            # a GB18030 or UTF-16 export read as the same text in UTF-8
+            if (lines := ByteLines.of(utf8, "utf-8")) is not None:
+                data = utf8
+            del utf8
+        del text
         undecodable: list[int] = []
-        if lines is None:  # not plain UTF-8: decoded, and split into line strings
+        if lines is None:  # undecodable bytes or a lone \r: decoded, and split into line strings
             text, enc, undecodable = _decode(path, data, enc)
             lines = physical_lines(text)
             # the modality cleans values only when the file holds a control character

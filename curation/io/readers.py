@@ -205,30 +205,35 @@ def is_utf8(data: bytes) -> bool:
 def detect_encoding(path: str | Path, *, data: bytes | None = None) -> str:
     """``utf-8-sig`` or ``utf-16`` (BOM), ``utf-8``, or the encoding charset-normalizer finds
     (GBK family -> gb18030)."""
-    raw = Path(path).read_bytes() if data is None else data
+    return _detect(Path(path), Path(path).read_bytes() if data is None else data)[0]
+
+
+def _detect(path: Path, raw: bytes) -> tuple[str, str | None]:
+    """:func:`detect_encoding`, and the decoded text when finding the encoding took decoding the
+    whole file (GB18030: the reader need not decode it twice)."""
     if raw.startswith(b"\xef\xbb\xbf"):
-        return "utf-8-sig"
+        return "utf-8-sig", None
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return "utf-16"  # Excel's "Unicode text" export
+        return "utf-16", None  # Excel's "Unicode text" export
     if is_utf8(raw):
-        return "utf-8"
+        return "utf-8", None
     try:
-        raw.decode("gb18030")
-        return "gb18030"  # the superset of GBK and GB2312: Chinese hospital exports are the common case
+        # the superset of GBK and GB2312: Chinese hospital exports are the common case
+        return "gb18030", raw.decode("gb18030")
     except UnicodeDecodeError:
         pass
     n_lines = raw.count(b"\n") + 1
     for enc in ("utf-8", "gb18030"):  # a few damaged lines in an otherwise valid file
         if len(_undecodable_lines(raw, enc)) <= max(1, MAX_UNDECODABLE * n_lines):
-            return enc
+            return enc, None
     from charset_normalizer import from_bytes
 
     best = from_bytes(raw[: 1 << 20]).best()
     if best is None:
-        msg = f"{Path(path).name}: cannot detect the text encoding; declare `encoding:` for this source in cohort.yaml"
+        msg = f"{path.name}: cannot detect the text encoding; declare `encoding:` for this source in cohort.yaml"
         raise SourceError(msg)
     enc = best.encoding.lower()
-    return "gb18030" if enc in {"gbk", "gb2312", "cp936", "hz"} else enc
+    return ("gb18030" if enc in {"gbk", "gb2312", "cp936", "hz"} else enc), None
 
 
 def normalize_header(name: object) -> str:

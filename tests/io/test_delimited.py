@@ -178,3 +178,27 @@ def test_files_the_byte_lines_leave_to_the_text_path() -> None:
     assert ByteLines.of(("\ufeff\ufeff" + text).encode(), "utf-8-sig") is None
     assert ByteLines.of(text.encode(), "no-such-codec") is None
     assert ByteLines.of(text.encode(), "UTF8") is not None
+
+
+@pytest.mark.parametrize("encoding", ["gb18030", "utf-16", "auto"])
+def test_other_encodings_are_read_as_utf8_bytes_with_the_same_result(
+    tmp_path: Path, encoding: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A GB18030 or UTF-16 export is decoded once and read from its UTF-8 bytes: the same table,
+    encoding and set-aside lines as the text path; an undecodable line still takes the text path."""
+    from curation.io import delimited
+
+    rows = [f"{i},名{i}\u3000,2023-01-01" if i % 5 else f'{i},"多\r\n行",x' for i in range(100)]
+    rows[7] = "7,a,b,c"  # malformed
+    text = "\r\n".join(["id,name,d", *rows]) + "\r\n"
+    data = text.encode("gb18030" if encoding == "auto" else encoding)
+    damaged = data.replace("名9\u3000".encode("gb18030"), b"\x81\x20") if encoding != "utf-16" else data
+    for blob in (data, damaged):
+        fast = _read(tmp_path, blob, encoding=encoding)
+        with monkeypatch.context() as m:
+            m.setattr(delimited, "_transcoded", lambda data, enc, text=None: None)
+            slow = _read(tmp_path, blob, encoding=encoding)
+        assert fast.frame.equals(slow.frame) and fast.bad_lines == slow.bad_lines
+        assert (fast.encoding, fast.n_records) == (slow.encoding, slow.n_records)
+    assert fast.frame["name"].iloc[0] == "多\n行" and fast.bad_lines[0].line == 11
+    assert [b.reason for b in fast.bad_lines][1:] == ([] if encoding == "utf-16" else ["undecodable_line"])
