@@ -16,6 +16,12 @@ which takes a line with an odd number of quotes. Two readers share the work:
 Finally, every non-blank line must belong to a returned record or to a line set aside; any that
 does not is reported as ``unparsed_records`` with its line range. The record count that goes to
 the ledger (``RawTable.n_records``) is that independent count, not the parser's row count.
+
+The lines are held as the file's UTF-8 bytes and the offsets of each line (:class:`ByteLines`; a
+GB18030 or UTF-16 file is decoded once and re-encoded): blank and odd-quote lines are found with
+numpy, pyarrow reads a view of the bytes, and only the lines the careful reader asks for become
+strings. A file with undecodable bytes or a lone ``\r`` is decoded and split into line strings
+instead (the same counting, slower).
 """
 
 from __future__ import annotations
