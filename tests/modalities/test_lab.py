@@ -115,6 +115,7 @@ def test_pint_definitions_from_a_damaged_cache_are_parsed(tmp_path: Path, monkey
     from curation.modalities import _lab_units
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.setattr(_lab_units, "_memo", lambda: _lab_units._FactorMemo(None, {}))  # pint answers every pair
     _lab_units._registry.cache_clear()
     _lab_units.unit_factor.cache_clear()
     try:
@@ -130,6 +131,46 @@ def test_pint_definitions_from_a_damaged_cache_are_parsed(tmp_path: Path, monkey
     finally:
         _lab_units._registry.cache_clear()
         _lab_units.unit_factor.cache_clear()
+
+
+def _fresh_units() -> None:
+    """As in a new process: no registry, factor or memo held in memory."""
+    from curation.modalities import _lab_units
+
+    _lab_units._registry.cache_clear()
+    _lab_units.unit_factor.cache_clear()
+    _lab_units._memo.cache_clear()
+
+
+def test_unit_factors_pint_gave_are_read_from_the_memo_without_pint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from curation.modalities import _lab_units
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    _fresh_units()
+    try:
+        assert lab.unit_factor("ng/ml", "pg/mL") == 1000.0
+        assert lab.unit_factor("mmol/L", "ng/mL") is None
+        (memo,) = tmp_path.glob("curation/unit-factors-pint*.json")
+        _fresh_units()
+
+        def no_pint(unit: str, canonical: str) -> float | None:
+            raise AssertionError(f"pint asked for {unit} -> {canonical}")
+
+        monkeypatch.setattr(_lab_units, "_pint_factor", no_pint)
+        assert lab.unit_factor("ng/ml", "pg/mL") == 1000.0
+        assert lab.unit_factor("mmol/L", "ng/mL") is None  # no factor is remembered too
+        with pytest.raises(AssertionError, match="pint asked"):
+            lab.unit_factor("kU/L", "U/mL")
+        monkeypatch.undo()
+        monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+        for damaged in ("{not json", '{"ng/ml\\u001fpg/mL": "1000"}', "[]"):  # cut short; a factor as text
+            memo.write_text(damaged, encoding="utf-8")
+            _fresh_units()
+            assert lab.unit_factor("ng/ml", "pg/mL") == 1000.0  # pint answers, as without a memo
+    finally:
+        _fresh_units()
 
 
 def test_typing_results_leaves_the_given_frame_as_it_was() -> None:
