@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DeidError
-from ..io.readers import STR
+from ..io.values import factorize_text
 
 if TYPE_CHECKING:
     from .keys import Keyring
@@ -99,8 +99,8 @@ def pseudonymize(
 def _factorized(s: pd.Series, *, blank: str, strip: bool) -> tuple[np.ndarray, list[str]]:
     """Row codes into the distinct texts of ``s`` (stripped if asked; a missing value reads as
     ``blank``), factorized in Arrow and cleaned once per distinct value, never per row."""
-    codes, uniq = pd.factorize(s.astype(STR), sort=False)
-    texts = [str(v).strip() if strip else str(v) for v in np.asarray(uniq, dtype=object)]
+    codes, uniq = factorize_text(s)
+    texts = [v.strip() for v in uniq] if strip else uniq
     # stripping can make two values one ("12 " and "12"): fold them, and the missing ones with them
     folded, values = pd.factorize(np.asarray([*texts, blank], dtype=object), sort=False)
     return folded[np.where(codes < 0, len(texts), codes)], [str(v) for v in values]

@@ -14,6 +14,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from .readers import STR
+from .values import factorize_text
+
 __all__ = ["ParsedDates", "day_span", "parse_dates"]
 
 _YMD = re.compile(
@@ -50,7 +53,10 @@ def parse_dates(s: pd.Series, *, min_year: int = 1800, max_year: int = 2100) -> 
         values = pd.to_datetime(s).dt.tz_localize(None) if getattr(s.dt, "tz", None) else s
         return ParsedDates(values.astype("datetime64[ns]"), pd.Series(False, index=s.index))
     # an export repeats a few thousand dates over many rows: parse each distinct text once
-    codes, uniq = pd.factorize(s if isinstance(s.dtype, pd.StringDtype) else s.astype("string"), sort=False)
+    if s.dtype == STR:
+        codes, uniq = factorize_text(s)
+    else:
+        codes, uniq = pd.factorize(s if isinstance(s.dtype, pd.StringDtype) else s.astype("string"), sort=False)
     if len(uniq) < len(s):
         one = _parse(pd.Series(np.asarray(uniq, dtype=object), dtype="string"), min_year, max_year)
         values = one.values.to_numpy(dtype="datetime64[ns]")

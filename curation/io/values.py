@@ -21,6 +21,7 @@ __all__ = [
     "CONTROL_PATTERN",
     "EXCEL_ERRORS",
     "excel_error_mask",
+    "factorize_text",
     "has_control",
     "map_declared",
     "nfkc",
@@ -85,6 +86,24 @@ def _any_substring(s: pd.Series, needle: str) -> bool:
     if all(b is None or not (np.frombuffer(b, dtype=np.uint8) == first).any() for b in data):
         return False
     return bool(pc.any(pc.match_substring(arr, needle)).as_py())
+
+
+def factorize_text(s: pd.Series) -> tuple[np.ndarray, list[str]]:
+    """Row codes (int64, -1 where missing) into the distinct texts of ``s`` in order of first
+    appearance: ``pd.factorize(s.astype(STR), sort=False)``, with the uniques as a list of str.
+
+    Arrow's dictionary encoding directly: pandas' factorize of an Arrow column unifies per-block
+    dictionaries and boxes its uniques, 4x slower for a 1M-row column of 70k distinct timestamps
+    (0.46 vs 0.11 s)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    arr = pa.array(s.astype(STR).array)  # zero-copy for Arrow-backed strings
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()  # one dictionary for the whole column
+    encoded = arr.dictionary_encode()
+    codes = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+    return codes, encoded.dictionary.to_pylist()
 
 
 def _by_distinct(s: pd.Series, fn: Callable[[str], str], *, may_change: str = "") -> pd.Series:

@@ -26,6 +26,7 @@ import pandas as pd
 from .. import dictionary
 from ..io.dates import parse_dates
 from ..io.readers import STR
+from ..io.values import factorize_text
 from ..quality import Check, CheckResult, Dimension, Outcome, Threshold, failures, run
 from ..quality import checks as qc
 from . import _tabular as tab
@@ -103,8 +104,7 @@ def _codes(s: pd.Series) -> tuple[np.ndarray, list[str]]:
 
     Factorized in Arrow (a LIS column repeats a few thousand values over millions of rows): every
     parser below runs once per distinct value and its results are spread back by code."""
-    codes, uniq = pd.factorize(s.astype(STR), sort=False)
-    values = [str(v) for v in np.asarray(uniq, dtype=object)]
+    codes, values = factorize_text(s)
     return np.where(codes < 0, len(values), codes), [*values, ""]
 
 

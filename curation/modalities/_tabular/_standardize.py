@@ -17,6 +17,7 @@ from ...deid.tabular import drop_identifiers, known_identifiers, pseudonymize
 from ...deid.text import token as token_of
 from ...io.dates import day_span, parse_dates
 from ...io.readers import REASON_SUFFIX, STR, map_values
+from ...io.values import factorize_text
 from .. import _clean
 from ..base import ModalityData
 from . import _relative_days as rel
@@ -445,7 +446,7 @@ def _convert(s: pd.Series, f: dictionary.Field) -> tuple[pd.Series, pd.Series, s
     Every conversion is a function of the value alone: a column that repeats its values (most do)
     is converted once per distinct value and the results are spread back by code."""
     text = s.astype(STR)
-    codes, uniq = pd.factorize(text, sort=False)
+    codes, uniq = factorize_text(text)
     if 2 * len(uniq) > len(s):
         return _convert_each(text, f)
     values, bad, rule = _convert_each(pd.Series(pd.array([*np.asarray(uniq, dtype=object), pd.NA], dtype=STR)), f)
