@@ -1,11 +1,16 @@
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from curation.io.readers import STR, merge_duplicate_headers
 from curation.io.values import (
     excel_error_mask,
+    factorize_text,
     has_control,
     map_declared,
     nfkc,
@@ -120,3 +125,22 @@ def test_only_values_that_may_change_are_folded_and_the_rest_kept(decimal: str) 
     s = _s(*values, None)
     assert normalize_numbers(s, decimal=decimal).tolist() == [*map(rule, values), pd.NA]
     assert nfkc(s).tolist() == [*(unicodedata.normalize("NFKC", v) for v in values), pd.NA]
+
+
+@given(st.lists(st.one_of(st.none(), st.sampled_from(["", " a", "a", "b", "中文", "NaN", "1.0"]), st.text(max_size=3))))
+def test_factorize_text_gives_pandas_codes_and_values(values: list[str | None]) -> None:
+    for s in (pd.Series(values, dtype=object), pd.Series(values, dtype=STR), pd.Series(values, dtype="string")):
+        codes, uniques = factorize_text(s)
+        want_codes, want = pd.factorize(s.astype(STR), sort=False)
+        assert codes.dtype == np.int64
+        assert codes.tolist() == np.asarray(want_codes).tolist()
+        assert uniques == [str(v) for v in np.asarray(want, dtype=object)]
+
+
+def test_factorize_text_codes_a_column_read_in_blocks_with_one_dictionary() -> None:
+    blocks = pa.chunked_array(
+        [pa.array(["a", None, "b"], pa.large_string()), pa.array(["b", "c", "a"], pa.large_string())]
+    )
+    codes, uniques = factorize_text(pd.Series(pd.arrays.ArrowStringArray(blocks)))
+    assert codes.tolist() == [0, -1, 1, 1, 2, 0]
+    assert uniques == ["a", "b", "c"]
