@@ -83,17 +83,20 @@ def standardize(
     # values outside their field's domain are never written: null, with the reason and an invalid row
     _clean.enforce_domains(typed, modality, invalid=invalid, patient=PATIENT, row=ROW)
     # one keyed shift per patient for every table (deid.dates.patient_shifts), computed once
-    present = [df[PATIENT] for df in typed.values() if len(df)]
-    patients = pd.concat(present, ignore_index=True).dropna().unique() if present else np.array([], dtype=object)
+    # each table's rows coded by patient (Arrow's hash of the column), the codes' patients looked up
+    # among all patients: the join runs over distinct pseudonyms, not rows
+    coded = {table: factorize_text(df[PATIENT]) for table, df in typed.items()}
+    patients = list(dict.fromkeys(p for _, distinct in coded.values() for p in distinct))
     shift = patient_shifts(pd.Series(patients, dtype="string"), keyring=ctx.keyring)
     days = np.append(shift.to_numpy(dtype="float64", na_value=np.nan), np.nan)  # the last: no pseudonym
     offsets = day_span(pd.Series(days)).to_numpy()  # converted once per patient, then taken per row
-    by_patient = pd.Index(patients)  # its hash table is built once, for every table
+    by_patient = pd.Index(patients, dtype=object)
     for table, df in typed.items():
         dates = [f.name for f in dictionary.fields(modality, table) if f.type == "date" and f.name in df.columns]
         if dates:
-            at = by_patient.get_indexer(df[PATIENT])  # each row's patient, joined by hash (-1: none)
-            delta = pd.Series(offsets[at], index=df.index)  # no pseudonym (-1, the last) -> NaT
+            codes, distinct = coded[table]
+            at = np.append(by_patient.get_indexer(distinct), -1)[codes]  # no pseudonym (-1) -> the last
+            delta = pd.Series(offsets[at], index=df.index)  # no pseudonym -> NaT
             typed[table] = df.assign(**{c: df[c] + delta for c in dates})
     data.tables = typed
     data.objects[INVALID] = (
