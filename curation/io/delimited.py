@@ -343,23 +343,33 @@ def _fast(lines: Sequence[str], body: np.ndarray, names: list[str], sep: str) ->
         return _careful(lines, 0, 0, names, sep)[0]
     cols = [f"c{i}" for i in range(len(names))]
     if isinstance(lines, ByteLines):
-        source = lines.blob(body)
+        data = lines.blob(body)
     else:
         contiguous = body[-1] - body[0] + 1 == len(body)  # no blank line in the body: join a slice
         joined = lines[body[0] : body[-1] + 1] if contiguous else (lines[i] for i in body.tolist())
-        source = pa.BufferReader("\n".join(joined).encode("utf-8"))
-    table = pacsv.read_csv(
-        source,
-        read_options=pacsv.ReadOptions(column_names=cols, use_threads=False, block_size=1 << 22),
-        parse_options=pacsv.ParseOptions(delimiter=sep, invalid_row_handler=on_bad),
-        convert_options=pacsv.ConvertOptions(
-            # large_string: what pandas' Arrow-backed strings hold (pa.string() would be cast, ~0.2 s per 1M rows)
-            column_types=dict.fromkeys(cols, pa.large_string()),
-            null_values=[],
-            strings_can_be_null=False,
-            quoted_strings_can_be_null=False,
-        ),
-    )
+        data = pa.BufferReader("\n".join(joined).encode("utf-8"))
+
+    def read(*, threads: bool) -> pa.Table:
+        rejected.clear()
+        return pacsv.read_csv(
+            data,
+            read_options=pacsv.ReadOptions(column_names=cols, use_threads=threads, block_size=1 << 22),
+            parse_options=pacsv.ParseOptions(delimiter=sep, invalid_row_handler=on_bad),
+            convert_options=pacsv.ConvertOptions(
+                # large_string: what pandas' Arrow-backed strings hold (pa.string() would be cast, ~0.2 s per 1M rows)
+                column_types=dict.fromkeys(cols, pa.large_string()),
+                null_values=[],
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+
+    # pyarrow's threads parse the blocks side by side but cannot number a rejected row: a file with
+    # one is read again on one thread (most have none)
+    table = read(threads=True)
+    if rejected:
+        data.seek(0)
+        table = read(threads=False)
     if table.num_rows + len(rejected) != len(body) or any(n < 1 or n > len(body) for n, _, _ in rejected):
         return None
     # pyarrow numbers the rows of what it was given: position k is physical line body[k - 1] + 1
