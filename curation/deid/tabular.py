@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from .keys import Keyring
     from .text import Scrubber
 
-__all__ = ["drop_identifiers", "known_identifiers", "pseudonymize"]
+__all__ = ["drop_identifiers", "known_identifiers", "pseudonym_codes", "pseudonymize"]
 
 PHI_CLASSES = ("direct", "quasi", "none", "free_text")
 
@@ -57,6 +57,28 @@ def pseudonymize(
     A new frame without ``id_col`` and with ``out_col``. Rows whose identifier is missing or
     blank get ``<NA>``: the caller quarantines them (nothing to link), never the raw value.
     """
+    codes, names = pseudonym_codes(df, id_col=id_col, keyring=keyring, site_col=site_col, site=site)
+    # Arrow-backed text taken by code: the joins, duplicate and group tests that follow hash its
+    # buffers (a column of Python strings cost 0.3-0.4 s per 1M rows in each of them)
+    pseudo = pd.Series(
+        pd.arrays.ArrowStringArray(names.take(pa.array(codes, mask=codes < 0))), index=df.index, dtype=STR
+    )
+    out = df.drop(columns=[id_col])
+    if out_col in out.columns:
+        out = out.drop(columns=[out_col])
+    out.insert(0, out_col, pseudo)
+    return out
+
+
+def pseudonym_codes(
+    df: pd.DataFrame, *, id_col: str, keyring: Keyring, site_col: str | None = None, site: str = ""
+) -> tuple[np.ndarray, pa.Array]:
+    """Each row's code (int64; -1 where the identifier is missing or blank) into the distinct keyed
+    pseudonyms, and those pseudonyms (an Arrow string array): :func:`pseudonymize`'s column as codes,
+    for a caller that also keys something else per patient (standardize's date shifts).
+
+    Parameters as :func:`pseudonymize`'s; raises :class:`DeidError` as it does.
+    """
     if id_col not in df.columns:
         msg = (
             f"pseudonymize: column {id_col!r} is not in the frame (columns: {list(map(str, df.columns))}); "
@@ -81,24 +103,16 @@ def pseudonymize(
         id_codes, id_values = _factorized(ids, blank="", strip=True)
         missing = np.asarray([v == "" for v in id_values], dtype=bool)[id_codes]  # nothing to link
         pair_codes = site_codes.astype(np.int64) * max(len(id_values), 1) + id_codes
-        distinct, codes = np.unique(pair_codes, return_inverse=True)
+        codes, distinct = pd.factorize(pair_codes)  # hashed, not sorted
         pair_ids = np.asarray(id_values, dtype=object)[distinct % len(id_values)].tolist()
         pair_sites = np.asarray(site_values, dtype=object)[distinct // len(id_values)].tolist()
         names = pa.array(keyring.patients(pair_ids, site=pair_sites), type=pa.large_string())  # one batch of HMACs
-        # Arrow-backed text taken by code: the joins, duplicate and group tests that follow hash its
-        # buffers (a column of Python strings cost 0.3-0.4 s per 1M rows in each of them)
-        at = pa.array(codes.ravel(), mask=missing) if len(names) else pa.nulls(len(df), type=pa.int64())
-        pseudo = pd.Series(pd.arrays.ArrowStringArray(names.take(at)), index=df.index, dtype=STR)
+        return np.where(missing, -1, codes).astype(np.int64), names
     except DeidError:
         raise
     except Exception as exc:  # noqa: BLE001 - fail closed: any failure quarantines, never passes through
         msg = f"pseudonymize: could not pseudonymize column {id_col!r} ({type(exc).__name__}); the frame is quarantined"
         raise DeidError(msg) from None
-    out = df.drop(columns=[id_col])
-    if out_col in out.columns:
-        out = out.drop(columns=[out_col])
-    out.insert(0, out_col, pseudo)
-    return out
 
 
 def _factorized(s: pd.Series, *, blank: str, strip: bool) -> tuple[np.ndarray, list[str]]:

@@ -9,13 +9,14 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from ... import dictionary
 from ...decisions.replay import RELEASED, released_records
 from ...deid.dates import patient_shifts
-from ...deid.tabular import drop_identifiers, known_identifiers, pseudonymize
+from ...deid.tabular import drop_identifiers, known_identifiers, pseudonym_codes
 from ...deid.text import token as token_of
-from ...io.dates import day_span, parse_dates
+from ...io.dates import parse_dates
 from ...io.readers import REASON_SUFFIX, STR, map_values
 from ...io.values import factorize_text
 from .. import _clean
@@ -45,6 +46,7 @@ if TYPE_CHECKING:
 
 
 RELEASE_KEYS = "_release_keys"  # in memory: the record keys a curator released (never written)
+SHIFT = "_shift_days"  # in memory, per row: the patient's keyed date shift in days (dropped once applied)
 
 Derive = Callable[[dict[str, pd.DataFrame], ModalityData, "Context"], None]
 
@@ -82,21 +84,12 @@ def standardize(
         derive(typed, data, ctx)
     # values outside their field's domain are never written: null, with the reason and an invalid row
     _clean.enforce_domains(typed, modality, invalid=invalid, patient=PATIENT, row=ROW)
-    # one keyed shift per patient for every table (deid.dates.patient_shifts), computed once
-    # each table's rows coded by patient (Arrow's hash of the column), the codes' patients looked up
-    # among all patients: the join runs over distinct pseudonyms, not rows
-    coded = {table: factorize_text(df[PATIENT]) for table, df in typed.items()}
-    patients = list(dict.fromkeys(p for _, distinct in coded.values() for p in distinct))
-    shift = patient_shifts(pd.Series(patients, dtype="string"), keyring=ctx.keyring)
-    days = np.append(shift.to_numpy(dtype="float64", na_value=np.nan), np.nan)  # the last: no pseudonym
-    offsets = day_span(pd.Series(days)).to_numpy()  # converted once per patient, then taken per row
-    by_patient = pd.Index(patients, dtype=object)
+    # each row's keyed shift (deid.dates.patient_shifts) came from _prepare with its pseudonym
     for table, df in typed.items():
         dates = [f.name for f in dictionary.fields(modality, table) if f.type == "date" and f.name in df.columns]
+        shift = df.pop(SHIFT) if SHIFT in df.columns else pd.Series(np.nan, index=df.index)
         if dates:
-            codes, distinct = coded[table]
-            at = np.append(by_patient.get_indexer(distinct), -1)[codes]  # no pseudonym (-1) -> the last
-            delta = pd.Series(offsets[at], index=df.index)  # no pseudonym -> NaT
+            delta = pd.Series(_whole_days(shift.to_numpy(dtype="float64")), index=df.index)  # no pseudonym -> NaT
             typed[table] = df.assign(**{c: df[c] + delta for c in dates})
     data.tables = typed
     data.objects[INVALID] = (
@@ -106,6 +99,15 @@ def standardize(
     )
     data.standardized = True
     return data
+
+
+def _whole_days(days: np.ndarray) -> np.ndarray:
+    """Whole day counts (NaN: none) as timedelta64[ns] (NaT), in numpy: the counts are integers, so
+    no fraction is rounded (io.dates.day_span's concern) and no per-row conversion runs."""
+    out = np.full(len(days), np.timedelta64("NaT"), dtype="timedelta64[ns]")
+    ok = ~np.isnan(days)
+    out[ok] = days[ok].astype(np.int64).astype("timedelta64[D]")
+    return out
 
 
 def _prepare(
@@ -118,14 +120,12 @@ def _prepare(
     for col in [c for c in df.columns if c in fields]:
         df[col] = _text(df[col])  # identifier values were noted at load (note_fields)
     if "admission_number" in df.columns:
-        ids = pseudonymize(
-            df[["admission_number", SITE]],
-            id_col="admission_number",
-            keyring=ctx.keyring,
-            site_col=SITE,
-            out_col=PATIENT,
-        )
-        df[PATIENT] = ids[PATIENT]
+        codes, names = pseudonym_codes(df, id_col="admission_number", keyring=ctx.keyring, site_col=SITE)
+        # as pseudonymize writes it; each row's keyed date shift goes along (applied by standardize)
+        # from the same codes, so no table's rows are joined to their patients again
+        df[PATIENT] = pd.Series(pd.arrays.ArrowStringArray(names.take(pa.array(codes, mask=codes < 0))), index=df.index)
+        days = patient_shifts(pd.Series(names.to_pylist(), dtype="string"), keyring=ctx.keyring)
+        df[SHIFT] = np.append(days.to_numpy(dtype="float64", na_value=np.nan), np.nan)[codes]
     if "resident_id" in df.columns:
         rids = _distinct(df["resident_id"])
         uniq = dict(zip(rids, ctx.keyring.tokens("rid", rids), strict=True))  # one batch of HMACs
@@ -158,10 +158,10 @@ def _parts(
         reasons = [n + REASON_SUFFIX for n in present if n + REASON_SUFFIX in df.columns]
         derived = [
             c
-            for c in (PATIENT, "_rid_token", *tokens.values())
+            for c in (PATIENT, SHIFT, "_rid_token", *tokens.values())
             if c in df.columns
             and (
-                c == PATIENT
+                c in (PATIENT, SHIFT)
                 or (c == "_rid_token" and "resident_id" in names)
                 or (c in tokens.values() and any(tokens.get(n) == c for n in names))
             )
