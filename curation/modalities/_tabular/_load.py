@@ -7,7 +7,9 @@ from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from ... import dictionary
 from ...deid.collect import note_fields, note_unmapped
@@ -134,7 +136,12 @@ def load(modality: str, sources: list[Source[TabularOptions]], *, ctx: Context) 
                 quarantined=dict(quarantined) or None,
                 excluded={**({CONSENT_RULE: withdrawn} if withdrawn else {}), **filtered} or None,
             )
-            df[SITE] = src.site
+            # Arrow text (one value taken per row), as standardize keeps it: pseudonyms are keyed per
+            # (site, id) pair, and factorizing 1M Python strings took 0.1-0.3 s
+            one = pa.array([src.site], type=pa.large_string())
+            df[SITE] = pd.Series(
+                pd.arrays.ArrowStringArray(one.take(np.zeros(len(df), dtype=np.int64))), index=df.index
+            )
             df[SOURCE] = src.key
             df[TABLE] = cfg.table or ""
             df[KEEP_TEXT] = ",".join(src.options.keep_free_text)
