@@ -99,7 +99,11 @@ def coverage(sets: Mapping[str, set[str]]) -> tuple[pd.DataFrame, pd.DataFrame]:
         columns=[*names, "patients"],
     )
     if len(matrix):
-        matrix = matrix.assign(_n=(matrix[names] == HAS).sum(axis=1)).sort_values(["patients", "_n"], ascending=False)
+        # ties broken by the combination itself: the patients come from a set, whose order changes
+        # from process to process with Python's string hashing
+        matrix = matrix.assign(_n=(matrix[names] == HAS).sum(axis=1)).sort_values(
+            ["patients", "_n", *names], ascending=False, kind="stable"
+        )
         matrix = matrix.drop(columns="_n").reset_index(drop=True)
     return per, matrix
 

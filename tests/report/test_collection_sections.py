@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
+import subprocess
+import sys
 from datetime import date
 from pathlib import Path
 
@@ -300,3 +303,23 @@ def test_reviewer_pages_fold_the_sites_of_a_check_from_checks_by_site() -> None:
     (f,) = rev.findings
     assert [(s["site"], s["n_failed"], s["n_checked"]) for s in f.by_site] == [("A", 1, 2), ("B", 0, 2)]
     assert '<details class="cr-sites">' in rev.html() and "A (1 of 2)" in rev.html()
+
+
+def test_coverage_matrix_order_is_the_same_in_every_process() -> None:
+    # the patients are a set: its order follows Python's per-process string hashing
+    code = (
+        "from curation.report.sections import coverage;"
+        "s={'a':{f'P{i}' for i in range(9)},'b':{'P1','P2','Q1'},'c':{'Q2','Q3','P5'},'d':{'Q4'}};"
+        "print(coverage(s)[1].to_csv())"
+    )
+    tables = {
+        subprocess.run(
+            [sys.executable, "-c", code],
+            env={**os.environ, "PYTHONHASHSEED": str(seed)},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        for seed in range(6)
+    }
+    assert len(tables) == 1, tables
