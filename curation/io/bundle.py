@@ -94,14 +94,11 @@ def write_with(path: Path, writer: Callable[[Path], None]) -> Path:
 def write_parquet(path: Path, df: pd.DataFrame, *, schema: pa.Schema | None = None) -> Path:
     """Write ``df`` as zstd-compressed Parquet (optionally with ``schema``) to ``path`` atomically."""
     table = pa.Table.from_pandas(df, schema=schema, preserve_index=False)
-    if schema is None:
+    if schema is None and pa.large_string() in table.schema.types:
         # text goes out as Arrow string whether pandas held it as Python or Arrow (large_string)
-        # strings: the same file for the same values, and the type readers expect
-        fields = [
-            pa.field(f.name, pa.string(), f.nullable, f.metadata) if f.type == pa.large_string() else f
-            for f in table.schema
-        ]
-        table = table.cast(pa.schema(fields, metadata=table.schema.metadata))
+        # strings: the same file, pandas metadata included, for the same values
+        fields = [pa.field(f.name, pa.string()) if f.type == pa.large_string() else f for f in table.schema]
+        table = pa.Table.from_pandas(df, schema=pa.schema(fields), preserve_index=False)
     with atomic_path(path) as tmp:
         pq.write_table(table, tmp, compression="zstd")
     return path

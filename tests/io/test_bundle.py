@@ -46,3 +46,17 @@ def test_datapackage_describes_dictionary_fields(tmp_path: Path) -> None:
     b.write_datapackage(name="t", describe=dictionary.describe)
     fields = json.loads((tmp_path / "datapackage.json").read_text())["resources"][0]["schema"]["fields"]
     assert "性别" in {f["name"]: f.get("description", "") for f in fields}["sex"]
+
+
+def test_text_is_written_the_same_whether_pandas_held_python_or_arrow_strings(tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from curation.io.bundle import write_parquet
+
+    arrow = pd.DataFrame({"patient": pd.Series(["PTA", None, "PTB"], dtype="string[pyarrow]"), "n": [1.0, 2.0, None]})
+    python = arrow.astype({"patient": "string[python]"})
+    write_parquet(tmp_path / "arrow.parquet", arrow)
+    write_parquet(tmp_path / "python.parquet", python)
+    assert (tmp_path / "arrow.parquet").read_bytes() == (tmp_path / "python.parquet").read_bytes()
+    assert pq.read_schema(tmp_path / "arrow.parquet").field("patient").type == pa.string()
