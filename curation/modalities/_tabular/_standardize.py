@@ -449,12 +449,21 @@ def _convert(s: pd.Series, f: dictionary.Field) -> tuple[pd.Series, pd.Series, s
     Every conversion is a function of the value alone: a column that repeats its values (most do)
     is converted once per distinct value and the results are spread back by code."""
     text = s.astype(STR)
+    if _plain(f):  # stripped text, blanks missing: Arrow does that per row faster than coding the column
+        return _convert_each(text, f)
     codes, uniq = factorize_text(text)
     if 2 * len(uniq) > len(s):
         return _convert_each(text, f)
     values, bad, rule = _convert_each(pd.Series(pd.array([*np.asarray(uniq, dtype=object), pd.NA], dtype=STR)), f)
     at = np.where(codes < 0, len(uniq), codes)  # the last: a missing value
     return values.iloc[at].set_axis(s.index), pd.Series(bad.to_numpy(dtype=bool)[at], index=s.index), rule
+
+
+def _plain(f: dictionary.Field) -> bool:
+    """A field :func:`_convert_each` keeps as text, only stripped (no parsing, mapping or case)."""
+    if f.type in ("date", "integer", "number", "boolean"):
+        return False
+    return not (f.type == "code" and (f.name in _TNM_AXIS or f.name == "stage_group" or f.codes or f.allowed))
 
 
 def _convert_each(s: pd.Series, f: dictionary.Field) -> tuple[pd.Series, pd.Series, str]:
