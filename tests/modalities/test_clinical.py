@@ -377,3 +377,59 @@ def test_a_malformed_code_is_nulled_with_its_reason_and_still_named(hygiene: cu.
     f = hygiene.failures
     hit = f[(f["check_id"] == "clinical.conformance.icd10") & (f["pseudonym"] == pseudonym("00103", "A"))]
     assert hit["rule"].tolist() == ["malformed code"]
+
+
+def test_a_wide_export_row_per_treatment_repeats_the_other_tables_once(tmp_path: Path) -> None:
+    import yaml
+
+    rows = [
+        "住院号,性别,诊断日期,ICD-10编码,治疗类型,开始日期",
+        "P1,男,2023-01-05,C34.1,手术,2023-01-20",
+        "P1,男,2023-01-05,C34.1,化疗,2023-02-20",  # patients and conditions repeated
+        "P1,男,2023-01-06,C34.1,放疗,2023-03-20",  # conditions differs: kept; patients repeated
+        "P2,女,2023-01-05,C34.1,手术,2023-01-20",  # P1's first row but another patient: kept
+        "P1,男,2023-01-05,C34.1,手术,2023-04-20",  # conditions repeats P1's first row again
+        "P3,女,2023-01-05,C34.1,手术,2023-01-20",
+    ]
+    (tmp_path / "wide.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    (tmp_path / "k.key").write_text("0123456789abcdef" * 4)
+    (tmp_path / "k.key").chmod(0o600)
+    cfg = {
+        "cohort": {"name": "wide"},
+        "sites": [{"id": "A"}],
+        "secret": {"file": "k.key"},
+        "output": "out",
+        "sources": {
+            "clinical": [
+                {
+                    "site": "A",
+                    "path": "wide.csv",
+                    "format": "csv",
+                    "columns": {
+                        "住院号": "admission_number",
+                        "性别": "sex",
+                        "诊断日期": "diagnosis_date",
+                        "ICD-10编码": "icd10",
+                        "治疗类型": "treatment_type",
+                        "开始日期": "treatment_start",
+                    },
+                    "values": {
+                        "sex": {"男": "male", "女": "female"},
+                        "treatment_type": {"手术": "surgery", "化疗": "chemotherapy", "放疗": "radiotherapy"},
+                    },
+                }
+            ]
+        },
+    }
+    path = tmp_path / "cohort.yaml"
+    path.write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
+    r = cu.curate("clinical", path, write=False)
+    t = r.data.tables
+    p1, p2, p3 = (r.ctx.keyring.patient(m, site="A") for m in ("P1", "P2", "P3"))
+    assert t["patients"]["patient"].tolist() == [p1, p2, p3]
+    assert t["conditions"]["patient"].tolist() == [p1, p1, p2, p3]
+    assert t["conditions"]["_line"].tolist() == [2, 4, 5, 7]  # the first of each repeated record is kept
+    assert len(t["treatments"]) == 6
+    led = r.ledger.set_index("stage")
+    assert led.loc["standardize:patients", "excluded_by_rule"] == "repeated_row=3"
+    assert led.loc["standardize:conditions", "excluded_by_rule"] == "repeated_row=2"
