@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+import random
 import time
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from curation.io import dates
 from curation.io.dates import day_span, parse_dates
 
 
@@ -75,3 +77,69 @@ def test_day_span_converts_only_the_counts_it_can_and_keeps_the_index() -> None:
     assert out[[11, 12, 15]].isna().all()
     # a nullable integer column with every value missing (a table with no treatment days)
     assert day_span(pd.Series([pd.NA] * 59, dtype="Int64")).isna().all()
+
+
+def _random_texts(n: int, seed: int) -> list[str | None]:
+    """Dates in every accepted form and many near misses: pieces cut, doubled and swapped, digits of
+    other scripts, every kind of space str.strip() and \\s know, letters, time marks, serial days."""
+    rng = random.Random(seed)
+    spaces = [" ", "\t", "\n", "\x0b", "\x0c", "\x1c", "\x1f", "\x85", "\xa0", "\u2028", "\u3000", "\u200b"]
+    seps = ["-", "/", ".", "年", "月", "日", ":", "T", "Z", "+", "e", "_", ".0"]
+    digits = list("0123456789") * 6 + ["０", "１", "٣", "९"]
+
+    def piece() -> str:
+        k = rng.random()
+        if k < 0.5:
+            return "".join(rng.choice(digits) for _ in range(rng.choice([1, 2, 2, 4, 4, 5, 7, 8])))
+        return rng.choice(seps) if k < 0.8 else rng.choice(spaces)
+
+    def date() -> str:
+        y = rng.choice([rng.randint(1790, 2110), rng.randint(0, 9999)])
+        m, d = rng.choice([rng.randint(1, 12), rng.randint(0, 14)]), rng.randint(0, 33)
+        sp = rng.choice(["", "", rng.choice(spaces)])
+        text = rng.choice(
+            [
+                f"{y:04d}-{m:02d}-{d:02d}",
+                f"{y}-{m}-{d}",
+                f"{y}/{m}/{d}",
+                f"{y}.{m}.{d}",
+                f"{y}年{m}月{d}日",
+                f"{y}{sp}年{sp}{m}{sp}月{sp}{d}{sp}日",
+                f"{y}{sp}-{sp}{m}{sp}/{sp}{d}",
+                f"{y:04d}{m:02d}{d:02d}",
+                f"{y:04d}-{m:02d}-{d:02d} {rng.randint(0, 30)}:{rng.randint(0, 70):02d}",
+                f"{y:04d}-{m:02d}-{d:02d}T08:30:00+08:00",
+                f"{y:04d}-{m:02d}-{d:02d}T08:30:00.123Z",
+                f"{rng.randint(0, 99999)}",
+                f"{rng.randint(0, 99999)}.{'0' * rng.randint(0, 3)}",
+            ]
+        )
+        for _ in range(rng.choice([0, 0, 0, 1, 2])):  # a near miss
+            i = rng.randint(0, len(text))
+            text = text[:i] + piece() + text[i + rng.choice([0, 0, 1]) :]
+        return rng.choice(["", "", *spaces]) + text + rng.choice(["", "", *spaces])
+
+    out: list[str | None] = []
+    for _ in range(n):
+        k = rng.random()
+        out.append(date() if k < 0.8 else None if k < 0.82 else "".join(piece() for _ in range(rng.randint(0, 7))))
+    return out
+
+
+@pytest.mark.parametrize("window", [(1800, 2100), (1000, 9999), (1990, 2000)])
+def test_arrow_reading_equals_the_python_patterns(window: tuple[int, int]) -> None:
+    # windows from year 1000: below it the Python path's assembly reads year 0203 as 2030
+    s = pd.Series(_random_texts(40_000, seed=window[0]), dtype="string")
+    fast, each = dates._parse(s, *window), dates._parse_each(s, *window)
+    assert 200 < int(each.values.notna().sum()) < len(s) - 1_000  # both dates and near misses
+    pd.testing.assert_series_equal(fast.values, each.values)
+    pd.testing.assert_series_equal(fast.unparseable, each.unparseable)
+    for form in (s.astype("string[pyarrow]"), s.astype(object)):  # the distinct values, spread back
+        got = parse_dates(form, min_year=window[0], max_year=window[1])
+        pd.testing.assert_series_equal(got.values, each.values)
+        pd.testing.assert_series_equal(got.unparseable, each.unparseable)
+
+
+def test_the_first_and_last_days_a_nanosecond_date_holds() -> None:
+    r = parse_dates(pd.Series(["1677-09-21", "1677-09-22", "2262-04-11", "2262-04-12"]), min_year=1000, max_year=3000)
+    assert r.values.isna().tolist() == [True, False, False, True] == r.unparseable.tolist()
