@@ -39,11 +39,6 @@ def _text(s: pd.Series) -> pd.Series:
     return s.astype(STR).fillna("").str.strip()
 
 
-def _distinct(s: pd.Series) -> list[str]:
-    """Distinct non-empty values as Python strings (fast on Arrow-backed columns)."""
-    return [v for v in pd.unique(s.to_numpy(dtype=object, na_value="")) if v]
-
-
 def internal(col: str) -> bool:
     """Whether a column stays in memory only (source line, tokens, missing reasons): never written."""
     return col.startswith("_") or col.endswith(REASON_SUFFIX)

@@ -35,7 +35,6 @@ from ._common import (
     SOURCE,
     TABLE,
     WIDE,
-    _distinct,
     _pandas_dtype,
     _text,
 )
@@ -127,14 +126,25 @@ def _prepare(
         days = patient_shifts(pd.Series(names.to_pylist(), dtype="string"), keyring=ctx.keyring)
         df[SHIFT] = np.append(days.to_numpy(dtype="float64", na_value=np.nan), np.nan)[codes]
     if "resident_id" in df.columns:
-        rids = _distinct(df["resident_id"])
-        uniq = dict(zip(rids, ctx.keyring.tokens("rid", rids), strict=True))  # one batch of HMACs
-        df["_rid_token"] = map_values(df["resident_id"], uniq)  # keyed: never the ID or a plain hash
+        df["_rid_token"] = _keyed(df["resident_id"], "rid", ctx)  # keyed: never the ID or a plain hash
     for fld, out_col in tokens.items():
         if fld in df.columns:
-            values = _distinct(df[fld])
-            df[out_col] = map_values(df[fld], dict(zip(values, ctx.keyring.tokens(out_col, values), strict=True)))
+            df[out_col] = _keyed(df[fld], out_col, ctx)
     return df
+
+
+def _keyed(s: pd.Series, kind: str, ctx: Context) -> pd.Series:
+    """The keyed token of each value of a stripped text column (missing for "" and missing values):
+    one batch of HMACs over the distinct values, taken back by code. A column of distinct IDs has
+    as many distinct values as rows, so no Python dict or lookup is built per value."""
+    codes, uniq = pd.factorize(s.astype(STR), sort=False)
+    values = np.asarray(uniq, dtype=object)
+    filled = values != ""
+    out = np.full(len(values) + 1, None, dtype=object)  # the last: a missing value
+    out[:-1][filled] = ctx.keyring.tokens(kind, values[filled].tolist())
+    at = pa.array(np.where(codes < 0, len(values), codes))
+    taken = pa.array(out, type=pa.large_string()).take(at)
+    return pd.Series(pd.arrays.ArrowStringArray(taken), index=s.index, dtype=STR)
 
 
 def _parts(
