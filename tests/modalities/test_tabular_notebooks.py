@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -30,7 +31,9 @@ def test_notebook_runs(tmp_path: Path, name: str) -> None:
     nb = nbformat.read(out, as_version=4)
     kinds = {o.get("output_type") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])}
     assert "error" not in kinds
-    blob = out.read_text(encoding="utf-8")
+    # what the cells hold and show; papermill's timings in the metadata can hold any digits
+    # ("duration": 5.100101 once matched the planted ID's 00101)
+    blob = json.dumps([{k: v for k, v in c.items() if k != "metadata"} for c in nb.cells], ensure_ascii=False)
     assert "application/vnd.plotly.v1+json" in blob
     assert "00101" not in blob and "110101195505010099" not in blob
 
