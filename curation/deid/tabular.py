@@ -14,8 +14,7 @@ import pandas as pd
 import pyarrow as pa
 
 from ..errors import DeidError
-from ..io.readers import STR
-from ..io.values import factorize_text
+from ..io.values import factorize_text, text_by_code
 
 if TYPE_CHECKING:
     from .keys import Keyring
@@ -60,9 +59,7 @@ def pseudonymize(
     codes, names = pseudonym_codes(df, id_col=id_col, keyring=keyring, site_col=site_col, site=site)
     # Arrow-backed text taken by code: the joins, duplicate and group tests that follow hash its
     # buffers (a column of Python strings cost 0.3-0.4 s per 1M rows in each of them)
-    pseudo = pd.Series(
-        pd.arrays.ArrowStringArray(names.take(pa.array(codes, mask=codes < 0))), index=df.index, dtype=STR
-    )
+    pseudo = text_by_code(names, codes, df.index)
     out = df.drop(columns=[id_col])
     if out_col in out.columns:
         out = out.drop(columns=[out_col])

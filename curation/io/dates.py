@@ -197,5 +197,10 @@ def day_span(days: pd.Series) -> pd.Series:
     out = pd.Series(pd.NaT, index=days.index, dtype="timedelta64[ns]")
     ok = np.isfinite(v)
     if ok.any():
-        out[ok] = pd.to_timedelta(v[ok], unit="D")
+        whole = v[ok]
+        if (whole == np.round(whole)).all() and (np.abs(whole) < 2**40).all():
+            # whole days (date shifts, most day counts) in numpy: exact, and no per-value conversion
+            out[ok] = whole.astype(np.int64).astype("timedelta64[D]").astype("timedelta64[ns]")
+        else:
+            out[ok] = pd.to_timedelta(whole, unit="D")
     return out

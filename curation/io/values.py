@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from .readers import STR
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 __all__ = [
     "CONTROL_PATTERN",
@@ -27,6 +31,7 @@ __all__ = [
     "nfkc",
     "normalize_numbers",
     "strip_control",
+    "text_by_code",
     "value_key",
 ]
 
@@ -104,6 +109,16 @@ def factorize_text(s: pd.Series) -> tuple[np.ndarray, list[str]]:
     encoded = arr.dictionary_encode()
     codes = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
     return codes, encoded.dictionary.to_pylist()
+
+
+def text_by_code(values: Sequence[str | None] | pa.Array, codes: np.ndarray, index: pd.Index) -> pd.Series:
+    """An Arrow-backed text column whose rows are ``values[code]`` (missing where a code is < 0 or its
+    value is None): text spread back by code in Arrow, without a Python string per row."""
+    import pyarrow as pa
+
+    table = values if isinstance(values, pa.Array) else pa.array(values, type=pa.large_string())
+    taken = table.take(pa.array(codes, type=pa.int64(), mask=codes < 0))
+    return pd.Series(pd.arrays.ArrowStringArray(taken), index=index, dtype=STR)
 
 
 def _by_distinct(s: pd.Series, fn: Callable[[str], str], *, may_change: str = "") -> pd.Series:

@@ -9,16 +9,15 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 
 from ... import dictionary
 from ...decisions.replay import RELEASED, released_records
 from ...deid.dates import patient_shifts
 from ...deid.tabular import drop_identifiers, known_identifiers, pseudonym_codes
 from ...deid.text import token as token_of
-from ...io.dates import parse_dates
+from ...io.dates import day_span, parse_dates
 from ...io.readers import REASON_SUFFIX, STR, map_values
-from ...io.values import factorize_text
+from ...io.values import factorize_text, text_by_code
 from .. import _clean
 from ..base import ModalityData
 from . import _relative_days as rel
@@ -88,7 +87,7 @@ def standardize(
         dates = [f.name for f in dictionary.fields(modality, table) if f.type == "date" and f.name in df.columns]
         shift = df.pop(SHIFT) if SHIFT in df.columns else pd.Series(np.nan, index=df.index)
         if dates:
-            delta = pd.Series(_whole_days(shift.to_numpy(dtype="float64")), index=df.index)  # no pseudonym -> NaT
+            delta = day_span(shift)  # no pseudonym -> NaT
             typed[table] = df.assign(**{c: df[c] + delta for c in dates})
     data.tables = typed
     data.objects[INVALID] = (
@@ -98,15 +97,6 @@ def standardize(
     )
     data.standardized = True
     return data
-
-
-def _whole_days(days: np.ndarray) -> np.ndarray:
-    """Whole day counts (NaN: none) as timedelta64[ns] (NaT), in numpy: the counts are integers, so
-    no fraction is rounded (io.dates.day_span's concern) and no per-row conversion runs."""
-    out = np.full(len(days), np.timedelta64("NaT"), dtype="timedelta64[ns]")
-    ok = ~np.isnan(days)
-    out[ok] = days[ok].astype(np.int64).astype("timedelta64[D]")
-    return out
 
 
 def _prepare(
@@ -122,7 +112,7 @@ def _prepare(
         codes, names = pseudonym_codes(df, id_col="admission_number", keyring=ctx.keyring, site_col=SITE)
         # as pseudonymize writes it; each row's keyed date shift goes along (applied by standardize)
         # from the same codes, so no table's rows are joined to their patients again
-        df[PATIENT] = pd.Series(pd.arrays.ArrowStringArray(names.take(pa.array(codes, mask=codes < 0))), index=df.index)
+        df[PATIENT] = text_by_code(names, codes, df.index)
         days = patient_shifts(pd.Series(names.to_pylist(), dtype="string"), keyring=ctx.keyring)
         df[SHIFT] = np.append(days.to_numpy(dtype="float64", na_value=np.nan), np.nan)[codes]
     if "resident_id" in df.columns:
@@ -137,14 +127,12 @@ def _keyed(s: pd.Series, kind: str, ctx: Context) -> pd.Series:
     """The keyed token of each value of a stripped text column (missing for "" and missing values):
     one batch of HMACs over the distinct values, taken back by code. A column of distinct IDs has
     as many distinct values as rows, so no Python dict or lookup is built per value."""
-    codes, uniq = pd.factorize(s.astype(STR), sort=False)
+    codes, uniq = factorize_text(s)
     values = np.asarray(uniq, dtype=object)
     filled = values != ""
-    out = np.full(len(values) + 1, None, dtype=object)  # the last: a missing value
-    out[:-1][filled] = ctx.keyring.tokens(kind, values[filled].tolist())
-    at = pa.array(np.where(codes < 0, len(values), codes))
-    taken = pa.array(out, type=pa.large_string()).take(at)
-    return pd.Series(pd.arrays.ArrowStringArray(taken), index=s.index, dtype=STR)
+    out = np.full(len(values), None, dtype=object)
+    out[filled] = ctx.keyring.tokens(kind, values[filled].tolist())
+    return text_by_code(out.tolist(), codes, s.index)
 
 
 def _parts(
